@@ -1,0 +1,178 @@
+"""The aiohttp application: routes, services, start-up and shut-down.
+
+``create_app(settings)`` wires one process: store, coordinator, the Zalo and web chat channels,
+the inbound processor, the sender and the token refresher. Background loops are kept referenced
+on the app and cancelled on shut-down; anything they had not finished stays in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot import faults
+from bot.channels.webchat import WebChatChannel
+from bot.channels.zalo.channel import ZaloChannel
+from bot.channels.zalo.client import ZaloApi
+from bot.channels.zalo.oauth import TokenManager
+from bot.config import Settings
+from bot.coord import Coordinator, create_coordinator
+from bot.crypto import SecretBox, load_or_create_secret
+from bot.inbound import InboundProcessor
+from bot.outbound import Sender
+from bot.store.db import create_engine, sessionmaker
+from bot.store.migrate import upgrade
+from bot.tenants import Tenants, sync
+
+log = logging.getLogger(__name__)
+SERVICES: web.AppKey["Services"] = web.AppKey("services")
+VAR_DIR = Path("var")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sm: async_sessionmaker
+    coord: Coordinator
+    http: aiohttp.ClientSession
+    tenants: Tenants
+    tokens: TokenManager
+    zalo: ZaloChannel
+    webchat: WebChatChannel
+    processor: InboundProcessor
+    sender: Sender
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.http.close()
+        await self.coord.close()
+        await self.engine.dispose()
+
+
+async def build_services(settings: Settings, *, migrate: bool = True,
+                         background: bool = True) -> Services:
+    engine = create_engine(settings.database_url)
+    if migrate:
+        await upgrade(engine)
+    sm = sessionmaker(engine)
+    coord = create_coordinator(settings.redis_url)
+    await coord.start()
+    tenants = await sync(settings, sm)
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=64))
+    box = SecretBox(load_or_create_secret(settings.service.secret_key, VAR_DIR))
+    tokens = TokenManager(settings, sm, box, coord, http)
+    api = ZaloApi(http, tokens, coord, settings.zalo.api_base, settings.zalo.request_timeout_s)
+    zalo = ZaloChannel(settings, tenants, sm, coord, api)
+    webchat = WebChatChannel(tenants, sm, coord)
+    channels = {zalo.name: zalo, webchat.name: webchat}
+    processor = InboundProcessor(sm, tenants, coord, channels)
+    sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
+    services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
+                        processor, sender)
+    if background and not faults.exit_after_ack():
+        services.tasks = [
+            asyncio.create_task(processor.run_forever(), name="inbound-processor"),
+            asyncio.create_task(sender.run_forever(), name="sender"),
+            asyncio.create_task(_refresh_tokens(tokens), name="token-refresher"),
+        ]
+    log.info("service ready: %d communes, store %s, coordination %s", len(tenants),
+             engine.dialect.name, coord.name)
+    return services
+
+
+async def _refresh_tokens(tokens: TokenManager, every_s: float = 600) -> None:
+    while True:
+        try:
+            await tokens.refresh_due()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("token refresher failed")
+        await asyncio.sleep(every_s)
+
+
+# -- handlers -------------------------------------------------------------------------------
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    checks: dict[str, Any] = {"communes": len(services.tenants)}
+    status = 200
+    try:
+        async with services.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = f"error: {type(exc).__name__}"
+        status = 503
+    checks["coordination"] = services.coord.name
+    return web.json_response({"status": "ok" if status == 200 else "degraded", **checks},
+                             status=status)
+
+
+async def oauth_callback(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    code, state = request.query.get("code"), request.query.get("state")
+    if not code or not state:
+        raise web.HTTPBadRequest(text="thiếu code hoặc state / missing code or state")
+    try:
+        oa_id = await services.tokens.exchange_code(code, state, request.query.get("oa_id"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"Không kết nối được: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - Zalo refused the code
+        log.warning("oauth code exchange failed: %s", exc)
+        raise web.HTTPBadGateway(text=f"Zalo từ chối mã ủy quyền: {exc}") from None
+    return web.Response(text=f"Đã kết nối Official Account {oa_id}. Có thể đóng trang này.",
+                        content_type="text/plain", charset="utf-8")
+
+
+async def index(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    links = "".join(f'<li><a href="/chat/{t.code}">{t.config.name}</a></li>'
+                    for t in services.tenants)
+    return web.Response(text=f"<!doctype html><meta charset=utf-8><meta name=viewport "
+                             f"content='width=device-width'><title>Trợ lý xã</title>"
+                             f"<h1>Trợ lý thông tin cơ sở</h1><ul>{links}</ul>",
+                        content_type="text/html")
+
+
+def create_app(settings: Settings, *, migrate: bool = True, background: bool = True) -> web.Application:
+    app = web.Application(client_max_size=settings.service.max_body_bytes)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        services = await build_services(settings, migrate=migrate, background=background)
+        app[SERVICES] = services
+        yield
+        await services.close()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    async def zalo_webhook(request: web.Request) -> web.StreamResponse:
+        return await request.app[SERVICES].zalo.webhook(request)
+
+    async def chat_page(request: web.Request) -> web.Response:
+        return await request.app[SERVICES].webchat.page(request)
+
+    async def chat_ws(request: web.Request) -> web.StreamResponse:
+        return await request.app[SERVICES].webchat.websocket(request)
+
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/webhooks/zalo", zalo_webhook)
+    app.router.add_get("/zalo/oauth/callback", oauth_callback)
+    app.router.add_get("/chat/{code:\\d{5}}", chat_page)
+    app.router.add_get("/chat/{code:\\d{5}}/ws", chat_ws)
+    return app

@@ -1,0 +1,146 @@
+"""The Zalo OA channel: one webhook for every commune, and sends through the OA API.
+
+Flow (DESIGN.md "The flow of one message"): read the raw body (size-capped) → parse → route to
+the commune by ``recipient.id`` / ``oa_id`` → verify ``X-ZEvent-Signature`` with that commune's OA
+secret (constant time) → INSERT the event, ignoring duplicates (Zalo's retry ladder) → 200 →
+the inbound processor takes it from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot import faults
+from bot.channels.zalo import messages
+from bot.channels.zalo.client import ZaloApi
+from bot.channels.zalo.events import EventError, parse_event
+from bot.channels.zalo.signature import verify
+from bot.config import Settings
+from bot.coord import Coordinator
+from bot.envelope import Choices, Delivered, Image, Inbound, RequestUserInfo, Text, from_payload
+from bot.inbound import EVENTS_TOPIC
+from bot.store.models import InboundEvent, OutboundMessage
+from bot.store.ops import insert_ignore
+from bot.tenants import Tenant, Tenants
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+CS_PATH = "/v3.0/oa/message/cs"
+PROCESSED_KINDS = {"message", "follow", "unfollow", "submit_info", "chatnow", "received", "seen",
+                   "withdraw"}
+
+
+def _ok(**extra: Any) -> web.Response:
+    return web.json_response({"error": 0, "message": "Success", **extra})
+
+
+class ZaloChannel:
+    name = "zalo"
+
+    def __init__(self, settings: Settings, tenants: Tenants, sm: async_sessionmaker,
+                 coord: Coordinator, api: ZaloApi | None) -> None:
+        self.settings = settings
+        self.tenants = tenants
+        self.sm = sm
+        self.coord = coord
+        self.api = api
+        self._crash_armed = faults.exit_after_ack()
+
+    # -- inbound -------------------------------------------------------------------------
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.content.read(self.settings.service.max_body_bytes + 1)
+        if len(raw) > self.settings.service.max_body_bytes:
+            log.warning("zalo webhook: body over %s bytes refused",
+                        self.settings.service.max_body_bytes)
+            return web.json_response({"error": -413, "message": "body too large"}, status=413)
+        try:
+            body = json.loads(raw)
+            event = parse_event(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            log.warning("zalo webhook: malformed event refused: %s", exc)
+            return web.json_response({"error": -400, "message": f"malformed event: {exc}"},
+                                     status=400)
+        tenant = self.tenants.by_oa(*event.oa_candidates)
+        if tenant is None or tenant.config.zalo is None:
+            # not ours (or not configured yet): acknowledge so Zalo does not disable the
+            # app's webhook, store nothing
+            log.warning("zalo webhook: %s for unknown OA %s ignored", event.event_name,
+                        ",".join(event.oa_candidates))
+            return _ok(ignored="unknown_oa")
+        zalo = tenant.config.zalo
+        if event.app_id != zalo.app_id or not verify(
+                request.headers.get("X-ZEvent-Signature"), event.app_id, raw, event.timestamp,
+                zalo.oa_secret_key):
+            log.warning("zalo webhook: bad signature for OA %s (commune %s, event %s)",
+                        zalo.oa_id, tenant.code, event.event_name)
+            return web.json_response({"error": -401, "message": "invalid signature"}, status=401)
+        status = "received" if event.kind in PROCESSED_KINDS else "ignored"
+        async with self.sm() as s, s.begin():
+            new_id = await insert_ignore(s, InboundEvent, dict(
+                commune_id=tenant.id, channel=self.name, event_name=event.event_name,
+                dedupe_key=event.dedupe_key, external_user_id=event.user_id, payload=body,
+                received_at=utcnow(), status=status, attempts=0))
+        if new_id is None:
+            log.info("zalo webhook: duplicate %s (num_retry=%s) for commune %s",
+                     event.dedupe_key, request.headers.get("num_retry"), tenant.code)
+            return _ok(duplicate=True)
+        if status == "ignored":
+            log.info("zalo webhook: %s stored, not processed (commune %s)", event.event_name,
+                     tenant.code)
+            return _ok()
+        if self._crash_armed:
+            response = _ok()
+            await response.prepare(request)
+            await response.write_eof()
+            faults.die()
+        await self.coord.publish(EVENTS_TOPIC)
+        return _ok()
+
+    def to_inbound(self, row: InboundEvent) -> Inbound:
+        try:
+            event = parse_event(row.payload)
+        except EventError:
+            return Inbound(kind="other", user_id=None)
+        return Inbound(kind=event.kind, user_id=event.user_id, text=event.text,
+                       attachments=event.attachments, info=event.info, msg_id=event.msg_id,
+                       msg_ids=event.msg_ids, user_id_by_app=event.user_id_by_app)
+
+    # -- outbound ------------------------------------------------------------------------
+    def bodies(self, row: OutboundMessage) -> list[dict[str, Any]]:
+        """The Zalo request bodies one outbound row turns into, in order."""
+        reply = from_payload(row.kind, row.payload)
+        user = row.recipient
+        if isinstance(reply, Text):
+            return [messages.text_body(user, part) for part in messages.split_text(reply.text)]
+        if isinstance(reply, Choices):
+            if self.settings.zalo.buttons:
+                return [messages.buttons_body(user, reply.text,
+                                              [{"title": c.title, "payload": c.payload}
+                                               for c in reply.options])]
+            return [messages.text_body(user, part)
+                    for part in messages.split_text(reply.numbered())]
+        if isinstance(reply, Image):
+            return [messages.image_body(user, url=reply.url, attachment_id=reply.attachment_id,
+                                        caption=reply.caption)]
+        if isinstance(reply, RequestUserInfo):
+            return [messages.request_user_info_body(user, reply.title, reply.subtitle,
+                                                    reply.image_url)]
+        raise ValueError(f"zalo cannot send {row.kind}")
+
+    async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
+        if self.api is None or tenant.config.zalo is None:
+            raise RuntimeError(f"commune {tenant.code} has no Zalo OA configured")
+        bodies = self.bodies(row)
+        ids = list(row.provider_message_ids or [])
+        for n in range(row.parts_sent, len(bodies)):
+            data = await self.api.call(tenant.config.zalo.oa_id, "POST", CS_PATH, body=bodies[n])
+            if data.get("message_id"):
+                ids.append(str(data["message_id"]))
+            if len(bodies) > 1 and n + 1 < len(bodies):
+                await progress(n + 1, ids)
+        return Delivered(provider_ids=ids)

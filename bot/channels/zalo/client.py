@@ -1,0 +1,86 @@
+"""The OA API client: one shared ``aiohttp.ClientSession`` for the whole process.
+
+Decision (measured in ``bench/zalo_client.py``, figures in ``docs/zalo-client.md``): the hot send
+path does not call zalo-sdk's synchronous ``requests`` client in an executor; it goes through
+this client. zalo-sdk still builds the request bodies (``messages.py``) and the OAuth URL, and
+names the error codes (``errors.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import aiohttp
+
+from bot.channels.zalo.errors import Outcome, TransportError, ZaloError
+from bot.channels.zalo.oauth import TokenManager
+from bot.coord import Coordinator
+
+log = logging.getLogger(__name__)
+
+
+class ZaloApi:
+    def __init__(self, http: aiohttp.ClientSession, tokens: TokenManager, coord: Coordinator,
+                 api_base: str, timeout_s: float, app_rate_limit: int | None = 4000) -> None:
+        self.http = http
+        self.tokens = tokens
+        self.coord = coord
+        self.api_base = api_base.rstrip("/")
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.app_rate_limit = app_rate_limit
+        self.calls = 0
+
+    async def call(self, oa_id: str, method: str, path: str, *,
+                   body: dict[str, Any] | None = None,
+                   query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call an OA endpoint; returns ``data`` or raises :class:`ZaloError`.
+
+        ``-216``/``-220`` refresh the token once and retry; every other error is raised with its
+        :class:`~bot.channels.zalo.errors.Outcome` for the caller's queue to act on.
+        """
+        token = await self.tokens.access_token(oa_id)
+        try:
+            return await self._once(oa_id, token, method, path, body, query)
+        except ZaloError as exc:
+            if exc.outcome is not Outcome.REFRESH_TOKEN:
+                raise
+            log.info("zalo %s on %s for OA %s: refreshing token once", exc.code, path, oa_id)
+            token = await self.tokens.refresh(oa_id, stale_token=token)
+            try:
+                return await self._once(oa_id, token, method, path, body, query)
+            except ZaloError as again:
+                if again.outcome is Outcome.REFRESH_TOKEN:
+                    raise ZaloError(again.code, again.reason, Outcome.PERMANENT) from None
+                raise
+
+    async def _once(self, oa_id: str, token: str, method: str, path: str,
+                    body: dict[str, Any] | None, query: dict[str, Any] | None) -> dict[str, Any]:
+        if self.app_rate_limit:
+            app_id = self.tokens._app_for_oa(oa_id)
+            count = await self.coord.window_count(f"zalo:calls:{app_id}", 60)
+            if count > self.app_rate_limit:
+                raise ZaloError(-32, "local limiter: app call budget for this minute is spent",
+                                retry_after=5.0)
+        params = {"data": json.dumps(query, ensure_ascii=False)} if query is not None else None
+        self.calls += 1
+        try:
+            async with self.http.request(
+                    method, self.api_base + path, json=body, params=params,
+                    headers={"access_token": token}, timeout=self.timeout) as resp:
+                if resp.status != 200:
+                    detail = f"HTTP {resp.status}"
+                    if resp.status >= 500 or resp.status == 429:
+                        raise TransportError(detail)
+                    raise ZaloError(-resp.status, detail, Outcome.PERMANENT)
+                answer = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+        except json.JSONDecodeError:
+            raise TransportError("answer was not JSON") from None
+        code = int(answer.get("error", 0) or 0) if isinstance(answer, dict) else -1
+        if code != 0:
+            raise ZaloError(code, answer.get("message") if isinstance(answer, dict) else None)
+        data = answer.get("data")
+        return data if isinstance(data, dict) else {"data": data}

@@ -1,0 +1,82 @@
+"""Zalo's error codes, read once, here (zalo-oa-api.md §9).
+
+Every OA call answers HTTP 200 with an ``error`` field; this module turns a code into one of four
+outcomes the send path acts on: retry later, refresh the token once, the resident's window is
+closed (record it, do not retry), or permanent failure (keep the reason).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from zalo_sdk import ZaloOAException
+
+
+class Outcome(str, Enum):
+    RETRY = "retry"
+    REFRESH_TOKEN = "refresh_token"
+    WINDOW_CLOSED = "window_closed"
+    PERMANENT = "permanent"
+
+
+RETRYABLE = {-32, -214}  # rate limit; article still being processed
+TOKEN = {-216, -220, -124}  # invalid / expired access token (-124: ZNS)
+WINDOW = {-213, -217, -227, -230, -232, -234, -244}  # the resident cannot be reached now
+
+_MESSAGES = {
+    -32: "rate limit reached",
+    -100: "attachment_id was expired",
+    -213: "user has not followed the OA",
+    -214: "article is being processed",
+    -216: "access token is invalid",
+    -217: "user has blocked invitations from the OA",
+    -220: "access token is expired or removed",
+    -227: "user is banned or inactive for more than 45 days",
+    -230: "user has not interacted with the OA in the past 7 days",
+    -232: "user has not interacted with the OA, or the interaction expired",
+    -234: "message cannot be sent at night (22:00-06:00)",
+    -240: "MessageV2 API has been shut down",
+    -244: "user has restricted this message type from the OA",
+}
+
+
+def classify(code: int) -> Outcome:
+    if code in RETRYABLE:
+        return Outcome.RETRY
+    if code in TOKEN:
+        return Outcome.REFRESH_TOKEN
+    if code in WINDOW:
+        return Outcome.WINDOW_CLOSED
+    return Outcome.PERMANENT
+
+
+def describe(code: int, message: str | None = None) -> str:
+    known = _MESSAGES.get(code) or ZaloOAException.ERROR_CODE_TO_STR.get(code, "unknown error")
+    return f"{code} {message or known}".strip()
+
+
+class ZaloError(Exception):
+    """A failed Zalo call; ``outcome`` says what the caller should do."""
+
+    def __init__(self, code: int, message: str | None = None, outcome: Outcome | None = None,
+                 retry_after: float | None = None) -> None:
+        self.code = code
+        self.outcome = outcome or classify(code)
+        self.reason = describe(code, message)
+        self.retry_after = retry_after
+        super().__init__(self.reason)
+
+
+class TransportError(ZaloError):
+    """HTTP 5xx, timeouts, refused connections: nothing reached Zalo's logic; retry."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(0, detail, Outcome.RETRY)
+        self.reason = f"transport: {detail}"
+
+
+class TokenUnavailable(ZaloError):
+    """No usable token: the OA admin must connect or re-consent (``bot zalo connect``)."""
+
+    def __init__(self, oa_id: str, detail: str) -> None:
+        super().__init__(-216, f"no usable token for OA {oa_id}: {detail}", Outcome.PERMANENT)

@@ -1,0 +1,144 @@
+"""Zalo webhook events → one plain :class:`ZaloEvent` (zalo-oa-api.md §3.4–3.5).
+
+Parsing is lenient where sources disagree: ids and timestamps may be strings or numbers,
+``user_submit_info`` comes in an older and a newer shape, ``mac=`` may be missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+USER_MESSAGE_PREFIX = "user_send_"
+ECHO_PREFIX = "oa_send_"
+ATTACHMENT_TYPES = {"image", "gif", "link", "audio", "video", "sticker", "location", "file"}
+
+
+class EventError(ValueError):
+    """The body is JSON but not a Zalo event we can route."""
+
+
+@dataclass(frozen=True)
+class ZaloEvent:
+    event_name: str
+    kind: str  # message | follow | unfollow | submit_info | chatnow | received | seen | withdraw | echo | other
+    app_id: str
+    oa_candidates: tuple[str, ...]
+    user_id: str | None = None
+    user_id_by_app: str | None = None
+    timestamp: str = ""
+    msg_id: str | None = None
+    text: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] | None = None
+    msg_ids: tuple[str, ...] = ()
+    quote_msg_id: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        if self.msg_id and self.kind in {"message", "echo", "received"}:
+            return f"{self.kind}:{self.msg_id}"
+        basis = "|".join([self.event_name, self.timestamp, self.user_id or "",
+                          ",".join(self.msg_ids), self.msg_id or ""])
+        return f"{self.event_name}:{hashlib.sha256(basis.encode()).hexdigest()[:32]}"
+
+
+def _s(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _id_of(obj: Any) -> str | None:
+    return _s(obj.get("id")) if isinstance(obj, dict) else None
+
+
+def kind_of(event_name: str) -> str:
+    if event_name.startswith(USER_MESSAGE_PREFIX) or event_name.startswith("anonymous_send_"):
+        return "message"
+    if event_name.startswith(ECHO_PREFIX):
+        return "echo"
+    return {
+        "follow": "follow",
+        "unfollow": "unfollow",
+        "user_submit_info": "submit_info",
+        "user_click_chatnow": "chatnow",
+        "user_received_message": "received",
+        "user_seen_message": "seen",
+        "user_withdraw": "withdraw",
+    }.get(event_name, "other")
+
+
+def normalise_info(info: Any) -> dict[str, Any]:
+    """Both ``user_submit_info`` shapes → ``{name, phone, dob, gender, address{...}}``."""
+    if not isinstance(info, dict):
+        return {}
+    full = info.get("full_address") if isinstance(info.get("full_address"), dict) else None
+    if full is not None:  # newer shape (after the 2025 removal of districts)
+        address = {"city": full.get("user_city"), "ward": full.get("user_ward"),
+                   "street": full.get("user_address")}
+    else:  # older shape
+        address = {"city": info.get("city"), "district": info.get("district"),
+                   "ward": info.get("ward"), "street": info.get("address")}
+    address = {k: str(v) for k, v in address.items() if v not in (None, "")}
+    out = {"name": _s(info.get("name")), "phone": _s(info.get("phone")),
+           "dob": _s(info.get("user_dob")), "gender": _s(info.get("gender")),
+           "address": address or None}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
+    result = []
+    for item in message.get("attachments") or []:
+        if isinstance(item, dict):
+            payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+            result.append({"type": str(item.get("type") or "unknown"), "payload": payload})
+    return result
+
+
+def parse_event(body: Any) -> ZaloEvent:
+    if not isinstance(body, dict):
+        raise EventError("event must be a JSON object")
+    name = body.get("event_name")
+    if not isinstance(name, str) or not name:
+        raise EventError("event_name missing")
+    kind = kind_of(name)
+    sender = _id_of(body.get("sender"))
+    recipient = _id_of(body.get("recipient"))
+    top_oa = _s(body.get("oa_id"))
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+
+    if kind == "echo":  # OA → user: sender is the OA
+        candidates, user = (top_oa, sender, recipient), recipient
+    elif kind in {"follow", "unfollow"}:
+        candidates, user = (top_oa, recipient), _id_of(body.get("follower")) or sender
+    elif kind == "chatnow":
+        candidates, user = (top_oa, recipient), _s(body.get("user_id")) or sender
+    else:  # user → OA
+        candidates, user = (top_oa, recipient, sender), sender
+    oa_candidates = tuple(dict.fromkeys(c for c in candidates if c))
+    if not oa_candidates:
+        raise EventError("no OA id in event (recipient.id / oa_id)")
+    if user and user in oa_candidates and kind not in {"echo"}:
+        user = next((x for x in (sender, recipient) if x and x not in oa_candidates[:1]), user)
+
+    msg_ids: tuple[str, ...] = ()
+    if isinstance(message.get("msg_ids"), list):
+        msg_ids = tuple(str(x) for x in message["msg_ids"])
+    text = message.get("text")
+    return ZaloEvent(
+        event_name=name,
+        kind=kind,
+        app_id=_s(body.get("app_id")) or "",
+        oa_candidates=oa_candidates,
+        user_id=user,
+        user_id_by_app=_s(body.get("user_id_by_app")),
+        timestamp=_s(body.get("timestamp")) or "",
+        msg_id=_s(message.get("msg_id")),
+        text=text if isinstance(text, str) else None,
+        attachments=_attachments(message),
+        info=normalise_info(body.get("info")) if kind == "submit_info" else None,
+        msg_ids=msg_ids,
+        quote_msg_id=_s(message.get("quote_msg_id")),
+    )

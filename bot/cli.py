@@ -1,0 +1,281 @@
+"""The ``bot`` command: serve, db, tenants, ask, zalo, simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.config import ConfigError, Settings, config_path, load_settings, settings_from_dict
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config) if getattr(args, "config", None) else load_settings()
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- serve ----------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    settings = _settings(args)
+    _logging(settings.service.log_level)
+    host = args.host or settings.service.host
+    port = args.port if args.port is not None else settings.service.port
+    print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
+    web.run_app(create_app(settings), host=host, port=port, print=None,
+                access_log=None, shutdown_timeout=5)
+    return 0
+
+
+# -- db -------------------------------------------------------------------------------------
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.store.db import create_engine
+    from bot.store.migrate import current_revision, upgrade
+
+    settings = _settings(args)
+
+    async def run() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    print(f"database at revision {asyncio.run(run())}")
+    return 0
+
+
+# -- ask ------------------------------------------------------------------------------------
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.conversation import engine
+
+    settings = _settings(args)
+    commune = settings.commune(args.commune)
+    if commune is None:
+        print(f"unknown commune code {args.commune}; configured: "
+              f"{', '.join(c.code for c in settings.communes)}", file=sys.stderr)
+        return 2
+    result = engine.respond(commune, args.text, language=args.language)
+    if args.json:
+        print(json.dumps({"intent": result.parse.intent, "confidence": result.parse.confidence,
+                          "entities": result.parse.entities, "reply": result.reply_text},
+                         ensure_ascii=False))
+    else:
+        print(result.reply_text)
+    return 0
+
+
+# -- tenants --------------------------------------------------------------------------------
+def cmd_tenants_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for c in settings.communes:
+        oa = c.zalo.oa_id if c.zalo else "-"
+        print(f"{c.code}  {c.name:<30} OA {oa:<20} {len(c.villages)} thôn/tổ")
+    return 0
+
+
+DEFAULT_HOURS = [{"days": "mon-fri", "open": "07:30", "close": "11:30"},
+                 {"days": "mon-fri", "open": "13:30", "close": "17:00"}]
+
+
+def cmd_tenants_add(args: argparse.Namespace) -> int:
+    from bot import admin_units
+
+    path = Path(args.config) if args.config else config_path()
+    try:
+        unit = admin_units.require_unit(args.unit_code)
+    except admin_units.UnknownUnitError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if any(str(c.get("code")) == unit.code for c in raw.get("communes") or []):
+        print(f"{unit.code} {unit.name} is already in {path}", file=sys.stderr)
+        return 2
+    entry: dict[str, Any] = {
+        "code": unit.code, "name": unit.name, "province_code": unit.province_code,
+        "office_hours": DEFAULT_HOURS,
+        "address": args.address or f"UBND {unit.name}, {unit.province_name}",
+        "phone": args.phone, "villages": [v.strip() for v in args.villages.split(",")
+                                          if v.strip()] if args.villages else [],
+    }
+    if args.email:
+        entry["email"] = args.email
+    if args.oa_id:
+        entry["zalo"] = {"oa_id": args.oa_id, "app_id": args.app_id,
+                         "oa_secret_key": args.oa_secret_key}
+    candidate = dict(raw)
+    candidate["communes"] = list(raw.get("communes") or []) + [entry]
+    try:
+        settings_from_dict(candidate, where=str(path))  # validate before writing anything
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    text = path.read_text(encoding="utf-8")
+    block = yaml.safe_dump([entry], allow_unicode=True, sort_keys=False, default_flow_style=None)
+    top_keys = re.findall(r"^([A-Za-z_]+):", text, flags=re.M)
+    if top_keys and top_keys[-1] == "communes" and raw.get("communes"):
+        # append under the existing list, keeping the file's comments
+        indented = "\n".join(("  " + line) if line else line for line in block.splitlines())
+        path.write_text(text.rstrip("\n") + "\n\n" + indented + "\n", encoding="utf-8")
+    else:
+        path.write_text(yaml.safe_dump(candidate, allow_unicode=True, sort_keys=False),
+                        encoding="utf-8")
+    print(f"added {unit.code} {unit.name} ({unit.province_name}) to {path}")
+    if not args.no_db:
+        from bot.store.db import create_engine, sessionmaker
+        from bot.store.migrate import upgrade
+        from bot.tenants import sync
+
+        settings = load_settings(path)
+
+        async def run() -> None:
+            engine = create_engine(settings.database_url)
+            try:
+                await upgrade(engine)
+                await sync(settings, sessionmaker(engine))
+            finally:
+                await engine.dispose()
+
+        asyncio.run(run())
+        print("store updated; restart `bot serve` to route its OA")
+    return 0
+
+
+# -- zalo -----------------------------------------------------------------------------------
+async def _with_tokens(settings: Settings, fn):  # type: ignore[no-untyped-def]
+    import aiohttp
+
+    from bot.app import VAR_DIR
+    from bot.channels.zalo.oauth import TokenManager
+    from bot.coord import create_coordinator
+    from bot.crypto import SecretBox, load_or_create_secret
+    from bot.store.db import create_engine, sessionmaker
+    from bot.store.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    coord = create_coordinator(settings.redis_url)
+    await coord.start()
+    try:
+        await upgrade(engine)
+        async with aiohttp.ClientSession() as http:
+            box = SecretBox(load_or_create_secret(settings.service.secret_key, VAR_DIR))
+            return await fn(TokenManager(settings, sessionmaker(engine), box, coord, http))
+    finally:
+        await coord.close()
+        await engine.dispose()
+
+
+def _check_oa(settings: Settings, oa_id: str) -> bool:
+    if any(c.zalo and c.zalo.oa_id == oa_id for c in settings.communes):
+        return True
+    print(f"OA {oa_id} is not configured for any commune in {settings.source}", file=sys.stderr)
+    return False
+
+
+def cmd_zalo_connect(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not _check_oa(settings, args.oa):
+        return 2
+    url = asyncio.run(_with_tokens(settings, lambda tm: tm.authorization_url(args.oa)))
+    print("Mở đường dẫn sau bằng tài khoản quản trị OA để cấp quyền / open as the OA admin:")
+    print(url)
+    print(f"Zalo sẽ chuyển về {settings.public_url}/zalo/oauth/callback (service must be running).")
+    return 0
+
+
+def cmd_zalo_set_tokens(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not _check_oa(settings, args.oa):
+        return 2
+    asyncio.run(_with_tokens(settings, lambda tm: tm.store(
+        args.oa, args.access_token, args.refresh_token, args.expires_in)))
+    print(f"tokens stored (encrypted) for OA {args.oa}; expires in {args.expires_in} s")
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from bot.channels.zalo.simulator.__main__ import main as sim_main
+
+    return sim_main(args.rest) or 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot", description="Commune information bot")
+    p.add_argument("--config", help="configuration file (default: $BOT_CONFIG or config.yml)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the service")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    a = sub.add_parser("ask", help="run one message through the conversation, no channel")
+    a.add_argument("--commune", required=True, help="commune code, e.g. 02839")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("--language", default="vi")
+    a.add_argument("text")
+    a.set_defaults(func=cmd_ask)
+
+    t = sub.add_parser("tenants", help="communes").add_subparsers(dest="t_command", required=True)
+    t.add_parser("list").set_defaults(func=cmd_tenants_list)
+    ta = t.add_parser("add", help="onboard a commune from the national unit list")
+    ta.add_argument("--unit-code", required=True)
+    ta.add_argument("--phone", required=True, help="the commune office's phone number")
+    ta.add_argument("--address")
+    ta.add_argument("--email")
+    ta.add_argument("--villages", help="comma-separated thôn / tổ dân phố names")
+    ta.add_argument("--oa-id")
+    ta.add_argument("--app-id")
+    ta.add_argument("--oa-secret-key", help="inline or ${ENV_VAR}")
+    ta.add_argument("--no-db", action="store_true", help="only edit the configuration file")
+    ta.set_defaults(func=cmd_tenants_add)
+
+    z = sub.add_parser("zalo", help="Zalo OA connection").add_subparsers(dest="z_command",
+                                                                          required=True)
+    zc = z.add_parser("connect", help="print the OAuth v4 authorisation URL (PKCE)")
+    zc.add_argument("--oa", required=True)
+    zc.set_defaults(func=cmd_zalo_connect)
+    zs = z.add_parser("set-tokens", help="store an access/refresh pair by hand")
+    zs.add_argument("--oa", required=True)
+    zs.add_argument("--access-token", required=True)
+    zs.add_argument("--refresh-token", required=True)
+    zs.add_argument("--expires-in", type=int, default=90000)
+    zs.set_defaults(func=cmd_zalo_set_tokens)
+
+    sim = sub.add_parser("simulator", help="run the Zalo simulator (see --help of it)",
+                         add_help=False)
+    sim.add_argument("rest", nargs=argparse.REMAINDER)
+    sim.set_defaults(func=cmd_simulator)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""Typed settings: ``config.yml`` (or the file named by ``BOT_CONFIG``) plus environment.
+
+Secret values may be written inline or as ``${ENV_VAR}`` references. Anything invalid stops
+start-up with a :class:`ConfigError` naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config.yml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names file, key and problem."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OfficeHours(_Model):
+    """One opening period, e.g. ``{days: mon-fri, open: "07:30", close: "11:30"}``."""
+
+    days: str
+    open: time
+    close: time
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        expand_days(value)
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> OfficeHours:
+        if self.close <= self.open:
+            raise ValueError("close must be after open")
+        return self
+
+    @property
+    def weekdays(self) -> list[int]:
+        return expand_days(self.days)
+
+
+def expand_days(spec: str) -> list[int]:
+    """``mon-fri`` / ``sat`` / ``mon,wed`` → weekday numbers (Monday = 0)."""
+    result: list[int] = []
+    for part in spec.lower().replace(" ", "").split(","):
+        if "-" in part:
+            start, _, end = part.partition("-")
+            if start not in _DAYS or end not in _DAYS:
+                raise ValueError(f"unknown day range {part!r}; use mon..sun")
+            a, b = _DAYS.index(start), _DAYS.index(end)
+            if b < a:
+                raise ValueError(f"day range {part!r} runs backwards")
+            result.extend(range(a, b + 1))
+        elif part in _DAYS:
+            result.append(_DAYS.index(part))
+        else:
+            raise ValueError(f"unknown day {part!r}; use mon, tue, wed, thu, fri, sat, sun")
+    return result
+
+
+class ZaloConnection(_Model):
+    oa_id: str = Field(min_length=1)
+    app_id: str = Field(min_length=1)
+    oa_secret_key: str = Field(min_length=1)
+
+    @field_validator("oa_id", "app_id", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        # YAML reads unquoted 19-digit ids as int; Zalo ids are strings.
+        return str(value) if isinstance(value, int) else value
+
+
+class Village(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["thôn", "bản", "buôn", "ấp", "tổ dân phố", "khu phố", "làng", "xóm", "tổ"] = "thôn"
+
+
+class Commune(_Model):
+    code: str = Field(pattern=r"^\d{5}$", description="national administrative-unit code")
+    name: str = Field(min_length=1)
+    province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
+    office_hours: list[OfficeHours] = Field(min_length=1)
+    address: str = Field(min_length=1)
+    phone: str = Field(min_length=1)
+    email: str | None = None
+    languages: list[str] = ["vi"]
+    villages: list[Village] = []
+    zalo: ZaloConnection | None = None
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_text(cls, value: Any) -> Any:
+        return f"{value:05d}" if isinstance(value, int) else value
+
+    @field_validator("villages", mode="before")
+    @classmethod
+    def _village_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class ZaloApp(_Model):
+    app_id: str = Field(min_length=1)
+    app_secret: str = Field(min_length=1)
+
+    @field_validator("app_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class ZaloSettings(_Model):
+    api_base: str = "https://openapi.zalo.me"
+    oauth_base: str = "https://oauth.zaloapp.com"
+    apps: list[ZaloApp] = []
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    #: Zalo's v3 CS endpoint does not reliably show button templates (zalo-oa-api.md §4.1,
+    #: DISPUTED), so quick choices go as a numbered text menu unless this is switched on.
+    buttons: bool = False
+    max_send_attempts: int = Field(default=8, ge=1)
+    refresh_margin_s: int = Field(default=3600, ge=60)
+
+
+class ServiceSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    secret_key: str | None = None
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    log_level: str = "INFO"
+
+
+class Settings(_Model):
+    service: ServiceSettings = ServiceSettings()
+    database_url: str = "sqlite+aiosqlite:///var/bot.db"
+    redis_url: str | None = None
+    zalo: ZaloSettings = ZaloSettings()
+    communes: list[Commune] = Field(min_length=1)
+    source: str = "<memory>"
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        seen_codes: set[str] = set()
+        seen_oas: set[str] = set()
+        apps = {a.app_id for a in self.zalo.apps}
+        for i, commune in enumerate(self.communes):
+            if commune.code in seen_codes:
+                raise ValueError(f"communes.{i}.code: {commune.code} appears twice")
+            seen_codes.add(commune.code)
+            if commune.zalo:
+                if commune.zalo.oa_id in seen_oas:
+                    raise ValueError(f"communes.{i}.zalo.oa_id: {commune.zalo.oa_id} appears twice")
+                seen_oas.add(commune.zalo.oa_id)
+                if commune.zalo.app_id not in apps:
+                    raise ValueError(
+                        f"communes.{i}.zalo.app_id: app {commune.zalo.app_id} is not listed "
+                        "under zalo.apps")
+        return self
+
+    def commune(self, code: str) -> Commune | None:
+        return next((c for c in self.communes if c.code == code), None)
+
+    def app(self, app_id: str) -> ZaloApp | None:
+        return next((a for a in self.zalo.apps if a.app_id == app_id), None)
+
+    @property
+    def public_url(self) -> str:
+        return (self.service.public_url
+                or f"http://{self.service.host}:{self.service.port}").rstrip("/")
+
+
+_ENV_OVERRIDES = {
+    "BOT_DATABASE_URL": ("database_url",),
+    "BOT_REDIS_URL": ("redis_url",),
+    "BOT_HOST": ("service", "host"),
+    "BOT_PORT": ("service", "port"),
+    "BOT_PUBLIC_URL": ("service", "public_url"),
+    "BOT_SECRET_KEY": ("service", "secret_key"),
+    "BOT_ZALO_API_BASE": ("zalo", "api_base"),
+    "BOT_ZALO_OAUTH_BASE": ("zalo", "oauth_base"),
+}
+
+
+def _substitute(value: Any, path: str, env: dict[str, str], where: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), env, where)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{path}.{i}", env, where) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{where}: {path}: environment variable {name} is not set")
+            return env[name]
+        return _ENV_REF.sub(repl, value)
+    return value
+
+
+def config_path(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("BOT_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    file = Path(path) if path else config_path(env)
+    where = str(file)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: file not found (set BOT_CONFIG or create it)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of keys")
+    return settings_from_dict(raw, env=env, where=where)
+
+
+def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None,
+                       where: str = "<memory>") -> Settings:
+    env = dict(os.environ) if env is None else env
+    data = _substitute(raw, "", env, where)
+    # flat aliases in the file: database: {url}, redis: {url}
+    if isinstance(data.get("database"), dict):
+        data["database_url"] = data.pop("database").get("url", Settings.model_fields["database_url"].default)
+    if isinstance(data.get("redis"), dict):
+        data["redis_url"] = data.pop("redis").get("url")
+    for var, keys in _ENV_OVERRIDES.items():
+        if env.get(var):
+            target = data
+            for key in keys[:-1]:
+                target = target.setdefault(key, {})
+            target[keys[-1]] = env[var]
+    data["source"] = where
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {key}: {msg}")
+        raise ConfigError("\n".join(problems)) from None

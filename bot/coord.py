@@ -1,0 +1,189 @@
+"""Coordination between processes: locks, wake-ups / fan-out, rate windows.
+
+Redis when ``redis_url`` is set; in-process otherwise (the embedded single-process default).
+Redis coordinates, it owns no data (DESIGN.md §2): losing a message here only delays work that
+the SQL store still holds, because every loop also polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+PREFIX = "bot:"
+
+
+class LockTimeout(Exception):
+    pass
+
+
+class Subscription:
+    """Messages published on one topic, for as long as the subscriber holds it."""
+
+    def __init__(self, coord: Coordinator, topic: str) -> None:
+        self.topic = topic
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
+        self._coord = coord
+
+    def _put(self, message: str) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(message)
+
+    async def get(self, timeout: float | None = None) -> str | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        await self._coord._unsubscribe(self)
+
+
+class Coordinator:
+    """In-process implementation; :class:`RedisCoordinator` overrides the shared parts."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    # -- locks ---------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str, ttl: float = 30, timeout: float = 10) -> AsyncIterator[None]:
+        lock = self._locks[name]
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout)
+        except asyncio.TimeoutError:
+            raise LockTimeout(name) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- fan-out -------------------------------------------------------------------------
+    async def subscribe(self, topic: str) -> Subscription:
+        sub = Subscription(self, topic)
+        self._subs[topic].add(sub)
+        await self._on_first_subscriber(topic)
+        return sub
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.topic)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.topic]
+
+    async def _on_first_subscriber(self, topic: str) -> None:
+        return None
+
+    def _deliver(self, topic: str, message: str) -> None:
+        for sub in list(self._subs.get(topic, ())):
+            sub._put(message)
+
+    async def publish(self, topic: str, message: str = "") -> None:
+        self._deliver(topic, message)
+
+    # -- rate windows --------------------------------------------------------------------
+    async def window_count(self, key: str, window_s: float) -> int:
+        """Count one more event in the current fixed window of ``window_s`` seconds."""
+        now = time.monotonic()
+        start, count = self._windows.get(key, (now, 0))
+        if now - start >= window_s:
+            start, count = now, 0
+        count += 1
+        self._windows[key] = (start, count)
+        return count
+
+    @property
+    def name(self) -> str:
+        return "embedded"
+
+
+class RedisCoordinator(Coordinator):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(url, decode_responses=True)
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._token = uuid.uuid4().hex
+
+    async def start(self) -> None:
+        await self._redis.ping()
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.psubscribe(PREFIX + "topic:*")
+        self._reader = asyncio.create_task(self._read(), name="redis-pubsub")
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                msg = await self._pubsub.get_message(timeout=1.0)
+                if msg and msg.get("type") == "pmessage":
+                    topic = msg["channel"][len(PREFIX + "topic:"):]
+                    self._deliver(topic, msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis blips must not kill the reader
+                log.warning("redis pub/sub read failed; retrying", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def close(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str, ttl: float = 30, timeout: float = 10) -> AsyncIterator[None]:
+        from redis.exceptions import LockError
+
+        lock = self._redis.lock(PREFIX + "lock:" + name, timeout=ttl, blocking_timeout=timeout)
+        if not await lock.acquire():
+            raise LockTimeout(name)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
+
+    async def publish(self, topic: str, message: str = "") -> None:
+        try:
+            await self._redis.publish(PREFIX + "topic:" + topic, message)
+        except Exception:  # noqa: BLE001
+            log.warning("redis publish failed; delivering locally only", exc_info=True)
+            self._deliver(topic, message)
+
+    async def window_count(self, key: str, window_s: float) -> int:
+        bucket = int(time.time() // window_s)
+        rkey = f"{PREFIX}win:{key}:{bucket}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(rkey)
+            pipe.expire(rkey, int(window_s) + 5)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    @property
+    def name(self) -> str:
+        return "redis"
+
+
+def create_coordinator(redis_url: str | None) -> Coordinator:
+    return RedisCoordinator(redis_url) if redis_url else Coordinator()

@@ -1,0 +1,256 @@
+"""The inbound processor: stored events → residents, conversation, outbound rows.
+
+Each event is processed in one transaction that also writes the replies as outbound rows with
+idempotency keys (``reply:<event id>:<n>``) and marks the event processed — so a crash at any
+point either leaves the event unprocessed (it is claimed again) or fully done. Claims use
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (ignored by SQLite, where one process owns the file) and
+expire after ``LEASE`` so a dead worker's events are taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.conversation import engine
+from bot.coord import Coordinator
+from bot.envelope import Inbound, Reply, to_payload
+from bot.store.models import (Conversation, InboundEvent, Message, OutboundMessage,
+                              ProviderMessage, Resident)
+from bot.tenants import Tenant, Tenants
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+EVENTS_TOPIC = "events"
+OUTBOUND_TOPIC = "outbound"
+
+
+class InboundChannel(Protocol):
+    name: str
+
+    def to_inbound(self, event: InboundEvent) -> Inbound: ...
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class InboundProcessor:
+    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
+                 channels: dict[str, InboundChannel], batch: int = 50) -> None:
+        self.sm = sm
+        self.tenants = tenants
+        self.coord = coord
+        self.channels = channels
+        self.batch = batch
+        self.worker = worker_id()
+        self.processed = 0
+
+    # -- claiming ------------------------------------------------------------------------
+    async def claim(self) -> list[int]:
+        now = utcnow()
+        async with self.sm() as s, s.begin():
+            ids = select(InboundEvent.id).where(or_(
+                InboundEvent.status == "received",
+                (InboundEvent.status == "processing") & (InboundEvent.claimed_at < now - LEASE),
+            )).order_by(InboundEvent.id).limit(self.batch).with_for_update(skip_locked=True)
+            claimed = (await s.execute(
+                update(InboundEvent).where(InboundEvent.id.in_(ids.scalar_subquery()))
+                .values(status="processing", claimed_at=now, claimed_by=self.worker,
+                        attempts=InboundEvent.attempts + 1)
+                .returning(InboundEvent.id))).scalars().all()
+        return sorted(claimed)
+
+    async def run_once(self) -> int:
+        ids = await self.claim()
+        wrote_outbound = False
+        for event_id in ids:
+            try:
+                wrote_outbound |= await self.process(event_id)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the rest
+                log.exception("processing inbound event %s failed", event_id)
+                await self._failed(event_id, exc)
+        if wrote_outbound:
+            await self.coord.publish(OUTBOUND_TOPIC)
+        return len(ids)
+
+    async def run_forever(self, poll_s: float = 1.0) -> None:
+        sub = await self.coord.subscribe(EVENTS_TOPIC)
+        try:
+            while True:
+                try:
+                    n = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - database blips: wait and retry
+                    log.exception("inbound processor loop failed; retrying")
+                    n = 0
+                    await asyncio.sleep(poll_s)
+                if n < self.batch:
+                    await sub.get(timeout=poll_s)
+        finally:
+            await sub.close()
+
+    async def _failed(self, event_id: int, exc: Exception) -> None:
+        async with self.sm() as s, s.begin():
+            event = await s.get(InboundEvent, event_id)
+            if event is None:
+                return
+            event.error = f"{type(exc).__name__}: {exc}"[:2000]
+            event.status = "failed" if event.attempts >= MAX_ATTEMPTS else "received"
+
+    # -- processing ----------------------------------------------------------------------
+    async def process(self, event_id: int) -> bool:
+        """Process one claimed event; returns whether outbound rows were written."""
+        async with self.sm() as s, s.begin():
+            event = await s.get(InboundEvent, event_id, with_for_update=True)
+            if event is None or event.status != "processing" or event.claimed_by != self.worker:
+                return False
+            tenant = self.tenants.by_id(event.commune_id)
+            inbound = self.channels[event.channel].to_inbound(event)
+            wrote = await self._apply(s, tenant, event, inbound)
+            event.status = "processed"
+            event.processed_at = utcnow()
+            event.error = None
+        self.processed += 1
+        return wrote
+
+    async def _resident(self, s: AsyncSession, tenant: Tenant, channel: str,
+                        user_id: str) -> Resident:
+        resident = (await s.execute(select(Resident).where(
+            Resident.commune_id == tenant.id, Resident.channel == channel,
+            Resident.external_id == user_id))).scalar_one_or_none()
+        if resident is None:
+            resident = Resident(commune_id=tenant.id, channel=channel, external_id=user_id,
+                                language="vi", is_follower=False)
+            s.add(resident)
+            await s.flush()
+        return resident
+
+    async def _conversation(self, s: AsyncSession, resident: Resident) -> Conversation:
+        conv = (await s.execute(select(Conversation).where(
+            Conversation.resident_id == resident.id))).scalar_one_or_none()
+        if conv is None:
+            conv = Conversation(commune_id=resident.commune_id, resident_id=resident.id,
+                                mode="bot", state={})
+            s.add(conv)
+            await s.flush()
+        return conv
+
+    async def _apply(self, s: AsyncSession, tenant: Tenant, event: InboundEvent,
+                     inbound: Inbound) -> bool:
+        kind = inbound.kind
+        if kind in {"echo", "other"} or not inbound.user_id:
+            return False
+        if kind in {"received", "seen"}:
+            await self._delivery_state(s, tenant, event.channel, inbound, kind)
+            return False
+        resident = await self._resident(s, tenant, event.channel, inbound.user_id)
+        if inbound.user_id_by_app:
+            resident.user_id_by_app = inbound.user_id_by_app
+        now = event.received_at
+        if kind == "withdraw":
+            await erase_resident(s, resident)
+            return False
+        if kind == "unfollow":
+            resident.is_follower = False
+            return False
+        resident.last_interaction_at = now
+        resident.window_closed_at = None
+        resident.window_error = None
+        if resident.erased_at is not None:
+            resident.erased_at = None
+        replies: list[Reply] = []
+        conv = await self._conversation(s, resident)
+        if kind == "follow":
+            resident.is_follower = True
+            resident.followed_at = now
+            replies = engine.welcome(tenant.config, resident.language)
+        elif kind == "chatnow":
+            replies = engine.welcome(tenant.config, resident.language)
+        elif kind == "submit_info":
+            info = inbound.info or {}
+            resident.display_name = info.get("name") or resident.display_name
+            resident.phone = info.get("phone") or resident.phone
+            resident.address = info.get("address") or resident.address
+            resident.consent_at = now
+            resident.consent_source = "user_submit_info"
+            from bot.i18n import gettext_for
+            _ = gettext_for(resident.language)
+            from bot.envelope import Text
+            replies = [Text(_("Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
+                              "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
+                              "nào."))]
+        elif kind == "message":
+            s.add(Message(commune_id=tenant.id, conversation_id=conv.id, direction="in",
+                          inbound_event_id=event.id, text=inbound.text,
+                          attachments=inbound.attachments or None))
+            if conv.mode == "handoff":
+                return False  # staff are answering; the bot stays quiet
+            result = engine.respond(tenant.config, inbound.text, language=resident.language,
+                                    state=conv.state, attachments=inbound.attachments)
+            conv.state = result.state
+            replies = result.replies
+            for reply in replies:
+                s.add(Message(commune_id=tenant.id, conversation_id=conv.id, direction="out",
+                              text=engine.TurnResult(result.parse, [reply]).reply_text,
+                              intent=result.parse.intent, confidence=result.parse.confidence))
+        for n, reply in enumerate(replies):
+            s.add(OutboundMessage(
+                commune_id=tenant.id, resident_id=resident.id, channel=event.channel,
+                recipient=inbound.user_id, idempotency_key=f"reply:{event.id}:{n}",
+                kind=reply.kind, payload=to_payload(reply), priority=0, status="pending",
+                next_attempt_at=utcnow()))
+        return bool(replies)
+
+    async def _delivery_state(self, s: AsyncSession, tenant: Tenant, channel: str,
+                              inbound: Inbound, kind: str) -> None:
+        ids = list(inbound.msg_ids) or ([inbound.msg_id] if inbound.msg_id else [])
+        if not ids:
+            return
+        outbound_ids = select(ProviderMessage.outbound_id).where(
+            ProviderMessage.commune_id == tenant.id, ProviderMessage.channel == channel,
+            ProviderMessage.provider_message_id.in_(ids))
+        column = OutboundMessage.seen_at if kind == "seen" else OutboundMessage.delivered_at
+        await s.execute(update(OutboundMessage).where(
+            OutboundMessage.id.in_(outbound_ids.scalar_subquery()), column.is_(None))
+            .values({column: utcnow()}))
+
+
+async def erase_resident(s: AsyncSession, resident: Resident) -> None:
+    """``user_withdraw`` / a deletion request: remove the person's data, keep counts.
+
+    Personal fields are cleared, the conversation log and stored event payloads of this resident
+    are redacted, pending sends are cancelled. The row stays (with ``erased_at``) so reports keep
+    their totals and a later message starts afresh.
+    """
+    resident.display_name = None
+    resident.phone = None
+    resident.address = None
+    resident.user_id_by_app = None
+    resident.consent_at = None
+    resident.consent_source = None
+    resident.erased_at = utcnow()
+    conv_ids = select(Conversation.id).where(Conversation.resident_id == resident.id)
+    await s.execute(update(Message).where(Message.conversation_id.in_(conv_ids.scalar_subquery()))
+                    .values(text=None, attachments=None))
+    await s.execute(update(Conversation).where(Conversation.resident_id == resident.id)
+                    .values(state={}))
+    await s.execute(update(InboundEvent).where(
+        InboundEvent.commune_id == resident.commune_id,
+        InboundEvent.channel == resident.channel,
+        InboundEvent.external_user_id == resident.external_id,
+        InboundEvent.status.in_(["processed", "ignored", "failed"]))
+        .values(payload={"redacted": True}))
+    await s.execute(update(OutboundMessage).where(
+        OutboundMessage.resident_id == resident.id, OutboundMessage.status == "pending")
+        .values(status="cancelled", error_reason="resident data erased"))

@@ -1,0 +1,152 @@
+"""The sender: claims outbound rows and hands each to its channel; records every outcome.
+
+Zalo's error codes have already been classified (``channels/zalo/errors.py``); this is the one
+place that turns an outcome into a row state: retry later with backoff, window closed (recorded
+on the resident, not retried), or failed with the reason kept. Rows are claimed in priority order
+(reply 0 < emergency 1 < priority 2 < normal 3), so replies are never starved by broadcasts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.channels.zalo.errors import Outcome, ZaloError
+from bot.coord import Coordinator
+from bot.envelope import Delivered
+from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
+from bot.store.models import OutboundMessage, ProviderMessage, Resident
+from bot.tenants import Tenant, Tenants
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboundChannel(Protocol):
+    name: str
+
+    async def deliver(self, row: OutboundMessage, tenant: Tenant,
+                      progress: ProgressCallback) -> Delivered: ...
+
+
+class ProgressCallback(Protocol):
+    async def __call__(self, parts_sent: int, provider_ids: list[str]) -> None: ...
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    base = min(300.0, 2.0 ** max(0, attempts - 1))
+    return max(retry_after or 0.0, base * (0.5 + random.random()))
+
+
+class Sender:
+    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
+                 channels: dict[str, OutboundChannel], max_attempts: int = 8,
+                 batch: int = 100, concurrency: int = 32) -> None:
+        self.sm = sm
+        self.tenants = tenants
+        self.coord = coord
+        self.channels = channels
+        self.max_attempts = max_attempts
+        self.batch = batch
+        self.sem = asyncio.Semaphore(concurrency)
+        self.worker = worker_id()
+        self.sent = 0
+
+    async def claim(self) -> list[OutboundMessage]:
+        now = utcnow()
+        async with self.sm() as s, s.begin():
+            ids = select(OutboundMessage.id).where(or_(
+                (OutboundMessage.status == "pending") & (OutboundMessage.next_attempt_at <= now),
+                (OutboundMessage.status == "sending") & (OutboundMessage.claimed_at < now - LEASE),
+            )).order_by(OutboundMessage.priority, OutboundMessage.id).limit(self.batch) \
+                .with_for_update(skip_locked=True)
+            claimed = (await s.execute(
+                update(OutboundMessage).where(OutboundMessage.id.in_(ids.scalar_subquery()))
+                .values(status="sending", claimed_at=now, claimed_by=self.worker,
+                        attempts=OutboundMessage.attempts + 1)
+                .returning(OutboundMessage))).scalars().all()
+        return sorted(claimed, key=lambda r: (r.priority, r.id))
+
+    async def run_once(self) -> int:
+        rows = await self.claim()
+        by_recipient: dict[tuple[int, str, str], list[OutboundMessage]] = defaultdict(list)
+        for row in rows:
+            by_recipient[(row.commune_id, row.channel, row.recipient)].append(row)
+        await asyncio.gather(*(self._send_in_order(group) for group in by_recipient.values()))
+        return len(rows)
+
+    async def run_forever(self, poll_s: float = 1.0) -> None:
+        sub = await self.coord.subscribe(OUTBOUND_TOPIC)
+        try:
+            while True:
+                try:
+                    n = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001
+                    log.exception("sender loop failed; retrying")
+                    n = 0
+                    await asyncio.sleep(poll_s)
+                if n < self.batch:
+                    await sub.get(timeout=poll_s)
+        finally:
+            await sub.close()
+
+    async def _send_in_order(self, rows: list[OutboundMessage]) -> None:
+        for row in rows:  # one resident's messages keep their order
+            async with self.sem:
+                await self.send(row)
+
+    async def send(self, row: OutboundMessage) -> None:
+        tenant = self.tenants.by_id(row.commune_id)
+        channel = self.channels[row.channel]
+
+        async def progress(parts_sent: int, provider_ids: list[str]) -> None:
+            async with self.sm() as s, s.begin():
+                await s.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
+                                .values(parts_sent=parts_sent, provider_message_ids=provider_ids))
+
+        try:
+            delivered = await channel.deliver(row, tenant, progress)
+        except ZaloError as exc:
+            await self._failed(row, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug in a channel must not lose the row
+            log.exception("channel %s failed on outbound %s", row.channel, row.id)
+            await self._failed(row, ZaloError(0, f"{type(exc).__name__}: {exc}", Outcome.RETRY))
+            return
+        async with self.sm() as s, s.begin():
+            await s.execute(update(OutboundMessage).where(OutboundMessage.id == row.id).values(
+                status="sent", sent_at=utcnow(), provider_message_ids=delivered.provider_ids,
+                error_code=None, error_reason=None))
+            for pid in delivered.provider_ids:
+                s.add(ProviderMessage(commune_id=row.commune_id, channel=row.channel,
+                                      provider_message_id=pid, outbound_id=row.id))
+        self.sent += 1
+
+    async def _failed(self, row: OutboundMessage, exc: ZaloError) -> None:
+        values: dict[str, object] = {"error_code": str(exc.code), "error_reason": exc.reason}
+        if exc.outcome is Outcome.RETRY and row.attempts < self.max_attempts:
+            values.update(status="pending",
+                          next_attempt_at=utcnow() + timedelta(
+                              seconds=backoff(row.attempts, exc.retry_after)))
+            log.info("outbound %s: %s; retry #%s", row.id, exc.reason, row.attempts)
+        elif exc.outcome is Outcome.WINDOW_CLOSED:
+            values["status"] = "window_closed"
+            log.info("outbound %s: resident unreachable (%s)", row.id, exc.reason)
+        else:
+            values["status"] = "failed"
+            log.warning("outbound %s failed: %s", row.id, exc.reason)
+        async with self.sm() as s, s.begin():
+            await s.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
+                            .values(**values))
+            if values["status"] == "window_closed" and row.resident_id:
+                await s.execute(update(Resident).where(Resident.id == row.resident_id).values(
+                    window_closed_at=utcnow(), window_error=exc.reason[:200]))

@@ -1,0 +1,223 @@
+"""The system of record. Every row carries its commune (tenancy everywhere, DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (Boolean, ForeignKey, Index, Integer, MetaData, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.store.types import BigId, Json, UTCDateTime
+from bot.timeutil import utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Commune(Base):
+    """A commune-level unit (xã / phường / đặc khu) served by the bot."""
+
+    __tablename__ = "communes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(5), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    oa_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Village(Base):
+    """A thôn / bản / buôn / ấp / tổ dân phố of a commune."""
+
+    __tablename__ = "villages"
+    __table_args__ = (UniqueConstraint("commune_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="thôn")
+    search_key: Mapped[str] = mapped_column(String(200))
+
+
+class Staff(Base):
+    """Commune officers, leaders and propagandists (tuyên truyền viên cơ sở)."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("commune_id", "zalo_user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # officer | leader | propagandist | operator
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
+    zalo_user_id: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Resident(Base):
+    """A person writing to a commune; ``external_id`` is the per-OA Zalo user id (or web session)."""
+
+    __tablename__ = "residents"
+    __table_args__ = (UniqueConstraint("commune_id", "channel", "external_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    user_id_by_app: Mapped[str | None] = mapped_column(String(32), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(16), default="vi")
+    is_follower: Mapped[bool] = mapped_column(Boolean, default=False)
+    followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str | None] = mapped_column(String(40))
+    window_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_error: Mapped[str | None] = mapped_column(String(200))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InboundEvent(Base):
+    """Every event a channel delivered, written before it is acknowledged."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("commune_id", "channel", "dedupe_key"),
+        Index("ix_inbound_events_status_id", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    event_name: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    external_user_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # received | processing | processed | ignored | failed
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Conversation(Base):
+    """Per-resident conversation state (pending choices, misses, hand-off mode)."""
+
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), unique=True)
+    mode: Mapped[str] = mapped_column(String(16), default="bot")  # bot | handoff
+    state: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    """The conversation log: what the resident said and what the bot answered."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(4))  # in | out
+    inbound_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_events.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
+    intent: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboundMessage(Base):
+    """One logical send (a reply, later a notice × recipient) with its idempotency key."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        Index("ix_outbound_messages_queue", "status", "priority", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))  # text | choices | image | request_user_info
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # 0 reply < 1 emergency < 2 < 3
+    # pending | sending | sent | failed | window_closed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    provider_message_ids: Mapped[list[str] | None] = mapped_column(Json)
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProviderMessage(Base):
+    """Zalo message id → our outbound row, for delivery/seen events."""
+
+    __tablename__ = "provider_messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_message_id: Mapped[str] = mapped_column(String(64))
+    outbound_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="CASCADE"), index=True)
+
+
+class ZaloToken(Base):
+    """An OA's OAuth pair, encrypted at rest; ``version`` increments on every rotation."""
+
+    __tablename__ = "zalo_tokens"
+    oa_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32))
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    broken_reason: Mapped[str | None] = mapped_column(Text)  # set when the admin must re-consent
+
+
+class OAuthState(Base):
+    """PKCE verifier kept between ``bot zalo connect`` and the OAuth callback."""
+
+    __tablename__ = "oauth_states"
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    oa_id: Mapped[str | None] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(32))
+    code_verifier_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,37 @@
+"""Time, in one place: the store keeps UTC, people see and schedule Asia/Ho_Chi_Minh."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC datetime; a naive value is taken to be UTC already (that is how we store it)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def to_vn(value: datetime) -> datetime:
+    return as_utc(value).astimezone(VN_TZ)
+
+
+def from_epoch_ms(value: str | int | float | None) -> datetime | None:
+    """Zalo sends epoch milliseconds, usually as a string, sometimes as a number."""
+    if value is None or value == "":
+        return None
+    try:
+        return datetime.fromtimestamp(int(float(value)) / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def epoch_ms(value: datetime) -> int:
+    return int(as_utc(value).timestamp() * 1000)
