@@ -8,7 +8,13 @@ from datetime import datetime
 from bot.config import Commune
 from bot.timeutil import to_vn, utcnow
 
-_DAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+_DAY_NAMES = (N_("Thứ Hai"), N_("Thứ Ba"), N_("Thứ Tư"), N_("Thứ Năm"), N_("Thứ Sáu"),
+              N_("Thứ Bảy"), N_("Chủ nhật"))
 
 
 def _hm(t) -> str:  # type: ignore[no-untyped-def]

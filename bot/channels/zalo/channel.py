@@ -53,10 +53,13 @@ class ZaloChannel:
 
     # -- inbound -------------------------------------------------------------------------
     async def webhook(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.content.read(self.settings.service.max_body_bytes + 1)
-        if len(raw) > self.settings.service.max_body_bytes:
-            log.warning("zalo webhook: body over %s bytes refused",
-                        self.settings.service.max_body_bytes)
+        limit = self.settings.service.max_body_bytes
+        try:
+            if (request.content_length or 0) > limit:
+                raise web.HTTPRequestEntityTooLarge(limit, request.content_length or 0)
+            raw = await request.read()  # the app's client_max_size caps chunked bodies too
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("zalo webhook: body over %s bytes refused", limit)
             return web.json_response({"error": -413, "message": "body too large"}, status=413)
         try:
             body = json.loads(raw)
@@ -83,11 +86,13 @@ class ZaloChannel:
         async with self.sm() as s, s.begin():
             new_id = await insert_ignore(s, InboundEvent, dict(
                 commune_id=tenant.id, channel=self.name, event_name=event.event_name,
-                dedupe_key=event.dedupe_key, external_user_id=event.user_id, payload=body,
+                dedupe_key=event.dedupe_key_for(zalo.oa_id),
+                external_user_id=event.user_for(zalo.oa_id), payload=body,
                 received_at=utcnow(), status=status, attempts=0))
         if new_id is None:
             log.info("zalo webhook: duplicate %s (num_retry=%s) for commune %s",
-                     event.dedupe_key, request.headers.get("num_retry"), tenant.code)
+                     event.dedupe_key_for(zalo.oa_id), request.headers.get("num_retry"),
+                     tenant.code)
             return _ok(duplicate=True)
         if status == "ignored":
             log.info("zalo webhook: %s stored, not processed (commune %s)", event.event_name,
@@ -106,7 +111,7 @@ class ZaloChannel:
             event = parse_event(row.payload)
         except EventError:
             return Inbound(kind="other", user_id=None)
-        return Inbound(kind=event.kind, user_id=event.user_id, text=event.text,
+        return Inbound(kind=event.kind, user_id=row.external_user_id, text=event.text,
                        attachments=event.attachments, info=event.info, msg_id=event.msg_id,
                        msg_ids=event.msg_ids, user_id_by_app=event.user_id_by_app)
 

@@ -1,7 +1,9 @@
 """Zalo webhook events → one plain :class:`ZaloEvent` (zalo-oa-api.md §3.4–3.5).
 
 Parsing is lenient where sources disagree: ids and timestamps may be strings or numbers,
-``user_submit_info`` comes in an older and a newer shape, ``mac=`` may be missing.
+``user_submit_info`` comes in an older and a newer shape. Which party is the resident is decided
+once the event is routed to an OA (:meth:`ZaloEvent.user_for`): for user → OA events the sender,
+for OA → user events (echoes, delivery receipts) the recipient.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 
 USER_MESSAGE_PREFIX = "user_send_"
 ECHO_PREFIX = "oa_send_"
-ATTACHMENT_TYPES = {"image", "gif", "link", "audio", "video", "sticker", "location", "file"}
 
 
 class EventError(ValueError):
@@ -25,7 +26,9 @@ class ZaloEvent:
     kind: str  # message | follow | unfollow | submit_info | chatnow | received | seen | withdraw | echo | other
     app_id: str
     oa_candidates: tuple[str, ...]
-    user_id: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    explicit_user: str | None = None  # follower.id (follow) / user_id (chatnow)
     user_id_by_app: str | None = None
     timestamp: str = ""
     msg_id: str | None = None
@@ -35,11 +38,20 @@ class ZaloEvent:
     msg_ids: tuple[str, ...] = ()
     quote_msg_id: str | None = None
 
-    @property
-    def dedupe_key(self) -> str:
+    def user_for(self, oa_id: str) -> str | None:
+        """The resident's per-OA id: whichever party is not the OA."""
+        if self.explicit_user:
+            return self.explicit_user
+        for party in (self.sender, self.recipient):
+            if party and party != oa_id:
+                return party
+        return None
+
+    def dedupe_key_for(self, oa_id: str) -> str:
+        """Zalo retries the same bytes; key on ``msg_id`` where there is one, else the identity."""
         if self.msg_id and self.kind in {"message", "echo", "received"}:
             return f"{self.kind}:{self.msg_id}"
-        basis = "|".join([self.event_name, self.timestamp, self.user_id or "",
+        basis = "|".join([self.event_name, self.timestamp, self.user_for(oa_id) or "",
                           ",".join(self.msg_ids), self.msg_id or ""])
         return f"{self.event_name}:{hashlib.sha256(basis.encode()).hexdigest()[:32]}"
 
@@ -107,32 +119,23 @@ def parse_event(body: Any) -> ZaloEvent:
     sender = _id_of(body.get("sender"))
     recipient = _id_of(body.get("recipient"))
     top_oa = _s(body.get("oa_id"))
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
-
-    if kind == "echo":  # OA → user: sender is the OA
-        candidates, user = (top_oa, sender, recipient), recipient
-    elif kind in {"follow", "unfollow"}:
-        candidates, user = (top_oa, recipient), _id_of(body.get("follower")) or sender
-    elif kind == "chatnow":
-        candidates, user = (top_oa, recipient), _s(body.get("user_id")) or sender
-    else:  # user → OA
-        candidates, user = (top_oa, recipient, sender), sender
-    oa_candidates = tuple(dict.fromkeys(c for c in candidates if c))
+    # routing order (§3.1 [INF], as Chatwoot does): top-level oa_id, recipient, sender
+    order = (top_oa, sender) if kind == "echo" else (top_oa, recipient, sender)
+    oa_candidates = tuple(dict.fromkeys(c for c in order if c))
     if not oa_candidates:
         raise EventError("no OA id in event (recipient.id / oa_id)")
-    if user and user in oa_candidates and kind not in {"echo"}:
-        user = next((x for x in (sender, recipient) if x and x not in oa_candidates[:1]), user)
-
-    msg_ids: tuple[str, ...] = ()
-    if isinstance(message.get("msg_ids"), list):
-        msg_ids = tuple(str(x) for x in message["msg_ids"])
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    msg_ids = tuple(str(x) for x in message.get("msg_ids") or ()) \
+        if isinstance(message.get("msg_ids"), list) else ()
     text = message.get("text")
     return ZaloEvent(
         event_name=name,
         kind=kind,
         app_id=_s(body.get("app_id")) or "",
         oa_candidates=oa_candidates,
-        user_id=user,
+        sender=sender,
+        recipient=recipient,
+        explicit_user=_id_of(body.get("follower")) or _s(body.get("user_id")),
         user_id_by_app=_s(body.get("user_id_by_app")),
         timestamp=_s(body.get("timestamp")) or "",
         msg_id=_s(message.get("msg_id")),
