@@ -256,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     zc.set_defaults(func=cmd_zalo_connect)
     zs = z.add_parser("set-tokens", help="store an access/refresh pair by hand")
     zs.add_argument("--oa", required=True)
-    zs.add_argument("--access-token", required=True)
-    zs.add_argument("--refresh-token", required=True)
+    zs.add_argument("--access-token", required=True,
+                    help="write --access-token=VALUE when the value starts with '-'")
+    zs.add_argument("--refresh-token", required=True,
+                    help="write --refresh-token=VALUE when the value starts with '-'")
     zs.add_argument("--expires-in", type=int, default=90000)
     zs.set_defaults(func=cmd_zalo_set_tokens)
 

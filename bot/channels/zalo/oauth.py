@@ -111,42 +111,48 @@ class TokenManager:
     async def refresh(self, oa_id: str, stale_token: str | None = None) -> str:
         """Refresh once. ``stale_token`` = the token Zalo just refused (-216/-220)."""
         async with self.coord.lock(f"zalo:token:{oa_id}", ttl=60, timeout=30):
+            failure: str | None = None
             async with self.sm() as s, s.begin():
                 row = await s.get(ZaloToken, oa_id, with_for_update=True)
                 if row is None:
                     raise TokenUnavailable(oa_id, "no tokens stored; run `bot zalo connect`")
                 if row.broken_reason:
                     raise TokenUnavailable(oa_id, row.broken_reason)
-                current = self.box.open(row.access_token_enc)
-                if stale_token is not None and current != stale_token:
-                    # another process rotated it already
-                    self._cache[oa_id] = _Cached(current, row.expires_at, row.version)
-                    return current
-                if stale_token is None and self._fresh(
-                        _Cached(current, row.expires_at, row.version)):
-                    self._cache[oa_id] = _Cached(current, row.expires_at, row.version)
-                    return current
-                refresh_token = self.box.open(row.refresh_token_enc)
+                current = _Cached(self.box.open(row.access_token_enc), row.expires_at,
+                                  row.version)
+                rotated_elsewhere = stale_token is not None and current.token != stale_token
+                if rotated_elsewhere or (stale_token is None and self._fresh(current)):
+                    self._cache[oa_id] = current
+                    return current.token
                 try:
                     answer = await self._token_request(row.app_id, {
-                        "refresh_token": refresh_token, "app_id": row.app_id,
-                        "grant_type": "refresh_token"})
+                        "refresh_token": self.box.open(row.refresh_token_enc),
+                        "app_id": row.app_id, "grant_type": "refresh_token"})
+                except TransportError:
+                    raise
                 except ZaloError as exc:
-                    if isinstance(exc, TransportError):
-                        raise
                     # a dead refresh token has no distinct code: treat as terminal (§2)
-                    row.broken_reason = f"refresh failed: {exc.reason}; re-run `bot zalo connect`"
-                    log.error("zalo token refresh failed for OA %s: %s", oa_id, exc.reason)
-                    raise TokenUnavailable(oa_id, exc.reason) from None
-                row.access_token_enc = self.box.seal(answer["access_token"])
-                row.refresh_token_enc = self.box.seal(answer["refresh_token"])
-                row.expires_at = utcnow() + timedelta(seconds=int(answer.get("expires_in") or 90000))
-                row.refreshed_at = utcnow()
-                row.version += 1
-                self.refresh_count += 1
-                self._cache[oa_id] = _Cached(answer["access_token"], row.expires_at, row.version + 0)
-                log.info("zalo token refreshed for OA %s (version %s)", oa_id, row.version)
-                return answer["access_token"]
+                    failure = exc.reason
+                else:
+                    row.access_token_enc = self.box.seal(answer["access_token"])
+                    row.refresh_token_enc = self.box.seal(answer["refresh_token"])
+                    row.expires_at = utcnow() + timedelta(
+                        seconds=int(answer.get("expires_in") or 90000))
+                    row.refreshed_at = utcnow()
+                    row.version += 1
+                    self.refresh_count += 1
+                    self._cache[oa_id] = _Cached(answer["access_token"], row.expires_at,
+                                                 row.version)
+                    log.info("zalo token refreshed for OA %s (version %s)", oa_id, row.version)
+                    return answer["access_token"]
+            # recorded in its own transaction, outside the one that read the row
+            log.error("zalo token refresh failed for OA %s: %s", oa_id, failure)
+            self._cache.pop(oa_id, None)
+            async with self.sm() as s, s.begin():
+                row = await s.get(ZaloToken, oa_id)
+                if row is not None:
+                    row.broken_reason = f"refresh failed: {failure}; re-run `bot zalo connect`"
+            raise TokenUnavailable(oa_id, failure or "refresh failed")
 
     async def refresh_due(self) -> list[str]:
         """Refresh every token that expires within the margin; returns the OAs refreshed."""

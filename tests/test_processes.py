@@ -1,0 +1,161 @@
+"""Real processes: the `bot` command, and a service killed right after it acknowledged an event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import yaml
+from sqlalchemy import select
+
+from bot.store.db import create_engine, sessionmaker
+from bot.store.models import Commune, InboundEvent
+from tests.conftest import APP_ID, APP_SECRET, oa_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bot(*args: str, env: dict[str, str] | None = None, check: bool = True,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, cwd=cwd or ROOT,
+                          check=check, timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(path: Path, store_url: str, sim_url: str, port: int) -> Path:
+    path.write_text(yaml.safe_dump({
+        "service": {"host": "127.0.0.1", "port": port, "secret_key": "crash-test-secret"},
+        "database": {"url": store_url},
+        "zalo": {"api_base": sim_url, "oauth_base": sim_url,
+                 "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}]},
+        "communes": [{"code": "02839", "name": "Xã Bắc Hà", "address": "UBND xã Bắc Hà",
+                      "phone": "0214 3880 123",
+                      "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"}],
+                      "zalo": {"oa_id": oa_id(1), "app_id": APP_ID,
+                               "oa_secret_key": "${CRASH_OA_SECRET}"}}],
+    }, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while loop.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"service exited: {proc.stderr.read() if proc.stderr else ''}")
+            try:
+                async with http.get(f"{url}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("service did not become healthy")
+
+
+async def test_killed_after_ack_then_restarted_replies_once(store_url, sim, tmp_path):
+    port = free_port()
+    env = {"CRASH_OA_SECRET": "oa-secret-crash"}
+    cfg = write_config(tmp_path / "config.yml", store_url, sim.base_url, port)
+    sim.add_oa(oa_id(1), APP_ID, "oa-secret-crash",
+               webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo")
+    access, refresh = sim.mint_tokens(oa_id(1))
+    bot("--config", str(cfg), "zalo", "set-tokens", "--oa", oa_id(1), f"--access-token={access}",
+        f"--refresh-token={refresh}", "--expires-in", "90000", env=env, cwd=tmp_path)
+
+    def serve(**extra: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(cfg), "serve"],
+                                env={**os.environ, **env, **extra}, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    url = f"http://127.0.0.1:{port}"
+    proc = serve(BOT_FAULT_EXIT_AFTER_ACK="1")
+    try:
+        await wait_healthy(url, proc)
+        first = await sim.user_sends_text(oa_id(1), "7301", "uy ban xa lam viec may gio")
+        assert first.status == 200  # acknowledged …
+        assert await asyncio.to_thread(proc.wait, 15) == 137  # … and then killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sim.messages() == []
+    engine = create_engine(store_url)
+    async with sessionmaker(engine)() as s:
+        event = (await s.execute(select(InboundEvent))).scalar_one()
+    await engine.dispose()
+    assert event.status == "received"  # stored before the 200, not yet processed
+
+    proc = serve()
+    try:
+        await wait_healthy(url, proc)
+        [reply] = await sim.wait_for_messages(1, oa_id=oa_id(1), user_id="7301", timeout=20)
+        assert "Xã Bắc Hà làm việc" in reply.body["message"]["text"]
+        again = await sim.send_duplicate(first)  # Zalo's retry of the same event
+        assert again.status == 200
+        await asyncio.sleep(1.0)
+        assert len(sim.messages()) == 1
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 15)
+
+
+def test_ask_json():
+    out = bot("ask", "--commune", "02839", "--json", "uy ban xa lam viec may gio")
+    answer = json.loads(out.stdout)
+    assert set(answer) >= {"intent", "confidence", "entities", "reply"}
+    assert answer["intent"] == "office_hours" and "7:30–11:30" in answer["reply"]
+    plain = bot("ask", "--commune", "02839", "dia chi xa o dau").stdout
+    assert "Địa chỉ:" in plain
+    missing = bot("ask", "--commune", "99999", "chao", check=False)
+    assert missing.returncode == 2 and "unknown commune" in missing.stderr
+
+
+def test_tenants_add_from_national_list(tmp_path):
+    cfg = tmp_path / "config.yml"
+    shutil.copy(ROOT / "config.yml", cfg)
+    env = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/t.db"}
+    out = bot("--config", str(cfg), "tenants", "add", "--unit-code", "2761", "--phone",
+              "0214 3881 000", "--villages", "Pha Long, Mường Khương", env=env)
+    assert "Xã Mường Khương" in out.stdout
+    text = cfg.read_text(encoding="utf-8")
+    assert "# Commune information bot" in text  # comments kept
+    listing = bot("--config", str(cfg), "tenants", "list", env=env).stdout
+    assert "02761" in listing and "Xã Mường Khương" in listing
+    again = bot("--config", str(cfg), "tenants", "add", "--unit-code", "02761", "--phone", "1",
+                env=env, check=False)
+    assert again.returncode == 2 and "already" in again.stderr
+    unknown = bot("--config", str(cfg), "tenants", "add", "--unit-code", "99998", "--phone", "1",
+                  env=env, check=False)
+    assert unknown.returncode == 2 and "99998" in unknown.stderr
+
+    async def stored() -> list[str]:
+        engine = create_engine(env["BOT_DATABASE_URL"])
+        async with sessionmaker(engine)() as s:
+            names = (await s.execute(select(Commune.name))).scalars().all()
+        await engine.dispose()
+        return names
+    assert "Xã Mường Khương" in asyncio.run(stored())
+
+
+def test_db_upgrade_and_config_errors(tmp_path):
+    env = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/u.db"}
+    assert "revision 0001" in bot("db", "upgrade", env=env).stdout
+    bad = tmp_path / "bad.yml"
+    bad.write_text("communes:\n  - code: '123'\n", encoding="utf-8")
+    result = bot("--config", str(bad), "serve", check=False)
+    assert result.returncode == 2
+    assert str(bad) in result.stderr and "communes.0.code" in result.stderr

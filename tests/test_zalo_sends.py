@@ -1,0 +1,146 @@
+"""The send path reads Zalo's error codes once: -32 back off and retry, -216/-220 refresh once,
+window errors recorded on the resident, the rest permanent with the reason kept."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from bot.channels.zalo.errors import Outcome, classify
+from bot.store.models import OutboundMessage, Resident, ZaloToken
+from tests.conftest import make_settings, oa_id, start_service
+from tests.test_zalo_e2e import CS, wait_until
+
+
+async def rows(service) -> list[OutboundMessage]:
+    async with service.services.sm() as s:
+        return list((await s.execute(select(OutboundMessage).order_by(OutboundMessage.id)))
+                    .scalars())
+
+
+async def row_reaches(service, status: str) -> OutboundMessage:
+    async def done() -> bool:
+        return any(r.status == status for r in await rows(service))
+    await wait_until(done, timeout=15)
+    return next(r for r in await rows(service) if r.status == status)
+
+
+def test_classification_is_one_table():
+    assert classify(-32) is Outcome.RETRY
+    assert classify(-216) is classify(-220) is Outcome.REFRESH_TOKEN
+    for code in (-230, -232, -213, -227, -244):
+        assert classify(code) is Outcome.WINDOW_CLOSED
+    assert classify(-201) is Outcome.PERMANENT
+
+
+async def test_rate_limited_send_is_retried_and_delivered(service):
+    sim, oa = service.sim, oa_id(1)
+    sim.inject_error(CS, -32, times=2)
+    await sim.user_sends_text(oa, "7101", "may gio lam viec")
+    [sent] = await sim.wait_for_messages(1, oa_id=oa, user_id="7101", timeout=20)
+    row = await row_reaches(service, "sent")
+    assert row.attempts == 3 and sim.stats()["errors"].get("-32") == 2
+    assert "lam viec" not in sent.body["message"]["text"]  # the answer, not an echo
+
+
+async def test_server_errors_are_retried(service):
+    sim, oa = service.sim, oa_id(1)
+    sim.inject_http_status(CS, 502, times=1)
+    await sim.user_sends_text(oa, "7102", "dia chi xa")
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7102", timeout=20)
+    row = await row_reaches(service, "sent")
+    assert row.attempts == 2
+
+
+async def test_expired_token_is_refreshed_once_and_rotated(service):
+    sim, oa = service.sim, oa_id(1)
+    async with service.services.sm() as s:
+        before = (await s.get(ZaloToken, oa)).version
+    sim.inject_error(CS, -216, times=1)
+    await sim.user_sends_text(oa, "7103", "chao")
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7103")
+    assert service.services.tokens.refresh_count == 1
+    async with service.services.sm() as s:
+        token = await s.get(ZaloToken, oa)
+    assert token.version == before + 1 and token.broken_reason is None
+    # tokens are encrypted at rest: the stored value is not the token Zalo issued
+    assert sim.state.oas[oa] is not None
+    assert all(t not in token.access_token_enc for t in sim.state.access_tokens)
+
+
+async def test_window_closed_is_recorded_not_retried(service):
+    sim, oa = service.sim, oa_id(1)
+    await sim.user_sends_text(oa, "7104", "chao")
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7104")
+    await row_reaches(service, "sent")
+    # eight days later (the sim's access token has expired too, so this also refreshes it)
+    sim.advance(8 * 24 * 3600)
+    async with service.services.sm() as s, s.begin():
+        resident = (await s.execute(select(Resident))).scalar_one()
+        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
+                              channel="zalo", recipient="7104", idempotency_key="test:late",
+                              kind="text", payload={"text": "Thông báo muộn"}, priority=0))
+    await service.services.coord.publish("outbound")
+    row = await row_reaches(service, "window_closed")
+    assert row.attempts == 1 and row.error_code == "-230"
+    async with service.services.sm() as s:
+        resident = (await s.execute(select(Resident))).scalar_one()
+    assert resident.window_closed_at is not None and "-230" in resident.window_error
+    assert len(sim.messages(oa, "7104")) == 1
+
+
+async def test_permanent_error_keeps_reason(service):
+    sim, oa = service.sim, oa_id(1)
+    sim.inject_error(CS, -201, times=1)
+    await sim.user_sends_text(oa, "7105", "chao")
+    row = await row_reaches(service, "failed")
+    assert row.attempts == 1 and row.error_code == "-201" and "-201" in row.error_reason
+    await asyncio.sleep(0.3)
+    assert sim.messages(oa, "7105") == []
+
+
+async def test_long_answer_split_into_ordered_parts(service):
+    sim, oa = service.sim, oa_id(1)
+    await sim.user_sends_text(oa, "7106", "chao")
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7106")
+    text = "".join(f"Câu số {i} của một thông báo dài về lịch tiêm chủng. " for i in range(120))
+    async with service.services.sm() as s, s.begin():
+        resident = (await s.execute(select(Resident))).scalar_one()
+        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
+                              channel="zalo", recipient="7106", idempotency_key="test:long",
+                              kind="text", payload={"text": text}, priority=0))
+    await service.services.coord.publish("outbound")
+    msgs = await sim.wait_for_messages(1 + 4, oa_id=oa, user_id="7106")
+    parts = [m.body["message"]["text"] for m in msgs[1:]]
+    assert all(len(p) <= 2000 for p in parts) and all(p.endswith(".") for p in parts)
+    assert " ".join(parts) == text.strip()
+    row = await row_reaches(service, "sent")
+    assert len(row.provider_message_ids) in (1, 4)
+
+
+async def test_choices_as_buttons_when_enabled(store_url, sim):
+    running = await start_service(make_settings(store_url, sim, communes=1, buttons=True), sim)
+    try:
+        await sim.user_sends_text(oa_id(1), "7107", "hom nay gia vang bao nhieu")
+        [msg] = await sim.wait_for_messages(1, oa_id=oa_id(1), user_id="7107")
+        payload = msg.body["message"]["attachment"]["payload"]
+        assert payload["template_type"] == "list"
+        assert [b["payload"] for b in payload["buttons"]] == [
+            "/office_hours", "/office_contact", "/talk_to_staff"]
+        # a tap arrives as user_send_text with the payload
+        await sim.user_sends_text(oa_id(1), "7107", "/office_contact")
+        msgs = await sim.wait_for_messages(2, oa_id=oa_id(1), user_id="7107")
+        assert "0214 000 001" in msgs[1].body["message"]["text"]
+    finally:
+        await running.runner.cleanup()
+
+
+async def test_numbered_menu_reply_picks_choice(service):
+    sim, oa = service.sim, oa_id(1)
+    await sim.user_sends_text(oa, "7108", "hom nay gia vang bao nhieu")
+    [menu] = await sim.wait_for_messages(1, oa_id=oa, user_id="7108")
+    assert "1. Giờ làm việc" in menu.body["message"]["text"]
+    await sim.user_sends_text(oa, "7108", "1")
+    msgs = await sim.wait_for_messages(2, oa_id=oa, user_id="7108")
+    assert "làm việc:" in msgs[1].body["message"]["text"]
