@@ -23,7 +23,7 @@ from bot import faults
 from bot.channels.webchat import WebChatChannel
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
-from bot.channels.zalo.oauth import TokenManager
+from bot.channels.zalo.oauth import TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
@@ -51,14 +51,21 @@ class Services:
     webchat: WebChatChannel
     processor: InboundProcessor
     sender: Sender
+    refresher: TokenRefresher
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
-    async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    async def close(self, grace_s: float = 10.0) -> None:
+        """Let the loops finish their current batch, then cancel what is left. Whatever was
+        not finished is still in the store and is picked up at the next start."""
+        for worker in (self.processor, self.sender, self.refresher):
+            await worker.stop()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            for task in self.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self.http.close()
         await self.coord.close()
         await self.engine.dispose()
@@ -83,27 +90,17 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     processor = InboundProcessor(sm, tenants, coord, channels)
     sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
     services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
-                        processor, sender)
+                        processor, sender, TokenRefresher(tokens))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
             asyncio.create_task(sender.run_forever(), name="sender"),
-            asyncio.create_task(_refresh_tokens(tokens), name="token-refresher"),
+            asyncio.create_task(services.refresher.run_forever(poll_s=600),
+                                name="token-refresher"),
         ]
     log.info("service ready: %d communes, store %s, coordination %s", len(tenants),
              engine.dialect.name, coord.name)
     return services
-
-
-async def _refresh_tokens(tokens: TokenManager, every_s: float = 600) -> None:
-    while True:
-        try:
-            await tokens.refresh_due()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001
-            log.exception("token refresher failed")
-        await asyncio.sleep(every_s)
 
 
 # -- handlers -------------------------------------------------------------------------------

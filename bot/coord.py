@@ -37,9 +37,12 @@ class Subscription:
             self.queue.put_nowait(message)
 
     async def get(self, timeout: float | None = None) -> str | None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the queue yields, and a loop that ignores cancellation never stops.
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):
+                return await self.queue.get()
+        except TimeoutError:
             return None
 
     async def close(self) -> None:
@@ -65,8 +68,9 @@ class Coordinator:
     async def lock(self, name: str, ttl: float = 30, timeout: float = 10) -> AsyncIterator[None]:
         lock = self._locks[name]
         try:
-            await asyncio.wait_for(lock.acquire(), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):
+                await lock.acquire()
+        except TimeoutError:
             raise LockTimeout(name) from None
         try:
             yield

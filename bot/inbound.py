@@ -9,7 +9,6 @@ expire after ``LEASE`` so a dead worker's events are taken over.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -21,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import engine
 from bot.coord import Coordinator
-from bot.envelope import Inbound, Reply, to_payload
+from bot.envelope import Inbound, Reply, Text, to_payload
+from bot.i18n import gettext_for
+from bot.loops import Worker
 from bot.store.models import (Conversation, InboundEvent, Message, OutboundMessage,
                               ProviderMessage, Resident)
 from bot.tenants import Tenant, Tenants
@@ -44,12 +45,14 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class InboundProcessor:
+class InboundProcessor(Worker):
+    topic = EVENTS_TOPIC
+
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
                  channels: dict[str, InboundChannel], batch: int = 50) -> None:
+        super().__init__(coord)
         self.sm = sm
         self.tenants = tenants
-        self.coord = coord
         self.channels = channels
         self.batch = batch
         self.worker = worker_id()
@@ -82,23 +85,6 @@ class InboundProcessor:
         if wrote_outbound:
             await self.coord.publish(OUTBOUND_TOPIC)
         return len(ids)
-
-    async def run_forever(self, poll_s: float = 1.0) -> None:
-        sub = await self.coord.subscribe(EVENTS_TOPIC)
-        try:
-            while True:
-                try:
-                    n = await self.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - database blips: wait and retry
-                    log.exception("inbound processor loop failed; retrying")
-                    n = 0
-                    await asyncio.sleep(poll_s)
-                if n < self.batch:
-                    await sub.get(timeout=poll_s)
-        finally:
-            await sub.close()
 
     async def _failed(self, event_id: int, exc: Exception) -> None:
         async with self.sm() as s, s.begin():
@@ -184,9 +170,7 @@ class InboundProcessor:
             resident.address = info.get("address") or resident.address
             resident.consent_at = now
             resident.consent_source = "user_submit_info"
-            from bot.i18n import gettext_for
             _ = gettext_for(resident.language)
-            from bot.envelope import Text
             replies = [Text(_("Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
                               "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
                               "nào."))]

@@ -22,6 +22,7 @@ from bot.channels.zalo.errors import Outcome, ZaloError
 from bot.coord import Coordinator
 from bot.envelope import Delivered
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
+from bot.loops import Worker
 from bot.store.models import OutboundMessage, ProviderMessage, Resident
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
@@ -45,13 +46,15 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return max(retry_after or 0.0, base * (0.5 + random.random()))
 
 
-class Sender:
+class Sender(Worker):
+    topic = OUTBOUND_TOPIC
+
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
                  channels: dict[str, OutboundChannel], max_attempts: int = 8,
                  batch: int = 100, concurrency: int = 32) -> None:
+        super().__init__(coord)
         self.sm = sm
         self.tenants = tenants
-        self.coord = coord
         self.channels = channels
         self.max_attempts = max_attempts
         self.batch = batch
@@ -79,25 +82,12 @@ class Sender:
         by_recipient: dict[tuple[int, str, str], list[OutboundMessage]] = defaultdict(list)
         for row in rows:
             by_recipient[(row.commune_id, row.channel, row.recipient)].append(row)
-        await asyncio.gather(*(self._send_in_order(group) for group in by_recipient.values()))
+        # a TaskGroup, not gather: if this is cancelled it waits for every send to settle, so
+        # no send outlives the loop holding a database connection
+        async with asyncio.TaskGroup() as tg:
+            for group in by_recipient.values():
+                tg.create_task(self._send_in_order(group))
         return len(rows)
-
-    async def run_forever(self, poll_s: float = 1.0) -> None:
-        sub = await self.coord.subscribe(OUTBOUND_TOPIC)
-        try:
-            while True:
-                try:
-                    n = await self.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001
-                    log.exception("sender loop failed; retrying")
-                    n = 0
-                    await asyncio.sleep(poll_s)
-                if n < self.batch:
-                    await sub.get(timeout=poll_s)
-        finally:
-            await sub.close()
 
     async def _send_in_order(self, rows: list[OutboundMessage]) -> None:
         for row in rows:  # one resident's messages keep their order

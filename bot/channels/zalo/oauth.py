@@ -26,6 +26,7 @@ from bot.channels.zalo.errors import TokenUnavailable, TransportError, ZaloError
 from bot.config import Settings
 from bot.coord import Coordinator
 from bot.crypto import SecretBox
+from bot.loops import Worker
 from bot.store.models import OAuthState, ZaloToken
 from bot.timeutil import utcnow
 
@@ -228,3 +229,17 @@ class TokenManager:
                                       or body.get("error_reason") or "no token in answer"),
                             outcome=None)
         return data
+
+
+class TokenRefresher(Worker):
+    """Refreshes every token that is close to expiry (run with a 10-minute poll)."""
+
+    topic = "tokens"
+    batch = 1_000_000  # never "more to do right now": one pass, then wait
+
+    def __init__(self, tokens: TokenManager) -> None:
+        super().__init__(tokens.coord)
+        self.tokens = tokens
+
+    async def run_once(self) -> int:
+        return len(await self.tokens.refresh_due())
