@@ -31,6 +31,8 @@ from bot.inbound import InboundProcessor
 from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker
 from bot.store.migrate import upgrade
+from bot.store.models import InboundEvent
+from bot.store.ops import GroupInserter
 from bot.tenants import Tenants, sync
 
 log = logging.getLogger(__name__)
@@ -84,10 +86,14 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     box = SecretBox(load_or_create_secret(settings.service.secret_key, VAR_DIR))
     tokens = TokenManager(settings, sm, box, coord, http)
     api = ZaloApi(http, tokens, coord, settings.zalo.api_base, settings.zalo.request_timeout_s)
-    zalo = ZaloChannel(settings, tenants, sm, coord, api)
-    webchat = WebChatChannel(tenants, sm, coord)
+    events = GroupInserter(sm, InboundEvent, ("commune_id", "channel", "dedupe_key"))
+    zalo = ZaloChannel(settings, tenants, sm, coord, api, events)
+    webchat = WebChatChannel(tenants, sm, coord, events)
     channels = {zalo.name: zalo, webchat.name: webchat}
-    processor = InboundProcessor(sm, tenants, coord, channels)
+    # SQLite shares one connection between the webhook and the loops: keep its batches short
+    # so the write-before-200 never waits long; PostgreSQL takes bigger batches.
+    processor = InboundProcessor(sm, tenants, coord, channels,
+                                 batch=50 if engine.dialect.name == "sqlite" else 200)
     sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
     services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
                         processor, sender, TokenRefresher(tokens))

@@ -15,7 +15,7 @@ import socket
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import engine
@@ -49,7 +49,7 @@ class InboundProcessor(Worker):
     topic = EVENTS_TOPIC
 
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 channels: dict[str, InboundChannel], batch: int = 50) -> None:
+                 channels: dict[str, InboundChannel], batch: int = 200) -> None:
         super().__init__(coord)
         self.sm = sm
         self.tenants = tenants
@@ -57,6 +57,9 @@ class InboundProcessor(Worker):
         self.batch = batch
         self.worker = worker_id()
         self.processed = 0
+        # per-batch caches filled by _preload
+        self._residents: dict[tuple[int, str, str], Resident] = {}
+        self._conversations: dict[int, Conversation] = {}
 
     # -- claiming ------------------------------------------------------------------------
     async def claim(self) -> list[int]:
@@ -75,13 +78,20 @@ class InboundProcessor(Worker):
 
     async def run_once(self) -> int:
         ids = await self.claim()
-        wrote_outbound = False
-        for event_id in ids:
-            try:
-                wrote_outbound |= await self.process(event_id)
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the rest
-                log.exception("processing inbound event %s failed", event_id)
-                await self._failed(event_id, exc)
+        if not ids:
+            return 0
+        try:
+            wrote_outbound = await self.process_batch(ids)
+        except Exception:  # noqa: BLE001 - isolate the bad event: one by one
+            log.warning("batch of %d events failed; processing one by one", len(ids),
+                        exc_info=True)
+            wrote_outbound = False
+            for event_id in ids:
+                try:
+                    wrote_outbound |= await self.process(event_id)
+                except Exception as exc:  # noqa: BLE001 - one bad event must not stop the rest
+                    log.exception("processing inbound event %s failed", event_id)
+                    await self._failed(event_id, exc)
         if wrote_outbound:
             await self.coord.publish(OUTBOUND_TOPIC)
         return len(ids)
@@ -95,6 +105,59 @@ class InboundProcessor(Worker):
             event.status = "failed" if event.attempts >= MAX_ATTEMPTS else "received"
 
     # -- processing ----------------------------------------------------------------------
+    async def process_batch(self, ids: list[int]) -> bool:
+        """Process claimed events in one transaction (the fast path): residents and
+        conversations are loaded and created for the whole batch at once, events applied in
+        id order, so one resident's messages keep their order."""
+        try:
+            async with self.sm() as s, s.begin():
+                events = (await s.execute(select(InboundEvent).where(
+                    InboundEvent.id.in_(ids), InboundEvent.status == "processing",
+                    InboundEvent.claimed_by == self.worker).order_by(InboundEvent.id)
+                    .with_for_update())).scalars().all()
+                await self._preload(s, events)
+                wrote = False
+                for event in events:
+                    tenant = self.tenants.by_id(event.commune_id)
+                    inbound = self.channels[event.channel].to_inbound(event)
+                    wrote |= await self._apply(s, tenant, event, inbound)
+                    event.status = "processed"
+                    event.processed_at = utcnow()
+                    event.error = None
+        finally:
+            self._residents.clear()
+            self._conversations.clear()
+        self.processed += len(events)
+        return wrote
+
+    async def _preload(self, s: AsyncSession, events: list[InboundEvent]) -> None:
+        keys = {(e.commune_id, e.channel, e.external_user_id) for e in events
+                if e.external_user_id}
+        if not keys:
+            return
+        found = (await s.execute(select(Resident).where(tuple_(
+            Resident.commune_id, Resident.channel, Resident.external_id).in_(list(keys))))
+        ).scalars().all()
+        self._residents = {(r.commune_id, r.channel, r.external_id): r for r in found}
+        missing = [Resident(commune_id=c, channel=ch, external_id=u, language="vi",
+                            is_follower=False)
+                   for (c, ch, u) in keys - set(self._residents)]
+        if missing:
+            s.add_all(missing)
+            await s.flush()
+            self._residents.update({(r.commune_id, r.channel, r.external_id): r
+                                    for r in missing})
+        residents = list(self._residents.values())
+        convs = (await s.execute(select(Conversation).where(
+            Conversation.resident_id.in_([r.id for r in residents])))).scalars().all()
+        self._conversations = {c.resident_id: c for c in convs}
+        new = [Conversation(commune_id=r.commune_id, resident_id=r.id, mode="bot", state={})
+               for r in residents if r.id not in self._conversations]
+        if new:
+            s.add_all(new)
+            await s.flush()
+            self._conversations.update({c.resident_id: c for c in new})
+
     async def process(self, event_id: int) -> bool:
         """Process one claimed event; returns whether outbound rows were written."""
         async with self.sm() as s, s.begin():
@@ -112,6 +175,9 @@ class InboundProcessor(Worker):
 
     async def _resident(self, s: AsyncSession, tenant: Tenant, channel: str,
                         user_id: str) -> Resident:
+        cached = self._residents.get((tenant.id, channel, user_id))
+        if cached is not None:
+            return cached
         resident = (await s.execute(select(Resident).where(
             Resident.commune_id == tenant.id, Resident.channel == channel,
             Resident.external_id == user_id))).scalar_one_or_none()
@@ -123,6 +189,9 @@ class InboundProcessor(Worker):
         return resident
 
     async def _conversation(self, s: AsyncSession, resident: Resident) -> Conversation:
+        cached = self._conversations.get(resident.id)
+        if cached is not None:
+            return cached
         conv = (await s.execute(select(Conversation).where(
             Conversation.resident_id == resident.id))).scalar_one_or_none()
         if conv is None:

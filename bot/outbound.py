@@ -61,6 +61,8 @@ class Sender(Worker):
         self.sem = asyncio.Semaphore(concurrency)
         self.worker = worker_id()
         self.sent = 0
+        self._sent_queue: list[tuple[OutboundMessage, Delivered, asyncio.Future[None]]] = []
+        self._write_lock = asyncio.Lock()
 
     async def claim(self) -> list[OutboundMessage]:
         now = utcnow()
@@ -112,14 +114,37 @@ class Sender(Worker):
             log.exception("channel %s failed on outbound %s", row.channel, row.id)
             await self._failed(row, ZaloError(0, f"{type(exc).__name__}: {exc}", Outcome.RETRY))
             return
-        async with self.sm() as s, s.begin():
-            await s.execute(update(OutboundMessage).where(OutboundMessage.id == row.id).values(
-                status="sent", sent_at=utcnow(), provider_message_ids=delivered.provider_ids,
-                error_code=None, error_reason=None))
-            for pid in delivered.provider_ids:
-                s.add(ProviderMessage(commune_id=row.commune_id, channel=row.channel,
-                                      provider_message_id=pid, outbound_id=row.id))
+        await self._record_sent(row, delivered)
         self.sent += 1
+
+    async def _record_sent(self, row: OutboundMessage, delivered: Delivered) -> None:
+        """Group commit: concurrent sends queue their result; whoever holds the lock writes
+        everything queued in one transaction, so a batch of sends costs a few commits, not one
+        per send. Each send still returns only once its own result is durable."""
+        done = asyncio.get_running_loop().create_future()
+        self._sent_queue.append((row, delivered, done))
+        async with self._write_lock:
+            if not done.done():
+                batch, self._sent_queue = self._sent_queue, []
+                try:
+                    async with self.sm() as s, s.begin():
+                        now = utcnow()
+                        await s.execute(update(OutboundMessage), [
+                            {"id": r.id, "status": "sent", "sent_at": now,
+                             "provider_message_ids": d.provider_ids, "error_code": None,
+                             "error_reason": None} for r, d, _ in batch])
+                        s.add_all(ProviderMessage(commune_id=r.commune_id, channel=r.channel,
+                                                  provider_message_id=pid, outbound_id=r.id)
+                                  for r, d, _ in batch for pid in d.provider_ids)
+                except BaseException as exc:
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    raise
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+        await done
 
     async def _failed(self, row: OutboundMessage, exc: ZaloError) -> None:
         values: dict[str, object] = {"error_code": str(exc.code), "error_reason": exc.reason}

@@ -26,7 +26,7 @@ from bot.coord import Coordinator
 from bot.envelope import Delivered, Inbound, to_payload
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
-from bot.store.ops import insert_ignore
+from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
 
@@ -43,8 +43,10 @@ def topic(code: str, session: str) -> str:
 class WebChatChannel:
     name = "webchat"
 
-    def __init__(self, tenants: Tenants, sm: async_sessionmaker, coord: Coordinator) -> None:
+    def __init__(self, tenants: Tenants, sm: async_sessionmaker, coord: Coordinator,
+                 events: GroupInserter) -> None:
         self.tenants = tenants
+        self.events = events
         self.sm = sm
         self.coord = coord
         self._page = PAGE.read_text(encoding="utf-8")
@@ -118,12 +120,11 @@ class WebChatChannel:
             await ws.send_json({"type": "error",
                                 "error": f"message must be 1-{MAX_TEXT} characters"})
             return
-        async with self.sm() as s, s.begin():
-            new_id = await insert_ignore(s, InboundEvent, dict(
-                commune_id=tenant.id, channel=self.name, event_name="webchat_text",
-                dedupe_key=f"web:{session}:{client_id}", external_user_id=session,
-                payload={"text": text, "session": session}, received_at=utcnow(),
-                status="received", attempts=0))
+        new_id = await self.events.insert(dict(
+            commune_id=tenant.id, channel=self.name, event_name="webchat_text",
+            dedupe_key=f"web:{session}:{client_id}", external_user_id=session,
+            payload={"text": text, "session": session}, received_at=utcnow(),
+            status="received", attempts=0))
         if new_id is not None:
             await self.coord.publish(EVENTS_TOPIC)
 

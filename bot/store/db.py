@@ -19,6 +19,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection: SQLite has one writer, and connections that contend for it wait in
+        # SQLite's busy handler (sleeps of up to 100 ms). Queuing in-process instead keeps the
+        # webhook's write-before-200 in the millisecond range. PostgreSQL gets a real pool.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -25,7 +25,7 @@ from bot.coord import Coordinator
 from bot.envelope import Choices, Delivered, Image, Inbound, RequestUserInfo, Text, from_payload
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import InboundEvent, OutboundMessage
-from bot.store.ops import insert_ignore
+from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
 
@@ -43,12 +43,13 @@ class ZaloChannel:
     name = "zalo"
 
     def __init__(self, settings: Settings, tenants: Tenants, sm: async_sessionmaker,
-                 coord: Coordinator, api: ZaloApi | None) -> None:
+                 coord: Coordinator, api: ZaloApi | None, events: GroupInserter) -> None:
         self.settings = settings
         self.tenants = tenants
         self.sm = sm
         self.coord = coord
         self.api = api
+        self.events = events
         self._crash_armed = faults.exit_after_ack()
 
     # -- inbound -------------------------------------------------------------------------
@@ -83,12 +84,11 @@ class ZaloChannel:
                         zalo.oa_id, tenant.code, event.event_name)
             return web.json_response({"error": -401, "message": "invalid signature"}, status=401)
         status = "received" if event.kind in PROCESSED_KINDS else "ignored"
-        async with self.sm() as s, s.begin():
-            new_id = await insert_ignore(s, InboundEvent, dict(
-                commune_id=tenant.id, channel=self.name, event_name=event.event_name,
-                dedupe_key=event.dedupe_key_for(zalo.oa_id),
-                external_user_id=event.user_for(zalo.oa_id), payload=body,
-                received_at=utcnow(), status=status, attempts=0))
+        new_id = await self.events.insert(dict(
+            commune_id=tenant.id, channel=self.name, event_name=event.event_name,
+            dedupe_key=event.dedupe_key_for(zalo.oa_id),
+            external_user_id=event.user_for(zalo.oa_id), payload=body,
+            received_at=utcnow(), status=status, attempts=0))
         if new_id is None:
             log.info("zalo webhook: duplicate %s (num_retry=%s) for commune %s",
                      event.dedupe_key_for(zalo.oa_id), request.headers.get("num_retry"),
