@@ -85,7 +85,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=64))
     box = SecretBox(load_or_create_secret(settings.service.secret_key, VAR_DIR))
     tokens = TokenManager(settings, sm, box, coord, http)
-    api = ZaloApi(http, tokens, coord, settings.zalo.api_base, settings.zalo.request_timeout_s)
+    api = ZaloApi(http, tokens, coord, settings.zalo.api_base, settings.zalo.request_timeout_s,
+                  app_rate_limit=settings.zalo.app_calls_per_minute)
     events = GroupInserter(sm, InboundEvent, ("commune_id", "channel", "dedupe_key"))
     zalo = ZaloChannel(settings, tenants, sm, coord, api, events)
     webchat = WebChatChannel(tenants, sm, coord, events)

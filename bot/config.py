@@ -133,6 +133,9 @@ class ZaloSettings(_Model):
     #: DISPUTED), so quick choices go as a numbered text menu unless this is switched on.
     buttons: bool = False
     max_send_attempts: int = Field(default=8, ge=1)
+    #: Zalo answers -32 past 4,000 calls a minute per app (zalo-oa-api.md §1); we stay under it
+    #: ourselves. null = no local limit (only for a simulator with its limit lifted).
+    app_calls_per_minute: int | None = Field(default=4000, ge=1)
     refresh_margin_s: int = Field(default=3600, ge=60)
 
 
