@@ -7,7 +7,9 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.channels.zalo.errors import Outcome, classify
+from datetime import datetime, timezone
+
+from bot.channels.zalo.errors import Outcome, ZaloError, classify, seconds_until_morning
 from bot.store.models import OutboundMessage, Resident, ZaloToken
 from tests.conftest import make_settings, oa_id, start_service
 from tests.test_zalo_e2e import CS, wait_until
@@ -32,6 +34,10 @@ def test_classification_is_one_table():
     for code in (-230, -232, -213, -227, -244):
         assert classify(code) is Outcome.WINDOW_CLOSED
     assert classify(-201) is Outcome.PERMANENT
+    # night refusal: retried at 06:00 Vietnam time
+    at_23h_vn = datetime(2026, 11, 22, 16, 0, tzinfo=timezone.utc)
+    assert seconds_until_morning(at_23h_vn) == 7 * 3600
+    assert ZaloError(-234).outcome is Outcome.RETRY and ZaloError(-234).retry_after > 0
 
 
 async def test_rate_limited_send_is_retried_and_delivered(service):

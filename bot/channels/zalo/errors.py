@@ -7,9 +7,12 @@ closed (record it, do not retry), or permanent failure (keep the reason).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import Enum
 
 from zalo_sdk import ZaloOAException
+
+from bot.timeutil import to_vn, utcnow
 
 
 class Outcome(str, Enum):
@@ -19,9 +22,9 @@ class Outcome(str, Enum):
     PERMANENT = "permanent"
 
 
-RETRYABLE = {-32, -214}  # rate limit; article still being processed
+RETRYABLE = {-32, -214, -234}  # rate limit; article being processed; night (retry at 06:00)
 TOKEN = {-216, -220, -124}  # invalid / expired access token (-124: ZNS)
-WINDOW = {-213, -217, -227, -230, -232, -234, -244}  # the resident cannot be reached now
+WINDOW = {-213, -217, -227, -230, -232, -244}  # the resident cannot be reached by this route
 
 _MESSAGES = {
     -32: "rate limit reached",
@@ -38,6 +41,15 @@ _MESSAGES = {
     -240: "MessageV2 API has been shut down",
     -244: "user has restricted this message type from the OA",
 }
+
+
+def seconds_until_morning(now: datetime | None = None) -> float:
+    """Promotional sends are refused 22:00–06:00 Vietnam time; wait for 06:00."""
+    local = to_vn(now or utcnow())
+    morning = local.replace(hour=6, minute=0, second=0, microsecond=0)
+    if local >= morning:
+        morning += timedelta(days=1)
+    return (morning - local).total_seconds()
 
 
 def classify(code: int) -> Outcome:
@@ -63,6 +75,8 @@ class ZaloError(Exception):
         self.code = code
         self.outcome = outcome or classify(code)
         self.reason = describe(code, message)
+        if retry_after is None and code == -234:
+            retry_after = seconds_until_morning()
         self.retry_after = retry_after
         super().__init__(self.reason)
 
