@@ -208,12 +208,6 @@ def cmd_zalo_set_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulator(args: argparse.Namespace) -> int:
-    from bot.channels.zalo.simulator.__main__ import main as sim_main
-
-    return sim_main(args.rest) or 0
-
-
 # -- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bot", description="Commune information bot")
@@ -263,14 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     zs.add_argument("--expires-in", type=int, default=90000)
     zs.set_defaults(func=cmd_zalo_set_tokens)
 
-    sim = sub.add_parser("simulator", help="run the Zalo simulator (see --help of it)",
-                         add_help=False)
-    sim.add_argument("rest", nargs=argparse.REMAINDER)
-    sim.set_defaults(func=cmd_simulator)
+    # `bot simulator …` is dispatched in main() to the simulator's own parser
+    sub.add_parser("simulator", help="run the Zalo simulator: bot simulator --help")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulator"]:  # its options belong to the simulator's own parser
+        from bot.channels.zalo.simulator.__main__ import main as sim_main
+
+        return sim_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

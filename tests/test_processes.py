@@ -159,3 +159,27 @@ def test_db_upgrade_and_config_errors(tmp_path):
     result = bot("--config", str(bad), "serve", check=False)
     assert result.returncode == 2
     assert str(bad) in result.stderr and "communes.0.code" in result.stderr
+
+
+async def test_simulator_command_with_demo_setup():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "simulator", "--port", str(port),
+                             "--setup", "demo/simulator-setup.json"], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        started = json.loads(await asyncio.to_thread(proc.stdout.readline))
+        assert started["base_url"] == f"http://127.0.0.1:{port}"
+        assert started["tokens"][0]["access_token"] == "demo-access-token-bacha"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{started['base_url']}/_sim/stats") as r:
+                assert (await r.json())["rate_limit"] == 4000
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+
+
+def test_demo_simulator_config_is_valid():
+    from bot.config import load_settings
+
+    settings = load_settings(ROOT / "demo" / "config.simulator.yml", env={})
+    assert settings.communes[0].zalo.oa_id == "4000000000000002839"

@@ -150,3 +150,29 @@ async def test_numbered_menu_reply_picks_choice(service):
     await sim.user_sends_text(oa, "7108", "1")
     msgs = await sim.wait_for_messages(2, oa_id=oa, user_id="7108")
     assert "làm việc:" in msgs[1].body["message"]["text"]
+
+
+async def test_image_and_request_user_info_reach_zalo(service):
+    sim, oa = service.sim, oa_id(1)
+    await sim.user_sends_text(oa, "7109", "chao")
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7109")
+    async with service.services.sm() as s, s.begin():
+        resident = (await s.execute(select(Resident))).scalar_one()
+        for key, kind, payload in [
+            ("img", "image", {"url": "https://example.gov.vn/lich-tiem.png",
+                              "attachment_id": None, "caption": "Lịch tiêm chủng tháng 12"}),
+            ("info", "request_user_info", {"title": "Xã Bắc Hà xin thông tin liên hệ",
+                                           "subtitle": "Để cán bộ gọi lại cho anh/chị",
+                                           "image_url": "https://example.gov.vn/logo.png"}),
+        ]:
+            s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
+                                  channel="zalo", recipient="7109", idempotency_key=f"t:{key}",
+                                  kind=kind, payload=payload, priority=0))
+    await service.services.coord.publish("outbound")
+    msgs = await sim.wait_for_messages(3, oa_id=oa, user_id="7109")
+    image, info = msgs[1].body["message"], msgs[2].body["message"]
+    assert image["text"] == "Lịch tiêm chủng tháng 12"
+    assert image["attachment"]["payload"]["elements"][0] == {
+        "media_type": "image", "url": "https://example.gov.vn/lich-tiem.png"}
+    assert info["attachment"]["payload"]["template_type"] == "request_user_info"
+    assert info["attachment"]["payload"]["elements"][0]["title"].startswith("Xã Bắc Hà")

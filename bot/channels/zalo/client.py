@@ -58,7 +58,7 @@ class ZaloApi:
     async def _once(self, oa_id: str, token: str, method: str, path: str,
                     body: dict[str, Any] | None, query: dict[str, Any] | None) -> dict[str, Any]:
         if self.app_rate_limit:
-            app_id = self.tokens._app_for_oa(oa_id)
+            app_id = self.tokens.app_for_oa(oa_id)
             count = await self.coord.window_count(f"zalo:calls:{app_id}", 60)
             if count > self.app_rate_limit:
                 raise ZaloError(-32, "local limiter: app call budget for this minute is spent",

@@ -61,7 +61,7 @@ class TokenManager:
         self.refresh_count = 0
 
     # -- seeding and reading --------------------------------------------------------------
-    def _app_for_oa(self, oa_id: str) -> str:
+    def app_for_oa(self, oa_id: str) -> str:
         for commune in self.settings.communes:
             if commune.zalo and commune.zalo.oa_id == oa_id:
                 return commune.zalo.app_id
@@ -69,7 +69,7 @@ class TokenManager:
 
     async def store(self, oa_id: str, access_token: str, refresh_token: str,
                     expires_in: int | str, app_id: str | None = None) -> None:
-        app_id = app_id or self._app_for_oa(oa_id)
+        app_id = app_id or self.app_for_oa(oa_id)
         expires_at = utcnow() + timedelta(seconds=int(expires_in))
         async with self.sm() as s, s.begin():
             row = await s.get(ZaloToken, oa_id, with_for_update=True)
@@ -176,7 +176,7 @@ class TokenManager:
         return f"{self.settings.public_url}/zalo/oauth/callback"
 
     async def authorization_url(self, oa_id: str) -> str:
-        app_id = self._app_for_oa(oa_id)
+        app_id = self.app_for_oa(oa_id)
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(24)
         async with self.sm() as s, s.begin():
