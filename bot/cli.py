@@ -26,6 +26,16 @@ def _logging(level: str) -> None:
 
 
 # -- serve ----------------------------------------------------------------------------------
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (Linux, macOS: libuv's loop measured faster in
+    docs/benchmarks.md), the standard loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -37,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.service.port
     print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
     web.run_app(create_app(settings), host=host, port=port, print=None,
-                access_log=None, shutdown_timeout=5)
+                access_log=None, shutdown_timeout=5, loop=new_event_loop())
     return 0
 
 

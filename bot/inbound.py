@@ -9,6 +9,7 @@ expire after ``LEASE`` so a dead worker's events are taken over.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -147,7 +148,10 @@ class InboundProcessor(Worker):
                     .with_for_update())).scalars().all()
                 await self._preload(s, events)
                 rows = _Rows()
-                for event in events:
+                for n, event in enumerate(events, 1):
+                    if n % 10 == 0:
+                        # the batch is CPU work between awaits: let waiting webhooks answer
+                        await asyncio.sleep(0)
                     tenant = self.tenants.by_id(event.commune_id)
                     inbound = self.channels[event.channel].to_inbound(event)
                     await self._apply(s, tenant, event, inbound, rows)
