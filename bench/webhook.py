@@ -61,6 +61,9 @@ async def main() -> None:
     ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--redis-url", default=None)
     ap.add_argument("--drain", type=float, default=60, help="seconds to wait for the last replies")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="run `bot serve --web-only` plus this many `bot worker` processes "
+                         "(needs PostgreSQL and --redis-url)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
@@ -112,8 +115,12 @@ async def main() -> None:
             "asyncio.run(_with_tokens(load_settings(), go))\n")
     subprocess.run([sys.executable, "-c", seed], input=json.dumps(tokens), text=True, env=env,
                    cwd=work, check=True)
-    proc = subprocess.Popen(bot + ["serve"], env=env, cwd=work, stdout=subprocess.DEVNULL,
+    serve = bot + ["serve"] + (["--web-only"] if args.workers else [])
+    proc = subprocess.Popen(serve, env=env, cwd=work, stdout=subprocess.DEVNULL,
                             stderr=open(work / "serve.log", "w"))
+    workers = [subprocess.Popen(bot + ["worker"], env=env, cwd=work, stdout=subprocess.DEVNULL,
+                                stderr=open(work / f"worker{i}.log", "w"))
+               for i in range(args.workers)]
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
@@ -159,6 +166,7 @@ async def main() -> None:
         e2e = [(received[u] - sent_at[u]) * 1000 for u in received if u in sent_at]
         result = {
             "bench": "webhook", "store": db_url.split(":")[0], "redis": bool(args.redis_url),
+            "worker_processes": args.workers,
             "communes": args.communes, "offered_rate": args.rate, "messages": total,
             "offered_s": round(offered_s, 2),
             "messages_per_s": round(len(received) / (last - start), 1) if received else 0,
@@ -173,8 +181,10 @@ async def main() -> None:
         }
         print(json.dumps(result))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for p in [proc, *workers]:
+            p.terminate()
+        for p in [proc, *workers]:
+            p.wait(timeout=30)
         await sim.stop()
 
 

@@ -29,7 +29,7 @@ from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.inbound import InboundProcessor
 from bot.outbound import Sender
-from bot.store.db import create_engine, sessionmaker
+from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.store.migrate import upgrade
 from bot.store.models import InboundEvent
 from bot.store.ops import GroupInserter
@@ -76,12 +76,13 @@ class Services:
 async def build_services(settings: Settings, *, migrate: bool = True,
                          background: bool = True) -> Services:
     engine = create_engine(settings.database_url)
-    if migrate:
-        await upgrade(engine)
     sm = sessionmaker(engine)
+    async with startup_lock(engine):  # several processes may start at once
+        if migrate:
+            await upgrade(engine)
+        tenants = await sync(settings, sm)
     coord = create_coordinator(settings.redis_url)
     await coord.start()
-    tenants = await sync(settings, sm)
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=64))
     box = SecretBox(load_or_create_secret(settings.service.secret_key, VAR_DIR))
     tokens = TokenManager(settings, sm, box, coord, http)

@@ -46,8 +46,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.service.host
     port = args.port if args.port is not None else settings.service.port
     print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
-    web.run_app(create_app(settings), host=host, port=port, print=None,
-                access_log=None, shutdown_timeout=5, loop=new_event_loop())
+    web.run_app(create_app(settings, background=not args.web_only), host=host, port=port,
+                print=None, access_log=None, shutdown_timeout=5, loop=new_event_loop())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The processor, sender and token refresher without the web server: run beside
+    `bot serve --web-only` (PostgreSQL + Redis) so webhooks and processing get a core each."""
+    import signal
+
+    from bot.app import build_services
+
+    settings = _settings(args)
+    _logging(settings.service.log_level)
+
+    async def run() -> None:
+        services = await build_services(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("worker running (Ctrl+C to stop)", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await services.close()
+
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
     return 0
 
 
@@ -227,7 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the service")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--web-only", action="store_true",
+                   help="only answer HTTP; `bot worker` processes (PostgreSQL + Redis) do the rest")
     s.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="process events and send, without the web server") \
+        .set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

@@ -9,11 +9,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import aiohttp
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.store.db import create_engine, sessionmaker
 from bot.store.models import Commune, InboundEvent
@@ -183,3 +184,39 @@ def test_demo_simulator_config_is_valid():
 
     settings = load_settings(ROOT / "demo" / "config.simulator.yml", env={})
     assert settings.communes[0].zalo.oa_id == "4000000000000002839"
+
+
+async def test_processes_starting_together_share_the_store(pg_url, redis_url, sim):
+    """`bot serve --web-only` and `bot worker` started at the same moment on an empty
+    PostgreSQL database: migrations and the commune mirror run once, both come up, and a
+    webhook taken by the web process is answered by the worker."""
+    engine = create_engine(pg_url)
+    async with engine.begin() as conn:  # an empty database, as on first deployment
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp())
+    cfg = write_config(tmp / "config.yml", pg_url, sim.base_url, port)
+    env = {**os.environ, "CRASH_OA_SECRET": "oa-secret-crash", "BOT_REDIS_URL": redis_url}
+    sim.add_oa(oa_id(1), APP_ID, "oa-secret-crash",
+               webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo")
+    base = [sys.executable, "-m", "bot.cli", "--config", str(cfg)]
+    procs = [subprocess.Popen(base + ["serve", "--web-only"], env=env, cwd=tmp,
+                              stderr=subprocess.PIPE, text=True),
+             subprocess.Popen(base + ["worker"], env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)]
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", procs[0])
+        access, refresh = sim.mint_tokens(oa_id(1))
+        bot("--config", str(cfg), "zalo", "set-tokens", "--oa", oa_id(1),
+            f"--access-token={access}", f"--refresh-token={refresh}", env=env, cwd=tmp)
+        assert procs[1].poll() is None, procs[1].stderr.read()
+        await sim.user_sends_text(oa_id(1), "7501", "gio lam viec")
+        [reply] = await sim.wait_for_messages(1, oa_id=oa_id(1), user_id="7501", timeout=20)
+        assert "Xã Bắc Hà làm việc" in reply.body["message"]["text"]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            await asyncio.to_thread(p.wait, 15)
