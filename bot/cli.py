@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -43,12 +44,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings.service.log_level)
+    if args.web_only and not _split_ok(settings):
+        return 2
     host = args.host or settings.service.host
     port = args.port if args.port is not None else settings.service.port
     print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
     web.run_app(create_app(settings, background=not args.web_only), host=host, port=port,
                 print=None, access_log=None, shutdown_timeout=5, loop=new_event_loop())
     return 0
+
+
+def _split_ok(settings: Settings) -> bool:
+    """Web and worker processes meet only through the store and Redis (wake-ups, web chat
+    replies): both are required when the work is split."""
+    if settings.redis_url and not settings.database_url.startswith("sqlite"):
+        return True
+    print("`serve --web-only` and `worker` need PostgreSQL (BOT_DATABASE_URL) and Redis "
+          "(BOT_REDIS_URL); run plain `bot serve` otherwise", file=sys.stderr)
+    return False
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -60,6 +73,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings.service.log_level)
+    if not _split_ok(settings):
+        return 2
 
     async def run() -> None:
         services = await build_services(settings)
@@ -166,15 +181,19 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     text = path.read_text(encoding="utf-8")
-    block = yaml.safe_dump([entry], allow_unicode=True, sort_keys=False, default_flow_style=None)
+    new_text = yaml.safe_dump(candidate, allow_unicode=True, sort_keys=False)
     top_keys = re.findall(r"^([A-Za-z_]+):", text, flags=re.M)
-    if top_keys and top_keys[-1] == "communes" and raw.get("communes"):
-        # append under the existing list, keeping the file's comments
-        indented = "\n".join(("  " + line) if line else line for line in block.splitlines())
-        path.write_text(text.rstrip("\n") + "\n\n" + indented + "\n", encoding="utf-8")
-    else:
-        path.write_text(yaml.safe_dump(candidate, allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
+    items = re.findall(r"^( *)- ", text.split("\ncommunes:", 1)[-1], flags=re.M)
+    if top_keys and top_keys[-1] == "communes" and raw.get("communes") and items:
+        # append under the existing list, at its indentation, keeping the file's comments
+        block = yaml.safe_dump([entry], allow_unicode=True, sort_keys=False,
+                               default_flow_style=None)
+        indented = "\n".join((items[0] + line) if line else line for line in block.splitlines())
+        appended = text.rstrip("\n") + "\n\n" + indented + "\n"
+        if (yaml.safe_load(appended) or {}).get("communes") == candidate["communes"]:
+            new_text = appended
+    settings_from_dict(yaml.safe_load(new_text), where=str(path))  # what we write must load
+    path.write_text(new_text, encoding="utf-8")
     print(f"added {unit.code} {unit.name} ({unit.province_name}) to {path}")
     if not args.no_db:
         from bot.store.db import create_engine, sessionmaker
@@ -242,8 +261,15 @@ def cmd_zalo_set_tokens(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not _check_oa(settings, args.oa):
         return 2
+    # from the environment by preference: command-line values show up in `ps` and history
+    access = args.access_token or os.environ.get("ZALO_ACCESS_TOKEN")
+    refresh = args.refresh_token or os.environ.get("ZALO_REFRESH_TOKEN")
+    if not access or not refresh:
+        print("give the tokens in ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN (or --access-token / "
+              "--refresh-token)", file=sys.stderr)
+        return 2
     asyncio.run(_with_tokens(settings, lambda tm: tm.store(
-        args.oa, args.access_token, args.refresh_token, args.expires_in)))
+        args.oa, access, refresh, args.expires_in)))
     print(f"tokens stored (encrypted) for OA {args.oa}; expires in {args.expires_in} s")
     return 0
 
@@ -295,10 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     zc.set_defaults(func=cmd_zalo_connect)
     zs = z.add_parser("set-tokens", help="store an access/refresh pair by hand")
     zs.add_argument("--oa", required=True)
-    zs.add_argument("--access-token", required=True,
-                    help="write --access-token=VALUE when the value starts with '-'")
-    zs.add_argument("--refresh-token", required=True,
-                    help="write --refresh-token=VALUE when the value starts with '-'")
+    zs.add_argument("--access-token",
+                    help="default $ZALO_ACCESS_TOKEN; write --access-token=VALUE when the value "
+                         "starts with '-'")
+    zs.add_argument("--refresh-token",
+                    help="default $ZALO_REFRESH_TOKEN; write --refresh-token=VALUE when the "
+                         "value starts with '-'")
     zs.add_argument("--expires-in", type=int, default=90000)
     zs.set_defaults(func=cmd_zalo_set_tokens)
 

@@ -36,6 +36,15 @@ class OfficeHours(_Model):
     open: time
     close: time
 
+    @field_validator("open", "close", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 13:30 as the base-60 integer 810
+        if isinstance(value, int):
+            raise ValueError('write times in quotes, e.g. "13:30" (unquoted YAML reads 13:30 '
+                             "as a number)")
+        return value
+
     @field_validator("days")
     @classmethod
     def _days(cls, value: str) -> str:
@@ -104,7 +113,10 @@ class Commune(_Model):
     @field_validator("code", mode="before")
     @classmethod
     def _code_as_text(cls, value: Any) -> Any:
-        return f"{value:05d}" if isinstance(value, int) else value
+        # YAML 1.1 reads an unquoted 00010 as octal 8: never guess, ask for quotes
+        if isinstance(value, int):
+            raise ValueError('write the unit code in quotes, e.g. "02839"')
+        return value
 
     @field_validator("villages", mode="before")
     @classmethod
@@ -158,6 +170,9 @@ class Settings(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
+        if self.database_url.startswith("postgresql") and not self.service.secret_key:
+            raise ValueError("service.secret_key: required with PostgreSQL (or BOT_SECRET_KEY): "
+                             "every process must decrypt the same stored tokens")
         seen_codes: set[str] = set()
         seen_oas: set[str] = set()
         apps = {a.app_id for a in self.zalo.apps}

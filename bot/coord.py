@@ -159,8 +159,14 @@ class RedisCoordinator(Coordinator):
     async def lock(self, name: str, ttl: float = 30, timeout: float = 10) -> AsyncIterator[None]:
         from redis.exceptions import LockError
 
+        from redis.exceptions import RedisError
+
         lock = self._redis.lock(PREFIX + "lock:" + name, timeout=ttl, blocking_timeout=timeout)
-        if not await lock.acquire():
+        try:
+            acquired = await lock.acquire()
+        except RedisError as exc:  # Redis down: the caller waits and tries again
+            raise LockTimeout(f"{name}: {exc}") from None
+        if not acquired:
             raise LockTimeout(name)
         try:
             yield
@@ -178,10 +184,14 @@ class RedisCoordinator(Coordinator):
     async def window_count(self, key: str, window_s: float) -> int:
         bucket = int(time.time() // window_s)
         rkey = f"{PREFIX}win:{key}:{bucket}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(rkey)
-            pipe.expire(rkey, int(window_s) + 5)
-            count, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(rkey)
+                pipe.expire(rkey, int(window_s) + 5)
+                count, _ = await pipe.execute()
+        except Exception:  # noqa: BLE001 - fail open to this process's own count
+            log.warning("redis window count failed; counting locally", exc_info=True)
+            return await super().window_count(key, window_s)
         return int(count)
 
     @property

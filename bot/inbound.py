@@ -40,10 +40,22 @@ class _Rows:
     """Rows a batch writes, inserted with one Core executemany per table at the end (the ORM
     unit of work was the largest single cost per message in the webhook benchmark)."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: list[InboundEvent] | None = None) -> None:
         self.messages: list[dict[str, object]] = []
         self.outbound: list[dict[str, object]] = []
         self.processed: list[int] = []
+        self.events = events or []
+
+    def forget(self, resident: Resident, conversation_id: int | None, before_event: int) -> None:
+        """An erasure in the middle of a batch also covers what this batch has not written
+        yet: queued log rows and replies, and the raw payloads of earlier events."""
+        self.messages = [m for m in self.messages if m["conversation_id"] != conversation_id]
+        self.outbound = [o for o in self.outbound if o["resident_id"] != resident.id]
+        for event in self.events:
+            if (event.id < before_event and event.commune_id == resident.commune_id
+                    and event.channel == resident.channel
+                    and event.external_user_id == resident.external_id):
+                event.payload = {"redacted": True}
 
     def message(self, commune_id: int, conversation_id: int, direction: str, *,
                 inbound_event_id: int | None = None, text: str | None = None,
@@ -147,7 +159,7 @@ class InboundProcessor(Worker):
                     InboundEvent.claimed_by == self.worker).order_by(InboundEvent.id)
                     .with_for_update())).scalars().all()
                 await self._preload(s, events)
-                rows = _Rows()
+                rows = _Rows(events)
                 for n, event in enumerate(events, 1):
                     if n % 10 == 0:
                         # the batch is CPU work between awaits: let waiting webhooks answer
@@ -250,6 +262,8 @@ class InboundProcessor(Worker):
         now = event.received_at
         if kind == "withdraw":
             await erase_resident(s, resident)
+            conv = self._conversations.get(resident.id)
+            rows.forget(resident, conv.id if conv else None, event.id)
             return
         if kind == "unfollow":
             resident.is_follower = False

@@ -96,16 +96,34 @@ class Sender(Worker):
     async def _send_in_order(self, rows: list[OutboundMessage]) -> None:
         for row in rows:  # one resident's messages keep their order
             async with self.sem:
-                await self.send(row)
+                try:
+                    await self.send(row)
+                except Exception:  # noqa: BLE001 - never let one row cancel its batch
+                    log.exception("outbound %s: recording its outcome failed; the lease will "
+                                  "return it to the queue", row.id)
+
+    def _mine(self, row: OutboundMessage):  # type: ignore[no-untyped-def]
+        """Only the worker holding the claim may write a row's outcome (another worker may
+        have taken it over after the lease ran out)."""
+        table = OutboundMessage.__table__
+        return (table.c.id == row.id) & (table.c.claimed_by == self.worker) & \
+            (table.c.status == "sending")
 
     async def send(self, row: OutboundMessage) -> None:
-        tenant = self.tenants.by_id(row.commune_id)
-        channel = self.channels[row.channel]
+        try:
+            tenant = self.tenants.by_id(row.commune_id)
+            channel = self.channels[row.channel]
+        except KeyError:
+            await self._failed(row, ZaloError(0, f"commune {row.commune_id} or channel "
+                                                 f"{row.channel!r} is no longer configured",
+                                              Outcome.PERMANENT))
+            return
 
         async def progress(parts_sent: int, provider_ids: list[str]) -> None:
             async with self.sm() as s, s.begin():
-                await s.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
-                                .values(parts_sent=parts_sent, provider_message_ids=provider_ids))
+                await s.execute(update(OutboundMessage.__table__).where(self._mine(row)).values(
+                    parts_sent=parts_sent, provider_message_ids=provider_ids,
+                    claimed_at=utcnow()))  # renew the lease between parts
 
         try:
             delivered = await channel.deliver(row, tenant, progress)
@@ -133,7 +151,10 @@ class Sender(Worker):
                         now = utcnow()
                         table = OutboundMessage.__table__
                         await s.execute(
-                            update(table).where(table.c.id == bindparam("row_id")).values(
+                            update(table).where(
+                                (table.c.id == bindparam("row_id"))
+                                & (table.c.claimed_by == self.worker)
+                                & (table.c.status == "sending")).values(
                                 status="sent", sent_at=now, error_code=None, error_reason=None,
                                 provider_message_ids=bindparam("pids")),
                             [{"row_id": r.id, "pids": d.provider_ids} for r, d, _ in batch])
@@ -155,7 +176,13 @@ class Sender(Worker):
 
     async def _failed(self, row: OutboundMessage, exc: ZaloError) -> None:
         values: dict[str, object] = {"error_code": str(exc.code), "error_reason": exc.reason}
-        if exc.outcome is Outcome.RETRY and row.attempts < self.max_attempts:
+        if exc.outcome is Outcome.THROTTLED:
+            # a rate limit or a busy lock is not the message's fault: give the attempt back
+            values.update(status="pending", attempts=max(0, row.attempts - 1),
+                          next_attempt_at=utcnow() + timedelta(
+                              seconds=exc.retry_after or backoff(1)))
+            log.info("outbound %s: %s; waiting", row.id, exc.reason)
+        elif exc.outcome is Outcome.RETRY and row.attempts < self.max_attempts:
             values.update(status="pending",
                           next_attempt_at=utcnow() + timedelta(
                               seconds=backoff(row.attempts, exc.retry_after)))
@@ -167,8 +194,8 @@ class Sender(Worker):
             values["status"] = "failed"
             log.warning("outbound %s failed: %s", row.id, exc.reason)
         async with self.sm() as s, s.begin():
-            await s.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
-                            .values(**values))
-            if values["status"] == "window_closed" and row.resident_id:
+            result = await s.execute(update(OutboundMessage.__table__).where(self._mine(row))
+                                     .values(**values))
+            if result.rowcount and values["status"] == "window_closed" and row.resident_id:
                 await s.execute(update(Resident).where(Resident.id == row.resident_id).values(
                     window_closed_at=utcnow(), window_error=exc.reason[:200]))

@@ -60,6 +60,13 @@ async def sync(settings: Settings, sm: async_sessionmaker) -> Tenants:
     tenants = Tenants()
     async with sm() as s, s.begin():
         existing = {c.code: c for c in (await s.execute(select(models.Commune))).scalars()}
+        # an OA id may move between communes (merges): release every id that changes hands
+        # and flush before assigning, or the unique oa_id collides inside one flush
+        wanted = {c.code: (c.zalo.oa_id if c.zalo else None) for c in settings.communes}
+        for code, row in existing.items():
+            if row.oa_id is not None and wanted.get(code) != row.oa_id:
+                row.oa_id = None
+        await s.flush()
         for cfg in settings.communes:
             row = existing.get(cfg.code)
             if row is None:
@@ -69,12 +76,9 @@ async def sync(settings: Settings, sm: async_sessionmaker) -> Tenants:
             row.province_code = cfg.province_code
             row.oa_id = cfg.zalo.oa_id if cfg.zalo else None
             row.active = True
-        # an OA id may move between communes (merges): clear ids no longer configured first
-        configured = {c.code for c in settings.communes}
         for code, row in existing.items():
-            if code not in configured:
+            if code not in wanted:
                 row.active = False
-                row.oa_id = None
         await s.flush()
         rows = {c.code: c for c in (await s.execute(select(models.Commune))).scalars()}
         villages = (await s.execute(select(models.Village))).scalars().all()

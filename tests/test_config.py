@@ -57,6 +57,9 @@ def test_missing_env_var_names_file_and_key(tmp_path):
      "not listed"),
     (("    phone: \"0214 1\"\n", ""), "communes.0.phone", "Field required"),
     (("communes:", "communes:\n  - nonsense: 1\ncommunez:"), "communes.0", ""),
+    # YAML 1.1 traps: unquoted 00010 is octal 8, unquoted 13:30 is the number 810
+    (('code: "02839"', "code: 00010"), "communes.0.code", "in quotes"),
+    (('close: "11:30"', "close: 11:30"), "communes.0.office_hours.0.close", "in quotes"),
 ])
 def test_invalid_values_are_named(tmp_path, mutation, key, words):
     path = write(tmp_path, VALID.replace(*mutation))
@@ -73,6 +76,14 @@ def test_duplicate_oa_and_unknown_key(tmp_path):
     with pytest.raises(ConfigError, match="colour: Extra inputs are not permitted"):
         load_settings(write(tmp_path, VALID + "colour: blue\n"),
                       env={"APP_SECRET": "a", "OA_SECRET": "b"})
+
+
+def test_postgresql_needs_a_shared_secret_key(tmp_path):
+    env = {"APP_SECRET": "a", "OA_SECRET": "b",
+           "BOT_DATABASE_URL": "postgresql+asyncpg://u@h/db"}
+    with pytest.raises(ConfigError, match="secret_key: required with PostgreSQL"):
+        load_settings(write(tmp_path, VALID), env=env)
+    assert load_settings(write(tmp_path, VALID), env={**env, "BOT_SECRET_KEY": "k"})
 
 
 def test_not_yaml_and_missing_file(tmp_path):

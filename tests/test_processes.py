@@ -220,3 +220,31 @@ async def test_processes_starting_together_share_the_store(pg_url, redis_url, si
             p.terminate()
         for p in procs:
             await asyncio.to_thread(p.wait, 15)
+
+
+def test_tenants_add_twice_to_an_empty_list(tmp_path):
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("communes: []\n", encoding="utf-8")
+    for code in ("02761", "02839"):
+        bot("--config", str(cfg), "tenants", "add", "--unit-code", code, "--phone", "1",
+            "--no-db")
+    listing = bot("--config", str(cfg), "tenants", "list").stdout
+    assert "02761" in listing and "02839" in listing
+
+
+def test_split_mode_needs_postgresql_and_redis(tmp_path):
+    result = bot("worker", check=False)
+    assert result.returncode == 2 and "need PostgreSQL" in result.stderr
+
+
+def test_set_tokens_from_environment(tmp_path):
+    cfg = write_config(tmp_path / "config.yml", f"sqlite+aiosqlite:///{tmp_path}/t.db",
+                       "http://127.0.0.1:9", free_port())
+    env = {"CRASH_OA_SECRET": "x", "ZALO_ACCESS_TOKEN": "a" * 40, "ZALO_REFRESH_TOKEN": "r" * 40}
+    out = bot("--config", str(cfg), "zalo", "set-tokens", "--oa", oa_id(1), env=env, cwd=tmp_path)
+    assert "tokens stored (encrypted)" in out.stdout
+    assert ("a" * 40).encode() not in (tmp_path / "t.db").read_bytes()
+    missing = bot("--config", str(cfg), "zalo", "set-tokens", "--oa", oa_id(1),
+                  env={"CRASH_OA_SECRET": "x", "ZALO_ACCESS_TOKEN": "", "ZALO_REFRESH_TOKEN": ""},
+                  check=False, cwd=tmp_path)
+    assert missing.returncode == 2

@@ -79,3 +79,19 @@ async def test_redis_coordination_end_to_end(pg_url, redis_url, sim):
             await http.close()
     finally:
         await running.runner.cleanup()
+
+
+async def test_a_session_cannot_flood(service):
+    from bot.channels.webchat import PER_MINUTE
+
+    http, ws = await chat(service.url, uuid.uuid4().hex)
+    try:
+        await ws.receive_json(timeout=5)
+        for i in range(PER_MINUTE + 1):
+            await ws.send_json({"id": f"f{i}", "text": "chao"})
+        seen = [await ws.receive_json(timeout=10) for _ in range(PER_MINUTE + 1)]
+        errors = [m for m in seen if m["type"] == "error"]
+        assert len(errors) == 1 and "nhanh quá" in errors[0]["error"]
+    finally:
+        await ws.close()
+        await http.close()

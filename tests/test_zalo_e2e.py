@@ -210,3 +210,59 @@ async def test_hundred_communes_in_one_process(store_url, sim):
         assert len(sim.messages()) == 100
     finally:
         await running.runner.cleanup()
+
+
+async def test_oa_moved_to_another_commune_on_restart(store_url, sim):
+    """Communes merge: an OA id moves to another commune between two starts."""
+    first = await start_service(make_settings(store_url, sim, communes=2), sim)
+    await first.runner.cleanup()
+    settings = make_settings(store_url, sim, communes=2)
+    communes = [c.model_copy(update={"zalo": settings.communes[1 - i].zalo})
+                for i, c in enumerate(settings.communes)]
+    swapped = settings.model_copy(update={"communes": communes})
+    second = await start_service(swapped, sim)
+    try:
+        assert second.services.tenants.by_oa(oa_id(1)).code == commune_code(2)
+    finally:
+        await second.runner.cleanup()
+
+
+async def test_group_and_anonymous_messages_are_not_answered(service):
+    sim, oa = service.sim, oa_id(1)
+    body = {"app_id": sim.state.oas[oa].app_id, "event_name": "user_send_group_text",
+            "sender": {"id": "7010"}, "recipient": {"id": "g1"}, "oa_id": oa,
+            "message": {"text": "chao ca nha", "msg_id": "gm1"}, "timestamp": "1"}
+    from bot.channels.zalo.signature import signature_header
+    raw = json.dumps(body).encode()
+    result = await sim.send_forged(oa, raw, signature=signature_header(
+        body["app_id"], raw, "1", sim.state.oas[oa].oa_secret_key))
+    assert result.status == 200
+    await asyncio.sleep(0.3)
+    assert sim.messages() == []
+    async with aiohttp.ClientSession() as http:  # attachments of the wrong type: 400, no crash
+        bad = dict(body, event_name="user_send_image", message={"attachments": 5, "msg_id": "x"})
+        async with http.post(service.webhook, json=bad) as r:
+            assert r.status in (200, 401)
+
+
+async def test_withdraw_in_the_same_batch_as_a_message_erases_it(store_url, sim):
+    """A message and the resident's user_withdraw arrive before the processor runs: the batch
+    that holds both must not write the message, its reply, or keep its payload."""
+    settings = make_settings(store_url, sim, communes=1)
+    running = await start_service(settings, sim)
+    try:
+        processor = running.services.processor
+        await processor.stop()  # hold processing while both events arrive
+        await asyncio.sleep(0.1)
+        await sim.user_sends_text(oa_id(1), "7020", "so cua toi la 0912345678")
+        await sim.user_sends(oa_id(1), "7020", "user_withdraw")
+        assert await processor.run_once() == 2
+        async with running.services.sm() as s:
+            from bot.store.models import Message
+            assert (await s.execute(select(Message.text))).scalars().all() == []
+            assert (await s.execute(select(OutboundMessage))).scalars().all() == []
+            payloads = (await s.execute(select(InboundEvent.payload).where(
+                InboundEvent.event_name == "user_send_text"))).scalars().all()
+            assert payloads == [{"redacted": True}]
+    finally:
+        await running.runner.cleanup()

@@ -29,7 +29,7 @@ async def row_reaches(service, status: str) -> OutboundMessage:
 
 
 def test_classification_is_one_table():
-    assert classify(-32) is Outcome.RETRY
+    assert classify(-32) is Outcome.THROTTLED
     assert classify(-216) is classify(-220) is Outcome.REFRESH_TOKEN
     for code in (-230, -232, -213, -227, -244):
         assert classify(code) is Outcome.WINDOW_CLOSED
@@ -46,7 +46,8 @@ async def test_rate_limited_send_is_retried_and_delivered(service):
     await sim.user_sends_text(oa, "7101", "may gio lam viec")
     [sent] = await sim.wait_for_messages(1, oa_id=oa, user_id="7101", timeout=20)
     row = await row_reaches(service, "sent")
-    assert row.attempts == 3 and sim.stats()["errors"].get("-32") == 2
+    # rate limits do not use up the message's attempts
+    assert row.attempts == 1 and sim.stats()["errors"].get("-32") == 2
     assert "lam viec" not in sent.body["message"]["text"]  # the answer, not an echo
 
 
@@ -176,3 +177,40 @@ async def test_image_and_request_user_info_reach_zalo(service):
         "media_type": "image", "url": "https://example.gov.vn/lich-tiem.png"}
     assert info["attachment"]["payload"]["template_type"] == "request_user_info"
     assert info["attachment"]["payload"]["elements"][0]["title"].startswith("Xã Bắc Hà")
+
+
+async def test_long_rate_limiting_never_fails_a_reply(service):
+    sim, oa = service.sim, oa_id(1)
+    sender = service.services.sender
+    sim.inject_error(CS, -32, times=sender.max_attempts + 3)
+    await sim.user_sends_text(oa, "7110", "chao")
+
+    async def nudge_until_sent() -> bool:  # skip the waits: make the row due again now
+        async with service.services.sm() as s, s.begin():
+            await s.execute(OutboundMessage.__table__.update().where(
+                OutboundMessage.status == "pending").values(next_attempt_at=datetime(2000, 1, 1,
+                                                                                     tzinfo=timezone.utc)))
+        await service.services.coord.publish("outbound")
+        return bool(sim.messages(oa, "7110"))
+    await wait_until(nudge_until_sent, timeout=20)
+    row = await row_reaches(service, "sent")
+    assert row.attempts == 1
+
+
+async def test_unknown_commune_fails_its_row_and_not_the_batch(service):
+    sim, oa = service.sim, oa_id(1)
+    await sim.user_sends_text(oa, "7111", "chao")
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7111")
+    async with service.services.sm() as s, s.begin():
+        resident = (await s.execute(select(Resident))).scalar_one()
+        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
+                              channel="fax", recipient="7111", idempotency_key="t:fax",
+                              kind="text", payload={"text": "?"}, priority=0))
+        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
+                              channel="zalo", recipient="7111", idempotency_key="t:ok",
+                              kind="text", payload={"text": "Thông báo"}, priority=0))
+    await service.services.coord.publish("outbound")
+    bad = await row_reaches(service, "failed")
+    assert "no longer configured" in bad.error_reason
+    msgs = await sim.wait_for_messages(2, oa_id=oa, user_id="7111")
+    assert msgs[1].body["message"]["text"] == "Thông báo"

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.conversation import engine
 from bot.coord import Coordinator
 from bot.envelope import Delivered, Inbound, to_payload
+from bot.i18n import gettext_for
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
 from bot.store.ops import GroupInserter
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parent / "web" / "chat.html"
 _SESSION = re.compile(r"^[A-Za-z0-9-]{16,64}$")
 MAX_TEXT = 2000
+PER_MINUTE = 20  # messages a web chat session may send in a minute
 
 
 def topic(code: str, session: str) -> str:
@@ -109,16 +111,22 @@ class WebChatChannel:
 
     async def _receive(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
                        data: str) -> None:
+        _ = gettext_for("vi")
         try:
             msg = json.loads(data)
             text = str(msg.get("payload") or msg.get("text") or "").strip()
             client_id = str(msg.get("id") or uuid.uuid4())[:64]
         except (ValueError, AttributeError):
-            await ws.send_json({"type": "error", "error": "malformed message"})
+            await ws.send_json({"type": "error", "error": _("Tin nhắn không hợp lệ.")})
             return
         if not text or len(text) > MAX_TEXT:
-            await ws.send_json({"type": "error",
-                                "error": f"message must be 1-{MAX_TEXT} characters"})
+            await ws.send_json({"type": "error", "error": _(
+                "Tin nhắn cần có từ 1 đến 2.000 ký tự.")})
+            return
+        # the page is public: a per-session budget keeps one client from flooding the store
+        if await self.coord.window_count(f"webchat:{tenant.code}:{session}", 60) > PER_MINUTE:
+            await ws.send_json({"type": "error", "error": _(
+                "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ.")})
             return
         new_id = await self.events.insert(dict(
             commune_id=tenant.id, channel=self.name, event_name="webchat_text",

@@ -65,7 +65,7 @@ class ZaloChannel:
         try:
             body = json.loads(raw)
             event = parse_event(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, TypeError, AttributeError) as exc:
             log.warning("zalo webhook: malformed event refused: %s", exc)
             return web.json_response({"error": -400, "message": f"malformed event: {exc}"},
                                      status=400)

@@ -16,13 +16,15 @@ from bot.timeutil import to_vn, utcnow
 
 
 class Outcome(str, Enum):
+    THROTTLED = "throttled"  # try later; does not count as an attempt (rate limits, lock busy)
     RETRY = "retry"
     REFRESH_TOKEN = "refresh_token"
     WINDOW_CLOSED = "window_closed"
     PERMANENT = "permanent"
 
 
-RETRYABLE = {-32, -214, -234}  # rate limit; article being processed; night (retry at 06:00)
+THROTTLING = {-32}  # rate limit: Zalo's or our own budget — wait, it is not the message's fault
+RETRYABLE = {-214, -234}  # article being processed; night (retry at 06:00)
 TOKEN = {-216, -220, -124}  # invalid / expired access token (-124: ZNS)
 WINDOW = {-213, -217, -227, -230, -232, -244}  # the resident cannot be reached by this route
 
@@ -53,6 +55,8 @@ def seconds_until_morning(now: datetime | None = None) -> float:
 
 
 def classify(code: int) -> Outcome:
+    if code in THROTTLING:
+        return Outcome.THROTTLED
     if code in RETRYABLE:
         return Outcome.RETRY
     if code in TOKEN:

@@ -67,7 +67,11 @@ def _id_of(obj: Any) -> str | None:
 
 
 def kind_of(event_name: str) -> str:
-    if event_name.startswith(USER_MESSAGE_PREFIX) or event_name.startswith("anonymous_send_"):
+    # group (GMF) and anonymous messages are not a resident's private chat: they must not get a
+    # consultation reply (and /message/cs cannot reach an anonymous id); stored, not answered
+    if event_name.startswith("user_send_group_") or event_name.startswith("anonymous_send_"):
+        return "other"
+    if event_name.startswith(USER_MESSAGE_PREFIX):
         return "message"
     if event_name.startswith(ECHO_PREFIX):
         return "echo"
@@ -101,8 +105,11 @@ def normalise_info(info: Any) -> dict[str, Any]:
 
 
 def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
-    result = []
-    for item in message.get("attachments") or []:
+    result: list[dict[str, Any]] = []
+    items = message.get("attachments")
+    if not isinstance(items, list):
+        return result
+    for item in items:
         if isinstance(item, dict):
             payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
             result.append({"type": str(item.get("type") or "unknown"), "payload": payload})

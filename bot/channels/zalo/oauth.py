@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from zalo_sdk import BaseClient
 
-from bot.channels.zalo.errors import TokenUnavailable, TransportError, ZaloError
+from bot.channels.zalo.errors import Outcome, TokenUnavailable, TransportError, ZaloError
 from bot.config import Settings
-from bot.coord import Coordinator
+from bot.coord import Coordinator, LockTimeout
 from bot.crypto import SecretBox
 from bot.loops import Worker
 from bot.store.models import OAuthState, ZaloToken
@@ -111,49 +111,56 @@ class TokenManager:
     # -- refresh --------------------------------------------------------------------------
     async def refresh(self, oa_id: str, stale_token: str | None = None) -> str:
         """Refresh once. ``stale_token`` = the token Zalo just refused (-216/-220)."""
-        async with self.coord.lock(f"zalo:token:{oa_id}", ttl=60, timeout=30):
-            failure: str | None = None
-            async with self.sm() as s, s.begin():
-                row = await s.get(ZaloToken, oa_id, with_for_update=True)
-                if row is None:
-                    raise TokenUnavailable(oa_id, "no tokens stored; run `bot zalo connect`")
-                if row.broken_reason:
-                    raise TokenUnavailable(oa_id, row.broken_reason)
-                current = _Cached(self.box.open(row.access_token_enc), row.expires_at,
-                                  row.version)
-                rotated_elsewhere = stale_token is not None and current.token != stale_token
-                if rotated_elsewhere or (stale_token is None and self._fresh(current)):
-                    self._cache[oa_id] = current
-                    return current.token
-                try:
-                    answer = await self._token_request(row.app_id, {
-                        "refresh_token": self.box.open(row.refresh_token_enc),
-                        "app_id": row.app_id, "grant_type": "refresh_token"})
-                except TransportError:
-                    raise
-                except ZaloError as exc:
-                    # a dead refresh token has no distinct code: treat as terminal (§2)
-                    failure = exc.reason
-                else:
-                    row.access_token_enc = self.box.seal(answer["access_token"])
-                    row.refresh_token_enc = self.box.seal(answer["refresh_token"])
-                    row.expires_at = utcnow() + timedelta(
-                        seconds=int(answer.get("expires_in") or 90000))
-                    row.refreshed_at = utcnow()
-                    row.version += 1
-                    self.refresh_count += 1
-                    self._cache[oa_id] = _Cached(answer["access_token"], row.expires_at,
-                                                 row.version)
-                    log.info("zalo token refreshed for OA %s (version %s)", oa_id, row.version)
-                    return answer["access_token"]
-            # recorded in its own transaction, outside the one that read the row
-            log.error("zalo token refresh failed for OA %s: %s", oa_id, failure)
+        try:
+            async with self.coord.lock(f"zalo:token:{oa_id}", ttl=60, timeout=30):
+                return await self._refresh_locked(oa_id, stale_token)
+        except LockTimeout as exc:
+            raise ZaloError(0, f"token lock unavailable ({exc})", Outcome.THROTTLED,
+                            retry_after=5.0) from None
+
+    async def _refresh_locked(self, oa_id: str, stale_token: str | None) -> str:
+        """Runs while holding the OA's token lock. The OAuth call is made outside any database
+        transaction, so on SQLite the one connection stays free for webhooks meanwhile."""
+        async with self.sm() as s:
+            row = await s.get(ZaloToken, oa_id)
+            if row is None:
+                raise TokenUnavailable(oa_id, "no tokens stored; run `bot zalo connect`")
+            if row.broken_reason:
+                raise TokenUnavailable(oa_id, row.broken_reason)
+            current = _Cached(self.box.open(row.access_token_enc), row.expires_at, row.version)
+            app_id, refresh_token = row.app_id, self.box.open(row.refresh_token_enc)
+        rotated_elsewhere = stale_token is not None and current.token != stale_token
+        if rotated_elsewhere or (stale_token is None and self._fresh(current)):
+            self._cache[oa_id] = current
+            return current.token
+        try:
+            answer = await self._token_request(app_id, {
+                "refresh_token": refresh_token, "app_id": app_id,
+                "grant_type": "refresh_token"})
+        except TransportError:
+            raise
+        except ZaloError as exc:
+            # a dead refresh token has no distinct code: treat as terminal (§2)
+            log.error("zalo token refresh failed for OA %s: %s", oa_id, exc.reason)
             self._cache.pop(oa_id, None)
             async with self.sm() as s, s.begin():
                 row = await s.get(ZaloToken, oa_id)
                 if row is not None:
-                    row.broken_reason = f"refresh failed: {failure}; re-run `bot zalo connect`"
-            raise TokenUnavailable(oa_id, failure or "refresh failed")
+                    row.broken_reason = (f"refresh failed: {exc.reason}; "
+                                         "re-run `bot zalo connect`")
+            raise TokenUnavailable(oa_id, exc.reason) from None
+        async with self.sm() as s, s.begin():
+            row = await s.get(ZaloToken, oa_id, with_for_update=True)
+            row.access_token_enc = self.box.seal(answer["access_token"])
+            row.refresh_token_enc = self.box.seal(answer["refresh_token"])
+            row.expires_at = utcnow() + timedelta(seconds=int(answer.get("expires_in") or 90000))
+            row.refreshed_at = utcnow()
+            row.version += 1
+            cached = _Cached(answer["access_token"], row.expires_at, row.version)
+        self.refresh_count += 1
+        self._cache[oa_id] = cached
+        log.info("zalo token refreshed for OA %s (version %s)", oa_id, cached.version)
+        return cached.token
 
     async def refresh_due(self) -> list[str]:
         """Refresh every token that expires within the margin; returns the OAs refreshed."""
@@ -169,6 +176,8 @@ class TokenManager:
                 done.append(oa_id)
             except ZaloError as exc:
                 log.warning("token refresh for OA %s failed: %s", oa_id, exc.reason)
+            except Exception:  # noqa: BLE001 - one OA's problem must not stop the others
+                log.exception("token refresh for OA %s failed", oa_id)
         return done
 
     # -- authorisation code flow ----------------------------------------------------------
