@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.inbound import InboundProcessor
+from bot.nlu.embedded import default_engine
 from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.store.migrate import upgrade
@@ -75,6 +76,8 @@ class Services:
 
 async def build_services(settings: Settings, *, migrate: bool = True,
                          background: bool = True) -> Services:
+    # train the embedded NLU engine off the event loop before the first message needs it
+    await asyncio.to_thread(default_engine)
     engine = create_engine(settings.database_url)
     sm = sessionmaker(engine)
     async with startup_lock(engine):  # several processes may start at once

@@ -120,6 +120,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from bot.conversation import engine
 
     settings = _settings(args)
+    if args.backend == "rasa":
+        print("the Rasa backend is not built yet (issue 3, next slice); use --backend embedded",
+              file=sys.stderr)
+        return 2
     commune = settings.commune(args.commune)
     if commune is None:
         print(f"unknown commune code {args.commune}; configured: "
@@ -132,6 +136,75 @@ def cmd_ask(args: argparse.Namespace) -> int:
                          ensure_ascii=False))
     else:
         print(result.reply_text)
+    return 0
+
+
+# -- nlu ------------------------------------------------------------------------------------
+def cmd_nlu_eval(args: argparse.Namespace) -> int:
+    from bot.conversation.engine import CONFIDENCE_THRESHOLD
+    from bot.nlu import data as nlu_data
+    from bot.nlu.evaluate import evaluate, report
+
+    train = Path(args.train) if args.train else nlu_data.NLU_DIR
+    test = Path(args.test) if args.test else nlu_data.NLU_DIR / "test"
+    engine, results = evaluate(train, test, CONFIDENCE_THRESHOLD)
+    text = report(engine, results, train, test, CONFIDENCE_THRESHOLD)
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(text, encoding="utf-8")
+    print(json.dumps({r.name: {"accuracy": round(r.accuracy, 4), "macro_f1": round(r.macro_f1, 4)}
+                      for r in results}))
+    print(f"report written to {args.report}")
+    return 0
+
+
+def cmd_nlu_misses(args: argparse.Namespace) -> int:
+    from sqlalchemy import or_, select
+
+    from bot.conversation.engine import CONFIDENCE_THRESHOLD
+    from bot.store.db import create_engine, sessionmaker
+    from bot.store.models import Commune as CommuneRow
+    from bot.store.models import Message
+
+    settings = _settings(args)
+
+    async def run() -> list[tuple[str, str | None, float | None]]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with sessionmaker(engine)() as s:
+                commune_id = (await s.execute(select(CommuneRow.id).where(
+                    CommuneRow.code == args.commune))).scalar_one_or_none()
+                if commune_id is None:
+                    return []
+                rows = await s.execute(select(Message.text, Message.intent, Message.confidence)
+                                       .where(Message.commune_id == commune_id,
+                                              Message.direction == "in",
+                                              Message.text.is_not(None),
+                                              or_(Message.intent == "nlu_fallback",
+                                                  Message.confidence < CONFIDENCE_THRESHOLD + 0.2))
+                                       .order_by(Message.id.desc()).limit(args.limit))
+                return [tuple(r) for r in rows]  # type: ignore[misc]
+        finally:
+            await engine.dispose()
+
+    misses = asyncio.run(run())
+    if args.yaml:
+        print('version: "3.1"\nnlu:\n- intent: TODO_label_these\n  examples: |')
+        for text, _, _ in misses:
+            print(f"    - {text}")
+    else:
+        for text, intent, confidence in misses:
+            print(f"{confidence or 0:.2f}  {intent or '-':<22} {text}")
+    return 0
+
+
+def cmd_nlu_train(args: argparse.Namespace) -> int:
+    from bot.nlu import data as nlu_data
+    from bot.nlu.embedded import EmbeddedNLU
+
+    engine = EmbeddedNLU(nlu_data.load())
+    print(json.dumps({"backend": "embedded", "examples": len(engine.training.examples),
+                      "intents": len(engine.classes), "train_s": round(engine.train_seconds, 3),
+                      "data_fingerprint": engine.fingerprint}))
     return 0
 
 
@@ -297,8 +370,25 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--commune", required=True, help="commune code, e.g. 02839")
     a.add_argument("--json", action="store_true")
     a.add_argument("--language", default="vi")
+    a.add_argument("--backend", choices=["embedded", "rasa"], default="embedded")
     a.add_argument("text")
     a.set_defaults(func=cmd_ask)
+
+    n = sub.add_parser("nlu", help="NLU data, training, evaluation").add_subparsers(
+        dest="n_command", required=True)
+    ne = n.add_parser("eval", help="held-out evaluation, accented and unaccented")
+    ne.add_argument("--train", default=None, help="Rasa YAML folder/file (default data/nlu)")
+    ne.add_argument("--test", default=None, help="held-out Rasa YAML (default data/nlu/test)")
+    ne.add_argument("--report", default="docs/nlu-eval.md")
+    ne.set_defaults(func=cmd_nlu_eval)
+    nt = n.add_parser("train", help="train the embedded engine and report")
+    nt.set_defaults(func=cmd_nlu_train)
+    nm = n.add_parser("misses", help="questions the bot missed or was unsure of, per commune")
+    nm.add_argument("--commune", required=True)
+    nm.add_argument("--limit", type=int, default=50)
+    nm.add_argument("--yaml", action="store_true",
+                    help="print as a Rasa YAML stub to label and add to data/nlu/")
+    nm.set_defaults(func=cmd_nlu_misses)
 
     t = sub.add_parser("tenants", help="communes").add_subparsers(dest="t_command", required=True)
     t.add_parser("list").set_defaults(func=cmd_tenants_list)

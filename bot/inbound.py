@@ -293,12 +293,17 @@ class InboundProcessor(Worker):
                               "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
                               "nào."))]
         elif kind == "message":
-            rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,
-                         attachments=inbound.attachments or None)
-            if conv.mode == "handoff":
-                return  # staff are answering; the bot stays quiet
+            if conv.mode == "handoff":  # staff are answering; the bot stays quiet
+                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                             text=inbound.text, attachments=inbound.attachments or None)
+                return
             result = engine.respond(tenant.config, inbound.text, language=resident.language,
                                     state=conv.state, attachments=inbound.attachments)
+            # what the resident asked, with what the bot understood: misses and low-confidence
+            # questions are found here, per commune (`bot nlu misses`)
+            rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,
+                         attachments=inbound.attachments or None, intent=result.parse.intent,
+                         confidence=result.parse.confidence)
             conv.state = result.state
             replies = result.replies
             for reply in replies:

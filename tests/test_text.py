@@ -7,8 +7,11 @@ import pytest
 from bot.channels.zalo.messages import MAX_TEXT, split_text
 from bot.config import load_settings
 from bot.conversation import engine
-from bot.nlu.keywords import normalise, parse
+from bot.nlu.text import normalise
 from bot.nlu.normalize import fold, search_key
+
+
+COMMUNE = load_settings().communes[0]
 
 
 def test_fold_keeps_minority_letters():
@@ -33,10 +36,10 @@ def test_teencode_expansion():
     ("chào ad", "greet"),
     ("cho tôi gặp cán bộ", "talk_to_staff"),
     ("cam on xa nhe", "thanks"),
-    ("giá vàng hôm nay", "nlu_fallback"),
+    ("giá vàng hôm nay", "out_of_scope"),
 ])
 def test_intents(text, intent):
-    assert parse(text).intent == intent
+    assert engine.respond(COMMUNE, text).parse.intent == intent
 
 
 def test_split_text_at_sentences():
@@ -52,9 +55,6 @@ def test_split_text_at_sentences():
     assert [len(p) for p in split_text(long_word)] == [2000, 2000, 500]
 
 
-COMMUNE = load_settings().communes[0]
-
-
 def test_office_hours_answer_from_config():
     monday_9am_vn = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
     result = engine.respond(COMMUNE, "uy ban xa lam viec may gio", now=monday_9am_vn)
@@ -67,7 +67,7 @@ def test_office_hours_answer_from_config():
 
 
 def test_fallback_offers_menu_and_numbers_pick():
-    miss = engine.respond(COMMUNE, "giá vàng hôm nay")
+    miss = engine.respond(COMMUNE, "xyz qwerty")
     assert miss.parse.intent == "nlu_fallback"
     assert "1. Giờ làm việc" in miss.reply_text and "Gặp cán bộ" in miss.reply_text
     assert miss.state["misses"] == 1
@@ -76,6 +76,33 @@ def test_fallback_offers_menu_and_numbers_pick():
     assert COMMUNE.phone in pick.reply_text and pick.state["misses"] == 0
     # a button tap arrives as its payload
     assert engine.respond(COMMUNE, "/office_hours").parse.intent == "office_hours"
+
+
+def test_low_confidence_asks_and_second_miss_offers_a_person():
+    first = engine.respond(COMMUNE, "con mèo của tôi")
+    assert first.parse.intent == "nlu_fallback" and "Có phải anh/chị muốn hỏi" in first.reply_text
+    assert first.state["choices"][-1] == "/talk_to_staff"
+    second = engine.respond(COMMUNE, "asdf", state=first.state)
+    assert second.state["misses"] == 2 and COMMUNE.phone in second.reply_text
+    assert "gặp cán bộ" in second.reply_text
+
+
+@pytest.mark.parametrize("text, intent, words", [
+    ("lam giay khai sinh cho con can gi", "procedure_birth", "giấy chứng sinh"),
+    ("gia hạn thẻ bhyt ở đâu", "health_insurance", "bảo hiểm y tế"),
+    ("co bao lu thi so tan o dau", "disaster_warning", "112"),
+    ("xa co thong bao gi moi ko", "latest_notices", "chưa đăng"),
+    ("ai là trưởng thôn Nậm Mòn", "propagandist_contact", "Nậm Mòn"),
+    ("PA-2026-000123 sao roi", "ticket_status", "chưa tiếp nhận phản ánh"),
+    ("giá vàng hôm nay", "out_of_scope", "chỉ hỗ trợ"),
+])
+def test_every_intent_has_an_honest_answer(text, intent, words):
+    result = engine.respond(COMMUNE, text)
+    assert result.parse.intent == intent
+    assert words.lower() in result.reply_text.lower()
+    if intent == "ticket_status":
+        assert {"entity": "ticket_code", "value": "PA-2026-000123", "start": 0, "end": 14} \
+            in result.parse.entities
 
 
 def test_english_catalog_through_babel():

@@ -266,3 +266,18 @@ async def test_withdraw_in_the_same_batch_as_a_message_erases_it(store_url, sim)
             assert payloads == [{"redacted": True}]
     finally:
         await running.runner.cleanup()
+
+
+async def test_missed_questions_are_kept_per_commune(service):
+    sim = service.sim
+    await sim.user_sends_text(oa_id(1), "7030", "xyz qwerty")
+    await sim.user_sends_text(oa_id(2), "7031", "gio lam viec")
+    await sim.wait_for_messages(2)
+    from bot.store.models import Message
+    async with service.services.sm() as s:
+        rows = (await s.execute(select(Message.commune_id, Message.text, Message.intent).where(
+            Message.direction == "in"))).all()
+    by_text = {text: (commune, intent) for commune, text, intent in rows}
+    assert by_text["xyz qwerty"][1] == "nlu_fallback"
+    assert by_text["gio lam viec"][1] == "office_hours"
+    assert by_text["xyz qwerty"][0] != by_text["gio lam viec"][0]

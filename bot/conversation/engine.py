@@ -13,9 +13,11 @@ from bot.config import Commune
 from bot.conversation import answers
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.i18n import gettext_for
-from bot.nlu import keywords
+from bot.nlu.embedded import Ranked, default_engine
 
-CONFIDENCE_THRESHOLD = 0.5
+CONFIDENCE_THRESHOLD = 0.4  # below: a clarifying question (chosen on docs/nlu-eval.md)
+CLARIFY_FLOOR = 0.1  # intents offered as "did you mean" must have at least this probability
+INTENTS = set(answers.TITLES) | {"greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope"}
 
 
 @dataclass
@@ -42,12 +44,76 @@ def _menu(_) -> tuple[Choice, ...]:  # type: ignore[no-untyped-def]
 def _from_choice(text: str, state: dict[str, Any]) -> str | None:
     """A tapped button arrives as its payload; a typed number picks from the last menu."""
     stripped = text.strip()
-    if stripped.startswith("/") and len(stripped) < 64:
+    if stripped.startswith("/") and stripped[1:] in INTENTS:
         return stripped[1:]
     pending = state.get("choices") or []
     if stripped.isdigit() and 1 <= int(stripped) <= len(pending):
         return pending[int(stripped) - 1].lstrip("/")
     return None
+
+
+def _understand(commune: Commune, text: str) -> tuple[Parse, list[Ranked]]:
+    nlu = default_engine()
+    return nlu.parse(text, [v.name for v in commune.villages])
+
+
+def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-untyped-def]
+           now: datetime | None = None) -> list[Reply]:
+    """What the bot says for an understood intent, from the commune's own facts."""
+    call = _("Anh/chị vui lòng gọi {phone} trong giờ làm việc hoặc đến {address}.").format(
+        phone=commune.phone, address=commune.address)
+    if intent == "office_hours":
+        return [Text(answers.office_hours(commune, _, now))]
+    if intent == "office_contact":
+        return [Text(answers.office_contact(commune, _))]
+    if intent in answers.PROCEDURES:
+        return [Text(_(answers.PROCEDURES[intent]) + "\n" + _(
+            "Cần hỏi thêm: bộ phận một cửa, điện thoại {phone}.").format(phone=commune.phone))]
+    if intent == "greet":
+        return [Choices(_("Xin chào anh/chị! Đây là trang Zalo của {name}. Anh/chị cần hỏi "
+                          "gì ạ?").format(name=commune.name), _menu(_))]
+    if intent == "thanks":
+        return [Text(_("Dạ, không có gì ạ. Anh/chị cần gì cứ nhắn cho xã nhé."))]
+    if intent == "goodbye":
+        return [Text(_("Chào anh/chị, chúc anh/chị một ngày tốt lành!"))]
+    if intent == "affirm":
+        return [Text(_("Dạ vâng ạ. Anh/chị cần hỏi thêm gì cứ nhắn nhé."))]
+    if intent == "deny":
+        return [Choices(_("Dạ, anh/chị cần hỏi việc gì ạ?"), _menu(_))]
+    if intent in ("vaccination", "power_outage", "latest_notices"):
+        what = _(answers.TITLES[intent]).lower()
+        return [Text(_("Hiện xã chưa đăng {what} trên kênh nhắn tin này. Khi có, xã sẽ thông "
+                       "báo qua trang Zalo của xã. {call}").format(what=what, call=call))]
+    if intent == "disaster_warning":
+        return [Text(_("Khi có thiên tai, xã sẽ thông báo khẩn qua trang Zalo này và loa "
+                       "truyền thanh. Trường hợp khẩn cấp gọi 112 (cứu nạn), 114 (cứu hỏa), "
+                       "115 (cấp cứu). {call}").format(call=call))]
+    if intent == "propagandist_contact":
+        village = next((e["value"] for e in parse.entities if e["entity"] == "village"), None)
+        where = (_("của {village}").format(village=village) if village else _("của thôn"))
+        return [Text(_("Xã chưa cập nhật danh sách trưởng thôn, tuyên truyền viên {where} trên "
+                       "kênh này. {call}").format(where=where, call=call))]
+    if intent in ("report_issue", "ticket_status"):
+        return [Text(_("Kênh nhắn tin này chưa tiếp nhận phản ánh; việc này đang được hoàn "
+                       "thiện. {call}").format(call=call))]
+    if intent in ("subscribe", "unsubscribe"):
+        return [Text(_("Kênh này chưa có đăng ký nhận tin theo chủ đề; mọi người quan tâm trang "
+                       "Zalo của xã đều nhận được thông báo chung."))]
+    if intent == "change_language":
+        return [Text(_("Hiện trang này trả lời bằng tiếng Việt. Anh/chị cần hỗ trợ bằng tiếng "
+                       "dân tộc, vui lòng liên hệ trưởng thôn hoặc cán bộ xã. {call}").format(
+                           call=call))]
+    if intent == "delete_my_data":
+        return [Text(_("Anh/chị có quyền yêu cầu xóa thông tin cá nhân. Xã chỉ lưu tin nhắn để "
+                       "trả lời anh/chị; để yêu cầu xóa ngay, {call}").format(call=call.lower()))]
+    if intent == "talk_to_staff":
+        return [Text(_("Hiện cán bộ chưa trực trên kênh nhắn tin này. Anh/chị vui lòng gọi "
+                       "{phone} trong giờ làm việc hoặc đến {address}.").format(
+                           phone=commune.phone, address=commune.address))]
+    if intent == "out_of_scope":
+        return [Choices(_("Xin lỗi, trang này chỉ hỗ trợ thông tin và thủ tục của {name}. "
+                          "Anh/chị có thể hỏi:").format(name=commune.name), _menu(_))]
+    raise KeyError(intent)
 
 
 def respond(commune: Commune, text: str | None, *, language: str = "vi",
@@ -67,34 +133,33 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         return TurnResult(Parse("nlu_fallback", 0.0), [], state)
 
     chosen = _from_choice(text, state)
-    parse = Parse(chosen, 1.0) if chosen else keywords.parse(text)
-    intent = parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback"
-    state.pop("choices", None)
-
-    replies: list[Reply]
-    if intent == "office_hours":
-        replies = [Text(answers.office_hours(commune, _, now))]
-    elif intent == "office_contact":
-        replies = [Text(answers.office_contact(commune, _))]
-    elif intent == "greet":
-        replies = [Choices(_("Xin chào anh/chị! Đây là trang Zalo của {name}. Anh/chị cần hỏi "
-                             "gì ạ?").format(name=commune.name), _menu(_))]
-    elif intent == "thanks":
-        replies = [Text(_("Dạ, không có gì ạ. Anh/chị cần gì cứ nhắn cho xã nhé."))]
-    elif intent == "goodbye":
-        replies = [Text(_("Chào anh/chị, chúc anh/chị một ngày tốt lành!"))]
-    elif intent == "talk_to_staff":
-        replies = [Text(_("Hiện cán bộ chưa trực trên kênh nhắn tin này. Anh/chị vui lòng gọi "
-                          "{phone} trong giờ làm việc hoặc đến {address}.").format(
-                              phone=commune.phone, address=commune.address))]
+    if chosen:
+        parse, ranked = Parse(chosen, 1.0), []
     else:
-        intent = "nlu_fallback"
+        parse, ranked = _understand(commune, text)
+    state.pop("choices", None)
+    intent = parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback"
+    if intent == "nlu_fallback":
         misses = int(state.get("misses", 0)) + 1
         state["misses"] = misses
-        replies = [Choices(_("Xin lỗi, tôi chưa hiểu câu hỏi của anh/chị. Anh/chị có thể chọn "
-                             "một mục dưới đây hoặc hỏi cán bộ xã:"), _menu(_))]
-    if intent != "nlu_fallback":
+        if misses >= 2:  # the second miss in a row: offer a person
+            replies: list[Reply] = [Choices(_(
+                "Xin lỗi, tôi vẫn chưa hiểu. Anh/chị có thể gặp cán bộ xã: gọi {phone} trong "
+                "giờ làm việc, hoặc chọn:").format(phone=commune.phone), _menu(_))]
+        else:
+            options = [Choice(_(answers.TITLES[r.intent]), "/" + r.intent) for r in ranked
+                       if r.intent in answers.TITLES and r.confidence >= CLARIFY_FLOOR][:3]
+            if options:
+                if all(o.payload != "/talk_to_staff" for o in options):
+                    options.append(Choice(_("Gặp cán bộ"), "/talk_to_staff"))
+                replies = [Choices(_("Xin lỗi, tôi chưa chắc đã hiểu. Có phải anh/chị muốn "
+                                     "hỏi:"), tuple(options))]
+            else:
+                replies = [Choices(_("Xin lỗi, tôi chưa hiểu câu hỏi của anh/chị. Anh/chị có "
+                                     "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu(_))]
+    else:
         state["misses"] = 0
+        replies = answer(commune, intent, parse, _, now)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]

@@ -1,0 +1,52 @@
+"""The embedded NLU engine and its Rasa-format data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.conversation.engine import CONFIDENCE_THRESHOLD, INTENTS
+from bot.nlu import data as nlu_data
+from bot.nlu.embedded import default_engine
+from bot.nlu.evaluate import evaluate
+from bot.nlu.normalize import fold
+from bot.nlu.text import normalise
+
+CONTRACT = {"greet", "goodbye", "thanks", "affirm", "deny", "office_hours", "office_contact",
+            "procedure_birth", "procedure_residence", "procedure_marriage", "procedure_certify",
+            "procedure_land", "health_insurance", "social_allowance", "vaccination",
+            "power_outage", "disaster_warning", "latest_notices", "propagandist_contact",
+            "report_issue", "ticket_status", "subscribe", "unsubscribe", "change_language",
+            "talk_to_staff", "delete_my_data", "out_of_scope"}
+
+
+def test_data_covers_the_contract_and_keeps_the_test_split_out():
+    train = nlu_data.load()
+    test = nlu_data.load(nlu_data.NLU_DIR / "test", skip=())
+    assert set(train.intents) == CONTRACT == set(test.intents)
+    assert INTENTS == CONTRACT  # every intent has an answer
+    assert min(sum(1 for _, i in train.examples if i == name) for name in CONTRACT) >= 25
+    train_texts = {normalise(t) for t, _ in train.examples}
+    assert not [t for t, _ in test.examples if normalise(t) in train_texts]
+    assert "ticket_code" in train.regexes
+
+
+def test_fast_path_equals_the_fitted_pipeline():
+    engine = default_engine()
+    test = nlu_data.load(nlu_data.NLU_DIR / "test", skip=())
+    texts = [normalise(t) for t, _ in test.examples] + ["", "zzzz qqq"]
+    reference = engine.pipeline.predict_proba(texts)
+    fast = np.array([engine.proba(t) for t in texts])
+    assert np.abs(reference - fast).max() < 1e-9
+
+
+def test_held_out_accuracy_accented_and_unaccented():
+    _, results = evaluate(nlu_data.NLU_DIR, nlu_data.NLU_DIR / "test", CONFIDENCE_THRESHOLD)
+    accented, unaccented = results
+    assert accented.accuracy >= 0.95 and unaccented.accuracy >= 0.95
+
+
+def test_villages_are_matched_without_diacritics():
+    engine = default_engine()
+    entities = engine.entities("ai la truong thon nam mon", ["Nậm Mòn", "Bản Phố"])
+    assert {"entity": "village", "value": "Nậm Mòn"} in entities
+    assert fold("Nậm Mòn") == "Nam Mon"
