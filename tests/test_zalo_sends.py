@@ -21,6 +21,18 @@ async def rows(service) -> list[OutboundMessage]:
                     .scalars())
 
 
+async def queue(service, recipient: str, *items: tuple) -> None:
+    """Queue outbound rows ``(key, kind, payload[, channel])`` for the only resident in one
+    transaction, as later issues will (notices, staff replies), and wake the sender."""
+    async with service.services.sm() as s, s.begin():
+        resident = (await s.execute(select(Resident))).scalar_one()
+        for key, kind, payload, *channel in items:
+            s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
+                                  channel=channel[0] if channel else "zalo", recipient=recipient,
+                                  idempotency_key=key, kind=kind, payload=payload, priority=0))
+    await service.services.coord.publish("outbound")
+
+
 async def row_reaches(service, status: str) -> OutboundMessage:
     async def done() -> bool:
         return any(r.status == status for r in await rows(service))
@@ -83,12 +95,7 @@ async def test_window_closed_is_recorded_not_retried(service):
     await row_reaches(service, "sent")
     # eight days later (the sim's access token has expired too, so this also refreshes it)
     sim.advance(8 * 24 * 3600)
-    async with service.services.sm() as s, s.begin():
-        resident = (await s.execute(select(Resident))).scalar_one()
-        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
-                              channel="zalo", recipient="7104", idempotency_key="test:late",
-                              kind="text", payload={"text": "Thông báo muộn"}, priority=0))
-    await service.services.coord.publish("outbound")
+    await queue(service, "7104", ("test:late", "text", {"text": "Thông báo muộn"}))
     row = await row_reaches(service, "window_closed")
     assert row.attempts == 1 and row.error_code == "-230"
     async with service.services.sm() as s:
@@ -112,12 +119,7 @@ async def test_long_answer_split_into_ordered_parts(service):
     await sim.user_sends_text(oa, "7106", "chao")
     await sim.wait_for_messages(1, oa_id=oa, user_id="7106")
     text = "".join(f"Câu số {i} của một thông báo dài về lịch tiêm chủng. " for i in range(120))
-    async with service.services.sm() as s, s.begin():
-        resident = (await s.execute(select(Resident))).scalar_one()
-        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
-                              channel="zalo", recipient="7106", idempotency_key="test:long",
-                              kind="text", payload={"text": text}, priority=0))
-    await service.services.coord.publish("outbound")
+    await queue(service, "7106", ("test:long", "text", {"text": text}))
     msgs = await sim.wait_for_messages(1 + 4, oa_id=oa, user_id="7106")
     parts = [m.body["message"]["text"] for m in msgs[1:]]
     assert all(len(p) <= 2000 for p in parts) and all(p.endswith(".") for p in parts)
@@ -157,19 +159,12 @@ async def test_image_and_request_user_info_reach_zalo(service):
     sim, oa = service.sim, oa_id(1)
     await sim.user_sends_text(oa, "7109", "chao")
     await sim.wait_for_messages(1, oa_id=oa, user_id="7109")
-    async with service.services.sm() as s, s.begin():
-        resident = (await s.execute(select(Resident))).scalar_one()
-        for key, kind, payload in [
-            ("img", "image", {"url": "https://example.gov.vn/lich-tiem.png",
-                              "attachment_id": None, "caption": "Lịch tiêm chủng tháng 12"}),
-            ("info", "request_user_info", {"title": "Xã Bắc Hà xin thông tin liên hệ",
-                                           "subtitle": "Để cán bộ gọi lại cho anh/chị",
-                                           "image_url": "https://example.gov.vn/logo.png"}),
-        ]:
-            s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
-                                  channel="zalo", recipient="7109", idempotency_key=f"t:{key}",
-                                  kind=kind, payload=payload, priority=0))
-    await service.services.coord.publish("outbound")
+    await queue(service, "7109",
+                ("t:img", "image", {"url": "https://example.gov.vn/lich-tiem.png",
+                                    "attachment_id": None, "caption": "Lịch tiêm chủng tháng 12"}),
+                ("t:info", "request_user_info", {"title": "Xã Bắc Hà xin thông tin liên hệ",
+                                                 "subtitle": "Để cán bộ gọi lại cho anh/chị",
+                                                 "image_url": "https://example.gov.vn/logo.png"}))
     msgs = await sim.wait_for_messages(3, oa_id=oa, user_id="7109")
     image, info = msgs[1].body["message"], msgs[2].body["message"]
     assert image["text"] == "Lịch tiêm chủng tháng 12"
@@ -201,15 +196,8 @@ async def test_unknown_commune_fails_its_row_and_not_the_batch(service):
     sim, oa = service.sim, oa_id(1)
     await sim.user_sends_text(oa, "7111", "chao")
     await sim.wait_for_messages(1, oa_id=oa, user_id="7111")
-    async with service.services.sm() as s, s.begin():
-        resident = (await s.execute(select(Resident))).scalar_one()
-        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
-                              channel="fax", recipient="7111", idempotency_key="t:fax",
-                              kind="text", payload={"text": "?"}, priority=0))
-        s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
-                              channel="zalo", recipient="7111", idempotency_key="t:ok",
-                              kind="text", payload={"text": "Thông báo"}, priority=0))
-    await service.services.coord.publish("outbound")
+    await queue(service, "7111", ("t:fax", "text", {"text": "?"}, "fax"),
+                ("t:ok", "text", {"text": "Thông báo"}))
     bad = await row_reaches(service, "failed")
     assert "no longer configured" in bad.error_reason
     msgs = await sim.wait_for_messages(2, oa_id=oa, user_id="7111")
