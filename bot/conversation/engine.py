@@ -104,8 +104,8 @@ def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-un
                        "dân tộc, vui lòng liên hệ trưởng thôn hoặc cán bộ xã. {call}").format(
                            call=call))]
     if intent == "delete_my_data":
-        return [Text(_("Anh/chị có quyền yêu cầu xóa thông tin cá nhân. Xã chỉ lưu tin nhắn để "
-                       "trả lời anh/chị; để yêu cầu xóa ngay, {call}").format(call=call.lower()))]
+        return [Text(_("Anh/chị có quyền yêu cầu xóa thông tin cá nhân; xã chỉ lưu tin nhắn để "
+                       "trả lời anh/chị. Để yêu cầu xóa ngay: {call}").format(call=call))]
     if intent == "talk_to_staff":
         return [Text(_("Hiện cán bộ chưa trực trên kênh nhắn tin này. Anh/chị vui lòng gọi "
                        "{phone} trong giờ làm việc hoặc đến {address}.").format(
