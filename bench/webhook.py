@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,13 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.channels.zalo.simulator.driver import ZaloSimulator  # noqa: E402
+from tests.conftest import free_port, wait_healthy  # noqa: E402
 
 APP_ID, APP_SECRET = "3608465249409039670", "bench-app-secret"
 
@@ -41,12 +40,6 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def oa(n: int) -> str:
@@ -103,11 +96,7 @@ async def main() -> None:
         "communes": communes}, allow_unicode=True))
     env = {**os.environ, "BOT_CONFIG": str(cfg)}
     bot = [sys.executable, "-m", "bot.cli"]
-    for oa_id, (access, refresh) in tokens.items():
-        subprocess.run(bot + ["zalo", "set-tokens", "--oa", oa_id, f"--access-token={access}",
-                              f"--refresh-token={refresh}"], env=env, cwd=work, check=True,
-                       capture_output=True) if oa_id == oa(1) else None
-    # seed the other OAs' tokens in one process (100 CLI starts would dominate the set-up)
+    # seed every OA's tokens in one process (100 `bot zalo set-tokens` starts would dominate)
     seed = ("import asyncio,json,sys\nfrom bot.config import load_settings\n"
             "from bot.cli import _with_tokens\n"
             "t=json.loads(sys.stdin.read())\n"
@@ -122,15 +111,7 @@ async def main() -> None:
                                 stderr=open(work / f"worker{i}.log", "w"))
                for i in range(args.workers)]
     try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+        await wait_healthy(f"http://127.0.0.1:{port}", proc)
         total = int(args.rate * args.duration)
         sent_at: dict[str, float] = {}
         ack_ms: list[float] = []

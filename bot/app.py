@@ -92,7 +92,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     api = ZaloApi(http, tokens, coord, settings.zalo.api_base, settings.zalo.request_timeout_s,
                   app_rate_limit=settings.zalo.app_calls_per_minute)
     events = GroupInserter(sm, InboundEvent, ("commune_id", "channel", "dedupe_key"))
-    zalo = ZaloChannel(settings, tenants, sm, coord, api, events)
+    zalo = ZaloChannel(settings, tenants, coord, api, events)
     webchat = WebChatChannel(tenants, sm, coord, events)
     channels = {zalo.name: zalo, webchat.name: webchat}
     # SQLite shares one connection between the webhook and the loops: keep its batches short

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 EVENTS_TOPIC = "events"
+#: event kinds that concern our messages or nobody, not a resident (no resident row is made)
+NO_RESIDENT = {"echo", "other", "received", "seen"}
 OUTBOUND_TOPIC = "outbound"
 
 
@@ -99,7 +101,6 @@ class InboundProcessor(Worker):
         self.channels = channels
         self.batch = batch
         self.worker = worker_id()
-        self.processed = 0
         # per-batch caches filled by _preload
         self._residents: dict[tuple[int, str, str], Resident] = {}
         self._conversations: dict[int, Conversation] = {}
@@ -131,7 +132,7 @@ class InboundProcessor(Worker):
             wrote_outbound = False
             for event_id in ids:
                 try:
-                    wrote_outbound |= await self.process(event_id)
+                    wrote_outbound |= await self.process_batch([event_id])
                 except Exception as exc:  # noqa: BLE001 - one bad event must not stop the rest
                     log.exception("processing inbound event %s failed", event_id)
                     await self._failed(event_id, exc)
@@ -149,36 +150,36 @@ class InboundProcessor(Worker):
 
     # -- processing ----------------------------------------------------------------------
     async def process_batch(self, ids: list[int]) -> bool:
-        """Process claimed events in one transaction (the fast path): residents and
-        conversations are loaded and created for the whole batch at once, events applied in
-        id order, so one resident's messages keep their order."""
+        """Process claimed events in one transaction: residents and conversations are loaded
+        and created for the whole batch at once, events applied in id order (so one resident's
+        messages keep their order). Returns whether outbound rows were written."""
         try:
             async with self.sm() as s, s.begin():
                 events = (await s.execute(select(InboundEvent).where(
                     InboundEvent.id.in_(ids), InboundEvent.status == "processing",
                     InboundEvent.claimed_by == self.worker).order_by(InboundEvent.id)
                     .with_for_update())).scalars().all()
-                await self._preload(s, events)
+                work = [(event, self.tenants.by_id(event.commune_id),
+                         self.channels[event.channel].to_inbound(event)) for event in events]
+                await self._preload(s, [(e.commune_id, e.channel, i.user_id)
+                                        for e, _, i in work
+                                        if i.user_id and i.kind not in NO_RESIDENT])
                 rows = _Rows(events)
-                for n, event in enumerate(events, 1):
+                for n, (event, tenant, inbound) in enumerate(work, 1):
                     if n % 10 == 0:
                         # the batch is CPU work between awaits: let waiting webhooks answer
                         await asyncio.sleep(0)
-                    tenant = self.tenants.by_id(event.commune_id)
-                    inbound = self.channels[event.channel].to_inbound(event)
                     await self._apply(s, tenant, event, inbound, rows)
                     rows.processed.append(event.id)
                 await rows.write(s)
-                wrote = bool(rows.outbound)
+                return bool(rows.outbound)
         finally:
             self._residents.clear()
             self._conversations.clear()
-        self.processed += len(events)
-        return wrote
 
-    async def _preload(self, s: AsyncSession, events: list[InboundEvent]) -> None:
-        keys = {(e.commune_id, e.channel, e.external_user_id) for e in events
-                if e.external_user_id}
+    async def _preload(self, s: AsyncSession, wanted: list[tuple[int, str, str]]) -> None:
+        """Load or create the resident and conversation of every key, for ``_apply``."""
+        keys = set(wanted)
         if not keys:
             return
         found = (await s.execute(select(Resident).where(tuple_(
@@ -204,59 +205,14 @@ class InboundProcessor(Worker):
             await s.flush()
             self._conversations.update({c.resident_id: c for c in new})
 
-    async def process(self, event_id: int) -> bool:
-        """Process one claimed event; returns whether outbound rows were written."""
-        async with self.sm() as s, s.begin():
-            event = await s.get(InboundEvent, event_id, with_for_update=True)
-            if event is None or event.status != "processing" or event.claimed_by != self.worker:
-                return False
-            tenant = self.tenants.by_id(event.commune_id)
-            inbound = self.channels[event.channel].to_inbound(event)
-            rows = _Rows()
-            await self._apply(s, tenant, event, inbound, rows)
-            rows.processed.append(event.id)
-            await rows.write(s)
-            wrote = bool(rows.outbound)
-        self.processed += 1
-        return wrote
-
-    async def _resident(self, s: AsyncSession, tenant: Tenant, channel: str,
-                        user_id: str) -> Resident:
-        cached = self._residents.get((tenant.id, channel, user_id))
-        if cached is not None:
-            return cached
-        resident = (await s.execute(select(Resident).where(
-            Resident.commune_id == tenant.id, Resident.channel == channel,
-            Resident.external_id == user_id))).scalar_one_or_none()
-        if resident is None:
-            resident = Resident(commune_id=tenant.id, channel=channel, external_id=user_id,
-                                language="vi", is_follower=False)
-            s.add(resident)
-            await s.flush()
-        return resident
-
-    async def _conversation(self, s: AsyncSession, resident: Resident) -> Conversation:
-        cached = self._conversations.get(resident.id)
-        if cached is not None:
-            return cached
-        conv = (await s.execute(select(Conversation).where(
-            Conversation.resident_id == resident.id))).scalar_one_or_none()
-        if conv is None:
-            conv = Conversation(commune_id=resident.commune_id, resident_id=resident.id,
-                                mode="bot", state={})
-            s.add(conv)
-            await s.flush()
-        return conv
-
     async def _apply(self, s: AsyncSession, tenant: Tenant, event: InboundEvent,
                      inbound: Inbound, rows: _Rows) -> None:
         kind = inbound.kind
-        if kind in {"echo", "other"} or not inbound.user_id:
-            return
         if kind in {"received", "seen"}:
             await self._delivery_state(s, tenant, event.channel, inbound, kind)
+        if kind in NO_RESIDENT or not inbound.user_id:
             return
-        resident = await self._resident(s, tenant, event.channel, inbound.user_id)
+        resident = self._residents[(tenant.id, event.channel, inbound.user_id)]
         if inbound.user_id_by_app:
             resident.user_id_by_app = inbound.user_id_by_app
         now = event.received_at
@@ -274,7 +230,7 @@ class InboundProcessor(Worker):
         if resident.erased_at is not None:
             resident.erased_at = None
         replies: list[Reply] = []
-        conv = await self._conversation(s, resident)
+        conv = self._conversations[resident.id]
         if kind == "follow":
             resident.is_follower = True
             resident.followed_at = now
@@ -308,7 +264,7 @@ class InboundProcessor(Worker):
             replies = result.replies
             for reply in replies:
                 rows.message(tenant.id, conv.id, "out",
-                             text=engine.TurnResult(result.parse, [reply]).reply_text,
+                             text=engine.text_of(reply),
                              intent=result.parse.intent, confidence=result.parse.confidence)
         now = utcnow()
         for n, reply in enumerate(replies):

@@ -60,7 +60,6 @@ class Sender(Worker):
         self.batch = batch
         self.sem = asyncio.Semaphore(concurrency)
         self.worker = worker_id()
-        self.sent = 0
         self._sent_queue: list[tuple[OutboundMessage, Delivered, asyncio.Future[None]]] = []
         self._write_lock = asyncio.Lock()
 
@@ -135,7 +134,6 @@ class Sender(Worker):
             await self._failed(row, ZaloError(0, f"{type(exc).__name__}: {exc}", Outcome.RETRY))
             return
         await self._record_sent(row, delivered)
-        self.sent += 1
 
     async def _record_sent(self, row: OutboundMessage, delivered: Delivered) -> None:
         """Group commit: concurrent sends queue their result; whoever holds the lock writes

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import text
@@ -51,31 +54,26 @@ def pg_database() -> str:
     name = f"bot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
 
-    async def create() -> None:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    async def admin(sql: str) -> None:  # CREATE/DROP DATABASE cannot run in a transaction
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
         try:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            async with engine.connect() as conn:
+                await conn.execute(text(sql))
         finally:
-            await admin.dispose()
+            await engine.dispose()
+
+    async def create() -> None:
+        await admin(f'CREATE DATABASE "{name}"')
         engine = create_engine(url)
         await upgrade(engine)
         await engine.dispose()
-
-    async def drop() -> None:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        try:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        finally:
-            await admin.dispose()
 
     try:
         run_in_thread(create())
     except Exception as exc:  # noqa: BLE001
         unavailable("PostgreSQL", exc)
     yield url
-    run_in_thread(drop())
+    run_in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def truncate_all(url: str) -> None:
@@ -156,6 +154,30 @@ def make_settings(store: str, sim: ZaloSimulator, communes: int = 2,
         } for n in range(1, communes + 1)],
     }
     return settings_from_dict(raw, env={})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Poll ``/healthz`` of a service started as a process until it answers 200."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while loop.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"service exited: {proc.stderr.read() if proc.stderr else ''}")
+            try:
+                async with http.get(f"{url}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("service did not become healthy")
 
 
 @dataclass

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from sqlalchemy import select, text
 
 from bot.store.db import create_engine, sessionmaker
 from bot.store.models import Commune, InboundEvent
-from tests.conftest import APP_ID, APP_SECRET, oa_id
+from tests.conftest import APP_ID, APP_SECRET, free_port, oa_id, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,12 +27,6 @@ def bot(*args: str, env: dict[str, str] | None = None, check: bool = True,
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, cwd=cwd or ROOT,
                           check=check, timeout=60)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(path: Path, store_url: str, sim_url: str, port: int) -> Path:
@@ -49,23 +42,6 @@ def write_config(path: Path, store_url: str, sim_url: str, port: int) -> Path:
                                "oa_secret_key": "${CRASH_OA_SECRET}"}}],
     }, allow_unicode=True), encoding="utf-8")
     return path
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with aiohttp.ClientSession() as http:
-        while loop.time() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"service exited: {proc.stderr.read() if proc.stderr else ''}")
-            try:
-                async with http.get(f"{url}/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("service did not become healthy")
 
 
 async def test_killed_after_ack_then_restarted_replies_once(store_url, sim, tmp_path):

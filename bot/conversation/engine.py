@@ -28,11 +28,14 @@ class TurnResult:
 
     @property
     def reply_text(self) -> str:
-        parts = []
-        for r in self.replies:
-            parts.append(r.numbered() if isinstance(r, Choices) else getattr(r, "text", "")
-                         or getattr(r, "caption", "") or "")
-        return "\n\n".join(p for p in parts if p)
+        return "\n\n".join(t for t in map(text_of, self.replies) if t)
+
+
+def text_of(reply: Reply) -> str:
+    """A reply as plain text: what the conversation log keeps and `bot ask` prints."""
+    if isinstance(reply, Choices):
+        return reply.numbered()
+    return getattr(reply, "text", "") or getattr(reply, "caption", "") or ""
 
 
 def _menu(_) -> tuple[Choice, ...]:  # type: ignore[no-untyped-def]

@@ -29,7 +29,6 @@ class GroupInserter:
         self.key = key
         self._queue: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = []
         self._lock = asyncio.Lock()
-        self.batches = 0
 
     async def insert(self, values: dict[str, Any]) -> int | None:
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
@@ -52,7 +51,6 @@ class GroupInserter:
                 if not fut.done():
                     fut.set_exception(exc)
             raise
-        self.batches += 1
         for values, fut in batch:
             # pop: a second copy of the same event in this batch is the duplicate
             fut.set_result(inserted.pop(tuple(values[k] for k in self.key), None))

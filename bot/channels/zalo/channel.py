@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot import faults
 from bot.channels.zalo import messages
@@ -42,11 +41,10 @@ def _ok(**extra: Any) -> web.Response:
 class ZaloChannel:
     name = "zalo"
 
-    def __init__(self, settings: Settings, tenants: Tenants, sm: async_sessionmaker,
-                 coord: Coordinator, api: ZaloApi | None, events: GroupInserter) -> None:
+    def __init__(self, settings: Settings, tenants: Tenants, coord: Coordinator,
+                 api: ZaloApi | None, events: GroupInserter) -> None:
         self.settings = settings
         self.tenants = tenants
-        self.sm = sm
         self.coord = coord
         self.api = api
         self.events = events

@@ -30,7 +30,6 @@ class ZaloApi:
         self.api_base = api_base.rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.app_rate_limit = app_rate_limit
-        self.calls = 0
 
     async def call(self, oa_id: str, method: str, path: str, *,
                    body: dict[str, Any] | None = None,
@@ -64,7 +63,6 @@ class ZaloApi:
                 raise ZaloError(-32, "local limiter: app call budget for this minute is spent",
                                 retry_after=5.0)
         params = {"data": json.dumps(query, ensure_ascii=False)} if query is not None else None
-        self.calls += 1
         try:
             async with self.http.request(
                     method, self.api_base + path, json=body, params=params,
