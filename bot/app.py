@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.inbound import InboundProcessor
+from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
 from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker, startup_lock
@@ -55,6 +56,7 @@ class Services:
     processor: InboundProcessor
     sender: Sender
     refresher: TokenRefresher
+    nlu: Backend
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -77,6 +79,7 @@ class Services:
 async def build_services(settings: Settings, *, migrate: bool = True,
                          background: bool = True) -> Services:
     # train the embedded NLU engine off the event loop before the first message needs it
+    # (with the Rasa backend too: it answers whenever Rasa does not)
     await asyncio.to_thread(default_engine)
     engine = create_engine(settings.database_url)
     sm = sessionmaker(engine)
@@ -97,11 +100,12 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     channels = {zalo.name: zalo, webchat.name: webchat}
     # SQLite shares one connection between the webhook and the loops: keep its batches short
     # so the write-before-200 never waits long; PostgreSQL takes bigger batches.
+    nlu = create_backend(settings.nlu, http)
     processor = InboundProcessor(sm, tenants, coord, channels,
-                                 batch=50 if engine.dialect.name == "sqlite" else 200)
+                                 batch=50 if engine.dialect.name == "sqlite" else 200, nlu=nlu)
     sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
     services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
-                        processor, sender, TokenRefresher(tokens))
+                        processor, sender, TokenRefresher(tokens), nlu)
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -109,8 +113,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
             asyncio.create_task(services.refresher.run_forever(poll_s=600),
                                 name="token-refresher"),
         ]
-    log.info("service ready: %d communes, store %s, coordination %s", len(tenants),
-             engine.dialect.name, coord.name)
+    log.info("service ready: %d communes, store %s, coordination %s, NLU %s", len(tenants),
+             engine.dialect.name, coord.name, nlu.name)
     return services
 
 
@@ -127,6 +131,7 @@ async def healthz(request: web.Request) -> web.Response:
         checks["database"] = f"error: {type(exc).__name__}"
         status = 503
     checks["coordination"] = services.coord.name
+    checks["nlu"] = services.nlu.status()  # a Rasa outage degrades answers, not the service
     return web.json_response({"status": "ok" if status == 200 else "degraded", **checks},
                              status=status)
 

@@ -120,20 +120,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from bot.conversation import engine
 
     settings = _settings(args)
-    if args.backend == "rasa":
-        print("the Rasa backend is not built yet (issue 3, next slice); use --backend embedded",
-              file=sys.stderr)
-        return 2
     commune = settings.commune(args.commune)
     if commune is None:
         print(f"unknown commune code {args.commune}; configured: "
               f"{', '.join(c.code for c in settings.communes)}", file=sys.stderr)
         return 2
-    result = engine.respond(commune, args.text, language=args.language)
+
+    async def understand() -> Any:
+        import aiohttp
+
+        from bot.nlu.backends import create_backend
+
+        if not engine.needs_nlu(args.text, None):
+            return None
+        async with aiohttp.ClientSession() as http:
+            backend = create_backend(settings.nlu, http, override=args.backend)
+            return await backend.understand(args.text, engine.village_names(commune))
+
+    understood = asyncio.run(understand())
+    if understood is not None and understood.backend != (args.backend or settings.nlu.backend):
+        print(f"Rasa at {settings.nlu.rasa_url} did not answer; the embedded engine answered "
+              "(start it with `bot nlu rasa-serve`)", file=sys.stderr)
+    result = engine.respond(commune, args.text, language=args.language, understood=understood)
     if args.json:
         print(json.dumps({"intent": result.parse.intent, "confidence": result.parse.confidence,
-                          "entities": result.parse.entities, "reply": result.reply_text},
-                         ensure_ascii=False))
+                          "entities": result.parse.entities, "reply": result.reply_text,
+                          "backend": result.backend}, ensure_ascii=False))
     else:
         print(result.reply_text)
     return 0
@@ -143,16 +155,31 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_nlu_eval(args: argparse.Namespace) -> int:
     from bot.conversation.engine import CONFIDENCE_THRESHOLD
     from bot.nlu import data as nlu_data
-    from bot.nlu.evaluate import evaluate, report
+    from bot.nlu.evaluate import embedded_run, rasa_run, report
 
     train = Path(args.train) if args.train else nlu_data.NLU_DIR
     test = Path(args.test) if args.test else nlu_data.NLU_DIR / "test"
-    engine, results = evaluate(train, test, CONFIDENCE_THRESHOLD)
-    text = report(engine, results, train, test, CONFIDENCE_THRESHOLD)
+    for path in (train, test):
+        if not path.exists():
+            print(f"{path}: no such file or folder", file=sys.stderr)
+            return 2
+    training = nlu_data.load(train)
+    if not training.examples or not nlu_data.load(test, skip=()).examples:
+        print("no intent examples found in the training or test data (Rasa 3.x YAML, "
+              "`nlu:` items with `intent:` and `examples:`)", file=sys.stderr)
+        return 2
+    runs = []
+    if args.backend in ("both", "embedded"):
+        runs.append(embedded_run(train, test, CONFIDENCE_THRESHOLD))
+    if args.backend in ("both", "rasa"):
+        runs.append(rasa_run(train, test, CONFIDENCE_THRESHOLD, args.profile,
+                             say=lambda m: print(m, file=sys.stderr)))
+    text = report(runs, training, train, test, CONFIDENCE_THRESHOLD)
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(text, encoding="utf-8")
-    print(json.dumps({r.name: {"accuracy": round(r.accuracy, 4), "macro_f1": round(r.macro_f1, 4)}
-                      for r in results}))
+    print(json.dumps({run.backend: {r.name: {"accuracy": round(r.accuracy, 4),
+                                             "macro_f1": round(r.macro_f1, 4)}
+                                    for r in run.results} for run in runs}))
     print(f"report written to {args.report}")
     return 0
 
@@ -199,13 +226,78 @@ def cmd_nlu_misses(args: argparse.Namespace) -> int:
 
 def cmd_nlu_train(args: argparse.Namespace) -> int:
     from bot.nlu import data as nlu_data
+
+    training = nlu_data.load()
+    if args.backend == "rasa":
+        from bot.nlu import rasa_project, rasa_env
+
+        try:
+            rasa_env.require()
+            trained = rasa_project.train(training, args.profile, force=args.force,
+                                         say=lambda m: print(m, file=sys.stderr))
+        except (rasa_env.RasaSetupError, RuntimeError) as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        print(json.dumps({"backend": "rasa", "profile": args.profile,
+                          "model": str(trained.model), "cached": trained.cached,
+                          "train_s": round(trained.train_s, 1),
+                          "examples": len(training.examples),
+                          "project": str(trained.project.path)}))
+        return 0
     from bot.nlu.embedded import EmbeddedNLU
 
-    engine = EmbeddedNLU(nlu_data.load())
+    engine = EmbeddedNLU(training)
     print(json.dumps({"backend": "embedded", "examples": len(engine.training.examples),
                       "intents": len(engine.classes), "train_s": round(engine.train_seconds, 3),
                       "data_fingerprint": engine.fingerprint}))
     return 0
+
+
+def cmd_nlu_convert(args: argparse.Namespace) -> int:
+    from bot.nlu.convert import ConvertError, convert
+
+    try:
+        counts = convert(Path(args.src), Path(args.out))
+    except ConvertError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps({"out": args.out, "examples": counts}))
+    return 0
+
+
+def cmd_nlu_rasa_setup(args: argparse.Namespace) -> int:
+    from bot.nlu import rasa_env
+
+    try:
+        exe = rasa_env.setup(force=args.force)
+    except rasa_env.RasaSetupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"Rasa {rasa_env.RASA_VERSION}: {exe}")
+    return 0
+
+
+def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
+    """Train if the data changed (else reuse the cached model), then become `rasa run`."""
+    from bot.nlu import data as nlu_data
+    from bot.nlu import rasa_env, rasa_project
+
+    try:
+        rasa_env.require()
+        trained = rasa_project.train(nlu_data.load(), args.profile,
+                                     say=lambda m: print(m, file=sys.stderr))
+    except (rasa_env.RasaSetupError, RuntimeError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("rasa-serve listens on loopback only: the service is its one client",
+              file=sys.stderr)
+        return 2
+    cmd = rasa_project.serve_command(trained.model, args.host, args.port)
+    print(f"Rasa NLU on http://{args.host}:{args.port} (model {trained.model.name}); set "
+          f"nlu.backend: rasa and nlu.rasa_url accordingly", file=sys.stderr, flush=True)
+    os.chdir(trained.model.parent)
+    os.execve(cmd[0], cmd, rasa_env.child_env())
 
 
 # -- tenants --------------------------------------------------------------------------------
@@ -370,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--commune", required=True, help="commune code, e.g. 02839")
     a.add_argument("--json", action="store_true")
     a.add_argument("--language", default="vi")
-    a.add_argument("--backend", choices=["embedded", "rasa"], default="embedded")
+    a.add_argument("--backend", choices=["embedded", "rasa"], default=None,
+                   help="default: nlu.backend in the configuration")
     a.add_argument("text")
     a.set_defaults(func=cmd_ask)
 
@@ -380,9 +473,28 @@ def build_parser() -> argparse.ArgumentParser:
     ne.add_argument("--train", default=None, help="Rasa YAML folder/file (default data/nlu)")
     ne.add_argument("--test", default=None, help="held-out Rasa YAML (default data/nlu/test)")
     ne.add_argument("--report", default="docs/nlu-eval.md")
+    ne.add_argument("--backend", choices=["both", "embedded", "rasa"], default="both",
+                    help="both (default) sets Rasa up first if it is not")
+    ne.add_argument("--profile", choices=["full", "ci"], default="full",
+                    help="Rasa training profile (ci: fewer epochs)")
     ne.set_defaults(func=cmd_nlu_eval)
-    nt = n.add_parser("train", help="train the embedded engine and report")
+    nt = n.add_parser("train", help="train a backend on data/nlu and report")
+    nt.add_argument("--backend", choices=["embedded", "rasa"], default="embedded")
+    nt.add_argument("--profile", choices=["full", "ci"], default="full")
+    nt.add_argument("--force", action="store_true", help="retrain even if a cached model fits")
     nt.set_defaults(func=cmd_nlu_train)
+    nc = n.add_parser("convert", help="a public seq.in/label data set → Rasa YAML for eval")
+    nc.add_argument("src", help="folder with <split>/seq.in and <split>/label")
+    nc.add_argument("out", help="writes <out>/<split>/nlu.yml")
+    nc.set_defaults(func=cmd_nlu_convert)
+    nr = n.add_parser("rasa-setup", help="build Rasa 3.6.21's own Python 3.10 environment")
+    nr.add_argument("--force", action="store_true", help="rebuild it from scratch")
+    nr.set_defaults(func=cmd_nlu_rasa_setup)
+    nv = n.add_parser("rasa-serve", help="train if needed, then run the Rasa NLU server")
+    nv.add_argument("--host", default="127.0.0.1")
+    nv.add_argument("--port", type=int, default=5005)
+    nv.add_argument("--profile", choices=["full", "ci"], default="full")
+    nv.set_defaults(func=cmd_nlu_rasa_serve)
     nm = n.add_parser("misses", help="questions the bot missed or was unsure of, per commune")
     nm.add_argument("--commune", required=True)
     nm.add_argument("--limit", type=int, default=50)

@@ -151,6 +151,19 @@ class ZaloSettings(_Model):
     refresh_margin_s: int = Field(default=3600, ge=60)
 
 
+class NluSettings(_Model):
+    """Which engine understands residents (docs/nlu.md). ``rasa`` needs a running
+    `bot nlu rasa-serve`; while it does not answer, the embedded engine does (logged, counted)."""
+
+    backend: Literal["embedded", "rasa"] = "embedded"
+    rasa_url: str = "http://127.0.0.1:5005"
+    timeout_s: float = Field(default=2.0, gt=0)
+    #: after Rasa failed to answer, go straight to the embedded engine for this long
+    retry_after_s: float = Field(default=10.0, ge=0)
+    #: parses in flight to Rasa at once (its server works one request at a time per core)
+    concurrency: int = Field(default=4, ge=1)
+
+
 class ServiceSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -165,6 +178,7 @@ class Settings(_Model):
     database_url: str = "sqlite+aiosqlite:///var/bot.db"
     redis_url: str | None = None
     zalo: ZaloSettings = ZaloSettings()
+    nlu: NluSettings = NluSettings()
     communes: list[Commune] = Field(min_length=1)
     source: str = "<memory>"
 
@@ -211,6 +225,8 @@ _ENV_OVERRIDES = {
     "BOT_SECRET_KEY": ("service", "secret_key"),
     "BOT_ZALO_API_BASE": ("zalo", "api_base"),
     "BOT_ZALO_OAUTH_BASE": ("zalo", "oauth_base"),
+    "BOT_NLU_BACKEND": ("nlu", "backend"),
+    "BOT_RASA_URL": ("nlu", "rasa_url"),
 }
 
 

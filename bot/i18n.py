@@ -40,3 +40,28 @@ def gettext_for(lang: str | None) -> Callable[[str], str]:
 def available() -> list[str]:
     return [DEFAULT] + sorted(p.name for p in LOCALES.iterdir()
                               if (p / "LC_MESSAGES" / "messages.po").exists())
+
+
+def extract_answers(fileobj, keywords, comment_tags, options):  # type: ignore[no-untyped-def]
+    """Babel extractor for ``data/answers/*.yml`` (babel.cfg): every answer text and fragment
+    is a message id. Yields ``(lineno, funcname, message, comments)`` as Babel expects."""
+    import yaml
+
+    loader = yaml.SafeLoader(fileobj.read().decode("utf-8"))
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    seen: set[str] = set()
+
+    def walk(node):  # type: ignore[no-untyped-def]
+        if isinstance(node, yaml.MappingNode):  # values only; keys are names
+            for _key, value in node.value:
+                yield from walk(value)
+        elif isinstance(node, yaml.ScalarNode):
+            yield node
+
+    for scalar in walk(root):
+        if scalar.tag.endswith(":str") and scalar.value not in seen:
+            seen.add(scalar.value)
+            yield scalar.start_mark.line + 1, None, scalar.value, []

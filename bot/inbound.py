@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 from datetime import timedelta
+from collections.abc import Awaitable
 from typing import Protocol
 
 from sqlalchemy import insert, or_, select, tuple_, update
@@ -24,6 +25,7 @@ from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text, to_payload
 from bot.i18n import gettext_for
 from bot.loops import Worker
+from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
 from bot.store.models import (Conversation, InboundEvent, Message, OutboundMessage,
                               ProviderMessage, Resident)
 from bot.tenants import Tenant, Tenants
@@ -94,8 +96,10 @@ class InboundProcessor(Worker):
     topic = EVENTS_TOPIC
 
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 channels: dict[str, InboundChannel], batch: int = 200) -> None:
+                 channels: dict[str, InboundChannel], batch: int = 200,
+                 nlu: Backend | None = None) -> None:
         super().__init__(coord)
+        self.nlu = nlu or EmbeddedBackend()
         self.sm = sm
         self.tenants = tenants
         self.channels = channels
@@ -152,7 +156,11 @@ class InboundProcessor(Worker):
     async def process_batch(self, ids: list[int]) -> bool:
         """Process claimed events in one transaction: residents and conversations are loaded
         and created for the whole batch at once, events applied in id order (so one resident's
-        messages keep their order). Returns whether outbound rows were written."""
+        messages keep their order). Returns whether outbound rows were written.
+
+        A remote NLU backend (Rasa) is asked before the transaction opens, so no database
+        connection waits on the network."""
+        understood = await self._understand_ahead(ids) if self.nlu.remote else {}
         try:
             async with self.sm() as s, s.begin():
                 events = (await s.execute(select(InboundEvent).where(
@@ -169,13 +177,27 @@ class InboundProcessor(Worker):
                     if n % 10 == 0:
                         # the batch is CPU work between awaits: let waiting webhooks answer
                         await asyncio.sleep(0)
-                    await self._apply(s, tenant, event, inbound, rows)
+                    await self._apply(s, tenant, event, inbound, rows, understood.get(event.id))
                     rows.processed.append(event.id)
                 await rows.write(s)
                 return bool(rows.outbound)
         finally:
             self._residents.clear()
             self._conversations.clear()
+
+    async def _understand_ahead(self, ids: list[int]) -> dict[int, Understanding]:
+        async with self.sm() as s:
+            events = (await s.execute(select(InboundEvent).where(
+                InboundEvent.id.in_(ids), InboundEvent.claimed_by == self.worker))).scalars().all()
+        asks: dict[int, Awaitable[Understanding]] = {}
+        for event in events:
+            inbound = self.channels[event.channel].to_inbound(event)
+            if inbound.kind == "message" and engine.needs_nlu(inbound.text, None):
+                commune = self.tenants.by_id(event.commune_id).config
+                asks[event.id] = self.nlu.understand(inbound.text or "",
+                                                     engine.village_names(commune))
+        answers = await asyncio.gather(*asks.values())
+        return dict(zip(asks, answers))
 
     async def _preload(self, s: AsyncSession, wanted: list[tuple[int, str, str]]) -> None:
         """Load or create the resident and conversation of every key, for ``_apply``."""
@@ -206,7 +228,8 @@ class InboundProcessor(Worker):
             self._conversations.update({c.resident_id: c for c in new})
 
     async def _apply(self, s: AsyncSession, tenant: Tenant, event: InboundEvent,
-                     inbound: Inbound, rows: _Rows) -> None:
+                     inbound: Inbound, rows: _Rows,
+                     understood: Understanding | None = None) -> None:
         kind = inbound.kind
         if kind in {"received", "seen"}:
             await self._delivery_state(s, tenant, event.channel, inbound, kind)
@@ -254,7 +277,8 @@ class InboundProcessor(Worker):
                              text=inbound.text, attachments=inbound.attachments or None)
                 return
             result = engine.respond(tenant.config, inbound.text, language=resident.language,
-                                    state=conv.state, attachments=inbound.attachments)
+                                    state=conv.state, attachments=inbound.attachments,
+                                    understood=understood)
             # what the resident asked, with what the bot understood: misses and low-confidence
             # questions are found here, per commune (`bot nlu misses`)
             rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,

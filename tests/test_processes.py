@@ -227,13 +227,11 @@ def test_set_tokens_from_environment(tmp_path):
 
 
 def test_nlu_eval_and_ask_json_with_backend(tmp_path):
-    out = bot("nlu", "eval", "--report", str(tmp_path / "eval.md"))
-    scores = json.loads(out.stdout.splitlines()[0])
+    out = bot("nlu", "eval", "--backend", "embedded", "--report", str(tmp_path / "eval.md"))
+    scores = json.loads(out.stdout.splitlines()[0])["embedded"]
     assert scores["accented"]["accuracy"] >= 0.95 and scores["unaccented"]["accuracy"] >= 0.95
     report = (tmp_path / "eval.md").read_text(encoding="utf-8")
     assert "| procedure_birth |" in report and "unaccented" in report
     answer = json.loads(bot("ask", "--commune", "02839", "--json", "--backend", "embedded",
                             "lam the bhyt cho con o dau").stdout)
-    assert answer["intent"] == "health_insurance"
-    assert bot("ask", "--commune", "02839", "--backend", "rasa", "chao",
-               check=False).returncode == 2
+    assert answer["intent"] == "health_insurance" and answer["backend"] == "embedded"

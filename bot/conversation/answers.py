@@ -1,11 +1,19 @@
-"""Answers filled from the commune's own facts (config): one set of answers, many communes."""
+"""Answers filled from the commune's own facts (config): one set of answers, many communes.
+
+The texts live beside the training data, in ``data/answers/answers.yml`` (Vietnamese message ids,
+translated through Babel); office hours and the contact card are composed here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from bot.config import Commune
+import yaml
+
+from bot.config import ROOT, Commune
 from bot.timeutil import to_vn, utcnow
 
 def N_(message: str) -> str:
@@ -87,36 +95,31 @@ TITLES = {
     "delete_my_data": N_("Xóa thông tin của tôi"),
 }
 
-#: Administrative procedures: what to bring, where to file (Luật Hộ tịch 2014, Luật Cư trú 2020,
-#: Nghị định 23/2015 on certification; kept general — the one-stop desk confirms the details).
-PROCEDURES = {
-    "procedure_birth": N_(
-        "Đăng ký khai sinh cho con (trong 60 ngày kể từ ngày sinh): mang tờ khai đăng ký khai "
-        "sinh, giấy chứng sinh của cơ sở y tế và giấy tờ tùy thân của người đi đăng ký. Có thể "
-        "nộp tại bộ phận một cửa của xã hoặc trực tuyến trên Cổng Dịch vụ công quốc gia."),
-    "procedure_residence": N_(
-        "Đăng ký thường trú, tạm trú hoặc khai báo tạm vắng: nộp tờ khai thay đổi thông tin cư "
-        "trú và giấy tờ chứng minh chỗ ở hợp pháp cho công an xã, hoặc làm trực tuyến qua ứng "
-        "dụng VNeID / Cổng Dịch vụ công quốc gia."),
-    "procedure_marriage": N_(
-        "Đăng ký kết hôn: hai bên cùng có mặt, mang tờ khai đăng ký kết hôn và giấy tờ tùy "
-        "thân; nếu đăng ký ở nơi không thường trú thì cần giấy xác nhận tình trạng hôn nhân. "
-        "Giấy xác nhận tình trạng hôn nhân cũng làm tại bộ phận một cửa của xã."),
-    "procedure_certify": N_(
-        "Chứng thực bản sao từ bản chính hoặc chứng thực chữ ký: mang bản chính và bản sao "
-        "(hoặc giấy tờ cần ký) cùng giấy tờ tùy thân đến bộ phận một cửa của xã trong giờ làm "
-        "việc."),
-    "procedure_land": N_(
-        "Thủ tục đất đai (cấp sổ đỏ, sang tên, tách thửa): nộp hồ sơ tại bộ phận một cửa của xã "
-        "hoặc chi nhánh văn phòng đăng ký đất đai; hồ sơ gồm đơn đăng ký, giấy tờ về quyền sử "
-        "dụng đất và giấy tờ tùy thân. Cán bộ địa chính sẽ hướng dẫn cụ thể theo từng trường "
-        "hợp."),
-    "health_insurance": N_(
-        "Thẻ bảo hiểm y tế: làm mới hoặc gia hạn tại đại lý thu BHYT ở xã hoặc bưu điện; trẻ "
-        "dưới 6 tuổi được cấp cùng khi đăng ký khai sinh. Thẻ BHYT cũng dùng được trên ứng dụng "
-        "VssID hoặc VNeID."),
-    "social_allowance": N_(
-        "Trợ cấp xã hội (người cao tuổi, hộ nghèo, người khuyết tật): nộp tờ khai đề nghị trợ "
-        "cấp kèm giấy tờ liên quan tại bộ phận một cửa của xã; công chức văn hóa - xã hội sẽ "
-        "xem xét và hướng dẫn."),
-}
+
+ANSWERS = ROOT / "data" / "answers" / "answers.yml"
+
+
+@lru_cache(maxsize=1)
+def templates() -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """(fragments, intents) from ``data/answers/answers.yml``; an intent's entry is
+    ``{"text": …, "menu": bool}``."""
+    raw = yaml.safe_load(ANSWERS.read_text(encoding="utf-8"))
+    intents = {str(k): (v if isinstance(v, dict) else {"text": v})
+               for k, v in raw["intents"].items()}
+    return dict(raw["fragments"]), intents
+
+
+def render(intent: str, commune: Commune, _: Callable[[str], str],
+           village: str | None = None) -> tuple[str, bool]:
+    """The answer to ``intent`` for ``commune`` in the resident's language, and whether the
+    quick choices follow it. ``KeyError`` for an intent without an answer."""
+    fragments, intents = templates()
+    entry = intents[intent]
+    facts = {"name": commune.name, "phone": commune.phone, "address": commune.address,
+             "email": commune.email or ""}
+    facts["call"] = _(fragments["call"]).format(**facts)
+    facts["more"] = _(fragments["more"]).format(**facts)
+    facts["where"] = (_(fragments["where_village"]).format(village=village) if village
+                      else _(fragments["where_unknown"]))
+    facts["what"] = _(TITLES[intent]).lower() if intent in TITLES else ""
+    return _(entry["text"]).format(**facts), bool(entry.get("menu"))

@@ -13,7 +13,7 @@ from bot.config import Commune
 from bot.conversation import answers
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.i18n import gettext_for
-from bot.nlu.embedded import Ranked, default_engine
+from bot.nlu.backends import Understanding, understand_embedded
 
 CONFIDENCE_THRESHOLD = 0.4  # below: a clarifying question (chosen on docs/nlu-eval.md)
 CLARIFY_FLOOR = 0.1  # intents offered as "did you mean" must have at least this probability
@@ -25,6 +25,7 @@ class TurnResult:
     parse: Parse
     replies: list[Reply]
     state: dict[str, Any] = field(default_factory=dict)
+    backend: str | None = None  # which NLU backend read the text (None: a choice, no NLU)
 
     @property
     def reply_text(self) -> str:
@@ -55,73 +56,34 @@ def _from_choice(text: str, state: dict[str, Any]) -> str | None:
     return None
 
 
-def _understand(commune: Commune, text: str) -> tuple[Parse, list[Ranked]]:
-    nlu = default_engine()
-    return nlu.parse(text, [v.name for v in commune.villages])
+def village_names(commune: Commune) -> list[str]:
+    return [v.name for v in commune.villages]
+
+
+def needs_nlu(text: str | None, state: dict[str, Any] | None) -> bool:
+    """Whether ``respond`` will ask an NLU backend about this text (a tapped choice or a
+    number picked from the last menu needs none) — so a caller can parse it ahead, async."""
+    return bool(text and text.strip()) and _from_choice(text or "", state or {}) is None
 
 
 def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-untyped-def]
            now: datetime | None = None) -> list[Reply]:
     """What the bot says for an understood intent, from the commune's own facts."""
-    call = _("Anh/chị vui lòng gọi {phone} trong giờ làm việc hoặc đến {address}.").format(
-        phone=commune.phone, address=commune.address)
     if intent == "office_hours":
         return [Text(answers.office_hours(commune, _, now))]
     if intent == "office_contact":
         return [Text(answers.office_contact(commune, _))]
-    if intent in answers.PROCEDURES:
-        return [Text(_(answers.PROCEDURES[intent]) + "\n" + _(
-            "Cần hỏi thêm: bộ phận một cửa, điện thoại {phone}.").format(phone=commune.phone))]
-    if intent == "greet":
-        return [Choices(_("Xin chào anh/chị! Đây là trang Zalo của {name}. Anh/chị cần hỏi "
-                          "gì ạ?").format(name=commune.name), _menu(_))]
-    if intent == "thanks":
-        return [Text(_("Dạ, không có gì ạ. Anh/chị cần gì cứ nhắn cho xã nhé."))]
-    if intent == "goodbye":
-        return [Text(_("Chào anh/chị, chúc anh/chị một ngày tốt lành!"))]
-    if intent == "affirm":
-        return [Text(_("Dạ vâng ạ. Anh/chị cần hỏi thêm gì cứ nhắn nhé."))]
-    if intent == "deny":
-        return [Choices(_("Dạ, anh/chị cần hỏi việc gì ạ?"), _menu(_))]
-    if intent in ("vaccination", "power_outage", "latest_notices"):
-        what = _(answers.TITLES[intent]).lower()
-        return [Text(_("Hiện xã chưa đăng {what} trên kênh nhắn tin này. Khi có, xã sẽ thông "
-                       "báo qua trang Zalo của xã. {call}").format(what=what, call=call))]
-    if intent == "disaster_warning":
-        return [Text(_("Khi có thiên tai, xã sẽ thông báo khẩn qua trang Zalo này và loa "
-                       "truyền thanh. Trường hợp khẩn cấp gọi 112 (cứu nạn), 114 (cứu hỏa), "
-                       "115 (cấp cứu). {call}").format(call=call))]
-    if intent == "propagandist_contact":
-        village = next((e["value"] for e in parse.entities if e["entity"] == "village"), None)
-        where = (_("của {village}").format(village=village) if village else _("của thôn"))
-        return [Text(_("Xã chưa cập nhật danh sách trưởng thôn, tuyên truyền viên {where} trên "
-                       "kênh này. {call}").format(where=where, call=call))]
-    if intent in ("report_issue", "ticket_status"):
-        return [Text(_("Kênh nhắn tin này chưa tiếp nhận phản ánh; việc này đang được hoàn "
-                       "thiện. {call}").format(call=call))]
-    if intent in ("subscribe", "unsubscribe"):
-        return [Text(_("Kênh này chưa có đăng ký nhận tin theo chủ đề; mọi người quan tâm trang "
-                       "Zalo của xã đều nhận được thông báo chung."))]
-    if intent == "change_language":
-        return [Text(_("Hiện trang này trả lời bằng tiếng Việt. Anh/chị cần hỗ trợ bằng tiếng "
-                       "dân tộc, vui lòng liên hệ trưởng thôn hoặc cán bộ xã. {call}").format(
-                           call=call))]
-    if intent == "delete_my_data":
-        return [Text(_("Anh/chị có quyền yêu cầu xóa thông tin cá nhân; xã chỉ lưu tin nhắn để "
-                       "trả lời anh/chị. Để yêu cầu xóa ngay: {call}").format(call=call))]
-    if intent == "talk_to_staff":
-        return [Text(_("Hiện cán bộ chưa trực trên kênh nhắn tin này. Anh/chị vui lòng gọi "
-                       "{phone} trong giờ làm việc hoặc đến {address}.").format(
-                           phone=commune.phone, address=commune.address))]
-    if intent == "out_of_scope":
-        return [Choices(_("Xin lỗi, trang này chỉ hỗ trợ thông tin và thủ tục của {name}. "
-                          "Anh/chị có thể hỏi:").format(name=commune.name), _menu(_))]
-    raise KeyError(intent)
+    village = next((e["value"] for e in parse.entities if e["entity"] == "village"), None)
+    text, menu = answers.render(intent, commune, _, village=village)
+    return [Choices(text, _menu(_))] if menu else [Text(text)]
 
 
 def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state: dict[str, Any] | None = None, attachments: list[dict[str, Any]] | None = None,
-            now: datetime | None = None) -> TurnResult:
+            now: datetime | None = None,
+            understood: Understanding | None = None) -> TurnResult:
+    """``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
+    Rasa backend is reached asynchronously); without it the embedded engine reads the text."""
     _ = gettext_for(language)
     state = dict(state or {})
     if not text or not text.strip():
@@ -137,9 +99,10 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
 
     chosen = _from_choice(text, state)
     if chosen:
-        parse, ranked = Parse(chosen, 1.0), []
+        parse, ranked, understood = Parse(chosen, 1.0), [], None
     else:
-        parse, ranked = _understand(commune, text)
+        understood = understood or understand_embedded(text, village_names(commune))
+        parse, ranked = understood.parse, understood.ranked
     state.pop("choices", None)
     intent = parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback"
     if intent == "nlu_fallback":
@@ -167,7 +130,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
     state["last_intent"] = intent
-    return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state)
+    return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state,
+                      understood.backend if understood else None)
 
 
 def welcome(commune: Commune, language: str = "vi") -> list[Reply]:

@@ -11,13 +11,10 @@ regexes (ticket codes) and the commune's own villages (accent-insensitive).
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -25,8 +22,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from bot.envelope import Parse
 from bot.nlu import data as nlu_data
+from bot.nlu.entities import EntityExtractor
 from bot.nlu.text import normalise
-from bot.nlu.normalize import search_key
 
 
 @dataclass(frozen=True)
@@ -40,8 +37,7 @@ class EmbeddedNLU:
 
     def __init__(self, training: nlu_data.NluData) -> None:
         self.training = training
-        self.regexes = {name: [re.compile(p, re.I) for p in patterns]
-                        for name, patterns in training.regexes.items()}
+        self.entities = EntityExtractor(training.regexes)
         started = time.perf_counter()
         texts = [normalise(t) for t, _ in training.examples]
         labels = [i for _, i in training.examples]
@@ -103,20 +99,6 @@ class EmbeddedNLU:
         probs = self.proba(normalise(text))
         order = probs.argsort()[::-1][:top]
         return [Ranked(str(self.classes[i]), float(probs[i])) for i in order]
-
-    def entities(self, text: str, villages: list[str] = ()) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for name, patterns in self.regexes.items():
-            for pattern in patterns:
-                for m in pattern.finditer(text):
-                    found.append({"entity": name, "value": m.group(0).upper(),
-                                  "start": m.start(), "end": m.end()})
-        key = f" {search_key(text)} "
-        for village in villages:
-            vkey = search_key(village)
-            if vkey and f" {vkey} " in key:
-                found.append({"entity": "village", "value": village})
-        return found
 
     def parse(self, text: str, villages: list[str] = ()) -> tuple[Parse, list[Ranked]]:
         ranked = self.rank(text)
