@@ -28,8 +28,10 @@ from bot.config import Settings
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.inbound import InboundProcessor
+from bot.api.notices import NoticesApi
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
+from bot.notices.delivery import NoticeDispatcher
 from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.store.migrate import upgrade
@@ -57,12 +59,14 @@ class Services:
     sender: Sender
     refresher: TokenRefresher
     nlu: Backend
+    notices: NoticeDispatcher
+    notices_api: NoticesApi
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
-        for worker in (self.processor, self.sender, self.refresher):
+        for worker in (self.processor, self.sender, self.refresher, self.notices):
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
@@ -105,13 +109,16 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                                  batch=50 if engine.dialect.name == "sqlite" else 200, nlu=nlu)
     sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
     services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
-                        processor, sender, TokenRefresher(tokens), nlu)
+                        processor, sender, TokenRefresher(tokens), nlu,
+                        NoticeDispatcher(sm, tenants, coord, settings.notices),
+                        NoticesApi(sm, tenants, coord))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
             asyncio.create_task(sender.run_forever(), name="sender"),
             asyncio.create_task(services.refresher.run_forever(poll_s=600),
                                 name="token-refresher"),
+            asyncio.create_task(services.notices.run_forever(), name="notice-dispatcher"),
         ]
     log.info("service ready: %d communes, store %s, coordination %s, NLU %s", len(tenants),
              engine.dialect.name, coord.name, nlu.name)
@@ -162,6 +169,13 @@ async def index(request: web.Request) -> web.Response:
                         content_type="text/html")
 
 
+def _delegate(name: str):  # type: ignore[no-untyped-def]
+    """A route handler calling the notices API method ``name`` of this app's services."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await getattr(request.app[SERVICES].notices_api, name)(request)
+    return handler
+
+
 def create_app(settings: Settings, *, migrate: bool = True, background: bool = True) -> web.Application:
     app = web.Application(client_max_size=settings.service.max_body_bytes)
 
@@ -188,4 +202,6 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
     app.router.add_get("/chat/{code:\\d{5}}", chat_page)
     app.router.add_get("/chat/{code:\\d{5}}/ws", chat_ws)
+    for method, path, name in NoticesApi.ROUTES:
+        app.router.add_route(method, path, _delegate(name))
     return app

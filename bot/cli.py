@@ -380,6 +380,39 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- staff ----------------------------------------------------------------------------------
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    from bot.staff import StaffError, add_staff
+    from bot.store.db import create_engine, sessionmaker
+    from bot.store.migrate import upgrade
+    from bot.tenants import sync
+
+    settings = _settings(args)
+
+    async def run() -> tuple[int, str]:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            sm = sessionmaker(engine)
+            await sync(settings, sm)
+            async with sm() as s, s.begin():
+                staff, key = await add_staff(s, args.commune, args.name, args.role,
+                                             args.village, args.zalo_user_id)
+                return staff.id, key
+        finally:
+            await engine.dispose()
+
+    try:
+        staff_id, key = asyncio.run(run())
+    except StaffError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"staff #{staff_id} {args.name} ({args.role}) added to {args.commune}.")
+    print("API key (shown once; keep it secret, send as 'Authorization: Bearer <key>'):")
+    print(key)
+    return 0
+
+
 # -- zalo -----------------------------------------------------------------------------------
 async def _with_tokens(settings: Settings, fn):  # type: ignore[no-untyped-def]
     import aiohttp
@@ -515,6 +548,17 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("--oa-secret-key", help="inline or ${ENV_VAR}")
     ta.add_argument("--no-db", action="store_true", help="only edit the configuration file")
     ta.set_defaults(func=cmd_tenants_add)
+
+    st = sub.add_parser("staff", help="commune staff and API keys").add_subparsers(
+        dest="st_command", required=True)
+    sa = st.add_parser("add", help="add a staff member and print their API key once")
+    sa.add_argument("--commune", required=True)
+    sa.add_argument("--name", required=True)
+    sa.add_argument("--role", required=True,
+                    choices=["officer", "leader", "propagandist", "operator"])
+    sa.add_argument("--village", help="the propagandist's village")
+    sa.add_argument("--zalo-user-id", help="their Zalo user id as a follower of the OA")
+    sa.set_defaults(func=cmd_staff_add)
 
     z = sub.add_parser("zalo", help="Zalo OA connection").add_subparsers(dest="z_command",
                                                                           required=True)

@@ -164,6 +164,21 @@ class NluSettings(_Model):
     concurrency: int = Field(default=4, ge=1)
 
 
+class NoticeSettings(_Model):
+    """Residents' protection from notices (emergencies ignore both): no sends in the quiet
+    hours (Vietnamese time; Zalo itself blocks promotional sends 22:00–06:00), and at most
+    ``daily_cap`` notices per resident per day."""
+
+    quiet_start: time = time(22, 0)
+    quiet_end: time = time(6, 0)
+    daily_cap: int = Field(default=3, ge=1)
+
+    @field_validator("quiet_start", "quiet_end", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: Any) -> Any:
+        return OfficeHours._quoted_time(value)
+
+
 class ServiceSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -179,6 +194,7 @@ class Settings(_Model):
     redis_url: str | None = None
     zalo: ZaloSettings = ZaloSettings()
     nlu: NluSettings = NluSettings()
+    notices: NoticeSettings = NoticeSettings()
     communes: list[Commune] = Field(min_length=1)
     source: str = "<memory>"
 

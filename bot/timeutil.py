@@ -35,3 +35,10 @@ def from_epoch_ms(value: str | int | float | None) -> datetime | None:
 
 def epoch_ms(value: datetime) -> int:
     return int(as_utc(value).timestamp() * 1000)
+
+
+def from_vn_local(value: datetime) -> datetime:
+    """A time people gave us: naive means Vietnamese wall-clock time; aware is kept. → UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=VN_TZ)
+    return value.astimezone(timezone.utc)

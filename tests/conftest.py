@@ -138,12 +138,13 @@ def commune_code(n: int) -> str:
 
 def make_settings(store: str, sim: ZaloSimulator, communes: int = 2,
                   redis: str | None = None, nlu: dict[str, Any] | None = None,
-                  **zalo: Any) -> Settings:
+                  notices: dict[str, Any] | None = None, **zalo: Any) -> Settings:
     raw = {
         "service": {"secret_key": "test-secret-key", "public_url": "http://127.0.0.1:1"},
         "database_url": store,
         "redis_url": redis,
         "nlu": nlu or {},
+        "notices": notices or {},
         "zalo": {"api_base": sim.base_url, "oauth_base": sim.base_url,
                  "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}], **zalo},
         "communes": [{

@@ -130,7 +130,11 @@ def test_tenants_add_from_national_list(tmp_path):
 
 def test_db_upgrade_and_config_errors(tmp_path):
     env = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/u.db"}
-    assert "revision 0001" in bot("db", "upgrade", env=env).stdout
+    from bot.store.migrate import alembic_config
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"revision {head}" in bot("db", "upgrade", env=env).stdout
     bad = tmp_path / "bad.yml"
     bad.write_text("communes:\n  - code: '123'\n", encoding="utf-8")
     result = bot("--config", str(bad), "serve", check=False)
@@ -235,3 +239,16 @@ def test_nlu_eval_and_ask_json_with_backend(tmp_path):
     answer = json.loads(bot("ask", "--commune", "02839", "--json", "--backend", "embedded",
                             "lam the bhyt cho con o dau").stdout)
     assert answer["intent"] == "health_insurance" and answer["backend"] == "embedded"
+
+
+def test_staff_add_prints_a_key_once_and_checks_the_village(tmp_path):
+    cfg = write_config(tmp_path / "config.yml", f"sqlite+aiosqlite:///{tmp_path}/t.db",
+                       "http://127.0.0.1:9", free_port())
+    env = {"CRASH_OA_SECRET": "x"}
+    out = bot("--config", str(cfg), "staff", "add", "--commune", "02839", "--name", "A",
+              "--role", "leader", env=env, cwd=tmp_path)
+    key = out.stdout.strip().splitlines()[-1]
+    assert key.startswith("cb_") and key.encode() not in (tmp_path / "t.db").read_bytes()
+    refused = bot("--config", str(cfg), "staff", "add", "--commune", "02839", "--name",
+                  "B", "--role", "propagandist", env=env, cwd=tmp_path, check=False)
+    assert refused.returncode == 2 and "--village" in refused.stderr

@@ -221,3 +221,80 @@ class OAuthState(Base):
     code_verifier_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffKey(Base):
+    """An API key of a staff member (only its SHA-256 is kept; shown once when issued)."""
+
+    __tablename__ = "staff_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notice(Base):
+    """An essential-information notice, modelled on CAP 1.2: category (Nghị định 49/2024
+    Điều 6), priority (Thông tư 39/2020: normal / priority / emergency → CAP urgency, severity,
+    certainty), area as villages, effective/expires, and a reference to the notice an update or
+    cancellation replaces. ``status`` follows the workflow in ``bot/notices/workflow.py``."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    msg_type: Mapped[str] = mapped_column(String(8), default="alert")  # alert | update | cancel
+    references_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"))
+    category: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(12))  # normal | priority | emergency
+    headline: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    translations: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # lang → {headline, body}
+    village_ids: Mapped[list[int]] = mapped_column(Json, default=list)  # [] = the whole commune
+    languages: Mapped[list[str]] = mapped_column(Json, default=list)  # [] = every language
+    effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: on approval
+    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NoticeAudit(Base):
+    """Every workflow transition: who, when, from what to what."""
+
+    __tablename__ = "notice_audit"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NoticeDelivery(Base):
+    """The delivery ledger: one row per notice × resident, with the route Zalo allows and why.
+    A consultation-route row points at its outbound message (whose status is the send's
+    outcome); other routes wait for the broadcast and the propagandist relay."""
+
+    __tablename__ = "notice_deliveries"
+    __table_args__ = (UniqueConstraint("notice_id", "resident_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"),
+                                             index=True)
+    route: Mapped[str] = mapped_column(String(16))  # consultation | broadcast | skipped
+    reason: Mapped[str] = mapped_column(String(200))
+    outbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,66 @@
+"""Staff authentication and tenancy for the JSON API, in one place.
+
+A staff member calls with ``Authorization: Bearer <key>``; only the key's SHA-256 is stored
+(``staff_keys``). Every route is under ``/api/v1/communes/{code}/…``: a key of commune A asking
+for anything of commune B gets 404, the same answer as for something that does not exist, so
+the API does not confirm what other communes have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Commune, Staff, StaffKey
+
+ROLES = ("officer", "leader", "propagandist", "operator")
+
+
+@dataclass(frozen=True)
+class Identity:
+    staff_id: int
+    commune_id: int
+    commune_code: str
+    role: str
+    village_id: int | None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return "cb_" + secrets.token_urlsafe(32)
+
+
+def error(status: int, message: str, **extra: object) -> web.HTTPException:
+    """A JSON error with a Vietnamese-first message."""
+    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
+           404: web.HTTPNotFound, 409: web.HTTPConflict}[status]
+    return cls(text=json.dumps({"error": message, **extra}, ensure_ascii=False),
+               content_type="application/json")
+
+
+async def identify(request: web.Request, s: AsyncSession) -> Identity:
+    """The caller, checked against the commune in the path (404 for another commune's)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise error(401, "cần khóa API: Authorization: Bearer <khóa> / API key required")
+    row = (await s.execute(
+        select(Staff, Commune.code).join(StaffKey, StaffKey.staff_id == Staff.id)
+        .join(Commune, Commune.id == Staff.commune_id)
+        .where(StaffKey.key_hash == hash_key(key.strip()), StaffKey.revoked_at.is_(None),
+               Staff.active.is_(True)))).first()
+    if row is None:
+        raise error(401, "khóa API không hợp lệ / invalid API key")
+    staff, code = row
+    if request.match_info.get("code") != code:
+        raise error(404, "không tìm thấy / not found")
+    return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)

@@ -1,0 +1,224 @@
+"""The notices JSON API (staff, authenticated, per commune):
+
+    POST /api/v1/communes/{code}/notices                  draft a notice
+    GET  /api/v1/communes/{code}/notices[?status=…]        list
+    GET  /api/v1/communes/{code}/notices/{id}              the notice, its delivery figures, audit
+    POST /api/v1/communes/{code}/notices/{id}/{action}     submit | approve | return | publish |
+                                                           cancel   (body: {"note": "…"})
+
+Bad input answers 400 with what is wrong and changes nothing. Times without a zone are
+Vietnamese wall-clock time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
+                      field_validator)
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.api.auth import Identity, error, identify
+from bot.coord import Coordinator
+from bot.inbound import OUTBOUND_TOPIC
+from bot.nlu.normalize import search_key
+from bot.notices import workflow
+from bot.notices.delivery import NOTICES_TOPIC, cancel_deliveries, stats
+from bot.store.models import Notice, NoticeAudit, Village
+from bot.tenants import Tenants
+from bot.timeutil import as_utc, from_vn_local
+
+
+class Translation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    headline: str = Field(min_length=1, max_length=150)
+    body: str = Field(min_length=1, max_length=2000)
+
+
+class NoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str
+    priority: str = "normal"
+    headline: str = Field(min_length=1, max_length=150)
+    body: str = Field(min_length=1, max_length=2000)
+    translations: dict[str, Translation] = {}
+    villages: list[str] = []  # names, accent-insensitive; [] = the whole commune
+    languages: list[str] = []
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+    send_at: datetime | None = None
+
+    @field_validator("category", "priority")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        allowed = workflow.CATEGORIES if info.field_name == "category" else workflow.PRIORITIES
+        if value not in allowed:
+            raise ValueError(f"one of {', '.join(allowed)}")
+        return value
+
+
+def _bad_input(exc: ValidationError) -> web.HTTPException:
+    details = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)",
+                "problem": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+    return error(400, "dữ liệu không hợp lệ / invalid input", details=details)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise error(400, "nội dung phải là JSON / body must be JSON") from None
+    if not isinstance(body, dict):
+        raise error(400, "nội dung phải là một đối tượng JSON / body must be a JSON object")
+    return body
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value else None
+
+
+async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
+    rows = await s.execute(select(Village.id, Village.name).where(Village.commune_id == commune_id))
+    return dict(rows.all())
+
+
+def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
+    urgency, severity, certainty = workflow.PRIORITIES[notice.priority]
+    return {
+        "id": notice.id, "status": notice.status, "msg_type": notice.msg_type,
+        "category": notice.category, "priority": notice.priority,
+        "cap": {"urgency": urgency, "severity": severity, "certainty": certainty},
+        "headline": notice.headline, "body": notice.body, "translations": notice.translations,
+        "villages": [villages.get(i, str(i)) for i in notice.village_ids],
+        "languages": notice.languages, "effective_at": _iso(notice.effective_at),
+        "expires_at": _iso(notice.expires_at), "send_at": _iso(notice.send_at),
+        "created_by": notice.created_by, "approved_by": notice.approved_by,
+        "created_at": _iso(notice.created_at), "sent_at": _iso(notice.sent_at),
+    }
+
+
+class NoticesApi:
+    def __init__(self, sm, tenants: Tenants, coord: Coordinator) -> None:  # type: ignore[no-untyped-def]
+        self.sm, self.tenants, self.coord = sm, tenants, coord
+
+    BASE = r"/api/v1/communes/{code:\d{5}}/notices"
+    ROUTES = (("POST", BASE, "create"), ("GET", BASE, "list"),
+              ("GET", BASE + r"/{id:\d+}", "get"),
+              ("POST", BASE + r"/{id:\d+}/{action:[a-z]+}", "act"))
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            if who.role not in ("officer", "leader", "propagandist"):
+                raise error(403, "vai trò này không soạn thông báo / role may not draft")
+            try:
+                data = NoticeIn.model_validate(body)
+            except ValidationError as exc:
+                raise _bad_input(exc) from None
+            villages = await _village_names(s, who.commune_id)
+            village_ids = self._village_ids(data.villages, villages, who)
+            times = {k: from_vn_local(v) if v else None for k, v in (
+                ("effective_at", data.effective_at), ("expires_at", data.expires_at),
+                ("send_at", data.send_at))}
+            if times["expires_at"] and times["effective_at"] and \
+                    times["expires_at"] <= times["effective_at"]:
+                raise error(400, "hết hiệu lực phải sau khi có hiệu lực / expires_at must be "
+                                 "after effective_at")
+            notice = Notice(
+                commune_id=who.commune_id, category=data.category, priority=data.priority,
+                headline=data.headline.strip(), body=data.body.strip(),
+                translations={k: v.model_dump() for k, v in data.translations.items()},
+                village_ids=village_ids, languages=data.languages, created_by=who.staff_id,
+                status="draft", **times)
+            s.add(notice)
+            await s.flush()
+            s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
+                              staff_id=who.staff_id, action="create", from_status=None,
+                              to_status="draft"))
+            out = to_json(notice, villages)
+        return web.json_response(out, status=201)
+
+    @staticmethod
+    def _village_ids(names: list[str], villages: dict[int, str], who: Identity) -> list[int]:
+        by_key = {search_key(n): i for i, n in villages.items()}
+        ids, unknown = [], []
+        for name in names:
+            village_id = by_key.get(search_key(name))
+            (ids.append(village_id) if village_id is not None else unknown.append(name))
+        if unknown:
+            raise error(400, "không có thôn này trong xã / unknown village", villages=unknown,
+                        known=sorted(villages.values()))
+        if who.role == "propagandist":
+            if who.village_id is None:
+                raise error(403, "tuyên truyền viên chưa được gán thôn / propagandist has no "
+                                 "village")
+            if not ids:
+                ids = [who.village_id]
+            if set(ids) != {who.village_id}:
+                raise error(403, "tuyên truyền viên chỉ gửi cho thôn của mình / a propagandist "
+                                 "may only target their own village")
+        return sorted(set(ids))
+
+    async def _notice(self, s: AsyncSession, who: Identity, notice_id: int,
+                      lock: bool = False) -> Notice:
+        query = select(Notice).where(Notice.id == notice_id, Notice.commune_id == who.commune_id)
+        notice = (await s.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+        if notice is None:
+            raise error(404, "không tìm thấy / not found")
+        return notice
+
+    async def list(self, request: web.Request) -> web.Response:
+        async with self.sm() as s:
+            who = await identify(request, s)
+            query = select(Notice).where(Notice.commune_id == who.commune_id)
+            if request.query.get("status"):
+                query = query.where(Notice.status == request.query["status"])
+            notices = (await s.execute(query.order_by(Notice.id.desc()).limit(200))).scalars()
+            villages = await _village_names(s, who.commune_id)
+            return web.json_response({"notices": [to_json(n, villages) for n in notices]})
+
+    async def get(self, request: web.Request) -> web.Response:
+        async with self.sm() as s:
+            who = await identify(request, s)
+            notice = await self._notice(s, who, int(request.match_info["id"]))
+            audit = (await s.execute(select(NoticeAudit).where(
+                NoticeAudit.notice_id == notice.id).order_by(NoticeAudit.id))).scalars()
+            out = to_json(notice, await _village_names(s, who.commune_id))
+            out["delivery"] = await stats(s, notice)
+            out["audit"] = [{"action": a.action, "from": a.from_status, "to": a.to_status,
+                             "staff_id": a.staff_id, "note": a.note, "at": _iso(a.at)}
+                            for a in audit]
+        return web.json_response(out)
+
+    async def act(self, request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        body = await _body(request)
+        note = body.get("note")
+        if note is not None and not isinstance(note, str):
+            raise error(400, "note phải là chuỗi / note must be a string")
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
+            if who.role == "propagandist" and notice.created_by != who.staff_id:
+                raise error(404, "không tìm thấy / not found")
+            try:
+                workflow.apply(s, notice, action, who.role, who.staff_id, note)
+            except workflow.WorkflowError as exc:
+                raise error(exc.status, str(exc)) from None
+            corrections = 0
+            if action == "cancel":
+                corrections = await cancel_deliveries(
+                    s, notice, self.tenants.by_id(who.commune_id).config.name)
+            out = to_json(notice, await _village_names(s, who.commune_id))
+        if action in ("approve", "publish"):
+            await self.coord.publish(NOTICES_TOPIC)
+        if corrections:
+            await self.coord.publish(OUTBOUND_TOPIC)
+        return web.json_response({**out, "corrections_queued": corrections})

@@ -1,0 +1,256 @@
+"""From an approved notice to a ledger row per resident and a queued send per allowed route.
+
+The route is Zalo's rule (zalo-oa-api.md §4.2): a consultation message only to a resident who
+interacted within 7 days (within 48 h it is free); everyone else is marked for the commune's
+article broadcast and the propagandist relay (later slices send those). The reason for every
+choice is stored. Our own rules for residents: not at night (``notices.quiet_start`` –
+``quiet_end``, Vietnamese time) and at most ``notices.daily_cap`` notices a day — emergencies
+ignore both.
+
+Planning a notice is one transaction (ledger rows, outbound rows with idempotency keys
+``notice:<id>:<resident>``, the state change and its audit row), so a crash replans it from
+scratch or not at all; the sender then delivers the queued rows exactly once per key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import NoticeSettings
+from bot.coord import Coordinator
+from bot.envelope import Text, to_payload
+from bot.i18n import gettext_for
+from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
+from bot.loops import Worker
+from bot.notices.workflow import SEND_PRIORITY, record
+from bot.store.models import Notice, NoticeDelivery, OutboundMessage, Resident
+from bot.tenants import Tenants
+from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
+
+log = logging.getLogger(__name__)
+NOTICES_TOPIC = "notices"
+WINDOW = timedelta(days=7)
+FREE_WINDOW = timedelta(hours=48)
+
+
+def key(notice_id: int, resident_id: int, part: str = "") -> str:
+    return f"notice:{notice_id}:{part + ':' if part else ''}{resident_id}"
+
+
+def quiet_until(now: datetime, settings: NoticeSettings) -> datetime | None:
+    """When the night ends, if ``now`` is inside the quiet hours (Vietnamese time)."""
+    local = to_vn(now)
+    start, end = settings.quiet_start, settings.quiet_end
+    t = local.time()
+    inside = (start <= t or t < end) if start > end else (start <= t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    return as_utc(datetime.combine(day, end, tzinfo=VN_TZ))
+
+
+def render(notice: Notice, commune_name: str, language: str) -> str:
+    _ = gettext_for(language)
+    version = notice.translations.get(language) or {}
+    headline = version.get("headline") or notice.headline
+    body = version.get("body") or notice.body
+    label = {"emergency": _("THÔNG BÁO KHẨN"), "priority": _("THÔNG BÁO QUAN TRỌNG")}.get(
+        notice.priority, _("THÔNG BÁO"))
+    return f"{label}: {headline}\n\n{body}\n\n— {commune_name}"
+
+
+def route_for(resident: Resident, now: datetime) -> tuple[str, str]:
+    last = resident.last_interaction_at
+    if last is not None and now - as_utc(last) <= WINDOW and not (
+            resident.window_closed_at and as_utc(resident.window_closed_at) >= as_utc(last)):
+        return "consultation", ("in_free_window_48h" if now - as_utc(last) <= FREE_WINDOW
+                                else "in_window_7d")
+    return "broadcast", "outside_7d_window"
+
+
+class NoticeDispatcher(Worker):
+    """Plans due notices (``scheduled`` with ``send_at`` reached) and marks them ``sent`` once
+    every queued send has an outcome."""
+
+    topic = NOTICES_TOPIC
+    batch = 10
+
+    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
+                 settings: NoticeSettings) -> None:
+        super().__init__(coord)
+        self.sm, self.tenants, self.settings = sm, tenants, settings
+        self.worker = worker_id()
+
+    async def run_once(self) -> int:
+        planned = 0
+        for notice_id in await self.claim():
+            if await self.plan(notice_id):
+                planned += 1
+        if planned:
+            await self.coord.publish(OUTBOUND_TOPIC)
+        await self.finish_sent()
+        return planned
+
+    async def claim(self) -> list[int]:
+        now = utcnow()
+        async with self.sm() as s, s.begin():
+            due = select(Notice.id).where(
+                Notice.status == "scheduled",
+                or_(Notice.send_at.is_(None), Notice.send_at <= now),
+                or_(Notice.claimed_at.is_(None), Notice.claimed_at < now - LEASE),
+            ).order_by(Notice.id).limit(self.batch).with_for_update(skip_locked=True)
+            ids = (await s.execute(update(Notice).where(Notice.id.in_(due.scalar_subquery()))
+                                   .values(claimed_at=now, claimed_by=self.worker)
+                                   .returning(Notice.id))).scalars().all()
+        return sorted(ids)
+
+    async def plan(self, notice_id: int) -> bool:
+        now = utcnow()
+        async with self.sm() as s, s.begin():
+            notice = (await s.execute(select(Notice).where(
+                Notice.id == notice_id, Notice.status == "scheduled",
+                Notice.claimed_by == self.worker).with_for_update())).scalar_one_or_none()
+            if notice is None:
+                return False
+            if notice.expires_at and as_utc(notice.expires_at) <= now:
+                record(s, notice, "expire", "expired", None, "hết hiệu lực trước khi gửi")
+                return False
+            counts = await plan_deliveries(s, notice, self.tenants.by_id(
+                notice.commune_id).config.name, self.settings, now)
+            record(s, notice, "dispatch", "sending", None,
+                   ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        log.info("notice %s planned: %s", notice_id, dict(counts))
+        return True
+
+    async def finish_sent(self) -> None:
+        """``sending`` → ``sent`` once no queued send of the notice is still open."""
+        async with self.sm() as s, s.begin():
+            sending = (await s.execute(select(Notice).where(Notice.status == "sending")
+                                       .with_for_update(skip_locked=True))).scalars().all()
+            for notice in sending:
+                open_rows = (await s.execute(select(func.count()).select_from(
+                    OutboundMessage).where(
+                        OutboundMessage.idempotency_key.like(f"notice:{notice.id}:%"),
+                        OutboundMessage.status.in_(["pending", "sending"])))).scalar_one()
+                if not open_rows:
+                    notice.sent_at = utcnow()
+                    record(s, notice, "finish", "sent", None)
+
+
+async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
+                          settings: NoticeSettings, now: datetime) -> Counter[str]:
+    conditions = [Resident.commune_id == notice.commune_id, Resident.channel == "zalo",
+                  Resident.erased_at.is_(None),
+                  or_(Resident.is_follower.is_(True), Resident.last_interaction_at >= now - WINDOW)]
+    if notice.languages:
+        conditions.append(Resident.language.in_(notice.languages))
+    residents = (await s.execute(select(Resident).where(*conditions).order_by(Resident.id))
+                 ).scalars().all()
+    emergency = notice.priority == "emergency"
+    sent_today: dict[int, int] = {}
+    if not emergency:
+        local_midnight = as_utc(datetime.combine(to_vn(now).date(), time(0), tzinfo=VN_TZ))
+        rows = await s.execute(select(NoticeDelivery.resident_id, func.count()).where(
+            NoticeDelivery.commune_id == notice.commune_id,
+            NoticeDelivery.route == "consultation",
+            NoticeDelivery.created_at >= local_midnight).group_by(NoticeDelivery.resident_id))
+        sent_today = {r: n for r, n in rows.all()}
+    start_at = now if emergency else (quiet_until(now, settings) or now)
+    lane = SEND_PRIORITY[notice.priority]
+    ledger: list[dict[str, Any]] = []
+    queued: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    for resident in residents:
+        if notice.village_ids and resident.village_id not in notice.village_ids:
+            if resident.village_id is not None:
+                continue  # another village's notice
+            route, reason = "skipped", "village_unknown"
+        else:
+            route, reason = route_for(resident, now)
+        if route == "consultation" and sent_today.get(resident.id, 0) >= settings.daily_cap \
+                and not emergency:
+            route, reason = "skipped", "daily_cap"
+        counts[route] += 1
+        ledger.append(dict(commune_id=notice.commune_id, notice_id=notice.id,
+                           resident_id=resident.id, route=route, reason=reason, created_at=now))
+        if route == "consultation":
+            queued.append(dict(
+                commune_id=notice.commune_id, resident_id=resident.id, channel="zalo",
+                recipient=resident.external_id, idempotency_key=key(notice.id, resident.id),
+                kind="text", payload=to_payload(Text(render(notice, commune_name,
+                                                            resident.language))),
+                priority=lane, status="pending", attempts=0, parts_sent=0,
+                next_attempt_at=start_at, created_at=now))
+    ids: dict[str, int] = {}
+    if queued:
+        result = await s.execute(insert(OutboundMessage.__table__).returning(
+            OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.idempotency_key), queued)
+        ids = {k: i for i, k in result.all()}
+    for row in ledger:
+        row["outbound_id"] = ids.get(key(notice.id, row["resident_id"]))
+    if ledger:
+        await s.execute(insert(NoticeDelivery.__table__), ledger)
+    return counts
+
+
+async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) -> int:
+    """Stop what has not been sent; tell those who already got the notice that it is cancelled
+    (the correction reaches the same people). Returns the number of corrections queued."""
+    prefix = f"notice:{notice.id}:"
+    await s.execute(update(OutboundMessage).where(
+        OutboundMessage.idempotency_key.like(prefix + "%"),
+        OutboundMessage.status == "pending").values(status="cancelled",
+                                                    error_reason="notice cancelled"))
+    reached = (await s.execute(select(OutboundMessage.resident_id, OutboundMessage.recipient,
+                                      OutboundMessage.channel, Resident.language)
+                               .join(Resident, Resident.id == OutboundMessage.resident_id)
+                               .where(OutboundMessage.idempotency_key.like(prefix + "%"),
+                                      ~OutboundMessage.idempotency_key.like(prefix + "cancel:%"),
+                                      OutboundMessage.status.in_(["sent", "sending"])))).all()
+    now = utcnow()
+    rows = []
+    for resident_id, recipient, channel, language in reached:
+        _ = gettext_for(language)
+        text = _("HỦY THÔNG BÁO: \"{headline}\" của {name} đã được hủy, anh/chị không cần làm "
+                 "theo thông báo đó. Xin lỗi anh/chị vì sự bất tiện.").format(
+                     headline=notice.headline, name=commune_name)
+        rows.append(dict(commune_id=notice.commune_id, resident_id=resident_id, channel=channel,
+                         recipient=recipient, idempotency_key=key(notice.id, resident_id,
+                                                                  "cancel"),
+                         kind="text", payload=to_payload(Text(text)),
+                         priority=SEND_PRIORITY[notice.priority], status="pending", attempts=0,
+                         parts_sent=0, next_attempt_at=now, created_at=now))
+    if rows:
+        await s.execute(insert(OutboundMessage.__table__), rows)
+    return len(rows)
+
+
+async def stats(s: AsyncSession, notice: Notice) -> dict[str, Any]:
+    """Recipients planned / sent / failed by reason / skipped by reason / seen."""
+    routes = dict((await s.execute(select(NoticeDelivery.route, func.count()).where(
+        NoticeDelivery.notice_id == notice.id).group_by(NoticeDelivery.route))).all())
+    reasons = dict((await s.execute(select(NoticeDelivery.reason, func.count()).where(
+        NoticeDelivery.notice_id == notice.id).group_by(NoticeDelivery.reason))).all())
+    joined = and_(OutboundMessage.id == NoticeDelivery.outbound_id,
+                  NoticeDelivery.notice_id == notice.id)
+    sends = (await s.execute(select(OutboundMessage.status, OutboundMessage.error_reason,
+                                    OutboundMessage.seen_at.is_not(None), func.count())
+                             .join(NoticeDelivery, joined)
+                             .group_by(OutboundMessage.status, OutboundMessage.error_reason,
+                                       OutboundMessage.seen_at.is_not(None)))).all()
+    by_status: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    seen = 0
+    for status, reason, was_seen, n in sends:
+        by_status[status] += n
+        seen += n if was_seen else 0
+        if status in ("failed", "window_closed"):
+            failed[reason or status] += n
+    return {"planned": sum(routes.values()), "routes": routes, "reasons": reasons,
+            "sends": dict(by_status), "failed": dict(failed), "seen": seen}

@@ -1,0 +1,106 @@
+"""The notice workflow, in one place: who may do what, from which state, and the audit row.
+
+    draft ─submit→ submitted ─approve→ scheduled ─(dispatcher)→ sending → sent
+      ↑               │ return                                      │
+      └── returned ←──┘                       cancel (any state before expired/cancelled)
+    emergency: a leader may `publish` a draft/submitted/returned notice straight to scheduled.
+
+Categories are Nghị định 49/2024 Điều 6's; priorities Thông tư 39/2020's (thông thường / ưu
+tiên / khẩn cấp), mapped to CAP 1.2's urgency / severity / certainty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Notice, NoticeAudit
+
+
+def N_(message: str) -> str:
+    return message
+
+
+#: Nghị định 49/2024/NĐ-CP Điều 6 (domain-vn.md §1.2)
+CATEGORIES = {
+    "policy": N_("Chủ trương, chính sách, pháp luật"),
+    "development": N_("Dự án, chương trình phát triển, an sinh xã hội"),
+    "knowledge": N_("Kiến thức khoa học, kỹ thuật phục vụ sản xuất, đời sống"),
+    "security": N_("An ninh, trật tự, quân sự địa phương"),
+    "disaster": N_("Thiên tai, cứu nạn, hỏa hoạn, dịch bệnh"),
+    "exemplary": N_("Gương người tốt, việc tốt"),
+    "crime_prevention": N_("Phòng, chống vi phạm pháp luật, tệ nạn"),
+    "services": N_("Dịch vụ thiết yếu (điện, nước, tiêm chủng…)"),
+}
+
+#: Thông tư 39/2020 priority → CAP 1.2 (urgency, severity, certainty) and the send lane
+PRIORITIES = {
+    "normal": ("Future", "Minor", "Likely"),
+    "priority": ("Expected", "Moderate", "Likely"),
+    "emergency": ("Immediate", "Severe", "Observed"),
+}
+SEND_PRIORITY = {"emergency": 1, "priority": 2, "normal": 3}  # outbound lanes; 0 = replies
+
+EDITABLE = {"draft", "returned"}
+FINAL = {"sent", "cancelled", "expired"}
+
+
+@dataclass(frozen=True)
+class Action:
+    from_states: frozenset[str]
+    to_state: str
+    roles: frozenset[str]
+    emergency_only: bool = False
+
+
+ACTIONS = {
+    "submit": Action(frozenset({"draft", "returned"}), "submitted",
+                     frozenset({"officer", "leader", "propagandist"})),
+    "approve": Action(frozenset({"submitted"}), "scheduled", frozenset({"leader"})),
+    "return": Action(frozenset({"submitted"}), "returned", frozenset({"leader"})),
+    "publish": Action(frozenset({"draft", "submitted", "returned"}), "scheduled",
+                      frozenset({"leader"}), emergency_only=True),
+    "cancel": Action(frozenset({"draft", "submitted", "returned", "scheduled", "sending",
+                                "sent"}), "cancelled", frozenset({"officer", "leader"})),
+}
+
+
+class WorkflowError(Exception):
+    """A transition that is not allowed; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def check(notice: Notice, action: str, role: str) -> Action:
+    rule = ACTIONS.get(action)
+    if rule is None:
+        raise WorkflowError(f"không có thao tác {action!r} / unknown action", 404)
+    if role not in rule.roles:
+        raise WorkflowError(f"vai trò {role} không được {action} / role {role} may not "
+                            f"{action}", 403)
+    if rule.emergency_only and notice.priority != "emergency":
+        raise WorkflowError("chỉ thông báo khẩn cấp mới được phát ngay / only an emergency "
+                            "notice may be published in one step")
+    if notice.status not in rule.from_states:
+        raise WorkflowError(f"thông báo đang ở trạng thái {notice.status}, không thể {action} / "
+                            f"cannot {action} a notice that is {notice.status}")
+    return rule
+
+
+def record(s: AsyncSession, notice: Notice, action: str, to_state: str, staff_id: int | None,
+           note: str | None = None) -> None:
+    """Change the state and write the audit row, in the caller's transaction."""
+    s.add(NoticeAudit(commune_id=notice.commune_id, notice_id=notice.id, staff_id=staff_id,
+                      action=action, from_status=notice.status, to_status=to_state, note=note))
+    notice.status = to_state
+
+
+def apply(s: AsyncSession, notice: Notice, action: str, role: str, staff_id: int,
+          note: str | None = None) -> None:
+    rule = check(notice, action, role)
+    if action in ("approve", "publish"):
+        notice.approved_by = staff_id
+    record(s, notice, action, rule.to_state, staff_id, note)

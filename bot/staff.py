@@ -1,0 +1,44 @@
+"""Commune staff and their API keys: `bot staff add` and the tests use this one function."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.api.auth import ROLES, hash_key, new_key
+from bot.nlu.normalize import search_key
+from bot.store.models import Commune, Staff, StaffKey, Village
+
+
+class StaffError(ValueError):
+    pass
+
+
+async def add_staff(s: AsyncSession, commune_code: str, name: str, role: str,
+                    village: str | None = None, zalo_user_id: str | None = None) -> tuple[Staff, str]:
+    """Create a staff member with a new API key; returns (staff, key). The key is not stored,
+    only its hash: show it once."""
+    if role not in ROLES:
+        raise StaffError(f"role must be one of {', '.join(ROLES)}")
+    commune = (await s.execute(select(Commune).where(Commune.code == commune_code))
+               ).scalar_one_or_none()
+    if commune is None:
+        raise StaffError(f"commune {commune_code} is not in the store (configure it, then "
+                         "`bot db upgrade` or start the service once)")
+    village_id = None
+    if village:
+        village_id = (await s.execute(select(Village.id).where(
+            Village.commune_id == commune.id, Village.search_key == search_key(village)))
+        ).scalar_one_or_none()
+        if village_id is None:
+            raise StaffError(f"{village}: no such village in {commune.name}")
+    if role == "propagandist" and village_id is None:
+        raise StaffError("a propagandist belongs to a village: give --village")
+    staff = Staff(commune_id=commune.id, name=name, role=role, village_id=village_id,
+                  zalo_user_id=zalo_user_id, active=True)
+    s.add(staff)
+    await s.flush()
+    key = new_key()
+    s.add(StaffKey(commune_id=commune.id, staff_id=staff.id, key_hash=hash_key(key)))
+    await s.flush()
+    return staff, key

@@ -1,0 +1,241 @@
+"""Essential-information notices through the real path: staff JSON API in (HTTP, API keys),
+the workflow, the delivery planner, the sender, and the Zalo simulator out."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.staff import add_staff
+from bot.store.models import Notice, NoticeAudit, NoticeDelivery, OutboundMessage, Resident
+from bot.timeutil import to_vn, utcnow
+from tests.conftest import commune_code, make_settings, oa_id, start_service
+
+OA = oa_id(1)
+CODE = commune_code(1)
+
+
+def quiet_around_now(covering: bool) -> dict[str, str]:
+    """Quiet hours that contain the present moment (or are far from it)."""
+    now = to_vn(utcnow())
+    if covering:
+        start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    else:
+        start, end = now + timedelta(hours=3), now + timedelta(hours=4)
+    return {"quiet_start": start.strftime("%H:%M"), "quiet_end": end.strftime("%H:%M")}
+
+
+class Desk:
+    """The staff side: API keys for each role, and the calls they make."""
+
+    def __init__(self, running, http: aiohttp.ClientSession) -> None:
+        self.running, self.http, self.keys = running, http, {}
+
+    async def hire(self, role: str, village: str | None = None, code: str = CODE) -> str:
+        async with self.running.services.sm() as s, s.begin():
+            _, key = await add_staff(s, code, f"{role} {village or ''}", role, village)
+        self.keys[(role, code, village)] = key
+        return key
+
+    async def call(self, key: str | None, method: str, path: str, json=None, code: str = CODE):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        url = f"{self.running.url}/api/v1/communes/{code}/notices{path}"
+        async with self.http.request(method, url, json=json, headers=headers) as r:
+            return r.status, await r.json()
+
+
+NOTICE = {"category": "services", "priority": "normal",
+          "headline": "Lịch tiêm chủng tháng 12",
+          "body": "Trạm y tế xã tiêm chủng mở rộng ngày 25/12, mang sổ tiêm của trẻ."}
+
+
+async def resident(running, user_id: str, *, days_since_contact: float | None = None) -> int:
+    """A follower who chatted (a reply comes back); optionally their last contact moved back."""
+    sim = running.sim
+    before = len(sim.messages(OA, user_id))
+    await sim.user_sends_text(OA, user_id, "xin chao")
+    await sim.wait_for_messages(before + 1, oa_id=OA, user_id=user_id)
+    async with running.services.sm() as s, s.begin():
+        row = (await s.execute(select(Resident).where(Resident.external_id == user_id))
+               ).scalar_one()
+        row.is_follower = True
+        if days_since_contact is not None:
+            row.last_interaction_at = utcnow() - timedelta(days=days_since_contact)
+        return row.id
+
+
+@pytest.fixture
+async def desk(store_url, sim):
+    running = await start_service(make_settings(
+        store_url, sim, notices=quiet_around_now(False)), sim)
+    async with aiohttp.ClientSession() as http:
+        yield Desk(running, http)
+    await running.runner.cleanup()
+
+
+async def wait_status(desk: Desk, key: str, notice_id: int, status: str) -> dict:
+    for _ in range(200):
+        code, body = await desk.call(key, "GET", f"/{notice_id}")
+        if body.get("status") == status:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"notice {notice_id} stayed {body.get('status')}")
+
+
+async def test_draft_approve_deliver_by_the_route_zalo_allows(desk):
+    recent = "9101"
+    await resident(desk.running, recent)
+    await resident(desk.running, "9102", days_since_contact=10)
+    officer, leader = await desk.hire("officer"), await desk.hire("leader")
+
+    status, draft = await desk.call(officer, "POST", "", NOTICE)
+    assert status == 201 and draft["status"] == "draft"
+    assert draft["cap"] == {"urgency": "Future", "severity": "Minor", "certainty": "Likely"}
+    nid = draft["id"]
+    assert (await desk.call(officer, "POST", f"/{nid}/approve"))[0] == 403  # not their role
+    assert (await desk.call(officer, "POST", f"/{nid}/submit"))[1]["status"] == "submitted"
+    assert (await desk.call(leader, "POST", f"/{nid}/approve"))[1]["status"] == "scheduled"
+
+    msg = (await desk.running.sim.wait_for_messages(2, oa_id=OA, user_id=recent))[1]
+    text = msg.body["message"]["text"]
+    assert text.startswith("THÔNG BÁO: Lịch tiêm chủng tháng 12") and "Xã Thử Nghiệm 1" in text
+    assert len(desk.running.sim.messages(OA, "9102")) == 1  # only the reply to "xin chao"
+
+    done = await wait_status(desk, leader, nid, "sent")
+    delivery = done["delivery"]
+    assert delivery["planned"] == 2
+    assert delivery["routes"] == {"consultation": 1, "broadcast": 1}
+    assert delivery["reasons"] == {"in_free_window_48h": 1, "outside_7d_window": 1}
+    assert delivery["sends"] == {"sent": 1}
+    assert [a["action"] for a in done["audit"]] == ["create", "submit", "approve", "dispatch",
+                                                    "finish"]
+    assert done["audit"][2]["staff_id"] is not None and done["approved_by"] is not None
+
+
+async def test_night_waits_for_morning_but_an_emergency_goes_at_once(store_url, sim):
+    running = await start_service(make_settings(store_url, sim,
+                                                notices=quiet_around_now(True)), sim)
+    try:
+        async with aiohttp.ClientSession() as http:
+            desk = Desk(running, http)
+            await resident(running, "9201")
+            officer, leader = await desk.hire("officer"), await desk.hire("leader")
+            _, routine = await desk.call(officer, "POST", "", NOTICE)
+            await desk.call(officer, "POST", f"/{routine['id']}/submit")
+            await desk.call(leader, "POST", f"/{routine['id']}/approve")
+            await wait_status(desk, leader, routine["id"], "sending")
+            async with running.services.sm() as s:
+                row = (await s.execute(select(OutboundMessage).where(
+                    OutboundMessage.idempotency_key.like(f"notice:{routine['id']}:%")))
+                ).scalar_one()
+            assert row.status == "pending" and row.next_attempt_at > utcnow() + timedelta(
+                minutes=30)  # held until the quiet hours end
+            # an emergency: drafted and published by the leader in one step, sent at night
+            storm = dict(NOTICE, category="disaster", priority="emergency",
+                         headline="Bão số 9 đổ bộ", body="Sơ tán khỏi vùng trũng trước 18 giờ.")
+            _, urgent = await desk.call(leader, "POST", "", storm)
+            assert (await desk.call(leader, "POST", f"/{urgent['id']}/publish"))[0] == 200
+            msgs = await sim.wait_for_messages(2, oa_id=OA, user_id="9201")
+            assert msgs[1].body["message"]["text"].startswith("THÔNG BÁO KHẨN: Bão số 9")
+            await asyncio.sleep(0.3)
+            assert len(sim.messages(OA, "9201")) == 2  # the routine one still waits
+            # a routine notice cannot be published in one step
+            _, other = await desk.call(leader, "POST", "", NOTICE)
+            assert (await desk.call(leader, "POST", f"/{other['id']}/publish"))[0] == 409
+    finally:
+        await running.runner.cleanup()
+
+
+async def test_daily_cap_skips_routine_notices_not_emergencies(store_url, sim):
+    running = await start_service(make_settings(
+        store_url, sim, notices={**quiet_around_now(False), "daily_cap": 1}), sim)
+    try:
+        async with aiohttp.ClientSession() as http:
+            desk = Desk(running, http)
+            await resident(running, "9301")
+            leader = await desk.hire("leader")
+            ids = []
+            for n, priority in enumerate(["normal", "normal", "emergency"]):
+                _, d = await desk.call(leader, "POST", "", dict(
+                    NOTICE, priority=priority, headline=f"Tin {n}"))
+                action = "publish" if priority == "emergency" else "submit"
+                await desk.call(leader, "POST", f"/{d['id']}/{action}")
+                if action == "submit":
+                    await desk.call(leader, "POST", f"/{d['id']}/approve")
+                await wait_status(desk, leader, d["id"], "sent")
+                ids.append(d["id"])
+            texts = [m.body["message"]["text"] for m in sim.messages(OA, "9301")[1:]]
+            assert [t.split("\n")[0].split(": ", 1)[1] for t in texts] == ["Tin 0", "Tin 2"]
+            second = (await desk.call(leader, "GET", f"/{ids[1]}"))[1]["delivery"]
+            assert second["routes"] == {"skipped": 1} and second["reasons"] == {"daily_cap": 1}
+    finally:
+        await running.runner.cleanup()
+
+
+async def test_cancel_stops_what_is_not_sent_and_corrects_what_was(desk):
+    await resident(desk.running, "9401")
+    leader = await desk.hire("leader")
+    _, sent = await desk.call(leader, "POST", "", NOTICE)
+    await desk.call(leader, "POST", f"/{sent['id']}/submit")
+    await desk.call(leader, "POST", f"/{sent['id']}/approve")
+    await wait_status(desk, leader, sent["id"], "sent")
+    status, cancelled = await desk.call(leader, "POST", f"/{sent['id']}/cancel",
+                                        {"note": "sai ngày"})
+    assert status == 200 and cancelled["corrections_queued"] == 1
+    msgs = await desk.running.sim.wait_for_messages(3, oa_id=OA, user_id="9401")
+    assert msgs[2].body["message"]["text"].startswith(
+        'HỦY THÔNG BÁO: "Lịch tiêm chủng tháng 12"')
+    # a notice scheduled for later and cancelled before its time never goes out
+    later = (utcnow() + timedelta(hours=2)).isoformat()
+    _, future = await desk.call(leader, "POST", "", dict(NOTICE, send_at=later))
+    await desk.call(leader, "POST", f"/{future['id']}/submit")
+    await desk.call(leader, "POST", f"/{future['id']}/approve")
+    assert (await desk.call(leader, "POST", f"/{future['id']}/cancel"))[1]["status"] == \
+        "cancelled"
+    async with desk.running.services.sm() as s:
+        planned = (await s.execute(select(func.count()).select_from(NoticeDelivery).where(
+            NoticeDelivery.notice_id == future["id"]))).scalar()
+    assert planned == 0
+    assert (await desk.call(leader, "POST", f"/{future['id']}/cancel"))[0] == 409
+
+
+async def test_roles_scope_tenancy_and_bad_input(desk):
+    officer = await desk.hire("officer")
+    propagandist = await desk.hire("propagandist", village="Nậm Mòn")
+    other_commune = await desk.hire("leader", code=commune_code(2))
+    # a propagandist drafts for their own village only
+    status, own = await desk.call(propagandist, "POST", "", dict(NOTICE, villages=[]))
+    assert status == 201 and own["villages"] == ["Nậm Mòn"]
+    status, body = await desk.call(propagandist, "POST", "", dict(NOTICE, villages=["Bản Phố"]))
+    assert status == 403 and "thôn của mình" in body["error"]
+    assert (await desk.call(propagandist, "POST", f"/{own['id']}/approve"))[0] == 403
+    # villages are matched without accents; an unknown one is named back
+    status, body = await desk.call(officer, "POST", "", dict(NOTICE, villages=["ban pho"]))
+    assert status == 201 and body["villages"] == ["Bản Phố"]
+    status, body = await desk.call(officer, "POST", "", dict(NOTICE, villages=["Thôn Ma"]))
+    assert status == 400 and body["villages"] == ["Thôn Ma"]
+    # another commune's key: 404 on this commune's path and on its notices
+    assert (await desk.call(other_commune, "GET", f"/{own['id']}"))[0] == 404
+    assert (await desk.call(other_commune, "GET", f"/{own['id']}",
+                            code=commune_code(2)))[0] == 404
+    assert (await desk.call(None, "GET", ""))[0] == 401
+    assert (await desk.call("cb_wrong", "GET", ""))[0] == 401
+    # bad input: 400 with the fields named, nothing stored
+    async with desk.running.services.sm() as s:
+        before = (await s.execute(select(func.count()).select_from(Notice))).scalar()
+    status, body = await desk.call(officer, "POST", "", dict(NOTICE, category="weather",
+                                                             headline="", extra=1))
+    assert status == 400
+    assert {d["field"] for d in body["details"]} == {"category", "headline", "extra"}
+    async with desk.running.services.sm() as s:
+        after = (await s.execute(select(func.count()).select_from(Notice))).scalar()
+        audits = (await s.execute(select(func.count()).select_from(NoticeAudit))).scalar()
+    assert after == before and audits == before  # one "create" row per stored notice
+    async with desk.http.post(f"{desk.running.url}/api/v1/communes/{CODE}/notices",
+                              data=b"{not json", headers={
+                                  "Authorization": f"Bearer {officer}"}) as r:
+        assert r.status == 400
