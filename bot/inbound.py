@@ -17,22 +17,24 @@ from datetime import timedelta
 from collections.abc import Awaitable
 from typing import Protocol
 
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import engine
+from bot.conversation.engine import NoticeSummary
 from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text, to_payload
 from bot.i18n import gettext_for
 from bot.loops import Worker
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
-from bot.store.models import (Conversation, InboundEvent, Message, OutboundMessage,
-                              ProviderMessage, Resident)
+from bot.store.models import (Conversation, InboundEvent, Message, Notice, OutboundMessage,
+                              ProviderMessage, Resident, TopicPreference)
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+CURRENT_NOTICES = timedelta(days=30)  # "thông báo mới": sent in the last 30 days, still valid
 MAX_ATTEMPTS = 5
 EVENTS_TOPIC = "events"
 #: event kinds that concern our messages or nobody, not a resident (no resident row is made)
@@ -172,12 +174,15 @@ class InboundProcessor(Worker):
                 await self._preload(s, [(e.commune_id, e.channel, i.user_id)
                                         for e, _, i in work
                                         if i.user_id and i.kind not in NO_RESIDENT])
+                notices = await self._current_notices(s, {e.commune_id for e, _, i in work
+                                                          if i.kind == "message"})
                 rows = _Rows(events)
                 for n, (event, tenant, inbound) in enumerate(work, 1):
                     if n % 10 == 0:
                         # the batch is CPU work between awaits: let waiting webhooks answer
                         await asyncio.sleep(0)
-                    await self._apply(s, tenant, event, inbound, rows, understood.get(event.id))
+                    await self._apply(s, tenant, event, inbound, rows, understood.get(event.id),
+                                      notices.get(event.commune_id, []))
                     rows.processed.append(event.id)
                 await rows.write(s)
                 return bool(rows.outbound)
@@ -198,6 +203,25 @@ class InboundProcessor(Worker):
                                                      engine.village_names(commune))
         answers = await asyncio.gather(*asks.values())
         return dict(zip(asks, answers))
+
+    async def _current_notices(self, s: AsyncSession, commune_ids: set[int]
+                               ) -> dict[int, list[tuple[NoticeSummary, tuple[int, ...]]]]:
+        """The notices each commune has sent that still hold (newest first), for "có thông báo
+        gì mới không"; with the villages each is for."""
+        if not commune_ids:
+            return {}
+        now = utcnow()
+        rows = (await s.execute(select(Notice).where(
+            Notice.commune_id.in_(commune_ids), Notice.status.in_(["sending", "sent"]),
+            Notice.msg_type == "alert",
+            or_(Notice.expires_at.is_(None), Notice.expires_at > now),
+            Notice.updated_at > now - CURRENT_NOTICES).order_by(Notice.id.desc()).limit(
+                20 * len(commune_ids)))).scalars().all()
+        out: dict[int, list[tuple[NoticeSummary, tuple[int, ...]]]] = {}
+        for n in rows:
+            out.setdefault(n.commune_id, []).append(
+                (NoticeSummary(n.headline, n.sent_at or n.updated_at), tuple(n.village_ids)))
+        return out
 
     async def _preload(self, s: AsyncSession, wanted: list[tuple[int, str, str]]) -> None:
         """Load or create the resident and conversation of every key, for ``_apply``."""
@@ -229,7 +253,8 @@ class InboundProcessor(Worker):
 
     async def _apply(self, s: AsyncSession, tenant: Tenant, event: InboundEvent,
                      inbound: Inbound, rows: _Rows,
-                     understood: Understanding | None = None) -> None:
+                     understood: Understanding | None = None,
+                     notices: list[tuple[NoticeSummary, tuple[int, ...]]] = ()) -> None:
         kind = inbound.kind
         if kind in {"received", "seen"}:
             await self._delivery_state(s, tenant, event.channel, inbound, kind)
@@ -278,7 +303,11 @@ class InboundProcessor(Worker):
                 return
             result = engine.respond(tenant.config, inbound.text, language=resident.language,
                                     state=conv.state, attachments=inbound.attachments,
-                                    understood=understood)
+                                    understood=understood,
+                                    notices=[n for n, villages in notices
+                                             if not villages or resident.village_id in villages])
+            for effect in result.effects:
+                await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
             # what the resident asked, with what the bot understood: misses and low-confidence
             # questions are found here, per commune (`bot nlu misses`)
             rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,
@@ -312,6 +341,22 @@ class InboundProcessor(Worker):
             .values({column: utcnow()}))
 
 
+async def set_topic_preference(s: AsyncSession, resident: Resident, topic: str,
+                               subscribed: bool) -> None:
+    """Record a resident's choice; subscribing to everything clears every earlier choice."""
+    if topic == "*" and subscribed:
+        await s.execute(delete(TopicPreference).where(TopicPreference.resident_id == resident.id))
+        return
+    pref = (await s.execute(select(TopicPreference).where(
+        TopicPreference.resident_id == resident.id, TopicPreference.topic == topic))
+    ).scalar_one_or_none()
+    if pref is None:
+        s.add(TopicPreference(commune_id=resident.commune_id, resident_id=resident.id,
+                              topic=topic, subscribed=subscribed))
+    else:
+        pref.subscribed = subscribed
+
+
 async def erase_resident(s: AsyncSession, resident: Resident) -> None:
     """``user_withdraw`` / a deletion request: remove the person's data, keep counts.
 
@@ -331,6 +376,7 @@ async def erase_resident(s: AsyncSession, resident: Resident) -> None:
                     .values(text=None, attachments=None))
     await s.execute(update(Conversation).where(Conversation.resident_id == resident.id)
                     .values(state={}))
+    await s.execute(delete(TopicPreference).where(TopicPreference.resident_id == resident.id))
     await s.execute(update(InboundEvent).where(
         InboundEvent.commune_id == resident.commune_id,
         InboundEvent.channel == resident.channel,

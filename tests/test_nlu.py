@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bot.conversation.engine import CONFIDENCE_THRESHOLD, INTENTS
 from bot.nlu import data as nlu_data
@@ -50,3 +51,34 @@ def test_villages_are_matched_without_diacritics():
     entities = engine.entities("ai la truong thon nam mon", ["Nậm Mòn", "Bản Phố"])
     assert {"entity": "village", "value": "Nậm Mòn"} in entities
     assert fold("Nậm Mòn") == "Nam Mon"
+
+
+@pytest.mark.parametrize("text, entity, value", [
+    ("cho tôi đổi sang tiếng H'Mông", "language", "hnj"),
+    ("doi sang tieng e de duoc ko", "language", "rad"),
+    ("tôi muốn nghe tiếng Việt", "language", "vi"),
+    ("đăng ký nhận tin cắt điện", "topic", "services"),
+    ("ko muon nhan tin bao lu nua", "topic", "safety"),
+    ("lich tiem chung ngay mai", "date", "2026-11-23"),
+    ("thứ 7 có cắt điện không", "date", "2026-11-28"),
+    ("ngày 25 tháng 12 có họp không", "date", "2026-12-25"),
+    ("mất điện hôm 20/11", "date", "2026-11-20"),
+    ("mất điện từ 3/1/2027", "date", "2027-01-03"),
+])
+def test_entities_language_topic_date(text, entity, value):
+    from datetime import datetime, timezone
+
+    from bot.nlu.entities import EntityExtractor
+
+    training = nlu_data.load()
+    extract = EntityExtractor(training.regexes, training.lookups, training.synonyms)
+    now = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)  # a Sunday, 10:00 in Vietnam
+    assert {"entity": entity, "value": value} in extract(text, [], now=now)
+
+
+def test_no_date_or_code_where_there_is_none():
+    found = default_engine().entities("gọi 0214 3880 123 giờ hành chính", ["Bản Phố"])
+    assert found == []
+    # "bao" (thông báo, folded) is not "bão"; "điện thoại" is not a power cut
+    assert default_engine().entities("xa co thong bao gi moi ko") == []
+    assert default_engine().entities("số điện thoại của xã") == []

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.staff import add_staff
-from bot.store.models import Notice, NoticeAudit, NoticeDelivery, OutboundMessage, Resident
+from bot.store.models import (Notice, NoticeAudit, NoticeDelivery, OutboundMessage, Resident,
+                              TopicPreference)
 from bot.timeutil import to_vn, utcnow
 from tests.conftest import commune_code, make_settings, oa_id, start_service
 
@@ -48,7 +49,7 @@ class Desk:
             return r.status, await r.json()
 
 
-NOTICE = {"category": "services", "priority": "normal",
+NOTICE = {"category": "safety", "priority": "normal",
           "headline": "Lịch tiêm chủng tháng 12",
           "body": "Trạm y tế xã tiêm chủng mở rộng ngày 25/12, mang sổ tiêm của trẻ."}
 
@@ -135,7 +136,7 @@ async def test_night_waits_for_morning_but_an_emergency_goes_at_once(store_url, 
             assert row.status == "pending" and row.next_attempt_at > utcnow() + timedelta(
                 minutes=30)  # held until the quiet hours end
             # an emergency: drafted and published by the leader in one step, sent at night
-            storm = dict(NOTICE, category="disaster", priority="emergency",
+            storm = dict(NOTICE, category="safety", priority="emergency",
                          headline="Bão số 9 đổ bộ", body="Sơ tán khỏi vùng trũng trước 18 giờ.")
             _, urgent = await desk.call(leader, "POST", "", storm)
             assert (await desk.call(leader, "POST", f"/{urgent['id']}/publish"))[0] == 200
@@ -239,3 +240,43 @@ async def test_roles_scope_tenancy_and_bad_input(desk):
                               data=b"{not json", headers={
                                   "Authorization": f"Bearer {officer}"}) as r:
         assert r.status == 400
+
+
+async def test_resident_unsubscribes_by_topic_in_the_chat_and_asks_for_current_notices(desk):
+    sim = desk.running.sim
+    await resident(desk.running, "9501")
+    leader = await desk.hire("leader")
+    await sim.user_sends_text(OA, "9501", "ko muốn nhận tin cắt điện nữa")
+    msgs = await sim.wait_for_messages(2, oa_id=OA, user_id="9501")
+    assert "không gửi tin về lịch điện, nước sạch" in msgs[1].body["message"]["text"]
+
+    async def publish(notice: dict) -> int:
+        _, d = await desk.call(leader, "POST", "", notice)
+        if notice["priority"] == "emergency":
+            await desk.call(leader, "POST", f"/{d['id']}/publish")
+        else:
+            await desk.call(leader, "POST", f"/{d['id']}/submit")
+            await desk.call(leader, "POST", f"/{d['id']}/approve")
+        await wait_status(desk, leader, d["id"], "sent")
+        return d["id"]
+
+    power = await publish(dict(NOTICE, category="services", headline="Cắt điện thứ Bảy",
+                               body="Cắt điện 7:00–11:00 để bảo trì."))
+    await publish(dict(NOTICE, category="services", priority="emergency",
+                       headline="Sự cố lưới điện", body="Tránh xa dây điện bị đứt."))
+    texts = [m.body["message"]["text"] for m in sim.messages(OA, "9501")]
+    assert not any("Cắt điện thứ Bảy" in t for t in texts)
+    assert any(t.startswith("THÔNG BÁO KHẨN: Sự cố lưới điện") for t in texts)
+    skipped = (await desk.call(leader, "GET", f"/{power}"))[1]["delivery"]
+    assert skipped["reasons"] == {"unsubscribed": 1}
+    # back in: subscribing to everything clears the choice
+    await sim.user_sends_text(OA, "9501", "đăng ký nhận tin")
+    await sim.wait_for_messages(len(texts) + 1, oa_id=OA, user_id="9501")
+    async with desk.running.services.sm() as s:
+        assert (await s.execute(select(func.count()).select_from(TopicPreference))).scalar() == 0
+    # "có thông báo gì mới": the notices the commune has sent, newest first
+    await sim.user_sends_text(OA, "9501", "xa co thong bao gi moi ko")
+    reply = (await sim.wait_for_messages(len(texts) + 2, oa_id=OA, user_id="9501"))[-1]
+    lines = reply.body["message"]["text"].splitlines()
+    assert lines[0] == "Thông báo mới của Xã Thử Nghiệm 1:"
+    assert lines[1].endswith("Sự cố lưới điện") and lines[2].endswith("Cắt điện thứ Bảy")

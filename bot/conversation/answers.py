@@ -101,18 +101,23 @@ ANSWERS = ROOT / "data" / "answers" / "answers.yml"
 
 @lru_cache(maxsize=1)
 def templates() -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """(fragments, intents) from ``data/answers/answers.yml``; an intent's entry is
-    ``{"text": …, "menu": bool}``."""
+    """(fragments, answers) from ``data/answers/answers.yml``: every intent's answer and every
+    situation's (``subscribe_topic`` …), each ``{"text": …, "menu": bool}``."""
     raw = yaml.safe_load(ANSWERS.read_text(encoding="utf-8"))
-    intents = {str(k): (v if isinstance(v, dict) else {"text": v})
-               for k, v in raw["intents"].items()}
-    return dict(raw["fragments"]), intents
+    situations = raw.get("situations") or {}
+    if set(situations) & set(raw["intents"]):
+        raise ValueError(f"{ANSWERS}: a situation may not share an intent's name")
+    entries = {**raw["intents"], **situations}
+    return dict(raw["fragments"]), {str(k): (v if isinstance(v, dict) else {"text": v})
+                                     for k, v in entries.items()}
 
 
 def render(intent: str, commune: Commune, _: Callable[[str], str],
-           village: str | None = None) -> tuple[str, bool]:
-    """The answer to ``intent`` for ``commune`` in the resident's language, and whether the
-    quick choices follow it. ``KeyError`` for an intent without an answer."""
+           village: str | None = None, topic: str | None = None) -> tuple[str, bool]:
+    """The answer to ``intent`` (or a situation) for ``commune`` in the resident's language,
+    and whether the quick choices follow it. ``KeyError`` for one without an answer."""
+    from bot.notices.workflow import TOPIC_NAMES
+
     fragments, intents = templates()
     entry = intents[intent]
     facts = {"name": commune.name, "phone": commune.phone, "address": commune.address,
@@ -122,4 +127,5 @@ def render(intent: str, commune: Commune, _: Callable[[str], str],
     facts["where"] = (_(fragments["where_village"]).format(village=village) if village
                       else _(fragments["where_unknown"]))
     facts["what"] = _(TITLES[intent]).lower() if intent in TITLES else ""
+    facts["topic"] = _(TOPIC_NAMES[topic]) if topic in TOPIC_NAMES else ""
     return _(entry["text"]).format(**facts), bool(entry.get("menu"))

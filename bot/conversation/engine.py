@@ -5,6 +5,7 @@ Used by every channel (Zalo, web chat) through the inbound processor, and by ``b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,11 +14,20 @@ from bot.config import Commune
 from bot.conversation import answers
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.i18n import gettext_for
+from bot.timeutil import to_vn
 from bot.nlu.backends import Understanding, understand_embedded
 
 CONFIDENCE_THRESHOLD = 0.4  # below: a clarifying question (chosen on docs/nlu-eval.md)
 CLARIFY_FLOOR = 0.1  # intents offered as "did you mean" must have at least this probability
 INTENTS = set(answers.TITLES) | {"greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope"}
+
+
+@dataclass(frozen=True)
+class NoticeSummary:
+    """A notice the commune has sent and that still holds, as the chat shows it."""
+    headline: str
+    sent_at: datetime
+    village_ids: tuple[int, ...] = ()
 
 
 @dataclass
@@ -26,6 +36,8 @@ class TurnResult:
     replies: list[Reply]
     state: dict[str, Any] = field(default_factory=dict)
     backend: str | None = None  # which NLU backend read the text (None: a choice, no NLU)
+    #: what the caller must record: {"topic": "services" | "*", "subscribed": bool}
+    effects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def reply_text(self) -> str:
@@ -67,23 +79,42 @@ def needs_nlu(text: str | None, state: dict[str, Any] | None) -> bool:
 
 
 def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-untyped-def]
-           now: datetime | None = None) -> list[Reply]:
+           now: datetime | None = None, notices: Sequence[NoticeSummary] = ()) -> list[Reply]:
     """What the bot says for an understood intent, from the commune's own facts."""
     if intent == "office_hours":
         return [Text(answers.office_hours(commune, _, now))]
     if intent == "office_contact":
         return [Text(answers.office_contact(commune, _))]
-    village = next((e["value"] for e in parse.entities if e["entity"] == "village"), None)
-    text, menu = answers.render(intent, commune, _, village=village)
+    if intent == "latest_notices" and notices:
+        header, _menu_ = answers.render("latest_notices_list", commune, _)
+        lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in notices[:5]]
+        return [Text("\n".join([header, *lines]))]
+    topic = _entity(parse, "topic")
+    situation = f"{intent}_topic" if intent in ("subscribe", "unsubscribe") and topic else intent
+    text, menu = answers.render(situation, commune, _, village=_entity(parse, "village"),
+                                topic=topic)
     return [Choices(text, _menu(_))] if menu else [Text(text)]
+
+
+def _entity(parse: Parse, name: str) -> str | None:
+    return next((e["value"] for e in parse.entities if e["entity"] == name), None)
+
+
+def effects_of(intent: str, parse: Parse) -> list[dict[str, Any]]:
+    """Subscribing or unsubscribing (a topic, or everything: ``*``)."""
+    if intent not in ("subscribe", "unsubscribe"):
+        return []
+    return [{"topic": _entity(parse, "topic") or "*", "subscribed": intent == "subscribe"}]
 
 
 def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state: dict[str, Any] | None = None, attachments: list[dict[str, Any]] | None = None,
             now: datetime | None = None,
-            understood: Understanding | None = None) -> TurnResult:
+            understood: Understanding | None = None,
+            notices: Sequence[NoticeSummary] = ()) -> TurnResult:
     """``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
-    Rasa backend is reached asynchronously); without it the embedded engine reads the text."""
+    Rasa backend is reached asynchronously); without it the embedded engine reads the text.
+    ``notices``: the commune's current notices for this resident, newest first."""
     _ = gettext_for(language)
     state = dict(state or {})
     if not text or not text.strip():
@@ -125,13 +156,13 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                                      "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu(_))]
     else:
         state["misses"] = 0
-        replies = answer(commune, intent, parse, _, now)
+        replies = answer(commune, intent, parse, _, now, notices)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
     state["last_intent"] = intent
     return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state,
-                      understood.backend if understood else None)
+                      understood.backend if understood else None, effects_of(intent, parse))
 
 
 def welcome(commune: Commune, language: str = "vi") -> list[Reply]:

@@ -37,7 +37,7 @@ class EmbeddedNLU:
 
     def __init__(self, training: nlu_data.NluData) -> None:
         self.training = training
-        self.entities = EntityExtractor(training.regexes)
+        self.entities = EntityExtractor(training.regexes, training.lookups, training.synonyms)
         started = time.perf_counter()
         texts = [normalise(t) for t, _ in training.examples]
         labels = [i for _, i in training.examples]

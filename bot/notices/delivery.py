@@ -29,7 +29,8 @@ from bot.i18n import gettext_for
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
 from bot.notices.workflow import SEND_PRIORITY, record
-from bot.store.models import Notice, NoticeDelivery, OutboundMessage, Resident
+from bot.store.models import (Notice, NoticeDelivery, OutboundMessage, Resident,
+                              TopicPreference)
 from bot.tenants import Tenants
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
 
@@ -161,6 +162,12 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
             NoticeDelivery.route == "consultation",
             NoticeDelivery.created_at >= local_midnight).group_by(NoticeDelivery.resident_id))
         sent_today = {r: n for r, n in rows.all()}
+    choices: dict[int, dict[str, bool]] = {}
+    if not emergency:  # emergencies reach everyone, whatever they unsubscribed from
+        for resident_id, topic, subscribed in (await s.execute(select(
+                TopicPreference.resident_id, TopicPreference.topic, TopicPreference.subscribed)
+                .where(TopicPreference.commune_id == notice.commune_id))).all():
+            choices.setdefault(resident_id, {})[topic] = subscribed
     start_at = now if emergency else (quiet_until(now, settings) or now)
     lane = SEND_PRIORITY[notice.priority]
     ledger: list[dict[str, Any]] = []
@@ -173,7 +180,10 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
             route, reason = "skipped", "village_unknown"
         else:
             route, reason = route_for(resident, now)
-        if route == "consultation" and sent_today.get(resident.id, 0) >= settings.daily_cap \
+        wants = choices.get(resident.id, {})
+        if not wants.get(notice.category, wants.get("*", True)):
+            route, reason = "skipped", "unsubscribed"
+        elif route == "consultation" and sent_today.get(resident.id, 0) >= settings.daily_cap \
                 and not emergency:
             route, reason = "skipped", "daily_cap"
         counts[route] += 1

@@ -28,10 +28,22 @@ CATEGORIES = {
     "development": N_("Dự án, chương trình phát triển, an sinh xã hội"),
     "knowledge": N_("Kiến thức khoa học, kỹ thuật phục vụ sản xuất, đời sống"),
     "security": N_("An ninh, trật tự, quân sự địa phương"),
-    "disaster": N_("Thiên tai, cứu nạn, hỏa hoạn, dịch bệnh"),
+    "safety": N_("Phòng, chống thiên tai, cứu nạn, hỏa hoạn, dịch bệnh"),
     "exemplary": N_("Gương người tốt, việc tốt"),
     "crime_prevention": N_("Phòng, chống vi phạm pháp luật, tệ nạn"),
-    "services": N_("Dịch vụ thiết yếu (điện, nước, tiêm chủng…)"),
+    "services": N_("Dịch vụ thiết yếu cho đời sống (điện, nước…)"),
+}
+
+#: how the chat names each category to a resident (phrases the `topic` entity recognises)
+TOPIC_NAMES = {
+    "policy": N_("chính sách, pháp luật"),
+    "development": N_("an sinh, việc làm"),
+    "knowledge": N_("khuyến nông"),
+    "security": N_("an ninh, trật tự"),
+    "safety": N_("thiên tai, dịch bệnh"),
+    "exemplary": N_("gương người tốt"),
+    "crime_prevention": N_("phòng chống tệ nạn"),
+    "services": N_("lịch điện, nước sạch"),
 }
 
 #: Thông tư 39/2020 priority → CAP 1.2 (urgency, severity, certainty) and the send lane

@@ -298,3 +298,17 @@ class NoticeDelivery(Base):
     outbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbound_messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TopicPreference(Base):
+    """A resident's choice about a notice category ("không nhận tin cắt điện nữa"); ``topic``
+    ``*`` covers every category. Emergencies reach everyone regardless."""
+
+    __tablename__ = "topic_preferences"
+    __table_args__ = (UniqueConstraint("resident_id", "topic"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(32))
+    subscribed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
