@@ -172,6 +172,8 @@ class NoticeSettings(_Model):
     quiet_start: time = time(22, 0)
     quiet_end: time = time(6, 0)
     daily_cap: int = Field(default=3, ge=1)
+    #: a propagandist who has not replied "đã chuyển" is reminded once after this long
+    relay_reminder_after_s: float = Field(default=3 * 3600, gt=0)
 
     @field_validator("quiet_start", "quiet_end", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text, to_payload
 from bot.i18n import gettext_for
 from bot.loops import Worker
+from bot.notices import relay
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
 from bot.store.models import (Conversation, InboundEvent, Message, Notice, OutboundMessage,
                               ProviderMessage, Resident, TopicPreference)
@@ -301,6 +302,15 @@ class InboundProcessor(Worker):
                 rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
                              text=inbound.text, attachments=inbound.attachments or None)
                 return
+            if relay.is_confirmation(inbound.text):  # a propagandist: "đã chuyển"
+                thanks = await relay.confirm(s, tenant.id, inbound.user_id, resident.language)
+                if thanks is not None:
+                    rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                                 text=inbound.text, intent="relay_confirmed", confidence=1.0)
+                    rows.message(tenant.id, conv.id, "out", text=thanks.text,
+                                 intent="relay_confirmed", confidence=1.0)
+                    self._queue(rows, tenant, event, inbound, resident, [thanks])
+                    return
             result = engine.respond(tenant.config, inbound.text, language=resident.language,
                                     state=conv.state, attachments=inbound.attachments,
                                     understood=understood,
@@ -319,6 +329,12 @@ class InboundProcessor(Worker):
                 rows.message(tenant.id, conv.id, "out",
                              text=engine.text_of(reply),
                              intent=result.parse.intent, confidence=result.parse.confidence)
+        self._queue(rows, tenant, event, inbound, resident, replies)
+
+    @staticmethod
+    def _queue(rows: _Rows, tenant: Tenant, event: InboundEvent, inbound: Inbound,
+               resident: Resident, replies: list[Reply]) -> None:
+        """Replies become outbound rows keyed by the event (``reply:<event id>:<n>``)."""
         now = utcnow()
         for n, reply in enumerate(replies):
             rows.outbound.append(dict(

@@ -280,3 +280,46 @@ async def test_resident_unsubscribes_by_topic_in_the_chat_and_asks_for_current_n
     lines = reply.body["message"]["text"].splitlines()
     assert lines[0] == "Thông báo mới của Xã Thử Nghiệm 1:"
     assert lines[1].endswith("Sự cố lưới điện") and lines[2].endswith("Cắt điện thứ Bảy")
+
+
+async def test_propagandist_gets_a_package_confirms_and_is_reminded(store_url, sim):
+    running = await start_service(make_settings(store_url, sim, notices={
+        **quiet_around_now(False), "relay_reminder_after_s": 0.5}), sim)
+    try:
+        async with aiohttp.ClientSession() as http:
+            desk = Desk(running, http)
+            officer, leader = await desk.hire("officer"), await desk.hire("leader")
+            async with running.services.sm() as s, s.begin():
+                await add_staff(s, CODE, "Trưởng thôn Nậm Mòn", "propagandist", "Nậm Mòn",
+                                zalo_user_id="9601")
+                await add_staff(s, CODE, "Trưởng bản Bản Phố", "propagandist", "Bản Phố",
+                                zalo_user_id="9602")
+            for user in ("9601", "9602"):
+                await resident(running, user)  # they chat with the OA like anyone
+            _, d = await desk.call(officer, "POST", "", dict(NOTICE, villages=["Nậm Mòn"]))
+            await desk.call(officer, "POST", f"/{d['id']}/submit")
+            await desk.call(leader, "POST", f"/{d['id']}/approve")
+            msgs = await sim.wait_for_messages(3, oa_id=OA, user_id="9601")
+            package, ask = (m.body["message"]["text"] for m in msgs[1:3])
+            assert package.startswith("THÔNG BÁO: Lịch tiêm chủng tháng 12")
+            assert "nhóm Zalo của Nậm Mòn" in ask and "ĐÃ CHUYỂN" in ask
+            assert len(sim.messages(OA, "9602")) == 1  # another village's head: nothing
+            # Bản Phố's head has nothing to confirm: "đã chuyển" is an ordinary message there
+            await sim.user_sends_text(OA, "9602", "đã chuyển")
+            other = await sim.wait_for_messages(2, oa_id=OA, user_id="9602")
+            assert not other[1].body["message"]["text"].startswith("Cảm ơn anh/chị đã chuyển")
+            # Nậm Mòn's head forgets: one reminder, then confirms by typing
+            remind = await sim.wait_for_messages(4, oa_id=OA, user_id="9601")
+            assert remind[3].body["message"]["text"].startswith("Nhắc anh/chị")
+            await sim.user_sends_text(OA, "9601", "Đã chuyển!")
+            thanks = await sim.wait_for_messages(5, oa_id=OA, user_id="9601")
+            assert thanks[4].body["message"]["text"].startswith(
+                'Cảm ơn anh/chị đã chuyển thông báo "Lịch tiêm chủng tháng 12" vào nhóm Nậm Mòn')
+            body = (await desk.call(leader, "GET", f"/{d['id']}"))[1]
+            [relay] = body["delivery"]["relays"]
+            assert relay["village"] == "Nậm Mòn" and relay["package"] == "sent"
+            assert relay["confirmed_at"] and relay["reminded_at"]
+            await asyncio.sleep(0.8)
+            assert len(sim.messages(OA, "9601")) == 5  # reminded once only
+    finally:
+        await running.runner.cleanup()

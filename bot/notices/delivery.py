@@ -29,7 +29,8 @@ from bot.i18n import gettext_for
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
 from bot.notices.workflow import SEND_PRIORITY, record
-from bot.store.models import (Notice, NoticeDelivery, OutboundMessage, Resident,
+from bot.notices.relay import plan_relays, relay_figures, remind
+from bot.store.models import (Notice, NoticeDelivery, NoticeRelay, OutboundMessage, Resident,
                               TopicPreference)
 from bot.tenants import Tenants
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
@@ -93,10 +94,18 @@ class NoticeDispatcher(Worker):
         for notice_id in await self.claim():
             if await self.plan(notice_id):
                 planned += 1
-        if planned:
+        reminders = await self.remind()
+        if planned or reminders:
             await self.coord.publish(OUTBOUND_TOPIC)
         await self.finish_sent()
         return planned
+
+    async def remind(self) -> int:
+        now = utcnow()
+        if quiet_until(now, self.settings):
+            return 0  # village heads are not woken at night
+        async with self.sm() as s, s.begin():
+            return await remind(s, self.settings, now)
 
     async def claim(self) -> list[int]:
         now = utcnow()
@@ -197,6 +206,10 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
                                                             resident.language))),
                 priority=lane, status="pending", attempts=0, parts_sent=0,
                 next_attempt_at=start_at, created_at=now))
+    package = render(notice, commune_name, "vi")
+    relays, relay_sends = await plan_relays(s, notice, package, lane, start_at)
+    queued += relay_sends
+    counts["relay"] = len(relays)
     ids: dict[str, int] = {}
     if queued:
         result = await s.execute(insert(OutboundMessage.__table__).returning(
@@ -206,6 +219,10 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
         row["outbound_id"] = ids.get(key(notice.id, row["resident_id"]))
     if ledger:
         await s.execute(insert(NoticeDelivery.__table__), ledger)
+    for relay in relays:
+        relay["outbound_id"] = ids.get(f"notice:{notice.id}:relay:{relay['staff_id']}")
+    if relays:
+        await s.execute(insert(NoticeRelay.__table__), relays)
     return counts
 
 
@@ -263,4 +280,5 @@ async def stats(s: AsyncSession, notice: Notice) -> dict[str, Any]:
         if status in ("failed", "window_closed"):
             failed[reason or status] += n
     return {"planned": sum(routes.values()), "routes": routes, "reasons": reasons,
-            "sends": dict(by_status), "failed": dict(failed), "seen": seen}
+            "sends": dict(by_status), "failed": dict(failed), "seen": seen,
+            "relays": await relay_figures(s, notice.id)}
