@@ -31,6 +31,7 @@ from bot.inbound import InboundProcessor
 from bot.api.notices import NoticesApi
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
+from bot.notices.broadcast import BroadcastWorker
 from bot.notices.delivery import NoticeDispatcher
 from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker, startup_lock
@@ -61,12 +62,14 @@ class Services:
     nlu: Backend
     notices: NoticeDispatcher
     notices_api: NoticesApi
+    broadcasts: BroadcastWorker
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
-        for worker in (self.processor, self.sender, self.refresher, self.notices):
+        for worker in (self.processor, self.sender, self.refresher, self.notices,
+                       self.broadcasts):
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
@@ -111,7 +114,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
                         processor, sender, TokenRefresher(tokens), nlu,
                         NoticeDispatcher(sm, tenants, coord, settings.notices),
-                        NoticesApi(sm, tenants, coord))
+                        NoticesApi(sm, tenants, coord),
+                        BroadcastWorker(sm, tenants, coord, api))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -119,6 +123,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
             asyncio.create_task(services.refresher.run_forever(poll_s=600),
                                 name="token-refresher"),
             asyncio.create_task(services.notices.run_forever(), name="notice-dispatcher"),
+            asyncio.create_task(services.broadcasts.run_forever(poll_s=2.0),
+                                name="notice-broadcasts"),
         ]
     log.info("service ready: %d communes, store %s, coordination %s, NLU %s", len(tenants),
              engine.dialect.name, coord.name, nlu.name)

@@ -73,6 +73,7 @@ async def resident(running, user_id: str, *, days_since_contact: float | None = 
 async def desk(store_url, sim):
     running = await start_service(make_settings(
         store_url, sim, notices=quiet_around_now(False)), sim)
+    running.services.broadcasts.verify_poll_s = 0.05  # the simulator answers -214 once
     async with aiohttp.ClientSession() as http:
         yield Desk(running, http)
     await running.runner.cleanup()
@@ -115,6 +116,21 @@ async def test_draft_approve_deliver_by_the_route_zalo_allows(desk):
     assert [a["action"] for a in done["audit"]] == ["create", "submit", "approve", "dispatch",
                                                     "finish"]
     assert done["audit"][2]["staff_id"] is not None and done["approved_by"] is not None
+    # the follower outside the window: the notice as an article, broadcast once
+    sim = desk.running.sim
+    for _ in range(200):
+        if sim.state.broadcasts:
+            break
+        await asyncio.sleep(0.05)
+    [broadcast] = sim.state.broadcasts
+    [article] = [a for a in sim.state.articles.values() if a.article_id in broadcast.article_ids]
+    assert article.body["title"] == "Lịch tiêm chủng tháng 12"
+    for _ in range(100):  # the broadcast's message id is stored just after Zalo answers
+        figures = (await desk.call(leader, "GET", f"/{nid}"))[1]["delivery"]["broadcast"]
+        if figures["status"] == "sent":
+            break
+        await asyncio.sleep(0.05)
+    assert figures["status"] == "sent" and figures["article_id"] == article.article_id
 
 
 async def test_night_waits_for_morning_but_an_emergency_goes_at_once(store_url, sim):

@@ -30,13 +30,14 @@ from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
 from bot.notices.workflow import SEND_PRIORITY, record
 from bot.notices.relay import plan_relays, relay_figures, remind
-from bot.store.models import (Notice, NoticeDelivery, NoticeRelay, OutboundMessage, Resident,
-                              TopicPreference)
+from bot.store.models import (Notice, NoticeBroadcast, NoticeDelivery, NoticeRelay,
+                              OutboundMessage, Resident, TopicPreference)
 from bot.tenants import Tenants
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
 
 log = logging.getLogger(__name__)
 NOTICES_TOPIC = "notices"
+BROADCAST_TOPIC = "broadcasts"  # bot/notices/broadcast.py listens
 WINDOW = timedelta(days=7)
 FREE_WINDOW = timedelta(hours=48)
 
@@ -97,6 +98,8 @@ class NoticeDispatcher(Worker):
         reminders = await self.remind()
         if planned or reminders:
             await self.coord.publish(OUTBOUND_TOPIC)
+        if planned:
+            await self.coord.publish(BROADCAST_TOPIC)
         await self.finish_sent()
         return planned
 
@@ -219,6 +222,9 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
         row["outbound_id"] = ids.get(key(notice.id, row["resident_id"]))
     if ledger:
         await s.execute(insert(NoticeDelivery.__table__), ledger)
+    if counts["broadcast"]:  # once per notice: followers the consultation route cannot reach
+        s.add(NoticeBroadcast(commune_id=notice.commune_id, notice_id=notice.id,
+                              next_attempt_at=start_at))
     for relay in relays:
         relay["outbound_id"] = ids.get(f"notice:{notice.id}:relay:{relay['staff_id']}")
     if relays:
@@ -230,6 +236,10 @@ async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) 
     """Stop what has not been sent; tell those who already got the notice that it is cancelled
     (the correction reaches the same people). Returns the number of corrections queued."""
     prefix = f"notice:{notice.id}:"
+    await s.execute(update(NoticeBroadcast).where(
+        NoticeBroadcast.notice_id == notice.id, NoticeBroadcast.message_id.is_(None),
+        NoticeBroadcast.status == "pending").values(status="cancelled",
+                                                    error_reason="notice cancelled"))
     await s.execute(update(OutboundMessage).where(
         OutboundMessage.idempotency_key.like(prefix + "%"),
         OutboundMessage.status == "pending").values(status="cancelled",
@@ -281,4 +291,15 @@ async def stats(s: AsyncSession, notice: Notice) -> dict[str, Any]:
             failed[reason or status] += n
     return {"planned": sum(routes.values()), "routes": routes, "reasons": reasons,
             "sends": dict(by_status), "failed": dict(failed), "seen": seen,
-            "relays": await relay_figures(s, notice.id)}
+            "relays": await relay_figures(s, notice.id),
+            "broadcast": await _broadcast_figures(s, notice.id)}
+
+
+async def _broadcast_figures(s: AsyncSession, notice_id: int) -> dict[str, Any] | None:
+    row = (await s.execute(select(NoticeBroadcast).where(
+        NoticeBroadcast.notice_id == notice_id))).scalar_one_or_none()
+    if row is None:
+        return None
+    return {"status": row.status, "article_id": row.article_id, "message_id": row.message_id,
+            "attempts": row.attempts, "error": row.error_reason,
+            "sent_at": row.sent_at.isoformat() if row.sent_at else None}

@@ -330,3 +330,26 @@ class NoticeRelay(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NoticeBroadcast(Base):
+    """A notice as the commune's article broadcast, for followers the consultation route cannot
+    reach: article create → verify → broadcast, once per notice, each step's result kept so a
+    restart resumes at the step it reached."""
+
+    __tablename__ = "notice_broadcasts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"),
+                                           unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    article_token: Mapped[str | None] = mapped_column(String(64))
+    article_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    error_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,137 @@
+"""The article-broadcast route (zalo-oa-api.md §7): for the followers a consultation message
+cannot reach (no interaction in 7 days), the notice becomes an article of the commune's OA and
+is broadcast to its followers — once per notice.
+
+Steps, each result stored before the next: ``article/create`` → token; ``article/verify`` →
+article id (``-214`` "being processed": poll again shortly); ``oa/message`` with the article
+as a media template → message id. A restart resumes at the first step without a result. Zalo's
+night rule (``-234``) holds a broadcast until 06:00 like any retryable error (errors.py). A crash
+between Zalo creating the article and our storing its token can leave one unused hidden-from-
+nobody draft; the broadcast itself is sent once (its message id is stored in the same step).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.channels.zalo.client import ZaloApi
+from bot.channels.zalo.errors import Outcome, ZaloError
+from bot.coord import Coordinator
+from bot.inbound import LEASE, worker_id
+from bot.loops import Worker
+from bot.outbound import backoff
+from bot.notices.delivery import BROADCAST_TOPIC
+from bot.store.models import Notice, NoticeBroadcast
+from bot.tenants import Tenants
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 12
+VERIFY_POLL_S = 5.0
+
+
+def article_body(notice: Notice, commune_name: str) -> dict[str, Any]:
+    paragraphs = [p.strip() for p in notice.body.split("\n") if p.strip()]
+    return {"type": "normal", "title": notice.headline[:150], "author": commune_name[:50],
+            "description": notice.body[:300],
+            "body": [{"type": "text", "content": p} for p in paragraphs] or [
+                {"type": "text", "content": notice.body}],
+            "status": "show", "comment": "hide"}
+
+
+def broadcast_body(article_id: str) -> dict[str, Any]:
+    # every follower: no age/gender/location filter (the target fields are all optional)
+    return {"recipient": {"target": {}},
+            "message": {"attachment": {"type": "template", "payload": {
+                "template_type": "media",
+                "elements": [{"media_type": "article", "attachment_id": article_id}]}}}}
+
+
+class BroadcastWorker(Worker):
+    topic = BROADCAST_TOPIC
+    batch = 5
+    verify_poll_s = VERIFY_POLL_S
+
+    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
+                 api: ZaloApi | None) -> None:
+        super().__init__(coord)
+        self.sm, self.tenants, self.api = sm, tenants, api
+        self.worker = worker_id()
+
+    async def run_once(self) -> int:
+        if self.api is None:
+            return 0
+        now = utcnow()
+        async with self.sm() as s, s.begin():
+            due = select(NoticeBroadcast.id).where(
+                or_(NoticeBroadcast.status == "pending",
+                    (NoticeBroadcast.status == "working") & (NoticeBroadcast.claimed_at
+                                                              < now - LEASE)),
+                NoticeBroadcast.next_attempt_at <= now,
+            ).order_by(NoticeBroadcast.id).limit(self.batch).with_for_update(skip_locked=True)
+            ids = (await s.execute(update(NoticeBroadcast).where(
+                NoticeBroadcast.id.in_(due.scalar_subquery())).values(
+                    status="working", claimed_at=now, claimed_by=self.worker)
+                .returning(NoticeBroadcast.id))).scalars().all()
+        for broadcast_id in ids:
+            await self.advance(broadcast_id)
+        return len(ids)
+
+    async def _save(self, broadcast_id: int, **values: Any) -> None:
+        async with self.sm() as s, s.begin():
+            await s.execute(update(NoticeBroadcast).where(
+                NoticeBroadcast.id == broadcast_id,
+                NoticeBroadcast.claimed_by == self.worker).values(**values))
+
+    async def advance(self, broadcast_id: int) -> None:
+        async with self.sm() as s:
+            row = await s.get(NoticeBroadcast, broadcast_id)
+            notice = await s.get(Notice, row.notice_id) if row else None
+        if row is None or notice is None:
+            return
+        if notice.status == "cancelled" and not row.message_id:
+            await self._save(broadcast_id, status="cancelled", error_reason="notice cancelled")
+            return
+        tenant = self.tenants.by_id(row.commune_id)
+        oa = tenant.config.zalo.oa_id if tenant.config.zalo else None
+        if oa is None:
+            await self._save(broadcast_id, status="failed", error_reason="no Zalo OA configured")
+            return
+        try:
+            if not row.article_token:
+                data = await self.api.call(oa, "POST", "/v2.0/article/create",
+                                           body=article_body(notice, tenant.config.name))
+                row.article_token = str(data["token"])
+                await self._save(broadcast_id, article_token=row.article_token)
+            if not row.article_id:
+                try:
+                    data = await self.api.call(oa, "POST", "/v2.0/article/verify",
+                                               body={"token": row.article_token})
+                except ZaloError as exc:
+                    if exc.code != -214:
+                        raise
+                    await self._save(broadcast_id, status="pending", next_attempt_at=utcnow()
+                                     + timedelta(seconds=self.verify_poll_s))
+                    return
+                # the id is `id` per one source, `article_id` per another (zalo-oa-api.md §7)
+                row.article_id = str(data.get("id") or data.get("article_id"))
+                await self._save(broadcast_id, article_id=row.article_id)
+            data = await self.api.call(oa, "POST", "/v2.0/oa/message",
+                                       body=broadcast_body(row.article_id))
+            await self._save(broadcast_id, status="sent", sent_at=utcnow(), error_reason=None,
+                             message_id=str(data.get("message_id") or ""))
+            log.info("notice %s broadcast as article %s", notice.id, row.article_id)
+        except ZaloError as exc:
+            attempts = row.attempts + (0 if exc.outcome is Outcome.THROTTLED else 1)
+            final = exc.outcome in (Outcome.PERMANENT, Outcome.WINDOW_CLOSED) or \
+                attempts >= MAX_ATTEMPTS
+            await self._save(broadcast_id, attempts=attempts,
+                             status="failed" if final else "pending",
+                             error_reason=f"{exc.code}: {exc.reason}"[:500],
+                             next_attempt_at=utcnow() + timedelta(
+                                 seconds=backoff(attempts, exc.retry_after)))
