@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.inbound import InboundProcessor
+from bot.api.feeds import Feeds
 from bot.api.notices import NoticesApi
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
@@ -63,6 +64,7 @@ class Services:
     notices: NoticeDispatcher
     notices_api: NoticesApi
     broadcasts: BroadcastWorker
+    feeds: Feeds
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -115,7 +117,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         processor, sender, TokenRefresher(tokens), nlu,
                         NoticeDispatcher(sm, tenants, coord, settings.notices),
                         NoticesApi(sm, tenants, coord),
-                        BroadcastWorker(sm, tenants, coord, api))
+                        BroadcastWorker(sm, tenants, coord, api),
+                        Feeds(sm, tenants, settings.public_url))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -175,10 +178,10 @@ async def index(request: web.Request) -> web.Response:
                         content_type="text/html")
 
 
-def _delegate(name: str):  # type: ignore[no-untyped-def]
-    """A route handler calling the notices API method ``name`` of this app's services."""
+def _delegate(service: str, name: str):  # type: ignore[no-untyped-def]
+    """A route handler calling method ``name`` of this app's ``services.<service>``."""
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await getattr(request.app[SERVICES].notices_api, name)(request)
+        return await getattr(getattr(request.app[SERVICES], service), name)(request)
     return handler
 
 
@@ -208,6 +211,7 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
     app.router.add_get("/chat/{code:\\d{5}}", chat_page)
     app.router.add_get("/chat/{code:\\d{5}}/ws", chat_ws)
-    for method, path, name in NoticesApi.ROUTES:
-        app.router.add_route(method, path, _delegate(name))
+    for service, routes in (("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES)):
+        for method, path, name in routes:
+            app.router.add_route(method, path, _delegate(service, name))
     return app

@@ -26,7 +26,7 @@ from bot.api.auth import Identity, error, identify
 from bot.coord import Coordinator
 from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
-from bot.notices import workflow
+from bot.notices import cap, workflow
 from bot.notices.delivery import NOTICES_TOPIC, cancel_deliveries, stats
 from bot.store.models import Notice, NoticeAudit, Village
 from bot.tenants import Tenants
@@ -109,7 +109,9 @@ class NoticesApi:
 
     BASE = r"/api/v1/communes/{code:\d{5}}/notices"
     ROUTES = (("POST", BASE, "create"), ("GET", BASE, "list"),
+              ("POST", BASE + "/cap", "import_cap"),
               ("GET", BASE + r"/{id:\d+}", "get"),
+              ("GET", BASE + r"/{id:\d+}/cap", "export_cap"),
               ("POST", BASE + r"/{id:\d+}/{action:[a-z]+}", "act"))
 
     async def create(self, request: web.Request) -> web.Response:
@@ -165,6 +167,54 @@ class NoticesApi:
                 raise error(403, "tuyên truyền viên chỉ gửi cho thôn của mình / a propagandist "
                                  "may only target their own village")
         return sorted(set(ids))
+
+    async def import_cap(self, request: web.Request) -> web.Response:
+        """A CAP 1.2 alert (provincial source system, disaster agency) → a draft to review."""
+        document = await request.read()
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            if who.role not in ("officer", "leader"):
+                raise error(403, "vai trò này không nhập thông báo / role may not import")
+            try:
+                alert = cap.parse(document)
+            except cap.CapError as exc:
+                raise error(400, f"không đọc được bản tin CAP / not a usable CAP 1.2 alert: "
+                                 f"{exc}") from None
+            villages = await _village_names(s, who.commune_id)
+            by_key = {search_key(n): i for i, n in villages.items()}
+            matched = sorted({by_key[search_key(a)] for a in alert.area
+                              if search_key(a) in by_key})
+            unmatched = [a for a in alert.area if search_key(a) not in by_key]
+            references_id = None
+            for ref_id in cap.referenced_ids(alert, who.commune_code):
+                found = await s.get(Notice, ref_id)
+                if found is not None and found.commune_id == who.commune_id:
+                    references_id = found.id
+            notice = Notice(
+                commune_id=who.commune_id, msg_type=alert.msg_type, references_id=references_id,
+                category=alert.category, priority=alert.priority, headline=alert.headline,
+                body=alert.body, translations=alert.translations, village_ids=matched,
+                languages=[], effective_at=alert.effective_at, expires_at=alert.expires_at,
+                created_by=who.staff_id, status="draft")
+            s.add(notice)
+            await s.flush()
+            s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
+                              staff_id=who.staff_id, action="import", from_status=None,
+                              to_status="draft", note=f"CAP {alert.identifier}"[:500]))
+            out = to_json(notice, villages)
+        return web.json_response({**out, "cap_identifier": alert.identifier,
+                                  "unmatched_area": unmatched}, status=201)
+
+    async def export_cap(self, request: web.Request) -> web.Response:
+        async with self.sm() as s:
+            who = await identify(request, s)
+            notice = await self._notice(s, who, int(request.match_info["id"]))
+            referenced = await s.get(Notice, notice.references_id) if notice.references_id \
+                else None
+            body = cap.export(notice, who.commune_code,
+                              self.tenants.by_id(who.commune_id).config.name,
+                              await _village_names(s, who.commune_id), referenced)
+        return web.Response(body=body, content_type="application/cap+xml", charset="utf-8")
 
     async def _notice(self, s: AsyncSession, who: Identity, notice_id: int,
                       lock: bool = False) -> Notice:
