@@ -33,7 +33,8 @@ from bot.api.notices import NoticesApi
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
 from bot.notices.broadcast import BroadcastWorker
-from bot.notices.delivery import NoticeDispatcher
+from bot.notices.delivery import NOTICES_TOPIC, NoticeDispatcher
+from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.store.migrate import upgrade
@@ -65,13 +66,14 @@ class Services:
     notices_api: NoticesApi
     broadcasts: BroadcastWorker
     feeds: Feeds
+    scheduler: NoticeScheduler
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
         for worker in (self.processor, self.sender, self.refresher, self.notices,
-                       self.broadcasts):
+                       self.broadcasts, self.scheduler):
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
@@ -118,7 +120,10 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         NoticeDispatcher(sm, tenants, coord, settings.notices),
                         NoticesApi(sm, tenants, coord),
                         BroadcastWorker(sm, tenants, coord, api),
-                        Feeds(sm, tenants, settings.public_url))
+                        Feeds(sm, tenants, settings.public_url),
+                        NoticeScheduler(sm, coord, settings.database_url,
+                                        settings.notices.misfire_grace_s,
+                                        lambda: coord.publish(NOTICES_TOPIC)))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -128,6 +133,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
             asyncio.create_task(services.notices.run_forever(), name="notice-dispatcher"),
             asyncio.create_task(services.broadcasts.run_forever(poll_s=2.0),
                                 name="notice-broadcasts"),
+            asyncio.create_task(services.scheduler.run_forever(), name="notice-scheduler"),
         ]
     log.info("service ready: %d communes, store %s, coordination %s, NLU %s", len(tenants),
              engine.dialect.name, coord.name, nlu.name)

@@ -174,6 +174,9 @@ class NoticeSettings(_Model):
     daily_cap: int = Field(default=3, ge=1)
     #: a propagandist who has not replied "đã chuyển" is reminded once after this long
     relay_reminder_after_s: float = Field(default=3 * 3600, gt=0)
+    #: a recurring notice whose time passed while the service was down is still sent if the
+    #: service is back within this long (once); later than that, that occurrence is skipped
+    misfire_grace_s: float = Field(default=3600, gt=0)
 
     @field_validator("quiet_start", "quiet_end", mode="before")
     @classmethod

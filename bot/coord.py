@@ -112,6 +112,11 @@ class Coordinator:
         self._windows[key] = (start, count)
         return count
 
+    async def hold(self, name: str, owner: str, ttl: float) -> bool:
+        """Take or keep the leadership ``name`` for ``ttl`` seconds: True while ``owner`` holds
+        it. In one process there is nobody to compete with."""
+        return True
+
     @property
     def name(self) -> str:
         return "embedded"
@@ -194,9 +199,26 @@ class RedisCoordinator(Coordinator):
             return await super().window_count(key, window_s)
         return int(count)
 
+    async def hold(self, name: str, owner: str, ttl: float) -> bool:
+        key = PREFIX + "leader:" + name
+        try:
+            return bool(await self._redis.eval(_HOLD, 1, key, owner, int(ttl * 1000)))
+        except Exception:  # noqa: BLE001 - Redis down: nobody may claim to lead
+            log.warning("redis leadership check failed for %s", name, exc_info=True)
+            return False
+
     @property
     def name(self) -> str:
         return "redis"
+
+
+#: renew if we hold it, else take it if free (atomic)
+_HOLD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+"""
 
 
 def create_coordinator(redis_url: str | None) -> Coordinator:

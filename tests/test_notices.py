@@ -4,7 +4,7 @@ the workflow, the delivery planner, the sender, and the Zalo simulator out."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import pytest
@@ -339,3 +339,88 @@ async def test_propagandist_gets_a_package_confirms_and_is_reminded(store_url, s
             assert len(sim.messages(OA, "9601")) == 5  # reminded once only
     finally:
         await running.runner.cleanup()
+
+
+async def _move_job(running, notice_id: int, when) -> None:
+    """Between two runs of the service: the job's next firing moved (as if it had been down)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy import create_engine
+
+    from bot.notices.schedule import sync_url
+
+    engine = create_engine(sync_url(running.settings.database_url))
+    try:
+        store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
+        job = store.lookup_job(f"notice-{notice_id}")
+        job.next_run_time = when
+        store.update_job(job)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("late_by, caught_up", [(timedelta(minutes=10), True),
+                                                (timedelta(hours=2), False)])
+async def test_recurring_notice_fires_and_a_missed_firing_is_caught_up_after_restart(
+        store_url, sim, late_by, caught_up):
+    from bot.timeutil import VN_TZ
+
+    settings = make_settings(store_url, sim, notices=quiet_around_now(False))
+    running = await start_service(settings, sim)
+    async with aiohttp.ClientSession() as http:
+        desk = Desk(running, http)
+        await resident(running, "9801")
+        leader = await desk.hire("leader")
+        status, body = await desk.call(leader, "POST", "", dict(NOTICE, recurrence="0 x * * *"))
+        assert status == 400 and body["details"][0]["field"] == "recurrence"
+        _, d = await desk.call(leader, "POST", "", dict(
+            NOTICE, headline="Nộp thuế đất hằng tháng", recurrence="0 8 25 * *"))
+        await desk.call(leader, "POST", f"/{d['id']}/submit")
+        _, approved = await desk.call(leader, "POST", f"/{d['id']}/approve")
+        assert approved["status"] == "recurring"
+        for _ in range(100):
+            if running.services.scheduler.next_run(d["id"]):
+                break
+            await asyncio.sleep(0.05)
+        first = running.services.scheduler.next_run(d["id"]).astimezone(VN_TZ)
+        assert (first.day, first.hour, first.minute) == (25, 8, 0)
+        await running.runner.cleanup()  # the service stops …
+        await _move_job(running, d["id"], utcnow() - late_by)  # … and misses a firing
+        running = await start_service(settings, sim)  # back up
+        desk.running = running
+        await asyncio.sleep(0.5)
+        texts = [m.body["message"]["text"] for m in
+                 (await sim.wait_for_messages(2, oa_id=OA, user_id="9801") if caught_up
+                  else sim.messages(OA, "9801"))]
+        sent = [t for t in texts if "Nộp thuế đất hằng tháng" in t]
+        assert len(sent) == (1 if caught_up else 0)
+        await asyncio.sleep(0.3)
+        assert len([m for m in sim.messages(OA, "9801")
+                    if "Nộp thuế đất" in m.body["message"]["text"]]) == len(sent)  # once
+        # the next firing is the next 25th again; cancelling removes it
+        nxt = running.services.scheduler.next_run(d["id"]).astimezone(VN_TZ)
+        assert (nxt.day, nxt.hour) == (25, 8) and nxt > datetime.now(VN_TZ)
+        await desk.call(leader, "POST", f"/{d['id']}/cancel")
+        for _ in range(100):
+            if running.services.scheduler.next_run(d["id"]) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert running.services.scheduler.next_run(d["id"]) is None
+    await running.runner.cleanup()
+
+
+async def test_one_scheduler_leads_across_processes(redis_url):
+    from bot.coord import create_coordinator
+
+    a, b = create_coordinator(redis_url), create_coordinator(redis_url)
+    await a.start()
+    await b.start()
+    try:
+        assert await a.hold("notice-scheduler", "host:1", 0.3)
+        assert not await b.hold("notice-scheduler", "host:2", 0.3)  # taken
+        assert await a.hold("notice-scheduler", "host:1", 0.3)  # renewed by its holder
+        await asyncio.sleep(0.4)  # the holder died: the lease lapses
+        assert await b.hold("notice-scheduler", "host:2", 0.3)
+        assert not await a.hold("notice-scheduler", "host:1", 0.3)
+    finally:
+        await a.close()
+        await b.close()

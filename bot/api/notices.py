@@ -51,6 +51,16 @@ class NoticeIn(BaseModel):
     effective_at: datetime | None = None
     expires_at: datetime | None = None
     send_at: datetime | None = None
+    recurrence: str | None = None  # crontab, Vietnamese time: "0 8 25 * *"
+
+    @field_validator("recurrence")
+    @classmethod
+    def _recurrence(cls, value: str | None) -> str | None:
+        if value is not None:
+            from bot.notices.schedule import trigger
+            trigger(value)  # RecurrenceError is a ValueError: reported as a bad field
+            value = " ".join(value.split())
+        return value
 
     @field_validator("category", "priority")
     @classmethod
@@ -98,6 +108,7 @@ def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
         "villages": [villages.get(i, str(i)) for i in notice.village_ids],
         "languages": notice.languages, "effective_at": _iso(notice.effective_at),
         "expires_at": _iso(notice.expires_at), "send_at": _iso(notice.send_at),
+        "recurrence": notice.recurrence, "references": notice.references_id,
         "created_by": notice.created_by, "approved_by": notice.approved_by,
         "created_at": _iso(notice.created_at), "sent_at": _iso(notice.sent_at),
     }
@@ -138,7 +149,7 @@ class NoticesApi:
                 headline=data.headline.strip(), body=data.body.strip(),
                 translations={k: v.model_dump() for k, v in data.translations.items()},
                 village_ids=village_ids, languages=data.languages, created_by=who.staff_id,
-                status="draft", **times)
+                recurrence=data.recurrence, status="draft", **times)
             s.add(notice)
             await s.flush()
             s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
@@ -267,7 +278,7 @@ class NoticesApi:
                 corrections = await cancel_deliveries(
                     s, notice, self.tenants.by_id(who.commune_id).config.name)
             out = to_json(notice, await _village_names(s, who.commune_id))
-        if action in ("approve", "publish"):
+        if action in ("approve", "publish", "cancel"):  # dispatcher and scheduler look again
             await self.coord.publish(NOTICES_TOPIC)
         if corrections:
             await self.coord.publish(OUTBOUND_TOPIC)

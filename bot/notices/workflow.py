@@ -1,6 +1,7 @@
 """The notice workflow, in one place: who may do what, from which state, and the audit row.
 
     draft ─submit→ submitted ─approve→ scheduled ─(dispatcher)→ sending → sent
+                                       └→ recurring (with a recurrence: copies go out)
       ↑               │ return                                      │
       └── returned ←──┘                       cancel (any state before expired/cancelled)
     emergency: a leader may `publish` a draft/submitted/returned notice straight to scheduled.
@@ -73,8 +74,8 @@ ACTIONS = {
     "return": Action(frozenset({"submitted"}), "returned", frozenset({"leader"})),
     "publish": Action(frozenset({"draft", "submitted", "returned"}), "scheduled",
                       frozenset({"leader"}), emergency_only=True),
-    "cancel": Action(frozenset({"draft", "submitted", "returned", "scheduled", "sending",
-                                "sent"}), "cancelled", frozenset({"officer", "leader"})),
+    "cancel": Action(frozenset({"draft", "submitted", "returned", "scheduled", "recurring",
+                                "sending", "sent"}), "cancelled", frozenset({"officer", "leader"})),
 }
 
 
@@ -113,6 +114,9 @@ def record(s: AsyncSession, notice: Notice, action: str, to_state: str, staff_id
 def apply(s: AsyncSession, notice: Notice, action: str, role: str, staff_id: int,
           note: str | None = None) -> None:
     rule = check(notice, action, role)
+    to_state = rule.to_state
     if action in ("approve", "publish"):
         notice.approved_by = staff_id
-    record(s, notice, action, rule.to_state, staff_id, note)
+        if notice.recurrence:  # each firing sends a copy (bot/notices/schedule.py)
+            to_state = "recurring"
+    record(s, notice, action, to_state, staff_id, note)
