@@ -424,3 +424,27 @@ async def test_one_scheduler_leads_across_processes(redis_url):
     finally:
         await a.close()
         await b.close()
+
+
+async def test_an_update_reaches_the_same_people(desk):
+    sim = desk.running.sim
+    await resident(desk.running, "9901")
+    leader = await desk.hire("leader")
+    _, first = await desk.call(leader, "POST", "", NOTICE)
+    await desk.call(leader, "POST", f"/{first['id']}/submit")
+    await desk.call(leader, "POST", f"/{first['id']}/approve")
+    await wait_status(desk, leader, first["id"], "sent")
+    await resident(desk.running, "9902")  # chats after the first notice went out
+    status, body = await desk.call(leader, "POST", "", dict(NOTICE, updates=10**6))
+    assert status == 400 and body["field"] == "updates"
+    _, fix = await desk.call(leader, "POST", "", dict(
+        NOTICE, headline="Lịch tiêm chủng tháng 12 (đổi ngày)",
+        body="Chuyển sang ngày 26/12.", updates=first["id"]))
+    assert fix["msg_type"] == "update" and fix["references"] == first["id"]
+    await desk.call(leader, "POST", f"/{fix['id']}/submit")
+    await desk.call(leader, "POST", f"/{fix['id']}/approve")
+    done = await wait_status(desk, leader, fix["id"], "sent")
+    assert done["delivery"]["planned"] == 1
+    texts = [m.body["message"]["text"] for m in sim.messages(OA, "9901")]
+    assert texts[-1].startswith("CẬP NHẬT THÔNG BÁO: Lịch tiêm chủng tháng 12 (đổi ngày)")
+    assert not any("đổi ngày" in m.body["message"]["text"] for m in sim.messages(OA, "9902"))

@@ -52,6 +52,7 @@ class NoticeIn(BaseModel):
     expires_at: datetime | None = None
     send_at: datetime | None = None
     recurrence: str | None = None  # crontab, Vietnamese time: "0 8 25 * *"
+    updates: int | None = None  # a sent notice this one corrects: it reaches the same people
 
     @field_validator("recurrence")
     @classmethod
@@ -144,8 +145,22 @@ class NoticesApi:
                     times["expires_at"] <= times["effective_at"]:
                 raise error(400, "hết hiệu lực phải sau khi có hiệu lực / expires_at must be "
                                  "after effective_at")
+            original = None
+            if data.updates is not None:
+                original = (await s.execute(select(Notice).where(
+                    Notice.id == data.updates, Notice.commune_id == who.commune_id))
+                ).scalar_one_or_none()
+                if original is None:
+                    raise error(400, "không có thông báo cần cập nhật / no such notice to "
+                                     "update", field="updates")
+                if original.status not in ("sending", "sent"):
+                    raise error(400, "chỉ cập nhật thông báo đã gửi / only a sent notice can "
+                                     "be updated", field="updates")
+                village_ids = village_ids or list(original.village_ids)
             notice = Notice(
                 commune_id=who.commune_id, category=data.category, priority=data.priority,
+                msg_type="update" if original else "alert",
+                references_id=original.id if original else None,
                 headline=data.headline.strip(), body=data.body.strip(),
                 translations={k: v.model_dump() for k, v in data.translations.items()},
                 village_ids=village_ids, languages=data.languages, created_by=who.staff_id,

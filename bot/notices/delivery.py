@@ -65,6 +65,8 @@ def render(notice: Notice, commune_name: str, language: str) -> str:
     body = version.get("body") or notice.body
     label = {"emergency": _("THÔNG BÁO KHẨN"), "priority": _("THÔNG BÁO QUAN TRỌNG")}.get(
         notice.priority, _("THÔNG BÁO"))
+    if notice.msg_type == "update":
+        label = _("CẬP NHẬT THÔNG BÁO")
     return f"{label}: {headline}\n\n{body}\n\n— {commune_name}"
 
 
@@ -163,6 +165,11 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
                   or_(Resident.is_follower.is_(True), Resident.last_interaction_at >= now - WINDOW)]
     if notice.languages:
         conditions.append(Resident.language.in_(notice.languages))
+    if notice.msg_type == "update" and notice.references_id:
+        # a correction reaches the same people the original did
+        conditions.append(Resident.id.in_(select(NoticeDelivery.resident_id).where(
+            NoticeDelivery.notice_id == notice.references_id,
+            NoticeDelivery.route != "skipped")))
     residents = (await s.execute(select(Resident).where(*conditions).order_by(Resident.id))
                  ).scalars().all()
     emergency = notice.priority == "emergency"
