@@ -317,7 +317,10 @@ class InboundProcessor(Worker):
                                     notices=[n for n, villages in notices
                                              if not villages or resident.village_id in villages])
             for effect in result.effects:
-                await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
+                if effect["kind"] == "topic":
+                    await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
+                elif effect["kind"] == "language":
+                    resident.language = effect["language"]
             # what the resident asked, with what the bot understood: misses and low-confidence
             # questions are found here, per commune (`bot nlu misses`)
             rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,

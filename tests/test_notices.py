@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import Settings
 from bot.staff import add_staff
 from bot.store.models import (Notice, NoticeAudit, NoticeDelivery, OutboundMessage, Resident,
                               TopicPreference)
@@ -448,3 +449,30 @@ async def test_an_update_reaches_the_same_people(desk):
     texts = [m.body["message"]["text"] for m in sim.messages(OA, "9901")]
     assert texts[-1].startswith("CẬP NHẬT THÔNG BÁO: Lịch tiêm chủng tháng 12 (đổi ngày)")
     assert not any("đổi ngày" in m.body["message"]["text"] for m in sim.messages(OA, "9902"))
+
+
+async def test_a_resident_who_chose_hmong_gets_the_hmong_version(store_url, sim):
+    settings = make_settings(store_url, sim, notices=quiet_around_now(False))
+    raw = settings.model_dump()
+    raw["communes"][0]["languages"] = ["vi", "hnj"]
+    running = await start_service(Settings.model_validate(raw), sim)
+    try:
+        async with aiohttp.ClientSession() as http:
+            desk = Desk(running, http)
+            await resident(running, "9911")
+            await resident(running, "9912")
+            await sim.user_sends_text(OA, "9911", "cho tôi đổi sang tiếng H'Mông")
+            msgs = await sim.wait_for_messages(2, oa_id=OA, user_id="9911")
+            assert "bằng tiếng H'Mông" in msgs[1].body["message"]["text"]
+            leader = await desk.hire("leader")
+            _, d = await desk.call(leader, "POST", "", dict(NOTICE, translations={
+                "hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25 lub 12."}}))
+            await desk.call(leader, "POST", f"/{d['id']}/submit")
+            await desk.call(leader, "POST", f"/{d['id']}/approve")
+            await wait_status(desk, leader, d["id"], "sent")
+            hmong = sim.messages(OA, "9911")[-1].body["message"]["text"]
+            viet = sim.messages(OA, "9912")[-1].body["message"]["text"]
+            assert "Hnub txhaj tshuaj" in hmong and "Hnub 25 lub 12." in hmong
+            assert viet.startswith("THÔNG BÁO: Lịch tiêm chủng tháng 12")
+    finally:
+        await running.runner.cleanup()

@@ -112,8 +112,16 @@ def templates() -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
                                      for k, v in entries.items()}
 
 
+#: languages residents ask for (codes as in config `languages:`, domain-vn.md §5.1)
+LANGUAGE_NAMES = {"vi": N_("tiếng Việt"), "hnj": N_("tiếng H'Mông"), "ium": N_("tiếng Dao"),
+                  "tyz": N_("tiếng Tày"), "nut": N_("tiếng Nùng"), "blt": N_("tiếng Thái"),
+                  "rad": N_("tiếng Ê Đê"), "cmo": N_("tiếng M'Nông"), "jra": N_("tiếng Jrai"),
+                  "km": N_("tiếng Khmer")}
+
+
 def render(intent: str, commune: Commune, _: Callable[[str], str],
-           village: str | None = None, topic: str | None = None) -> tuple[str, bool]:
+           village: str | None = None, topic: str | None = None,
+           language: str | None = None) -> tuple[str, bool]:
     """The answer to ``intent`` (or a situation) for ``commune`` in the resident's language,
     and whether the quick choices follow it. ``KeyError`` for one without an answer."""
     from bot.notices.workflow import TOPIC_NAMES
@@ -128,4 +136,5 @@ def render(intent: str, commune: Commune, _: Callable[[str], str],
                       else _(fragments["where_unknown"]))
     facts["what"] = _(TITLES[intent]).lower() if intent in TITLES else ""
     facts["topic"] = _(TOPIC_NAMES[topic]) if topic in TOPIC_NAMES else ""
+    facts["language"] = _(LANGUAGE_NAMES[language]) if language in LANGUAGE_NAMES else ""
     return _(entry["text"]).format(**facts), bool(entry.get("menu"))

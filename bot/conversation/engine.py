@@ -89,10 +89,15 @@ def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-un
         header, _menu_ = answers.render("latest_notices_list", commune, _)
         lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in notices[:5]]
         return [Text("\n".join([header, *lines]))]
-    topic = _entity(parse, "topic")
-    situation = f"{intent}_topic" if intent in ("subscribe", "unsubscribe") and topic else intent
+    topic, language = _entity(parse, "topic"), _entity(parse, "language")
+    situation = intent
+    if intent in ("subscribe", "unsubscribe") and topic:
+        situation = f"{intent}_topic"
+    elif intent == "change_language" and language:
+        situation = ("language_vi" if language == "vi" else "language_set"
+                     if _offered(commune, language) else "language_not_offered")
     text, menu = answers.render(situation, commune, _, village=_entity(parse, "village"),
-                                topic=topic)
+                                topic=topic, language=language)
     return [Choices(text, _menu(_))] if menu else [Text(text)]
 
 
@@ -100,11 +105,20 @@ def _entity(parse: Parse, name: str) -> str | None:
     return next((e["value"] for e in parse.entities if e["entity"] == name), None)
 
 
-def effects_of(intent: str, parse: Parse) -> list[dict[str, Any]]:
-    """Subscribing or unsubscribing (a topic, or everything: ``*``)."""
-    if intent not in ("subscribe", "unsubscribe"):
-        return []
-    return [{"topic": _entity(parse, "topic") or "*", "subscribed": intent == "subscribe"}]
+def effects_of(commune: Commune, intent: str, parse: Parse) -> list[dict[str, Any]]:
+    """What the caller records: a topic (un)subscribed (``*``: everything), a language chosen
+    (one the commune publishes in)."""
+    if intent in ("subscribe", "unsubscribe"):
+        return [{"kind": "topic", "topic": _entity(parse, "topic") or "*",
+                 "subscribed": intent == "subscribe"}]
+    language = _entity(parse, "language")
+    if intent == "change_language" and language and _offered(commune, language):
+        return [{"kind": "language", "language": language}]
+    return []
+
+
+def _offered(commune: Commune, language: str) -> bool:
+    return language == "vi" or language in commune.languages
 
 
 def respond(commune: Commune, text: str | None, *, language: str = "vi",
@@ -162,7 +176,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state["choices"] = [c.payload for c in reply.options]
     state["last_intent"] = intent
     return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state,
-                      understood.backend if understood else None, effects_of(intent, parse))
+                      understood.backend if understood else None,
+                      effects_of(commune, intent, parse))
 
 
 def welcome(commune: Commune, language: str = "vi") -> list[Reply]:
