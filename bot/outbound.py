@@ -76,7 +76,9 @@ class Sender(Worker):
             claimed = (await s.execute(
                 update(table).where(table.c.id.in_(ids.scalar_subquery()))
                 .values(status="sending", claimed_at=now, claimed_by=self.worker,
-                        attempts=table.c.attempts + 1)
+                        attempts=table.c.attempts + 1,
+                        # SET reads the old row: was a lease lapsed on this one?
+                        resumed=(table.c.status == "sending"))
                 .returning(*table.c))).all()
         return sorted(claimed, key=lambda r: (r.priority, r.id))  # type: ignore[return-value]
 
@@ -117,6 +119,19 @@ class Sender(Worker):
                                                  f"{row.channel!r} is no longer configured",
                                               Outcome.PERMANENT))
             return
+
+        if row.resumed and hasattr(channel, "already_delivered"):
+            # its last worker died mid-send: Zalo may have it already (no idempotency key)
+            try:
+                found = await channel.already_delivered(row, tenant)
+            except ZaloError as exc:
+                log.warning("outbound %s: could not check the conversation (%s); sending",
+                            row.id, exc.reason)
+                found = None
+            if found is not None:
+                log.info("outbound %s was delivered before a crash; not sent again", row.id)
+                await self._record_sent(row, found)
+                return
 
         async def progress(parts_sent: int, provider_ids: list[str]) -> None:
             async with self.sm() as s, s.begin():

@@ -202,3 +202,38 @@ async def test_unknown_commune_fails_its_row_and_not_the_batch(service):
     assert "no longer configured" in bad.error_reason
     msgs = await sim.wait_for_messages(2, oa_id=oa, user_id="7111")
     assert msgs[1].body["message"]["text"] == "Thông báo"
+
+
+async def test_a_send_interrupted_by_a_crash_is_not_sent_twice(service):
+    """A worker died between Zalo accepting a message and recording it: the row's lease
+    lapses, the next worker finds the message in the conversation and does not resend it; a
+    row Zalo never got is sent once."""
+    from datetime import timedelta
+
+    from bot.timeutil import utcnow
+
+    sim, oa = service.sim, oa_id(1)
+    await sim.user_sends_text(oa, "7301", "xin chao")
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7301")
+    lapsed = utcnow() - timedelta(minutes=2)
+    async with service.services.sm() as s, s.begin():
+        resident = (await s.execute(select(Resident))).scalar_one()
+        for key, text in (("crash:reached", "Tin đã tới Zalo"), ("crash:lost", "Tin chưa tới")):
+            s.add(OutboundMessage(
+                commune_id=resident.commune_id, resident_id=resident.id, channel="zalo",
+                recipient="7301", idempotency_key=key, kind="text", payload={"text": text},
+                priority=3, status="sending", attempts=1, claimed_at=lapsed,
+                claimed_by="dead-host:1", created_at=lapsed))
+    # what the dead worker managed before it died: Zalo has the first one
+    sim.state.record_message(oa, "7301", CS, {"recipient": {"user_id": "7301"},
+                                              "message": {"text": "Tin đã tới Zalo"}})
+    await service.services.coord.publish("outbound")
+
+    async def settled() -> bool:
+        return sum(r.status == "sent" for r in await rows(service)
+                   if r.idempotency_key.startswith("crash:")) == 2
+    await wait_until(settled, timeout=15)
+    texts = [m.body["message"]["text"] for m in sim.messages(oa, "7301")]
+    assert texts.count("Tin đã tới Zalo") == 1 and texts.count("Tin chưa tới") == 1
+    reached = next(r for r in await rows(service) if r.idempotency_key == "crash:reached")
+    assert reached.resumed and reached.provider_message_ids  # the id found in the conversation

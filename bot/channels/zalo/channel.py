@@ -26,10 +26,13 @@ from bot.inbound import EVENTS_TOPIC
 from bot.store.models import InboundEvent, OutboundMessage
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
-from bot.timeutil import utcnow
+from bot.timeutil import epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
 CS_PATH = "/v3.0/oa/message/cs"
+CONVERSATION_PATH = "/v2.0/oa/conversation"  # zalo-oa-api.md §5: ≤ 10 per page, src 0 = OA
+CONVERSATION_PAGE = 10
+CLOCK_SKEW_MS = 5_000  # Zalo's clock and ours
 PROCESSED_KINDS = {"message", "follow", "unfollow", "submit_info", "chatnow", "received", "seen",
                    "withdraw"}
 
@@ -134,6 +137,31 @@ class ZaloChannel:
             return [messages.request_user_info_body(user, reply.title, reply.subtitle,
                                                     reply.image_url)]
         raise ValueError(f"zalo cannot send {row.kind}")
+
+    async def already_delivered(self, row: OutboundMessage, tenant: Tenant) -> Delivered | None:
+        """After a crash mid-send: the remaining text parts of ``row`` if the conversation
+        (``/v2.0/oa/conversation``, newest 10) shows the OA sent them after the row was made;
+        ``None`` when it does not (or the parts are not text), so the row is sent."""
+        if self.api is None or tenant.config.zalo is None:
+            return None
+        bodies = self.bodies(row)[row.parts_sent:]
+        texts = [(b.get("message") or {}).get("text") for b in bodies]
+        if not texts or not all(texts):
+            return None
+        data = await self.api.call(tenant.config.zalo.oa_id, "GET", CONVERSATION_PATH,
+                                   query={"user_id": row.recipient, "offset": 0,
+                                          "count": CONVERSATION_PAGE})
+        since = epoch_ms(row.created_at) - CLOCK_SKEW_MS
+        recent = [m for m in (data.get("data") or []) if isinstance(m, dict)
+                  and m.get("src") == 0 and int(m.get("time") or 0) >= since]
+        ids = list(row.provider_message_ids or [])
+        for text in texts:
+            match = next((m for m in recent if m.get("message") == text), None)
+            if match is None:
+                return None
+            recent.remove(match)
+            ids.append(str(match.get("message_id")))
+        return Delivered(provider_ids=ids)
 
     async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
         if self.api is None or tenant.config.zalo is None:

@@ -109,6 +109,7 @@ def make_app(state: SimState | None = None, *,
     r.add_post("/v2.0/oa/message", messaging.send_v2)
     r.add_get("/v3.0/oa/user/detail", users.detail)
     r.add_get("/v3.0/oa/user/getlist", users.getlist)
+    r.add_get("/v2.0/oa/conversation", users.conversation)
     r.add_post("/v3.0/oa/quota/message", users.quota)
     r.add_post("/v2.0/oa/upload/image", content.upload_image)
     r.add_post("/v2.0/oa/upload/gif", content.upload_gif)

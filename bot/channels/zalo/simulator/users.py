@@ -130,3 +130,30 @@ async def quota(request: web.Request) -> web.Response:
     return ok(request, [{"asset_id": oa.oa_id[-20:], "product_type": body.get("product_type", "cs"),
                          "quota_type": body.get("quota_type", "sub_quota"),
                          "valid_through": valid, "total": 2000, "remain": 2000}])
+
+
+MAX_CONVERSATION_PAGE = 10
+
+
+async def conversation(request: web.Request) -> web.Response:
+    """``GET /v2.0/oa/conversation?data={"user_id","offset","count"}`` (§5): the OA's messages
+    to one user, newest first, at most 10 a page; ``src`` 0 = OA → user."""
+    state = state_of(request)
+    data = read_data_param(request) or {}
+    user_id = as_id(data.get("user_id"))
+    if user_id is None:
+        return fail(request, -201, field="user_id")
+    offset, count = as_int(data.get("offset"), 0), as_int(data.get("count"), 5)
+    if offset is None or offset < 0:
+        return fail(request, -201, field="offset")
+    if count is None or not 1 <= count <= MAX_CONVERSATION_PAGE:
+        return fail(request, -201, field="count")
+    oa_id = current_oa(request).oa_id
+    mine = [m for m in reversed(state.messages) if m.oa_id == oa_id and m.user_id == user_id]
+    page = []
+    for m in mine[offset:offset + count]:
+        text = (m.body.get("message") or {}).get("text")
+        page.append({"src": 0, "time": m.time_ms, "type": "text" if text else "template",
+                     "message": text or "", "message_id": m.message_id,
+                     "from_id": oa_id, "to_id": user_id})
+    return ok(request, page)
