@@ -148,6 +148,9 @@ class ZaloSettings(_Model):
     #: Zalo answers -32 past 4,000 calls a minute per app (zalo-oa-api.md §1); we stay under it
     #: ourselves. null = no local limit (only for a simulator with its limit lifted).
     app_calls_per_minute: int | None = Field(default=4000, ge=1)
+    #: the share of that budget routine notices may use; the rest waits for replies and
+    #: emergencies, so a broadcast never makes a resident's answer wait for the next minute
+    bulk_share: float = Field(default=0.95, gt=0, le=1)
     refresh_margin_s: int = Field(default=3600, ge=60)
 
 

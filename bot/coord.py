@@ -103,14 +103,20 @@ class Coordinator:
 
     # -- rate windows --------------------------------------------------------------------
     async def window_count(self, key: str, window_s: float) -> int:
-        """Count one more event in the current fixed window of ``window_s`` seconds."""
-        now = time.monotonic()
-        start, count = self._windows.get(key, (now, 0))
-        if now - start >= window_s:
-            start, count = now, 0
-        count += 1
-        self._windows[key] = (start, count)
+        """Count one more event in the current fixed window of ``window_s`` seconds (aligned
+        to the wall clock, like Redis's buckets and Zalo's minute)."""
+        bucket = int(time.time() // window_s)
+        start, count = self._windows.get(key, (bucket, 0))
+        count = count + 1 if start == bucket else 1
+        self._windows[key] = (bucket, count)
         return count
+
+    async def window_release(self, key: str, window_s: float) -> None:
+        """Give back one event counted in the current window (a call that was not made)."""
+        bucket = int(time.time() // window_s)
+        start, count = self._windows.get(key, (bucket, 0))
+        if start == bucket and count > 0:
+            self._windows[key] = (bucket, count - 1)
 
     async def hold(self, name: str, owner: str, ttl: float) -> bool:
         """Take or keep the leadership ``name`` for ``ttl`` seconds: True while ``owner`` holds
@@ -198,6 +204,13 @@ class RedisCoordinator(Coordinator):
             log.warning("redis window count failed; counting locally", exc_info=True)
             return await super().window_count(key, window_s)
         return int(count)
+
+    async def window_release(self, key: str, window_s: float) -> None:
+        bucket = int(time.time() // window_s)
+        try:
+            await self._redis.decr(f"{PREFIX}win:{key}:{bucket}")
+        except Exception:  # noqa: BLE001 - the budget is a little tighter for this minute
+            log.warning("redis window release failed", exc_info=True)
 
     async def hold(self, name: str, owner: str, ttl: float) -> bool:
         key = PREFIX + "leader:" + name

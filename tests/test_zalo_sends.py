@@ -237,3 +237,37 @@ async def test_a_send_interrupted_by_a_crash_is_not_sent_twice(service):
     assert texts.count("Tin đã tới Zalo") == 1 and texts.count("Tin chưa tới") == 1
     reached = next(r for r in await rows(service) if r.idempotency_key == "crash:reached")
     assert reached.resumed and reached.provider_message_ids  # the id found in the conversation
+
+
+async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
+    """With 10 calls a minute and 50 % for routine notices: 8 notices queued, 5 go this minute,
+    and a resident's question asked after them is still answered at once."""
+    import time
+
+    if time.time() % 60 > 50:  # the limiter's window is the wall-clock minute: start in one
+        await asyncio.sleep(60 - time.time() % 60 + 0.1)
+    running = await start_service(make_settings(store_url, sim, app_calls_per_minute=10,
+                                                bulk_share=0.5), sim)
+    try:
+        oa = oa_id(1)
+        await sim.user_sends_text(oa, "7401", "xin chao")  # 1 call: the greeting's reply
+        await sim.wait_for_messages(1, oa_id=oa, user_id="7401")
+        async with running.services.sm() as s, s.begin():
+            resident = (await s.execute(select(Resident))).scalar_one()
+            for n in range(8):
+                s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
+                                      channel="zalo", recipient="7401", kind="text",
+                                      idempotency_key=f"bulk:{n}", payload={"text": f"Tin {n}"},
+                                      priority=3))
+        await running.services.coord.publish("outbound")
+        await sim.wait_for_messages(5, oa_id=oa, user_id="7401")  # greeting + 4 notices
+        await asyncio.sleep(0.3)
+        sent_before = len(sim.messages(oa, "7401"))
+        await sim.user_sends_text(oa, "7401", "uy ban lam viec may gio")
+        msgs = await sim.wait_for_messages(sent_before + 1, oa_id=oa, user_id="7401", timeout=5)
+        assert "làm việc" in msgs[-1].body["message"]["text"]
+        notices = [m for m in sim.messages(oa, "7401")
+                   if m.body["message"]["text"].startswith("Tin")]
+        assert len(notices) <= 5 and sim.stats()["rate_limited"] == 0
+    finally:
+        await running.runner.cleanup()

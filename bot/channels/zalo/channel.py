@@ -169,7 +169,8 @@ class ZaloChannel:
         bodies = self.bodies(row)
         ids = list(row.provider_message_ids or [])
         for n in range(row.parts_sent, len(bodies)):
-            data = await self.api.call(tenant.config.zalo.oa_id, "POST", CS_PATH, body=bodies[n])
+            data = await self.api.call(tenant.config.zalo.oa_id, "POST", CS_PATH, body=bodies[n],
+                                       lane=row.priority)
             if data.get("message_id"):
                 ids.append(str(data["message_id"]))
             if len(bodies) > 1 and n + 1 < len(bodies):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import aiohttp
@@ -19,21 +20,32 @@ from bot.channels.zalo.oauth import TokenManager
 from bot.coord import Coordinator
 
 log = logging.getLogger(__name__)
+BULK_LANE = 2  # outbound priority of routine notices (0 replies, 1 emergencies)
+
+
+def seconds_to_next_minute() -> float:
+    """When the limiter's window (wall-clock minute) turns over, plus a little."""
+    return 60.0 - time.time() % 60 + 0.2
 
 
 class ZaloApi:
     def __init__(self, http: aiohttp.ClientSession, tokens: TokenManager, coord: Coordinator,
-                 api_base: str, timeout_s: float, app_rate_limit: int | None = 4000) -> None:
+                 api_base: str, timeout_s: float, app_rate_limit: int | None = 4000,
+                 bulk_share: float = 0.95) -> None:
         self.http = http
         self.tokens = tokens
         self.coord = coord
         self.api_base = api_base.rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.app_rate_limit = app_rate_limit
+        #: routine notices (lane ≥ BULK_LANE) may use this share of the app's budget; the rest
+        #: is kept for replies to residents and emergencies, so a big broadcast cannot make a
+        #: resident wait for the next minute
+        self.bulk_share = bulk_share
 
     async def call(self, oa_id: str, method: str, path: str, *,
                    body: dict[str, Any] | None = None,
-                   query: dict[str, Any] | None = None) -> dict[str, Any]:
+                   query: dict[str, Any] | None = None, lane: int = 0) -> dict[str, Any]:
         """Call an OA endpoint; returns ``data`` or raises :class:`ZaloError`.
 
         ``-216``/``-220`` refresh the token once and retry; every other error is raised with its
@@ -41,27 +53,30 @@ class ZaloApi:
         """
         token = await self.tokens.access_token(oa_id)
         try:
-            return await self._once(oa_id, token, method, path, body, query)
+            return await self._once(oa_id, token, method, path, body, query, lane)
         except ZaloError as exc:
             if exc.outcome is not Outcome.REFRESH_TOKEN:
                 raise
             log.info("zalo %s on %s for OA %s: refreshing token once", exc.code, path, oa_id)
             token = await self.tokens.refresh(oa_id, stale_token=token)
             try:
-                return await self._once(oa_id, token, method, path, body, query)
+                return await self._once(oa_id, token, method, path, body, query, lane)
             except ZaloError as again:
                 if again.outcome is Outcome.REFRESH_TOKEN:
                     raise ZaloError(again.code, again.reason, Outcome.PERMANENT) from None
                 raise
 
     async def _once(self, oa_id: str, token: str, method: str, path: str,
-                    body: dict[str, Any] | None, query: dict[str, Any] | None) -> dict[str, Any]:
+                    body: dict[str, Any] | None, query: dict[str, Any] | None,
+                    lane: int = 0) -> dict[str, Any]:
         if self.app_rate_limit:
-            app_id = self.tokens.app_for_oa(oa_id)
-            count = await self.coord.window_count(f"zalo:calls:{app_id}", 60)
-            if count > self.app_rate_limit:
+            key = f"zalo:calls:{self.tokens.app_for_oa(oa_id)}"
+            count = await self.coord.window_count(key, 60)
+            budget = self.app_rate_limit * (self.bulk_share if lane >= BULK_LANE else 1.0)
+            if count > budget:
+                await self.coord.window_release(key, 60)  # not made: do not spend the budget
                 raise ZaloError(-32, "local limiter: app call budget for this minute is spent",
-                                retry_after=5.0)
+                                retry_after=seconds_to_next_minute())
         params = {"data": json.dumps(query, ensure_ascii=False)} if query is not None else None
         try:
             async with self.http.request(
