@@ -96,6 +96,9 @@ class ZaloConnection(_Model):
 class Village(_Model):
     name: str = Field(min_length=1)
     kind: Literal["thôn", "bản", "buôn", "ấp", "tổ dân phố", "khu phố", "làng", "xóm", "tổ"] = "thôn"
+    #: the language its Zalo group reads (e.g. hnj): the propagandist's package uses the
+    #: notice's translation into it when there is one
+    language: str | None = None
 
 
 class Commune(_Model):

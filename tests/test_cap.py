@@ -119,6 +119,7 @@ async def test_export_import_round_trip_and_public_feeds(desk):
     await resident(desk.running, "9701")
     leader = await desk.hire("leader")
     original = dict(NOTICE, villages=["Bản Phố"], priority="priority",
+                    image_url="https://xa.example.gov.vn/a.jpg",
                     expires_at="2026-12-31T17:00:00",
                     translations={"hnj": {"headline": "Txhaj tshuaj", "body": "Hnub 25"}})
     _, d = await desk.call(leader, "POST", "", original)
@@ -137,7 +138,7 @@ async def test_export_import_round_trip_and_public_feeds(desk):
     status, again = await post_cap(desk, leader, exported)
     assert status == 201
     for field in ("category", "priority", "headline", "body", "villages", "expires_at",
-                  "translations"):
+                  "translations", "image_url"):
         assert again[field] == d[field], field
     # public feeds: no key, only what has gone out
     async with desk.http.get(f"{desk.running.url}/feeds/{CODE}/notices.rss") as r:

@@ -476,3 +476,38 @@ async def test_a_resident_who_chose_hmong_gets_the_hmong_version(store_url, sim)
             assert viet.startswith("THÔNG BÁO: Lịch tiêm chủng tháng 12")
     finally:
         await running.runner.cleanup()
+
+
+async def test_image_follows_the_text_and_the_village_group_gets_its_language(store_url, sim):
+    settings = make_settings(store_url, sim, notices=quiet_around_now(False))
+    raw = settings.model_dump()
+    raw["communes"][0]["villages"] = [{"name": "Nậm Mòn", "language": "hnj"}, {"name": "Bản Phố"}]
+    running = await start_service(Settings.model_validate(raw), sim)
+    try:
+        async with aiohttp.ClientSession() as http:
+            desk = Desk(running, http)
+            async with running.services.sm() as s, s.begin():
+                await add_staff(s, CODE, "Trưởng thôn", "propagandist", "Nậm Mòn",
+                                zalo_user_id="9921")
+            await resident(running, "9921")
+            await resident(running, "9922")
+            leader = await desk.hire("leader")
+            status, bad = await desk.call(leader, "POST", "", dict(NOTICE, image_url="ftp://x"))
+            assert status == 400 and bad["details"][0]["field"] == "image_url"
+            _, d = await desk.call(leader, "POST", "", dict(
+                NOTICE, image_url="https://xa.example.gov.vn/tiem-chung.jpg",
+                translations={"hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25."}}))
+            await desk.call(leader, "POST", f"/{d['id']}/submit")
+            await desk.call(leader, "POST", f"/{d['id']}/approve")
+            await wait_status(desk, leader, d["id"], "sent")
+            text, image = sim.messages(OA, "9922")[-2:]
+            assert text.body["message"]["text"].startswith("THÔNG BÁO: Lịch tiêm chủng")
+            element = image.body["message"]["attachment"]["payload"]["elements"][0]
+            assert element == {"media_type": "image",
+                               "url": "https://xa.example.gov.vn/tiem-chung.jpg"}
+            package, picture, ask = sim.messages(OA, "9921")[-3:]
+            assert "Hnub txhaj tshuaj" in package.body["message"]["text"]  # the group's language
+            assert picture.body["message"]["attachment"]["payload"]["elements"][0]["url"]
+            assert "ĐÃ CHUYỂN" in ask.body["message"]["text"]
+    finally:
+        await running.runner.cleanup()

@@ -53,6 +53,8 @@ class NoticeIn(BaseModel):
     send_at: datetime | None = None
     recurrence: str | None = None  # crontab, Vietnamese time: "0 8 25 * *"
     updates: int | None = None  # a sent notice this one corrects: it reaches the same people
+    image_url: str | None = Field(default=None, max_length=500,
+                                  pattern=r"^https?://[^\s]+$")  # sent after the text
 
     @field_validator("recurrence")
     @classmethod
@@ -110,6 +112,7 @@ def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
         "languages": notice.languages, "effective_at": _iso(notice.effective_at),
         "expires_at": _iso(notice.expires_at), "send_at": _iso(notice.send_at),
         "recurrence": notice.recurrence, "references": notice.references_id,
+        "image_url": notice.image_url,
         "created_by": notice.created_by, "approved_by": notice.approved_by,
         "created_at": _iso(notice.created_at), "sent_at": _iso(notice.sent_at),
     }
@@ -164,7 +167,7 @@ class NoticesApi:
                 headline=data.headline.strip(), body=data.body.strip(),
                 translations={k: v.model_dump() for k, v in data.translations.items()},
                 village_ids=village_ids, languages=data.languages, created_by=who.staff_id,
-                recurrence=data.recurrence, status="draft", **times)
+                recurrence=data.recurrence, image_url=data.image_url, status="draft", **times)
             s.add(notice)
             await s.flush()
             s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
@@ -221,7 +224,7 @@ class NoticesApi:
                 category=alert.category, priority=alert.priority, headline=alert.headline,
                 body=alert.body, translations=alert.translations, village_ids=matched,
                 languages=[], effective_at=alert.effective_at, expires_at=alert.expires_at,
-                created_by=who.staff_id, status="draft")
+                image_url=alert.image_url, created_by=who.staff_id, status="draft")
             s.add(notice)
             await s.flush()
             s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,

@@ -37,11 +37,16 @@ VERIFY_POLL_S = 5.0
 
 def article_body(notice: Notice, commune_name: str) -> dict[str, Any]:
     paragraphs = [p.strip() for p in notice.body.split("\n") if p.strip()]
-    return {"type": "normal", "title": notice.headline[:150], "author": commune_name[:50],
-            "description": notice.body[:300],
-            "body": [{"type": "text", "content": p} for p in paragraphs] or [
-                {"type": "text", "content": notice.body}],
-            "status": "show", "comment": "hide"}
+    article: dict[str, Any] = {
+        "type": "normal", "title": notice.headline[:150], "author": commune_name[:50],
+        "description": notice.body[:300],
+        "body": [{"type": "text", "content": p} for p in paragraphs] or [
+            {"type": "text", "content": notice.body}],
+        "status": "show", "comment": "hide"}
+    if notice.image_url:
+        article["cover"] = {"cover_type": "photo", "photo_url": notice.image_url,
+                            "status": "show"}
+    return article
 
 
 def broadcast_body(article_id: str) -> dict[str, Any]:

@@ -101,6 +101,11 @@ def export(notice: Notice, commune_code: str, commune_name: str, villages: dict[
         param = ET.SubElement(info, _Q + "parameter")
         sub(param, "valueName", "commune-bot:category")
         sub(param, "value", notice.category)
+        if notice.image_url:
+            resource = ET.SubElement(info, _Q + "resource")
+            sub(resource, "resourceDesc", "Ảnh kèm thông báo")
+            sub(resource, "mimeType", "image/jpeg")
+            sub(resource, "uri", notice.image_url)
         area = ET.SubElement(info, _Q + "area")
         names = [villages.get(i, str(i)) for i in notice.village_ids]
         sub(area, "areaDesc", "; ".join(names) if names else commune_name)
@@ -123,6 +128,7 @@ class ImportedAlert:
     effective_at: datetime | None
     expires_at: datetime | None
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    image_url: str | None = None
 
 
 def _parse_time(text: str | None, name: str) -> datetime | None:
@@ -198,6 +204,12 @@ def parse(document: bytes) -> ImportedAlert:
         if lang and lang != "vi":
             translations[lang] = {"headline": (text(info, "headline") or headline)[:150],
                                   "body": (text(info, "description") or body)[:2000]}
+    image_url = None
+    for resource in vietnamese.findall(_Q + "resource"):
+        uri, mime = text(resource, "uri"), text(resource, "mimeType") or ""
+        if uri and mime.startswith("image/") and uri.startswith(("https://", "http://")):
+            image_url = uri[:500]
+            break
     references = (text(root, "references") or "").split()
     return ImportedAlert(
         identifier=text(root, "identifier", True) or "", msg_type=msg_type.lower(),
@@ -206,4 +218,4 @@ def parse(document: bytes) -> ImportedAlert:
         headline=headline[:150], body=body[:2000], area=area,
         effective_at=_parse_time(text(vietnamese, "effective"), "effective"),
         expires_at=_parse_time(text(vietnamese, "expires"), "expires"),
-        translations=translations)
+        translations=translations, image_url=image_url)

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import NoticeSettings
+from bot.config import Commune, NoticeSettings
 from bot.coord import Coordinator
-from bot.envelope import Text, to_payload
+from bot.envelope import Image, Reply, Text, to_payload
 from bot.i18n import gettext_for
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
@@ -68,6 +68,20 @@ def render(notice: Notice, commune_name: str, language: str) -> str:
     if notice.msg_type == "update":
         label = _("CẬP NHẬT THÔNG BÁO")
     return f"{label}: {headline}\n\n{body}\n\n— {commune_name}"
+
+
+def notice_sends(notice: Notice, recipient: str, resident_id: int | None, base_key: str,
+                 text: str, lane: int, at: datetime) -> list[dict[str, Any]]:
+    """The outbound rows of one notice for one person: the text, then the image if any
+    (``<key>:img``); a person's rows go out in id order."""
+    replies: list[tuple[str, Reply]] = [(base_key, Text(text))]
+    if notice.image_url:
+        replies.append((base_key + ":img", Image(url=notice.image_url)))
+    return [dict(commune_id=notice.commune_id, resident_id=resident_id, channel="zalo",
+                 recipient=recipient, idempotency_key=k, kind=reply.kind,
+                 payload=to_payload(reply), priority=lane, status="pending", attempts=0,
+                 parts_sent=0, next_attempt_at=at, created_at=utcnow())
+            for k, reply in replies]
 
 
 def route_for(resident: Resident, now: datetime) -> tuple[str, str]:
@@ -137,7 +151,7 @@ class NoticeDispatcher(Worker):
                 record(s, notice, "expire", "expired", None, "hết hiệu lực trước khi gửi")
                 return False
             counts = await plan_deliveries(s, notice, self.tenants.by_id(
-                notice.commune_id).config.name, self.settings, now)
+                notice.commune_id).config, self.settings, now)
             record(s, notice, "dispatch", "sending", None,
                    ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         log.info("notice %s planned: %s", notice_id, dict(counts))
@@ -158,8 +172,9 @@ class NoticeDispatcher(Worker):
                     record(s, notice, "finish", "sent", None)
 
 
-async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
+async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
                           settings: NoticeSettings, now: datetime) -> Counter[str]:
+    commune_name = commune.name
     conditions = [Resident.commune_id == notice.commune_id, Resident.channel == "zalo",
                   Resident.erased_at.is_(None),
                   or_(Resident.is_follower.is_(True), Resident.last_interaction_at >= now - WINDOW)]
@@ -209,15 +224,13 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune_name: str,
         ledger.append(dict(commune_id=notice.commune_id, notice_id=notice.id,
                            resident_id=resident.id, route=route, reason=reason, created_at=now))
         if route == "consultation":
-            queued.append(dict(
-                commune_id=notice.commune_id, resident_id=resident.id, channel="zalo",
-                recipient=resident.external_id, idempotency_key=key(notice.id, resident.id),
-                kind="text", payload=to_payload(Text(render(notice, commune_name,
-                                                            resident.language))),
-                priority=lane, status="pending", attempts=0, parts_sent=0,
-                next_attempt_at=start_at, created_at=now))
-    package = render(notice, commune_name, "vi")
-    relays, relay_sends = await plan_relays(s, notice, package, lane, start_at)
+            queued += notice_sends(notice, resident.external_id, resident.id,
+                                   key(notice.id, resident.id),
+                                   render(notice, commune_name, resident.language), lane,
+                                   start_at)
+    relays, relay_sends = await plan_relays(
+        s, notice, lambda language: render(notice, commune_name, language),
+        {v.name: v.language for v in commune.villages if v.language}, lane, start_at)
     queued += relay_sends
     counts["relay"] = len(relays)
     ids: dict[str, int] = {}

@@ -7,6 +7,7 @@ village, and one reminder goes out if they have not confirmed after
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,10 +39,14 @@ def _row(notice: Notice, recipient: str, resident_id: int | None, key: str, text
                 parts_sent=0, next_attempt_at=at, created_at=utcnow())
 
 
-async def plan_relays(s: AsyncSession, notice: Notice, package: str, lane: int,
-                      start_at: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def plan_relays(s: AsyncSession, notice: Notice, package: Callable[[str], str],
+                      languages: dict[str, str], lane: int, start_at: datetime
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(relay rows, outbound rows) for every active propagandist of the notice's villages who
-    is reachable on Zalo."""
+    is reachable on Zalo. ``package(language)`` is the notice as text; ``languages`` (village
+    name → its group's language, config ``villages[].language``) picks the translation."""
+    from bot.notices.delivery import notice_sends
+
     query = select(Staff, Village.name).join(Village, Village.id == Staff.village_id).where(
         Staff.commune_id == notice.commune_id, Staff.role == "propagandist",
         Staff.active.is_(True), Staff.zalo_user_id.is_not(None))
@@ -58,11 +63,12 @@ async def plan_relays(s: AsyncSession, notice: Notice, package: str, lane: int,
                     village=village)
         relays.append(dict(commune_id=notice.commune_id, notice_id=notice.id,
                            village_id=staff.village_id, staff_id=staff.id, created_at=utcnow()))
-        outbound += [
-            _row(notice, staff.zalo_user_id, resident_id,
-                 f"notice:{notice.id}:relay:{staff.id}", package, lane, start_at),
-            _row(notice, staff.zalo_user_id, resident_id,
-                 f"notice:{notice.id}:relayask:{staff.id}", ask, lane, start_at)]
+        language = languages.get(village)
+        text = package(language if language in notice.translations else "vi")
+        outbound += notice_sends(notice, staff.zalo_user_id, resident_id,
+                                 f"notice:{notice.id}:relay:{staff.id}", text, lane, start_at)
+        outbound.append(_row(notice, staff.zalo_user_id, resident_id,
+                             f"notice:{notice.id}:relayask:{staff.id}", ask, lane, start_at))
     return relays, outbound
 
 

@@ -262,6 +262,7 @@ class Notice(Base):
     #: crontab in Vietnamese time ("0 8 25 * *": 08:00 on the 25th of every month); approved,
     #: the notice is ``recurring`` and each firing sends a copy (bot/notices/schedule.py)
     recurrence: Mapped[str | None] = mapped_column(String(64))
+    image_url: Mapped[str | None] = mapped_column(String(500))  # sent after the text
     status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
