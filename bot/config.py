@@ -154,6 +154,8 @@ class ZaloSettings(_Model):
     #: the share of that budget routine notices may use; the rest waits for replies and
     #: emergencies, so a broadcast never makes a resident's answer wait for the next minute
     bulk_share: float = Field(default=0.95, gt=0, le=1)
+    #: a budget per OA as well (e.g. an OA's share of a shared app); null = only the app's
+    oa_calls_per_minute: int | None = Field(default=None, ge=1)
     refresh_margin_s: int = Field(default=3600, ge=60)
 
 

@@ -271,3 +271,33 @@ async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
         assert len(notices) <= 5 and sim.stats()["rate_limited"] == 0
     finally:
         await running.runner.cleanup()
+
+
+async def test_an_oa_budget_holds_on_top_of_the_apps(store_url, sim):
+    import time
+
+    if time.time() % 60 > 50:  # the window is the wall-clock minute: start in one
+        await asyncio.sleep(60 - time.time() % 60 + 0.1)
+    running = await start_service(make_settings(store_url, sim, oa_calls_per_minute=4), sim)
+    try:
+        oa, other = oa_id(1), oa_id(2)
+        for user, where in (("7501", oa), ("7502", other)):
+            await sim.user_sends_text(where, user, "xin chao")  # 1 call on each OA
+            await sim.wait_for_messages(1, oa_id=where, user_id=user)
+        async with running.services.sm() as s, s.begin():
+            for resident in (await s.execute(select(Resident))).scalars():
+                for n in range(4):
+                    s.add(OutboundMessage(
+                        commune_id=resident.commune_id, resident_id=resident.id, channel="zalo",
+                        recipient=resident.external_id, kind="text", priority=3,
+                        idempotency_key=f"oa:{resident.external_id}:{n}",
+                        payload={"text": f"Tin {n}"}))
+        await running.services.coord.publish("outbound")
+        await sim.wait_for_messages(3, oa_id=oa, user_id="7501")
+        await sim.wait_for_messages(3, oa_id=other, user_id="7502")
+        await asyncio.sleep(0.5)
+        # 4 calls a minute per OA, routine notices up to 95 % (3.8): the reply and 2 notices
+        assert len(sim.messages(oa, "7501")) == 3 and len(sim.messages(other, "7502")) == 3
+        assert sim.stats()["rate_limited"] == 0
+    finally:
+        await running.runner.cleanup()

@@ -31,7 +31,7 @@ def seconds_to_next_minute() -> float:
 class ZaloApi:
     def __init__(self, http: aiohttp.ClientSession, tokens: TokenManager, coord: Coordinator,
                  api_base: str, timeout_s: float, app_rate_limit: int | None = 4000,
-                 bulk_share: float = 0.95) -> None:
+                 bulk_share: float = 0.95, oa_rate_limit: int | None = None) -> None:
         self.http = http
         self.tokens = tokens
         self.coord = coord
@@ -42,6 +42,7 @@ class ZaloApi:
         #: is kept for replies to residents and emergencies, so a big broadcast cannot make a
         #: resident wait for the next minute
         self.bulk_share = bulk_share
+        self.oa_rate_limit = oa_rate_limit  # per OA, on top of the app's (None: none)
 
     async def call(self, oa_id: str, method: str, path: str, *,
                    body: dict[str, Any] | None = None,
@@ -69,13 +70,17 @@ class ZaloApi:
     async def _once(self, oa_id: str, token: str, method: str, path: str,
                     body: dict[str, Any] | None, query: dict[str, Any] | None,
                     lane: int = 0) -> dict[str, Any]:
-        if self.app_rate_limit:
-            key = f"zalo:calls:{self.tokens.app_for_oa(oa_id)}"
-            count = await self.coord.window_count(key, 60)
-            budget = self.app_rate_limit * (self.bulk_share if lane >= BULK_LANE else 1.0)
-            if count > budget:
-                await self.coord.window_release(key, 60)  # not made: do not spend the budget
-                raise ZaloError(-32, "local limiter: app call budget for this minute is spent",
+        share = self.bulk_share if lane >= BULK_LANE else 1.0
+        spent: list[str] = []
+        for key, limit in ((f"zalo:calls:{self.tokens.app_for_oa(oa_id)}", self.app_rate_limit),
+                           (f"zalo:oa-calls:{oa_id}", self.oa_rate_limit)):
+            if not limit:
+                continue
+            spent.append(key)
+            if await self.coord.window_count(key, 60) > limit * share:
+                for taken in spent:  # not made: do not spend the budgets
+                    await self.coord.window_release(taken, 60)
+                raise ZaloError(-32, "local limiter: the call budget for this minute is spent",
                                 retry_after=seconds_to_next_minute())
         params = {"data": json.dumps(query, ensure_ascii=False)} if query is not None else None
         try:
