@@ -511,3 +511,22 @@ async def test_image_follows_the_text_and_the_village_group_gets_its_language(st
             assert "ĐÃ CHUYỂN" in ask.body["message"]["text"]
     finally:
         await running.runner.cleanup()
+
+
+async def test_a_notice_for_subscribers_of_its_category_only(desk):
+    sim = desk.running.sim
+    await resident(desk.running, "9931")
+    await resident(desk.running, "9932")
+    await sim.user_sends_text(OA, "9931", "đăng ký nhận tin khuyến nông")
+    await sim.wait_for_messages(2, oa_id=OA, user_id="9931")
+    leader = await desk.hire("leader")
+    _, d = await desk.call(leader, "POST", "", dict(
+        NOTICE, category="knowledge", headline="Lớp tập huấn trồng chè",
+        body="Thứ Bảy tại nhà văn hóa thôn.", subscribers_only=True))
+    assert d["subscribers_only"] is True
+    await desk.call(leader, "POST", f"/{d['id']}/submit")
+    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    done = await wait_status(desk, leader, d["id"], "sent")
+    assert done["delivery"]["planned"] == 1
+    assert "Lớp tập huấn" in sim.messages(OA, "9931")[-1].body["message"]["text"]
+    assert not any("Lớp tập huấn" in m.body["message"]["text"] for m in sim.messages(OA, "9932"))

@@ -48,6 +48,7 @@ class NoticeIn(BaseModel):
     translations: dict[str, Translation] = {}
     villages: list[str] = []  # names, accent-insensitive; [] = the whole commune
     languages: list[str] = []
+    subscribers_only: bool = False  # only residents who subscribed to this category in chat
     effective_at: datetime | None = None
     expires_at: datetime | None = None
     send_at: datetime | None = None
@@ -109,7 +110,8 @@ def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
         "cap": {"urgency": urgency, "severity": severity, "certainty": certainty},
         "headline": notice.headline, "body": notice.body, "translations": notice.translations,
         "villages": [villages.get(i, str(i)) for i in notice.village_ids],
-        "languages": notice.languages, "effective_at": _iso(notice.effective_at),
+        "languages": notice.languages, "subscribers_only": notice.subscribers_only,
+        "effective_at": _iso(notice.effective_at),
         "expires_at": _iso(notice.expires_at), "send_at": _iso(notice.send_at),
         "recurrence": notice.recurrence, "references": notice.references_id,
         "image_url": notice.image_url,
@@ -167,6 +169,7 @@ class NoticesApi:
                 headline=data.headline.strip(), body=data.body.strip(),
                 translations={k: v.model_dump() for k, v in data.translations.items()},
                 village_ids=village_ids, languages=data.languages, created_by=who.staff_id,
+                subscribers_only=data.subscribers_only,
                 recurrence=data.recurrence, image_url=data.image_url, status="draft", **times)
             s.add(notice)
             await s.flush()

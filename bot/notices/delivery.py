@@ -197,7 +197,9 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
             NoticeDelivery.created_at >= local_midnight).group_by(NoticeDelivery.resident_id))
         sent_today = {r: n for r, n in rows.all()}
     choices: dict[int, dict[str, bool]] = {}
-    if not emergency:  # emergencies reach everyone, whatever they unsubscribed from
+    if not emergency or notice.subscribers_only:
+        # emergencies reach everyone, whatever they unsubscribed from — unless the notice is
+        # only for those who asked for its category
         for resident_id, topic, subscribed in (await s.execute(select(
                 TopicPreference.resident_id, TopicPreference.topic, TopicPreference.subscribed)
                 .where(TopicPreference.commune_id == notice.commune_id))).all():
@@ -215,7 +217,9 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
         else:
             route, reason = route_for(resident, now)
         wants = choices.get(resident.id, {})
-        if not wants.get(notice.category, wants.get("*", True)):
+        if notice.subscribers_only and not wants.get(notice.category, False):
+            continue  # not in this notice's audience
+        if not emergency and not wants.get(notice.category, wants.get("*", True)):
             route, reason = "skipped", "unsubscribed"
         elif route == "consultation" and sent_today.get(resident.id, 0) >= settings.daily_cap \
                 and not emergency:

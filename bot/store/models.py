@@ -256,6 +256,9 @@ class Notice(Base):
     translations: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # lang → {headline, body}
     village_ids: Mapped[list[int]] = mapped_column(Json, default=list)  # [] = the whole commune
     languages: Mapped[list[str]] = mapped_column(Json, default=list)  # [] = every language
+    #: only residents who asked for this category in the chat ("đăng ký nhận tin cắt điện")
+    subscribers_only: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
     effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: on approval
