@@ -207,8 +207,12 @@ class RedisCoordinator(Coordinator):
 
     async def window_release(self, key: str, window_s: float) -> None:
         bucket = int(time.time() // window_s)
+        rkey = f"{PREFIX}win:{key}:{bucket}"
         try:
-            await self._redis.decr(f"{PREFIX}win:{key}:{bucket}")
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.decr(rkey)
+                pipe.expire(rkey, int(window_s) + 5)  # never a key without an expiry
+                await pipe.execute()
         except Exception:  # noqa: BLE001 - the budget is a little tighter for this minute
             log.warning("redis window release failed", exc_info=True)
 

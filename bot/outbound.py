@@ -77,8 +77,9 @@ class Sender(Worker):
                 update(table).where(table.c.id.in_(ids.scalar_subquery()))
                 .values(status="sending", claimed_at=now, claimed_by=self.worker,
                         attempts=table.c.attempts + 1,
-                        # SET reads the old row: was a lease lapsed on this one?
-                        resumed=(table.c.status == "sending"))
+                        # SET reads the old row: was a lease lapsed on this one? (sticky: a
+                        # row once in doubt is checked on every later try)
+                        resumed=(table.c.status == "sending") | table.c.resumed)
                 .returning(*table.c))).all()
         return sorted(claimed, key=lambda r: (r.priority, r.id))  # type: ignore[return-value]
 
@@ -124,14 +125,21 @@ class Sender(Worker):
             # its last worker died mid-send: Zalo may have it already (no idempotency key)
             try:
                 found = await channel.already_delivered(row, tenant)
-            except ZaloError as exc:
-                log.warning("outbound %s: could not check the conversation (%s); sending",
+            except ZaloError as exc:  # cannot tell: wait and check again, never send blind
+                log.warning("outbound %s: could not check the conversation (%s); later",
                             row.id, exc.reason)
-                found = None
+                await self._failed(row, ZaloError(exc.code, exc.reason, Outcome.THROTTLED,
+                                                  retry_after=exc.retry_after or 30.0))
+                return
+            if found is not None and await self._known(found.provider_ids):
+                found = None  # those messages are another row's: this one was not sent
             if found is not None:
                 log.info("outbound %s was delivered before a crash; not sent again", row.id)
                 await self._record_sent(row, found)
                 return
+
+        if utcnow() - row.claimed_at > LEASE * 0.8 and not await self._still_mine(row):
+            return  # waited too long behind others: the lease went to another worker
 
         async def progress(parts_sent: int, provider_ids: list[str]) -> None:
             async with self.sm() as s, s.begin():
@@ -149,6 +157,19 @@ class Sender(Worker):
             await self._failed(row, ZaloError(0, f"{type(exc).__name__}: {exc}", Outcome.RETRY))
             return
         await self._record_sent(row, delivered)
+
+    async def _still_mine(self, row: OutboundMessage) -> bool:
+        """Renew the claim if this worker still holds it."""
+        async with self.sm() as s, s.begin():
+            result = await s.execute(update(OutboundMessage.__table__).where(self._mine(row))
+                                     .values(claimed_at=utcnow()))
+            return bool(result.rowcount)
+
+    async def _known(self, provider_ids: list[str]) -> bool:
+        async with self.sm() as s:
+            return (await s.execute(select(ProviderMessage.id).where(
+                ProviderMessage.provider_message_id.in_(provider_ids)).limit(1))).first() \
+                is not None
 
     async def _record_sent(self, row: OutboundMessage, delivered: Delivered) -> None:
         """Group commit: concurrent sends queue their result; whoever holds the lock writes

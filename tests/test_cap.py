@@ -154,3 +154,10 @@ async def test_export_import_round_trip_and_public_feeds(desk):
         assert r.status == 404  # a draft is not public
     async with desk.http.get(f"{desk.running.url}/feeds/99999/notices.rss") as r:
         assert r.status == 404
+
+
+async def test_a_cap_cancel_is_not_a_new_notice(desk):
+    officer = await desk.hire("officer")
+    cancel = STORM.replace(b"<msgType>Alert</msgType>", b"<msgType>Cancel</msgType>")
+    status, body = await post_cap(desk, officer, cancel)
+    assert status == 400 and "cancel" in body["error"] and await count_notices(desk) == 0

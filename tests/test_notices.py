@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.staff import add_staff
 from bot.store.models import (Notice, NoticeAudit, NoticeDelivery, OutboundMessage, Resident,
-                              TopicPreference)
+                              TopicPreference, Village)
 from bot.timeutil import to_vn, utcnow
 from tests.conftest import commune_code, make_settings, oa_id, start_service
 
@@ -530,3 +530,40 @@ async def test_a_notice_for_subscribers_of_its_category_only(desk):
     assert done["delivery"]["planned"] == 1
     assert "Lớp tập huấn" in sim.messages(OA, "9931")[-1].body["message"]["text"]
     assert not any("Lớp tập huấn" in m.body["message"]["text"] for m in sim.messages(OA, "9932"))
+
+
+async def test_cancel_with_an_image_corrects_each_person_once_and_targeted_skips_broadcast(desk):
+    sim = desk.running.sim
+    await resident(desk.running, "9941")
+    old = await resident(desk.running, "9942", days_since_contact=10)
+    async with desk.running.services.sm() as s, s.begin():
+        village = (await s.execute(select(Village.id).where(Village.name == "Nậm Mòn"))).scalar()
+        (await s.get(Resident, old)).village_id = village
+    leader = await desk.hire("leader")
+    _, d = await desk.call(leader, "POST", "", dict(
+        NOTICE, image_url="https://xa.example.gov.vn/a.jpg", villages=["Nậm Mòn"]))
+    await desk.call(leader, "POST", f"/{d['id']}/submit")
+    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    done = await wait_status(desk, leader, d["id"], "sent")
+    # a village notice: the follower outside the window is for the propagandist, not an
+    # article to every follower of the commune
+    assert done["delivery"]["routes"].get("broadcast") is None
+    assert done["delivery"]["broadcast"] is None
+    status, cancelled = await desk.call(leader, "POST", f"/{d['id']}/cancel")
+    assert status == 200 and cancelled["corrections_queued"] == 0  # 9941 is not in Nậm Mòn
+    assert not sim.state.broadcasts
+
+
+async def test_cancel_of_a_notice_with_an_image_reaches_each_person_once(desk):
+    sim = desk.running.sim
+    await resident(desk.running, "9951")
+    leader = await desk.hire("leader")
+    _, d = await desk.call(leader, "POST", "", dict(NOTICE,
+                                                    image_url="https://xa.example.gov.vn/a.jpg"))
+    await desk.call(leader, "POST", f"/{d['id']}/submit")
+    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    await wait_status(desk, leader, d["id"], "sent")
+    status, cancelled = await desk.call(leader, "POST", f"/{d['id']}/cancel")
+    assert status == 200 and cancelled["corrections_queued"] == 1
+    msgs = await sim.wait_for_messages(4, oa_id=OA, user_id="9951")
+    assert msgs[3].body["message"]["text"].startswith("HỦY THÔNG BÁO")

@@ -212,6 +212,10 @@ class NoticesApi:
             except cap.CapError as exc:
                 raise error(400, f"không đọc được bản tin CAP / not a usable CAP 1.2 alert: "
                                  f"{exc}") from None
+            if alert.msg_type == "cancel":
+                raise error(400, "bản tin CAP loại Cancel: hãy hủy thông báo gốc bằng thao tác "
+                                 "cancel / a CAP Cancel is not a new notice: POST "
+                                 "…/notices/{id}/cancel on the original")
             villages = await _village_names(s, who.commune_id)
             by_key = {search_key(n): i for i, n in villages.items()}
             matched = sorted({by_key[search_key(a)] for a in alert.area

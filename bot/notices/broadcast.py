@@ -6,8 +6,9 @@ Steps, each result stored before the next: ``article/create`` → token; ``artic
 article id (``-214`` "being processed": poll again shortly); ``oa/message`` with the article
 as a media template → message id. A restart resumes at the first step without a result. Zalo's
 night rule (``-234``) holds a broadcast until 06:00 like any retryable error (errors.py). A crash
-between Zalo creating the article and our storing its token can leave one unused hidden-from-
-nobody draft; the broadcast itself is sent once (its message id is stored in the same step).
+between Zalo creating the article and our storing its token can leave one unused article
+behind. The broadcast itself is never repeated: a transport error on that last call
+(Zalo may or may not have taken it) ends the row as failed, "outcome unknown", for staff to check.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.channels.zalo.client import ZaloApi
-from bot.channels.zalo.errors import Outcome, ZaloError
+from bot.channels.zalo.errors import Outcome, TransportError, ZaloError
 from bot.coord import Coordinator
 from bot.inbound import LEASE, worker_id
 from bot.loops import Worker
@@ -59,7 +60,7 @@ def broadcast_body(article_id: str) -> dict[str, Any]:
 
 class BroadcastWorker(Worker):
     topic = BROADCAST_TOPIC
-    batch = 5
+    batch = 1  # one at a time: a claim never outlives its lease waiting behind another
     verify_poll_s = VERIFY_POLL_S
 
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
@@ -87,11 +88,14 @@ class BroadcastWorker(Worker):
             await self.advance(broadcast_id)
         return len(ids)
 
-    async def _save(self, broadcast_id: int, **values: Any) -> None:
+    async def _save(self, broadcast_id: int, **values: Any) -> bool:
+        """Write if this worker still holds the claim (renewing it); False if it does not."""
         async with self.sm() as s, s.begin():
-            await s.execute(update(NoticeBroadcast).where(
-                NoticeBroadcast.id == broadcast_id,
-                NoticeBroadcast.claimed_by == self.worker).values(**values))
+            result = await s.execute(update(NoticeBroadcast).where(
+                NoticeBroadcast.id == broadcast_id, NoticeBroadcast.status == "working",
+                NoticeBroadcast.claimed_by == self.worker).values(claimed_at=utcnow(),
+                                                                  **values))
+            return bool(result.rowcount)
 
     async def advance(self, broadcast_id: int) -> None:
         async with self.sm() as s:
@@ -124,10 +128,23 @@ class BroadcastWorker(Worker):
                                      + timedelta(seconds=self.verify_poll_s))
                     return
                 # the id is `id` per one source, `article_id` per another (zalo-oa-api.md §7)
-                row.article_id = str(data.get("id") or data.get("article_id"))
+                article_id = data.get("id") or data.get("article_id")
+                if not article_id:
+                    raise ZaloError(-201, "article/verify answered without an id",
+                                    Outcome.PERMANENT)
+                row.article_id = str(article_id)
                 await self._save(broadcast_id, article_id=row.article_id)
-            data = await self.api.call(oa, "POST", "/v2.0/oa/message",
-                                       body=broadcast_body(row.article_id))
+            if not await self._save(broadcast_id):  # still ours, just before the one-shot step
+                return
+            try:
+                data = await self.api.call(oa, "POST", "/v2.0/oa/message",
+                                           body=broadcast_body(row.article_id))
+            except TransportError as exc:
+                # Zalo may have taken it: broadcasting again would reach every follower twice
+                await self._save(broadcast_id, status="failed",
+                                 error_reason=f"outcome unknown ({exc.reason}): check the OA's "
+                                              "broadcasts before sending again")
+                return
             await self._save(broadcast_id, status="sent", sent_at=utcnow(), error_reason=None,
                              message_id=str(data.get("message_id") or ""))
             log.info("notice %s broadcast as article %s", notice.id, row.article_id)

@@ -15,6 +15,7 @@ scratch or not at all; the sender then delivers the queued rows exactly once per
 from __future__ import annotations
 
 import logging
+import time as _time
 from collections import Counter
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 NOTICES_TOPIC = "notices"
 BROADCAST_TOPIC = "broadcasts"  # bot/notices/broadcast.py listens
 WINDOW = timedelta(days=7)
+FINISH_EVERY_S = 2.0
 FREE_WINDOW = timedelta(hours=48)
 
 
@@ -105,6 +107,7 @@ class NoticeDispatcher(Worker):
         super().__init__(coord)
         self.sm, self.tenants, self.settings = sm, tenants, settings
         self.worker = worker_id()
+        self._next_finish = 0.0
 
     async def run_once(self) -> int:
         planned = 0
@@ -158,7 +161,11 @@ class NoticeDispatcher(Worker):
         return True
 
     async def finish_sent(self) -> None:
-        """``sending`` → ``sent`` once no queued send of the notice is still open."""
+        """``sending`` → ``sent`` once no queued send of the notice is still open and its
+        broadcast (if any) is done. Checked every ``FINISH_EVERY_S``."""
+        if _time.monotonic() < self._next_finish:
+            return
+        self._next_finish = _time.monotonic() + FINISH_EVERY_S
         async with self.sm() as s, s.begin():
             sending = (await s.execute(select(Notice).where(Notice.status == "sending")
                                        .with_for_update(skip_locked=True))).scalars().all()
@@ -167,6 +174,10 @@ class NoticeDispatcher(Worker):
                     OutboundMessage).where(
                         OutboundMessage.idempotency_key.like(f"notice:{notice.id}:%"),
                         OutboundMessage.status.in_(["pending", "sending"])))).scalar_one()
+                open_rows += (await s.execute(select(func.count()).select_from(
+                    NoticeBroadcast).where(NoticeBroadcast.notice_id == notice.id,
+                                           NoticeBroadcast.status.in_(["pending", "working"])))
+                ).scalar_one()
                 if not open_rows:
                     notice.sent_at = utcnow()
                     record(s, notice, "finish", "sent", None)
@@ -205,6 +216,7 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
                 .where(TopicPreference.commune_id == notice.commune_id))).all():
             choices.setdefault(resident_id, {})[topic] = subscribed
     start_at = now if emergency else (quiet_until(now, settings) or now)
+    targeted = bool(notice.village_ids or notice.languages or notice.subscribers_only)
     lane = SEND_PRIORITY[notice.priority]
     ledger: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
@@ -215,7 +227,10 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
                 continue  # another village's notice
             route, reason = "skipped", "village_unknown"
         else:
-            route, reason = route_for(resident, now)
+            route, reason = route_for(resident, start_at)  # judged for when it will go
+            if route == "broadcast" and targeted:
+                route = "relay"  # an article reaches every follower: only the village's
+                # propagandist can carry a notice meant for some of them
         wants = choices.get(resident.id, {})
         if notice.subscribers_only and not wants.get(notice.category, False):
             continue  # not in this notice's audience
@@ -236,7 +251,7 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
         s, notice, lambda language: render(notice, commune_name, language),
         {v.name: v.language for v in commune.villages if v.language}, lane, start_at)
     queued += relay_sends
-    counts["relay"] = len(relays)
+    counts["propagandists"] = len(relays)
     ids: dict[str, int] = {}
     if queued:
         result = await s.execute(insert(OutboundMessage.__table__).returning(
@@ -268,22 +283,23 @@ async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) 
         OutboundMessage.idempotency_key.like(prefix + "%"),
         OutboundMessage.status == "pending").values(status="cancelled",
                                                     error_reason="notice cancelled"))
-    reached = (await s.execute(select(OutboundMessage.resident_id, OutboundMessage.recipient,
-                                      OutboundMessage.channel, Resident.language)
-                               .join(Resident, Resident.id == OutboundMessage.resident_id)
-                               .where(OutboundMessage.idempotency_key.like(prefix + "%"),
-                                      ~OutboundMessage.idempotency_key.like(prefix + "cancel:%"),
-                                      OutboundMessage.status.in_(["sent", "sending"])))).all()
+    reached = (await s.execute(
+        select(OutboundMessage.recipient, OutboundMessage.channel,
+               func.min(OutboundMessage.resident_id), func.min(Resident.language))
+        .outerjoin(Resident, Resident.id == OutboundMessage.resident_id)
+        .where(OutboundMessage.idempotency_key.like(prefix + "%"),
+               ~OutboundMessage.idempotency_key.like(prefix + "cancel:%"),
+               OutboundMessage.status.in_(["sent", "sending"]))
+        .group_by(OutboundMessage.recipient, OutboundMessage.channel))).all()
     now = utcnow()
     rows = []
-    for resident_id, recipient, channel, language in reached:
-        _ = gettext_for(language)
+    for recipient, channel, resident_id, language in reached:  # once per person reached
+        _ = gettext_for(language or "vi")
         text = _("HỦY THÔNG BÁO: \"{headline}\" của {name} đã được hủy, anh/chị không cần làm "
                  "theo thông báo đó. Xin lỗi anh/chị vì sự bất tiện.").format(
                      headline=notice.headline, name=commune_name)
         rows.append(dict(commune_id=notice.commune_id, resident_id=resident_id, channel=channel,
-                         recipient=recipient, idempotency_key=key(notice.id, resident_id,
-                                                                  "cancel"),
+                         recipient=recipient, idempotency_key=f"{prefix}cancel:{recipient}",
                          kind="text", payload=to_payload(Text(text)),
                          priority=SEND_PRIORITY[notice.priority], status="pending", attempts=0,
                          parts_sent=0, next_attempt_at=now, created_at=now))

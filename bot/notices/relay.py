@@ -100,8 +100,11 @@ async def remind(s: AsyncSession, settings: NoticeSettings, now: datetime) -> in
         .join(Staff, Staff.id == NoticeRelay.staff_id)
         .join(Notice, Notice.id == NoticeRelay.notice_id)
         .join(Village, Village.id == NoticeRelay.village_id)
+        .join(OutboundMessage, OutboundMessage.id == NoticeRelay.outbound_id)
         .where(NoticeRelay.confirmed_at.is_(None), NoticeRelay.reminded_at.is_(None),
-               NoticeRelay.created_at < now - timedelta(seconds=settings.relay_reminder_after_s),
+               # timed from when the package reached them, not from planning
+               OutboundMessage.status == "sent",
+               OutboundMessage.sent_at < now - timedelta(seconds=settings.relay_reminder_after_s),
                Notice.status.in_(["sending", "sent"]))
         .with_for_update(of=NoticeRelay, skip_locked=True))).all()
     _ = gettext_for("vi")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
@@ -32,10 +32,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.coord import Coordinator
 from bot.inbound import worker_id
 from bot.store.models import Notice, NoticeAudit
-from bot.timeutil import VN_TZ
+from bot.timeutil import VN_TZ, utcnow
 
 log = logging.getLogger(__name__)
 SYNC_S = 30.0
+REFIRE_GUARD = timedelta(minutes=5)  # one occurrence per firing, even if it is seen twice
 LEADER_TTL_S = 30.0
 _RUNNING: NoticeScheduler | None = None  # the job function finds the live scheduler here
 
@@ -91,20 +92,10 @@ class NoticeScheduler:
         sub = await self.coord.subscribe("notices")
         try:
             while not self.stopping.is_set():
-                leads = await self.coord.hold("notice-scheduler", self.owner, LEADER_TTL_S)
-                if leads and not self.leading:
-                    _RUNNING = self
-                    self.scheduler.start(paused=True)
-                    await self.sync()  # jobs first, then let missed firings run
-                    self.scheduler.resume()
-                    self.leading = True
-                    log.info("notice scheduler: leading (%s)", self.owner)
-                elif not leads and self.leading:
-                    self.scheduler.shutdown(wait=False)
-                    self.leading = False
-                    log.warning("notice scheduler: lost the lease; paused")
-                elif self.leading:
-                    await self.sync()
+                try:
+                    await self._step()
+                except Exception:  # noqa: BLE001 - a database blip must not end the loop
+                    log.exception("notice scheduler step failed; retrying")
                 await sub.get(timeout=min(SYNC_S, LEADER_TTL_S / 3))
         finally:
             await sub.close()
@@ -114,6 +105,23 @@ class NoticeScheduler:
             if _RUNNING is self:
                 _RUNNING = None
             self.engine.dispose()
+
+    async def _step(self) -> None:
+        global _RUNNING
+        leads = await self.coord.hold("notice-scheduler", self.owner, LEADER_TTL_S)
+        if leads and not self.leading:
+            _RUNNING = self
+            self.scheduler.start(paused=True)
+            self.leading = True
+            await self.sync()  # jobs first, then let missed firings run
+            self.scheduler.resume()
+            log.info("notice scheduler: leading (%s)", self.owner)
+        elif not leads and self.leading:
+            self.scheduler.shutdown(wait=False)
+            self.leading = False
+            log.warning("notice scheduler: lost the lease; paused")
+        elif self.leading:
+            await self.sync()
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -145,11 +153,19 @@ class NoticeScheduler:
                 Notice.id == notice_id, Notice.status == "recurring"))).scalar_one_or_none()
             if parent is None:
                 return None
+            recent = (await s.execute(select(Notice.id).where(
+                Notice.references_id == parent.id, Notice.msg_type == "alert",
+                Notice.created_at > utcnow() - REFIRE_GUARD))).first()
+            if recent is not None:  # the same firing seen twice (a re-fire, two leaders)
+                log.warning("recurring notice %s: occurrence %s is recent; not repeated",
+                            notice_id, recent[0])
+                return None
             child = Notice(
                 commune_id=parent.commune_id, msg_type="alert", references_id=parent.id,
                 category=parent.category, priority=parent.priority, headline=parent.headline,
                 body=parent.body, translations=parent.translations,
                 village_ids=parent.village_ids, languages=parent.languages,
+                subscribers_only=parent.subscribers_only, image_url=parent.image_url,
                 created_by=parent.created_by, approved_by=parent.approved_by,
                 status="scheduled")
             s.add(child)
