@@ -108,7 +108,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                   bulk_share=settings.zalo.bulk_share,
                   oa_rate_limit=settings.zalo.oa_calls_per_minute)
     events = GroupInserter(sm, InboundEvent, ("commune_id", "channel", "dedupe_key"))
-    zalo = ZaloChannel(settings, tenants, coord, api, events)
+    zalo = ZaloChannel(settings, tenants, coord, api, events, sm)
     webchat = WebChatChannel(tenants, sm, coord, events)
     channels = {zalo.name: zalo, webchat.name: webchat}
     # SQLite shares one connection between the webhook and the loops: keep its batches short

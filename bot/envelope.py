@@ -49,7 +49,15 @@ class RequestUserInfo:
     kind = "request_user_info"
 
 
-Reply = Text | Choices | Image | RequestUserInfo
+@dataclass(frozen=True)
+class File:
+    """A stored document (a notice's PDF) sent as a file; the channel uploads it."""
+    file_id: int
+    name: str
+    kind = "file"
+
+
+Reply = Text | Choices | Image | RequestUserInfo | File
 
 
 def to_payload(reply: Reply) -> dict[str, Any]:
@@ -65,6 +73,8 @@ def from_payload(kind: str, payload: dict[str, Any]) -> Reply:
         return Image(**payload)
     if kind == "request_user_info":
         return RequestUserInfo(**payload)
+    if kind == "file":
+        return File(**payload)
     raise ValueError(f"unknown reply kind {kind!r}")
 
 

@@ -567,3 +567,32 @@ async def test_cancel_of_a_notice_with_an_image_reaches_each_person_once(desk):
     assert status == 200 and cancelled["corrections_queued"] == 1
     msgs = await sim.wait_for_messages(4, oa_id=OA, user_id="9951")
     assert msgs[3].body["message"]["text"].startswith("HỦY THÔNG BÁO")
+
+
+async def test_a_pdf_goes_after_the_text_uploaded_once(desk):
+    sim = desk.running.sim
+    for user in ("9961", "9962"):
+        await resident(desk.running, user)
+    officer, leader = await desk.hire("officer"), await desk.hire("leader")
+    _, d = await desk.call(officer, "POST", "", NOTICE)
+    url = f"{desk.running.url}/api/v1/communes/{CODE}/notices/{d['id']}/file"
+    headers = {"Authorization": f"Bearer {officer}"}
+    pdf = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF"
+    async with desk.http.put(url + "?name=lich.docx", data=b"PK\x03\x04", headers=headers) as r:
+        assert r.status == 400
+    async with desk.http.put(url, data=b"%PDF-" + b"0" * (5 * 1024 * 1024),
+                             headers=headers) as r:
+        assert r.status == 413
+    async with desk.http.put(url + "?name=lich-tiem-chung.pdf", data=pdf, headers=headers) as r:
+        assert r.status == 200 and (await r.json())["size"] == len(pdf)
+    await desk.call(officer, "POST", f"/{d['id']}/submit")
+    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    await wait_status(desk, leader, d["id"], "sent")
+    for user in ("9961", "9962"):
+        text, document = sim.messages(OA, user)[-2:]
+        assert text.body["message"]["text"].startswith("THÔNG BÁO: Lịch tiêm chủng")
+        assert document.body["message"]["attachment"]["type"] == "file"
+    uploads = [u for u in sim.state.uploads.values() if u.kind == "file"]
+    assert len(uploads) == 1 and uploads[0].filename == "lich-tiem-chung.pdf"
+    async with desk.http.put(url, data=pdf, headers=headers) as r:
+        assert r.status == 409  # no longer a draft

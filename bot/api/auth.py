@@ -39,10 +39,15 @@ def new_key() -> str:
     return "cb_" + secrets.token_urlsafe(32)
 
 
+class _TooLarge(web.HTTPClientError):
+    status_code = 413  # aiohttp's own class insists on sizes; the message says it instead
+
+
 def error(status: int, message: str, **extra: object) -> web.HTTPException:
     """A JSON error with a Vietnamese-first message."""
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
-           404: web.HTTPNotFound, 409: web.HTTPConflict}[status]
+           404: web.HTTPNotFound, 409: web.HTTPConflict,
+           413: _TooLarge}[status]
     return cls(text=json.dumps({"error": message, **extra}, ensure_ascii=False),
                content_type="application/json")
 

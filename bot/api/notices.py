@@ -28,9 +28,12 @@ from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
 from bot.notices import cap, workflow
 from bot.notices.delivery import NOTICES_TOPIC, cancel_deliveries, stats
-from bot.store.models import Notice, NoticeAudit, Village
+from bot.store.models import Notice, NoticeAudit, NoticeFile, Village
 from bot.tenants import Tenants
 from bot.timeutil import as_utc, from_vn_local
+
+
+MAX_FILE_BYTES = 5 * 1024 * 1024  # Zalo's upload limit for files (zalo-oa-api.md §4.5)
 
 
 class Translation(BaseModel):
@@ -93,6 +96,17 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or ``None`` as soon as it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value else None
 
@@ -129,6 +143,7 @@ class NoticesApi:
               ("POST", BASE + "/cap", "import_cap"),
               ("GET", BASE + r"/{id:\d+}", "get"),
               ("GET", BASE + r"/{id:\d+}/cap", "export_cap"),
+              ("PUT", BASE + r"/{id:\d+}/file", "attach_file"),
               ("POST", BASE + r"/{id:\d+}/{action:[a-z]+}", "act"))
 
     async def create(self, request: web.Request) -> web.Response:
@@ -240,6 +255,34 @@ class NoticesApi:
             out = to_json(notice, villages)
         return web.json_response({**out, "cap_identifier": alert.identifier,
                                   "unmatched_area": unmatched}, status=201)
+
+    async def attach_file(self, request: web.Request) -> web.Response:
+        """PUT a PDF (≤ 5 MB, Zalo's file limit) onto a draft: residents get it after the
+        text. ``?name=lich-tiem-chung.pdf`` names it."""
+        content = await _read_limited(request, MAX_FILE_BYTES)  # its own limit, not 256 KB
+        name = (request.query.get("name") or "thong-bao.pdf").strip()[:200]
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
+            if who.role == "propagandist" and notice.created_by != who.staff_id:
+                raise error(404, "không tìm thấy / not found")
+            if who.role not in ("officer", "leader", "propagandist"):
+                raise error(403, "vai trò này không sửa thông báo / role may not edit")
+            if notice.status not in workflow.EDITABLE:
+                raise error(409, f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / "
+                                 "attach only to a draft")
+            if content is None:
+                raise error(413, "tệp quá 5 MB / file over 5 MB")
+            if not content.startswith(b"%PDF-") or not name.lower().endswith(".pdf"):
+                raise error(400, "chỉ nhận tệp PDF (tên .pdf) / only a PDF named .pdf")
+            existing = (await s.execute(select(NoticeFile).where(
+                NoticeFile.notice_id == notice.id))).scalar_one_or_none()
+            if existing is not None:
+                await s.delete(existing)
+                await s.flush()
+            s.add(NoticeFile(commune_id=who.commune_id, notice_id=notice.id, filename=name,
+                             content=content, size=len(content), zalo_tokens={}))
+        return web.json_response({"notice": notice.id, "file": name, "size": len(content)})
 
     async def export_cap(self, request: web.Request) -> web.Response:
         async with self.sm() as s:

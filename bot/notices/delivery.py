@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Commune, NoticeSettings
 from bot.coord import Coordinator
-from bot.envelope import Image, Reply, Text, to_payload
+from bot.envelope import File, Image, Reply, Text, to_payload
 from bot.i18n import gettext_for
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
 from bot.notices.workflow import SEND_PRIORITY, record
 from bot.notices.relay import plan_relays, relay_figures, remind
-from bot.store.models import (Notice, NoticeBroadcast, NoticeDelivery, NoticeRelay,
+from bot.store.models import (Notice, NoticeBroadcast, NoticeDelivery, NoticeFile, NoticeRelay,
                               OutboundMessage, Resident, TopicPreference)
 from bot.tenants import Tenants
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
@@ -73,12 +73,15 @@ def render(notice: Notice, commune_name: str, language: str) -> str:
 
 
 def notice_sends(notice: Notice, recipient: str, resident_id: int | None, base_key: str,
-                 text: str, lane: int, at: datetime) -> list[dict[str, Any]]:
-    """The outbound rows of one notice for one person: the text, then the image if any
-    (``<key>:img``); a person's rows go out in id order."""
+                 text: str, lane: int, at: datetime,
+                 document: File | None = None) -> list[dict[str, Any]]:
+    """The outbound rows of one notice for one person: the text, then the image (``<key>:img``)
+    and the PDF (``<key>:file``) if any; a person's rows go out in id order."""
     replies: list[tuple[str, Reply]] = [(base_key, Text(text))]
     if notice.image_url:
         replies.append((base_key + ":img", Image(url=notice.image_url)))
+    if document is not None:
+        replies.append((base_key + ":file", document))
     return [dict(commune_id=notice.commune_id, resident_id=resident_id, channel="zalo",
                  recipient=recipient, idempotency_key=k, kind=reply.kind,
                  payload=to_payload(reply), priority=lane, status="pending", attempts=0,
@@ -217,6 +220,9 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
             choices.setdefault(resident_id, {})[topic] = subscribed
     start_at = now if emergency else (quiet_until(now, settings) or now)
     targeted = bool(notice.village_ids or notice.languages or notice.subscribers_only)
+    stored = (await s.execute(select(NoticeFile.id, NoticeFile.filename).where(
+        NoticeFile.notice_id == notice.id))).first()
+    document = File(stored[0], stored[1]) if stored else None
     lane = SEND_PRIORITY[notice.priority]
     ledger: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
@@ -246,10 +252,10 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
             queued += notice_sends(notice, resident.external_id, resident.id,
                                    key(notice.id, resident.id),
                                    render(notice, commune_name, resident.language), lane,
-                                   start_at)
+                                   start_at, document)
     relays, relay_sends = await plan_relays(
         s, notice, lambda language: render(notice, commune_name, language),
-        {v.name: v.language for v in commune.villages if v.language}, lane, start_at)
+        {v.name: v.language for v in commune.villages if v.language}, lane, start_at, document)
     queued += relay_sends
     counts["propagandists"] = len(relays)
     ids: dict[str, int] = {}

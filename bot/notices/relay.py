@@ -40,8 +40,8 @@ def _row(notice: Notice, recipient: str, resident_id: int | None, key: str, text
 
 
 async def plan_relays(s: AsyncSession, notice: Notice, package: Callable[[str], str],
-                      languages: dict[str, str], lane: int, start_at: datetime
-                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                      languages: dict[str, str], lane: int, start_at: datetime,
+                      document: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(relay rows, outbound rows) for every active propagandist of the notice's villages who
     is reachable on Zalo. ``package(language)`` is the notice as text; ``languages`` (village
     name → its group's language, config ``villages[].language``) picks the translation."""
@@ -66,7 +66,8 @@ async def plan_relays(s: AsyncSession, notice: Notice, package: Callable[[str], 
         language = languages.get(village)
         text = package(language if language in notice.translations else "vi")
         outbound += notice_sends(notice, staff.zalo_user_id, resident_id,
-                                 f"notice:{notice.id}:relay:{staff.id}", text, lane, start_at)
+                                 f"notice:{notice.id}:relay:{staff.id}", text, lane, start_at,
+                                 document)
         outbound.append(_row(notice, staff.zalo_user_id, resident_id,
                              f"notice:{notice.id}:relayask:{staff.id}", ask, lane, start_at))
     return relays, outbound

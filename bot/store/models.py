@@ -372,3 +372,19 @@ apscheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+class NoticeFile(Base):
+    """A PDF attached to a notice, kept here and uploaded to Zalo once per OA (the upload
+    token per OA in ``zalo_tokens``); residents receive it as a file message after the text."""
+
+    __tablename__ = "notice_files"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"),
+                                           unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    zalo_tokens: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # oa_id → token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

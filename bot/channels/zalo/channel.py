@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot import faults
 from bot.channels.zalo import messages
@@ -21,9 +22,11 @@ from bot.channels.zalo.events import EventError, parse_event
 from bot.channels.zalo.signature import verify
 from bot.config import Settings
 from bot.coord import Coordinator
-from bot.envelope import Choices, Delivered, Image, Inbound, RequestUserInfo, Text, from_payload
+from bot.channels.zalo.errors import Outcome, ZaloError
+from bot.envelope import (Choices, Delivered, File, Image, Inbound, RequestUserInfo, Text,
+                          from_payload)
 from bot.inbound import EVENTS_TOPIC
-from bot.store.models import InboundEvent, OutboundMessage
+from bot.store.models import InboundEvent, NoticeFile, OutboundMessage
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import epoch_ms, utcnow
@@ -45,8 +48,10 @@ class ZaloChannel:
     name = "zalo"
 
     def __init__(self, settings: Settings, tenants: Tenants, coord: Coordinator,
-                 api: ZaloApi | None, events: GroupInserter) -> None:
+                 api: ZaloApi | None, events: GroupInserter,
+                 sm: async_sessionmaker | None = None) -> None:
         self.settings = settings
+        self.sm = sm
         self.tenants = tenants
         self.coord = coord
         self.api = api
@@ -130,6 +135,8 @@ class ZaloChannel:
                                                for c in reply.options])]
             return [messages.text_body(user, part)
                     for part in messages.split_text(reply.numbered())]
+        if isinstance(reply, File):
+            raise ValueError("a file is sent by deliver(), which uploads it first")
         if isinstance(reply, Image):
             return [messages.image_body(user, url=reply.url, attachment_id=reply.attachment_id,
                                         caption=reply.caption)]
@@ -137,6 +144,27 @@ class ZaloChannel:
             return [messages.request_user_info_body(user, reply.title, reply.subtitle,
                                                     reply.image_url)]
         raise ValueError(f"zalo cannot send {row.kind}")
+
+    async def _deliver_file(self, row: OutboundMessage, tenant: Tenant) -> Delivered:
+        """Upload the stored file once per OA (the token is kept), then send it."""
+        oa = tenant.config.zalo.oa_id  # type: ignore[union-attr]
+        file_id = int(row.payload["file_id"])
+        # one upload per file and OA, however many residents are sent it at once
+        async with self.coord.lock(f"zalo:file:{file_id}:{oa}", ttl=60, timeout=60):
+            async with self.sm() as s:
+                stored = await s.get(NoticeFile, file_id)
+            if stored is None:
+                raise ZaloError(0, f"file {file_id} is gone", Outcome.PERMANENT)
+            token = (stored.zalo_tokens or {}).get(oa)
+            if not token:
+                token = await self.api.upload_file(oa, stored.filename, stored.content)  # type: ignore[union-attr]
+                async with self.sm() as s, s.begin():
+                    fresh = await s.get(NoticeFile, file_id, with_for_update=True)
+                    if fresh is not None:
+                        fresh.zalo_tokens = {**(fresh.zalo_tokens or {}), oa: token}
+        data = await self.api.call(oa, "POST", CS_PATH, body=messages.file_body(  # type: ignore[union-attr]
+            row.recipient, token), lane=row.priority)
+        return Delivered(provider_ids=[str(data["message_id"])] if data.get("message_id") else [])
 
     async def already_delivered(self, row: OutboundMessage, tenant: Tenant) -> Delivered | None:
         """After a crash mid-send: the remaining text parts of ``row`` if the conversation
@@ -166,6 +194,8 @@ class ZaloChannel:
     async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
         if self.api is None or tenant.config.zalo is None:
             raise RuntimeError(f"commune {tenant.code} has no Zalo OA configured")
+        if row.kind == "file":
+            return await self._deliver_file(row, tenant)
         bodies = self.bodies(row)
         ids = list(row.provider_message_ids or [])
         for n in range(row.parts_sent, len(bodies)):

@@ -67,9 +67,29 @@ class ZaloApi:
                     raise ZaloError(again.code, again.reason, Outcome.PERMANENT) from None
                 raise
 
+    async def upload_file(self, oa_id: str, filename: str, content: bytes,
+                          content_type: str = "application/pdf") -> str:
+        """``POST /v2.0/oa/upload/file`` (multipart, ≤ 5 MB) → the token a file message
+        names (zalo-oa-api.md §4.5). Counted against the same budgets as any call."""
+        async def attempt(token: str) -> dict[str, Any]:
+            form = aiohttp.FormData()
+            form.add_field("file", content, filename=filename, content_type=content_type)
+            return await self._once(oa_id, token, "POST", "/v2.0/oa/upload/file", None, None,
+                                    form=form)
+        token = await self.tokens.access_token(oa_id)
+        try:
+            data = await attempt(token)
+        except ZaloError as exc:
+            if exc.outcome is not Outcome.REFRESH_TOKEN:
+                raise
+            data = await attempt(await self.tokens.refresh(oa_id, stale_token=token))
+        if not data.get("token"):
+            raise ZaloError(-201, "upload answered without a token", Outcome.PERMANENT)
+        return str(data["token"])
+
     async def _once(self, oa_id: str, token: str, method: str, path: str,
                     body: dict[str, Any] | None, query: dict[str, Any] | None,
-                    lane: int = 0) -> dict[str, Any]:
+                    lane: int = 0, form: aiohttp.FormData | None = None) -> dict[str, Any]:
         share = self.bulk_share if lane >= BULK_LANE else 1.0
         spent: list[str] = []
         for key, limit in ((f"zalo:calls:{self.tokens.app_for_oa(oa_id)}", self.app_rate_limit),
@@ -85,8 +105,9 @@ class ZaloApi:
         params = {"data": json.dumps(query, ensure_ascii=False)} if query is not None else None
         try:
             async with self.http.request(
-                    method, self.api_base + path, json=body, params=params,
-                    headers={"access_token": token}, timeout=self.timeout) as resp:
+                    method, self.api_base + path, json=body if form is None else None,
+                    data=form, params=params, headers={"access_token": token},
+                    timeout=self.timeout) as resp:
                 if resp.status != 200:
                     detail = f"HTTP {resp.status}"
                     if resp.status >= 500 or resp.status == 429:

@@ -96,3 +96,9 @@ def buttons_body(user_id: str, text: str, choices: list[dict[str, str]]) -> dict
         "buttons": buttons,
     })
     return _body(user_id, ZaloMessageBody(attachment=attachment))
+
+
+def file_body(user_id: str, token: str) -> dict[str, Any]:
+    """A file message (CS only) naming an uploaded file's token (zalo-oa-api.md §4.5)."""
+    return {"recipient": {"user_id": user_id},
+            "message": {"attachment": {"type": "file", "payload": {"token": token}}}}
