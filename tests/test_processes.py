@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -252,3 +253,88 @@ def test_staff_add_prints_a_key_once_and_checks_the_village(tmp_path):
     refused = bot("--config", str(cfg), "staff", "add", "--commune", "02839", "--name",
                   "B", "--role", "propagandist", env=env, cwd=tmp_path, check=False)
     assert refused.returncode == 2 and "--village" in refused.stderr
+
+
+async def test_notice_send_killed_midway_reaches_everyone_exactly_once(pg_url, sim, tmp_path):
+    """`kill -9` of the service in the middle of a notice's send, then a restart: every
+    resident gets the notice exactly once (the rows the dead process held wait for their
+    lease, then are checked against the conversation before being sent)."""
+    from sqlalchemy import insert
+
+    from bot.config import load_settings
+    from bot.staff import add_staff
+    from bot.store.migrate import upgrade
+    from bot.store.models import Resident
+    from bot.tenants import sync
+    from bot.timeutil import utcnow
+
+    port = free_port()
+    env = {"CRASH_OA_SECRET": "oa-secret-crash"}
+    cfg = write_config(tmp_path / "config.yml", pg_url, sim.base_url, port)
+    sim.add_oa(oa_id(1), APP_ID, "oa-secret-crash",
+               webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo")
+    access, refresh = sim.mint_tokens(oa_id(1))
+    bot("--config", str(cfg), "zalo", "set-tokens", "--oa", oa_id(1), f"--access-token={access}",
+        f"--refresh-token={refresh}", "--expires-in", "90000", env=env, cwd=tmp_path)
+    users = [f"{8_800_000 + i}" for i in range(300)]
+    engine = create_engine(pg_url)
+    await upgrade(engine)
+    tenants = await sync(load_settings(cfg, env={**os.environ, **env}), sessionmaker(engine))
+    commune = tenants.by_code("02839")
+    async with sessionmaker(engine)() as s, s.begin():
+        await s.execute(insert(Resident.__table__), [dict(
+            commune_id=commune.id, channel="zalo", external_id=u, language="vi",
+            is_follower=True, last_interaction_at=utcnow(), created_at=utcnow(),
+            updated_at=utcnow()) for u in users])
+        _, key = await add_staff(s, "02839", "Chủ tịch", "leader")
+    await engine.dispose()
+    for u in users:
+        sim.add_user(oa_id(1), u, follower=True, interacted_ago_s=60)
+    sim.inject_delay("/v3.0/oa/message/cs", 0.05, times=None)  # a slow Zalo: time to kill
+
+    def serve() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(cfg), "serve"],
+                                env={**os.environ, **env}, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    url = f"http://127.0.0.1:{port}"
+    headline = "Họp dân thôn tối thứ Sáu"
+    proc = serve()
+    try:
+        await wait_healthy(url, proc)
+        base = f"{url}/api/v1/communes/02839/notices"
+        headers = {"Authorization": f"Bearer {key}"}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(base, json={"category": "policy", "headline": headline,
+                                             "body": "19 giờ tại nhà văn hóa."},
+                                 headers=headers) as r:
+                notice = await r.json()
+            for action in ("submit", "approve"):
+                async with http.post(f"{base}/{notice['id']}/{action}", headers=headers) as r:
+                    assert r.status == 200
+
+        def reached() -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for m in sim.messages(oa_id(1)):
+                if headline in (m.body.get("message") or {}).get("text", ""):
+                    counts[m.user_id] = counts.get(m.user_id, 0) + 1
+            return counts
+
+        while len(reached()) < 60:
+            await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)  # mid-send
+        await asyncio.to_thread(proc.wait, 15)
+        assert len(reached()) < len(users)
+        proc = serve()
+        await wait_healthy(url, proc)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 150  # the dead process's claims wait out their 60 s lease
+        while len(reached()) < len(users) and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        counts = reached()
+        assert len(counts) == len(users)  # nobody lost
+        assert max(counts.values()) == 1  # nobody twice
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 15)
