@@ -48,6 +48,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     host = args.host or settings.service.host
     port = args.port if args.port is not None else settings.service.port
+    # the address links are built from (feeds, OAuth callback) follows --host/--port
+    settings = settings.model_copy(update={"service": settings.service.model_copy(
+        update={"host": host, "port": port})})
     print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
     web.run_app(create_app(settings, background=not args.web_only), host=host, port=port,
                 print=None, access_log=None, shutdown_timeout=5, loop=new_event_loop())
