@@ -36,7 +36,6 @@ from pathlib import Path
 
 import aiohttp
 import yaml
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.webhook import APP_ID, APP_SECRET, oa, pct  # noqa: E402
 from bot.channels.zalo.simulator.driver import ZaloSimulator  # noqa: E402
-from bot.store.db import create_engine  # noqa: E402
-from tests.conftest import free_port, wait_healthy  # noqa: E402
+from tests.conftest import admin, free_port, wait_healthy  # noqa: E402
 
 HEADLINE = "Lịch tiêm chủng tháng 12"
 SEED = """
@@ -249,14 +247,6 @@ async def main() -> None:
         if fresh:
             await admin(args.database_url, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
 
-
-async def admin(url: str, sql: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
 
 
 if __name__ == "__main__":

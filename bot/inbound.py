@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.conversation import engine
 from bot.conversation.engine import NoticeSummary
 from bot.coord import Coordinator
-from bot.envelope import Inbound, Reply, Text, to_payload
+from bot.envelope import Inbound, Reply, Text
 from bot.i18n import gettext_for
 from bot.loops import Worker
 from bot.notices import relay
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
 from bot.store.models import (Conversation, InboundEvent, Message, Notice, OutboundMessage,
                               ProviderMessage, Resident, TopicPreference)
+from bot.store.ops import outbound_row
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
 
@@ -338,13 +339,9 @@ class InboundProcessor(Worker):
     def _queue(rows: _Rows, tenant: Tenant, event: InboundEvent, inbound: Inbound,
                resident: Resident, replies: list[Reply]) -> None:
         """Replies become outbound rows keyed by the event (``reply:<event id>:<n>``)."""
-        now = utcnow()
-        for n, reply in enumerate(replies):
-            rows.outbound.append(dict(
-                commune_id=tenant.id, resident_id=resident.id, channel=event.channel,
-                recipient=inbound.user_id, idempotency_key=f"reply:{event.id}:{n}",
-                kind=reply.kind, payload=to_payload(reply), priority=0, status="pending",
-                attempts=0, parts_sent=0, next_attempt_at=now, created_at=now))
+        rows.outbound += [outbound_row(tenant.id, resident.id, event.channel, inbound.user_id,
+                                       f"reply:{event.id}:{n}", reply, 0)
+                          for n, reply in enumerate(replies)]
 
     async def _delivery_state(self, s: AsyncSession, tenant: Tenant, channel: str,
                               inbound: Inbound, kind: str) -> None:

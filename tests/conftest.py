@@ -47,6 +47,16 @@ def unavailable(what: str, exc: BaseException) -> None:
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
+async def admin(url: str, sql: str) -> None:
+    """Run ``sql`` outside a transaction (CREATE/DROP DATABASE cannot run in one)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> str:
     """A fresh database for this test session, migrated once; dropped at the end."""
@@ -54,16 +64,8 @@ def pg_database() -> str:
     name = f"bot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
 
-    async def admin(sql: str) -> None:  # CREATE/DROP DATABASE cannot run in a transaction
-        engine = create_engine(base, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
     async def create() -> None:
-        await admin(f'CREATE DATABASE "{name}"')
+        await admin(base, f'CREATE DATABASE "{name}"')
         engine = create_engine(url)
         await upgrade(engine)
         await engine.dispose()
@@ -73,7 +75,7 @@ def pg_database() -> str:
     except Exception as exc:  # noqa: BLE001
         unavailable("PostgreSQL", exc)
     yield url
-    run_in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_in_thread(admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def truncate_all(url: str) -> None:

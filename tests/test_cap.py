@@ -123,8 +123,7 @@ async def test_export_import_round_trip_and_public_feeds(desk):
                     expires_at="2026-12-31T17:00:00",
                     translations={"hnj": {"headline": "Txhaj tshuaj", "body": "Hnub 25"}})
     _, d = await desk.call(leader, "POST", "", original)
-    await desk.call(leader, "POST", f"/{d['id']}/submit")
-    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    await desk.submit_and_approve(leader, d["id"])
     await wait_status(desk, leader, d["id"], "sent")
     base = f"{desk.running.url}/api/v1/communes/{CODE}/notices"
     async with desk.http.get(f"{base}/{d['id']}/cap",

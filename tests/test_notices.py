@@ -43,6 +43,12 @@ class Desk:
         self.keys[(role, code, village)] = key
         return key
 
+    async def submit_and_approve(self, leader: str, notice_id: int,
+                                 submitter: str | None = None) -> None:
+        for key, action in ((submitter or leader, "submit"), (leader, "approve")):
+            status, body = await self.call(key, "POST", f"/{notice_id}/{action}")
+            assert status == 200, body
+
     async def call(self, key: str | None, method: str, path: str, json=None, code: str = CODE):
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         url = f"{self.running.url}/api/v1/communes/{code}/notices{path}"
@@ -143,8 +149,7 @@ async def test_night_waits_for_morning_but_an_emergency_goes_at_once(store_url, 
             await resident(running, "9201")
             officer, leader = await desk.hire("officer"), await desk.hire("leader")
             _, routine = await desk.call(officer, "POST", "", NOTICE)
-            await desk.call(officer, "POST", f"/{routine['id']}/submit")
-            await desk.call(leader, "POST", f"/{routine['id']}/approve")
+            await desk.submit_and_approve(leader, routine['id'], submitter=officer)
             await wait_status(desk, leader, routine["id"], "sending")
             async with running.services.sm() as s:
                 row = (await s.execute(select(OutboundMessage).where(
@@ -198,8 +203,7 @@ async def test_cancel_stops_what_is_not_sent_and_corrects_what_was(desk):
     await resident(desk.running, "9401")
     leader = await desk.hire("leader")
     _, sent = await desk.call(leader, "POST", "", NOTICE)
-    await desk.call(leader, "POST", f"/{sent['id']}/submit")
-    await desk.call(leader, "POST", f"/{sent['id']}/approve")
+    await desk.submit_and_approve(leader, sent['id'])
     await wait_status(desk, leader, sent["id"], "sent")
     status, cancelled = await desk.call(leader, "POST", f"/{sent['id']}/cancel",
                                         {"note": "sai ngày"})
@@ -210,8 +214,7 @@ async def test_cancel_stops_what_is_not_sent_and_corrects_what_was(desk):
     # a notice scheduled for later and cancelled before its time never goes out
     later = (utcnow() + timedelta(hours=2)).isoformat()
     _, future = await desk.call(leader, "POST", "", dict(NOTICE, send_at=later))
-    await desk.call(leader, "POST", f"/{future['id']}/submit")
-    await desk.call(leader, "POST", f"/{future['id']}/approve")
+    await desk.submit_and_approve(leader, future['id'])
     assert (await desk.call(leader, "POST", f"/{future['id']}/cancel"))[1]["status"] == \
         "cancelled"
     async with desk.running.services.sm() as s:
@@ -272,8 +275,7 @@ async def test_resident_unsubscribes_by_topic_in_the_chat_and_asks_for_current_n
         if notice["priority"] == "emergency":
             await desk.call(leader, "POST", f"/{d['id']}/publish")
         else:
-            await desk.call(leader, "POST", f"/{d['id']}/submit")
-            await desk.call(leader, "POST", f"/{d['id']}/approve")
+            await desk.submit_and_approve(leader, d['id'])
         await wait_status(desk, leader, d["id"], "sent")
         return d["id"]
 
@@ -314,8 +316,7 @@ async def test_propagandist_gets_a_package_confirms_and_is_reminded(store_url, s
             for user in ("9601", "9602"):
                 await resident(running, user)  # they chat with the OA like anyone
             _, d = await desk.call(officer, "POST", "", dict(NOTICE, villages=["Nậm Mòn"]))
-            await desk.call(officer, "POST", f"/{d['id']}/submit")
-            await desk.call(leader, "POST", f"/{d['id']}/approve")
+            await desk.submit_and_approve(leader, d['id'], submitter=officer)
             msgs = await sim.wait_for_messages(3, oa_id=OA, user_id="9601")
             package, ask = (m.body["message"]["text"] for m in msgs[1:3])
             assert package.startswith("THÔNG BÁO: Lịch tiêm chủng tháng 12")
@@ -432,8 +433,7 @@ async def test_an_update_reaches_the_same_people(desk):
     await resident(desk.running, "9901")
     leader = await desk.hire("leader")
     _, first = await desk.call(leader, "POST", "", NOTICE)
-    await desk.call(leader, "POST", f"/{first['id']}/submit")
-    await desk.call(leader, "POST", f"/{first['id']}/approve")
+    await desk.submit_and_approve(leader, first['id'])
     await wait_status(desk, leader, first["id"], "sent")
     await resident(desk.running, "9902")  # chats after the first notice went out
     status, body = await desk.call(leader, "POST", "", dict(NOTICE, updates=10**6))
@@ -442,8 +442,7 @@ async def test_an_update_reaches_the_same_people(desk):
         NOTICE, headline="Lịch tiêm chủng tháng 12 (đổi ngày)",
         body="Chuyển sang ngày 26/12.", updates=first["id"]))
     assert fix["msg_type"] == "update" and fix["references"] == first["id"]
-    await desk.call(leader, "POST", f"/{fix['id']}/submit")
-    await desk.call(leader, "POST", f"/{fix['id']}/approve")
+    await desk.submit_and_approve(leader, fix['id'])
     done = await wait_status(desk, leader, fix["id"], "sent")
     assert done["delivery"]["planned"] == 1
     texts = [m.body["message"]["text"] for m in sim.messages(OA, "9901")]
@@ -467,8 +466,7 @@ async def test_a_resident_who_chose_hmong_gets_the_hmong_version(store_url, sim)
             leader = await desk.hire("leader")
             _, d = await desk.call(leader, "POST", "", dict(NOTICE, translations={
                 "hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25 lub 12."}}))
-            await desk.call(leader, "POST", f"/{d['id']}/submit")
-            await desk.call(leader, "POST", f"/{d['id']}/approve")
+            await desk.submit_and_approve(leader, d['id'])
             await wait_status(desk, leader, d["id"], "sent")
             hmong = sim.messages(OA, "9911")[-1].body["message"]["text"]
             viet = sim.messages(OA, "9912")[-1].body["message"]["text"]
@@ -497,8 +495,7 @@ async def test_image_follows_the_text_and_the_village_group_gets_its_language(st
             _, d = await desk.call(leader, "POST", "", dict(
                 NOTICE, image_url="https://xa.example.gov.vn/tiem-chung.jpg",
                 translations={"hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25."}}))
-            await desk.call(leader, "POST", f"/{d['id']}/submit")
-            await desk.call(leader, "POST", f"/{d['id']}/approve")
+            await desk.submit_and_approve(leader, d['id'])
             await wait_status(desk, leader, d["id"], "sent")
             text, image = sim.messages(OA, "9922")[-2:]
             assert text.body["message"]["text"].startswith("THÔNG BÁO: Lịch tiêm chủng")
@@ -524,8 +521,7 @@ async def test_a_notice_for_subscribers_of_its_category_only(desk):
         NOTICE, category="knowledge", headline="Lớp tập huấn trồng chè",
         body="Thứ Bảy tại nhà văn hóa thôn.", subscribers_only=True))
     assert d["subscribers_only"] is True
-    await desk.call(leader, "POST", f"/{d['id']}/submit")
-    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    await desk.submit_and_approve(leader, d['id'])
     done = await wait_status(desk, leader, d["id"], "sent")
     assert done["delivery"]["planned"] == 1
     assert "Lớp tập huấn" in sim.messages(OA, "9931")[-1].body["message"]["text"]
@@ -542,8 +538,7 @@ async def test_cancel_with_an_image_corrects_each_person_once_and_targeted_skips
     leader = await desk.hire("leader")
     _, d = await desk.call(leader, "POST", "", dict(
         NOTICE, image_url="https://xa.example.gov.vn/a.jpg", villages=["Nậm Mòn"]))
-    await desk.call(leader, "POST", f"/{d['id']}/submit")
-    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    await desk.submit_and_approve(leader, d['id'])
     done = await wait_status(desk, leader, d["id"], "sent")
     # a village notice: the follower outside the window is for the propagandist, not an
     # article to every follower of the commune
@@ -560,8 +555,7 @@ async def test_cancel_of_a_notice_with_an_image_reaches_each_person_once(desk):
     leader = await desk.hire("leader")
     _, d = await desk.call(leader, "POST", "", dict(NOTICE,
                                                     image_url="https://xa.example.gov.vn/a.jpg"))
-    await desk.call(leader, "POST", f"/{d['id']}/submit")
-    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    await desk.submit_and_approve(leader, d['id'])
     await wait_status(desk, leader, d["id"], "sent")
     status, cancelled = await desk.call(leader, "POST", f"/{d['id']}/cancel")
     assert status == 200 and cancelled["corrections_queued"] == 1
@@ -585,8 +579,7 @@ async def test_a_pdf_goes_after_the_text_uploaded_once(desk):
         assert r.status == 413
     async with desk.http.put(url + "?name=lich-tiem-chung.pdf", data=pdf, headers=headers) as r:
         assert r.status == 200 and (await r.json())["size"] == len(pdf)
-    await desk.call(officer, "POST", f"/{d['id']}/submit")
-    await desk.call(leader, "POST", f"/{d['id']}/approve")
+    await desk.submit_and_approve(leader, d['id'], submitter=officer)
     await wait_status(desk, leader, d["id"], "sent")
     for user in ("9961", "9962"):
         text, document = sim.messages(OA, user)[-2:]

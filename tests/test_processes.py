@@ -45,22 +45,32 @@ def write_config(path: Path, store_url: str, sim_url: str, port: int) -> Path:
     return path
 
 
-async def test_killed_after_ack_then_restarted_replies_once(store_url, sim, tmp_path):
+CRASH_ENV = {"CRASH_OA_SECRET": "oa-secret-crash"}
+
+
+def service_process(store_url: str, sim, tmp_path: Path,  # type: ignore[no-untyped-def]
+                    stderr: int = subprocess.PIPE):
+    """A configuration for Xã Bắc Hà on the simulator's OA (tokens stored), and a function
+    that starts `bot serve` on it as a process: returns (config path, url, serve). A long run
+    passes ``stderr=subprocess.DEVNULL`` (nobody drains the pipe while it runs)."""
     port = free_port()
-    env = {"CRASH_OA_SECRET": "oa-secret-crash"}
     cfg = write_config(tmp_path / "config.yml", store_url, sim.base_url, port)
-    sim.add_oa(oa_id(1), APP_ID, "oa-secret-crash",
+    sim.add_oa(oa_id(1), APP_ID, CRASH_ENV["CRASH_OA_SECRET"],
                webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo")
     access, refresh = sim.mint_tokens(oa_id(1))
     bot("--config", str(cfg), "zalo", "set-tokens", "--oa", oa_id(1), f"--access-token={access}",
-        f"--refresh-token={refresh}", "--expires-in", "90000", env=env, cwd=tmp_path)
+        f"--refresh-token={refresh}", "--expires-in", "90000", env=CRASH_ENV, cwd=tmp_path)
 
     def serve(**extra: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(cfg), "serve"],
-                                env={**os.environ, **env, **extra}, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                env={**os.environ, **CRASH_ENV, **extra}, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
-    url = f"http://127.0.0.1:{port}"
+    return cfg, f"http://127.0.0.1:{port}", serve
+
+
+async def test_killed_after_ack_then_restarted_replies_once(store_url, sim, tmp_path):
+    cfg, url, serve = service_process(store_url, sim, tmp_path)
     proc = serve(BOT_FAULT_EXIT_AFTER_ACK="1")
     try:
         await wait_healthy(url, proc)
@@ -268,18 +278,12 @@ async def test_notice_send_killed_midway_reaches_everyone_exactly_once(pg_url, s
     from bot.tenants import sync
     from bot.timeutil import utcnow
 
-    port = free_port()
-    env = {"CRASH_OA_SECRET": "oa-secret-crash"}
-    cfg = write_config(tmp_path / "config.yml", pg_url, sim.base_url, port)
-    sim.add_oa(oa_id(1), APP_ID, "oa-secret-crash",
-               webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo")
-    access, refresh = sim.mint_tokens(oa_id(1))
-    bot("--config", str(cfg), "zalo", "set-tokens", "--oa", oa_id(1), f"--access-token={access}",
-        f"--refresh-token={refresh}", "--expires-in", "90000", env=env, cwd=tmp_path)
+    cfg, url, serve = service_process(pg_url, sim, tmp_path, stderr=subprocess.DEVNULL)
     users = [f"{8_800_000 + i}" for i in range(300)]
     engine = create_engine(pg_url)
     await upgrade(engine)
-    tenants = await sync(load_settings(cfg, env={**os.environ, **env}), sessionmaker(engine))
+    tenants = await sync(load_settings(cfg, env={**os.environ, **CRASH_ENV}),
+                         sessionmaker(engine))
     commune = tenants.by_code("02839")
     async with sessionmaker(engine)() as s, s.begin():
         await s.execute(insert(Resident.__table__), [dict(
@@ -291,13 +295,6 @@ async def test_notice_send_killed_midway_reaches_everyone_exactly_once(pg_url, s
     for u in users:
         sim.add_user(oa_id(1), u, follower=True, interacted_ago_s=60)
     sim.inject_delay("/v3.0/oa/message/cs", 0.05, times=None)  # a slow Zalo: time to kill
-
-    def serve() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(cfg), "serve"],
-                                env={**os.environ, **env}, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    url = f"http://127.0.0.1:{port}"
     headline = "Họp dân thôn tối thứ Sáu"
     proc = serve()
     try:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Commune, NoticeSettings
 from bot.coord import Coordinator
-from bot.envelope import File, Image, Reply, Text, to_payload
+from bot.envelope import File, Image, Reply, Text
 from bot.i18n import gettext_for
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
@@ -33,6 +33,7 @@ from bot.notices.workflow import SEND_PRIORITY, record
 from bot.notices.relay import plan_relays, relay_figures, remind
 from bot.store.models import (Notice, NoticeBroadcast, NoticeDelivery, NoticeFile, NoticeRelay,
                               OutboundMessage, Resident, TopicPreference)
+from bot.store.ops import outbound_row
 from bot.tenants import Tenants
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
 
@@ -82,10 +83,7 @@ def notice_sends(notice: Notice, recipient: str, resident_id: int | None, base_k
         replies.append((base_key + ":img", Image(url=notice.image_url)))
     if document is not None:
         replies.append((base_key + ":file", document))
-    return [dict(commune_id=notice.commune_id, resident_id=resident_id, channel="zalo",
-                 recipient=recipient, idempotency_key=k, kind=reply.kind,
-                 payload=to_payload(reply), priority=lane, status="pending", attempts=0,
-                 parts_sent=0, next_attempt_at=at, created_at=utcnow())
+    return [outbound_row(notice.commune_id, resident_id, "zalo", recipient, k, reply, lane, at)
             for k, reply in replies]
 
 
@@ -297,18 +295,15 @@ async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) 
                ~OutboundMessage.idempotency_key.like(prefix + "cancel:%"),
                OutboundMessage.status.in_(["sent", "sending"]))
         .group_by(OutboundMessage.recipient, OutboundMessage.channel))).all()
-    now = utcnow()
     rows = []
     for recipient, channel, resident_id, language in reached:  # once per person reached
         _ = gettext_for(language or "vi")
         text = _("HỦY THÔNG BÁO: \"{headline}\" của {name} đã được hủy, anh/chị không cần làm "
                  "theo thông báo đó. Xin lỗi anh/chị vì sự bất tiện.").format(
                      headline=notice.headline, name=commune_name)
-        rows.append(dict(commune_id=notice.commune_id, resident_id=resident_id, channel=channel,
-                         recipient=recipient, idempotency_key=f"{prefix}cancel:{recipient}",
-                         kind="text", payload=to_payload(Text(text)),
-                         priority=SEND_PRIORITY[notice.priority], status="pending", attempts=0,
-                         parts_sent=0, next_attempt_at=now, created_at=now))
+        rows.append(outbound_row(notice.commune_id, resident_id, channel, recipient,
+                                 f"{prefix}cancel:{recipient}", Text(text),
+                                 SEND_PRIORITY[notice.priority]))
     if rows:
         await s.execute(insert(OutboundMessage.__table__), rows)
     return len(rows)

@@ -15,11 +15,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import NoticeSettings
-from bot.envelope import Text, to_payload
+from bot.envelope import Text
 from bot.i18n import gettext_for
 from bot.nlu.normalize import search_key
 from bot.notices.workflow import SEND_PRIORITY
 from bot.store.models import Notice, NoticeRelay, OutboundMessage, Resident, Staff, Village
+from bot.store.ops import outbound_row
 from bot.timeutil import utcnow
 
 #: what a village head types when done (accent-free, lower case); a button sends /relay_done
@@ -29,14 +30,6 @@ CONFIRMATIONS = {"da chuyen", "da chuyen roi", "da chuyen vao nhom", "da chuyen 
 
 def is_confirmation(text: str | None) -> bool:
     return bool(text) and search_key(text or "").strip(" .!") in CONFIRMATIONS
-
-
-def _row(notice: Notice, recipient: str, resident_id: int | None, key: str, text: str,
-         lane: int, at: datetime) -> dict[str, Any]:
-    return dict(commune_id=notice.commune_id, resident_id=resident_id, channel="zalo",
-                recipient=recipient, idempotency_key=key, kind="text",
-                payload=to_payload(Text(text)), priority=lane, status="pending", attempts=0,
-                parts_sent=0, next_attempt_at=at, created_at=utcnow())
 
 
 async def plan_relays(s: AsyncSession, notice: Notice, package: Callable[[str], str],
@@ -52,12 +45,12 @@ async def plan_relays(s: AsyncSession, notice: Notice, package: Callable[[str], 
         Staff.active.is_(True), Staff.zalo_user_id.is_not(None))
     if notice.village_ids:
         query = query.where(Staff.village_id.in_(notice.village_ids))
+    _ = gettext_for("vi")
     relays, outbound = [], []
     for staff, village in (await s.execute(query.order_by(Staff.id))).all():
         resident_id = (await s.execute(select(Resident.id).where(
             Resident.commune_id == notice.commune_id, Resident.channel == "zalo",
             Resident.external_id == staff.zalo_user_id))).scalar_one_or_none()
-        _ = gettext_for("vi")
         ask = _("Nhờ anh/chị chuyển tin nhắn trên vào nhóm Zalo của {village} (bấm giữ tin "
                 "nhắn → Chuyển tiếp). Chuyển xong, anh/chị nhắn lại: ĐÃ CHUYỂN").format(
                     village=village)
@@ -68,8 +61,9 @@ async def plan_relays(s: AsyncSession, notice: Notice, package: Callable[[str], 
         outbound += notice_sends(notice, staff.zalo_user_id, resident_id,
                                  f"notice:{notice.id}:relay:{staff.id}", text, lane, start_at,
                                  document)
-        outbound.append(_row(notice, staff.zalo_user_id, resident_id,
-                             f"notice:{notice.id}:relayask:{staff.id}", ask, lane, start_at))
+        outbound.append(outbound_row(notice.commune_id, resident_id, "zalo", staff.zalo_user_id,
+                                     f"notice:{notice.id}:relayask:{staff.id}", Text(ask), lane,
+                                     start_at))
     return relays, outbound
 
 
@@ -115,8 +109,9 @@ async def remind(s: AsyncSession, settings: NoticeSettings, now: datetime) -> in
         text = _("Nhắc anh/chị: thông báo \"{headline}\" chưa được xác nhận đã chuyển vào nhóm "
                  "Zalo của {village}. Chuyển xong, anh/chị nhắn lại: ĐÃ CHUYỂN").format(
                      headline=notice.headline, village=village)
-        rows.append(_row(notice, user_id, None, f"notice:{notice.id}:relayremind:{relay.staff_id}",
-                         text, SEND_PRIORITY[notice.priority], now))
+        rows.append(outbound_row(notice.commune_id, None, "zalo", user_id,
+                                 f"notice:{notice.id}:relayremind:{relay.staff_id}", Text(text),
+                                 SEND_PRIORITY[notice.priority], now))
     if rows:
         await s.execute(insert(OutboundMessage.__table__), rows)
     return len(rows)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.envelope import Reply, to_payload
+from bot.timeutil import utcnow
 
 
 def _insert(session: AsyncSession, model: Any):  # type: ignore[no-untyped-def]
@@ -54,3 +58,15 @@ class GroupInserter:
         for values, fut in batch:
             # pop: a second copy of the same event in this batch is the duplicate
             fut.set_result(inserted.pop(tuple(values[k] for k in self.key), None))
+
+
+def outbound_row(commune_id: int, resident_id: int | None, channel: str, recipient: str,
+                 key: str, reply: Reply, priority: int, at: datetime | None = None
+                 ) -> dict[str, Any]:
+    """A new ``outbound_messages`` row (for a Core insert): ``reply`` to ``recipient``, queued
+    under the idempotency ``key`` in lane ``priority``, not to be sent before ``at``."""
+    now = utcnow()
+    return dict(commune_id=commune_id, resident_id=resident_id, channel=channel,
+                recipient=recipient, idempotency_key=key, kind=reply.kind,
+                payload=to_payload(reply), priority=priority, status="pending", attempts=0,
+                parts_sent=0, next_attempt_at=at or now, created_at=now)
