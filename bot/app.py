@@ -37,6 +37,8 @@ from bot.notices.delivery import NOTICES_TOPIC, NoticeDispatcher
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker, startup_lock
+from bot.feedback.api import FeedbackApi
+from bot.feedback.clock import SlaClock
 from bot.store.migrate import upgrade
 from bot.store.models import InboundEvent
 from bot.store.ops import GroupInserter
@@ -67,13 +69,15 @@ class Services:
     broadcasts: BroadcastWorker
     feeds: Feeds
     scheduler: NoticeScheduler
+    feedback_api: FeedbackApi
+    sla: SlaClock
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
         for worker in (self.processor, self.sender, self.refresher, self.notices,
-                       self.broadcasts, self.scheduler):
+                       self.broadcasts, self.scheduler, self.sla):
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
@@ -115,7 +119,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     # so the write-before-200 never waits long; PostgreSQL takes bigger batches.
     nlu = create_backend(settings.nlu, http)
     processor = InboundProcessor(sm, tenants, coord, channels,
-                                 batch=50 if engine.dialect.name == "sqlite" else 200, nlu=nlu)
+                                 batch=50 if engine.dialect.name == "sqlite" else 200, nlu=nlu,
+                                 feedback=settings.feedback)
     sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
     services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
                         processor, sender, TokenRefresher(tokens), nlu,
@@ -125,7 +130,9 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         Feeds(sm, tenants, settings.public_url),
                         NoticeScheduler(sm, coord, settings.database_url,
                                         settings.notices.misfire_grace_s,
-                                        lambda: coord.publish(NOTICES_TOPIC)))
+                                        lambda: coord.publish(NOTICES_TOPIC)),
+                        FeedbackApi(sm, tenants, coord, settings.feedback),
+                        SlaClock(sm, tenants, coord, settings.feedback))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -136,6 +143,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
             asyncio.create_task(services.broadcasts.run_forever(poll_s=2.0),
                                 name="notice-broadcasts"),
             asyncio.create_task(services.scheduler.run_forever(), name="notice-scheduler"),
+            asyncio.create_task(services.sla.run_forever(), name="ticket-clock"),
         ]
     log.info("service ready: %d communes, store %s, coordination %s, NLU %s", len(tenants),
              engine.dialect.name, coord.name, nlu.name)
@@ -219,7 +227,8 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
     app.router.add_get("/chat/{code:\\d{5}}", chat_page)
     app.router.add_get("/chat/{code:\\d{5}}/ws", chat_ws)
-    for service, routes in (("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES)):
+    for service, routes in (("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
+                            ("feedback_api", FeedbackApi.ROUTES)):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))
     return app

@@ -399,8 +399,10 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
             sm = sessionmaker(engine)
             await sync(settings, sm)
             async with sm() as s, s.begin():
-                staff, key = await add_staff(s, args.commune, args.name, args.role,
-                                             args.village, args.zalo_user_id)
+                commune = settings.commune(args.commune)
+                staff, key = await add_staff(
+                    s, args.commune, args.name, args.role, args.village, args.zalo_user_id,
+                    args.office, [o.code for o in commune.offices] if commune else None)
                 return staff.id, key
         finally:
             await engine.dispose()
@@ -561,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["officer", "leader", "propagandist", "operator"])
     sa.add_argument("--village", help="the propagandist's village")
     sa.add_argument("--zalo-user-id", help="their Zalo user id as a follower of the OA")
+    sa.add_argument("--office", help="the feedback desk they work at (communes[].offices)")
     sa.set_defaults(func=cmd_staff_add)
 
     z = sub.add_parser("zalo", help="Zalo OA connection").add_subparsers(dest="z_command",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,6 +101,24 @@ class Village(_Model):
     language: str | None = None
 
 
+class Office(_Model):
+    """A desk of the commune that answers residents' feedback (văn phòng, địa chính, …)."""
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    name: str = Field(min_length=1)
+
+
+class RoutingRule(_Model):
+    """Feedback of ``category`` (``*``: any) from ``villages`` ([]: any) goes to ``office``.
+    The first matching rule wins; without one, the commune's first office."""
+    category: str = "*"
+    villages: list[str] = []
+    office: str
+
+
+#: the desk every commune has unless it lists its own
+DEFAULT_OFFICES = [{"code": "vanphong", "name": "Văn phòng HĐND và UBND"}]
+
+
 class Commune(_Model):
     code: str = Field(pattern=r"^\d{5}$", description="national administrative-unit code")
     name: str = Field(min_length=1)
@@ -111,7 +129,28 @@ class Commune(_Model):
     email: str | None = None
     languages: list[str] = ["vi"]
     villages: list[Village] = []
+    offices: list[Office] = Field(default_factory=lambda: [Office(**o) for o in DEFAULT_OFFICES],
+                                  min_length=1)
+    routing: list[RoutingRule] = []
     zalo: ZaloConnection | None = None
+
+    @model_validator(mode="after")
+    def _routes_known(self) -> Commune:
+        from bot.feedback.categories import CATEGORIES
+        from bot.nlu.normalize import search_key
+        offices = {o.code for o in self.offices}
+        villages = {search_key(v.name) for v in self.villages}
+        for i, rule in enumerate(self.routing):
+            if rule.office not in offices:
+                raise ValueError(f"routing.{i}.office: {rule.office} is not one of the "
+                                 f"commune's offices ({', '.join(sorted(offices))})")
+            if rule.category != "*" and rule.category not in CATEGORIES:
+                raise ValueError(f"routing.{i}.category: one of *, {', '.join(CATEGORIES)}")
+            unknown = [v for v in rule.villages if search_key(v) not in villages]
+            if unknown:
+                raise ValueError(f"routing.{i}.villages: not villages of the commune: "
+                                 f"{', '.join(unknown)}")
+        return self
 
     @field_validator("code", mode="before")
     @classmethod
@@ -192,6 +231,42 @@ class NoticeSettings(_Model):
         return OfficeHours._quoted_time(value)
 
 
+class FeedbackSettings(_Model):
+    """Residents' feedback (phản ánh, kiến nghị): the working-day clock and its defaults
+    (sources in docs/feedback.md). Days are working days: Monday–Friday without Vietnamese
+    public holidays (the ``holidays`` package, Tết included) and ``extra_holidays``."""
+
+    #: tell the resident whether the matter is accepted, transferred or refused
+    #: (Luật Tiếp công dân 2013, Điều 28: 10 working days)
+    ack_days: int = Field(default=10, ge=1)
+    #: answer deadline per category, working days (categories not listed: ``answer_days``)
+    answer_days: int = Field(default=15, ge=1)
+    category_days: dict[str, int] = {}
+    #: while a ticket stays open, the resident hears how it goes (QĐ 852/QĐ-BNV: 7 working days)
+    progress_every_days: int = Field(default=7, ge=1)
+    #: the leader and the office are alerted this many working days before a deadline
+    warn_before_days: int = Field(default=1, ge=0)
+    #: emergencies (disaster, fire, epidemic, security): by the end of the same day, and never
+    #: less than this many hours after the report
+    emergency_min_hours: float = Field(default=4, gt=0)
+    extra_holidays: list[date] = []  # decreed days off the package does not know (bridges)
+    extra_working_days: list[date] = []  # Saturdays decreed as working days in exchange
+    #: a conversation goes to staff after this many misunderstood messages in a row
+    handoff_after_misses: int = Field(default=2, ge=1)
+
+    @field_validator("category_days")
+    @classmethod
+    def _categories(cls, value: dict[str, int]) -> dict[str, int]:
+        from bot.feedback.categories import CATEGORIES
+        unknown = [k for k in value if k not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown categories {', '.join(unknown)}; one of "
+                             f"{', '.join(CATEGORIES)}")
+        if any(v < 1 for v in value.values()):
+            raise ValueError("days must be at least 1")
+        return value
+
+
 class ServiceSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -208,6 +283,7 @@ class Settings(_Model):
     zalo: ZaloSettings = ZaloSettings()
     nlu: NluSettings = NluSettings()
     notices: NoticeSettings = NoticeSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     communes: list[Commune] = Field(min_length=1)
     source: str = "<memory>"
 

@@ -20,8 +20,11 @@ from typing import Protocol
 from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import FeedbackSettings
 from bot.conversation import engine
 from bot.conversation.engine import NoticeSummary
+from bot.feedback import intake
+from bot.feedback import service as tickets
 from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text
 from bot.i18n import gettext_for
@@ -29,7 +32,7 @@ from bot.loops import Worker
 from bot.notices import relay
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
 from bot.store.models import (Conversation, InboundEvent, Message, Notice, OutboundMessage,
-                              ProviderMessage, Resident, TopicPreference)
+                              ProviderMessage, Resident, Ticket, TopicPreference, Village)
 from bot.store.ops import outbound_row
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
@@ -53,6 +56,7 @@ class _Rows:
         self.outbound: list[dict[str, object]] = []
         self.processed: list[int] = []
         self.events = events or []
+        self.queued_elsewhere = False  # ticket messages to staff, written by bot/feedback
 
     def forget(self, resident: Resident, conversation_id: int | None, before_event: int) -> None:
         """An erasure in the middle of a batch also covers what this batch has not written
@@ -101,8 +105,9 @@ class InboundProcessor(Worker):
 
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
                  channels: dict[str, InboundChannel], batch: int = 200,
-                 nlu: Backend | None = None) -> None:
+                 nlu: Backend | None = None, feedback: FeedbackSettings | None = None) -> None:
         super().__init__(coord)
+        self.feedback = feedback or FeedbackSettings()
         self.nlu = nlu or EmbeddedBackend()
         self.sm = sm
         self.tenants = tenants
@@ -112,6 +117,8 @@ class InboundProcessor(Worker):
         # per-batch caches filled by _preload
         self._residents: dict[tuple[int, str, str], Resident] = {}
         self._conversations: dict[int, Conversation] = {}
+        self._awaiting_rating: dict[int, str] = {}  # resident id → code of an answered ticket
+        self._village_names: dict[int, str] = {}
 
     # -- claiming ------------------------------------------------------------------------
     async def claim(self) -> list[int]:
@@ -178,6 +185,7 @@ class InboundProcessor(Worker):
                                         if i.user_id and i.kind not in NO_RESIDENT])
                 notices = await self._current_notices(s, {e.commune_id for e, _, i in work
                                                           if i.kind == "message"})
+                await self._ticket_context(s)
                 rows = _Rows(events)
                 for n, (event, tenant, inbound) in enumerate(work, 1):
                     if n % 10 == 0:
@@ -187,10 +195,11 @@ class InboundProcessor(Worker):
                                       notices.get(event.commune_id, []))
                     rows.processed.append(event.id)
                 await rows.write(s)
-                return bool(rows.outbound)
+                return bool(rows.outbound) or rows.queued_elsewhere
         finally:
             self._residents.clear()
             self._conversations.clear()
+            self._awaiting_rating.clear()
 
     async def _understand_ahead(self, ids: list[int]) -> dict[int, Understanding]:
         async with self.sm() as s:
@@ -224,6 +233,21 @@ class InboundProcessor(Worker):
             out.setdefault(n.commune_id, []).append(
                 (NoticeSummary(n.headline, n.sent_at or n.updated_at), tuple(n.village_ids)))
         return out
+
+    async def _ticket_context(self, s: AsyncSession) -> None:
+        """For the batch's residents: an answered ticket awaiting their rating, and the names
+        of the villages they live in (a report's default village)."""
+        ids = [r.id for r in self._residents.values()]
+        if not ids:
+            return
+        rows = await s.execute(select(Ticket.resident_id, Ticket.code).where(
+            Ticket.resident_id.in_(ids), Ticket.status == "answered").order_by(Ticket.id))
+        self._awaiting_rating = dict(rows.all())
+        village_ids = {r.village_id for r in self._residents.values() if r.village_id}
+        if village_ids and not village_ids <= set(self._village_names):
+            rows = await s.execute(select(Village.id, Village.name).where(
+                Village.id.in_(village_ids)))
+            self._village_names.update(dict(rows.all()))
 
     async def _preload(self, s: AsyncSession, wanted: list[tuple[int, str, str]]) -> None:
         """Load or create the resident and conversation of every key, for ``_apply``."""
@@ -294,6 +318,12 @@ class InboundProcessor(Worker):
             resident.address = info.get("address") or resident.address
             resident.consent_at = now
             resident.consent_source = "user_submit_info"
+            if resident.phone:  # reports filed with consent but no phone yet get it now
+                await s.execute(update(Ticket).where(
+                    Ticket.resident_id == resident.id, Ticket.consent_at.is_not(None),
+                    Ticket.reporter_phone.is_(None)).values(
+                        reporter_phone=resident.phone,
+                        reporter_name=resident.display_name))
             _ = gettext_for(resident.language)
             replies = [Text(_("Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
                               "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
@@ -312,22 +342,46 @@ class InboundProcessor(Worker):
                                  intent="relay_confirmed", confidence=1.0)
                     self._queue(rows, tenant, event, inbound, resident, [thanks])
                     return
+            note = tickets.propagandist_note(inbound.text)
+            if note and await tickets.add_propagandist_note(s, tenant.id, inbound.user_id,
+                                                            *note):
+                _ = gettext_for(resident.language)
+                thanks = Text(_("Cảm ơn anh/chị, xã đã ghi thêm thông tin vào phản ánh "
+                                "{code}.").format(code=note[0]))
+                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                             text=inbound.text, intent="ticket_note", confidence=1.0)
+                rows.queued_elsewhere = True
+                rows.message(tenant.id, conv.id, "out", text=thanks.text, intent="ticket_note",
+                             confidence=1.0)
+                self._queue(rows, tenant, event, inbound, resident, [thanks])
+                return
             result = engine.respond(tenant.config, inbound.text, language=resident.language,
                                     state=conv.state, attachments=inbound.attachments,
                                     understood=understood,
                                     notices=[n for n, villages in notices
-                                             if not villages or resident.village_id in villages])
+                                             if not villages or resident.village_id in villages],
+                                    pending_rating=self._awaiting_rating.get(resident.id),
+                                    resident_village=self._village_names.get(
+                                        resident.village_id or 0),
+                                    handoff_after=self.feedback.handoff_after_misses)
+            conv.state = result.state
             for effect in result.effects:
                 if effect["kind"] == "topic":
                     await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
                 elif effect["kind"] == "language":
                     resident.language = effect["language"]
+                else:
+                    result.replies += await intake.apply(s, tenant.id, tenant.config,
+                                                         self.feedback, resident, conv, effect,
+                                                         now)
+                    rows.queued_elsewhere = True
+                    if effect["kind"] in ("rate", "reopen"):
+                        self._awaiting_rating.pop(resident.id, None)
             # what the resident asked, with what the bot understood: misses and low-confidence
             # questions are found here, per commune (`bot nlu misses`)
             rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,
                          attachments=inbound.attachments or None, intent=result.parse.intent,
                          confidence=result.parse.confidence)
-            conv.state = result.state
             replies = result.replies
             for reply in replies:
                 rows.message(tenant.id, conv.id, "out",

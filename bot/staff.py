@@ -15,7 +15,9 @@ class StaffError(ValueError):
 
 
 async def add_staff(s: AsyncSession, commune_code: str, name: str, role: str,
-                    village: str | None = None, zalo_user_id: str | None = None) -> tuple[Staff, str]:
+                    village: str | None = None, zalo_user_id: str | None = None,
+                    office: str | None = None, offices: list[str] | None = None
+                    ) -> tuple[Staff, str]:
     """Create a staff member with a new API key; returns (staff, key). The key is not stored,
     only its hash: show it once."""
     if role not in ROLES:
@@ -34,8 +36,10 @@ async def add_staff(s: AsyncSession, commune_code: str, name: str, role: str,
             raise StaffError(f"{village}: no such village in {commune.name}")
     if role == "propagandist" and village_id is None:
         raise StaffError("a propagandist belongs to a village: give --village")
+    if office is not None and offices is not None and office not in offices:
+        raise StaffError(f"{office}: not an office of the commune ({', '.join(offices)})")
     staff = Staff(commune_id=commune.id, name=name, role=role, village_id=village_id,
-                  zalo_user_id=zalo_user_id, active=True)
+                  zalo_user_id=zalo_user_id, office=office, active=True)
     s.add(staff)
     await s.flush()
     key = new_key()

@@ -140,13 +140,15 @@ def commune_code(n: int) -> str:
 
 def make_settings(store: str, sim: ZaloSimulator, communes: int = 2,
                   redis: str | None = None, nlu: dict[str, Any] | None = None,
-                  notices: dict[str, Any] | None = None, **zalo: Any) -> Settings:
+                  notices: dict[str, Any] | None = None, feedback: dict[str, Any] | None = None,
+                  commune_extra: dict[str, Any] | None = None, **zalo: Any) -> Settings:
     raw = {
         "service": {"secret_key": "test-secret-key", "public_url": "http://127.0.0.1:1"},
         "database_url": store,
         "redis_url": redis,
         "nlu": nlu or {},
         "notices": notices or {},
+        "feedback": feedback or {},
         "zalo": {"api_base": sim.base_url, "oauth_base": sim.base_url,
                  "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}], **zalo},
         "communes": [{
@@ -156,6 +158,7 @@ def make_settings(store: str, sim: ZaloSimulator, communes: int = 2,
             "address": f"UBND xã Thử Nghiệm {n}", "phone": f"0214 000 {n:03d}",
             "villages": ["Nậm Mòn", "Bản Phố"],
             "zalo": {"oa_id": oa_id(n), "app_id": APP_ID, "oa_secret_key": f"oa-secret-{n}"},
+            **(commune_extra or {}),
         } for n in range(1, communes + 1)],
     }
     return settings_from_dict(raw, env={})

@@ -88,10 +88,10 @@ class StandIn:
             await asyncio.sleep(2)
         if self.mode == "garbage":
             return web.Response(text="<html>not json</html>")
-        # answers "talk_to_staff" for anything: a reply only Rasa's reading explains
-        return web.json_response({"text": body["text"], "intent": {"name": "talk_to_staff",
+        # answers "goodbye" for anything: a reply only Rasa's reading explains
+        return web.json_response({"text": body["text"], "intent": {"name": "goodbye",
                                                                     "confidence": 0.95},
-                                  "intent_ranking": [{"name": "talk_to_staff",
+                                  "intent_ranking": [{"name": "goodbye",
                                                       "confidence": 0.95}]})
 
 
@@ -134,10 +134,10 @@ async def test_service_with_rasa_backend_answers_and_survives_an_outage(stand_in
     running = await start_service(settings, sim)
     try:
         oa = oa_id(1)
-        # Rasa's reading is used: the stand-in says talk_to_staff whatever is asked
+        # Rasa's reading is used: the stand-in says goodbye whatever is asked
         await sim.user_sends_text(oa, "8101", "uy ban lam viec may gio")
         [reply] = await sim.wait_for_messages(1, oa_id=oa, user_id="8101")
-        assert reply.body["message"]["text"].startswith("Hiện cán bộ chưa trực")
+        assert reply.body["message"]["text"].startswith("Chào anh/chị, chúc")
         # Rasa fails: the resident still gets the right answer, from the embedded engine
         stand_in.mode = "error"
         await sim.user_sends_text(oa, "8101", "uy ban lam viec may gio")

@@ -12,12 +12,16 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Commune, Staff, StaffKey
+from bot.timeutil import as_utc
 
 ROLES = ("officer", "leader", "propagandist", "operator")
 
@@ -69,3 +73,36 @@ async def identify(request: web.Request, s: AsyncSession) -> Identity:
     if request.match_info.get("code") != code:
         raise error(404, "không tìm thấy / not found")
     return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
+
+
+def bad_input(exc: ValidationError) -> web.HTTPException:
+    details = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)",
+                "problem": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+    return error(400, "dữ liệu không hợp lệ / invalid input", details=details)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise error(400, "nội dung phải là JSON / body must be JSON") from None
+    if not isinstance(body, dict):
+        raise error(400, "nội dung phải là một đối tượng JSON / body must be a JSON object")
+    return body
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or ``None`` as soon as it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value else None

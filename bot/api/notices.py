@@ -12,7 +12,6 @@ Vietnamese wall-clock time.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api.auth import Identity, error, identify
+from bot.api.auth import Identity, bad_input, error, identify, iso, read_json, read_limited
 from bot.coord import Coordinator
 from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
@@ -30,7 +29,7 @@ from bot.notices import cap, workflow
 from bot.notices.delivery import NOTICES_TOPIC, cancel_deliveries, stats
 from bot.store.models import Notice, NoticeAudit, NoticeFile, Village
 from bot.tenants import Tenants
-from bot.timeutil import as_utc, from_vn_local
+from bot.timeutil import from_vn_local
 
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # Zalo's upload limit for files (zalo-oa-api.md §4.5)
@@ -78,39 +77,6 @@ class NoticeIn(BaseModel):
         return value
 
 
-def _bad_input(exc: ValidationError) -> web.HTTPException:
-    details = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)",
-                "problem": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
-    return error(400, "dữ liệu không hợp lệ / invalid input", details=details)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise error(400, "nội dung phải là JSON / body must be JSON") from None
-    if not isinstance(body, dict):
-        raise error(400, "nội dung phải là một đối tượng JSON / body must be a JSON object")
-    return body
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or ``None`` as soon as it passes ``limit`` bytes."""
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value else None
-
-
 async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
     rows = await s.execute(select(Village.id, Village.name).where(Village.commune_id == commune_id))
     return dict(rows.all())
@@ -125,12 +91,12 @@ def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
         "headline": notice.headline, "body": notice.body, "translations": notice.translations,
         "villages": [villages.get(i, str(i)) for i in notice.village_ids],
         "languages": notice.languages, "subscribers_only": notice.subscribers_only,
-        "effective_at": _iso(notice.effective_at),
-        "expires_at": _iso(notice.expires_at), "send_at": _iso(notice.send_at),
+        "effective_at": iso(notice.effective_at),
+        "expires_at": iso(notice.expires_at), "send_at": iso(notice.send_at),
         "recurrence": notice.recurrence, "references": notice.references_id,
         "image_url": notice.image_url,
         "created_by": notice.created_by, "approved_by": notice.approved_by,
-        "created_at": _iso(notice.created_at), "sent_at": _iso(notice.sent_at),
+        "created_at": iso(notice.created_at), "sent_at": iso(notice.sent_at),
     }
 
 
@@ -147,7 +113,7 @@ class NoticesApi:
               ("POST", BASE + r"/{id:\d+}/{action:[a-z]+}", "act"))
 
     async def create(self, request: web.Request) -> web.Response:
-        body = await _body(request)
+        body = await read_json(request)
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             if who.role not in ("officer", "leader", "propagandist"):
@@ -155,7 +121,7 @@ class NoticesApi:
             try:
                 data = NoticeIn.model_validate(body)
             except ValidationError as exc:
-                raise _bad_input(exc) from None
+                raise bad_input(exc) from None
             villages = await _village_names(s, who.commune_id)
             village_ids = self._village_ids(data.villages, villages, who)
             times = {k: from_vn_local(v) if v else None for k, v in (
@@ -259,7 +225,7 @@ class NoticesApi:
     async def attach_file(self, request: web.Request) -> web.Response:
         """PUT a PDF (≤ 5 MB, Zalo's file limit) onto a draft: residents get it after the
         text. ``?name=lich-tiem-chung.pdf`` names it."""
-        content = await _read_limited(request, MAX_FILE_BYTES)  # its own limit, not 256 KB
+        content = await read_limited(request, MAX_FILE_BYTES)  # its own limit, not 256 KB
         name = (request.query.get("name") or "thong-bao.pdf").strip()[:200]
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
@@ -322,13 +288,13 @@ class NoticesApi:
             out = to_json(notice, await _village_names(s, who.commune_id))
             out["delivery"] = await stats(s, notice)
             out["audit"] = [{"action": a.action, "from": a.from_status, "to": a.to_status,
-                             "staff_id": a.staff_id, "note": a.note, "at": _iso(a.at)}
+                             "staff_id": a.staff_id, "note": a.note, "at": iso(a.at)}
                             for a in audit]
         return web.json_response(out)
 
     async def act(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]
-        body = await _body(request)
+        body = await read_json(request)
         note = body.get("note")
         if note is not None and not isinstance(note, str):
             raise error(400, "note phải là chuỗi / note must be a string")

@@ -13,6 +13,7 @@ from typing import Any
 from bot.config import Commune
 from bot.conversation import answers
 from bot.envelope import Choice, Choices, Parse, Reply, Text
+from bot.feedback import chat as report_form
 from bot.i18n import gettext_for
 from bot.timeutil import to_vn
 from bot.nlu.backends import Understanding, understand_embedded
@@ -36,7 +37,9 @@ class TurnResult:
     replies: list[Reply]
     state: dict[str, Any] = field(default_factory=dict)
     backend: str | None = None  # which NLU backend read the text (None: a choice, no NLU)
-    #: what the caller must record: {"topic": "services" | "*", "subscribed": bool}
+    #: what the caller must do: record a topic or language choice, file a ticket (``ticket``),
+    #: look one up (``ticket_status``), rate or reopen one, hand the conversation to staff
+    #: (``handoff``); the caller adds the replies these need (a ticket code, a state)
     effects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -125,12 +128,23 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state: dict[str, Any] | None = None, attachments: list[dict[str, Any]] | None = None,
             now: datetime | None = None,
             understood: Understanding | None = None,
-            notices: Sequence[NoticeSummary] = ()) -> TurnResult:
+            notices: Sequence[NoticeSummary] = (),
+            pending_rating: str | None = None, resident_village: str | None = None,
+            handoff_after: int = 2) -> TurnResult:
     """``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
     Rasa backend is reached asynchronously); without it the embedded engine reads the text.
-    ``notices``: the commune's current notices for this resident, newest first."""
+    ``notices``: the commune's current notices for this resident, newest first.
+    ``pending_rating``: the code of the resident's answered ticket that awaits a rating.
+    ``resident_village``: where the resident lives, if known (a report's default village).
+    ``handoff_after``: misunderstood messages in a row before the conversation goes to staff."""
     _ = gettext_for(language)
     state = dict(state or {})
+    rated = report_form.rating_reply(text, pending_rating)
+    if rated is not None:
+        state.pop("choices", None)
+        return TurnResult(Parse(rated["kind"], 1.0), [], state, None, [rated])
+    if state.get("report") is not None:
+        return _report_step(commune, text, attachments, state, understood, _)
     if not text or not text.strip():
         if attachments:
             kinds = {a.get("type") for a in attachments}
@@ -150,13 +164,17 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         parse, ranked = understood.parse, understood.ranked
     state.pop("choices", None)
     intent = parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback"
+    code = _entity(parse, "ticket_code")
+    if code and intent != "report_issue":
+        intent = "ticket_status"  # a code alone, or with "sao rồi", asks how it goes
+    extra: list[dict[str, Any]] = []
     if intent == "nlu_fallback":
         misses = int(state.get("misses", 0)) + 1
         state["misses"] = misses
-        if misses >= 2:  # the second miss in a row: offer a person
-            replies: list[Reply] = [Choices(_(
-                "Xin lỗi, tôi vẫn chưa hiểu. Anh/chị có thể gặp cán bộ xã: gọi {phone} trong "
-                "giờ làm việc, hoặc chọn:").format(phone=commune.phone), _menu(_))]
+        if misses >= handoff_after:  # the bot failed again: a person takes over
+            replies: list[Reply] = []
+            extra = [{"kind": "handoff", "reason": "misunderstood"}]
+            state["misses"] = 0
         else:
             options = [Choice(_(answers.TITLES[r.intent]), "/" + r.intent) for r in ranked
                        if r.intent in answers.TITLES and r.confidence >= CLARIFY_FLOOR][:3]
@@ -168,6 +186,18 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             else:
                 replies = [Choices(_("Xin lỗi, tôi chưa hiểu câu hỏi của anh/chị. Anh/chị có "
                                      "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu(_))]
+    elif intent == "report_issue":
+        state["misses"] = 0
+        form, replies = report_form.start(commune, text, parse.entities, resident_village, _)
+        if form.get("asking") is None:  # cannot happen: consent is always asked
+            raise AssertionError("report form complete without consent")
+        state["report"] = form
+    elif intent == "ticket_status":
+        state["misses"] = 0
+        replies, extra = [], [{"kind": "ticket_status", "code": code}]
+    elif intent == "talk_to_staff":
+        state["misses"] = 0
+        replies, extra = [], [{"kind": "handoff", "reason": "asked"}]
     else:
         state["misses"] = 0
         replies = answer(commune, intent, parse, _, now, notices)
@@ -177,7 +207,31 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     state["last_intent"] = intent
     return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state,
                       understood.backend if understood else None,
-                      effects_of(commune, intent, parse))
+                      effects_of(commune, intent, parse) + extra)
+
+
+def _report_step(commune: Commune, text: str | None, attachments: list[dict[str, Any]] | None,
+                 state: dict[str, Any], understood: Understanding | None,
+                 _) -> TurnResult:  # type: ignore[no-untyped-def]
+    """The resident is filling in a report: their message answers the form's question."""
+    entities: list[dict[str, Any]] = []
+    if text and text.strip() and not text.strip().startswith("/"):
+        understood = understood or understand_embedded(text, village_names(commune))
+        entities = understood.parse.entities
+    form, replies, report = report_form.step(commune, dict(state["report"]), text, attachments,
+                                             entities, list(state.pop("choices", None) or []), _)
+    state.pop("report", None)
+    effects: list[dict[str, Any]] = []
+    if form is not None:
+        state["report"] = form
+    if report is not None:
+        effects = [{"kind": "ticket", **report}]
+    for reply in replies:
+        if isinstance(reply, Choices):
+            state["choices"] = [c.payload for c in reply.options]
+    intent = "report_issue" if report is None and form is not None else \
+        ("report_filed" if report is not None else "report_cancelled")
+    return TurnResult(Parse(intent, 1.0), replies, state, None, effects)
 
 
 def welcome(commune: Commune, language: str = "vi") -> list[Reply]:

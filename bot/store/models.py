@@ -64,6 +64,7 @@ class Staff(Base):
     zalo_user_id: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(200))
+    office: Mapped[str | None] = mapped_column(String(32))  # the feedback desk they work at
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -388,3 +389,106 @@ class NoticeFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     zalo_tokens: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # oa_id → token
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketCounter(Base):
+    """The last ticket number of a commune in a year: PA-2026-000123 is the 123rd of 2026."""
+
+    __tablename__ = "ticket_counters"
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    """A resident's report (phản ánh, kiến nghị) and what the commune does with it.
+
+    status: received → assigned → in_progress → answered → closed; or returned / transferred /
+    rejected / duplicate. The reporter's name and phone are kept only with consent
+    (``consent_at``); ``resident_id`` is how the chat reaches them either way and is never shown
+    outside the roles that need it (bot/feedback/service.py ``to_json``)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("commune_id", "code"),
+                      Index("ix_tickets_commune_status", "commune_id", "status"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(20))
+    token: Mapped[str] = mapped_column(String(40), unique=True)  # Open311 tokens/{token}
+    source: Mapped[str] = mapped_column(String(16))  # zalo | web | open311 | staff
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="SET NULL"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
+    description: Mapped[str] = mapped_column(Text)
+    media: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)  # photos: {url}
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(300))
+    reporter_name: Mapped[str | None] = mapped_column(String(200))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    reporter_email: Mapped[str | None] = mapped_column(String(200))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # identity kept: agreed
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    office: Mapped[str] = mapped_column(String(32))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    transferred_to: Mapped[str | None] = mapped_column(String(200))  # an outside body
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    answer: Mapped[str | None] = mapped_column(Text)
+    public_answer: Mapped[str | None] = mapped_column(Text)  # published, anonymised
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the SLA clock's next look at this ticket (progress message, warning, overdue)
+    next_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    progress_sent: Mapped[int] = mapped_column(Integer, default=0)
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when escalated
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TicketEvent(Base):
+    """Every change of a ticket, who made it, and the message it sent (``outbound_key``: the
+    idempotency key of the notification, whose status tells staff if it reached the
+    resident)."""
+
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           index=True)
+    actor: Mapped[str] = mapped_column(String(16))  # resident | staff | system | open311
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    outbound_key: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Handoff(Base):
+    """A conversation handed to commune staff: the bot stays quiet for the resident until a
+    staff member closes it."""
+
+    __tablename__ = "handoffs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"),
+                                            index=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(24))  # asked | misunderstood
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    replies: Mapped[int] = mapped_column(Integer, default=0)

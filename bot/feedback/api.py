@@ -1,0 +1,419 @@
+"""The staff JSON API for feedback tickets and handed-off conversations (documented in
+docs/openapi.yaml; authentication and tenancy in bot/api/auth.py: another commune's ticket is a
+404 like one that does not exist).
+
+    GET  /api/v1/communes/{code}/tickets[?status=&office=&village=&overdue=1]
+    POST /api/v1/communes/{code}/tickets                      file one (phone call, office visit)
+    GET  /api/v1/communes/{code}/tickets/summary              counts, overdue, due soon
+    GET  /api/v1/communes/{code}/tickets/{PA-…}               the ticket, its history
+    POST /api/v1/communes/{code}/tickets/{PA-…}/{action}      accept | assign | transfer | return |
+                                                              reject | duplicate | answer | close |
+                                                              publish | note
+    GET  /api/v1/communes/{code}/handoffs[?status=open|closed]
+    GET  /api/v1/communes/{code}/handoffs/{id}                with the conversation's history
+    POST /api/v1/communes/{code}/handoffs/{id}/reply          {"text": "…"}
+    POST /api/v1/communes/{code}/handoffs/{id}/close
+
+Who sees the reporter: the leader, the officers of the ticket's office and its assignee — and
+only when the reporter agreed to give their name and phone. A propagandist sees the tickets of
+their own village, never who filed them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.api.auth import Identity, bad_input, error, identify, iso, read_json
+from bot.config import FeedbackSettings
+from bot.coord import Coordinator
+from bot.envelope import Text
+from bot.feedback import service
+from bot.feedback.categories import CATEGORIES
+from bot.feedback.clock import TICKETS_TOPIC
+from bot.i18n import gettext_for
+from bot.inbound import OUTBOUND_TOPIC
+from bot.nlu.normalize import search_key
+from bot.store.models import (Conversation, Handoff, Message, OutboundMessage, Resident, Staff,
+                              Ticket, TicketEvent, Village)
+from bot.store.ops import outbound_row
+from bot.tenants import Tenants
+from bot.timeutil import utcnow
+
+WINDOW = timedelta(days=7)  # Zalo's consultation window after the resident's last message
+CODE = r"{ticket:PA-\d{4}-\d{6}}"
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str
+    description: str = Field(min_length=3, max_length=4000)
+    village: str | None = None
+    address: str | None = Field(default=None, max_length=300)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    long: float | None = Field(default=None, ge=-180, le=180)
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=20)
+    consent: bool = False
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=4000)
+    staff_id: int | None = None  # assign
+    office: str | None = None  # transfer within the commune
+    body: str | None = Field(default=None, max_length=200)  # transfer to an outside body
+    of: str | None = Field(default=None, pattern=r"^PA-\d{4}-\d{6}$")  # duplicate of
+    text: str | None = Field(default=None, max_length=4000)  # publish: the public text
+
+
+def window(resident: Resident | None) -> dict[str, Any]:
+    """Whether a chat message can still reach the resident (Zalo's 7-day window)."""
+    if resident is None:
+        return {"channel": None, "open": False, "why": "không có kênh trò chuyện / no chat"}
+    if resident.erased_at is not None:
+        return {"channel": resident.channel, "open": False,
+                "why": "người dân đã xóa dữ liệu / resident erased their data"}
+    if resident.channel != "zalo":
+        return {"channel": resident.channel, "open": True}
+    last = resident.last_interaction_at
+    open_ = last is not None and last + WINDOW > utcnow() and resident.window_closed_at is None
+    out: dict[str, Any] = {"channel": "zalo", "open": open_,
+                           "open_until": iso(last + WINDOW) if last else None}
+    if not open_:
+        out["why"] = ("quá 7 ngày kể từ tin nhắn cuối của người dân: Zalo không cho gửi; hãy gọi "
+                      "điện nếu có số / Zalo's 7-day window has closed")
+    return out
+
+
+def _sees_reporter(who: Identity, staff: Staff | None, ticket: Ticket) -> bool:
+    if who.role == "leader":
+        return True
+    return who.role == "officer" and (ticket.assignee_id == who.staff_id
+                                      or (staff is not None and staff.office == ticket.office))
+
+
+async def ticket_json(s: AsyncSession, ticket: Ticket, who: Identity, commune,  # type: ignore[no-untyped-def]
+                      full: bool = False) -> dict[str, Any]:
+    village = await s.get(Village, ticket.village_id) if ticket.village_id else None
+    assignee = await s.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
+    me = await s.get(Staff, who.staff_id)
+    now = utcnow()
+    out: dict[str, Any] = {
+        "code": ticket.code, "status": ticket.status, "source": ticket.source,
+        "overdue": ticket.status in service.OPEN and ticket.due_at <= now,
+        "category": {"code": ticket.category, "name": CATEGORIES[ticket.category].name},
+        "emergency": ticket.emergency, "village": village.name if village else None,
+        "description": ticket.description, "media": ticket.media,
+        "lat": ticket.lat, "long": ticket.long, "address": ticket.address,
+        "office": {"code": ticket.office, "name": service.office_name(commune, ticket.office)},
+        "assignee": {"id": assignee.id, "name": assignee.name} if assignee else None,
+        "transferred_to": ticket.transferred_to, "answer": ticket.answer,
+        "public_answer": ticket.public_answer, "published_at": iso(ticket.published_at),
+        "rating": ticket.rating, "reopened": ticket.reopened,
+        "received_at": iso(ticket.received_at), "ack_due_at": iso(ticket.ack_due_at),
+        "due_at": iso(ticket.due_at), "acked_at": iso(ticket.acked_at),
+        "answered_at": iso(ticket.answered_at), "closed_at": iso(ticket.closed_at),
+        "overdue_since": iso(ticket.overdue_at),
+    }
+    if ticket.duplicate_of:
+        out["duplicate_of"] = (await s.execute(select(Ticket.code).where(
+            Ticket.id == ticket.duplicate_of))).scalar_one_or_none()
+    if not ticket.consent_at:
+        out["reporter"] = {"anonymous": True}
+    elif _sees_reporter(who, me, ticket):
+        out["reporter"] = {"name": ticket.reporter_name, "phone": ticket.reporter_phone,
+                           "email": ticket.reporter_email, "consent_at": iso(ticket.consent_at)}
+    else:
+        out["reporter"] = {"hidden": True}
+    if not full:
+        return out
+    resident = await s.get(Resident, ticket.resident_id) if ticket.resident_id else None
+    out["chat"] = window(resident)
+    events = (await s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                              .order_by(TicketEvent.id))).scalars().all()
+    keys = [e.outbound_key for e in events if e.outbound_key]
+    sends = {o.idempotency_key: o for o in (await s.execute(select(OutboundMessage).where(
+        OutboundMessage.idempotency_key.in_(keys)))).scalars()} if keys else {}
+    names = dict((await s.execute(select(Staff.id, Staff.name).where(
+        Staff.id.in_({e.staff_id for e in events if e.staff_id})))).all())
+    out["history"] = [{
+        "action": e.action, "from": e.from_status, "to": e.to_status, "actor": e.actor,
+        "staff": names.get(e.staff_id), "note": e.note, "at": iso(e.at),
+        "message": _delivery(sends.get(e.outbound_key)) if e.outbound_key else None,
+    } for e in events]
+    return out
+
+
+def _delivery(row: OutboundMessage | None) -> dict[str, Any] | None:
+    """What became of a message to the resident — shown to staff, never silently dropped."""
+    if row is None:
+        return None
+    out: dict[str, Any] = {"status": row.status, "sent_at": iso(row.sent_at),
+                           "seen_at": iso(row.seen_at)}
+    if row.status == "window_closed":
+        out["problem"] = ("không gửi được: đã quá 7 ngày kể từ tin nhắn cuối của người dân "
+                          "(quy định của Zalo) / Zalo's 7-day window had closed")
+    elif row.status in ("failed", "cancelled"):
+        out["problem"] = row.error_reason
+    return out
+
+
+class FeedbackApi:
+    BASE = r"/api/v1/communes/{code:\d{5}}"
+    ROUTES = (("GET", BASE + "/tickets", "list"), ("POST", BASE + "/tickets", "create"),
+              ("GET", BASE + "/tickets/summary", "summary"),
+              ("GET", BASE + "/tickets/" + CODE, "get"),
+              ("POST", BASE + "/tickets/" + CODE + "/{action:[a-z]+}", "act"),
+              ("GET", BASE + "/handoffs", "handoffs"),
+              ("GET", BASE + r"/handoffs/{id:\d+}", "handoff"),
+              ("POST", BASE + r"/handoffs/{id:\d+}/reply", "handoff_reply"),
+              ("POST", BASE + r"/handoffs/{id:\d+}/close", "handoff_close"))
+
+    def __init__(self, sm, tenants: Tenants, coord: Coordinator,  # type: ignore[no-untyped-def]
+                 settings: FeedbackSettings) -> None:
+        self.sm, self.tenants, self.coord, self.settings = sm, tenants, coord, settings
+
+    def _commune(self, who: Identity):  # type: ignore[no-untyped-def]
+        return self.tenants.by_id(who.commune_id).config
+
+    async def _ticket(self, s: AsyncSession, who: Identity, code: str,
+                      lock: bool = False) -> Ticket:
+        ticket = await service.by_code(s, who.commune_id, code, lock=lock)
+        if ticket is None or (who.role == "propagandist" and ticket.village_id != who.village_id):
+            raise error(404, "không tìm thấy / not found")
+        return ticket
+
+    # -- tickets ----------------------------------------------------------------------------
+    async def list(self, request: web.Request) -> web.Response:
+        q = request.query
+        async with self.sm() as s:
+            who = await identify(request, s)
+            query = select(Ticket).where(Ticket.commune_id == who.commune_id)
+            if who.role == "propagandist":
+                query = query.where(Ticket.village_id == who.village_id)
+            if q.get("status"):
+                statuses = q["status"].split(",")
+                if not set(statuses) <= set(service.STATES):
+                    raise error(400, f"status: one of {', '.join(service.STATES)}")
+                query = query.where(Ticket.status.in_(statuses))
+            if q.get("office"):
+                office = q["office"]
+                if office == "mine":
+                    office = (await s.get(Staff, who.staff_id)).office or ""
+                query = query.where(Ticket.office == office)
+            if q.get("village"):
+                village_id = (await s.execute(select(Village.id).where(
+                    Village.commune_id == who.commune_id,
+                    Village.search_key == search_key(q["village"])))).scalar_one_or_none()
+                query = query.where(Ticket.village_id == village_id)
+            if q.get("overdue") in ("1", "true"):
+                query = query.where(Ticket.status.in_(service.OPEN), Ticket.due_at <= utcnow())
+            tickets = (await s.execute(query.order_by(Ticket.emergency.desc(), Ticket.due_at)
+                                       .limit(500))).scalars().all()
+            commune = self._commune(who)
+            return web.json_response({"tickets": [await ticket_json(s, t, who, commune)
+                                                  for t in tickets]})
+
+    async def summary(self, request: web.Request) -> web.Response:
+        """What the leader looks at: counts per state, the overdue and the soon due."""
+        async with self.sm() as s:
+            who = await identify(request, s)
+            now = utcnow()
+            counts = dict((await s.execute(select(Ticket.status, func.count()).where(
+                Ticket.commune_id == who.commune_id).group_by(Ticket.status))).all())
+            open_ = (await s.execute(select(Ticket).where(
+                Ticket.commune_id == who.commune_id, Ticket.status.in_(service.OPEN))
+                .order_by(Ticket.due_at))).scalars().all()
+            ratings = (await s.execute(select(func.avg(Ticket.rating), func.count(Ticket.rating))
+                                       .where(Ticket.commune_id == who.commune_id,
+                                              Ticket.rating.is_not(None)))).one()
+            soon = now + timedelta(days=2)
+        return web.json_response({
+            "by_status": counts,
+            "overdue": [t.code for t in open_ if t.due_at <= now],
+            "due_within_2_days": [t.code for t in open_ if now < t.due_at <= soon],
+            "rating": {"average": round(float(ratings[0]), 2) if ratings[0] else None,
+                       "count": ratings[1]},
+        })
+
+    async def get(self, request: web.Request) -> web.Response:
+        async with self.sm() as s:
+            who = await identify(request, s)
+            ticket = await self._ticket(s, who, request.match_info["ticket"])
+            return web.json_response(await ticket_json(s, ticket, who, self._commune(who), True))
+
+    async def create(self, request: web.Request) -> web.Response:
+        """A report taken by phone or at the office, filed by staff."""
+        body = await read_json(request)
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            if who.role not in ("officer", "leader"):
+                raise error(403, "vai trò này không nhập phản ánh / role may not file tickets")
+            try:
+                data = TicketIn.model_validate(body)
+            except ValidationError as exc:
+                raise bad_input(exc) from None
+            if data.category not in CATEGORIES:
+                raise error(400, f"category: one of {', '.join(CATEGORIES)}", field="category")
+            village_id = None
+            if data.village:
+                village_id = (await s.execute(select(Village.id).where(
+                    Village.commune_id == who.commune_id,
+                    Village.search_key == search_key(data.village)))).scalar_one_or_none()
+                if village_id is None:
+                    raise error(400, "không có thôn này trong xã / unknown village",
+                                field="village")
+            commune = self._commune(who)
+            ticket = await service.file_ticket(s, who.commune_id, commune, self.settings,
+                                               service.Report(
+                category=data.category, description=data.description, source="staff",
+                village_id=village_id, address=data.address, lat=data.lat, long=data.long,
+                consent=data.consent, name=data.name, phone=data.phone))
+            out = await ticket_json(s, ticket, who, commune, True)
+        await self.coord.publish(OUTBOUND_TOPIC)
+        return web.json_response(out, status=201)
+
+    async def act(self, request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        body = await read_json(request)
+        try:
+            data = ActionIn.model_validate(body)
+        except ValidationError as exc:
+            raise bad_input(exc) from None
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            ticket = await self._ticket(s, who, request.match_info["ticket"], lock=True)
+            staff = await s.get(Staff, who.staff_id)
+            assignee = duplicate_of = None
+            if action == "assign":
+                if data.staff_id is None:
+                    raise error(400, "staff_id: cán bộ được giao / who to assign", field="staff_id")
+                assignee = await s.get(Staff, data.staff_id)
+            if action == "duplicate":
+                if not data.of:
+                    raise error(400, "of: mã phản ánh gốc / the original ticket's code",
+                                field="of")
+                duplicate_of = await service.by_code(s, who.commune_id, data.of)
+            try:
+                await service.change(s, ticket, self._commune(who), self.settings, action,
+                                     staff=staff, note=data.note, assignee=assignee,
+                                     office=data.office, body=data.body,
+                                     duplicate_of=duplicate_of, public_text=data.text)
+            except service.TicketError as exc:
+                raise error(exc.status, str(exc)) from None
+            out = await ticket_json(s, ticket, who, self._commune(who), True)
+        await self.coord.publish(OUTBOUND_TOPIC)
+        await self.coord.publish(TICKETS_TOPIC)
+        return web.json_response(out)
+
+    # -- handoffs ---------------------------------------------------------------------------
+    async def _handoff(self, s: AsyncSession, who: Identity, handoff_id: int,
+                       lock: bool = False) -> Handoff:
+        if who.role not in ("officer", "leader"):
+            raise error(403, "vai trò này không trả lời người dân / role may not answer chats")
+        query = select(Handoff).where(Handoff.id == handoff_id,
+                                      Handoff.commune_id == who.commune_id)
+        handoff = (await s.execute(query.with_for_update() if lock else query)
+                   ).scalar_one_or_none()
+        if handoff is None:
+            raise error(404, "không tìm thấy / not found")
+        return handoff
+
+    async def _handoff_json(self, s: AsyncSession, h: Handoff, history: bool = False
+                            ) -> dict[str, Any]:
+        resident = await s.get(Resident, h.resident_id)
+        out: dict[str, Any] = {
+            "id": h.id, "status": "closed" if h.closed_at else "open", "reason": h.reason,
+            "opened_at": iso(h.opened_at), "closed_at": iso(h.closed_at), "replies": h.replies,
+            "resident": {"name": resident.display_name if resident else None,
+                         "language": resident.language if resident else None},
+            "chat": window(resident),
+        }
+        if history:
+            messages = (await s.execute(select(Message).where(
+                Message.conversation_id == h.conversation_id).order_by(Message.id.desc())
+                .limit(50))).scalars().all()
+            out["messages"] = [{"direction": m.direction, "text": m.text,
+                                "attachments": m.attachments, "by": m.intent, "at": iso(m.created_at)}
+                               for m in reversed(messages)]
+            keys = [f"handoff:{h.id}:{n}" for n in range(1, h.replies + 1)]
+            sends = (await s.execute(select(OutboundMessage).where(
+                OutboundMessage.idempotency_key.in_(keys)).order_by(OutboundMessage.id))
+            ).scalars().all() if keys else []
+            out["staff_replies"] = [{"text": o.payload.get("text"), **(_delivery(o) or {})}
+                                    for o in sends]
+        return out
+
+    async def handoffs(self, request: web.Request) -> web.Response:
+        async with self.sm() as s:
+            who = await identify(request, s)
+            if who.role not in ("officer", "leader"):
+                raise error(403, "vai trò này không trả lời người dân / role may not answer chats")
+            query = select(Handoff).where(Handoff.commune_id == who.commune_id)
+            status = request.query.get("status", "open")
+            if status not in ("open", "closed", "all"):
+                raise error(400, "status: open | closed | all")
+            if status != "all":
+                query = query.where(Handoff.closed_at.is_(None) if status == "open"
+                                    else Handoff.closed_at.is_not(None))
+            rows = (await s.execute(query.order_by(Handoff.id).limit(200))).scalars().all()
+            return web.json_response({"handoffs": [await self._handoff_json(s, h) for h in rows]})
+
+    async def handoff(self, request: web.Request) -> web.Response:
+        async with self.sm() as s:
+            who = await identify(request, s)
+            h = await self._handoff(s, who, int(request.match_info["id"]))
+            return web.json_response(await self._handoff_json(s, h, history=True))
+
+    async def handoff_reply(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > 2000:
+            raise error(400, "text: nội dung trả lời (1–2000 ký tự) / text of 1–2000 characters",
+                        field="text")
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            h = await self._handoff(s, who, int(request.match_info["id"]), lock=True)
+            if h.closed_at is not None:
+                raise error(409, "cuộc trò chuyện đã đóng / the handoff is closed")
+            resident = await s.get(Resident, h.resident_id)
+            reach = window(resident)
+            h.replies += 1
+            h.taken_by = h.taken_by or who.staff_id
+            await self._send(s, h, resident, f"handoff:{h.id}:{h.replies}", text.strip())
+            out = await self._handoff_json(s, h)
+        await self.coord.publish(OUTBOUND_TOPIC)
+        return web.json_response({**out, "reaches_resident": reach["open"],
+                                  **({"problem": reach["why"]} if not reach["open"] else {})})
+
+    async def _send(self, s: AsyncSession, h: Handoff, resident: Resident, key: str,
+                    text: str) -> None:
+        s.add(Message(commune_id=h.commune_id, conversation_id=h.conversation_id,
+                      direction="out", text=text, intent="staff", confidence=1.0))
+        await s.execute(OutboundMessage.__table__.insert(), [outbound_row(
+            h.commune_id, resident.id, resident.channel, resident.external_id, key, Text(text),
+            0)])
+
+    async def handoff_close(self, request: web.Request) -> web.Response:
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            h = await self._handoff(s, who, int(request.match_info["id"]), lock=True)
+            if h.closed_at is not None:
+                raise error(409, "cuộc trò chuyện đã đóng / the handoff is closed")
+            h.closed_at, h.closed_by = utcnow(), who.staff_id
+            conv = await s.get(Conversation, h.conversation_id)
+            conv.mode, conv.state = "bot", {}
+            resident = await s.get(Resident, h.resident_id)
+            _ = gettext_for(resident.language)
+            await self._send(s, h, resident, f"handoff:{h.id}:closed", _(
+                "Cán bộ xã đã kết thúc trao đổi. Cảm ơn anh/chị. Anh/chị có thể tiếp tục hỏi "
+                "trợ lý tự động của xã bất cứ lúc nào."))
+            out = await self._handoff_json(s, h)
+        await self.coord.publish(OUTBOUND_TOPIC)
+        return web.json_response(out)

@@ -1,0 +1,191 @@
+"""The report form in the chat, as a pure state machine (no I/O; bot/inbound.py files the
+ticket when the form says it is complete).
+
+"đường thôn Nà Lốc sạt lở" → the words already give the category (disaster), the village and a
+description, so only what is missing is asked: category (quick choices), village, a short
+description, a photo or location pin (optional; skipped for emergencies), and consent to keep
+name and phone (anonymous reports are allowed). "hủy" leaves the form at any step.
+
+The form lives in the conversation state under ``report``; each step's quick choices carry
+payloads ``/report …`` so a tap, a typed number or the words themselves all work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.config import Commune
+from bot.envelope import Choice, Choices, Reply, Text
+from bot.feedback.categories import CATEGORIES, CHAT_ORDER, guess
+from bot.nlu.entities import _key
+
+CANCEL = {"huy", "thoi", "dung", "khong gui nua", "huy phan anh", "thoi khong gui", "/report cancel"}
+SKIP = {"bo qua", "khong", "khong co", "ko", "k", "khong can", "/report skip"}
+YES = {"co", "dong y", "ok", "oke", "u", "uh", "vang", "da", "duoc", "dong y a", "/report consent yes"}
+NO = {"khong", "ko", "k", "khong dong y", "an danh", "gui an danh", "/report consent no"}
+#: words that ask to report but say nothing of the matter
+GENERIC = set("toi em minh anh chi muon can xin gui bao cao phan anh kien nghi y kien gop y "
+              "khieu nai to giac cho xa voi a oi nhe viec mot ve la co duoc khong".split())
+HOTLINES = {"fire": "114", "security": "113", "disaster": "112", "epidemic": "115"}
+MIN_DESCRIPTION_WORDS = 3
+
+
+def _words(text: str | None) -> str:
+    return _key(text or "").strip()
+
+
+def describes(text: str | None) -> bool:
+    """Whether the words say something about the matter beyond "tôi muốn phản ánh"."""
+    return len([w for w in _words(text).split() if w not in GENERIC]) >= 2
+
+
+def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
+          resident_village: str | None, _) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
+    """A new form from the report's first words."""
+    village = next((e["value"] for e in entities if e["entity"] == "village"), None)
+    form: dict[str, Any] = {
+        "category": guess(text or ""),
+        "village": village or resident_village,
+        "description": (text or "").strip() if describes(text) else None,
+        "media": [],
+    }
+    return _next(commune, form, _)
+
+
+def step(commune: Commune, form: dict[str, Any], text: str | None,
+         attachments: list[dict[str, Any]] | None, entities: list[dict[str, Any]],
+         choices: list[str], _) -> tuple[dict[str, Any] | None, list[Reply], dict[str, Any] | None]:  # type: ignore[no-untyped-def]
+    """One answer to the current question → (the form or None when it ended, replies,
+    the finished report when complete)."""
+    said = (text or "").strip()
+    if said.isdigit() and 1 <= int(said) <= len(choices):
+        said = choices[int(said) - 1]
+    words = _words(said) if not said.startswith("/") else said
+    if words in CANCEL:
+        return None, [Text(_("Dạ, đã hủy phản ánh. Anh/chị cần gì cứ nhắn cho xã ạ."))], None
+    asked = form.get("asking")
+    for a in attachments or []:  # a photo or a pin is welcome at any step
+        payload = a.get("payload") or {}
+        if a.get("type") in ("image", "gif") and payload.get("url"):
+            form["media"] = [*form.get("media", []), {"type": "image", "url": payload["url"]}][:5]
+        elif a.get("type") == "location":
+            coords = payload.get("coordinates") or payload
+            try:
+                form["lat"] = float(coords.get("latitude"))
+                form["long"] = float(coords.get("longitude"))
+            except (TypeError, ValueError):
+                pass
+    if asked == "category":
+        code = said.removeprefix("/report category ") if said.startswith("/report category ") \
+            else guess(said)
+        if code in CATEGORIES:
+            form["category"] = code
+            if not form.get("description") and describes(said) and not said.startswith("/"):
+                form["description"] = said
+    elif asked == "village":
+        if said.startswith("/report village "):
+            chosen = said.removeprefix("/report village ")
+            form["village"] = "" if chosen == "-" else chosen
+        else:
+            village = next((e["value"] for e in entities if e["entity"] == "village"), None)
+            if village:
+                form["village"] = village
+            elif words in SKIP or words in ("khac", "khong thuoc thon nao"):
+                form["village"] = ""
+    elif asked == "description":
+        if said and not said.startswith("/"):
+            form["description"] = said
+        elif form.get("media") or form.get("lat") is not None:
+            form["description"] = _("(ảnh/vị trí, không kèm mô tả)")
+    elif asked == "media":
+        if words in SKIP or said == "/report skip" or attachments:
+            form["media_done"] = True
+        elif said and not said.startswith("/"):
+            form["description"] = f"{form.get('description') or ''}\n{said}".strip()
+            form["media_done"] = True
+    elif asked == "consent":
+        if words in NO or "an danh" in words or words.startswith(("khong ", "ko ")):
+            form["consent"] = False
+        elif words in YES or words.startswith(("dong y", "co ", "ok ", "vang ")):
+            form["consent"] = True
+    form, replies = _next(commune, form, _)
+    if form.get("asking") is None:
+        report = {k: form.get(k) for k in ("category", "village", "description", "media",
+                                           "lat", "long", "consent")}
+        return None, replies, report
+    return form, replies, None
+
+
+def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
+    """Ask the first thing still missing; None asked when complete."""
+    repeat = form.get("asking")
+    if not form.get("category"):
+        form["asking"] = "category"
+        options = tuple(Choice(_(CATEGORIES[c].name), f"/report category {c}")
+                        for c in CHAT_ORDER)
+        return form, [Choices(_("Dạ, xã tiếp nhận phản ánh của anh/chị. Việc anh/chị phản ánh "
+                                "thuộc loại nào?") if repeat != "category" else
+                              _("Anh/chị vui lòng chọn một loại (bấm hoặc nhắn số):"), options)]
+    emergency = CATEGORIES[form["category"]].emergency
+    if form.get("village") is None and commune.villages:
+        form["asking"] = "village"
+        options = tuple(Choice(v.name, f"/report village {v.name}") for v in commune.villages)
+        return form, [Choices(_("Việc này ở thôn/bản nào ạ?"),
+                              (*options, Choice(_("Nơi khác"), "/report village -")))]
+    if not form.get("description"):
+        form["asking"] = "description"
+        return form, [Text(_("Anh/chị mô tả ngắn sự việc giúp xã: ở đâu, từ khi nào, mức độ "
+                             "thế nào?"))]
+    if not emergency and not form.get("media_done") and not form.get("media") \
+            and form.get("lat") is None:
+        form["asking"] = "media"
+        return form, [Choices(_("Nếu có thể, anh/chị gửi một ảnh hoặc vị trí (ghim bản đồ) để "
+                                "cán bộ dễ tìm. Không có thì chọn Bỏ qua."),
+                              (Choice(_("Bỏ qua"), "/report skip"),))]
+    if form.get("consent") is None:
+        form["asking"] = "consent"
+        return form, [Choices(_("Để cán bộ liên hệ khi cần, anh/chị có đồng ý cho xã lưu tên "
+                                "và số điện thoại không? Chỉ cán bộ xử lý được xem. Anh/chị "
+                                "cũng có thể gửi ẩn danh."),
+                              (Choice(_("Đồng ý"), "/report consent yes"),
+                               Choice(_("Gửi ẩn danh"), "/report consent no")))]
+    form["asking"] = None
+    return form, []
+
+
+def hotline(category: str, _) -> str | None:  # type: ignore[no-untyped-def]
+    """For an emergency: the national number to call at once."""
+    number = HOTLINES.get(category)
+    if number is None:
+        return None
+    return _("Nếu có nguy hiểm đến người, anh/chị gọi ngay {number}.").format(number=number)
+
+
+RATE = re.compile(r"^/rate (PA-\d{4}-\d{6}) ([1-5])$")
+REOPEN = re.compile(r"^/reopen (PA-\d{4}-\d{6})$")
+#: typed answers to "hài lòng không?" (accent-free)
+RATING_WORDS = {"rat hai long": 5, "hai long": 4, "tam duoc": 3, "binh thuong": 3,
+                "chua hai long": 2, "khong hai long": 1}
+REOPEN_WORDS = {"chua giai quyet", "chua xong", "chua duoc giai quyet", "mo lai", "van chua",
+                "van chua sua", "chua sua"}
+
+
+def rating_reply(text: str | None, pending: str | None) -> dict[str, Any] | None:
+    """A rating or a reopening: a tapped payload (names its ticket), or — when a ticket of the
+    resident awaits a rating — a typed 1–6 or words like "hài lòng" / "chưa xong"."""
+    said = (text or "").strip()
+    if m := RATE.match(said):
+        return {"kind": "rate", "code": m.group(1), "rating": int(m.group(2))}
+    if m := REOPEN.match(said):
+        return {"kind": "reopen", "code": m.group(1)}
+    if pending is None:
+        return None
+    words = _words(said).strip(" .!")
+    if said in {"1", "2", "3", "4", "5"}:
+        return {"kind": "rate", "code": pending, "rating": int(said)}
+    if said == "6" or any(w in f" {words} " for w in (f" {r} " for r in REOPEN_WORDS)):
+        return {"kind": "reopen", "code": pending}
+    if words in RATING_WORDS:
+        return {"kind": "rate", "code": pending, "rating": RATING_WORDS[words]}
+    return None

@@ -1,0 +1,155 @@
+"""What the chat's feedback effects do in the store, inside the inbound processor's
+transaction: file a ticket, look one up, rate or reopen one, hand the conversation to staff.
+Each returns the replies the resident gets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Commune, FeedbackSettings
+from bot.envelope import Reply, RequestUserInfo, Text
+from bot.feedback import service
+from bot.feedback.categories import CATEGORIES
+from bot.feedback.chat import hotline
+from bot.i18n import gettext_for
+from bot.nlu.normalize import search_key
+from bot.store.models import Conversation, Handoff, Resident, Ticket, Village
+from bot.timeutil import to_vn
+
+WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+CONSENT_IMAGE = "https://stc-zaloprofile.zdn.vn/pc/v1/images/logo.svg"
+
+
+async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: FeedbackSettings,
+                resident: Resident, conv: Conversation, effect: dict[str, Any],
+                now: datetime) -> list[Reply]:
+    kind = effect["kind"]
+    if kind == "ticket":
+        return await _file(s, commune_id, commune, settings, resident, effect, now)
+    if kind == "ticket_status":
+        return await _status(s, commune_id, commune, resident, effect.get("code"))
+    if kind in ("rate", "reopen"):
+        return await _rate(s, commune_id, commune, settings, resident, effect)
+    if kind == "handoff":
+        return await _handoff(s, commune_id, commune, settings, resident, conv,
+                              effect["reason"], now)
+    return []
+
+
+async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: FeedbackSettings,
+                resident: Resident, form: dict[str, Any], now: datetime) -> list[Reply]:
+    _ = gettext_for(resident.language)
+    village_id = None
+    if form.get("village"):
+        village_id = (await s.execute(select(Village.id).where(
+            Village.commune_id == commune_id,
+            Village.search_key == search_key(form["village"])))).scalar_one_or_none()
+        if village_id is not None and resident.village_id is None:
+            resident.village_id = village_id  # where they live, most likely: notices use it
+    ticket = await service.file_ticket(s, commune_id, commune, settings, service.Report(
+        category=form["category"], description=form.get("description") or "",
+        source="zalo" if resident.channel == "zalo" else resident.channel, resident=resident,
+        village_id=village_id, media=form.get("media"), lat=form.get("lat"),
+        long=form.get("long"), consent=bool(form.get("consent"))), now)
+    lines = [_("Xã đã nhận phản ánh của anh/chị. Mã phản ánh: {code}. Xã sẽ trả lời "
+               "{when}.").format(code=ticket.code, when=service.when_text(ticket, _))]
+    if ticket.emergency:
+        lines.append(_("Việc khẩn cấp đã được báo ngay cho lãnh đạo xã."))
+        if (call := hotline(ticket.category, _)):
+            lines.append(call)
+    lines.append(_("Muốn hỏi tình hình, anh/chị nhắn: {code} sao rồi").format(code=ticket.code))
+    if not ticket.consent_at:
+        lines.append(_("Phản ánh được gửi ẩn danh: cán bộ không thấy tên, số điện thoại của "
+                       "anh/chị."))
+    replies: list[Reply] = [Text("\n".join(lines))]
+    if ticket.consent_at and not ticket.reporter_phone and resident.channel == "zalo":
+        replies.append(RequestUserInfo(
+            _("Gửi số điện thoại cho xã"),
+            _("Để cán bộ gọi lại về phản ánh {code}").format(code=ticket.code), CONSENT_IMAGE))
+    return replies
+
+
+async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,
+                  code: str | None) -> list[Reply]:
+    _ = gettext_for(resident.language)
+    if code:
+        ticket = await service.by_code(s, commune_id, code)
+        if ticket is None:
+            return [Text(_("Xã không tìm thấy phản ánh {code}. Anh/chị kiểm tra lại mã (dạng "
+                           "PA-2026-000123) giúp xã ạ.").format(code=code))]
+        return [Text(describe(ticket, commune, _, mine=ticket.resident_id == resident.id))]
+    tickets = (await s.execute(select(Ticket).where(
+        Ticket.commune_id == commune_id, Ticket.resident_id == resident.id)
+        .order_by(Ticket.id.desc()).limit(3))).scalars().all()
+    if not tickets:
+        return [Text(_("Anh/chị chưa gửi phản ánh nào qua trang này. Muốn phản ánh, anh/chị "
+                       "nhắn ví dụ: \"đường thôn bị sạt lở\"."))]
+    return [Text("\n\n".join(describe(t, commune, _, mine=True) for t in tickets))]
+
+
+def describe(ticket: Ticket, commune: Commune, _, mine: bool) -> str:  # type: ignore[no-untyped-def]
+    """A ticket's state as the resident reads it (someone else's: only the state)."""
+    text = _("Phản ánh {code} ({category}) {state}.").format(
+        code=ticket.code, category=_(CATEGORIES[ticket.category].name),
+        state=service.status_line(ticket, _))
+    if ticket.status in service.OPEN:
+        text += " " + _("Xã sẽ trả lời {when}.").format(when=service.when_text(ticket, _))
+    elif ticket.status == "transferred" and ticket.transferred_to:
+        text += " " + _("Nơi giải quyết: {body}.").format(body=ticket.transferred_to)
+    if mine and ticket.status in ("answered", "closed") and ticket.answer:
+        text += "\n" + _("Trả lời của xã: {answer}").format(answer=ticket.answer)
+    return text
+
+
+async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: FeedbackSettings,
+                resident: Resident, effect: dict[str, Any]) -> list[Reply]:
+    _ = gettext_for(resident.language)
+    ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
+    if ticket is None or ticket.resident_id != resident.id:
+        return [Text(_("Xã không tìm thấy phản ánh {code} của anh/chị.").format(
+            code=effect["code"]))]
+    if effect["kind"] == "rate":
+        if ticket.status != "answered":
+            return [Text(_("Phản ánh {code} đã được đánh giá. Cảm ơn anh/chị.").format(
+                code=ticket.code))]
+        await service.change(s, ticket, commune, settings, "rate", actor="resident",
+                             rating=effect["rating"], note=f"{effect['rating']}/5")
+        text = _("Cảm ơn anh/chị đã đánh giá {rating}/5. Ý kiến của anh/chị giúp xã phục vụ "
+                 "tốt hơn.").format(rating=effect["rating"])
+        if effect["rating"] <= 2:
+            text += " " + _("Nếu việc chưa ổn, anh/chị nhắn \"mở lại {code}\" để xã xem "
+                            "lại.").format(code=ticket.code)
+        return [Text(text)]
+    if ticket.status not in ("answered", "closed"):
+        return [Text(describe(ticket, commune, _, mine=True))]
+    await service.change(s, ticket, commune, settings, "reopen", actor="resident",
+                         note="người dân báo chưa được giải quyết")
+    return []  # the reopening message is the ticket's own notification
+
+
+async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
+                   settings: FeedbackSettings, resident: Resident, conv: Conversation,
+                   reason: str, now: datetime) -> list[Reply]:
+    """The conversation goes to the commune inbox; the bot is quiet until staff close it."""
+    _ = gettext_for(resident.language)
+    conv.mode = "handoff"
+    conv.state = {}
+    s.add(Handoff(commune_id=commune_id, conversation_id=conv.id, resident_id=resident.id,
+                  reason=reason, opened_at=now, replies=0))
+    cal = service.calendar(commune, settings)
+    opens = to_vn(cal.next_open(now))
+    if cal.in_office(now):
+        when = _("trong giờ làm việc hôm nay")
+    else:
+        when = _("từ {time} {weekday} {date}").format(
+            time=f"{opens:%H:%M}", weekday=_(WEEKDAYS[opens.weekday()]), date=f"{opens:%d/%m}")
+    first = (_("Xin lỗi, tôi chưa hiểu ý anh/chị. ") if reason == "misunderstood" else "")
+    return [Text(first + _("Tôi đã chuyển cuộc trò chuyện cho cán bộ {name}; cán bộ sẽ trả lời "
+                           "anh/chị ngay tại đây {when}. Anh/chị cứ nhắn nội dung cần hỏi. "
+                           "Việc gấp xin gọi {phone}.").format(
+                               name=commune.name, when=when, phone=commune.phone))]
+

@@ -1,0 +1,474 @@
+"""Tickets: filing, every state change, and what each change tells whom — in one place.
+
+The chat (bot/inbound.py), the staff API (bot/feedback/api.py), Open311 (bot/feedback/open311.py),
+the CLI and the SLA clock (bot/feedback/clock.py) all change tickets through ``file_ticket`` and
+``change``. Each change writes a ``ticket_events`` row and, when the resident should hear of it,
+an outbound row keyed ``ticket:<id>:ev:<event id>`` in the same transaction (so a crash sends
+it once or not at all, and staff can see whether it reached the resident).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Commune, FeedbackSettings
+from bot.envelope import Choice, Choices, Reply, Text
+from bot.feedback.categories import CATEGORIES
+from bot.feedback.sla import WorkingCalendar
+from bot.i18n import gettext_for
+from bot.nlu.normalize import search_key
+from bot.store.models import (OutboundMessage, Resident, Staff, Ticket, TicketCounter,
+                              TicketEvent, Village)
+from bot.store.ops import outbound_row
+from bot.timeutil import as_utc, to_vn, utcnow
+
+OPEN = ("received", "assigned", "in_progress")  # the clock runs
+ENDED = ("returned", "transferred", "rejected", "duplicate", "closed")
+STATES = (*OPEN, "answered", *ENDED)
+#: resident-facing names of the states (msgids)
+STATE_NAMES = {
+    "received": "đã tiếp nhận, đang chuyển bộ phận phụ trách",
+    "assigned": "đã giao cán bộ phụ trách",
+    "in_progress": "đang xử lý",
+    "answered": "đã có trả lời",
+    "closed": "đã hoàn thành",
+    "returned": "được trả lại (không thuộc thẩm quyền của xã hoặc thiếu thông tin)",
+    "transferred": "đã chuyển cơ quan có thẩm quyền",
+    "rejected": "không được thụ lý",
+    "duplicate": "trùng với phản ánh khác đang được xử lý",
+}
+CODE_RE = re.compile(r"^PA-\d{4}-\d{6}$")
+LANE = 1  # ticket messages share the replies' fast lane, never the bulk one
+#: staff actions: the states they apply to, the state they lead to (None: unchanged), the roles
+ACTIONS: dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]] = {
+    "accept": (("received", "assigned"), "in_progress", ("officer", "leader")),
+    "assign": (OPEN, "assigned", ("officer", "leader")),
+    "transfer": (OPEN, None, ("officer", "leader")),  # to an office: stays; to a body: transferred
+    "return": (OPEN, "returned", ("officer", "leader")),
+    "reject": (OPEN, "rejected", ("officer", "leader")),
+    "duplicate": (OPEN, "duplicate", ("officer", "leader")),
+    "answer": ((*OPEN, "answered"), "answered", ("officer", "leader")),
+    "close": (("answered",), "closed", ("officer", "leader")),
+    "publish": (("answered", "closed"), None, ("officer", "leader")),
+    "note": (STATES, None, ("officer", "leader", "propagandist")),
+}
+NEEDS_NOTE = {"return": "lý do trả lại", "reject": "lý do không thụ lý", "answer": "nội dung trả lời"}
+
+
+class TicketError(ValueError):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+_CALENDARS: dict[tuple[int, int], WorkingCalendar] = {}
+
+
+def calendar(commune: Commune, settings: FeedbackSettings) -> WorkingCalendar:
+    key = (id(commune), id(settings))
+    if key not in _CALENDARS:
+        _CALENDARS[key] = WorkingCalendar(commune, settings)
+    return _CALENDARS[key]
+
+
+def route(commune: Commune, category: str, village: str | None) -> str:
+    """The office a report goes to: the first rule matching category × village, else the
+    commune's first office."""
+    vkey = search_key(village) if village else None
+    for rule in commune.routing:
+        if rule.category not in ("*", category):
+            continue
+        if rule.villages and vkey not in {search_key(v) for v in rule.villages}:
+            continue
+        return rule.office
+    return commune.offices[0].code
+
+
+def office_name(commune: Commune, code: str) -> str:
+    return next((o.name for o in commune.offices if o.code == code), code)
+
+
+async def _next_code(s: AsyncSession, commune_id: int, year: int) -> str:
+    """PA-<year>-<n>: a per-commune, per-year counter taken in the filing transaction."""
+    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(TicketCounter).values(commune_id=commune_id, year=year, last=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TicketCounter.commune_id, TicketCounter.year],
+        set_={"last": TicketCounter.last + 1}).returning(TicketCounter.last)
+    number = (await s.execute(stmt)).scalar_one()
+    return f"PA-{year}-{number:06d}"
+
+
+@dataclass
+class Report:
+    """What a resident (or an Open311 client) reports."""
+    category: str
+    description: str
+    source: str
+    resident: Resident | None = None
+    village_id: int | None = None
+    media: list[dict[str, Any]] | None = None
+    lat: float | None = None
+    long: float | None = None
+    address: str | None = None
+    consent: bool = False
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
+                      settings: FeedbackSettings, report: Report,
+                      now: datetime | None = None) -> Ticket:
+    """A new ticket, routed, with its deadlines; the village's propagandist and (for an
+    emergency) the leaders and the office are told at once."""
+    if report.category not in CATEGORIES:
+        raise TicketError(f"category: one of {', '.join(CATEGORIES)}")
+    now = as_utc(now or utcnow())
+    cal = calendar(commune, settings)
+    ack_due, due = cal.deadlines(report.category, now)
+    village = await s.get(Village, report.village_id) if report.village_id else None
+    category = CATEGORIES[report.category]
+    resident = report.resident
+    ticket = Ticket(
+        commune_id=commune_id, code=await _next_code(s, commune_id, to_vn(now).year),
+        token=secrets.token_urlsafe(18), source=report.source,
+        resident_id=resident.id if resident else None, category=report.category,
+        emergency=category.emergency, village_id=village.id if village else None,
+        description=report.description.strip()[:4000], media=report.media or [],
+        lat=report.lat, long=report.long, address=report.address,
+        consent_at=now if report.consent else None,
+        reporter_name=(report.name or (resident.display_name if resident else None))
+        if report.consent else None,
+        reporter_phone=(report.phone or (resident.phone if resident else None))
+        if report.consent else None,
+        reporter_email=report.email if report.consent else None,
+        status="received", office=route(commune, report.category,
+                                         village.name if village else None),
+        received_at=now, ack_due_at=ack_due, due_at=due, reopened=0, progress_sent=0,
+        next_progress_at=None if category.emergency else cal.morning_after(
+            now, settings.progress_every_days),
+        warn_at=cal.warn_at(report.category, now, due))
+    s.add(ticket)
+    await s.flush()
+    s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id,
+                      actor="open311" if report.source == "open311" else "resident",
+                      action="create", from_status=None, to_status="received",
+                      note="đồng ý lưu tên, số điện thoại" if report.consent else "ẩn danh"))
+    await _tell_staff(s, ticket, commune, "new")
+    return ticket
+
+
+async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: FeedbackSettings,
+                 action: str, *, actor: str = "staff", staff: Staff | None = None,
+                 note: str | None = None, assignee: Staff | None = None,
+                 office: str | None = None, body: str | None = None,
+                 duplicate_of: Ticket | None = None, rating: int | None = None,
+                 public_text: str | None = None) -> TicketEvent:
+    """Apply one action to a locked ticket. Raises TicketError (nothing changed) when the
+    action does not fit the ticket's state or the caller's role."""
+    now = utcnow()
+    if actor == "staff":
+        if action not in ACTIONS:
+            raise TicketError(f"action: one of {', '.join(ACTIONS)}", 404)
+        allowed_from, _to, roles = ACTIONS[action]
+        if staff is None or staff.role not in roles:
+            raise TicketError("vai trò này không được làm việc này / role may not do this", 403)
+        if ticket.status not in allowed_from:
+            raise TicketError(f"không thể {action} khi phản ánh đang '{ticket.status}' / cannot "
+                              f"{action} a ticket that is {ticket.status}", 409)
+        if action in NEEDS_NOTE and not (note or "").strip():
+            raise TicketError(f"note: cần {NEEDS_NOTE[action]} / note is required")
+    before = ticket.status
+    to = ACTIONS[action][1] if action in ACTIONS else None
+    tell: str | None = None  # the resident hears this message key
+    if action == "accept":
+        ticket.assignee_id = ticket.assignee_id or staff.id
+        ticket.acked_at = ticket.acked_at or now
+        tell = "accepted"
+    elif action == "assign":
+        if assignee is None or assignee.commune_id != ticket.commune_id or \
+                assignee.role not in ("officer", "leader") or not assignee.active:
+            raise TicketError("assignee: một cán bộ của xã / an officer of this commune")
+        ticket.assignee_id = assignee.id
+        ticket.office = assignee.office or ticket.office
+        ticket.acked_at = ticket.acked_at or now
+        note = note or f"giao cho {assignee.name}"
+        tell = "assigned" if before == "received" else None
+    elif action == "transfer":
+        if bool(office) == bool(body):
+            raise TicketError("transfer: cho một trong hai: office (bộ phận của xã) hoặc body "
+                              "(cơ quan bên ngoài) / give office or body")
+        if office:
+            if office not in {o.code for o in commune.offices}:
+                raise TicketError(f"office: one of {', '.join(o.code for o in commune.offices)}")
+            ticket.office, ticket.assignee_id, to = office, None, "received"
+            note = f"→ {office_name(commune, office)}" + (f": {note}" if note else "")
+        else:
+            ticket.transferred_to, to = body.strip()[:200], "transferred"
+            ticket.acked_at = ticket.acked_at or now
+            tell = "transferred"
+    elif action in ("return", "reject"):
+        ticket.acked_at = ticket.acked_at or now
+        tell = action
+    elif action == "duplicate":
+        if duplicate_of is None or duplicate_of.id == ticket.id or \
+                duplicate_of.commune_id != ticket.commune_id:
+            raise TicketError("of: mã một phản ánh khác của xã / another ticket of this commune")
+        ticket.duplicate_of = duplicate_of.id
+        note = f"trùng {duplicate_of.code}" + (f": {note}" if note else "")
+        tell = "duplicate"
+    elif action == "answer":
+        ticket.answer = note.strip()
+        ticket.answered_at = now
+        ticket.acked_at = ticket.acked_at or now
+        tell = "answered"
+    elif action == "close":
+        ticket.closed_at = now
+        tell = "closed"
+    elif action == "publish":
+        text = (public_text or ticket.answer or "").strip()
+        if not text:
+            raise TicketError("text: nội dung công khai / the text to publish")
+        ticket.public_answer = anonymise(text, ticket)
+        ticket.published_at = now
+    elif action == "rate":
+        ticket.rating = rating
+        ticket.closed_at = now
+        to = "closed"
+    elif action == "reopen":
+        cal = calendar(commune, settings)
+        ticket.reopened += 1
+        ticket.answered_at = ticket.closed_at = ticket.rating = None
+        ticket.due_at = cal.add_working_days(now, cal.answer_days(ticket.category))
+        ticket.warn_at = cal.warn_at(ticket.category, now, ticket.due_at)
+        ticket.overdue_at = None
+        ticket.next_progress_at = cal.morning_after(now, settings.progress_every_days)
+        to = "in_progress"
+        tell = "reopened"
+    elif action not in ("note", "progress", "overdue", "warn"):
+        raise TicketError(f"unknown action {action}")
+    if to is not None:
+        ticket.status = to
+    if ticket.status not in OPEN:
+        ticket.next_progress_at = None
+        ticket.warn_at = None
+    event = TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id, actor=actor,
+                        staff_id=staff.id if staff else None, action=action, from_status=before,
+                        to_status=ticket.status, note=(note or "").strip()[:4000] or None, at=now)
+    s.add(event)
+    await s.flush()
+    if tell and ticket.resident_id:
+        await notify_resident(s, ticket, commune, event, tell)
+    if action == "answer":
+        for dup in (await s.execute(select(Ticket).where(
+                Ticket.duplicate_of == ticket.id, Ticket.status == "duplicate"))).scalars():
+            dup_event = TicketEvent(commune_id=dup.commune_id, ticket_id=dup.id, actor="system",
+                                    action="answer", from_status="duplicate",
+                                    to_status="duplicate", note=f"theo {ticket.code}", at=now)
+            s.add(dup_event)
+            await s.flush()
+            dup.answer, dup.answered_at = ticket.answer, now
+            if dup.resident_id:
+                await notify_resident(s, dup, commune, dup_event, "answered")
+    ticket.updated_at = now
+    return event
+
+
+_PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
+
+
+def anonymise(text: str, ticket: Ticket) -> str:
+    """Text for the public: phone numbers and the reporter's name taken out."""
+    text = _PHONE.sub("***", text)
+    if ticket.reporter_name:
+        text = re.sub(re.escape(ticket.reporter_name), "***", text, flags=re.I)
+    return text
+
+
+def status_line(ticket: Ticket, _) -> str:  # type: ignore[no-untyped-def]
+    return _(STATE_NAMES[ticket.status])
+
+
+def when_text(ticket: Ticket, _) -> str:  # type: ignore[no-untyped-def]
+    due = to_vn(ticket.due_at)
+    if ticket.emergency and to_vn(ticket.received_at).date() == due.date():
+        return _("trong ngày hôm nay")
+    return _("trước {time} ngày {date}").format(time=f"{due:%H:%M}", date=f"{due:%d/%m/%Y}")
+
+
+async def _resident(s: AsyncSession, ticket: Ticket) -> Resident | None:
+    return await s.get(Resident, ticket.resident_id) if ticket.resident_id else None
+
+
+def resident_message(ticket: Ticket, commune: Commune, what: str, language: str,
+                     transferred_to: str | None = None, note: str | None = None,
+                     other: str | None = None) -> list[Reply]:
+    """What the resident reads about their ticket, for each kind of change."""
+    _ = gettext_for(language)
+    head = _("Phản ánh {code}:").format(code=ticket.code)
+    if what == "accepted":
+        text = _("{head} {office} đã tiếp nhận và đang xử lý. Xã sẽ trả lời anh/chị {when}.")
+        return [Text(text.format(head=head, office=office_name(commune, ticket.office),
+                                 when=when_text(ticket, _)))]
+    if what == "assigned":
+        return [Text(_("{head} đã được giao cán bộ phụ trách. Xã sẽ trả lời anh/chị {when}.")
+                     .format(head=head, when=when_text(ticket, _)))]
+    if what == "transferred":
+        return [Text(_("{head} việc này thuộc thẩm quyền của {body}; xã đã chuyển phản ánh "
+                       "đến {body} để giải quyết.").format(head=head, body=transferred_to))]
+    if what == "return":
+        return [Text(_("{head} xã trả lại phản ánh vì: {note}. Anh/chị có thể gửi lại khi có "
+                       "thêm thông tin.").format(head=head, note=note))]
+    if what == "reject":
+        return [Text(_("{head} xã không thụ lý phản ánh này vì: {note}.").format(
+            head=head, note=note))]
+    if what == "duplicate":
+        return [Text(_("{head} việc này trùng với phản ánh {other} xã đang xử lý; anh/chị "
+                       "sẽ nhận kết quả cùng phản ánh đó.").format(head=head, other=other))]
+    if what == "answered":
+        return [Text(_("{head} xã trả lời:\n{answer}").format(head=head, answer=ticket.answer)),
+                rating_question(ticket, language)]
+    if what == "closed":
+        return [Text(_("{head} xã đã hoàn thành xử lý. Cảm ơn anh/chị đã phản ánh.").format(
+            head=head))]
+    if what == "reopened":
+        return [Text(_("{head} xã đã mở lại phản ánh và sẽ trả lời anh/chị {when}. Anh/chị có "
+                       "thể nhắn thêm tình hình hiện nay.").format(head=head,
+                                                                    when=when_text(ticket, _)))]
+    if what == "progress":
+        return [Text(_("{head} xã vẫn đang xử lý ({state}). Xã sẽ trả lời anh/chị {when}. "
+                       "Cảm ơn anh/chị đã kiên nhẫn.").format(
+                           head=head, state=status_line(ticket, _), when=when_text(ticket, _)))]
+    raise ValueError(what)
+
+
+def rating_question(ticket: Ticket, language: str) -> Choices:
+    _ = gettext_for(language)
+    return Choices(_("Anh/chị hài lòng với cách xã giải quyết không? Chọn từ 1 (không hài "
+                     "lòng) đến 5 (rất hài lòng), hoặc 6 nếu việc chưa được giải quyết:"),
+                   (Choice(_("1 - Không hài lòng"), f"/rate {ticket.code} 1"),
+                    Choice(_("2 - Chưa hài lòng"), f"/rate {ticket.code} 2"),
+                    Choice(_("3 - Tạm được"), f"/rate {ticket.code} 3"),
+                    Choice(_("4 - Hài lòng"), f"/rate {ticket.code} 4"),
+                    Choice(_("5 - Rất hài lòng"), f"/rate {ticket.code} 5"),
+                    Choice(_("6 - Chưa giải quyết xong, mở lại"), f"/reopen {ticket.code}")))
+
+
+async def notify_resident(s: AsyncSession, ticket: Ticket, commune: Commune, event: TicketEvent,
+                          what: str) -> None:
+    resident = await _resident(s, ticket)
+    if resident is None or resident.erased_at is not None:
+        return
+    other = None
+    if ticket.duplicate_of:
+        other = (await s.execute(select(Ticket.code).where(Ticket.id == ticket.duplicate_of))
+                 ).scalar_one_or_none()
+    replies = resident_message(ticket, commune, what, resident.language, ticket.transferred_to,
+                               event.note, other)
+    key = f"ticket:{ticket.id}:ev:{event.id}"
+    event.outbound_key = key
+    rows = [outbound_row(ticket.commune_id, resident.id, resident.channel, resident.external_id,
+                         key if n == 0 else f"{key}:{n}", reply, LANE)
+            for n, reply in enumerate(replies)]
+    await s.execute(OutboundMessage.__table__.insert(), rows)
+
+
+async def _tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: str) -> int:
+    """The village's propagandist hears of a new report from their village (without the
+    reporter's identity) and can add what they know; for an emergency, a deadline near or
+    passed, the leaders and the office's officers hear it on Zalo. Returns messages queued."""
+    _ = gettext_for("vi")
+    category = _(CATEGORIES[ticket.category].name)
+    village = await s.get(Village, ticket.village_id) if ticket.village_id else None
+    where = village.name if village else _("chưa rõ thôn")
+    due = to_vn(ticket.due_at)
+    queued = 0
+    targets: list[tuple[Staff, str]] = []
+    if what == "new" and village is not None:
+        text = _("Phản ánh mới ở {village} ({code}, {category}): {description}\nAnh/chị biết "
+                 "thêm tình hình, nhắn: {code}: <nội dung>").format(
+                     village=where, code=ticket.code, category=category,
+                     description=ticket.description[:500])
+        for staff in (await s.execute(select(Staff).where(
+                Staff.commune_id == ticket.commune_id, Staff.role == "propagandist",
+                Staff.village_id == village.id, Staff.active.is_(True),
+                Staff.zalo_user_id.is_not(None)))).scalars():
+            targets.append((staff, text))
+    alert = {
+        "new": _("KHẨN: phản ánh {code} ({category}) ở {village}: {description}. Hạn xử lý "
+                 "{time} hôm nay."),
+        "warn": _("Sắp đến hạn: phản ánh {code} ({category}, {village}) phải trả lời trước "
+                  "{time} ngày {date}."),
+        "overdue": _("QUÁ HẠN: phản ánh {code} ({category}, {village}) đã quá hạn trả lời "
+                     "({time} ngày {date})."),
+    }[what]
+    if what != "new" or ticket.emergency:
+        text = alert.format(code=ticket.code, category=category, village=where,
+                            description=ticket.description[:300], time=f"{due:%H:%M}",
+                            date=f"{due:%d/%m/%Y}")
+        for staff in (await s.execute(select(Staff).where(
+                Staff.commune_id == ticket.commune_id, Staff.active.is_(True),
+                Staff.zalo_user_id.is_not(None),
+                (Staff.role == "leader") | ((Staff.role == "officer")
+                                            & ((Staff.office == ticket.office)
+                                               | (Staff.id == ticket.assignee_id)))))).scalars():
+            targets.append((staff, text))
+    for staff, text in targets:
+        key = f"ticket:{ticket.id}:{what}:{ticket.reopened}:staff:{staff.id}"
+        exists = (await s.execute(select(OutboundMessage.id).where(
+            OutboundMessage.idempotency_key == key))).scalar_one_or_none()
+        if exists is None:
+            await s.execute(OutboundMessage.__table__.insert(), [outbound_row(
+                ticket.commune_id, None, "zalo", staff.zalo_user_id, key, Text(text),
+                LANE)])
+            queued += 1
+    return queued
+
+
+tell_staff = _tell_staff
+
+
+_NOTE = re.compile(r"^\s*(PA-\d{4}-\d{6})\s*:\s*(\S.*)$", re.I | re.S)
+
+
+def propagandist_note(text: str | None) -> tuple[str, str] | None:
+    """"PA-2026-000123: đã ra xem, sạt khoảng 10 m" → (code, text)."""
+    m = _NOTE.match(text or "")
+    return (m.group(1).upper(), m.group(2)) if m else None
+
+
+async def add_propagandist_note(s: AsyncSession, commune_id: int, zalo_user_id: str, code: str,
+                                text: str) -> Ticket | None:
+    """A propagandist's "PA-2026-000123: …" in the chat: a note on a ticket of their village.
+    None when the sender is not such a propagandist or the ticket is not of their village."""
+    staff = (await s.execute(select(Staff).where(
+        Staff.commune_id == commune_id, Staff.zalo_user_id == zalo_user_id,
+        Staff.role == "propagandist", Staff.active.is_(True)))).scalars().first()
+    if staff is None:
+        return None
+    ticket = (await s.execute(select(Ticket).where(
+        Ticket.commune_id == commune_id, Ticket.code == code).with_for_update())
+    ).scalar_one_or_none()
+    if ticket is None or ticket.village_id != staff.village_id:
+        return None
+    s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id, actor="staff",
+                      staff_id=staff.id, action="note", from_status=ticket.status,
+                      to_status=ticket.status, note=text.strip()[:4000]))
+    ticket.updated_at = utcnow()
+    return ticket
+
+
+async def by_code(s: AsyncSession, commune_id: int, code: str, lock: bool = False
+                  ) -> Ticket | None:
+    query = select(Ticket).where(Ticket.commune_id == commune_id, Ticket.code == code.upper())
+    return (await s.execute(query.with_for_update() if lock else query)).scalar_one_or_none()

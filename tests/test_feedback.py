@@ -1,0 +1,424 @@
+"""Residents' feedback through the real path: a resident's Zalo messages in (simulator →
+webhook), the staff JSON API, and what the simulator records as sent to the resident and to
+staff; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from sqlalchemy import select, update
+
+from bot.staff import add_staff
+from bot.store.models import Conversation, Resident, Ticket, TicketEvent
+from bot.timeutil import utcnow
+from tests.conftest import commune_code, make_settings, oa_id, start_service
+
+OA, OA2 = oa_id(1), oa_id(2)
+CODE, CODE2 = commune_code(1), commune_code(2)
+OFFICES = {
+    "offices": [{"code": "vanphong", "name": "Văn phòng UBND"},
+                {"code": "diachinh", "name": "Địa chính - Xây dựng"},
+                {"code": "congan", "name": "Công an xã"}],
+    "routing": [{"category": "road", "villages": ["Bản Phố"], "office": "diachinh"},
+                {"category": "land", "office": "diachinh"},
+                {"category": "security", "office": "congan"}],
+}
+LEADER_ZALO, PROPAGANDIST_ZALO = "7001", "7002"
+
+
+class Commune:
+    """The staff side of a commune: keys per person and the calls they make."""
+
+    def __init__(self, running, http: aiohttp.ClientSession) -> None:
+        self.running, self.http = running, http
+
+    async def hire(self, role: str, *, village: str | None = None, office: str | None = None,
+                   zalo: str | None = None, code: str = CODE) -> str:
+        """A staff member; with ``zalo``, one who follows the OA and wrote to it this week (so
+        Zalo lets it message them)."""
+        async with self.running.services.sm() as s, s.begin():
+            _, key = await add_staff(s, code, f"{role} {office or village or ''}", role,
+                                     village, zalo, office)
+        if zalo:
+            await self.says(zalo, "xin chào", oa_id(int(code[-1])))
+        return key
+
+    async def call(self, key: str | None, method: str, path: str, json=None,
+                   code: str = CODE) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        url = f"{self.running.url}/api/v1/communes/{code}{path}"
+        async with self.http.request(method, url, json=json, headers=headers) as r:
+            return r.status, await r.json()
+
+    # the resident's side
+    async def says(self, user: str, text: str, oa: str = OA) -> str:
+        """Send a message; the bot's reply (all parts of it, joined)."""
+        sim = self.running.sim
+        before = len(sim.messages(oa, user))
+        await sim.user_sends_text(oa, user, text)
+        return await self.replies_after(user, before, oa)
+
+    async def replies_after(self, user: str, before: int, oa: str = OA,
+                            settle: float = 0.3) -> str:
+        sim = self.running.sim
+        await sim.wait_for_messages(before + 1, oa_id=oa, user_id=user)
+        await asyncio.sleep(settle)  # a reply may have several parts
+        return "\n".join(_text(m) for m in sim.messages(oa, user)[before:])
+
+    async def alerts(self, zalo: str, n: int) -> list[str]:
+        """The first ``n`` messages a staff member got after the greeting to their hello."""
+        sent = await self.running.sim.wait_for_messages(n + 1, oa_id=OA, user_id=zalo)
+        return [_text(m) for m in sent[1:]]
+
+    async def quiet(self, user: str, text: str, oa: str = OA) -> None:
+        """Send a message that must get no reply."""
+        sim = self.running.sim
+        before = len(sim.messages(oa, user))
+        await sim.user_sends_text(oa, user, text)
+        await asyncio.sleep(1.0)
+        assert len(sim.messages(oa, user)) == before, _text(sim.messages(oa, user)[-1])
+
+
+def _text(message) -> str:  # type: ignore[no-untyped-def]
+    msg = message.body.get("message", {})
+    text = msg.get("text") or ""
+    buttons = (msg.get("attachment") or {}).get("payload", {}).get("buttons") or []
+    return text + "".join(f"\n[{b.get('title')}]" for b in buttons)
+
+
+def ticket_code(text: str) -> str:
+    return re.search(r"PA-\d{4}-\d{6}", text).group(0)
+
+
+@pytest.fixture
+async def commune(store_url, sim):
+    running = await start_service(make_settings(store_url, sim, commune_extra=OFFICES), sim)
+    async with aiohttp.ClientSession() as http:
+        yield Commune(running, http)
+    await running.runner.cleanup()
+
+
+async def wait_for(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.05)):
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_emergency_report_from_chat_to_rating(commune):
+    leader = await commune.hire("leader", zalo=LEADER_ZALO)
+    await commune.hire("propagandist", village="Nậm Mòn", zalo=PROPAGANDIST_ZALO)
+    sim, user = commune.running.sim, "8001"
+
+    # the words give category (landslide: disaster), village and description: only consent asked
+    ask = await commune.says(user, "đường thôn Nậm Mòn bị sạt lở, đất đá chắn hết lối đi")
+    assert "đồng ý cho xã lưu tên và số điện thoại" in ask and "2. Gửi ẩn danh" in ask
+    done = await commune.says(user, "/report consent yes")
+    code = ticket_code(done)
+    assert re.fullmatch(r"PA-20\d\d-000001", code)
+    assert "trong ngày hôm nay" in done and "112" in done and f"{code} sao rồi" in done
+
+    # the leader (emergency) and the village's propagandist are told, without the reporter
+    [alert] = await commune.alerts(LEADER_ZALO, 1)
+    assert alert.startswith("KHẨN") and code in alert
+    [relay] = await commune.alerts(PROPAGANDIST_ZALO, 1)
+    assert "Nậm Mòn" in relay and code in relay and "sạt lở" in relay
+
+    # the propagandist adds what they know, from the chat
+    thanks = await commune.says(PROPAGANDIST_ZALO, f"{code}: đã ra xem, sạt khoảng 10 m")
+    assert "đã ghi thêm" in thanks
+
+    status = await commune.says(user, f"{code.lower()} sao rồi")
+    assert code in status and "Thiên tai" in status and "đã tiếp nhận" in status
+
+    before = len(sim.messages(OA, user))
+    got, body = await commune.call(leader, "POST", f"/tickets/{code}/accept")
+    assert got == 200 and body["status"] == "in_progress", body
+    assert "đã tiếp nhận và đang xử lý" in await commune.replies_after(user, before)
+
+    before = len(sim.messages(OA, user))
+    got, body = await commune.call(leader, "POST", f"/tickets/{code}/answer",
+                                   {"note": "Xã đã cho máy xúc dọn đất đá, đường đã thông."})
+    assert got == 200 and body["status"] == "answered"
+    answer = await commune.replies_after(user, before, settle=0.5)
+    assert "đường đã thông" in answer and "hài lòng" in answer
+
+    rated = await commune.says(user, "5")
+    assert "5/5" in rated
+    _, body = await commune.call(leader, "GET", f"/tickets/{code}")
+    assert body["status"] == "closed" and body["rating"] == 5
+    actions = [h["action"] for h in body["history"]]
+    assert actions == ["create", "note", "accept", "answer", "rate"], actions
+    assert body["history"][1]["note"] == "đã ra xem, sạt khoảng 10 m"
+    assert all(h["message"]["status"] == "sent" for h in body["history"] if h["message"])
+    assert body["reporter"]["consent_at"] and "anonymous" not in body["reporter"]
+
+
+async def test_the_form_asks_what_is_missing_and_anonymous_stays_anonymous(commune):
+    officer = await commune.hire("officer", office="diachinh")
+    other = await commune.hire("officer", office="vanphong")
+    sim, user = commune.running.sim, "8002"
+
+    ask = await commune.says(user, "tôi muốn phản ánh")
+    assert "thuộc loại nào" in ask and "1. Đường sá, cầu cống" in ask
+    ask = await commune.says(user, "/report category road")
+    assert "thôn/bản nào" in ask and "2. Bản Phố" in ask
+    ask = await commune.says(user, "2")  # typed number: the second village
+    assert "mô tả ngắn" in ask
+    ask = await commune.says(user, "ổ gà lớn trước nhà văn hóa, xe máy ngã mấy lần rồi")
+    assert "gửi một ảnh hoặc vị trí" in ask
+    before = len(sim.messages(OA, user))
+    await sim.user_sends(OA, user, "user_send_image", url="https://example.org/o-ga.jpg")
+    ask = await commune.replies_after(user, before)
+    assert "đồng ý cho xã lưu tên" in ask
+    done = await commune.says(user, "không, gửi ẩn danh")
+    code = ticket_code(done)
+    assert "ẩn danh" in done and "trước 17:00 ngày" in done
+
+    # road × Bản Phố → the land office (routing rule); the reporter stays unknown to all
+    got, body = await commune.call(officer, "GET", f"/tickets/{code}")
+    assert got == 200 and body["office"]["code"] == "diachinh"
+    assert body["village"] == "Bản Phố" and body["category"]["code"] == "road"
+    assert body["media"] == [{"type": "image", "url": "https://example.org/o-ga.jpg"}]
+    assert body["reporter"] == {"anonymous": True}
+    _, mine = await commune.call(officer, "GET", "/tickets?office=mine")
+    assert [t["code"] for t in mine["tickets"]] == [code]
+    _, theirs = await commune.call(other, "GET", "/tickets?office=mine")
+    assert theirs["tickets"] == []
+
+    # "hủy" leaves the form and files nothing
+    await commune.says(user, "gửi phản ánh")
+    assert "đã hủy" in await commune.says(user, "hủy")
+    _, all_ = await commune.call(officer, "GET", "/tickets")
+    assert len(all_["tickets"]) == 1
+
+
+async def test_reporter_identity_only_for_those_who_need_it(commune):
+    leader = await commune.hire("leader")
+    police = await commune.hire("officer", office="congan")
+    clerk = await commune.hire("officer", office="vanphong")
+    propagandist = await commune.hire("propagandist", village="Bản Phố")
+    user = "8003"
+    await commune.running.sim.user_sends(OA, user, "user_submit_info",
+                                         info={"name": "Lò Văn A", "phone": "0912345678"})
+    await commune.running.sim.wait_for_messages(1, oa_id=OA, user_id=user)
+    await commune.says(user, "có trộm vào nhà ở Bản Phố đêm qua")
+    code = ticket_code(await commune.says(user, "đồng ý"))
+
+    _, seen = await commune.call(police, "GET", f"/tickets/{code}")
+    assert seen["office"]["code"] == "congan" and seen["emergency"] is True
+    assert seen["reporter"]["name"] == "Lò Văn A" and seen["reporter"]["phone"] == "0912345678"
+    assert (await commune.call(leader, "GET", f"/tickets/{code}"))[1]["reporter"]["phone"]
+    assert (await commune.call(clerk, "GET", f"/tickets/{code}"))[1]["reporter"] == \
+        {"hidden": True}
+    got, view = await commune.call(propagandist, "GET", f"/tickets/{code}")
+    assert got == 200 and view["reporter"] == {"hidden": True}
+    # a propagandist can note, not act
+    assert (await commune.call(propagandist, "POST", f"/tickets/{code}/accept"))[0] == 403
+    got, noted = await commune.call(propagandist, "POST", f"/tickets/{code}/note",
+                                    {"note": "nhà ông A cuối bản"})
+    assert got == 200 and noted["history"][-1]["note"] == "nhà ông A cuối bản"
+
+
+async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(commune):
+    leader = await commune.hire("leader")
+    officer = await commune.hire("officer", office="vanphong")
+    sim, user = commune.running.sim, "8004"
+    await commune.says(user, "phản ánh rác thải đổ bừa bãi ở Nậm Mòn bốc mùi")
+    await commune.says(user, "bỏ qua")
+    first = ticket_code(await commune.says(user, "không"))
+    await commune.says(user, "phản ánh rác thải ở bãi sông Nậm Mòn")
+    await commune.says(user, "bỏ qua")
+    second = ticket_code(await commune.says(user, "không"))
+
+    async def history(code: str) -> list[str]:
+        return [h["action"] for h in (await commune.call(leader, "GET", f"/tickets/{code}"))[1]
+                ["history"]]
+
+    # bad input: clear error, nothing changes
+    assert (await commune.call(leader, "POST", f"/tickets/{first}/return"))[0] == 400
+    assert (await commune.call(leader, "POST", f"/tickets/{first}/close"))[0] == 409
+    assert (await commune.call(leader, "POST", f"/tickets/{first}/transfer",
+                               {"office": "khongco"}))[0] == 400
+    assert (await commune.call(leader, "POST", f"/tickets/{first}/fly"))[0] == 404
+    assert (await commune.call(leader, "POST", f"/tickets/{first}/answer",
+                               {"note": "x", "extra": 1}))[0] == 400
+    assert await history(first) == ["create"]
+
+    # assign → the resident hears; transfer between offices is internal
+    _, staff_list = await commune.call(officer, "GET", f"/tickets/{first}")
+    officer_id = (await commune.call(officer, "POST", f"/tickets/{first}/accept"))[1][
+        "assignee"]["id"]
+    before = len(sim.messages(OA, user))
+    got, body = await commune.call(leader, "POST", f"/tickets/{second}/duplicate",
+                                   {"of": first})
+    assert got == 200 and body["status"] == "duplicate" and body["duplicate_of"] == first
+    assert first in await commune.replies_after(user, before)
+
+    before = len(sim.messages(OA, user))
+    await commune.call(leader, "POST", f"/tickets/{first}/answer",
+                       {"note": "Đã thu gom rác, nhắc các hộ đổ đúng giờ. Liên hệ 0912345678."})
+    text = await commune.replies_after(user, before, settle=0.8)
+    assert text.count("Đã thu gom rác") == 2  # the ticket and its duplicate
+    got, body = await commune.call(leader, "POST", f"/tickets/{first}/publish")
+    assert got == 200 and "0912345678" not in body["public_answer"] and body["published_at"]
+    assert body["assignee"]["id"] == officer_id
+
+    # the resident says it is not fixed: reopened, with a new deadline
+    before = len(sim.messages(OA, user))
+    await sim.user_sends_text(OA, user, f"/reopen {first}")
+    assert "mở lại" in await commune.replies_after(user, before)
+    _, body = await commune.call(leader, "GET", f"/tickets/{first}")
+    assert body["status"] == "in_progress" and body["reopened"] == 1
+
+    # transfer to an outside body ends it for the commune; the resident is told where
+    before = len(sim.messages(OA, user))
+    got, body = await commune.call(officer, "POST", f"/tickets/{first}/transfer",
+                                   {"body": "Công ty Môi trường đô thị huyện"})
+    assert got == 200 and body["status"] == "transferred"
+    assert "Công ty Môi trường" in await commune.replies_after(user, before)
+
+
+async def test_a_closed_window_is_shown_to_staff_not_dropped(commune):
+    leader = await commune.hire("leader")
+    user = "8005"
+    await commune.says(user, "có cháy rừng ở Bản Phố")
+    code = ticket_code(await commune.says(user, "gửi ẩn danh"))
+    # eight days pass without a word from the resident
+    async with commune.running.services.sm() as s, s.begin():
+        await s.execute(update(Resident).where(Resident.external_id == user).values(
+            last_interaction_at=utcnow() - timedelta(days=8)))
+    commune.running.sim.advance(8 * 86400)
+    got, body = await commune.call(leader, "POST", f"/tickets/{code}/answer",
+                                   {"note": "Đã dập tắt đám cháy."})
+    assert got == 200 and body["chat"]["open"] is False and "7" in body["chat"]["why"]
+
+    async def delivered():
+        _, body = await commune.call(leader, "GET", f"/tickets/{code}")
+        message = body["history"][-1]["message"]
+        return message if message["status"] not in ("pending", "sending") else None
+
+    message = await wait_for(delivered)
+    assert message["status"] == "window_closed" and "7 ngày" in message["problem"]
+
+
+async def test_handoff_on_request_and_off_when_staff_close(commune):
+    officer = await commune.hire("officer", office="vanphong")
+    sim, user = commune.running.sim, "8006"
+    said = await commune.says(user, "cho tôi gặp cán bộ")
+    assert "đã chuyển cuộc trò chuyện cho cán bộ" in said
+    await commune.quiet(user, "con tôi cần làm giấy khai sinh nhưng mất giấy chứng sinh")
+
+    _, inbox = await commune.call(officer, "GET", "/handoffs")
+    [handoff] = inbox["handoffs"]
+    assert handoff["reason"] == "asked" and handoff["status"] == "open"
+    _, full = await commune.call(officer, "GET", f"/handoffs/{handoff['id']}")
+    texts = [m["text"] for m in full["messages"]]
+    assert "cho tôi gặp cán bộ" in texts and texts[-1].startswith("con tôi cần")
+
+    before = len(sim.messages(OA, user))
+    got, body = await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply",
+                                   {"text": "Anh/chị mang giấy xác nhận của trạm y tế đến xã."})
+    assert got == 200 and body["reaches_resident"] is True
+    assert "trạm y tế" in await commune.replies_after(user, before)
+    assert (await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply",
+                               {"text": ""}))[0] == 400
+
+    got, _ = await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/close")
+    assert got == 200
+    assert (await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/close"))[0] == 409
+    assert "7:30" in await commune.says(user, "uy ban lam viec may gio")  # the bot is back
+    _, inbox = await commune.call(officer, "GET", "/handoffs")
+    assert inbox["handoffs"] == []
+
+
+async def test_two_misses_hand_the_conversation_over(commune):
+    user = "8007"
+    first = await commune.says(user, "con mèo của tôi")
+    assert "chưa chắc đã hiểu" in first
+    second = await commune.says(user, "xyz qwe")
+    assert "chưa hiểu ý" in second and "chuyển cuộc trò chuyện" in second
+    async with commune.running.services.sm() as s:
+        conv = (await s.execute(select(Conversation).join(
+            Resident, Resident.id == Conversation.resident_id).where(
+                Resident.external_id == user))).scalar_one()
+        assert conv.mode == "handoff"
+
+
+async def test_another_communes_staff_get_404(commune):
+    theirs = await commune.hire("leader", code=CODE2)
+    ours = await commune.hire("leader")
+    await commune.says("8008", "đèn đường hỏng ở Nậm Mòn")
+    await commune.says("8008", "bỏ qua")
+    code = ticket_code(await commune.says("8008", "không"))
+    assert (await commune.call(ours, "GET", f"/tickets/{code}"))[0] == 200
+    assert (await commune.call(theirs, "GET", f"/tickets/{code}"))[0] == 404
+    assert (await commune.call(theirs, "GET", f"/tickets/{code}", code=CODE2))[0] == 404
+    assert (await commune.call(theirs, "POST", f"/tickets/{code}/answer", {"note": "x"},
+                               code=CODE2))[0] == 404
+    assert (await commune.call(theirs, "GET", "/tickets", code=CODE2))[1]["tickets"] == []
+    assert (await commune.call(None, "GET", f"/tickets/{code}"))[0] == 401
+
+
+async def test_the_clock_sends_progress_warns_and_escalates(commune):
+    leader = await commune.hire("leader", zalo=LEADER_ZALO)
+    officer = await commune.hire("officer", office="diachinh", zalo="7003")
+    sim, user = commune.running.sim, "8009"
+    await commune.says(user, "tranh chấp đất với nhà bên cạnh ở Nậm Mòn")
+    await commune.says(user, "bỏ qua")
+    code = ticket_code(await commune.says(user, "không"))
+    clock = commune.running.services.sla
+
+    # seven working days pass: the resident hears how it goes
+    async with commune.running.services.sm() as s, s.begin():
+        await s.execute(update(Ticket).where(Ticket.code == code).values(
+            next_progress_at=utcnow() - timedelta(minutes=1)))
+    before = len(sim.messages(OA, user))
+    assert await clock.run_once() == 1
+    assert "vẫn đang xử lý" in await commune.replies_after(user, before)
+    assert await clock.run_once() == 0  # once
+
+    # the deadline comes near, then passes: leader and the office are alerted, once each
+    async with commune.running.services.sm() as s, s.begin():
+        await s.execute(update(Ticket).where(Ticket.code == code).values(
+            warn_at=utcnow() - timedelta(minutes=1)))
+    await clock.run_once()
+    [warn] = await commune.alerts(LEADER_ZALO, 1)
+    assert warn.startswith("Sắp đến hạn") and code in warn
+    async with commune.running.services.sm() as s, s.begin():
+        await s.execute(update(Ticket).where(Ticket.code == code).values(
+            due_at=utcnow() - timedelta(minutes=1)))
+    await clock.run_once()
+    await clock.run_once()
+    overdue = await commune.alerts(LEADER_ZALO, 2)
+    assert overdue[1].startswith("QUÁ HẠN") and len(sim.messages(OA, LEADER_ZALO)) == 3
+    to_office = await commune.alerts("7003", 2)
+    assert to_office[-1].startswith("QUÁ HẠN")
+
+    _, summary = await commune.call(leader, "GET", "/tickets/summary")
+    assert summary["overdue"] == [code] and summary["by_status"] == {"received": 1}
+    _, listed = await commune.call(officer, "GET", "/tickets?overdue=1")
+    assert [t["code"] for t in listed["tickets"]] == [code] and listed["tickets"][0]["overdue"]
+    async with commune.running.services.sm() as s:
+        actions = (await s.execute(select(TicketEvent.action).join(Ticket).where(
+            Ticket.code == code).order_by(TicketEvent.id))).scalars().all()
+    assert actions == ["create", "progress", "warn", "overdue"]
+
+
+async def test_staff_file_a_report_taken_by_phone(commune):
+    officer = await commune.hire("officer", office="vanphong")
+    got, body = await commune.call(officer, "POST", "/tickets", {
+        "category": "utilities", "description": "Mất nước 3 ngày ở Bản Phố",
+        "village": "ban pho", "name": "Bà Lù Thị B", "phone": "0987000111", "consent": True})
+    assert got == 201 and body["source"] == "staff" and body["village"] == "Bản Phố"
+    assert body["reporter"]["phone"] == "0987000111" or body["reporter"] == {"hidden": True}
+    bad = await commune.call(officer, "POST", "/tickets", {"category": "weather",
+                                                          "description": "mưa"})
+    assert bad[0] == 400
+    assert len((await commune.call(officer, "GET", "/tickets"))[1]["tickets"]) == 1
