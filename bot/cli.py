@@ -1,4 +1,4 @@
-"""The ``bot`` command: serve, db, tenants, ask, zalo, simulator."""
+"""The ``bot`` command: serve, db, tenants, ask, staff, tickets, zalo, simulator."""
 
 from __future__ import annotations
 
@@ -418,6 +418,82 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- tickets --------------------------------------------------------------------------------
+def cmd_tickets(args: argparse.Namespace) -> int:
+    """Staff act on feedback tickets from a terminal: the same rules as the JSON API (one
+    place: bot/feedback/service.py), as the staff member ``--staff-id``."""
+    from bot.api.auth import Identity
+    from bot.coord import create_coordinator
+    from bot.feedback import service
+    from bot.feedback.api import ticket_json
+    from bot.inbound import OUTBOUND_TOPIC
+    from bot.store.db import create_engine, sessionmaker
+    from bot.store.migrate import upgrade
+    from bot.store.models import Staff, Ticket
+    from bot.tenants import sync
+    from bot.timeutil import to_vn, utcnow
+    from sqlalchemy import select
+
+    settings = _settings(args)
+    commune = settings.commune(args.commune)
+    if commune is None:
+        print(f"commune {args.commune} is not configured", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        coord = create_coordinator(settings.redis_url)
+        try:
+            await upgrade(engine)
+            sm = sessionmaker(engine)
+            tenant = (await sync(settings, sm)).by_code(args.commune)
+            async with sm() as s, s.begin():
+                staff = await s.get(Staff, args.staff_id)
+                if staff is None or staff.commune_id != tenant.id or not staff.active:
+                    print(f"no active staff #{args.staff_id} in {commune.name}", file=sys.stderr)
+                    return 2
+                who = Identity(staff.id, tenant.id, commune.code, staff.role, staff.village_id)
+                if args.t_command == "list":
+                    query = select(Ticket).where(Ticket.commune_id == tenant.id)
+                    if args.status:
+                        query = query.where(Ticket.status == args.status)
+                    if args.overdue:
+                        query = query.where(Ticket.status.in_(service.OPEN),
+                                            Ticket.due_at <= utcnow())
+                    for t in (await s.execute(query.order_by(Ticket.due_at))).scalars():
+                        late = "  QUÁ HẠN" if t.status in service.OPEN and \
+                            t.due_at <= utcnow() else ""
+                        print(f"{t.code}  {t.status:<11} {t.category:<11} hạn "
+                              f"{to_vn(t.due_at):%d/%m/%Y %H:%M}{late}  {t.description[:60]}")
+                    return 0
+                ticket = await service.by_code(s, tenant.id, args.code,
+                                               lock=args.t_command == "act")
+                if ticket is None:
+                    print(f"{args.code}: not found in {commune.name}", file=sys.stderr)
+                    return 2
+                if args.t_command == "act":
+                    assignee = await s.get(Staff, args.assignee) if args.assignee else None
+                    original = await service.by_code(s, tenant.id, args.of) if args.of else None
+                    try:
+                        await service.change(s, ticket, commune, settings.feedback, args.action,
+                                             staff=staff, note=args.note, assignee=assignee,
+                                             office=args.office, body=args.body,
+                                             duplicate_of=original, public_text=args.text)
+                    except service.TicketError as exc:
+                        print(str(exc), file=sys.stderr)
+                        return 2
+                out = await ticket_json(s, ticket, who, commune, full=True)
+            print(json.dumps(out, ensure_ascii=False, indent=2))
+            if args.t_command == "act":
+                await coord.publish(OUTBOUND_TOPIC)  # a running service sends at once
+            return 0
+        finally:
+            await coord.close()
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 # -- zalo -----------------------------------------------------------------------------------
 async def _with_tokens(settings: Settings, fn):  # type: ignore[no-untyped-def]
     import aiohttp
@@ -565,6 +641,29 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--zalo-user-id", help="their Zalo user id as a follower of the OA")
     sa.add_argument("--office", help="the feedback desk they work at (communes[].offices)")
     sa.set_defaults(func=cmd_staff_add)
+
+    tk = sub.add_parser("tickets", help="residents' feedback tickets (as a staff member)"
+                        ).add_subparsers(dest="t_command", required=True)
+    for name, text in (("list", "tickets of the commune"), ("show", "one ticket, its history"),
+                       ("act", "accept | assign | transfer | return | reject | duplicate | "
+                               "answer | close | publish | note")):
+        tp = tk.add_parser(name, help=text)
+        tp.add_argument("--commune", required=True)
+        tp.add_argument("--staff-id", type=int, required=True, help="who acts (bot staff add)")
+        if name == "list":
+            tp.add_argument("--status")
+            tp.add_argument("--overdue", action="store_true")
+        else:
+            tp.add_argument("code", help="PA-2026-000123")
+        if name == "act":
+            tp.add_argument("action")
+            tp.add_argument("--note", help="the answer, the reason, the note")
+            tp.add_argument("--assignee", type=int, help="assign: staff id")
+            tp.add_argument("--office", help="transfer: an office of the commune")
+            tp.add_argument("--body", help="transfer: an outside body")
+            tp.add_argument("--of", help="duplicate: the original ticket's code")
+            tp.add_argument("--text", help="publish: the public text (default: the answer)")
+        tp.set_defaults(func=cmd_tickets)
 
     z = sub.add_parser("zalo", help="Zalo OA connection").add_subparsers(dest="z_command",
                                                                           required=True)

@@ -430,8 +430,9 @@ async def set_topic_preference(s: AsyncSession, resident: Resident, topic: str,
 async def erase_resident(s: AsyncSession, resident: Resident) -> None:
     """``user_withdraw`` / a deletion request: remove the person's data, keep counts.
 
-    Personal fields are cleared, the conversation log and stored event payloads of this resident
-    are redacted, pending sends are cancelled. The row stays (with ``erased_at``) so reports keep
+    Personal fields are cleared (also the name and phone on their feedback tickets), the
+    conversation log and stored event payloads of this resident are redacted, pending sends are
+    cancelled. The row stays (with ``erased_at``) so reports keep
     their totals and a later message starts afresh.
     """
     resident.display_name = None
@@ -447,6 +448,8 @@ async def erase_resident(s: AsyncSession, resident: Resident) -> None:
     await s.execute(update(Conversation).where(Conversation.resident_id == resident.id)
                     .values(state={}))
     await s.execute(delete(TopicPreference).where(TopicPreference.resident_id == resident.id))
+    await s.execute(update(Ticket).where(Ticket.resident_id == resident.id).values(
+        reporter_name=None, reporter_phone=None, reporter_email=None))
     await s.execute(update(InboundEvent).where(
         InboundEvent.commune_id == resident.commune_id,
         InboundEvent.channel == resident.channel,

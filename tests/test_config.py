@@ -60,6 +60,15 @@ def test_missing_env_var_names_file_and_key(tmp_path):
     # YAML 1.1 traps: unquoted 00010 is octal 8, unquoted 13:30 is the number 810
     (('code: "02839"', "code: 00010"), "communes.0.code", "in quotes"),
     (('close: "11:30"', "close: 11:30"), "communes.0.office_hours.0.close", "in quotes"),
+    # feedback routing: offices, categories and villages must exist
+    (("    villages:", "    routing: [{category: road, office: diachinh}]\n    villages:"),
+     "communes.0", "routing.0.office: diachinh is not one of the commune's offices"),
+    (("    villages:", "    routing: [{category: weather, office: vanphong}]\n    villages:"),
+     "communes.0", "routing.0.category"),
+    (("    villages:", "    routing: [{villages: [Nà Lốc], office: vanphong}]\n    villages:"),
+     "communes.0", "not villages of the commune: Nà Lốc"),
+    (("communes:", "feedback: {category_days: {road: 0}}\ncommunes:"), "feedback.category_days",
+     "at least 1"),
 ])
 def test_invalid_values_are_named(tmp_path, mutation, key, words):
     path = write(tmp_path, VALID.replace(*mutation))

@@ -69,6 +69,19 @@ class Commune:
         await asyncio.sleep(settle)  # a reply may have several parts
         return "\n".join(_text(m) for m in sim.messages(oa, user)[before:])
 
+    async def report(self, user: str, text: str, *answers: str) -> str:
+        """A report through the chat; ``answers`` to the form's questions (default: skip the
+        photo, stay anonymous). Returns the ticket's code."""
+        said = await self.says(user, text)
+        for answer in answers or ("bỏ qua", "không"):
+            said = await self.says(user, answer)
+        return ticket_code(said)
+
+    async def shared_info(self, user: str, name: str, phone: str) -> None:
+        await self.running.sim.user_sends(OA, user, "user_submit_info",
+                                          info={"name": name, "phone": phone})
+        await self.running.sim.wait_for_messages(1, oa_id=OA, user_id=user)
+
     async def alerts(self, zalo: str, n: int) -> list[str]:
         """The first ``n`` messages a staff member got after the greeting to their hello."""
         sent = await self.running.sim.wait_for_messages(n + 1, oa_id=OA, user_id=zalo)
@@ -205,11 +218,8 @@ async def test_reporter_identity_only_for_those_who_need_it(commune):
     clerk = await commune.hire("officer", office="vanphong")
     propagandist = await commune.hire("propagandist", village="Bản Phố")
     user = "8003"
-    await commune.running.sim.user_sends(OA, user, "user_submit_info",
-                                         info={"name": "Lò Văn A", "phone": "0912345678"})
-    await commune.running.sim.wait_for_messages(1, oa_id=OA, user_id=user)
-    await commune.says(user, "có trộm vào nhà ở Bản Phố đêm qua")
-    code = ticket_code(await commune.says(user, "đồng ý"))
+    await commune.shared_info(user, "Lò Văn A", "0912345678")
+    code = await commune.report(user, "có trộm vào nhà ở Bản Phố đêm qua", "đồng ý")
 
     _, seen = await commune.call(police, "GET", f"/tickets/{code}")
     assert seen["office"]["code"] == "congan" and seen["emergency"] is True
@@ -230,12 +240,8 @@ async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(co
     leader = await commune.hire("leader")
     officer = await commune.hire("officer", office="vanphong")
     sim, user = commune.running.sim, "8004"
-    await commune.says(user, "phản ánh rác thải đổ bừa bãi ở Nậm Mòn bốc mùi")
-    await commune.says(user, "bỏ qua")
-    first = ticket_code(await commune.says(user, "không"))
-    await commune.says(user, "phản ánh rác thải ở bãi sông Nậm Mòn")
-    await commune.says(user, "bỏ qua")
-    second = ticket_code(await commune.says(user, "không"))
+    first = await commune.report(user, "phản ánh rác thải đổ bừa bãi ở Nậm Mòn bốc mùi")
+    second = await commune.report(user, "phản ánh rác thải ở bãi sông Nậm Mòn")
 
     async def history(code: str) -> list[str]:
         return [h["action"] for h in (await commune.call(leader, "GET", f"/tickets/{code}"))[1]
@@ -288,8 +294,7 @@ async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(co
 async def test_a_closed_window_is_shown_to_staff_not_dropped(commune):
     leader = await commune.hire("leader")
     user = "8005"
-    await commune.says(user, "có cháy rừng ở Bản Phố")
-    code = ticket_code(await commune.says(user, "gửi ẩn danh"))
+    code = await commune.report(user, "có cháy rừng ở Bản Phố", "gửi ẩn danh")
     # eight days pass without a word from the resident
     async with commune.running.services.sm() as s, s.begin():
         await s.execute(update(Resident).where(Resident.external_id == user).values(
@@ -354,9 +359,7 @@ async def test_two_misses_hand_the_conversation_over(commune):
 async def test_another_communes_staff_get_404(commune):
     theirs = await commune.hire("leader", code=CODE2)
     ours = await commune.hire("leader")
-    await commune.says("8008", "đèn đường hỏng ở Nậm Mòn")
-    await commune.says("8008", "bỏ qua")
-    code = ticket_code(await commune.says("8008", "không"))
+    code = await commune.report("8008", "đèn đường hỏng ở Nậm Mòn")
     assert (await commune.call(ours, "GET", f"/tickets/{code}"))[0] == 200
     assert (await commune.call(theirs, "GET", f"/tickets/{code}"))[0] == 404
     assert (await commune.call(theirs, "GET", f"/tickets/{code}", code=CODE2))[0] == 404
@@ -370,9 +373,7 @@ async def test_the_clock_sends_progress_warns_and_escalates(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     officer = await commune.hire("officer", office="diachinh", zalo="7003")
     sim, user = commune.running.sim, "8009"
-    await commune.says(user, "tranh chấp đất với nhà bên cạnh ở Nậm Mòn")
-    await commune.says(user, "bỏ qua")
-    code = ticket_code(await commune.says(user, "không"))
+    code = await commune.report(user, "tranh chấp đất với nhà bên cạnh ở Nậm Mòn")
     clock = commune.running.services.sla
 
     # seven working days pass: the resident hears how it goes
@@ -410,6 +411,15 @@ async def test_the_clock_sends_progress_warns_and_escalates(commune):
             Ticket.code == code).order_by(TicketEvent.id))).scalars().all()
     assert actions == ["create", "progress", "warn", "overdue"]
 
+    # nobody took it up by the day the resident must hear whether it is accepted
+    async with commune.running.services.sm() as s, s.begin():
+        await s.execute(update(Ticket).where(Ticket.code == code).values(
+            ack_due_at=utcnow() - timedelta(minutes=1)))
+    await clock.run_once()
+    await clock.run_once()
+    unacked = await commune.alerts(LEADER_ZALO, 3)
+    assert unacked[2].startswith("Chưa thụ lý") and len(sim.messages(OA, LEADER_ZALO)) == 4
+
 
 async def test_staff_file_a_report_taken_by_phone(commune):
     officer = await commune.hire("officer", office="vanphong")
@@ -422,3 +432,107 @@ async def test_staff_file_a_report_taken_by_phone(commune):
                                                           "description": "mưa"})
     assert bad[0] == 400
     assert len((await commune.call(officer, "GET", "/tickets"))[1]["tickets"]) == 1
+
+
+async def test_staff_act_from_the_command_line(commune, tmp_path):
+    import json
+    import sys
+
+    import yaml
+
+    leader = await commune.hire("leader")
+    async with commune.running.services.sm() as s:
+        from bot.store.models import Staff
+        leader_id = (await s.execute(select(Staff.id).where(Staff.role == "leader"))).scalar()
+    user = "8010"
+    code = await commune.report(user, "cống bị tắc ngập đường ở Nậm Mòn")
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump(commune.running.settings.model_dump(mode="json"),
+                                     allow_unicode=True), encoding="utf-8")
+
+    async def bot(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(config), "tickets", *args,
+            "--commune", CODE, "--staff-id", str(leader_id),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode, out.decode(), err.decode()
+
+    rc, out, _ = await bot("list")
+    assert rc == 0 and code in out and "received" in out
+    sim = commune.running.sim
+    before = len(sim.messages(OA, user))
+    rc, out, err = await bot("act", code, "answer", "--note", "Đã nạo vét cống.")
+    assert rc == 0, err
+    assert json.loads(out)["status"] == "answered"
+    assert "Đã nạo vét cống" in await commune.replies_after(user, before)
+    rc, _, err = await bot("act", code, "answer")
+    assert rc == 2 and "note" in err  # an answer needs its text; nothing changed
+    rc, out, _ = await bot("show", code)
+    assert [h["action"] for h in json.loads(out)["history"]] == ["create", "answer"]
+    assert leader
+
+
+async def test_withdrawing_consent_erases_the_reporter_from_tickets(commune):
+    leader = await commune.hire("leader")
+    user = "8011"
+    await commune.shared_info(user, "Hà Thị C", "0977000222")
+    code = await commune.report(user, "có dịch gà chết nhiều ở Nậm Mòn", "đồng ý")
+    assert (await commune.call(leader, "GET", f"/tickets/{code}"))[1]["reporter"]["phone"] == \
+        "0977000222"
+    await commune.running.sim.user_sends(OA, user, "user_withdraw")
+
+    async def erased():
+        _, body = await commune.call(leader, "GET", f"/tickets/{code}")
+        return body if body["reporter"].get("phone") is None else None
+
+    body = await wait_for(erased)
+    assert body["reporter"]["name"] is None and body["description"]  # the matter stays
+
+
+@pytest.mark.parametrize("steps", [
+    [("assign", "đã được giao cán bộ"), ("accept", "đã tiếp nhận và đang xử lý"),
+     ("answer", "xã trả lời"), ("close", "đã hoàn thành")],
+    [("return", "trả lại phản ánh vì: cần ghi rõ địa điểm")],
+    [("reject", "không thụ lý phản ánh này vì: việc dân sự")],
+])
+async def test_every_state_change_reaches_the_resident(commune, steps):
+    leader = await commune.hire("leader")
+    officer = await commune.hire("officer", office="vanphong")
+    async with commune.running.services.sm() as s:
+        from bot.store.models import Staff
+        officer_id = (await s.execute(select(Staff.id).where(Staff.role == "officer"))).scalar()
+    user = "8012"
+    code = await commune.report(user, "karaoke ồn ào tới khuya ở Bản Phố",
+                                "/report category other", "bỏ qua", "không")
+    bodies = {"assign": {"staff_id": officer_id}, "answer": {"note": "Đã nhắc nhở hộ gia đình."},
+              "return": {"note": "cần ghi rõ địa điểm"}, "reject": {"note": "việc dân sự"}}
+    for action, words in steps:
+        before = len(commune.running.sim.messages(OA, user))
+        got, body = await commune.call(leader, "POST", f"/tickets/{code}/{action}",
+                                       bodies.get(action))
+        assert got == 200, body
+        assert words in await commune.replies_after(user, before), action
+    assert officer
+
+
+async def test_a_staff_reply_past_the_window_says_it_cannot_reach(commune):
+    officer = await commune.hire("officer", office="vanphong")
+    user = "8013"
+    await commune.says(user, "cho tôi gặp cán bộ")
+    async with commune.running.services.sm() as s, s.begin():
+        await s.execute(update(Resident).where(Resident.external_id == user).values(
+            last_interaction_at=utcnow() - timedelta(days=8)))
+    commune.running.sim.advance(8 * 86400)
+    [handoff] = (await commune.call(officer, "GET", "/handoffs"))[1]["handoffs"]
+    got, body = await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply",
+                                   {"text": "Dạ, xã đã nhận được."})
+    assert got == 200 and body["reaches_resident"] is False and "7 ngày" in body["problem"]
+
+    async def outcome():
+        _, full = await commune.call(officer, "GET", f"/handoffs/{handoff['id']}")
+        [reply] = full["staff_replies"]
+        return reply if reply["status"] not in ("pending", "sending") else None
+
+    reply = await wait_for(outcome)
+    assert reply["status"] == "window_closed" and reply["text"] == "Dạ, xã đã nhận được."

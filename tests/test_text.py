@@ -115,3 +115,10 @@ def test_a_ticket_code_asks_for_its_state_and_a_report_starts_the_form():
 def test_english_catalog_through_babel():
     result = engine.respond(COMMUNE, "cam on", language="en")
     assert result.reply_text.startswith("You're welcome")
+
+
+def test_an_unsure_report_that_names_a_matter_starts_the_form():
+    result = engine.respond(COMMUNE, "ổ gà lớn trước nhà văn hóa, xe máy ngã mấy lần rồi")
+    assert result.parse.intent == "report_issue" and result.state["report"]["category"] == "road"
+    # unsure and naming nothing to report: still a clarifying question
+    assert engine.respond(COMMUNE, "con mèo của tôi").parse.intent == "nlu_fallback"

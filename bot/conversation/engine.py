@@ -14,6 +14,7 @@ from bot.config import Commune
 from bot.conversation import answers
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
+from bot.feedback.categories import guess as guess_category
 from bot.i18n import gettext_for
 from bot.timeutil import to_vn
 from bot.nlu.backends import Understanding, understand_embedded
@@ -164,6 +165,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         parse, ranked = understood.parse, understood.ranked
     state.pop("choices", None)
     intent = parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback"
+    if intent == "nlu_fallback" and ranked and ranked[0].intent == "report_issue" \
+            and guess_category(text):
+        intent = "report_issue"  # unsure, but the words name a matter to report: take it
     code = _entity(parse, "ticket_code")
     if code and intent != "report_issue":
         intent = "ticket_status"  # a code alone, or with "sao rồi", asks how it goes

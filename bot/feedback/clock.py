@@ -1,7 +1,8 @@
 """The SLA clock: while a ticket is open, the resident hears how it goes every
 ``progress_every_days`` working days; the leader and the office are alerted
 ``warn_before_days`` before the deadline and again when it passes (the ticket is then
-``overdue``, which staff see in the API).
+``overdue``, which staff see in the API), and when nobody has taken a ticket up by the day
+the resident must be told whether it is accepted (``ack_due_at``, Luật Tiếp công dân Điều 28).
 
 Every process may run it: due tickets are locked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL;
 SQLite has one writer), each step clears the time it acted on in the same transaction, and the
@@ -44,12 +45,22 @@ class SlaClock(Worker):
             due = (await s.execute(select(Ticket).where(
                 Ticket.status.in_(service.OPEN),
                 (Ticket.next_progress_at <= now) | (Ticket.warn_at <= now)
-                | ((Ticket.due_at <= now) & Ticket.overdue_at.is_(None)))
+                | ((Ticket.due_at <= now) & Ticket.overdue_at.is_(None))
+                | ((Ticket.status == "received") & (Ticket.ack_due_at <= now)
+                   & Ticket.ack_escalated_at.is_(None)))
                 .order_by(Ticket.id).limit(self.batch).with_for_update(skip_locked=True))
             ).scalars().all()
             for ticket in due:
                 commune = self.tenants.by_id(ticket.commune_id).config
                 cal = service.calendar(commune, self.settings)
+                if ticket.status == "received" and ticket.ack_due_at <= now and \
+                        ticket.ack_escalated_at is None:
+                    ticket.ack_escalated_at = now
+                    s.add(TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id,
+                                      actor="system", action="unacknowledged",
+                                      from_status=ticket.status, to_status=ticket.status,
+                                      note="chưa thụ lý khi hết hạn báo cho người dân"))
+                    queued += await service.tell_staff(s, ticket, commune, "unacknowledged")
                 if ticket.due_at <= now and ticket.overdue_at is None:
                     ticket.overdue_at = now
                     ticket.warn_at = None

@@ -48,8 +48,6 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         village_id = (await s.execute(select(Village.id).where(
             Village.commune_id == commune_id,
             Village.search_key == search_key(form["village"])))).scalar_one_or_none()
-        if village_id is not None and resident.village_id is None:
-            resident.village_id = village_id  # where they live, most likely: notices use it
     ticket = await service.file_ticket(s, commune_id, commune, settings, service.Report(
         category=form["category"], description=form.get("description") or "",
         source="zalo" if resident.channel == "zalo" else resident.channel, resident=resident,

@@ -411,6 +411,8 @@ async def _tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: s
                   "{time} ngày {date}."),
         "overdue": _("QUÁ HẠN: phản ánh {code} ({category}, {village}) đã quá hạn trả lời "
                      "({time} ngày {date})."),
+        "unacknowledged": _("Chưa thụ lý: phản ánh {code} ({category}, {village}) chưa được "
+                            "bộ phận nào nhận xử lý; đã đến hạn báo cho người dân."),
     }[what]
     if what != "new" or ticket.emergency:
         text = alert.format(code=ticket.code, category=category, village=where,

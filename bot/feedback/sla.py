@@ -54,7 +54,8 @@ class WorkingCalendar:
         Monday's hours); none on a day off."""
         if not self.is_working_day(day):
             return []
-        return self._hours.get(day.weekday()) or self._hours.get(0) or list(DEFAULT_HOURS)
+        weekday = 0 if day in self._extra_on and day.weekday() >= 5 else day.weekday()
+        return self._hours.get(weekday) or self._hours.get(0) or list(DEFAULT_HOURS)
 
     def open_periods(self, day: date) -> list[tuple[time, time]]:
         """When staff are at the office: its hours on that weekday (a Saturday morning

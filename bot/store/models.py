@@ -452,6 +452,8 @@ class Ticket(Base):
     progress_sent: Mapped[int] = mapped_column(Integer, default=0)
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when escalated
+    #: when the leader heard that nobody took the ticket up by ``ack_due_at``
+    ack_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('progress_sent', sa.Integer(), nullable=False),
     sa.Column('warn_at', bot.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('overdue_at', bot.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ack_escalated_at', bot.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', bot.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['assignee_id'], ['staff.id'], name=op.f('fk_tickets_assignee_id_staff'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['commune_id'], ['communes.id'], name=op.f('fk_tickets_commune_id_communes'), ondelete='CASCADE'),
