@@ -39,6 +39,7 @@ from bot.outbound import Sender
 from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.feedback.api import FeedbackApi
 from bot.feedback.clock import SlaClock
+from bot.feedback.open311 import Open311
 from bot.store.migrate import upgrade
 from bot.store.models import InboundEvent
 from bot.store.ops import GroupInserter
@@ -71,6 +72,7 @@ class Services:
     scheduler: NoticeScheduler
     feedback_api: FeedbackApi
     sla: SlaClock
+    open311: Open311
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -132,7 +134,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                                         settings.notices.misfire_grace_s,
                                         lambda: coord.publish(NOTICES_TOPIC)),
                         FeedbackApi(sm, tenants, coord, settings.feedback),
-                        SlaClock(sm, tenants, coord, settings.feedback))
+                        SlaClock(sm, tenants, coord, settings.feedback),
+                        Open311(sm, tenants, coord, settings.feedback, settings.public_url))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -228,7 +231,7 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     app.router.add_get("/chat/{code:\\d{5}}", chat_page)
     app.router.add_get("/chat/{code:\\d{5}}/ws", chat_ws)
     for service, routes in (("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
-                            ("feedback_api", FeedbackApi.ROUTES)):
+                            ("feedback_api", FeedbackApi.ROUTES), ("open311", Open311.ROUTES)):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))
     return app

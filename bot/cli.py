@@ -145,12 +145,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"Rasa at {settings.nlu.rasa_url} did not answer; the embedded engine answered "
               "(start it with `bot nlu rasa-serve`)", file=sys.stderr)
     result = engine.respond(commune, args.text, language=args.language, understood=understood)
+    reply = result.reply_text
+    if not reply and result.parse.intent in engine.INTENTS:
+        # a handoff or a ticket lookup needs the store: say what the service would do
+        from bot.i18n import gettext_for
+        reply = "\n\n".join(engine.text_of(r) for r in engine.answer(
+            commune, result.parse.intent, result.parse, gettext_for(args.language)))
     if args.json:
         print(json.dumps({"intent": result.parse.intent, "confidence": result.parse.confidence,
-                          "entities": result.parse.entities, "reply": result.reply_text,
-                          "backend": result.backend}, ensure_ascii=False))
+                          "entities": result.parse.entities, "reply": reply,
+                          "effects": result.effects, "backend": result.backend},
+                         ensure_ascii=False))
     else:
-        print(result.reply_text)
+        print(reply)
     return 0
 
 

@@ -32,6 +32,8 @@ from bot.tenants import Tenants
 from bot.timeutil import from_vn_local
 
 
+NOTICE_STATES = ("draft", "submitted", "returned", "scheduled", "recurring", "sending", "sent",
+                 "cancelled", "expired")
 MAX_FILE_BYTES = 5 * 1024 * 1024  # Zalo's upload limit for files (zalo-oa-api.md §4.5)
 
 
@@ -274,6 +276,9 @@ class NoticesApi:
             who = await identify(request, s)
             query = select(Notice).where(Notice.commune_id == who.commune_id)
             if request.query.get("status"):
+                if request.query["status"] not in NOTICE_STATES:
+                    raise error(400, "trạng thái không hợp lệ / unknown status",
+                                known=list(NOTICE_STATES))
                 query = query.where(Notice.status == request.query["status"])
             notices = (await s.execute(query.order_by(Notice.id.desc()).limit(200))).scalars()
             villages = await _village_names(s, who.commune_id)

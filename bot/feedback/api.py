@@ -9,7 +9,7 @@ docs/openapi.yaml; authentication and tenancy in bot/api/auth.py: another commun
     POST /api/v1/communes/{code}/tickets/{PA-…}/{action}      accept | assign | transfer | return |
                                                               reject | duplicate | answer | close |
                                                               publish | note
-    GET  /api/v1/communes/{code}/handoffs[?status=open|closed]
+    GET  /api/v1/communes/{code}/handoffs[?status=open|closed|all]
     GET  /api/v1/communes/{code}/handoffs/{id}                with the conversation's history
     POST /api/v1/communes/{code}/handoffs/{id}/reply          {"text": "…"}
     POST /api/v1/communes/{code}/handoffs/{id}/close
@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +52,13 @@ CODE = r"{ticket:PA-\d{4}-\d{6}}"
 class TicketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str
+
+    @field_validator("category")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CATEGORIES:
+            raise ValueError(f"one of {', '.join(CATEGORIES)}")
+        return value
     description: str = Field(min_length=3, max_length=4000)
     village: str | None = None
     address: str | None = Field(default=None, max_length=300)
@@ -185,7 +192,8 @@ class FeedbackApi:
     async def _ticket(self, s: AsyncSession, who: Identity, code: str,
                       lock: bool = False) -> Ticket:
         ticket = await service.by_code(s, who.commune_id, code, lock=lock)
-        if ticket is None or (who.role == "propagandist" and ticket.village_id != who.village_id):
+        if ticket is None or (who.role == "propagandist" and (
+                who.village_id is None or ticket.village_id != who.village_id)):
             raise error(404, "không tìm thấy / not found")
         return ticket
 
@@ -195,12 +203,13 @@ class FeedbackApi:
         async with self.sm() as s:
             who = await identify(request, s)
             query = select(Ticket).where(Ticket.commune_id == who.commune_id)
-            if who.role == "propagandist":
-                query = query.where(Ticket.village_id == who.village_id)
+            if who.role == "propagandist":  # their village's tickets (none without a village)
+                query = query.where(Ticket.village_id == (who.village_id or -1))
             if q.get("status"):
                 statuses = q["status"].split(",")
                 if not set(statuses) <= set(service.STATES):
-                    raise error(400, f"status: one of {', '.join(service.STATES)}")
+                    raise error(400, "trạng thái không hợp lệ / unknown status",
+                                field="status", known=list(service.STATES))
                 query = query.where(Ticket.status.in_(statuses))
             if q.get("office"):
                 office = q["office"]
@@ -211,6 +220,9 @@ class FeedbackApi:
                 village_id = (await s.execute(select(Village.id).where(
                     Village.commune_id == who.commune_id,
                     Village.search_key == search_key(q["village"])))).scalar_one_or_none()
+                if village_id is None:
+                    raise error(400, "không có thôn này trong xã / unknown village",
+                                field="village")
                 query = query.where(Ticket.village_id == village_id)
             if q.get("overdue") in ("1", "true"):
                 query = query.where(Ticket.status.in_(service.OPEN), Ticket.due_at <= utcnow())
@@ -224,6 +236,8 @@ class FeedbackApi:
         """What the leader looks at: counts per state, the overdue and the soon due."""
         async with self.sm() as s:
             who = await identify(request, s)
+            if who.role not in ("officer", "leader"):
+                raise error(403, "vai trò này không xem tổng hợp / role may not see the summary")
             now = utcnow()
             counts = dict((await s.execute(select(Ticket.status, func.count()).where(
                 Ticket.commune_id == who.commune_id).group_by(Ticket.status))).all())
@@ -259,8 +273,6 @@ class FeedbackApi:
                 data = TicketIn.model_validate(body)
             except ValidationError as exc:
                 raise bad_input(exc) from None
-            if data.category not in CATEGORIES:
-                raise error(400, f"category: one of {', '.join(CATEGORIES)}", field="category")
             village_id = None
             if data.village:
                 village_id = (await s.execute(select(Village.id).where(
@@ -274,7 +286,8 @@ class FeedbackApi:
                                                service.Report(
                 category=data.category, description=data.description, source="staff",
                 village_id=village_id, address=data.address, lat=data.lat, long=data.long,
-                consent=data.consent, name=data.name, phone=data.phone))
+                consent=data.consent, name=data.name, phone=data.phone,
+                filed_by=who.staff_id))
             out = await ticket_json(s, ticket, who, commune, True)
         await self.coord.publish(OUTBOUND_TOPIC)
         return web.json_response(out, status=201)
@@ -282,12 +295,12 @@ class FeedbackApi:
     async def act(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]
         body = await read_json(request)
-        try:
-            data = ActionIn.model_validate(body)
-        except ValidationError as exc:
-            raise bad_input(exc) from None
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
+            try:
+                data = ActionIn.model_validate(body)
+            except ValidationError as exc:
+                raise bad_input(exc) from None
             ticket = await self._ticket(s, who, request.match_info["ticket"], lock=True)
             staff = await s.get(Staff, who.staff_id)
             assignee = duplicate_of = None
@@ -373,16 +386,19 @@ class FeedbackApi:
 
     async def handoff_reply(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        text = body.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > 2000:
-            raise error(400, "text: nội dung trả lời (1–2000 ký tự) / text of 1–2000 characters",
-                        field="text")
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
+            text = body.get("text")
+            if not isinstance(text, str) or not text.strip() or len(text) > 2000:
+                raise error(400, "text: nội dung trả lời (1–2000 ký tự) / text of 1–2000 "
+                                 "characters", field="text")
             h = await self._handoff(s, who, int(request.match_info["id"]), lock=True)
             if h.closed_at is not None:
                 raise error(409, "cuộc trò chuyện đã đóng / the handoff is closed")
             resident = await s.get(Resident, h.resident_id)
+            if resident.erased_at is not None:
+                raise error(409, "người dân đã xóa dữ liệu, không nhắn được nữa / the resident "
+                                 "erased their data")
             reach = window(resident)
             h.replies += 1
             h.taken_by = h.taken_by or who.staff_id

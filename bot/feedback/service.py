@@ -52,7 +52,8 @@ LANE = 1  # ticket messages share the replies' fast lane, never the bulk one
 ACTIONS: dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]] = {
     "accept": (("received", "assigned"), "in_progress", ("officer", "leader")),
     "assign": (OPEN, "assigned", ("officer", "leader")),
-    "transfer": (OPEN, None, ("officer", "leader")),  # to an office: stays; to a body: transferred
+    # to another office: back to "received" there, unassigned; to an outside body: transferred
+    "transfer": (OPEN, None, ("officer", "leader")),
     "return": (OPEN, "returned", ("officer", "leader")),
     "reject": (OPEN, "rejected", ("officer", "leader")),
     "duplicate": (OPEN, "duplicate", ("officer", "leader")),
@@ -61,7 +62,8 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]] = {
     "publish": (("answered", "closed"), None, ("officer", "leader")),
     "note": (STATES, None, ("officer", "leader", "propagandist")),
 }
-NEEDS_NOTE = {"return": "lý do trả lại", "reject": "lý do không thụ lý", "answer": "nội dung trả lời"}
+NEEDS_NOTE = {"return": "lý do trả lại", "reject": "lý do không thụ lý", "answer": "nội dung trả lời",
+              "note": "nội dung ghi chú"}
 
 
 class TicketError(ValueError):
@@ -124,6 +126,7 @@ class Report:
     name: str | None = None
     phone: str | None = None
     email: str | None = None
+    filed_by: int | None = None  # the staff member who took it (phone, office, Open311 key)
 
 
 async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
@@ -132,7 +135,7 @@ async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
     """A new ticket, routed, with its deadlines; the village's propagandist and (for an
     emergency) the leaders and the office are told at once."""
     if report.category not in CATEGORIES:
-        raise TicketError(f"category: one of {', '.join(CATEGORIES)}")
+        raise TicketError(f"category: loại không hợp lệ / one of {', '.join(CATEGORIES)}")
     now = as_utc(now or utcnow())
     cal = calendar(commune, settings)
     ack_due, due = cal.deadlines(report.category, now)
@@ -161,7 +164,8 @@ async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
     s.add(ticket)
     await s.flush()
     s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id,
-                      actor="open311" if report.source == "open311" else "resident",
+                      actor=report.source if report.source in ("open311", "staff")
+                      else "resident", staff_id=report.filed_by,
                       action="create", from_status=None, to_status="received",
                       note="đồng ý lưu tên, số điện thoại" if report.consent else "ẩn danh"))
     await _tell_staff(s, ticket, commune, "new")
@@ -179,7 +183,8 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
     now = utcnow()
     if actor == "staff":
         if action not in ACTIONS:
-            raise TicketError(f"action: one of {', '.join(ACTIONS)}", 404)
+            raise TicketError(f"không có thao tác này / action: one of {', '.join(ACTIONS)}",
+                              404)
         allowed_from, _to, roles = ACTIONS[action]
         if staff is None or staff.role not in roles:
             raise TicketError("vai trò này không được làm việc này / role may not do this", 403)
@@ -210,7 +215,8 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
                               "(cơ quan bên ngoài) / give office or body")
         if office:
             if office not in {o.code for o in commune.offices}:
-                raise TicketError(f"office: one of {', '.join(o.code for o in commune.offices)}")
+                raise TicketError("office: không có bộ phận này / one of "
+                                  f"{', '.join(o.code for o in commune.offices)}")
             ticket.office, ticket.assignee_id, to = office, None, "received"
             note = f"→ {office_name(commune, office)}" + (f": {note}" if note else "")
         else:
@@ -256,7 +262,7 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
         to = "in_progress"
         tell = "reopened"
     elif action not in ("note", "progress", "overdue", "warn"):
-        raise TicketError(f"unknown action {action}")
+        raise TicketError(f"không có thao tác này / unknown action {action}", 404)
     if to is not None:
         ticket.status = to
     if ticket.status not in OPEN:

@@ -407,7 +407,7 @@ class Ticket(Base):
     status: received → assigned → in_progress → answered → closed; or returned / transferred /
     rejected / duplicate. The reporter's name and phone are kept only with consent
     (``consent_at``); ``resident_id`` is how the chat reaches them either way and is never shown
-    outside the roles that need it (bot/feedback/service.py ``to_json``)."""
+    outside the roles that need it (bot/feedback/api.py ``ticket_json``)."""
 
     __tablename__ = "tickets"
     __table_args__ = (UniqueConstraint("commune_id", "code"),
