@@ -459,6 +459,10 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                 if staff is None or staff.commune_id != tenant.id or not staff.active:
                     print(f"no active staff #{args.staff_id} in {commune.name}", file=sys.stderr)
                     return 2
+                if staff.role not in ("officer", "leader"):
+                    print("only officers and the leader work tickets here (a propagandist "
+                          "notes through the API or the chat)", file=sys.stderr)
+                    return 2
                 who = Identity(staff.id, tenant.id, commune.code, staff.role, staff.village_id)
                 if args.t_command == "list":
                     query = select(Ticket).where(Ticket.commune_id == tenant.id)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from collections.abc import Awaitable
 from typing import Protocol
 
@@ -31,11 +31,12 @@ from bot.i18n import gettext_for
 from bot.loops import Worker
 from bot.notices import relay
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
-from bot.store.models import (Conversation, InboundEvent, Message, Notice, OutboundMessage,
-                              ProviderMessage, Resident, Ticket, TopicPreference, Village)
+from bot.store.models import (Conversation, Handoff, InboundEvent, Message, Notice,
+                              OutboundMessage, ProviderMessage, Resident, Ticket, TopicPreference,
+                              Village)
 from bot.store.ops import outbound_row
 from bot.tenants import Tenant, Tenants
-from bot.timeutil import utcnow
+from bot.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -117,7 +118,8 @@ class InboundProcessor(Worker):
         # per-batch caches filled by _preload
         self._residents: dict[tuple[int, str, str], Resident] = {}
         self._conversations: dict[int, Conversation] = {}
-        self._awaiting_rating: dict[int, str] = {}  # resident id → code of an answered ticket
+        #: resident id → (code, answered at) of their answered ticket awaiting a rating
+        self._awaiting_rating: dict[int, tuple[str, datetime]] = {}
         self._village_names: dict[int, str] = {}
 
     # -- claiming ------------------------------------------------------------------------
@@ -234,15 +236,25 @@ class InboundProcessor(Worker):
                 (NoticeSummary(n.headline, n.sent_at or n.updated_at), tuple(n.village_ids)))
         return out
 
+    def _rating_asked(self, resident_id: int, previous_contact: datetime | None) -> str | None:
+        """The code whose rating question is the last thing the resident read: an answered
+        ticket answered after their previous message."""
+        code, answered_at = self._awaiting_rating.get(resident_id, (None, None))
+        if code is None or (previous_contact is not None
+                            and as_utc(answered_at) <= as_utc(previous_contact)):
+            return None
+        return code
+
     async def _ticket_context(self, s: AsyncSession) -> None:
         """For the batch's residents: an answered ticket awaiting their rating, and the names
         of the villages they live in (a report's default village)."""
         ids = [r.id for r in self._residents.values()]
         if not ids:
             return
-        rows = await s.execute(select(Ticket.resident_id, Ticket.code).where(
-            Ticket.resident_id.in_(ids), Ticket.status == "answered").order_by(Ticket.id))
-        self._awaiting_rating = dict(rows.all())
+        rows = await s.execute(select(Ticket.resident_id, Ticket.code, Ticket.answered_at).where(
+            Ticket.resident_id.in_(ids), Ticket.rating.is_(None), Ticket.answer.is_not(None),
+            Ticket.status.in_(["answered", "duplicate"])).order_by(Ticket.answered_at))
+        self._awaiting_rating = {r: (code, at) for r, code, at in rows.all()}
         village_ids = {r.village_id for r in self._residents.values() if r.village_id}
         if village_ids and not village_ids <= set(self._village_names):
             rows = await s.execute(select(Village.id, Village.name).where(
@@ -298,6 +310,7 @@ class InboundProcessor(Worker):
         if kind == "unfollow":
             resident.is_follower = False
             return
+        previous_contact = resident.last_interaction_at
         resident.last_interaction_at = now
         resident.window_closed_at = None
         resident.window_error = None
@@ -332,6 +345,14 @@ class InboundProcessor(Worker):
             if conv.mode == "handoff":  # staff are answering; the bot stays quiet
                 rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
                              text=inbound.text, attachments=inbound.attachments or None)
+                urgent = await intake.during_handoff(s, tenant.id, tenant.config, self.feedback,
+                                                     resident, conv, inbound.text, now)
+                if urgent:  # but an emergency is filed at once
+                    rows.queued_elsewhere = True
+                    for reply in urgent:
+                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
+                                     intent="report_filed", confidence=1.0)
+                    self._queue(rows, tenant, event, inbound, resident, urgent)
                 return
             if relay.is_confirmation(inbound.text):  # a propagandist: "đã chuyển"
                 thanks = await relay.confirm(s, tenant.id, inbound.user_id, resident.language)
@@ -360,7 +381,8 @@ class InboundProcessor(Worker):
                                     understood=understood,
                                     notices=[n for n, villages in notices
                                              if not villages or resident.village_id in villages],
-                                    pending_rating=self._awaiting_rating.get(resident.id),
+                                    pending_rating=self._rating_asked(resident.id,
+                                                                      previous_contact),
                                     resident_village=self._village_names.get(
                                         resident.village_id or 0),
                                     handoff_after=self.feedback.handoff_after_misses)
@@ -446,7 +468,9 @@ async def erase_resident(s: AsyncSession, resident: Resident) -> None:
     await s.execute(update(Message).where(Message.conversation_id.in_(conv_ids.scalar_subquery()))
                     .values(text=None, attachments=None))
     await s.execute(update(Conversation).where(Conversation.resident_id == resident.id)
-                    .values(state={}))
+                    .values(state={}, mode="bot"))
+    await s.execute(update(Handoff).where(Handoff.resident_id == resident.id,
+                                          Handoff.closed_at.is_(None)).values(closed_at=utcnow()))
     await s.execute(delete(TopicPreference).where(TopicPreference.resident_id == resident.id))
     await s.execute(update(Ticket).where(Ticket.resident_id == resident.id).values(
         reporter_name=None, reporter_phone=None, reporter_email=None))

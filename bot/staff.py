@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import ROLES, hash_key, new_key
-from bot.nlu.normalize import search_key
-from bot.store.models import Commune, Staff, StaffKey, Village
+from bot.store.models import Commune, Staff, StaffKey
+from bot.store.ops import village_id_by_name
 
 
 class StaffError(ValueError):
@@ -29,9 +29,7 @@ async def add_staff(s: AsyncSession, commune_code: str, name: str, role: str,
                          "`bot db upgrade` or start the service once)")
     village_id = None
     if village:
-        village_id = (await s.execute(select(Village.id).where(
-            Village.commune_id == commune.id, Village.search_key == search_key(village)))
-        ).scalar_one_or_none()
+        village_id = await village_id_by_name(s, commune.id, village)
         if village_id is None:
             raise StaffError(f"{village}: no such village in {commune.name}")
     if role == "propagandist" and village_id is None:

@@ -129,13 +129,14 @@ async def test_emergency_report_from_chat_to_rating(commune):
     await commune.hire("propagandist", village="Nậm Mòn", zalo=PROPAGANDIST_ZALO)
     sim, user = commune.running.sim, "8001"
 
-    # the words give category (landslide: disaster), village and description: only consent asked
-    ask = await commune.says(user, "đường thôn Nậm Mòn bị sạt lở, đất đá chắn hết lối đi")
-    assert "đồng ý cho xã lưu tên và số điện thoại" in ask and "2. Gửi ẩn danh" in ask
-    done = await commune.says(user, "/report consent yes")
+    # the words give category (landslide: disaster), village and description: an emergency is
+    # filed at once, anonymous, and consent to keep name and phone is asked after
+    done = await commune.says(user, "đường thôn Nậm Mòn bị sạt lở, đất đá chắn hết lối đi")
     code = ticket_code(done)
     assert re.fullmatch(r"PA-20\d\d-000001", code)
     assert "trong ngày hôm nay" in done and "112" in done and f"{code} sao rồi" in done
+    assert "đồng ý cho xã lưu tên và số điện thoại" in done and "2. Gửi ẩn danh" in done
+    assert "Cán bộ sẽ liên hệ" in await commune.says(user, "đồng ý")
 
     # the leader (emergency) and the village's propagandist are told, without the reporter
     [alert] = await commune.alerts(LEADER_ZALO, 1)
@@ -167,8 +168,8 @@ async def test_emergency_report_from_chat_to_rating(commune):
     _, body = await commune.call(leader, "GET", f"/tickets/{code}")
     assert body["status"] == "closed" and body["rating"] == 5
     actions = [h["action"] for h in body["history"]]
-    assert actions == ["create", "note", "accept", "answer", "rate"], actions
-    assert body["history"][1]["note"] == "đã ra xem, sạt khoảng 10 m"
+    assert actions == ["create", "consent", "note", "accept", "answer", "rate"], actions
+    assert body["history"][2]["note"] == "đã ra xem, sạt khoảng 10 m"
     assert all(h["message"]["status"] == "sent" for h in body["history"] if h["message"])
     assert body["reporter"]["consent_at"] and "anonymous" not in body["reporter"]
 
@@ -227,13 +228,19 @@ async def test_reporter_identity_only_for_those_who_need_it(commune):
     assert (await commune.call(leader, "GET", f"/tickets/{code}"))[1]["reporter"]["phone"]
     assert (await commune.call(clerk, "GET", f"/tickets/{code}"))[1]["reporter"] == \
         {"hidden": True}
-    got, view = await commune.call(propagandist, "GET", f"/tickets/{code}")
+    # a report to the police is not for the village head to see
+    assert (await commune.call(propagandist, "GET", f"/tickets/{code}"))[0] == 404
+    assert (await commune.call(propagandist, "GET", "/tickets"))[1]["tickets"] == []
+
+    lamp = await commune.report(user, "đèn đường hỏng cả tuần ở Bản Phố", "bỏ qua", "đồng ý")
+    got, view = await commune.call(propagandist, "GET", f"/tickets/{lamp}")
     assert got == 200 and view["reporter"] == {"hidden": True}
     # a propagandist can note, not act
-    assert (await commune.call(propagandist, "POST", f"/tickets/{code}/accept"))[0] == 403
-    got, noted = await commune.call(propagandist, "POST", f"/tickets/{code}/note",
-                                    {"note": "nhà ông A cuối bản"})
-    assert got == 200 and noted["history"][-1]["note"] == "nhà ông A cuối bản"
+    assert (await commune.call(propagandist, "POST", f"/tickets/{lamp}/accept"))[0] == 403
+    assert (await commune.call(propagandist, "POST", f"/tickets/{lamp}/note", {}))[0] == 400
+    got, noted = await commune.call(propagandist, "POST", f"/tickets/{lamp}/note",
+                                    {"note": "cột đèn thứ ba từ đầu bản"})
+    assert got == 200 and noted["history"][-1]["note"] == "cột đèn thứ ba từ đầu bản"
 
 
 async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(commune):
@@ -536,3 +543,48 @@ async def test_a_staff_reply_past_the_window_says_it_cannot_reach(commune):
 
     reply = await wait_for(outcome)
     assert reply["status"] == "window_closed" and reply["text"] == "Dạ, xã đã nhận được."
+
+
+async def test_staff_hear_of_a_handoff_and_an_emergency_still_gets_through(commune):
+    officer = await commune.hire("officer", office="vanphong", zalo="7004")
+    user = "8014"
+    assert "chuyển cuộc trò chuyện" in await commune.says(user, "cho tôi gặp cán bộ")
+    [alert] = await commune.alerts("7004", 1)
+    assert "đang chờ cán bộ" in alert and "muốn gặp cán bộ" in alert
+    await commune.quiet(user, "tôi muốn hỏi về đất nhà tôi")
+    # a fire is not left waiting for office hours
+    urgent = await commune.says(user, "cháy nhà hàng xóm rồi, khói đen đầy trời")
+    code = ticket_code(urgent)
+    assert "114" in urgent
+    got, ticket = await commune.call(officer, "GET", f"/tickets/{code}")
+    assert got == 200 and ticket["category"]["code"] == "fire" and ticket["emergency"]
+    # the chat view for staff does not show the report's words (it may be anonymous)
+    [handoff] = (await commune.call(officer, "GET", "/handoffs"))[1]["handoffs"]
+    _, full = await commune.call(officer, "GET", f"/handoffs/{handoff['id']}")
+    assert all("Mã phản ánh" not in (m["text"] or "") for m in full["messages"])
+
+
+async def test_a_number_typed_later_is_not_taken_as_a_rating(commune):
+    leader = await commune.hire("leader")
+    user = "8015"
+    code = await commune.report(user, "đèn đường hỏng ở Nậm Mòn")
+    await commune.call(leader, "POST", f"/tickets/{code}/answer", {"note": "Đã thay bóng."})
+    await commune.replies_after(user, 0)
+    # the resident starts another report instead of rating: "3" picks the third category
+    await commune.says(user, "tôi muốn phản ánh")
+    assert "thôn/bản nào" in await commune.says(user, "3")
+    _, body = await commune.call(leader, "GET", f"/tickets/{code}")
+    assert body["status"] == "answered" and body["rating"] is None
+
+
+async def test_withdrawal_ends_a_handoff(commune):
+    officer = await commune.hire("officer", office="vanphong")
+    user = "8016"
+    await commune.says(user, "cho tôi gặp cán bộ")
+    await commune.running.sim.user_sends(OA, user, "user_withdraw")
+
+    async def closed():
+        return (await commune.call(officer, "GET", "/handoffs"))[1]["handoffs"] == []
+
+    await wait_for(closed)
+    assert "7:30" in await commune.says(user, "uy ban lam viec may gio")

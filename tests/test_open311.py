@@ -121,7 +121,7 @@ async def test_services_and_definitions_in_json_and_xml(o311):
     assert list(road) == SERVICE_FIELDS
     assert road["service_name"] == "Đường sá, cầu cống" and road["metadata"] is False
     assert road["type"] == "realtime" and road["group"] == "ha-tang"
-    assert "o ga" in road["keywords"].split(", ")
+    assert "ổ gà" in road["keywords"].split(", ")
 
     got, root = await o311.call("GET", "services", "xml")
     assert got == 200 and root.tag == "services" and set(tags(root)) == {"service"}
@@ -310,9 +310,9 @@ async def test_requests_filter_by_status_service_and_date(o311):
         assert got == 400 and errors[0]["code"] == 400, bad
 
     # handed to an outside body, or a duplicate: closed for the commune, and the notes say why
+    await o311.staff(leader, "POST", f"/tickets/{codes['fire']}/duplicate", {"of": codes["road"]})
     await o311.staff(leader, "POST", f"/tickets/{codes['road']}/transfer",
                      {"body": "Hạt giao thông huyện, ĐT 0214 3800 800"})
-    await o311.staff(leader, "POST", f"/tickets/{codes['fire']}/duplicate", {"of": codes["road"]})
     _, [fire, road] = await o311.call("GET", "requests", service_code="road,fire")
     assert road["status"] == "closed" and road["status_notes"].startswith("Đã chuyển: Hạt")
     assert road["agency_responsible"] == "Hạt giao thông huyện, ĐT ***"

@@ -16,7 +16,7 @@ from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
 from bot.feedback.categories import guess as guess_category
 from bot.i18n import gettext_for
-from bot.timeutil import to_vn
+from bot.timeutil import to_vn, utcnow
 from bot.nlu.backends import Understanding, understand_embedded
 
 CONFIDENCE_THRESHOLD = 0.4  # below: a clarifying question (chosen on docs/nlu-eval.md)
@@ -135,17 +135,30 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     """``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
     Rasa backend is reached asynchronously); without it the embedded engine reads the text.
     ``notices``: the commune's current notices for this resident, newest first.
-    ``pending_rating``: the code of the resident's answered ticket that awaits a rating.
+    ``pending_rating``: the code of the resident's answered ticket that awaits a rating, given
+    only when this is the resident's first message since the answer (so a typed "3" is a
+    rating then, and a menu choice ever after).
     ``resident_village``: where the resident lives, if known (a report's default village).
     ``handoff_after``: misunderstood messages in a row before the conversation goes to staff."""
     _ = gettext_for(language)
     state = dict(state or {})
-    rated = report_form.rating_reply(text, pending_rating)
+    now_s = (now or utcnow()).timestamp()
+    form = state.get("report")
+    rated = report_form.rating_reply(text, None if form else pending_rating)
     if rated is not None:
         state.pop("choices", None)
         return TurnResult(Parse(rated["kind"], 1.0), [], state, None, [rated])
-    if state.get("report") is not None:
-        return _report_step(commune, text, attachments, state, understood, _)
+    if state.get("consent_for"):  # asked right after an emergency was filed
+        consent = report_form.consent_reply(text, state.pop("consent_for"))
+        state.pop("choices", None)
+        if consent is not None:
+            return TurnResult(Parse("report_consent", 1.0), [], state, None, [consent])
+    if form is not None:
+        if report_form.expired(form, now_s) or _asks_for_staff(commune, text, understood):
+            state.pop("report", None)  # left behind, or "cho tôi gặp cán bộ": not an answer
+            state.pop("choices", None)
+        else:
+            return _report_step(commune, text, attachments, state, understood, _, now_s)
     if not text or not text.strip():
         if attachments:
             kinds = {a.get("type") for a in attachments}
@@ -192,10 +205,12 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                                      "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu(_))]
     elif intent == "report_issue":
         state["misses"] = 0
-        form, replies = report_form.start(commune, text, parse.entities, resident_village, _)
-        if form.get("asking") is None:  # cannot happen: consent is always asked
-            raise AssertionError("report form complete without consent")
-        state["report"] = form
+        form, replies = report_form.start(commune, text, parse.entities, resident_village, _,
+                                          now_s)
+        if form.get("asking") is None:  # an emergency told in full: filed at once
+            extra = [{"kind": "ticket", **report_form.report_of(form)}]
+        else:
+            state["report"] = form
     elif intent == "ticket_status":
         state["misses"] = 0
         replies, extra = [], [{"kind": "ticket_status", "code": code}]
@@ -214,16 +229,26 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                       effects_of(commune, intent, parse) + extra)
 
 
+def _asks_for_staff(commune: Commune, text: str | None,
+                    understood: Understanding | None) -> bool:
+    said = (text or "").strip()
+    if not said or said.startswith("/") or said.isdigit():
+        return False
+    parse = (understood or understand_embedded(said, village_names(commune))).parse
+    return parse.intent == "talk_to_staff" and parse.confidence >= 0.8
+
+
 def _report_step(commune: Commune, text: str | None, attachments: list[dict[str, Any]] | None,
                  state: dict[str, Any], understood: Understanding | None,
-                 _) -> TurnResult:  # type: ignore[no-untyped-def]
+                 _, now_s: float) -> TurnResult:  # type: ignore[no-untyped-def]
     """The resident is filling in a report: their message answers the form's question."""
     entities: list[dict[str, Any]] = []
     if text and text.strip() and not text.strip().startswith("/"):
         understood = understood or understand_embedded(text, village_names(commune))
         entities = understood.parse.entities
     form, replies, report = report_form.step(commune, dict(state["report"]), text, attachments,
-                                             entities, list(state.pop("choices", None) or []), _)
+                                             entities, list(state.pop("choices", None) or []), _,
+                                             now_s)
     state.pop("report", None)
     effects: list[dict[str, Any]] = []
     if form is not None:

@@ -38,19 +38,19 @@ from bot.feedback.categories import CATEGORIES
 from bot.feedback.clock import TICKETS_TOPIC
 from bot.i18n import gettext_for
 from bot.inbound import OUTBOUND_TOPIC
-from bot.nlu.normalize import search_key
 from bot.store.models import (Conversation, Handoff, Message, OutboundMessage, Resident, Staff,
                               Ticket, TicketEvent, Village)
-from bot.store.ops import outbound_row
+from bot.store.ops import outbound_row, village_id_by_name
 from bot.tenants import Tenants
-from bot.timeutil import utcnow
+from bot.notices.delivery import WINDOW, route_for
+from bot.timeutil import as_utc, utcnow
 
-WINDOW = timedelta(days=7)  # Zalo's consultation window after the resident's last message
+SENSITIVE = [c.code for c in CATEGORIES.values() if c.sensitive]
 CODE = r"{ticket:PA-\d{4}-\d{6}}"
 
 
 class TicketIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     category: str
 
     @field_validator("category")
@@ -89,9 +89,9 @@ def window(resident: Resident | None) -> dict[str, Any]:
     if resident.channel != "zalo":
         return {"channel": resident.channel, "open": True}
     last = resident.last_interaction_at
-    open_ = last is not None and last + WINDOW > utcnow() and resident.window_closed_at is None
+    open_ = route_for(resident, utcnow())[0] == "consultation"  # Zalo's rule, one place
     out: dict[str, Any] = {"channel": "zalo", "open": open_,
-                           "open_until": iso(last + WINDOW) if last else None}
+                           "open_until": iso(as_utc(last) + WINDOW) if last else None}
     if not open_:
         out["why"] = ("quá 7 ngày kể từ tin nhắn cuối của người dân: Zalo không cho gửi; hãy gọi "
                       "điện nếu có số / Zalo's 7-day window has closed")
@@ -157,6 +157,19 @@ async def ticket_json(s: AsyncSession, ticket: Ticket, who: Identity, commune,  
     return out
 
 
+#: turns of the report form: a report may be anonymous, so the chat view does not show them
+REPORT_TURNS = {"report_issue", "report_filed", "report_cancelled", "report_consent",
+                "ticket_status", "rate", "reopen"}
+
+
+def _history_item(m: Message) -> dict[str, Any]:
+    hidden = m.intent in REPORT_TURNS
+    return {"direction": m.direction,
+            "text": "(phản ánh — xem trong danh sách phản ánh)" if hidden else m.text,
+            "attachments": None if hidden else m.attachments, "by": m.intent,
+            "at": iso(m.created_at)}
+
+
 def _delivery(row: OutboundMessage | None) -> dict[str, Any] | None:
     """What became of a message to the resident — shown to staff, never silently dropped."""
     if row is None:
@@ -193,7 +206,8 @@ class FeedbackApi:
                       lock: bool = False) -> Ticket:
         ticket = await service.by_code(s, who.commune_id, code, lock=lock)
         if ticket is None or (who.role == "propagandist" and (
-                who.village_id is None or ticket.village_id != who.village_id)):
+                who.village_id is None or ticket.village_id != who.village_id
+                or CATEGORIES[ticket.category].sensitive)):
             raise error(404, "không tìm thấy / not found")
         return ticket
 
@@ -203,8 +217,9 @@ class FeedbackApi:
         async with self.sm() as s:
             who = await identify(request, s)
             query = select(Ticket).where(Ticket.commune_id == who.commune_id)
-            if who.role == "propagandist":  # their village's tickets (none without a village)
-                query = query.where(Ticket.village_id == (who.village_id or -1))
+            if who.role == "propagandist":  # their village's, not sensitive (none w/o village)
+                query = query.where(Ticket.village_id == (who.village_id or -1),
+                                    Ticket.category.not_in(SENSITIVE))
             if q.get("status"):
                 statuses = q["status"].split(",")
                 if not set(statuses) <= set(service.STATES):
@@ -217,9 +232,7 @@ class FeedbackApi:
                     office = (await s.get(Staff, who.staff_id)).office or ""
                 query = query.where(Ticket.office == office)
             if q.get("village"):
-                village_id = (await s.execute(select(Village.id).where(
-                    Village.commune_id == who.commune_id,
-                    Village.search_key == search_key(q["village"])))).scalar_one_or_none()
+                village_id = await village_id_by_name(s, who.commune_id, q["village"])
                 if village_id is None:
                     raise error(400, "không có thôn này trong xã / unknown village",
                                 field="village")
@@ -275,9 +288,7 @@ class FeedbackApi:
                 raise bad_input(exc) from None
             village_id = None
             if data.village:
-                village_id = (await s.execute(select(Village.id).where(
-                    Village.commune_id == who.commune_id,
-                    Village.search_key == search_key(data.village)))).scalar_one_or_none()
+                village_id = await village_id_by_name(s, who.commune_id, data.village)
                 if village_id is None:
                     raise error(400, "không có thôn này trong xã / unknown village",
                                 field="village")
@@ -352,9 +363,7 @@ class FeedbackApi:
             messages = (await s.execute(select(Message).where(
                 Message.conversation_id == h.conversation_id).order_by(Message.id.desc())
                 .limit(50))).scalars().all()
-            out["messages"] = [{"direction": m.direction, "text": m.text,
-                                "attachments": m.attachments, "by": m.intent, "at": iso(m.created_at)}
-                               for m in reversed(messages)]
+            out["messages"] = [_history_item(m) for m in reversed(messages)]
             keys = [f"handoff:{h.id}:{n}" for n in range(1, h.replies + 1)]
             sends = (await s.execute(select(OutboundMessage).where(
                 OutboundMessage.idempotency_key.in_(keys)).order_by(OutboundMessage.id))

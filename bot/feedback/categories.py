@@ -9,6 +9,7 @@ working days for infrastructure, sanitation, order).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -24,39 +25,61 @@ class Category:
     group: str  # Open311 "group"
     emergency: bool = False
     on_site: bool = False  # checkable on site: the short default deadline
-    keywords: tuple[str, ...] = ()  # accent-free words that suggest it in a report
+    #: the village's propagandist is not told (reports on staff, to the police, between
+    #: neighbours: the village head may be a party)
+    sensitive: bool = False
+    #: words that suggest it, with their accents: matched as written in accented text; in
+    #: text typed without accents only the phrases of two words or more are matched, since
+    #: a single word loses its meaning without them (chạy/cháy, báo/bão, dịch vụ/dịch)
+    keywords: tuple[str, ...] = ()
+    plain: tuple[str, ...] = ()  # more accent-free phrases for text typed without accents
 
 
 CATEGORIES: dict[str, Category] = {c.code: c for c in (
     Category("road", N_("Đường sá, cầu cống"), N_("Đường hỏng, ổ gà, cầu cống hư hại, đèn "
              "đường"), "ha-tang", on_site=True,
-             keywords=("duong", "cau", "cong", "o ga", "den duong", "mat duong", "be tong")),
+             keywords=("đường", "cầu", "cống", "ổ gà", "đèn đường", "mặt đường", "bê tông",
+                       "sụt lún"),
+             plain=("duong bi", "duong hu", "duong hong", "cau bi", "cau tre", "cong bi")),
     Category("environment", N_("Rác thải, môi trường"), N_("Rác thải, nước thải, ô nhiễm, "
              "vệ sinh môi trường"), "moi-truong", on_site=True,
-             keywords=("rac", "o nhiem", "boc mui", "nuoc thai", "hoi thoi", "ve sinh")),
+             keywords=("rác", "ô nhiễm", "bốc mùi", "nước thải", "hôi thối", "đổ rác",
+                       "rác thải"),
+             plain=("bai rac", "o nhiem nguon nuoc")),
     Category("utilities", N_("Điện, nước sinh hoạt"), N_("Mất điện, mất nước, đường dây, "
              "đường ống"), "ha-tang", on_site=True,
-             keywords=("mat dien", "mat nuoc", "day dien", "cot dien", "ong nuoc", "nuoc sach")),
+             keywords=("mất điện", "mất nước", "dây điện", "cột điện", "ống nước",
+                       "nước sạch")),
     Category("land", N_("Đất đai, xây dựng"), N_("Tranh chấp, lấn chiếm đất, xây dựng trái "
-             "phép"), "hanh-chinh", keywords=("dat", "lan chiem", "xay dung", "tranh chap")),
+             "phép"), "hanh-chinh", sensitive=True,
+             keywords=("đất", "lấn chiếm", "xây dựng trái phép", "tranh chấp"),
+             plain=("lan dat", "tranh chap dat")),
     Category("social", N_("Chính sách, an sinh xã hội"), N_("Trợ cấp, hộ nghèo, bảo hiểm, "
              "người có công"), "hanh-chinh",
-             keywords=("tro cap", "ho ngheo", "chinh sach", "bao hiem", "nguoi co cong")),
+             keywords=("trợ cấp", "hộ nghèo", "chính sách", "bảo hiểm", "người có công")),
     Category("services", N_("Thủ tục, thái độ phục vụ"), N_("Thủ tục hành chính chậm, thái độ "
-             "cán bộ"), "hanh-chinh", keywords=("thu tuc", "ho so", "can bo", "thai do")),
+             "cán bộ"), "hanh-chinh", sensitive=True,
+             keywords=("thủ tục", "hồ sơ", "thái độ", "cán bộ xã", "dịch vụ công")),
     Category("disaster", N_("Thiên tai, sạt lở, ngập lụt"), N_("Sạt lở, lũ, ngập, lốc, cây "
              "đổ nguy hiểm"), "khan-cap", emergency=True,
-             keywords=("sat lo", "lo dat", "lu lut", "lu quet", "lu", "ngap", "lut", "loc xoay",
-                       "cay do", "bao", "sut lun")),
+             keywords=("sạt lở", "lở đất", "lũ", "lũ lụt", "lũ quét", "ngập lụt", "lụt",
+                       "ngập sâu", "lốc xoáy", "cây đổ", "bão", "nước dâng"),
+             plain=("sat lo", "lo dat", "lu lut", "lu quet", "ngap nuoc", "bi ngap",
+                    "loc xoay", "cay do")),
     Category("fire", N_("Cháy nổ"), N_("Cháy nhà, cháy rừng, nguy cơ cháy nổ"), "khan-cap",
-             emergency=True, keywords=("chay", "chay no", "phat no", "khoi")),
+             emergency=True,
+             keywords=("cháy", "cháy nổ", "phát nổ", "hỏa hoạn", "đám cháy", "khói"),
+             plain=("chay nha", "chay rung", "dam chay", "bi chay", "hoa hoan", "chay no",
+                    "co chay")),
     Category("epidemic", N_("Dịch bệnh"), N_("Dịch bệnh ở người, gia súc, gia cầm"),
              "khan-cap", emergency=True,
-             keywords=("dich", "dich benh", "sot xuat huyet", "ga chet", "lon chet", "heo chet",
-                       "tay chan mieng")),
+             keywords=("dịch bệnh", "ổ dịch", "sốt xuất huyết", "gà chết", "lợn chết",
+                       "heo chết", "tay chân miệng", "dịch tả"),
+             plain=("o dich", "dich benh", "ga chet", "lon chet", "heo chet", "bo chet")),
     Category("security", N_("An ninh, trật tự"), N_("Trộm cắp, đánh nhau, gây rối, ma túy"),
-             "khan-cap", emergency=True,
-             keywords=("trom", "danh nhau", "gay roi", "ma tuy", "cuop", "an ninh")),
+             "khan-cap", emergency=True, sensitive=True,
+             keywords=("trộm", "đánh nhau", "gây rối", "ma túy", "cướp", "an ninh"),
+             plain=("trom cap", "bi trom", "mat trom", "danh nhau", "gay roi", "ma tuy")),
     Category("other", N_("Việc khác"), N_("Phản ánh, kiến nghị khác"), "khac"),
 )}
 
@@ -66,12 +89,21 @@ CHAT_ORDER = ("road", "environment", "utilities", "disaster", "fire", "epidemic"
 
 def guess(text: str) -> str | None:
     """The category a report's words suggest (emergencies first: a landslide across a road is
-    a disaster before it is a road), or None."""
+    a disaster before it is a road), or None. Accented text is matched with its accents;
+    text typed without accents only by phrases that keep their meaning without them."""
     from bot.nlu.entities import _key
-    key = f" {_key(text)} "
+    from bot.nlu.normalize import nfc, search_key
+    accented = " " + " ".join(re.findall(r"\w+", nfc(text).lower())) + " "
+    folded = f" {_key(text)} "
+    has_accents = search_key(text) != nfc(text).lower().strip()
     order = [c for c in CHAT_ORDER if CATEGORIES[c].emergency] + \
         [c for c in CHAT_ORDER if not CATEGORIES[c].emergency]
     for code in order:
-        if any(f" {k} " in key for k in CATEGORIES[code].keywords):
+        category = CATEGORIES[code]
+        if has_accents and any(f" {k} " in accented for k in category.keywords):
+            return code
+        phrases = category.plain + tuple(search_key(k) for k in category.keywords
+                                         if " " in k)
+        if any(f" {p} " in folded for p in phrases):
             return code
     return None

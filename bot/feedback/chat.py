@@ -19,16 +19,19 @@ from bot.config import Commune
 from bot.envelope import Choice, Choices, Reply, Text
 from bot.feedback.categories import CATEGORIES, CHAT_ORDER, guess
 from bot.nlu.entities import _key
+from bot.nlu.normalize import search_key
 
-CANCEL = {"huy", "thoi", "dung", "khong gui nua", "huy phan anh", "thoi khong gui", "/report cancel"}
+CANCEL = {"huy", "thoi", "khong gui nua", "huy phan anh", "thoi khong gui", "dung lai",
+          "/report cancel"}
 SKIP = {"bo qua", "khong", "khong co", "ko", "k", "khong can", "/report skip"}
 YES = {"co", "dong y", "ok", "oke", "u", "uh", "vang", "da", "duoc", "dong y a", "/report consent yes"}
+YES_FIRST = {"co", "dung", "vang", "da", "ok", "oke", "u", "uh", "duoc"}  # "đúng vậy", "vâng ạ"
 NO = {"khong", "ko", "k", "khong dong y", "an danh", "gui an danh", "/report consent no"}
 #: words that ask to report but say nothing of the matter
 GENERIC = set("toi em minh anh chi muon can xin gui bao cao phan anh kien nghi y kien gop y "
               "khieu nai to giac cho xa voi a oi nhe viec mot ve la co duoc khong".split())
 HOTLINES = {"fire": "114", "security": "113", "disaster": "112", "epidemic": "115"}
-MIN_DESCRIPTION_WORDS = 3
+FORM_TTL_S = 2 * 3600  # a form left unfinished this long is dropped: the next message is new
 
 
 def _words(text: str | None) -> str:
@@ -41,10 +44,11 @@ def describes(text: str | None) -> bool:
 
 
 def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
-          resident_village: str | None, _) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
+          resident_village: str | None, _, now_s: float) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
     """A new form from the report's first words."""
     village = next((e["value"] for e in entities if e["entity"] == "village"), None)
     form: dict[str, Any] = {
+        "at": now_s,
         "category": guess(text or ""),
         "village": village or resident_village,
         "description": (text or "").strip() if describes(text) else None,
@@ -53,14 +57,20 @@ def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
     return _next(commune, form, _)
 
 
+def expired(form: dict[str, Any], now_s: float) -> bool:
+    return now_s - float(form.get("at") or 0) > FORM_TTL_S
+
+
 def step(commune: Commune, form: dict[str, Any], text: str | None,
          attachments: list[dict[str, Any]] | None, entities: list[dict[str, Any]],
-         choices: list[str], _) -> tuple[dict[str, Any] | None, list[Reply], dict[str, Any] | None]:  # type: ignore[no-untyped-def]
+         choices: list[str], _, now_s: float  # type: ignore[no-untyped-def]
+         ) -> tuple[dict[str, Any] | None, list[Reply], dict[str, Any] | None]:
     """One answer to the current question → (the form or None when it ended, replies,
     the finished report when complete)."""
     said = (text or "").strip()
     if said.isdigit() and 1 <= int(said) <= len(choices):
         said = choices[int(said) - 1]
+    form["at"] = now_s
     words = _words(said) if not said.startswith("/") else said
     if words in CANCEL:
         return None, [Text(_("Dạ, đã hủy phản ánh. Anh/chị cần gì cứ nhắn cho xã ạ."))], None
@@ -105,16 +115,17 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
             form["description"] = f"{form.get('description') or ''}\n{said}".strip()
             form["media_done"] = True
     elif asked == "consent":
-        if words in NO or "an danh" in words or words.startswith(("khong ", "ko ")):
-            form["consent"] = False
-        elif words in YES or words.startswith(("dong y", "co ", "ok ", "vang ")):
-            form["consent"] = True
+        form["consent"] = consent_of(said)
     form, replies = _next(commune, form, _)
     if form.get("asking") is None:
-        report = {k: form.get(k) for k in ("category", "village", "description", "media",
-                                           "lat", "long", "consent")}
-        return None, replies, report
+        return None, replies, report_of(form)
     return form, replies, None
+
+
+def report_of(form: dict[str, Any]) -> dict[str, Any]:
+    """A complete form as the ticket to file (``consent`` None: an emergency, asked after)."""
+    return {k: form.get(k) for k in ("category", "village", "description", "media", "lat",
+                                     "long", "consent")}
 
 
 def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
@@ -125,7 +136,8 @@ def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], li
         options = tuple(Choice(_(CATEGORIES[c].name), f"/report category {c}")
                         for c in CHAT_ORDER)
         return form, [Choices(_("Dạ, xã tiếp nhận phản ánh của anh/chị. Việc anh/chị phản ánh "
-                                "thuộc loại nào?") if repeat != "category" else
+                                "thuộc loại nào? (Nhắn HỦY nếu muốn dừng.)")
+                              if repeat != "category" else
                               _("Anh/chị vui lòng chọn một loại (bấm hoặc nhắn số):"), options)]
     emergency = CATEGORIES[form["category"]].emergency
     if form.get("village") is None and commune.villages:
@@ -143,15 +155,44 @@ def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], li
         return form, [Choices(_("Nếu có thể, anh/chị gửi một ảnh hoặc vị trí (ghim bản đồ) để "
                                 "cán bộ dễ tìm. Không có thì chọn Bỏ qua."),
                               (Choice(_("Bỏ qua"), "/report skip"),))]
-    if form.get("consent") is None:
+    if form.get("consent") is None and not emergency:  # an emergency is filed first
         form["asking"] = "consent"
-        return form, [Choices(_("Để cán bộ liên hệ khi cần, anh/chị có đồng ý cho xã lưu tên "
-                                "và số điện thoại không? Chỉ cán bộ xử lý được xem. Anh/chị "
-                                "cũng có thể gửi ẩn danh."),
-                              (Choice(_("Đồng ý"), "/report consent yes"),
-                               Choice(_("Gửi ẩn danh"), "/report consent no")))]
+        return form, [consent_question(None, _)]
     form["asking"] = None
     return form, []
+
+
+def consent_question(code: str | None, _) -> Choices:  # type: ignore[no-untyped-def]
+    """Name and phone kept only if the resident agrees; asked before filing, or right after
+    an emergency was filed anonymously (``code``)."""
+    yes, no = ((f"/consent {code} yes", f"/consent {code} no") if code
+               else ("/report consent yes", "/report consent no"))
+    return Choices(_("Để cán bộ liên hệ khi cần, anh/chị có đồng ý cho xã lưu tên và số điện "
+                     "thoại không? Chỉ cán bộ xử lý được xem. Anh/chị cũng có thể gửi ẩn danh."),
+                   (Choice(_("Đồng ý"), yes), Choice(_("Gửi ẩn danh"), no)))
+
+
+def consent_of(text: str | None) -> bool | None:
+    """Yes, no, or not an answer: a tap, "1"/"2" from the numbered menu, or the words."""
+    said = (text or "").strip()
+    if said.startswith("/"):
+        return said.endswith(" yes") if said.endswith((" yes", " no")) else None
+    if said in ("1", "2"):
+        return said == "1"
+    words = _words(said)
+    if words in NO or "an danh" in words or {"khong", "ko", "k"} & set(words.split()):
+        return False
+    if words in YES or "dong y" in words or (words.split() or [""])[0] in YES_FIRST:
+        return True
+    return None
+
+
+def consent_reply(text: str | None, code: str) -> dict[str, Any] | None:
+    """The answer to the consent question asked after an emergency was filed."""
+    agreed = consent_of(text)
+    if agreed is None:
+        return None
+    return {"kind": "consent", "code": code, "consent": agreed}
 
 
 def hotline(category: str, _) -> str | None:  # type: ignore[no-untyped-def]
@@ -163,7 +204,7 @@ def hotline(category: str, _) -> str | None:  # type: ignore[no-untyped-def]
 
 
 RATE = re.compile(r"^/rate (PA-\d{4}-\d{6}) ([1-5])$")
-REOPEN = re.compile(r"^/reopen (PA-\d{4}-\d{6})$")
+REOPEN = re.compile(r"^(?:/reopen|mo lai|mo lai phan anh)\s+(pa-\d{4}-\d{6})[\s.!]*$", re.I)
 #: typed answers to "hài lòng không?" (accent-free)
 RATING_WORDS = {"rat hai long": 5, "hai long": 4, "tam duoc": 3, "binh thuong": 3,
                 "chua hai long": 2, "khong hai long": 1}
@@ -177,8 +218,8 @@ def rating_reply(text: str | None, pending: str | None) -> dict[str, Any] | None
     said = (text or "").strip()
     if m := RATE.match(said):
         return {"kind": "rate", "code": m.group(1), "rating": int(m.group(2))}
-    if m := REOPEN.match(said):
-        return {"kind": "reopen", "code": m.group(1)}
+    if m := REOPEN.match(search_key(said)):
+        return {"kind": "reopen", "code": m.group(1).upper()}
     if pending is None:
         return None
     words = _words(said).strip(" .!")

@@ -46,14 +46,14 @@ class SlaClock(Worker):
                 Ticket.status.in_(service.OPEN),
                 (Ticket.next_progress_at <= now) | (Ticket.warn_at <= now)
                 | ((Ticket.due_at <= now) & Ticket.overdue_at.is_(None))
-                | ((Ticket.status == "received") & (Ticket.ack_due_at <= now)
+                | (Ticket.acked_at.is_(None) & (Ticket.ack_due_at <= now)
                    & Ticket.ack_escalated_at.is_(None)))
                 .order_by(Ticket.id).limit(self.batch).with_for_update(skip_locked=True))
             ).scalars().all()
             for ticket in due:
                 commune = self.tenants.by_id(ticket.commune_id).config
                 cal = service.calendar(commune, self.settings)
-                if ticket.status == "received" and ticket.ack_due_at <= now and \
+                if ticket.acked_at is None and ticket.ack_due_at <= now and \
                         ticket.ack_escalated_at is None:
                     ticket.ack_escalated_at = now
                     s.add(TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id,

@@ -14,10 +14,11 @@ from bot.config import Commune, FeedbackSettings
 from bot.envelope import Reply, RequestUserInfo, Text
 from bot.feedback import service
 from bot.feedback.categories import CATEGORIES
-from bot.feedback.chat import hotline
+from bot.feedback.categories import guess
+from bot.feedback.chat import consent_question, hotline
 from bot.i18n import gettext_for
-from bot.nlu.normalize import search_key
-from bot.store.models import Conversation, Handoff, Resident, Ticket, Village
+from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
+from bot.store.ops import village_id_by_name
 from bot.timeutil import to_vn
 
 WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
@@ -29,11 +30,13 @@ async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
                 now: datetime) -> list[Reply]:
     kind = effect["kind"]
     if kind == "ticket":
-        return await _file(s, commune_id, commune, settings, resident, effect, now)
+        return await _file(s, commune_id, commune, settings, resident, conv, effect, now)
     if kind == "ticket_status":
         return await _status(s, commune_id, commune, resident, effect.get("code"))
     if kind in ("rate", "reopen"):
         return await _rate(s, commune_id, commune, settings, resident, effect)
+    if kind == "consent":
+        return await _consent(s, commune_id, resident, effect, now)
     if kind == "handoff":
         return await _handoff(s, commune_id, commune, settings, resident, conv,
                               effect["reason"], now)
@@ -41,13 +44,12 @@ async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
 
 
 async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: FeedbackSettings,
-                resident: Resident, form: dict[str, Any], now: datetime) -> list[Reply]:
+                resident: Resident, conv: Conversation, form: dict[str, Any],
+                now: datetime) -> list[Reply]:
     _ = gettext_for(resident.language)
     village_id = None
     if form.get("village"):
-        village_id = (await s.execute(select(Village.id).where(
-            Village.commune_id == commune_id,
-            Village.search_key == search_key(form["village"])))).scalar_one_or_none()
+        village_id = await village_id_by_name(s, commune_id, form["village"])
     ticket = await service.file_ticket(s, commune_id, commune, settings, service.Report(
         category=form["category"], description=form.get("description") or "",
         source="zalo" if resident.channel == "zalo" else resident.channel, resident=resident,
@@ -60,15 +62,45 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         if (call := hotline(ticket.category, _)):
             lines.append(call)
     lines.append(_("Muốn hỏi tình hình, anh/chị nhắn: {code} sao rồi").format(code=ticket.code))
-    if not ticket.consent_at:
+    if form.get("consent") is False:
         lines.append(_("Phản ánh được gửi ẩn danh: cán bộ không thấy tên, số điện thoại của "
                        "anh/chị."))
     replies: list[Reply] = [Text("\n".join(lines))]
-    if ticket.consent_at and not ticket.reporter_phone and resident.channel == "zalo":
-        replies.append(RequestUserInfo(
-            _("Gửi số điện thoại cho xã"),
-            _("Để cán bộ gọi lại về phản ánh {code}").format(code=ticket.code), CONSENT_IMAGE))
+    if form.get("consent") is None:  # an emergency, filed first: now ask
+        question = consent_question(ticket.code, _)
+        replies.append(question)
+        conv.state = {**(conv.state or {}), "consent_for": ticket.code,
+                      "choices": [c.payload for c in question.options]}
+    elif ticket.consent_at:
+        replies += _phone_request(ticket, resident, _)
     return replies
+
+
+def _phone_request(ticket: Ticket, resident: Resident, _) -> list[Reply]:  # type: ignore[no-untyped-def]
+    """With consent and no phone on record: Zalo's card that lets the resident share it."""
+    if ticket.reporter_phone or resident.channel != "zalo":
+        return []
+    return [RequestUserInfo(_("Gửi số điện thoại cho xã"),
+                            _("Để cán bộ gọi lại về phản ánh {code}").format(code=ticket.code),
+                            CONSENT_IMAGE)]
+
+
+async def _consent(s: AsyncSession, commune_id: int, resident: Resident,
+                   effect: dict[str, Any], now: datetime) -> list[Reply]:
+    """The answer to "may we keep your name and phone?" after an emergency was filed."""
+    _ = gettext_for(resident.language)
+    ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
+    if ticket is None or ticket.resident_id != resident.id:
+        return []
+    if not effect["consent"]:
+        return [Text(_("Dạ, phản ánh {code} được giữ ẩn danh.").format(code=ticket.code))]
+    ticket.consent_at = now
+    ticket.reporter_name, ticket.reporter_phone = resident.display_name, resident.phone
+    s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id, actor="resident",
+                      action="consent", from_status=ticket.status, to_status=ticket.status,
+                      note="đồng ý lưu tên, số điện thoại"))
+    return [Text(_("Cảm ơn anh/chị. Cán bộ sẽ liên hệ khi cần về phản ánh {code}.").format(
+        code=ticket.code)), *_phone_request(ticket, resident, _)]
 
 
 async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,
@@ -110,8 +142,10 @@ async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
     if ticket is None or ticket.resident_id != resident.id:
         return [Text(_("Xã không tìm thấy phản ánh {code} của anh/chị.").format(
             code=effect["code"]))]
+    rateable = ticket.status == "answered" or (ticket.status == "duplicate" and ticket.answer
+                                               and ticket.rating is None)
     if effect["kind"] == "rate":
-        if ticket.status != "answered":
+        if not rateable:
             return [Text(_("Phản ánh {code} đã được đánh giá. Cảm ơn anh/chị.").format(
                 code=ticket.code))]
         await service.change(s, ticket, commune, settings, "rate", actor="resident",
@@ -122,7 +156,7 @@ async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
             text += " " + _("Nếu việc chưa ổn, anh/chị nhắn \"mở lại {code}\" để xã xem "
                             "lại.").format(code=ticket.code)
         return [Text(text)]
-    if ticket.status not in ("answered", "closed"):
+    if ticket.status not in ("answered", "closed") and not rateable:
         return [Text(describe(ticket, commune, _, mine=True))]
     await service.change(s, ticket, commune, settings, "reopen", actor="resident",
                          note="người dân báo chưa được giải quyết")
@@ -136,8 +170,11 @@ async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
     _ = gettext_for(resident.language)
     conv.mode = "handoff"
     conv.state = {}
-    s.add(Handoff(commune_id=commune_id, conversation_id=conv.id, resident_id=resident.id,
-                  reason=reason, opened_at=now, replies=0))
+    handoff = Handoff(commune_id=commune_id, conversation_id=conv.id, resident_id=resident.id,
+                      reason=reason, opened_at=now, replies=0)
+    s.add(handoff)
+    await s.flush()
+    await service.tell_staff_of_handoff(s, commune_id, commune, handoff.id, reason)
     cal = service.calendar(commune, settings)
     opens = to_vn(cal.next_open(now))
     if cal.in_office(now):
@@ -151,3 +188,16 @@ async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
                            "Việc gấp xin gọi {phone}.").format(
                                name=commune.name, when=when, phone=commune.phone))]
 
+
+
+async def during_handoff(s: AsyncSession, commune_id: int, commune: Commune,
+                         settings: FeedbackSettings, resident: Resident, conv: Conversation,
+                         text: str | None, now: datetime) -> list[Reply]:
+    """While staff have the conversation the bot is quiet — except for an emergency (fire,
+    landslide, epidemic, a crime under way), which is filed at once so the leader hears now."""
+    category = guess(text or "")
+    if category is None or not CATEGORIES[category].emergency:
+        return []
+    return await _file(s, commune_id, commune, settings, resident, conv, {
+        "category": category, "description": text, "village": None, "media": [],
+        "consent": False}, now)

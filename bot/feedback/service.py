@@ -47,7 +47,7 @@ STATE_NAMES = {
     "duplicate": "trùng với phản ánh khác đang được xử lý",
 }
 CODE_RE = re.compile(r"^PA-\d{4}-\d{6}$")
-LANE = 1  # ticket messages share the replies' fast lane, never the bulk one
+LANE = 0  # ticket messages and staff alerts go in the replies' lane, ahead of any broadcast
 #: staff actions: the states they apply to, the state they lead to (None: unchanged), the roles
 ACTIONS: dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]] = {
     "accept": (("received", "assigned"), "in_progress", ("officer", "leader")),
@@ -72,14 +72,16 @@ class TicketError(ValueError):
         self.status = status
 
 
-_CALENDARS: dict[tuple[int, int], WorkingCalendar] = {}
+_CALENDARS: dict[str, tuple[Commune, FeedbackSettings, WorkingCalendar]] = {}
 
 
 def calendar(commune: Commune, settings: FeedbackSettings) -> WorkingCalendar:
-    key = (id(commune), id(settings))
-    if key not in _CALENDARS:
-        _CALENDARS[key] = WorkingCalendar(commune, settings)
-    return _CALENDARS[key]
+    """The commune's calendar, built once per configuration."""
+    cached = _CALENDARS.get(commune.code)
+    if cached is None or cached[0] is not commune or cached[1] is not settings:
+        cached = _CALENDARS[commune.code] = (commune, settings,
+                                             WorkingCalendar(commune, settings))
+    return cached[2]
 
 
 def route(commune: Commune, category: str, village: str | None) -> str:
@@ -168,7 +170,7 @@ async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
                       else "resident", staff_id=report.filed_by,
                       action="create", from_status=None, to_status="received",
                       note="đồng ý lưu tên, số điện thoại" if report.consent else "ẩn danh"))
-    await _tell_staff(s, ticket, commune, "new")
+    await tell_staff(s, ticket, commune, "new")
     return ticket
 
 
@@ -220,6 +222,8 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
             ticket.office, ticket.assignee_id, to = office, None, "received"
             note = f"→ {office_name(commune, office)}" + (f": {note}" if note else "")
         else:
+            if not body.strip():
+                raise TicketError("body: tên cơ quan nhận / the receiving body's name")
             ticket.transferred_to, to = body.strip()[:200], "transferred"
             ticket.acked_at = ticket.acked_at or now
             tell = "transferred"
@@ -230,6 +234,9 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
         if duplicate_of is None or duplicate_of.id == ticket.id or \
                 duplicate_of.commune_id != ticket.commune_id:
             raise TicketError("of: mã một phản ánh khác của xã / another ticket of this commune")
+        if duplicate_of.status not in OPEN:
+            raise TicketError("of: phản ánh gốc phải đang được xử lý; nếu đã có trả lời, hãy trả "
+                              "lời phản ánh này / the original must still be open", 409)
         ticket.duplicate_of = duplicate_of.id
         note = f"trùng {duplicate_of.code}" + (f": {note}" if note else "")
         tell = "duplicate"
@@ -255,10 +262,11 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
         cal = calendar(commune, settings)
         ticket.reopened += 1
         ticket.answered_at = ticket.closed_at = ticket.rating = None
-        ticket.due_at = cal.add_working_days(now, cal.answer_days(ticket.category))
+        ticket.due_at = cal.deadlines(ticket.category, now)[1]
         ticket.warn_at = cal.warn_at(ticket.category, now, ticket.due_at)
         ticket.overdue_at = None
-        ticket.next_progress_at = cal.morning_after(now, settings.progress_every_days)
+        ticket.next_progress_at = None if ticket.emergency else cal.morning_after(
+            now, settings.progress_every_days)
         to = "in_progress"
         tell = "reopened"
     elif action not in ("note", "progress", "overdue", "warn"):
@@ -283,7 +291,8 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
                                     to_status="duplicate", note=f"theo {ticket.code}", at=now)
             s.add(dup_event)
             await s.flush()
-            dup.answer, dup.answered_at = ticket.answer, now
+            # the original's reporter may be named in the answer: others get it anonymised
+            dup.answer, dup.answered_at = anonymise(ticket.answer, ticket), now
             if dup.resident_id:
                 await notify_resident(s, dup, commune, dup_event, "answered")
     ticket.updated_at = now
@@ -297,7 +306,8 @@ def anonymise(text: str, ticket: Ticket) -> str:
     """Text for the public: phone numbers and the reporter's name taken out."""
     text = _PHONE.sub("***", text)
     if ticket.reporter_name:
-        text = re.sub(re.escape(ticket.reporter_name), "***", text, flags=re.I)
+        text = re.sub(rf"(?<!\w){re.escape(ticket.reporter_name)}(?!\w)", "***", text,
+                      flags=re.I)
     return text
 
 
@@ -305,10 +315,14 @@ def status_line(ticket: Ticket, _) -> str:  # type: ignore[no-untyped-def]
     return _(STATE_NAMES[ticket.status])
 
 
-def when_text(ticket: Ticket, _) -> str:  # type: ignore[no-untyped-def]
-    due = to_vn(ticket.due_at)
-    if ticket.emergency and to_vn(ticket.received_at).date() == due.date():
-        return _("trong ngày hôm nay")
+def when_text(ticket: Ticket, _, now: datetime | None = None) -> str:  # type: ignore[no-untyped-def]
+    """When the resident will hear back, said for the moment it is read."""
+    due, today = to_vn(ticket.due_at), to_vn(now or utcnow()).date()
+    if due.date() < today or (due.date() == today and as_utc(ticket.due_at) < (now or utcnow())):
+        return _("sớm nhất có thể (đã quá hạn {date}, xã xin lỗi anh/chị)").format(
+            date=f"{due:%d/%m/%Y}")
+    if due.date() == today:
+        return _("trong ngày hôm nay (trước {time})").format(time=f"{due:%H:%M}")
     return _("trước {time} ngày {date}").format(time=f"{due:%H:%M}", date=f"{due:%d/%m/%Y}")
 
 
@@ -389,7 +403,7 @@ async def notify_resident(s: AsyncSession, ticket: Ticket, commune: Commune, eve
     await s.execute(OutboundMessage.__table__.insert(), rows)
 
 
-async def _tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: str) -> int:
+async def tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: str) -> int:
     """The village's propagandist hears of a new report from their village (without the
     reporter's identity) and can add what they know; for an emergency, a deadline near or
     passed, the leaders and the office's officers hear it on Zalo. Returns messages queued."""
@@ -400,7 +414,7 @@ async def _tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: s
     due = to_vn(ticket.due_at)
     queued = 0
     targets: list[tuple[Staff, str]] = []
-    if what == "new" and village is not None:
+    if what == "new" and village is not None and not CATEGORIES[ticket.category].sensitive:
         text = _("Phản ánh mới ở {village} ({code}, {category}): {description}\nAnh/chị biết "
                  "thêm tình hình, nhắn: {code}: <nội dung>").format(
                      village=where, code=ticket.code, category=category,
@@ -412,7 +426,7 @@ async def _tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: s
             targets.append((staff, text))
     alert = {
         "new": _("KHẨN: phản ánh {code} ({category}) ở {village}: {description}. Hạn xử lý "
-                 "{time} hôm nay."),
+                 "{time} ngày {date}."),
         "warn": _("Sắp đến hạn: phản ánh {code} ({category}, {village}) phải trả lời trước "
                   "{time} ngày {date}."),
         "overdue": _("QUÁ HẠN: phản ánh {code} ({category}, {village}) đã quá hạn trả lời "
@@ -443,8 +457,6 @@ async def _tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: s
     return queued
 
 
-tell_staff = _tell_staff
-
 
 _NOTE = re.compile(r"^\s*(PA-\d{4}-\d{6})\s*:\s*(\S.*)$", re.I | re.S)
 
@@ -453,6 +465,27 @@ def propagandist_note(text: str | None) -> tuple[str, str] | None:
     """"PA-2026-000123: đã ra xem, sạt khoảng 10 m" → (code, text)."""
     m = _NOTE.match(text or "")
     return (m.group(1).upper(), m.group(2)) if m else None
+
+
+async def tell_staff_of_handoff(s: AsyncSession, commune_id: int, commune: Commune,
+                                handoff_id: int, reason: str) -> int:
+    """A resident waits for a person: the leader and the first office's officers hear it on
+    Zalo (the inbox is ``GET …/handoffs``)."""
+    _ = gettext_for("vi")
+    text = _("Một người dân đang chờ cán bộ trả lời trên trang Zalo của xã (cuộc trò chuyện "
+             "#{id}, {why}). Xem và trả lời trong hộp thư của xã.").format(
+                 id=handoff_id, why=_("người dân muốn gặp cán bộ") if reason == "asked"
+                 else _("trợ lý không hiểu câu hỏi"))
+    staff = (await s.execute(select(Staff).where(
+        Staff.commune_id == commune_id, Staff.active.is_(True), Staff.zalo_user_id.is_not(None),
+        (Staff.role == "leader") | ((Staff.role == "officer")
+                                    & (Staff.office == commune.offices[0].code))))).scalars()
+    rows = [outbound_row(commune_id, None, "zalo", person.zalo_user_id,
+                         f"handoff:{handoff_id}:staff:{person.id}", Text(text), LANE)
+            for person in staff]
+    if rows:
+        await s.execute(OutboundMessage.__table__.insert(), rows)
+    return len(rows)
 
 
 async def add_propagandist_note(s: AsyncSession, commune_id: int, zalo_user_id: str, code: str,
@@ -467,7 +500,8 @@ async def add_propagandist_note(s: AsyncSession, commune_id: int, zalo_user_id: 
     ticket = (await s.execute(select(Ticket).where(
         Ticket.commune_id == commune_id, Ticket.code == code).with_for_update())
     ).scalar_one_or_none()
-    if ticket is None or ticket.village_id != staff.village_id:
+    if ticket is None or ticket.village_id != staff.village_id or \
+            CATEGORIES[ticket.category].sensitive:
         return None
     s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id, actor="staff",
                       staff_id=staff.id, action="note", from_status=ticket.status,

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -70,3 +71,12 @@ def outbound_row(commune_id: int, resident_id: int | None, channel: str, recipie
                 recipient=recipient, idempotency_key=key, kind=reply.kind,
                 payload=to_payload(reply), priority=priority, status="pending", attempts=0,
                 parts_sent=0, next_attempt_at=at or now, created_at=now)
+
+
+async def village_id_by_name(s: AsyncSession, commune_id: int, name: str) -> int | None:
+    """A commune's village named ``name`` (accent- and case-insensitive), or None."""
+    from bot.nlu.normalize import search_key
+    from bot.store.models import Village
+    return (await s.execute(select(Village.id).where(
+        Village.commune_id == commune_id, Village.search_key == search_key(name)))
+    ).scalar_one_or_none()
