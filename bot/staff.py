@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import ROLES, hash_key, new_key
 from bot.store.models import Commune, Staff, StaffKey
-from bot.store.ops import village_id_by_name
+from bot.store.ops import village_by_name
 
 
 class StaffError(ValueError):
@@ -29,7 +29,8 @@ async def add_staff(s: AsyncSession, commune_code: str, name: str, role: str,
                          "`bot db upgrade` or start the service once)")
     village_id = None
     if village:
-        village_id = await village_id_by_name(s, commune.id, village)
+        row = await village_by_name(s, commune.id, village)
+        village_id = row.id if row else None
         if village_id is None:
             raise StaffError(f"{village}: no such village in {commune.name}")
     if role == "propagandist" and village_id is None:

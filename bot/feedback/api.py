@@ -40,7 +40,7 @@ from bot.i18n import gettext_for
 from bot.inbound import OUTBOUND_TOPIC
 from bot.store.models import (Conversation, Handoff, Message, OutboundMessage, Resident, Staff,
                               Ticket, TicketEvent, Village)
-from bot.store.ops import outbound_row, village_id_by_name
+from bot.store.ops import outbound_row, village_by_name
 from bot.tenants import Tenants
 from bot.notices.delivery import WINDOW, route_for
 from bot.timeutil import as_utc, utcnow
@@ -232,7 +232,8 @@ class FeedbackApi:
                     office = (await s.get(Staff, who.staff_id)).office or ""
                 query = query.where(Ticket.office == office)
             if q.get("village"):
-                village_id = await village_id_by_name(s, who.commune_id, q["village"])
+                village = await village_by_name(s, who.commune_id, q["village"])
+                village_id = village.id if village else None
                 if village_id is None:
                     raise error(400, "không có thôn này trong xã / unknown village",
                                 field="village")
@@ -288,7 +289,8 @@ class FeedbackApi:
                 raise bad_input(exc) from None
             village_id = None
             if data.village:
-                village_id = await village_id_by_name(s, who.commune_id, data.village)
+                village = await village_by_name(s, who.commune_id, data.village)
+                village_id = village.id if village else None
                 if village_id is None:
                     raise error(400, "không có thôn này trong xã / unknown village",
                                 field="village")

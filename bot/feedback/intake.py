@@ -18,7 +18,7 @@ from bot.feedback.categories import guess
 from bot.feedback.chat import consent_question, hotline
 from bot.i18n import gettext_for
 from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
-from bot.store.ops import village_id_by_name
+from bot.store.ops import village_by_name
 from bot.timeutil import to_vn
 
 WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
@@ -49,7 +49,8 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
     _ = gettext_for(resident.language)
     village_id = None
     if form.get("village"):
-        village_id = await village_id_by_name(s, commune_id, form["village"])
+        village = await village_by_name(s, commune_id, form["village"])
+        village_id = village.id if village else None
     ticket = await service.file_ticket(s, commune_id, commune, settings, service.Report(
         category=form["category"], description=form.get("description") or "",
         source="zalo" if resident.channel == "zalo" else resident.channel, resident=resident,

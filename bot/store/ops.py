@@ -73,10 +73,11 @@ def outbound_row(commune_id: int, resident_id: int | None, channel: str, recipie
                 parts_sent=0, next_attempt_at=at or now, created_at=now)
 
 
-async def village_id_by_name(s: AsyncSession, commune_id: int, name: str) -> int | None:
-    """A commune's village named ``name`` (accent- and case-insensitive), or None."""
+async def village_by_name(s: AsyncSession, commune_id: int, name: str) -> Any:
+    """A commune's village named ``name`` (accent- and case-insensitive), or None. The row,
+    not its id: later ``s.get(Village, id)`` in the same session then costs no query."""
     from bot.nlu.normalize import search_key
     from bot.store.models import Village
-    return (await s.execute(select(Village.id).where(
+    return (await s.execute(select(Village).where(
         Village.commune_id == commune_id, Village.search_key == search_key(name)))
     ).scalar_one_or_none()
