@@ -83,8 +83,8 @@ def notice_sends(notice: Notice, recipient: str, resident_id: int | None, base_k
         replies.append((base_key + ":img", Image(url=notice.image_url)))
     if document is not None:
         replies.append((base_key + ":file", document))
-    return [outbound_row(notice.commune_id, resident_id, "zalo", recipient, k, reply, lane, at)
-            for k, reply in replies]
+    return [outbound_row(notice.commune_id, resident_id, "zalo", recipient, k, reply, lane, at,
+                         notice_id=notice.id) for k, reply in replies]
 
 
 def route_for(resident: Resident, now: datetime) -> tuple[str, str]:
@@ -173,7 +173,7 @@ class NoticeDispatcher(Worker):
             for notice in sending:
                 open_rows = (await s.execute(select(func.count()).select_from(
                     OutboundMessage).where(
-                        OutboundMessage.idempotency_key.like(f"notice:{notice.id}:%"),
+                        OutboundMessage.notice_id == notice.id,
                         OutboundMessage.status.in_(["pending", "sending"])))).scalar_one()
                 open_rows += (await s.execute(select(func.count()).select_from(
                     NoticeBroadcast).where(NoticeBroadcast.notice_id == notice.id,
@@ -284,14 +284,14 @@ async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) 
         NoticeBroadcast.status == "pending").values(status="cancelled",
                                                     error_reason="notice cancelled"))
     await s.execute(update(OutboundMessage).where(
-        OutboundMessage.idempotency_key.like(prefix + "%"),
+        OutboundMessage.notice_id == notice.id,
         OutboundMessage.status == "pending").values(status="cancelled",
                                                     error_reason="notice cancelled"))
     reached = (await s.execute(
         select(OutboundMessage.recipient, OutboundMessage.channel,
                func.min(OutboundMessage.resident_id), func.min(Resident.language))
         .outerjoin(Resident, Resident.id == OutboundMessage.resident_id)
-        .where(OutboundMessage.idempotency_key.like(prefix + "%"),
+        .where(OutboundMessage.notice_id == notice.id,
                ~OutboundMessage.idempotency_key.like(prefix + "cancel:%"),
                OutboundMessage.status.in_(["sent", "sending"]))
         .group_by(OutboundMessage.recipient, OutboundMessage.channel))).all()
@@ -303,7 +303,7 @@ async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) 
                      headline=notice.headline, name=commune_name)
         rows.append(outbound_row(notice.commune_id, resident_id, channel, recipient,
                                  f"{prefix}cancel:{recipient}", Text(text),
-                                 SEND_PRIORITY[notice.priority]))
+                                 SEND_PRIORITY[notice.priority], notice_id=notice.id))
     if rows:
         await s.execute(insert(OutboundMessage.__table__), rows)
     return len(rows)

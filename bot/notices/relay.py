@@ -63,7 +63,7 @@ async def plan_relays(s: AsyncSession, notice: Notice, package: Callable[[str], 
                                  document)
         outbound.append(outbound_row(notice.commune_id, resident_id, "zalo", staff.zalo_user_id,
                                      f"notice:{notice.id}:relayask:{staff.id}", Text(ask), lane,
-                                     start_at))
+                                     start_at, notice_id=notice.id))
     return relays, outbound
 
 
@@ -111,7 +111,7 @@ async def remind(s: AsyncSession, settings: NoticeSettings, now: datetime) -> in
                      headline=notice.headline, village=village)
         rows.append(outbound_row(notice.commune_id, None, "zalo", user_id,
                                  f"notice:{notice.id}:relayremind:{relay.staff_id}", Text(text),
-                                 SEND_PRIORITY[notice.priority], now))
+                                 SEND_PRIORITY[notice.priority], now, notice_id=notice.id))
     if rows:
         await s.execute(insert(OutboundMessage.__table__), rows)
     return len(rows)

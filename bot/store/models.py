@@ -176,6 +176,9 @@ class OutboundMessage(Base):
     #: claimed again after a lapsed lease: the last worker may have sent it before dying, so
     #: the channel checks the conversation before sending again (bot/outbound.py)
     resumed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the notice this message carries: its open sends and its cancellation are found by it
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="SET NULL"), index=True)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

@@ -62,12 +62,14 @@ class GroupInserter:
 
 
 def outbound_row(commune_id: int, resident_id: int | None, channel: str, recipient: str,
-                 key: str, reply: Reply, priority: int, at: datetime | None = None
-                 ) -> dict[str, Any]:
+                 key: str, reply: Reply, priority: int, at: datetime | None = None,
+                 notice_id: int | None = None) -> dict[str, Any]:
     """A new ``outbound_messages`` row (for a Core insert): ``reply`` to ``recipient``, queued
-    under the idempotency ``key`` in lane ``priority``, not to be sent before ``at``."""
+    under the idempotency ``key`` in lane ``priority``, not to be sent before ``at``;
+    ``notice_id``: the notice it carries (its open sends and cancellation are found by it)."""
     now = utcnow()
     return dict(commune_id=commune_id, resident_id=resident_id, channel=channel,
+                notice_id=notice_id,
                 recipient=recipient, idempotency_key=key, kind=reply.kind,
                 payload=to_payload(reply), priority=priority, status="pending", attempts=0,
                 parts_sent=0, next_attempt_at=at or now, created_at=now)
