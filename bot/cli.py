@@ -469,11 +469,9 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                     if args.status:
                         query = query.where(Ticket.status == args.status)
                     if args.overdue:
-                        query = query.where(Ticket.status.in_(service.OPEN),
-                                            Ticket.due_at <= utcnow())
+                        query = query.where(service.overdue_clause(utcnow()))
                     for t in (await s.execute(query.order_by(Ticket.due_at))).scalars():
-                        late = "  QUÁ HẠN" if t.status in service.OPEN and \
-                            t.due_at <= utcnow() else ""
+                        late = "  QUÁ HẠN" if service.is_overdue(t, utcnow()) else ""
                         print(f"{t.code}  {t.status:<11} {t.category:<11} hạn "
                               f"{to_vn(t.due_at):%d/%m/%Y %H:%M}{late}  {t.description[:60]}")
                     return 0

@@ -4,7 +4,6 @@ never sees (a chat reporter's words and identity)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -21,6 +20,7 @@ from bot.staff import add_staff
 from bot.store.models import Staff, StaffKey, Ticket
 from bot.timeutil import to_vn, utcnow
 from tests.conftest import commune_code, make_settings, oa_id, start_service
+from tests.test_feedback import Commune
 
 CODE, CODE2 = commune_code(1), commune_code(2)
 OA = oa_id(1)
@@ -86,13 +86,7 @@ class Client:
 
     async def says(self, user: str, text: str) -> str:
         """A resident's chat message through the Zalo simulator; the bot's whole reply."""
-        sim = self.running.sim
-        before = len(sim.messages(OA, user))
-        await sim.user_sends_text(OA, user, text)
-        await sim.wait_for_messages(before + 1, oa_id=OA, user_id=user)
-        await asyncio.sleep(0.3)  # a reply may have several parts
-        return "\n".join(m.body.get("message", {}).get("text") or ""
-                         for m in sim.messages(OA, user)[before:])
+        return await Commune(self.running, self.http).says(user, text)
 
 
 @pytest.fixture

@@ -154,7 +154,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         if consent is not None:
             return TurnResult(Parse("report_consent", 1.0), [], state, None, [consent])
     if form is not None:
-        if report_form.expired(form, now_s) or _asks_for_staff(commune, text, understood):
+        if _words_to_read(text):  # read once: for "gặp cán bộ" here, the village in the step
+            understood = understood or understand_embedded(text or "", village_names(commune))
+        if report_form.expired(form, now_s) or _asks_for_staff(text, understood):
             state.pop("report", None)  # left behind, or "cho tôi gặp cán bộ": not an answer
             state.pop("choices", None)
         else:
@@ -229,13 +231,16 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                       effects_of(commune, intent, parse) + extra)
 
 
-def _asks_for_staff(commune: Commune, text: str | None,
-                    understood: Understanding | None) -> bool:
+def _words_to_read(text: str | None) -> bool:
+    """Typed words, not a tapped payload or a number picked from a menu."""
     said = (text or "").strip()
-    if not said or said.startswith("/") or said.isdigit():
+    return bool(said) and not said.startswith("/") and not said.isdigit()
+
+
+def _asks_for_staff(text: str | None, understood: Understanding | None) -> bool:
+    if not _words_to_read(text) or understood is None:
         return False
-    parse = (understood or understand_embedded(said, village_names(commune))).parse
-    return parse.intent == "talk_to_staff" and parse.confidence >= 0.8
+    return understood.parse.intent == "talk_to_staff" and understood.parse.confidence >= 0.8
 
 
 def _report_step(commune: Commune, text: str | None, attachments: list[dict[str, Any]] | None,

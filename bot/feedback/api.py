@@ -113,7 +113,7 @@ async def ticket_json(s: AsyncSession, ticket: Ticket, who: Identity, commune,  
     now = utcnow()
     out: dict[str, Any] = {
         "code": ticket.code, "status": ticket.status, "source": ticket.source,
-        "overdue": ticket.status in service.OPEN and ticket.due_at <= now,
+        "overdue": service.is_overdue(ticket, now),
         "category": {"code": ticket.category, "name": CATEGORIES[ticket.category].name},
         "emergency": ticket.emergency, "village": village.name if village else None,
         "description": ticket.description, "media": ticket.media,
@@ -239,7 +239,7 @@ class FeedbackApi:
                                 field="village")
                 query = query.where(Ticket.village_id == village_id)
             if q.get("overdue") in ("1", "true"):
-                query = query.where(Ticket.status.in_(service.OPEN), Ticket.due_at <= utcnow())
+                query = query.where(service.overdue_clause(utcnow()))
             tickets = (await s.execute(query.order_by(Ticket.emergency.desc(), Ticket.due_at)
                                        .limit(500))).scalars().all()
             commune = self._commune(who)
@@ -264,7 +264,7 @@ class FeedbackApi:
             soon = now + timedelta(days=2)
         return web.json_response({
             "by_status": counts,
-            "overdue": [t.code for t in open_ if t.due_at <= now],
+            "overdue": [t.code for t in open_ if service.is_overdue(t, now)],
             "due_within_2_days": [t.code for t in open_ if now < t.due_at <= soon],
             "rating": {"average": round(float(ratings[0]), 2) if ratings[0] else None,
                        "count": ratings[1]},

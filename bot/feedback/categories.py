@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 def N_(text: str) -> str:  # marks a msgid for extraction; translated where shown
@@ -87,6 +88,10 @@ CHAT_ORDER = ("road", "environment", "utilities", "disaster", "fire", "epidemic"
               "land", "social", "services", "other")
 
 
+_GUESS_ORDER = tuple([c for c in CHAT_ORDER if CATEGORIES[c].emergency]
+                     + [c for c in CHAT_ORDER if not CATEGORIES[c].emergency])
+
+
 def guess(text: str) -> str | None:
     """The category a report's words suggest (emergencies first: a landslide across a road is
     a disaster before it is a road), or None. Accented text is matched with its accents;
@@ -96,14 +101,19 @@ def guess(text: str) -> str | None:
     accented = " " + " ".join(re.findall(r"\w+", nfc(text).lower())) + " "
     folded = f" {_key(text)} "
     has_accents = search_key(text) != nfc(text).lower().strip()
-    order = [c for c in CHAT_ORDER if CATEGORIES[c].emergency] + \
-        [c for c in CHAT_ORDER if not CATEGORIES[c].emergency]
-    for code in order:
+    for code in _GUESS_ORDER:
         category = CATEGORIES[code]
         if has_accents and any(f" {k} " in accented for k in category.keywords):
             return code
-        phrases = category.plain + tuple(search_key(k) for k in category.keywords
-                                         if " " in k)
-        if any(f" {p} " in folded for p in phrases):
+        if any(f" {p} " in folded for p in _plain_phrases(code)):
             return code
     return None
+
+
+@lru_cache(maxsize=None)
+def _plain_phrases(code: str) -> tuple[str, ...]:
+    """What matches text typed without accents: the category's own accent-free phrases and its
+    keywords of two words or more, folded."""
+    from bot.nlu.normalize import search_key
+    category = CATEGORIES[code]
+    return category.plain + tuple(search_key(k) for k in category.keywords if " " in k)

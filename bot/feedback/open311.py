@@ -43,7 +43,7 @@ from bot.feedback.chat import hotline
 from bot.i18n import gettext_for
 from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
-from bot.store.models import Staff, StaffKey, Ticket, TicketEvent, Village
+from bot.store.models import Staff, StaffKey, Ticket, Village
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import from_vn_local, to_vn, utcnow
 
@@ -431,9 +431,9 @@ class Open311:
             staff = await self._client(s, tenant, form.get("api_key") or
                                        request.query.get("api_key"))
             report = await self._report(s, tenant, form)
+            report.filed_by = staff.id  # the create event names the key's holder: which client
             ticket = await service.file_ticket(s, tenant.id, tenant.config, self.settings,
                                                report)
-            await self._signed(s, ticket, staff)
             told = [_("Xã đã nhận phản ánh {code}.").format(code=ticket.code), notice(ticket)]
             out = [{"service_request_id": ticket.code, "token": ticket.token,
                     "service_notice": " ".join(t for t in told if t), "account_id": None}]
@@ -492,9 +492,3 @@ class Open311:
             long=long, address=text, consent=bool(name or phone or email), name=name,
             phone=phone, email=email)
 
-    @staticmethod
-    async def _signed(s: AsyncSession, ticket: Ticket, staff: Staff) -> None:
-        """The filing event names the key's holder, so staff know which client sent it."""
-        event = (await s.execute(select(TicketEvent).where(
-            TicketEvent.ticket_id == ticket.id, TicketEvent.action == "create"))).scalar_one()
-        event.staff_id = staff.id

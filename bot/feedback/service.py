@@ -28,7 +28,7 @@ from bot.i18n import gettext_for
 from bot.nlu.normalize import search_key
 from bot.store.models import (OutboundMessage, Resident, Staff, Ticket, TicketCounter,
                               TicketEvent, Village)
-from bot.store.ops import outbound_row
+from bot.store.ops import _insert, outbound_row
 from bot.timeutil import as_utc, to_vn, utcnow
 
 OPEN = ("received", "assigned", "in_progress")  # the clock runs
@@ -64,6 +64,16 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]] = {
 }
 NEEDS_NOTE = {"return": "lý do trả lại", "reject": "lý do không thụ lý", "answer": "nội dung trả lời",
               "note": "nội dung ghi chú"}
+
+
+def is_overdue(ticket: Ticket, now: datetime) -> bool:
+    """Open past its answer deadline (the clock's ``overdue_at`` records when it escalated)."""
+    return ticket.status in OPEN and as_utc(ticket.due_at) <= now
+
+
+def overdue_clause(now: datetime):  # type: ignore[no-untyped-def]
+    """``is_overdue`` as a SQL condition."""
+    return Ticket.status.in_(OPEN) & (Ticket.due_at <= now)
 
 
 class TicketError(ValueError):
@@ -412,7 +422,6 @@ async def tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: st
     village = await s.get(Village, ticket.village_id) if ticket.village_id else None
     where = village.name if village else _("chưa rõ thôn")
     due = to_vn(ticket.due_at)
-    queued = 0
     targets: list[tuple[Staff, str]] = []
     if what == "new" and village is not None and not CATEGORIES[ticket.category].sensitive:
         text = _("Phản ánh mới ở {village} ({code}, {category}): {description}\nAnh/chị biết "
@@ -438,24 +447,33 @@ async def tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: st
         text = alert.format(code=ticket.code, category=category, village=where,
                             description=ticket.description[:300], time=f"{due:%H:%M}",
                             date=f"{due:%d/%m/%Y}")
-        for staff in (await s.execute(select(Staff).where(
-                Staff.commune_id == ticket.commune_id, Staff.active.is_(True),
-                Staff.zalo_user_id.is_not(None),
-                (Staff.role == "leader") | ((Staff.role == "officer")
-                                            & ((Staff.office == ticket.office)
-                                               | (Staff.id == ticket.assignee_id)))))).scalars():
-            targets.append((staff, text))
-    for staff, text in targets:
-        key = f"ticket:{ticket.id}:{what}:{ticket.reopened}:staff:{staff.id}"
-        exists = (await s.execute(select(OutboundMessage.id).where(
-            OutboundMessage.idempotency_key == key))).scalar_one_or_none()
-        if exists is None:
-            await s.execute(OutboundMessage.__table__.insert(), [outbound_row(
-                ticket.commune_id, None, "zalo", staff.zalo_user_id, key, Text(text),
-                LANE)])
-            queued += 1
-    return queued
+        targets += [(staff, text) for staff in await _desk(
+            s, ticket.commune_id, ticket.office, ticket.assignee_id)]
+    return await _queue_once(s, [outbound_row(
+        ticket.commune_id, None, "zalo", staff.zalo_user_id,
+        f"ticket:{ticket.id}:{what}:{ticket.reopened}:staff:{staff.id}", Text(text), LANE)
+        for staff, text in targets])
 
+
+async def _desk(s: AsyncSession, commune_id: int, office: str,
+                assignee_id: int | None = None) -> list[Staff]:
+    """Who is alerted on Zalo about a ticket or a waiting resident: the leaders, the officers
+    of ``office`` and the assignee — those reachable on Zalo."""
+    officer = (Staff.office == office) | (Staff.id == assignee_id) if assignee_id \
+        else Staff.office == office
+    return list((await s.execute(select(Staff).where(
+        Staff.commune_id == commune_id, Staff.active.is_(True), Staff.zalo_user_id.is_not(None),
+        (Staff.role == "leader") | ((Staff.role == "officer") & officer)))).scalars())
+
+
+async def _queue_once(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Queue staff alerts; one already queued under the same key is not queued again.
+    Returns how many were new."""
+    if not rows:
+        return 0
+    result = await s.execute(_insert(s, OutboundMessage).values(rows)
+                             .on_conflict_do_nothing().returning(OutboundMessage.id))
+    return len(result.all())
 
 
 _NOTE = re.compile(r"^\s*(PA-\d{4}-\d{6})\s*:\s*(\S.*)$", re.I | re.S)
@@ -476,16 +494,9 @@ async def tell_staff_of_handoff(s: AsyncSession, commune_id: int, commune: Commu
              "#{id}, {why}). Xem và trả lời trong hộp thư của xã.").format(
                  id=handoff_id, why=_("người dân muốn gặp cán bộ") if reason == "asked"
                  else _("trợ lý không hiểu câu hỏi"))
-    staff = (await s.execute(select(Staff).where(
-        Staff.commune_id == commune_id, Staff.active.is_(True), Staff.zalo_user_id.is_not(None),
-        (Staff.role == "leader") | ((Staff.role == "officer")
-                                    & (Staff.office == commune.offices[0].code))))).scalars()
-    rows = [outbound_row(commune_id, None, "zalo", person.zalo_user_id,
-                         f"handoff:{handoff_id}:staff:{person.id}", Text(text), LANE)
-            for person in staff]
-    if rows:
-        await s.execute(OutboundMessage.__table__.insert(), rows)
-    return len(rows)
+    return await _queue_once(s, [outbound_row(
+        commune_id, None, "zalo", person.zalo_user_id, f"handoff:{handoff_id}:staff:{person.id}",
+        Text(text), LANE) for person in await _desk(s, commune_id, commune.offices[0].code)])
 
 
 async def add_propagandist_note(s: AsyncSession, commune_id: int, zalo_user_id: str, code: str,
