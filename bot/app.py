@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from bot.notices.broadcast import BroadcastWorker
 from bot.notices.delivery import NOTICES_TOPIC, NoticeDispatcher
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
+from bot.private_files import private_dir
 from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.feedback.api import FeedbackApi
 from bot.feedback.clock import SlaClock
@@ -44,6 +46,7 @@ from bot.store.migrate import upgrade
 from bot.store.models import InboundEvent
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenants, sync
+from bot.web_headers import add_headers
 
 log = logging.getLogger(__name__)
 SERVICES: web.AppKey["Services"] = web.AppKey("services")
@@ -107,7 +110,10 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     coord = create_coordinator(settings.redis_url)
     await coord.start()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=64))
-    box = SecretBox(load_or_create_secret(settings.service.secret_key, VAR_DIR))
+    if VAR_DIR.exists():
+        private_dir(VAR_DIR)  # owner-only, also when an older install made it readable
+    secret = load_or_create_secret(settings.service.secret_key, VAR_DIR)
+    box = SecretBox(secret)
     tokens = TokenManager(settings, sm, box, coord, http)
     api = ZaloApi(http, tokens, coord, settings.zalo.api_base, settings.zalo.request_timeout_s,
                   app_rate_limit=settings.zalo.app_calls_per_minute,
@@ -115,7 +121,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                   oa_rate_limit=settings.zalo.oa_calls_per_minute)
     events = GroupInserter(sm, InboundEvent, ("commune_id", "channel", "dedupe_key"))
     zalo = ZaloChannel(settings, tenants, coord, api, events, sm)
-    webchat = WebChatChannel(tenants, sm, coord, events)
+    webchat = WebChatChannel(tenants, sm, coord, events, settings.webchat, secret,
+                             settings.public_url)
     channels = {zalo.name: zalo, webchat.name: webchat}
     # SQLite shares one connection between the webhook and the loops: keep its batches short
     # so the write-before-200 never waits long; PostgreSQL takes bigger batches.
@@ -189,7 +196,7 @@ async def oauth_callback(request: web.Request) -> web.Response:
 
 async def index(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    links = "".join(f'<li><a href="/chat/{t.code}">{t.config.name}</a></li>'
+    links = "".join(f'<li><a href="/chat/{t.code}">{html.escape(t.config.name)}</a></li>'
                     for t in services.tenants)
     return web.Response(text=f"<!doctype html><meta charset=utf-8><meta name=viewport "
                              f"content='width=device-width'><title>Trợ lý xã</title>"
@@ -214,23 +221,17 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
         await services.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_response_prepare.append(add_headers)  # nosniff, referrer policy, CSP: every answer
 
     async def zalo_webhook(request: web.Request) -> web.StreamResponse:
         return await request.app[SERVICES].zalo.webhook(request)
-
-    async def chat_page(request: web.Request) -> web.Response:
-        return await request.app[SERVICES].webchat.page(request)
-
-    async def chat_ws(request: web.Request) -> web.StreamResponse:
-        return await request.app[SERVICES].webchat.websocket(request)
 
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/zalo", zalo_webhook)
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
-    app.router.add_get("/chat/{code:\\d{5}}", chat_page)
-    app.router.add_get("/chat/{code:\\d{5}}/ws", chat_ws)
-    for service, routes in (("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
+    for service, routes in (("webchat", WebChatChannel.ROUTES),
+                            ("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
                             ("feedback_api", FeedbackApi.ROUTES), ("open311", Open311.ROUTES)):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))

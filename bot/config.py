@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator,
+                      model_validator)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.yml"
@@ -231,6 +232,18 @@ class NoticeSettings(_Model):
         return OfficeHours._quoted_time(value)
 
 
+class WebReportCaps(_Model):
+    """New reports (tickets) the public web chat may file in any hour: per anonymous session
+    and per network address (all its sessions together). Emergencies have their own, slightly
+    higher cap; past it the resident is still given the national numbers and the commune's
+    phone. Zalo residents are not capped (Zalo knows who they are)."""
+
+    session: int = Field(default=3, ge=1)
+    session_emergency: int = Field(default=5, ge=1)
+    address: int = Field(default=10, ge=1)
+    address_emergency: int = Field(default=15, ge=1)
+
+
 class FeedbackSettings(_Model):
     """Residents' feedback (phản ánh, kiến nghị): the working-day clock and its defaults
     (sources in docs/feedback.md). Days are working days: Monday–Friday without Vietnamese
@@ -253,6 +266,8 @@ class FeedbackSettings(_Model):
     extra_working_days: list[date] = []  # Saturdays decreed as working days in exchange
     #: a conversation goes to staff after this many misunderstood messages in a row
     handoff_after_misses: int = Field(default=2, ge=1)
+    #: reports from the public web chat, capped per hour (anonymous sessions, addresses)
+    web_reports: WebReportCaps = WebReportCaps()
 
     @field_validator("category_days")
     @classmethod
@@ -265,6 +280,36 @@ class FeedbackSettings(_Model):
         if any(v < 1 for v in value.values()):
             raise ValueError("days must be at least 1")
         return value
+
+
+class WebChatSettings(_Model):
+    """The public web chat (docs/webchat.md). It assumes a hostile client: sessions are issued
+    and signed by the service, and every budget below is also counted per network address."""
+
+    #: reverse proxies (CIDR networks) whose ``X-Forwarded-For`` is believed; from any other
+    #: peer the header is ignored and the peer's own address counts
+    trusted_proxies: list[IPvAnyNetwork] = []
+    #: portals (``https://xa.example.gov.vn``) that may embed the chat page in a frame and open
+    #: its websocket; the service's own origin is always allowed
+    portal_origins: list[str] = []
+    messages_per_minute: int = Field(default=20, ge=1)  # one session
+    address_messages_per_minute: int = Field(default=60, ge=1)  # one address, all sessions
+    sessions_per_hour: int = Field(default=30, ge=1)  # new sessions one address may get
+    uploads_per_hour: int = Field(default=10, ge=1)  # photos one session may send
+    address_uploads_per_hour: int = Field(default=30, ge=1)
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, gt=0)  # a JPEG or PNG photo
+
+    @field_validator("portal_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        out = []
+        for origin in value:
+            origin = origin.strip().rstrip("/")
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+                raise ValueError(f"{origin!r}: an origin is scheme://host[:port], e.g. "
+                                 "https://xa.example.gov.vn (no path)")
+            out.append(origin.lower())
+        return out
 
 
 class ServiceSettings(_Model):
@@ -284,6 +329,7 @@ class Settings(_Model):
     nlu: NluSettings = NluSettings()
     notices: NoticeSettings = NoticeSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    webchat: WebChatSettings = WebChatSettings()
     communes: list[Commune] = Field(min_length=1)
     source: str = "<memory>"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -55,7 +56,9 @@ class Coordinator:
     def __init__(self) -> None:
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
-        self._windows: dict[str, tuple[float, int]] = {}
+        #: key → (bucket, count, when the bucket ends); oldest-touched first (see _evict)
+        self._windows: dict[str, tuple[int, int, float]] = {}
+        self._next_sweep = 0.0
 
     async def start(self) -> None:
         return None
@@ -102,21 +105,39 @@ class Coordinator:
         self._deliver(topic, message)
 
     # -- rate windows --------------------------------------------------------------------
+    #: most windows kept in memory: public clients (one key per web chat session or address)
+    #: must not grow the process without bound
+    max_windows = 100_000
+
     async def window_count(self, key: str, window_s: float) -> int:
         """Count one more event in the current fixed window of ``window_s`` seconds (aligned
         to the wall clock, like Redis's buckets and Zalo's minute)."""
-        bucket = int(time.time() // window_s)
-        start, count = self._windows.get(key, (bucket, 0))
+        now = time.time()
+        bucket = int(now // window_s)
+        start, count, _ = self._windows.pop(key, (bucket, 0, 0.0))
         count = count + 1 if start == bucket else 1
-        self._windows[key] = (bucket, count)
+        self._windows[key] = (bucket, count, (bucket + 1) * window_s)  # now the newest
+        self._evict(now)
         return count
 
     async def window_release(self, key: str, window_s: float) -> None:
         """Give back one event counted in the current window (a call that was not made)."""
         bucket = int(time.time() // window_s)
-        start, count = self._windows.get(key, (bucket, 0))
+        start, count, ends = self._windows.get(key, (bucket, 0, 0.0))
         if start == bucket and count > 0:
-            self._windows[key] = (bucket, count - 1)
+            self._windows[key] = (bucket, count - 1, ends)
+
+    def _evict(self, now: float) -> None:
+        """Drop windows that have ended (every 10 s at most), and past ``max_windows`` the
+        least recently counted ones — a forgotten window only starts its count afresh."""
+        if now >= self._next_sweep or len(self._windows) > self.max_windows:
+            self._next_sweep = now + 10.0
+            for key in [k for k, (_, _, ends) in self._windows.items() if ends <= now]:
+                del self._windows[key]
+        excess = len(self._windows) - self.max_windows
+        if excess > 0:  # drop a tenth more than needed, so this is not paid on every count
+            for key in list(itertools.islice(self._windows, excess + self.max_windows // 10)):
+                del self._windows[key]
 
     async def hold(self, name: str, owner: str, ttl: float) -> bool:
         """Take or keep the leadership ``name`` for ``ttl`` seconds: True while ``owner`` holds

@@ -99,6 +99,8 @@ class Inbound:
     msg_id: str | None = None
     msg_ids: tuple[str, ...] = ()
     user_id_by_app: str | None = None
+    #: web chat: a keyed hash of the sender's network address (bot/channels/webguard.py)
+    origin: str | None = None
 
 
 @dataclass

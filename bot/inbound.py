@@ -33,7 +33,7 @@ from bot.notices import relay
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
 from bot.store.models import (Conversation, Handoff, InboundEvent, Message, Notice,
                               OutboundMessage, ProviderMessage, Resident, Ticket, TopicPreference,
-                              Village)
+                              Upload, Village)
 from bot.store.ops import outbound_row
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import as_utc, utcnow
@@ -301,6 +301,8 @@ class InboundProcessor(Worker):
         resident = self._residents[(tenant.id, event.channel, inbound.user_id)]
         if inbound.user_id_by_app:
             resident.user_id_by_app = inbound.user_id_by_app
+        if inbound.origin:  # web chat: reports are capped per address (bot/feedback/flood.py)
+            resident.origin_key = inbound.origin
         now = event.received_at
         if kind == "withdraw":
             await erase_resident(s, resident)
@@ -378,6 +380,7 @@ class InboundProcessor(Worker):
                 return
             result = engine.respond(tenant.config, inbound.text, language=resident.language,
                                     state=conv.state, attachments=inbound.attachments,
+                                    channel=event.channel,
                                     understood=understood,
                                     notices=[n for n, villages in notices
                                              if not villages or resident.village_id in villages],
@@ -464,6 +467,7 @@ async def erase_resident(s: AsyncSession, resident: Resident) -> None:
     resident.consent_at = None
     resident.consent_source = None
     resident.erased_at = utcnow()
+    resident.origin_key = None
     conv_ids = select(Conversation.id).where(Conversation.resident_id == resident.id)
     await s.execute(update(Message).where(Message.conversation_id.in_(conv_ids.scalar_subquery()))
                     .values(text=None, attachments=None))
@@ -473,7 +477,10 @@ async def erase_resident(s: AsyncSession, resident: Resident) -> None:
                                           Handoff.closed_at.is_(None)).values(closed_at=utcnow()))
     await s.execute(delete(TopicPreference).where(TopicPreference.resident_id == resident.id))
     await s.execute(update(Ticket).where(Ticket.resident_id == resident.id).values(
-        reporter_name=None, reporter_phone=None, reporter_email=None))
+        reporter_name=None, reporter_phone=None, reporter_email=None, origin_key=None))
+    if resident.channel == "webchat":  # the photos the session sent
+        await s.execute(delete(Upload).where(Upload.commune_id == resident.commune_id,
+                                             Upload.session == resident.external_id))
     await s.execute(update(InboundEvent).where(
         InboundEvent.commune_id == resident.commune_id,
         InboundEvent.channel == resident.channel,

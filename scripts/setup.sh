@@ -19,3 +19,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+
+# The web chat's browser test (tests/test_webchat_browser.py) drives Debian's Chromium through
+# Playwright; Playwright's own browser download cannot be used here. Installed only as root and
+# only when missing (elsewhere the test reports Chromium as missing).
+if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi

@@ -4,55 +4,106 @@ It goes through the same path as Zalo: each message is stored as an inbound even
 the inbound processor, answered through outbound rows; the sender delivers a web chat row by
 publishing it on ``webchat:<code>:<session>`` (Redis pub/sub across processes), and the process
 holding that websocket writes it out.
+
+The page is public, so the channel assumes a hostile client (docs/webchat.md):
+
+    POST /chat/{code}/session   a new session, signed by the service (bot/channels/webguard.py)
+    GET  /chat/{code}/ws        websocket; the first frame is {"type": "hello", "session": …}
+    POST /chat/{code}/photo     a JPEG/PNG (≤ webchat.max_upload_bytes), header X-Chat-Session
+    GET  /chat/static/chat.js   the page's script and style (no inline script: CSP)
+
+A session made up by the client, or signed for another commune, is refused before anything is
+stored. Every message, connection, upload and new session is also counted per network address
+(a keyed hash of it, never the address), and ``Origin`` must be the service or a configured
+portal. New reports per hour are capped in bot/feedback/flood.py, where tickets are filed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
+import math
 import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.api.auth import read_limited
+from bot.config import WebChatSettings
 from bot.conversation import engine
 from bot.coord import Coordinator
-from bot.envelope import Delivered, Inbound, to_payload
+from bot.crypto import subkey
+from bot.channels.webguard import Sessions, client_address, origin_allowed, origin_key
+from bot.envelope import Choices, Delivered, Inbound, from_payload
+from bot.feedback import photos
 from bot.i18n import gettext_for
 from bot.inbound import EVENTS_TOPIC
-from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
+from bot.store.models import (Conversation, InboundEvent, Message, OutboundMessage, Resident)
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
+from bot.web_headers import CSP, page_policy
 
 log = logging.getLogger(__name__)
-PAGE = Path(__file__).resolve().parent / "web" / "chat.html"
-_SESSION = re.compile(r"^[A-Za-z0-9-]{16,64}$")
+WEB = Path(__file__).resolve().parent / "web"
+PAGE = WEB / "chat.html"
+STATIC = {"chat.js": "application/javascript", "chat.css": "text/css"}
 MAX_TEXT = 2000
-PER_MINUTE = 20  # messages a web chat session may send in a minute
+HISTORY = 30  # messages shown again when the page reloads
+HELLO_TIMEOUT_S = 10.0
+_PHOTO_TOKEN = re.compile(photos.TOKEN_PATTERN)
+_ = gettext_for("vi")  # the page and its errors are Vietnamese; replies follow the resident
 
 
 def topic(code: str, session: str) -> str:
     return f"webchat:{code}:{session}"
 
 
+class _TooLarge(web.HTTPClientError):
+    status_code = 413  # aiohttp's own class insists on sizes; the message says it instead
+
+
+def _refuse(cls: type[web.HTTPException], message: str) -> web.HTTPException:
+    return cls(text=json.dumps({"error": message}, ensure_ascii=False),
+               content_type="application/json")
+
+
 class WebChatChannel:
     name = "webchat"
+    ROUTES = (("GET", r"/chat/{code:\d{5}}", "page"),
+              ("POST", r"/chat/{code:\d{5}}/session", "new_session"),
+              ("GET", r"/chat/{code:\d{5}}/ws", "websocket"),
+              ("POST", r"/chat/{code:\d{5}}/photo", "photo"),
+              ("GET", r"/chat/static/{name}", "static"))
 
     def __init__(self, tenants: Tenants, sm: async_sessionmaker, coord: Coordinator,
-                 events: GroupInserter) -> None:
+                 events: GroupInserter, settings: WebChatSettings | None = None,
+                 secret: str = "", public_url: str | None = None) -> None:
         self.tenants = tenants
         self.events = events
         self.sm = sm
         self.coord = coord
-        self._page = PAGE.read_text(encoding="utf-8")
+        self.settings = settings or WebChatSettings()
+        if not secret:
+            raise ValueError("the web chat needs the service secret to sign its sessions")
+        self.sessions = Sessions(subkey(secret, "webchat-session"))
+        self._origin_key = subkey(secret, "webchat-origin")
+        own = urlsplit(public_url or "")
+        self._origins = [*self.settings.portal_origins,
+                         *([f"{own.scheme}://{own.netloc}".lower()] if own.netloc else [])]
+        self._static = {name: (WEB / name).read_bytes() for name in STATIC}
+        version = hashlib.sha256(b"".join(self._static.values())).hexdigest()[:12]
+        self._page = PAGE.read_text(encoding="utf-8").replace("{{version}}", version)
 
+    # -- guards ------------------------------------------------------------------------------
     def _tenant(self, request: web.Request) -> Tenant:
         tenant = self.tenants.by_code(request.match_info["code"])
         if tenant is None:
@@ -60,19 +111,100 @@ class WebChatChannel:
                                    content_type="text/plain")
         return tenant
 
+    def _guard(self, request: web.Request) -> str:
+        """Refuse another site's page; the caller's origin key (a keyed hash of its address)."""
+        if not origin_allowed(request, self._origins):
+            raise _refuse(web.HTTPForbidden, _("Trang này không được phép dùng hộp trò chuyện "
+                                                "của xã."))
+        address = client_address(request, self.settings.trusted_proxies)
+        return origin_key(self._origin_key, address)
+
+    async def _over(self, key: str, limit: int, window_s: float) -> bool:
+        return await self.coord.window_count(key, window_s) > limit
+
+    async def _address_busy(self, origin: str) -> bool:
+        """One more request from this address this minute: over its budget?"""
+        return await self._over(f"webchat:addr:{origin}", self.settings.address_messages_per_minute,
+                                60)
+
+    # -- HTTP --------------------------------------------------------------------------------
     async def page(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
         html = (self._page.replace("{{commune_name}}", _escape(tenant.config.name))
-                .replace("{{commune_code}}", tenant.code))
-        return web.Response(text=html, content_type="text/html", charset="utf-8")
+                .replace("{{commune_code}}", tenant.code)
+                .replace("{{commune_tel}}", re.sub(r"[^\d+]", "", tenant.config.phone))
+                .replace("{{commune_phone}}", _escape(tenant.config.phone))
+                .replace("{{max_upload}}", str(self.settings.max_upload_bytes))
+                .replace("{{max_upload_mb}}", _megabytes(self.settings.max_upload_bytes)))
+        return web.Response(text=html, content_type="text/html", charset="utf-8", headers={
+            CSP: page_policy(self.settings.portal_origins), "Cache-Control": "no-cache"})
 
+    async def static(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in STATIC:
+            raise web.HTTPNotFound()
+        return web.Response(body=self._static[name], content_type=STATIC[name],
+                            charset="utf-8", headers={"Cache-Control": "public, max-age=86400"})
+
+    async def new_session(self, request: web.Request) -> web.Response:
+        """A session for the page to keep (localStorage): the server's, never the client's."""
+        tenant = self._tenant(request)
+        origin = self._guard(request)
+        if await self._over(f"webchat:new:{origin}", self.settings.sessions_per_hour, 3600):
+            raise _refuse(web.HTTPTooManyRequests, _(
+                "Có quá nhiều phiên trò chuyện mới từ mạng này. Anh/chị vui lòng thử lại sau "
+                "hoặc gọi {phone}.").format(phone=tenant.config.phone))
+        return web.json_response({"session": self.sessions.issue(tenant.code)},
+                                 headers={"Cache-Control": "no-store"})
+
+    async def photo(self, request: web.Request) -> web.Response:
+        """A photo for a report: JPEG or PNG by its bytes, within the size limit; stored with
+        the commune and the session, named by an unguessable token the message then carries."""
+        tenant = self._tenant(request)
+        origin = self._guard(request)
+        session = self.sessions.verify(tenant.code, request.headers.get("X-Chat-Session"))
+        if session is None:
+            raise _refuse(web.HTTPUnauthorized, _("Phiên trò chuyện không hợp lệ. Anh/chị tải "
+                                                  "lại trang rồi gửi lại ảnh."))
+        limit = self.settings.max_upload_bytes
+        too_big = _refuse(_TooLarge, _(
+            "Ảnh quá lớn: xã nhận ảnh đến {mb} MB.").format(mb=_megabytes(limit)))
+        if request.content_length is not None and request.content_length > limit:
+            raise too_big
+        if (await self._address_busy(origin)
+                or await self._over(f"webchat:up:{tenant.code}:{session}",
+                                    self.settings.uploads_per_hour, 3600)
+                or await self._over(f"webchat:upaddr:{origin}",
+                                    self.settings.address_uploads_per_hour, 3600)):
+            raise _refuse(web.HTTPTooManyRequests, _(
+                "Anh/chị đã gửi nhiều ảnh, vui lòng thử lại sau ạ."))
+        data = await read_limited(request, limit)
+        if data is None:
+            raise too_big
+        kind = photos.image_type(data)
+        if kind is None:
+            raise _refuse(web.HTTPUnsupportedMediaType, _(
+                "Xã chỉ nhận ảnh chụp dạng JPEG hoặc PNG."))
+        async with self.sm() as s, s.begin():
+            upload = await photos.store(s, tenant.id, session, data, kind)
+        return web.json_response({"upload": upload.token, "type": kind, "size": len(data)},
+                                 status=201)
+
+    # -- websocket ---------------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         tenant = self._tenant(request)
-        session = request.query.get("session", "")
-        if not _SESSION.match(session):
-            raise web.HTTPBadRequest(text="session must be 16-64 letters, digits or dashes")
+        origin = self._guard(request)
+        if await self._address_busy(origin):
+            raise _refuse(web.HTTPTooManyRequests, _(
+                "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ."))
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
         await ws.prepare(request)
+        session = await self._hello(ws, tenant)
+        if session is None:
+            await ws.send_json({"type": "error", "code": "session", "error": _(
+                "Phiên trò chuyện không hợp lệ hoặc đã hết hạn. Trang sẽ mở phiên mới.")})
+            await ws.close(code=4401, message=b"invalid session")
+            return ws
         sub = await self.coord.subscribe(topic(tenant.code, session))
         pump = asyncio.create_task(self._pump(ws, sub))
         try:
@@ -80,13 +212,24 @@ class WebChatChannel:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
-                await self._receive(ws, tenant, session, msg.data)
+                await self._receive(ws, tenant, session, origin, msg.data)
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             await sub.close()
         return ws
+
+    async def _hello(self, ws: web.WebSocketResponse, tenant: Tenant) -> str | None:
+        """The first frame names the session (not the URL: addresses end up in logs)."""
+        try:
+            msg = await ws.receive(timeout=HELLO_TIMEOUT_S)
+            hello = json.loads(msg.data) if msg.type == WSMsgType.TEXT else None
+        except (asyncio.TimeoutError, ValueError):
+            return None
+        if not isinstance(hello, dict) or hello.get("type") != "hello":
+            return None
+        return self.sessions.verify(tenant.code, hello.get("session"))
 
     async def _pump(self, ws: web.WebSocketResponse, sub) -> None:  # type: ignore[no-untyped-def]
         while True:
@@ -95,56 +238,158 @@ class WebChatChannel:
                 await ws.send_str(message)
 
     async def _history(self, ws: web.WebSocketResponse, tenant: Tenant, session: str) -> None:
+        """Always the first frame: the conversation so far — the welcome for a new one — and
+        the quick choices of the last question if the resident has not answered it yet (a
+        reload must not take them away)."""
         async with self.sm() as s:
-            rows = (await s.execute(
-                select(Message.direction, Message.text).join(
-                    Conversation, Conversation.id == Message.conversation_id).join(
-                    Resident, Resident.id == Conversation.resident_id).where(
-                    Resident.commune_id == tenant.id, Resident.channel == self.name,
-                    Resident.external_id == session).order_by(Message.id.desc()).limit(30))).all()
-        if rows:
-            await ws.send_json({"type": "history", "messages": [
-                {"direction": d, "text": t} for d, t in reversed(rows) if t]})
-        else:
-            for reply in engine.welcome(tenant.config):
-                await ws.send_json({"type": "reply", **_wire(reply.kind, to_payload(reply))})
+            resident_id = (await s.execute(select(Resident.id).where(
+                Resident.commune_id == tenant.id, Resident.channel == self.name,
+                Resident.external_id == session))).scalar_one_or_none()
+            rows, pending = [], None
+            if resident_id is not None:
+                rows = (await s.execute(
+                    select(Message.direction, Message.text, Message.attachments).join(
+                        Conversation, Conversation.id == Message.conversation_id).where(
+                        Conversation.resident_id == resident_id).order_by(Message.id.desc())
+                    .limit(HISTORY))).all()
+                pending = await _unanswered_choices(s, resident_id)
+        messages: list[dict[str, Any]] = []
+        for direction, text, attachments in reversed(rows):
+            if text or attachments:
+                messages.append({"direction": direction, "text": text or _attached(attachments)})
+        if pending is not None:
+            shown = _shown(pending)
+            last = next((m for m in reversed(messages) if m["direction"] == "out"), None)
+            if last is not None and last["text"] == pending.numbered():
+                last.update(shown)
+            else:
+                messages.append(shown)
+        if not messages:
+            messages = [_shown(reply) if isinstance(reply, Choices)
+                        else {"direction": "out", "text": engine.text_of(reply)}
+                        for reply in engine.welcome(tenant.config, channel=self.name)]
+        await ws.send_json({"type": "history", "messages": messages})
 
     async def _receive(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
-                       data: str) -> None:
-        _ = gettext_for("vi")
+                       origin: str, data: str) -> None:
         try:
             msg = json.loads(data)
             text = str(msg.get("payload") or msg.get("text") or "").strip()
             client_id = str(msg.get("id") or uuid.uuid4())[:64]
+            raw_attachments = msg.get("attachments")
         except (ValueError, AttributeError):
             await ws.send_json({"type": "error", "error": _("Tin nhắn không hợp lệ.")})
             return
-        if not text or len(text) > MAX_TEXT:
-            await ws.send_json({"type": "error", "error": _(
-                "Tin nhắn cần có từ 1 đến 2.000 ký tự.")})
-            return
-        # the page is public: a per-session budget keeps one client from flooding the store
-        if await self.coord.window_count(f"webchat:{tenant.code}:{session}", 60) > PER_MINUTE:
+        # the page is public: budgets per session and per address keep one client (or one
+        # machine opening many sessions) from flooding the store
+        if (await self._over(f"webchat:{tenant.code}:{session}",
+                             self.settings.messages_per_minute, 60)
+                or await self._address_busy(origin)):
             await ws.send_json({"type": "error", "error": _(
                 "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ.")})
+            return
+        attachments = await self._attachments(tenant, session, raw_attachments)
+        if attachments is None:
+            await ws.send_json({"type": "error", "error": _(
+                "Ảnh hoặc vị trí gửi kèm không hợp lệ.")})
+            return
+        if (not text and not attachments) or len(text) > MAX_TEXT:
+            await ws.send_json({"type": "error", "error": _(
+                "Tin nhắn cần có từ 1 đến 2.000 ký tự.")})
             return
         new_id = await self.events.insert(dict(
             commune_id=tenant.id, channel=self.name, event_name="webchat_text",
             dedupe_key=f"web:{session}:{client_id}", external_user_id=session,
-            payload={"text": text, "session": session}, received_at=utcnow(),
-            status="received", attempts=0))
+            payload={"text": text, "session": session, "attachments": attachments,
+                     "origin": origin},
+            received_at=utcnow(), status="received", attempts=0))
         if new_id is not None:
             await self.coord.publish(EVENTS_TOPIC)
 
+    async def _attachments(self, tenant: Tenant, session: str,
+                           raw: object) -> list[dict[str, Any]] | None:
+        """What the page may attach: a photo this session uploaded, or a location the
+        resident chose to send. Anything else (None) refuses the message."""
+        if raw is None or raw == []:
+            return []
+        if not isinstance(raw, list) or len(raw) > 3:
+            return None
+        out: list[dict[str, Any]] = []
+        for item in raw:
+            payload = item.get("payload") if isinstance(item, dict) else None
+            if not isinstance(payload, dict):
+                return None
+            if item.get("type") == "image":
+                token = payload.get("upload")
+                if not isinstance(token, str) or not _PHOTO_TOKEN.match(token):
+                    return None
+                async with self.sm() as s:
+                    if not await photos.owned(s, tenant.id, session, token):
+                        return None
+                out.append({"type": "image", "payload": {"upload": token}})
+            elif item.get("type") == "location":
+                where = payload.get("coordinates")
+                lat = _number(where.get("latitude") if isinstance(where, dict) else None, 90)
+                long = _number(where.get("longitude") if isinstance(where, dict) else None, 180)
+                if lat is None or long is None:
+                    return None
+                out.append({"type": "location",
+                            "payload": {"coordinates": {"latitude": lat, "longitude": long}}})
+            else:
+                return None
+        return out
+
     def to_inbound(self, row: InboundEvent) -> Inbound:
         return Inbound(kind="message", user_id=row.external_user_id,
-                       text=row.payload.get("text"))
+                       text=row.payload.get("text") or None,
+                       attachments=list(row.payload.get("attachments") or []),
+                       origin=row.payload.get("origin"))
 
     async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
         await self.coord.publish(topic(tenant.code, row.recipient),
                                  json.dumps({"type": "reply", **_wire(row.kind, row.payload)},
                                             ensure_ascii=False))
         return Delivered()
+
+
+async def _unanswered_choices(s, resident_id: int):  # type: ignore[no-untyped-def]
+    """The resident's last message from us, if it is a question with quick choices sent after
+    their own last message."""
+    last = (await s.execute(select(OutboundMessage.kind, OutboundMessage.payload,
+                                   OutboundMessage.created_at).where(
+        OutboundMessage.resident_id == resident_id,
+        OutboundMessage.status.not_in(["cancelled", "failed"]))
+        .order_by(OutboundMessage.id.desc()).limit(1))).first()
+    if last is None or last.kind != "choices":
+        return None
+    said = (await s.execute(select(func.max(Message.created_at)).join(
+        Conversation, Conversation.id == Message.conversation_id).where(
+        Conversation.resident_id == resident_id, Message.direction == "in"))).scalar()
+    if said is not None and said > last.created_at:
+        return None
+    return from_payload(last.kind, last.payload)
+
+
+def _shown(choices: Choices) -> dict[str, Any]:
+    return {"direction": "out", "text": choices.text,
+            "options": [{"title": o.title, "payload": o.payload} for o in choices.options]}
+
+
+def _attached(attachments: list[dict[str, Any]] | None) -> str:
+    kinds = {a.get("type") for a in attachments or []}
+    return " ".join(label for kind, label in (("image", "📷 Ảnh"), ("location", "📍 Vị trí"))
+                    if kind in kinds) or "📎"
+
+
+def _number(value: object, bound: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and -bound <= value <= bound else None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g}"
 
 
 def _wire(kind: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -121,9 +121,10 @@ LANGUAGE_NAMES = {"vi": N_("tiếng Việt"), "hnj": N_("tiếng H'Mông"), "ium
 
 def render(intent: str, commune: Commune, _: Callable[[str], str],
            village: str | None = None, topic: str | None = None,
-           language: str | None = None) -> tuple[str, bool]:
+           language: str | None = None, channel: str = "zalo") -> tuple[str, bool]:
     """The answer to ``intent`` (or a situation) for ``commune`` in the resident's language,
-    and whether the quick choices follow it. ``KeyError`` for one without an answer."""
+    and whether the quick choices follow it. ``KeyError`` for one without an answer.
+    An answer may have a wording for the web chat (``web:``): that page is not Zalo."""
     from bot.notices.workflow import TOPIC_NAMES
 
     fragments, intents = templates()
@@ -137,4 +138,5 @@ def render(intent: str, commune: Commune, _: Callable[[str], str],
     facts["what"] = _(TITLES[intent]).lower() if intent in TITLES else ""
     facts["topic"] = _(TOPIC_NAMES[topic]) if topic in TOPIC_NAMES else ""
     facts["language"] = _(LANGUAGE_NAMES[language]) if language in LANGUAGE_NAMES else ""
-    return _(entry["text"]).format(**facts), bool(entry.get("menu"))
+    text = entry.get("web", entry["text"]) if channel == "webchat" else entry["text"]
+    return _(text).format(**facts), bool(entry.get("menu"))

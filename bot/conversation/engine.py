@@ -83,8 +83,10 @@ def needs_nlu(text: str | None, state: dict[str, Any] | None) -> bool:
 
 
 def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-untyped-def]
-           now: datetime | None = None, notices: Sequence[NoticeSummary] = ()) -> list[Reply]:
-    """What the bot says for an understood intent, from the commune's own facts."""
+           now: datetime | None = None, notices: Sequence[NoticeSummary] = (),
+           channel: str = "zalo") -> list[Reply]:
+    """What the bot says for an understood intent, from the commune's own facts (worded for
+    the ``channel`` the resident is on)."""
     if intent == "office_hours":
         return [Text(answers.office_hours(commune, _, now))]
     if intent == "office_contact":
@@ -101,7 +103,7 @@ def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-un
         situation = ("language_vi" if language == "vi" else "language_set"
                      if _offered(commune, language) else "language_not_offered")
     text, menu = answers.render(situation, commune, _, village=_entity(parse, "village"),
-                                topic=topic, language=language)
+                                topic=topic, language=language, channel=channel)
     return [Choices(text, _menu(_))] if menu else [Text(text)]
 
 
@@ -131,7 +133,7 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             understood: Understanding | None = None,
             notices: Sequence[NoticeSummary] = (),
             pending_rating: str | None = None, resident_village: str | None = None,
-            handoff_after: int = 2) -> TurnResult:
+            handoff_after: int = 2, channel: str = "zalo") -> TurnResult:
     """``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
     Rasa backend is reached asynchronously); without it the embedded engine reads the text.
     ``notices``: the commune's current notices for this resident, newest first.
@@ -139,7 +141,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     only when this is the resident's first message since the answer (so a typed "3" is a
     rating then, and a menu choice ever after).
     ``resident_village``: where the resident lives, if known (a report's default village).
-    ``handoff_after``: misunderstood messages in a row before the conversation goes to staff."""
+    ``handoff_after``: misunderstood messages in a row before the conversation goes to staff.
+    ``channel``: where the resident writes (``zalo``, ``webchat``): answers name that page."""
     _ = gettext_for(language)
     state = dict(state or {})
     now_s = (now or utcnow()).timestamp()
@@ -153,6 +156,13 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         state.pop("choices", None)
         if consent is not None:
             return TurnResult(Parse("report_consent", 1.0), [], state, None, [consent])
+    if state.get("phone_for"):  # asked after a web chat report was filed with consent
+        given = report_form.phone_reply(text, state["phone_for"])
+        if given is None or not given.get("invalid"):
+            state.pop("phone_for")  # answered, skipped, or the resident moved on
+            state.pop("choices", None)
+        if given is not None:
+            return TurnResult(Parse("report_phone", 1.0), [], state, None, [given])
     if form is not None:
         if _words_to_read(text):  # read once: for "gặp cán bộ" here, the village in the step
             understood = understood or understand_embedded(text or "", village_names(commune))
@@ -221,7 +231,7 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         replies, extra = [], [{"kind": "handoff", "reason": "asked"}]
     else:
         state["misses"] = 0
-        replies = answer(commune, intent, parse, _, now, notices)
+        replies = answer(commune, intent, parse, _, now, notices, channel)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
@@ -268,9 +278,14 @@ def _report_step(commune: Commune, text: str | None, attachments: list[dict[str,
     return TurnResult(Parse(intent, 1.0), replies, state, None, effects)
 
 
-def welcome(commune: Commune, language: str = "vi") -> list[Reply]:
-    """What a resident sees after following the OA or tapping "Nhắn tin"."""
+def welcome(commune: Commune, language: str = "vi", channel: str = "zalo") -> list[Reply]:
+    """What a resident sees after following the OA or tapping "Nhắn tin" — or opening the web
+    chat page, which is not Zalo and says so."""
     _ = gettext_for(language)
+    if channel == "webchat":
+        return [Choices(_("Xin chào anh/chị! Đây là trang hỏi đáp trực tuyến của {name}. "
+                          "Anh/chị có thể hỏi giờ làm việc, địa chỉ, số điện thoại của xã, gửi "
+                          "phản ánh, hoặc chọn:").format(name=commune.name), _menu(_))]
     return [Choices(_("Cảm ơn anh/chị đã quan tâm trang Zalo của {name}. Anh/chị có thể hỏi "
                       "giờ làm việc, địa chỉ, số điện thoại của xã, hoặc chọn:").format(
                           name=commune.name), _menu(_))]

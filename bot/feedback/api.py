@@ -6,6 +6,7 @@ docs/openapi.yaml; authentication and tenancy in bot/api/auth.py: another commun
     POST /api/v1/communes/{code}/tickets                      file one (phone call, office visit)
     GET  /api/v1/communes/{code}/tickets/summary              counts, overdue, due soon
     GET  /api/v1/communes/{code}/tickets/{PA-…}               the ticket, its history
+    GET  /api/v1/communes/{code}/tickets/{PA-…}/media/{n}     a photo stored with it (web chat)
     POST /api/v1/communes/{code}/tickets/{PA-…}/{action}      accept | assign | transfer | return |
                                                               reject | duplicate | answer | close |
                                                               publish | note
@@ -33,7 +34,7 @@ from bot.api.auth import Identity, bad_input, error, identify, iso, read_json
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.envelope import Text
-from bot.feedback import service
+from bot.feedback import photos, service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.clock import TICKETS_TOPIC
 from bot.i18n import gettext_for
@@ -44,6 +45,7 @@ from bot.store.ops import outbound_row, village_by_name
 from bot.tenants import Tenants
 from bot.notices.delivery import WINDOW, route_for
 from bot.timeutil import as_utc, utcnow
+from bot.web_headers import CSP, SANDBOX
 
 SENSITIVE = [c.code for c in CATEGORIES.values() if c.sensitive]
 CODE = r"{ticket:PA-\d{4}-\d{6}}"
@@ -116,7 +118,7 @@ async def ticket_json(s: AsyncSession, ticket: Ticket, who: Identity, commune,  
         "overdue": service.is_overdue(ticket, now),
         "category": {"code": ticket.category, "name": CATEGORIES[ticket.category].name},
         "emergency": ticket.emergency, "village": village.name if village else None,
-        "description": ticket.description, "media": ticket.media,
+        "description": ticket.description, "media": media_json(ticket, who.commune_code),
         "lat": ticket.lat, "long": ticket.long, "address": ticket.address,
         "office": {"code": ticket.office, "name": service.office_name(commune, ticket.office)},
         "assignee": {"id": assignee.id, "name": assignee.name} if assignee else None,
@@ -157,9 +159,21 @@ async def ticket_json(s: AsyncSession, ticket: Ticket, who: Identity, commune,  
     return out
 
 
+def media_json(ticket: Ticket, code: str) -> list[dict[str, Any]]:
+    """A ticket's photos and pins for staff: a photo sent from the web chat is stored here and
+    fetched with the staff key from ``url`` (relative to the service), never a public link."""
+    out = []
+    for n, item in enumerate(ticket.media or []):
+        if item.get("upload"):
+            item = {"type": item.get("type", "image"), "stored": True,
+                    "url": f"/api/v1/communes/{code}/tickets/{ticket.code}/media/{n}"}
+        out.append(item)
+    return out
+
+
 #: turns of the report form: a report may be anonymous, so the chat view does not show them
 REPORT_TURNS = {"report_issue", "report_filed", "report_cancelled", "report_consent",
-                "ticket_status", "rate", "reopen"}
+                "report_phone", "ticket_status", "rate", "reopen"}
 
 
 def _history_item(m: Message) -> dict[str, Any]:
@@ -189,6 +203,7 @@ class FeedbackApi:
     ROUTES = (("GET", BASE + "/tickets", "list"), ("POST", BASE + "/tickets", "create"),
               ("GET", BASE + "/tickets/summary", "summary"),
               ("GET", BASE + "/tickets/" + CODE, "get"),
+              ("GET", BASE + "/tickets/" + CODE + r"/media/{n:\d{1,2}}", "media"),
               ("POST", BASE + "/tickets/" + CODE + "/{action:[a-z]+}", "act"),
               ("GET", BASE + "/handoffs", "handoffs"),
               ("GET", BASE + r"/handoffs/{id:\d+}", "handoff"),
@@ -275,6 +290,23 @@ class FeedbackApi:
             who = await identify(request, s)
             ticket = await self._ticket(s, who, request.match_info["ticket"])
             return web.json_response(await ticket_json(s, ticket, who, self._commune(who), True))
+
+    async def media(self, request: web.Request) -> web.Response:
+        """A photo of the ticket stored here, for the staff who may see the ticket (another
+        commune's key, or a propagandist outside the ticket's village: 404)."""
+        async with self.sm() as s:
+            who = await identify(request, s)
+            ticket = await self._ticket(s, who, request.match_info["ticket"])
+            n = int(request.match_info["n"])
+            item = (ticket.media or [])[n] if n < len(ticket.media or []) else {}
+            upload = await photos.by_token(s, who.commune_id, item["upload"]) \
+                if item.get("upload") else None
+            if upload is None:
+                raise error(404, "không tìm thấy / not found")
+            return web.Response(body=upload.content, content_type=upload.content_type, headers={
+                CSP: SANDBOX, "Cache-Control": "private, no-store",
+                "Content-Disposition": f'inline; filename="{ticket.code}-{n}.'
+                                       f'{upload.content_type.split("/")[1]}"'})
 
     async def create(self, request: web.Request) -> web.Response:
         """A report taken by phone or at the office, filed by staff."""

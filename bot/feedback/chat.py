@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.config import Commune
 from bot.envelope import Choice, Choices, Reply, Text
+from bot.feedback import phone
 from bot.feedback.categories import CATEGORIES, CHAT_ORDER, guess
 from bot.nlu.entities import _key
 from bot.nlu.normalize import search_key
@@ -79,6 +80,9 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
         payload = a.get("payload") or {}
         if a.get("type") in ("image", "gif") and payload.get("url"):
             form["media"] = [*form.get("media", []), {"type": "image", "url": payload["url"]}][:5]
+        elif a.get("type") == "image" and payload.get("upload"):  # a photo sent from the web chat
+            form["media"] = [*form.get("media", []),
+                             {"type": "image", "upload": payload["upload"]}][:5]
         elif a.get("type") == "location":
             coords = payload.get("coordinates") or payload
             try:
@@ -184,6 +188,32 @@ def consent_of(text: str | None) -> bool | None:
         return False
     if words in YES or "dong y" in words or (words.split() or [""])[0] in YES_FIRST:
         return True
+    return None
+
+
+PHONE_SKIP = "/phone skip"
+
+
+def phone_question(code: str, _) -> Choices:  # type: ignore[no-untyped-def]
+    """Asked on the web chat after the resident agreed to be contacted: Zalo shares a verified
+    number with one tap, a web page can only ask for it."""
+    return Choices(_("Anh/chị để lại số điện thoại để cán bộ gọi lại về phản ánh {code} (ví "
+                     "dụ 0912 345 678). Không muốn để số thì chọn Bỏ qua.").format(code=code),
+                   (Choice(_("Bỏ qua"), PHONE_SKIP),))
+
+
+def phone_reply(text: str | None, code: str) -> dict[str, Any] | None:
+    """The answer to the phone question: a number (normalised), a skip, a number that is not
+    a Vietnamese one (``invalid``: asked again), or None when the resident wrote about
+    something else."""
+    said = (text or "").strip()
+    if said in (PHONE_SKIP, "1") or _words(said) in SKIP:
+        return {"kind": "phone", "code": code, "phone": None}
+    number = phone.normalise(said)
+    if number:
+        return {"kind": "phone", "code": code, "phone": number}
+    if phone.looks_like_one(said):
+        return {"kind": "phone", "code": code, "invalid": True}
     return None
 
 

@@ -15,7 +15,9 @@ from bot.envelope import Reply, RequestUserInfo, Text
 from bot.feedback import service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.categories import guess
-from bot.feedback.chat import consent_question, hotline
+from bot.feedback import flood
+from bot.feedback.chat import consent_question, hotline, phone_question
+from bot.feedback.phone import display as display_phone
 from bot.i18n import gettext_for
 from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
 from bot.store.ops import village_by_name
@@ -36,7 +38,9 @@ async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
     if kind in ("rate", "reopen"):
         return await _rate(s, commune_id, commune, settings, resident, effect)
     if kind == "consent":
-        return await _consent(s, commune_id, resident, effect, now)
+        return await _consent(s, commune_id, resident, conv, effect, now)
+    if kind == "phone":
+        return await _phone(s, commune_id, resident, conv, effect, now)
     if kind == "handoff":
         return await _handoff(s, commune_id, commune, settings, resident, conv,
                               effect["reason"], now)
@@ -47,6 +51,9 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
                 resident: Resident, conv: Conversation, form: dict[str, Any],
                 now: datetime) -> list[Reply]:
     _ = gettext_for(resident.language)
+    if (refusal := await flood.refused(s, commune, settings.web_reports, resident,
+                                       form["category"], now, _)):
+        return refusal  # the public web chat: too many reports from this session or address
     village_id = None
     if form.get("village"):
         village = await village_by_name(s, commune_id, form["village"])
@@ -56,6 +63,7 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         source="zalo" if resident.channel == "zalo" else resident.channel, resident=resident,
         village_id=village_id, media=form.get("media"), lat=form.get("lat"),
         long=form.get("long"), consent=bool(form.get("consent"))), now)
+    ticket.origin_key = resident.origin_key  # web chat: counted per address (flood.py)
     lines = [_("Xã đã nhận phản ánh của anh/chị. Mã phản ánh: {code}. Xã sẽ trả lời "
                "{when}.").format(code=ticket.code, when=service.when_text(ticket, _))]
     if ticket.emergency:
@@ -73,20 +81,55 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         conv.state = {**(conv.state or {}), "consent_for": ticket.code,
                       "choices": [c.payload for c in question.options]}
     elif ticket.consent_at:
-        replies += _phone_request(ticket, resident, _)
+        replies += _phone_request(ticket, resident, conv, _)
     return replies
 
 
-def _phone_request(ticket: Ticket, resident: Resident, _) -> list[Reply]:  # type: ignore[no-untyped-def]
-    """With consent and no phone on record: Zalo's card that lets the resident share it."""
-    if ticket.reporter_phone or resident.channel != "zalo":
+def _phone_request(ticket: Ticket, resident: Resident, conv: Conversation,  # type: ignore[no-untyped-def]
+                   _) -> list[Reply]:
+    """With consent and no phone on record: on Zalo, the card that lets the resident share
+    it; on the web chat, the question (its answer: ``_phone``)."""
+    if ticket.reporter_phone:
+        return []
+    if resident.channel == "webchat":
+        question = phone_question(ticket.code, _)
+        conv.state = {**(conv.state or {}), "phone_for": ticket.code,
+                      "choices": [c.payload for c in question.options]}
+        return [question]
+    if resident.channel != "zalo":
         return []
     return [RequestUserInfo(_("Gửi số điện thoại cho xã"),
                             _("Để cán bộ gọi lại về phản ánh {code}").format(code=ticket.code),
                             CONSENT_IMAGE)]
 
 
-async def _consent(s: AsyncSession, commune_id: int, resident: Resident,
+async def _phone(s: AsyncSession, commune_id: int, resident: Resident, conv: Conversation,
+                 effect: dict[str, Any], now: datetime) -> list[Reply]:
+    """The web chat resident's answer to the phone question: kept on the ticket and the
+    resident only because they agreed (the ticket's consent)."""
+    _ = gettext_for(resident.language)
+    if effect.get("invalid"):
+        question = phone_question(effect["code"], _)
+        conv.state = {**(conv.state or {}), "choices": [c.payload for c in question.options]}
+        return [Text(_("Số điện thoại chưa đúng. Số di động có 10 chữ số (ví dụ 0912 345 678), "
+                       "số cố định có mã vùng (ví dụ 0214 385 2123).")), question]
+    ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
+    if ticket is None or ticket.resident_id != resident.id or not ticket.consent_at:
+        return []
+    if effect.get("phone") is None:
+        return [Text(_("Dạ, xã sẽ trả lời anh/chị ngay tại trang này về phản ánh "
+                       "{code}.").format(code=ticket.code))]
+    ticket.reporter_phone = resident.phone = effect["phone"]
+    resident.consent_at = resident.consent_at or now
+    resident.consent_source = resident.consent_source or "webchat_report"
+    s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id, actor="resident",
+                      action="phone", from_status=ticket.status, to_status=ticket.status,
+                      note="người dân để lại số điện thoại"))
+    return [Text(_("Cảm ơn anh/chị. Cán bộ sẽ gọi số {phone} khi cần về phản ánh "
+                   "{code}.").format(phone=display_phone(effect["phone"]), code=ticket.code))]
+
+
+async def _consent(s: AsyncSession, commune_id: int, resident: Resident, conv: Conversation,
                    effect: dict[str, Any], now: datetime) -> list[Reply]:
     """The answer to "may we keep your name and phone?" after an emergency was filed."""
     _ = gettext_for(resident.language)
@@ -101,7 +144,7 @@ async def _consent(s: AsyncSession, commune_id: int, resident: Resident,
                       action="consent", from_status=ticket.status, to_status=ticket.status,
                       note="đồng ý lưu tên, số điện thoại"))
     return [Text(_("Cảm ơn anh/chị. Cán bộ sẽ liên hệ khi cần về phản ánh {code}.").format(
-        code=ticket.code)), *_phone_request(ticket, resident, _)]
+        code=ticket.code)), *_phone_request(ticket, resident, conv, _)]
 
 
 async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,

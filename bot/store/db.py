@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from bot.private_files import private_sqlite
 
 
 def is_sqlite(url: str) -> bool:
@@ -20,7 +21,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(parsed.database)  # residents' data: owner-only (0600)
         # One connection: SQLite has one writer, and connections that contend for it wait in
         # SQLite's busy handler (sleeps of up to 100 ms). Queuing in-process instead keeps the
         # webhook's write-before-200 in the millisecond range. PostgreSQL gets a real pool.

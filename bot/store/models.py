@@ -92,6 +92,9 @@ class Resident(Base):
     window_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     window_error: Mapped[str | None] = mapped_column(String(200))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: web chat: a keyed hash of the network address the session last wrote from (never the
+    #: address), to cap reports per address; personal data, erased with the resident
+    origin_key: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -414,7 +417,8 @@ class Ticket(Base):
 
     __tablename__ = "tickets"
     __table_args__ = (UniqueConstraint("commune_id", "code"),
-                      Index("ix_tickets_commune_status", "commune_id", "status"))
+                      Index("ix_tickets_commune_status", "commune_id", "status"),
+                      Index("ix_tickets_origin_received", "origin_key", "received_at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(20))
@@ -457,6 +461,9 @@ class Ticket(Base):
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when escalated
     #: when the leader heard that nobody took the ticket up by ``ack_due_at``
     ack_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: web chat: the reporter's origin key (see ``Resident.origin_key``), to cap new reports
+    #: per address and hour
+    origin_key: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -497,3 +504,21 @@ class Handoff(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     replies: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Upload(Base):
+    """A photo a web chat resident sent (JPEG or PNG, checked by its bytes), kept for the
+    commune's staff; a report's ``media`` names it by ``token``. ``session`` is the web chat
+    session that sent it: only that session may attach it to a message."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_commune_session", "commune_id", "session"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    session: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

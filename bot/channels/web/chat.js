@@ -1,0 +1,201 @@
+// The web chat page (bot/channels/webchat.py). Served as a file, never inline, so the page's
+// Content-Security-Policy can forbid inline scripts. Message text is only ever put into the
+// page as text nodes, never parsed as HTML; phone numbers become tel: links built with the DOM.
+(function () {
+  "use strict";
+  var body = document.body;
+  var code = body.dataset.code;
+  var maxUpload = Number(body.dataset.maxUpload) || 5 * 1024 * 1024;
+  var storeKey = "bot-session-" + code;
+  var SIGNED = /^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}$/;
+  // "0214 000 001", "0912.345.678", "+84 912 345 678", and the emergency numbers 111–115
+  var PHONE = /(^|[^\w\-.\/+])((?:\+84|0)\d(?:[ .]?\d){7,10}|11[1-5])(?![\w\/])/g;
+  var log = document.getElementById("log");
+  var status = document.getElementById("status");
+  var input = document.getElementById("t");
+  var ws = null, retry = 0, session = null, memory = null;
+
+  function stored() {
+    try { return localStorage.getItem(storeKey); } catch (e) { return memory; }
+  }
+  function keep(value) {
+    memory = value;
+    try {
+      if (value) localStorage.setItem(storeKey, value); else localStorage.removeItem(storeKey);
+    } catch (e) { /* storage blocked (private mode, some frames): this tab only */ }
+  }
+
+  // The session comes from the server, signed; an id made up by an older page is replaced.
+  function getSession(fresh) {
+    var have = fresh ? null : stored();
+    if (have && SIGNED.test(have)) return Promise.resolve(have);
+    return fetch("/chat/" + code + "/session", {method: "POST", credentials: "same-origin"})
+      .then(function (r) {
+        return r.json().then(function (j) {
+          if (!r.ok || !j.session) throw new Error(j.error || "Không mở được phiên trò chuyện.");
+          keep(j.session);
+          return j.session;
+        });
+      });
+  }
+
+  function linkify(parent, text) {
+    var last = 0, m;
+    PHONE.lastIndex = 0;
+    while ((m = PHONE.exec(text)) !== null) {
+      var start = m.index + m[1].length;
+      if (start > last) parent.appendChild(document.createTextNode(text.slice(last, start)));
+      var a = document.createElement("a");
+      a.href = "tel:" + m[2].replace(/[^\d+]/g, "");
+      a.textContent = m[2];
+      parent.appendChild(a);
+      last = start + m[2].length;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function clearChoices() {
+    var boxes = log.querySelectorAll(".choices");
+    for (var i = 0; i < boxes.length; i++) boxes[i].remove();
+  }
+
+  function add(text, dir, options, picture) {
+    var div = document.createElement("div");
+    div.className = "msg " + dir;
+    if (dir === "out") linkify(div, text || ""); else div.textContent = text || "";
+    if (picture) {
+      var img = document.createElement("img");
+      img.src = picture;
+      img.alt = "Ảnh đã gửi";
+      div.appendChild(img);
+    }
+    if (options && options.length) {
+      var box = document.createElement("div");
+      box.className = "choices";
+      options.forEach(function (o) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = o.title;
+        b.addEventListener("click", function () { send(o.title, o.payload); });
+        box.appendChild(b);
+      });
+      div.appendChild(box);
+    }
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function show(m) {
+    if (m.type === "history") {
+      log.textContent = "";
+      m.messages.forEach(function (x) { add(x.text, x.direction, x.options); });
+    } else if (m.type === "reply") {
+      if (m.kind === "choices") add(m.text, "out", m.options);
+      else if (m.kind === "image") add(m.caption || "[ảnh]", "out");
+      else add(m.text || "", "out");
+    } else if (m.type === "error") {
+      status.textContent = m.error;
+      if (m.code === "session") keep(null);
+    }
+  }
+
+  function connect() {
+    getSession(false).then(function (s) {
+      session = s;
+      var proto = location.protocol === "https:" ? "wss://" : "ws://";
+      ws = new WebSocket(proto + location.host + "/chat/" + code + "/ws");
+      ws.onopen = function () {
+        ws.send(JSON.stringify({type: "hello", session: session}));
+        retry = 0;
+        status.textContent = "";
+      };
+      ws.onmessage = function (e) { show(JSON.parse(e.data)); };
+      ws.onclose = function () {
+        status.textContent = status.textContent || "Mất kết nối, đang thử lại…";
+        later();
+      };
+    }, function (err) {
+      status.textContent = err.message;
+      later();
+    });
+  }
+  function later() { setTimeout(connect, Math.min(30000, 500 * Math.pow(2, retry++))); }
+
+  function ready() {
+    if (!ws || ws.readyState !== 1) {
+      status.textContent = "Chưa kết nối, vui lòng thử lại.";
+      return false;
+    }
+    return true;
+  }
+  function id() {
+    return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+  }
+  function send(text, payload) {
+    if (!ready()) return;
+    clearChoices();  // answered: the old choices no longer apply
+    add(text, "in");
+    var msg = {id: id(), text: text};
+    if (payload) msg.payload = payload;
+    ws.send(JSON.stringify(msg));
+  }
+  function attach(attachments, label, picture) {
+    if (!ready()) return;
+    clearChoices();
+    add(label, "in", null, picture);
+    ws.send(JSON.stringify({id: id(), text: "", attachments: attachments}));
+  }
+
+  document.getElementById("f").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (text) { send(text); input.value = ""; }
+  });
+  document.getElementById("erase").addEventListener("click", function () {
+    send("Xóa thông tin của tôi");
+  });
+
+  // A photo: checked here for size (the server checks again, and checks it is a photo).
+  var photo = document.getElementById("photo");
+  photo.addEventListener("change", function () {
+    var file = photo.files[0];
+    photo.value = "";
+    if (!file) return;
+    if (file.size > maxUpload) {
+      status.textContent = "Ảnh quá lớn: xã nhận ảnh đến " + Math.round(maxUpload / 1048576) +
+        " MB.";
+      return;
+    }
+    if (!ready()) return;
+    status.textContent = "Đang gửi ảnh…";
+    fetch("/chat/" + code + "/photo", {method: "POST", body: file, credentials: "same-origin",
+                                       headers: {"X-Chat-Session": session}})
+      .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, j: j}; }); })
+      .then(function (res) {
+        if (!res.ok) { status.textContent = res.j.error || "Không gửi được ảnh."; return; }
+        status.textContent = "";
+        attach([{type: "image", payload: {upload: res.j.upload}}], "📷 Ảnh",
+               URL.createObjectURL(file));
+      }, function () { status.textContent = "Không gửi được ảnh, vui lòng thử lại."; });
+  });
+
+  // The location: asked from the browser only when the resident taps the button.
+  document.getElementById("where").addEventListener("click", function () {
+    if (!navigator.geolocation) {
+      status.textContent = "Trình duyệt này không gửi được vị trí.";
+      return;
+    }
+    status.textContent = "Đang lấy vị trí…";
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      status.textContent = "";
+      attach([{type: "location", payload: {coordinates: {latitude: pos.coords.latitude,
+                                                        longitude: pos.coords.longitude}}}],
+             "📍 Vị trí của tôi");
+    }, function () {
+      status.textContent = "Chưa lấy được vị trí (anh/chị chưa cho phép, hoặc máy chưa bật " +
+        "định vị).";
+    }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+  });
+
+  connect();
+})();
