@@ -89,7 +89,7 @@ class Visitor:
         while True:
             try:
                 frames.append(await self.ws.receive_json(timeout=settle))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return frames
 
     async def photo(self, data: bytes, content_type: str = "image/jpeg",

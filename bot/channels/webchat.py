@@ -37,16 +37,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.api.auth import read_limited
+from bot.channels.webguard import Sessions, client_address, origin_allowed, origin_key
 from bot.config import WebChatSettings
 from bot.conversation import engine
 from bot.coord import Coordinator
 from bot.crypto import subkey
-from bot.channels.webguard import Sessions, client_address, origin_allowed, origin_key
 from bot.envelope import Choices, Delivered, Inbound, from_payload
 from bot.feedback import photos
 from bot.i18n import gettext_for
 from bot.inbound import EVENTS_TOPIC
-from bot.store.models import (Conversation, InboundEvent, Message, OutboundMessage, Resident)
+from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
@@ -225,7 +225,7 @@ class WebChatChannel:
         try:
             msg = await ws.receive(timeout=HELLO_TIMEOUT_S)
             hello = json.loads(msg.data) if msg.type == WSMsgType.TEXT else None
-        except (asyncio.TimeoutError, ValueError):
+        except (TimeoutError, ValueError):
             return None
         if not isinstance(hello, dict) or hello.get("type") != "hello":
             return None
@@ -245,7 +245,7 @@ class WebChatChannel:
             resident_id = (await s.execute(select(Resident.id).where(
                 Resident.commune_id == tenant.id, Resident.channel == self.name,
                 Resident.external_id == session))).scalar_one_or_none()
-            rows, pending = [], None
+            rows, pending, titles = [], None, {}
             if resident_id is not None:
                 rows = (await s.execute(
                     select(Message.direction, Message.text, Message.attachments).join(
@@ -253,10 +253,12 @@ class WebChatChannel:
                         Conversation.resident_id == resident_id).order_by(Message.id.desc())
                     .limit(HISTORY))).all()
                 pending = await _unanswered_choices(s, resident_id)
+                titles = await _choice_titles(s, resident_id)
         messages: list[dict[str, Any]] = []
         for direction, text, attachments in reversed(rows):
-            if text or attachments:
-                messages.append({"direction": direction, "text": text or _attached(attachments)})
+            if text or attachments:  # a tapped choice is logged as its payload: show its title
+                shown = titles.get(text, text) if direction == "in" else text
+                messages.append({"direction": direction, "text": shown or _attached(attachments)})
         if pending is not None:
             shown = _shown(pending)
             last = next((m for m in reversed(messages) if m["direction"] == "out"), None)
@@ -370,6 +372,14 @@ async def _unanswered_choices(s, resident_id: int):  # type: ignore[no-untyped-d
     return from_payload(last.kind, last.payload)
 
 
+async def _choice_titles(s, resident_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Payload → title of the choices recently offered to the resident."""
+    offered = (await s.execute(select(OutboundMessage.payload).where(
+        OutboundMessage.resident_id == resident_id, OutboundMessage.kind == "choices")
+        .order_by(OutboundMessage.id.desc()).limit(HISTORY))).scalars().all()
+    return {o["payload"]: o["title"] for p in reversed(offered) for o in p.get("options", [])}
+
+
 def _shown(choices: Choices) -> dict[str, Any]:
     return {"direction": "out", "text": choices.text,
             "options": [{"title": o.title, "payload": o.payload} for o in choices.options]}
@@ -377,8 +387,9 @@ def _shown(choices: Choices) -> dict[str, Any]:
 
 def _attached(attachments: list[dict[str, Any]] | None) -> str:
     kinds = {a.get("type") for a in attachments or []}
-    return " ".join(label for kind, label in (("image", "📷 Ảnh"), ("location", "📍 Vị trí"))
-                    if kind in kinds) or "📎"
+    return ", ".join(label for kind, label in (("image", "Ảnh đã gửi"),
+                                               ("location", "Vị trí đã gửi"))
+                     if kind in kinds) or "(tệp đính kèm)"
 
 
 def _number(value: object, bound: float) -> float | None:

@@ -203,7 +203,7 @@ class FeedbackApi:
     ROUTES = (("GET", BASE + "/tickets", "list"), ("POST", BASE + "/tickets", "create"),
               ("GET", BASE + "/tickets/summary", "summary"),
               ("GET", BASE + "/tickets/" + CODE, "get"),
-              ("GET", BASE + "/tickets/" + CODE + r"/media/{n:\d{1,2}}", "media"),
+              ("GET", BASE + "/tickets/" + CODE + r"/media/{n:\d+}", "media"),
               ("POST", BASE + "/tickets/" + CODE + "/{action:[a-z]+}", "act"),
               ("GET", BASE + "/handoffs", "handoffs"),
               ("GET", BASE + r"/handoffs/{id:\d+}", "handoff"),

@@ -30,7 +30,7 @@ def normalise(text: str | None) -> str | None:
         if not digits.startswith("84"):
             return None
         digits = digits[2:]
-        digits = digits[1:] if digits.startswith("0") else digits  # "+84 (0) 912 …"
+        digits = digits.removeprefix("0")  # "+84 (0) 912 …"
         digits = "0" + digits
     if _MOBILE.match(digits) or _LANDLINE.match(digits):
         return digits

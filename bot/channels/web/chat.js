@@ -174,7 +174,7 @@
       .then(function (res) {
         if (!res.ok) { status.textContent = res.j.error || "Không gửi được ảnh."; return; }
         status.textContent = "";
-        attach([{type: "image", payload: {upload: res.j.upload}}], "📷 Ảnh",
+        attach([{type: "image", payload: {upload: res.j.upload}}], "Ảnh đã gửi",
                URL.createObjectURL(file));
       }, function () { status.textContent = "Không gửi được ảnh, vui lòng thử lại."; });
   });
@@ -190,7 +190,7 @@
       status.textContent = "";
       attach([{type: "location", payload: {coordinates: {latitude: pos.coords.latitude,
                                                         longitude: pos.coords.longitude}}}],
-             "📍 Vị trí của tôi");
+             "Vị trí đã gửi");
     }, function () {
       status.textContent = "Chưa lấy được vị trí (anh/chị chưa cho phép, hoặc máy chưa bật " +
         "định vị).";
