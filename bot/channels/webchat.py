@@ -122,9 +122,9 @@ class WebChatChannel:
     async def _over(self, key: str, limit: int, window_s: float) -> bool:
         return await self.coord.window_count(key, window_s) > limit
 
-    async def _address_busy(self, origin: str) -> bool:
+    async def _address_busy(self, addr: str) -> bool:
         """One more request from this address this minute: over its budget?"""
-        return await self._over(f"webchat:addr:{origin}", self.settings.address_messages_per_minute,
+        return await self._over(f"webchat:addr:{addr}", self.settings.address_messages_per_minute,
                                 60)
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -149,8 +149,8 @@ class WebChatChannel:
     async def new_session(self, request: web.Request) -> web.Response:
         """A session for the page to keep (localStorage): the server's, never the client's."""
         tenant = self._tenant(request)
-        origin = self._guard(request)
-        if await self._over(f"webchat:new:{origin}", self.settings.sessions_per_hour, 3600):
+        addr = self._guard(request)  # the address's origin key
+        if await self._over(f"webchat:new:{addr}", self.settings.sessions_per_hour, 3600):
             raise _refuse(web.HTTPTooManyRequests, _(
                 "Có quá nhiều phiên trò chuyện mới từ mạng này. Anh/chị vui lòng thử lại sau "
                 "hoặc gọi {phone}.").format(phone=tenant.config.phone))
@@ -161,7 +161,7 @@ class WebChatChannel:
         """A photo for a report: JPEG or PNG by its bytes, within the size limit; stored with
         the commune and the session, named by an unguessable token the message then carries."""
         tenant = self._tenant(request)
-        origin = self._guard(request)
+        addr = self._guard(request)  # the address's origin key
         session = self.sessions.verify(tenant.code, request.headers.get("X-Chat-Session"))
         if session is None:
             raise _refuse(web.HTTPUnauthorized, _("Phiên trò chuyện không hợp lệ. Anh/chị tải "
@@ -171,10 +171,10 @@ class WebChatChannel:
             "Ảnh quá lớn: xã nhận ảnh đến {mb} MB.").format(mb=_megabytes(limit)))
         if request.content_length is not None and request.content_length > limit:
             raise too_big
-        if (await self._address_busy(origin)
+        if (await self._address_busy(addr)
                 or await self._over(f"webchat:up:{tenant.code}:{session}",
                                     self.settings.uploads_per_hour, 3600)
-                or await self._over(f"webchat:upaddr:{origin}",
+                or await self._over(f"webchat:upaddr:{addr}",
                                     self.settings.address_uploads_per_hour, 3600)):
             raise _refuse(web.HTTPTooManyRequests, _(
                 "Anh/chị đã gửi nhiều ảnh, vui lòng thử lại sau ạ."))
@@ -193,8 +193,8 @@ class WebChatChannel:
     # -- websocket ---------------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         tenant = self._tenant(request)
-        origin = self._guard(request)
-        if await self._address_busy(origin):
+        addr = self._guard(request)  # the address's origin key
+        if await self._address_busy(addr):
             raise _refuse(web.HTTPTooManyRequests, _(
                 "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ."))
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
@@ -212,7 +212,7 @@ class WebChatChannel:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
-                await self._receive(ws, tenant, session, origin, msg.data)
+                await self._receive(ws, tenant, session, addr, msg.data)
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -273,7 +273,7 @@ class WebChatChannel:
         await ws.send_json({"type": "history", "messages": messages})
 
     async def _receive(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
-                       origin: str, data: str) -> None:
+                       addr: str, data: str) -> None:
         try:
             msg = json.loads(data)
             text = str(msg.get("payload") or msg.get("text") or "").strip()
@@ -286,7 +286,7 @@ class WebChatChannel:
         # machine opening many sessions) from flooding the store
         if (await self._over(f"webchat:{tenant.code}:{session}",
                              self.settings.messages_per_minute, 60)
-                or await self._address_busy(origin)):
+                or await self._address_busy(addr)):
             await ws.send_json({"type": "error", "error": _(
                 "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ.")})
             return
@@ -303,7 +303,7 @@ class WebChatChannel:
             commune_id=tenant.id, channel=self.name, event_name="webchat_text",
             dedupe_key=f"web:{session}:{client_id}", external_user_id=session,
             payload={"text": text, "session": session, "attachments": attachments,
-                     "origin": origin},
+                     "origin": addr},
             received_at=utcnow(), status="received", attempts=0))
         if new_id is not None:
             await self.coord.publish(EVENTS_TOPIC)

@@ -74,8 +74,13 @@ def client_address(request: web.Request, trusted: Sequence[IpNetwork]) -> str:
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.7:443"
+        text = text.partition(":")[0]
     try:
-        ip = ipaddress.ip_address(text.strip().strip("[]"))
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
     if ip.version == 6 and ip.ipv4_mapped is not None:

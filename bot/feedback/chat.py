@@ -197,8 +197,8 @@ PHONE_SKIP = "/phone skip"
 def phone_question(code: str, _) -> Choices:  # type: ignore[no-untyped-def]
     """Asked on the web chat after the resident agreed to be contacted: Zalo shares a verified
     number with one tap, a web page can only ask for it."""
-    return Choices(_("Anh/chị để lại số điện thoại để cán bộ gọi lại về phản ánh {code} (ví "
-                     "dụ 0912 345 678). Không muốn để số thì chọn Bỏ qua.").format(code=code),
+    return Choices(_("Anh/chị để lại số điện thoại để cán bộ gọi lại về phản ánh {code} "
+                     "(dạng 09xx xxx xxx). Không muốn để số thì chọn Bỏ qua.").format(code=code),
                    (Choice(_("Bỏ qua"), PHONE_SKIP),))
 
 

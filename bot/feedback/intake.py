@@ -111,8 +111,9 @@ async def _phone(s: AsyncSession, commune_id: int, resident: Resident, conv: Con
     if effect.get("invalid"):
         question = phone_question(effect["code"], _)
         conv.state = {**(conv.state or {}), "choices": [c.payload for c in question.options]}
-        return [Text(_("Số điện thoại chưa đúng. Số di động có 10 chữ số (ví dụ 0912 345 678), "
-                       "số cố định có mã vùng (ví dụ 0214 385 2123).")), question]
+        # the examples are patterns, not numbers: the page makes numbers tappable
+        return [Text(_("Số điện thoại chưa đúng. Số di động có 10 chữ số (dạng 09xx xxx xxx), "
+                       "số cố định có mã vùng (dạng 02xx xxx xxxx).")), question]
     ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
     if ticket is None or ticket.resident_id != resident.id or not ticket.consent_at:
         return []
