@@ -556,3 +556,21 @@ async def test_uploads_accept_photos_only(store_url, sim):
     finally:
         await tab.close()
         await running.runner.cleanup()
+
+
+def test_webchat_settings_are_checked_at_start():
+    from bot.config import ConfigError, settings_from_dict
+
+    base = {"communes": [{"code": "02839", "name": "Xã Bắc Hà", "address": "UBND",
+                          "phone": "0214 3880 123",
+                          "office_hours": [{"days": "mon-fri", "open": "07:30",
+                                            "close": "11:30"}]}]}
+    ok = settings_from_dict({**base, "webchat": {
+        "trusted_proxies": ["10.0.0.0/8", "::1"],
+        "portal_origins": ["https://Xa.Example.gov.vn/"]}}, env={})
+    assert ok.webchat.portal_origins == ["https://xa.example.gov.vn"]
+    for bad, key in (({"portal_origins": ["https://xa.example.gov.vn/chat"]}, "portal_origins"),
+                     ({"trusted_proxies": ["proxy.local"]}, "trusted_proxies"),
+                     ({"max_upload_bytes": 0}, "max_upload_bytes")):
+        with pytest.raises(ConfigError, match=f"webchat.{key}"):
+            settings_from_dict({**base, "webchat": bad}, env={})
