@@ -129,13 +129,15 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     nlu = create_backend(settings.nlu, http)
     processor = InboundProcessor(sm, tenants, coord, channels,
                                  batch=50 if engine.dialect.name == "sqlite" else 200, nlu=nlu,
-                                 feedback=settings.feedback)
+                                 feedback=settings.feedback,
+                                 staff_echo_pause_s=settings.zalo.staff_echo_pause_s)
     sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
     services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
                         processor, sender, TokenRefresher(tokens), nlu,
-                        NoticeDispatcher(sm, tenants, coord, settings.notices),
+                        NoticeDispatcher(sm, tenants, coord, settings.notices,
+                                         settings.zalo.broadcasts),
                         NoticesApi(sm, tenants, coord),
-                        BroadcastWorker(sm, tenants, coord, api),
+                        BroadcastWorker(sm, tenants, coord, api, settings.zalo),
                         Feeds(sm, tenants, settings.public_url),
                         NoticeScheduler(sm, coord, settings.database_url,
                                         settings.notices.misfire_grace_s,
@@ -172,10 +174,29 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001
         checks["database"] = f"error: {type(exc).__name__}"
         status = 503
-    checks["coordination"] = services.coord.name
+    checks["coordination"] = services.coord.name  # "in-process (redis unreachable, …)"
     checks["nlu"] = services.nlu.status()  # a Rasa outage degrades answers, not the service
+    if status == 200:
+        checks["zalo"] = await zalo_token_states(services)
     return web.json_response({"status": "ok" if status == 200 else "degraded", **checks},
                              status=status)
+
+
+async def zalo_token_states(services: Services) -> dict[str, Any]:
+    """The communes' Zalo tokens: how many are ``ok``, and the codes of those whose refresh is
+    failing (``refresh failing, retrying``), that ``need re-consent`` or are ``not connected``
+    (the reasons are in the logs, not on this public page)."""
+    states = await services.tokens.states()
+    out: dict[str, Any] = {"ok": 0}
+    for tenant in services.tenants:
+        if tenant.config.zalo is None:
+            continue
+        state = states.get(tenant.config.zalo.oa_id, "not connected").split(":")[0]
+        if state == "ok":
+            out["ok"] += 1
+        else:
+            out.setdefault(state, []).append(tenant.code)
+    return out
 
 
 async def oauth_callback(request: web.Request) -> web.Response:

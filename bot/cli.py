@@ -288,26 +288,36 @@ def cmd_nlu_rasa_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
-    """Train if the data changed (else reuse the cached model), then become `rasa run`."""
+    """Train if the data changed (else reuse the cached model), then run `rasa run` as a
+    supervised child: SIGTERM/SIGINT stop it and everything it started (rasa_project)."""
+    from bot import faults
     from bot.nlu import data as nlu_data
     from bot.nlu import rasa_env, rasa_project
 
-    try:
-        rasa_env.require()
-        trained = rasa_project.train(nlu_data.load(), args.profile,
-                                     say=lambda m: print(m, file=sys.stderr))
-    except (rasa_env.RasaSetupError, RuntimeError) as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("rasa-serve listens on loopback only: the service is its one client",
               file=sys.stderr)
         return 2
-    cmd = rasa_project.serve_command(trained.model, args.host, args.port)
-    print(f"Rasa NLU on http://{args.host}:{args.port} (model {trained.model.name}); set "
-          f"nlu.backend: rasa and nlu.rasa_url accordingly", file=sys.stderr, flush=True)
-    os.chdir(trained.model.parent)
-    os.execve(cmd[0], cmd, rasa_env.child_env())
+    stand_in = faults.rasa_serve_stand_in()
+    try:
+        with rasa_project.stop_on_signals():
+            if stand_in is not None:
+                return rasa_project.run_supervised(stand_in, None, dict(os.environ))
+            try:
+                rasa_env.require()
+                trained = rasa_project.train(nlu_data.load(), args.profile,
+                                             say=lambda m: print(m, file=sys.stderr))
+            except (rasa_env.RasaSetupError, RuntimeError) as exc:
+                print(str(exc), file=sys.stderr)
+                return 2
+            cmd = rasa_project.serve_command(trained.model, args.host, args.port)
+            print(f"Rasa NLU on http://{args.host}:{args.port} (model {trained.model.name}); "
+                  f"set nlu.backend: rasa and nlu.rasa_url accordingly", file=sys.stderr,
+                  flush=True)
+            return rasa_project.run_supervised(cmd, trained.model.parent,
+                                               rasa_env.child_env())
+    except rasa_project.Stopped as stop:  # during training: its child was killed on the way
+        return 128 + stop.signum
 
 
 # -- tenants --------------------------------------------------------------------------------

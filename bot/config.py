@@ -82,10 +82,19 @@ def expand_days(spec: str) -> list[int]:
     return result
 
 
+_HTTP_URL = r"^https?://\S+$"
+
+
 class ZaloConnection(_Model):
     oa_id: str = Field(min_length=1)
     app_id: str = Field(min_length=1)
     oa_secret_key: str = Field(min_length=1)
+    #: the cover photo of the commune's articles when a notice has no image (Zalo's clients
+    #: always send one, zalo-oa-api.md §7.1); default: zalo.article_cover_url
+    article_cover_url: str | None = Field(default=None, pattern=_HTTP_URL)
+    #: article broadcasts each follower may receive a month with this OA's package (Basic: 1);
+    #: default: zalo.broadcasts.per_follower_month
+    broadcasts_per_month: int | None = Field(default=None, ge=0)
 
     @field_validator("oa_id", "app_id", mode="before")
     @classmethod
@@ -179,6 +188,28 @@ class ZaloApp(_Model):
         return str(value) if isinstance(value, int) else value
 
 
+class BroadcastRules(_Model):
+    """Zalo's rules for article broadcasts (zalo-oa-api.md §7, §7.1; DESIGN.md principle 4:
+    the newer figures are the defaults, the older ones are configuration)."""
+
+    #: broadcasts a follower may receive per calendar month (Vietnamese time) and per day;
+    #: Basic package: 1 a month (set communes[].zalo.broadcasts_per_month)
+    per_follower_month: int = Field(default=4, ge=0)
+    per_follower_day: int = Field(default=1, ge=0)
+    #: Zalo reviews a broadcast (~30 min) before it goes out
+    review_s: float = Field(default=1800, ge=0)
+    #: broadcasts are sent from this time (Zalo refuses 22:00–06:00) …
+    send_from: time = time(6, 0)
+    #: … and must be out of review by this time, else Zalo holds them until the next morning:
+    #: later ones are sent at ``send_from`` the next day instead
+    deliver_by: time = time(20, 0)
+
+    @field_validator("send_from", "deliver_by", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: Any) -> Any:
+        return OfficeHours._quoted_time(value)
+
+
 class ZaloSettings(_Model):
     api_base: str = "https://openapi.zalo.me"
     oauth_base: str = "https://oauth.zaloapp.com"
@@ -197,6 +228,15 @@ class ZaloSettings(_Model):
     #: a budget per OA as well (e.g. an OA's share of a shared app); null = only the app's
     oa_calls_per_minute: int | None = Field(default=None, ge=1)
     refresh_margin_s: int = Field(default=3600, ge=60)
+    #: staff typing to a resident in Zalo's OA Manager (an oa_send_* echo) keeps the bot quiet
+    #: for that resident this long (0: never pause); their messages are logged meanwhile
+    staff_echo_pause_s: float = Field(default=1800, ge=0)
+    #: uploaded file tokens expire after about 7 days (zalo-oa-api.md §4.5): older ones are
+    #: uploaded again
+    upload_max_age_s: float = Field(default=6 * 86400, gt=0)
+    #: article cover when a notice has no image and the commune sets none
+    article_cover_url: str | None = Field(default=None, pattern=_HTTP_URL)
+    broadcasts: BroadcastRules = BroadcastRules()
 
 
 class NluSettings(_Model):

@@ -1,8 +1,9 @@
 """Coordination between processes: locks, wake-ups / fan-out, rate windows.
 
-Redis when ``redis_url`` is set; in-process otherwise (the embedded single-process default).
-Redis coordinates, it owns no data (DESIGN.md §2): losing a message here only delays work that
-the SQL store still holds, because every loop also polls.
+Redis when ``redis_url`` is set; in-process otherwise (the embedded single-process default),
+and in-process too while a configured Redis cannot be reached (``RedisCoordinator``). Redis
+coordinates, it owns no data (DESIGN.md §2): losing a message here only delays work that the
+SQL store still holds, because every loop also polls.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import random
 import time
 import uuid
 from collections import defaultdict
@@ -150,70 +152,148 @@ class Coordinator:
 
 
 class RedisCoordinator(Coordinator):
+    """Redis, and the in-process implementation while Redis cannot be reached.
+
+    The service starts whether or not Redis answers: unreachable, it coordinates in-process
+    (``name`` says so, and so does ``/healthz``), tries again with backoff (1 s doubling to
+    30 s) and switches back when Redis answers. Each change is logged once, as a warning
+    without a traceback. What that costs while Redis is down: wake-ups reach this process only
+    (the others poll every second), rate budgets are counted per process, nobody leads the
+    scheduler (``hold`` is False: two leaders would fire recurring notices twice; a firing
+    missed meanwhile is caught up within ``notices.misfire_grace_s``), and locks cover this
+    process only — so the single-use refresh token is also guarded by a PostgreSQL advisory
+    lock (``bot/channels/zalo/oauth.py``)."""
+
+    RETRY_S = (1.0, 30.0)  # first wait before trying Redis again, longest wait
+    DOWN = "in-process (redis unreachable, retrying)"
+
     def __init__(self, url: str) -> None:
         super().__init__()
         import redis.asyncio as redis
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.retry import Retry
 
-        self._redis = redis.from_url(url, decode_responses=True)
+        # our own fallback handles outages: the client retries only briefly (its default
+        # retries for seconds on every command while Redis is down)
+        self._redis = redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
+                                     retry=Retry(ExponentialWithJitterBackoff(0.5, 0.05), 2))
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._token = uuid.uuid4().hex
+        self._up = False
+        self._closing = False
+        self._url = _safe_url(url)
 
     async def start(self) -> None:
-        await self._redis.ping()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.psubscribe(PREFIX + "topic:*")
-        self._reader = asyncio.create_task(self._read(), name="redis-pubsub")
+        try:
+            await self._connect()
+        except _OUTAGE as exc:
+            self._went_down(exc)
 
-    async def _read(self) -> None:
+    async def _connect(self) -> None:
+        await self._redis.ping()
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.psubscribe(PREFIX + "topic:*")
+        except BaseException:
+            await pubsub.aclose()
+            raise
+        self._pubsub = pubsub
+        self._up = True
+        self._reader = asyncio.create_task(self._read(pubsub), name="redis-pubsub")
+
+    def _went_down(self, exc: BaseException) -> None:
+        """Redis stopped answering: coordinate in-process and keep trying (logged once)."""
+        if self._closing or (not self._up and self._watcher is not None):
+            return
+        self._up = False
+        log.warning("redis at %s unreachable (%s: %s): coordinating in-process until it "
+                    "answers again", self._url, type(exc).__name__, exc)
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            asyncio.create_task(_quietly(pubsub.aclose()))
+        if self._reader is not None and self._reader is not asyncio.current_task():
+            self._reader.cancel()
+        self._reader = None
+        self._watcher = asyncio.create_task(self._reconnect(), name="redis-reconnect")
+
+    async def _reconnect(self) -> None:
+        wait, longest = self.RETRY_S
+        while not self._closing:
+            await asyncio.sleep(wait * (0.8 + 0.4 * random.random()))
+            try:
+                await self._connect()
+            except _OUTAGE:
+                wait = min(longest, wait * 2)
+                continue
+            self._watcher = None
+            log.warning("redis at %s answers again: coordinating through redis", self._url)
+            return
+
+    async def _read(self, pubsub: Any) -> None:
         while True:
             try:
-                msg = await self._pubsub.get_message(timeout=1.0)
+                msg = await pubsub.get_message(timeout=1.0)
                 if msg and msg.get("type") == "pmessage":
                     topic = msg["channel"][len(PREFIX + "topic:"):]
                     self._deliver(topic, msg["data"])
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - Redis blips must not kill the reader
+            except _OUTAGE as exc:  # the watcher takes over; no traceback every second
+                self._went_down(exc)
+                return
+            except Exception:  # noqa: BLE001 - anything else: log it, keep reading
                 log.warning("redis pub/sub read failed; retrying", exc_info=True)
                 await asyncio.sleep(1)
 
     async def close(self) -> None:
-        if self._reader:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        self._closing = True
+        for task in (self._reader, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._pubsub is not None:
-            await self._pubsub.aclose()
-        await self._redis.aclose()
+            await _quietly(self._pubsub.aclose())
+        await _quietly(self._redis.aclose())
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str, ttl: float = 30, timeout: float = 10) -> AsyncIterator[None]:
         from redis.exceptions import LockError
 
-        from redis.exceptions import RedisError
-
+        if not self._up:
+            async with super().lock(name, ttl, timeout):
+                yield
+            return
         lock = self._redis.lock(PREFIX + "lock:" + name, timeout=ttl, blocking_timeout=timeout)
         try:
             acquired = await lock.acquire()
-        except RedisError as exc:  # Redis down: the caller waits and tries again
-            raise LockTimeout(f"{name}: {exc}") from None
+        except _OUTAGE as exc:  # Redis went away: this process's own lock
+            self._went_down(exc)
+            async with super().lock(name, ttl, timeout):
+                yield
+            return
         if not acquired:
             raise LockTimeout(name)
         try:
             yield
         finally:
-            with contextlib.suppress(LockError):
+            with contextlib.suppress(LockError, *_OUTAGE):
                 await lock.release()
 
     async def publish(self, topic: str, message: str = "") -> None:
-        try:
-            await self._redis.publish(PREFIX + "topic:" + topic, message)
-        except Exception:  # noqa: BLE001
-            log.warning("redis publish failed; delivering locally only", exc_info=True)
-            self._deliver(topic, message)
+        if self._up:
+            try:
+                await self._redis.publish(PREFIX + "topic:" + topic, message)
+                return
+            except _OUTAGE as exc:
+                self._went_down(exc)
+        self._deliver(topic, message)  # this process's subscribers; the others poll
 
     async def window_count(self, key: str, window_s: float) -> int:
+        if not self._up:
+            return await super().window_count(key, window_s)
         bucket = int(time.time() // window_s)
         rkey = f"{PREFIX}win:{key}:{bucket}"
         try:
@@ -221,12 +301,14 @@ class RedisCoordinator(Coordinator):
                 pipe.incr(rkey)
                 pipe.expire(rkey, int(window_s) + 5)
                 count, _ = await pipe.execute()
-        except Exception:  # noqa: BLE001 - fail open to this process's own count
-            log.warning("redis window count failed; counting locally", exc_info=True)
+        except _OUTAGE as exc:  # fail open to this process's own count
+            self._went_down(exc)
             return await super().window_count(key, window_s)
         return int(count)
 
     async def window_release(self, key: str, window_s: float) -> None:
+        if not self._up:
+            return await super().window_release(key, window_s)
         bucket = int(time.time() // window_s)
         rkey = f"{PREFIX}win:{key}:{bucket}"
         try:
@@ -234,20 +316,49 @@ class RedisCoordinator(Coordinator):
                 pipe.decr(rkey)
                 pipe.expire(rkey, int(window_s) + 5)  # never a key without an expiry
                 await pipe.execute()
-        except Exception:  # noqa: BLE001 - the budget is a little tighter for this minute
-            log.warning("redis window release failed", exc_info=True)
+        except _OUTAGE as exc:  # the budget is a little tighter for this minute
+            self._went_down(exc)
 
     async def hold(self, name: str, owner: str, ttl: float) -> bool:
+        if not self._up:
+            return False  # nobody may claim to lead while the others cannot see it
         key = PREFIX + "leader:" + name
         try:
             return bool(await self._redis.eval(_HOLD, 1, key, owner, int(ttl * 1000)))
-        except Exception:  # noqa: BLE001 - Redis down: nobody may claim to lead
-            log.warning("redis leadership check failed for %s", name, exc_info=True)
+        except _OUTAGE as exc:
+            self._went_down(exc)
             return False
 
     @property
     def name(self) -> str:
-        return "redis"
+        return "redis" if self._up else self.DOWN
+
+
+def _outage_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+
+try:
+    _OUTAGE = _outage_errors()
+except ImportError:  # pragma: no cover - redis is a dependency; only used with redis_url
+    _OUTAGE = (OSError, TimeoutError)
+
+
+async def _quietly(aw: Any) -> None:
+    with contextlib.suppress(Exception):
+        await aw
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for logs."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
 #: renew if we hold it, else take it if free (atomic)

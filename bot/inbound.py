@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import FeedbackSettings
 from bot.conversation import engine
 from bot.conversation.engine import NoticeSummary
+from bot import echoes
 from bot.feedback import intake
 from bot.feedback import service as tickets
 from bot.coord import Coordinator
@@ -44,7 +45,7 @@ CURRENT_NOTICES = timedelta(days=30)  # "thông báo mới": sent in the last 30
 MAX_ATTEMPTS = 5
 EVENTS_TOPIC = "events"
 #: event kinds that concern our messages or nobody, not a resident (no resident row is made)
-NO_RESIDENT = {"echo", "other", "received", "seen"}
+NO_RESIDENT = {"echo", "other", "received", "seen", "revoked"}
 OUTBOUND_TOPIC = "outbound"
 
 
@@ -58,6 +59,11 @@ class _Rows:
         self.processed: list[int] = []
         self.events = events or []
         self.queued_elsewhere = False  # ticket messages to staff, written by bot/feedback
+        self.deferred: dict[int, float] = {}  # event id → look at it again in this many s
+
+    def defer(self, event_id: int, seconds: float) -> None:
+        """Leave the event unprocessed: its claim lapses in ``seconds`` and it is taken again."""
+        self.deferred[event_id] = seconds
 
     def forget(self, resident: Resident, conversation_id: int | None, before_event: int) -> None:
         """An erasure in the middle of a batch also covers what this batch has not written
@@ -85,10 +91,15 @@ class _Rows:
             await s.execute(insert(Message.__table__), self.messages)
         if self.outbound:
             await s.execute(insert(OutboundMessage.__table__), self.outbound)
-        if self.processed:
+        processed = [i for i in self.processed if i not in self.deferred]
+        if processed:
             await s.execute(update(InboundEvent.__table__)
-                            .where(InboundEvent.__table__.c.id.in_(self.processed))
+                            .where(InboundEvent.__table__.c.id.in_(processed))
                             .values(status="processed", processed_at=now, error=None))
+        for event_id, seconds in self.deferred.items():
+            await s.execute(update(InboundEvent.__table__).where(
+                InboundEvent.__table__.c.id == event_id).values(
+                    claimed_at=now - LEASE + timedelta(seconds=seconds)))
 
 
 class InboundChannel(Protocol):
@@ -106,8 +117,10 @@ class InboundProcessor(Worker):
 
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
                  channels: dict[str, InboundChannel], batch: int = 200,
-                 nlu: Backend | None = None, feedback: FeedbackSettings | None = None) -> None:
+                 nlu: Backend | None = None, feedback: FeedbackSettings | None = None,
+                 staff_echo_pause_s: float = 1800) -> None:
         super().__init__(coord)
+        self.staff_echo_pause_s = staff_echo_pause_s  # config zalo.staff_echo_pause_s
         self.feedback = feedback or FeedbackSettings()
         self.nlu = nlu or EmbeddedBackend()
         self.sm = sm
@@ -261,6 +274,14 @@ class InboundProcessor(Worker):
                 Village.id.in_(village_ids)))
             self._village_names.update(dict(rows.all()))
 
+    async def _conversation_for(self, s: AsyncSession, key: tuple[int, str, str]
+                                ) -> Conversation:
+        """The conversation of one person of this batch, loaded or created if the batch had
+        not (an echo of staff typing: such events make no resident row otherwise)."""
+        if key not in self._residents:
+            await self._preload(s, [*self._residents, key])
+        return self._conversations[self._residents[key].id]
+
     async def _preload(self, s: AsyncSession, wanted: list[tuple[int, str, str]]) -> None:
         """Load or create the resident and conversation of every key, for ``_apply``."""
         keys = set(wanted)
@@ -296,6 +317,19 @@ class InboundProcessor(Worker):
         kind = inbound.kind
         if kind in {"received", "seen"}:
             await self._delivery_state(s, tenant, event.channel, inbound, kind)
+        if kind == "echo":  # our own send, or staff typing in OA Manager (bot/echoes.py)
+            key = (tenant.id, event.channel, inbound.user_id or "")
+            await echoes.apply_echo(
+                s, event, inbound, utcnow(), self.staff_echo_pause_s,
+                lambda: self._conversation_for(s, key),
+                lambda conv_id, text, attachments: rows.message(
+                    tenant.id, conv_id, "out", inbound_event_id=event.id, text=text,
+                    attachments=attachments, intent=echoes.STAFF_INTENT, confidence=1.0),
+                lambda seconds: rows.defer(event.id, seconds))
+            return
+        if kind == "revoked" and tenant.config.zalo:  # the OA withdrew the app's access
+            await echoes.apply_revoked(s, tenant.config.zalo.oa_id)
+            return
         if kind in NO_RESIDENT or not inbound.user_id:
             return
         resident = self._residents[(tenant.id, event.channel, inbound.user_id)]
@@ -344,6 +378,21 @@ class InboundProcessor(Worker):
                               "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
                               "nào."))]
         elif kind == "message":
+            if echoes.paused(conv, now) and conv.mode != "handoff":
+                # staff are writing to them in Zalo's OA Manager: logged for staff, not answered
+                # (an emergency is still filed at once, as during a handoff)
+                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                             text=inbound.text, attachments=inbound.attachments or None,
+                             intent="staff_paused")
+                urgent = await intake.during_handoff(s, tenant.id, tenant.config, self.feedback,
+                                                     resident, conv, inbound.text, now)
+                if urgent:
+                    rows.queued_elsewhere = True
+                    for reply in urgent:
+                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
+                                     intent="report_filed", confidence=1.0)
+                    self._queue(rows, tenant, event, inbound, resident, urgent)
+                return
             if conv.mode == "handoff":  # staff are answering; the bot stays quiet
                 rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
                              text=inbound.text, attachments=inbound.attachments or None)

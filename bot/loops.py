@@ -33,9 +33,13 @@ class Worker:
                     log.exception("%s failed; retrying", type(self).__name__)
                     n = 0
                 if n < self.batch and not self.stopping.is_set():
-                    await sub.get(timeout=poll_s)
+                    await sub.get(timeout=self.wait_s(poll_s))
         finally:
             await sub.close()
+
+    def wait_s(self, poll_s: float) -> float:
+        """How long to sleep when idle (a worker may want to look again sooner)."""
+        return poll_s
 
     async def stop(self) -> None:
         self.stopping.set()

@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.channels.zalo.errors import Outcome, ZaloError
+from bot.channels.zalo.errors import NO_TOKEN_CODE, Outcome, TransportError, ZaloError
 from bot.coord import Coordinator
 from bot.envelope import Delivered
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
@@ -28,6 +28,9 @@ from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+#: a message held because its OA has no usable token is looked at again this often; it is
+#: released at once when tokens are stored (bot/channels/zalo/oauth.py: release_held)
+HELD_RECHECK = timedelta(hours=1)
 
 
 class OutboundChannel(Protocol):
@@ -128,8 +131,10 @@ class Sender(Worker):
             except ZaloError as exc:  # cannot tell: wait and check again, never send blind
                 log.warning("outbound %s: could not check the conversation (%s); later",
                             row.id, exc.reason)
-                await self._failed(row, ZaloError(exc.code, exc.reason, Outcome.THROTTLED,
-                                                  retry_after=exc.retry_after or 30.0))
+                if exc.outcome is not Outcome.NO_TOKEN:
+                    exc = ZaloError(exc.code, exc.reason, Outcome.THROTTLED,
+                                    retry_after=exc.retry_after or 30.0)
+                await self._failed(row, exc)
                 return
             if found is not None and await self._known(found.provider_ids):
                 found = None  # those messages are another row's: this one was not sent
@@ -210,7 +215,16 @@ class Sender(Worker):
 
     async def _failed(self, row: OutboundMessage, exc: ZaloError) -> None:
         values: dict[str, object] = {"error_code": str(exc.code), "error_reason": exc.reason}
-        if exc.outcome is Outcome.THROTTLED:
+        if isinstance(exc, TransportError) and exc.maybe_sent:
+            # Zalo may have it (a timeout, a dropped connection): the next try reads the
+            # conversation back first, as after a lapsed lease — never a blind second send
+            values["resumed"] = True
+        if exc.outcome is Outcome.NO_TOKEN:
+            # the OA must be reconnected: not the message's fault; it goes when tokens return
+            values.update(status="pending", attempts=max(0, row.attempts - 1),
+                          error_code=NO_TOKEN_CODE, next_attempt_at=utcnow() + HELD_RECHECK)
+            log.warning("outbound %s held: %s", row.id, exc.reason)
+        elif exc.outcome is Outcome.THROTTLED:
             # a rate limit or a busy lock is not the message's fault: give the attempt back
             values.update(status="pending", attempts=max(0, row.attempts - 1),
                           next_attempt_at=utcnow() + timedelta(

@@ -126,8 +126,17 @@ async def sim() -> AsyncIterator[ZaloSimulator]:
     simulator = ZaloSimulator(time_scale=0.001, webhook_timeout=2.0)
     await simulator.start()
     simulator.add_app(APP_ID, APP_SECRET)
+    # tests run at any hour and broadcast often: the tests about Zalo's broadcast rules (night,
+    # quotas) switch them on (tests/test_zalo_rules.py)
+    simulator.configure(broadcast_night_refused=False, broadcast_month_quota=None,
+                        broadcast_day_quota=None)
     yield simulator
     await simulator.stop()
+
+
+#: Zalo's broadcast hours and quotas lifted (tests run at any hour, several broadcasts a day)
+ANY_HOUR_BROADCASTS = {"per_follower_month": 1000, "per_follower_day": 1000, "review_s": 0,
+                       "send_from": "00:00", "deliver_by": "23:59:59"}
 
 
 def oa_id(n: int) -> str:
@@ -150,7 +159,9 @@ def make_settings(store: str, sim: ZaloSimulator, communes: int = 2,
         "notices": notices or {},
         "feedback": feedback or {},
         "zalo": {"api_base": sim.base_url, "oauth_base": sim.base_url,
-                 "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}], **zalo},
+                 "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}],
+                 "article_cover_url": "https://xa.example.gov.vn/anh-bia.jpg",
+                 "broadcasts": ANY_HOUR_BROADCASTS, **zalo},
         "communes": [{
             "code": commune_code(n), "name": f"Xã Thử Nghiệm {n}",
             "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"},

@@ -96,7 +96,25 @@ async def test_two_processes_refresh_once(pg_url, redis_url, sim):
         await running.runner.cleanup()
 
 
-async def test_dead_refresh_token_needs_reconsent(service):
+async def reconnect(service, oa: str) -> None:
+    """The OA admin opens the connect link and consents; Zalo calls our callback."""
+    link = await service.services.tokens.authorization_url(oa)
+    async with aiohttp.ClientSession() as http:
+        consent = await http.get(URL(link).update_query(oa_id=oa), allow_redirects=False)
+        callback = URL(consent.headers["Location"])
+        consent.release()
+        answer = await http.get(URL(service.url).with_path(callback.path)
+                                .with_query(callback.query))
+        assert answer.status == 200, await answer.text()
+
+
+async def healthz(service) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{service.url}/healthz") as r:
+            return await r.json()
+
+
+async def test_dead_refresh_token_needs_reconsent_and_held_replies_go_after(service):
     sim, oa = service.sim, oa_id(1)
     tokens = service.services.tokens
     await tokens.store(oa, "not-a-token", "not-a-refresh-token", 90000)
@@ -104,14 +122,23 @@ async def test_dead_refresh_token_needs_reconsent(service):
         await tokens.refresh(oa, stale_token="not-a-token")
     async with service.services.sm() as s:
         row = await s.get(ZaloToken, oa)
-    assert "re-run `bot zalo connect`" in row.broken_reason
+    assert "refresh token refused" in row.broken_reason
+    assert f"bot zalo connect --oa {oa}" in row.broken_reason
     with pytest.raises(TokenUnavailable):  # no more spending until the admin re-consents
         await tokens.access_token(oa)
-    # a reply to this OA now fails with the reason kept, and is not retried
+    assert (await healthz(service))["zalo"] == {"ok": 1, "needs re-consent": ["90001"]}
+    # a reply to this OA now waits for the OA to be reconnected: not failed, attempt given back
     await sim.user_sends_text(oa, "7202", "chao")
-    from tests.test_zalo_sends import row_reaches
-    row = await row_reaches(service, "failed")
-    assert row.attempts == 1 and "bot zalo connect" in row.error_reason
+    from tests.test_zalo_sends import row_where
+    held = await row_where(service, lambda r: r.error_code == "no_token")
+    assert held.status == "pending" and held.attempts == 0
+    assert "bot zalo connect" in held.error_reason
+    assert sim.messages(oa, "7202") == []
+    await reconnect(service, oa)  # the admin consents again: the held reply goes at once
+    [reply] = await sim.wait_for_messages(1, oa_id=oa, user_id="7202")
+    assert "chao" not in reply.body["message"]["text"].lower()
+    assert (await row_where(service, lambda r: r.id == held.id and r.status == "sent"))
+    assert (await healthz(service))["zalo"] == {"ok": 2}
 
 
 async def test_refresh_before_expiry(service):

@@ -34,10 +34,15 @@ async def queue(service, recipient: str, *items: tuple) -> None:
 
 
 async def row_reaches(service, status: str) -> OutboundMessage:
+    return await row_where(service, lambda r: r.status == status)
+
+
+async def row_where(service, test) -> OutboundMessage:  # type: ignore[no-untyped-def]
+    """The first outbound row that passes ``test``, once there is one."""
     async def done() -> bool:
-        return any(r.status == status for r in await rows(service))
+        return any(test(r) for r in await rows(service))
     await wait_until(done, timeout=15)
-    return next(r for r in await rows(service) if r.status == status)
+    return next(r for r in await rows(service) if test(r))
 
 
 def test_classification_is_one_table():

@@ -4,11 +4,17 @@ is broadcast to its followers — once per notice.
 
 Steps, each result stored before the next: ``article/create`` → token; ``article/verify`` →
 article id (``-214`` "being processed": poll again shortly); ``oa/message`` with the article
-as a media template → message id. A restart resumes at the first step without a result. Zalo's
-night rule (``-234``) holds a broadcast until 06:00 like any retryable error (errors.py). A crash
+as a media template → message id. A restart resumes at the first step without a result. A crash
 between Zalo creating the article and our storing its token can leave one unused article
-behind. The broadcast itself is never repeated: a transport error on that last call
-(Zalo may or may not have taken it) ends the row as failed, "outcome unknown", for staff to check.
+behind. The broadcast itself is never repeated: a transport error on that last call after which
+Zalo may have taken it ends the row as failed, "outcome unknown", for staff to check.
+
+Zalo's rules (``bot/notices/quota.py``): the planner queued the broadcast for a time the quota
+has room for; the last call waits for Zalo's hours (sent from 06:00, out of review by 20:00) —
+and a night refusal (``-234``) still waits for 06:00. A quota refusal (``-211``/``-218``) ends
+the row as ``no_quota``, never "sent". The article's cover is the notice's image, else the
+commune's default (``communes[].zalo.article_cover_url``, ``zalo.article_cover_url``): Zalo's
+clients always send one, so an article is not created without it.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.channels.zalo.client import ZaloApi
-from bot.channels.zalo.errors import Outcome, TransportError, ZaloError
+from bot.channels.zalo.errors import NO_TOKEN_CODE, QUOTA, Outcome, TransportError, ZaloError
+from bot.config import ZaloSettings
 from bot.coord import Coordinator
 from bot.inbound import LEASE, worker_id
 from bot.loops import Worker
-from bot.outbound import backoff
+from bot.outbound import HELD_RECHECK, backoff
 from bot.notices.delivery import BROADCAST_TOPIC
+from bot.notices.quota import next_slot
 from bot.store.models import Notice, NoticeBroadcast
 from bot.tenants import Tenants
 from bot.timeutil import utcnow
@@ -36,18 +44,21 @@ MAX_ATTEMPTS = 12
 VERIFY_POLL_S = 5.0
 
 
-def article_body(notice: Notice, commune_name: str) -> dict[str, Any]:
+def article_body(notice: Notice, commune_name: str, cover_url: str) -> dict[str, Any]:
     paragraphs = [p.strip() for p in notice.body.split("\n") if p.strip()]
-    article: dict[str, Any] = {
+    return {
         "type": "normal", "title": notice.headline[:150], "author": commune_name[:50],
         "description": notice.body[:300],
+        "cover": {"cover_type": "photo", "photo_url": cover_url, "status": "show"},
         "body": [{"type": "text", "content": p} for p in paragraphs] or [
             {"type": "text", "content": notice.body}],
         "status": "show", "comment": "hide"}
-    if notice.image_url:
-        article["cover"] = {"cover_type": "photo", "photo_url": notice.image_url,
-                            "status": "show"}
-    return article
+
+
+def cover_for(notice: Notice, commune_zalo: Any, settings: ZaloSettings) -> str | None:
+    """The notice's image, else the commune's default cover, else the service's."""
+    return notice.image_url or (commune_zalo.article_cover_url if commune_zalo else None) \
+        or settings.article_cover_url
 
 
 def broadcast_body(article_id: str) -> dict[str, Any]:
@@ -64,9 +75,10 @@ class BroadcastWorker(Worker):
     verify_poll_s = VERIFY_POLL_S
 
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 api: ZaloApi | None) -> None:
+                 api: ZaloApi | None, settings: ZaloSettings | None = None) -> None:
         super().__init__(coord)
         self.sm, self.tenants, self.api = sm, tenants, api
+        self.settings = settings or ZaloSettings()
         self.worker = worker_id()
 
     async def run_once(self) -> int:
@@ -111,10 +123,16 @@ class BroadcastWorker(Worker):
         if oa is None:
             await self._save(broadcast_id, status="failed", error_reason="no Zalo OA configured")
             return
+        cover = cover_for(notice, tenant.config.zalo, self.settings)
+        if cover is None and not row.article_token:
+            await self._save(broadcast_id, status="failed", error_reason=(
+                "no cover for the article (Zalo requires one): give the notice an image or set "
+                "communes[].zalo.article_cover_url / zalo.article_cover_url"))
+            return
         try:
             if not row.article_token:
                 data = await self.api.call(oa, "POST", "/v2.0/article/create",
-                                           body=article_body(notice, tenant.config.name))
+                                           body=article_body(notice, tenant.config.name, cover))
                 row.article_token = str(data["token"])
                 await self._save(broadcast_id, article_token=row.article_token)
             if not row.article_id:
@@ -134,12 +152,18 @@ class BroadcastWorker(Worker):
                                     Outcome.PERMANENT)
                 row.article_id = str(article_id)
                 await self._save(broadcast_id, article_id=row.article_id)
+            slot = next_slot(utcnow(), self.settings.broadcasts)
+            if slot > utcnow():  # Zalo's hours: the article waits, ready, for the morning
+                await self._save(broadcast_id, status="pending", next_attempt_at=slot)
+                return
             if not await self._save(broadcast_id):  # still ours, just before the one-shot step
                 return
             try:
                 data = await self.api.call(oa, "POST", "/v2.0/oa/message",
                                            body=broadcast_body(row.article_id))
             except TransportError as exc:
+                if not exc.maybe_sent:
+                    raise  # it never reached Zalo: an ordinary retry
                 # Zalo may have taken it: broadcasting again would reach every follower twice
                 await self._save(broadcast_id, status="failed",
                                  error_reason=f"outcome unknown ({exc.reason}): check the OA's "
@@ -149,6 +173,15 @@ class BroadcastWorker(Worker):
                              message_id=str(data.get("message_id") or ""))
             log.info("notice %s broadcast as article %s", notice.id, row.article_id)
         except ZaloError as exc:
+            if exc.code in QUOTA:  # Zalo counts differently than we planned: not sent
+                await self._save(broadcast_id, status="no_quota",
+                                 error_reason=f"quota exhausted: {exc.reason}"[:500])
+                return
+            if exc.outcome is Outcome.NO_TOKEN:  # released when the OA is reconnected
+                await self._save(broadcast_id, status="pending",
+                                 error_reason=f"{NO_TOKEN_CODE}: {exc.reason}"[:500],
+                                 next_attempt_at=utcnow() + HELD_RECHECK)
+                return
             attempts = row.attempts + (0 if exc.outcome is Outcome.THROTTLED else 1)
             final = exc.outcome in (Outcome.PERMANENT, Outcome.WINDOW_CLOSED) or \
                 attempts >= MAX_ATTEMPTS

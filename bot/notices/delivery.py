@@ -23,14 +23,15 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Commune, NoticeSettings
+from bot.config import BroadcastRules, Commune, NoticeSettings
 from bot.coord import Coordinator
 from bot.envelope import File, Image, Reply, Text
 from bot.i18n import gettext_for
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
 from bot.notices.workflow import SEND_PRIORITY, record
-from bot.notices.relay import plan_relays, relay_figures, remind
+from bot.notices.quota import queue_broadcast
+from bot.notices.relay import ALERT, follow_up, plan_relays, relay_figures, remind
 from bot.store.models import (Notice, NoticeBroadcast, NoticeDelivery, NoticeFile, NoticeRelay,
                               OutboundMessage, Resident, TopicPreference)
 from bot.store.ops import outbound_row
@@ -104,9 +105,10 @@ class NoticeDispatcher(Worker):
     batch = 10
 
     def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 settings: NoticeSettings) -> None:
+                 settings: NoticeSettings, broadcasts: BroadcastRules | None = None) -> None:
         super().__init__(coord)
         self.sm, self.tenants, self.settings = sm, tenants, settings
+        self.broadcasts = broadcasts or BroadcastRules()  # Zalo's rules (config zalo.broadcasts)
         self.worker = worker_id()
         self._next_finish = 0.0
 
@@ -128,7 +130,14 @@ class NoticeDispatcher(Worker):
         if quiet_until(now, self.settings):
             return 0  # village heads are not woken at night
         async with self.sm() as s, s.begin():
-            return await remind(s, self.settings, now)
+            return await remind(s, self.settings, now) + await follow_up(s, now,
+                                                                         self._package_for)
+
+    def _package_for(self, notice: Notice):  # type: ignore[no-untyped-def]
+        """A propagandist's package of ``notice``: its text per language, villages' languages."""
+        commune = self.tenants.by_id(notice.commune_id).config
+        return (lambda language: render(notice, commune.name, language),
+                {v.name: v.language for v in commune.villages if v.language})
 
     async def claim(self) -> list[int]:
         now = utcnow()
@@ -155,7 +164,7 @@ class NoticeDispatcher(Worker):
                 record(s, notice, "expire", "expired", None, "hết hiệu lực trước khi gửi")
                 return False
             counts = await plan_deliveries(s, notice, self.tenants.by_id(
-                notice.commune_id).config, self.settings, now)
+                notice.commune_id).config, self.settings, now, self.broadcasts)
             record(s, notice, "dispatch", "sending", None,
                    ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         log.info("notice %s planned: %s", notice_id, dict(counts))
@@ -185,7 +194,8 @@ class NoticeDispatcher(Worker):
 
 
 async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
-                          settings: NoticeSettings, now: datetime) -> Counter[str]:
+                          settings: NoticeSettings, now: datetime,
+                          broadcasts: BroadcastRules | None = None) -> Counter[str]:
     commune_name = commune.name
     conditions = [Resident.commune_id == notice.commune_id, Resident.channel == "zalo",
                   Resident.erased_at.is_(None),
@@ -261,13 +271,14 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
         result = await s.execute(insert(OutboundMessage.__table__).returning(
             OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.idempotency_key), queued)
         ids = {k: i for i, k in result.all()}
+    if counts["broadcast"]:  # once per notice: followers the consultation route cannot reach
+        # Zalo's quota and hours decide when (or whether: the residents' reason says so)
+        await queue_broadcast(s, notice, commune, broadcasts or BroadcastRules(), start_at,
+                              ledger)
     for row in ledger:
         row["outbound_id"] = ids.get(key(notice.id, row["resident_id"]))
     if ledger:
         await s.execute(insert(NoticeDelivery.__table__), ledger)
-    if counts["broadcast"]:  # once per notice: followers the consultation route cannot reach
-        s.add(NoticeBroadcast(commune_id=notice.commune_id, notice_id=notice.id,
-                              next_attempt_at=start_at))
     for relay in relays:
         relay["outbound_id"] = ids.get(f"notice:{notice.id}:relay:{relay['staff_id']}")
     if relays:
@@ -293,6 +304,7 @@ async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) 
         .outerjoin(Resident, Resident.id == OutboundMessage.resident_id)
         .where(OutboundMessage.notice_id == notice.id,
                ~OutboundMessage.idempotency_key.like(prefix + "cancel:%"),
+               ~OutboundMessage.idempotency_key.like(f"{prefix}{ALERT}:%"),  # staff alerts
                OutboundMessage.status.in_(["sent", "sending"]))
         .group_by(OutboundMessage.recipient, OutboundMessage.channel))).all()
     rows = []
@@ -343,4 +355,7 @@ async def _broadcast_figures(s: AsyncSession, notice_id: int) -> dict[str, Any] 
         return None
     return {"status": row.status, "article_id": row.article_id, "message_id": row.message_id,
             "attempts": row.attempts, "error": row.error_reason,
+            # when a pending one goes next (Zalo's hours, the day's quota)
+            "next_attempt_at": row.next_attempt_at.isoformat()
+            if row.status == "pending" and row.next_attempt_at else None,
             "sent_at": row.sent_at.isoformat() if row.sent_at else None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -68,3 +69,26 @@ async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": STARTUP_LOCK_KEY})
             await conn.commit()
+
+
+@contextlib.asynccontextmanager
+async def advisory_lock(sm: async_sessionmaker, name: str,
+                        timeout_s: float = 30.0) -> AsyncIterator[None]:
+    """A lock across processes kept by PostgreSQL itself (a transaction-level advisory lock on
+    a hash of ``name``), for when the coordinator's locks do not reach every process (Redis
+    configured but down). SQLite needs none: one process owns the file. Raises
+    :class:`bot.coord.LockTimeout` after ``timeout_s``."""
+    from bot.coord import LockTimeout
+
+    async with sm() as s:
+        if s.bind.dialect.name != "postgresql":
+            yield
+            return
+        async with s.begin():
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while not (await s.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:n))"),
+                                       {"n": name})).scalar():
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise LockTimeout(f"{name} (database lock)")
+                await asyncio.sleep(0.2)
+            yield  # released when this transaction ends

@@ -134,6 +134,9 @@ class Conversation(Base):
         ForeignKey("residents.id", ondelete="CASCADE"), unique=True)
     mode: Mapped[str] = mapped_column(String(16), default="bot")  # bot | handoff
     state: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    #: staff wrote to the resident from Zalo's OA Manager (an ``oa_send_*`` echo): the bot does
+    #: not answer until then (messages are logged for staff)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -347,6 +350,9 @@ class NoticeRelay(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: why the package could not go: window_closed (no message from them in 7 days) | failed;
+    #: staff are told (bot/notices/relay.py)
+    problem: Mapped[str | None] = mapped_column(String(40))
 
 
 class NoticeBroadcast(Base):
@@ -393,7 +399,9 @@ class NoticeFile(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
-    zalo_tokens: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # oa_id → token
+    #: oa_id → {"token", "at"}: the upload's token and when it was made (Zalo forgets uploads
+    #: after ~7 days, so an old one is uploaded again)
+    zalo_tokens: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

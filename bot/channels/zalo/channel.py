@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -22,14 +23,14 @@ from bot.channels.zalo.events import EventError, parse_event
 from bot.channels.zalo.signature import verify
 from bot.config import Settings
 from bot.coord import Coordinator
-from bot.channels.zalo.errors import Outcome, ZaloError
+from bot.channels.zalo.errors import ATTACHMENT_EXPIRED, Outcome, ZaloError
 from bot.envelope import (Choices, Delivered, File, Image, Inbound, RequestUserInfo, Text,
                           from_payload)
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import InboundEvent, NoticeFile, OutboundMessage
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
-from bot.timeutil import epoch_ms, utcnow
+from bot.timeutil import as_utc, epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
 CS_PATH = "/v3.0/oa/message/cs"
@@ -37,7 +38,19 @@ CONVERSATION_PATH = "/v2.0/oa/conversation"  # zalo-oa-api.md §5: ≤ 10 per pa
 CONVERSATION_PAGE = 10
 CLOCK_SKEW_MS = 5_000  # Zalo's clock and ours
 PROCESSED_KINDS = {"message", "follow", "unfollow", "submit_info", "chatnow", "received", "seen",
-                   "withdraw"}
+                   "withdraw", "echo", "revoked"}
+
+
+def upload_token(kept: Any, max_age_s: float) -> str | None:
+    """A kept upload token if still young enough. Kept as ``{"token", "at"}``; a bare string
+    (kept before upload times were recorded) is of unknown age: uploaded again."""
+    if not isinstance(kept, dict) or not kept.get("token"):
+        return None
+    try:
+        at = datetime.fromisoformat(str(kept.get("at")))
+    except ValueError:
+        return None
+    return str(kept["token"]) if utcnow() - as_utc(at) < timedelta(seconds=max_age_s) else None
 
 
 def _ok(**extra: Any) -> web.Response:
@@ -146,25 +159,47 @@ class ZaloChannel:
         raise ValueError(f"zalo cannot send {row.kind}")
 
     async def _deliver_file(self, row: OutboundMessage, tenant: Tenant) -> Delivered:
-        """Upload the stored file once per OA (the token is kept), then send it."""
+        """Upload the stored file once per OA and keep its token while it is young enough
+        (Zalo forgets uploads after ~7 days: older than ``zalo.upload_max_age_s`` it is uploaded
+        again, and a ``-100`` "expired" answer uploads it again once), then send it."""
         oa = tenant.config.zalo.oa_id  # type: ignore[union-attr]
         file_id = int(row.payload["file_id"])
-        # one upload per file and OA, however many residents are sent it at once
+        token = await self._file_token(file_id, oa)
+        try:
+            data = await self.api.call(oa, "POST", CS_PATH,  # type: ignore[union-attr]
+                                       body=messages.file_body(row.recipient, token),
+                                       lane=row.priority)
+        except ZaloError as exc:
+            if exc.code != ATTACHMENT_EXPIRED:
+                raise
+            log.info("zalo: upload of file %s for OA %s expired early; uploading again",
+                     file_id, oa)
+            token = await self._file_token(file_id, oa, expired=token)
+            data = await self.api.call(oa, "POST", CS_PATH,  # type: ignore[union-attr]
+                                       body=messages.file_body(row.recipient, token),
+                                       lane=row.priority)
+        return Delivered(provider_ids=[str(data["message_id"])] if data.get("message_id") else [])
+
+    async def _file_token(self, file_id: int, oa: str, expired: str | None = None) -> str:
+        """The file's upload token for ``oa``: the kept one while young enough (and not the
+        ``expired`` one), else a new upload — one per file and OA at a time, however many
+        residents are sent it at once."""
         async with self.coord.lock(f"zalo:file:{file_id}:{oa}", ttl=60, timeout=60):
-            async with self.sm() as s:
+            async with self.sm() as s:  # type: ignore[misc]
                 stored = await s.get(NoticeFile, file_id)
             if stored is None:
                 raise ZaloError(0, f"file {file_id} is gone", Outcome.PERMANENT)
-            token = (stored.zalo_tokens or {}).get(oa)
-            if not token:
-                token = await self.api.upload_file(oa, stored.filename, stored.content)  # type: ignore[union-attr]
-                async with self.sm() as s, s.begin():
-                    fresh = await s.get(NoticeFile, file_id, with_for_update=True)
-                    if fresh is not None:
-                        fresh.zalo_tokens = {**(fresh.zalo_tokens or {}), oa: token}
-        data = await self.api.call(oa, "POST", CS_PATH, body=messages.file_body(  # type: ignore[union-attr]
-            row.recipient, token), lane=row.priority)
-        return Delivered(provider_ids=[str(data["message_id"])] if data.get("message_id") else [])
+            kept = upload_token((stored.zalo_tokens or {}).get(oa),
+                                self.settings.zalo.upload_max_age_s)
+            if kept and kept != expired:
+                return kept
+            token = await self.api.upload_file(oa, stored.filename, stored.content)  # type: ignore[union-attr]
+            async with self.sm() as s, s.begin():  # type: ignore[misc]
+                fresh = await s.get(NoticeFile, file_id, with_for_update=True)
+                if fresh is not None:
+                    fresh.zalo_tokens = {**(fresh.zalo_tokens or {}),
+                                         oa: {"token": token, "at": utcnow().isoformat()}}
+            return token
 
     async def already_delivered(self, row: OutboundMessage, tenant: Tenant) -> Delivered | None:
         """After a crash mid-send: the remaining text parts of ``row`` if the conversation

@@ -50,21 +50,27 @@ class ZaloApi:
         """Call an OA endpoint; returns ``data`` or raises :class:`ZaloError`.
 
         ``-216``/``-220`` refresh the token once and retry; every other error is raised with its
-        :class:`~bot.channels.zalo.errors.Outcome` for the caller's queue to act on.
+        :class:`~bot.channels.zalo.errors.Outcome` for the caller's queue to act on. A token
+        refused again right after a refresh is not the message's fault: it is retried later.
         """
+        return await self._with_token(
+            oa_id, path, lambda token: self._once(oa_id, token, method, path, body, query, lane))
+
+    async def _with_token(self, oa_id: str, path: str, attempt):  # type: ignore[no-untyped-def]
         token = await self.tokens.access_token(oa_id)
         try:
-            return await self._once(oa_id, token, method, path, body, query, lane)
+            return await attempt(token)
         except ZaloError as exc:
             if exc.outcome is not Outcome.REFRESH_TOKEN:
                 raise
             log.info("zalo %s on %s for OA %s: refreshing token once", exc.code, path, oa_id)
             token = await self.tokens.refresh(oa_id, stale_token=token)
             try:
-                return await self._once(oa_id, token, method, path, body, query, lane)
+                return await attempt(token)
             except ZaloError as again:
                 if again.outcome is Outcome.REFRESH_TOKEN:
-                    raise ZaloError(again.code, again.reason, Outcome.PERMANENT) from None
+                    raise ZaloError(again.code, f"{again.reason} (again, after a refresh)",
+                                    Outcome.RETRY, retry_after=30.0) from None
                 raise
 
     async def upload_file(self, oa_id: str, filename: str, content: bytes,
@@ -76,13 +82,7 @@ class ZaloApi:
             form.add_field("file", content, filename=filename, content_type=content_type)
             return await self._once(oa_id, token, "POST", "/v2.0/oa/upload/file", None, None,
                                     form=form)
-        token = await self.tokens.access_token(oa_id)
-        try:
-            data = await attempt(token)
-        except ZaloError as exc:
-            if exc.outcome is not Outcome.REFRESH_TOKEN:
-                raise
-            data = await attempt(await self.tokens.refresh(oa_id, stale_token=token))
+        data = await self._with_token(oa_id, "/v2.0/oa/upload/file", attempt)
         if not data.get("token"):
             raise ZaloError(-201, "upload answered without a token", Outcome.PERMANENT)
         return str(data["token"])
@@ -110,14 +110,18 @@ class ZaloApi:
                     timeout=self.timeout) as resp:
                 if resp.status != 200:
                     detail = f"HTTP {resp.status}"
-                    if resp.status >= 500 or resp.status == 429:
+                    if resp.status >= 500:  # a gateway may answer after Zalo acted
+                        raise TransportError(detail, maybe_sent=True)
+                    if resp.status == 429:
                         raise TransportError(detail)
                     raise ZaloError(-resp.status, detail, Outcome.PERMANENT)
                 answer = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
-        except json.JSONDecodeError:
-            raise TransportError("answer was not JSON") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:  # sent, answer lost: outcome unknown
+            raise TransportError(f"{type(exc).__name__}: {exc}", maybe_sent=True) from None
+        except ValueError:  # JSONDecodeError included: Zalo answered something garbled
+            raise TransportError("answer was not JSON", maybe_sent=True) from None
         code = int(answer.get("error", 0) or 0) if isinstance(answer, dict) else -1
         if code != 0:
             raise ZaloError(code, answer.get("message") if isinstance(answer, dict) else None)

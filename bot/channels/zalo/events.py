@@ -23,7 +23,7 @@ class EventError(ValueError):
 @dataclass(frozen=True)
 class ZaloEvent:
     event_name: str
-    kind: str  # message | follow | unfollow | submit_info | chatnow | received | seen | withdraw | echo | other
+    kind: str  # message | follow | unfollow | submit_info | chatnow | received | seen | withdraw | echo | revoked | other
     app_id: str
     oa_candidates: tuple[str, ...]
     sender: str | None = None
@@ -83,6 +83,7 @@ def kind_of(event_name: str) -> str:
         "user_received_message": "received",
         "user_seen_message": "seen",
         "user_withdraw": "withdraw",
+        "permission_revoked": "revoked",  # the OA withdrew the app's access
     }.get(event_name, "other")
 
 

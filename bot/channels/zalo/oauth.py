@@ -3,35 +3,57 @@
 * ``authorization_url`` → PKCE pair (verifier kept encrypted in ``oauth_states``), the URL the OA
   admin opens; ``exchange_code`` is what the callback calls.
 * Tokens are encrypted at rest, cached in memory, refreshed ``refresh_margin_s`` before expiry.
-* The refresh token is single-use and rotates: a refresh runs under a coordinator lock (Redis
-  across processes) and re-reads the row first, so two processes never both spend it.
+* The refresh token is single-use and rotates: a refresh runs under a coordinator lock and, on
+  PostgreSQL, an advisory lock (``bot.store.db.advisory_lock``: it still holds across processes
+  while Redis is unreachable), and re-reads the row first, so two processes never both spend it.
+* Only an answer saying the refresh token itself is dead marks the OA for re-consent. Rate
+  limits, HTTP 5xx/429, timeouts and other refusals keep the token and are retried with backoff
+  (per OA, in this process); meanwhile a still-valid access token keeps being served, and sends
+  that need a new one wait (``THROTTLED``) instead of failing.
+* Messages held while an OA had no usable token (``Outcome.NO_TOKEN``) are released as soon as
+  tokens are stored again (OAuth callback, ``bot zalo set-tokens``) or a refresh succeeds.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
+import random
 import secrets
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from zalo_sdk import BaseClient
 
-from bot.channels.zalo.errors import Outcome, TokenUnavailable, TransportError, ZaloError
+from bot.channels.zalo.errors import (
+    NO_TOKEN_CODE,
+    Outcome,
+    TokenUnavailable,
+    TransportError,
+    ZaloError,
+    refresh_token_dead,
+)
 from bot.config import Settings
 from bot.coord import Coordinator, LockTimeout
 from bot.crypto import SecretBox
 from bot.loops import Worker
-from bot.store.models import OAuthState, ZaloToken
+from bot.store.db import advisory_lock
+from bot.store.models import Commune, NoticeBroadcast, OAuthState, OutboundMessage, ZaloToken
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=15)
+REFRESH_BACKOFF_S = (5.0, 600.0)  # first wait after a failed refresh, longest wait
+REVOKED = ("the OA revoked the app's permission (permission_revoked); reconnect it with "
+           "`bot zalo connect --oa {oa}`")
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -49,6 +71,36 @@ class _Cached:
     version: int
 
 
+@dataclass
+class _Trouble:
+    """Refreshes of one OA that failed in a row (not for a dead refresh token)."""
+
+    failures: int
+    retry_at: float  # time.monotonic()
+    reason: str
+
+
+async def release_held(s: AsyncSession, oa_id: str) -> int:
+    """Messages and broadcasts of ``oa_id``'s communes held for want of a token go now."""
+    communes = select(Commune.id).where(Commune.oa_id == oa_id).scalar_subquery()
+    now = utcnow()
+    result = await s.execute(update(OutboundMessage).where(
+        OutboundMessage.commune_id.in_(communes), OutboundMessage.status == "pending",
+        OutboundMessage.error_code == NO_TOKEN_CODE).values(next_attempt_at=now))
+    await s.execute(update(NoticeBroadcast).where(
+        NoticeBroadcast.commune_id.in_(communes), NoticeBroadcast.status == "pending",
+        NoticeBroadcast.error_reason.like(NO_TOKEN_CODE + ":%")).values(next_attempt_at=now))
+    return result.rowcount or 0
+
+
+async def mark_broken(s: AsyncSession, oa_id: str, reason: str) -> bool:
+    """The OA needs an admin to reconnect it (``bot zalo connect``): no more refreshes, its sends
+    wait. Used for a dead refresh token and for Zalo's ``permission_revoked`` event."""
+    result = await s.execute(update(ZaloToken).where(ZaloToken.oa_id == oa_id)
+                             .values(broken_reason=reason[:1000]))
+    return bool(result.rowcount)
+
+
 class TokenManager:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker, box: SecretBox,
                  coord: Coordinator, http: aiohttp.ClientSession) -> None:
@@ -58,6 +110,7 @@ class TokenManager:
         self.coord = coord
         self.http = http
         self._cache: dict[str, _Cached] = {}
+        self._trouble: dict[str, _Trouble] = {}
         self.refresh_count = 0
 
     # -- seeding and reading --------------------------------------------------------------
@@ -84,7 +137,17 @@ class TokenManager:
             row.version = (row.version or 0) + 1
             row.broken_reason = None
             version = row.version
+            held = await release_held(s, oa_id)
         self._cache[oa_id] = _Cached(access_token, expires_at, version)
+        self._trouble.pop(oa_id, None)
+        await self._released(oa_id, held)
+
+    async def _released(self, oa_id: str, held: int) -> None:
+        if held:
+            from bot.inbound import OUTBOUND_TOPIC  # the sender's wake-up (import: no cycle)
+
+            log.info("OA %s has a usable token again: %d held messages released", oa_id, held)
+            await self.coord.publish(OUTBOUND_TOPIC)
 
     async def _load(self, oa_id: str) -> _Cached | None:
         async with self.sm() as s:
@@ -110,13 +173,55 @@ class TokenManager:
 
     # -- refresh --------------------------------------------------------------------------
     async def refresh(self, oa_id: str, stale_token: str | None = None) -> str:
-        """Refresh once. ``stale_token`` = the token Zalo just refused (-216/-220)."""
+        """Refresh once. ``stale_token`` = the token Zalo just refused (-216/-220).
+
+        After a failed refresh the next attempt waits (backoff per OA); until then the stored
+        access token is served while it has not expired, else the caller is told to wait
+        (``THROTTLED``)."""
+        trouble = self._trouble.get(oa_id)
+        if trouble is not None and time.monotonic() < trouble.retry_at:
+            current = await self._still_valid(oa_id, stale_token)
+            if current is not None:
+                return current
+            raise self._waiting(oa_id, trouble)
         try:
-            async with self.coord.lock(f"zalo:token:{oa_id}", ttl=60, timeout=30):
+            async with self._refresh_lock(oa_id):
                 return await self._refresh_locked(oa_id, stale_token)
         except LockTimeout as exc:
             raise ZaloError(0, f"token lock unavailable ({exc})", Outcome.THROTTLED,
                             retry_after=5.0) from None
+
+    @contextlib.asynccontextmanager
+    async def _refresh_lock(self, oa_id: str) -> AsyncIterator[None]:
+        """The coordinator's lock, and on PostgreSQL an advisory lock as well: the refresh
+        token is single-use, and the coordinator's lock reaches every process only while Redis
+        answers (when it is down, or goes down mid-refresh, each process falls back to its own
+        in-process locks). A refresh happens about once a day per OA: the extra lock is cheap."""
+        async with self.coord.lock(f"zalo:token:{oa_id}", ttl=60, timeout=30), \
+                advisory_lock(self.sm, f"zalo:token:{oa_id}", timeout_s=30):
+            yield
+
+    def _waiting(self, oa_id: str, trouble: _Trouble) -> ZaloError:
+        wait = max(1.0, trouble.retry_at - time.monotonic())
+        return ZaloError(0, f"token refresh for OA {oa_id} is failing ({trouble.reason}); "
+                            f"next try in {wait:.0f} s", Outcome.THROTTLED, retry_after=wait)
+
+    async def _still_valid(self, oa_id: str, stale_token: str | None) -> str | None:
+        """The stored access token if Zalo has not refused it and it has not expired."""
+        cached = self._cache.get(oa_id) or await self._load(oa_id)
+        if cached is None or cached.token == stale_token or cached.expires_at <= utcnow():
+            return None
+        return cached.token
+
+    def _failed_refresh(self, oa_id: str, reason: str) -> _Trouble:
+        before = self._trouble.get(oa_id)
+        failures = (before.failures if before else 0) + 1
+        first, longest = REFRESH_BACKOFF_S
+        wait = min(longest, first * 2 ** (failures - 1)) * (0.8 + 0.4 * random.random())
+        trouble = self._trouble[oa_id] = _Trouble(failures, time.monotonic() + wait, reason)
+        log.warning("zalo token refresh for OA %s failed (%s); the token is kept, next try in "
+                    "%.0f s (failure %d in a row)", oa_id, reason, wait, failures)
+        return trouble
 
     async def _refresh_locked(self, oa_id: str, stale_token: str | None) -> str:
         """Runs while holding the OA's token lock. The OAuth call is made outside any database
@@ -132,22 +237,27 @@ class TokenManager:
         rotated_elsewhere = stale_token is not None and current.token != stale_token
         if rotated_elsewhere or (stale_token is None and self._fresh(current)):
             self._cache[oa_id] = current
+            self._trouble.pop(oa_id, None)
             return current.token
         try:
             answer = await self._token_request(app_id, {
                 "refresh_token": refresh_token, "app_id": app_id,
                 "grant_type": "refresh_token"})
-        except TransportError:
-            raise
         except ZaloError as exc:
-            # a dead refresh token has no distinct code: treat as terminal (§2)
-            log.error("zalo token refresh failed for OA %s: %s", oa_id, exc.reason)
+            if isinstance(exc, TransportError) or not refresh_token_dead(exc.code, exc.reason):
+                # a blip, a rate limit, an outage: the refresh token is still good — keep it
+                trouble = self._failed_refresh(oa_id, exc.reason)
+                if stale_token is None and current.expires_at > utcnow():
+                    self._cache[oa_id] = current  # still valid: serve it meanwhile
+                    return current.token
+                raise self._waiting(oa_id, trouble) from None
+            log.error("zalo token refresh for OA %s: the refresh token is dead (%s); the OA "
+                      "needs re-consent", oa_id, exc.reason)
             self._cache.pop(oa_id, None)
+            self._trouble.pop(oa_id, None)
             async with self.sm() as s, s.begin():
-                row = await s.get(ZaloToken, oa_id)
-                if row is not None:
-                    row.broken_reason = (f"refresh failed: {exc.reason}; "
-                                         "re-run `bot zalo connect`")
+                await mark_broken(s, oa_id, f"refresh token refused: {exc.reason}; re-run "
+                                            f"`bot zalo connect --oa {oa_id}`")
             raise TokenUnavailable(oa_id, exc.reason) from None
         async with self.sm() as s, s.begin():
             row = await s.get(ZaloToken, oa_id, with_for_update=True)
@@ -157,10 +267,32 @@ class TokenManager:
             row.refreshed_at = utcnow()
             row.version += 1
             cached = _Cached(answer["access_token"], row.expires_at, row.version)
+            held = await release_held(s, oa_id)
         self.refresh_count += 1
         self._cache[oa_id] = cached
+        if self._trouble.pop(oa_id, None) is not None:
+            log.warning("zalo token refresh for OA %s works again", oa_id)
         log.info("zalo token refreshed for OA %s (version %s)", oa_id, cached.version)
+        await self._released(oa_id, held)
         return cached.token
+
+    def retry_in(self) -> float | None:
+        """Seconds until the soonest retry of a failed refresh (None: nothing failing)."""
+        if not self._trouble:
+            return None
+        return max(0.0, min(t.retry_at for t in self._trouble.values()) - time.monotonic())
+
+    async def states(self) -> dict[str, str]:
+        """OA id → ``ok`` | ``refresh failing, retrying: …`` | ``needs re-consent: …`` (for
+        ``/healthz`` and the logs)."""
+        async with self.sm() as s:
+            rows = (await s.execute(select(ZaloToken.oa_id, ZaloToken.broken_reason))).all()
+        out = {}
+        for oa_id, broken in rows:
+            trouble = self._trouble.get(oa_id)
+            out[oa_id] = (f"needs re-consent: {broken}" if broken else
+                          f"refresh failing, retrying: {trouble.reason}" if trouble else "ok")
+        return out
 
     async def refresh_due(self) -> list[str]:
         """Refresh every token that expires within the margin; returns the OAs refreshed."""
@@ -173,7 +305,8 @@ class TokenManager:
         for oa_id in rows:
             try:
                 await self.refresh(oa_id)
-                done.append(oa_id)
+                if oa_id not in self._trouble:  # else the still-valid token was kept
+                    done.append(oa_id)
             except ZaloError as exc:
                 log.warning("token refresh for OA %s failed: %s", oa_id, exc.reason)
             except Exception:  # noqa: BLE001 - one OA's problem must not stop the others
@@ -225,23 +358,32 @@ class TokenManager:
             async with self.http.post(url, data=form, headers={"secret_key": app.app_secret},
                                       timeout=aiohttp.ClientTimeout(
                                           total=self.settings.zalo.request_timeout_s)) as resp:
-                if resp.status >= 500:
+                if resp.status >= 500 or resp.status == 429:
                     raise TransportError(f"HTTP {resp.status} from OAuth")
                 body = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
+        except ValueError:  # HTML error page, truncated answer: not an answer about the token
+            raise TransportError("OAuth answer was not JSON") from None
+        if not isinstance(body, dict):
+            raise TransportError("OAuth answer was not a JSON object")
         # accept both the current top-level shape and the older {"data": {...}} one
         data = body.get("data") if isinstance(body.get("data"), dict) else body
         if "access_token" not in data or "refresh_token" not in data:
-            code = int(body.get("error") or -1)
-            raise ZaloError(code, str(body.get("error_name") or body.get("message")
-                                      or body.get("error_reason") or "no token in answer"),
+            try:
+                code = int(body.get("error") or -1)
+            except (TypeError, ValueError):
+                code = -1
+            words = [str(body[k]) for k in ("error_name", "error_reason", "message",
+                                            "error_description") if body.get(k)]
+            raise ZaloError(code, "; ".join(dict.fromkeys(words)) or "no token in answer",
                             outcome=None)
         return data
 
 
 class TokenRefresher(Worker):
-    """Refreshes every token that is close to expiry (run with a 10-minute poll)."""
+    """Refreshes every token that is close to expiry (run with a 10-minute poll, sooner when a
+    failed refresh is due for another try)."""
 
     topic = "tokens"
     batch = 1_000_000  # never "more to do right now": one pass, then wait
@@ -252,3 +394,7 @@ class TokenRefresher(Worker):
 
     async def run_once(self) -> int:
         return len(await self.tokens.refresh_due())
+
+    def wait_s(self, poll_s: float) -> float:
+        retry = self.tokens.retry_in()
+        return poll_s if retry is None else min(poll_s, retry + 0.1)

@@ -4,7 +4,8 @@
   (→ ``attachment_id``), ``/upload/file`` (pdf/doc/docx/csv ≤ 5 MB → ``data.token``); multipart
   field ``file``. Too large → -210, wrong/missing file → -201.
 * ``POST /v2.0/article/create`` (``type:"normal"``, title ≤ 150, author ≤ 50, description ≤ 300,
-  non-empty ``body`` list) → ``data.token``; ``POST /v2.0/article/verify {"token"}`` → -214 for the
+  non-empty ``body`` list, a ``cover`` — a photo URL or a video — as Zalo's clients always send,
+  §7.1; ``state.require_cover``) → ``data.token``; ``POST /v2.0/article/verify {"token"}`` → -214 for the
   first ``state.article_processing_polls`` calls, then ``data:{"id","article_id"}`` (both spellings,
   DISPUTED in §7).
 * ``GET /v2.0/oa/getoa`` → ``data.oa_id, name, ...``.
@@ -68,7 +69,18 @@ async def upload_file(request: web.Request) -> web.Response:
     return await _upload(request, "file")
 
 
-def _article_error(body: dict[str, Any]) -> str | None:
+def _cover_error(cover: Any, required: bool) -> bool:
+    if cover is None:
+        return required
+    if not isinstance(cover, dict):
+        return True
+    if cover.get("cover_type", "photo") == "photo":
+        url = cover.get("photo_url")
+        return not (isinstance(url, str) and url.startswith(("http://", "https://")))
+    return cover.get("cover_type") != "video" or not cover.get("video_id")
+
+
+def _article_error(body: dict[str, Any], require_cover: bool = True) -> str | None:
     """Name of the first invalid field of an article/create body, or None."""
     if body.get("type") != "normal":
         return "type"
@@ -84,7 +96,7 @@ def _article_error(body: dict[str, Any]) -> str | None:
     if not isinstance(content, list) or not content or not all(
             isinstance(item, dict) and item.get("type") in ARTICLE_BODY_TYPES for item in content):
         return "body"
-    if "cover" in body and not isinstance(body["cover"], dict):
+    if _cover_error(body.get("cover"), require_cover):
         return "cover"
     if body.get("status", "hide") not in ("show", "hide"):
         return "status"
@@ -96,7 +108,7 @@ async def article_create(request: web.Request) -> web.Response:
     body = await read_json(request)
     if body is None:
         return fail(request, -201, field="body")
-    bad = _article_error(body)
+    bad = _article_error(body, state.require_cover)
     if bad:
         return fail(request, -201, field=bad)
     article = Article(ids.token(24), current_oa(request).oa_id, ids.message_id(), body,

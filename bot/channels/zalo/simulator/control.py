@@ -15,6 +15,14 @@ Control replies are plain JSON; bad requests get HTTP 400 ``{"error": "<reason>"
   "wait"?: true, "repeat"?: 1, "retry"?: true}`` emits a signed webhook;
   ``{"oa_id", "raw", "signature"?}`` posts raw bytes with a forged/explicit signature.
 * ``POST /_sim/webhook`` — ``{"app_id", "enabled"}``: re-enable/disable an app's webhook.
+* ``GET/POST /_sim/settings`` — read / change :attr:`SimState.SETTINGS` (rate limit, echoes,
+  broadcast quotas per follower ``broadcast_month_quota``/``broadcast_day_quota`` (null =
+  unlimited), ``broadcast_review_s``, ``broadcast_deliver_by_hour``,
+  ``broadcast_night_refused``, ``require_cover``, …).
+* ``POST /_sim/staff`` — ``{"oa_id", "user_id", "text", "admin_id"?}``: an OA admin types to a
+  user in OA Manager (recorded in the conversation, ``oa_send_text`` echo emitted).
+* ``POST /_sim/revoke`` — ``{"oa_id"}``: the OA revokes the app's permission: its tokens stop
+  working and ``permission_revoked`` is emitted.
 """
 
 from __future__ import annotations
@@ -191,6 +199,53 @@ async def webhook_toggle(request: web.Request) -> web.Response:
     return web.json_response({"app_id": app.app_id, "webhook_enabled": app.webhook_enabled})
 
 
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "rate_limit": (int, type(None)), "legacy_quota": (bool,),
+    "article_processing_polls": (int,), "strict_attachments": (bool,), "emit_echoes": (bool,),
+    "broadcast_month_quota": (int, type(None)), "broadcast_day_quota": (int, type(None)),
+    "broadcast_review_s": (int, float), "broadcast_deliver_by_hour": (int,),
+    "broadcast_night_refused": (bool,), "require_cover": (bool,),
+}
+
+
+async def settings_get(request: web.Request) -> web.Response:
+    return web.json_response(state_of(request).settings())
+
+
+async def settings_set(request: web.Request) -> web.Response:
+    state = state_of(request)
+    body = await _body(request)
+    for name, value in body.items():
+        kinds = _SETTING_TYPES.get(name)
+        if kinds is None:
+            return _bad(f"unknown setting {name!r}; one of {sorted(_SETTING_TYPES)}")
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            return _bad(f"{name}: wrong type")
+    state.configure(**body)
+    return web.json_response(state.settings())
+
+
+async def staff_types(request: web.Request) -> web.Response:
+    state = state_of(request)
+    emitter = request.app[EMITTER]
+    body = await _body(request)
+    oa_id, user_id, text = (str(body.get(k, "")) for k in ("oa_id", "user_id", "text"))
+    if oa_id not in state.oas or not user_id or not text:
+        return _bad("need a known oa_id, user_id and text")
+    result = await emitter.staff_types(oa_id, user_id, text, body.get("admin_id"))
+    return web.json_response(result.to_dict())
+
+
+async def revoke(request: web.Request) -> web.Response:
+    state = state_of(request)
+    body = await _body(request)
+    oa_id = str(body.get("oa_id", ""))
+    if oa_id not in state.oas:
+        return _bad("unknown oa_id")
+    result = await request.app[EMITTER].revoke_permission(oa_id)
+    return web.json_response(result.to_dict())
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/setup", setup)
     app.router.add_post("/_sim/faults", faults_add)
@@ -207,3 +262,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/clock", clock_set)
     app.router.add_post("/_sim/send", send)
     app.router.add_post("/_sim/webhook", webhook_toggle)
+    app.router.add_get("/_sim/settings", settings_get)
+    app.router.add_post("/_sim/settings", settings_set)
+    app.router.add_post("/_sim/staff", staff_types)
+    app.router.add_post("/_sim/revoke", revoke)

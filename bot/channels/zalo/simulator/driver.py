@@ -98,6 +98,10 @@ class ZaloSimulator:
     def enable_webhook(self, app_id: str, enabled: bool = True) -> None:
         self.state.apps[app_id].webhook_enabled = enabled
 
+    def configure(self, **settings: Any) -> None:
+        """Change :attr:`SimState.SETTINGS` (as ``POST /_sim/settings`` does)."""
+        self.state.configure(**settings)
+
     # ----- clock -----------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
@@ -115,6 +119,14 @@ class ZaloSimulator:
     async def user_sends(self, oa_id: str, user_id: str, event_name: str,
                          **fields: Any) -> EmitResult:
         return await self.emitter.user_sends(oa_id, user_id, event_name, **fields)
+
+    async def staff_types(self, oa_id: str, user_id: str, text: str,
+                          admin_id: str | None = "8800000000000000001") -> EmitResult:
+        """An OA admin types to ``user_id`` in Zalo's OA Manager (an ``oa_send_text`` echo)."""
+        return await self.emitter.staff_types(oa_id, user_id, text, admin_id)
+
+    async def revoke_permission(self, oa_id: str) -> EmitResult:
+        return await self.emitter.revoke_permission(oa_id)
 
     async def send_duplicate(self, previous: EmitResult) -> EmitResult:
         """Re-deliver the exact bytes of a previous emit (same ``msg_id``, same signature)."""

@@ -159,6 +159,30 @@ class WebhookEmitter:
             "ward": info.get("ward", addr.get("user_ward", "")),
         }
 
+    # ----- the OA's side -------------------------------------------------------------------
+
+    async def staff_types(self, oa_id: str, user_id: str, text: str,
+                          admin_id: str | None = None) -> EmitResult:
+        """An OA admin writes to a user in OA Manager: the message is in the conversation, and
+        the ``oa_send_text`` echo (``sender.admin_id``) reaches the webhook (§3.4, §7.1)."""
+        msg = self.state.record_message(oa_id, str(user_id), "oa_manager",
+                                        {"recipient": {"user_id": str(user_id)},
+                                         "message": {"text": text}})
+        fields: dict[str, Any] = {"text": text, "msg_id": msg.message_id}
+        if admin_id is not None:
+            fields["admin_id"] = admin_id
+        return await self.emit(oa_id, self.build(oa_id, str(user_id), "oa_send_text", **fields))
+
+    async def revoke_permission(self, oa_id: str) -> EmitResult:
+        """The OA revokes the app's access: its tokens stop working (-216, refresh refused)
+        and ``permission_revoked`` is sent."""
+        for token in [t for t, a in self.state.access_tokens.items() if a.oa_id == oa_id]:
+            del self.state.access_tokens[token]
+        for refresh in self.state.refresh_tokens.values():
+            if refresh.oa_id == oa_id:
+                refresh.used = True
+        return await self.emit(oa_id, self.build(oa_id, "", "permission_revoked"))
+
     # ----- sending ---------------------------------------------------------------------------
 
     async def emit(self, oa_id: str, event: dict[str, Any], *, retry: bool = True) -> EmitResult:

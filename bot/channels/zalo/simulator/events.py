@@ -24,7 +24,7 @@ OA_ECHO_EVENTS = frozenset({
 })
 OTHER_EVENTS = frozenset({
     "follow", "unfollow", "user_submit_info", "user_click_chatnow", "user_received_message",
-    "user_seen_message", "user_reacted_message", "user_withdraw",
+    "user_seen_message", "user_reacted_message", "user_withdraw", "permission_revoked",
 })
 SUPPORTED_EVENTS = USER_MESSAGE_EVENTS | OA_ECHO_EVENTS | OTHER_EVENTS
 
@@ -77,6 +77,9 @@ def build_event(ctx: EventContext, event_name: str, **fields: Any) -> dict[str, 
     elif event_name == "user_seen_message":
         event = _oa_envelope(ctx, event_name)
         event["message"] = {"msg_ids": [str(m) for m in _required(f, "msg_ids", event_name)]}
+    elif event_name == "permission_revoked":  # the OA revoked the app (§7.1; shape [INF])
+        event = {"app_id": ctx.app_id, "oa_id": ctx.oa_id, "event_name": event_name,
+                 "timestamp": ctx.timestamp}
     elif event_name == "user_reacted_message":
         event = _user_envelope(ctx, event_name)
         event["message"] = {"msg_id": str(_required(f, "msg_id", event_name)),

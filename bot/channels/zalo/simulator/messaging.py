@@ -7,7 +7,10 @@
 * ``POST /v3.0/oa/message/template`` — ZBS template by UID; body ``{"user_id",...}`` or
   ``{"recipient":{"user_id"},...}`` (§4.3, DISPUTED shape → both accepted).
 * ``POST /v2.0/oa/message`` — broadcast (``recipient.target`` + article media template, §7),
-  anonymous and reaction bodies (§4.4); a normal ``recipient.user_id`` send → -240.
+  anonymous and reaction bodies (§4.4); a normal ``recipient.user_id`` send → -240. A broadcast
+  is refused 22:00–06:00 (-234), reaches the followers with quota left (per follower, per month
+  and day, §7.1) after the review delay — the next morning if that ends after 20:00 — and is
+  refused with -211 when no follower has quota left.
 """
 
 from __future__ import annotations
@@ -237,6 +240,8 @@ async def send_v2(request: web.Request) -> web.Response:
 
 def _broadcast(request: web.Request, state: SimState, oa: OA, body: dict[str, Any],
                recipient: dict[str, Any]) -> web.Response:
+    if state.broadcast_night_refused and state.is_night():
+        raise Reject(-234)
     target = recipient["target"]
     if not isinstance(target, dict):
         raise Reject(-201, "target")
@@ -259,8 +264,15 @@ def _broadcast(request: web.Request, state: SimState, oa: OA, body: dict[str, An
         if article_id not in ready:
             raise Reject(-201, "attachment_id")
         article_ids.append(article_id)
+    now = state.now_ms()
+    deliver_at = state.broadcast_delivery_ms(now)
+    followers = [u.user_id for u in state.users.get(oa.oa_id, {}).values() if u.follower]
+    reached = [u for u in followers if state.broadcast_room(oa.oa_id, u, deliver_at)]
+    if followers and not reached:
+        raise Reject(-211)
     # Broadcasts are kept apart from per-user sends (state.broadcasts, not state.messages).
-    broadcast = Broadcast(oa.oa_id, ids.message_id(), target, article_ids, body, state.now_ms())
+    broadcast = Broadcast(oa.oa_id, ids.message_id(), target, article_ids, body, now,
+                          deliver_at, reached, [u for u in followers if u not in reached])
     state.broadcasts.append(broadcast)
     return ok(request, {"message_id": broadcast.message_id})
 

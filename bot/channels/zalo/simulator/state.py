@@ -2,7 +2,9 @@
 
 Lifetimes follow zalo-oa-api.md §2 (access token 25 h, refresh token 3 months single-use, auth code
 10 min single-use), §4.2 (7-day interaction window, promotion blocked 22:00–06:00 Vietnam time),
-§4.5 (uploads expire after ~7 days) and §1 (4,000 calls/minute per app).
+§4.5 (uploads expire after ~7 days), §1 (4,000 calls/minute per app) and §7.1 (article
+broadcasts: per-follower quotas, ~30 min review, held after 20:00 until the morning, refused at
+night).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ UPLOAD_TTL_S = 7 * 86_400  # §4.5
 DEFAULT_RATE_LIMIT = 4_000  # calls/minute/app (§1)
 MAX_TEXT_CHARS = 2_000  # §4.1, counted after NFC (§11.4)
 NIGHT_START_HOUR, NIGHT_END_HOUR = 22, 6  # §4.2
+BROADCASTS_PER_MONTH, BROADCASTS_PER_DAY = 4, 1  # per follower (§7.1; Basic package: 1/month)
+BROADCAST_REVIEW_S = 1800  # §7.1
+BROADCAST_DELIVER_BY_HOUR = 20  # out of review later than this: the next morning (§7.1)
 
 FaultKind = Literal["error", "status", "delay"]
 UploadKind = Literal["image", "gif", "file"]
@@ -143,6 +148,11 @@ class Broadcast:
     article_ids: list[str]
     body: dict[str, Any]
     time_ms: int
+    #: when followers get it: after Zalo's review, and not after 20:00 (then the next morning)
+    deliver_at_ms: int = 0
+    #: the followers it reaches (those with quota left that day and month) and those it skips
+    recipients: list[str] = field(default_factory=list)
+    over_quota: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -219,6 +229,15 @@ class SimState:
         self.strict_attachments = strict_attachments
         #: Emit ``oa_send_*`` webhook echoes for accepted sends (§3.4, §11.6).
         self.emit_echoes = emit_echoes
+        #: Article broadcasts (§7.1): per-follower quotas (None = unlimited), the review delay,
+        #: the hour after which delivery waits for the morning, the 22:00–06:00 refusal (-234),
+        #: and articles created without a cover refused (-201 cover).
+        self.broadcast_month_quota: int | None = BROADCASTS_PER_MONTH
+        self.broadcast_day_quota: int | None = BROADCASTS_PER_DAY
+        self.broadcast_review_s: float = BROADCAST_REVIEW_S
+        self.broadcast_deliver_by_hour: int = BROADCAST_DELIVER_BY_HOUR
+        self.broadcast_night_refused = True
+        self.require_cover = True
         #: Template ids that cannot be sent by UID (-249, §4.3).
         self.uid_disabled_templates: set[str] = set()
         self.offset_ms = 0
@@ -289,6 +308,33 @@ class SimState:
         """True in the promotion blackout 22:00–06:00 Asia/Ho_Chi_Minh (§4.2)."""
         hour = self.vn_now().hour
         return hour >= NIGHT_START_HOUR or hour < NIGHT_END_HOUR
+
+    # ----- broadcasts (§7.1) ------------------------------------------------------------------
+
+    def broadcast_delivery_ms(self, sent_ms: int) -> int:
+        """After the review; if that is after the deliver-by hour (or before 06:00), the next
+        06:00 Vietnam time."""
+        ready = sent_ms + int(self.broadcast_review_s * 1000)
+        local = datetime.fromtimestamp(ready / 1000, VN_TZ)
+        if local.hour >= self.broadcast_deliver_by_hour or local.hour < NIGHT_END_HOUR:
+            morning = local.replace(hour=NIGHT_END_HOUR, minute=0, second=0, microsecond=0)
+            if local.hour >= NIGHT_END_HOUR:
+                morning += timedelta(days=1)
+            return int(morning.timestamp() * 1000)
+        return ready
+
+    def broadcast_room(self, oa_id: str, user_id: str, at_ms: int) -> bool:
+        """Has this follower quota left for a broadcast delivered at ``at_ms``?"""
+        day = datetime.fromtimestamp(at_ms / 1000, VN_TZ).date()
+        month = day_n = 0
+        for b in self.broadcasts:
+            if b.oa_id != oa_id or user_id not in b.recipients:
+                continue
+            other = datetime.fromtimestamp(b.deliver_at_ms / 1000, VN_TZ).date()
+            month += (other.year, other.month) == (day.year, day.month)
+            day_n += other == day
+        return ((self.broadcast_month_quota is None or month < self.broadcast_month_quota)
+                and (self.broadcast_day_quota is None or day_n < self.broadcast_day_quota))
 
     # ----- registry --------------------------------------------------------------------------
 
@@ -426,7 +472,12 @@ class SimState:
     # ----- settings / stats ------------------------------------------------------------------
 
     SETTINGS = ("rate_limit", "legacy_quota", "article_processing_polls", "strict_attachments",
-                "emit_echoes")
+                "emit_echoes", "broadcast_month_quota", "broadcast_day_quota",
+                "broadcast_review_s", "broadcast_deliver_by_hour", "broadcast_night_refused",
+                "require_cover")
+
+    def settings(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.SETTINGS}
 
     def configure(self, **settings: Any) -> None:
         """Set any of :attr:`SETTINGS` (unknown names raise ``KeyError``)."""
