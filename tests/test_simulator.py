@@ -393,6 +393,7 @@ async def test_uploads(sim: ZaloSimulator, http: aiohttp.ClientSession, token: s
 
 async def test_article_verify_and_broadcast(sim: ZaloSimulator, http: aiohttp.ClientSession,
                                             token: str) -> None:
+    sim.set_vn_time(10)  # broadcasts are refused at night (test_broadcast_rules)
     article = {"type": "normal", "title": "Thông báo tiêm chủng", "author": "UBND xã",
                "description": "Lịch tiêm tháng 6",
                "cover": {"cover_type": "photo", "photo_url": "https://x/c.jpg", "status": "show"},
@@ -425,6 +426,121 @@ async def test_article_verify_and_broadcast(sim: ZaloSimulator, http: aiohttp.Cl
     broadcast["message"]["attachment"]["payload"]["elements"][0]["attachment_id"] = "nope"
     assert (await call(http, sim, "POST", "/v2.0/oa/message", token,
                        json=broadcast))[0]["error"] == -201
+
+
+ARTICLE = {"type": "normal", "title": "Lịch cắt điện", "author": "UBND xã",
+           "description": "Cắt điện thứ Bảy",
+           "cover": {"cover_type": "photo", "photo_url": "https://x/c.jpg", "status": "show"},
+           "body": [{"type": "text", "content": "Nội dung"}], "status": "show"}
+
+
+async def _article(http: aiohttp.ClientSession, sim: ZaloSimulator, token: str) -> str:
+    created, _ = await call(http, sim, "POST", "/v2.0/article/create", token, json=ARTICLE)
+    for _ in range(3):
+        verified, _ = await call(http, sim, "POST", "/v2.0/article/verify", token,
+                                 json={"token": created["data"]["token"]})
+        if verified["error"] == 0:
+            return verified["data"]["id"]
+    raise AssertionError(verified)
+
+
+def _broadcast(article_id: str) -> dict[str, Any]:
+    return {"recipient": {"target": {}}, "message": {"attachment": {"type": "template", "payload": {
+        "template_type": "media",
+        "elements": [{"media_type": "article", "attachment_id": article_id}]}}}}
+
+
+async def test_articles_need_a_cover(sim: ZaloSimulator, http: aiohttp.ClientSession,
+                                     token: str) -> None:
+    """Zalo's clients always send a cover (zalo-oa-api.md §7.1): the simulator requires one."""
+    for cover in (None, {"cover_type": "photo", "photo_url": ""}, "https://x/c.jpg"):
+        body = {k: v for k, v in ARTICLE.items() if k != "cover"}
+        if cover is not None:
+            body["cover"] = cover
+        bad, _ = await call(http, sim, "POST", "/v2.0/article/create", token, json=body)
+        assert bad == {"error": -201, "message": "cover is invalid!"}, cover
+    await call(http, sim, "POST", "/_sim/settings", json={"require_cover": False})
+    body = {k: v for k, v in ARTICLE.items() if k != "cover"}
+    assert (await call(http, sim, "POST", "/v2.0/article/create", token,
+                       json=body))[0]["error"] == 0
+
+
+async def test_broadcast_rules_quota_review_and_night(sim: ZaloSimulator,
+                                                     http: aiohttp.ClientSession) -> None:
+    """§7.1 modelled, and set through the control API: per-follower quotas (a month, a day),
+    the review before delivery, delivery after 20:00 held for the morning, and no broadcast
+    at all 22:00–06:00."""
+    from datetime import datetime
+
+    from bot.channels.zalo.simulator.state import VN_TZ
+
+    settings, _ = await call(http, sim, "POST", "/_sim/settings", json={
+        "broadcast_month_quota": 2, "broadcast_day_quota": 1, "broadcast_review_s": 1800})
+    assert settings["broadcast_month_quota"] == 2 and settings["broadcast_night_refused"]
+    bad = await http.post(sim.base_url + "/_sim/settings", json={"broadcast_day_quota": "1"})
+    assert bad.status == 400
+    sim.add_user(OA_ID, "u-unfollowed", follower=False)
+
+    def now(*when: int) -> str:  # move the clock; a fresh token (they live 25 h)
+        sim.state.set_now(datetime(*when, tzinfo=VN_TZ))
+        return sim.mint_tokens(OA_ID)[0]
+
+    def at(ms: int) -> datetime:  # to the minute (the clock runs on while the test does)
+        return datetime.fromtimestamp(ms / 1000, VN_TZ).replace(tzinfo=None, second=0,
+                                                                microsecond=0)
+
+    token = now(2030, 3, 11, 19, 0)
+    sent, _ = await call(http, sim, "POST", "/v2.0/oa/message", token,
+                         json=_broadcast(await _article(http, sim, token)))
+    assert sent["error"] == 0
+    first = sim.state.broadcasts[-1]
+    assert first.recipients == [USER] and at(first.deliver_at_ms) == datetime(2030, 3, 11, 19, 30)
+    again, _ = await call(http, sim, "POST", "/v2.0/oa/message", token,
+                          json=_broadcast(await _article(http, sim, token)))
+    assert again == {"error": -211, "message": "Out of quota"}  # one a day per follower
+
+    token = now(2030, 3, 12, 19, 45)  # reviewed after 20:00
+    sent, _ = await call(http, sim, "POST", "/v2.0/oa/message", token,
+                         json=_broadcast(await _article(http, sim, token)))
+    assert sent["error"] == 0
+    assert at(sim.state.broadcasts[-1].deliver_at_ms) == datetime(2030, 3, 13, 6, 0)
+
+    token = now(2030, 3, 14, 23, 0)
+    night, _ = await call(http, sim, "POST", "/v2.0/oa/message", token,
+                          json=_broadcast(await _article(http, sim, token)))
+    assert night["error"] == -234
+    token = now(2030, 3, 20, 10, 0)
+    month, _ = await call(http, sim, "POST", "/v2.0/oa/message", token,
+                          json=_broadcast(await _article(http, sim, token)))
+    assert month["error"] == -211  # two this month already
+    token = now(2030, 4, 1, 10, 0)
+    april, _ = await call(http, sim, "POST", "/v2.0/oa/message", token,
+                          json=_broadcast(await _article(http, sim, token)))
+    assert april["error"] == 0 and sim.state.broadcasts[-1].recipients == [USER]
+    listed, _ = await call(http, sim, "GET", "/_sim/broadcasts")
+    assert [b["deliver_at_ms"] for b in listed["broadcasts"]] == [
+        b.deliver_at_ms for b in sim.state.broadcasts]
+
+
+async def test_staff_typing_and_revoking_over_the_control_api(
+        sim: ZaloSimulator, receiver: Receiver, http: aiohttp.ClientSession, token: str) -> None:
+    typed, _ = await call(http, sim, "POST", "/_sim/staff", json={
+        "oa_id": OA_ID, "user_id": USER, "text": "Cán bộ xã xin trả lời", "admin_id": "99"})
+    echo = typed["event"]
+    assert echo["event_name"] == "oa_send_text" and echo["sender"] == {"id": OA_ID,
+                                                                        "admin_id": "99"}
+    assert echo["recipient"] == {"id": USER}
+    [msg] = sim.messages(OA_ID, USER)  # in the conversation, as the OA's message
+    assert msg.message_id == echo["message"]["msg_id"]
+    conversation, _ = await call(http, sim, "GET", "/v2.0/oa/conversation", token, params={
+        "data": json.dumps({"user_id": USER, "offset": 0, "count": 5})})
+    assert conversation["data"][0]["message"] == "Cán bộ xã xin trả lời"
+
+    revoked, _ = await call(http, sim, "POST", "/_sim/revoke", json={"oa_id": OA_ID})
+    assert revoked["event"]["event_name"] == "permission_revoked"
+    assert revoked["event"]["oa_id"] == OA_ID and revoked["delivered"]
+    gone, _ = await call(http, sim, "POST", CS, token, json=text_body("hi"))
+    assert gone["error"] == -216
 
 
 async def test_v2_normal_send_is_shut_down(sim: ZaloSimulator, http: aiohttp.ClientSession,

@@ -109,9 +109,8 @@ async def reconnect(service, oa: str) -> None:
 
 
 async def healthz(service) -> dict:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{service.url}/healthz") as r:
-            return await r.json()
+    async with aiohttp.ClientSession() as http, http.get(f"{service.url}/healthz") as r:
+        return await r.json()
 
 
 async def test_dead_refresh_token_needs_reconsent_and_held_replies_go_after(service):
@@ -148,3 +147,107 @@ async def test_refresh_before_expiry(service):
     await tokens.store(oa, access, refresh, 1800)  # inside the one-hour margin
     assert await tokens.refresh_due() == [oa]
     assert await tokens.access_token(oa) != access
+
+
+OAUTH = "/v4/oa/access_token"
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    """Failed refreshes are tried again after milliseconds, not seconds."""
+    from bot.channels.zalo import oauth
+
+    monkeypatch.setattr(oauth, "REFRESH_BACKOFF_S", (0.05, 0.2))
+
+
+async def test_a_transient_refresh_failure_keeps_the_token(store_url, sim, monkeypatch):
+    """-32, HTTP 5xx and 429, a timeout and an unexplained refusal: the token is kept, the
+    still-valid access token is served meanwhile, and the refresher tries again after the
+    backoff and refreshes. Only a dead refresh token needs re-consent (above)."""
+    from bot.channels.zalo import oauth
+    from tests.test_zalo_e2e import wait_until
+
+    monkeypatch.setattr(oauth, "REFRESH_BACKOFF_S", (1.0, 2.0))
+    running = await start_service(make_settings(store_url, sim, communes=1,
+                                                request_timeout_s=0.5), sim)
+    oa, tokens = oa_id(1), running.services.tokens
+    try:
+        faults = {"-32": lambda: sim.inject_error(OAUTH, -32),
+                  "HTTP 502": lambda: sim.inject_http_status(OAUTH, 502),
+                  "HTTP 429": lambda: sim.inject_http_status(OAUTH, 429),
+                  # no answer within the timeout (and Zalo did nothing: it answers -32 late)
+                  "timeout": lambda: (sim.inject_delay(OAUTH, 1.0), sim.inject_error(OAUTH, -32)),
+                  "-14002": lambda: sim.inject_error(OAUTH, -14002)}
+        for name, inject in faults.items():
+            access, refresh = sim.mint_tokens(oa)
+            await tokens.store(oa, access, refresh, 1800)  # inside the one-hour margin
+            async with running.services.sm() as s:
+                version = (await s.get(ZaloToken, oa)).version
+            inject()
+            assert await tokens.refresh_due() == [], name  # it failed …
+            async with running.services.sm() as s:
+                assert (await s.get(ZaloToken, oa)).broken_reason is None, name  # … kept
+            assert await tokens.access_token(oa) == access, name  # still valid: served
+            assert (await healthz(running))["zalo"] == {
+                "ok": 0, "refresh failing, retrying": ["90001"]}, name
+
+            async def refreshed() -> bool:  # by the refresher loop, once the backoff is over
+                async with running.services.sm() as s:
+                    return (await s.get(ZaloToken, oa)).version > version
+            await wait_until(refreshed, timeout=10)
+            assert await tokens.access_token(oa) != access, name
+            assert (await healthz(running))["zalo"] == {"ok": 1}, name
+    finally:
+        await running.runner.cleanup()
+
+
+async def test_a_reply_refused_for_its_token_waits_for_the_refresh(store_url, sim,
+                                                                   quick_backoff):
+    """Zalo refuses the access token (-220) while the OAuth server answers 502 twice: the reply
+    waits (its attempt given back) and goes out once the refresh works — not failed."""
+    from tests.test_zalo_sends import row_reaches, rows
+
+    running = await start_service(make_settings(store_url, sim, communes=1), sim)
+    oa = oa_id(1)
+    try:
+        for token in sim.state.access_tokens.values():
+            if token.oa_id == oa:
+                token.expires_at_ms = 0  # Zalo answers -220 to it from now on
+        sim.inject_http_status(OAUTH, 502, times=2)
+        await sim.user_sends_text(oa, "7203", "dia chi uy ban o dau")
+        [reply] = await sim.wait_for_messages(1, oa_id=oa, user_id="7203", timeout=15)
+        assert "UBND xã Thử Nghiệm 1" in reply.body["message"]["text"]
+        row = await row_reaches(running, "sent")
+        assert row.attempts == 1 and not [r for r in await rows(running) if r.status == "failed"]
+        assert sim.stats()["http_statuses"] == {"502": 2} and running.services.tokens.refresh_count == 1
+        async with running.services.sm() as s:
+            assert (await s.get(ZaloToken, oa)).broken_reason is None
+    finally:
+        await running.runner.cleanup()
+
+
+async def test_permission_revoked_needs_reconsent(service):
+    """The OA withdraws the app's access (``permission_revoked``): the OA is marked for
+    re-consent with that reason, /healthz says so, replies wait until it is reconnected."""
+    from tests.test_zalo_e2e import wait_until
+    from tests.test_zalo_sends import row_where
+
+    sim, oa = service.sim, oa_id(1)
+    result = await sim.revoke_permission(oa)
+    assert result.delivered
+
+    async def marked() -> bool:
+        async with service.services.sm() as s:
+            return bool((await s.get(ZaloToken, oa)).broken_reason)
+    await wait_until(marked)
+    async with service.services.sm() as s:
+        reason = (await s.get(ZaloToken, oa)).broken_reason
+    assert "permission_revoked" in reason and f"bot zalo connect --oa {oa}" in reason
+    assert (await healthz(service))["zalo"] == {"ok": 1, "needs re-consent": ["90001"]}
+    await sim.user_sends_text(oa, "7204", "chao")
+    held = await row_where(service, lambda r: r.error_code == "no_token")
+    assert held.status == "pending" and sim.messages(oa, "7204") == []
+    await reconnect(service, oa)
+    await sim.wait_for_messages(1, oa_id=oa, user_id="7204")
+    async with service.services.sm() as s:
+        assert (await s.get(ZaloToken, oa)).broken_reason is None

@@ -306,3 +306,33 @@ async def test_an_oa_budget_holds_on_top_of_the_apps(store_url, sim):
         assert sim.stats()["rate_limited"] == 0
     finally:
         await running.runner.cleanup()
+
+
+async def test_a_send_that_timed_out_is_read_back_not_sent_blindly(store_url, sim):
+    """Zalo took the message but its answer did not arrive in time: the next try finds it in
+    the conversation and records it, once. A message Zalo did not take (it answered too late,
+    with an error) is found missing and sent — once."""
+    running = await start_service(make_settings(store_url, sim, communes=1,
+                                                request_timeout_s=0.5), sim)
+    oa = oa_id(1)
+    try:
+        await sim.user_sends_text(oa, "7601", "xin chao")
+        await sim.wait_for_messages(1, oa_id=oa, user_id="7601")
+        sim.inject_delay(CS, 1.0, times=1)  # Zalo records it, our client has given up
+        await queue(running, "7601", ("timeout:taken", "text", {"text": "Tin Zalo đã nhận"}))
+        taken = await row_where(running, lambda r: r.idempotency_key == "timeout:taken"
+                                and r.status == "sent")
+        assert taken.resumed and taken.provider_message_ids
+        assert [m.body["message"]["text"] for m in sim.messages(oa, "7601")].count(
+            "Tin Zalo đã nhận") == 1
+
+        sim.inject_delay(CS, 1.0, times=1)  # … and this time Zalo refused it, too late
+        sim.inject_error(CS, -32, times=1)
+        await queue(running, "7601", ("timeout:lost", "text", {"text": "Tin Zalo chưa nhận"}))
+        lost = await row_where(running, lambda r: r.idempotency_key == "timeout:lost"
+                               and r.status == "sent")
+        assert lost.resumed
+        assert [m.body["message"]["text"] for m in sim.messages(oa, "7601")].count(
+            "Tin Zalo chưa nhận") == 1
+    finally:
+        await running.runner.cleanup()

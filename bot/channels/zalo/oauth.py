@@ -52,6 +52,7 @@ from bot.timeutil import utcnow
 log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=15)
 REFRESH_BACKOFF_S = (5.0, 600.0)  # first wait after a failed refresh, longest wait
+TOKENS_TOPIC = "tokens"  # wakes the refresher (e.g. to plan the next try of a failed refresh)
 REVOKED = ("the OA revoked the app's permission (permission_revoked); reconnect it with "
            "`bot zalo connect --oa {oa}`")
 
@@ -247,6 +248,7 @@ class TokenManager:
             if isinstance(exc, TransportError) or not refresh_token_dead(exc.code, exc.reason):
                 # a blip, a rate limit, an outage: the refresh token is still good — keep it
                 trouble = self._failed_refresh(oa_id, exc.reason)
+                await self.coord.publish(TOKENS_TOPIC)  # the refresher plans the next try
                 if stale_token is None and current.expires_at > utcnow():
                     self._cache[oa_id] = current  # still valid: serve it meanwhile
                     return current.token
@@ -385,7 +387,7 @@ class TokenRefresher(Worker):
     """Refreshes every token that is close to expiry (run with a 10-minute poll, sooner when a
     failed refresh is due for another try)."""
 
-    topic = "tokens"
+    topic = TOKENS_TOPIC
     batch = 1_000_000  # never "more to do right now": one pass, then wait
 
     def __init__(self, tokens: TokenManager) -> None:
