@@ -34,8 +34,8 @@ from bot.inbound import LEASE, worker_id
 from bot.loops import Worker
 from bot.outbound import HELD_RECHECK, backoff
 from bot.notices.delivery import BROADCAST_TOPIC
-from bot.notices.quota import next_slot
-from bot.store.models import Notice, NoticeBroadcast
+from bot.notices.quota import EXHAUSTED, next_slot
+from bot.store.models import Notice, NoticeBroadcast, NoticeDelivery
 from bot.tenants import Tenants
 from bot.timeutil import utcnow
 
@@ -174,8 +174,12 @@ class BroadcastWorker(Worker):
             log.info("notice %s broadcast as article %s", notice.id, row.article_id)
         except ZaloError as exc:
             if exc.code in QUOTA:  # Zalo counts differently than we planned: not sent
-                await self._save(broadcast_id, status="no_quota",
-                                 error_reason=f"quota exhausted: {exc.reason}"[:500])
+                if await self._save(broadcast_id, status="no_quota",
+                                    error_reason=f"quota exhausted: {exc.reason}"[:500]):
+                    async with self.sm() as s, s.begin():
+                        await s.execute(update(NoticeDelivery).where(
+                            NoticeDelivery.notice_id == row.notice_id,
+                            NoticeDelivery.route == "broadcast").values(reason=EXHAUSTED))
                 return
             if exc.outcome is Outcome.NO_TOKEN:  # released when the OA is reconnected
                 await self._save(broadcast_id, status="pending",
