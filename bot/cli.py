@@ -291,8 +291,7 @@ def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
     """Train if the data changed (else reuse the cached model), then run `rasa run` as a
     supervised child: SIGTERM/SIGINT stop it and everything it started (rasa_project)."""
     from bot import faults
-    from bot.nlu import data as nlu_data
-    from bot.nlu import rasa_env, rasa_project
+    from bot.nlu import supervise
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("rasa-serve listens on loopback only: the service is its one client",
@@ -300,9 +299,11 @@ def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
         return 2
     stand_in = faults.rasa_serve_stand_in()
     try:
-        with rasa_project.stop_on_signals():
+        with supervise.stop_on_signals():
             if stand_in is not None:
-                return rasa_project.run_supervised(stand_in, None, dict(os.environ))
+                return supervise.run_supervised(stand_in, None, dict(os.environ))
+            from bot.nlu import data as nlu_data
+            from bot.nlu import rasa_env, rasa_project
             try:
                 rasa_env.require()
                 trained = rasa_project.train(nlu_data.load(), args.profile,
@@ -314,9 +315,8 @@ def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
             print(f"Rasa NLU on http://{args.host}:{args.port} (model {trained.model.name}); "
                   f"set nlu.backend: rasa and nlu.rasa_url accordingly", file=sys.stderr,
                   flush=True)
-            return rasa_project.run_supervised(cmd, trained.model.parent,
-                                               rasa_env.child_env())
-    except rasa_project.Stopped as stop:  # during training: its child was killed on the way
+            return supervise.run_supervised(cmd, trained.model.parent, rasa_env.child_env())
+    except supervise.Stopped as stop:  # during training: its child was killed on the way
         return 128 + stop.signum
 
 

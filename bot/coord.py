@@ -208,8 +208,8 @@ class RedisCoordinator(Coordinator):
         if self._closing or (not self._up and self._watcher is not None):
             return
         self._up = False
-        log.warning("redis at %s unreachable (%s: %s): coordinating in-process until it "
-                    "answers again", self._url, type(exc).__name__, exc)
+        log.warning("redis at %s unreachable (%s: %s): coordinating in-process, trying it "
+                    "again in the background", self._url, type(exc).__name__, exc)
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             asyncio.create_task(_quietly(pubsub.aclose()))
@@ -223,6 +223,8 @@ class RedisCoordinator(Coordinator):
         while not self._closing:
             await asyncio.sleep(wait * (0.8 + 0.4 * random.random()))
             try:
+                # connections pooled before the outage are dead: start afresh
+                await self._redis.connection_pool.disconnect()
                 await self._connect()
             except _OUTAGE:
                 wait = min(longest, wait * 2)

@@ -191,9 +191,9 @@ async def test_a_transient_refresh_failure_keeps_the_token(store_url, sim, monke
             assert (await healthz(running))["zalo"] == {
                 "ok": 0, "refresh failing, retrying": ["90001"]}, name
 
-            async def refreshed() -> bool:  # by the refresher loop, once the backoff is over
-                async with running.services.sm() as s:
-                    return (await s.get(ZaloToken, oa)).version > version
+            async def refreshed(before: int = version) -> bool:  # by the refresher loop,
+                async with running.services.sm() as s:                 # after the backoff
+                    return (await s.get(ZaloToken, oa)).version > before
             await wait_until(refreshed, timeout=10)
             assert await tokens.access_token(oa) != access, name
             assert (await healthz(running))["zalo"] == {"ok": 1}, name

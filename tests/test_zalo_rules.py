@@ -237,6 +237,7 @@ async def test_a_propagandist_outside_the_window_is_not_sent_blindly_and_staff_a
 
         package, ask = (await sim.wait_for_messages(3, oa_id=OA, user_id="9601"))[1:3]
         assert package.body["message"]["text"].startswith("THÔNG BÁO: Lịch tiêm chủng")
+        assert "nhóm Zalo của Nậm Mòn" in ask.body["message"]["text"]
         [alert] = (await sim.wait_for_messages(2, oa_id=OA, user_id="9701"))[1:]
         assert alert.body["message"]["text"].startswith(
             'Chưa gửi được thông báo "Lịch tiêm chủng tháng 12" cho tuyên truyền viên '
