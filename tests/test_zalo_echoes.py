@@ -84,3 +84,49 @@ async def _messages(running, *where) -> list[Message]:  # type: ignore[no-untype
 
 async def _has(sim, user: str, n: int) -> bool:  # type: ignore[no-untyped-def]
     return len(replies(sim, user)) >= n
+
+
+async def test_an_echo_of_our_send_that_beats_its_ids_is_not_taken_for_staff(store_url, sim):
+    """Zalo's echo of our own send may arrive before the sender has stored the message id Zalo
+    gave it: while a send to that person is in flight the echo waits, then is found ours."""
+    from bot.store.models import OutboundMessage, ProviderMessage
+
+    running = await start_service(make_settings(store_url, sim, communes=1), sim)
+    try:
+        await sim.user_sends_text(OA, "7802", "xin chao")
+        await sim.wait_for_messages(1, oa_id=OA, user_id="7802")
+        async with running.services.sm() as s, s.begin():  # another worker is sending to them
+            who = (await s.execute(select(Resident).where(Resident.external_id == "7802"))
+                   ).scalar_one()
+            row = OutboundMessage(commune_id=who.commune_id, resident_id=who.id, channel="zalo",
+                                  recipient="7802", idempotency_key="t:in-flight", kind="text",
+                                  payload={"text": "Lịch tiêm chủng"}, priority=3,
+                                  status="sending", attempts=1, claimed_at=utcnow(),
+                                  claimed_by="other-host:1")
+            s.add(row)
+        # Zalo took it and echoes it (no admin_id: an API send) before the ids are stored
+        echo = await sim.staff_types(OA, "7802", "Lịch tiêm chủng", admin_id=None)
+        msg_id = echo.event["message"]["msg_id"]
+
+        async def deferred() -> bool:  # looked at, left for later (its claim set to lapse)
+            async with running.services.sm() as s:
+                event = (await s.execute(select(InboundEvent).where(
+                    InboundEvent.event_name == "oa_send_text"))).scalar_one()
+                return event.status == "processing" and \
+                    as_utc(event.claimed_at) < utcnow() - timedelta(seconds=30)
+        await wait_until(deferred)
+        async with running.services.sm() as s, s.begin():  # the other worker records its send
+            await s.execute(update(OutboundMessage).where(OutboundMessage.id == row.id).values(
+                status="sent", provider_message_ids=[msg_id]))
+            s.add(ProviderMessage(commune_id=who.commune_id, channel="zalo",
+                                  provider_message_id=msg_id, outbound_id=row.id))
+
+        async def processed() -> bool:
+            async with running.services.sm() as s:
+                return (await s.execute(select(InboundEvent.status).where(
+                    InboundEvent.event_name == "oa_send_text"))).scalar_one() == "processed"
+        await wait_until(processed)
+        assert await count(running, Message.intent == "staff_oa_manager") == 0
+        assert (await conversation(running, "7802")).paused_until is None
+    finally:
+        await running.runner.cleanup()

@@ -209,7 +209,9 @@ class TokenManager:
 
     async def _still_valid(self, oa_id: str, stale_token: str | None) -> str | None:
         """The stored access token if Zalo has not refused it and it has not expired."""
-        cached = self._cache.get(oa_id) or await self._load(oa_id)
+        cached = self._cache.get(oa_id)
+        if cached is None or cached.token == stale_token:  # another process may have rotated it
+            cached = await self._load(oa_id)
         if cached is None or cached.token == stale_token or cached.expires_at <= utcnow():
             return None
         return cached.token
