@@ -178,6 +178,7 @@ class RedisCoordinator(Coordinator):
         self._redis = redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
                                      retry=Retry(ExponentialWithJitterBackoff(0.5, 0.05), 2))
         self._pubsub: Any = None
+        self._stale_pubsub: Any = None  # the one Redis dropped: closed by the reconnect
         self._reader: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._token = uuid.uuid4().hex
@@ -210,9 +211,7 @@ class RedisCoordinator(Coordinator):
         self._up = False
         log.warning("redis at %s unreachable (%s: %s): coordinating in-process, trying it "
                     "again in the background", self._url, type(exc).__name__, exc)
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            asyncio.create_task(_quietly(pubsub.aclose()))
+        self._stale_pubsub, self._pubsub = self._pubsub, None
         if self._reader is not None and self._reader is not asyncio.current_task():
             self._reader.cancel()
         self._reader = None
@@ -222,6 +221,9 @@ class RedisCoordinator(Coordinator):
         wait, longest = self.RETRY_S
         while not self._closing:
             await asyncio.sleep(wait * (0.8 + 0.4 * random.random()))
+            if self._stale_pubsub is not None:
+                await _quietly(self._stale_pubsub.aclose())
+                self._stale_pubsub = None
             try:
                 # connections pooled before the outage are dead: start afresh
                 await self._redis.connection_pool.disconnect()
@@ -256,8 +258,9 @@ class RedisCoordinator(Coordinator):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if self._pubsub is not None:
-            await _quietly(self._pubsub.aclose())
+        for pubsub in (self._pubsub, self._stale_pubsub):
+            if pubsub is not None:
+                await _quietly(pubsub.aclose())
         await _quietly(self._redis.aclose())
 
     @contextlib.asynccontextmanager

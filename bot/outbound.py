@@ -223,7 +223,8 @@ class Sender(Worker):
             # the OA must be reconnected: not the message's fault; it goes when tokens return
             values.update(status="pending", attempts=max(0, row.attempts - 1),
                           error_code=NO_TOKEN_CODE, next_attempt_at=utcnow() + HELD_RECHECK)
-            log.warning("outbound %s held: %s", row.id, exc.reason)
+            log.info("outbound %s held: %s", row.id, exc.reason)  # the OA's state is logged
+            # once, where it changed (bot/channels/zalo/oauth.py, bot/echoes.py)
         elif exc.outcome is Outcome.THROTTLED:
             # a rate limit or a busy lock is not the message's fault: give the attempt back
             values.update(status="pending", attempts=max(0, row.attempts - 1),

@@ -253,7 +253,7 @@ async def test_a_propagandist_outside_the_window_is_not_sent_blindly_and_staff_a
 
         # Bản Phố's head writes to the OA again: the package goes to them now
         await sim.user_sends_text(OA, "9602", "chào xã")
-        msgs = await sim.wait_for_messages(5, oa_id=OA, user_id="9602")
+        msgs = await sim.wait_for_messages(5, oa_id=OA, user_id="9602", timeout=20)
         assert msgs[3].body["message"]["text"].startswith("THÔNG BÁO: Lịch tiêm chủng")
         assert "nhóm Zalo của Bản Phố" in msgs[4].body["message"]["text"]
 
@@ -277,7 +277,7 @@ async def test_a_propagandist_outside_the_window_is_not_sent_blindly_and_staff_a
             body = (await desk.call(leader, "GET", f"/{second}"))[1]
             relays = (body.get("delivery") or {}).get("relays") or [{"problem": None}]
             return relays[0] if relays[0]["problem"] else None
-        await wait_until(refused)
+        await wait_until(refused, timeout=20)
         relay = await refused()
         assert relay["problem"] == "window_closed" and relay["package"] == "window_closed"
         assert relay["staff_told"] == []

@@ -43,6 +43,7 @@ NOTICES_TOPIC = "notices"
 BROADCAST_TOPIC = "broadcasts"  # bot/notices/broadcast.py listens
 WINDOW = timedelta(days=7)
 FINISH_EVERY_S = 2.0
+FOLLOW_UP_EVERY_S = 5.0  # relays whose package could not go: checked this often
 FREE_WINDOW = timedelta(hours=48)
 
 
@@ -109,6 +110,7 @@ class NoticeDispatcher(Worker):
         super().__init__(coord)
         self.sm, self.tenants, self.settings = sm, tenants, settings
         self.broadcasts = broadcasts or BroadcastRules()  # Zalo's rules (config zalo.broadcasts)
+        self._next_follow_up = 0.0
         self.worker = worker_id()
         self._next_finish = 0.0
 
@@ -130,8 +132,11 @@ class NoticeDispatcher(Worker):
         if quiet_until(now, self.settings):
             return 0  # village heads are not woken at night
         async with self.sm() as s, s.begin():
-            return await remind(s, self.settings, now) + await follow_up(s, now,
-                                                                         self._package_for)
+            done = await remind(s, self.settings, now)
+            if _time.monotonic() >= self._next_follow_up:
+                self._next_follow_up = _time.monotonic() + FOLLOW_UP_EVERY_S
+                done += await follow_up(s, now, self._package_for)
+            return done
 
     def _package_for(self, notice: Notice):  # type: ignore[no-untyped-def]
         """A propagandist's package of ``notice``: its text per language, villages' languages."""

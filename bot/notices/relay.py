@@ -46,6 +46,7 @@ CONFIRMATIONS = {"da chuyen", "da chuyen roi", "da chuyen vao nhom", "da chuyen 
                  "da gui", "da gui roi", "da gui nhom", "xong", "da xong", "/relay_done"}
 WINDOW_CLOSED = "window_closed"
 ALERT = "relayproblem"  # idempotency key part of the staff alert: notice:<id>:relayproblem:…
+FOLLOWED_FOR = timedelta(days=7)  # relays older than this are no longer followed up
 
 
 def is_confirmation(text: str | None) -> bool:
@@ -164,7 +165,7 @@ async def follow_up(s: AsyncSession, now: datetime,
         .join(Notice, Notice.id == NoticeRelay.notice_id)
         .join(Staff, Staff.id == NoticeRelay.staff_id)
         .join(Village, Village.id == NoticeRelay.village_id)
-        .where(NoticeRelay.problem.is_(None),
+        .where(NoticeRelay.problem.is_(None), NoticeRelay.created_at > now - FOLLOWED_FOR,
                OutboundMessage.status.in_([WINDOW_CLOSED, "failed"]))
         .with_for_update(of=NoticeRelay, skip_locked=True))).all()
     for relay, status, notice, staff, village in refused:
@@ -180,6 +181,7 @@ async def follow_up(s: AsyncSession, now: datetime,
         .join(Resident, (Resident.commune_id == NoticeRelay.commune_id)
               & (Resident.channel == "zalo") & (Resident.external_id == Staff.zalo_user_id))
         .where(NoticeRelay.problem == WINDOW_CLOSED, NoticeRelay.outbound_id.is_(None),
+               NoticeRelay.created_at > now - FOLLOWED_FOR,
                Notice.status.in_(["sending", "sent"]), Staff.active.is_(True),
                or_(Notice.expires_at.is_(None), Notice.expires_at > now),
                Resident.last_interaction_at > NoticeRelay.created_at)
