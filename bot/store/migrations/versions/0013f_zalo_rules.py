@@ -1,7 +1,7 @@
 """Zalo's rules: staff typing in OA Manager pauses the bot; a relay records why it could not go
 
 Revision ID: 0013f
-Revises: 0012
+Revises: 0013c
 Create Date: 2026-11-23
 
 ``conversations.paused_until``: an ``oa_send_*`` echo of staff typing in Zalo's OA Manager keeps
@@ -16,7 +16,7 @@ import bot.store.types
 
 
 revision = '0013f'
-down_revision = '0012'
+down_revision = '0013c'
 branch_labels = None
 depends_on = None
 
