@@ -10,10 +10,10 @@ package could not go (``window_closed``: they have not messaged the OA in 7 days
 so staff are told and the notice's figures show it per village.
 """
 
-from alembic import op
 import sqlalchemy as sa
-import bot.store.types
+from alembic import op
 
+import bot.store.types
 
 revision = '0013f'
 down_revision = '0013c'
