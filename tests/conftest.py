@@ -181,7 +181,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+async def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     """Poll ``/healthz`` of a service started as a process until it answers 200."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
