@@ -28,6 +28,7 @@ from bot.channels.zalo.oauth import TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
+from bot.feedback.triage import default_triage
 from bot.inbound import InboundProcessor
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticesApi
@@ -101,6 +102,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     # train the embedded NLU engine off the event loop before the first message needs it
     # (with the Rasa backend too: it answers whenever Rasa does not)
     await asyncio.to_thread(default_engine)
+    await asyncio.to_thread(default_triage)  # the emergency triage reads every message too
     engine = create_engine(settings.database_url)
     sm = sessionmaker(engine)
     async with startup_lock(engine):  # several processes may start at once

@@ -154,7 +154,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"intent": result.parse.intent, "confidence": result.parse.confidence,
                           "entities": result.parse.entities, "reply": reply,
-                          "effects": result.effects, "backend": result.backend},
+                          "effects": result.effects, "backend": result.backend,
+                          # emergency triage: level (emergency | unsure → the question was
+                          # asked | routine), probability, kind, category
+                          "triage": result.triage.as_dict() if result.triage else None},
                          ensure_ascii=False))
     else:
         print(reply)
@@ -191,6 +194,17 @@ def cmd_nlu_eval(args: argparse.Namespace) -> int:
                                              "macro_f1": round(r.macro_f1, 4)}
                                     for r in run.results} for run in runs}))
     print(f"report written to {args.report}")
+    return 0
+
+
+def cmd_triage_eval(args: argparse.Namespace) -> int:
+    from bot.feedback.triage_eval import report
+
+    try:
+        print(report(args.data, args.test, sweep=args.sweep))
+    except (OSError, ValueError) as exc:
+        print(f"triage eval: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -634,6 +648,15 @@ def build_parser() -> argparse.ArgumentParser:
     nm.add_argument("--yaml", action="store_true",
                     help="print as a Rasa YAML stub to label and add to data/nlu/")
     nm.set_defaults(func=cmd_nlu_misses)
+
+    tr = sub.add_parser("triage", help="emergency triage (docs/triage.md)").add_subparsers(
+        dest="tr_command", required=True)
+    te = tr.add_parser("eval", help="precision and recall on the held-out set, with and "
+                                    "without accents, and cross-validated")
+    te.add_argument("--data", default="data/triage", help="training examples (folder or file)")
+    te.add_argument("--test", default=None, help="held-out examples (default <data>/test)")
+    te.add_argument("--sweep", action="store_true", help="also figures for other thresholds")
+    te.set_defaults(func=cmd_triage_eval)
 
     t = sub.add_parser("tenants", help="communes").add_subparsers(dest="t_command", required=True)
     t.add_parser("list").set_defaults(func=cmd_tenants_list)

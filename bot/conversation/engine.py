@@ -14,6 +14,7 @@ from bot.config import Commune
 from bot.conversation import answers
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
+from bot.feedback import triage
 from bot.feedback.categories import guess as guess_category
 from bot.i18n import gettext_for
 from bot.timeutil import to_vn, utcnow
@@ -42,6 +43,8 @@ class TurnResult:
     #: look one up (``ticket_status``), rate or reopen one, hand the conversation to staff
     #: (``handoff``); the caller adds the replies these need (a ticket code, a state)
     effects: list[dict[str, Any]] = field(default_factory=list)
+    #: the emergency triage's reading of the message, when it read one
+    triage: triage.Assessment | None = None
 
     @property
     def reply_text(self) -> str:
@@ -146,6 +149,17 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     _ = gettext_for(language)
     state = dict(state or {})
     now_s = (now or utcnow()).timestamp()
+    reread = False  # the words of a message already triaged, read again as a normal message
+    if (asked := state.pop("triage", None)) is not None:  # "is it happening now?"
+        said = triage.answer_of(text) if now_s - asked["at"] <= triage.QUESTION_TTL_S else None
+        if said is not None:
+            state.pop("choices", None)
+        if said:
+            found = triage.Assessment("emergency", asked["p"], asked["kind"])
+            return _emergency(commune, asked["text"], found, state, resident_village, None, _,
+                              now_s)
+        if said is False:  # not urgent: the first words carry on as a report or a question
+            text, attachments, understood, reread = asked["text"], None, None, True
     form = state.get("report")
     rated = report_form.rating_reply(text, None if form else pending_rating)
     if rated is not None:
@@ -154,7 +168,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     if state.get("consent_for"):  # asked right after an emergency was filed
         consent = report_form.consent_reply(text, state.pop("consent_for"))
         state.pop("choices", None)
-        if consent is not None:
+        # "bà tôi không đi được, nhanh lên" is more news of the danger, not a "không"
+        if consent is not None and not triage.assess(text).emergency:
             return TurnResult(Parse("report_consent", 1.0), [], state, None, [consent])
     if state.get("phone_for"):  # asked after a web chat report was filed with consent
         given = report_form.phone_reply(text, state["phone_for"])
@@ -170,7 +185,13 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state.pop("report", None)  # left behind, or "cho tôi gặp cán bộ": not an answer
             state.pop("choices", None)
         else:
-            return _report_step(commune, text, attachments, state, understood, _, now_s)
+            found = None if reread or not _words_to_read(text) else triage.assess(text)
+            if found is not None and found.level != "routine":  # a danger told mid-form
+                return _triaged(commune, text, found, state, resident_village, understood, _,
+                                now_s)
+            result = _report_step(commune, text, attachments, state, understood, _, now_s)
+            result.triage = found
+            return result
     if not text or not text.strip():
         if attachments:
             kinds = {a.get("type") for a in attachments}
@@ -183,6 +204,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         return TurnResult(Parse("nlu_fallback", 0.0), [], state)
 
     chosen = _from_choice(text, state)
+    found = None if chosen or reread else triage.assess(text)  # the whole message decides
+    if found is not None and found.level != "routine":
+        return _triaged(commune, text, found, state, resident_village, understood, _, now_s)
     if chosen:
         parse, ranked, understood = Parse(chosen, 1.0), [], None
     else:
@@ -238,7 +262,48 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     state["last_intent"] = intent
     return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state,
                       understood.backend if understood else None,
-                      effects_of(commune, intent, parse) + extra)
+                      effects_of(commune, intent, parse) + extra, found)
+
+
+def _triaged(commune: Commune, text: str, found: triage.Assessment, state: dict[str, Any],
+             resident_village: str | None, understood: Understanding | None,
+             _, now_s: float) -> TurnResult:  # type: ignore[no-untyped-def]
+    """A message the triage did not find routine: a sure emergency is filed at once; an
+    unsure one gets one short question (Có/Không), its words kept for the answer."""
+    if found.emergency:
+        return _emergency(commune, text, found, state, resident_village, understood, _, now_s)
+    question = triage.question(_)
+    state["triage"] = {"text": text, "kind": found.kind, "p": found.probability, "at": now_s}
+    state["choices"] = [c.payload for c in question.options]
+    return TurnResult(Parse("emergency_check", found.probability), [question], state, None, [],
+                      found)
+
+
+def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dict[str, Any],
+               resident_village: str | None, understood: Understanding | None,
+               _, now_s: float) -> TurnResult:  # type: ignore[no-untyped-def]
+    """File an emergency now (the leaders are alerted) and tell the resident the number to
+    call and what to do first; the caller adds the code. Another alarm of the same kind just
+    after one was filed is added to that ticket instead of filing a second one."""
+    assert found.kind is not None
+    form = state.pop("report", None) or {}
+    state.pop("choices", None)
+    state["misses"] = 0
+    advice = [triage.advice(found.kind, commune, _)]
+    filed = state.get("emergency") or {}
+    if filed.get("category") == found.category \
+            and now_s - float(filed.get("at") or 0) <= triage.FOLLOW_UP_S:
+        return TurnResult(Parse("report_emergency", found.probability), advice, state, None,
+                          [{"kind": "ticket_note", "code": filed["code"], "text": text}], found)
+    understood = understood or understand_embedded(text, village_names(commune))
+    new, _questions = report_form.start(commune, text, understood.parse.entities,
+                                        form.get("village") or resident_village, _, now_s,
+                                        category=found.category, emergency=True)
+    if form.get("description") and form["description"] != text:  # told earlier in the form
+        new["description"] = f"{form['description']}\n{text}"
+    effect = {"kind": "ticket", **report_form.report_of(new), "emergency_kind": found.kind}
+    return TurnResult(Parse("report_emergency", found.probability), advice, state,
+                      understood.backend, [effect], found)
 
 
 def _words_to_read(text: str | None) -> bool:

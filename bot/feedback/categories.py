@@ -1,8 +1,12 @@
 """What residents report about, in one place: the chat's quick choices, routing rules, the
 per-category deadlines and the Open311 service list all read this table.
 
-Emergencies (disaster, fire, epidemic, security) take the same-day path (domain-vn.md §4:
-Đà Nẵng QĐ 960/2021 gives emergencies ≤ 1 working day; HCMC 1022 forwards within 5 minutes).
+Emergency categories (disaster, fire, epidemic, accident, security) are where emergencies go;
+whether a chat report IS one is decided by the triage from the whole message
+(bot/feedback/triage.py), and only then does it take the same-day path (domain-vn.md §4: Đà
+Nẵng QĐ 960/2021 gives emergencies ≤ 1 working day; HCMC 1022 forwards within 5 minutes). A
+theft last year is a security report, not an emergency. Staff and Open311 filings default to
+the category's flag.
 ``on_site`` matters can be checked on the spot and get the short deadline (Đà Nẵng: ≤ 3
 working days for infrastructure, sanitation, order).
 """
@@ -69,7 +73,7 @@ CATEGORIES: dict[str, Category] = {c.code: c for c in (
                     "loc xoay", "cay do")),
     Category("fire", N_("Cháy nổ"), N_("Cháy nhà, cháy rừng, nguy cơ cháy nổ"), "khan-cap",
              emergency=True,
-             keywords=("cháy", "cháy nổ", "phát nổ", "hỏa hoạn", "đám cháy", "khói"),
+             keywords=("cháy", "cháy nổ", "phát nổ", "hỏa hoạn", "đám cháy"),
              plain=("chay nha", "chay rung", "dam chay", "bi chay", "hoa hoan", "chay no",
                     "co chay")),
     Category("epidemic", N_("Dịch bệnh"), N_("Dịch bệnh ở người, gia súc, gia cầm"),
@@ -77,6 +81,10 @@ CATEGORIES: dict[str, Category] = {c.code: c for c in (
              keywords=("dịch bệnh", "ổ dịch", "sốt xuất huyết", "gà chết", "lợn chết",
                        "heo chết", "tay chân miệng", "dịch tả"),
              plain=("o dich", "dich benh", "ga chet", "lon chet", "heo chet", "bo chet")),
+    Category("accident", N_("Tai nạn, cấp cứu"), N_("Tai nạn, đuối nước, ngộ độc, người bị "
+             "thương cần cấp cứu"), "khan-cap", emergency=True,
+             keywords=("đuối nước", "ngộ độc", "cấp cứu", "điện giật", "bị thương"),
+             plain=("duoi nuoc", "ngo doc", "cap cuu", "dien giat", "bi thuong")),
     Category("security", N_("An ninh, trật tự"), N_("Trộm cắp, đánh nhau, gây rối, ma túy"),
              "khan-cap", emergency=True, sensitive=True,
              keywords=("trộm", "đánh nhau", "gây rối", "ma túy", "cướp", "an ninh"),
@@ -85,7 +93,11 @@ CATEGORIES: dict[str, Category] = {c.code: c for c in (
 )}
 
 CHAT_ORDER = ("road", "environment", "utilities", "disaster", "fire", "epidemic", "security",
-              "land", "social", "services", "other")
+              "accident", "land", "social", "services", "other")
+#: words used figuratively, dropped before guessing: a price storm is not a storm, an empty
+#: pocket ("cháy túi"), a sold-out item ("cháy hàng") or a burnt bulb is not a fire
+FIGURATIVE = ("cháy túi", "cháy hàng", "cháy vé", "bão giá", "cháy nắng", "cơm cháy",
+              "cháy bóng", "bóng đèn bị cháy", "bóng bị cháy", "bóng đèn cháy", "bóng cháy")
 
 
 _GUESS_ORDER = tuple([c for c in CHAT_ORDER if CATEGORIES[c].emergency]
@@ -93,13 +105,17 @@ _GUESS_ORDER = tuple([c for c in CHAT_ORDER if CATEGORIES[c].emergency]
 
 
 def guess(text: str) -> str | None:
-    """The category a report's words suggest (emergencies first: a landslide across a road is
-    a disaster before it is a road), or None. Accented text is matched with its accents;
-    text typed without accents only by phrases that keep their meaning without them."""
+    """The category a report's words suggest (emergency categories first: a landslide across a
+    road is a disaster before it is a road), or None — never whether it is an emergency
+    (bot/feedback/triage.py decides that). Accented text is matched with its accents; text
+    typed without accents only by phrases that keep their meaning without them."""
     from bot.nlu.entities import _key
     from bot.nlu.normalize import nfc, search_key
     accented = " " + " ".join(re.findall(r"\w+", nfc(text).lower())) + " "
     folded = f" {_key(text)} "
+    for phrase in FIGURATIVE:  # "bóng đèn đường cháy bóng" is a road (lighting) matter
+        accented = accented.replace(f" {phrase} ", " ")
+        folded = folded.replace(f" {search_key(phrase)} ", " ")
     has_accents = search_key(text) != nfc(text).lower().strip()
     for code in _GUESS_ORDER:
         category = CATEGORIES[code]

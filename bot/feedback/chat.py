@@ -31,7 +31,8 @@ NO = {"khong", "ko", "k", "khong dong y", "an danh", "gui an danh", "/report con
 #: words that ask to report but say nothing of the matter
 GENERIC = set("toi em minh anh chi muon can xin gui bao cao phan anh kien nghi y kien gop y "
               "khieu nai to giac cho xa voi a oi nhe viec mot ve la co duoc khong".split())
-HOTLINES = {"fire": "114", "security": "113", "disaster": "112", "epidemic": "115"}
+HOTLINES = {"fire": "114", "security": "113", "disaster": "112", "epidemic": "115",
+            "accident": "115"}
 FORM_TTL_S = 2 * 3600  # a form left unfinished this long is dropped: the next message is new
 
 
@@ -45,15 +46,20 @@ def describes(text: str | None) -> bool:
 
 
 def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
-          resident_village: str | None, _, now_s: float) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
-    """A new form from the report's first words."""
+          resident_village: str | None, _, now_s: float,  # type: ignore[no-untyped-def]
+          *, category: str | None = None, emergency: bool = False
+          ) -> tuple[dict[str, Any], list[Reply]]:
+    """A new form from the report's first words. ``emergency`` (the triage's decision, with
+    its ``category``): complete at once — the words are the description, the village is the
+    one named or known, nothing is asked before filing."""
     village = next((e["value"] for e in entities if e["entity"] == "village"), None)
     form: dict[str, Any] = {
         "at": now_s,
-        "category": guess(text or ""),
+        "category": category or guess(text or ""),
         "village": village or resident_village,
-        "description": (text or "").strip() if describes(text) else None,
+        "description": (text or "").strip() if describes(text) or emergency else None,
         "media": [],
+        "emergency": emergency,
     }
     return _next(commune, form, _)
 
@@ -127,9 +133,11 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
 
 
 def report_of(form: dict[str, Any]) -> dict[str, Any]:
-    """A complete form as the ticket to file (``consent`` None: an emergency, asked after)."""
-    return {k: form.get(k) for k in ("category", "village", "description", "media", "lat",
-                                     "long", "consent")}
+    """A complete form as the ticket to file (``consent`` None: an emergency, asked after;
+    ``emergency``: the triage's decision, not the category's)."""
+    return {**{k: form.get(k) for k in ("category", "village", "description", "media", "lat",
+                                        "long", "consent")},
+            "emergency": bool(form.get("emergency"))}
 
 
 def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
@@ -143,8 +151,8 @@ def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], li
                                 "thuộc loại nào? (Nhắn HỦY nếu muốn dừng.)")
                               if repeat != "category" else
                               _("Anh/chị vui lòng chọn một loại (bấm hoặc nhắn số):"), options)]
-    emergency = CATEGORIES[form["category"]].emergency
-    if form.get("village") is None and commune.villages:
+    emergency = bool(form.get("emergency"))  # filed first, asked after
+    if form.get("village") is None and commune.villages and not emergency:
         form["asking"] = "village"
         options = tuple(Choice(v.name, f"/report village {v.name}") for v in commune.villages)
         return form, [Choices(_("Việc này ở thôn/bản nào ạ?"),

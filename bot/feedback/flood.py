@@ -27,11 +27,14 @@ WINDOW = timedelta(hours=1)
 
 
 async def refused(s: AsyncSession, commune: Commune, caps: WebReportCaps, resident: Resident,
-                  category: str, now: datetime, _) -> list[Reply] | None:  # type: ignore[no-untyped-def]
-    """The answer when this report is over the cap; None when it may be filed."""
+                  category: str, now: datetime, _,  # type: ignore[no-untyped-def]
+                  emergency: bool | None = None) -> list[Reply] | None:
+    """The answer when this report is over the cap; None when it may be filed.
+    ``emergency``: the triage's decision (bot/feedback/triage.py); None: the category's."""
     if resident.channel != "webchat":
         return None
-    emergency = CATEGORIES[category].emergency
+    if emergency is None:
+        emergency = CATEGORIES[category].emergency
     since = now - WINDOW
     mine = (await s.execute(select(func.count()).select_from(Ticket).where(
         Ticket.resident_id == resident.id, Ticket.received_at >= since))).scalar_one()

@@ -12,16 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Commune, FeedbackSettings
 from bot.envelope import Reply, RequestUserInfo, Text
-from bot.feedback import service
+from bot.feedback import service, triage
 from bot.feedback.categories import CATEGORIES
-from bot.feedback.categories import guess
 from bot.feedback import flood
 from bot.feedback.chat import consent_question, hotline, phone_question
 from bot.feedback.phone import display as display_phone
 from bot.i18n import gettext_for
 from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
 from bot.store.ops import village_by_name
-from bot.timeutil import to_vn
+from bot.timeutil import to_vn, utcnow
 
 WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 CONSENT_IMAGE = "https://stc-zaloprofile.zdn.vn/pc/v1/images/logo.svg"
@@ -41,6 +40,8 @@ async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         return await _consent(s, commune_id, resident, conv, effect, now)
     if kind == "phone":
         return await _phone(s, commune_id, resident, conv, effect, now)
+    if kind == "ticket_note":
+        return await _more(s, commune_id, resident, effect)
     if kind == "handoff":
         return await _handoff(s, commune_id, commune, settings, resident, conv,
                               effect["reason"], now)
@@ -52,7 +53,7 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
                 now: datetime) -> list[Reply]:
     _ = gettext_for(resident.language)
     if (refusal := await flood.refused(s, commune, settings.web_reports, resident,
-                                       form["category"], now, _)):
+                                       form["category"], now, _, bool(form.get("emergency")))):
         return refusal  # the public web chat: too many reports from this session or address
     village_id = None
     if form.get("village"):
@@ -62,13 +63,18 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         category=form["category"], description=form.get("description") or "",
         source="zalo" if resident.channel == "zalo" else resident.channel, resident=resident,
         village_id=village_id, media=form.get("media"), lat=form.get("lat"),
-        long=form.get("long"), consent=bool(form.get("consent"))), now)
+        long=form.get("long"), consent=bool(form.get("consent")),
+        emergency=bool(form.get("emergency"))), now)
     ticket.origin_key = resident.origin_key  # web chat: counted per address (flood.py)
     lines = [_("Xã đã nhận phản ánh của anh/chị. Mã phản ánh: {code}. Xã sẽ trả lời "
                "{when}.").format(code=ticket.code, when=service.when_text(ticket, _))]
     if ticket.emergency:
         lines.append(_("Việc khẩn cấp đã được báo ngay cho lãnh đạo xã."))
-        if (call := hotline(ticket.category, _)):
+        # what the resident adds about it in the next minutes goes to this ticket
+        conv.state = {**(conv.state or {}), "emergency": {
+            "code": ticket.code, "category": ticket.category, "at": now.timestamp()}}
+        # the number and first advice came first, from the triage (engine); else the number
+        if not form.get("emergency_kind") and (call := hotline(ticket.category, _)):
             lines.append(call)
     lines.append(_("Muốn hỏi tình hình, anh/chị nhắn: {code} sao rồi").format(code=ticket.code))
     if form.get("consent") is False:
@@ -146,6 +152,22 @@ async def _consent(s: AsyncSession, commune_id: int, resident: Resident, conv: C
                       note="đồng ý lưu tên, số điện thoại"))
     return [Text(_("Cảm ơn anh/chị. Cán bộ sẽ liên hệ khi cần về phản ánh {code}.").format(
         code=ticket.code)), *_phone_request(ticket, resident, conv, _)]
+
+
+async def _more(s: AsyncSession, commune_id: int, resident: Resident,
+                effect: dict[str, Any]) -> list[Reply]:
+    """A resident's further alarm just after their emergency was filed: a note on that
+    ticket (staff read it in the history), not a second ticket and a second alert."""
+    _ = gettext_for(resident.language)
+    ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
+    if ticket is None or ticket.resident_id != resident.id:
+        return []
+    s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id, actor="resident",
+                      action="note", from_status=ticket.status, to_status=ticket.status,
+                      note=(effect.get("text") or "").strip()[:4000] or None))
+    ticket.updated_at = utcnow()
+    return [Text(_("Xã đã ghi thêm tin này vào phản ánh khẩn {code}; lãnh đạo xã đã được "
+                   "báo.").format(code=ticket.code))]
 
 
 async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,
@@ -238,11 +260,15 @@ async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
 async def during_handoff(s: AsyncSession, commune_id: int, commune: Commune,
                          settings: FeedbackSettings, resident: Resident, conv: Conversation,
                          text: str | None, now: datetime) -> list[Reply]:
-    """While staff have the conversation the bot is quiet — except for an emergency (fire,
-    landslide, epidemic, a crime under way), which is filed at once so the leader hears now."""
-    category = guess(text or "")
-    if category is None or not CATEGORIES[category].emergency:
+    """While staff have the conversation the bot is quiet — except for an emergency (the
+    triage's sure ones: a fire, rising water, a rabid dog, violence under way), which is filed
+    at once so the leader hears now, and the resident gets the number and first advice."""
+    found = triage.assess(text)
+    if not found.emergency or found.kind is None:
         return []
-    return await _file(s, commune_id, commune, settings, resident, conv, {
-        "category": category, "description": text, "village": None, "media": [],
-        "consent": False}, now)
+    _ = gettext_for(resident.language)
+    return [triage.advice(found.kind, commune, _),
+            *await _file(s, commune_id, commune, settings, resident, conv, {
+                "category": found.category, "description": text, "village": None,
+                "media": [], "consent": False, "emergency": True,
+                "emergency_kind": found.kind}, now)]

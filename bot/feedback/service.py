@@ -139,6 +139,8 @@ class Report:
     phone: str | None = None
     email: str | None = None
     filed_by: int | None = None  # the staff member who took it (phone, office, Open311 key)
+    #: the chat's triage decision (bot/feedback/triage.py); None: the category's default
+    emergency: bool | None = None
 
 
 async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
@@ -150,15 +152,16 @@ async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
         raise TicketError(f"category: loại không hợp lệ / one of {', '.join(CATEGORIES)}")
     now = as_utc(now or utcnow())
     cal = calendar(commune, settings)
-    ack_due, due = cal.deadlines(report.category, now)
-    village = await s.get(Village, report.village_id) if report.village_id else None
     category = CATEGORIES[report.category]
+    emergency = category.emergency if report.emergency is None else report.emergency
+    ack_due, due = cal.deadlines(report.category, now, emergency)
+    village = await s.get(Village, report.village_id) if report.village_id else None
     resident = report.resident
     ticket = Ticket(
         commune_id=commune_id, code=await _next_code(s, commune_id, to_vn(now).year),
         token=secrets.token_urlsafe(18), source=report.source,
         resident_id=resident.id if resident else None, category=report.category,
-        emergency=category.emergency, village_id=village.id if village else None,
+        emergency=emergency, village_id=village.id if village else None,
         description=report.description.strip()[:4000], media=report.media or [],
         lat=report.lat, long=report.long, address=report.address,
         consent_at=now if report.consent else None,
@@ -170,9 +173,9 @@ async def file_ticket(s: AsyncSession, commune_id: int, commune: Commune,
         status="received", office=route(commune, report.category,
                                          village.name if village else None),
         received_at=now, ack_due_at=ack_due, due_at=due, reopened=0, progress_sent=0,
-        next_progress_at=None if category.emergency else cal.morning_after(
+        next_progress_at=None if emergency else cal.morning_after(
             now, settings.progress_every_days),
-        warn_at=cal.warn_at(report.category, now, due))
+        warn_at=cal.warn_at(report.category, now, due, emergency))
     s.add(ticket)
     await s.flush()
     s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id,
@@ -272,8 +275,8 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
         cal = calendar(commune, settings)
         ticket.reopened += 1
         ticket.answered_at = ticket.closed_at = ticket.rating = None
-        ticket.due_at = cal.deadlines(ticket.category, now)[1]
-        ticket.warn_at = cal.warn_at(ticket.category, now, ticket.due_at)
+        ticket.due_at = cal.deadlines(ticket.category, now, ticket.emergency)[1]
+        ticket.warn_at = cal.warn_at(ticket.category, now, ticket.due_at, ticket.emergency)
         ticket.overdue_at = None
         ticket.next_progress_at = None if ticket.emergency else cal.morning_after(
             now, settings.progress_every_days)

@@ -156,19 +156,29 @@ class WorkingCalendar:
             return self.settings.category_days[category]
         return 3 if CATEGORIES[category].on_site else self.settings.answer_days
 
-    def deadlines(self, category: str, received: datetime) -> tuple[datetime, datetime]:
-        """(acknowledge by, answer by) for a ticket received at ``received``."""
-        from bot.feedback.categories import CATEGORIES
-        if CATEGORIES[category].emergency:
+    def deadlines(self, category: str, received: datetime, emergency: bool | None = None
+                  ) -> tuple[datetime, datetime]:
+        """(acknowledge by, answer by) for a ticket received at ``received``; the same day for
+        an emergency (``emergency``: the ticket's own flag — None: the category's default)."""
+        if _emergency(category, emergency):
             due = self.emergency_deadline(received)
             return due, due
         due = self.add_working_days(received, self.answer_days(category))
         ack = self.add_working_days(received, self.settings.ack_days)
         return min(ack, due), due
 
-    def warn_at(self, category: str, received: datetime, due: datetime) -> datetime:
+    def warn_at(self, category: str, received: datetime, due: datetime,
+                emergency: bool | None = None) -> datetime:
         """When the leader and the office hear that a deadline is near."""
-        from bot.feedback.categories import CATEGORIES
-        if CATEGORIES[category].emergency:
+        if _emergency(category, emergency):
             return max(as_utc(received), as_utc(due) - timedelta(hours=1))
         return max(as_utc(received), self.working_days_before(due, self.settings.warn_before_days))
+
+
+def _emergency(category: str, emergency: bool | None) -> bool:
+    """A ticket's own flag (the chat's triage decides it), else its category's default (staff
+    and Open311 filings)."""
+    if emergency is not None:
+        return emergency
+    from bot.feedback.categories import CATEGORIES
+    return CATEGORIES[category].emergency

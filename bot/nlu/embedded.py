@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 import numpy as np
@@ -23,6 +22,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from bot.envelope import Parse
 from bot.nlu import data as nlu_data
 from bot.nlu.entities import EntityExtractor
+from bot.nlu.fastpath import FastPath
 from bot.nlu.text import normalise
 
 
@@ -58,42 +58,10 @@ class EmbeddedNLU:
             "\n".join(f"{i}\t{t}" for t, i in training.examples).encode()).hexdigest()[:12]
 
     def _compile(self) -> None:
-        """The fitted model as plain arrays, for a one-string fast path.
-
-        scikit-learn's transform/predict_proba spend ~1.7 ms per call on validation and sparse
-        matrix assembly for a single short string; the same arithmetic on the few active
-        features takes a small fraction of that. ``proba`` is checked equal to the pipeline's
-        ``predict_proba`` in tests/test_nlu.py.
-        """
-        union = self.pipeline.named_steps["features"]
-        clf = self.pipeline.named_steps["clf"]
-        self._parts = []
-        offset = 0
-        for _, vec in union.transformer_list:
-            self._parts.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_, offset))
-            offset += len(vec.vocabulary_)
-        self._coef_t = np.ascontiguousarray(clf.coef_.T)
-        self._intercept = clf.intercept_.copy()
+        self._fast = FastPath(self.pipeline)  # one string at a time, without the overhead
 
     def proba(self, normalised: str) -> np.ndarray:
-        columns, weights = [], []
-        for analyzer, vocab, idf, offset in self._parts:
-            counts = Counter(j for tok in analyzer(normalised)
-                             if (j := vocab.get(tok)) is not None)
-            if not counts:
-                continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            w = (1.0 + np.log(tf)) * idf[idx]  # sublinear tf × idf, then l2 per vectorizer
-            w /= np.sqrt(w @ w)
-            columns.append(idx + offset)
-            weights.append(w)
-        z = self._intercept.copy()
-        if columns:
-            z += np.concatenate(weights) @ self._coef_t[np.concatenate(columns)]
-        z -= z.max()
-        e = np.exp(z)
-        return e / e.sum()
+        return self._fast.proba(normalised)
 
     def rank(self, text: str, top: int = 3) -> list[Ranked]:
         probs = self.proba(normalise(text))
