@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from threadpoolctl import threadpool_limits
 
 from bot.envelope import Parse
 from bot.nlu import data as nlu_data
@@ -50,7 +51,8 @@ class EmbeddedNLU:
             ])),
             ("clf", LogisticRegression(C=20.0, max_iter=3000)),
         ])
-        self.pipeline.fit(texts, labels)
+        with threadpool_limits(1):  # OpenBLAS threads fighting on a busy host: many times slower
+            self.pipeline.fit(texts, labels)
         self.train_seconds = time.perf_counter() - started
         self.classes = [str(c) for c in self.pipeline.classes_]
         self._compile()
