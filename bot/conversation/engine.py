@@ -283,8 +283,8 @@ def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dic
                resident_village: str | None, understood: Understanding | None,
                _, now_s: float) -> TurnResult:  # type: ignore[no-untyped-def]
     """File an emergency now (the leaders are alerted) and tell the resident the number to
-    call and what to do first; the caller adds the code. Another alarm of the same kind just
-    after one was filed is added to that ticket instead of filing a second one."""
+    call and what to do first; the caller adds the code. Another alarm in the same category
+    just after one was filed is added to that ticket instead of filing a second one."""
     assert found.kind is not None
     form = state.pop("report", None) or {}
     state.pop("choices", None)
