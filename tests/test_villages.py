@@ -50,7 +50,7 @@ def test_short_or_generic_names_need_their_kind_word():
     assert named("sống ở thành phố") == []  # "phố" alone is not Bản Phố
     assert named("xóm phố") == []  # nor after another kind of village
     assert named("thôn 1", BUON_DON) == named("thon1", BUON_DON) == ["Thôn 1"]
-    assert named("thôn số 01", BUON_DON) == ["Thôn 1"]
+    assert named("thôn số 01", BUON_DON) == named("thon so 1", BUON_DON) == ["Thôn 1"]
     assert named("tôi có 1 con", BUON_DON) == []  # a bare number is not Thôn 1
     assert named("tổ 1", BUON_DON) == named("thôn 11", BUON_DON) == []  # numbers are exact
     assert named("buôn trí", BUON_DON) == ["Buôn Trí"]

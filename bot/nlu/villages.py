@@ -44,7 +44,7 @@ KIND_WORDS: dict[str, str] = {
 #: words before a name that make it an administrative unit's, not a village's
 _ADMIN = ("xã", "phường", "huyện", "tỉnh", "thị trấn", "thành phố", "tp", "quận")
 _TOKEN = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
-_NUMBER_WORD = "số"  # "thôn số 3"
+_NUMBER_WORD = "so"  # "thôn số 3", "thon so 3"
 
 
 class VillageLike(Protocol):
@@ -58,7 +58,8 @@ def budget(letters: int) -> int:
 
 @dataclass(frozen=True)
 class Mention:
-    """A village named in a text: ``start``/``end`` are character offsets in the text."""
+    """A village named in a text: ``start``/``end`` are character offsets in its NFC form
+    (the text itself when it came composed, as Zalo sends it)."""
     village: str
     start: int
     end: int
@@ -100,7 +101,7 @@ def _tokens(text: str) -> list[_Token]:
         word = m.group(0)
         if word.isdigit():
             word = str(int(word))
-        elif word == _NUMBER_WORD and n + 1 < len(found) and found[n + 1].group(0).isdigit():
+        elif fold(word) == _NUMBER_WORD and n + 1 < len(found) and found[n + 1].group(0).isdigit():
             continue
         out.append(_Token(word, fold(word), m.start(), m.end()))
     return out
@@ -285,7 +286,7 @@ def _key(villages: Iterable[str | VillageLike]) -> tuple[tuple[str, str | None],
                  for v in villages)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)  # one per commune a process serves; each is a few KB
 def _matcher(key: tuple[tuple[str, str | None], ...]) -> VillageMatcher:
     return VillageMatcher(key)
 
