@@ -1,7 +1,7 @@
 """residents: when they were asked for their village
 
 Revision ID: 0013b
-Revises: 0013c
+Revises: 0013f
 Create Date: 2026-12-02
 
 The bot asks a resident which village they live in once — after they follow the OA, or when a
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import bot.store.types
 
 revision = '0013b'
-down_revision = '0013c'
+down_revision = '0013f'
 branch_labels = None
 depends_on = None
 
