@@ -138,7 +138,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             return None
         async with aiohttp.ClientSession() as http:
             backend = create_backend(settings.nlu, http, override=args.backend)
-            return await backend.understand(args.text, engine.village_names(commune))
+            return await backend.understand(args.text, commune.villages)
 
     understood = asyncio.run(understand())
     if understood is not None and understood.backend != (args.backend or settings.nlu.backend):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import FeedbackSettings
 from bot.conversation import engine
+from bot.conversation import village as village_chat
 from bot.conversation.engine import NoticeSummary
 from bot import echoes
 from bot.feedback import intake
@@ -35,9 +36,9 @@ from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
 from bot.store.models import (Conversation, Handoff, InboundEvent, Message, Notice,
                               OutboundMessage, ProviderMessage, Resident, Ticket, TopicPreference,
                               Upload, Village)
-from bot.store.ops import outbound_row
+from bot.store.ops import outbound_row, village_by_name
 from bot.tenants import Tenant, Tenants
-from bot.timeutil import as_utc, utcnow
+from bot.timeutil import as_utc, to_vn, utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -225,8 +226,7 @@ class InboundProcessor(Worker):
             inbound = self.channels[event.channel].to_inbound(event)
             if inbound.kind == "message" and engine.needs_nlu(inbound.text, None):
                 commune = self.tenants.by_id(event.commune_id).config
-                asks[event.id] = self.nlu.understand(inbound.text or "",
-                                                     engine.village_names(commune))
+                asks[event.id] = self.nlu.understand(inbound.text or "", commune.villages)
         answers = await asyncio.gather(*asks.values())
         return dict(zip(asks, answers))
 
@@ -357,7 +357,11 @@ class InboundProcessor(Worker):
         if kind == "follow":
             resident.is_follower = True
             resident.followed_at = now
-            replies = engine.welcome(tenant.config, resident.language)
+            ask = village_chat.should_ask(tenant.config, resident)
+            replies = engine.welcome(tenant.config, resident.language, ask_village=ask)
+            if ask:
+                resident.village_asked_at = now
+                conv.state = village_chat.pending(conv.state, replies[-1])
         elif kind == "chatnow":
             replies = engine.welcome(tenant.config, resident.language)
         elif kind == "submit_info":
@@ -377,6 +381,13 @@ class InboundProcessor(Worker):
             replies = [Text(_("Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
                               "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
                               "nào."))]
+            suggested = village_chat.suggestion(
+                tenant.config, info.get("address"),
+                self._village_names.get(resident.village_id or 0), _)
+            if suggested is not None:  # the address names a village: ask, never assume
+                replies.append(suggested[0])
+                conv.state = village_chat.pending(conv.state, suggested[0],
+                                                  village_suggested=suggested[1])
         elif kind == "message":
             if echoes.paused(conv, now) and conv.mode != "handoff":
                 # staff are writing to them in Zalo's OA Manager: logged for staff, not answered
@@ -444,6 +455,9 @@ class InboundProcessor(Worker):
                     await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
                 elif effect["kind"] == "language":
                     resident.language = effect["language"]
+                elif effect["kind"] == "village":
+                    result.replies += await self._set_village(s, tenant, resident,
+                                                              effect["village"], notices, now)
                 else:
                     result.replies += await intake.apply(s, tenant.id, tenant.config,
                                                          self.feedback, resident, conv, effect,
@@ -462,6 +476,25 @@ class InboundProcessor(Worker):
                              text=engine.text_of(reply),
                              intent=result.parse.intent, confidence=result.parse.confidence)
         self._queue(rows, tenant, event, inbound, resident, replies)
+
+    async def _set_village(self, s: AsyncSession, tenant: Tenant, resident: Resident,
+                           name: str | None, notices: list[tuple[NoticeSummary, tuple[int, ...]]],
+                           now: datetime) -> list[Reply]:
+        """Record where the resident lives (None: none of the commune's villages); the
+        village's notices still current are listed, so one they missed is not lost."""
+        village = await village_by_name(s, tenant.id, name) if name else None
+        resident.village_id = village.id if village else None
+        resident.village_asked_at = resident.village_asked_at or now  # answered: never asked
+        if village is None:
+            return []
+        self._village_names[village.id] = village.name
+        missed = [n for n, villages in notices if village.id in villages]
+        if not missed:
+            return []
+        _ = gettext_for(resident.language)
+        lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in missed[:5]]
+        return [Text("\n".join([_("Thông báo gần đây cho {village}:").format(
+            village=village.name), *lines]))]
 
     @staticmethod
     def _queue(rows: _Rows, tenant: Tenant, event: InboundEvent, inbound: Inbound,

@@ -122,13 +122,14 @@ async def test_unknown_events_and_echoes_are_acknowledged_not_answered(service):
 async def test_follow_welcome_unfollow_and_attachments(service):
     sim, oa = service.sim, oa_id(1)
     await sim.user_sends(oa, "7005", "follow")
-    [welcome] = await sim.wait_for_messages(1, oa_id=oa, user_id="7005")
+    welcome, village = await sim.wait_for_messages(2, oa_id=oa, user_id="7005")
     assert "Cảm ơn anh/chị đã quan tâm" in welcome.body["message"]["text"]
     assert "1. Giờ làm việc" in welcome.body["message"]["text"]  # numbered menu by default
+    assert village.body["message"]["text"].startswith("Anh/chị ở thôn nào ạ?")  # asked once
     await sim.user_sends(oa, "7005", "user_send_image")
     await sim.user_sends(oa, "7005", "user_send_location", latitude="22.54", longitude="104.29")
-    msgs = await sim.wait_for_messages(3, oa_id=oa, user_id="7005")
-    assert "ảnh" in msgs[1].body["message"]["text"] and "vị trí" in msgs[2].body["message"]["text"]
+    msgs = await sim.wait_for_messages(4, oa_id=oa, user_id="7005")
+    assert "ảnh" in msgs[2].body["message"]["text"] and "vị trí" in msgs[3].body["message"]["text"]
     await sim.user_sends(oa, "7005", "unfollow")
 
     async def unfollowed() -> bool:
@@ -151,12 +152,15 @@ async def test_submit_info_both_shapes(service, legacy):
     await sim.user_sends(oa, "7006", "user_submit_info", name="Lò Thị Mai", phone="84987654321",
                          city="Lào Cai", ward="Xã Bắc Hà", address="Thôn Nậm Mòn",
                          legacy_shape=legacy)
-    await sim.wait_for_messages(1, oa_id=oa, user_id="7006")
+    _, village = await sim.wait_for_messages(2, oa_id=oa, user_id="7006")
+    # the street names a village: a question to confirm, not a village set silently
+    assert village.body["message"]["text"].startswith("Anh/chị ở thôn Nậm Mòn phải không ạ?")
     async with service.services.sm() as s:
         r = (await s.execute(select(Resident))).scalar_one()
     assert r.display_name == "Lò Thị Mai" and r.phone == "84987654321"
     assert r.address["ward"] == "Xã Bắc Hà" and r.address["street"] == "Thôn Nậm Mòn"
     assert r.consent_source == "user_submit_info" and r.consent_at is not None
+    assert r.village_id is None
 
 
 async def test_delivery_and_seen_receipts_update_our_rows(service):

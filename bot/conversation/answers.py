@@ -93,6 +93,7 @@ TITLES = {
     "change_language": N_("Đổi ngôn ngữ"),
     "talk_to_staff": N_("Gặp cán bộ"),
     "delete_my_data": N_("Xóa thông tin của tôi"),
+    "set_village": N_("Cập nhật thôn nơi ở"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.config import Commune
 from bot.conversation import answers
+from bot.conversation import village as village_chat
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
 from bot.feedback import triage
@@ -94,6 +95,8 @@ def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-un
         return [Text(answers.office_hours(commune, _, now))]
     if intent == "office_contact":
         return [Text(answers.office_contact(commune, _))]
+    if intent == "set_village":  # named without a village (a menu tap): which one?
+        return village_chat.said(commune, "", _)[0]
     if intent == "latest_notices" and notices:
         header, _menu_ = answers.render("latest_notices_list", commune, _)
         lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in notices[:5]]
@@ -160,6 +163,10 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                               now_s)
         if said is False:  # not urgent: the first words carry on as a report or a question
             text, attachments, understood, reread = asked["text"], None, None, True
+    suggested = state.pop("village_suggested", None)  # asked "ở thôn X phải không?" just now
+    tapped = village_chat.picked(text, state, typed_number=False)
+    if tapped is not None:  # a village choice, whenever it was offered: a form stays open
+        return _village_turn(commune, tapped, state, _)
     form = state.get("report")
     rated = report_form.rating_reply(text, None if form else pending_rating)
     if rated is not None:
@@ -180,7 +187,7 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             return TurnResult(Parse("report_phone", 1.0), [], state, None, [given])
     if form is not None:
         if _words_to_read(text):  # read once: for "gặp cán bộ" here, the village in the step
-            understood = understood or understand_embedded(text or "", village_names(commune))
+            understood = understood or understand_embedded(text or "", commune.villages)
         if report_form.expired(form, now_s) or _asks_for_staff(text, understood):
             state.pop("report", None)  # left behind, or "cho tôi gặp cán bộ": not an answer
             state.pop("choices", None)
@@ -203,6 +210,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                               state)
         return TurnResult(Parse("nlu_fallback", 0.0), [], state)
 
+    typed = village_chat.picked(text, state)
+    if typed is not None:  # the number of a village choice
+        return _village_turn(commune, typed, state, _)
     chosen = _from_choice(text, state)
     found = None if chosen or reread else triage.assess(text)  # the whole message decides
     if found is not None and found.level != "routine":
@@ -210,10 +220,15 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     if chosen:
         parse, ranked, understood = Parse(chosen, 1.0), [], None
     else:
-        understood = understood or understand_embedded(text, village_names(commune))
+        understood = understood or understand_embedded(text, commune.villages)
         parse, ranked = understood.parse, understood.ranked
     state.pop("choices", None)
     intent = parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback"
+    if intent == "set_village":
+        other = _besides_village(commune, text)
+        if other is not None:  # "tôi ở thôn X, đường bị hỏng": the road is the matter
+            intent, ranked = other.parse.intent, other.ranked
+            parse = Parse(intent, other.parse.confidence, parse.entities)
     if intent == "nlu_fallback" and ranked and ranked[0].intent == "report_issue" \
             and guess_category(text):
         intent = "report_issue"  # unsure, but the words name a matter to report: take it
@@ -253,6 +268,13 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     elif intent == "talk_to_staff":
         state["misses"] = 0
         replies, extra = [], [{"kind": "handoff", "reason": "asked"}]
+    elif suggested and intent in ("affirm", "deny"):  # "có" / "không" to the suggestion
+        state["misses"] = 0
+        replies, extra = village_chat.chosen(commune, suggested if intent == "affirm"
+                                             else village_chat.ASK, _)
+    elif intent == "set_village":
+        state["misses"] = 0
+        replies, extra = village_chat.said(commune, text, _)
     else:
         state["misses"] = 0
         replies = answer(commune, intent, parse, _, now, notices, channel)
@@ -306,6 +328,38 @@ def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dic
                       understood.backend, [effect], found)
 
 
+#: what a message may say besides where the resident lives without being the matter itself
+_ASIDES = {"set_village", "greet", "thanks", "goodbye", "affirm", "deny", "out_of_scope"}
+
+
+def _besides_village(commune: Commune, text: str) -> Understanding | None:
+    """What a message read as "where I live" asks besides the village it names — a question
+    or a report that only begins with the village — or None when the village is all of it."""
+    rest = village_chat.without_villages(commune, text)
+    if rest is None:
+        return None
+    other = understand_embedded(rest, commune.villages)
+    if other.parse.intent not in _ASIDES and other.parse.confidence >= CONFIDENCE_THRESHOLD:
+        return other
+    if guess_category(rest):  # unsure, but the words name a matter to report
+        return Understanding(Parse("report_issue", other.parse.confidence), other.ranked,
+                             other.backend)
+    return None
+
+
+def _village_turn(commune: Commune, choice: str, state: dict[str, Any],
+                  _) -> TurnResult:  # type: ignore[no-untyped-def]
+    """A village choice tapped or picked by number (``/village <name>``)."""
+    state.pop("choices", None)
+    replies, effects = village_chat.chosen(commune, choice, _)
+    for reply in replies:
+        if isinstance(reply, Choices):
+            state["choices"] = [c.payload for c in reply.options]
+    state["misses"] = 0
+    state["last_intent"] = "set_village"
+    return TurnResult(Parse("set_village", 1.0), replies, state, None, effects)
+
+
 def _words_to_read(text: str | None) -> bool:
     """Typed words, not a tapped payload or a number picked from a menu."""
     said = (text or "").strip()
@@ -324,7 +378,7 @@ def _report_step(commune: Commune, text: str | None, attachments: list[dict[str,
     """The resident is filling in a report: their message answers the form's question."""
     entities: list[dict[str, Any]] = []
     if text and text.strip() and not text.strip().startswith("/"):
-        understood = understood or understand_embedded(text, village_names(commune))
+        understood = understood or understand_embedded(text, commune.villages)
         entities = understood.parse.entities
     form, replies, report = report_form.step(commune, dict(state["report"]), text, attachments,
                                              entities, list(state.pop("choices", None) or []), _,
@@ -343,14 +397,18 @@ def _report_step(commune: Commune, text: str | None, attachments: list[dict[str,
     return TurnResult(Parse(intent, 1.0), replies, state, None, effects)
 
 
-def welcome(commune: Commune, language: str = "vi", channel: str = "zalo") -> list[Reply]:
+def welcome(commune: Commune, language: str = "vi", channel: str = "zalo",
+            ask_village: bool = False) -> list[Reply]:
     """What a resident sees after following the OA or tapping "Nhắn tin" — or opening the web
-    chat page, which is not Zalo and says so."""
+    chat page, which is not Zalo and says so. With ``ask_village``, one short question more:
+    which village they live in (the caller asks each resident once)."""
     _ = gettext_for(language)
     if channel == "webchat":
         return [Choices(_("Xin chào anh/chị! Đây là trang hỏi đáp trực tuyến của {name}. "
                           "Anh/chị có thể hỏi giờ làm việc, địa chỉ, số điện thoại của xã, gửi "
                           "phản ánh, hoặc chọn:").format(name=commune.name), _menu(_))]
+    ask: list[Reply] = [village_chat.question(commune, _, "welcome")] \
+        if ask_village and commune.villages else []
     return [Choices(_("Cảm ơn anh/chị đã quan tâm trang Zalo của {name}. Anh/chị có thể hỏi "
                       "giờ làm việc, địa chỉ, số điện thoại của xã, hoặc chọn:").format(
-                          name=commune.name), _menu(_))]
+                          name=commune.name), _menu(_))] + ask

@@ -43,6 +43,7 @@ from bot.feedback.chat import hotline
 from bot.i18n import gettext_for
 from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
+from bot.nlu.villages import best_village
 from bot.store.models import Staff, StaffKey, Ticket, Village
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import from_vn_local, to_vn, utcnow
@@ -269,15 +270,15 @@ def _words(text: str) -> str:
 
 
 async def _village(s: AsyncSession, commune_id: int, text: str | None) -> Village | None:
-    """The village an address names ("xóm 3, Bản Phố" → Bản Phố); the longest name wins, so
-    a village called "Phố" does not take Bản Phố's reports."""
+    """The village an address names ("xóm 3, Bản Phố", "thon nam mon") — read as residents'
+    words are (``bot/nlu/villages.py``); the longest name wins, so a village called "Phố" does
+    not take Bản Phố's reports."""
     if not text:
         return None
-    words = _words(text)
     villages = (await s.execute(select(Village).where(Village.commune_id == commune_id))
                 ).scalars().all()
-    named = [v for v in villages if _words(v.name).strip() and _words(v.name) in words]
-    return max(named, key=lambda v: len(v.search_key), default=None)
+    name = best_village(text, villages)
+    return next((v for v in villages if v.name == name), None)
 
 
 class Open311:

@@ -27,6 +27,10 @@ from bot.config import NluSettings
 from bot.envelope import Parse
 from bot.nlu.embedded import EmbeddedNLU, Ranked, default_engine
 from bot.nlu.text import normalise
+from bot.nlu.villages import VillageLike
+
+#: a village as the entity extractor takes it: its name, or a config/row with name and kind
+VillageRef = str | VillageLike
 
 log = logging.getLogger(__name__)
 RETRIEVAL_INTENT = "faq"
@@ -43,12 +47,12 @@ class Backend(Protocol):
     name: str
     remote: bool  # True: parse before the store transaction (it waits on the network)
 
-    async def understand(self, text: str, villages: Iterable[str] = ()) -> Understanding: ...
+    async def understand(self, text: str, villages: Iterable[VillageRef] = ()) -> Understanding: ...
 
     def status(self) -> dict[str, Any]: ...
 
 
-def understand_embedded(text: str, villages: Iterable[str] = (),
+def understand_embedded(text: str, villages: Iterable[VillageRef] = (),
                         engine: EmbeddedNLU | None = None,
                         backend: str = "embedded") -> Understanding:
     nlu = engine or default_engine()
@@ -63,7 +67,7 @@ class EmbeddedBackend:
     def __init__(self, engine: EmbeddedNLU | None = None) -> None:
         self.engine = engine
 
-    async def understand(self, text: str, villages: Iterable[str] = ()) -> Understanding:
+    async def understand(self, text: str, villages: Iterable[VillageRef] = ()) -> Understanding:
         return understand_embedded(text, villages, self.engine)
 
     def status(self) -> dict[str, Any]:
@@ -148,7 +152,7 @@ class RasaBackend:
             raise RasaUnavailable("answer is not a JSON object")
         return ranking_from_rasa(body)
 
-    async def understand(self, text: str, villages: Iterable[str] = ()) -> Understanding:
+    async def understand(self, text: str, villages: Iterable[VillageRef] = ()) -> Understanding:
         villages = list(villages)
         if time.monotonic() < self._skip_until:
             return self._fall_back(text, villages, None)
@@ -162,7 +166,7 @@ class RasaBackend:
         parse = Parse(best.intent, round(best.confidence, 3), engine.entities(text, villages))
         return Understanding(parse, ranked[:3], self.name)
 
-    def _fall_back(self, text: str, villages: list[str], reason: str | None) -> Understanding:
+    def _fall_back(self, text: str, villages: list[VillageRef], reason: str | None) -> Understanding:
         self.stats.fallbacks += 1
         if reason is not None:  # a fresh failure, not a message during the back-off
             self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + 1

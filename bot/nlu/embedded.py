@@ -5,13 +5,14 @@ Text is normalised first (NFC, lower case, Vietnamese accent folding, teencode e
 ``bot/nlu/text.normalise``), then represented by TF-IDF over character n-grams (robust to
 typos and missing diacritics) and word uni/bi-grams, and classified by multinomial logistic
 regression (scikit-learn), whose probabilities are the confidence. Entities come from the data's
-regexes (ticket codes) and the commune's own villages (accent-insensitive).
+regexes (ticket codes) and the commune's own villages (``bot/nlu/villages.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 import numpy as np
@@ -25,6 +26,7 @@ from bot.nlu import data as nlu_data
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.fastpath import FastPath
 from bot.nlu.text import normalise
+from bot.nlu.villages import VillageLike
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ class EmbeddedNLU:
         order = probs.argsort()[::-1][:top]
         return [Ranked(str(self.classes[i]), float(probs[i])) for i in order]
 
-    def parse(self, text: str, villages: list[str] = ()) -> tuple[Parse, list[Ranked]]:
+    def parse(self, text: str, villages: Sequence[str | VillageLike] = ()
+              ) -> tuple[Parse, list[Ranked]]:
         ranked = self.rank(text)
         best = ranked[0]
         return Parse(best.intent, round(best.confidence, 3), self.entities(text, villages)), ranked

@@ -1,5 +1,6 @@
 """Entities, the same for every backend: ``ticket_code`` (the data's regexes), ``village`` (the
-commune's own villages), ``language`` and ``topic`` (lookup tables in ``data/nlu/lookups.yml``,
+commune's own villages, read by ``bot/nlu/villages.py``: no accents, with or without the kind
+word, small typos, in text order), ``language`` and ``topic`` (lookup tables in ``data/nlu/lookups.yml``,
 each surface form mapped to its value by the data's synonyms: "tiếng H'Mông" → ``hnj``,
 "cắt điện" → ``services``), and ``date`` (today, tomorrow, a weekday, 25/12, "ngày 25 tháng
 12" → an ISO date in Vietnamese time). Names are matched accent- and case-insensitively on word
@@ -17,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.nlu.normalize import search_key
+from bot.nlu.villages import VillageLike, as_entities
 from bot.timeutil import to_vn, utcnow
 
 #: lookup tables whose matches are entities (the others only feed Rasa's RegexFeaturizer)
@@ -49,7 +51,7 @@ class EntityExtractor:
             # longest first, so "tiếng Ê Đê" wins over a shorter form inside it
             self.lookups[name] = sorted(forms.items(), key=lambda kv: -len(kv[0]))
 
-    def __call__(self, text: str, villages: Iterable[str] = (),
+    def __call__(self, text: str, villages: Iterable[str | VillageLike] = (),
                  now: datetime | None = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for name, patterns in self.regexes.items():
@@ -58,10 +60,7 @@ class EntityExtractor:
                     found.append({"entity": name, "value": m.group(0).upper(),
                                   "start": m.start(), "end": m.end()})
         key = f" {_key(text)} "
-        for village in villages:
-            vkey = _key(village)
-            if vkey and f" {vkey} " in key:
-                found.append({"entity": "village", "value": village})
+        found += as_entities(text, villages)
         for name, forms in self.lookups.items():
             taken = key
             for form, value in forms:

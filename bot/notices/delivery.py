@@ -3,7 +3,9 @@
 The route is Zalo's rule (zalo-oa-api.md §4.2): a consultation message only to a resident who
 interacted within 7 days (within 48 h it is free); everyone else is marked for the commune's
 article broadcast and the propagandist relay (later slices send those). The reason for every
-choice is stored. Our own rules for residents: not at night (``notices.quiet_start`` –
+choice is stored. A resident whom a village notice misses only because their village is unknown
+is asked for it, once, when a consultation message can reach them. Our own rules for residents:
+not at night (``notices.quiet_start`` –
 ``quiet_end``, Vietnamese time) and at most ``notices.daily_cap`` notices a day — emergencies
 ignore both.
 
@@ -24,6 +26,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import BroadcastRules, Commune, NoticeSettings
+from bot.conversation import village as village_chat
 from bot.coord import Coordinator
 from bot.envelope import File, Image, Reply, Text
 from bot.i18n import gettext_for
@@ -32,8 +35,8 @@ from bot.loops import Worker
 from bot.notices.workflow import SEND_PRIORITY, record
 from bot.notices.quota import queue_broadcast
 from bot.notices.relay import ALERT, follow_up, plan_relays, relay_figures, remind
-from bot.store.models import (Notice, NoticeBroadcast, NoticeDelivery, NoticeFile, NoticeRelay,
-                              OutboundMessage, Resident, TopicPreference)
+from bot.store.models import (Conversation, Notice, NoticeBroadcast, NoticeDelivery, NoticeFile,
+                              NoticeRelay, OutboundMessage, Resident, Staff, TopicPreference)
 from bot.store.ops import outbound_row
 from bot.tenants import Tenants
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
@@ -240,6 +243,10 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
     ledger: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
+    asked: dict[int, Reply] = {}  # resident → the village question they are sent
+    staff = set((await s.execute(select(Staff.zalo_user_id).where(
+        Staff.commune_id == notice.commune_id, Staff.zalo_user_id.is_not(None)))).scalars()
+    ) if notice.village_ids else set()  # the commune's own people are not asked where they live
     for resident in residents:
         if notice.village_ids and resident.village_id not in notice.village_ids:
             if resident.village_id is not None:
@@ -258,6 +265,18 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
         elif route == "consultation" and sent_today.get(resident.id, 0) >= settings.daily_cap \
                 and not emergency:
             route, reason = "skipped", "daily_cap"
+        if reason == "village_unknown" and village_chat.should_ask(commune, resident) and \
+                route_for(resident, start_at)[0] == "consultation" and \
+                resident.external_id not in staff:
+            # only their unknown village keeps this notice from them: ask once, in the window
+            question = village_chat.question(commune, gettext_for(resident.language), "notice")
+            queued.append(outbound_row(notice.commune_id, resident.id, "zalo",
+                                       resident.external_id,
+                                       f"village:ask:{notice.id}:{resident.id}", question, lane,
+                                       start_at))
+            resident.village_asked_at = now
+            asked[resident.id] = question
+            counts["village_asked"] += 1
         counts[route] += 1
         ledger.append(dict(commune_id=notice.commune_id, notice_id=notice.id,
                            resident_id=resident.id, route=route, reason=reason, created_at=now))
@@ -266,6 +285,7 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
                                    key(notice.id, resident.id),
                                    render(notice, commune_name, resident.language), lane,
                                    start_at, document)
+    await _offer_choices(s, asked)
     relays, relay_sends = await plan_relays(
         s, notice, lambda language: render(notice, commune_name, language),
         {v.name: v.language for v in commune.villages if v.language}, lane, start_at, document)
@@ -289,6 +309,17 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
     if relays:
         await s.execute(insert(NoticeRelay.__table__), relays)
     return counts
+
+
+async def _offer_choices(s: AsyncSession, asked: dict[int, Reply]) -> None:
+    """A typed number answers the village question like a tap. (A message the processor is
+    handling at this moment may write the conversation back without it; then only a tap or
+    the village's name answers — the question itself has gone out.)"""
+    if not asked:
+        return
+    for conv in (await s.execute(select(Conversation).where(
+            Conversation.resident_id.in_(list(asked))))).scalars():
+        conv.state = village_chat.pending(conv.state, asked[conv.resident_id])
 
 
 async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) -> int:

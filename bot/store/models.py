@@ -83,6 +83,8 @@ class Resident(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[dict[str, Any] | None] = mapped_column(Json)
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
+    #: when the bot asked which village they live in (each resident is asked once)
+    village_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str] = mapped_column(String(16), default="vi")
     is_follower: Mapped[bool] = mapped_column(Boolean, default=False)
     followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
