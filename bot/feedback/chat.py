@@ -45,12 +45,14 @@ def describes(text: str | None) -> bool:
 
 
 def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
-          resident_village: str | None, _, now_s: float) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
-    """A new form from the report's first words."""
+          resident_village: str | None, _, now_s: float,  # type: ignore[no-untyped-def]
+          category: str | None = None) -> tuple[dict[str, Any], list[Reply]]:
+    """A new form from the report's first words (``category``: when the conversation's
+    rules already know it, e.g. a power cut told as happening)."""
     village = next((e["value"] for e in entities if e["entity"] == "village"), None)
     form: dict[str, Any] = {
         "at": now_s,
-        "category": guess(text or ""),
+        "category": category or guess(text or ""),
         "village": village or resident_village,
         "description": (text or "").strip() if describes(text) else None,
         "media": [],
