@@ -117,6 +117,16 @@ class Office(_Model):
     name: str = Field(min_length=1)
 
 
+class HealthStation(_Model):
+    """The commune's health station (trạm y tế), for "trạm y tế ở đâu, mấy giờ mở cửa": what
+    is not given here the bot says it does not know (it never answers with the office's
+    hours)."""
+    name: str = Field(default="Trạm Y tế xã", min_length=1)
+    address: str | None = None
+    phone: str | None = None
+    hours: list[OfficeHours] = []
+
+
 class RoutingRule(_Model):
     """Feedback of ``category`` (``*``: any) from ``villages`` ([]: any) goes to ``office``.
     The first matching rule wins; without one, the commune's first office."""
@@ -143,6 +153,7 @@ class Commune(_Model):
                                   min_length=1)
     routing: list[RoutingRule] = []
     zalo: ZaloConnection | None = None
+    health_station: HealthStation | None = None
 
     @model_validator(mode="after")
     def _routes_known(self) -> Commune:
@@ -308,6 +319,10 @@ class FeedbackSettings(_Model):
     handoff_after_misses: int = Field(default=2, ge=1)
     #: reports from the public web chat, capped per hour (anonymous sessions, addresses)
     web_reports: WebReportCaps = WebReportCaps()
+    #: a conversation handed to staff goes back to the bot, with a message telling the
+    #: resident what to do, when nobody has taken or answered it within this many minutes of
+    #: office hours (a handoff at night counts from the next opening); 0: wait for staff always
+    handoff_timeout_minutes: int = Field(default=120, ge=0)
 
     @field_validator("category_days")
     @classmethod

@@ -25,7 +25,7 @@ from bot.conversation import engine
 from bot.conversation import village as village_chat
 from bot.conversation.engine import NoticeSummary
 from bot import echoes
-from bot.feedback import intake
+from bot.feedback import handoff, intake
 from bot.feedback import service as tickets
 from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text
@@ -404,7 +404,7 @@ class InboundProcessor(Worker):
                                      intent="report_filed", confidence=1.0)
                     self._queue(rows, tenant, event, inbound, resident, urgent)
                 return
-            if conv.mode == "handoff":  # staff are answering; the bot stays quiet
+            if conv.mode == "handoff":  # staff are answering; the bot answers only if sure
                 rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
                              text=inbound.text, attachments=inbound.attachments or None)
                 urgent = await intake.during_handoff(s, tenant.id, tenant.config, self.feedback,
@@ -415,6 +415,13 @@ class InboundProcessor(Worker):
                         rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
                                      intent="report_filed", confidence=1.0)
                     self._queue(rows, tenant, event, inbound, resident, urgent)
+                elif sure := await handoff.answer_while_waiting(
+                        s, tenant.id, tenant.config, self.feedback, resident, conv,
+                        inbound.text, understood, now):  # and what the bot is sure of
+                    for reply in sure[1]:
+                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
+                                     intent=sure[0], confidence=1.0)
+                    self._queue(rows, tenant, event, inbound, resident, sure[1])
                 return
             if relay.is_confirmation(inbound.text):  # a propagandist: "đã chuyển"
                 thanks = await relay.confirm(s, tenant.id, inbound.user_id, resident.language)

@@ -17,7 +17,8 @@ CONTRACT = {"greet", "goodbye", "thanks", "affirm", "deny", "office_hours", "off
             "procedure_land", "health_insurance", "social_allowance", "vaccination",
             "power_outage", "disaster_warning", "latest_notices", "propagandist_contact",
             "report_issue", "ticket_status", "subscribe", "unsubscribe", "change_language",
-            "talk_to_staff", "delete_my_data", "out_of_scope", "set_village"}
+            "talk_to_staff", "delete_my_data", "out_of_scope", "set_village", "procedure_death",
+            "health_station"}
 
 
 def test_data_covers_the_contract_and_keeps_the_test_split_out():

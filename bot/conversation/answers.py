@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import ROOT, Commune
+from bot.config import ROOT, Commune, OfficeHours
 from bot.timeutil import to_vn, utcnow
 
 def N_(message: str) -> str:
@@ -36,9 +36,11 @@ def _days_label(days: list[int], _: Callable[[str], str]) -> str:
     return ", ".join(_(_DAY_NAMES[d]) for d in days)
 
 
-def office_hours_lines(commune: Commune, _: Callable[[str], str]) -> list[str]:
+def office_hours_lines(commune: Commune, _: Callable[[str], str],
+                       periods: list[OfficeHours] | None = None) -> list[str]:
+    """The commune office's hours (or ``periods``, another place's), one line per set of days."""
     groups: dict[tuple[int, ...], list[str]] = {}
-    for period in commune.office_hours:
+    for period in commune.office_hours if periods is None else periods:
         key = tuple(period.weekdays)
         groups.setdefault(key, []).append(f"{_hm(period.open)}–{_hm(period.close)}")
     return [f"{_days_label(list(days), _)}: {', '.join(spans)}" for days, spans in groups.items()]
@@ -70,16 +72,40 @@ def office_contact(commune: Commune, _: Callable[[str], str]) -> str:
     return "\n".join(lines)
 
 
+def health_station(commune: Commune, _: Callable[[str], str]) -> str:
+    """Where and when the commune health station is — from the commune's facts when they are
+    configured; what is not, the bot says it does not have (never the office's hours)."""
+    station = commune.health_station
+    known = station and (station.address or station.phone or station.hours)
+    if not known:
+        return render("health_station", commune, _)[0]
+    lines = [station.name + ":"]
+    if station.address:
+        lines.append(_("• Địa chỉ: {address}").format(address=station.address))
+    if station.phone:
+        lines.append(_("• Điện thoại: {phone}").format(phone=station.phone))
+    if station.hours:
+        lines.append(_("• Giờ làm việc:"))
+        lines += [f"  {line}" for line in office_hours_lines(commune, _, station.hours)]
+    if not (station.address and station.phone and station.hours):
+        lines.append(_("Các thông tin khác của trạm, anh/chị vui lòng gọi {phone} để được hướng "
+                       "dẫn.").format(phone=commune.phone))
+    lines.append(_("Cấp cứu gọi 115."))
+    return "\n".join(lines)
+
+
 #: How each intent is named on a quick-reply button (clarifying questions, menus).
 TITLES = {
     "office_hours": N_("Giờ làm việc"),
     "office_contact": N_("Địa chỉ, điện thoại"),
     "procedure_birth": N_("Đăng ký khai sinh"),
+    "procedure_death": N_("Đăng ký khai tử"),
     "procedure_residence": N_("Đăng ký cư trú"),
     "procedure_marriage": N_("Đăng ký kết hôn"),
     "procedure_certify": N_("Chứng thực giấy tờ"),
     "procedure_land": N_("Thủ tục đất đai"),
     "health_insurance": N_("Bảo hiểm y tế"),
+    "health_station": N_("Trạm y tế xã"),
     "social_allowance": N_("Trợ cấp xã hội"),
     "vaccination": N_("Lịch tiêm chủng"),
     "power_outage": N_("Lịch cắt điện"),

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Commune
-from bot.conversation import answers
+from bot.conversation import answers, rules
 from bot.conversation import village as village_chat
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
@@ -24,6 +24,10 @@ from bot.nlu.backends import Understanding, understand_embedded
 CONFIDENCE_THRESHOLD = 0.4  # below: a clarifying question (chosen on docs/nlu-eval.md)
 CLARIFY_FLOOR = 0.1  # intents offered as "did you mean" must have at least this probability
 INTENTS = set(answers.TITLES) | {"greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope"}
+#: while staff have the conversation the bot still answers these — when it is sure
+SURE_WHILE_WITH_STAFF = ("ticket_status", "office_hours", "office_contact", "health_station")
+SURE = 0.9  # "sure": the NLU's confidence ("giờ làm sao" reads 0.8 office_hours), a rule, a code
+NOTE_TTL_S = 24 * 3600  # after a reopening, the next message within a day is for the ticket
 
 
 @dataclass(frozen=True)
@@ -88,15 +92,22 @@ def needs_nlu(text: str | None, state: dict[str, Any] | None) -> bool:
 
 def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-untyped-def]
            now: datetime | None = None, notices: Sequence[NoticeSummary] = (),
-           channel: str = "zalo") -> list[Reply]:
+           channel: str = "zalo", topics: Sequence[tuple[str, bool]] = ()) -> list[Reply]:
     """What the bot says for an understood intent, from the commune's own facts (worded for
-    the ``channel`` the resident is on)."""
+    the ``channel`` the resident is on). ``topics``: for (un)subscribing, each topic the
+    resident named with their choice."""
     if intent == "office_hours":
         return [Text(answers.office_hours(commune, _, now))]
     if intent == "office_contact":
         return [Text(answers.office_contact(commune, _))]
     if intent == "set_village":  # named without a village (a menu tap): which one?
         return village_chat.said(commune, "", _)[0]
+    if intent == "health_station":
+        return [Text(answers.health_station(commune, _))]
+    if intent in ("subscribe", "unsubscribe") and topics:
+        return [Text(" ".join(answers.render(f"{'subscribe' if on else 'unsubscribe'}_topic",
+                                             commune, _, topic=topic, channel=channel)[0]
+                              for topic, on in topics))]
     if intent == "latest_notices" and notices:
         header, _menu_ = answers.render("latest_notices_list", commune, _)
         lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in notices[:5]]
@@ -117,9 +128,13 @@ def _entity(parse: Parse, name: str) -> str | None:
     return next((e["value"] for e in parse.entities if e["entity"] == name), None)
 
 
-def effects_of(commune: Commune, intent: str, parse: Parse) -> list[dict[str, Any]]:
-    """What the caller records: a topic (un)subscribed (``*``: everything), a language chosen
-    (one the commune publishes in)."""
+def effects_of(commune: Commune, intent: str, parse: Parse,
+               topics: Sequence[tuple[str, bool]] = ()) -> list[dict[str, Any]]:
+    """What the caller records: a topic (un)subscribed (``*``: everything; several when the
+    resident named several, each with its own choice), a language chosen (one the commune
+    publishes in)."""
+    if intent in ("subscribe", "unsubscribe") and topics:
+        return [{"kind": "topic", "topic": topic, "subscribed": on} for topic, on in topics]
     if intent in ("subscribe", "unsubscribe"):
         return [{"kind": "topic", "topic": _entity(parse, "topic") or "*",
                  "subscribed": intent == "subscribe"}]
@@ -185,6 +200,10 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state.pop("choices", None)
         if given is not None:
             return TurnResult(Parse("report_phone", 1.0), [], state, None, [given])
+    note = _note_for_reopened(state.pop("note_for", None), text, attachments, now_s)
+    if note is not None:  # the ticket just reopened: this message tells how things are
+        state.pop("choices", None)
+        return TurnResult(Parse("ticket_note", 1.0), [], state, None, [note])
     if form is not None:
         if _words_to_read(text):  # read once: for "gặp cán bộ" here, the village in the step
             understood = understood or understand_embedded(text or "", commune.villages)
@@ -232,10 +251,14 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     if intent == "nlu_fallback" and ranked and ranked[0].intent == "report_issue" \
             and guess_category(text):
         intent = "report_issue"  # unsure, but the words name a matter to report: take it
+    rule = None
+    if not chosen:  # what the words make certain (bot/conversation/rules.py)
+        intent, rule = rules.decide(intent, text)
     code = _entity(parse, "ticket_code")
     if code and intent != "report_issue":
         intent = "ticket_status"  # a code alone, or with "sao rồi", asks how it goes
     extra: list[dict[str, Any]] = []
+    topics: list[tuple[str, bool]] = []  # (un)subscribing: each topic named, with its choice
     if intent == "nlu_fallback":
         misses = int(state.get("misses", 0)) + 1
         state["misses"] = misses
@@ -256,8 +279,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                                      "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu(_))]
     elif intent == "report_issue":
         state["misses"] = 0
-        form, replies = report_form.start(commune, text, parse.entities, resident_village, _,
-                                          now_s)
+        form, replies = report_form.start(
+            commune, text, parse.entities, resident_village, _, now_s,
+            category="utilities" if rule == "outage_now" else None)
         if form.get("asking") is None:  # an emergency told in full: filed at once
             extra = [{"kind": "ticket", **report_form.report_of(form)}]
         else:
@@ -277,14 +301,22 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         replies, extra = village_chat.said(commune, text, _)
     else:
         state["misses"] = 0
-        replies = answer(commune, intent, parse, _, now, notices, channel)
+        topics = (rules.topic_choices(text, intent, _topics_in)
+                  if intent in ("subscribe", "unsubscribe") and not chosen else [])
+        replies = answer(commune, intent, parse, _, now, notices, channel, topics)
+        if intent == "unsubscribe" and rules.mentions_erasure(text):  # "xóa số tôi đi, …"
+            replies = [Text("\n".join([*map(text_of, replies), _(
+                "Thông tin của anh/chị vẫn được giữ để xã liên hệ khi cần. Muốn xóa thông tin, "
+                "anh/chị nhắn: \"xóa thông tin của tôi\".")]))]
+        if not chosen and rules.bereaved(text):
+            replies = _with_condolence(replies, _)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
     state["last_intent"] = intent
     return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state,
                       understood.backend if understood else None,
-                      effects_of(commune, intent, parse) + extra, found)
+                      effects_of(commune, intent, parse, topics) + extra, found)
 
 
 def _triaged(commune: Commune, text: str, found: triage.Assessment, state: dict[str, Any],
@@ -358,6 +390,59 @@ def _village_turn(commune: Commune, choice: str, state: dict[str, Any],
     state["misses"] = 0
     state["last_intent"] = "set_village"
     return TurnResult(Parse("set_village", 1.0), replies, state, None, effects)
+
+
+def _topics_in(text: str) -> list[str]:
+    """The notice topics a piece of text names (the NLU's own entity extractor)."""
+    from bot.nlu.embedded import default_engine
+    return [e["value"] for e in default_engine().entities(text, ()) if e["entity"] == "topic"]
+
+
+def _with_condolence(replies: list[Reply], _) -> list[Reply]:  # type: ignore[no-untyped-def]
+    """A bereaved resident reads a condolence first, and no menu of unrelated choices."""
+    condolence = _("Xin chia buồn cùng gia đình anh/chị.")
+    texts = [r.text if isinstance(r, Choices) else text_of(r) for r in replies]
+    return [Text(" ".join([condolence, *texts[:1]])), *map(Text, texts[1:])]
+
+
+def _note_for_reopened(note_for: dict[str, Any] | None, text: str | None,
+                       attachments: list[dict[str, Any]] | None,
+                       now_s: float) -> dict[str, Any] | None:
+    """The resident's message right after reopening a ticket, as a note on it — unless it is a
+    tapped choice (answered as usual) or came more than a day later (a new matter)."""
+    said = (text or "").strip()
+    if not note_for or now_s - float(note_for.get("at") or 0) > NOTE_TTL_S:
+        return None
+    if said.startswith("/") or not (said or attachments):
+        return None
+    return {"kind": "ticket_note", "code": note_for["code"], "text": said,
+            "attachments": list(attachments or [])}
+
+
+def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi",
+                     understood: Understanding | None = None, now: datetime | None = None,
+                     channel: str = "zalo") -> TurnResult | None:
+    """While staff have the conversation: the bot's answer when it is sure of one it may give
+    (a ticket's status, office hours, the contact card, the health station), else None — the
+    message waits for staff. (Emergencies are the caller's, before this.)"""
+    if not _words_to_read(text):
+        return None
+    understood = understood or understand_embedded(text or "", village_names(commune))
+    parse = understood.parse
+    intent, rule = rules.decide(parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD
+                                else "nlu_fallback", text)
+    code = _entity(parse, "ticket_code")
+    if code:
+        intent = "ticket_status"
+    sure = bool(code) or rule is not None or parse.confidence >= SURE
+    if intent not in SURE_WHILE_WITH_STAFF or not sure:
+        return None
+    reading = Parse(intent, parse.confidence, parse.entities)
+    if intent == "ticket_status":
+        return TurnResult(reading, [], {}, understood.backend,
+                          [{"kind": "ticket_status", "code": code}])
+    return TurnResult(reading, answer(commune, intent, parse, gettext_for(language), now,
+                                      channel=channel), {}, understood.backend)
 
 
 def _words_to_read(text: str | None) -> bool:

@@ -10,8 +10,9 @@ docs/openapi.yaml; authentication and tenancy in bot/api/auth.py: another commun
     POST /api/v1/communes/{code}/tickets/{PA-…}/{action}      accept | assign | transfer | return |
                                                               reject | duplicate | answer | close |
                                                               publish | note
-    GET  /api/v1/communes/{code}/handoffs[?status=open|closed|all]
+    GET  /api/v1/communes/{code}/handoffs[?status=open|closed|expired|all]
     GET  /api/v1/communes/{code}/handoffs/{id}                with the conversation's history
+    POST /api/v1/communes/{code}/handoffs/{id}/take           "I am on it": it will not expire
     POST /api/v1/communes/{code}/handoffs/{id}/reply          {"text": "…"}
     POST /api/v1/communes/{code}/handoffs/{id}/close
 
@@ -176,6 +177,11 @@ REPORT_TURNS = {"report_issue", "report_filed", "report_cancelled", "report_cons
                 "report_phone", "ticket_status", "rate", "reopen"}
 
 
+def handoff_status(h: Handoff) -> str:
+    """open | closed (by staff) | expired (nobody took it in time: back with the bot)."""
+    return "expired" if h.expired_at else "closed" if h.closed_at else "open"
+
+
 def _history_item(m: Message) -> dict[str, Any]:
     hidden = m.intent in REPORT_TURNS
     return {"direction": m.direction,
@@ -207,6 +213,7 @@ class FeedbackApi:
               ("POST", BASE + "/tickets/" + CODE + "/{action:[a-z]+}", "act"),
               ("GET", BASE + "/handoffs", "handoffs"),
               ("GET", BASE + r"/handoffs/{id:\d+}", "handoff"),
+              ("POST", BASE + r"/handoffs/{id:\d+}/take", "handoff_take"),
               ("POST", BASE + r"/handoffs/{id:\d+}/reply", "handoff_reply"),
               ("POST", BASE + r"/handoffs/{id:\d+}/close", "handoff_close"))
 
@@ -387,8 +394,10 @@ class FeedbackApi:
                             ) -> dict[str, Any]:
         resident = await s.get(Resident, h.resident_id)
         out: dict[str, Any] = {
-            "id": h.id, "status": "closed" if h.closed_at else "open", "reason": h.reason,
+            "id": h.id, "status": handoff_status(h), "reason": h.reason,
             "opened_at": iso(h.opened_at), "closed_at": iso(h.closed_at), "replies": h.replies,
+            "taken_by": h.taken_by, "expires_at": iso(h.expires_at),
+            "expired_at": iso(h.expired_at),
             "resident": {"name": resident.display_name if resident else None,
                          "language": resident.language if resident else None},
             "chat": window(resident),
@@ -413,11 +422,14 @@ class FeedbackApi:
                 raise error(403, "vai trò này không trả lời người dân / role may not answer chats")
             query = select(Handoff).where(Handoff.commune_id == who.commune_id)
             status = request.query.get("status", "open")
-            if status not in ("open", "closed", "all"):
-                raise error(400, "status: open | closed | all")
-            if status != "all":
-                query = query.where(Handoff.closed_at.is_(None) if status == "open"
-                                    else Handoff.closed_at.is_not(None))
+            if status not in ("open", "closed", "expired", "all"):
+                raise error(400, "status: open | closed | expired | all")
+            if status == "open":
+                query = query.where(Handoff.closed_at.is_(None))
+            elif status == "closed":
+                query = query.where(Handoff.closed_at.is_not(None), Handoff.expired_at.is_(None))
+            elif status == "expired":  # nobody took them in time: residents to call back
+                query = query.where(Handoff.expired_at.is_not(None))
             rows = (await s.execute(query.order_by(Handoff.id).limit(200))).scalars().all()
             return web.json_response({"handoffs": [await self._handoff_json(s, h) for h in rows]})
 
@@ -426,6 +438,17 @@ class FeedbackApi:
             who = await identify(request, s)
             h = await self._handoff(s, who, int(request.match_info["id"]))
             return web.json_response(await self._handoff_json(s, h, history=True))
+
+    async def handoff_take(self, request: web.Request) -> web.Response:
+        """A staff member takes the conversation (reading it, calling the resident): it stays
+        with staff until closed instead of going back to the bot when its time runs out."""
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            h = await self._handoff(s, who, int(request.match_info["id"]), lock=True)
+            if h.closed_at is not None:
+                raise error(409, "cuộc trò chuyện đã đóng / the handoff is closed")
+            h.taken_by = h.taken_by or who.staff_id
+            return web.json_response(await self._handoff_json(s, h))
 
     async def handoff_reply(self, request: web.Request) -> web.Response:
         body = await read_json(request)

@@ -51,7 +51,8 @@ def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
           ) -> tuple[dict[str, Any], list[Reply]]:
     """A new form from the report's first words. ``emergency`` (the triage's decision, with
     its ``category``): complete at once — the words are the description, the village is the
-    one named or known, nothing is asked before filing."""
+    one named or known, nothing is asked before filing. ``category`` alone: the conversation's
+    rules already know it (a power cut told as happening)."""
     village = next((e["value"] for e in entities if e["entity"] == "village"), None)
     form: dict[str, Any] = {
         "at": now_s,

@@ -3,6 +3,8 @@
 ``warn_before_days`` before the deadline and again when it passes (the ticket is then
 ``overdue``, which staff see in the API), and when nobody has taken a ticket up by the day
 the resident must be told whether it is accepted (``ack_due_at``, Luật Tiếp công dân Điều 28).
+It also hands back to the bot the conversations no staff member took in time
+(bot/feedback/handoff.py).
 
 Every process may run it: due tickets are locked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL;
 SQLite has one writer), each step clears the time it acted on in the same transaction, and the
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
-from bot.feedback import service
+from bot.feedback import handoff, service
 from bot.inbound import OUTBOUND_TOPIC
 from bot.loops import Worker
 from bot.store.models import Ticket, TicketEvent
@@ -89,6 +91,8 @@ class SlaClock(Worker):
                         await service.notify_resident(s, ticket, commune, event, "progress")
                         queued += 1
                 done += 1
+            expired = await handoff.expire_due(s, self.tenants, now, self.batch)
+            done, queued = done + expired, queued + expired
         if queued:
             await self.coord.publish(OUTBOUND_TOPIC)
         return done

@@ -4,6 +4,7 @@ Each returns the replies the resident gets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.feedback.categories import CATEGORIES
 from bot.feedback import flood
 from bot.feedback.chat import consent_question, hotline, phone_question
 from bot.feedback.phone import display as display_phone
+from bot.feedback.sla import WorkingCalendar
 from bot.i18n import gettext_for
 from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
 from bot.store.ops import village_by_name
@@ -35,7 +37,9 @@ async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
     if kind == "ticket_status":
         return await _status(s, commune_id, commune, resident, effect.get("code"))
     if kind in ("rate", "reopen"):
-        return await _rate(s, commune_id, commune, settings, resident, effect)
+        return await _rate(s, commune_id, commune, settings, resident, effect, conv, now)
+    if kind == "ticket_note":
+        return await _note(s, commune_id, commune, resident, effect, now)
     if kind == "consent":
         return await _consent(s, commune_id, resident, conv, effect, now)
     if kind == "phone":
@@ -203,7 +207,8 @@ def describe(ticket: Ticket, commune: Commune, _, mine: bool) -> str:  # type: i
 
 
 async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: FeedbackSettings,
-                resident: Resident, effect: dict[str, Any]) -> list[Reply]:
+                resident: Resident, effect: dict[str, Any], conv: Conversation | None = None,
+                now: datetime | None = None) -> list[Reply]:
     _ = gettext_for(resident.language)
     ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
     if ticket is None or ticket.resident_id != resident.id:
@@ -227,7 +232,26 @@ async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         return [Text(describe(ticket, commune, _, mine=True))]
     await service.change(s, ticket, commune, settings, "reopen", actor="resident",
                          note="người dân báo chưa được giải quyết")
+    if conv is not None:  # "anh/chị có thể nhắn thêm tình hình": the next message is for it
+        conv.state = {**(conv.state or {}), "note_for": {
+            "code": ticket.code, "at": (now or utcnow()).timestamp()}}
     return []  # the reopening message is the ticket's own notification
+
+
+async def _note(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,
+                effect: dict[str, Any], now: datetime) -> list[Reply]:
+    """The resident's message right after reopening their ticket: added to it for staff."""
+    _ = gettext_for(resident.language)
+    ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
+    if ticket is None or ticket.resident_id != resident.id:
+        return []
+    media = [{"type": "image", "url": a["payload"]["url"]}
+             for a in effect.get("attachments") or []
+             if a.get("type") in ("image", "gif") and (a.get("payload") or {}).get("url")]
+    await service.add_resident_note(s, ticket, commune, effect.get("text") or "", media, now)
+    return [Text(_("Dạ, xã đã ghi thêm nội dung này vào phản ánh {code} và báo cán bộ phụ "
+                   "trách. Xã sẽ trả lời anh/chị {when}.").format(
+                       code=ticket.code, when=service.when_text(ticket, _, now)))]
 
 
 async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
@@ -237,23 +261,38 @@ async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
     _ = gettext_for(resident.language)
     conv.mode = "handoff"
     conv.state = {}
+    cal = service.calendar(commune, settings)
+    expires = (cal.add_office_minutes(now, settings.handoff_timeout_minutes)
+               if settings.handoff_timeout_minutes else None)
     handoff = Handoff(commune_id=commune_id, conversation_id=conv.id, resident_id=resident.id,
-                      reason=reason, opened_at=now, replies=0)
+                      reason=reason, opened_at=now, replies=0, expires_at=expires)
     s.add(handoff)
     await s.flush()
     await service.tell_staff_of_handoff(s, commune_id, commune, handoff.id, reason)
-    cal = service.calendar(commune, settings)
-    opens = to_vn(cal.next_open(now))
-    if cal.in_office(now):
-        when = _("trong giờ làm việc hôm nay")
-    else:
-        when = _("từ {time} {weekday} {date}").format(
-            time=f"{opens:%H:%M}", weekday=_(WEEKDAYS[opens.weekday()]), date=f"{opens:%d/%m}")
     first = (_("Xin lỗi, tôi chưa hiểu ý anh/chị. ") if reason == "misunderstood" else "")
     return [Text(first + _("Tôi đã chuyển cuộc trò chuyện cho cán bộ {name}; cán bộ sẽ trả lời "
                            "anh/chị ngay tại đây {when}. Anh/chị cứ nhắn nội dung cần hỏi. "
                            "Việc gấp xin gọi {phone}.").format(
-                               name=commune.name, when=when, phone=commune.phone))]
+                               name=commune.name, when=staff_answer_when(cal, now, expires, _),
+                               phone=commune.phone)
+                 + " " + _("Trong lúc chờ, tôi vẫn trả lời giờ làm việc, địa chỉ của xã và "
+                           "tình hình phản ánh (nhắn mã PA-… sao rồi)."))]
+
+
+def staff_answer_when(cal: WorkingCalendar, now: datetime, expires: datetime | None,
+                      _: Callable[[str], str]) -> str:
+    """When a person will answer, said from the working calendar: soon, today, while the
+    office is open; from its next opening when it is closed; at the latest by ``expires``
+    when that falls on a later day."""
+    if not cal.in_office(now):
+        opens = to_vn(cal.next_open(now))
+        return _("từ {time} {weekday} {date}, khi xã mở cửa").format(
+            time=f"{opens:%H:%M}", weekday=_(WEEKDAYS[opens.weekday()]), date=f"{opens:%d/%m}")
+    if expires is None or to_vn(expires).date() == to_vn(now).date():
+        return _("trong giờ làm việc hôm nay")
+    by = to_vn(expires)
+    return _("trong giờ làm việc, chậm nhất {time} {weekday} {date}").format(
+        time=f"{by:%H:%M}", weekday=_(WEEKDAYS[by.weekday()]), date=f"{by:%d/%m}")
 
 
 

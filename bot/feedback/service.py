@@ -459,14 +459,16 @@ async def tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: st
 
 
 async def _desk(s: AsyncSession, commune_id: int, office: str,
-                assignee_id: int | None = None) -> list[Staff]:
-    """Who is alerted on Zalo about a ticket or a waiting resident: the leaders, the officers
-    of ``office`` and the assignee — those reachable on Zalo."""
-    officer = (Staff.office == office) | (Staff.id == assignee_id) if assignee_id \
-        else Staff.office == office
+                assignee_id: int | None = None, leaders: bool = True) -> list[Staff]:
+    """Who is alerted on Zalo about a ticket or a waiting resident: the leaders (unless
+    ``leaders`` is false), the officers of ``office`` and the assignee — those reachable on
+    Zalo."""
+    desk = (Staff.role == "officer") & (Staff.office == office)
+    if assignee_id:
+        desk = desk | (Staff.id == assignee_id)
     return list((await s.execute(select(Staff).where(
         Staff.commune_id == commune_id, Staff.active.is_(True), Staff.zalo_user_id.is_not(None),
-        (Staff.role == "leader") | ((Staff.role == "officer") & officer)))).scalars())
+        ((Staff.role == "leader") | desk) if leaders else desk))).scalars())
 
 
 async def _queue_once(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
@@ -522,6 +524,31 @@ async def add_propagandist_note(s: AsyncSession, commune_id: int, zalo_user_id: 
                       to_status=ticket.status, note=text.strip()[:4000]))
     ticket.updated_at = utcnow()
     return ticket
+
+
+async def add_resident_note(s: AsyncSession, ticket: Ticket, commune: Commune, text: str,
+                            media: list[dict[str, Any]], now: datetime) -> TicketEvent:
+    """What the resident adds to their ticket (after reopening it): a ``note`` event staff see
+    in the history, a photo kept with the ticket's media, and the ticket's office and assignee
+    told on Zalo (not the leaders: it is the desk's work)."""
+    if media:
+        ticket.media = [*(ticket.media or []), *media][:10]
+    what = text or "(ảnh/vị trí)"
+    event = TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id, actor="resident",
+                        action="note", from_status=ticket.status, to_status=ticket.status,
+                        note=what[:4000], at=now)
+    s.add(event)
+    await s.flush()
+    ticket.updated_at = now
+    _ = gettext_for("vi")
+    alert = _("Người dân bổ sung phản ánh {code} ({category}) vừa mở lại: {text}").format(
+        code=ticket.code, category=_(CATEGORIES[ticket.category].name), text=what[:300])
+    await _queue_once(s, [outbound_row(
+        ticket.commune_id, None, "zalo", staff.zalo_user_id,
+        f"ticket:{ticket.id}:note:{event.id}:staff:{staff.id}", Text(alert), LANE)
+        for staff in await _desk(s, ticket.commune_id, ticket.office, ticket.assignee_id,
+                                 leaders=False)])
+    return event
 
 
 async def by_code(s: AsyncSession, commune_id: int, code: str, lock: bool = False

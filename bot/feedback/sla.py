@@ -98,6 +98,25 @@ class WorkingCalendar:
             day += timedelta(days=1)
         return self.opening_of(self.next_working_day(local.date()))
 
+    def add_office_minutes(self, start: datetime, minutes: float) -> datetime:
+        """``minutes`` of the office being open, counted from ``start`` (a handoff at 16:50
+        with 30 minutes to wait runs on to 7:50 the next working morning; one on Saturday
+        night counts from Monday's opening)."""
+        left = timedelta(minutes=minutes)
+        local = to_vn(start)
+        day = local.date()
+        for _ in range(60):
+            for open_, close in self.open_periods(day):
+                begin = max(self._at(day, open_), as_utc(start))
+                end = self._at(day, close)
+                if begin >= end:
+                    continue
+                if begin + left <= end:
+                    return begin + left
+                left -= end - begin
+            day += timedelta(days=1)
+        return as_utc(start) + left
+
     def receipt_day(self, received: datetime) -> date:
         """The working day a ticket counts as received on."""
         local = to_vn(received)

@@ -36,7 +36,7 @@ from bot.nlu.text import normalise
 #: answered with facts, one answer per question: Rasa retrieval intent ``faq/<name>``
 FAQ_INTENTS = ("office_hours", "office_contact", "procedure_birth", "procedure_residence",
                "procedure_marriage", "procedure_certify", "procedure_land", "health_insurance",
-               "social_allowance")
+               "social_allowance", "procedure_death", "health_station")
 
 #: epochs per profile: ``full`` is what `bot nlu eval` and the service use; ``ci`` is a quick
 #: model for the test suite (same pipeline, fewer passes over the data)

@@ -498,8 +498,9 @@ class TicketEvent(Base):
 
 
 class Handoff(Base):
-    """A conversation handed to commune staff: the bot stays quiet for the resident until a
-    staff member closes it."""
+    """A conversation handed to commune staff: the bot answers only what it is sure of until a
+    staff member closes it — or until ``expires_at`` passes with nobody having taken it, when
+    the bot takes the conversation back (``expired_at``)."""
 
     __tablename__ = "handoffs"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -514,6 +515,9 @@ class Handoff(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     replies: Mapped[int] = mapped_column(Integer, default=0)
+    #: handed back to the bot if nobody has taken it by then (office time; None: never)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Upload(Base):
