@@ -30,6 +30,7 @@ from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.feedback.triage import default_triage
 from bot.inbound import InboundProcessor
+from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticesApi
 from bot.nlu.backends import Backend, create_backend
@@ -77,6 +78,7 @@ class Services:
     feedback_api: FeedbackApi
     sla: SlaClock
     open311: Open311
+    commune_api: CommuneApi
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -146,7 +148,8 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                                         lambda: coord.publish(NOTICES_TOPIC)),
                         FeedbackApi(sm, tenants, coord, settings.feedback),
                         SlaClock(sm, tenants, coord, settings.feedback),
-                        Open311(sm, tenants, coord, settings.feedback, settings.public_url))
+                        Open311(sm, tenants, coord, settings.feedback, settings.public_url),
+                        CommuneApi(sm))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -255,7 +258,8 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
     for service, routes in (("webchat", WebChatChannel.ROUTES),
                             ("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
-                            ("feedback_api", FeedbackApi.ROUTES), ("open311", Open311.ROUTES)):
+                            ("feedback_api", FeedbackApi.ROUTES), ("open311", Open311.ROUTES),
+                            ("commune_api", CommuneApi.ROUTES)):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))
     return app

@@ -421,9 +421,11 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     from bot.store.migrate import upgrade
     from bot.tenants import sync
 
+    from bot.coverage import warnings
+
     settings = _settings(args)
 
-    async def run() -> tuple[int, str]:
+    async def run() -> tuple[int, str | None, str, list]:
         engine = create_engine(settings.database_url)
         try:
             await upgrade(engine)
@@ -434,19 +436,61 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
                 staff, key = await add_staff(
                     s, args.commune, args.name, args.role, args.village, args.zalo_user_id,
                     args.office, [o.code for o in commune.offices] if commune else None)
-                return staff.id, key
+                return staff.id, staff.office, key, await warnings(s, staff.commune_id)
         finally:
             await engine.dispose()
 
     try:
-        staff_id, key = asyncio.run(run())
+        staff_id, office, key, gaps = asyncio.run(run())
     except StaffError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"staff #{staff_id} {args.name} ({args.role}) added to {args.commune}.")
-    print("API key (shown once; keep it secret, send as 'Authorization: Bearer <key>'):")
-    print(key)
+    if not args.quiet:
+        desk = f", office {office}" if office else ""
+        print(f"staff #{staff_id} {args.name} ({args.role}{desk}) added to {args.commune}.")
+        print("API key (shown once; keep it secret, send as 'Authorization: Bearer <key>'):")
+    print(key)  # --quiet: the key alone, so KEY=$(bot staff add … --quiet) keeps it
+    _print_gaps(gaps)
     return 0
+
+
+def _print_gaps(gaps: list) -> None:  # type: ignore[type-arg]
+    """Coverage warnings on stderr: seen in a terminal, kept out of a captured key."""
+    for gap in gaps:
+        print(f"warning: {gap.message}", file=sys.stderr)
+
+
+def cmd_staff_check(args: argparse.Namespace) -> int:
+    """Whether emergency alerts and village relays can reach someone (bot/coverage.py);
+    exit status 1 when they cannot, for scripts."""
+    from bot.coverage import warnings
+    from bot.store.db import create_engine, sessionmaker
+    from bot.store.migrate import upgrade
+    from bot.tenants import sync
+
+    settings = _settings(args)
+
+    async def run() -> list | None:  # type: ignore[type-arg]
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            sm = sessionmaker(engine)
+            tenant = (await sync(settings, sm)).by_code(args.commune)
+            if tenant is None:
+                return None
+            async with sm() as s:
+                return await warnings(s, tenant.id)
+        finally:
+            await engine.dispose()
+
+    gaps = asyncio.run(run())
+    if gaps is None:
+        print(f"commune {args.commune} is not configured", file=sys.stderr)
+        return 2
+    _print_gaps(gaps)
+    if not gaps:
+        print(f"{args.commune}: leaders and every village's propagandist can be reached on Zalo")
+    return 1 if gaps else 0
 
 
 # -- tickets --------------------------------------------------------------------------------
@@ -681,8 +725,15 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["officer", "leader", "propagandist", "operator"])
     sa.add_argument("--village", help="the propagandist's village")
     sa.add_argument("--zalo-user-id", help="their Zalo user id as a follower of the OA")
-    sa.add_argument("--office", help="the feedback desk they work at (communes[].offices)")
+    sa.add_argument("--office", help="the feedback desk they work at (communes[].offices); "
+                                     "an officer's default: the commune's first office")
+    sa.add_argument("--quiet", action="store_true",
+                    help="print only the key: OFFICER_KEY=$(bot staff add … --quiet)")
     sa.set_defaults(func=cmd_staff_add)
+    sc = st.add_parser("check", help="warn when no leader or a village's propagandist can be "
+                                     "reached on Zalo")
+    sc.add_argument("--commune", required=True)
+    sc.set_defaults(func=cmd_staff_check)
 
     tk = sub.add_parser("tickets", help="residents' feedback tickets (as a staff member)"
                         ).add_subparsers(dest="t_command", required=True)

@@ -19,7 +19,10 @@ async def add_staff(s: AsyncSession, commune_code: str, name: str, role: str,
                     office: str | None = None, offices: list[str] | None = None
                     ) -> tuple[Staff, str]:
     """Create a staff member with a new API key; returns (staff, key). The key is not stored,
-    only its hash: show it once."""
+    only its hash: show it once. ``offices`` are the commune's configured desks: an officer
+    given none works at the first — the desk every ticket without a routing rule goes to, and
+    in a commune with one office the only one — so their ``office=mine``, their alerts and
+    their right to act on its tickets work from the start."""
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
     commune = (await s.execute(select(Commune).where(Commune.code == commune_code))
@@ -37,6 +40,12 @@ async def add_staff(s: AsyncSession, commune_code: str, name: str, role: str,
         raise StaffError("a propagandist belongs to a village: give --village")
     if office is not None and offices is not None and office not in offices:
         raise StaffError(f"{office}: not an office of the commune ({', '.join(offices)})")
+    if role == "officer" and office is None and offices:
+        office = offices[0]
+    if zalo_user_id and (await s.execute(select(Staff.id).where(
+            Staff.commune_id == commune.id, Staff.zalo_user_id == zalo_user_id))).first():
+        raise StaffError(f"Zalo id {zalo_user_id} already belongs to a staff member of "
+                         f"{commune.name}")
     staff = Staff(commune_id=commune.id, name=name, role=role, village_id=village_id,
                   zalo_user_id=zalo_user_id, office=office, active=True)
     s.add(staff)

@@ -23,6 +23,13 @@ def to_vn(value: datetime) -> datetime:
     return as_utc(value).astimezone(VN_TZ)
 
 
+def vn_iso(value: datetime | None) -> str | None:
+    """A time as the API, Open311, CAP and the feeds show it: Vietnamese wall-clock time with
+    its offset, to the second (``2026-12-02T16:30:00+07:00``) — what staff and residents read,
+    and still an exact instant for any client."""
+    return to_vn(value).isoformat(timespec="seconds") if value else None
+
+
 def from_epoch_ms(value: str | int | float | None) -> datetime | None:
     """Zalo sends epoch milliseconds, usually as a string, sometimes as a number."""
     if value is None or value == "":

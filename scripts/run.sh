@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The run command: set up .venv/ (idempotent) and start the service on the embedded default
+# The run command: set up .venv/ (or $VENV; idempotent) and start the service on the embedded default
 # (SQLite under var/, in-process coordination, demo communes from config.yml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/bot serve "$@"
+exec "${VENV:-.venv}/bin/bot" serve "$@"

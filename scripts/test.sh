@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The test command: set up .venv/ (idempotent) and run the whole suite.
+# The test command: set up .venv/ (or $VENV; idempotent) and run the whole suite.
 # PostgreSQL and Redis are used for real: BOT_TEST_DATABASE_URL / BOT_TEST_REDIS_URL
 # (defaults: postgresql+asyncpg://postgres@127.0.0.1:5432/test, redis://127.0.0.1:6379/15).
 # With CI=true a missing service fails the run instead of skipping those tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+exec "${VENV:-.venv}/bin/python" -m pytest "$@"

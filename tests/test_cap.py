@@ -89,7 +89,7 @@ async def test_a_provincial_alert_becomes_a_draft(desk):
     assert draft["body"] == "Gió mạnh cấp 10, mưa rất to.\nSơ tán khỏi vùng trũng trước 18 giờ."
     assert draft["villages"] == ["Nậm Mòn"] and draft["unmatched_area"] == ["Thôn Không Có"]
     assert draft["translations"]["hnj"]["headline"] == "Cua loj"
-    assert draft["expires_at"] == "2026-11-25T11:00:00+00:00"
+    assert draft["expires_at"] == "2026-11-25T18:00:00+07:00"  # as the alert gave it
     assert draft["cap_identifier"] == "VN-KTTV-2026-11-22-0915"
 
 

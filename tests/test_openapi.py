@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel
 
 from bot.api.auth import ROLES
+from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticeIn, NoticesApi, Translation
 from bot.feedback import service
@@ -28,7 +29,8 @@ NOT_HERE = "/open311"  # Open311 GeoReport v2 is documented on its own
 
 #: each API class with the actions its ``{action:[a-z]+}`` route dispatches to
 SOURCES: tuple[tuple[type, dict[str, Any]], ...] = (
-    (NoticesApi, workflow.ACTIONS), (FeedbackApi, service.ACTIONS), (Feeds, {}))
+    (NoticesApi, workflow.ACTIONS), (FeedbackApi, service.ACTIONS), (Feeds, {}),
+    (CommuneApi, {}))
 ACTION_ROLES = {
     "/notices/{id}/": {a: set(rule.roles) for a, rule in workflow.ACTIONS.items()},
     "/tickets/{ticket}/": {a: set(roles) for a, (_, _, roles) in service.ACTIONS.items()},

@@ -12,7 +12,6 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Commune, Staff, StaffKey
-from bot.timeutil import as_utc
+from bot.timeutil import vn_iso as iso  # noqa: F401 - the API's times, one place
 
 ROLES = ("officer", "leader", "propagandist", "operator")
 
@@ -75,6 +74,13 @@ async def identify(request: web.Request, s: AsyncSession) -> Identity:
     return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
 
 
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer with Vietnamese letters as they are (UTF-8), like the errors above: what
+    staff read in a terminal or a log is the text itself, not ``\\u1ea1`` escapes."""
+    return web.json_response(data, status=status,
+                             dumps=lambda value: json.dumps(value, ensure_ascii=False))
+
+
 def bad_input(exc: ValidationError) -> web.HTTPException:
     details = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)",
                 "problem": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
@@ -103,6 +109,3 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
         chunks.append(chunk)
     return b"".join(chunks)
 
-
-def iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value else None

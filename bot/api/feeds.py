@@ -19,7 +19,7 @@ from bot.api.auth import error
 from bot.notices import cap
 from bot.store.models import Notice, Village
 from bot.tenants import Tenant, Tenants
-from bot.timeutil import as_utc, utcnow
+from bot.timeutil import to_vn, utcnow, vn_iso
 
 PUBLIC = ("sending", "sent")
 WINDOW = timedelta(days=90)
@@ -68,7 +68,7 @@ class Feeds:
             ET.SubElement(item, "guid", isPermaLink="false").text = cap.identifier(
                 tenant.code, notice.id)
             ET.SubElement(item, "pubDate").text = format_datetime(
-                as_utc(notice.sent_at or notice.updated_at))
+                to_vn(notice.sent_at or notice.updated_at))
         return web.Response(body=ET.tostring(rss, encoding="utf-8", xml_declaration=True),
                             content_type="application/rss+xml", charset="utf-8")
 
@@ -84,13 +84,12 @@ class Feeds:
         notices = await self._notices(tenant)
         sub(feed, "id", f"{self.public_url}/feeds/{tenant.code}/cap.atom")
         sub(feed, "title", f"CAP: {tenant.config.name}")
-        sub(feed, "updated", as_utc(notices[0].updated_at).isoformat() if notices
-            else utcnow().isoformat())
+        sub(feed, "updated", vn_iso(notices[0].updated_at if notices else utcnow()))
         for notice in notices:
             entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
             sub(entry, "id", cap.identifier(tenant.code, notice.id))
             sub(entry, "title", notice.headline)
-            sub(entry, "updated", as_utc(notice.updated_at).isoformat())
+            sub(entry, "updated", vn_iso(notice.updated_at))
             sub(entry, "link", rel="alternate", type="application/cap+xml",
                 href=self._alert_url(tenant, notice))
         return web.Response(body=ET.tostring(feed, encoding="utf-8", xml_declaration=True),

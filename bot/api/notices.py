@@ -21,8 +21,10 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api.auth import Identity, bad_input, error, identify, iso, read_json, read_limited
+from bot.api.auth import (Identity, bad_input, error, identify, iso, json_response, read_json,
+                          read_limited)
 from bot.coord import Coordinator
+from bot.coverage import warnings
 from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
 from bot.notices import cap, workflow
@@ -82,6 +84,13 @@ class NoticeIn(BaseModel):
 async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
     rows = await s.execute(select(Village.id, Village.name).where(Village.commune_id == commune_id))
     return dict(rows.all())
+
+
+async def _gaps(s: AsyncSession, notice: Notice) -> list[dict[str, Any]]:
+    """The notice's villages (all for a whole-commune one) whose propagandist cannot relay it:
+    said on the draft, so staff can fix it before it goes."""
+    return [g.to_json() for g in await warnings(s, notice.commune_id, leaders=False,
+                                                village_ids=list(notice.village_ids) or None)]
 
 
 def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
@@ -159,8 +168,8 @@ class NoticesApi:
             s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
                               staff_id=who.staff_id, action="create", from_status=None,
                               to_status="draft"))
-            out = to_json(notice, villages)
-        return web.json_response(out, status=201)
+            out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
+        return json_response(out, status=201)
 
     @staticmethod
     def _village_ids(names: list[str], villages: dict[int, str], who: Identity) -> list[int]:
@@ -220,8 +229,8 @@ class NoticesApi:
             s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
                               staff_id=who.staff_id, action="import", from_status=None,
                               to_status="draft", note=f"CAP {alert.identifier}"[:500]))
-            out = to_json(notice, villages)
-        return web.json_response({**out, "cap_identifier": alert.identifier,
+            out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
+        return json_response({**out, "cap_identifier": alert.identifier,
                                   "unmatched_area": unmatched}, status=201)
 
     async def attach_file(self, request: web.Request) -> web.Response:
@@ -250,7 +259,7 @@ class NoticesApi:
                 await s.flush()
             s.add(NoticeFile(commune_id=who.commune_id, notice_id=notice.id, filename=name,
                              content=content, size=len(content), zalo_tokens={}))
-        return web.json_response({"notice": notice.id, "file": name, "size": len(content)})
+        return json_response({"notice": notice.id, "file": name, "size": len(content)})
 
     async def export_cap(self, request: web.Request) -> web.Response:
         async with self.sm() as s:
@@ -282,7 +291,7 @@ class NoticesApi:
                 query = query.where(Notice.status == request.query["status"])
             notices = (await s.execute(query.order_by(Notice.id.desc()).limit(200))).scalars()
             villages = await _village_names(s, who.commune_id)
-            return web.json_response({"notices": [to_json(n, villages) for n in notices]})
+            return json_response({"notices": [to_json(n, villages) for n in notices]})
 
     async def get(self, request: web.Request) -> web.Response:
         async with self.sm() as s:
@@ -292,10 +301,11 @@ class NoticesApi:
                 NoticeAudit.notice_id == notice.id).order_by(NoticeAudit.id))).scalars()
             out = to_json(notice, await _village_names(s, who.commune_id))
             out["delivery"] = await stats(s, notice)
+            out["warnings"] = await _gaps(s, notice)
             out["audit"] = [{"action": a.action, "from": a.from_status, "to": a.to_status,
                              "staff_id": a.staff_id, "note": a.note, "at": iso(a.at)}
                             for a in audit]
-        return web.json_response(out)
+        return json_response(out)
 
     async def act(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]
@@ -316,9 +326,10 @@ class NoticesApi:
             if action == "cancel":
                 corrections = await cancel_deliveries(
                     s, notice, self.tenants.by_id(who.commune_id).config.name)
-            out = to_json(notice, await _village_names(s, who.commune_id))
+            out = {**to_json(notice, await _village_names(s, who.commune_id)),
+                   "warnings": await _gaps(s, notice)}
         if action in ("approve", "publish", "cancel"):  # dispatcher and scheduler look again
             await self.coord.publish(NOTICES_TOPIC)
         if corrections:
             await self.coord.publish(OUTBOUND_TOPIC)
-        return web.json_response({**out, "corrections_queued": corrections})
+        return json_response({**out, "corrections_queued": corrections})

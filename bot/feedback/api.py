@@ -31,9 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api.auth import Identity, bad_input, error, identify, iso, read_json
+from bot.api.auth import (Identity, bad_input, error, identify, iso, json_response,
+                          read_json)
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
+from bot.coverage import warnings
 from bot.envelope import Text
 from bot.feedback import photos, service
 from bot.feedback.categories import CATEGORIES
@@ -265,7 +267,7 @@ class FeedbackApi:
             tickets = (await s.execute(query.order_by(Ticket.emergency.desc(), Ticket.due_at)
                                        .limit(500))).scalars().all()
             commune = self._commune(who)
-            return web.json_response({"tickets": [await ticket_json(s, t, who, commune)
+            return json_response({"tickets": [await ticket_json(s, t, who, commune)
                                                   for t in tickets]})
 
     async def summary(self, request: web.Request) -> web.Response:
@@ -284,19 +286,21 @@ class FeedbackApi:
                                        .where(Ticket.commune_id == who.commune_id,
                                               Ticket.rating.is_not(None)))).one()
             soon = now + timedelta(days=2)
-        return web.json_response({
+            gaps = await warnings(s, who.commune_id, village_ids=[])  # who hears of overdue
+        return json_response({
             "by_status": counts,
             "overdue": [t.code for t in open_ if service.is_overdue(t, now)],
             "due_within_2_days": [t.code for t in open_ if now < t.due_at <= soon],
             "rating": {"average": round(float(ratings[0]), 2) if ratings[0] else None,
                        "count": ratings[1]},
+            "warnings": [g.to_json() for g in gaps],
         })
 
     async def get(self, request: web.Request) -> web.Response:
         async with self.sm() as s:
             who = await identify(request, s)
             ticket = await self._ticket(s, who, request.match_info["ticket"])
-            return web.json_response(await ticket_json(s, ticket, who, self._commune(who), True))
+            return json_response(await ticket_json(s, ticket, who, self._commune(who), True))
 
     async def media(self, request: web.Request) -> web.Response:
         """A photo of the ticket stored here, for the staff who may see the ticket (another
@@ -342,7 +346,7 @@ class FeedbackApi:
                 filed_by=who.staff_id))
             out = await ticket_json(s, ticket, who, commune, True)
         await self.coord.publish(OUTBOUND_TOPIC)
-        return web.json_response(out, status=201)
+        return json_response(out, status=201)
 
     async def act(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]
@@ -375,7 +379,7 @@ class FeedbackApi:
             out = await ticket_json(s, ticket, who, self._commune(who), True)
         await self.coord.publish(OUTBOUND_TOPIC)
         await self.coord.publish(TICKETS_TOPIC)
-        return web.json_response(out)
+        return json_response(out)
 
     # -- handoffs ---------------------------------------------------------------------------
     async def _handoff(self, s: AsyncSession, who: Identity, handoff_id: int,
@@ -431,13 +435,13 @@ class FeedbackApi:
             elif status == "expired":  # nobody took them in time: residents to call back
                 query = query.where(Handoff.expired_at.is_not(None))
             rows = (await s.execute(query.order_by(Handoff.id).limit(200))).scalars().all()
-            return web.json_response({"handoffs": [await self._handoff_json(s, h) for h in rows]})
+            return json_response({"handoffs": [await self._handoff_json(s, h) for h in rows]})
 
     async def handoff(self, request: web.Request) -> web.Response:
         async with self.sm() as s:
             who = await identify(request, s)
             h = await self._handoff(s, who, int(request.match_info["id"]))
-            return web.json_response(await self._handoff_json(s, h, history=True))
+            return json_response(await self._handoff_json(s, h, history=True))
 
     async def handoff_take(self, request: web.Request) -> web.Response:
         """A staff member takes the conversation (reading it, calling the resident): it stays
@@ -471,7 +475,7 @@ class FeedbackApi:
             await self._send(s, h, resident, f"handoff:{h.id}:{h.replies}", text.strip())
             out = await self._handoff_json(s, h)
         await self.coord.publish(OUTBOUND_TOPIC)
-        return web.json_response({**out, "reaches_resident": reach["open"],
+        return json_response({**out, "reaches_resident": reach["open"],
                                   **({"problem": reach["why"]} if not reach["open"] else {})})
 
     async def _send(self, s: AsyncSession, h: Handoff, resident: Resident, key: str,
@@ -498,4 +502,4 @@ class FeedbackApi:
                 "trợ lý tự động của xã bất cứ lúc nào."))
             out = await self._handoff_json(s, h)
         await self.coord.publish(OUTBOUND_TOPIC)
-        return web.json_response(out)
+        return json_response(out)

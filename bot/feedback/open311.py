@@ -46,7 +46,8 @@ from bot.nlu.normalize import search_key
 from bot.nlu.villages import best_village
 from bot.store.models import Staff, StaffKey, Ticket, Village
 from bot.tenants import Tenant, Tenants
-from bot.timeutil import from_vn_local, to_vn, utcnow
+from bot.timeutil import from_vn_local, utcnow
+from bot.timeutil import vn_iso as iso  # W3C datetime with the offset people there live in
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-22T00:00:00+07:00"  # bump when what this endpoint offers changes
@@ -121,11 +122,6 @@ def answers_errors(method: Callable[[Any, web.Request], Awaitable[web.Response]]
             return render(_format(request), "errors",
                           [{"code": exc.status, "description": str(exc)}], exc.status)
     return handler
-
-
-def iso(value: datetime | None) -> str | None:
-    """W3C datetime with the offset people there live in (+07:00)."""
-    return to_vn(value).isoformat(timespec="seconds") if value else None
 
 
 _LOST_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")

@@ -17,7 +17,7 @@ from defusedxml.ElementTree import fromstring
 
 from bot.notices.workflow import CATEGORIES, PRIORITIES
 from bot.store.models import Notice
-from bot.timeutil import as_utc, to_vn
+from bot.timeutil import as_utc, vn_iso
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 _Q = "{%s}" % NS
@@ -58,10 +58,6 @@ def sender(commune_code: str) -> str:
     return f"ubnd-{commune_code}@thongtincoso.vn"
 
 
-def _time(value: datetime | None) -> str | None:
-    return to_vn(value).isoformat(timespec="seconds") if value else None
-
-
 def export(notice: Notice, commune_code: str, commune_name: str, villages: dict[int, str],
            referenced: Notice | None = None) -> bytes:
     ET.register_namespace("", NS)
@@ -73,14 +69,14 @@ def export(notice: Notice, commune_code: str, commune_name: str, villages: dict[
 
     sub(alert, "identifier", identifier(commune_code, notice.id))
     sub(alert, "sender", sender(commune_code))
-    sub(alert, "sent", _time(notice.sent_at or notice.updated_at or notice.created_at))
+    sub(alert, "sent", vn_iso(notice.sent_at or notice.updated_at or notice.created_at))
     sub(alert, "status", "Actual")
     sub(alert, "msgType", MSG_TYPES.get(notice.msg_type, "Alert"))
     sub(alert, "scope", "Public")
     if referenced is not None:
         sub(alert, "references", ",".join([
             sender(commune_code), identifier(commune_code, referenced.id),
-            _time(referenced.sent_at or referenced.created_at) or ""]))
+            vn_iso(referenced.sent_at or referenced.created_at) or ""]))
     urgency, severity, certainty = PRIORITIES[notice.priority]
     versions = [("vi-VN", notice.headline, notice.body)] + [
         (lang, t.get("headline") or notice.headline, t.get("body") or notice.body)
@@ -93,8 +89,8 @@ def export(notice: Notice, commune_code: str, commune_name: str, villages: dict[
         sub(info, "urgency", urgency)
         sub(info, "severity", severity)
         sub(info, "certainty", certainty)
-        sub(info, "effective", _time(notice.effective_at))
-        sub(info, "expires", _time(notice.expires_at))
+        sub(info, "effective", vn_iso(notice.effective_at))
+        sub(info, "expires", vn_iso(notice.expires_at))
         sub(info, "senderName", commune_name)
         sub(info, "headline", headline)
         sub(info, "description", body)

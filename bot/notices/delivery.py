@@ -39,7 +39,7 @@ from bot.store.models import (Conversation, Notice, NoticeBroadcast, NoticeDeliv
                               NoticeRelay, OutboundMessage, Resident, Staff, TopicPreference)
 from bot.store.ops import outbound_row
 from bot.tenants import Tenants
-from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
+from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow, vn_iso
 
 log = logging.getLogger(__name__)
 NOTICES_TOPIC = "notices"
@@ -392,6 +392,6 @@ async def _broadcast_figures(s: AsyncSession, notice_id: int) -> dict[str, Any] 
     return {"status": row.status, "article_id": row.article_id, "message_id": row.message_id,
             "attempts": row.attempts, "error": row.error_reason,
             # when a pending one goes next (Zalo's hours, the day's quota)
-            "next_attempt_at": row.next_attempt_at.isoformat()
+            "next_attempt_at": vn_iso(row.next_attempt_at)
             if row.status == "pending" and row.next_attempt_at else None,
-            "sent_at": row.sent_at.isoformat() if row.sent_at else None}
+            "sent_at": vn_iso(row.sent_at)}

@@ -39,7 +39,7 @@ from bot.store.models import (
     Village,
 )
 from bot.store.ops import _insert, outbound_row
-from bot.timeutil import utcnow
+from bot.timeutil import utcnow, vn_iso
 
 #: what a village head types when done (accent-free, lower case); a button sends /relay_done
 CONFIRMATIONS = {"da chuyen", "da chuyen roi", "da chuyen vao nhom", "da chuyen vao nhom thon",
@@ -283,6 +283,5 @@ async def relay_figures(s: AsyncSession, notice_id: int) -> list[dict[str, Any]]
              "package": status or ("not_sent" if relay.problem else None),
              "problem": relay.problem,
              **({"staff_told": told.get(relay.staff_id, [])} if relay.problem else {}),
-             "confirmed_at": relay.confirmed_at.isoformat() if relay.confirmed_at else None,
-             "reminded_at": relay.reminded_at.isoformat() if relay.reminded_at else None}
+             "confirmed_at": vn_iso(relay.confirmed_at), "reminded_at": vn_iso(relay.reminded_at)}
             for relay, village, name, status in rows]
