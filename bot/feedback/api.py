@@ -452,7 +452,7 @@ class FeedbackApi:
             if h.closed_at is not None:
                 raise error(409, "cuộc trò chuyện đã đóng / the handoff is closed")
             h.taken_by = h.taken_by or who.staff_id
-            return web.json_response(await self._handoff_json(s, h))
+            return json_response(await self._handoff_json(s, h))
 
     async def handoff_reply(self, request: web.Request) -> web.Response:
         body = await read_json(request)
