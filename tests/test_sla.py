@@ -106,3 +106,19 @@ def test_progress_every_seven_working_days(cal):
     # filed Monday 23 Nov 2026: 7 working days later (24 Nov is off) is Thursday 3 Dec,
     # an hour after opening
     assert local(cal.morning_after(vn(2026, 11, 23, 10), 7)) == (2026, 12, 3, 8, 30)
+
+
+@pytest.mark.parametrize("now, due, said", [
+    (vn(2026, 12, 2, 9, 0), vn(2026, 12, 2, 13, 0), "trong ngày hôm nay (trước 13:00)"),
+    (vn(2026, 12, 2, 21, 30), vn(2026, 12, 3, 1, 30), "trước 01:30 ngày mai (03/12/2026)"),
+    (vn(2026, 12, 2, 9, 0), vn(2026, 12, 7, 17, 0), "trước 17:00 ngày 07/12/2026"),
+    (vn(2026, 12, 8, 9, 0), vn(2026, 12, 7, 17, 0), "sớm nhất có thể (đã quá hạn 07/12/2026"),
+])
+def test_the_resident_is_told_when_in_words_for_the_moment(now, due, said):
+    """An emergency's deadline filed late in the evening falls tomorrow: said as such."""
+    from types import SimpleNamespace
+
+    from bot.feedback.service import when_text
+    from bot.i18n import gettext_for
+
+    assert when_text(SimpleNamespace(due_at=due), gettext_for("vi"), now).startswith(said)

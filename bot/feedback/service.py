@@ -336,6 +336,9 @@ def when_text(ticket: Ticket, _, now: datetime | None = None) -> str:  # type: i
             date=f"{due:%d/%m/%Y}")
     if due.date() == today:
         return _("trong ngày hôm nay (trước {time})").format(time=f"{due:%H:%M}")
+    if (due.date() - today).days == 1:
+        return _("trước {time} ngày mai ({date})").format(time=f"{due:%H:%M}",
+                                                         date=f"{due:%d/%m/%Y}")
     return _("trước {time} ngày {date}").format(time=f"{due:%H:%M}", date=f"{due:%d/%m/%Y}")
 
 
