@@ -19,7 +19,7 @@ from bot.i18n import gettext_for
 from bot.store.models import Handoff, Ticket
 from bot.timeutil import from_vn_local, to_vn, utcnow
 from tests import test_feedback
-from tests.test_feedback import OA, Commune
+from tests.test_feedback import OA, Commune, ticket_code
 
 commune = test_feedback.commune  # the fixture: a running service with three offices
 
@@ -198,3 +198,26 @@ def test_the_resident_is_told_when_from_the_calendar():
     night = vn(2026, 10, 17, 22)  # Saturday night
     assert staff_answer_when(cal, night, cal.add_office_minutes(night, 120), _) == \
         "từ 07:30 thứ Hai 19/10, khi xã mở cửa"
+
+
+async def test_a_photo_sent_just_after_filing_joins_the_ticket_and_the_question_stays(commune):
+    """An emergency is filed first and consent asked after; the resident's photo comes before
+    the answer: it goes to that ticket (its office and the leaders hear), the question is asked
+    again, and the answer still counts."""
+    leader = await commune.hire("leader", zalo="7301")
+    sim, user = commune.running.sim, "8206"
+    said = await commune.says(user, "Nước đang dâng vào nhà, bà tôi không tự đi được, ở Nậm Mòn")
+    code = ticket_code(said)
+    assert "đồng ý cho xã lưu tên" in said
+    before = len(sim.messages(OA, user))
+    await sim.user_sends(OA, user, "user_send_image", url="https://example.org/nuoc.jpg")
+    after = await commune.replies_after(user, before)
+    assert "đã ghi thêm" in after and code in after and "vài chữ" not in after
+    assert "đồng ý cho xã lưu tên" in after  # the consent question, again
+    _, ticket = await commune.call(leader, "GET", f"/tickets/{code}")
+    assert {"type": "image", "url": "https://example.org/nuoc.jpg"} in ticket["media"]
+    alerts = await commune.alerts("7301", 2)  # the alarm, then the photo
+    assert any(code in a and "gửi thêm" in a for a in alerts), alerts
+    assert "Cán bộ sẽ liên hệ" in await commune.says(user, "đồng ý")
+    async with commune.running.services.sm() as s:  # still one ticket
+        assert len((await s.execute(select(Ticket.id))).scalars().all()) == 1

@@ -203,7 +203,11 @@ async def test_a_plain_statement_of_danger_is_filed_and_the_leader_alerted(commu
     _, ticket = await commune.call(leader, "GET", f"/tickets/{code}")
     assert ticket["history"][-1]["action"] == "note"
     assert "nước lên tới giường" in ticket["history"][-1]["note"]
-    assert await _alerts_queued(commune) == 1
+    # the leader hears the news as news of that alarm, not as a second alarm
+    alarm, news = await commune.alerts(LEADER_ZALO, 2)
+    assert alarm.startswith("KHẨN") and news.startswith(f"KHẨN – tin thêm về phản ánh {code}")
+    assert "nước lên tới giường" in news
+    assert await _alerts_queued(commune) == 2
 
 
 async def test_the_rabid_dog_and_the_live_wires(commune):  # noqa: F811

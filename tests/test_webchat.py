@@ -502,6 +502,40 @@ async def test_phone_after_consent_and_photo_and_location_reach_staff(store_url,
         await running.runner.cleanup()
 
 
+async def test_a_photo_after_filing_joins_the_ticket_and_the_phone_question_stays(store_url,
+                                                                                   sim):
+    running = await start_service(make_settings(store_url, sim), sim)
+    tab = Visitor(running.url)
+    try:
+        async with running.services.sm() as s, s.begin():
+            _, leader = await add_staff(s, CODE, "Chủ tịch", "leader", None, None, None)
+        await tab.open()
+        await tab.says("phản ánh rác thải đổ bừa bãi ở Nậm Mòn bốc mùi")
+        await tab.says("không có ảnh")
+        said = await tab.says("đồng ý")
+        code = re.search(r"PA-\d{4}-\d{6}", text(said)).group(0)
+        assert "số điện thoại" in said[-1]["text"]
+        status, uploaded = await tab.photo(JPEG)
+        assert status == 201
+        said = await tab.says(attachments=[{"type": "image",
+                                            "payload": {"upload": uploaded["upload"]}}])
+        assert "đã ghi thêm" in text(said) and code in text(said), said
+        assert "vài chữ" not in text(said)
+        assert said[-1]["kind"] == "choices" and "số điện thoại" in said[-1]["text"]
+        said = await tab.says("0912345678")
+        assert "0912 345 678" in text(said)
+        base = f"{running.url}/api/v1/communes/{CODE}/tickets/{code}"
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {leader}"}) as http:
+            async with http.get(base) as r:
+                ticket = await r.json()
+            assert len(ticket["media"]) == 1 and ticket["reporter"]["phone"] == "0912345678"
+            async with http.get(base + "/media/0") as r:
+                assert r.status == 200 and await r.read() == JPEG
+    finally:
+        await tab.close()
+        await running.runner.cleanup()
+
+
 async def test_anonymous_report_keeps_no_phone_and_skip_is_allowed(service):
     tab = Visitor(service.url)
     try:

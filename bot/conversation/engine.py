@@ -28,6 +28,7 @@ INTENTS = set(answers.TITLES) | {"greet", "goodbye", "thanks", "affirm", "deny",
 SURE_WHILE_WITH_STAFF = ("ticket_status", "office_hours", "office_contact", "health_station")
 SURE = 0.9  # "sure": the NLU's confidence ("giờ làm sao" reads 0.8 office_hours), a rule, a code
 NOTE_TTL_S = 24 * 3600  # after a reopening, the next message within a day is for the ticket
+PHOTO_AFTER_FILING_S = 30 * 60  # a photo alone this soon after filing belongs to that ticket
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     if rated is not None:
         state.pop("choices", None)
         return TurnResult(Parse(rated["kind"], 1.0), [], state, None, [rated])
+    late = _photo_for_filed(state, text, attachments, now_s)
+    if late is not None:  # a photo or a pin just after filing: for that ticket; a question
+        return TurnResult(Parse("ticket_note", 1.0), [], state, None, [late])  # stays asked
     if state.get("consent_for"):  # asked right after an emergency was filed
         consent = report_form.consent_reply(text, state.pop("consent_for"))
         state.pop("choices", None)
@@ -348,7 +352,8 @@ def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dic
     if filed.get("category") == found.category \
             and now_s - float(filed.get("at") or 0) <= triage.FOLLOW_UP_S:
         return TurnResult(Parse("report_emergency", found.probability), advice, state, None,
-                          [{"kind": "ticket_note", "code": filed["code"], "text": text}], found)
+                          [{"kind": "ticket_note", "code": filed["code"], "text": text,
+                            "why": "emergency"}], found)
     understood = understood or understand_embedded(text, village_names(commune))
     new, _questions = report_form.start(commune, text, understood.parse.entities,
                                         form.get("village") or resident_village, _, now_s,
@@ -416,7 +421,20 @@ def _note_for_reopened(note_for: dict[str, Any] | None, text: str | None,
     if said.startswith("/") or not (said or attachments):
         return None
     return {"kind": "ticket_note", "code": note_for["code"], "text": said,
-            "attachments": list(attachments or [])}
+            "attachments": list(attachments or []), "why": "reopened"}
+
+
+def _photo_for_filed(state: dict[str, Any], text: str | None,
+                     attachments: list[dict[str, Any]] | None,
+                     now_s: float) -> dict[str, Any] | None:
+    """A photo or a map pin alone, sent soon after a ticket was filed (while the consent or
+    phone question may still wait): added to that ticket, not read as a new matter."""
+    filed = state.get("filed") or {}
+    if not attachments or (text or "").strip() or state.get("report") or not filed \
+            or now_s - float(filed.get("at") or 0) > PHOTO_AFTER_FILING_S:
+        return None
+    return {"kind": "ticket_note", "code": filed["code"], "text": "",
+            "attachments": list(attachments), "why": "attachment"}
 
 
 def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi",

@@ -83,20 +83,11 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
     if words in CANCEL:
         return None, [Text(_("Dạ, đã hủy phản ánh. Anh/chị cần gì cứ nhắn cho xã ạ."))], None
     asked = form.get("asking")
-    for a in attachments or []:  # a photo or a pin is welcome at any step
-        payload = a.get("payload") or {}
-        if a.get("type") in ("image", "gif") and payload.get("url"):
-            form["media"] = [*form.get("media", []), {"type": "image", "url": payload["url"]}][:5]
-        elif a.get("type") == "image" and payload.get("upload"):  # a photo sent from the web chat
-            form["media"] = [*form.get("media", []),
-                             {"type": "image", "upload": payload["upload"]}][:5]
-        elif a.get("type") == "location":
-            coords = payload.get("coordinates") or payload
-            try:
-                form["lat"] = float(coords.get("latitude"))
-                form["long"] = float(coords.get("longitude"))
-            except (TypeError, ValueError):
-                pass
+    media, place = media_of(attachments)  # a photo or a pin is welcome at any step
+    if media:
+        form["media"] = [*form.get("media", []), *media][:5]
+    if place:
+        form["lat"], form["long"] = place
     if asked == "category":
         code = said.removeprefix("/report category ") if said.startswith("/report category ") \
             else guess(said)
@@ -131,6 +122,26 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
     if form.get("asking") is None:
         return None, replies, report_of(form)
     return form, replies, None
+
+
+def media_of(attachments: list[dict[str, Any]] | None
+             ) -> tuple[list[dict[str, Any]], tuple[float, float] | None]:
+    """The photos (a Zalo URL, or a web chat upload's id) and the last map pin of a message."""
+    media: list[dict[str, Any]] = []
+    place = None
+    for a in attachments or []:
+        payload = a.get("payload") or {}
+        if a.get("type") in ("image", "gif") and payload.get("url"):
+            media.append({"type": "image", "url": payload["url"]})
+        elif a.get("type") == "image" and payload.get("upload"):  # sent from the web chat
+            media.append({"type": "image", "upload": payload["upload"]})
+        elif a.get("type") == "location":
+            coords = payload.get("coordinates") or payload
+            try:
+                place = (float(coords.get("latitude")), float(coords.get("longitude")))
+            except (TypeError, ValueError, AttributeError):
+                pass
+    return media, place
 
 
 def report_of(form: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from bot.envelope import Reply, RequestUserInfo, Text
 from bot.feedback import service, triage
 from bot.feedback.categories import CATEGORIES
 from bot.feedback import flood
-from bot.feedback.chat import consent_question, hotline, phone_question
+from bot.feedback.chat import consent_question, hotline, media_of, phone_question
 from bot.feedback.phone import display as display_phone
 from bot.feedback.sla import WorkingCalendar
 from bot.i18n import gettext_for
@@ -39,13 +39,11 @@ async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
     if kind in ("rate", "reopen"):
         return await _rate(s, commune_id, commune, settings, resident, effect, conv, now)
     if kind == "ticket_note":
-        return await _note(s, commune_id, commune, resident, effect, now)
+        return await _note(s, commune_id, commune, resident, conv, effect, now)
     if kind == "consent":
         return await _consent(s, commune_id, resident, conv, effect, now)
     if kind == "phone":
         return await _phone(s, commune_id, resident, conv, effect, now)
-    if kind == "ticket_note":
-        return await _more(s, commune_id, resident, effect)
     if kind == "handoff":
         return await _handoff(s, commune_id, commune, settings, resident, conv,
                               effect["reason"], now)
@@ -85,6 +83,7 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         lines.append(_("Phản ánh được gửi ẩn danh: cán bộ không thấy tên, số điện thoại của "
                        "anh/chị."))
     replies: list[Reply] = [Text("\n".join(lines))]
+    conv.state = {**(conv.state or {}), "filed": {"code": ticket.code, "at": now.timestamp()}}
     if form.get("consent") is None:  # an emergency, filed first: now ask
         question = consent_question(ticket.code, _)
         replies.append(question)
@@ -158,22 +157,6 @@ async def _consent(s: AsyncSession, commune_id: int, resident: Resident, conv: C
         code=ticket.code)), *_phone_request(ticket, resident, conv, _)]
 
 
-async def _more(s: AsyncSession, commune_id: int, resident: Resident,
-                effect: dict[str, Any]) -> list[Reply]:
-    """A resident's further alarm just after their emergency was filed: a note on that
-    ticket (staff read it in the history), not a second ticket and a second alert."""
-    _ = gettext_for(resident.language)
-    ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
-    if ticket is None or ticket.resident_id != resident.id:
-        return []
-    s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id, actor="resident",
-                      action="note", from_status=ticket.status, to_status=ticket.status,
-                      note=(effect.get("text") or "").strip()[:4000] or None))
-    ticket.updated_at = utcnow()
-    return [Text(_("Xã đã ghi thêm tin này vào phản ánh khẩn {code}; lãnh đạo xã đã được "
-                   "báo.").format(code=ticket.code))]
-
-
 async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,
                   code: str | None) -> list[Reply]:
     _ = gettext_for(resident.language)
@@ -239,19 +222,32 @@ async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
 
 
 async def _note(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,
-                effect: dict[str, Any], now: datetime) -> list[Reply]:
-    """The resident's message right after reopening their ticket: added to it for staff."""
+                conv: Conversation, effect: dict[str, Any], now: datetime) -> list[Reply]:
+    """What the resident adds to their own ticket — more news of their emergency, their next
+    message after reopening it, a photo or a pin sent just after filing: a note for staff.
+    A question still waiting (consent, phone) is asked again after the thanks."""
     _ = gettext_for(resident.language)
     ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
     if ticket is None or ticket.resident_id != resident.id:
         return []
-    media = [{"type": "image", "url": a["payload"]["url"]}
-             for a in effect.get("attachments") or []
-             if a.get("type") in ("image", "gif") and (a.get("payload") or {}).get("url")]
-    await service.add_resident_note(s, ticket, commune, effect.get("text") or "", media, now)
-    return [Text(_("Dạ, xã đã ghi thêm nội dung này vào phản ánh {code} và báo cán bộ phụ "
-                   "trách. Xã sẽ trả lời anh/chị {when}.").format(
-                       code=ticket.code, when=service.when_text(ticket, _, now)))]
+    media, place = media_of(effect.get("attachments"))
+    if place and ticket.lat is None:
+        ticket.lat, ticket.long = place
+    await service.add_resident_note(s, ticket, commune, effect.get("text") or "", media, now,
+                                    why=effect.get("why") or "reopened")
+    if effect.get("why") == "emergency":
+        return [Text(_("Xã đã ghi thêm tin này vào phản ánh khẩn {code}; lãnh đạo xã đã được "
+                       "báo.").format(code=ticket.code))]
+    replies: list[Reply] = [Text(_(
+        "Dạ, xã đã ghi thêm nội dung này vào phản ánh {code} và báo cán bộ phụ trách. Xã sẽ "
+        "trả lời anh/chị {when}.").format(code=ticket.code,
+                                         when=service.when_text(ticket, _, now)))]
+    waiting = conv.state or {}
+    if waiting.get("consent_for") == ticket.code:
+        replies.append(consent_question(ticket.code, _))
+    elif waiting.get("phone_for") == ticket.code:
+        replies.append(phone_question(ticket.code, _))
+    return replies
 
 
 async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Commune, FeedbackSettings
 from bot.envelope import Choice, Choices, Reply, Text
-from bot.feedback.categories import CATEGORIES
+from bot.feedback.categories import CATEGORIES, N_
 from bot.feedback.sla import WorkingCalendar
 from bot.i18n import gettext_for
 from bot.nlu.normalize import search_key
@@ -529,11 +529,21 @@ async def add_propagandist_note(s: AsyncSession, commune_id: int, zalo_user_id: 
     return ticket
 
 
+#: what staff are told when a resident adds to their ticket, by why they added
+_NOTE_ALERTS = {
+    "reopened": N_("Người dân bổ sung phản ánh {code} ({category}) vừa mở lại: {text}"),
+    "emergency": N_("KHẨN – tin thêm về phản ánh {code} ({category}): {text}"),
+    "attachment": N_("Người dân gửi thêm cho phản ánh {code} ({category}): {text}"),
+}
+
+
 async def add_resident_note(s: AsyncSession, ticket: Ticket, commune: Commune, text: str,
-                            media: list[dict[str, Any]], now: datetime) -> TicketEvent:
-    """What the resident adds to their ticket (after reopening it): a ``note`` event staff see
-    in the history, a photo kept with the ticket's media, and the ticket's office and assignee
-    told on Zalo (not the leaders: it is the desk's work)."""
+                            media: list[dict[str, Any]], now: datetime,
+                            why: str = "reopened") -> TicketEvent:
+    """What the resident adds to their ticket (after reopening it, more news of their
+    emergency, a photo just after filing): a ``note`` event staff see in the history, a photo
+    kept with the ticket's media, and the ticket's office and assignee told on Zalo — the
+    leaders too when it is an emergency."""
     if media:
         ticket.media = [*(ticket.media or []), *media][:10]
     what = text or "(ảnh/vị trí)"
@@ -544,13 +554,13 @@ async def add_resident_note(s: AsyncSession, ticket: Ticket, commune: Commune, t
     await s.flush()
     ticket.updated_at = now
     _ = gettext_for("vi")
-    alert = _("Người dân bổ sung phản ánh {code} ({category}) vừa mở lại: {text}").format(
+    alert = _(_NOTE_ALERTS[why]).format(
         code=ticket.code, category=_(CATEGORIES[ticket.category].name), text=what[:300])
     await _queue_once(s, [outbound_row(
         ticket.commune_id, None, "zalo", staff.zalo_user_id,
         f"ticket:{ticket.id}:note:{event.id}:staff:{staff.id}", Text(alert), LANE)
         for staff in await _desk(s, ticket.commune_id, ticket.office, ticket.assignee_id,
-                                 leaders=False)])
+                                 leaders=bool(ticket.emergency))])
     return event
 
 
