@@ -472,6 +472,7 @@ class InboundProcessor(Worker):
                     rows.queued_elsewhere = True
                     if effect["kind"] in ("rate", "reopen"):
                         self._awaiting_rating.pop(resident.id, None)
+            result.replies += result.then  # after what the effects said (engine.TurnResult)
             # what the resident asked, with what the bot understood: misses and low-confidence
             # questions are found here, per commune (`bot nlu misses`)
             rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,

@@ -215,6 +215,31 @@ async def test_the_form_asks_what_is_missing_and_anonymous_stays_anonymous(commu
     assert len(all_["tickets"]) == 1
 
 
+async def test_something_else_asked_mid_form_is_answered_and_the_form_waits(commune):
+    """A resident in the middle of a report asks the hours, or says something that is not an
+    answer: the question is answered and the form's question asked again; a village that
+    still does not come does not hold the report up."""
+    officer = await commune.hire("officer")
+    sim, user = commune.running.sim, "8012"
+    ask = await commune.says(user, "nhà tôi mất điện từ sáng đến giờ")
+    assert "thôn/bản nào" in ask
+    said = await commune.says(user, "uy ban xa lam viec may gio")
+    assert "7:30" in said and said.index("7:30") < said.index("đang gửi dở")
+    assert "thôn/bản" in said.split("đang gửi dở")[1]  # asked again, last
+    before = len(sim.messages(OA, user))  # a photo now: acknowledged, the question stays
+    await sim.user_sends(OA, user, "user_send_image", url="https://example.org/dien.jpg")
+    said = await commune.replies_after(user, before)
+    assert "đã nhận ảnh" in said and "thôn/bản" in said
+    said = await commune.says(user, "đồng ý")  # not a village: asked once more, plainly
+    assert "bấm chọn thôn/bản" in said
+    said = await commune.says(user, "vâng")  # still none: the report goes on without it
+    assert "đồng ý cho xã lưu tên" in said
+    code = ticket_code(await commune.says(user, "gửi ẩn danh"))
+    _, ticket = await commune.call(officer, "GET", f"/tickets/{code}")
+    assert ticket["village"] is None and ticket["category"]["code"] == "utilities"
+    assert ticket["media"] == [{"type": "image", "url": "https://example.org/dien.jpg"}]
+
+
 async def test_reporter_identity_only_for_those_who_need_it(commune):
     leader = await commune.hire("leader")
     police = await commune.hire("officer", office="congan")

@@ -51,6 +51,9 @@ class TurnResult:
     effects: list[dict[str, Any]] = field(default_factory=list)
     #: the emergency triage's reading of the message, when it read one
     triage: triage.Assessment | None = None
+    #: replies that come after the effects' own: a report form's question asked again after
+    #: the bot answered something else the resident asked meanwhile
+    then: list[Reply] = field(default_factory=list)
 
     @property
     def reply_text(self) -> str:
@@ -221,7 +224,21 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                                 now_s)
             result = _report_step(commune, text, attachments, state, understood, _, now_s)
             result.triage = found
-            return result
+            if not _stuck(form, result, text, understood):
+                return result
+            # not an answer to the form's question, but something else the resident asks:
+            # answered as usual, then the form's question again (the form stays open)
+            aside = respond(commune, text, language=language,
+                            state={k: v for k, v in state.items()
+                                   if k not in ("report", "choices")},
+                            now=now, understood=understood, notices=notices,
+                            pending_rating=None, resident_village=resident_village,
+                            handoff_after=handoff_after, channel=channel)
+            aside.state["report"] = {**form, "at": now_s}  # an aside is not a try
+            aside.state["choices"] = result.state.get("choices", [])
+            aside.then = [Text(_("Về phản ánh anh/chị đang gửi dở (nhắn HỦY nếu muốn dừng):")),
+                          *result.replies]
+            return aside
     if not text or not text.strip():
         if attachments:
             kinds = {a.get("type") for a in attachments}
@@ -461,6 +478,25 @@ def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi"
                           [{"kind": "ticket_status", "code": code}])
     return TurnResult(reading, answer(commune, intent, parse, gettext_for(language), now,
                                       channel=channel), {}, understood.backend)
+
+
+#: what a message may be read as while it still answers the report form's question
+_FORM_TALK = {"report_issue", "nlu_fallback", "affirm", "deny", "thanks", "greet",
+              "out_of_scope", "set_village", "goodbye"}
+
+
+def _stuck(form: dict[str, Any], result: TurnResult, text: str | None,
+           understood: Understanding | None) -> bool:
+    """Whether a message left the report form where it was — its question still unanswered —
+    while the words clearly ask something else (the hours, a ticket's status, erasure…)."""
+    after = result.state.get("report")
+    if after is None or after.get("asking") != form.get("asking") or result.effects:
+        return False
+    if not _words_to_read(text) or understood is None:
+        return False
+    intent, _r = rules.decide(understood.parse.intent, text or "") \
+        if understood.parse.confidence >= CONFIDENCE_THRESHOLD else ("nlu_fallback", None)
+    return intent not in _FORM_TALK
 
 
 def _words_to_read(text: str | None) -> bool:

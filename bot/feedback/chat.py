@@ -105,6 +105,10 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
                 form["village"] = village
             elif words in SKIP or words in ("khac", "khong thuoc thon nao"):
                 form["village"] = ""
+            elif said and form.get("village_tries"):  # asked twice: the report goes on
+                form["village"] = ""  # without a village rather than stall (staff can ask)
+            elif said:
+                form["village_tries"] = 1
     elif asked == "description":
         if said and not said.startswith("/"):
             form["description"] = said
@@ -119,6 +123,9 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
     elif asked == "consent":
         form["consent"] = consent_of(said)
     form, replies = _next(commune, form, _)
+    if (media or place) and asked not in ("media", "description") \
+            and form.get("asking") is not None:  # sent while another question waited
+        replies = [Text(_("Dạ, xã đã nhận ảnh/vị trí.")), *replies]
     if form.get("asking") is None:
         return None, replies, report_of(form)
     return form, replies, None
@@ -167,7 +174,10 @@ def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], li
     if form.get("village") is None and commune.villages and not emergency:
         form["asking"] = "village"
         options = tuple(Choice(v.name, f"/report village {v.name}") for v in commune.villages)
-        return form, [Choices(_("Việc này ở thôn/bản nào ạ?"),
+        question = (_("Việc này ở thôn/bản nào ạ?") if repeat != "village" else
+                    _("Anh/chị bấm chọn thôn/bản nơi xảy ra việc này (hoặc nhắn số), hoặc chọn "
+                      "Nơi khác:"))
+        return form, [Choices(question,
                               (*options, Choice(_("Nơi khác"), "/report village -")))]
     if not form.get("description"):
         form["asking"] = "description"
