@@ -13,14 +13,17 @@ simulator records as sent:
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 
 import aiohttp
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from bot.staff import add_staff
-from bot.store.models import NoticeRelay, Ticket, TicketEvent
+from bot.store.models import NoticeRelay, Staff, Ticket, TicketEvent
 from tests.conftest import commune_code, make_settings, oa_id, start_service
 from tests.test_feedback import OFFICES, Commune, ticket_code
 from tests.test_notices import NOTICE, Desk, quiet_around_now, wait_status
@@ -162,7 +165,7 @@ async def test_a_ticket_code_tells_nobody_else_anything(running):
 
 
 # -- roles --------------------------------------------------------------------------------------
-async def test_sensitive_tickets_are_read_and_acted_on_by_their_office(running):
+async def test_sensitive_tickets_are_read_and_acted_on_by_their_office(running, tmp_path):
     async with aiohttp.ClientSession() as http:
         commune = Commune(running, http)
         police = await commune.hire("officer", office="congan")
@@ -187,6 +190,27 @@ async def test_sensitive_tickets_are_read_and_acted_on_by_their_office(running):
         assert (await commune.call(police, "POST", f"/tickets/{code}/accept"))[0] == 200
         listed = [t["code"] for t in (await commune.call(leader, "GET", "/tickets"))[1]["tickets"]]
         assert set(listed) == {code, lamp}
+
+        # the command line asks the same rule
+        config = tmp_path / "config.yml"
+        config.write_text(yaml.safe_dump(running.settings.model_dump(mode="json"),
+                                         allow_unicode=True), encoding="utf-8")
+        async with running.services.sm() as s:
+            clerk_id = (await s.execute(select(Staff.id).where(
+                Staff.office == "vanphong"))).scalar_one()
+
+        async def bot(*args: str) -> tuple[int, str, str]:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "--config", str(config), "tickets", *args,
+                "--commune", CODE, "--staff-id", str(clerk_id),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await proc.communicate()
+            return proc.returncode, out.decode(), err.decode()
+
+        rc, out, _ = await bot("list")
+        assert rc == 0 and lamp in out and code not in out
+        rc, out, err = await bot("show", code)
+        assert rc == 2 and out == "" and "not found" in err
 
 
 async def test_a_commune_where_one_officer_covers_everything(store_url, sim):
