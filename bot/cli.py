@@ -499,7 +499,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     place: bot/feedback/service.py), as the staff member ``--staff-id``."""
     from bot.api.auth import Identity
     from bot.coord import create_coordinator
-    from bot.feedback import service
+    from bot.feedback import access, service
     from bot.feedback.api import ticket_json
     from bot.inbound import OUTBOUND_TOPIC
     from bot.store.db import create_engine, sessionmaker
@@ -533,7 +533,8 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                     return 2
                 who = Identity(staff.id, tenant.id, commune.code, staff.role, staff.village_id)
                 if args.t_command == "list":
-                    query = select(Ticket).where(Ticket.commune_id == tenant.id)
+                    query = select(Ticket).where(Ticket.commune_id == tenant.id,
+                                                 access.readable(staff, commune))
                     if args.status:
                         query = query.where(Ticket.status == args.status)
                     if args.overdue:
@@ -545,12 +546,14 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                     return 0
                 ticket = await service.by_code(s, tenant.id, args.code,
                                                lock=args.t_command == "act")
-                if ticket is None:
+                if ticket is None or not access.may_read(staff, ticket, commune):
                     print(f"{args.code}: not found in {commune.name}", file=sys.stderr)
                     return 2
                 if args.t_command == "act":
                     assignee = await s.get(Staff, args.assignee) if args.assignee else None
                     original = await service.by_code(s, tenant.id, args.of) if args.of else None
+                    if original is not None and not access.may_read(staff, original, commune):
+                        original = None
                     try:
                         await service.change(s, ticket, commune, settings.feedback, args.action,
                                              staff=staff, note=args.note, assignee=assignee,

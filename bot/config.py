@@ -152,6 +152,9 @@ class Commune(_Model):
     offices: list[Office] = Field(default_factory=lambda: [Office(**o) for o in DEFAULT_OFFICES],
                                   min_length=1)
     routing: list[RoutingRule] = []
+    #: who reads sensitive tickets (bot/feedback/access.py): the officers of the ticket's office
+    #: (and leaders), or every officer where one officer covers everything
+    sensitive_tickets: Literal["office", "all_officers"] = "office"
     zalo: ZaloConnection | None = None
     health_station: HealthStation | None = None
 

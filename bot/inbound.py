@@ -24,7 +24,7 @@ from bot.config import FeedbackSettings
 from bot.conversation import engine
 from bot.conversation import village as village_chat
 from bot.conversation.engine import NoticeSummary
-from bot import echoes
+from bot import chat_staff, echoes
 from bot.feedback import handoff, intake
 from bot.feedback import service as tickets
 from bot.coord import Coordinator
@@ -423,8 +423,13 @@ class InboundProcessor(Worker):
                                      intent=sure[0], confidence=1.0)
                     self._queue(rows, tenant, event, inbound, resident, sure[1])
                 return
-            if relay.is_confirmation(inbound.text):  # a propagandist: "đã chuyển"
-                thanks = await relay.confirm(s, tenant.id, inbound.user_id, resident.language)
+            note = tickets.propagandist_note(inbound.text)
+            # a propagandist's command counts only from the Zalo id they were registered with
+            propagandist = await chat_staff.sender(
+                s, tenant.id, event.channel, inbound.user_id, ("propagandist",)) \
+                if note or relay.is_confirmation(inbound.text) else None
+            if propagandist and relay.is_confirmation(inbound.text):  # "đã chuyển"
+                thanks = await relay.confirm(s, propagandist, resident.language)
                 if thanks is not None:
                     rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
                                  text=inbound.text, intent="relay_confirmed", confidence=1.0)
@@ -432,9 +437,8 @@ class InboundProcessor(Worker):
                                  intent="relay_confirmed", confidence=1.0)
                     self._queue(rows, tenant, event, inbound, resident, [thanks])
                     return
-            note = tickets.propagandist_note(inbound.text)
-            if note and await tickets.add_propagandist_note(s, tenant.id, inbound.user_id,
-                                                            *note):
+            if propagandist and note and await tickets.add_propagandist_note(
+                    s, propagandist, tenant.config, *note):
                 _ = gettext_for(resident.language)
                 thanks = Text(_("Cảm ơn anh/chị, xã đã ghi thêm thông tin vào phản ánh "
                                 "{code}.").format(code=note[0]))

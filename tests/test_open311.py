@@ -254,7 +254,7 @@ async def test_bad_requests_are_refused_in_the_standard_shape_and_store_nothing(
 async def test_requests_filter_by_status_service_and_date(o311):
     leader = await o311.hire("leader")
     codes = {}
-    for service_code in ("road", "environment", "fire", "land"):
+    for service_code in ("road", "environment", "fire", "social"):
         _, [created] = await o311.file(leader, service_code=service_code,
                                        address_string="Nậm Mòn", description=service_code)
         codes[service_code] = created["service_request_id"]
@@ -262,7 +262,7 @@ async def test_requests_filter_by_status_service_and_date(o311):
                               {"note": "Không thuộc thẩm quyền của xã"})
     assert got == 200
     async with o311.running.services.sm() as s, s.begin():  # filed long ago
-        await s.execute(update(Ticket).where(Ticket.code == codes["land"]).values(
+        await s.execute(update(Ticket).where(Ticket.code == codes["social"]).values(
             received_at=utcnow() - timedelta(days=100)))
 
     async def listed(fmt: str = "json", **params: Any) -> list[str]:
@@ -276,16 +276,16 @@ async def test_requests_filter_by_status_service_and_date(o311):
     assert await listed() == [codes["fire"], codes["environment"], codes["road"]]
     assert await listed("xml", status="open") == [codes["fire"], codes["road"]]
     assert await listed(status="closed") == [codes["environment"]]
-    assert await listed(status="open,closed", service_code="road,land") == [codes["road"]]
+    assert await listed(status="open,closed", service_code="road,social") == [codes["road"]]
     got, [rejected] = await o311.call("GET", "requests", service_code="environment")
     assert rejected["status"] == "closed" and rejected["service_notice"] is None
     assert rejected["status_notes"].startswith("Không được thụ lý")
 
     old = to_vn(utcnow() - timedelta(days=100))
     start, end = (old - timedelta(days=1)).isoformat(), (old + timedelta(days=1)).isoformat()
-    assert await listed(start_date=start, end_date=end) == [codes["land"]]
-    assert await listed("xml", start_date=start) == [codes["land"]]  # 90 days from the start
-    assert await listed(end_date=end) == [codes["land"]]  # 90 days up to the end
+    assert await listed(start_date=start, end_date=end) == [codes["social"]]
+    assert await listed("xml", start_date=start) == [codes["social"]]  # 90 days from the start
+    assert await listed(end_date=end) == [codes["social"]]  # 90 days up to the end
     recent = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert len(await listed(start_date=recent)) == 3
     # a client that did not encode the "+" of "+07:00" (it arrives as a space) is understood
@@ -294,8 +294,8 @@ async def test_requests_filter_by_status_service_and_date(o311):
                                  f"jurisdiction_id={CODE}&start_date={local}", encoded=True)) as r:
         assert r.status == 200 and len(await r.json()) == 3
     # the id list overrides every other argument
-    assert await listed(service_request_id=f"{codes['land']},{codes['road'].lower()}",
-                        status="closed") == [codes["road"], codes["land"]]
+    assert await listed(service_request_id=f"{codes['social']},{codes['road'].lower()}",
+                        status="closed") == [codes["road"], codes["social"]]
 
     for bad in ({"status": "pending"}, {"service_code": "weather"},
                 {"start_date": "yesterday"},
@@ -313,7 +313,7 @@ async def test_requests_filter_by_status_service_and_date(o311):
     assert fire["status"] == "closed" and fire["status_notes"] == f"Trùng phản ánh {codes['road']}"
 
 
-async def test_a_chat_report_is_listed_without_its_words_or_reporter(o311):
+async def test_a_chat_report_is_not_public_until_published_and_a_sensitive_one_never(o311):
     leader = await o311.hire("leader")
     sim, user = o311.running.sim, "8101"
     await sim.user_sends(OA, user, "user_submit_info",
@@ -321,37 +321,50 @@ async def test_a_chat_report_is_listed_without_its_words_or_reporter(o311):
     await sim.wait_for_messages(1, oa_id=OA, user_id=user)
     # a burglary under way: filed at once (a theft last night is no emergency: issue 10)
     await o311.says(user, "có trộm đang cạy cửa nhà ở Bản Phố")
-    code = re.search(r"PA-\d{4}-\d{6}", await o311.says(user, "đồng ý")).group(0)
-    _, ticket = await o311.staff(leader, "GET", f"/tickets/{code}")
+    burglary = re.search(r"PA-\d{4}-\d{6}", await o311.says(user, "đồng ý")).group(0)
+    _, ticket = await o311.staff(leader, "GET", f"/tickets/{burglary}")
     assert ticket["source"] == "zalo" and ticket["reporter"]["phone"] == "0912345678"
+    # a report taken by phone: told to the commune only
+    _, taken = await o311.staff(leader, "POST", "/tickets", {
+        "category": "road", "description": "Cống vỡ, gọi tôi an@example.org, CCCD "
+        "001234567890", "village": "Nậm Mòn", "address": "trước nhà bà Lù Thị B",
+        "lat": 22.543219, "long": 104.287654})
+    road = taken["code"]
 
+    # ticket codes are sequential: a code that is not public is answered as one that is not
+    # there, in the list, by id and by id list alike
+    missing = await o311.call("GET", "requests/PA-2020-999999")
+    for code in (burglary, road):
+        assert await o311.call("GET", f"requests/{code}") == missing
+        assert await o311.call("GET", "requests", service_request_id=code) == (200, [])
     for fmt in ("json", "xml"):
         async with o311.http.get(f"{o311.running.url}/open311/v2/requests.{fmt}",
                                  params={"jurisdiction_id": CODE}) as r:
             raw = await r.text()
-        assert code in raw
-        for secret in ("Lò Văn A", "0912345678", "cạy cửa", "8101"):
+        for secret in (burglary, road, "Lò Văn A", "0912345678", "cạy cửa", "Cống vỡ"):
             assert secret not in raw, (fmt, secret)
-    _, [request] = await o311.call("GET", f"requests/{code}")
-    assert request["description"] is None and request["media_url"] is None
-    assert request["service_code"] == "security" and request["address"].startswith("Bản Phố")
-    assert request["agency_responsible"] == "Công an xã" and "113" in request["service_notice"]
-    # a report taken by phone: its address (the caller's words) stays with the commune too
-    _, taken = await o311.staff(leader, "POST", "/tickets", {
-        "category": "road", "description": "Cống vỡ", "village": "Nậm Mòn",
-        "address": "trước nhà bà Lù Thị B"})
-    _, [request] = await o311.call("GET", f"requests/{taken['code']}")
-    assert request["address"] == "Nậm Mòn, Xã Thử Nghiệm 1" and request["description"] is None
 
-    # once staff publish it, the public reads the answer and the report, phones masked
-    await o311.staff(leader, "POST", f"/tickets/{code}/answer",
-                     {"note": "Công an xã đã xác minh, gọi 0987 654 321 để báo thêm."})
-    got, _ = await o311.staff(leader, "POST", f"/tickets/{code}/publish")
+    # once staff publish it, the public reads the report and the answer — masked: phones,
+    # e-mail addresses, ID-card numbers; coordinates to ~100 m
+    await o311.staff(leader, "POST", f"/tickets/{road}/answer",
+                     {"note": "Đã sửa; cần gì gọi 0987 654 321 hoặc xa@bacha.gov.vn."})
+    got, _ = await o311.staff(leader, "POST", f"/tickets/{road}/publish")
     assert got == 200
-    _, [request] = await o311.call("GET", f"requests/{code}")
-    assert request["status"] == "closed" and request["description"].startswith("có trộm")
-    assert "Công an xã đã xác minh" in request["status_notes"]
-    assert "0987" not in request["status_notes"] and request["service_notice"] is None
+    _, [request] = await o311.call("GET", f"requests/{road}")
+    assert request["status"] == "closed" and request["description"].startswith("Cống vỡ")
+    assert request["address"] == "trước nhà bà Lù Thị B, Nậm Mòn, Xã Thử Nghiệm 1"
+    assert (request["lat"], request["long"]) == (22.543, 104.288)
+    shown = json.dumps(request, ensure_ascii=False)
+    for secret in ("an@example.org", "001234567890", "0987", "xa@bacha.gov.vn"):
+        assert secret not in shown, secret
+    assert "Đã sửa" in request["status_notes"] and request["service_notice"] is None
+
+    # a sensitive category (security, land, complaints about staff) is never public
+    await o311.staff(leader, "POST", f"/tickets/{burglary}/answer",
+                     {"note": "Công an xã đã xác minh."})
+    got, body = await o311.staff(leader, "POST", f"/tickets/{burglary}/publish")
+    assert got == 409 and "nhạy cảm" in body["error"]
+    assert await o311.call("GET", f"requests/{burglary}") == missing
 
 
 async def test_every_item_has_the_specs_fields(o311):
@@ -365,16 +378,16 @@ async def test_every_item_has_the_specs_fields(o311):
     assert await o311.tickets() == 3
 
     got, requests = await o311.call("GET", "requests")
-    assert got == 200 and len(requests) == 3
+    assert got == 200 and len(requests) == 2  # the chat report is not public
     for request in requests:
         assert list(request) == REQUEST_FIELDS, request
         assert request["status"] in ("open", "closed")
         for field in ("requested_datetime", "updated_datetime", "expected_datetime"):
             assert W3C.match(request[field]), request[field]
         assert request["address_id"] is None and request["zipcode"] is None
-    assert [r["address"] for r in requests][1] == "KV-12, Xã Thử Nghiệm 1"
+    assert [r["address"] for r in requests][0] == "KV-12, Xã Thử Nghiệm 1"
     got, root = await o311.call("GET", "requests", "xml")
-    assert root.tag == "service_requests" and len(root) == 3
+    assert root.tag == "service_requests" and len(root) == 2
     for node in root:
         assert node.tag == "request" and tags(node) == REQUEST_FIELDS
         assert node.find("zipcode").text is None  # empty, not left out

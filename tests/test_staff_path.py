@@ -170,6 +170,10 @@ async def test_api_times_are_vietnamese_time_with_their_offset(commune):
         raw = await r.text()
     assert "Nậm Mòn" in raw and "\\u" not in raw
 
+    # Open311 shows a chat report once staff publish it (until then it is the commune's only)
+    assert (await commune.call(officer, "POST", f"/tickets/{code}/answer",
+                               {"note": "Xã đã thay bóng đèn."}))[0] == 200
+    assert (await commune.call(officer, "POST", f"/tickets/{code}/publish"))[0] == 200
     async with commune.http.get(f"{commune.running.url}/open311/v2/requests/{code}.json",
                                 params={"jurisdiction_id": CODE}) as r:
         [public] = await r.json()

@@ -37,7 +37,7 @@ from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.coverage import warnings
 from bot.envelope import Text
-from bot.feedback import photos, service
+from bot.feedback import access, photos, service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.clock import TICKETS_TOPIC
 from bot.i18n import gettext_for
@@ -50,7 +50,6 @@ from bot.notices.delivery import WINDOW, route_for
 from bot.timeutil import as_utc, utcnow
 from bot.web_headers import CSP, SANDBOX
 
-SENSITIVE = [c.code for c in CATEGORIES.values() if c.sensitive]
 CODE = r"{ticket:PA-\d{4}-\d{6}}"
 
 
@@ -228,10 +227,11 @@ class FeedbackApi:
 
     async def _ticket(self, s: AsyncSession, who: Identity, code: str,
                       lock: bool = False) -> Ticket:
+        """The ticket if the caller may read it (bot/feedback/access.py); else 404, the same
+        answer as for a code that does not exist."""
         ticket = await service.by_code(s, who.commune_id, code, lock=lock)
-        if ticket is None or (who.role == "propagandist" and (
-                who.village_id is None or ticket.village_id != who.village_id
-                or CATEGORIES[ticket.category].sensitive)):
+        me = await s.get(Staff, who.staff_id)
+        if ticket is None or me is None or not access.may_read(me, ticket, self._commune(who)):
             raise error(404, "không tìm thấy / not found")
         return ticket
 
@@ -240,10 +240,9 @@ class FeedbackApi:
         q = request.query
         async with self.sm() as s:
             who = await identify(request, s)
-            query = select(Ticket).where(Ticket.commune_id == who.commune_id)
-            if who.role == "propagandist":  # their village's, not sensitive (none w/o village)
-                query = query.where(Ticket.village_id == (who.village_id or -1),
-                                    Ticket.category.not_in(SENSITIVE))
+            me = await s.get(Staff, who.staff_id)
+            query = select(Ticket).where(Ticket.commune_id == who.commune_id,
+                                         access.readable(me, self._commune(who)))
             if q.get("status"):
                 statuses = q["status"].split(",")
                 if not set(statuses) <= set(service.STATES):
@@ -279,8 +278,10 @@ class FeedbackApi:
             now = utcnow()
             counts = dict((await s.execute(select(Ticket.status, func.count()).where(
                 Ticket.commune_id == who.commune_id).group_by(Ticket.status))).all())
+            me = await s.get(Staff, who.staff_id)
             open_ = (await s.execute(select(Ticket).where(
-                Ticket.commune_id == who.commune_id, Ticket.status.in_(service.OPEN))
+                Ticket.commune_id == who.commune_id, Ticket.status.in_(service.OPEN),
+                access.readable(me, self._commune(who)))  # codes only of what they may read
                 .order_by(Ticket.due_at))).scalars().all()
             ratings = (await s.execute(select(func.avg(Ticket.rating), func.count(Ticket.rating))
                                        .where(Ticket.commune_id == who.commune_id,
@@ -369,6 +370,9 @@ class FeedbackApi:
                     raise error(400, "of: mã phản ánh gốc / the original ticket's code",
                                 field="of")
                 duplicate_of = await service.by_code(s, who.commune_id, data.of)
+                if duplicate_of is not None and not access.may_read(staff, duplicate_of,
+                                                                    self._commune(who)):
+                    duplicate_of = None  # one the caller may not read: as if not there
             try:
                 await service.change(s, ticket, self._commune(who), self.settings, action,
                                      staff=staff, note=data.note, assignee=assignee,

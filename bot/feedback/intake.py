@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Commune, FeedbackSettings
 from bot.envelope import Reply, RequestUserInfo, Text
-from bot.feedback import service, triage
+from bot import chat_staff
+from bot.feedback import access, service, triage
 from bot.feedback.categories import CATEGORIES
 from bot.feedback import flood
 from bot.feedback.chat import consent_question, hotline, media_of, phone_question
@@ -162,10 +163,17 @@ async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: 
     _ = gettext_for(resident.language)
     if code:
         ticket = await service.by_code(s, commune_id, code)
+        mine = ticket is not None and access.is_reporter(resident, ticket)
+        if ticket is not None and not mine:  # staff on Zalo may ask about what they may read
+            staff = await chat_staff.sender(s, commune_id, resident.channel,
+                                            resident.external_id,
+                                            ("officer", "leader", "propagandist"))
+            if staff is None or not access.may_read(staff, ticket, commune):
+                ticket = None  # someone else's: the same answer as for a code that is not there
         if ticket is None:
             return [Text(_("Xã không tìm thấy phản ánh {code}. Anh/chị kiểm tra lại mã (dạng "
                            "PA-2026-000123) giúp xã ạ.").format(code=code))]
-        return [Text(describe(ticket, commune, _, mine=ticket.resident_id == resident.id))]
+        return [Text(describe(ticket, commune, _, mine=mine))]
     tickets = (await s.execute(select(Ticket).where(
         Ticket.commune_id == commune_id, Ticket.resident_id == resident.id)
         .order_by(Ticket.id.desc()).limit(3))).scalars().all()

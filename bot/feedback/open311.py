@@ -8,15 +8,22 @@ code and is required everywhere.
     GET  /open311/v2/services/{service_code}.{json|xml}        no extra attributes
     GET  /open311/v2/requests.{json|xml}[?service_request_id=&service_code=&start_date=
                                          &end_date=&status=open,closed]
-    POST /open311/v2/requests.{json|xml}                       api_key: a staff key of the commune
+    POST /open311/v2/requests.{json|xml}                       an officer's or leader's key
     GET  /open311/v2/requests/{PA-…}.{json|xml}
     GET  /open311/v2/tokens/{token}.{json|xml}
 
-What the public sees (the reporter's identity is confidential in Vietnamese practice): never the
-reporter's name, phone or e-mail; a report's words (description, the address as told) and photos
-only when it was filed through Open311 itself (the client published them) or staff published
-the ticket, otherwise only its village and commune; phone numbers in any text shown are masked
-(``service.anonymise``).
+What the public sees (the reporter's identity is confidential in Vietnamese practice; ticket
+codes are sequential, so a code must tell an outsider nothing): only public reports — filed
+through Open311 itself (the client published them) or published by staff — and never one of a
+sensitive category; any other code is answered exactly like one that does not exist. Of a
+public report: never the reporter's name, phone or e-mail; phone numbers, e-mail addresses
+and ID-card numbers in any text shown masked (``service.anonymise``, the one masking
+function); coordinates rounded to about 100 m (``PUBLIC_DECIMALS``).
+
+Filing needs the key of an officer or a leader of the commune (a propagandist's or an
+operator's is refused): in a header (``X-API-Key`` or ``Authorization: Bearer``), or as the
+spec's ``api_key`` form field in the body — never in the query string, where proxies and logs
+keep it (400).
 """
 
 from __future__ import annotations
@@ -53,6 +60,9 @@ SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-22T00:00:00+07:00"  # bump when what this endpoint offers changes
 WINDOW = timedelta(days=90)  # the spec's default span, and the longest one may ask for
 LIMIT = 1000  # the spec's default query limit
+PUBLIC_DECIMALS = 3  # coordinates shown to the public: 0.001° ≈ 110 m
+SENSITIVE = tuple(c.code for c in CATEGORIES.values() if c.sensitive)
+FILERS = ("officer", "leader")  # whose key may file
 FMT = "{format:json|xml}"
 #: list element → the element name of its items (the spec's XML, Spark convention in JSON)
 ITEMS = {"services": "service", "service_requests": "request", "errors": "error",
@@ -148,10 +158,18 @@ def service_json(code: str) -> dict[str, Any]:
 
 
 def is_public(ticket: Ticket) -> bool:
-    """Whether the report's own words, address and photos may be shown: the Open311 client
-    published them, or staff published the ticket. A chat or phone report was told to the
-    commune only, and "the house next to mine" says who told it."""
-    return ticket.source == "open311" or ticket.published_at is not None
+    """Whether the report is shown at all: the Open311 client published it, or staff
+    published the ticket — never a sensitive category (land disputes, complaints about staff,
+    security). A chat or phone report was told to the commune only, and "the house next to
+    mine" says who told it."""
+    return (ticket.source == "open311" or ticket.published_at is not None) \
+        and not CATEGORIES[ticket.category].sensitive
+
+
+def public_clause():  # type: ignore[no-untyped-def]
+    """``is_public`` as a SQL condition."""
+    return ((Ticket.source == "open311") | Ticket.published_at.is_not(None)) \
+        & Ticket.category.not_in(SENSITIVE)
 
 
 def status_notes(ticket: Ticket, duplicate_of: str | None) -> str:
@@ -180,9 +198,9 @@ def notice(ticket: Ticket) -> str | None:
 
 
 def address(ticket: Ticket, village: str | None, commune: Commune) -> str:
-    """Most specific first, as the spec asks: what was given (when public), the village, the
+    """Most specific first, as the spec asks: what was given (masked), the village, the
     commune."""
-    given = ticket.address if is_public(ticket) else None
+    given = ticket.address
     parts = [service.anonymise(given, ticket) if given else None]
     if village and search_key(village) not in search_key(given or ""):
         parts.append(village)
@@ -190,13 +208,14 @@ def address(ticket: Ticket, village: str | None, commune: Commune) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _coarse(value: float | None, public: bool) -> float | None:
-    return value if value is None or public else round(value, 2)
+def _coarse(value: float | None) -> float | None:
+    """A coordinate as the public sees it: ~100 m, not the reporter's doorstep."""
+    return None if value is None else round(value, PUBLIC_DECIMALS)
 
 
 def request_json(ticket: Ticket, commune: Commune, village: str | None,
                  duplicate_of: str | None) -> dict[str, Any]:
-    public = is_public(ticket)
+    """One public report (``is_public``: callers show no other)."""
     photo = next((m.get("url") for m in ticket.media or [] if m.get("type") == "image"), None)
     return {
         "service_request_id": ticket.code,
@@ -205,7 +224,7 @@ def request_json(ticket: Ticket, commune: Commune, village: str | None,
         "service_name": _(CATEGORIES[ticket.category].name),
         "service_code": ticket.category,
         "description": service.anonymise(ticket.description, ticket)
-        if public and ticket.description else None,
+        if ticket.description else None,
         "agency_responsible": service.anonymise(ticket.transferred_to, ticket)
         if ticket.status == "transferred" and ticket.transferred_to
         else service.office_name(commune, ticket.office),
@@ -216,13 +235,20 @@ def request_json(ticket: Ticket, commune: Commune, village: str | None,
         "address": address(ticket, village, commune),
         "address_id": None,  # no master address repository: villages are named in address
         "zipcode": None,
-        # a chat report's pin is often the reporter's own house: ~1 km until it is public
-        "lat": _coarse(ticket.lat, public), "long": _coarse(ticket.long, public),
-        "media_url": photo if public else None,
+        "lat": _coarse(ticket.lat), "long": _coarse(ticket.long),
+        "media_url": photo,
     }
 
 
 # -- filing -----------------------------------------------------------------------------------
+def _header_key(request: web.Request) -> str | None:
+    """The key from ``X-API-Key`` or ``Authorization: Bearer``."""
+    if key := request.headers.get("X-API-Key", "").strip():
+        return key
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
+
+
 def _field(form: dict[str, Any], name: str) -> str | None:
     """A submitted value; empty is the same as absent (the spec's "Optional Arguments")."""
     value = form.get(name)
@@ -312,7 +338,7 @@ class Open311:
             Village.commune_id == tenant.id))).all())
         originals = {t.duplicate_of for t in tickets if t.duplicate_of}
         codes = dict((await s.execute(select(Ticket.id, Ticket.code).where(
-            Ticket.id.in_(originals)))).all()) if originals else {}
+            Ticket.id.in_(originals), public_clause()))).all()) if originals else {}
         return [request_json(t, tenant.config, villages.get(t.village_id),
                              codes.get(t.duplicate_of)) for t in tickets]
 
@@ -346,7 +372,7 @@ class Open311:
     @answers_errors
     async def requests(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
-        query = select(Ticket).where(Ticket.commune_id == tenant.id)
+        query = select(Ticket).where(Ticket.commune_id == tenant.id, public_clause())
         ids = [i.strip().upper() for i in request.query.get("service_request_id", "").split(",")
                if i.strip()]
         if ids:  # the spec: this overrides all other arguments
@@ -397,7 +423,7 @@ class Open311:
         tenant = self._tenant(request)
         async with self.sm() as s:
             ticket = await service.by_code(s, tenant.id, request.match_info["service_request_id"])
-            if ticket is None:
+            if ticket is None or not is_public(ticket):  # no oracle: the same 404
                 raise Problem(404, "không tìm thấy phản ánh / service_request_id not found")
             return render(_format(request), "service_requests",
                           await self._page(s, tenant, [ticket]))
@@ -422,11 +448,14 @@ class Open311:
     @answers_errors
     async def create(self, request: web.Request) -> web.Response:
         """A report from an Open311 client, filed like any other; the key says which client."""
+        if "api_key" in request.query:  # proxies and logs keep query strings: never there
+            raise Problem(400, "api_key không được gửi trong địa chỉ (query string): gửi trong "
+                               "tiêu đề X-API-Key hoặc trong nội dung / api_key must not be in "
+                               "the query string: send it in the X-API-Key header or the body")
         form = await self._form(request)
         tenant = self._tenant(request, form)
         async with self.sm() as s, s.begin():
-            staff = await self._client(s, tenant, form.get("api_key") or
-                                       request.query.get("api_key"))
+            staff = await self._client(s, tenant, _header_key(request) or form.get("api_key"))
             report = await self._report(s, tenant, form)
             report.filed_by = staff.id  # the create event names the key's holder: which client
             ticket = await service.file_ticket(s, tenant.id, tenant.config, self.settings,
@@ -461,6 +490,9 @@ class Open311:
         if staff is None or staff.commune_id != tenant.id:
             raise Problem(403, "api_key không hợp lệ cho xã này / invalid api_key for this "
                                "jurisdiction")
+        if staff.role not in FILERS:
+            raise Problem(403, "api_key: chỉ khóa của cán bộ hoặc lãnh đạo xã được gửi phản ánh "
+                               "/ api_key must be an officer's or a leader's")
         return staff
 
     async def _report(self, s: AsyncSession, tenant: Tenant, form: dict[str, Any]

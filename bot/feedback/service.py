@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Commune, FeedbackSettings
 from bot.envelope import Choice, Choices, Reply, Text
+from bot.feedback import access
 from bot.feedback.categories import CATEGORIES, N_
 from bot.feedback.sla import WorkingCalendar
 from bot.i18n import gettext_for
@@ -262,6 +263,9 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
         ticket.closed_at = now
         tell = "closed"
     elif action == "publish":
+        if CATEGORIES[ticket.category].sensitive:
+            raise TicketError("phản ánh thuộc loại nhạy cảm không được công khai / a ticket of "
+                              "a sensitive category is never public", 409)
         text = (public_text or ticket.answer or "").strip()
         if not text:
             raise TicketError("text: nội dung công khai / the text to publish")
@@ -313,12 +317,21 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
 
 
 _PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+#: CMND (9 digits) and CCCD (12 digits), written whole or in groups (001 234 567 890); dots
+#: are left alone, since 100.000.000 is an amount of money
+_ID_CARD = re.compile(r"(?<![\d.,])(?:\d{12}|\d{9}|\d{3}(?: \d{3}){3}|\d{4}(?: \d{4}){2}|"
+                      r"\d{3}(?: \d{3}){2})(?![\d.,]?\d)")
 
 
-def anonymise(text: str, ticket: Ticket) -> str:
-    """Text for the public: phone numbers and the reporter's name taken out."""
+def anonymise(text: str, ticket: Ticket | None = None) -> str:
+    """Text for the public — the one masking function, used wherever a ticket's words are
+    shown outside the commune: phone numbers, e-mail addresses, ID-card numbers (CMND 9 digits,
+    CCCD 12) and the reporter's name taken out."""
+    text = _EMAIL.sub("***", text)
+    text = _ID_CARD.sub("***", text)  # before phones: a CCCD starts with 0 too
     text = _PHONE.sub("***", text)
-    if ticket.reporter_name:
+    if ticket is not None and ticket.reporter_name:
         text = re.sub(rf"(?<!\w){re.escape(ticket.reporter_name)}(?!\w)", "***", text,
                       flags=re.I)
     return text
@@ -507,21 +520,17 @@ async def tell_staff_of_handoff(s: AsyncSession, commune_id: int, commune: Commu
         Text(text), LANE) for person in await _desk(s, commune_id, commune.offices[0].code)])
 
 
-async def add_propagandist_note(s: AsyncSession, commune_id: int, zalo_user_id: str, code: str,
+async def add_propagandist_note(s: AsyncSession, staff: Staff, commune: Commune, code: str,
                                 text: str) -> Ticket | None:
-    """A propagandist's "PA-2026-000123: …" in the chat: a note on a ticket of their village.
-    None when the sender is not such a propagandist or the ticket is not of their village."""
-    staff = (await s.execute(select(Staff).where(
-        Staff.commune_id == commune_id, Staff.zalo_user_id == zalo_user_id,
-        Staff.role == "propagandist", Staff.active.is_(True)))).scalars().first()
-    if staff is None:
-        return None
+    """A propagandist's "PA-2026-000123: …" in the chat (``staff``: who wrote it, as
+    ``bot.chat_staff.sender`` decided): a note on a ticket they may read (their village's, not
+    sensitive). None when they may not: the message is then an ordinary one."""
     ticket = (await s.execute(select(Ticket).where(
-        Ticket.commune_id == commune_id, Ticket.code == code).with_for_update())
+        Ticket.commune_id == staff.commune_id, Ticket.code == code).with_for_update())
     ).scalar_one_or_none()
-    if ticket is None or ticket.village_id != staff.village_id or \
-            CATEGORIES[ticket.category].sensitive:
+    if ticket is None or not access.may_read(staff, ticket, commune):
         return None
+    commune_id = staff.commune_id
     s.add(TicketEvent(commune_id=commune_id, ticket_id=ticket.id, actor="staff",
                       staff_id=staff.id, action="note", from_status=ticket.status,
                       to_status=ticket.status, note=text.strip()[:4000]))

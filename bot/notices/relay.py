@@ -207,16 +207,15 @@ async def follow_up(s: AsyncSession, now: datetime,
     return len(alerts) + sent
 
 
-async def confirm(s: AsyncSession, commune_id: int, zalo_user_id: str,
-                  language: str) -> Text | None:
-    """A propagandist's "đã chuyển": the oldest unconfirmed relay is confirmed and thanked;
-    ``None`` when the sender has nothing to confirm (the message is then an ordinary one)."""
+async def confirm(s: AsyncSession, staff: Staff, language: str) -> Text | None:
+    """A propagandist's "đã chuyển" (``staff``: who wrote it, as ``bot.chat_staff.sender``
+    decided): the oldest unconfirmed relay is confirmed and thanked; ``None`` when they have
+    nothing to confirm (the message is then an ordinary one)."""
     row = (await s.execute(
         select(NoticeRelay, Notice.headline, Village.name)
-        .join(Staff, Staff.id == NoticeRelay.staff_id)
         .join(Notice, Notice.id == NoticeRelay.notice_id)
         .join(Village, Village.id == NoticeRelay.village_id)
-        .where(NoticeRelay.commune_id == commune_id, Staff.zalo_user_id == zalo_user_id,
+        .where(NoticeRelay.commune_id == staff.commune_id, NoticeRelay.staff_id == staff.id,
                NoticeRelay.confirmed_at.is_(None), NoticeRelay.problem.is_(None),
                Notice.status != "cancelled")
         .order_by(NoticeRelay.id).limit(1).with_for_update(of=NoticeRelay))).first()
@@ -271,7 +270,8 @@ async def relay_figures(s: AsyncSession, notice_id: int) -> list[dict[str, Any]]
         prefix = f"notice:{notice_id}:{ALERT}:"
         alerts = (await s.execute(select(OutboundMessage.idempotency_key, Staff.name)
                                   .join(Staff, (Staff.zalo_user_id == OutboundMessage.recipient)
-                                        & (Staff.commune_id == OutboundMessage.commune_id))
+                                        & (Staff.commune_id == OutboundMessage.commune_id)
+                                        & (OutboundMessage.channel == "zalo"))
                                   .where(OutboundMessage.notice_id == notice_id))).all()
         for key, name in alerts:
             if key.startswith(prefix) and ":to:" in key:

@@ -5,6 +5,9 @@
       ↑               │ return                                      │
       └── returned ←──┘                       cancel (any state before expired/cancelled)
     emergency: a leader may `publish` a draft/submitted/returned notice straight to scheduled.
+    cancel: an officer may cancel what has not gone out; an emergency notice, or one already
+    going out or sent, only a leader may cancel (the author may still drop their own emergency
+    draft before it is approved) — ``Action.leader_only``.
 
 Categories are Nghị định 49/2024 Điều 6's; priorities Thông tư 39/2020's (thông thường / ưu
 tiên / khẩn cấp), mapped to CAP 1.2's urgency / severity / certainty.
@@ -59,12 +62,26 @@ EDITABLE = {"draft", "returned"}
 FINAL = {"sent", "cancelled", "expired"}
 
 
+#: notices that have started to reach people
+OUT = frozenset({"sending", "sent"})
+
+
 @dataclass(frozen=True)
 class Action:
     from_states: frozenset[str]
     to_state: str
     roles: frozenset[str]
     emergency_only: bool = False
+    #: states in which only a leader may take this action, and whether an emergency notice
+    #: needs a leader in every state (except its author's own draft before approval)
+    leader_only: frozenset[str] = frozenset()
+    leader_for_emergency: bool = False
+
+    def needs_leader(self, notice: Notice, staff_id: int | None) -> bool:
+        if notice.status in self.leader_only:
+            return True
+        own_draft = notice.created_by == staff_id and notice.status in EDITABLE | {"submitted"}
+        return self.leader_for_emergency and notice.priority == "emergency" and not own_draft
 
 
 ACTIONS = {
@@ -75,7 +92,8 @@ ACTIONS = {
     "publish": Action(frozenset({"draft", "submitted", "returned"}), "scheduled",
                       frozenset({"leader"}), emergency_only=True),
     "cancel": Action(frozenset({"draft", "submitted", "returned", "scheduled", "recurring",
-                                "sending", "sent"}), "cancelled", frozenset({"officer", "leader"})),
+                                "sending", "sent"}), "cancelled", frozenset({"officer", "leader"}),
+                     leader_only=OUT, leader_for_emergency=True),
 }
 
 
@@ -87,13 +105,17 @@ class WorkflowError(Exception):
         self.status = status
 
 
-def check(notice: Notice, action: str, role: str) -> Action:
+def check(notice: Notice, action: str, role: str, staff_id: int | None = None) -> Action:
     rule = ACTIONS.get(action)
     if rule is None:
         raise WorkflowError(f"không có thao tác {action!r} / unknown action", 404)
     if role not in rule.roles:
         raise WorkflowError(f"vai trò {role} không được {action} / role {role} may not "
                             f"{action}", 403)
+    if role != "leader" and rule.needs_leader(notice, staff_id):
+        raise WorkflowError(f"thông báo khẩn cấp hoặc đã gửi: chỉ lãnh đạo được {action} / "
+                            f"only a leader may {action} an emergency notice or one already "
+                            "sent", 403)
     if rule.emergency_only and notice.priority != "emergency":
         raise WorkflowError("chỉ thông báo khẩn cấp mới được phát ngay / only an emergency "
                             "notice may be published in one step")
@@ -113,7 +135,7 @@ def record(s: AsyncSession, notice: Notice, action: str, to_state: str, staff_id
 
 def apply(s: AsyncSession, notice: Notice, action: str, role: str, staff_id: int,
           note: str | None = None) -> None:
-    rule = check(notice, action, role)
+    rule = check(notice, action, role, staff_id)
     to_state = rule.to_state
     if action in ("approve", "publish"):
         notice.approved_by = staff_id
