@@ -108,9 +108,9 @@ def test_damage_with_nobody_at_risk_is_never_an_alarm(text):
         assert "115" not in triage.advice(found.kind, BAC_HA, lambda s: s).text
 
 
-@pytest.mark.parametrize("text, kind, said", MUST_CATCH + [(fold(t), k, n)
+@pytest.mark.parametrize("text, kind, _said", MUST_CATCH + [(fold(t), k, n)
                                                           for t, k, n in MUST_CATCH])
-def test_dangers_among_the_look_alikes_stay_sure(text, kind, said):
+def test_dangers_among_the_look_alikes_stay_sure(text, kind, _said):
     found = triage.assess(text)
     assert found.level == "emergency" and found.kind == kind, (found, text)
     assert triage.at_risk(text)
