@@ -173,10 +173,11 @@ def report(train_dir: Path | str = triage.DATA_DIR, test_dir: Path | str | None 
     if wrong:
         lines += ["", "Held-out messages on another level than their label:", "", *wrong]
     if sweep:
-        lines += ["", "Alert thresholds on the cross-validated probabilities (both spellings; "
-                  "the question's threshold no higher than the alert's; the at-risk rule "
-                  "applies throughout):", "",
-                  "| threshold | alert precision | alert recall |", "|---|---|---|"]
+        title = ("Alert thresholds on the cross-validated probabilities (both spellings; the "
+                 "question's threshold no higher than the alert's; the at-risk rule applies "
+                 "throughout):")
+        lines += ["", title, "", "| threshold | alert precision | alert recall |",
+                  "|---|---|---|"]
         both = cv_written + cv_plain
         for t in np.arange(0.2, 0.91, 0.05):
             f = figures(both, float(t), min(float(t), lo))
