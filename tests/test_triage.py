@@ -22,6 +22,8 @@ from bot.nlu.normalize import fold
 from bot.store.models import OutboundMessage
 from bot.timeutil import VN_TZ
 from tests.test_feedback import LEADER_ZALO, commune, ticket_code  # noqa: F401 (fixture)
+from tests.test_webchat import Visitor
+from tests.test_webchat import text as frames_text
 
 BAC_HA = load_settings("config.yml").communes[0]
 
@@ -43,6 +45,31 @@ MISSES = [
     ("Nước đang dâng vào nhà, trong nhà có ông cụ không đi được", "flood", "112"),
     ("Con chó dại đã cắn hai đứa trẻ ở xóm tôi", "dog_bite", "115"),
 ]
+
+#: found in the web chat, each alerting the leaders and sending the resident to 115/114:
+#: damage, or a stranger, with nobody in danger now — routine, or at most the question
+FALSE_ALARMS = [
+    "đường vào thôn Nậm Mòn bị sụt lún, xe máy không đi được",
+    "cây đổ chắn ngang đường thôn",
+    "cầu tre qua suối bị gãy một nhịp",
+    "có người lạ hay lảng vảng trong xóm",
+    "mương thủy lợi bị vỡ, nước chảy vào ruộng",
+    "cột điện nghiêng sắp đổ",
+]
+#: the dangers among the look-alikes, which must stay sure: (message, kind, what the first
+#: reply must say — the number, or the advice for that kind)
+MUST_CATCH = [
+    ("Cây đổ đè lên dây điện ở đầu ngõ, dây tóe lửa, mấy đứa nhỏ đang đứng xem", "live_wire",
+     "114"),
+    ("Nước dâng vào nhà tới đầu gối, bà tôi 80 tuổi không đi được", "flood", "112"),
+    ("Chó dại cắn hai đứa nhỏ ở xóm tôi, nó vẫn đang chạy", "dog_bite", "vắc xin phòng dại"),
+    ("Lợn nhà tôi chết liền 6 con, nghi dịch tả lợn châu Phi", "livestock", "Không bán"),
+    ("Nhà hàng xóm đang cháy to, lửa đang lan", "fire", "114"),
+    ("Sạt lở vùi nhà ông Sùng ở cuối bản, cả nhà còn ở trong", "landslide", "112"),
+    ("Nước lũ cuốn một người xuống suối, đang trôi", "drowning", "115"),
+    ("Anh tôi bị điện giật ngã, bất tỉnh rồi", "injury", "115"),
+]
+NUMBERS = ("112", "113", "114", "115")
 
 
 @pytest.mark.parametrize("text", TRAPS + [fold(t) for t in TRAPS])
@@ -71,6 +98,45 @@ def test_dangers_told_plainly_are_emergencies(text, kind, number):
     assert (number in advice) if number else (BAC_HA.phone in advice)
 
 
+@pytest.mark.parametrize("text", FALSE_ALARMS + [fold(t) for t in FALSE_ALARMS])
+def test_damage_with_nobody_at_risk_is_never_an_alarm(text):
+    found = triage.assess(text)
+    assert found.level in ("routine", "unsure") and not found.emergency, (found, text)
+    assert triage.at_risk(text) == frozenset()  # no person, home or livestock named
+    if found.kind:  # asked: "có" would file it with this kind's advice — never first aid
+        assert not set(triage.KINDS[found.kind].needs) & {triage.PERSON}, found
+        assert "115" not in triage.advice(found.kind, BAC_HA, lambda s: s).text
+
+
+@pytest.mark.parametrize("text, kind, _said", MUST_CATCH + [(fold(t), k, n)
+                                                          for t, k, n in MUST_CATCH])
+def test_dangers_among_the_look_alikes_stay_sure(text, kind, _said):
+    found = triage.assess(text)
+    assert found.level == "emergency" and found.kind == kind, (found, text)
+    assert triage.at_risk(text)
+
+
+def test_a_sure_alarm_needs_someone_at_risk_and_a_kind_that_fits():
+    kinds = {"injury": 0.6, "hazard": 0.3, "fire": 0.1}
+    nobody, person, home = frozenset(), frozenset({triage.PERSON}), frozenset({triage.HOME})
+    # a road that subsided, told urgently: nobody named, so asked — and not as an injury
+    assert triage.decide(0.95, kinds, nobody, 0.6) == triage.Assessment("unsure", 0.95,
+                                                                        "hazard")
+    assert triage.decide(0.95, kinds, person, 0.6) == triage.Assessment("emergency", 0.95,
+                                                                        "injury")
+    assert triage.decide(0.5, kinds, person, 0.6).level == "unsure"  # not sure enough
+    # damage never alerts by itself, even near a home
+    assert triage.decide(0.99, {"hazard": 0.9, "storm": 0.1}, home, 0.6).level == "unsure"
+    # who is at risk: a stranger is the danger, not in it; unaccented words that mean
+    # something else ("tre" bamboo, "ba" three, "chau" in "châu Phi") name nobody
+    assert triage.at_risk("có người lạ lảng vảng") == nobody
+    assert triage.at_risk("có người lạ cầm dao đuổi đánh người") == person
+    assert triage.at_risk("cau tre o nga ba bi gay") == nobody
+    assert triage.at_risk("dich ta lon chau Phi") == frozenset({triage.LIVESTOCK})
+    assert triage.at_risk("trẻ con đang đứng gần") == person
+    assert triage.at_risk("ba toi gia yeu") == person
+
+
 def test_first_advice_is_specific_to_the_kind():
     def _(text: str) -> str:
         return text
@@ -82,6 +148,9 @@ def test_first_advice_is_specific_to_the_kind():
     assert "người già" in triage.advice("flood", BAC_HA, _).text
     assert "113" in triage.advice("violence", BAC_HA, _).text
     assert "114" in triage.advice("fire", BAC_HA, _).text
+    hazard = triage.advice("hazard", BAC_HA, _).text  # a road, a bridge: keep away, no 115
+    assert "tránh xa chỗ hư hỏng" in hazard and BAC_HA.phone in hazard
+    assert not any(n in hazard for n in NUMBERS)
     # every kind files into an emergency category
     assert all(CATEGORIES[k.category].emergency for k in triage.KINDS.values())
 
@@ -136,6 +205,12 @@ def test_bad_data_is_refused_with_a_clear_error(tmp_path):
         triage.load(bad)
     bad.write_text("urgent:\n  fire:\n    - cháy\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown section"):
+        triage.load(bad)
+    bad.write_text("emergency:\n  hazard:\n    - đường sụt\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="never alerts"):
+        triage.load(bad)
+    bad.write_text("unsure:\n  pothole:\n    - ổ gà\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="pothole"):
         triage.load(bad)
     with pytest.raises(ValueError, match="both"):
         triage.Triage([triage.Example("cháy nhà", True, "fire")])
@@ -222,6 +297,63 @@ async def test_the_rabid_dog_and_the_live_wires(commune):  # noqa: F811
     assert kinds == {"epidemic", "disaster"}
 
 
+async def test_look_alikes_alert_no_one_on_zalo_and_the_web_chat(commune):  # noqa: F811
+    leader = await commune.hire("leader", zalo=LEADER_ZALO)
+    said = {}
+    for n, text in enumerate(FALSE_ALARMS + [fold(FALSE_ALARMS[0]), fold(FALSE_ALARMS[5])]):
+        said[text] = await commune.says(f"83{n:02d}", text)
+    tab = Visitor(commune.running.url)
+    try:
+        await tab.open()
+        for text in FALSE_ALARMS:
+            said[f"web: {text}"] = frames_text(await tab.says(text))
+    finally:
+        await tab.close()
+    for text, reply in said.items():
+        for alarm in (*NUMBERS, "KHẨN", "PA-", "báo ngay cho lãnh đạo", "Gọi ngay"):
+            assert alarm not in reply, (text, reply)
+    assert await _tickets(commune, leader) == []
+    assert await _alerts_queued(commune) == 0
+
+
+async def test_a_road_confirmed_urgent_gets_advice_for_a_road(commune):  # noqa: F811
+    """Asked about a road that subsided, the resident says it is urgent: filed and the leader
+    told, with the advice for damage — keep people away — not first aid and 115."""
+    leader = await commune.hire("leader", zalo=LEADER_ZALO)
+    user = "8320"
+    asked = await commune.says(user, "Đường vào bản Nậm Mòn bị sụt một hố sâu, xe máy không "
+                                     "qua được")
+    assert "cần xử lý ngay không" in asked and "PA-" not in asked
+    assert not any(n in asked for n in NUMBERS) and await _alerts_queued(commune) == 0
+    done = await commune.says(user, "có")
+    code = ticket_code(done)
+    assert not any(n in done for n in ("115", "113")) and "tránh xa" in done
+    [alert] = await commune.alerts(LEADER_ZALO, 1)
+    assert alert.startswith("KHẨN") and code in alert
+    _, ticket = await commune.call(leader, "GET", f"/tickets/{code}")
+    assert ticket["emergency"] is True and ticket["category"]["code"] == "disaster"
+
+
+async def test_the_dangers_among_them_alert_with_number_and_advice(commune):  # noqa: F811
+    leader = await commune.hire("leader", zalo=LEADER_ZALO)
+    for n, (text, _kind, says) in enumerate(MUST_CATCH):
+        said = await commune.says(f"84{n:02d}", text if n % 2 else fold(text))
+        assert says in said and ticket_code(said) and "báo ngay cho lãnh đạo" in said, said
+        assert said.index(says) < said.index(ticket_code(said))  # the advice first
+    alerts = await commune.alerts(LEADER_ZALO, len(MUST_CATCH))
+    assert all(a.startswith("KHẨN") for a in alerts)
+    assert len(await _tickets(commune, leader)) == len(MUST_CATCH)
+    # and on the web chat
+    tab = Visitor(commune.running.url)
+    try:
+        await tab.open()
+        said = frames_text(await tab.says("Nhà hàng xóm đang cháy to, lửa lan sang nhà tôi rồi"))
+    finally:
+        await tab.close()
+    assert "114" in said and "ra khỏi nơi cháy" in said and ticket_code(said)
+    assert len(await commune.alerts(LEADER_ZALO, len(MUST_CATCH) + 1)) == len(MUST_CATCH) + 1
+
+
 async def test_unsure_asks_once_and_yes_files_an_emergency(commune):  # noqa: F811
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     asked = await commune.says("8206", "có cháy ở Bản Phố")
@@ -303,15 +435,21 @@ def test_bot_triage_eval_prints_precision_and_recall(tmp_path, capsys):
     (data / "test").mkdir(parents=True)
     fires = [f"nhà số {n} đang cháy, lửa lan sang nhà bên" for n in range(6)]
     calm = [f"đèn đường số {n} cháy bóng mấy hôm nay" for n in range(6)]
+    roads = [f"đường số {n} sụt lún một đoạn lớn" for n in range(6)]
     (data / "examples.yml").write_text(json.dumps(
-        {"emergency": {"fire": fires}, "routine": {"figurative": calm}}, ensure_ascii=False),
-        encoding="utf-8")
+        {"emergency": {"fire": fires}, "unsure": {"hazard": roads},
+         "routine": {"figurative": calm}}, ensure_ascii=False), encoding="utf-8")
     (data / "test" / "heldout.yml").write_text(json.dumps(
         {"emergency": {"fire": ["cháy nhà rồi, lửa to lắm"]},
+         "unsure": {"hazard": ["đường vào bản sụt lún"]},
          "routine": {"figurative": ["tháng này cháy túi"]}}, ensure_ascii=False),
         encoding="utf-8")
+    (data / "test" / "adversarial.yml").write_text(json.dumps(
+        {"routine": {"figurative": ["bão giá quá"]}}, ensure_ascii=False), encoding="utf-8")
     assert cli.main(["triage", "eval", "--data", str(data)]) == 0
     out = capsys.readouterr().out
-    assert "| held-out, as written | 1 / 1 |" in out and "accents removed" in out
-    assert "precision" in out and "recall" in out
+    assert "| held-out, as written | 1 / 1 / 2 |" in out and "accents removed" in out
+    assert "| held-out adversarial.yml, as written | 0 / 0 / 1 |" in out
+    assert "| held-out heldout.yml, accents removed | 1 / 1 / 1 |" in out
+    assert "alert precision" in out and "question recall" in out
     assert cli.main(["triage", "eval", "--data", str(tmp_path / "none")]) == 2

@@ -12,16 +12,23 @@ split is held out for ``bot triage eval``, docs/triage.md):
   character n-grams and words of its accent-free form (teencode expanded, as the NLU reads
   it), its words with their accents when it has them ("cháy" is not "chạy"), and cue tokens
   from ``data/triage/cues.yml`` (time: "năm ngoái", "mấy tuần nay"; now: "đang", "cứu";
-  people at risk; figures of speech; questions). Each accented example is also learnt
-  without its accents.
-- the kind (fire, flood, live wires, a rabid dog, dying livestock, …): the same features,
-  trained on the emergencies only; the kind gives the ticket's category, the number and the
-  first advice (``KINDS``).
+  people at risk; who or what could be hurt; figures of speech; questions). Each accented
+  example is also learnt without its accents; an unsure example is learnt as half an
+  emergency when it names someone at risk (drawn to the question's band), else as one
+  (nobody named: `decide` asks).
+- the kind (fire, flood, live wires, a rabid dog, dying livestock, … and ``hazard``: damage
+  to a road, a bridge, a canal, a pole with nobody at risk yet): the same features, trained
+  on the emergencies and the unsure examples; the kind gives the ticket's category, the
+  number and the first advice (``KINDS``).
 
-The probability of an emergency gives the level: from ``EMERGENCY_AT`` a sure emergency (filed
-at once, leaders alerted), from ``UNSURE_AT`` the resident is asked one short question
-(``QUESTION``), below it routine. Both thresholds were chosen on cross-validated predictions
-over the training split and are written down with their figures in docs/triage.md.
+The level is decided in one place, ``decide``: below ``UNSURE_AT`` routine; a sure emergency
+(filed at once, leaders alerted) needs the probability from ``EMERGENCY_AT`` AND the message
+naming a person, a home or livestock the danger can reach (``at_risk``, cue groups in
+``cues.yml``: a road that subsided, a tree across the road, a pole about to fall name none)
+AND a kind that alerts; anything else not routine gets one short question (``QUESTION``). The
+kind is one whose victims the words name (``Kind.needs``): no first aid and 115 for a road.
+Both thresholds were chosen on cross-validated predictions over the training split and are
+written down with their figures in docs/triage.md.
 """
 
 from __future__ import annotations
@@ -57,12 +64,23 @@ def N_(text: str) -> str:  # marks a msgid for extraction; translated where show
     return text
 
 
+#: the evidence groups (``cues.yml``) that show someone or something at risk
+PERSON, HOME, LIVESTOCK = "person", "home", "livestock"
+AT_RISK = (PERSON, HOME, LIVESTOCK)
+
+
 @dataclass(frozen=True)
 class Kind:
     code: str
     category: str  # bot/feedback/categories.py
     #: what to do first, with the number to call (Vietnamese msgid; ``{phone}``: the commune's)
     advice: str
+    #: the kind is chosen only when the message shows one of these at risk: its advice is for
+    #: a victim (no first aid and 115 for a road that subsided); empty: whenever it is likely
+    needs: tuple[str, ...] = ()
+    #: False: the kind never alerts by itself, at most the question (damage to a road, a
+    #: bridge, a canal, a pole — nobody in danger yet)
+    alarm: bool = True
 
 
 #: Numbers: 114 fire and rescue (Cảnh sát PCCC và CNCH), 113 police, 115 medical emergency,
@@ -85,24 +103,29 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("dog_bite", "epidemic", N_("Rửa ngay vết cắn bằng xà phòng dưới vòi nước chảy trong 15 "
                                     "phút, rồi đến trạm y tế ngay hôm nay để tiêm vắc xin phòng "
                                     "dại. Tránh xa con vật, không tự đánh bắt. Vết thương nặng, "
-                                    "gọi 115.")),
+                                    "gọi 115."), (PERSON, LIVESTOCK)),
     Kind("livestock", "epidemic", N_("Không bán, giết mổ, ăn hay chở đi gia súc, gia cầm ốm, "
                                      "chết; không vứt xác xuống sông, suối; nhốt riêng con ốm. "
-                                     "Cán bộ thú y xã sẽ được báo; cần gấp, gọi xã {phone}.")),
+                                     "Cán bộ thú y xã sẽ được báo; cần gấp, gọi xã {phone}."),
+         (LIVESTOCK,)),
     Kind("outbreak", "epidemic", N_("Đưa người ốm đến trạm y tế xã; người sốt cao, co giật, khó "
                                     "thở hay lơ mơ thì gọi ngay 115. Hạn chế tiếp xúc gần với "
-                                    "người ốm.")),
+                                    "người ốm."), (PERSON,)),
     Kind("poisoning", "accident", N_("Gọi ngay 115 hoặc đưa người bị ngộ độc đến trạm y tế gần "
                                      "nhất; giữ lại thức ăn, đồ uống, vỏ thuốc nghi gây ngộ "
-                                     "độc. Ngộ độc khói than, khí gas: đưa ra chỗ thoáng.")),
+                                     "độc. Ngộ độc khói than, khí gas: đưa ra chỗ thoáng."),
+         (PERSON,)),
     Kind("drowning", "accident", N_("Gọi to người xung quanh; ném phao, can nhựa, sào hoặc dây "
                                     "cho người bị nạn, không nhảy xuống nếu không biết bơi. Gọi "
-                                    "ngay 114 và 115.")),
+                                    "ngay 114 và 115."), (PERSON,)),
     Kind("injury", "accident", N_("Gọi ngay 115. Không di chuyển người bị thương nặng nếu không "
                                   "cần thiết; người bị điện giật: ngắt điện trước khi chạm "
-                                  "vào.")),
+                                  "vào."), (PERSON,)),
     Kind("violence", "security", N_("Tránh xa nơi nguy hiểm, đến chỗ an toàn, không tự can "
                                     "thiệp khi có hung khí. Gọi ngay 113.")),
+    Kind("hazard", "disaster", N_("Giữ mọi người, trẻ em, xe cộ và gia súc tránh xa chỗ hư "
+                                  "hỏng; nếu an toàn thì đặt vật báo hiệu. Cán bộ xã sẽ được "
+                                  "báo để đến xem; cần gấp, gọi xã {phone}."), alarm=False),
 )}
 QUESTION = N_("Việc này đang xảy ra, cần xử lý ngay không ạ?")
 QUESTION_TTL_S = 30 * 60  # an answer to the question later than this is a new message
@@ -133,7 +156,17 @@ class Assessment:
 class Example:
     text: str
     emergency: bool
-    label: str  # the emergency's kind, or why it is routine
+    label: str  # the emergency's kind (or the unsure one's), or why it is routine
+    #: a reasonable officer would ask first ("cột điện nghiêng sắp đổ"): not an emergency,
+    #: not routine either; ``label`` is the kind filed if the resident answers "có"
+    unsure: bool = False
+
+    @property
+    def level(self) -> str:
+        return "emergency" if self.emergency else "unsure" if self.unsure else "routine"
+
+
+SECTIONS = ("emergency", "unsure", "routine")
 
 
 def load(path: Path | str = DATA_DIR, *, skip: tuple[str, ...] = ("test",)) -> list[Example]:
@@ -146,16 +179,19 @@ def load(path: Path | str = DATA_DIR, *, skip: tuple[str, ...] = ("test",)) -> l
     examples = []
     for file in files:
         doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        unknown = set(doc) - {"emergency", "routine"}
+        unknown = set(doc) - set(SECTIONS)
         if unknown:
-            raise ValueError(f"{file}: unknown section(s) {sorted(unknown)}: emergency, routine")
-        for side in ("emergency", "routine"):
+            raise ValueError(f"{file}: unknown section(s) {sorted(unknown)}: "
+                             f"{', '.join(SECTIONS)}")
+        for side in SECTIONS:
             for label, texts in (doc.get(side) or {}).items():
-                if side == "emergency" and label not in KINDS:
-                    raise ValueError(f"{file}: emergency kind {label!r}: one of "
+                if side != "routine" and label not in KINDS:
+                    raise ValueError(f"{file}: {side} kind {label!r}: one of "
                                      f"{', '.join(KINDS)}")
-                examples += [Example(str(t), side == "emergency", str(label))
-                             for t in texts or []]
+                if side == "emergency" and not KINDS[label].alarm:
+                    raise ValueError(f"{file}: {label!r} never alerts: list it under unsure")
+                examples += [Example(str(t), side == "emergency", str(label),
+                                     unsure=side == "unsure") for t in texts or []]
     return examples
 
 
@@ -176,18 +212,25 @@ def _any_of(phrases: list[str]) -> re.Pattern[str] | None:
 
 
 @lru_cache(maxsize=1)
-def _cues() -> tuple[tuple[str, Any, Any, Any], ...]:
-    """Per group: (token, accented phrases, accent-free phrases of 2+ words, accent-free
-    single words) as compiled patterns."""
+def _cues() -> dict[str, tuple[Any, Any, Any]]:
+    """Per group, its token (``cue_past``, …) → (accented phrases, accent-free phrases of 2+
+    words, accent-free single words) as compiled patterns."""
     raw = yaml.safe_load((DATA_DIR / "cues.yml").read_text(encoding="utf-8")) or {}
-    groups = []
+    groups = {}
     for group, phrases in raw.items():
+        # "=trẻ": matched only with its accents (without them it is "tre", bamboo)
         accented = [" ".join(_words(nfc(str(p)).lower())) for p in phrases]
-        plain = [search_key(p) for p in accented]
-        groups.append((f"cue_{group}", _any_of(accented),
-                       _any_of([p for p in plain if " " in p]),
-                       _any_of([p for p in plain if " " not in p])))
-    return tuple(groups)
+        plain = [search_key(p) for p, raw_p in zip(accented, phrases, strict=True)
+                 if not str(raw_p).startswith("=")]
+        groups[f"cue_{group}"] = (_any_of(accented),
+                                  _any_of([p for p in plain if " " in p]),
+                                  _any_of([p for p in plain if " " not in p]))
+    return groups
+
+
+#: the cue group of people who are the danger, not in it ("có người lạ lảng vảng"): its words
+#: are taken out before the other groups are looked for
+SUSPECT = "cue_suspect"
 
 
 @lru_cache(maxsize=256)
@@ -197,16 +240,36 @@ def cue_tokens(text: str) -> tuple[str, ...]:
     accented = " ".join(_words(lower))
     plain = " ".join(_words(search_key(text)))
     has_accents = accented != plain
+    groups = _cues()
     found = []
-    for token, phrases, plain_multi, plain_single in _cues():
-        if (has_accents and phrases and phrases.search(accented)) \
-                or (plain_multi and plain_multi.search(plain)) \
-                or (not has_accents and plain_single and plain_single.search(plain)):
-            found.append(token)
+
+    def shows(patterns: tuple[Any, Any, Any], accented: str, plain: str) -> bool:
+        phrases, plain_multi, plain_single = patterns
+        return bool((has_accents and phrases and phrases.search(accented))
+                    or (plain_multi and plain_multi.search(plain))
+                    or (not has_accents and plain_single and plain_single.search(plain)))
+
+    if SUSPECT in groups and shows(groups[SUSPECT], accented, plain):
+        found.append(SUSPECT)
+        phrases, plain_multi, plain_single = groups[SUSPECT]
+        if has_accents and phrases:
+            accented = phrases.sub(" ", accented)
+        for pattern in (plain_multi, None if has_accents else plain_single):
+            if pattern:
+                plain = pattern.sub(" ", plain)
+    found += [token for token, patterns in groups.items()
+              if token != SUSPECT and shows(patterns, accented, plain)]
     this_year = to_vn(utcnow()).year
     if any(int(y) < this_year for y in _YEAR.findall(lower)):
         found.append("cue_past")
     return tuple(found)
+
+
+def at_risk(text: str) -> frozenset[str]:
+    """Who or what the message shows that a danger could reach: a person, a home (a house, a
+    school, a market), livestock — the words of ``cues.yml``'s groups of those names."""
+    tokens = set(cue_tokens(text))
+    return frozenset(g for g in AT_RISK if f"cue_{g}" in tokens)
 
 
 # the three views of a message the features are built from (module level: the fitted
@@ -246,7 +309,7 @@ def _pipeline(c: float, balanced: bool) -> Pipeline:
 def with_plain_copies(examples: list[Example]) -> list[Example]:
     """Each accented example and the same words typed without accents."""
     out = list(examples)
-    out += [Example(fold(e.text), e.emergency, e.label) for e in examples
+    out += [Example(fold(e.text), e.emergency, e.label, e.unsure) for e in examples
             if fold(e.text) != e.text]
     return out
 
@@ -265,14 +328,23 @@ class Triage:
         started = time.perf_counter()
         self.emergency_at, self.unsure_at = emergency_at, unsure_at
         train = with_plain_copies(examples)
-        urgent = [e for e in train if e.emergency]
+        # an unsure example that names someone at risk is learnt half as an emergency, half as
+        # routine: its probability is drawn to the middle, where the question is asked; one
+        # that names nobody is an emergency to the probability: `decide` asks, as nobody is
+        # named ("cây đổ lên dây điện" is not unlike "cây đổ lên dây điện trước nhà tôi")
+        half = [e for e in train if e.unsure and at_risk(e.text)]
+        texts = [e.text for e in train] + [e.text for e in half]
+        labels = [e.emergency or e.unsure for e in train] + [False for e in half]
+        weights = [0.5 if e in half else 1.0 for e in train] + [0.5 for e in half]
+        # the kind: of the emergencies and of what is asked about (filed on "có")
+        urgent = [e for e in train if e.emergency or e.unsure]
         self.decision = _pipeline(DECISION_C, balanced=DECISION_BALANCED)
         self.kinds = _pipeline(KIND_C, balanced=KIND_BALANCED)
         # one BLAS thread: on a busy 2-core host OpenBLAS's threads fight each other and the
         # same fit takes 40 times longer (0.05 s → 2 s)
         self._kind_classes = sorted({e.label for e in urgent})
         with threadpool_limits(1):
-            self.decision.fit([e.text for e in train], [e.emergency for e in train])
+            self.decision.fit(texts, labels, clf__sample_weight=weights)
             if len(self._kind_classes) > 1:  # else every emergency is of that one kind
                 self.kinds.fit([e.text for e in urgent], [e.label for e in urgent])
                 self._kind_classes = [str(c) for c in self.kinds.classes_]
@@ -285,20 +357,52 @@ class Triage:
         """Of an emergency, from the whole message."""
         return float(self._decide.proba(text)[self._true])
 
-    def kind(self, text: str) -> str:
+    def kind_probabilities(self, text: str) -> dict[str, float]:
         if self._kind is None:
-            return self._kind_classes[0]
-        probs = self._kind.proba(text)
-        return self._kind_classes[int(probs.argmax())]
+            return {self._kind_classes[0]: 1.0}
+        return dict(zip(self._kind_classes, map(float, self._kind.proba(text)), strict=True))
 
-    def assess(self, text: str | None) -> Assessment:
+    def kind(self, text: str) -> str:
+        """The most likely kind the message's words allow (``Kind.needs``)."""
+        return kind_of(self.kind_probabilities(text), at_risk(text))
+
+    def assess(self, text: str | None, emergency_at: float | None = None,
+               unsure_at: float | None = None) -> Assessment:
         said = (text or "").strip()
         if not said or said.startswith("/"):  # nothing typed, or a tapped button
             return Assessment("routine", 0.0)
         p = self.probability(said)
-        level = ("emergency" if p >= self.emergency_at else
-                 "unsure" if p >= self.unsure_at else "routine")
-        return Assessment(level, p, None if level == "routine" else self.kind(said))
+        if p < (self.unsure_at if unsure_at is None else unsure_at):
+            return Assessment("routine", p)
+        return decide(p, self.kind_probabilities(said), at_risk(said),
+                      self.emergency_at if emergency_at is None else emergency_at)
+
+
+def kind_of(probabilities: dict[str, float], shown: frozenset[str]) -> str:
+    """The most likely kind whose victims the message shows (``Kind.needs``); a kind nobody
+    trained (a test's small data) counts as needing nothing."""
+    allowed = {k: p for k, p in probabilities.items()
+               if k not in KINDS or not KINDS[k].needs or shown & set(KINDS[k].needs)}
+    if not allowed:  # only victim kinds were learnt and the message shows none
+        allowed = probabilities
+    return max(allowed, key=allowed.__getitem__)
+
+
+def decide(p: float, kinds: dict[str, float], shown: frozenset[str],
+           emergency_at: float) -> Assessment:
+    """THE decision between a sure emergency and the question, for a message not routine
+    (``p`` ≥ the question's threshold). A sure alarm needs all three: the classifier sure
+    enough (``p`` ≥ ``emergency_at``), the message showing a person, a home or livestock that
+    the danger can reach (``at_risk``: "đường bị sụt lún, xe máy không đi được", "cây đổ chắn
+    ngang đường", "cột điện nghiêng sắp đổ" show none), and a kind that alerts (damage to a
+    road or a pole does not). Anything less is asked about. The kind, and so the advice, is
+    one whose victims the words name: no 115 for a road that subsided."""
+    kind = kind_of(kinds, shown)
+    sure = p >= emergency_at and bool(shown) and KINDS.get(kind, _ANY).alarm
+    return Assessment("emergency" if sure else "unsure", p, kind)
+
+
+_ANY = Kind("any", "other", "")  # a kind only a test's small data knows: alerts
 
 
 #: NLU intents whose examples may tell of a danger; every other intent's examples are ordinary
