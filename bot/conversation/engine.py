@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Commune
-from bot.conversation import answers, rules
+from bot.conversation import answers, erasure, rules
 from bot.conversation import village as village_chat
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
@@ -171,6 +171,13 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     _ = gettext_for(language)
     state = dict(state or {})
     now_s = (now or utcnow()).timestamp()
+    erase = erasure.answer(state, text, now_s)  # "xóa thông tin của tôi" asked just before
+    if erase is not None:
+        state.pop("choices", None)
+        if erase:  # the caller erases, then says so
+            return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
+                              [{"kind": "erase"}])
+        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept(_)], state)
     reread = False  # the words of a message already triaged, read again as a normal message
     if (asked := state.pop("triage", None)) is not None:  # "is it happening now?"
         said = triage.answer_of(text) if now_s - asked["at"] <= triage.QUESTION_TTL_S else None
@@ -325,6 +332,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         topics = (rules.topic_choices(text, intent, _topics_in)
                   if intent in ("subscribe", "unsubscribe") and not chosen else [])
         replies = answer(commune, intent, parse, _, now, notices, channel, topics)
+        if intent == "delete_my_data":  # asked first: only a yes erases
+            replies = [erasure.question(_)]
+            erasure.ask(state, now_s)
         if intent == "unsubscribe" and rules.mentions_erasure(text):  # "xóa số tôi đi, …"
             replies = [Text("\n".join([*map(text_of, replies), _(
                 "Thông tin của anh/chị vẫn được giữ để xã liên hệ khi cần. Muốn xóa thông tin, "
@@ -506,9 +516,11 @@ def _words_to_read(text: str | None) -> bool:
 
 
 def _asks_for_staff(text: str | None, understood: Understanding | None) -> bool:
+    """Words that leave a report form: "cho tôi gặp cán bộ", "xóa thông tin của tôi"."""
     if not _words_to_read(text) or understood is None:
         return False
-    return understood.parse.intent == "talk_to_staff" and understood.parse.confidence >= 0.8
+    return understood.parse.intent in ("talk_to_staff", "delete_my_data") \
+        and understood.parse.confidence >= 0.8
 
 
 def _report_step(commune: Commune, text: str | None, attachments: list[dict[str, Any]] | None,
