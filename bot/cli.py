@@ -604,8 +604,8 @@ def cmd_resident_erase(args: argparse.Namespace) -> int:
                 if args.staff_id is not None:
                     staff = await s.get(Staff, args.staff_id)
                     if staff is None or staff.commune_id != tenant.id or not staff.active \
-                            or staff.role not in ("leader", "operator"):
-                        print(f"no active leader or operator #{args.staff_id} in "
+                            or staff.role != "leader":
+                        print(f"no active leader #{args.staff_id} in "
                               f"{args.commune}", file=sys.stderr)
                         return 2
                 done = await privacy.erase_on_request(

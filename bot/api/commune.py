@@ -6,8 +6,8 @@
     POST /api/v1/communes/{code}/residents/by-ticket/{PA-…}/erase   … the one who filed a ticket
 
 Any staff role may ask for the warnings: the answer names no one, only the gaps to fill.
-Erasing (bot/privacy.py, docs/privacy.md) is the leader's decision — or the operator's, who runs
-the deployment — and needs ``{"confirm": true}``: it cannot be undone.
+Erasing (bot/privacy.py, docs/privacy.md) is the leader's decision (the deployment's
+administrator uses `bot resident erase`) and needs ``{"confirm": true}``: it cannot be undone.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bot import privacy
 from bot.api.auth import error, identify, json_response, read_json
 from bot.coverage import warnings
 
-ERASERS = ("leader", "operator")
+ERASERS = ("leader",)
 
 
 class CommuneApi:
