@@ -27,6 +27,8 @@ INTENTS = set(answers.TITLES) | {"greet", "goodbye", "thanks", "affirm", "deny",
 #: while staff have the conversation the bot still answers these — when it is sure
 SURE_WHILE_WITH_STAFF = ("ticket_status", "office_hours", "office_contact", "health_station")
 SURE = 0.9  # "sure": the NLU's confidence ("giờ làm sao" reads 0.8 office_hours), a rule, a code
+#: never offered as a guess in a "did you mean" menu: erasing is asked for in so many words
+NEVER_GUESSED = {"delete_my_data"}
 NOTE_TTL_S = 24 * 3600  # after a reopening, the next message within a day is for the ticket
 PHOTO_AFTER_FILING_S = 30 * 60  # a photo alone this soon after filing belongs to that ticket
 
@@ -296,7 +298,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state["misses"] = 0
         else:
             options = [Choice(_(answers.TITLES[r.intent]), "/" + r.intent) for r in ranked
-                       if r.intent in answers.TITLES and r.confidence >= CLARIFY_FLOOR][:3]
+                       if r.intent in answers.TITLES and r.intent not in NEVER_GUESSED
+                       and r.confidence >= CLARIFY_FLOOR][:3]
             if options:
                 if all(o.payload != "/talk_to_staff" for o in options):
                     options.append(Choice(_("Gặp cán bộ"), "/talk_to_staff"))
