@@ -257,3 +257,32 @@ async def test_withdrawing_consent_keeps_the_matter_and_records_it(commune):
     async with sm() as s:  # the matter stays: only who told it goes
         ticket = (await s.execute(select(Ticket))).scalar_one()
         assert MARK in ticket.description and ticket.reporter_phone is None
+
+
+def test_only_a_yes_to_the_question_erases_and_the_question_leaves_a_report_form():
+    from datetime import timedelta
+
+    from bot.config import load_settings
+    from bot.conversation import engine
+    from bot.timeutil import utcnow
+
+    bac_ha = load_settings("config.yml").communes[0]
+    now = utcnow()
+    asked = engine.respond(bac_ha, "xóa hết tt của mik đi", now=now)
+    assert asked.parse.intent == "delete_my_data" and asked.effects == []
+    for yes in ("/erase yes", "1", "đồng ý", "Đồng ý xóa"):
+        assert engine.respond(bac_ha, yes, state=asked.state, now=now).effects == [
+            {"kind": "erase"}], yes
+    for no in ("/erase no", "2", "không"):
+        kept = engine.respond(bac_ha, no, state=asked.state, now=now)
+        assert kept.effects == [] and "không xóa gì" in kept.reply_text, no
+    # an hour later a "yes" is not an answer to it; a tapped menu choice is not either
+    later = engine.respond(bac_ha, "đồng ý", state=asked.state, now=now + timedelta(hours=2))
+    assert {"kind": "erase"} not in later.effects
+    other = engine.respond(bac_ha, "/office_hours", state=asked.state, now=now)
+    assert other.effects == [] and other.parse.intent == "office_hours"
+    # asked in the middle of a report: the form is left, the question asked
+    form = engine.respond(bac_ha, "tôi muốn phản ánh", now=now)
+    assert form.state.get("report")
+    asked = engine.respond(bac_ha, "xóa thông tin của tôi", state=form.state, now=now)
+    assert asked.parse.intent == "delete_my_data" and "report" not in asked.state
