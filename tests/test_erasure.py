@@ -281,6 +281,10 @@ def test_only_a_yes_to_the_question_erases_and_the_question_leaves_a_report_form
     assert {"kind": "erase"} not in later.effects
     other = engine.respond(bac_ha, "/office_hours", state=asked.state, now=now)
     assert other.effects == [] and other.parse.intent == "office_hours"
+    for question in ("có thông báo gì mới không", "có ai trực không ạ", "giờ làm việc"):
+        other = engine.respond(bac_ha, question, state=asked.state, now=now)
+        assert {"kind": "erase"} not in other.effects and "không xóa gì" not in \
+            other.reply_text, question
     # asked in the middle of a report: the form is left, the question asked
     form = engine.respond(bac_ha, "tôi muốn phản ánh", now=now)
     assert form.state.get("report")

@@ -1,6 +1,7 @@
 """The chat side of "xóa thông tin của tôi": one question with two quick replies, and what the
-answer means. Only a yes to that question (a tap on "Đồng ý xóa", "1", or the words) erases;
-anything else erases nothing. The erasure itself is bot/privacy.py.
+answer means. Only a yes to that question erases — a tap on "Đồng ý xóa", "1", or a message
+that is only agreement ("đồng ý", "có", "vâng, xóa đi"); "có thông báo gì mới không" is a new
+question, answered as usual. Anything else erases nothing. The erasure itself is bot/privacy.py.
 """
 
 from __future__ import annotations
@@ -8,10 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from bot.envelope import Choice, Choices, Text
-from bot.feedback.chat import consent_of
+from bot.nlu.text import normalise
 
 YES, NO = "/erase yes", "/erase no"
 QUESTION_TTL_S = 3600  # a yes an hour later is not an answer to the question any more
+#: a whole message of agreement (normalised: accents folded, teencode expanded); "có" alone is
+#: one, "có việc khác" is not
+_AGREE = {"co", "dong y", "vang", "da", "ok", "oke", "u", "uh", "duoc", "xoa", "chac chan"}
+_POLITE = {"a", "nhe", "nha", "di", "luon", "het", "xoa", "roi", "vay", "giup", "toi", "em",
+           "minh", "dong", "y", "co", "vang", "da", "ok", "duoc", "chac", "chan", "oke"}
+_REFUSE = {"khong", "thoi", "huy", "dung", "khoan", "chua"}
 
 
 def question(_) -> Choices:  # type: ignore[no-untyped-def]
@@ -33,9 +40,19 @@ def answer(state: dict[str, Any], text: str | None, now_s: float) -> bool | None
     if asked is None or now_s - float(asked) > QUESTION_TTL_S:
         return None
     said = (text or "").strip()
-    if said.startswith("/") and said not in (YES, NO):
-        return None  # another menu's choice
-    return consent_of(said)
+    if said in (YES, "1"):
+        return True
+    if said in (NO, "2"):
+        return False
+    words = normalise(said).split()
+    if not words or said.startswith("/"):
+        return None  # a photo alone, another menu's choice
+    if words[0] in _REFUSE and len(words) <= 4:  # "không", "thôi khỏi", "không xóa"
+        return False
+    agreed = " ".join(words[:2]) in _AGREE or words[0] in _AGREE
+    if agreed and set(words) <= _POLITE and len(words) <= 6:  # "đồng ý xóa", "vâng, xóa đi"
+        return True
+    return None
 
 
 def kept(_) -> Text:  # type: ignore[no-untyped-def]
