@@ -389,6 +389,21 @@ class InboundProcessor(Worker):
                 conv.state = village_chat.pending(conv.state, suggested[0],
                                                   village_suggested=suggested[1])
         elif kind == "message":
+            if conv.mode == "handoff" or echoes.paused(conv, now):
+                # staff have the conversation, but erasing is still asked of the bot
+                turn, conv.state = engine.erasure_while_with_staff(
+                    conv.state, inbound.text, language=resident.language,
+                    understood=understood, now=now)
+                if turn is not None:
+                    erased = await self._erase_if_asked(s, rows, resident, conv, event, turn)
+                    rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                                 text=None if erased else inbound.text,
+                                 intent=turn.parse.intent, confidence=turn.parse.confidence)
+                    for reply in turn.replies:
+                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
+                                     intent=turn.parse.intent, confidence=1.0)
+                    self._queue(rows, tenant, event, inbound, resident, turn.replies)
+                    return
             if echoes.paused(conv, now) and conv.mode != "handoff":
                 # staff are writing to them in Zalo's OA Manager: logged for staff, not answered
                 # (an emergency is still filed at once, as during a handoff)
@@ -461,15 +476,11 @@ class InboundProcessor(Worker):
                                         resident.village_id or 0),
                                     handoff_after=self.feedback.handoff_after_misses)
             conv.state = result.state
-            erased = False
+            erased = await self._erase_if_asked(s, rows, resident, conv, event, result)
             for effect in result.effects:
-                if effect["kind"] == "erase":  # "xóa thông tin của tôi", confirmed
-                    _ = gettext_for(resident.language)  # said in the language they chose
-                    await privacy.erase_resident(s, resident, scope="all", source="chat")
-                    rows.forget(resident, conv.id, event.id)
-                    result.replies = [erasure.done(_)]
-                    erased = True
-                elif effect["kind"] == "topic":
+                if effect["kind"] == "erase":
+                    continue
+                if effect["kind"] == "topic":
                     await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
                 elif effect["kind"] == "language":
                     resident.language = effect["language"]
@@ -496,6 +507,21 @@ class InboundProcessor(Worker):
                              text=engine.text_of(reply),
                              intent=result.parse.intent, confidence=result.parse.confidence)
         self._queue(rows, tenant, event, inbound, resident, replies)
+
+    @staticmethod
+    async def _erase_if_asked(s: AsyncSession, rows: _Rows, resident: Resident,
+                              conv: Conversation, event: InboundEvent,
+                              turn: engine.TurnResult) -> bool:
+        """"Xóa thông tin của tôi", confirmed (an ``erase`` effect): the resident's data goes
+        (bot/privacy.py), with what this batch has not written yet, and the turn's reply says
+        it is done. Whether it erased."""
+        if not any(e["kind"] == "erase" for e in turn.effects):
+            return False
+        _ = gettext_for(resident.language)  # said in the language they chose, before it goes
+        await privacy.erase_resident(s, resident, scope="all", source="chat")
+        rows.forget(resident, conv.id, event.id)
+        turn.replies = [erasure.done(_)]
+        return True
 
     async def _set_village(self, s: AsyncSession, tenant: Tenant, resident: Resident,
                            name: str | None, notices: list[tuple[NoticeSummary, tuple[int, ...]]],

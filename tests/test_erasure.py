@@ -290,3 +290,21 @@ def test_only_a_yes_to_the_question_erases_and_the_question_leaves_a_report_form
     assert form.state.get("report")
     asked = engine.respond(bac_ha, "xóa thông tin của tôi", state=form.state, now=now)
     assert asked.parse.intent == "delete_my_data" and "report" not in asked.state
+
+
+async def test_while_staff_have_the_chat_the_bot_still_erases_on_request(commune):
+    officer = await commune.hire("officer", office="vanphong")
+    sm, user = commune.running.services.sm, "8106"
+    await commune.shared_info(user, NAME, PHONE)
+    assert "đã chuyển cuộc trò chuyện cho cán bộ" in await commune.says(user,
+                                                                     "cho tôi gặp cán bộ")
+    await commune.quiet(user, f"tôi cần hỏi về đất đai nhà {MARK}")  # waits for staff
+    assert "2. Không" in await commune.says(user, "xóa thông tin của tôi")
+    await commune.quiet(user, "đồng ý với cán bộ")  # not only agreement: staff's, no erasure
+    assert await holding(sm, MARK, NAME, PHONE) and await erasures(sm) == []
+    assert "2. Không" in await commune.says(user, "xoa du lieu cua toi")
+    assert "đã xóa thông tin" in await commune.says(user, "Đồng ý xóa")
+    assert await holding(sm, MARK, NAME, PHONE) == []
+    assert (await commune.call(officer, "GET", "/handoffs"))[1]["handoffs"] == []  # closed
+    [audit] = await erasures(sm)
+    assert (audit.source, audit.tickets) == ("chat", 0)

@@ -512,6 +512,37 @@ def _stuck(form: dict[str, Any], result: TurnResult, text: str | None,
     return intent not in _FORM_TALK
 
 
+def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
+                             language: str = "vi", understood: Understanding | None = None,
+                             now: datetime | None = None
+                             ) -> tuple[TurnResult | None, dict[str, Any]]:
+    """While staff have the conversation (a handoff, or staff writing from Zalo's OA Manager)
+    a request to erase is still the bot's: the question when the words surely ask for it, the
+    erasure on a yes to it. (None, state): the message is staff's. The state comes back either
+    way: any message after the question takes it away."""
+    _ = gettext_for(language)
+    state = dict(state or {})
+    now_s = (now or utcnow()).timestamp()
+    said = erasure.answer(state, text, now_s)
+    if said is not None:
+        state.pop("choices", None)
+        if said:
+            return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
+                              [{"kind": "erase"}]), state
+        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept(_)], state), state
+    if not _words_to_read(text):
+        return None, state
+    understood = understood or understand_embedded(text or "", ())
+    intent, _rule = rules.decide(understood.parse.intent, text)
+    if intent != "delete_my_data" or understood.parse.confidence < SURE:
+        return None, state
+    question = erasure.question(_)
+    erasure.ask(state, now_s)
+    state["choices"] = [c.payload for c in question.options]
+    return TurnResult(Parse(intent, understood.parse.confidence), [question], state,
+                      understood.backend), state
+
+
 def _words_to_read(text: str | None) -> bool:
     """Typed words, not a tapped payload or a number picked from a menu."""
     said = (text or "").strip()
