@@ -574,6 +574,54 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+# -- residents ------------------------------------------------------------------------------
+def cmd_resident_erase(args: argparse.Namespace) -> int:
+    """Erase a resident who asked (by phone, at the office): bot/privacy.py, the same as the
+    chat's "xóa thông tin của tôi" and the API. Nothing happens without ``--yes``."""
+    from bot import privacy
+    from bot.store.db import create_engine, sessionmaker
+    from bot.store.migrate import upgrade
+    from bot.store.models import Staff
+    from bot.tenants import sync
+
+    settings = _settings(args)
+    if settings.commune(args.commune) is None:
+        print(f"commune {args.commune} is not configured", file=sys.stderr)
+        return 2
+    who = f"Zalo user {args.zalo_id}" if args.zalo_id else f"the reporter of {args.ticket}"
+    if not args.yes:
+        print(f"this erases {who} in {args.commune} for good (name, phone, messages, their "
+              "tickets' text, photos and place); run again with --yes", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            sm = sessionmaker(engine)
+            tenant = (await sync(settings, sm)).by_code(args.commune)
+            async with sm() as s, s.begin():
+                if args.staff_id is not None:
+                    staff = await s.get(Staff, args.staff_id)
+                    if staff is None or staff.commune_id != tenant.id or not staff.active \
+                            or staff.role != "leader":
+                        print(f"no active leader #{args.staff_id} in "
+                              f"{args.commune}", file=sys.stderr)
+                        return 2
+                done = await privacy.erase_on_request(
+                    s, tenant.id, zalo_id=args.zalo_id, ticket_code=args.ticket, source="cli",
+                    staff_id=args.staff_id)
+            if done is None:
+                print(f"{who}: not found in {args.commune}", file=sys.stderr)
+                return 2
+            print(json.dumps({"erased": True, **done.to_json()}, ensure_ascii=False, indent=2))
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 # -- zalo -----------------------------------------------------------------------------------
 async def _with_tokens(settings: Settings, fn):  # type: ignore[no-untyped-def]
     import aiohttp
@@ -760,6 +808,17 @@ def build_parser() -> argparse.ArgumentParser:
             tp.add_argument("--of", help="duplicate: the original ticket's code")
             tp.add_argument("--text", help="publish: the public text (default: the answer)")
         tp.set_defaults(func=cmd_tickets)
+
+    rs = sub.add_parser("resident", help="residents' personal data (docs/privacy.md)"
+                        ).add_subparsers(dest="r_command", required=True)
+    re_ = rs.add_parser("erase", help="erase a resident on request (cannot be undone)")
+    re_.add_argument("--commune", required=True)
+    whom = re_.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--zalo-id", help="their Zalo user id as a follower of the commune's OA")
+    whom.add_argument("--ticket", help="a ticket they filed (PA-2026-000123), on any channel")
+    re_.add_argument("--staff-id", type=int, help="the leader who decided it (kept in the audit)")
+    re_.add_argument("--yes", action="store_true", help="really erase")
+    re_.set_defaults(func=cmd_resident_erase)
 
     z = sub.add_parser("zalo", help="Zalo OA connection").add_subparsers(dest="z_command",
                                                                           required=True)

@@ -21,10 +21,10 @@ from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import FeedbackSettings
-from bot.conversation import engine
+from bot.conversation import engine, erasure
 from bot.conversation import village as village_chat
 from bot.conversation.engine import NoticeSummary
-from bot import chat_staff, echoes
+from bot import chat_staff, echoes, privacy
 from bot.feedback import handoff, intake
 from bot.feedback import service as tickets
 from bot.coord import Coordinator
@@ -33,9 +33,9 @@ from bot.i18n import gettext_for
 from bot.loops import Worker
 from bot.notices import relay
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
-from bot.store.models import (Conversation, Handoff, InboundEvent, Message, Notice,
+from bot.store.models import (Conversation, InboundEvent, Message, Notice,
                               OutboundMessage, ProviderMessage, Resident, Ticket, TopicPreference,
-                              Upload, Village)
+                              Village)
 from bot.store.ops import outbound_row, village_by_name
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import as_utc, to_vn, utcnow
@@ -338,8 +338,8 @@ class InboundProcessor(Worker):
         if inbound.origin:  # web chat: reports are capped per address (bot/feedback/flood.py)
             resident.origin_key = inbound.origin
         now = event.received_at
-        if kind == "withdraw":
-            await erase_resident(s, resident)
+        if kind == "withdraw":  # consent withdrawn on Zalo: who they are goes, the matters stay
+            await privacy.erase_resident(s, resident, scope="identity", source="withdraw")
             conv = self._conversations.get(resident.id)
             rows.forget(resident, conv.id if conv else None, event.id)
             return
@@ -389,6 +389,21 @@ class InboundProcessor(Worker):
                 conv.state = village_chat.pending(conv.state, suggested[0],
                                                   village_suggested=suggested[1])
         elif kind == "message":
+            if conv.mode == "handoff" or echoes.paused(conv, now):
+                # staff have the conversation, but erasing is still asked of the bot
+                turn, conv.state = engine.erasure_while_with_staff(
+                    conv.state, inbound.text, language=resident.language,
+                    understood=understood, now=now)
+                if turn is not None:
+                    erased = await self._erase_if_asked(s, rows, resident, conv, event, turn)
+                    rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                                 text=None if erased else inbound.text,
+                                 intent=turn.parse.intent, confidence=turn.parse.confidence)
+                    for reply in turn.replies:
+                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
+                                     intent=turn.parse.intent, confidence=1.0)
+                    self._queue(rows, tenant, event, inbound, resident, turn.replies)
+                    return
             if echoes.paused(conv, now) and conv.mode != "handoff":
                 # staff are writing to them in Zalo's OA Manager: logged for staff, not answered
                 # (an emergency is still filed at once, as during a handoff)
@@ -461,7 +476,10 @@ class InboundProcessor(Worker):
                                         resident.village_id or 0),
                                     handoff_after=self.feedback.handoff_after_misses)
             conv.state = result.state
+            erased = await self._erase_if_asked(s, rows, resident, conv, event, result)
             for effect in result.effects:
+                if effect["kind"] == "erase":
+                    continue
                 if effect["kind"] == "topic":
                     await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
                 elif effect["kind"] == "language":
@@ -479,15 +497,31 @@ class InboundProcessor(Worker):
             result.replies += result.then  # after what the effects said (engine.TurnResult)
             # what the resident asked, with what the bot understood: misses and low-confidence
             # questions are found here, per commune (`bot nlu misses`)
-            rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id, text=inbound.text,
-                         attachments=inbound.attachments or None, intent=result.parse.intent,
-                         confidence=result.parse.confidence)
+            rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                         text=None if erased else inbound.text,
+                         attachments=None if erased else inbound.attachments or None,
+                         intent=result.parse.intent, confidence=result.parse.confidence)
             replies = result.replies
             for reply in replies:
                 rows.message(tenant.id, conv.id, "out",
                              text=engine.text_of(reply),
                              intent=result.parse.intent, confidence=result.parse.confidence)
         self._queue(rows, tenant, event, inbound, resident, replies)
+
+    @staticmethod
+    async def _erase_if_asked(s: AsyncSession, rows: _Rows, resident: Resident,
+                              conv: Conversation, event: InboundEvent,
+                              turn: engine.TurnResult) -> bool:
+        """"Xóa thông tin của tôi", confirmed (an ``erase`` effect): the resident's data goes
+        (bot/privacy.py), with what this batch has not written yet, and the turn's reply says
+        it is done. Whether it erased."""
+        if not any(e["kind"] == "erase" for e in turn.effects):
+            return False
+        _ = gettext_for(resident.language)  # said in the language they chose, before it goes
+        await privacy.erase_resident(s, resident, scope="all", source="chat")
+        rows.forget(resident, conv.id, event.id)
+        turn.replies = [erasure.done(_)]
+        return True
 
     async def _set_village(self, s: AsyncSession, tenant: Tenant, resident: Resident,
                            name: str | None, notices: list[tuple[NoticeSummary, tuple[int, ...]]],
@@ -544,43 +578,3 @@ async def set_topic_preference(s: AsyncSession, resident: Resident, topic: str,
                               topic=topic, subscribed=subscribed))
     else:
         pref.subscribed = subscribed
-
-
-async def erase_resident(s: AsyncSession, resident: Resident) -> None:
-    """``user_withdraw`` / a deletion request: remove the person's data, keep counts.
-
-    Personal fields are cleared (also the name and phone on their feedback tickets), the
-    conversation log and stored event payloads of this resident are redacted, pending sends are
-    cancelled. The row stays (with ``erased_at``) so reports keep
-    their totals and a later message starts afresh.
-    """
-    resident.display_name = None
-    resident.phone = None
-    resident.address = None
-    resident.user_id_by_app = None
-    resident.consent_at = None
-    resident.consent_source = None
-    resident.erased_at = utcnow()
-    resident.origin_key = None
-    conv_ids = select(Conversation.id).where(Conversation.resident_id == resident.id)
-    await s.execute(update(Message).where(Message.conversation_id.in_(conv_ids.scalar_subquery()))
-                    .values(text=None, attachments=None))
-    await s.execute(update(Conversation).where(Conversation.resident_id == resident.id)
-                    .values(state={}, mode="bot"))
-    await s.execute(update(Handoff).where(Handoff.resident_id == resident.id,
-                                          Handoff.closed_at.is_(None)).values(closed_at=utcnow()))
-    await s.execute(delete(TopicPreference).where(TopicPreference.resident_id == resident.id))
-    await s.execute(update(Ticket).where(Ticket.resident_id == resident.id).values(
-        reporter_name=None, reporter_phone=None, reporter_email=None, origin_key=None))
-    if resident.channel == "webchat":  # the photos the session sent
-        await s.execute(delete(Upload).where(Upload.commune_id == resident.commune_id,
-                                             Upload.session == resident.external_id))
-    await s.execute(update(InboundEvent).where(
-        InboundEvent.commune_id == resident.commune_id,
-        InboundEvent.channel == resident.channel,
-        InboundEvent.external_user_id == resident.external_id,
-        InboundEvent.status.in_(["processed", "ignored", "failed"]))
-        .values(payload={"redacted": True}))
-    await s.execute(update(OutboundMessage).where(
-        OutboundMessage.resident_id == resident.id, OutboundMessage.status == "pending")
-        .values(status="cancelled", error_reason="resident data erased"))

@@ -374,9 +374,11 @@ async def test_handoff_on_request_and_off_when_staff_close(commune):
     assert (await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply",
                                {"text": ""}))[0] == 400
 
+    before = len(sim.messages(OA, user))
     got, _ = await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/close")
     assert got == 200
     assert (await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/close"))[0] == 409
+    assert "kết thúc" in await commune.replies_after(user, before)  # told, before asking again
     assert "7:30" in await commune.says(user, "uy ban lam viec may gio")  # the bot is back
     _, inbox = await commune.call(officer, "GET", "/handoffs")
     assert inbox["handoffs"] == []

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Commune
-from bot.conversation import answers, rules
+from bot.conversation import answers, erasure, rules
 from bot.conversation import village as village_chat
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
@@ -27,6 +27,8 @@ INTENTS = set(answers.TITLES) | {"greet", "goodbye", "thanks", "affirm", "deny",
 #: while staff have the conversation the bot still answers these — when it is sure
 SURE_WHILE_WITH_STAFF = ("ticket_status", "office_hours", "office_contact", "health_station")
 SURE = 0.9  # "sure": the NLU's confidence ("giờ làm sao" reads 0.8 office_hours), a rule, a code
+#: never offered as a guess in a "did you mean" menu: erasing is asked for in so many words
+NEVER_GUESSED = {"delete_my_data"}
 NOTE_TTL_S = 24 * 3600  # after a reopening, the next message within a day is for the ticket
 PHOTO_AFTER_FILING_S = 30 * 60  # a photo alone this soon after filing belongs to that ticket
 
@@ -171,6 +173,13 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     _ = gettext_for(language)
     state = dict(state or {})
     now_s = (now or utcnow()).timestamp()
+    erase = erasure.answer(state, text, now_s)  # "xóa thông tin của tôi" asked just before
+    if erase is not None:
+        state.pop("choices", None)
+        if erase:  # the caller erases, then says so
+            return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
+                              [{"kind": "erase"}])
+        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept(_)], state)
     reread = False  # the words of a message already triaged, read again as a normal message
     if (asked := state.pop("triage", None)) is not None:  # "is it happening now?"
         said = triage.answer_of(text) if now_s - asked["at"] <= triage.QUESTION_TTL_S else None
@@ -289,7 +298,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state["misses"] = 0
         else:
             options = [Choice(_(answers.TITLES[r.intent]), "/" + r.intent) for r in ranked
-                       if r.intent in answers.TITLES and r.confidence >= CLARIFY_FLOOR][:3]
+                       if r.intent in answers.TITLES and r.intent not in NEVER_GUESSED
+                       and r.confidence >= CLARIFY_FLOOR][:3]
             if options:
                 if all(o.payload != "/talk_to_staff" for o in options):
                     options.append(Choice(_("Gặp cán bộ"), "/talk_to_staff"))
@@ -325,6 +335,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         topics = (rules.topic_choices(text, intent, _topics_in)
                   if intent in ("subscribe", "unsubscribe") and not chosen else [])
         replies = answer(commune, intent, parse, _, now, notices, channel, topics)
+        if intent == "delete_my_data":  # asked first: only a yes erases
+            replies = [erasure.question(_)]
+            erasure.ask(state, now_s)
         if intent == "unsubscribe" and rules.mentions_erasure(text):  # "xóa số tôi đi, …"
             replies = [Text("\n".join([*map(text_of, replies), _(
                 "Thông tin của anh/chị vẫn được giữ để xã liên hệ khi cần. Muốn xóa thông tin, "
@@ -499,6 +512,37 @@ def _stuck(form: dict[str, Any], result: TurnResult, text: str | None,
     return intent not in _FORM_TALK
 
 
+def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
+                             language: str = "vi", understood: Understanding | None = None,
+                             now: datetime | None = None
+                             ) -> tuple[TurnResult | None, dict[str, Any]]:
+    """While staff have the conversation (a handoff, or staff writing from Zalo's OA Manager)
+    a request to erase is still the bot's: the question when the words surely ask for it, the
+    erasure on a yes to it. (None, state): the message is staff's. The state comes back either
+    way: any message after the question takes it away."""
+    _ = gettext_for(language)
+    state = dict(state or {})
+    now_s = (now or utcnow()).timestamp()
+    said = erasure.answer(state, text, now_s)
+    if said is not None:
+        state.pop("choices", None)
+        if said:
+            return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
+                              [{"kind": "erase"}]), state
+        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept(_)], state), state
+    if not _words_to_read(text):
+        return None, state
+    understood = understood or understand_embedded(text or "", ())
+    intent, _rule = rules.decide(understood.parse.intent, text)
+    if intent != "delete_my_data" or understood.parse.confidence < SURE:
+        return None, state
+    question = erasure.question(_)
+    erasure.ask(state, now_s)
+    state["choices"] = [c.payload for c in question.options]
+    return TurnResult(Parse(intent, understood.parse.confidence), [question], state,
+                      understood.backend), state
+
+
 def _words_to_read(text: str | None) -> bool:
     """Typed words, not a tapped payload or a number picked from a menu."""
     said = (text or "").strip()
@@ -506,9 +550,11 @@ def _words_to_read(text: str | None) -> bool:
 
 
 def _asks_for_staff(text: str | None, understood: Understanding | None) -> bool:
+    """Words that leave a report form: "cho tôi gặp cán bộ", "xóa thông tin của tôi"."""
     if not _words_to_read(text) or understood is None:
         return False
-    return understood.parse.intent == "talk_to_staff" and understood.parse.confidence >= 0.8
+    return understood.parse.intent in ("talk_to_staff", "delete_my_data") \
+        and understood.parse.confidence >= 0.8
 
 
 def _report_step(commune: Commune, text: str | None, attachments: list[dict[str, Any]] | None,

@@ -536,3 +536,21 @@ class Upload(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Erasure(Base):
+    """The record that a resident's personal data was erased (bot/privacy.py): when, how far,
+    on whose request — never what was erased. Kept so the commune can show it answered the
+    request, and in time (docs/privacy.md)."""
+
+    __tablename__ = "erasures"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"),
+                                            index=True)
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="SET NULL"))
+    scope: Mapped[str] = mapped_column(String(16))  # identity | all
+    source: Mapped[str] = mapped_column(String(16))  # chat | withdraw | cli | api
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
