@@ -407,11 +407,11 @@ class InboundProcessor(Worker):
             if echoes.paused(conv, now) and conv.mode != "handoff":
                 # staff are writing to them in Zalo's OA Manager: logged for staff, not answered
                 # (an emergency is still filed at once, as during a handoff)
-                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                             text=inbound.text, attachments=inbound.attachments or None,
-                             intent="staff_paused")
                 urgent = await intake.during_handoff(s, tenant.id, tenant.config, self.feedback,
                                                      resident, conv, inbound.text, now)
+                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                             text=inbound.text, attachments=inbound.attachments or None,
+                             intent="report_emergency" if urgent else "staff_paused")
                 if urgent:
                     rows.queued_elsewhere = True
                     for reply in urgent:
@@ -420,10 +420,11 @@ class InboundProcessor(Worker):
                     self._queue(rows, tenant, event, inbound, resident, urgent)
                 return
             if conv.mode == "handoff":  # staff are answering; the bot answers only if sure
-                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                             text=inbound.text, attachments=inbound.attachments or None)
                 urgent = await intake.during_handoff(s, tenant.id, tenant.config, self.feedback,
                                                      resident, conv, inbound.text, now)
+                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
+                             text=inbound.text, attachments=inbound.attachments or None,
+                             intent="report_emergency" if urgent else None)
                 if urgent:  # but an emergency is filed at once
                     rows.queued_elsewhere = True
                     for reply in urgent:

@@ -28,7 +28,7 @@ from sqlalchemy import cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.envelope import Text, to_payload
-from bot.store.models import (Conversation, Erasure, Handoff, InboundEvent, Message,
+from bot.store.models import (Conversation, Erasure, Handoff, InboundEvent, Message, Staff,
                               OutboundMessage, Resident, Ticket, TicketEvent, TopicPreference,
                               Upload)
 from bot.timeutil import utcnow, vn_iso
@@ -109,20 +109,28 @@ async def erase_resident(s: AsyncSession, resident: Resident, *, scope: Scope = 
             OutboundMessage.resident_id == resident.id, OutboundMessage.status != "sending")
             .values(kind="text", payload=REDACTED))
         for ticket in tickets:
-            await _anonymise(s, ticket, staff_id)
+            await _anonymise(s, ticket, staff_id, by_staff=source in STAFF_SOURCES)
     s.add(Erasure(commune_id=resident.commune_id, resident_id=resident.id, scope=scope,
                   source=source, staff_id=staff_id, tickets=len(tickets), at=now))
     return Erased(resident.id, len(tickets), messages, cancelled, now)
 
 
-async def _anonymise(s: AsyncSession, ticket: Ticket, staff_id: int | None) -> None:
+#: erasures staff carry out (on a resident's request by phone or at the office)
+STAFF_SOURCES = {"cli", "api"}
+
+
+async def _anonymise(s: AsyncSession, ticket: Ticket, staff_id: int | None,
+                     by_staff: bool) -> None:
     """A ticket becomes an anonymous record: its words, notes, photos, place and reporter are
     replaced; the staff alerts and chat lines that quoted them are rewritten."""
     notes = list((await s.execute(select(TicketEvent.note).where(
         TicketEvent.ticket_id == ticket.id, TicketEvent.note.is_not(None)))).scalars())
-    quoted = _fragments([ticket.description, ticket.answer or "", *notes])
+    quoted = _fragments([ticket.description, ticket.answer or "", ticket.public_answer or "",
+                         *notes])
+    reporter = ticket.resident_id
     ticket.description = ERASED
     ticket.answer = ERASED if ticket.answer else None
+    ticket.public_answer = ERASED if ticket.public_answer else None  # shown by Open311
     ticket.media = []
     ticket.lat = ticket.long = None
     ticket.address = None
@@ -134,7 +142,7 @@ async def _anonymise(s: AsyncSession, ticket: Ticket, staff_id: int | None) -> N
                                               TicketEvent.note.is_not(None))
                     .values(note=ERASED))
     s.add(TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id,
-                      actor="staff" if staff_id else "resident", staff_id=staff_id,
+                      actor="staff" if by_staff else "resident", staff_id=staff_id,
                       action="erase", from_status=ticket.status, to_status=ticket.status))
     # the alerts staff received about it ("ticket:<id>:…:staff:<id>") quote its words
     alerts = (await s.execute(select(OutboundMessage).where(
@@ -146,12 +154,21 @@ async def _anonymise(s: AsyncSession, ticket: Ticket, staff_id: int | None) -> N
         for fragment in quoted:
             text = text.replace(fragment, ERASED)
         row.payload = {**row.payload, "text": text}
-    # staff and propagandists who wrote about it in the chat ("PA-…: …"): their lines go too
+    # staff and propagandists who wrote about it in the chat ("PA-…: …"): their lines go too —
+    # theirs and the reporter's only, not other residents' who happen to name the code
+    staff_ids = select(Staff.zalo_user_id).where(Staff.commune_id == ticket.commune_id,
+                                                 Staff.zalo_user_id.is_not(None))
+    writers = select(Conversation.id).join(Resident, Resident.id == Conversation.resident_id) \
+        .where(Resident.commune_id == ticket.commune_id,
+               ((Resident.channel == "zalo") & Resident.external_id.in_(staff_ids))
+               | (Resident.id == reporter))
     mentions = func.upper(Message.text).like(f"%{ticket.code.upper()}%")
-    await s.execute(update(Message).where(Message.commune_id == ticket.commune_id, mentions)
+    await s.execute(update(Message).where(Message.commune_id == ticket.commune_id, mentions,
+                                          Message.conversation_id.in_(writers))
                     .values(text=None, attachments=None))
     await s.execute(update(InboundEvent).where(
         InboundEvent.commune_id == ticket.commune_id, InboundEvent.status.in_(DONE),
+        InboundEvent.channel == "zalo", InboundEvent.external_user_id.in_(staff_ids),
         func.upper(cast(InboundEvent.payload, SqlText)).like(f"%{ticket.code.upper()}%"))
         .values(payload=REDACTED_EVENT))
 
@@ -190,7 +207,7 @@ async def erase_on_request(s: AsyncSession, commune_id: int, *, zalo_id: str | N
             return await erase_resident(s, resident, scope="all", source=source,
                                         staff_id=staff_id)
     now = utcnow()
-    await _anonymise(s, ticket, staff_id)
+    await _anonymise(s, ticket, staff_id, by_staff=True)
     s.add(Erasure(commune_id=commune_id, resident_id=None, scope="all", source=source,
                   staff_id=staff_id, tickets=1, at=now))
     return Erased(None, 1, 0, 0, now)

@@ -203,10 +203,21 @@ async def test_staff_erase_a_resident_on_request_leader_only_own_commune(commune
         "category": "road", "description": f"ổ gà đầu bản {MARK}", "village": "Bản Phố",
         "name": NAME, "phone": PHONE, "consent": True})
     assert got == 201, filed
+    # answered and published: Open311 shows the answer, until the erasure
+    await commune.call(leader, "POST", f"/tickets/{filed['code']}/answer",
+                       {"note": f"Đã vá ổ gà trước nhà {NAME} {NOTE}"})
+    got, _ = await commune.call(leader, "POST", f"/tickets/{filed['code']}/publish")
+    assert got == 200
+    public = f"{commune.running.url}/open311/v2/requests/{filed['code']}.json"
+    where = {"jurisdiction_id": CODE}
+    async with aiohttp.ClientSession() as http, http.get(public, params=where) as r:
+        assert r.status == 200 and NOTE in await r.text()
     got, body = await commune.call(leader, "POST", f"/residents/by-ticket/{filed['code']}/erase",
                                    {"confirm": True})
     assert got == 200 and body["resident_id"] is None
-    assert await holding(sm, MARK, NAME, PHONE) == []
+    assert await holding(sm, MARK, NAME, PHONE, NOTE) == []
+    async with aiohttp.ClientSession() as http, http.get(public, params=where) as r:
+        assert r.status == 200 and NOTE not in await r.text() and MARK not in await r.text()
 
 
 async def test_staff_erase_from_the_command_line_needs_yes(commune, tmp_path):
@@ -291,6 +302,17 @@ def test_only_a_yes_to_the_question_erases_and_the_question_leaves_a_report_form
     assert form.state.get("report")
     asked = engine.respond(bac_ha, "xóa thông tin của tôi", state=form.state, now=now)
     assert asked.parse.intent == "delete_my_data" and "report" not in asked.state
+    # a wording the NLU is less sure of ("xóa ảnh vừa gửi") leaves the form just the same, and
+    # a "1" typed for another menu shown after the question never erases
+    asked = engine.respond(bac_ha, "xóa ảnh vừa gửi", state=form.state, now=now)
+    assert "report" not in asked.state and asked.then == []
+    assert asked.state["choices"] == ["/erase yes", "/erase no"]
+    menu = {**asked.state, "choices": ["/report category road", "/report category other"]}
+    assert {"kind": "erase"} not in engine.respond(bac_ha, "1", state=menu, now=now).effects
+    # asking for a person mid-form: staff take over, no form question follows
+    staff = engine.respond(bac_ha, "cho em hỏi anh cán bộ địa chính", state=form.state, now=now)
+    assert {"kind": "handoff", "reason": "asked"} in staff.effects
+    assert staff.then == [] and "report" not in staff.state
 
 
 async def test_while_staff_have_the_chat_the_bot_still_erases_on_request(commune):

@@ -584,15 +584,19 @@ async def test_staff_hear_of_a_handoff_and_an_emergency_still_gets_through(commu
     assert "đang chờ cán bộ" in alert and "muốn gặp cán bộ" in alert
     await commune.quiet(user, "tôi muốn hỏi về đất nhà tôi")
     # a fire is not left waiting for office hours
-    urgent = await commune.says(user, "cháy nhà hàng xóm rồi, khói đen đầy trời")
+    urgent = await commune.says(user, "cháy nhà hàng xóm ở Bản Phố rồi, khói đen đầy trời")
     code = ticket_code(urgent)
     assert "114" in urgent
     got, ticket = await commune.call(officer, "GET", f"/tickets/{code}")
     assert got == 200 and ticket["category"]["code"] == "fire" and ticket["emergency"]
-    # the chat view for staff does not show the report's words (it may be anonymous)
+    assert ticket["village"] == "Bản Phố"  # the words name it, as outside a handoff
+    # the chat view for staff shows neither the report's words (it may be anonymous, or of a
+    # category only its office reads) nor the bot's answer with the code
     [handoff] = (await commune.call(officer, "GET", "/handoffs"))[1]["handoffs"]
     _, full = await commune.call(officer, "GET", f"/handoffs/{handoff['id']}")
     assert all("Mã phản ánh" not in (m["text"] or "") for m in full["messages"])
+    assert all("khói đen" not in (m["text"] or "") for m in full["messages"])
+    assert any(m["text"] == "tôi muốn hỏi về đất nhà tôi" for m in full["messages"])
 
 
 async def test_a_number_typed_later_is_not_taken_as_a_rating(commune):

@@ -82,7 +82,8 @@ def _from_choice(text: str, state: dict[str, Any]) -> str | None:
         return stripped[1:]
     pending = state.get("choices") or []
     if stripped.isdigit() and 1 <= int(stripped) <= len(pending):
-        return pending[int(stripped) - 1].lstrip("/")
+        picked = pending[int(stripped) - 1].lstrip("/")
+        return picked if picked in INTENTS else None  # a stale menu's other kind of choice
     return None
 
 
@@ -243,6 +244,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                             now=now, understood=understood, notices=notices,
                             pending_rating=None, resident_village=resident_village,
                             handoff_after=handoff_after, channel=channel)
+            if aside.parse.intent in _LEAVES_FORM \
+                    or any(e["kind"] == "handoff" for e in aside.effects):
+                return aside  # erasure asked, or staff take over: the form is left behind
             aside.state["report"] = {**form, "at": now_s}  # an aside is not a try
             aside.state["choices"] = result.state.get("choices", [])
             aside.then = [Text(_("Về phản ánh anh/chị đang gửi dở (nhắn HỦY nếu muốn dừng):")),
@@ -493,6 +497,8 @@ def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi"
                                       channel=channel), {}, understood.backend)
 
 
+#: asides after which the report form is not taken up again
+_LEAVES_FORM = {"delete_my_data", "talk_to_staff"}
 #: what a message may be read as while it still answers the report form's question
 _FORM_TALK = {"report_issue", "nlu_fallback", "affirm", "deny", "thanks", "greet",
               "out_of_scope", "set_village", "goodbye"}

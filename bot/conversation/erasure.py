@@ -40,10 +40,13 @@ def answer(state: dict[str, Any], text: str | None, now_s: float) -> bool | None
     if asked is None or now_s - float(asked) > QUESTION_TTL_S:
         return None
     said = (text or "").strip()
-    if said in (YES, "1"):
+    ours = state.get("choices") == [YES, NO]  # a typed number picks from the last menu shown
+    if said == YES or (ours and said == "1"):
         return True
-    if said in (NO, "2"):
+    if said == NO or (ours and said == "2"):
         return False
+    if said.isdigit():
+        return None  # the number of another menu's choice
     words = normalise(said).split()
     if not words or said.startswith("/"):
         return None  # a photo alone, another menu's choice

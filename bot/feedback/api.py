@@ -173,9 +173,12 @@ def media_json(ticket: Ticket, code: str) -> list[dict[str, Any]]:
     return out
 
 
-#: turns of the report form: a report may be anonymous, so the chat view does not show them
+#: turns that carry a report's words: a report may be anonymous or of a sensitive category
+#: (read only by its office), so the chat view does not show them — staff read them on the
+#: ticket, where the access rule applies
 REPORT_TURNS = {"report_issue", "report_filed", "report_cancelled", "report_consent",
-                "report_phone", "ticket_status", "rate", "reopen"}
+                "report_phone", "ticket_status", "rate", "reopen", "report_emergency",
+                "emergency_check", "ticket_note"}
 
 
 def handoff_status(h: Handoff) -> str:

@@ -21,7 +21,8 @@ from bot.feedback.chat import consent_question, hotline, media_of, phone_questio
 from bot.feedback.phone import display as display_phone
 from bot.feedback.sla import WorkingCalendar
 from bot.i18n import gettext_for
-from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
+from bot.nlu.villages import best_village
+from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent, Village
 from bot.store.ops import village_by_name
 from bot.timeutil import to_vn, utcnow
 
@@ -272,7 +273,8 @@ async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
                       reason=reason, opened_at=now, replies=0, expires_at=expires)
     s.add(handoff)
     await s.flush()
-    await service.tell_staff_of_handoff(s, commune_id, commune, handoff.id, reason)
+    await service.tell_staff_of_handoff(s, commune_id, commune, handoff.id, reason,
+                                        resident.channel)
     first = (_("Xin lỗi, tôi chưa hiểu ý anh/chị. ") if reason == "misunderstood" else "")
     return [Text(first + _("Tôi đã chuyển cuộc trò chuyện cho cán bộ {name}; cán bộ sẽ trả lời "
                            "anh/chị ngay tại đây {when}. Anh/chị cứ nhắn nội dung cần hỏi. "
@@ -310,8 +312,10 @@ async def during_handoff(s: AsyncSession, commune_id: int, commune: Commune,
     if not found.emergency or found.kind is None:
         return []
     _ = gettext_for(resident.language)
+    home = await s.get(Village, resident.village_id) if resident.village_id else None
+    village = best_village(text, commune.villages) or (home.name if home else None)
     return [triage.advice(found.kind, commune, _),
             *await _file(s, commune_id, commune, settings, resident, conv, {
-                "category": found.category, "description": text, "village": None,
+                "category": found.category, "description": text, "village": village,
                 "media": [], "consent": False, "emergency": True,
                 "emergency_kind": found.kind}, now)]

@@ -507,14 +507,16 @@ def propagandist_note(text: str | None) -> tuple[str, str] | None:
 
 
 async def tell_staff_of_handoff(s: AsyncSession, commune_id: int, commune: Commune,
-                                handoff_id: int, reason: str) -> int:
+                                handoff_id: int, reason: str, channel: str = "zalo") -> int:
     """A resident waits for a person: the leader and the first office's officers hear it on
-    Zalo (the inbox is ``GET …/handoffs``)."""
+    Zalo (the inbox is ``GET …/handoffs``), with where the resident writes."""
     _ = gettext_for("vi")
-    text = _("Một người dân đang chờ cán bộ trả lời trên trang Zalo của xã (cuộc trò chuyện "
-             "#{id}, {why}). Xem và trả lời trong hộp thư của xã.").format(
-                 id=handoff_id, why=_("người dân muốn gặp cán bộ") if reason == "asked"
-                 else _("trợ lý không hiểu câu hỏi"))
+    where = _("trang hỏi đáp trên cổng thông tin") if channel == "webchat" \
+        else _("trang Zalo của xã")
+    text = _("Một người dân đang chờ cán bộ trả lời trên {where} (cuộc trò chuyện #{id}, "
+             "{why}). Xem và trả lời trong hộp thư của xã.").format(
+                 where=where, id=handoff_id, why=_("người dân muốn gặp cán bộ")
+                 if reason == "asked" else _("trợ lý không hiểu câu hỏi"))
     return await _queue_once(s, [outbound_row(
         commune_id, None, "zalo", person.zalo_user_id, f"handoff:{handoff_id}:staff:{person.id}",
         Text(text), LANE) for person in await _desk(s, commune_id, commune.offices[0].code)])
