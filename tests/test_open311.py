@@ -299,6 +299,8 @@ async def test_requests_filter_by_status_service_and_date(o311):
 
     for bad in ({"status": "pending"}, {"service_code": "weather"},
                 {"start_date": "yesterday"},
+                {"start_date": "0001-01-01T00:00:00+07:00"}, {"start_date": "9999-12-31T00:00:00"},
+                {"end_date": "0001-01-02T00:00:00Z"},
                 {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"}):
         got, errors = await o311.call("GET", "requests", **bad)
         assert got == 400 and errors[0]["code"] == 400, bad

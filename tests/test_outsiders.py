@@ -306,6 +306,8 @@ def test_one_masking_function_for_every_public_text():
         "mail an.nguyen+xa@example.gov.vn nhé": "mail *** nhé",
         "CCCD 001234567890, CMND 123456789": "CCCD ***, CMND ***",
         "số căn cước 001 234 567 890": "số căn cước ***",
+        "CCCD: 001-234-567-890": "CCCD: ***",
+        "gọi (0214) 3880 123 giờ hành chính": "gọi *** giờ hành chính",
         "hỗ trợ 100.000.000 đồng cho 12 hộ năm 2026": "hỗ trợ 100.000.000 đồng cho 12 hộ năm 2026",
     }
     for given, shown in cases.items():

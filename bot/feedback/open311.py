@@ -142,11 +142,13 @@ def parse_when(value: str, name: str) -> datetime:
     # an unencoded "+07:00" in a query string arrives as " 07:00": read it as meant
     value = _LOST_PLUS.sub(r"\1+\2", value.strip())
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        when = from_vn_local(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        if not 1900 <= when.year <= 2200:  # a 90-day window around it must exist
+            raise ValueError(value)
+    except (ValueError, OverflowError):  # not a datetime, or at the calendar's very ends
         raise Problem(400, f"{name}: thời điểm theo W3C, ví dụ 2026-01-31T00:00:00+07:00 / "
                            f"{name} must be a W3C datetime") from None
-    return from_vn_local(when)
+    return when
 
 
 # -- what is shown ----------------------------------------------------------------------------

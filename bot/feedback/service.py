@@ -316,12 +316,13 @@ async def change(s: AsyncSession, ticket: Ticket, commune: Commune, settings: Fe
     return event
 
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(?:\+?84|\(?0)(?:[\s.)-]{0,2}\d){8,10}(?!\d)")  # (0214) 3880 123
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-#: CMND (9 digits) and CCCD (12 digits), written whole or in groups (001 234 567 890); dots
+#: CMND (9 digits) and CCCD (12 digits), written whole or in groups (001 234 567 890,
+#: 001-234-567-890); dots
 #: are left alone, since 100.000.000 is an amount of money
-_ID_CARD = re.compile(r"(?<![\d.,])(?:\d{12}|\d{9}|\d{3}(?: \d{3}){3}|\d{4}(?: \d{4}){2}|"
-                      r"\d{3}(?: \d{3}){2})(?![\d.,]?\d)")
+_ID_CARD = re.compile(r"(?<![\d.,])(?:\d{12}|\d{9}|\d{3}(?:[ -]\d{3}){3}|\d{4}(?:[ -]\d{4}){2}|"
+                      r"\d{3}(?:[ -]\d{3}){2})(?![\d.,]?\d)")
 
 
 def anonymise(text: str, ticket: Ticket | None = None) -> str:
