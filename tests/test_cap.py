@@ -153,6 +153,14 @@ async def test_export_import_round_trip_and_public_feeds(desk):
         assert r.status == 404  # a draft is not public
     async with desk.http.get(f"{desk.running.url}/feeds/99999/notices.rss") as r:
         assert r.status == 404
+    # an id no database column can hold is simply not there (not a 500), public or with a key
+    huge = "9" * 25
+    async with desk.http.get(f"{desk.running.url}/feeds/{CODE}/cap/{huge}.xml") as r:
+        assert r.status == 404
+    for path in (f"/notices/{huge}", f"/handoffs/{huge}"):
+        async with desk.http.get(f"{desk.running.url}/api/v1/communes/{CODE}{path}",
+                                 headers={"Authorization": f"Bearer {leader}"}) as r:
+            assert r.status == 404, path
 
 
 async def test_a_cap_cancel_is_not_a_new_notice(desk):

@@ -29,7 +29,7 @@ ATOM = "http://www.w3.org/2005/Atom"
 class Feeds:
     ROUTES = (("GET", r"/feeds/{code:\d{5}}/notices.rss", "rss"),
               ("GET", r"/feeds/{code:\d{5}}/cap.atom", "cap_index"),
-              ("GET", r"/feeds/{code:\d{5}}/cap/{id:\d+}.xml", "cap_alert"))
+              ("GET", r"/feeds/{code:\d{5}}/cap/{id:\d{1,18}}.xml", "cap_alert"))
 
     def __init__(self, sm, tenants: Tenants, public_url: str) -> None:  # type: ignore[no-untyped-def]
         self.sm, self.tenants, self.public_url = sm, tenants, public_url.rstrip("/")

@@ -118,10 +118,10 @@ class NoticesApi:
     BASE = r"/api/v1/communes/{code:\d{5}}/notices"
     ROUTES = (("POST", BASE, "create"), ("GET", BASE, "list"),
               ("POST", BASE + "/cap", "import_cap"),
-              ("GET", BASE + r"/{id:\d+}", "get"),
-              ("GET", BASE + r"/{id:\d+}/cap", "export_cap"),
-              ("PUT", BASE + r"/{id:\d+}/file", "attach_file"),
-              ("POST", BASE + r"/{id:\d+}/{action:[a-z]+}", "act"))
+              ("GET", BASE + r"/{id:\d{1,18}}", "get"),
+              ("GET", BASE + r"/{id:\d{1,18}}/cap", "export_cap"),
+              ("PUT", BASE + r"/{id:\d{1,18}}/file", "attach_file"),
+              ("POST", BASE + r"/{id:\d{1,18}}/{action:[a-z]+}", "act"))
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request)

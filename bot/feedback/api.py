@@ -213,13 +213,13 @@ class FeedbackApi:
     ROUTES = (("GET", BASE + "/tickets", "list"), ("POST", BASE + "/tickets", "create"),
               ("GET", BASE + "/tickets/summary", "summary"),
               ("GET", BASE + "/tickets/" + CODE, "get"),
-              ("GET", BASE + "/tickets/" + CODE + r"/media/{n:\d+}", "media"),
+              ("GET", BASE + "/tickets/" + CODE + r"/media/{n:\d{1,18}}", "media"),
               ("POST", BASE + "/tickets/" + CODE + "/{action:[a-z]+}", "act"),
               ("GET", BASE + "/handoffs", "handoffs"),
-              ("GET", BASE + r"/handoffs/{id:\d+}", "handoff"),
-              ("POST", BASE + r"/handoffs/{id:\d+}/take", "handoff_take"),
-              ("POST", BASE + r"/handoffs/{id:\d+}/reply", "handoff_reply"),
-              ("POST", BASE + r"/handoffs/{id:\d+}/close", "handoff_close"))
+              ("GET", BASE + r"/handoffs/{id:\d{1,18}}", "handoff"),
+              ("POST", BASE + r"/handoffs/{id:\d{1,18}}/take", "handoff_take"),
+              ("POST", BASE + r"/handoffs/{id:\d{1,18}}/reply", "handoff_reply"),
+              ("POST", BASE + r"/handoffs/{id:\d{1,18}}/close", "handoff_close"))
 
     def __init__(self, sm, tenants: Tenants, coord: Coordinator,  # type: ignore[no-untyped-def]
                  settings: FeedbackSettings) -> None:
