@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import safejson
 from bot.store.models import Commune, Staff, StaffKey
 from bot.timeutil import vn_iso as iso  # noqa: F401 - the API's times, one place
 
@@ -91,8 +92,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = safejson.loads(await request.read())
+    except safejson.JsonError:
         raise error(400, "nội dung phải là JSON / body must be JSON") from None
     if not isinstance(body, dict):
         raise error(400, "nội dung phải là một đối tượng JSON / body must be a JSON object")
