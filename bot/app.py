@@ -33,6 +33,7 @@ from bot.inbound import InboundProcessor
 from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticesApi
+from bot.api.staff import StaffApi
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
 from bot.notices.broadcast import BroadcastWorker
@@ -79,6 +80,7 @@ class Services:
     sla: SlaClock
     open311: Open311
     commune_api: CommuneApi
+    staff_api: StaffApi
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -149,7 +151,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         FeedbackApi(sm, tenants, coord, settings.feedback),
                         SlaClock(sm, tenants, coord, settings.feedback),
                         Open311(sm, tenants, coord, settings.feedback, settings.public_url),
-                        CommuneApi(sm))
+                        CommuneApi(sm), StaffApi(sm))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -259,7 +261,7 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     for service, routes in (("webchat", WebChatChannel.ROUTES),
                             ("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
                             ("feedback_api", FeedbackApi.ROUTES), ("open311", Open311.ROUTES),
-                            ("commune_api", CommuneApi.ROUTES)):
+                            ("commune_api", CommuneApi.ROUTES), ("staff_api", StaffApi.ROUTES)):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))
     return app

@@ -56,21 +56,29 @@ def error(status: int, message: str, **extra: object) -> web.HTTPException:
                content_type="application/json")
 
 
-async def identify(request: web.Request, s: AsyncSession) -> Identity:
-    """The caller, checked against the commune in the path (404 for another commune's)."""
+async def identify(request: web.Request, s: AsyncSession, *,
+                   province_wide: bool = False) -> Identity:
+    """The caller, checked against the commune in the path (404 for another commune's).
+    ``province_wide``: a province operator may also act on the other communes of their
+    province (the Identity stays theirs: its ``commune_id`` is their own commune's)."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise error(401, "cần khóa API: Authorization: Bearer <khóa> / API key required")
     row = (await s.execute(
-        select(Staff, Commune.code).join(StaffKey, StaffKey.staff_id == Staff.id)
+        select(Staff, Commune.code, Commune.province_code)
+        .join(StaffKey, StaffKey.staff_id == Staff.id)
         .join(Commune, Commune.id == Staff.commune_id)
         .where(StaffKey.key_hash == hash_key(key.strip()), StaffKey.revoked_at.is_(None),
                Staff.active.is_(True)))).first()
     if row is None:
         raise error(401, "khóa API không hợp lệ / invalid API key")
-    staff, code = row
-    if request.match_info.get("code") != code:
+    staff, code, province = row
+    wanted = request.match_info.get("code")
+    if wanted != code and not (
+            province_wide and staff.role == "operator" and province is not None
+            and (await s.execute(select(Commune.province_code).where(Commune.code == wanted))
+                 ).scalar_one_or_none() == province):
         raise error(404, "không tìm thấy / not found")
     return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
 
