@@ -48,8 +48,9 @@ class StaffApi:
     def __init__(self, sm) -> None:  # type: ignore[no-untyped-def]
         self.sm = sm
 
+    ACTIONS = ("rotate-key", "deactivate", "reactivate")  # POST …/staff/{id}/<action>
     ROUTES = (("GET", BASE, "list"),
-              ("POST", MEMBER + "/{action:rotate-key|deactivate|reactivate}", "act"),
+              ("POST", MEMBER + "/{action:" + "|".join(ACTIONS) + "}", "act"),
               ("DELETE", MEMBER + "/key", "revoke"))
 
     async def _commune_id(self, s: AsyncSession, who: Identity, code: str) -> int:
