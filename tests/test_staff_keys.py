@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import OutboundMessage, Staff, StaffKey, TicketEvent
-from tests.conftest import commune_code, make_settings, start_service
+from tests.conftest import commune_code, make_settings, oa_id, start_service
 from tests.test_feedback import Commune, ticket_code, wait_for
 from tests.test_staff_path import KEY, Cli
 
@@ -216,3 +216,36 @@ async def test_the_staff_commands(commune, tmp_path):
         assert (await s.get(Staff, other)).active is True
         stored = (await s.execute(select(StaffKey.key_hash))).scalars().all()
     assert new_key not in stored and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in stored)
+
+
+async def test_alerts_queued_for_someone_deactivated_before_they_went_are_cancelled(commune):
+    leader = await commune.hire("leader", zalo="7321")
+    await commune.hire("leader", zalo="7322", office="second")
+    second = await staff_id(commune, "second")
+    running = commune.running
+    sender = running.services.sender
+    await sender.stop()  # hold sending: the alerts wait in the queue
+    await wait_for(lambda: _sender_done(running))
+    await running.sim.user_sends_text(oa_id(1), "8311", LANDSLIDE)
+
+    async def queued_for(zalo: str) -> list[OutboundMessage]:
+        async with running.services.sm() as s:
+            return list((await s.execute(select(OutboundMessage).where(
+                OutboundMessage.recipient == zalo, OutboundMessage.resident_id.is_(None))
+            )).scalars())
+
+    [pending] = await wait_for(lambda: queued_for("7322"))
+    assert pending.status == "pending"
+    got, body = await commune.call(leader, "POST", f"/staff/{second}/deactivate")
+    assert got == 200 and body["alerts_cancelled"] == 1
+    while await sender.run_once():
+        pass
+    [alert] = await commune.alerts("7321", 1)
+    assert alert.startswith("KHẨN")
+    [cancelled] = await queued_for("7322")
+    assert cancelled.status == "cancelled"
+    assert len(running.sim.messages(oa_id(1), "7322")) == 1  # only the answer to their hello
+
+
+async def _sender_done(running) -> bool:  # type: ignore[no-untyped-def]
+    return all(t.done() for t in running.services.tasks if t.get_name() == "sender")
