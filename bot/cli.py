@@ -478,8 +478,8 @@ def _in_store(args: argparse.Namespace, work):  # type: ignore[no-untyped-def]
 
 
 def cmd_staff_list(args: argparse.Namespace) -> int:
-    """The commune's staff and their live keys (id, first characters, when issued): never a
-    key itself."""
+    """The commune's staff and their live keys (id, first characters, when issued and last
+    used): never a key itself."""
     from bot.staff import StaffError, list_staff
 
     try:
@@ -493,8 +493,8 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
     print(f"{'id':>4}  {'name':<24} {'role':<12} {'office/village':<18} {'zalo id':<20} "
           f"{'active':<6}  keys")
     for p in people:
-        keys = ", ".join(f"#{k['id']} {k['prefix'] or '?'}… {k['created_at'][:10]}"
-                         for k in p["keys"]) or "-"
+        keys = ", ".join(f"#{k['id']} {k['prefix'] or '?'}… issued {k['created_at'][:10]}, "
+                         f"used {(k['used_at'] or 'never')[:10]}" for k in p["keys"]) or "-"
         where = p["office"] or p["village"] or "-"
         print(f"{p['id']:>4}  {p['name'][:24]:<24} {p['role']:<12} {where[:18]:<18} "
               f"{p['zalo_user_id'] or '-':<20} {'yes' if p['active'] else 'no':<6}  {keys}")

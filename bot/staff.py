@@ -10,6 +10,7 @@ sent are cancelled. Reactivating issues a new key: an old one never works again.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,9 +104,15 @@ class KeyInfo:
     id: int
     prefix: str | None
     created_at: Any
+    used_at: Any
+
+    @classmethod
+    def of(cls, row: StaffKey) -> "KeyInfo":
+        return cls(row.id, row.prefix, row.created_at, row.used_at)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "prefix": self.prefix, "created_at": iso(self.created_at)}
+        return {"id": self.id, "prefix": self.prefix, "created_at": iso(self.created_at),
+                "used_at": iso(self.used_at) if self.used_at else None}
 
 
 async def list_staff(s: AsyncSession, commune_id: int) -> list[dict[str, Any]]:
@@ -117,14 +124,14 @@ async def list_staff(s: AsyncSession, commune_id: int) -> list[dict[str, Any]]:
     for row in (await s.execute(select(StaffKey).where(
             StaffKey.commune_id == commune_id, StaffKey.revoked_at.is_(None))
             .order_by(StaffKey.id))).scalars():
-        keys.setdefault(row.staff_id, []).append(KeyInfo(row.id, row.prefix, row.created_at))
+        keys.setdefault(row.staff_id, []).append(KeyInfo.of(row))
     return [to_json(staff, village, keys.get(staff.id, [])) for staff, village in people]
 
 
 async def describe(s: AsyncSession, staff: Staff) -> dict[str, Any]:
     """One staff member as ``list_staff`` shows them."""
     village = await s.get(Village, staff.village_id) if staff.village_id else None
-    keys = [KeyInfo(k.id, k.prefix, k.created_at) for k in (await s.execute(
+    keys = [KeyInfo.of(k) for k in (await s.execute(
         select(StaffKey).where(StaffKey.staff_id == staff.id, StaffKey.revoked_at.is_(None))
         .order_by(StaffKey.id))).scalars()]
     return to_json(staff, village.name if village else None, keys)
@@ -134,6 +141,27 @@ def to_json(staff: Staff, village: str | None, keys: list[KeyInfo]) -> dict[str,
     return {"id": staff.id, "name": staff.name, "role": staff.role, "office": staff.office,
             "village": village, "zalo_user_id": staff.zalo_user_id, "active": staff.active,
             "created_at": iso(staff.created_at), "keys": [k.to_json() for k in keys]}
+
+
+class KeyUses:
+    """When each key was last used, written after the call it authenticated — in a session of
+    its own, the call's being closed — and at most every ``every_s`` per key in this process
+    (the date is for finding unused keys, not an audit trail)."""
+
+    def __init__(self, every_s: float = 300.0, remembered: int = 10_000) -> None:
+        self.every_s, self.remembered = every_s, remembered
+        self._written: dict[int, float] = {}
+
+    async def record(self, sm, key_id: int) -> None:  # type: ignore[no-untyped-def]
+        now = time.monotonic()
+        if now - self._written.get(key_id, -self.every_s) < self.every_s:
+            return
+        if len(self._written) >= self.remembered:  # bounded: forget, write a little more often
+            self._written.clear()
+        self._written[key_id] = now
+        async with sm() as s, s.begin():
+            await s.execute(update(StaffKey).where(StaffKey.id == key_id)
+                            .values(used_at=utcnow()))
 
 
 async def revoke_keys(s: AsyncSession, staff: Staff) -> int:

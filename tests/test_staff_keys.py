@@ -71,6 +71,9 @@ async def test_leaders_list_rotate_revoke_and_deactivate_with_tenancy(commune):
     [key_info] = officer_row["keys"]
     assert key_info["prefix"] == officer[:8] and key_info["created_at"].endswith("+07:00")
     assert people[ids["propagandist"]]["village"] == "Bản Phố"
+    # when each key was last used: the leader's just now (the call above), the officer's never
+    assert people[ids["leader"]]["keys"][0]["used_at"].endswith("+07:00")
+    assert key_info["used_at"] is None
 
     # who may: not an officer or a propagandist; another commune's leader sees nothing (404),
     # nor may anyone reach another commune's staff through their own commune's path
@@ -180,7 +183,8 @@ async def test_the_staff_commands(commune, tmp_path):
     officer = await staff_id(commune, "Địa chính")
 
     rc, out, err = await bot("list", "--commune", CODE)
-    assert rc == 0 and "Cán bộ Địa chính" in out and f"{key[:8]}…" in out, err
+    assert rc == 0 and "Cán bộ Địa chính" in out and f"{key[:8]}… issued" in out, err
+    assert "used never" in out
     assert not KEY.search(out)
     rc, out, _ = await bot("list", "--commune", CODE, "--json")
     [listed] = [p for p in json.loads(out) if p["id"] == officer]

@@ -24,6 +24,8 @@ from bot.store.models import Commune, Staff, StaffKey
 from bot.timeutil import vn_iso as iso  # noqa: F401 - the API's times, one place
 
 ROLES = ("officer", "leader", "propagandist", "operator")
+#: the request's key (``staff_keys.id``), set by identify
+KEY_USED: web.RequestKey[int] = web.RequestKey("staff_key_id", int)
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,15 @@ async def identify(request: web.Request, s: AsyncSession, *,
     if scheme.lower() != "bearer" or not key.strip():
         raise error(401, "cần khóa API: Authorization: Bearer <khóa> / API key required")
     row = (await s.execute(
-        select(Staff, Commune.code, Commune.province_code)
+        select(Staff, Commune.code, Commune.province_code, StaffKey.id)
         .join(StaffKey, StaffKey.staff_id == Staff.id)
         .join(Commune, Commune.id == Staff.commune_id)
         .where(StaffKey.key_hash == hash_key(key.strip()), StaffKey.revoked_at.is_(None),
                Staff.active.is_(True)))).first()
     if row is None:
         raise error(401, "khóa API không hợp lệ / invalid API key")
-    staff, code, province = row
+    staff, code, province, key_id = row
+    request[KEY_USED] = key_id  # recorded once the request is answered (bot/app.py)
     wanted = request.match_info.get("code")
     if wanted != code and not (
             province_wide and staff.role == "operator" and province is not None

@@ -251,6 +251,8 @@ class StaffKey(Base):
     prefix: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: when it last authenticated an API call (bot.staff.KeyUses: every few minutes at most)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Notice(Base):
