@@ -33,12 +33,15 @@ from bot.inbound import InboundProcessor
 from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticesApi
+from bot.api.auth import KEY_USED
+from bot.api.staff import StaffApi
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
 from bot.notices.broadcast import BroadcastWorker
 from bot.notices.delivery import NOTICES_TOPIC, NoticeDispatcher
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
+from bot.staff import KeyUses
 from bot.private_files import private_dir
 from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.feedback.api import FeedbackApi
@@ -79,6 +82,7 @@ class Services:
     sla: SlaClock
     open311: Open311
     commune_api: CommuneApi
+    staff_api: StaffApi
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -149,7 +153,7 @@ async def build_services(settings: Settings, *, migrate: bool = True,
                         FeedbackApi(sm, tenants, coord, settings.feedback),
                         SlaClock(sm, tenants, coord, settings.feedback),
                         Open311(sm, tenants, coord, settings.feedback, settings.public_url),
-                        CommuneApi(sm))
+                        CommuneApi(sm), StaffApi(sm))
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
@@ -237,8 +241,28 @@ def _delegate(service: str, name: str):  # type: ignore[no-untyped-def]
     return handler
 
 
+def _key_uses() -> Any:
+    """Middleware: when a staff key authenticated a call (``identify``), note it once the call
+    is answered, whatever the answer; a failure to note it never changes the answer."""
+    uses = KeyUses()
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            key_id = request.get(KEY_USED)
+            if key_id is not None:
+                try:
+                    await uses.record(request.app[SERVICES].sm, key_id)
+                except Exception as exc:  # noqa: BLE001 - a database blip: the answer stands
+                    log.warning("could not note the use of staff key %s: %s", key_id, exc)
+    return record
+
+
 def create_app(settings: Settings, *, migrate: bool = True, background: bool = True) -> web.Application:
-    app = web.Application(client_max_size=settings.service.max_body_bytes)
+    app = web.Application(client_max_size=settings.service.max_body_bytes,
+                          middlewares=[_key_uses()])
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         services = await build_services(settings, migrate=migrate, background=background)
@@ -259,7 +283,7 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     for service, routes in (("webchat", WebChatChannel.ROUTES),
                             ("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
                             ("feedback_api", FeedbackApi.ROUTES), ("open311", Open311.ROUTES),
-                            ("commune_api", CommuneApi.ROUTES)):
+                            ("commune_api", CommuneApi.ROUTES), ("staff_api", StaffApi.ROUTES)):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))
     return app

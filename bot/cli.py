@@ -454,6 +454,86 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _in_store(args: argparse.Namespace, work):  # type: ignore[no-untyped-def]
+    """Run ``work(session, commune_id)`` in one transaction on the commune of ``--commune``."""
+    from bot.staff import commune_id_of
+    from bot.store.db import create_engine, sessionmaker
+    from bot.store.migrate import upgrade
+    from bot.tenants import sync
+
+    settings = _settings(args)
+
+    async def run():  # type: ignore[no-untyped-def]
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            sm = sessionmaker(engine)
+            await sync(settings, sm)
+            async with sm() as s, s.begin():
+                return await work(s, await commune_id_of(s, args.commune))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_staff_list(args: argparse.Namespace) -> int:
+    """The commune's staff and their live keys (id, first characters, when issued and last
+    used): never a key itself."""
+    from bot.staff import StaffError, list_staff
+
+    try:
+        people = _in_store(args, lambda s, commune_id: list_staff(s, commune_id))
+    except StaffError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(people, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'id':>4}  {'name':<24} {'role':<12} {'office/village':<18} {'zalo id':<20} "
+          f"{'active':<6}  keys")
+    for p in people:
+        keys = ", ".join(f"#{k['id']} {k['prefix'] or '?'}… issued {k['created_at'][:10]}, "
+                         f"used {(k['used_at'] or 'never')[:10]}" for k in p["keys"]) or "-"
+        where = p["office"] or p["village"] or "-"
+        print(f"{p['id']:>4}  {p['name'][:24]:<24} {p['role']:<12} {where[:18]:<18} "
+              f"{p['zalo_user_id'] or '-':<20} {'yes' if p['active'] else 'no':<6}  {keys}")
+    return 0
+
+
+def cmd_staff_change(args: argparse.Namespace) -> int:
+    """revoke-key | rotate-key | deactivate | reactivate one staff member (bot/staff.py)."""
+    from bot import staff as staffing
+
+    async def work(s, commune_id):  # type: ignore[no-untyped-def]
+        member = await staffing.staff_member(s, commune_id, args.staff_id)
+        if args.st_command == "revoke-key":
+            return member.name, await staffing.revoke_keys(s, member)
+        if args.st_command == "rotate-key":
+            return member.name, await staffing.rotate_key(s, member)
+        if args.st_command == "deactivate":
+            return member.name, await staffing.deactivate(s, member)
+        return member.name, await staffing.reactivate(s, member)
+
+    try:
+        name, result = _in_store(args, work)
+    except staffing.StaffError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    who = f"staff #{args.staff_id} {name}"
+    if args.st_command == "revoke-key":
+        print(f"{who}: {result} key(s) revoked; they are refused from now on.")
+    elif args.st_command == "deactivate":
+        print(f"{who} deactivated: keys revoked, no more alerts or Zalo commands "
+              f"({result} queued alert(s) cancelled).")
+    else:
+        if not args.quiet:
+            done = "new key" if args.st_command == "rotate-key" else "reactivated, new key"
+            print(f"{who}: {done} (shown once; the old keys no longer work):")
+        print(result)  # --quiet: the key alone
+    return 0
+
+
 def _print_gaps(gaps: list) -> None:  # type: ignore[type-arg]
     """Coverage warnings on stderr: seen in a terminal, kept out of a captured key."""
     for gap in gaps:
@@ -785,6 +865,22 @@ def build_parser() -> argparse.ArgumentParser:
                                      "reached on Zalo")
     sc.add_argument("--commune", required=True)
     sc.set_defaults(func=cmd_staff_check)
+    sl = st.add_parser("list", help="the commune's staff and their keys (never a key itself)")
+    sl.add_argument("--commune", required=True)
+    sl.add_argument("--json", action="store_true", help="as JSON")
+    sl.set_defaults(func=cmd_staff_list)
+    for name, text in (("revoke-key", "revoke every key of a staff member"),
+                       ("rotate-key", "a new key for a staff member, printed once; the old "
+                                      "ones stop working"),
+                       ("deactivate", "keys revoked, no alerts, no Zalo commands"),
+                       ("reactivate", "active again, with a new key printed once")):
+        sp = st.add_parser(name, help=text)
+        sp.add_argument("--commune", required=True)
+        sp.add_argument("--staff-id", type=int, required=True, help="see `bot staff list`")
+        if name in ("rotate-key", "reactivate"):
+            sp.add_argument("--quiet", action="store_true",
+                            help="print only the key: KEY=$(bot staff rotate-key … --quiet)")
+        sp.set_defaults(func=cmd_staff_change)
 
     tk = sub.add_parser("tickets", help="residents' feedback tickets (as a staff member)"
                         ).add_subparsers(dest="t_command", required=True)

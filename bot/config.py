@@ -248,6 +248,11 @@ class ZaloSettings(_Model):
     #: uploaded file tokens expire after about 7 days (zalo-oa-api.md §4.5): older ones are
     #: uploaded again
     upload_max_age_s: float = Field(default=6 * 86400, gt=0)
+    #: a signed webhook event dated older than this is refused (Zalo's retries end about 2 h
+    #: after the first try, zalo-oa-api.md §3.2): a replay of a captured event, not news
+    event_max_age_s: float = Field(default=86400, gt=0)
+    #: … and so is one dated further than this ahead of our clock
+    event_future_skew_s: float = Field(default=300, ge=0)
     #: article cover when a notice has no image and the commune sets none
     article_cover_url: str | None = Field(default=None, pattern=_HTTP_URL)
     broadcasts: BroadcastRules = BroadcastRules()

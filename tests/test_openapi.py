@@ -18,6 +18,7 @@ from bot.api.auth import ROLES
 from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticeIn, NoticesApi, Translation
+from bot.api.staff import StaffApi
 from bot.feedback import service
 from bot.feedback.api import ActionIn, FeedbackApi, TicketIn
 from bot.feedback.categories import CATEGORIES as TICKET_CATEGORIES
@@ -30,7 +31,7 @@ NOT_HERE = "/open311"  # Open311 GeoReport v2 is documented on its own
 #: each API class with the actions its ``{action:[a-z]+}`` route dispatches to
 SOURCES: tuple[tuple[type, dict[str, Any]], ...] = (
     (NoticesApi, workflow.ACTIONS), (FeedbackApi, service.ACTIONS), (Feeds, {}),
-    (CommuneApi, {}))
+    (CommuneApi, {}), (StaffApi, StaffApi.ACTIONS))
 ACTION_ROLES = {
     "/notices/{id}/": {a: set(rule.roles) for a, rule in workflow.ACTIONS.items()},
     "/tickets/{ticket}/": {a: set(roles) for a, (_, _, roles) in service.ACTIONS.items()},

@@ -237,14 +237,16 @@ async def test_group_and_anonymous_messages_are_not_answered(service):
     sim, oa = service.sim, oa_id(1)
     body = {"app_id": sim.state.oas[oa].app_id, "event_name": "user_send_group_text",
             "sender": {"id": "7010"}, "recipient": {"id": "g1"}, "oa_id": oa,
-            "message": {"text": "chao ca nha", "msg_id": "gm1"}, "timestamp": "1"}
+            "message": {"text": "chao ca nha", "msg_id": "gm1"},
+            "timestamp": str(sim.state.now_ms())}
     from bot.channels.zalo.signature import signature_header
     raw = json.dumps(body).encode()
     result = await sim.send_forged(oa, raw, signature=signature_header(
-        body["app_id"], raw, "1", sim.state.oas[oa].oa_secret_key))
+        body["app_id"], raw, body["timestamp"], sim.state.oas[oa].oa_secret_key))
     assert result.status == 200
     await asyncio.sleep(0.3)
     assert sim.messages() == []
+    assert await count(service, InboundEvent) == 1  # kept (in the window), not answered
     async with aiohttp.ClientSession() as http:  # attachments of the wrong type: 400, no crash
         bad = dict(body, event_name="user_send_image", message={"attachments": 5, "msg_id": "x"})
         async with http.post(service.webhook, json=bad) as r:

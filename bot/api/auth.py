@@ -19,10 +19,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import safejson
 from bot.store.models import Commune, Staff, StaffKey
 from bot.timeutil import vn_iso as iso  # noqa: F401 - the API's times, one place
 
 ROLES = ("officer", "leader", "propagandist", "operator")
+#: the request's key (``staff_keys.id``), set by identify
+KEY_USED: web.RequestKey[int] = web.RequestKey("staff_key_id", int)
 
 
 @dataclass(frozen=True)
@@ -55,21 +58,30 @@ def error(status: int, message: str, **extra: object) -> web.HTTPException:
                content_type="application/json")
 
 
-async def identify(request: web.Request, s: AsyncSession) -> Identity:
-    """The caller, checked against the commune in the path (404 for another commune's)."""
+async def identify(request: web.Request, s: AsyncSession, *,
+                   province_wide: bool = False) -> Identity:
+    """The caller, checked against the commune in the path (404 for another commune's).
+    ``province_wide``: a province operator may also act on the other communes of their
+    province (the Identity stays theirs: its ``commune_id`` is their own commune's)."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise error(401, "cần khóa API: Authorization: Bearer <khóa> / API key required")
     row = (await s.execute(
-        select(Staff, Commune.code).join(StaffKey, StaffKey.staff_id == Staff.id)
+        select(Staff, Commune.code, Commune.province_code, StaffKey.id)
+        .join(StaffKey, StaffKey.staff_id == Staff.id)
         .join(Commune, Commune.id == Staff.commune_id)
         .where(StaffKey.key_hash == hash_key(key.strip()), StaffKey.revoked_at.is_(None),
                Staff.active.is_(True)))).first()
     if row is None:
         raise error(401, "khóa API không hợp lệ / invalid API key")
-    staff, code = row
-    if request.match_info.get("code") != code:
+    staff, code, province, key_id = row
+    request[KEY_USED] = key_id  # recorded once the request is answered (bot/app.py)
+    wanted = request.match_info.get("code")
+    if wanted != code and not (
+            province_wide and staff.role == "operator" and province is not None
+            and (await s.execute(select(Commune.province_code).where(Commune.code == wanted))
+                 ).scalar_one_or_none() == province):
         raise error(404, "không tìm thấy / not found")
     return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
 
@@ -91,8 +103,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = safejson.loads(await request.read())
+    except safejson.JsonError:
         raise error(400, "nội dung phải là JSON / body must be JSON") from None
     if not isinstance(body, dict):
         raise error(400, "nội dung phải là một đối tượng JSON / body must be a JSON object")

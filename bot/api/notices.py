@@ -25,6 +25,7 @@ from bot.api.auth import (Identity, bad_input, error, identify, iso, json_respon
                           read_limited)
 from bot.coord import Coordinator
 from bot.coverage import warnings
+from bot.filenames import safe_filename
 from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
 from bot.notices import cap, workflow
@@ -237,7 +238,8 @@ class NoticesApi:
         """PUT a PDF (≤ 5 MB, Zalo's file limit) onto a draft: residents get it after the
         text. ``?name=lich-tiem-chung.pdf`` names it."""
         content = await read_limited(request, MAX_FILE_BYTES)  # its own limit, not 256 KB
-        name = (request.query.get("name") or "thong-bao.pdf").strip()[:200]
+        given = request.query.get("name")
+        name = safe_filename(given) if given else "thong-bao.pdf"  # no path, no CR/LF
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
@@ -250,6 +252,8 @@ class NoticesApi:
                                  "attach only to a draft")
             if content is None:
                 raise error(413, "tệp quá 5 MB / file over 5 MB")
+            if not name:
+                raise error(400, "tên tệp không hợp lệ / invalid file name")
             if not content.startswith(b"%PDF-") or not name.lower().endswith(".pdf"):
                 raise error(400, "chỉ nhận tệp PDF (tên .pdf) / only a PDF named .pdf")
             existing = (await s.execute(select(NoticeFile).where(

@@ -36,6 +36,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot import safejson
 from bot.api.auth import read_limited
 from bot.channels.webguard import Sessions, client_address, origin_allowed, origin_key
 from bot.config import WebChatSettings
@@ -224,7 +225,7 @@ class WebChatChannel:
         """The first frame names the session (not the URL: addresses end up in logs)."""
         try:
             msg = await ws.receive(timeout=HELLO_TIMEOUT_S)
-            hello = json.loads(msg.data) if msg.type == WSMsgType.TEXT else None
+            hello = safejson.loads(msg.data) if msg.type == WSMsgType.TEXT else None
         except (TimeoutError, ValueError):
             return None
         if not isinstance(hello, dict) or hello.get("type") != "hello":
@@ -275,7 +276,7 @@ class WebChatChannel:
     async def _receive(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
                        addr: str, data: str) -> None:
         try:
-            msg = json.loads(data)
+            msg = safejson.loads(data)
             text = str(msg.get("payload") or msg.get("text") or "").strip()
             client_id = str(msg.get("id") or uuid.uuid4())[:64]
             raw_attachments = msg.get("attachments")

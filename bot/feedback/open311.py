@@ -41,6 +41,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import safejson
 from bot.api.auth import hash_key
 from bot.config import Commune, FeedbackSettings
 from bot.coord import Coordinator
@@ -472,8 +473,8 @@ class Open311:
         """Form-encoded, as the spec says; a JSON object is taken too."""
         if request.content_type == "application/json":
             try:
-                body = json.loads(await request.text() or "{}")
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                body = safejson.loads(await request.read() or b"{}")
+            except safejson.JsonError:
                 body = None
             if not isinstance(body, dict):
                 raise Problem(400, "nội dung phải là một đối tượng JSON / body must be a JSON "

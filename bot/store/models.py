@@ -246,8 +246,13 @@ class StaffKey(Base):
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the key's first characters (bot.staff.KEY_PREFIX), to tell keys apart; null for keys
+    #: issued before it was kept
+    prefix: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: when it last authenticated an API call (bot.staff.KeyUses: every few minutes at most)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Notice(Base):

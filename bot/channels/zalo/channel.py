@@ -8,7 +8,6 @@ the inbound processor takes it from the store.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot import faults
+from bot import faults, safejson
 from bot.channels.zalo import messages
 from bot.channels.zalo.client import ZaloApi
 from bot.channels.zalo.events import EventError, parse_event
@@ -82,7 +81,7 @@ class ZaloChannel:
             log.warning("zalo webhook: body over %s bytes refused", limit)
             return web.json_response({"error": -413, "message": "body too large"}, status=413)
         try:
-            body = json.loads(raw)
+            body = safejson.loads(raw)
             event = parse_event(body)
         except (ValueError, UnicodeDecodeError, TypeError, AttributeError) as exc:
             log.warning("zalo webhook: malformed event refused: %s", exc)
@@ -102,6 +101,14 @@ class ZaloChannel:
             log.warning("zalo webhook: bad signature for OA %s (commune %s, event %s)",
                         zalo.oa_id, tenant.code, event.event_name)
             return web.json_response({"error": -401, "message": "invalid signature"}, status=401)
+        if not self._timely(event.timestamp):
+            # answered 200 (Zalo would otherwise retry it, and in the end disable the webhook)
+            # but neither stored nor answered
+            log.warning("zalo webhook: %s for commune %s dated %r, outside the accepted window "
+                        "(%ss old, %ss ahead): refused", event.event_name, tenant.code,
+                        event.timestamp, self.settings.zalo.event_max_age_s,
+                        self.settings.zalo.event_future_skew_s)
+            return _ok(ignored="timestamp_out_of_window")
         status = "received" if event.kind in PROCESSED_KINDS else "ignored"
         new_id = await self.events.insert(dict(
             commune_id=tenant.id, channel=self.name, event_name=event.event_name,
@@ -124,6 +131,16 @@ class ZaloChannel:
             faults.die()
         await self.coord.publish(EVENTS_TOPIC)
         return _ok()
+
+    def _timely(self, timestamp: str) -> bool:
+        """Whether a signed event's ``timestamp`` (epoch ms) lies in the window Zalo delivers
+        and retries in; a missing or garbled one does not."""
+        try:
+            age_ms = epoch_ms(utcnow()) - int(timestamp)
+        except ValueError:
+            return False
+        zalo = self.settings.zalo
+        return -zalo.event_future_skew_s * 1000 <= age_ms <= zalo.event_max_age_s * 1000
 
     def to_inbound(self, row: InboundEvent) -> Inbound:
         try:

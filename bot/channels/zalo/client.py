@@ -78,7 +78,9 @@ class ZaloApi:
         """``POST /v2.0/oa/upload/file`` (multipart, ≤ 5 MB) → the token a file message
         names (zalo-oa-api.md §4.5). Counted against the same budgets as any call."""
         async def attempt(token: str) -> dict[str, Any]:
-            form = aiohttp.FormData()
+            # the name as browsers send it (UTF-8, RFC 7578), not percent-encoded: residents
+            # see "Lịch tiêm.pdf", not "L%E1%BB%8Bch…" (bot/filenames.py made it header-safe)
+            form = aiohttp.FormData(quote_fields=False)
             form.add_field("file", content, filename=filename, content_type=content_type)
             return await self._once(oa_id, token, "POST", "/v2.0/oa/upload/file", None, None,
                                     form=form)
