@@ -21,7 +21,8 @@ split is held out for ``bot triage eval``, docs/triage.md):
   on the emergencies and the unsure examples; the kind gives the ticket's category, the
   number and the first advice (``KINDS``).
 
-The level is decided in one place, ``decide``: below ``UNSURE_AT`` routine; a sure emergency
+The level is decided in one place, ``decide``: below ``UNSURE_AT`` routine (``routine``: an
+explicit call for help — "cứu với", "cần xe cấp cứu", "gọi 115" — never is); a sure emergency
 (filed at once, leaders alerted) needs the probability from ``EMERGENCY_AT`` AND the message
 naming a person, a home or livestock the danger can reach (``at_risk``, cue groups in
 ``cues.yml``: a road that subsided, a tree across the road, a pole about to fall name none)
