@@ -453,3 +453,113 @@ def test_bot_triage_eval_prints_precision_and_recall(tmp_path, capsys):
     assert "| held-out heldout.yml, accents removed | 1 / 1 / 1 |" in out
     assert "alert precision" in out and "question recall" in out
     assert cli.main(["triage", "eval", "--data", str(tmp_path / "none")]) == 2
+
+
+# -- the reviewer's misses: a collapse, a gas leak, a dike, a snakebite, a suicide attempt ------
+#: (message, kind, number, advice the first reply must give)
+REVIEWED = [
+    ("ông tôi bị đột quỵ, cần xe cấp cứu", "collapse", "115", "nằm nghiêng"),
+    ("Bà tôi tự nhiên ngất, gọi không tỉnh", "collapse", "115", "Không cho ăn, uống"),
+    ("Con tôi đang co giật, sùi bọt mép", "collapse", "115", "giờ bắt đầu"),
+    ("Bố tôi bị méo miệng, nói không rõ", "collapse", "115", "giờ bắt đầu"),
+    ("nhà tôi bị rò rỉ khí gas, sợ nổ", "gas_leak", "114", "không dùng lửa"),
+    ("nhà tôi rò rỉ gas", "gas_leak", "114", "công tắc điện"),
+    ("bị rắn cắn", "snakebite", "115", "không rạch, không hút"),
+    ("Mẹ tôi bị rắn cắn ở chân lúc đi làm cỏ", "snakebite", "115", "bất động chi bị cắn"),
+    ("có người tự tử", "suicide", "115", "Ở bên cạnh người đó"),
+    ("có người nhảy cầu tự tử", "drowning", "115", "ném phao"),
+]
+
+
+@pytest.mark.parametrize("text, kind, number, said", REVIEWED + [
+    (fold(t), k, n, s) for t, k, n, s in REVIEWED])
+def test_the_reviewed_misses_are_emergencies_with_the_right_advice(text, kind, number, said):
+    found = triage.assess(text)
+    assert found.level == "emergency" and found.kind == kind, (found, text)
+    assert CATEGORIES[found.category].emergency
+    advice = triage.advice(kind, BAC_HA, lambda s: s).text
+    assert number in advice and said in advice
+    assert "113" not in advice and "dại" not in advice  # not violence, not a rabid dog
+
+
+def test_the_new_kinds_advice_and_numbers():
+    def advice(kind: str) -> str:
+        return triage.advice(kind, BAC_HA, lambda s: s).text
+
+    assert triage.KINDS["gas_leak"].category == "fire" and "114" in advice("gas_leak")
+    assert "khóa van bình gas" in advice("gas_leak") and "ra khỏi nhà" in advice("gas_leak")
+    assert "không garô chặt" in advice("snakebite") and "cơ sở y tế" in advice("snakebite")
+    assert "cất dao" in advice("suicide") and "115" in advice("suicide")
+    for kind in ("collapse", "snakebite", "suicide"):
+        assert triage.KINDS[kind].category == "accident" and "115" in advice(kind)
+        assert not {"113", "114"} & set(advice(kind).split())
+        assert triage.KINDS[kind].needs == (triage.PERSON,)
+
+
+@pytest.mark.parametrize("text", ["đê sắp vỡ", "de sap vo"])
+def test_a_dike_about_to_break_is_asked_about(text):
+    found = triage.assess(text)
+    assert found.level == "unsure" and found.kind == "flood", found
+
+
+@pytest.mark.parametrize("text", ["Đê sắp vỡ, nước sắp tràn vào mấy nhà dân dưới chân đê",
+                                  "de sap vo, nuoc sap tran vao may nha dan duoi chan de"])
+def test_a_dike_about_to_break_with_homes_named_is_an_emergency(text):
+    found = triage.assess(text)
+    assert found.level == "emergency" and found.kind == "flood", found
+
+
+CALLS = ["cần xe cấp cứu", "gọi cấp cứu", "cứu với", "cứu tôi", "gọi 115", "gọi 114",
+         "gọi 113", "cứu với, nhà tôi", "gọi giúp cấp cứu ở Bản Phố"]
+
+
+@pytest.mark.parametrize("text", CALLS + [fold(t) for t in CALLS])
+def test_an_explicit_call_for_help_is_never_routine(text):
+    assert triage.calls_for_help(text)
+    assert triage.assess(text).level != "routine"
+    # even where the classifier alone would call it routine: at least the question
+    assert not triage.routine(0.01, triage.UNSURE_AT, triage.calls_for_help(text))
+
+
+@pytest.mark.parametrize("text", [
+    "số gọi cấp cứu là số nào", "so goi cap cuu la so nao", "chỉ giúp với ạ, làm giấy khai sinh",
+    "Hàng cứu trợ phát chưa đều", "Năm ngoái ông tôi bị đột quỵ, giờ xin hỗ trợ",
+    "Giá gas tăng quá", "Bình gas nhà tôi để lâu năm rồi, có cần thay không ạ",
+    "Xã có kế hoạch gia cố đê trước mùa lũ không", "Trạm y tế có huyết thanh kháng nọc rắn không",
+])
+def test_the_new_kinds_look_alikes_stay_routine(text):
+    found = triage.assess(text)
+    assert found.level == "routine", (found, text)
+    assert not triage.calls_for_help(text)
+
+
+async def test_the_reviewed_misses_through_zalo(commune):  # noqa: F811
+    leader = await commune.hire("leader", zalo=LEADER_ZALO)
+    cases = REVIEWED[0::2] + [REVIEWED[5], REVIEWED[8]]  # one or two of each kind
+    for n, (text, _kind, number, advice) in enumerate(cases):
+        said = await commune.says(f"85{n:02d}", text if n % 2 else fold(text))
+        code = ticket_code(said)
+        assert number in said and advice in said and "báo ngay cho lãnh đạo" in said, said
+        assert said.index(advice) < said.index(code)  # the advice first
+        assert "dại" not in said and "113" not in said
+    alerts = await commune.alerts(LEADER_ZALO, len(cases))
+    assert all(a.startswith("KHẨN") for a in alerts)
+    tickets = await _tickets(commune, leader)
+    assert len(tickets) == len(cases)
+    assert {t["category"]["code"] for t in tickets} == {"accident", "fire"}
+
+
+async def test_a_call_for_help_and_a_dike_get_at_least_the_question(commune):  # noqa: F811
+    leader = await commune.hire("leader", zalo=LEADER_ZALO)
+    asked = await commune.says("8601", "đê sắp vỡ")
+    assert "Việc này đang xảy ra, cần xử lý ngay không ạ?" in asked and "PA-" not in asked
+    assert await _alerts_queued(commune) == 0
+    done = await commune.says("8601", "có")
+    assert ticket_code(done) and "lên chỗ cao" in done
+    [alert] = await commune.alerts(LEADER_ZALO, 1)
+    assert alert.startswith("KHẨN")
+    for n, text in enumerate(("goi 114", "cứu với")):
+        said = await commune.says(f"861{n}", text)
+        assert "cần xử lý ngay không" in said or ticket_code(said), said
+    tickets = await _tickets(commune, leader)
+    assert tickets and tickets[0]["emergency"] is True

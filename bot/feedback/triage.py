@@ -21,7 +21,8 @@ split is held out for ``bot triage eval``, docs/triage.md):
   on the emergencies and the unsure examples; the kind gives the ticket's category, the
   number and the first advice (``KINDS``).
 
-The level is decided in one place, ``decide``: below ``UNSURE_AT`` routine; a sure emergency
+The level is decided in one place, ``decide``: below ``UNSURE_AT`` routine (``routine``: an
+explicit call for help — "cứu với", "cần xe cấp cứu", "gọi 115" — never is); a sure emergency
 (filed at once, leaders alerted) needs the probability from ``EMERGENCY_AT`` AND the message
 naming a person, a home or livestock the danger can reach (``at_risk``, cue groups in
 ``cues.yml``: a road that subsided, a tree across the road, a pole about to fall name none)
@@ -121,6 +122,18 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("injury", "accident", N_("Gọi ngay 115. Không di chuyển người bị thương nặng nếu không "
                                   "cần thiết; người bị điện giật: ngắt điện trước khi chạm "
                                   "vào."), (PERSON,)),
+    Kind("collapse", "accident", N_("Gọi ngay 115. Không cho ăn, uống gì; người bất tỉnh "
+                                    "còn thở thì đặt nằm nghiêng, nới lỏng quần áo; ghi lại "
+                                    "giờ bắt đầu có dấu hiệu."), (PERSON,)),
+    Kind("snakebite", "accident", N_("Giữ người bị cắn nằm yên, bất động chi bị cắn; không "
+                                     "rạch, không hút, không garô chặt. Gọi 115 hoặc đưa "
+                                     "ngay đến cơ sở y tế gần nhất."), (PERSON,)),
+    Kind("suicide", "accident", N_("Gọi ngay 115. Ở bên cạnh người đó, nói chuyện nhẹ nhàng, "
+                                   "không để họ một mình; cất dao, dây, thuốc, thuốc trừ sâu "
+                                   "và vật nguy hiểm."), (PERSON,)),
+    Kind("gas_leak", "fire", N_("Không bật, tắt công tắc điện, không dùng lửa; mở cửa cho "
+                                "thoáng, khóa van bình gas nếu an toàn, rồi ra khỏi nhà. "
+                                "Gọi ngay 114.")),
     Kind("violence", "security", N_("Tránh xa nơi nguy hiểm, đến chỗ an toàn, không tự can "
                                     "thiệp khi có hung khí. Gọi ngay 113.")),
     Kind("hazard", "disaster", N_("Giữ mọi người, trẻ em, xe cộ và gia súc tránh xa chỗ hư "
@@ -372,10 +385,24 @@ class Triage:
         if not said or said.startswith("/"):  # nothing typed, or a tapped button
             return Assessment("routine", 0.0)
         p = self.probability(said)
-        if p < (self.unsure_at if unsure_at is None else unsure_at):
+        if routine(p, self.unsure_at if unsure_at is None else unsure_at, calls_for_help(said)):
             return Assessment("routine", p)
         return decide(p, self.kind_probabilities(said), at_risk(said),
                       self.emergency_at if emergency_at is None else emergency_at)
+
+
+def calls_for_help(text: str) -> bool:
+    """The message asks for help outright: "cứu với", "cứu tôi" (cue group ``help``), or
+    "cần xe cấp cứu", "gọi 115" (``call``) when it is not a question about it ("số gọi cấp
+    cứu là số nào")."""
+    tokens = set(cue_tokens(text))
+    return "cue_help" in tokens or ("cue_call" in tokens and "cue_question" not in tokens)
+
+
+def routine(p: float, unsure_at: float, helped: bool) -> bool:
+    """Below the question's threshold, and not an explicit call for help: an explicit call
+    is never routine — at least the question is asked."""
+    return p < unsure_at and not helped
 
 
 def kind_of(probabilities: dict[str, float], shown: frozenset[str]) -> str:

@@ -32,10 +32,11 @@ class Scored:
     probability: float
     kinds: dict[str, float]  # the kind classifier's probabilities
     shown: frozenset[str]  # who or what the message shows at risk (triage.at_risk)
+    helped: bool  # an explicit call for help (triage.calls_for_help)
 
     def assessed(self, emergency_at: float, unsure_at: float) -> triage.Assessment:
         """The level at these thresholds, through the triage's own decision."""
-        if self.probability < unsure_at:
+        if triage.routine(self.probability, unsure_at, self.helped):
             return triage.Assessment("routine", self.probability)
         return triage.decide(self.probability, self.kinds, self.shown, emergency_at)
 
@@ -46,7 +47,7 @@ def _scores(model: triage.Triage, examples: Sequence[triage.Example], plain: boo
     for e in examples:
         text = fold(e.text) if plain else e.text
         out.append(Scored(e, model.probability(text), model.kind_probabilities(text),
-                          triage.at_risk(text)))
+                          triage.at_risk(text), triage.calls_for_help(text)))
     return out
 
 
