@@ -118,7 +118,8 @@ async def _with_code(sim, user: str, before: int) -> str | None:  # type: ignore
     return said if re.search(r"PA-\d{4}-\d{6}", said) else None
 
 
-async def _parts_after(sim, user: str, before: int, n: int) -> str | None:  # type: ignore[no-untyped-def]
+async def _parts_after(sim, user: str, before: int,  # type: ignore[no-untyped-def]
+                       n: int) -> str | None:
     sent = sim.messages(OA, user)[before:]
     return "\n".join(_text(m) for m in sent) if len(sent) >= n else None
 

@@ -22,10 +22,10 @@ is weighed instead:
   ("PA-2026-000123"), numbers — and English greetings residents also use in Vietnamese
   ("hello", "ok", "thanks"): nothing.
 
-English needs at least two English words, one of them from the list, and more than twice the Vietnamese ones (unaccented
-Vietnamese must never be taken for English: a few chance English words among Vietnamese
-syllables do not make it English); Vietnamese needs two Vietnamese words and more of them than
-English ones.
+English needs at least two English words, one of them from the list, and more than twice the
+Vietnamese ones (unaccented Vietnamese must never be taken for English: a few chance English
+words among Vietnamese syllables do not make it English); Vietnamese needs two Vietnamese words
+and more of them than English ones.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from functools import lru_cache
 from bot.nlu.normalize import fold, nfc
 
 DEFAULT = "vi"
-#: the languages a message can be detected in (the others are only chosen)
-DETECTED = ("vi", "en")
 
 #: words that are also Vietnamese syllables typed without marks: no evidence either way
 _BOTH = frozenset("""
@@ -78,7 +76,8 @@ cua cung da dang dau day den di dia diem dien dieu dk dc duoc duong em gi gia gi
 hoi hom hop hs huong j k kh khong ko kp lam lich luc mat may minh mik mk moi muon nao nay
 nhe nha nhu nhung o oi phai phan phong qua roi sang sao sdt sinh so ta tai thang thi thoi
 thon thu thuc tin toi trong tu tuan uy ubnd va van vay ve viec voi vs xa xin xoa
-z zay dzay dzo hok hem hong ak uk nha nhen nhe hen ne ha ho vz cx ntn lm ns bh mn cc cccd cmnd bhyt gplx
+z zay dzay dzo hok hem hong ak uk nha nhen nhe hen ne ha ho vz cx ntn lm ns bh mn
+cc cccd cmnd bhyt gplx
 """.split()) - ENGLISH
 
 #: English words Vietnamese residents use in Vietnamese chat: no evidence either way
@@ -93,7 +92,7 @@ _SYLLABLE = re.compile(
     r"ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo|ua|ue|ui|uo|uu|uy|ye|[aeiouy])"
     r"(?:ch|ng|nh|[cmnpt])?$")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-_SENTENCE_END = re.compile(r"[.!?\n]\s*$")
+_SENTENCE_END = re.compile(r"\s*[.!?\n]")  # after a word: the next one begins a sentence
 
 
 @lru_cache(maxsize=1)
@@ -138,8 +137,7 @@ def weights(text: str | None) -> tuple[int, int, int]:
         en += said == "en"
         listed += said == "en" and word.lower() in ENGLISH
         vi += said == "vi"
-        rest = raw[match.end():match.end() + 3]
-        first = bool(_SENTENCE_END.match(rest)) if rest else False
+        first = bool(_SENTENCE_END.match(raw, match.end()))
     return en, listed, vi
 
 
