@@ -133,6 +133,15 @@ async def test_english_emergency_gets_english_advice_and_is_filed(commune):
     assert "114" in said
 
 
+async def test_english_handoff_to_staff(commune):
+    user = "8104"
+    await commune.hire("leader")
+    said = english(await says(commune, user, "I want to talk to a person"))
+    assert "passed the conversation" in said
+    # while staff have it, the bot still answers what it is sure of — in English
+    assert "Monday to Friday" in english(await says(commune, user, "what are the office hours"))
+
+
 async def test_switching_back_to_vietnamese_and_unaccented_vietnamese_stays(commune):
     user = "8103"
     english(await says(commune, user, "what time does the office open on saturday"))
