@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -96,8 +97,6 @@ def problems(lang: str) -> list[str]:
     Vietnamese text does not fill (a ``KeyError`` when shown; one may be left out, as the
     English leaves out ``{kind}``, "thôn"). Empty when every text reaches the resident in
     ``lang``."""
-    import re
-
     po = LOCALES / lang / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=lang)

@@ -111,6 +111,11 @@ async def test_zalo_resident_writing_english_reads_english_throughout(commune):
     assert got == 200
     answered = await wait_for(lambda: _parts_after(sim, user, before, 2))
     assert "satisfied" in english(answered)
+    # typed English answers work too: reopening the ticket
+    before = len(sim.messages(OA, user))
+    await sim.user_sends_text(OA, user, f"reopen {code}")
+    reopened = english(await wait_for(lambda: _parts_after(sim, user, before, 1)))
+    assert "reopened" in reopened and code in reopened
 
 
 async def _with_code(sim, user: str, before: int) -> str | None:  # type: ignore[no-untyped-def]

@@ -268,7 +268,8 @@ def hotline(category: str, _) -> str | None:  # type: ignore[no-untyped-def]
 
 
 RATE = re.compile(r"^/rate (PA-\d{4}-\d{6}) ([1-5])$")
-REOPEN = re.compile(r"^(?:/reopen|mo lai|mo lai phan anh|reopen)\s+(pa-\d{4}-\d{6})[\s.!]*$", re.I)
+REOPEN = re.compile(r"^(?:/reopen|mo lai|mo lai phan anh|reopen)\s+(pa-\d{4}-\d{6})[\s.!]*$",
+                    re.I)
 #: typed answers to "hài lòng không?" (accent-free)
 RATING_WORDS = {"rat hai long": 5, "hai long": 4, "tam duoc": 3, "binh thuong": 3,
                 "chua hai long": 2, "khong hai long": 1}
