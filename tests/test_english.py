@@ -134,8 +134,12 @@ async def test_english_emergency_gets_english_advice_and_is_filed(commune):
     said = english(await says(commune, user, "help, someone is drowning in the river", parts=2))
     assert "114" in said and "swim" in said  # the number and the first advice
     assert re.search(r"PA-\d{4}-\d{6}", said)
-    said = english(await says(commune, user, "fire", parts=2))
-    assert "114" in said
+    # an alarm word alone is asked about, in English; "yes" files it
+    other = "8105"
+    asked = english(await says(commune, other, "Fire! Fire!"))
+    assert "happening now" in asked and "Yes, right away" in asked
+    said = english(await says(commune, other, "yes", parts=2))
+    assert "114" in said and re.search(r"PA-\d{4}-\d{6}", said)
 
 
 async def test_english_handoff_to_staff(commune):

@@ -99,13 +99,22 @@ def test_english_held_out_examples_are_understood():
 
 
 @pytest.mark.parametrize("text, kind", [
-    ("fire", "fire"), ("flood", "flood"), ("someone is drowning", "drowning"),
-    ("my house is on fire, please help", "fire"),
+    ("someone is drowning", "drowning"), ("my house is on fire, please help", "fire"),
     ("a child fell into the river and cannot swim", "drowning"),
+    ("the water is rising in my house", "flood"),
+    ("our pigs are dying one after another", "livestock"),
 ])
 def test_english_emergencies_are_not_missed(text, kind):
     found = triage.assess(text)
     assert found.emergency and found.kind == kind, found
+
+
+@pytest.mark.parametrize("text, kind", [("fire", "fire"), ("flood", "flood")])
+def test_an_english_alarm_word_alone_is_asked_about(text, kind):
+    """Naming nobody and no home, a danger is asked about ("is it happening now?"), as in
+    Vietnamese (docs/triage.md) — never taken for routine."""
+    found = triage.assess(text)
+    assert found.level == "unsure" and found.kind == kind, found
 
 
 @pytest.mark.parametrize("text", ["there was a fire in the village last year",
