@@ -140,19 +140,30 @@ def cmd_ask(args: argparse.Namespace) -> int:
             backend = create_backend(settings.nlu, http, override=args.backend)
             return await backend.understand(args.text, commune.villages)
 
+    from bot import i18n
+    from bot.nlu.language import choose
+
+    if args.language not in i18n.available() and args.language not in commune.languages:
+        print(f"unknown language {args.language}; the bot answers in "
+              f"{', '.join(i18n.available())}", file=sys.stderr)
+        return 2
     understood = asyncio.run(understand())
     if understood is not None and understood.backend != (args.backend or settings.nlu.backend):
         print(f"Rasa at {settings.nlu.rasa_url} did not answer; the embedded engine answered "
               "(start it with `bot nlu rasa-serve`)", file=sys.stderr)
-    result = engine.respond(commune, args.text, language=args.language, understood=understood)
+    language = choose(args.language, args.text)  # as the service decides it (chosen, detected)
+    result = engine.respond(commune, args.text, language=language, understood=understood)
+    for effect in result.effects:
+        if effect["kind"] == "language":  # "English please": the next answers' language
+            language = effect["language"]
     reply = result.reply_text
     if not reply and result.parse.intent in engine.INTENTS:
         # a handoff or a ticket lookup needs the store: say what the service would do
-        from bot.i18n import gettext_for
         reply = "\n\n".join(engine.text_of(r) for r in engine.answer(
-            commune, result.parse.intent, result.parse, gettext_for(args.language)))
+            commune, result.parse.intent, result.parse, i18n.gettext_for(language)))
     if args.json:
         print(json.dumps({"intent": result.parse.intent, "confidence": result.parse.confidence,
+                          "language": language,
                           "entities": result.parse.entities, "reply": reply,
                           "effects": result.effects, "backend": result.backend,
                           # emergency triage: level (emergency | unsure → the question was
@@ -783,7 +794,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="run one message through the conversation, no channel")
     a.add_argument("--commune", required=True, help="commune code, e.g. 02839")
     a.add_argument("--json", action="store_true")
-    a.add_argument("--language", default="vi")
+    a.add_argument("--language", default="vi",
+                   help="the resident's language (vi, en; a clear message in the other one "
+                        "switches, as in the service)")
     a.add_argument("--backend", choices=["embedded", "rasa"], default=None,
                    help="default: nlu.backend in the configuration")
     a.add_argument("text")

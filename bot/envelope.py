@@ -101,6 +101,8 @@ class Inbound:
     user_id_by_app: str | None = None
     #: web chat: a keyed hash of the sender's network address (bot/channels/webguard.py)
     origin: str | None = None
+    #: web chat: the language of the page the resident writes from (``?lang=``), if chosen
+    language: str | None = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ from bot.feedback import service as tickets
 from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text
 from bot.i18n import gettext_for
+from bot.nlu import language
 from bot.loops import Worker
 from bot.notices import relay
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
@@ -354,6 +355,9 @@ class InboundProcessor(Worker):
             resident.erased_at = None
         replies: list[Reply] = []
         conv = self._conversations[resident.id]
+        if kind == "message":  # the reply's language, and the resident's from now on
+            resident.language = language.choose(inbound.language or resident.language,
+                                                inbound.text)
         if kind == "follow":
             resident.is_follower = True
             resident.followed_at = now

@@ -45,6 +45,7 @@ from bot.coord import Coordinator
 from bot.crypto import subkey
 from bot.envelope import Choices, Delivered, Inbound, from_payload
 from bot.feedback import photos
+from bot import i18n
 from bot.i18n import gettext_for
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
@@ -200,7 +201,7 @@ class WebChatChannel:
                 "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ."))
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
         await ws.prepare(request)
-        session = await self._hello(ws, tenant)
+        session, language = await self._hello(ws, tenant)
         if session is None:
             await ws.send_json({"type": "error", "code": "session", "error": _(
                 "Phiên trò chuyện không hợp lệ hoặc đã hết hạn. Trang sẽ mở phiên mới.")})
@@ -209,7 +210,7 @@ class WebChatChannel:
         sub = await self.coord.subscribe(topic(tenant.code, session))
         pump = asyncio.create_task(self._pump(ws, sub))
         try:
-            await self._history(ws, tenant, session)
+            await self._history(ws, tenant, session, language)
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
@@ -221,16 +222,21 @@ class WebChatChannel:
             await sub.close()
         return ws
 
-    async def _hello(self, ws: web.WebSocketResponse, tenant: Tenant) -> str | None:
-        """The first frame names the session (not the URL: addresses end up in logs)."""
+    async def _hello(self, ws: web.WebSocketResponse,
+                     tenant: Tenant) -> tuple[str | None, str | None]:
+        """The first frame names the session (not the URL: addresses end up in logs), and the
+        page's language if it has one. A language the bot does not answer in is refused."""
         try:
             msg = await ws.receive(timeout=HELLO_TIMEOUT_S)
             hello = safejson.loads(msg.data) if msg.type == WSMsgType.TEXT else None
         except (TimeoutError, ValueError):
-            return None
+            return None, None
         if not isinstance(hello, dict) or hello.get("type") != "hello":
-            return None
-        return self.sessions.verify(tenant.code, hello.get("session"))
+            return None, None
+        language = hello.get("language")
+        if language is not None and language not in i18n.available():
+            return None, None
+        return self.sessions.verify(tenant.code, hello.get("session")), language
 
     async def _pump(self, ws: web.WebSocketResponse, sub) -> None:  # type: ignore[no-untyped-def]
         while True:
@@ -238,7 +244,8 @@ class WebChatChannel:
             if message is not None and not ws.closed:
                 await ws.send_str(message)
 
-    async def _history(self, ws: web.WebSocketResponse, tenant: Tenant, session: str) -> None:
+    async def _history(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
+                       language: str | None = None) -> None:
         """Always the first frame: the conversation so far — the welcome for a new one — and
         the quick choices of the last question if the resident has not answered it yet (a
         reload must not take them away)."""
@@ -270,7 +277,8 @@ class WebChatChannel:
         if not messages:
             messages = [_shown(reply) if isinstance(reply, Choices)
                         else {"direction": "out", "text": engine.text_of(reply)}
-                        for reply in engine.welcome(tenant.config, channel=self.name)]
+                        for reply in engine.welcome(tenant.config, language or "vi",
+                                                    channel=self.name)]
         await ws.send_json({"type": "history", "messages": messages})
 
     async def _receive(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
@@ -280,7 +288,11 @@ class WebChatChannel:
             text = str(msg.get("payload") or msg.get("text") or "").strip()
             client_id = str(msg.get("id") or uuid.uuid4())[:64]
             raw_attachments = msg.get("attachments")
+            language = msg.get("language")  # the page's (?lang=), a choice: checked below
         except (ValueError, AttributeError):
+            await ws.send_json({"type": "error", "error": _("Tin nhắn không hợp lệ.")})
+            return
+        if language is not None and language not in i18n.available():
             await ws.send_json({"type": "error", "error": _("Tin nhắn không hợp lệ.")})
             return
         # the page is public: budgets per session and per address keep one client (or one
@@ -304,7 +316,7 @@ class WebChatChannel:
             commune_id=tenant.id, channel=self.name, event_name="webchat_text",
             dedupe_key=f"web:{session}:{client_id}", external_user_id=session,
             payload={"text": text, "session": session, "attachments": attachments,
-                     "origin": addr},
+                     "origin": addr, **({"language": language} if language else {})},
             received_at=utcnow(), status="received", attempts=0))
         if new_id is not None:
             await self.coord.publish(EVENTS_TOPIC)
@@ -346,7 +358,8 @@ class WebChatChannel:
         return Inbound(kind="message", user_id=row.external_user_id,
                        text=row.payload.get("text") or None,
                        attachments=list(row.payload.get("attachments") or []),
-                       origin=row.payload.get("origin"))
+                       origin=row.payload.get("origin"),
+                       language=row.payload.get("language"))
 
     async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
         await self.coord.publish(topic(tenant.code, row.recipient),

@@ -140,7 +140,8 @@ def templates() -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
 
 
 #: languages residents ask for (codes as in config `languages:`, domain-vn.md §5.1)
-LANGUAGE_NAMES = {"vi": N_("tiếng Việt"), "hnj": N_("tiếng H'Mông"), "ium": N_("tiếng Dao"),
+LANGUAGE_NAMES = {"vi": N_("tiếng Việt"), "en": N_("tiếng Anh"),
+                  "hnj": N_("tiếng H'Mông"), "ium": N_("tiếng Dao"),
                   "tyz": N_("tiếng Tày"), "nut": N_("tiếng Nùng"), "blt": N_("tiếng Thái"),
                   "rad": N_("tiếng Ê Đê"), "cmo": N_("tiếng M'Nông"), "jra": N_("tiếng Jrai"),
                   "km": N_("tiếng Khmer")}

@@ -17,6 +17,7 @@ from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
 from bot.feedback import triage
 from bot.feedback.categories import guess as guess_category
+from bot import i18n
 from bot.i18n import gettext_for
 from bot.timeutil import to_vn, utcnow
 from bot.nlu.backends import Understanding, understand_embedded
@@ -124,8 +125,11 @@ def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-un
     if intent in ("subscribe", "unsubscribe") and topic:
         situation = f"{intent}_topic"
     elif intent == "change_language" and language:
-        situation = ("language_vi" if language == "vi" else "language_set"
+        situation = ("language_vi" if language == "vi" else "language_replies"
+                     if language in i18n.available() else "language_set"
                      if _offered(commune, language) else "language_not_offered")
+        if _offered(commune, language):  # said in the language chosen
+            _ = gettext_for(language)
     text, menu = answers.render(situation, commune, _, village=_entity(parse, "village"),
                                 topic=topic, language=language, channel=channel)
     return [Choices(text, _menu(_))] if menu else [Text(text)]
@@ -152,7 +156,9 @@ def effects_of(commune: Commune, intent: str, parse: Parse,
 
 
 def _offered(commune: Commune, language: str) -> bool:
-    return language == "vi" or language in commune.languages
+    """Whether a resident may choose ``language``: the commune publishes notices in it, or the
+    bot answers in it (a catalog in bot/locales/)."""
+    return language in commune.languages or language in i18n.available()
 
 
 def respond(commune: Commune, text: str | None, *, language: str = "vi",

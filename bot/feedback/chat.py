@@ -22,12 +22,16 @@ from bot.feedback.categories import CATEGORIES, CHAT_ORDER, guess
 from bot.nlu.entities import _key
 from bot.nlu.normalize import search_key
 
+# typed answers, accent-free; the English ones for residents answered in English (issue 10)
 CANCEL = {"huy", "thoi", "khong gui nua", "huy phan anh", "thoi khong gui", "dung lai",
-          "/report cancel"}
-SKIP = {"bo qua", "khong", "khong co", "ko", "k", "khong can", "/report skip"}
-YES = {"co", "dong y", "ok", "oke", "u", "uh", "vang", "da", "duoc", "dong y a", "/report consent yes"}
-YES_FIRST = {"co", "dung", "vang", "da", "ok", "oke", "u", "uh", "duoc"}  # "đúng vậy", "vâng ạ"
-NO = {"khong", "ko", "k", "khong dong y", "an danh", "gui an danh", "/report consent no"}
+          "/report cancel", "cancel", "stop"}
+SKIP = {"bo qua", "khong", "khong co", "ko", "k", "khong can", "/report skip", "skip", "no"}
+YES = {"co", "dong y", "ok", "oke", "u", "uh", "vang", "da", "duoc", "dong y a",
+       "/report consent yes", "yes", "i agree"}
+YES_FIRST = {"co", "dung", "vang", "da", "ok", "oke", "u", "uh", "duoc",  # "đúng vậy", "vâng ạ"
+             "yes"}
+NO = {"khong", "ko", "k", "khong dong y", "an danh", "gui an danh", "/report consent no", "no",
+      "anonymous", "send anonymously"}
 #: words that ask to report but say nothing of the matter
 GENERIC = set("toi em minh anh chi muon can xin gui bao cao phan anh kien nghi y kien gop y "
               "khieu nai to giac cho xa voi a oi nhe viec mot ve la co duoc khong".split())
@@ -264,7 +268,8 @@ def hotline(category: str, _) -> str | None:  # type: ignore[no-untyped-def]
 
 
 RATE = re.compile(r"^/rate (PA-\d{4}-\d{6}) ([1-5])$")
-REOPEN = re.compile(r"^(?:/reopen|mo lai|mo lai phan anh)\s+(pa-\d{4}-\d{6})[\s.!]*$", re.I)
+REOPEN = re.compile(r"^(?:/reopen|mo lai|mo lai phan anh|reopen)\s+(pa-\d{4}-\d{6})[\s.!]*$",
+                    re.I)
 #: typed answers to "hài lòng không?" (accent-free)
 RATING_WORDS = {"rat hai long": 5, "hai long": 4, "tam duoc": 3, "binh thuong": 3,
                 "chua hai long": 2, "khong hai long": 1}

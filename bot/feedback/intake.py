@@ -26,7 +26,13 @@ from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEven
 from bot.store.ops import village_by_name
 from bot.timeutil import to_vn, utcnow
 
-WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+
+def N_(text: str) -> str:  # marks a msgid for extraction; translated where shown
+    return text
+
+
+WEEKDAYS = (N_("thứ Hai"), N_("thứ Ba"), N_("thứ Tư"), N_("thứ Năm"), N_("thứ Sáu"),
+            N_("thứ Bảy"), N_("Chủ nhật"))
 CONSENT_IMAGE = "https://stc-zaloprofile.zdn.vn/pc/v1/images/logo.svg"
 
 

@@ -35,17 +35,23 @@ from bot.timeutil import as_utc, to_vn, utcnow
 OPEN = ("received", "assigned", "in_progress")  # the clock runs
 ENDED = ("returned", "transferred", "rejected", "duplicate", "closed")
 STATES = (*OPEN, "answered", *ENDED)
+
+
+def N_(text: str) -> str:  # marks a msgid for extraction; translated where shown
+    return text
+
+
 #: resident-facing names of the states (msgids)
 STATE_NAMES = {
-    "received": "đã tiếp nhận, đang chuyển bộ phận phụ trách",
-    "assigned": "đã giao cán bộ phụ trách",
-    "in_progress": "đang xử lý",
-    "answered": "đã có trả lời",
-    "closed": "đã hoàn thành",
-    "returned": "được trả lại (không thuộc thẩm quyền của xã hoặc thiếu thông tin)",
-    "transferred": "đã chuyển cơ quan có thẩm quyền",
-    "rejected": "không được thụ lý",
-    "duplicate": "trùng với phản ánh khác đang được xử lý",
+    "received": N_("đã tiếp nhận, đang chuyển bộ phận phụ trách"),
+    "assigned": N_("đã giao cán bộ phụ trách"),
+    "in_progress": N_("đang xử lý"),
+    "answered": N_("đã có trả lời"),
+    "closed": N_("đã hoàn thành"),
+    "returned": N_("được trả lại (không thuộc thẩm quyền của xã hoặc thiếu thông tin)"),
+    "transferred": N_("đã chuyển cơ quan có thẩm quyền"),
+    "rejected": N_("không được thụ lý"),
+    "duplicate": N_("trùng với phản ánh khác đang được xử lý"),
 }
 CODE_RE = re.compile(r"^PA-\d{4}-\d{6}$")
 LANE = 0  # ticket messages and staff alerts go in the replies' lane, ahead of any broadcast

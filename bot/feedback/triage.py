@@ -471,8 +471,9 @@ def question(_) -> Choices:  # type: ignore[no-untyped-def]
                                  Choice(_("Không"), "/triage no")))
 
 
-_YES_FIRST = {"co", "dung", "vang", "can", "dang", "u", "uh", "ok", "oke", "gap", "cuu"}
-_NO_FIRST = {"khong", "ko", "k", "kh", "hong", "hok", "khum", "chua", "het", "xong"}
+_YES_FIRST = {"co", "dung", "vang", "can", "dang", "u", "uh", "ok", "oke", "gap", "cuu",
+              "yes", "help"}
+_NO_FIRST = {"khong", "ko", "k", "kh", "hong", "hok", "khum", "chua", "het", "xong", "no", "not"}
 _POLITE = {"da", "a", "oi", "ad", "xa", "ah", "nha", "nhe"}
 
 

@@ -43,7 +43,8 @@ from bot.timeutil import utcnow, vn_iso
 
 #: what a village head types when done (accent-free, lower case); a button sends /relay_done
 CONFIRMATIONS = {"da chuyen", "da chuyen roi", "da chuyen vao nhom", "da chuyen vao nhom thon",
-                 "da gui", "da gui roi", "da gui nhom", "xong", "da xong", "/relay_done"}
+                 "da gui", "da gui roi", "da gui nhom", "xong", "da xong", "/relay_done",
+                 "forwarded", "done"}  # a propagandist answered in English
 WINDOW_CLOSED = "window_closed"
 ALERT = "relayproblem"  # idempotency key part of the staff alert: notice:<id>:relayproblem:…
 FOLLOWED_FOR = timedelta(days=7)  # relays older than this are no longer followed up
