@@ -30,12 +30,24 @@ def bot(*args: str, env: dict[str, str] | None = None, check: bool = True,
                           check=check, timeout=60)
 
 
+def quiet_hours_away_from_now() -> dict[str, str]:
+    from datetime import timedelta
+
+    from bot.timeutil import to_vn, utcnow
+    now = to_vn(utcnow())
+    return {"quiet_start": (now + timedelta(hours=3)).strftime("%H:%M"),
+            "quiet_end": (now + timedelta(hours=4)).strftime("%H:%M")}
+
+
 def write_config(path: Path, store_url: str, sim_url: str, port: int) -> Path:
     path.write_text(yaml.safe_dump({
         "service": {"host": "127.0.0.1", "port": port, "secret_key": "crash-test-secret"},
         "database": {"url": store_url},
         "zalo": {"api_base": sim_url, "oauth_base": sim_url,
                  "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}]},
+        # the quiet hours (22:00–06:00 by default) far from now: a test run late in the
+        # evening would otherwise hold its notice until the morning
+        "notices": quiet_hours_away_from_now(),
         "communes": [{"code": "02839", "name": "Xã Bắc Hà", "address": "UBND xã Bắc Hà",
                       "phone": "0214 3880 123",
                       "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"}],
@@ -317,7 +329,9 @@ async def test_notice_send_killed_midway_reaches_everyone_exactly_once(pg_url, s
                     counts[m.user_id] = counts.get(m.user_id, 0) + 1
             return counts
 
-        while len(reached()) < 60:
+        started = asyncio.get_running_loop().time()
+        while len(reached()) < 60:  # bounded: a notice held back must fail, not hang
+            assert asyncio.get_running_loop().time() - started < 120, reached()
             await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGKILL)  # mid-send
         await asyncio.to_thread(proc.wait, 15)
