@@ -157,7 +157,7 @@ async def test_a_photo_sent_after_reopening_joins_the_ticket(commune):
     await commune.says(user, f"/reopen {code}")
     before = len(sim.messages(OA, user))
     await sim.user_sends(OA, user, "user_send_image", url="https://example.org/cong.jpg")
-    assert "đã ghi thêm" in await commune.replies_after(user, before)
+    assert "đã thêm ảnh/vị trí" in await commune.replies_after(user, before)
     _, ticket = await commune.call(leader, "GET", f"/tickets/{code}")
     assert {"type": "image", "url": "https://example.org/cong.jpg"} in ticket["media"]
     assert ticket["history"][-1]["action"] == "note"
@@ -212,7 +212,7 @@ async def test_a_photo_sent_just_after_filing_joins_the_ticket_and_the_question_
     before = len(sim.messages(OA, user))
     await sim.user_sends(OA, user, "user_send_image", url="https://example.org/nuoc.jpg")
     after = await commune.replies_after(user, before)
-    assert "đã ghi thêm" in after and code in after and "vài chữ" not in after
+    assert "đã thêm ảnh/vị trí" in after and code in after and "vài chữ" not in after
     assert "đồng ý cho xã lưu tên" in after  # the consent question, again
     _, ticket = await commune.call(leader, "GET", f"/tickets/{code}")
     assert {"type": "image", "url": "https://example.org/nuoc.jpg"} in ticket["media"]

@@ -519,7 +519,7 @@ async def test_a_photo_after_filing_joins_the_ticket_and_the_phone_question_stay
         assert status == 201
         said = await tab.says(attachments=[{"type": "image",
                                             "payload": {"upload": uploaded["upload"]}}])
-        assert "đã ghi thêm" in text(said) and code in text(said), said
+        assert "đã thêm ảnh/vị trí" in text(said) and code in text(said), said
         assert "vài chữ" not in text(said)
         assert said[-1]["kind"] == "choices" and "số điện thoại" in said[-1]["text"]
         said = await tab.says("0912345678")

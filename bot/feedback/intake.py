@@ -253,10 +253,12 @@ async def _note(s: AsyncSession, commune_id: int, commune: Commune, resident: Re
     if effect.get("why") == "emergency":
         return [Text(_("Xã đã ghi thêm tin này vào phản ánh khẩn {code}; lãnh đạo xã đã được "
                        "báo.").format(code=ticket.code))]
-    replies: list[Reply] = [Text(_(
-        "Dạ, xã đã ghi thêm nội dung này vào phản ánh {code} và báo cán bộ phụ trách. Xã sẽ "
-        "trả lời anh/chị {when}.").format(code=ticket.code,
-                                         when=service.when_text(ticket, _, now)))]
+    thanks = (_("Dạ, xã đã ghi thêm nội dung này vào phản ánh {code} và báo cán bộ phụ "
+                "trách. Xã sẽ trả lời anh/chị {when}.") if (effect.get("text") or "").strip()
+              else _("Dạ, xã đã thêm ảnh/vị trí anh/chị gửi vào phản ánh {code} và báo cán bộ "
+                     "phụ trách. Xã sẽ trả lời anh/chị {when}."))
+    replies: list[Reply] = [Text(thanks.format(code=ticket.code,
+                                               when=service.when_text(ticket, _, now)))]
     waiting = conv.state or {}
     if waiting.get("consent_for") == ticket.code:
         replies.append(consent_question(ticket.code, _))
