@@ -242,6 +242,18 @@ async def test_something_else_asked_mid_form_is_answered_and_the_form_waits(comm
     assert ticket["media"] == [{"type": "image", "url": "https://example.org/dien.jpg"}]
 
 
+async def test_a_question_asked_at_the_photo_step_is_not_taken_into_the_report(commune):
+    officer = await commune.hire("officer")
+    user = "8013"
+    assert "gửi một ảnh" in await commune.says(user, "đèn đường ở thôn Nậm Mòn bị hỏng")
+    said = await commune.says(user, "ủy ban ở đâu")
+    assert "0214 000 001" in said and "gửi một ảnh" in said.split("đang gửi dở")[1]
+    assert "đồng ý cho xã lưu tên" in await commune.says(user, "bỏ qua")
+    code = ticket_code(await commune.says(user, "không"))
+    _, ticket = await commune.call(officer, "GET", f"/tickets/{code}")
+    assert ticket["description"] == "đèn đường ở thôn Nậm Mòn bị hỏng"
+
+
 async def test_reporter_identity_only_for_those_who_need_it(commune):
     leader = await commune.hire("leader")
     police = await commune.hire("officer", office="congan")

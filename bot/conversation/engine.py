@@ -240,7 +240,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                                 now_s)
             result = _report_step(commune, text, attachments, state, understood, _, now_s)
             result.triage = found
-            if not _stuck(form, result, text, understood):
+            if not _asks_else(text, understood) or not (
+                    form.get("asking") in _TAKES_ANY_TEXT or _stuck(form, result)):
                 return result
             # not an answer to the form's question, but something else the resident asks:
             # answered as usual, then the form's question again (the form stays open)
@@ -253,10 +254,12 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             if aside.parse.intent in _LEAVES_FORM \
                     or any(e["kind"] == "handoff" for e in aside.effects):
                 return aside  # erasure asked, or staff take over: the form is left behind
-            aside.state["report"] = {**form, "at": now_s}  # an aside is not a try
-            aside.state["choices"] = result.state.get("choices", [])
+            waiting, again = report_form.ask_again(commune, {**form, "at": now_s}, _)
+            aside.state["report"] = waiting  # an aside is not an answer, nor a try
+            aside.state["choices"] = [c.payload for r in again if isinstance(r, Choices)
+                                      for c in r.options]
             aside.then = [Text(_("Về phản ánh anh/chị đang gửi dở (nhắn HỦY nếu muốn dừng):")),
-                          *result.replies]
+                          *again]
             return aside
     if not text or not text.strip():
         if attachments:
@@ -510,13 +513,20 @@ _FORM_TALK = {"report_issue", "nlu_fallback", "affirm", "deny", "thanks", "greet
               "out_of_scope", "set_village", "goodbye"}
 
 
-def _stuck(form: dict[str, Any], result: TurnResult, text: str | None,
-           understood: Understanding | None) -> bool:
-    """Whether a message left the report form where it was — its question still unanswered —
-    while the words clearly ask something else (the hours, a ticket's status, erasure…)."""
+#: form questions whose answer may be any text (a photo's "no, but…" adds to the description)
+_TAKES_ANY_TEXT = {"media"}
+
+
+def _stuck(form: dict[str, Any], result: TurnResult) -> bool:
+    """Whether a message left the report form where it was: its question still unanswered."""
     after = result.state.get("report")
-    if after is None or after.get("asking") != form.get("asking") or result.effects:
-        return False
+    return after is not None and after.get("asking") == form.get("asking") \
+        and not result.effects
+
+
+def _asks_else(text: str | None, understood: Understanding | None) -> bool:
+    """Whether typed words clearly ask something besides the report (the hours, a ticket's
+    status, erasure, a person…)."""
     if not _words_to_read(text) or understood is None:
         return False
     intent, _r = rules.decide(understood.parse.intent, text or "") \

@@ -163,6 +163,12 @@ def report_of(form: dict[str, Any]) -> dict[str, Any]:
             "emergency": bool(form.get("emergency"))}
 
 
+def ask_again(commune: Commune, form: dict[str, Any], _  # type: ignore[no-untyped-def]
+              ) -> tuple[dict[str, Any], list[Reply]]:
+    """The form's current question once more (after the bot answered something else)."""
+    return _next(commune, dict(form), _)
+
+
 def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
     """Ask the first thing still missing; None asked when complete."""
     repeat = form.get("asking")
