@@ -282,10 +282,10 @@ def test_only_a_yes_to_the_question_erases_and_the_question_leaves_a_report_form
     now = utcnow()
     asked = engine.respond(bac_ha, "xóa hết tt của mik đi", now=now)
     assert asked.parse.intent == "delete_my_data" and asked.effects == []
-    for yes in ("/erase yes", "1", "đồng ý", "Đồng ý xóa"):
+    for yes in ("/erase yes", "1", "đồng ý", "Đồng ý xóa", "yes, delete it"):
         assert engine.respond(bac_ha, yes, state=asked.state, now=now).effects == [
             {"kind": "erase"}], yes
-    for no in ("/erase no", "2", "không"):
+    for no in ("/erase no", "2", "không", "no"):
         kept = engine.respond(bac_ha, no, state=asked.state, now=now)
         assert kept.effects == [] and "không xóa gì" in kept.reply_text, no
     # an hour later a "yes" is not an answer to it; a tapped menu choice is not either

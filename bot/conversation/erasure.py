@@ -15,10 +15,12 @@ YES, NO = "/erase yes", "/erase no"
 QUESTION_TTL_S = 3600  # a yes an hour later is not an answer to the question any more
 #: a whole message of agreement (normalised: accents folded, teencode expanded); "có" alone is
 #: one, "có việc khác" is not
-_AGREE = {"co", "dong y", "vang", "da", "ok", "oke", "u", "uh", "duoc", "xoa", "chac chan"}
+_AGREE = {"co", "dong y", "vang", "da", "ok", "oke", "u", "uh", "duoc", "xoa", "chac chan",
+          "yes", "sure", "agree", "i agree", "delete"}
 _POLITE = {"a", "nhe", "nha", "di", "luon", "het", "xoa", "roi", "vay", "giup", "toi", "em",
-           "minh", "dong", "y", "co", "vang", "da", "ok", "duoc", "chac", "chan", "oke"}
-_REFUSE = {"khong", "thoi", "huy", "dung", "khoan", "chua"}
+           "minh", "dong", "y", "co", "vang", "da", "ok", "duoc", "chac", "chan", "oke",
+           "yes", "sure", "agree", "i", "delete", "it", "all", "please", "my", "data"}
+_REFUSE = {"khong", "thoi", "huy", "dung", "khoan", "chua", "no", "cancel", "dont", "keep"}
 
 
 def question(_) -> Choices:  # type: ignore[no-untyped-def]
