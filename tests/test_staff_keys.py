@@ -20,7 +20,7 @@ from tests.test_feedback import Commune, ticket_code, wait_for
 from tests.test_staff_path import KEY, Cli
 
 CODE, CODE2, CODE3 = commune_code(1), commune_code(2), commune_code(3)
-LANDSLIDE = "đường thôn Nậm Mòn bị sạt lở, đất đá chắn hết lối đi"
+LANDSLIDE = "sạt lở ở thôn Nậm Mòn, đất đá đổ vào nhà dân, mấy hộ chưa kịp ra"  # someone at risk
 
 
 @pytest.fixture

@@ -135,6 +135,18 @@ async def test_page_headers_and_office_hours_over_websocket(service):
             # the privacy notice: what, why, how long, how to have it erased
             assert "Quyền riêng tư" in html and "Xóa thông tin của tôi" in html
             assert "cho đến khi anh/chị yêu cầu xóa" in html and 'href="tel:0214000001"' in html
+            assert '<html lang="vi">' in html and "Nhập câu hỏi" in html
+        # opened with ?lang=en (a portal's English page): the page's own words are English too,
+        # those its script shows included; a language the bot does not speak gives Vietnamese
+        async with http.get(f"{service.url}/chat/{CODE}", params={"lang": "en"}) as r:
+            english = await r.text()
+        assert '<html lang="en">' in english and "Privacy: what the commune keeps" in english
+        assert "Type your question" in english and "Connection lost" in english
+        words = re.sub(r"Xã Thử Nghiệm 1|{{\w+}}", "", english)
+        assert not re.search("[ăâđêôơưạảãáàấầẩẫậắằẳẵặếềểễệốồổỗộớờởỡợứừửữựíìỉĩịúùủũụóòỏõọéèẻẽẹýỳỷỹỵ]",
+                             words, re.I), words
+        async with http.get(f"{service.url}/chat/{CODE}", params={"lang": "xx"}) as r:
+            assert '<html lang="vi">' in await r.text()
         async with http.get(f"{service.url}/chat/static/chat.js") as r:
             assert r.status == 200 and r.content_type == "application/javascript"
             assert ".innerHTML" not in await r.text()

@@ -45,6 +45,7 @@ from bot.coord import Coordinator
 from bot.crypto import subkey
 from bot.envelope import Choices, Delivered, Inbound, from_payload
 from bot.feedback import photos
+from bot.feedback.categories import N_
 from bot import i18n
 from bot.i18n import gettext_for
 from bot.inbound import EVENTS_TOPIC
@@ -62,7 +63,47 @@ MAX_TEXT = 2000
 HISTORY = 30  # messages shown again when the page reloads
 HELLO_TIMEOUT_S = 10.0
 _PHOTO_TOKEN = re.compile(photos.TOKEN_PATTERN)
-_ = gettext_for("vi")  # the page and its errors are Vietnamese; replies follow the resident
+_ = gettext_for("vi")  # errors are Vietnamese; the page follows ?lang=, replies the resident
+
+#: the page's own words (chat.html's ``{{t.NAME}}``), in the page's language (``?lang=``)
+PAGE_TEXTS = {
+    "subtitle": N_("Hỏi đáp thông tin cơ sở"),
+    "title": N_("Hỏi đáp"),
+    "privacy": N_("Quyền riêng tư: xã lưu gì và vì sao"),
+    "privacy_1": N_("Xã lưu tin nhắn trên trang này, cùng ảnh, vị trí, số điện thoại nếu anh/chị "
+                    "gửi, để trả lời anh/chị và giải quyết phản ánh."),
+    "privacy_2": N_("Tên và số điện thoại chỉ được lưu khi anh/chị đồng ý; chỉ cán bộ xử lý được "
+                    "xem. Anh/chị có thể gửi phản ánh ẩn danh."),
+    "privacy_3": N_("Vị trí chỉ được gửi khi anh/chị bấm nút “Vị trí”."),
+    "privacy_4": N_("Thông tin được giữ cho đến khi anh/chị yêu cầu xóa. Trình duyệt này nhớ "
+                    "phiên trò chuyện để anh/chị xem lại tin nhắn cũ."),
+    "privacy_5": N_("Muốn xóa, anh/chị nhắn “Xóa thông tin của tôi” hoặc gọi xã:"),
+    "erase": N_("Xóa thông tin của tôi"),
+    "photo_title": N_("Gửi ảnh (JPEG, PNG, tối đa {mb} MB)"),
+    "photo": N_("Ảnh"),
+    "where_title": N_("Gửi vị trí của tôi cho cán bộ xã"),
+    "where": N_("Vị trí"),
+    "placeholder": N_("Nhập câu hỏi…"),
+    "question": N_("Câu hỏi"),
+    "send": N_("Gửi"),
+}
+#: what the page's script says (``data-texts``), in the page's language
+SCRIPT_TEXTS = {
+    "no_session": N_("Không mở được phiên trò chuyện."),
+    "photo_sent": N_("Ảnh đã gửi"),
+    "a_photo": N_("[ảnh]"),
+    "lost": N_("Mất kết nối, đang thử lại…"),
+    "not_connected": N_("Chưa kết nối, vui lòng thử lại."),
+    "too_big": N_("Ảnh quá lớn: xã nhận ảnh đến {mb} MB."),
+    "sending_photo": N_("Đang gửi ảnh…"),
+    "photo_failed": N_("Không gửi được ảnh, vui lòng thử lại."),
+    "no_geo": N_("Trình duyệt này không gửi được vị trí."),
+    "getting_geo": N_("Đang lấy vị trí…"),
+    "where_sent": N_("Vị trí đã gửi"),
+    "geo_failed": N_("Chưa lấy được vị trí (anh/chị chưa cho phép, hoặc máy chưa bật định vị)."),
+    "erase_text": N_("Xóa thông tin của tôi"),
+}
+_PAGE_TEXT = re.compile(r"\{\{t\.(\w+)\}\}")
 
 
 def topic(code: str, session: str) -> str:
@@ -132,12 +173,20 @@ class WebChatChannel:
     # -- HTTP --------------------------------------------------------------------------------
     async def page(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
-        html = (self._page.replace("{{commune_name}}", _escape(tenant.config.name))
+        asked = request.query.get("lang", "vi")
+        lang = asked if asked in i18n.available() else "vi"
+        say = gettext_for(lang)
+        mb = _megabytes(self.settings.max_upload_bytes)
+        texts = {k: say(v).format(mb=mb) for k, v in SCRIPT_TEXTS.items()}
+        page = _PAGE_TEXT.sub(lambda m: _escape(say(PAGE_TEXTS[m.group(1)]).format(mb=mb)),
+                              self._page)
+        html = (page.replace("{{lang}}", lang)
+                .replace("{{texts}}", _escape(json.dumps(texts, ensure_ascii=False)))
+                .replace("{{commune_name}}", _escape(tenant.config.name))
                 .replace("{{commune_code}}", tenant.code)
                 .replace("{{commune_tel}}", re.sub(r"[^\d+]", "", tenant.config.phone))
                 .replace("{{commune_phone}}", _escape(tenant.config.phone))
-                .replace("{{max_upload}}", str(self.settings.max_upload_bytes))
-                .replace("{{max_upload_mb}}", _megabytes(self.settings.max_upload_bytes)))
+                .replace("{{max_upload}}", str(self.settings.max_upload_bytes)))
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers={
             CSP: page_policy(self.settings.portal_origins), "Cache-Control": "no-cache"})
 

@@ -17,6 +17,10 @@
   // the page's language, when the portal links to it with ?lang=en: the bot answers in it
   // until the resident writes clearly in another (bot/nlu/language.py)
   var lang = new URLSearchParams(location.search).get("lang");
+  // the page's words in its language (bot/channels/webchat.py SCRIPT_TEXTS)
+  var T = {};
+  try { T = JSON.parse(body.dataset.texts || "{}"); } catch (e) { T = {}; }
+  function t(key, fallback) { return T[key] || fallback; }
 
   function stored() {
     try { return localStorage.getItem(storeKey); } catch (e) { return memory; }
@@ -35,7 +39,7 @@
     return fetch("/chat/" + code + "/session", {method: "POST", credentials: "same-origin"})
       .then(function (r) {
         return r.json().then(function (j) {
-          if (!r.ok || !j.session) throw new Error(j.error || "Không mở được phiên trò chuyện.");
+          if (!r.ok || !j.session) throw new Error(j.error || t("no_session", "Không mở được phiên trò chuyện."));
           keep(j.session);
           return j.session;
         });
@@ -69,7 +73,7 @@
     if (picture) {
       var img = document.createElement("img");
       img.src = picture;
-      img.alt = "Ảnh đã gửi";
+      img.alt = t("photo_sent", "Ảnh đã gửi");
       div.appendChild(img);
     }
     if (options && options.length) {
@@ -94,7 +98,7 @@
       m.messages.forEach(function (x) { add(x.text, x.direction, x.options); });
     } else if (m.type === "reply") {
       if (m.kind === "choices") add(m.text, "out", m.options);
-      else if (m.kind === "image") add(m.caption || "[ảnh]", "out");
+      else if (m.kind === "image") add(m.caption || t("a_photo", "[ảnh]"), "out");
       else add(m.text || "", "out");
     } else if (m.type === "error") {
       status.textContent = m.error;
@@ -116,7 +120,7 @@
       };
       ws.onmessage = function (e) { show(JSON.parse(e.data)); };
       ws.onclose = function () {
-        status.textContent = status.textContent || "Mất kết nối, đang thử lại…";
+        status.textContent = status.textContent || t("lost", "Mất kết nối, đang thử lại…");
         later();
       };
     }, function (err) {
@@ -128,7 +132,7 @@
 
   function ready() {
     if (!ws || ws.readyState !== 1) {
-      status.textContent = "Chưa kết nối, vui lòng thử lại.";
+      status.textContent = t("not_connected", "Chưa kết nối, vui lòng thử lại.");
       return false;
     }
     return true;
@@ -160,7 +164,7 @@
     if (text) { send(text); input.value = ""; }
   });
   document.getElementById("erase").addEventListener("click", function () {
-    send("Xóa thông tin của tôi");
+    send(t("erase_text", "Xóa thông tin của tôi"));
   });
 
   // A photo: checked here for size (the server checks again, and checks it is a photo).
@@ -170,38 +174,36 @@
     photo.value = "";
     if (!file) return;
     if (file.size > maxUpload) {
-      status.textContent = "Ảnh quá lớn: xã nhận ảnh đến " + Math.round(maxUpload / 1048576) +
-        " MB.";
+      status.textContent = t("too_big", "Ảnh quá lớn.");
       return;
     }
     if (!ready()) return;
-    status.textContent = "Đang gửi ảnh…";
+    status.textContent = t("sending_photo", "Đang gửi ảnh…");
     fetch("/chat/" + code + "/photo", {method: "POST", body: file, credentials: "same-origin",
                                        headers: {"X-Chat-Session": session}})
       .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, j: j}; }); })
       .then(function (res) {
-        if (!res.ok) { status.textContent = res.j.error || "Không gửi được ảnh."; return; }
+        if (!res.ok) { status.textContent = res.j.error || t("photo_failed", "Không gửi được ảnh."); return; }
         status.textContent = "";
-        attach([{type: "image", payload: {upload: res.j.upload}}], "Ảnh đã gửi",
+        attach([{type: "image", payload: {upload: res.j.upload}}], t("photo_sent", "Ảnh đã gửi"),
                URL.createObjectURL(file));
-      }, function () { status.textContent = "Không gửi được ảnh, vui lòng thử lại."; });
+      }, function () { status.textContent = t("photo_failed", "Không gửi được ảnh."); });
   });
 
   // The location: asked from the browser only when the resident taps the button.
   document.getElementById("where").addEventListener("click", function () {
     if (!navigator.geolocation) {
-      status.textContent = "Trình duyệt này không gửi được vị trí.";
+      status.textContent = t("no_geo", "Trình duyệt này không gửi được vị trí.");
       return;
     }
-    status.textContent = "Đang lấy vị trí…";
+    status.textContent = t("getting_geo", "Đang lấy vị trí…");
     navigator.geolocation.getCurrentPosition(function (pos) {
       status.textContent = "";
       attach([{type: "location", payload: {coordinates: {latitude: pos.coords.latitude,
                                                         longitude: pos.coords.longitude}}}],
-             "Vị trí đã gửi");
+             t("where_sent", "Vị trí đã gửi"));
     }, function () {
-      status.textContent = "Chưa lấy được vị trí (anh/chị chưa cho phép, hoặc máy chưa bật " +
-        "định vị).";
+      status.textContent = t("geo_failed", "Chưa lấy được vị trí.");
     }, {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
   });
 
