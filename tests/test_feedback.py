@@ -66,7 +66,10 @@ class Commune:
                             settle: float = 0.3) -> str:
         sim = self.running.sim
         await sim.wait_for_messages(before + 1, oa_id=oa, user_id=user)
-        await asyncio.sleep(settle)  # a reply may have several parts
+        count = -1  # a reply may have several parts: until none came for ``settle`` seconds
+        while (now := len(sim.messages(oa, user))) != count:
+            count = now
+            await asyncio.sleep(settle)
         return "\n".join(_text(m) for m in sim.messages(oa, user)[before:])
 
     async def report(self, user: str, text: str, *answers: str) -> str:

@@ -475,6 +475,10 @@ _YES_FIRST = {"co", "dung", "vang", "can", "dang", "u", "uh", "ok", "oke", "gap"
               "yes", "help"}
 _NO_FIRST = {"khong", "ko", "k", "kh", "hong", "hok", "khum", "chua", "het", "xong", "no", "not"}
 _POLITE = {"da", "a", "oi", "ad", "xa", "ah", "nha", "nhe"}
+#: "có" is a yes alone, before a pause ("có, nước đang lên") or before these words; followed by
+#: anything else it says "there is" ("có người lạ…") and the message is read afresh
+_YES_AFTER_CO = {"can", "dang", "that", "roi", "ngay", "gap", "cuu", "nguy", "khan"}
+_CO_ALONE = re.compile(r"^\W*(?:dạ\W+|da\W+|vâng\W+)?(?:có|co)\b\s*[,.!;:–-]", re.I)
 
 
 def answer_of(text: str | None) -> bool | None:
@@ -490,6 +494,9 @@ def answer_of(text: str | None) -> bool | None:
         return True if search_key(said).split()[:1] in (["da"], ["vang"]) else None
     if words[0] in _NO_FIRST:
         return False
+    if words[0] == "co" and len(words) > 1 and words[1] not in _YES_AFTER_CO \
+            and not _CO_ALONE.match(said):
+        return None  # "có người lạ…", "có cháy…": "there is", a new message, not a yes
     if words[0] in _YES_FIRST:
         return True
     return None
