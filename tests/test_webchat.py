@@ -82,7 +82,7 @@ class Visitor:
 
     async def says(self, text: str = "", payload: str | None = None,
                    attachments: list[dict[str, Any]] | None = None,
-                   settle: float = 0.4) -> list[dict[str, Any]]:
+                   settle: float = 1.0) -> list[dict[str, Any]]:
         """Send a message; every frame that came back (a reply may have several parts)."""
         await self.send(text, payload, attachments)
         frames = [await self.ws.receive_json(timeout=10)]

@@ -100,13 +100,22 @@ class BroadcastWorker(Worker):
             await self.advance(broadcast_id)
         return len(ids)
 
-    async def _save(self, broadcast_id: int, **values: Any) -> bool:
-        """Write if this worker still holds the claim (renewing it); False if it does not."""
+    async def _save(self, broadcast_id: int, *, residents_reason: str | None = None,
+                    **values: Any) -> bool:
+        """Write if this worker still holds the claim (renewing it); False if it does not.
+        ``residents_reason``: the reason the residents it was for now have, in the same
+        transaction (nobody reads the broadcast's state without theirs)."""
         async with self.sm() as s, s.begin():
             result = await s.execute(update(NoticeBroadcast).where(
                 NoticeBroadcast.id == broadcast_id, NoticeBroadcast.status == "working",
                 NoticeBroadcast.claimed_by == self.worker).values(claimed_at=utcnow(),
                                                                   **values))
+            if result.rowcount and residents_reason:
+                row = await s.get(NoticeBroadcast, broadcast_id)
+                assert row is not None
+                await s.execute(update(NoticeDelivery).where(
+                    NoticeDelivery.notice_id == row.notice_id,
+                    NoticeDelivery.route == "broadcast").values(reason=residents_reason))
             return bool(result.rowcount)
 
     async def advance(self, broadcast_id: int) -> None:
@@ -174,12 +183,8 @@ class BroadcastWorker(Worker):
             log.info("notice %s broadcast as article %s", notice.id, row.article_id)
         except ZaloError as exc:
             if exc.code in QUOTA:  # Zalo counts differently than we planned: not sent
-                if await self._save(broadcast_id, status="no_quota",
-                                    error_reason=f"quota exhausted: {exc.reason}"[:500]):
-                    async with self.sm() as s, s.begin():
-                        await s.execute(update(NoticeDelivery).where(
-                            NoticeDelivery.notice_id == row.notice_id,
-                            NoticeDelivery.route == "broadcast").values(reason=EXHAUSTED))
+                await self._save(broadcast_id, status="no_quota", residents_reason=EXHAUSTED,
+                                 error_reason=f"quota exhausted: {exc.reason}"[:500])
                 return
             if exc.outcome is Outcome.NO_TOKEN:  # released when the OA is reconnected
                 await self._save(broadcast_id, status="pending",
