@@ -427,32 +427,19 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
 
 # -- staff ----------------------------------------------------------------------------------
 def cmd_staff_add(args: argparse.Namespace) -> int:
-    from bot.staff import StaffError, add_staff
-    from bot.store.db import create_engine, sessionmaker
-    from bot.store.migrate import upgrade
-    from bot.tenants import sync
-
     from bot.coverage import warnings
+    from bot.staff import StaffError, add_staff
 
-    settings = _settings(args)
+    commune = _settings(args).commune(args.commune)
 
-    async def run() -> tuple[int, str | None, str, list]:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            sm = sessionmaker(engine)
-            await sync(settings, sm)
-            async with sm() as s, s.begin():
-                commune = settings.commune(args.commune)
-                staff, key = await add_staff(
-                    s, args.commune, args.name, args.role, args.village, args.zalo_user_id,
-                    args.office, [o.code for o in commune.offices] if commune else None)
-                return staff.id, staff.office, key, await warnings(s, staff.commune_id)
-        finally:
-            await engine.dispose()
+    async def run(s, commune_id: int) -> tuple[int, str | None, str, list]:  # type: ignore[no-untyped-def]
+        staff, key = await add_staff(
+            s, args.commune, args.name, args.role, args.village, args.zalo_user_id,
+            args.office, [o.code for o in commune.offices] if commune else None)
+        return staff.id, staff.office, key, await warnings(s, commune_id)
 
     try:
-        staff_id, office, key, gaps = asyncio.run(run())
+        staff_id, office, key, gaps = _in_store(args, run)
     except StaffError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -84,7 +84,8 @@ async def commune_id_of(s: AsyncSession, commune_code: str) -> int:
     commune_id = (await s.execute(select(Commune.id).where(Commune.code == commune_code))
                   ).scalar_one_or_none()
     if commune_id is None:
-        raise StaffError(f"commune {commune_code} is not in the store")
+        raise StaffError(f"commune {commune_code} is not in the store (configure it, then "
+                         "`bot db upgrade` or start the service once)")
     return commune_id
 
 
