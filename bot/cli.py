@@ -159,8 +159,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     reply = result.reply_text
     if not reply and result.parse.intent in engine.INTENTS:
         # a handoff or a ticket lookup needs the store: say what the service would do
-        reply = "\n\n".join(engine.text_of(r) for r in engine.answer(
-            commune, result.parse.intent, result.parse, i18n.gettext_for(language)))
+        with i18n.use_language(language):
+            reply = "\n\n".join(engine.text_of(r) for r in engine.answer(
+                commune, result.parse.intent, result.parse))
     if args.json:
         print(json.dumps({"intent": result.parse.intent, "confidence": result.parse.confidence,
                           "language": language,

@@ -2,20 +2,36 @@
 catalogs in ``bot/locales/<lang>/LC_MESSAGES/messages.po`` translate them. Languages without a
 catalog (most minority languages have no CLDR locale, domain-vn.md §5.1) fall back to Vietnamese.
 The .po files are compiled in memory at first use, so no build step is needed.
+
+The language a text is said in is the *current* one, held in a ``ContextVar``: the turn that
+answers a resident enters ``with use_language(resident.language):`` once, and every ``_()``
+below it — in any module, however deep — translates into that language when it is called.
+A ContextVar is per asyncio task (a task starts with a copy of its creator's context), so two
+residents answered at the same time never see each other's language. ``gettext_for(lang)``
+stays for the few places that need one language explicitly, whatever the turn's (a message
+to staff is Vietnamese; one function speaking several languages).
 """
 
 from __future__ import annotations
 
+import functools
 import gettext
+import inspect
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT = "vi"
@@ -34,8 +50,62 @@ def translations(lang: str) -> gettext.NullTranslations:
     return Translations(buf)
 
 
+def _code(lang: str | None) -> str:
+    """The catalog's code for a language as residents' records hold it ("en-US" → "en")."""
+    return (lang or DEFAULT).split("-")[0]
+
+
 def gettext_for(lang: str | None) -> Callable[[str], str]:
-    return translations((lang or DEFAULT).split("-")[0]).gettext
+    """One language's translate function, whatever the current language is: for a message
+    that must be in that language (staff read Vietnamese) or a function that speaks several."""
+    return translations(_code(lang)).gettext
+
+
+#: the language texts are said in now (per asyncio task); the source language outside a turn
+_current: ContextVar[str] = ContextVar("bot_language", default=DEFAULT)
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+@contextmanager
+def use_language(lang: str | None) -> Iterator[str]:
+    """Say everything inside in ``lang`` (None: Vietnamese); the language before comes back
+    on exit. Holds across ``await`` inside the block, and only for the task that entered it."""
+    token = _current.set(_code(lang))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+def in_language_argument(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` (a plain function) under ``use_language`` of its own ``language`` argument:
+    the top of a turn (``engine.respond``, ``engine.welcome``…) names the language once and
+    everything it calls says ``_()``."""
+    signature = inspect.signature(fn)
+    if "language" not in signature.parameters or inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{fn.__qualname__}: a plain function with a 'language' argument")
+
+    @functools.wraps(fn)
+    def speaking(*args: P.args, **kwargs: P.kwargs) -> R:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        with use_language(bound.arguments["language"]):
+            return fn(*args, **kwargs)
+    return speaking
+
+
+def _(message: str) -> str:
+    """``message`` (a Vietnamese msgid) in the current language, looked up when called."""
+    return translations(_current.get()).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction (``pybabel extract`` knows ``N_``) where it is defined — a
+    table of names, a state's wording — to be translated by ``_()`` where it is shown."""
+    return message
 
 
 @lru_cache(maxsize=1)

@@ -29,7 +29,7 @@ from bot.feedback import handoff, intake
 from bot.feedback import service as tickets
 from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text
-from bot.i18n import gettext_for
+from bot.i18n import gettext_for, use_language
 from bot.nlu import language
 from bot.loops import Worker
 from bot.notices import relay
@@ -385,9 +385,10 @@ class InboundProcessor(Worker):
             replies = [Text(_("Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
                               "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
                               "nào."))]
-            suggested = village_chat.suggestion(
-                tenant.config, info.get("address"),
-                self._village_names.get(resident.village_id or 0), _)
+            with use_language(resident.language):
+                suggested = village_chat.suggestion(
+                    tenant.config, info.get("address"),
+                    self._village_names.get(resident.village_id or 0))
             if suggested is not None:  # the address names a village: ask, never assume
                 replies.append(suggested[0])
                 conv.state = village_chat.pending(conv.state, suggested[0],
@@ -522,10 +523,11 @@ class InboundProcessor(Worker):
         it is done. Whether it erased."""
         if not any(e["kind"] == "erase" for e in turn.effects):
             return False
-        _ = gettext_for(resident.language)  # said in the language they chose, before it goes
+        with use_language(resident.language):  # said in the language they chose, before it goes
+            done = erasure.done()
         await privacy.erase_resident(s, resident, scope="all", source="chat")
         rows.forget(resident, conv.id, event.id)
-        turn.replies = [erasure.done(_)]
+        turn.replies = [done]
         return True
 
     async def _set_village(self, s: AsyncSession, tenant: Tenant, resident: Resident,

@@ -10,7 +10,7 @@ import pytest
 from bot.config import load_settings
 from bot.conversation import answers, engine
 from bot.envelope import Choices, Parse
-from bot.i18n import available, extract_answers, gettext_for
+from bot.i18n import available, extract_answers, use_language
 
 SETTINGS = load_settings()
 
@@ -18,9 +18,9 @@ SETTINGS = load_settings()
 @pytest.mark.parametrize("language", available())
 @pytest.mark.parametrize("commune", SETTINGS.communes, ids=lambda c: c.code)
 def test_every_intent_has_an_answer_filled_from_the_communes_facts(commune, language):
-    _ = gettext_for(language)
     for intent in sorted(engine.INTENTS):
-        replies = engine.answer(commune, intent, Parse(intent, 1.0), _)
+        with use_language(language):
+            replies = engine.answer(commune, intent, Parse(intent, 1.0))
         text = "\n".join(engine.text_of(r) for r in replies)
         assert text and not re.search(r"\{\w+\}", text), (intent, text)
         if intent in ("talk_to_staff", "greet", "out_of_scope"):
@@ -29,14 +29,13 @@ def test_every_intent_has_an_answer_filled_from_the_communes_facts(commune, lang
 
 def test_village_and_topic_placeholders():
     commune = SETTINGS.communes[0]
-    _ = gettext_for("vi")
-    said, _menu = answers.render("propagandist_contact", commune, _, village="Nậm Mòn")
+    said, _menu = answers.render("propagandist_contact", commune, village="Nậm Mòn")
     assert "của Nậm Mòn" in said
-    said, _menu = answers.render("power_outage", commune, _)
+    said, _menu = answers.render("power_outage", commune)
     assert "lịch cắt điện" in said and commune.phone in said
-    said, menu = answers.render("greet", commune, _)
+    said, menu = answers.render("greet", commune)
     assert menu and commune.name in said
-    assert isinstance(engine.answer(commune, "deny", Parse("deny", 1.0), _)[0], Choices)
+    assert isinstance(engine.answer(commune, "deny", Parse("deny", 1.0))[0], Choices)
 
 
 def test_answer_texts_are_extracted_for_translation():

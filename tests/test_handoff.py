@@ -15,7 +15,6 @@ from bot.config import FeedbackSettings
 from bot.feedback import service
 from bot.feedback.intake import staff_answer_when
 from bot.feedback.sla import WorkingCalendar
-from bot.i18n import gettext_for
 from bot.store.models import Handoff, Ticket
 from bot.timeutil import from_vn_local, to_vn, utcnow
 from tests import test_feedback
@@ -188,15 +187,14 @@ def test_the_wait_counts_office_time_only():
 
 def test_the_resident_is_told_when_from_the_calendar():
     cal = WorkingCalendar(CONFIG, FeedbackSettings())
-    _ = gettext_for("vi")
     now = vn(2026, 10, 13, 10)  # Tuesday, open
-    assert staff_answer_when(cal, now, cal.add_office_minutes(now, 120), _) == \
+    assert staff_answer_when(cal, now, cal.add_office_minutes(now, 120)) == \
         "trong giờ làm việc hôm nay"
     late = vn(2026, 10, 16, 16, 50)  # Friday just before closing
-    assert staff_answer_when(cal, late, cal.add_office_minutes(late, 30), _) == \
+    assert staff_answer_when(cal, late, cal.add_office_minutes(late, 30)) == \
         "trong giờ làm việc, chậm nhất 07:50 thứ Hai 19/10"
     night = vn(2026, 10, 17, 22)  # Saturday night
-    assert staff_answer_when(cal, night, cal.add_office_minutes(night, 120), _) == \
+    assert staff_answer_when(cal, night, cal.add_office_minutes(night, 120)) == \
         "từ 07:30 thứ Hai 19/10, khi xã mở cửa"
 
 

@@ -94,7 +94,7 @@ def test_dangers_told_plainly_are_emergencies(text, kind, number):
     found = triage.assess(text)
     assert found.level == "emergency" and found.emergency and found.kind == kind, (found, text)
     assert CATEGORIES[found.category].emergency
-    advice = triage.advice(kind, BAC_HA, lambda s: s).text
+    advice = triage.advice(kind, BAC_HA).text
     assert (number in advice) if number else (BAC_HA.phone in advice)
 
 
@@ -105,7 +105,7 @@ def test_damage_with_nobody_at_risk_is_never_an_alarm(text):
     assert triage.at_risk(text) == frozenset()  # no person, home or livestock named
     if found.kind:  # asked: "có" would file it with this kind's advice — never first aid
         assert not set(triage.KINDS[found.kind].needs) & {triage.PERSON}, found
-        assert "115" not in triage.advice(found.kind, BAC_HA, lambda s: s).text
+        assert "115" not in triage.advice(found.kind, BAC_HA).text
 
 
 @pytest.mark.parametrize("text, kind, _said", MUST_CATCH + [(fold(t), k, n)
@@ -138,17 +138,14 @@ def test_a_sure_alarm_needs_someone_at_risk_and_a_kind_that_fits():
 
 
 def test_first_advice_is_specific_to_the_kind():
-    def _(text: str) -> str:
-        return text
-
-    assert "15 phút" in triage.advice("dog_bite", BAC_HA, _).text  # wash the bite
-    assert "vắc xin phòng dại" in triage.advice("dog_bite", BAC_HA, _).text
-    assert "không chạm" in triage.advice("live_wire", BAC_HA, _).text
-    assert "Không bán" in triage.advice("livestock", BAC_HA, _).text
-    assert "người già" in triage.advice("flood", BAC_HA, _).text
-    assert "113" in triage.advice("violence", BAC_HA, _).text
-    assert "114" in triage.advice("fire", BAC_HA, _).text
-    hazard = triage.advice("hazard", BAC_HA, _).text  # a road, a bridge: keep away, no 115
+    assert "15 phút" in triage.advice("dog_bite", BAC_HA).text  # wash the bite
+    assert "vắc xin phòng dại" in triage.advice("dog_bite", BAC_HA).text
+    assert "không chạm" in triage.advice("live_wire", BAC_HA).text
+    assert "Không bán" in triage.advice("livestock", BAC_HA).text
+    assert "người già" in triage.advice("flood", BAC_HA).text
+    assert "113" in triage.advice("violence", BAC_HA).text
+    assert "114" in triage.advice("fire", BAC_HA).text
+    hazard = triage.advice("hazard", BAC_HA).text  # a road, a bridge: keep away, no 115
     assert "tránh xa chỗ hư hỏng" in hazard and BAC_HA.phone in hazard
     assert not any(n in hazard for n in NUMBERS)
     # every kind files into an emergency category
@@ -477,14 +474,14 @@ def test_the_reviewed_misses_are_emergencies_with_the_right_advice(text, kind, n
     found = triage.assess(text)
     assert found.level == "emergency" and found.kind == kind, (found, text)
     assert CATEGORIES[found.category].emergency
-    advice = triage.advice(kind, BAC_HA, lambda s: s).text
+    advice = triage.advice(kind, BAC_HA).text
     assert number in advice and said in advice
     assert "113" not in advice and "dại" not in advice  # not violence, not a rabid dog
 
 
 def test_the_new_kinds_advice_and_numbers():
     def advice(kind: str) -> str:
-        return triage.advice(kind, BAC_HA, lambda s: s).text
+        return triage.advice(kind, BAC_HA).text
 
     assert triage.KINDS["gas_leak"].category == "fire" and "114" in advice("gas_leak")
     assert "khóa van bình gas" in advice("gas_leak") and "ra khỏi nhà" in advice("gas_leak")

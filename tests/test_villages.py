@@ -9,13 +9,11 @@ import pytest
 from bot.config import Village, load_settings
 from bot.conversation import engine
 from bot.conversation import village as village_chat
-from bot.i18n import gettext_for
 from bot.nlu.villages import best_village, distance, find_villages, place_named
 
 BAC_HA = ["Na Hối Tày", "Na Hối Nùng", "Nậm Mòn", "Bản Phố", "Lùng Phình"]
 BUON_DON = [Village(name="Buôn Trí", kind="buôn"), Village(name="Buôn Đôn", kind="buôn"),
             Village(name="Thôn 1", kind="thôn")]
-_ = gettext_for("vi")
 
 
 def named(text: str, villages=BAC_HA) -> list[str]:  # type: ignore[no-untyped-def]
@@ -181,12 +179,12 @@ def test_taps_on_village_choices():
 
 def test_an_address_suggests_a_village_to_confirm():
     choices, name = village_chat.suggestion(
-        COMMUNE, {"street": "Thôn Nậm Mòn", "ward": "Xã Bắc Hà"}, None, _)
+        COMMUNE, {"street": "Thôn Nậm Mòn", "ward": "Xã Bắc Hà"}, None)
     assert name == "Nậm Mòn" and choices.text == "Anh/chị ở thôn Nậm Mòn phải không ạ?"
     assert [c.title for c in choices.options] == ["Có", "Không"]
-    assert village_chat.suggestion(COMMUNE, {"street": "Thôn Nậm Mòn"}, "Nậm Mòn", _) is None
-    assert village_chat.suggestion(COMMUNE, {"street": "Số 5 Hùng Vương"}, None, _) is None
-    assert village_chat.suggestion(COMMUNE, {"ward": "Nậm Mòn"}, None, _) is None
+    assert village_chat.suggestion(COMMUNE, {"street": "Thôn Nậm Mòn"}, "Nậm Mòn") is None
+    assert village_chat.suggestion(COMMUNE, {"street": "Số 5 Hùng Vương"}, None) is None
+    assert village_chat.suggestion(COMMUNE, {"ward": "Nậm Mòn"}, None) is None
     state = village_chat.pending({}, choices, village_suggested=name)
     assert said("có", state).effects == [{"kind": "village", "village": "Nậm Mòn"}]
     no = said("không", state)
@@ -196,11 +194,11 @@ def test_an_address_suggests_a_village_to_confirm():
 
 def test_the_question_names_the_communes_kind_of_village():
     buon_don = load_settings().communes[1]
-    question = village_chat.question(buon_don, _, "welcome")
+    question = village_chat.question(buon_don, "welcome")
     assert question.text.startswith("Anh/chị ở buôn/thôn nào ạ?")
     long_hoa = load_settings().communes[2]
-    assert village_chat.question(long_hoa, _, "ask").text.startswith("Dạ, anh/chị ở ấp nào ạ?")
+    assert village_chat.question(long_hoa, "ask").text.startswith("Dạ, anh/chị ở ấp nào ạ?")
     many = COMMUNE.model_copy(update={"villages": [Village(name=f"Thôn {n}")
                                                    for n in range(1, 30)]})
-    text = engine.text_of(village_chat.question(many, _, "welcome"))
+    text = engine.text_of(village_chat.question(many, "welcome"))
     assert "ví dụ: \"tôi ở Thôn 1\"" in text and "29." not in text  # no list of 29

@@ -45,9 +45,8 @@ from bot.coord import Coordinator
 from bot.crypto import subkey
 from bot.envelope import Choices, Delivered, Inbound, from_payload
 from bot.feedback import photos
-from bot.feedback.categories import N_
 from bot import i18n
-from bot.i18n import gettext_for
+from bot.i18n import N_, gettext_for
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
 from bot.store.ops import GroupInserter

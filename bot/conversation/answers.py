@@ -6,7 +6,6 @@ translated through Babel); office hours and the contact card are composed here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -14,12 +13,8 @@ from typing import Any
 import yaml
 
 from bot.config import ROOT, Commune, OfficeHours
+from bot.i18n import N_, _
 from bot.timeutil import to_vn, utcnow
-
-def N_(message: str) -> str:
-    """Mark a message for extraction; it is translated where it is shown."""
-    return message
-
 
 _DAY_NAMES = (N_("Thứ Hai"), N_("Thứ Ba"), N_("Thứ Tư"), N_("Thứ Năm"), N_("Thứ Sáu"),
               N_("Thứ Bảy"), N_("Chủ nhật"))
@@ -29,21 +24,21 @@ def _hm(t) -> str:  # type: ignore[no-untyped-def]
     return f"{t.hour}:{t.minute:02d}"
 
 
-def _days_label(days: list[int], _: Callable[[str], str]) -> str:
+def _days_label(days: list[int]) -> str:
     if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
         return _("{first} đến {last}").format(first=_(_DAY_NAMES[days[0]]),
                                               last=_(_DAY_NAMES[days[-1]]))
     return ", ".join(_(_DAY_NAMES[d]) for d in days)
 
 
-def office_hours_lines(commune: Commune, _: Callable[[str], str],
+def office_hours_lines(commune: Commune,
                        periods: list[OfficeHours] | None = None) -> list[str]:
     """The commune office's hours (or ``periods``, another place's), one line per set of days."""
     groups: dict[tuple[int, ...], list[str]] = {}
     for period in commune.office_hours if periods is None else periods:
         key = tuple(period.weekdays)
         groups.setdefault(key, []).append(f"{_hm(period.open)}–{_hm(period.close)}")
-    return [f"{_days_label(list(days), _)}: {', '.join(spans)}" for days, spans in groups.items()]
+    return [f"{_days_label(list(days))}: {', '.join(spans)}" for days, spans in groups.items()]
 
 
 def is_open(commune: Commune, when: datetime | None = None) -> bool:
@@ -53,8 +48,8 @@ def is_open(commune: Commune, when: datetime | None = None) -> bool:
                for p in commune.office_hours)
 
 
-def office_hours(commune: Commune, _: Callable[[str], str], when: datetime | None = None) -> str:
-    lines = office_hours_lines(commune, _)
+def office_hours(commune: Commune, when: datetime | None = None) -> str:
+    lines = office_hours_lines(commune)
     text = _("{name} làm việc:").format(name=commune.name) + "\n" + "\n".join(
         f"• {line}" for line in lines)
     status = (_("Hiện giờ đang trong giờ làm việc.") if is_open(commune, when)
@@ -63,7 +58,7 @@ def office_hours(commune: Commune, _: Callable[[str], str], when: datetime | Non
     return text + "\n" + status + "\n" + _("Ngày lễ, Tết nghỉ theo quy định.")
 
 
-def office_contact(commune: Commune, _: Callable[[str], str]) -> str:
+def office_contact(commune: Commune) -> str:
     lines = [_("Liên hệ {name}:").format(name=commune.name),
              _("• Địa chỉ: {address}").format(address=commune.address),
              _("• Điện thoại: {phone}").format(phone=commune.phone)]
@@ -72,13 +67,13 @@ def office_contact(commune: Commune, _: Callable[[str], str]) -> str:
     return "\n".join(lines)
 
 
-def health_station(commune: Commune, _: Callable[[str], str]) -> str:
+def health_station(commune: Commune) -> str:
     """Where and when the commune health station is — from the commune's facts when they are
     configured; what is not, the bot says it does not have (never the office's hours)."""
     station = commune.health_station
     known = station and (station.address or station.phone or station.hours)
     if not known:
-        return render("health_station", commune, _)[0]
+        return render("health_station", commune)[0]
     lines = [station.name + ":"]
     if station.address:
         lines.append(_("• Địa chỉ: {address}").format(address=station.address))
@@ -86,7 +81,7 @@ def health_station(commune: Commune, _: Callable[[str], str]) -> str:
         lines.append(_("• Điện thoại: {phone}").format(phone=station.phone))
     if station.hours:
         lines.append(_("• Giờ làm việc:"))
-        lines += [f"  {line}" for line in office_hours_lines(commune, _, station.hours)]
+        lines += [f"  {line}" for line in office_hours_lines(commune, station.hours)]
     if not (station.address and station.phone and station.hours):
         lines.append(_("Các thông tin khác của trạm, anh/chị vui lòng gọi {phone} để được hướng "
                        "dẫn.").format(phone=commune.phone))
@@ -147,10 +142,10 @@ LANGUAGE_NAMES = {"vi": N_("tiếng Việt"), "en": N_("tiếng Anh"),
                   "km": N_("tiếng Khmer")}
 
 
-def render(intent: str, commune: Commune, _: Callable[[str], str],
+def render(intent: str, commune: Commune,
            village: str | None = None, topic: str | None = None,
            language: str | None = None, channel: str = "zalo") -> tuple[str, bool]:
-    """The answer to ``intent`` (or a situation) for ``commune`` in the resident's language,
+    """The answer to ``intent`` (or a situation) for ``commune`` in the current language,
     and whether the quick choices follow it. ``KeyError`` for one without an answer.
     An answer may have a wording for the web chat (``web:``): that page is not Zalo."""
     from bot.notices.workflow import TOPIC_NAMES

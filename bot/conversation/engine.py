@@ -18,7 +18,7 @@ from bot.feedback import chat as report_form
 from bot.feedback import triage
 from bot.feedback.categories import guess as guess_category
 from bot import i18n
-from bot.i18n import gettext_for
+from bot.i18n import _, in_language_argument, use_language
 from bot.timeutil import to_vn, utcnow
 from bot.nlu.backends import Understanding, understand_embedded
 
@@ -70,7 +70,7 @@ def text_of(reply: Reply) -> str:
     return getattr(reply, "text", "") or getattr(reply, "caption", "") or ""
 
 
-def _menu(_) -> tuple[Choice, ...]:  # type: ignore[no-untyped-def]
+def _menu() -> tuple[Choice, ...]:
     return (Choice(_("Giờ làm việc"), "/office_hours"),
             Choice(_("Địa chỉ, điện thoại"), "/office_contact"),
             Choice(_("Gặp cán bộ"), "/talk_to_staff"))
@@ -98,30 +98,30 @@ def needs_nlu(text: str | None, state: dict[str, Any] | None) -> bool:
     return bool(text and text.strip()) and _from_choice(text or "", state or {}) is None
 
 
-def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-untyped-def]
+def answer(commune: Commune, intent: str, parse: Parse,
            now: datetime | None = None, notices: Sequence[NoticeSummary] = (),
            channel: str = "zalo", topics: Sequence[tuple[str, bool]] = ()) -> list[Reply]:
     """What the bot says for an understood intent, from the commune's own facts (worded for
     the ``channel`` the resident is on). ``topics``: for (un)subscribing, each topic the
     resident named with their choice."""
     if intent == "office_hours":
-        return [Text(answers.office_hours(commune, _, now))]
+        return [Text(answers.office_hours(commune, now))]
     if intent == "office_contact":
-        return [Text(answers.office_contact(commune, _))]
+        return [Text(answers.office_contact(commune))]
     if intent == "set_village":  # named without a village (a menu tap): which one?
-        return village_chat.said(commune, "", _)[0]
+        return village_chat.said(commune, "")[0]
     if intent == "health_station":
-        return [Text(answers.health_station(commune, _))]
+        return [Text(answers.health_station(commune))]
     if intent in ("subscribe", "unsubscribe") and topics:
         return [Text(" ".join(answers.render(f"{'subscribe' if on else 'unsubscribe'}_topic",
-                                             commune, _, topic=topic, channel=channel)[0]
+                                             commune, topic=topic, channel=channel)[0]
                               for topic, on in topics))]
     if intent == "latest_notices" and notices:
-        header, _menu_ = answers.render("latest_notices_list", commune, _)
+        header, _menu_ = answers.render("latest_notices_list", commune)
         lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in notices[:5]]
         return [Text("\n".join([header, *lines]))]
     topic, language = _entity(parse, "topic"), _entity(parse, "language")
-    situation = intent
+    situation, said_in = intent, i18n.current_language()
     if intent in ("subscribe", "unsubscribe") and topic:
         situation = f"{intent}_topic"
     elif intent == "change_language" and language:
@@ -129,10 +129,11 @@ def answer(commune: Commune, intent: str, parse: Parse, _,  # type: ignore[no-un
                      if language in i18n.available() else "language_set"
                      if _offered(commune, language) else "language_not_offered")
         if _offered(commune, language):  # said in the language chosen
-            _ = gettext_for(language)
-    text, menu = answers.render(situation, commune, _, village=_entity(parse, "village"),
-                                topic=topic, language=language, channel=channel)
-    return [Choices(text, _menu(_))] if menu else [Text(text)]
+            said_in = language
+    with use_language(said_in):
+        text, menu = answers.render(situation, commune, village=_entity(parse, "village"),
+                                    topic=topic, language=language, channel=channel)
+        return [Choices(text, _menu())] if menu else [Text(text)]
 
 
 def _entity(parse: Parse, name: str) -> str | None:
@@ -161,6 +162,7 @@ def _offered(commune: Commune, language: str) -> bool:
     return language in commune.languages or language in i18n.available()
 
 
+@in_language_argument
 def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state: dict[str, Any] | None = None, attachments: list[dict[str, Any]] | None = None,
             now: datetime | None = None,
@@ -176,8 +178,8 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     rating then, and a menu choice ever after).
     ``resident_village``: where the resident lives, if known (a report's default village).
     ``handoff_after``: misunderstood messages in a row before the conversation goes to staff.
-    ``channel``: where the resident writes (``zalo``, ``webchat``): answers name that page."""
-    _ = gettext_for(language)
+    ``channel``: where the resident writes (``zalo``, ``webchat``): answers name that page.
+    Said in ``language`` (the current language while it runs, bot/i18n.py)."""
     state = dict(state or {})
     now_s = (now or utcnow()).timestamp()
     erase = erasure.answer(state, text, now_s)  # "xóa thông tin của tôi" asked just before
@@ -186,7 +188,7 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         if erase:  # the caller erases, then says so
             return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
                               [{"kind": "erase"}])
-        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept(_)], state)
+        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept()], state)
     reread = False  # the words of a message already triaged, read again as a normal message
     if (asked := state.pop("triage", None)) is not None:  # "is it happening now?"
         said = triage.answer_of(text) if now_s - asked["at"] <= triage.QUESTION_TTL_S else None
@@ -194,14 +196,14 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state.pop("choices", None)
         if said:
             found = triage.Assessment("emergency", asked["p"], asked["kind"])
-            return _emergency(commune, asked["text"], found, state, resident_village, None, _,
+            return _emergency(commune, asked["text"], found, state, resident_village, None,
                               now_s)
         if said is False:  # not urgent: the first words carry on as a report or a question
             text, attachments, understood, reread = asked["text"], None, None, True
     suggested = state.pop("village_suggested", None)  # asked "ở thôn X phải không?" just now
     tapped = village_chat.picked(text, state, typed_number=False)
     if tapped is not None:  # a village choice, whenever it was offered: a form stays open
-        return _village_turn(commune, tapped, state, _)
+        return _village_turn(commune, tapped, state)
     form = state.get("report")
     rated = report_form.rating_reply(text, None if form else pending_rating)
     if rated is not None:
@@ -236,9 +238,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         else:
             found = None if reread or not _words_to_read(text) else triage.assess(text)
             if found is not None and found.level != "routine":  # a danger told mid-form
-                return _triaged(commune, text, found, state, resident_village, understood, _,
+                return _triaged(commune, text, found, state, resident_village, understood,
                                 now_s)
-            result = _report_step(commune, text, attachments, state, understood, _, now_s)
+            result = _report_step(commune, text, attachments, state, understood, now_s)
             result.triage = found
             if not _asks_else(text, understood) or not (
                     form.get("asking") in _TAKES_ANY_TEXT or _stuck(form, result)):
@@ -254,7 +256,7 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             if aside.parse.intent in _LEAVES_FORM \
                     or any(e["kind"] == "handoff" for e in aside.effects):
                 return aside  # erasure asked, or staff take over: the form is left behind
-            waiting, again = report_form.ask_again(commune, {**form, "at": now_s}, _)
+            waiting, again = report_form.ask_again(commune, {**form, "at": now_s})
             aside.state["report"] = waiting  # an aside is not an answer, nor a try
             aside.state["choices"] = [c.payload for r in again if isinstance(r, Choices)
                                       for c in r.options]
@@ -274,11 +276,11 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
 
     typed = village_chat.picked(text, state)
     if typed is not None:  # the number of a village choice
-        return _village_turn(commune, typed, state, _)
+        return _village_turn(commune, typed, state)
     chosen = _from_choice(text, state)
     found = None if chosen or reread else triage.assess(text)  # the whole message decides
     if found is not None and found.level != "routine":
-        return _triaged(commune, text, found, state, resident_village, understood, _, now_s)
+        return _triaged(commune, text, found, state, resident_village, understood, now_s)
     if chosen:
         parse, ranked, understood = Parse(chosen, 1.0), [], None
     else:
@@ -320,11 +322,11 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
                                      "hỏi:"), tuple(options))]
             else:
                 replies = [Choices(_("Xin lỗi, tôi chưa hiểu câu hỏi của anh/chị. Anh/chị có "
-                                     "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu(_))]
+                                     "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu())]
     elif intent == "report_issue":
         state["misses"] = 0
         form, replies = report_form.start(
-            commune, text, parse.entities, resident_village, _, now_s,
+            commune, text, parse.entities, resident_village, now_s,
             category="utilities" if rule == "outage_now" else None)
         if form.get("asking") is None:  # an emergency told in full: filed at once
             extra = [{"kind": "ticket", **report_form.report_of(form)}]
@@ -339,24 +341,24 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     elif suggested and intent in ("affirm", "deny"):  # "có" / "không" to the suggestion
         state["misses"] = 0
         replies, extra = village_chat.chosen(commune, suggested if intent == "affirm"
-                                             else village_chat.ASK, _)
+                                             else village_chat.ASK)
     elif intent == "set_village":
         state["misses"] = 0
-        replies, extra = village_chat.said(commune, text, _)
+        replies, extra = village_chat.said(commune, text)
     else:
         state["misses"] = 0
         topics = (rules.topic_choices(text, intent, _topics_in)
                   if intent in ("subscribe", "unsubscribe") and not chosen else [])
-        replies = answer(commune, intent, parse, _, now, notices, channel, topics)
+        replies = answer(commune, intent, parse, now, notices, channel, topics)
         if intent == "delete_my_data":  # asked first: only a yes erases
-            replies = [erasure.question(_)]
+            replies = [erasure.question()]
             erasure.ask(state, now_s)
         if intent == "unsubscribe" and rules.mentions_erasure(text):  # "xóa số tôi đi, …"
             replies = [Text("\n".join([*map(text_of, replies), _(
                 "Thông tin của anh/chị vẫn được giữ để xã liên hệ khi cần. Muốn xóa thông tin, "
                 "anh/chị nhắn: \"xóa thông tin của tôi\".")]))]
         if not chosen and rules.bereaved(text):
-            replies = _with_condolence(replies, _)
+            replies = _with_condolence(replies)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
@@ -368,12 +370,12 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
 
 def _triaged(commune: Commune, text: str, found: triage.Assessment, state: dict[str, Any],
              resident_village: str | None, understood: Understanding | None,
-             _, now_s: float) -> TurnResult:  # type: ignore[no-untyped-def]
+             now_s: float) -> TurnResult:
     """A message the triage did not find routine: a sure emergency is filed at once; an
     unsure one gets one short question (Có/Không), its words kept for the answer."""
     if found.emergency:
-        return _emergency(commune, text, found, state, resident_village, understood, _, now_s)
-    question = triage.question(_)
+        return _emergency(commune, text, found, state, resident_village, understood, now_s)
+    question = triage.question()
     state["triage"] = {"text": text, "kind": found.kind, "p": found.probability, "at": now_s}
     state["choices"] = [c.payload for c in question.options]
     return TurnResult(Parse("emergency_check", found.probability), [question], state, None, [],
@@ -382,7 +384,7 @@ def _triaged(commune: Commune, text: str, found: triage.Assessment, state: dict[
 
 def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dict[str, Any],
                resident_village: str | None, understood: Understanding | None,
-               _, now_s: float) -> TurnResult:  # type: ignore[no-untyped-def]
+               now_s: float) -> TurnResult:
     """File an emergency now (the leaders are alerted) and tell the resident the number to
     call and what to do first; the caller adds the code. Another alarm in the same category
     just after one was filed is added to that ticket instead of filing a second one."""
@@ -390,7 +392,7 @@ def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dic
     form = state.pop("report", None) or {}
     state.pop("choices", None)
     state["misses"] = 0
-    advice = [triage.advice(found.kind, commune, _)]
+    advice = [triage.advice(found.kind, commune)]
     filed = state.get("emergency") or {}
     if filed.get("category") == found.category \
             and now_s - float(filed.get("at") or 0) <= triage.FOLLOW_UP_S:
@@ -399,7 +401,7 @@ def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dic
                             "why": "emergency"}], found)
     understood = understood or understand_embedded(text, village_names(commune))
     new, _questions = report_form.start(commune, text, understood.parse.entities,
-                                        form.get("village") or resident_village, _, now_s,
+                                        form.get("village") or resident_village, now_s,
                                         category=found.category, emergency=True)
     if form.get("description") and form["description"] != text:  # told earlier in the form
         new["description"] = f"{form['description']}\n{text}"
@@ -427,11 +429,10 @@ def _besides_village(commune: Commune, text: str) -> Understanding | None:
     return None
 
 
-def _village_turn(commune: Commune, choice: str, state: dict[str, Any],
-                  _) -> TurnResult:  # type: ignore[no-untyped-def]
+def _village_turn(commune: Commune, choice: str, state: dict[str, Any]) -> TurnResult:
     """A village choice tapped or picked by number (``/village <name>``)."""
     state.pop("choices", None)
-    replies, effects = village_chat.chosen(commune, choice, _)
+    replies, effects = village_chat.chosen(commune, choice)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
@@ -446,7 +447,7 @@ def _topics_in(text: str) -> list[str]:
     return [e["value"] for e in default_engine().entities(text, ()) if e["entity"] == "topic"]
 
 
-def _with_condolence(replies: list[Reply], _) -> list[Reply]:  # type: ignore[no-untyped-def]
+def _with_condolence(replies: list[Reply]) -> list[Reply]:
     """A bereaved resident reads a condolence first, and no menu of unrelated choices."""
     condolence = _("Xin chia buồn cùng gia đình anh/chị.")
     texts = [r.text if isinstance(r, Choices) else text_of(r) for r in replies]
@@ -480,6 +481,7 @@ def _photo_for_filed(state: dict[str, Any], text: str | None,
             "attachments": list(attachments), "why": "attachment"}
 
 
+@in_language_argument
 def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi",
                      understood: Understanding | None = None, now: datetime | None = None,
                      channel: str = "zalo") -> TurnResult | None:
@@ -502,8 +504,7 @@ def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi"
     if intent == "ticket_status":
         return TurnResult(reading, [], {}, understood.backend,
                           [{"kind": "ticket_status", "code": code}])
-    return TurnResult(reading, answer(commune, intent, parse, gettext_for(language), now,
-                                      channel=channel), {}, understood.backend)
+    return TurnResult(reading, answer(commune, intent, parse, now, channel=channel), {}, understood.backend)
 
 
 #: asides after which the report form is not taken up again
@@ -534,6 +535,7 @@ def _asks_else(text: str | None, understood: Understanding | None) -> bool:
     return intent not in _FORM_TALK
 
 
+@in_language_argument
 def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
                              language: str = "vi", understood: Understanding | None = None,
                              now: datetime | None = None
@@ -542,7 +544,6 @@ def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
     a request to erase is still the bot's: the question when the words surely ask for it, the
     erasure on a yes to it. (None, state): the message is staff's. The state comes back either
     way: any message after the question takes it away."""
-    _ = gettext_for(language)
     state = dict(state or {})
     now_s = (now or utcnow()).timestamp()
     said = erasure.answer(state, text, now_s)
@@ -551,14 +552,14 @@ def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
         if said:
             return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
                               [{"kind": "erase"}]), state
-        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept(_)], state), state
+        return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept()], state), state
     if not _words_to_read(text):
         return None, state
     understood = understood or understand_embedded(text or "", ())
     intent, _rule = rules.decide(understood.parse.intent, text)
     if intent != "delete_my_data" or understood.parse.confidence < SURE:
         return None, state
-    question = erasure.question(_)
+    question = erasure.question()
     erasure.ask(state, now_s)
     state["choices"] = [c.payload for c in question.options]
     return TurnResult(Parse(intent, understood.parse.confidence), [question], state,
@@ -581,14 +582,14 @@ def _asks_for_staff(text: str | None, understood: Understanding | None) -> bool:
 
 def _report_step(commune: Commune, text: str | None, attachments: list[dict[str, Any]] | None,
                  state: dict[str, Any], understood: Understanding | None,
-                 _, now_s: float) -> TurnResult:  # type: ignore[no-untyped-def]
+                 now_s: float) -> TurnResult:
     """The resident is filling in a report: their message answers the form's question."""
     entities: list[dict[str, Any]] = []
     if text and text.strip() and not text.strip().startswith("/"):
         understood = understood or understand_embedded(text, commune.villages)
         entities = understood.parse.entities
     form, replies, report = report_form.step(commune, dict(state["report"]), text, attachments,
-                                             entities, list(state.pop("choices", None) or []), _,
+                                             entities, list(state.pop("choices", None) or []),
                                              now_s)
     state.pop("report", None)
     effects: list[dict[str, Any]] = []
@@ -604,18 +605,18 @@ def _report_step(commune: Commune, text: str | None, attachments: list[dict[str,
     return TurnResult(Parse(intent, 1.0), replies, state, None, effects)
 
 
+@in_language_argument
 def welcome(commune: Commune, language: str = "vi", channel: str = "zalo",
             ask_village: bool = False) -> list[Reply]:
     """What a resident sees after following the OA or tapping "Nhắn tin" — or opening the web
     chat page, which is not Zalo and says so. With ``ask_village``, one short question more:
     which village they live in (the caller asks each resident once)."""
-    _ = gettext_for(language)
     if channel == "webchat":
         return [Choices(_("Xin chào anh/chị! Đây là trang hỏi đáp trực tuyến của {name}. "
                           "Anh/chị có thể hỏi giờ làm việc, địa chỉ, số điện thoại của xã, gửi "
-                          "phản ánh, hoặc chọn:").format(name=commune.name), _menu(_))]
-    ask: list[Reply] = [village_chat.question(commune, _, "welcome")] \
+                          "phản ánh, hoặc chọn:").format(name=commune.name), _menu())]
+    ask: list[Reply] = [village_chat.question(commune, "welcome")] \
         if ask_village and commune.villages else []
     return [Choices(_("Cảm ơn anh/chị đã quan tâm trang Zalo của {name}. Anh/chị có thể hỏi "
                       "giờ làm việc, địa chỉ, số điện thoại của xã, hoặc chọn:").format(
-                          name=commune.name), _menu(_))] + ask
+                          name=commune.name), _menu())] + ask

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.envelope import Choice, Choices, Text
+from bot.i18n import _
 from bot.nlu.text import normalise
 
 YES, NO = "/erase yes", "/erase no"
@@ -23,7 +24,7 @@ _POLITE = {"a", "nhe", "nha", "di", "luon", "het", "xoa", "roi", "vay", "giup", 
 _REFUSE = {"khong", "thoi", "huy", "dung", "khoan", "chua", "no", "cancel", "dont", "keep"}
 
 
-def question(_) -> Choices:  # type: ignore[no-untyped-def]
+def question() -> Choices:
     return Choices(_("Anh/chị muốn xóa thông tin của mình? Xã sẽ xóa tên, số điện thoại, địa "
                      "chỉ, thôn, tin nhắn, đăng ký nhận tin, và lời, ảnh, vị trí trong các phản "
                      "ánh đã gửi. Phản ánh chỉ còn loại việc, ngày, tình trạng để xã thống kê, "
@@ -60,12 +61,12 @@ def answer(state: dict[str, Any], text: str | None, now_s: float) -> bool | None
     return None
 
 
-def kept(_) -> Text:  # type: ignore[no-untyped-def]
+def kept() -> Text:
     return Text(_("Dạ, xã không xóa gì. Thông tin của anh/chị vẫn được giữ để liên hệ, trả lời "
                   "anh/chị."))
 
 
-def done(_) -> Text:  # type: ignore[no-untyped-def]
+def done() -> Text:
     return Text(_("Xã đã xóa thông tin của anh/chị. Các phản ánh cũ chỉ còn loại việc, ngày và "
                   "tình trạng, không còn gắn với anh/chị. Nếu nhắn tiếp, trang này sẽ bắt đầu "
                   "lại như với người mới."))

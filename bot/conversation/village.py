@@ -13,11 +13,12 @@ name | None}``) and the time the question went out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from bot.config import Commune, Village
 from bot.envelope import Choice, Choices, Reply, Text
+from bot.i18n import _
 from bot.nlu.normalize import fold, nfc, search_key
 from bot.nlu.villages import KIND_WORDS, best_village, find_villages, place_named
 
@@ -29,9 +30,6 @@ MAX_CHOICES = 12
 #: words after which a village is where the resident is going ("từ X sang Y": Y)
 #: ("tới" is left out: it folds to "toi", which is mostly "tôi")
 _TOWARDS = {"sang", "qua", "ve", "den", "vo", "vao", "len", "xuong", "gio"}
-
-Gettext = Callable[[str], str]
-
 
 def should_ask(commune: Commune, resident: Any) -> bool:
     """Whether the resident may still be asked: the commune has villages, theirs is unknown
@@ -60,12 +58,12 @@ def _village(commune: Commune, name: str) -> Village | None:
     return next((v for v in commune.villages if search_key(v.name) == key), None)
 
 
-def _options(villages: list[Village], _: Gettext) -> tuple[Choice, ...]:
+def _options(villages: list[Village]) -> tuple[Choice, ...]:
     return (*(Choice(v.name, PAYLOAD + v.name) for v in villages),
             Choice(_("Nơi khác"), PAYLOAD + OTHER))
 
 
-def question(commune: Commune, _: Gettext, why: str = "welcome",
+def question(commune: Commune, why: str = "welcome",
              among: list[Village] | None = None, place: str | None = None) -> Reply:
     """Which village? ``why``: ``welcome`` (just followed), ``notice`` (a village notice could
     not reach them), ``ask`` (they want to set or change it), ``unknown`` (``place`` is not one
@@ -87,11 +85,11 @@ def question(commune: Commune, _: Gettext, why: str = "welcome",
         return Text(text.rstrip(":") + " " + _("Anh/chị nhắn tên {kind}, ví dụ: \"tôi ở "
                                                "{example}\".").format(
             kind=kind, example=display(villages[0])))
-    return Choices(text, _options(villages, _))
+    return Choices(text, _options(villages))
 
 
-def suggestion(commune: Commune, address: Mapping[str, Any] | None, current: str | None,
-               _: Gettext) -> tuple[Choices, str] | None:
+def suggestion(commune: Commune, address: Mapping[str, Any] | None, current: str | None
+               ) -> tuple[Choices, str] | None:
     """An address shared with ``user_submit_info`` that names one of the commune's villages
     (in its street line, where Zalo puts thôn/xóm) other than the one on record: "Anh/chị ở
     thôn X phải không ạ?" Có / Không, and the village's name. The commune and province lines
@@ -126,11 +124,10 @@ def picked(text: str | None, state: Mapping[str, Any], typed_number: bool = True
     return said[len(PAYLOAD):].strip() if said.startswith(PAYLOAD) else None
 
 
-def chosen(commune: Commune, choice: str, _: Gettext
-           ) -> tuple[list[Reply], list[dict[str, Any]]]:
+def chosen(commune: Commune, choice: str) -> tuple[list[Reply], list[dict[str, Any]]]:
     """The answer to a tapped (or numbered) choice."""
     if choice == ASK:
-        return [question(commune, _, "ask")], []
+        return [question(commune, "ask")], []
     if choice == OTHER:
         return [Text(_("Dạ vâng. Anh/chị vẫn nhận các thông báo chung của {name}. Khi cần, "
                        "nhắn \"tôi ở {kind} …\" để nhận cả tin riêng của {kind} mình.").format(
@@ -138,11 +135,11 @@ def chosen(commune: Commune, choice: str, _: Gettext
             [{"kind": "village", "village": None}]
     village = _village(commune, choice)
     if village is None:  # a payload we did not offer (an old menu, a hand-made one)
-        return [question(commune, _, "unknown", place=choice[:60])], []
-    return [confirmation(commune, village, _)], [{"kind": "village", "village": village.name}]
+        return [question(commune, "unknown", place=choice[:60])], []
+    return [confirmation(commune, village)], [{"kind": "village", "village": village.name}]
 
 
-def confirmation(commune: Commune, village: Village, _: Gettext) -> Text:
+def confirmation(commune: Commune, village: Village) -> Text:
     return Text(_("Dạ, {name} đã ghi nhận anh/chị ở {village}; anh/chị sẽ nhận cả thông báo "
                   "riêng của {village}. Khi chuyển nơi ở, anh/chị nhắn \"tôi ở {kind} …\" để "
                   "đổi.").format(name=commune.name, village=display(village),
@@ -161,7 +158,7 @@ def without_villages(commune: Commune, text: str) -> str | None:
     return text
 
 
-def said(commune: Commune, text: str, _: Gettext) -> tuple[list[Reply], list[dict[str, Any]]]:
+def said(commune: Commune, text: str) -> tuple[list[Reply], list[dict[str, Any]]]:
     """The resident tells where they live (intent ``set_village``): one village named → set;
     "từ X sang Y" → Y; several → which one; a place that is not the commune's → say so and
     offer the list; none → ask."""
@@ -177,11 +174,11 @@ def said(commune: Commune, text: str, _: Gettext) -> tuple[list[Reply], list[dic
     if len(found) == 1:
         village = _village(commune, found[0].village)
         assert village is not None
-        return [confirmation(commune, village, _)], [{"kind": "village", "village": village.name}]
+        return [confirmation(commune, village)], [{"kind": "village", "village": village.name}]
     if found:
         among = [v for m in found if (v := _village(commune, m.village)) is not None]
-        return [question(commune, _, "ask", among=among)], []
+        return [question(commune, "ask", among=among)], []
     place = place_named(text)
     if place:
-        return [question(commune, _, "unknown", place=place[:60])], []
-    return [question(commune, _, "ask")], []
+        return [question(commune, "unknown", place=place[:60])], []
+    return [question(commune, "ask")], []

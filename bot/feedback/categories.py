@@ -17,9 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-
-def N_(text: str) -> str:  # marks a msgid for extraction; translated where shown
-    return text
+from bot.i18n import N_
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from bot.config import Commune
 from bot.envelope import Choice, Choices, Reply, Text
 from bot.feedback import phone
 from bot.feedback.categories import CATEGORIES, CHAT_ORDER, guess
+from bot.i18n import _
 from bot.nlu.entities import _key
 from bot.nlu.normalize import search_key
 
@@ -50,7 +51,7 @@ def describes(text: str | None) -> bool:
 
 
 def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
-          resident_village: str | None, _, now_s: float,  # type: ignore[no-untyped-def]
+          resident_village: str | None, now_s: float,
           *, category: str | None = None, emergency: bool = False
           ) -> tuple[dict[str, Any], list[Reply]]:
     """A new form from the report's first words. ``emergency`` (the triage's decision, with
@@ -66,7 +67,7 @@ def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
         "media": [],
         "emergency": emergency,
     }
-    return _next(commune, form, _)
+    return _next(commune, form)
 
 
 def expired(form: dict[str, Any], now_s: float) -> bool:
@@ -75,7 +76,7 @@ def expired(form: dict[str, Any], now_s: float) -> bool:
 
 def step(commune: Commune, form: dict[str, Any], text: str | None,
          attachments: list[dict[str, Any]] | None, entities: list[dict[str, Any]],
-         choices: list[str], _, now_s: float  # type: ignore[no-untyped-def]
+         choices: list[str], now_s: float
          ) -> tuple[dict[str, Any] | None, list[Reply], dict[str, Any] | None]:
     """One answer to the current question → (the form or None when it ended, replies,
     the finished report when complete)."""
@@ -126,7 +127,7 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
             form["media_done"] = True
     elif asked == "consent":
         form["consent"] = consent_of(said)
-    form, replies = _next(commune, form, _)
+    form, replies = _next(commune, form)
     if (media or place) and asked not in ("media", "description") \
             and form.get("asking") is not None:  # sent while another question waited
         replies = [Text(_("Dạ, xã đã nhận ảnh/vị trí.")), *replies]
@@ -163,13 +164,12 @@ def report_of(form: dict[str, Any]) -> dict[str, Any]:
             "emergency": bool(form.get("emergency"))}
 
 
-def ask_again(commune: Commune, form: dict[str, Any], _  # type: ignore[no-untyped-def]
-              ) -> tuple[dict[str, Any], list[Reply]]:
+def ask_again(commune: Commune, form: dict[str, Any]) -> tuple[dict[str, Any], list[Reply]]:
     """The form's current question once more (after the bot answered something else)."""
-    return _next(commune, dict(form), _)
+    return _next(commune, dict(form))
 
 
-def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], list[Reply]]:  # type: ignore[no-untyped-def]
+def _next(commune: Commune, form: dict[str, Any]) -> tuple[dict[str, Any], list[Reply]]:
     """Ask the first thing still missing; None asked when complete."""
     repeat = form.get("asking")
     if not form.get("category"):
@@ -201,12 +201,12 @@ def _next(commune: Commune, form: dict[str, Any], _) -> tuple[dict[str, Any], li
                               (Choice(_("Bỏ qua"), "/report skip"),))]
     if form.get("consent") is None and not emergency:  # an emergency is filed first
         form["asking"] = "consent"
-        return form, [consent_question(None, _)]
+        return form, [consent_question(None)]
     form["asking"] = None
     return form, []
 
 
-def consent_question(code: str | None, _) -> Choices:  # type: ignore[no-untyped-def]
+def consent_question(code: str | None) -> Choices:
     """Name and phone kept only if the resident agrees; asked before filing, or right after
     an emergency was filed anonymously (``code``)."""
     yes, no = ((f"/consent {code} yes", f"/consent {code} no") if code
@@ -234,7 +234,7 @@ def consent_of(text: str | None) -> bool | None:
 PHONE_SKIP = "/phone skip"
 
 
-def phone_question(code: str, _) -> Choices:  # type: ignore[no-untyped-def]
+def phone_question(code: str) -> Choices:
     """Asked on the web chat after the resident agreed to be contacted: Zalo shares a verified
     number with one tap, a web page can only ask for it."""
     return Choices(_("Anh/chị để lại số điện thoại để cán bộ gọi lại về phản ánh {code} "
@@ -265,7 +265,7 @@ def consent_reply(text: str | None, code: str) -> dict[str, Any] | None:
     return {"kind": "consent", "code": code, "consent": agreed}
 
 
-def hotline(category: str, _) -> str | None:  # type: ignore[no-untyped-def]
+def hotline(category: str) -> str | None:
     """For an emergency: the national number to call at once."""
     number = HOTLINES.get(category)
     if number is None:

@@ -20,6 +20,7 @@ from bot.config import Commune, WebReportCaps
 from bot.envelope import Reply, Text
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.chat import hotline
+from bot.i18n import _
 from bot.store.models import Resident, Ticket
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ WINDOW = timedelta(hours=1)
 
 
 async def refused(s: AsyncSession, commune: Commune, caps: WebReportCaps, resident: Resident,
-                  category: str, now: datetime, _,  # type: ignore[no-untyped-def]
+                  category: str, now: datetime,
                   emergency: bool | None = None) -> list[Reply] | None:
     """The answer when this report is over the cap; None when it may be filed.
     ``emergency``: the triage's decision (bot/feedback/triage.py); None: the category's."""
@@ -53,7 +54,7 @@ async def refused(s: AsyncSession, commune: Commune, caps: WebReportCaps, reside
                        "{phone}.").format(phone=commune.phone))]
     lines = [_("Trang này đã nhận nhiều phản ánh khẩn từ anh/chị trong một giờ qua nên chưa "
                "ghi thêm phản ánh này.")]
-    if (call := hotline(category, _)):
+    if (call := hotline(category)):
         lines.append(call)
     lines.append(_("Số khẩn cấp: 113 (công an), 114 (cứu hỏa, cứu nạn), 115 (cấp cứu). Số "
                    "của xã: {phone}.").format(phone=commune.phone))

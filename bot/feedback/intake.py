@@ -1,10 +1,10 @@
 """What the chat's feedback effects do in the store, inside the inbound processor's
 transaction: file a ticket, look one up, rate or reopen one, hand the conversation to staff.
-Each returns the replies the resident gets."""
+Each returns the replies the resident gets, in the resident's language: ``apply`` and
+``during_handoff`` make it the current one (bot/i18n.py) for everything they call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,15 +20,11 @@ from bot.feedback import flood
 from bot.feedback.chat import consent_question, hotline, media_of, phone_question
 from bot.feedback.phone import display as display_phone
 from bot.feedback.sla import WorkingCalendar
-from bot.i18n import gettext_for
+from bot.i18n import N_, _, use_language
 from bot.nlu.villages import best_village
 from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent, Village
 from bot.store.ops import village_by_name
 from bot.timeutil import to_vn, utcnow
-
-
-def N_(text: str) -> str:  # marks a msgid for extraction; translated where shown
-    return text
 
 
 WEEKDAYS = (N_("thứ Hai"), N_("thứ Ba"), N_("thứ Tư"), N_("thứ Năm"), N_("thứ Sáu"),
@@ -40,30 +36,30 @@ async def apply(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
                 resident: Resident, conv: Conversation, effect: dict[str, Any],
                 now: datetime) -> list[Reply]:
     kind = effect["kind"]
-    if kind == "ticket":
-        return await _file(s, commune_id, commune, settings, resident, conv, effect, now)
-    if kind == "ticket_status":
-        return await _status(s, commune_id, commune, resident, effect.get("code"))
-    if kind in ("rate", "reopen"):
-        return await _rate(s, commune_id, commune, settings, resident, effect, conv, now)
-    if kind == "ticket_note":
-        return await _note(s, commune_id, commune, resident, conv, effect, now)
-    if kind == "consent":
-        return await _consent(s, commune_id, resident, conv, effect, now)
-    if kind == "phone":
-        return await _phone(s, commune_id, resident, conv, effect, now)
-    if kind == "handoff":
-        return await _handoff(s, commune_id, commune, settings, resident, conv,
-                              effect["reason"], now)
+    with use_language(resident.language):
+        if kind == "ticket":
+            return await _file(s, commune_id, commune, settings, resident, conv, effect, now)
+        if kind == "ticket_status":
+            return await _status(s, commune_id, commune, resident, effect.get("code"))
+        if kind in ("rate", "reopen"):
+            return await _rate(s, commune_id, commune, settings, resident, effect, conv, now)
+        if kind == "ticket_note":
+            return await _note(s, commune_id, commune, resident, conv, effect, now)
+        if kind == "consent":
+            return await _consent(s, commune_id, resident, conv, effect, now)
+        if kind == "phone":
+            return await _phone(s, commune_id, resident, conv, effect, now)
+        if kind == "handoff":
+            return await _handoff(s, commune_id, commune, settings, resident, conv,
+                                  effect["reason"], now)
     return []
 
 
 async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: FeedbackSettings,
                 resident: Resident, conv: Conversation, form: dict[str, Any],
                 now: datetime) -> list[Reply]:
-    _ = gettext_for(resident.language)
     if (refusal := await flood.refused(s, commune, settings.web_reports, resident,
-                                       form["category"], now, _, bool(form.get("emergency")))):
+                                       form["category"], now, bool(form.get("emergency")))):
         return refusal  # the public web chat: too many reports from this session or address
     village_id = None
     if form.get("village"):
@@ -77,14 +73,14 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
         emergency=bool(form.get("emergency"))), now)
     ticket.origin_key = resident.origin_key  # web chat: counted per address (flood.py)
     lines = [_("Xã đã nhận phản ánh của anh/chị. Mã phản ánh: {code}. Xã sẽ trả lời "
-               "{when}.").format(code=ticket.code, when=service.when_text(ticket, _))]
+               "{when}.").format(code=ticket.code, when=service.when_text(ticket))]
     if ticket.emergency:
         lines.append(_("Việc khẩn cấp đã được báo ngay cho lãnh đạo xã."))
         # what the resident adds about it in the next minutes goes to this ticket
         conv.state = {**(conv.state or {}), "emergency": {
             "code": ticket.code, "category": ticket.category, "at": now.timestamp()}}
         # the number and first advice came first, from the triage (engine); else the number
-        if not form.get("emergency_kind") and (call := hotline(ticket.category, _)):
+        if not form.get("emergency_kind") and (call := hotline(ticket.category)):
             lines.append(call)
     lines.append(_("Muốn hỏi tình hình, anh/chị nhắn: {code} sao rồi").format(code=ticket.code))
     if form.get("consent") is False:
@@ -93,23 +89,22 @@ async def _file(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
     replies: list[Reply] = [Text("\n".join(lines))]
     conv.state = {**(conv.state or {}), "filed": {"code": ticket.code, "at": now.timestamp()}}
     if form.get("consent") is None:  # an emergency, filed first: now ask
-        question = consent_question(ticket.code, _)
+        question = consent_question(ticket.code)
         replies.append(question)
         conv.state = {**(conv.state or {}), "consent_for": ticket.code,
                       "choices": [c.payload for c in question.options]}
     elif ticket.consent_at:
-        replies += _phone_request(ticket, resident, conv, _)
+        replies += _phone_request(ticket, resident, conv)
     return replies
 
 
-def _phone_request(ticket: Ticket, resident: Resident, conv: Conversation,  # type: ignore[no-untyped-def]
-                   _) -> list[Reply]:
+def _phone_request(ticket: Ticket, resident: Resident, conv: Conversation) -> list[Reply]:
     """With consent and no phone on record: on Zalo, the card that lets the resident share
     it; on the web chat, the question (its answer: ``_phone``)."""
     if ticket.reporter_phone:
         return []
     if resident.channel == "webchat":
-        question = phone_question(ticket.code, _)
+        question = phone_question(ticket.code)
         conv.state = {**(conv.state or {}), "phone_for": ticket.code,
                       "choices": [c.payload for c in question.options]}
         return [question]
@@ -124,9 +119,8 @@ async def _phone(s: AsyncSession, commune_id: int, resident: Resident, conv: Con
                  effect: dict[str, Any], now: datetime) -> list[Reply]:
     """The web chat resident's answer to the phone question: kept on the ticket and the
     resident only because they agreed (the ticket's consent)."""
-    _ = gettext_for(resident.language)
     if effect.get("invalid"):
-        question = phone_question(effect["code"], _)
+        question = phone_question(effect["code"])
         conv.state = {**(conv.state or {}), "choices": [c.payload for c in question.options]}
         # the examples are patterns, not numbers: the page makes numbers tappable
         return [Text(_("Số điện thoại chưa đúng. Số di động có 10 chữ số (dạng 09xx xxx xxx), "
@@ -150,7 +144,6 @@ async def _phone(s: AsyncSession, commune_id: int, resident: Resident, conv: Con
 async def _consent(s: AsyncSession, commune_id: int, resident: Resident, conv: Conversation,
                    effect: dict[str, Any], now: datetime) -> list[Reply]:
     """The answer to "may we keep your name and phone?" after an emergency was filed."""
-    _ = gettext_for(resident.language)
     ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
     if ticket is None or ticket.resident_id != resident.id:
         return []
@@ -162,12 +155,11 @@ async def _consent(s: AsyncSession, commune_id: int, resident: Resident, conv: C
                       action="consent", from_status=ticket.status, to_status=ticket.status,
                       note="đồng ý lưu tên, số điện thoại"))
     return [Text(_("Cảm ơn anh/chị. Cán bộ sẽ liên hệ khi cần về phản ánh {code}.").format(
-        code=ticket.code)), *_phone_request(ticket, resident, conv, _)]
+        code=ticket.code)), *_phone_request(ticket, resident, conv)]
 
 
 async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: Resident,
                   code: str | None) -> list[Reply]:
-    _ = gettext_for(resident.language)
     if code:
         ticket = await service.by_code(s, commune_id, code)
         mine = ticket is not None and access.is_reporter(resident, ticket)
@@ -180,23 +172,23 @@ async def _status(s: AsyncSession, commune_id: int, commune: Commune, resident: 
         if ticket is None:
             return [Text(_("Xã không tìm thấy phản ánh {code}. Anh/chị kiểm tra lại mã (dạng "
                            "PA-2026-000123) giúp xã ạ.").format(code=code))]
-        return [Text(describe(ticket, commune, _, mine=mine))]
+        return [Text(describe(ticket, commune, mine=mine))]
     tickets = (await s.execute(select(Ticket).where(
         Ticket.commune_id == commune_id, Ticket.resident_id == resident.id)
         .order_by(Ticket.id.desc()).limit(3))).scalars().all()
     if not tickets:
         return [Text(_("Anh/chị chưa gửi phản ánh nào qua trang này. Muốn phản ánh, anh/chị "
                        "nhắn ví dụ: \"đường thôn bị sạt lở\"."))]
-    return [Text("\n\n".join(describe(t, commune, _, mine=True) for t in tickets))]
+    return [Text("\n\n".join(describe(t, commune, mine=True) for t in tickets))]
 
 
-def describe(ticket: Ticket, commune: Commune, _, mine: bool) -> str:  # type: ignore[no-untyped-def]
+def describe(ticket: Ticket, commune: Commune, mine: bool) -> str:
     """A ticket's state as the resident reads it (someone else's: only the state)."""
     text = _("Phản ánh {code} ({category}) {state}.").format(
         code=ticket.code, category=_(CATEGORIES[ticket.category].name),
-        state=service.status_line(ticket, _))
+        state=service.status_line(ticket))
     if ticket.status in service.OPEN:
-        text += " " + _("Xã sẽ trả lời {when}.").format(when=service.when_text(ticket, _))
+        text += " " + _("Xã sẽ trả lời {when}.").format(when=service.when_text(ticket))
     elif ticket.status == "transferred" and ticket.transferred_to:
         text += " " + _("Nơi giải quyết: {body}.").format(body=ticket.transferred_to)
     if mine and ticket.status in ("answered", "closed") and ticket.answer:
@@ -207,7 +199,6 @@ def describe(ticket: Ticket, commune: Commune, _, mine: bool) -> str:  # type: i
 async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: FeedbackSettings,
                 resident: Resident, effect: dict[str, Any], conv: Conversation | None = None,
                 now: datetime | None = None) -> list[Reply]:
-    _ = gettext_for(resident.language)
     ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
     if ticket is None or ticket.resident_id != resident.id:
         return [Text(_("Xã không tìm thấy phản ánh {code} của anh/chị.").format(
@@ -227,7 +218,7 @@ async def _rate(s: AsyncSession, commune_id: int, commune: Commune, settings: Fe
                             "lại.").format(code=ticket.code)
         return [Text(text)]
     if ticket.status not in ("answered", "closed") and not rateable:
-        return [Text(describe(ticket, commune, _, mine=True))]
+        return [Text(describe(ticket, commune, mine=True))]
     await service.change(s, ticket, commune, settings, "reopen", actor="resident",
                          note="người dân báo chưa được giải quyết")
     if conv is not None:  # "anh/chị có thể nhắn thêm tình hình": the next message is for it
@@ -241,7 +232,6 @@ async def _note(s: AsyncSession, commune_id: int, commune: Commune, resident: Re
     """What the resident adds to their own ticket — more news of their emergency, their next
     message after reopening it, a photo or a pin sent just after filing: a note for staff.
     A question still waiting (consent, phone) is asked again after the thanks."""
-    _ = gettext_for(resident.language)
     ticket = await service.by_code(s, commune_id, effect["code"], lock=True)
     if ticket is None or ticket.resident_id != resident.id:
         return []
@@ -258,12 +248,12 @@ async def _note(s: AsyncSession, commune_id: int, commune: Commune, resident: Re
               else _("Dạ, xã đã thêm ảnh/vị trí anh/chị gửi vào phản ánh {code} và báo cán bộ "
                      "phụ trách. Xã sẽ trả lời anh/chị {when}."))
     replies: list[Reply] = [Text(thanks.format(code=ticket.code,
-                                               when=service.when_text(ticket, _, now)))]
+                                               when=service.when_text(ticket, now)))]
     waiting = conv.state or {}
     if waiting.get("consent_for") == ticket.code:
-        replies.append(consent_question(ticket.code, _))
+        replies.append(consent_question(ticket.code))
     elif waiting.get("phone_for") == ticket.code:
-        replies.append(phone_question(ticket.code, _))
+        replies.append(phone_question(ticket.code))
     return replies
 
 
@@ -271,7 +261,6 @@ async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
                    settings: FeedbackSettings, resident: Resident, conv: Conversation,
                    reason: str, now: datetime) -> list[Reply]:
     """The conversation goes to the commune inbox; the bot is quiet until staff close it."""
-    _ = gettext_for(resident.language)
     conv.mode = "handoff"
     conv.state = {}
     cal = service.calendar(commune, settings)
@@ -287,14 +276,13 @@ async def _handoff(s: AsyncSession, commune_id: int, commune: Commune,
     return [Text(first + _("Tôi đã chuyển cuộc trò chuyện cho cán bộ {name}; cán bộ sẽ trả lời "
                            "anh/chị ngay tại đây {when}. Anh/chị cứ nhắn nội dung cần hỏi. "
                            "Việc gấp xin gọi {phone}.").format(
-                               name=commune.name, when=staff_answer_when(cal, now, expires, _),
+                               name=commune.name, when=staff_answer_when(cal, now, expires),
                                phone=commune.phone)
                  + " " + _("Trong lúc chờ, tôi vẫn trả lời giờ làm việc, địa chỉ của xã và "
                            "tình hình phản ánh (nhắn mã PA-… sao rồi)."))]
 
 
-def staff_answer_when(cal: WorkingCalendar, now: datetime, expires: datetime | None,
-                      _: Callable[[str], str]) -> str:
+def staff_answer_when(cal: WorkingCalendar, now: datetime, expires: datetime | None) -> str:
     """When a person will answer, said from the working calendar: soon, today, while the
     office is open; from its next opening when it is closed; at the latest by ``expires``
     when that falls on a later day."""
@@ -319,11 +307,11 @@ async def during_handoff(s: AsyncSession, commune_id: int, commune: Commune,
     found = triage.assess(text)
     if not found.emergency or found.kind is None:
         return []
-    _ = gettext_for(resident.language)
     home = await s.get(Village, resident.village_id) if resident.village_id else None
     village = best_village(text, commune.villages) or (home.name if home else None)
-    return [triage.advice(found.kind, commune, _),
-            *await _file(s, commune_id, commune, settings, resident, conv, {
-                "category": found.category, "description": text, "village": village,
-                "media": [], "consent": False, "emergency": True,
-                "emergency_kind": found.kind}, now)]
+    with use_language(resident.language):
+        return [triage.advice(found.kind, commune),
+                *await _file(s, commune_id, commune, settings, resident, conv, {
+                    "category": found.category, "description": text, "village": village,
+                    "media": [], "consent": False, "emergency": True,
+                    "emergency_kind": found.kind}, now)]

@@ -48,7 +48,7 @@ from bot.coord import Coordinator
 from bot.feedback import service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.chat import hotline
-from bot.i18n import gettext_for
+from bot.i18n import gettext_for, use_language
 from bot.inbound import OUTBOUND_TOPIC
 from bot.nlu.normalize import search_key
 from bot.nlu.villages import best_village
@@ -184,7 +184,8 @@ def status_notes(ticket: Ticket, duplicate_of: str | None) -> str:
     if ticket.status == "duplicate":
         return _("Trùng phản ánh {code}").format(code=duplicate_of) if duplicate_of \
             else _("Trùng phản ánh khác")
-    state = service.status_line(ticket, _)
+    with use_language("vi"):  # the public API is Vietnamese, as ``_`` here
+        state = service.status_line(ticket)
     return state[:1].upper() + state[1:]
 
 
@@ -192,11 +193,12 @@ def notice(ticket: Ticket) -> str | None:
     """When the reporter hears back (open tickets only: a closed one has its notes)."""
     if ticket.status not in service.OPEN:
         return None
-    lines = [_("Xã sẽ trả lời {when}.").format(when=service.when_text(ticket, _))]
-    if ticket.emergency:
-        lines.append(_("Việc khẩn cấp đã được báo ngay cho lãnh đạo xã."))
-        if call := hotline(ticket.category, _):
-            lines.append(call)
+    with use_language("vi"):  # the public API is Vietnamese, as ``_`` here
+        lines = [_("Xã sẽ trả lời {when}.").format(when=service.when_text(ticket))]
+        if ticket.emergency:
+            lines.append(_("Việc khẩn cấp đã được báo ngay cho lãnh đạo xã."))
+            if call := hotline(ticket.category):
+                lines.append(call)
     return " ".join(lines)
 
 

@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Commune, FeedbackSettings
 from bot.envelope import Choice, Choices, Reply, Text
 from bot.feedback import access
-from bot.feedback.categories import CATEGORIES, N_
+from bot.feedback.categories import CATEGORIES
 from bot.feedback.sla import WorkingCalendar
-from bot.i18n import gettext_for
+from bot.i18n import N_, _, gettext_for, in_language_argument
 from bot.nlu.normalize import search_key
 from bot.store.models import (OutboundMessage, Resident, Staff, Ticket, TicketCounter,
                               TicketEvent, Village)
@@ -35,10 +35,6 @@ from bot.timeutil import as_utc, to_vn, utcnow
 OPEN = ("received", "assigned", "in_progress")  # the clock runs
 ENDED = ("returned", "transferred", "rejected", "duplicate", "closed")
 STATES = (*OPEN, "answered", *ENDED)
-
-
-def N_(text: str) -> str:  # marks a msgid for extraction; translated where shown
-    return text
 
 
 #: resident-facing names of the states (msgids)
@@ -344,12 +340,13 @@ def anonymise(text: str, ticket: Ticket | None = None) -> str:
     return text
 
 
-def status_line(ticket: Ticket, _) -> str:  # type: ignore[no-untyped-def]
+def status_line(ticket: Ticket) -> str:
     return _(STATE_NAMES[ticket.status])
 
 
-def when_text(ticket: Ticket, _, now: datetime | None = None) -> str:  # type: ignore[no-untyped-def]
-    """When the resident will hear back, said for the moment it is read."""
+def when_text(ticket: Ticket, now: datetime | None = None) -> str:
+    """When the resident will hear back, said for the moment it is read (in the current
+    language)."""
     due, today = to_vn(ticket.due_at), to_vn(now or utcnow()).date()
     if due.date() < today or (due.date() == today and as_utc(ticket.due_at) < (now or utcnow())):
         return _("sớm nhất có thể (đã quá hạn {date}, xã xin lỗi anh/chị)").format(
@@ -366,19 +363,20 @@ async def _resident(s: AsyncSession, ticket: Ticket) -> Resident | None:
     return await s.get(Resident, ticket.resident_id) if ticket.resident_id else None
 
 
+@in_language_argument
 def resident_message(ticket: Ticket, commune: Commune, what: str, language: str,
                      transferred_to: str | None = None, note: str | None = None,
                      other: str | None = None) -> list[Reply]:
-    """What the resident reads about their ticket, for each kind of change."""
-    _ = gettext_for(language)
+    """What the resident reads about their ticket, for each kind of change (in ``language``,
+    theirs: staff change the ticket, outside the resident's turn)."""
     head = _("Phản ánh {code}:").format(code=ticket.code)
     if what == "accepted":
         text = _("{head} {office} đã tiếp nhận và đang xử lý. Xã sẽ trả lời anh/chị {when}.")
         return [Text(text.format(head=head, office=office_name(commune, ticket.office),
-                                 when=when_text(ticket, _)))]
+                                 when=when_text(ticket)))]
     if what == "assigned":
         return [Text(_("{head} đã được giao cán bộ phụ trách. Xã sẽ trả lời anh/chị {when}.")
-                     .format(head=head, when=when_text(ticket, _)))]
+                     .format(head=head, when=when_text(ticket)))]
     if what == "transferred":
         return [Text(_("{head} việc này thuộc thẩm quyền của {body}; xã đã chuyển phản ánh "
                        "đến {body} để giải quyết.").format(head=head, body=transferred_to))]
@@ -400,16 +398,16 @@ def resident_message(ticket: Ticket, commune: Commune, what: str, language: str,
     if what == "reopened":
         return [Text(_("{head} xã đã mở lại phản ánh và sẽ trả lời anh/chị {when}. Anh/chị có "
                        "thể nhắn thêm tình hình hiện nay.").format(head=head,
-                                                                    when=when_text(ticket, _)))]
+                                                                    when=when_text(ticket)))]
     if what == "progress":
         return [Text(_("{head} xã vẫn đang xử lý ({state}). Xã sẽ trả lời anh/chị {when}. "
                        "Cảm ơn anh/chị đã kiên nhẫn.").format(
-                           head=head, state=status_line(ticket, _), when=when_text(ticket, _)))]
+                           head=head, state=status_line(ticket), when=when_text(ticket)))]
     raise ValueError(what)
 
 
+@in_language_argument
 def rating_question(ticket: Ticket, language: str) -> Choices:
-    _ = gettext_for(language)
     return Choices(_("Anh/chị hài lòng với cách xã giải quyết không? Chọn từ 1 (không hài "
                      "lòng) đến 5 (rất hài lòng), hoặc 6 nếu việc chưa được giải quyết:"),
                    (Choice(_("1 - Không hài lòng"), f"/rate {ticket.code} 1"),

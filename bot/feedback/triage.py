@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from bot.config import ROOT, Commune
 from bot.envelope import Choice, Choices, Text
+from bot.i18n import N_, _
 from bot.nlu.fastpath import FastPath
 from bot.nlu.normalize import fold, nfc, search_key
 from bot.nlu.text import normalise
@@ -59,10 +60,6 @@ DATA_DIR = ROOT / "data" / "triage"
 EMERGENCY_AT = 0.6
 UNSURE_AT = 0.3
 LEVELS = ("emergency", "unsure", "routine")
-
-
-def N_(text: str) -> str:  # marks a msgid for extraction; translated where shown
-    return text
 
 
 #: the evidence groups (``cues.yml``) that show someone or something at risk
@@ -460,12 +457,12 @@ def assess(text: str | None) -> Assessment:
 
 
 # -- what the resident is told ------------------------------------------------------------------
-def advice(kind: str, commune: Commune, _) -> Text:  # type: ignore[no-untyped-def]
+def advice(kind: str, commune: Commune) -> Text:
     """The number to call and what to do first, in the first reply to an emergency."""
     return Text(_(KINDS[kind].advice).format(phone=commune.phone))
 
 
-def question(_) -> Choices:  # type: ignore[no-untyped-def]
+def question() -> Choices:
     """Asked instead of alerting when the message may be an emergency."""
     return Choices(_(QUESTION), (Choice(_("Có, cần ngay"), "/triage yes"),
                                  Choice(_("Không"), "/triage no")))

@@ -29,7 +29,7 @@ from bot.config import BroadcastRules, Commune, NoticeSettings
 from bot.conversation import village as village_chat
 from bot.coord import Coordinator
 from bot.envelope import File, Image, Reply, Text
-from bot.i18n import gettext_for
+from bot.i18n import gettext_for, use_language
 from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
 from bot.loops import Worker
 from bot.notices.workflow import SEND_PRIORITY, record
@@ -269,7 +269,8 @@ async def plan_deliveries(s: AsyncSession, notice: Notice, commune: Commune,
                 route_for(resident, start_at)[0] == "consultation" and \
                 resident.external_id not in staff:
             # only their unknown village keeps this notice from them: ask once, in the window
-            question = village_chat.question(commune, gettext_for(resident.language), "notice")
+            with use_language(resident.language):
+                question = village_chat.question(commune, "notice")
             queued.append(outbound_row(notice.commune_id, resident.id, "zalo",
                                        resident.external_id,
                                        f"village:ask:{notice.id}:{resident.id}", question, lane,

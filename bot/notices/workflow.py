@@ -19,12 +19,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
 from bot.store.models import Notice, NoticeAudit
-
-
-def N_(message: str) -> str:
-    return message
-
 
 #: Nghị định 49/2024/NĐ-CP Điều 6 (domain-vn.md §1.2)
 CATEGORIES = {
