@@ -38,8 +38,7 @@ from bench.webhook import pct  # noqa: E402
 from bot.channels.zalo.simulator.driver import ZaloSimulator  # noqa: E402
 from bot.store.models import Resident, Ticket  # noqa: E402
 from bot.timeutil import utcnow  # noqa: E402
-from tests.conftest import (APP_ID, APP_SECRET, admin, make_settings, oa_id,  # noqa: E402
-                            start_service)
+from tests.conftest import APP_ID, APP_SECRET, admin, make_settings, oa_id, start_service  # noqa: E402
 
 CODE = re.compile(r"PA-\d{4}-\d{6}")
 
@@ -137,16 +136,23 @@ async def chat(running, sim, args) -> dict:  # type: ignore[no-untyped-def]
     elapsed = time.perf_counter() - began
     async with running.services.sm() as s:
         tickets = (await s.execute(select(func.count()).select_from(Ticket))).scalar_one()
-        per_resident = (await s.execute(select(func.count(func.distinct(Ticket.resident_id))))
-                        ).scalar_one()
-    return {"residents": args.residents, "communes": args.communes,
-            "tickets_filed": tickets, "residents_with_one_ticket": per_resident,
-            "codes_told": len(codes), "tickets_per_s": round(tickets / elapsed, 1),
-            "code_reply_ms_p50": round(pct(filing, 50), 1),
-            "code_reply_ms_p99": round(pct(filing, 99), 1),
-            "flow_ms_p50": round(pct(flows, 50), 1), "flow_ms_p99": round(pct(flows, 99), 1),
-            "question_burst_ms_p50": round(pct(asked, 50), 1),
-            "question_burst_ms_p99": round(pct(asked, 99), 1)}
+        per_resident = (
+            await s.execute(select(func.count(func.distinct(Ticket.resident_id))))
+        ).scalar_one()
+    return {
+        "residents": args.residents,
+        "communes": args.communes,
+        "tickets_filed": tickets,
+        "residents_with_one_ticket": per_resident,
+        "codes_told": len(codes),
+        "tickets_per_s": round(tickets / elapsed, 1),
+        "code_reply_ms_p50": round(pct(filing, 50), 1),
+        "code_reply_ms_p99": round(pct(filing, 99), 1),
+        "flow_ms_p50": round(pct(flows, 50), 1),
+        "flow_ms_p99": round(pct(flows, 99), 1),
+        "question_burst_ms_p50": round(pct(asked, 50), 1),
+        "question_burst_ms_p99": round(pct(asked, 99), 1),
+    }
 
 
 async def clock(running, n: int) -> dict:  # type: ignore[no-untyped-def]
@@ -158,15 +164,31 @@ async def clock(running, n: int) -> dict:  # type: ignore[no-untyped-def]
     await worker.stop()  # the service's own loop would take a share: measure one worker
     async with sm() as s, s.begin():
         residents = (await s.execute(select(Resident.id, Resident.commune_id))).all()
-        rows = [dict(commune_id=c, code=f"PA-1999-{i:06d}", token=f"bench-{i}", source="zalo",
-                     resident_id=r, category="land", emergency=False, description="bench",
-                     media=[], status="received", office="vanphong", reopened=0,
-                     progress_sent=0, received_at=now, ack_due_at=now + timedelta(days=14),
-                     due_at=now + timedelta(days=21),
-                     next_progress_at=now - timedelta(minutes=1), updated_at=now)
-                for i, (r, c) in enumerate(residents[j % len(residents)] for j in range(n))]
+        rows = [
+            dict(
+                commune_id=c,
+                code=f"PA-1999-{i:06d}",
+                token=f"bench-{i}",
+                source="zalo",
+                resident_id=r,
+                category="land",
+                emergency=False,
+                description="bench",
+                media=[],
+                status="received",
+                office="vanphong",
+                reopened=0,
+                progress_sent=0,
+                received_at=now,
+                ack_due_at=now + timedelta(days=14),
+                due_at=now + timedelta(days=21),
+                next_progress_at=now - timedelta(minutes=1),
+                updated_at=now,
+            )
+            for i, (r, c) in enumerate(residents[j % len(residents)] for j in range(n))
+        ]
         for start in range(0, n, 2000):
-            await s.execute(insert(Ticket), rows[start:start + 2000])
+            await s.execute(insert(Ticket), rows[start : start + 2000])
     began = time.perf_counter()
     swept = 0
     while True:

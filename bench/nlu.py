@@ -59,12 +59,16 @@ def bench_embedded() -> dict[str, object]:
             engine.parse(t)
             lat.append((time.perf_counter() - t0) * 1000)
     wall = time.perf_counter() - start
-    return {"accuracy_accented": round(results[0].accuracy, 4),
-            "accuracy_unaccented": round(results[1].accuracy, 4),
-            "macro_f1_accented": round(results[0].macro_f1, 4),
-            "parses_per_s": round(len(lat) / wall, 1), **percentiles(lat),
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "train_s": round(engine.train_seconds, 3), "parses": len(lat)}
+    return {
+        "accuracy_accented": round(results[0].accuracy, 4),
+        "accuracy_unaccented": round(results[1].accuracy, 4),
+        "macro_f1_accented": round(results[0].macro_f1, 4),
+        "parses_per_s": round(len(lat) / wall, 1),
+        **percentiles(lat),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "train_s": round(engine.train_seconds, 3),
+        "parses": len(lat),
+    }
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -95,28 +99,37 @@ def bench_rasa(rounds: int) -> dict[str, object]:
     from bot.nlu import rasa_project
 
     say = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    run = rasa_run(nlu_data.NLU_DIR, nlu_data.NLU_DIR / "test", CONFIDENCE_THRESHOLD, "full",
-                   say=say)
+    run = rasa_run(
+        nlu_data.NLU_DIR, nlu_data.NLU_DIR / "test", CONFIDENCE_THRESHOLD, "full", say=say
+    )
     trained = rasa_project.train(nlu_data.load(), "full", say=say)  # cached by rasa_run
     with rasa_project.RasaServer(trained.model, free_port()) as server:
         lat, wall = asyncio.run(time_rasa(server.url, texts(), rounds))
         rss = peak_rss_mb(server.process.pid)  # type: ignore[union-attr]
-    return {"accuracy_accented": round(run.result("accented").accuracy, 4),
-            "accuracy_unaccented": round(run.result("unaccented").accuracy, 4),
-            "macro_f1_accented": round(run.result("accented").macro_f1, 4),
-            "parses_per_s": round(len(lat) / wall, 1), **percentiles(lat),
-            "max_rss_mb": rss, "train_s": round(trained.train_s, 1),
-            "startup_s": round(server.startup_s or float("nan"), 1), "parses": len(lat)}
+    return {
+        "accuracy_accented": round(run.result("accented").accuracy, 4),
+        "accuracy_unaccented": round(run.result("unaccented").accuracy, 4),
+        "macro_f1_accented": round(run.result("accented").macro_f1, 4),
+        "parses_per_s": round(len(lat) / wall, 1),
+        **percentiles(lat),
+        "max_rss_mb": rss,
+        "train_s": round(trained.train_s, 1),
+        "startup_s": round(server.startup_s or float("nan"), 1),
+        "parses": len(lat),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=["both", "embedded", "rasa"], default="both")
-    parser.add_argument("--rasa-rounds", type=int, default=1,
-                        help="passes over the 2 × held-out texts for Rasa's timing")
+    parser.add_argument(
+        "--rasa-rounds",
+        type=int,
+        default=1,
+        help="passes over the 2 × held-out texts for Rasa's timing",
+    )
     args = parser.parse_args()
-    out: dict[str, object] = {"bench": "nlu",
-                              "test_examples": len(texts()) // 2}
+    out: dict[str, object] = {"bench": "nlu", "test_examples": len(texts()) // 2}
     if args.backend in ("both", "embedded"):
         out["embedded"] = bench_embedded()
     if args.backend in ("both", "rasa"):

@@ -92,8 +92,12 @@ async def main() -> None:
     ap.add_argument("--followers", type=int, default=1000)
     ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--redis-url", default=None)
-    ap.add_argument("--kill-after", type=float, default=None,
-                    help="SIGKILL the service this many seconds into the sending, restart it")
+    ap.add_argument(
+        "--kill-after",
+        type=float,
+        default=None,
+        help="SIGKILL the service this many seconds into the sending, restart it",
+    )
     ap.add_argument("--rate-limit", type=int, default=None, help="calls/min per app")
     ap.add_argument("--drain", type=float, default=900)
     args = ap.parse_args()
@@ -130,47 +134,81 @@ async def main() -> None:
         users[code] = [f"{7_000_000 + n * 100_000 + i}" for i in range(args.followers)]
         for u in users[code]:
             sim.add_user(oa(n), u, follower=True, interacted_ago_s=3600)
-        communes.append({
-            "code": code, "name": f"Xã Đo Tải {n}", "address": f"UBND xã {n}",
-            "phone": "0214 000 000",
-            "office_hours": [{"days": "mon-sun", "open": "00:00", "close": "23:59"}],
-            "zalo": {"oa_id": oa(n), "app_id": APP_ID, "oa_secret_key": f"oa-secret-{n}"}})
+        communes.append(
+            {
+                "code": code,
+                "name": f"Xã Đo Tải {n}",
+                "address": f"UBND xã {n}",
+                "phone": "0214 000 000",
+                "office_hours": [{"days": "mon-sun", "open": "00:00", "close": "23:59"}],
+                "zalo": {"oa_id": oa(n), "app_id": APP_ID, "oa_secret_key": f"oa-secret-{n}"},
+            }
+        )
     asker = (oa(1), "6999999")  # a resident who asks a question during the broadcast
     sim.add_user(*asker, follower=True, interacted_ago_s=60)
     cfg = work / "config.yml"
-    cfg.write_text(yaml.safe_dump({
-        "service": {"host": "127.0.0.1", "port": port, "secret_key": "bench",
-                    "log_level": "WARNING"},
-        "database": {"url": db_url}, "redis": {"url": args.redis_url},
-        "zalo": {"api_base": sim.base_url, "oauth_base": sim.base_url,
-                 "app_calls_per_minute": args.rate_limit,
-                 "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}]},
-        "notices": {"quiet_start": "00:00", "quiet_end": "00:00"},  # never quiet: a benchmark
-        "communes": communes}, allow_unicode=True))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "service": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "secret_key": "bench",
+                    "log_level": "WARNING",
+                },
+                "database": {"url": db_url},
+                "redis": {"url": args.redis_url},
+                "zalo": {
+                    "api_base": sim.base_url,
+                    "oauth_base": sim.base_url,
+                    "app_calls_per_minute": args.rate_limit,
+                    "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}],
+                },
+                "notices": {
+                    "quiet_start": "00:00",
+                    "quiet_end": "00:00",
+                },  # never quiet: a benchmark
+                "communes": communes,
+            },
+            allow_unicode=True,
+        )
+    )
     env = {**os.environ, "BOT_CONFIG": str(cfg)}
-    seeded = subprocess.run([sys.executable, "-c", SEED], input=json.dumps(
-        {"tokens": tokens, "users": users}), text=True, env=env, cwd=work, check=True,
-        capture_output=True)
+    seeded = subprocess.run(
+        [sys.executable, "-c", SEED],
+        input=json.dumps({"tokens": tokens, "users": users}),
+        text=True,
+        env=env,
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
     keys = json.loads(seeded.stdout.strip().splitlines()[-1])
     everyone = {u for group in users.values() for u in group}
     expected = len(everyone)  # (the asker gets the notice too; it is not counted)
 
     def serve() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, cwd=work,
-                                stdout=subprocess.DEVNULL,
-                                stderr=open(work / "serve.log", "a"))
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve"],
+            env=env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / "serve.log", "a"),
+        )
 
     proc = serve()
     kills = 0
     try:
         await wait_healthy(url, proc, timeout=120)
         async with aiohttp.ClientSession() as http:
+
             async def ask() -> float:
                 before = len(sim.messages(*asker))
                 t = time.perf_counter()
                 await sim.user_sends_text(*asker, "uy ban xa lam viec may gio")
-                await sim.wait_for_messages(before + 1, oa_id=asker[0], user_id=asker[1],
-                                            timeout=120)
+                await sim.wait_for_messages(
+                    before + 1, oa_id=asker[0], user_id=asker[1], timeout=120
+                )
                 return (time.perf_counter() - t) * 1000
 
             idle = [await ask() for _ in range(5)]
@@ -178,10 +216,16 @@ async def main() -> None:
             async def publish(code: str) -> None:
                 headers = {"Authorization": f"Bearer {keys[code]}"}
                 base = f"{url}/api/v1/communes/{code}/notices"
-                async with http.post(base, json={"category": "safety", "priority": "normal",
-                                                 "headline": HEADLINE,
-                                                 "body": "Trạm y tế xã tiêm chủng ngày 25/12."},
-                                     headers=headers) as r:
+                async with http.post(
+                    base,
+                    json={
+                        "category": "safety",
+                        "priority": "normal",
+                        "headline": HEADLINE,
+                        "body": "Trạm y tế xã tiêm chủng ngày 25/12.",
+                    },
+                    headers=headers,
+                ) as r:
                     notice = await r.json()
                 for action in ("submit", "approve"):
                     async with http.post(f"{base}/{notice['id']}/{action}", headers=headers) as r:
@@ -194,11 +238,13 @@ async def main() -> None:
             killed_at = None
             deadline = start + args.drain
             next_ask = time.perf_counter()
-            while sum(1 for u in everyone if got[u]) < expected and \
-                    time.perf_counter() < deadline:
+            while sum(1 for u in everyone if got[u]) < expected and time.perf_counter() < deadline:
                 now = time.perf_counter()
-                if args.kill_after is not None and killed_at is None and \
-                        now - start >= args.kill_after:
+                if (
+                    args.kill_after is not None
+                    and killed_at is None
+                    and now - start >= args.kill_after
+                ):
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
                     killed_at = now - start
@@ -215,8 +261,11 @@ async def main() -> None:
         elapsed = last - start
         stats = sim.stats()
         result = {
-            "bench": "notices", "store": db_url.split(":")[0], "communes": args.communes,
-            "followers_per_commune": args.followers, "recipients": expected,
+            "bench": "notices",
+            "store": db_url.split(":")[0],
+            "communes": args.communes,
+            "followers_per_commune": args.followers,
+            "recipients": expected,
             "approve_all_s": round(approved_s, 2),
             "time_to_last_send_s": round(elapsed, 1),
             "recipients_per_s": round(len(received) / elapsed, 1) if elapsed else None,
@@ -237,8 +286,11 @@ async def main() -> None:
             per_minute = [sim.state.calls_for(APP_ID).get(m, 0) for m in full]
             result["rate_limit_per_min"] = args.rate_limit
             result["calls_in_full_minutes"] = per_minute
-            result["achieved_fraction_of_limit"] = round(
-                sum(per_minute) / len(per_minute) / args.rate_limit, 3) if per_minute else None
+            result["achieved_fraction_of_limit"] = (
+                round(sum(per_minute) / len(per_minute) / args.rate_limit, 3)
+                if per_minute
+                else None
+            )
         print(json.dumps(result))
     finally:
         proc.terminate()
@@ -246,7 +298,6 @@ async def main() -> None:
         await sim.stop()
         if fresh:
             await admin(args.database_url, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
-
 
 
 if __name__ == "__main__":

@@ -54,9 +54,13 @@ async def main() -> None:
     ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--redis-url", default=None)
     ap.add_argument("--drain", type=float, default=60, help="seconds to wait for the last replies")
-    ap.add_argument("--workers", type=int, default=0,
-                    help="run `bot serve --web-only` plus this many `bot worker` processes "
-                         "(needs PostgreSQL and --redis-url)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run `bot serve --web-only` plus this many `bot worker` processes "
+        "(needs PostgreSQL and --redis-url)",
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
@@ -78,38 +82,78 @@ async def main() -> None:
     communes = []
     tokens = {}
     for n in range(1, args.communes + 1):
-        sim.add_oa(oa(n), APP_ID, f"oa-secret-{n}", webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo")
+        sim.add_oa(
+            oa(n), APP_ID, f"oa-secret-{n}", webhook_url=f"http://127.0.0.1:{port}/webhooks/zalo"
+        )
         tokens[oa(n)] = sim.mint_tokens(oa(n))
-        communes.append({
-            "code": f"{90000 + n:05d}", "name": f"Xã Đo Tải {n}", "address": f"UBND xã {n}",
-            "phone": "0214 000 000",
-            "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"},
-                             {"days": "mon-fri", "open": "13:30", "close": "17:00"}],
-            "zalo": {"oa_id": oa(n), "app_id": APP_ID, "oa_secret_key": f"oa-secret-{n}"}})
+        communes.append(
+            {
+                "code": f"{90000 + n:05d}",
+                "name": f"Xã Đo Tải {n}",
+                "address": f"UBND xã {n}",
+                "phone": "0214 000 000",
+                "office_hours": [
+                    {"days": "mon-fri", "open": "07:30", "close": "11:30"},
+                    {"days": "mon-fri", "open": "13:30", "close": "17:00"},
+                ],
+                "zalo": {"oa_id": oa(n), "app_id": APP_ID, "oa_secret_key": f"oa-secret-{n}"},
+            }
+        )
     cfg = work / "config.yml"
-    cfg.write_text(yaml.safe_dump({
-        "service": {"host": "127.0.0.1", "port": port, "secret_key": "bench", "log_level": "WARNING"},
-        "database": {"url": db_url}, "redis": {"url": args.redis_url},
-        "zalo": {"api_base": sim.base_url, "oauth_base": sim.base_url,
-                 "app_calls_per_minute": None,  # the simulator's limit is lifted too
-                 "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}]},
-        "communes": communes}, allow_unicode=True))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "service": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "secret_key": "bench",
+                    "log_level": "WARNING",
+                },
+                "database": {"url": db_url},
+                "redis": {"url": args.redis_url},
+                "zalo": {
+                    "api_base": sim.base_url,
+                    "oauth_base": sim.base_url,
+                    "app_calls_per_minute": None,  # the simulator's limit is lifted too
+                    "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}],
+                },
+                "communes": communes,
+            },
+            allow_unicode=True,
+        )
+    )
     env = {**os.environ, "BOT_CONFIG": str(cfg)}
     bot = [sys.executable, "-m", "bot.cli"]
     # seed every OA's tokens in one process (100 `bot zalo set-tokens` starts would dominate)
-    seed = ("import asyncio,json,sys\nfrom bot.config import load_settings\n"
-            "from bot.cli import _with_tokens\n"
-            "t=json.loads(sys.stdin.read())\n"
-            "async def go(tm):\n    for o,(a,r) in t.items(): await tm.store(o,a,r,90000)\n"
-            "asyncio.run(_with_tokens(load_settings(), go))\n")
-    subprocess.run([sys.executable, "-c", seed], input=json.dumps(tokens), text=True, env=env,
-                   cwd=work, check=True)
+    seed = (
+        "import asyncio,json,sys\nfrom bot.config import load_settings\n"
+        "from bot.cli import _with_tokens\n"
+        "t=json.loads(sys.stdin.read())\n"
+        "async def go(tm):\n    for o,(a,r) in t.items(): await tm.store(o,a,r,90000)\n"
+        "asyncio.run(_with_tokens(load_settings(), go))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", seed],
+        input=json.dumps(tokens),
+        text=True,
+        env=env,
+        cwd=work,
+        check=True,
+    )
     serve = bot + ["serve"] + (["--web-only"] if args.workers else [])
-    proc = subprocess.Popen(serve, env=env, cwd=work, stdout=subprocess.DEVNULL,
-                            stderr=open(work / "serve.log", "w"))
-    workers = [subprocess.Popen(bot + ["worker"], env=env, cwd=work, stdout=subprocess.DEVNULL,
-                                stderr=open(work / f"worker{i}.log", "w"))
-               for i in range(args.workers)]
+    proc = subprocess.Popen(
+        serve, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / "serve.log", "w")
+    )
+    workers = [
+        subprocess.Popen(
+            bot + ["worker"],
+            env=env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / f"worker{i}.log", "w"),
+        )
+        for i in range(args.workers)
+    ]
     try:
         await wait_healthy(f"http://127.0.0.1:{port}", proc)
         total = int(args.rate * args.duration)
@@ -125,8 +169,14 @@ async def main() -> None:
                 sent_at[user] = t
                 result = await sim.emitter.emit(
                     oa(1 + i % args.communes),
-                    sim.emitter.prepare(oa(1 + i % args.communes), user, "user_send_text",
-                                        text="uy ban xa lam viec may gio"), retry=False)
+                    sim.emitter.prepare(
+                        oa(1 + i % args.communes),
+                        user,
+                        "user_send_text",
+                        text="uy ban xa lam viec may gio",
+                    ),
+                    retry=False,
+                )
                 ack_ms.append((time.perf_counter() - t) * 1000)
                 statuses[result.status] = statuses.get(result.status, 0) + 1
 
@@ -146,14 +196,19 @@ async def main() -> None:
         last = max(received.values()) if received else start
         e2e = [(received[u] - sent_at[u]) * 1000 for u in received if u in sent_at]
         result = {
-            "bench": "webhook", "store": db_url.split(":")[0], "redis": bool(args.redis_url),
+            "bench": "webhook",
+            "store": db_url.split(":")[0],
+            "redis": bool(args.redis_url),
             "worker_processes": args.workers,
-            "communes": args.communes, "offered_rate": args.rate, "messages": total,
+            "communes": args.communes,
+            "offered_rate": args.rate,
+            "messages": total,
             "offered_s": round(offered_s, 2),
             "messages_per_s": round(len(received) / (last - start), 1) if received else 0,
             "webhook_200_p50_ms": round(pct(ack_ms, 50), 2),
             "webhook_200_p99_ms": round(pct(ack_ms, 99), 2),
-            "reply_p50_ms": round(pct(e2e, 50), 1), "reply_p99_ms": round(pct(e2e, 99), 1),
+            "reply_p50_ms": round(pct(e2e, 50), 1),
+            "reply_p99_ms": round(pct(e2e, 99), 1),
             "reply_mean_ms": round(statistics.fmean(e2e), 1) if e2e else None,
             "statuses": {str(k): v for k, v in statuses.items()},
             "lost": total - len(received),

@@ -44,9 +44,17 @@ async def main() -> None:
         await running.runner.cleanup()
         await sim.stop()
     lat.sort()
-    print(json.dumps({"bench": "webhook_idle", "store": url.split(":")[0], "events": len(lat),
-                      "p50_ms": round(lat[len(lat) // 2], 2),
-                      "p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2)}))
+    print(
+        json.dumps(
+            {
+                "bench": "webhook_idle",
+                "store": url.split(":")[0],
+                "events": len(lat),
+                "p50_ms": round(lat[len(lat) // 2], 2),
+                "p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

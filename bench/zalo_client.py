@@ -38,14 +38,19 @@ async def run_aiohttp(base: str, token: str, users: list[str], conc: int) -> lis
     sem = asyncio.Semaphore(conc)
     lat: list[float] = []
     async with aiohttp.ClientSession() as http:
+
         async def one(u: str) -> None:
             async with sem:
                 t = time.perf_counter()
-                async with http.post(f"{base}/v3.0/oa/message/cs", json=text_body(u, "Xin chào"),
-                                     headers={"access_token": token}) as r:
+                async with http.post(
+                    f"{base}/v3.0/oa/message/cs",
+                    json=text_body(u, "Xin chào"),
+                    headers={"access_token": token},
+                ) as r:
                     body = await r.json()
                 assert body["error"] == 0, body
                 lat.append((time.perf_counter() - t) * 1000)
+
         await asyncio.gather(*(one(u) for u in users))
     return lat
 
@@ -75,37 +80,69 @@ async def main() -> None:
     ap.add_argument("--port", type=int, default=8931)
     args = ap.parse_args()
     users = [str(7_000_000 + i) for i in range(args.messages)]
-    setup = {"settings": {"rate_limit": None},
-             "apps": [{"app_id": APP, "app_secret": "s"}],
-             "oas": [{"oa_id": OA, "app_id": APP, "oa_secret_key": "k", "mint_tokens": True}],
-             "users": [{"oa_id": OA, "user_id": u} for u in users]}
+    setup = {
+        "settings": {"rate_limit": None},
+        "apps": [{"app_id": APP, "app_secret": "s"}],
+        "oas": [{"oa_id": OA, "app_id": APP, "oa_secret_key": "k", "mint_tokens": True}],
+        "users": [{"oa_id": OA, "user_id": u} for u in users],
+    }
     spec = ROOT / "var" / "bench-zalo-client-setup.json"
     spec.parent.mkdir(exist_ok=True)
     spec.write_text(json.dumps(setup))
-    sim = subprocess.Popen([sys.executable, "-m", "bot.channels.zalo.simulator", "--port",
-                            str(args.port), "--rate-limit", "none", "--setup", str(spec)],
-                           stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot.channels.zalo.simulator",
+            "--port",
+            str(args.port),
+            "--rate-limit",
+            "none",
+            "--setup",
+            str(spec),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         started = json.loads(sim.stdout.readline())
         base = started["base_url"]
         token = next(t["access_token"] for t in started["tokens"] if t["oa_id"] == OA)
         results = {}
-        for name, fn in (("aiohttp_shared_session", run_aiohttp), ("zalo_sdk_executor", run_sdk),
-                         ("aiohttp_shared_session#2", run_aiohttp), ("zalo_sdk_executor#2", run_sdk)):
+        for name, fn in (
+            ("aiohttp_shared_session", run_aiohttp),
+            ("zalo_sdk_executor", run_sdk),
+            ("aiohttp_shared_session#2", run_aiohttp),
+            ("zalo_sdk_executor#2", run_sdk),
+        ):
             t = time.perf_counter()
             lat = await fn(base, token, users, args.concurrency)
             wall = time.perf_counter() - t
             key = name.split("#")[0]
-            row = {"client": key, "messages": len(lat), "concurrency": args.concurrency,
-                   "per_s": round(len(lat) / wall, 1), "p50_ms": round(pct(lat, 50), 2),
-                   "p99_ms": round(pct(lat, 99), 2), "mean_ms": round(statistics.fmean(lat), 2)}
+            row = {
+                "client": key,
+                "messages": len(lat),
+                "concurrency": args.concurrency,
+                "per_s": round(len(lat) / wall, 1),
+                "p50_ms": round(pct(lat, 50), 2),
+                "p99_ms": round(pct(lat, 99), 2),
+                "mean_ms": round(statistics.fmean(lat), 2),
+            }
             print(json.dumps(row))
             results.setdefault(key, []).append(row["per_s"])
         a = statistics.median(results["aiohttp_shared_session"])
         s = statistics.median(results["zalo_sdk_executor"])
-        print(json.dumps({"bench": "zalo_client", "aiohttp_per_s": round(a, 1),
-                          "sdk_executor_per_s": round(s, 1),
-                          "aiohttp_over_sdk": round(a / s, 2)}))
+        print(
+            json.dumps(
+                {
+                    "bench": "zalo_client",
+                    "aiohttp_per_s": round(a, 1),
+                    "sdk_executor_per_s": round(s, 1),
+                    "aiohttp_over_sdk": round(a / s, 2),
+                }
+            )
+        )
     finally:
         sim.terminate()
         sim.wait(timeout=10)

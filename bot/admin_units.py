@@ -28,9 +28,22 @@ from typing import Any
 from bot.nlu.normalize import fold, search_key
 
 __all__ = [
-    "AdminUnit", "Province", "UnknownUnitError", "UNIT_TYPES",
-    "data_dir", "get_unit", "require_unit", "get_province", "units_in_province", "provinces",
-    "units", "search", "search_provinces", "counts", "dataset_meta", "verify_integrity",
+    "AdminUnit",
+    "Province",
+    "UnknownUnitError",
+    "UNIT_TYPES",
+    "data_dir",
+    "get_unit",
+    "require_unit",
+    "get_province",
+    "units_in_province",
+    "provinces",
+    "units",
+    "search",
+    "search_provinces",
+    "counts",
+    "dataset_meta",
+    "verify_integrity",
     "clear_cache",
 ]
 
@@ -42,13 +55,13 @@ _PROVINCE_CODE_LEN = 2
 
 @dataclass(frozen=True, slots=True)
 class Province:
-    code: str            # "15"
-    name: str            # "Tỉnh Lào Cai"
-    short_name: str      # "Lào Cai"
-    type: str            # "tỉnh" | "thành phố"
-    search_key: str      # "tinh lao cai"
-    short_key: str       # "lao cai"
-    aliases: tuple[str, ...] = ()   # folded aliases, e.g. ("hcm",)
+    code: str  # "15"
+    name: str  # "Tỉnh Lào Cai"
+    short_name: str  # "Lào Cai"
+    type: str  # "tỉnh" | "thành phố"
+    search_key: str  # "tinh lao cai"
+    short_key: str  # "lao cai"
+    aliases: tuple[str, ...] = ()  # folded aliases, e.g. ("hcm",)
     latitude: float | None = None
     longitude: float | None = None
 
@@ -57,14 +70,14 @@ class Province:
 class AdminUnit:
     """A commune-level unit (xã / phường / đặc khu)."""
 
-    code: str            # "02839"
-    name: str            # "Xã Bắc Hà"
-    short_name: str      # "Bắc Hà"
-    type: str            # "xã" | "phường" | "đặc khu"
-    province_code: str   # "15"
-    province_name: str   # "Tỉnh Lào Cai"
-    search_key: str      # "xa bac ha"
-    short_key: str       # "bac ha"
+    code: str  # "02839"
+    name: str  # "Xã Bắc Hà"
+    short_name: str  # "Bắc Hà"
+    type: str  # "xã" | "phường" | "đặc khu"
+    province_code: str  # "15"
+    province_name: str  # "Tỉnh Lào Cai"
+    search_key: str  # "xa bac ha"
+    short_key: str  # "bac ha"
     latitude: float | None = None
     longitude: float | None = None
 
@@ -86,6 +99,7 @@ class UnknownUnitError(ValueError):
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def data_dir() -> Path:
     """Directory holding provinces.csv / communes.csv / meta.json."""
@@ -121,8 +135,10 @@ def _float(value: str) -> float | None:
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as fh:
-        return [{k: unicodedata.normalize("NFC", v) for k, v in row.items()}
-                for row in csv.DictReader(fh)]
+        return [
+            {k: unicodedata.normalize("NFC", v) for k, v in row.items()}
+            for row in csv.DictReader(fh)
+        ]
 
 
 class _Dataset:
@@ -131,16 +147,22 @@ class _Dataset:
         prov_rows = _read_csv(directory / "provinces.csv")
         unit_rows = _read_csv(directory / "communes.csv")
         meta_path = directory / "meta.json"
-        self.meta: dict[str, Any] = (json.loads(meta_path.read_text(encoding="utf-8"))
-                                     if meta_path.is_file() else {})
+        self.meta: dict[str, Any] = (
+            json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        )
 
         self.provinces: dict[str, Province] = {}
         for r in prov_rows:
             p = Province(
-                code=r["code"], name=r["name"], short_name=r["short_name"], type=r["type"],
-                search_key=r["search_key"], short_key=r["short_key"],
+                code=r["code"],
+                name=r["name"],
+                short_name=r["short_name"],
+                type=r["type"],
+                search_key=r["search_key"],
+                short_key=r["short_key"],
                 aliases=tuple(a for a in r.get("aliases", "").split("|") if a),
-                latitude=_float(r.get("latitude", "")), longitude=_float(r.get("longitude", "")),
+                latitude=_float(r.get("latitude", "")),
+                longitude=_float(r.get("longitude", "")),
             )
             self.provinces[p.code] = p
 
@@ -148,10 +170,16 @@ class _Dataset:
         self.by_province: dict[str, list[AdminUnit]] = {c: [] for c in self.provinces}
         for r in unit_rows:
             u = AdminUnit(
-                code=r["code"], name=r["name"], short_name=r["short_name"], type=r["type"],
-                province_code=r["province_code"], province_name=r["province_name"],
-                search_key=r["search_key"], short_key=r["short_key"],
-                latitude=_float(r.get("latitude", "")), longitude=_float(r.get("longitude", "")),
+                code=r["code"],
+                name=r["name"],
+                short_name=r["short_name"],
+                type=r["type"],
+                province_code=r["province_code"],
+                province_name=r["province_name"],
+                search_key=r["search_key"],
+                short_key=r["short_key"],
+                latitude=_float(r.get("latitude", "")),
+                longitude=_float(r.get("longitude", "")),
             )
             if u.code in self.units:
                 raise ValueError(f"duplicate unit code {u.code} in {directory / 'communes.csv'}")
@@ -163,8 +191,13 @@ class _Dataset:
         # Precomputed matching keys: (unit, short match key, full match key, short accent key,
         # full accent key).
         self.index = [
-            (u, _match_key(u.short_name), _match_key(u.name),
-             _accent_key(u.short_name), _accent_key(u.name))
+            (
+                u,
+                _match_key(u.short_name),
+                _match_key(u.name),
+                _accent_key(u.short_name),
+                _accent_key(u.name),
+            )
             for u in sorted(self.units.values(), key=lambda u: u.code)
         ]
         self.province_index = [
@@ -195,6 +228,7 @@ def clear_cache() -> None:
 
 
 # --------------------------------------------------------------------------- lookups
+
 
 def _norm_code(code: object, width: int) -> str | None:
     if isinstance(code, bool):
@@ -316,8 +350,7 @@ def search(query: str, province_code: str | int | None = None, limit: int = 10) 
     qa = _accent_key(query)
     has_accents = fold(qa) != qa
 
-    candidates = ds.index if pcode is None else [
-        e for e in ds.index if e[0].province_code == pcode]
+    candidates = ds.index if pcode is None else [e for e in ds.index if e[0].province_code == pcode]
     ranked = []
     for unit, short_m, full_m, short_a, full_a in candidates:
         if q == short_m or q == full_m:
@@ -341,6 +374,7 @@ def search(query: str, province_code: str | int | None = None, limit: int = 10) 
 
 # --------------------------------------------------------------------------- metadata
 
+
 def counts() -> dict[str, Any]:
     """``{"provinces": 34, "units": 3321, "by_type": {"xã": …, "phường": …, "đặc khu": …},
     "by_province": {"01": 126, …}}`` computed from the loaded CSVs."""
@@ -350,7 +384,7 @@ def counts() -> dict[str, Any]:
         "provinces": len(ds.provinces),
         "units": len(ds.units),
         "by_type": {t: by_type.get(t, 0) for t in UNIT_TYPES}
-                   | {t: n for t, n in sorted(by_type.items()) if t not in UNIT_TYPES},
+        | {t: n for t, n in sorted(by_type.items()) if t not in UNIT_TYPES},
         "by_province": {c: len(ds.by_province.get(c, ())) for c in sorted(ds.provinces)},
     }
 
@@ -368,5 +402,6 @@ def verify_integrity() -> dict[str, bool]:
     for name, info in meta.get("files", {}).items():
         path = directory / name
         result[name] = path.is_file() and (
-            hashlib.sha256(path.read_bytes()).hexdigest() == info.get("sha256"))
+            hashlib.sha256(path.read_bytes()).hexdigest() == info.get("sha256")
+        )
     return result

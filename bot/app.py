@@ -21,6 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot import faults
+from bot.api.auth import KEY_USED
+from bot.api.commune import CommuneApi
+from bot.api.feeds import Feeds
+from bot.api.notices import NoticesApi
+from bot.api.staff import StaffApi
 from bot.channels.webchat import WebChatChannel
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
@@ -28,25 +33,20 @@ from bot.channels.zalo.oauth import TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
+from bot.feedback.api import FeedbackApi
+from bot.feedback.clock import SlaClock
+from bot.feedback.open311 import Open311
 from bot.feedback.triage import default_triage
 from bot.inbound import InboundProcessor
-from bot.api.commune import CommuneApi
-from bot.api.feeds import Feeds
-from bot.api.notices import NoticesApi
-from bot.api.auth import KEY_USED
-from bot.api.staff import StaffApi
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
 from bot.notices.broadcast import BroadcastWorker
 from bot.notices.delivery import NOTICES_TOPIC, NoticeDispatcher
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
-from bot.staff import KeyUses
 from bot.private_files import private_dir
+from bot.staff import KeyUses
 from bot.store.db import create_engine, sessionmaker, startup_lock
-from bot.feedback.api import FeedbackApi
-from bot.feedback.clock import SlaClock
-from bot.feedback.open311 import Open311
 from bot.store.migrate import upgrade
 from bot.store.models import InboundEvent
 from bot.store.ops import GroupInserter
@@ -54,7 +54,7 @@ from bot.tenants import Tenants, sync
 from bot.web_headers import add_headers
 
 log = logging.getLogger(__name__)
-SERVICES: web.AppKey["Services"] = web.AppKey("services")
+SERVICES: web.AppKey[Services] = web.AppKey("services")
 VAR_DIR = Path("var")
 
 
@@ -88,8 +88,15 @@ class Services:
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
-        for worker in (self.processor, self.sender, self.refresher, self.notices,
-                       self.broadcasts, self.scheduler, self.sla):
+        for worker in (
+            self.processor,
+            self.sender,
+            self.refresher,
+            self.notices,
+            self.broadcasts,
+            self.scheduler,
+            self.sla,
+        ):
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
@@ -103,8 +110,9 @@ class Services:
         await self.engine.dispose()
 
 
-async def build_services(settings: Settings, *, migrate: bool = True,
-                         background: bool = True) -> Services:
+async def build_services(
+    settings: Settings, *, migrate: bool = True, background: bool = True
+) -> Services:
     # train the embedded NLU engine off the event loop before the first message needs it
     # (with the Rasa backend too: it answers whenever Rasa does not)
     await asyncio.to_thread(default_engine)
@@ -123,51 +131,86 @@ async def build_services(settings: Settings, *, migrate: bool = True,
     secret = load_or_create_secret(settings.service.secret_key, VAR_DIR)
     box = SecretBox(secret)
     tokens = TokenManager(settings, sm, box, coord, http)
-    api = ZaloApi(http, tokens, coord, settings.zalo.api_base, settings.zalo.request_timeout_s,
-                  app_rate_limit=settings.zalo.app_calls_per_minute,
-                  bulk_share=settings.zalo.bulk_share,
-                  oa_rate_limit=settings.zalo.oa_calls_per_minute)
+    api = ZaloApi(
+        http,
+        tokens,
+        coord,
+        settings.zalo.api_base,
+        settings.zalo.request_timeout_s,
+        app_rate_limit=settings.zalo.app_calls_per_minute,
+        bulk_share=settings.zalo.bulk_share,
+        oa_rate_limit=settings.zalo.oa_calls_per_minute,
+    )
     events = GroupInserter(sm, InboundEvent, ("commune_id", "channel", "dedupe_key"))
     zalo = ZaloChannel(settings, tenants, coord, api, events, sm)
-    webchat = WebChatChannel(tenants, sm, coord, events, settings.webchat, secret,
-                             settings.public_url)
+    webchat = WebChatChannel(
+        tenants, sm, coord, events, settings.webchat, secret, settings.public_url
+    )
     channels = {zalo.name: zalo, webchat.name: webchat}
     # SQLite shares one connection between the webhook and the loops: keep its batches short
     # so the write-before-200 never waits long; PostgreSQL takes bigger batches.
     nlu = create_backend(settings.nlu, http)
-    processor = InboundProcessor(sm, tenants, coord, channels,
-                                 batch=50 if engine.dialect.name == "sqlite" else 200, nlu=nlu,
-                                 feedback=settings.feedback,
-                                 staff_echo_pause_s=settings.zalo.staff_echo_pause_s)
+    processor = InboundProcessor(
+        sm,
+        tenants,
+        coord,
+        channels,
+        batch=50 if engine.dialect.name == "sqlite" else 200,
+        nlu=nlu,
+        feedback=settings.feedback,
+        staff_echo_pause_s=settings.zalo.staff_echo_pause_s,
+    )
     sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
-    services = Services(settings, engine, sm, coord, http, tenants, tokens, zalo, webchat,
-                        processor, sender, TokenRefresher(tokens), nlu,
-                        NoticeDispatcher(sm, tenants, coord, settings.notices,
-                                         settings.zalo.broadcasts),
-                        NoticesApi(sm, tenants, coord),
-                        BroadcastWorker(sm, tenants, coord, api, settings.zalo),
-                        Feeds(sm, tenants, settings.public_url),
-                        NoticeScheduler(sm, coord, settings.database_url,
-                                        settings.notices.misfire_grace_s,
-                                        lambda: coord.publish(NOTICES_TOPIC)),
-                        FeedbackApi(sm, tenants, coord, settings.feedback),
-                        SlaClock(sm, tenants, coord, settings.feedback),
-                        Open311(sm, tenants, coord, settings.feedback, settings.public_url),
-                        CommuneApi(sm), StaffApi(sm))
+    services = Services(
+        settings,
+        engine,
+        sm,
+        coord,
+        http,
+        tenants,
+        tokens,
+        zalo,
+        webchat,
+        processor,
+        sender,
+        TokenRefresher(tokens),
+        nlu,
+        NoticeDispatcher(sm, tenants, coord, settings.notices, settings.zalo.broadcasts),
+        NoticesApi(sm, tenants, coord),
+        BroadcastWorker(sm, tenants, coord, api, settings.zalo),
+        Feeds(sm, tenants, settings.public_url),
+        NoticeScheduler(
+            sm,
+            coord,
+            settings.database_url,
+            settings.notices.misfire_grace_s,
+            lambda: coord.publish(NOTICES_TOPIC),
+        ),
+        FeedbackApi(sm, tenants, coord, settings.feedback),
+        SlaClock(sm, tenants, coord, settings.feedback),
+        Open311(sm, tenants, coord, settings.feedback, settings.public_url),
+        CommuneApi(sm),
+        StaffApi(sm),
+    )
     if background and not faults.exit_after_ack():
         services.tasks = [
             asyncio.create_task(processor.run_forever(), name="inbound-processor"),
             asyncio.create_task(sender.run_forever(), name="sender"),
-            asyncio.create_task(services.refresher.run_forever(poll_s=600),
-                                name="token-refresher"),
+            asyncio.create_task(services.refresher.run_forever(poll_s=600), name="token-refresher"),
             asyncio.create_task(services.notices.run_forever(), name="notice-dispatcher"),
-            asyncio.create_task(services.broadcasts.run_forever(poll_s=2.0),
-                                name="notice-broadcasts"),
+            asyncio.create_task(
+                services.broadcasts.run_forever(poll_s=2.0), name="notice-broadcasts"
+            ),
             asyncio.create_task(services.scheduler.run_forever(), name="notice-scheduler"),
             asyncio.create_task(services.sla.run_forever(), name="ticket-clock"),
         ]
-    log.info("service ready: %d communes, store %s, coordination %s, NLU %s", len(tenants),
-             engine.dialect.name, coord.name, nlu.name)
+    log.info(
+        "service ready: %d communes, store %s, coordination %s, NLU %s",
+        len(tenants),
+        engine.dialect.name,
+        coord.name,
+        nlu.name,
+    )
     return services
 
 
@@ -187,8 +230,9 @@ async def healthz(request: web.Request) -> web.Response:
     checks["nlu"] = services.nlu.status()  # a Rasa outage degrades answers, not the service
     if status == 200:
         checks["zalo"] = await zalo_token_states(services)
-    return web.json_response({"status": "ok" if status == 200 else "degraded", **checks},
-                             status=status)
+    return web.json_response(
+        {"status": "ok" if status == 200 else "degraded", **checks}, status=status
+    )
 
 
 async def zalo_token_states(services: Services) -> dict[str, Any]:
@@ -220,24 +264,33 @@ async def oauth_callback(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001 - Zalo refused the code
         log.warning("oauth code exchange failed: %s", exc)
         raise web.HTTPBadGateway(text=f"Zalo từ chối mã ủy quyền: {exc}") from None
-    return web.Response(text=f"Đã kết nối Official Account {oa_id}. Có thể đóng trang này.",
-                        content_type="text/plain", charset="utf-8")
+    return web.Response(
+        text=f"Đã kết nối Official Account {oa_id}. Có thể đóng trang này.",
+        content_type="text/plain",
+        charset="utf-8",
+    )
 
 
 async def index(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    links = "".join(f'<li><a href="/chat/{t.code}">{html.escape(t.config.name)}</a></li>'
-                    for t in services.tenants)
-    return web.Response(text=f"<!doctype html><meta charset=utf-8><meta name=viewport "
-                             f"content='width=device-width'><title>Trợ lý xã</title>"
-                             f"<h1>Trợ lý thông tin cơ sở</h1><ul>{links}</ul>",
-                        content_type="text/html")
+    links = "".join(
+        f'<li><a href="/chat/{t.code}">{html.escape(t.config.name)}</a></li>'
+        for t in services.tenants
+    )
+    return web.Response(
+        text=f"<!doctype html><meta charset=utf-8><meta name=viewport "
+        f"content='width=device-width'><title>Trợ lý xã</title>"
+        f"<h1>Trợ lý thông tin cơ sở</h1><ul>{links}</ul>",
+        content_type="text/html",
+    )
 
 
 def _delegate(service: str, name: str):  # type: ignore[no-untyped-def]
     """A route handler calling method ``name`` of this app's ``services.<service>``."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         return await getattr(getattr(request.app[SERVICES], service), name)(request)
+
     return handler
 
 
@@ -257,12 +310,16 @@ def _key_uses() -> Any:
                     await uses.record(request.app[SERVICES].sm, key_id)
                 except Exception as exc:  # noqa: BLE001 - a database blip: the answer stands
                     log.warning("could not note the use of staff key %s: %s", key_id, exc)
+
     return record
 
 
-def create_app(settings: Settings, *, migrate: bool = True, background: bool = True) -> web.Application:
-    app = web.Application(client_max_size=settings.service.max_body_bytes,
-                          middlewares=[_key_uses()])
+def create_app(
+    settings: Settings, *, migrate: bool = True, background: bool = True
+) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.service.max_body_bytes, middlewares=[_key_uses()]
+    )
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         services = await build_services(settings, migrate=migrate, background=background)
@@ -280,10 +337,15 @@ def create_app(settings: Settings, *, migrate: bool = True, background: bool = T
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/zalo", zalo_webhook)
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
-    for service, routes in (("webchat", WebChatChannel.ROUTES),
-                            ("notices_api", NoticesApi.ROUTES), ("feeds", Feeds.ROUTES),
-                            ("feedback_api", FeedbackApi.ROUTES), ("open311", Open311.ROUTES),
-                            ("commune_api", CommuneApi.ROUTES), ("staff_api", StaffApi.ROUTES)):
+    for service, routes in (
+        ("webchat", WebChatChannel.ROUTES),
+        ("notices_api", NoticesApi.ROUTES),
+        ("feeds", Feeds.ROUTES),
+        ("feedback_api", FeedbackApi.ROUTES),
+        ("open311", Open311.ROUTES),
+        ("commune_api", CommuneApi.ROUTES),
+        ("staff_api", StaffApi.ROUTES),
+    ):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))
     return app

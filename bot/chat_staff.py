@@ -20,13 +20,27 @@ from bot.store.models import Staff
 CHANNEL = "zalo"  # the only channel staff are registered on
 
 
-async def sender(s: AsyncSession, commune_id: int, channel: str, user_id: str | None,
-                 roles: Iterable[str]) -> Staff | None:
+async def sender(
+    s: AsyncSession, commune_id: int, channel: str, user_id: str | None, roles: Iterable[str]
+) -> Staff | None:
     """The active staff member of ``commune_id`` with one of ``roles`` who wrote this message,
     or None when it is not from the channel and identity they were registered on."""
     if channel != CHANNEL or not user_id:
         return None
-    return (await s.execute(select(Staff).where(
-        Staff.commune_id == commune_id, Staff.zalo_user_id == user_id,
-        Staff.role.in_(list(roles)), Staff.active.is_(True)).order_by(Staff.id).limit(1))
-    ).scalars().first()
+    return (
+        (
+            await s.execute(
+                select(Staff)
+                .where(
+                    Staff.commune_id == commune_id,
+                    Staff.zalo_user_id == user_id,
+                    Staff.role.in_(list(roles)),
+                    Staff.active.is_(True),
+                )
+                .order_by(Staff.id)
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )

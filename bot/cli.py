@@ -22,8 +22,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 # -- serve ----------------------------------------------------------------------------------
@@ -49,11 +50,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.service.host
     port = args.port if args.port is not None else settings.service.port
     # the address links are built from (feeds, OAuth callback) follows --host/--port
-    settings = settings.model_copy(update={"service": settings.service.model_copy(
-        update={"host": host, "port": port})})
+    settings = settings.model_copy(
+        update={"service": settings.service.model_copy(update={"host": host, "port": port})}
+    )
     print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
-    web.run_app(create_app(settings, background=not args.web_only), host=host, port=port,
-                print=None, access_log=None, shutdown_timeout=5, loop=new_event_loop())
+    web.run_app(
+        create_app(settings, background=not args.web_only),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,
+        loop=new_event_loop(),
+    )
     return 0
 
 
@@ -62,8 +71,11 @@ def _split_ok(settings: Settings) -> bool:
     replies): both are required when the work is split."""
     if settings.redis_url and not settings.database_url.startswith("sqlite"):
         return True
-    print("`serve --web-only` and `worker` need PostgreSQL (BOT_DATABASE_URL) and Redis "
-          "(BOT_REDIS_URL); run plain `bot serve` otherwise", file=sys.stderr)
+    print(
+        "`serve --web-only` and `worker` need PostgreSQL (BOT_DATABASE_URL) and Redis "
+        "(BOT_REDIS_URL); run plain `bot serve` otherwise",
+        file=sys.stderr,
+    )
     return False
 
 
@@ -125,8 +137,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     commune = settings.commune(args.commune)
     if commune is None:
-        print(f"unknown commune code {args.commune}; configured: "
-              f"{', '.join(c.code for c in settings.communes)}", file=sys.stderr)
+        print(
+            f"unknown commune code {args.commune}; configured: "
+            f"{', '.join(c.code for c in settings.communes)}",
+            file=sys.stderr,
+        )
         return 2
 
     async def understand() -> Any:
@@ -144,13 +159,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from bot.nlu.language import choose
 
     if args.language not in i18n.available() and args.language not in commune.languages:
-        print(f"unknown language {args.language}; the bot answers in "
-              f"{', '.join(i18n.available())}", file=sys.stderr)
+        print(
+            f"unknown language {args.language}; the bot answers in {', '.join(i18n.available())}",
+            file=sys.stderr,
+        )
         return 2
     understood = asyncio.run(understand())
     if understood is not None and understood.backend != (args.backend or settings.nlu.backend):
-        print(f"Rasa at {settings.nlu.rasa_url} did not answer; the embedded engine answered "
-              "(start it with `bot nlu rasa-serve`)", file=sys.stderr)
+        print(
+            f"Rasa at {settings.nlu.rasa_url} did not answer; the embedded engine answered "
+            "(start it with `bot nlu rasa-serve`)",
+            file=sys.stderr,
+        )
     language = choose(args.language, args.text)  # as the service decides it (chosen, detected)
     result = engine.respond(commune, args.text, language=language, understood=understood)
     for effect in result.effects:
@@ -160,17 +180,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not reply and result.parse.intent in engine.INTENTS:
         # a handoff or a ticket lookup needs the store: say what the service would do
         with i18n.use_language(language):
-            reply = "\n\n".join(engine.text_of(r) for r in engine.answer(
-                commune, result.parse.intent, result.parse))
+            reply = "\n\n".join(
+                engine.text_of(r) for r in engine.answer(commune, result.parse.intent, result.parse)
+            )
     if args.json:
-        print(json.dumps({"intent": result.parse.intent, "confidence": result.parse.confidence,
-                          "language": language,
-                          "entities": result.parse.entities, "reply": reply,
-                          "effects": result.effects, "backend": result.backend,
-                          # emergency triage: level (emergency | unsure → the question was
-                          # asked | routine), probability, kind, category
-                          "triage": result.triage.as_dict() if result.triage else None},
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "intent": result.parse.intent,
+                    "confidence": result.parse.confidence,
+                    "language": language,
+                    "entities": result.parse.entities,
+                    "reply": reply,
+                    "effects": result.effects,
+                    "backend": result.backend,
+                    # emergency triage: level (emergency | unsure → the question was
+                    # asked | routine), probability, kind, category
+                    "triage": result.triage.as_dict() if result.triage else None,
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         print(reply)
     return 0
@@ -190,21 +220,39 @@ def cmd_nlu_eval(args: argparse.Namespace) -> int:
             return 2
     training = nlu_data.load(train)
     if not training.examples or not nlu_data.load(test, skip=()).examples:
-        print("no intent examples found in the training or test data (Rasa 3.x YAML, "
-              "`nlu:` items with `intent:` and `examples:`)", file=sys.stderr)
+        print(
+            "no intent examples found in the training or test data (Rasa 3.x YAML, "
+            "`nlu:` items with `intent:` and `examples:`)",
+            file=sys.stderr,
+        )
         return 2
     runs = []
     if args.backend in ("both", "embedded"):
         runs.append(embedded_run(train, test, CONFIDENCE_THRESHOLD))
     if args.backend in ("both", "rasa"):
-        runs.append(rasa_run(train, test, CONFIDENCE_THRESHOLD, args.profile,
-                             say=lambda m: print(m, file=sys.stderr)))
+        runs.append(
+            rasa_run(
+                train,
+                test,
+                CONFIDENCE_THRESHOLD,
+                args.profile,
+                say=lambda m: print(m, file=sys.stderr),
+            )
+        )
     text = report(runs, training, train, test, CONFIDENCE_THRESHOLD)
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(text, encoding="utf-8")
-    print(json.dumps({run.backend: {r.name: {"accuracy": round(r.accuracy, 4),
-                                             "macro_f1": round(r.macro_f1, 4)}
-                                    for r in run.results} for run in runs}))
+    print(
+        json.dumps(
+            {
+                run.backend: {
+                    r.name: {"accuracy": round(r.accuracy, 4), "macro_f1": round(r.macro_f1, 4)}
+                    for r in run.results
+                }
+                for run in runs
+            }
+        )
+    )
     print(f"report written to {args.report}")
     return 0
 
@@ -234,17 +282,25 @@ def cmd_nlu_misses(args: argparse.Namespace) -> int:
         engine = create_engine(settings.database_url)
         try:
             async with sessionmaker(engine)() as s:
-                commune_id = (await s.execute(select(CommuneRow.id).where(
-                    CommuneRow.code == args.commune))).scalar_one_or_none()
+                commune_id = (
+                    await s.execute(select(CommuneRow.id).where(CommuneRow.code == args.commune))
+                ).scalar_one_or_none()
                 if commune_id is None:
                     return []
-                rows = await s.execute(select(Message.text, Message.intent, Message.confidence)
-                                       .where(Message.commune_id == commune_id,
-                                              Message.direction == "in",
-                                              Message.text.is_not(None),
-                                              or_(Message.intent == "nlu_fallback",
-                                                  Message.confidence < CONFIDENCE_THRESHOLD + 0.2))
-                                       .order_by(Message.id.desc()).limit(args.limit))
+                rows = await s.execute(
+                    select(Message.text, Message.intent, Message.confidence)
+                    .where(
+                        Message.commune_id == commune_id,
+                        Message.direction == "in",
+                        Message.text.is_not(None),
+                        or_(
+                            Message.intent == "nlu_fallback",
+                            Message.confidence < CONFIDENCE_THRESHOLD + 0.2,
+                        ),
+                    )
+                    .order_by(Message.id.desc())
+                    .limit(args.limit)
+                )
                 return [tuple(r) for r in rows]  # type: ignore[misc]
         finally:
             await engine.dispose()
@@ -265,27 +321,44 @@ def cmd_nlu_train(args: argparse.Namespace) -> int:
 
     training = nlu_data.load()
     if args.backend == "rasa":
-        from bot.nlu import rasa_project, rasa_env
+        from bot.nlu import rasa_env, rasa_project
 
         try:
             rasa_env.require()
-            trained = rasa_project.train(training, args.profile, force=args.force,
-                                         say=lambda m: print(m, file=sys.stderr))
+            trained = rasa_project.train(
+                training, args.profile, force=args.force, say=lambda m: print(m, file=sys.stderr)
+            )
         except (rasa_env.RasaSetupError, RuntimeError) as exc:
             print(str(exc), file=sys.stderr)
             return 2
-        print(json.dumps({"backend": "rasa", "profile": args.profile,
-                          "model": str(trained.model), "cached": trained.cached,
-                          "train_s": round(trained.train_s, 1),
-                          "examples": len(training.examples),
-                          "project": str(trained.project.path)}))
+        print(
+            json.dumps(
+                {
+                    "backend": "rasa",
+                    "profile": args.profile,
+                    "model": str(trained.model),
+                    "cached": trained.cached,
+                    "train_s": round(trained.train_s, 1),
+                    "examples": len(training.examples),
+                    "project": str(trained.project.path),
+                }
+            )
+        )
         return 0
     from bot.nlu.embedded import EmbeddedNLU
 
     engine = EmbeddedNLU(training)
-    print(json.dumps({"backend": "embedded", "examples": len(engine.training.examples),
-                      "intents": len(engine.classes), "train_s": round(engine.train_seconds, 3),
-                      "data_fingerprint": engine.fingerprint}))
+    print(
+        json.dumps(
+            {
+                "backend": "embedded",
+                "examples": len(engine.training.examples),
+                "intents": len(engine.classes),
+                "train_s": round(engine.train_seconds, 3),
+                "data_fingerprint": engine.fingerprint,
+            }
+        )
+    )
     return 0
 
 
@@ -320,8 +393,7 @@ def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
     from bot.nlu import supervise
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print("rasa-serve listens on loopback only: the service is its one client",
-              file=sys.stderr)
+        print("rasa-serve listens on loopback only: the service is its one client", file=sys.stderr)
         return 2
     stand_in = faults.rasa_serve_stand_in()
     try:
@@ -330,17 +402,22 @@ def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
                 return supervise.run_supervised(stand_in, None, dict(os.environ))
             from bot.nlu import data as nlu_data
             from bot.nlu import rasa_env, rasa_project
+
             try:
                 rasa_env.require()
-                trained = rasa_project.train(nlu_data.load(), args.profile,
-                                             say=lambda m: print(m, file=sys.stderr))
+                trained = rasa_project.train(
+                    nlu_data.load(), args.profile, say=lambda m: print(m, file=sys.stderr)
+                )
             except (rasa_env.RasaSetupError, RuntimeError) as exc:
                 print(str(exc), file=sys.stderr)
                 return 2
             cmd = rasa_project.serve_command(trained.model, args.host, args.port)
-            print(f"Rasa NLU on http://{args.host}:{args.port} (model {trained.model.name}); "
-                  f"set nlu.backend: rasa and nlu.rasa_url accordingly", file=sys.stderr,
-                  flush=True)
+            print(
+                f"Rasa NLU on http://{args.host}:{args.port} (model {trained.model.name}); "
+                f"set nlu.backend: rasa and nlu.rasa_url accordingly",
+                file=sys.stderr,
+                flush=True,
+            )
             return supervise.run_supervised(cmd, trained.model.parent, rasa_env.child_env())
     except supervise.Stopped as stop:  # during training: its child was killed on the way
         return 128 + stop.signum
@@ -355,8 +432,10 @@ def cmd_tenants_list(args: argparse.Namespace) -> int:
     return 0
 
 
-DEFAULT_HOURS = [{"days": "mon-fri", "open": "07:30", "close": "11:30"},
-                 {"days": "mon-fri", "open": "13:30", "close": "17:00"}]
+DEFAULT_HOURS = [
+    {"days": "mon-fri", "open": "07:30", "close": "11:30"},
+    {"days": "mon-fri", "open": "13:30", "close": "17:00"},
+]
 
 
 def cmd_tenants_add(args: argparse.Namespace) -> int:
@@ -373,17 +452,24 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
         print(f"{unit.code} {unit.name} is already in {path}", file=sys.stderr)
         return 2
     entry: dict[str, Any] = {
-        "code": unit.code, "name": unit.name, "province_code": unit.province_code,
+        "code": unit.code,
+        "name": unit.name,
+        "province_code": unit.province_code,
         "office_hours": DEFAULT_HOURS,
         "address": args.address or f"UBND {unit.name}, {unit.province_name}",
-        "phone": args.phone, "villages": [v.strip() for v in args.villages.split(",")
-                                          if v.strip()] if args.villages else [],
+        "phone": args.phone,
+        "villages": [v.strip() for v in args.villages.split(",") if v.strip()]
+        if args.villages
+        else [],
     }
     if args.email:
         entry["email"] = args.email
     if args.oa_id:
-        entry["zalo"] = {"oa_id": args.oa_id, "app_id": args.app_id,
-                         "oa_secret_key": args.oa_secret_key}
+        entry["zalo"] = {
+            "oa_id": args.oa_id,
+            "app_id": args.app_id,
+            "oa_secret_key": args.oa_secret_key,
+        }
     candidate = dict(raw)
     candidate["communes"] = list(raw.get("communes") or []) + [entry]
     try:
@@ -397,8 +483,9 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
     items = re.findall(r"^( *)- ", text.split("\ncommunes:", 1)[-1], flags=re.M)
     if top_keys and top_keys[-1] == "communes" and raw.get("communes") and items:
         # append under the existing list, at its indentation, keeping the file's comments
-        block = yaml.safe_dump([entry], allow_unicode=True, sort_keys=False,
-                               default_flow_style=None)
+        block = yaml.safe_dump(
+            [entry], allow_unicode=True, sort_keys=False, default_flow_style=None
+        )
         indented = "\n".join((items[0] + line) if line else line for line in block.splitlines())
         appended = text.rstrip("\n") + "\n\n" + indented + "\n"
         if (yaml.safe_load(appended) or {}).get("communes") == candidate["communes"]:
@@ -435,8 +522,15 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
 
     async def run(s, commune_id: int) -> tuple[int, str | None, str, list]:  # type: ignore[no-untyped-def]
         staff, key = await add_staff(
-            s, args.commune, args.name, args.role, args.village, args.zalo_user_id,
-            args.office, [o.code for o in commune.offices] if commune else None)
+            s,
+            args.commune,
+            args.name,
+            args.role,
+            args.village,
+            args.zalo_user_id,
+            args.office,
+            [o.code for o in commune.offices] if commune else None,
+        )
         return staff.id, staff.office, key, await warnings(s, commune_id)
 
     try:
@@ -489,14 +583,24 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(people, ensure_ascii=False, indent=2))
         return 0
-    print(f"{'id':>4}  {'name':<24} {'role':<12} {'office/village':<18} {'zalo id':<20} "
-          f"{'active':<6}  keys")
+    print(
+        f"{'id':>4}  {'name':<24} {'role':<12} {'office/village':<18} {'zalo id':<20} "
+        f"{'active':<6}  keys"
+    )
     for p in people:
-        keys = ", ".join(f"#{k['id']} {k['prefix'] or '?'}… issued {k['created_at'][:10]}, "
-                         f"used {(k['used_at'] or 'never')[:10]}" for k in p["keys"]) or "-"
+        keys = (
+            ", ".join(
+                f"#{k['id']} {k['prefix'] or '?'}… issued {k['created_at'][:10]}, "
+                f"used {(k['used_at'] or 'never')[:10]}"
+                for k in p["keys"]
+            )
+            or "-"
+        )
         where = p["office"] or p["village"] or "-"
-        print(f"{p['id']:>4}  {p['name'][:24]:<24} {p['role']:<12} {where[:18]:<18} "
-              f"{p['zalo_user_id'] or '-':<20} {'yes' if p['active'] else 'no':<6}  {keys}")
+        print(
+            f"{p['id']:>4}  {p['name'][:24]:<24} {p['role']:<12} {where[:18]:<18} "
+            f"{p['zalo_user_id'] or '-':<20} {'yes' if p['active'] else 'no':<6}  {keys}"
+        )
     return 0
 
 
@@ -523,8 +627,10 @@ def cmd_staff_change(args: argparse.Namespace) -> int:
     if args.st_command == "revoke-key":
         print(f"{who}: {result} key(s) revoked; they are refused from now on.")
     elif args.st_command == "deactivate":
-        print(f"{who} deactivated: keys revoked, no more alerts or Zalo commands "
-              f"({result} queued alert(s) cancelled).")
+        print(
+            f"{who} deactivated: keys revoked, no more alerts or Zalo commands "
+            f"({result} queued alert(s) cancelled)."
+        )
     else:
         if not args.quiet:
             done = "new key" if args.st_command == "rotate-key" else "reactivated, new key"
@@ -576,6 +682,8 @@ def cmd_staff_check(args: argparse.Namespace) -> int:
 def cmd_tickets(args: argparse.Namespace) -> int:
     """Staff act on feedback tickets from a terminal: the same rules as the JSON API (one
     place: bot/feedback/service.py), as the staff member ``--staff-id``."""
+    from sqlalchemy import select
+
     from bot.api.auth import Identity
     from bot.coord import create_coordinator
     from bot.feedback import access, service
@@ -586,7 +694,6 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     from bot.store.models import Staff, Ticket
     from bot.tenants import sync
     from bot.timeutil import to_vn, utcnow
-    from sqlalchemy import select
 
     settings = _settings(args)
     commune = settings.commune(args.commune)
@@ -607,24 +714,31 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                     print(f"no active staff #{args.staff_id} in {commune.name}", file=sys.stderr)
                     return 2
                 if staff.role not in ("officer", "leader"):
-                    print("only officers and the leader work tickets here (a propagandist "
-                          "notes through the API or the chat)", file=sys.stderr)
+                    print(
+                        "only officers and the leader work tickets here (a propagandist "
+                        "notes through the API or the chat)",
+                        file=sys.stderr,
+                    )
                     return 2
                 who = Identity(staff.id, tenant.id, commune.code, staff.role, staff.village_id)
                 if args.t_command == "list":
-                    query = select(Ticket).where(Ticket.commune_id == tenant.id,
-                                                 access.readable(staff, commune))
+                    query = select(Ticket).where(
+                        Ticket.commune_id == tenant.id, access.readable(staff, commune)
+                    )
                     if args.status:
                         query = query.where(Ticket.status == args.status)
                     if args.overdue:
                         query = query.where(service.overdue_clause(utcnow()))
                     for t in (await s.execute(query.order_by(Ticket.due_at))).scalars():
                         late = "  QUÁ HẠN" if service.is_overdue(t, utcnow()) else ""
-                        print(f"{t.code}  {t.status:<11} {t.category:<11} hạn "
-                              f"{to_vn(t.due_at):%d/%m/%Y %H:%M}{late}  {t.description[:60]}")
+                        print(
+                            f"{t.code}  {t.status:<11} {t.category:<11} hạn "
+                            f"{to_vn(t.due_at):%d/%m/%Y %H:%M}{late}  {t.description[:60]}"
+                        )
                     return 0
-                ticket = await service.by_code(s, tenant.id, args.code,
-                                               lock=args.t_command == "act")
+                ticket = await service.by_code(
+                    s, tenant.id, args.code, lock=args.t_command == "act"
+                )
                 if ticket is None or not access.may_read(staff, ticket, commune):
                     print(f"{args.code}: not found in {commune.name}", file=sys.stderr)
                     return 2
@@ -634,10 +748,20 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                     if original is not None and not access.may_read(staff, original, commune):
                         original = None
                     try:
-                        await service.change(s, ticket, commune, settings.feedback, args.action,
-                                             staff=staff, note=args.note, assignee=assignee,
-                                             office=args.office, body=args.body,
-                                             duplicate_of=original, public_text=args.text)
+                        await service.change(
+                            s,
+                            ticket,
+                            commune,
+                            settings.feedback,
+                            args.action,
+                            staff=staff,
+                            note=args.note,
+                            assignee=assignee,
+                            office=args.office,
+                            body=args.body,
+                            duplicate_of=original,
+                            public_text=args.text,
+                        )
                     except service.TicketError as exc:
                         print(str(exc), file=sys.stderr)
                         return 2
@@ -669,8 +793,11 @@ def cmd_resident_erase(args: argparse.Namespace) -> int:
         return 2
     who = f"Zalo user {args.zalo_id}" if args.zalo_id else f"the reporter of {args.ticket}"
     if not args.yes:
-        print(f"this erases {who} in {args.commune} for good (name, phone, messages, their "
-              "tickets' text, photos and place); run again with --yes", file=sys.stderr)
+        print(
+            f"this erases {who} in {args.commune} for good (name, phone, messages, their "
+            "tickets' text, photos and place); run again with --yes",
+            file=sys.stderr,
+        )
         return 2
 
     async def run() -> int:
@@ -682,14 +809,24 @@ def cmd_resident_erase(args: argparse.Namespace) -> int:
             async with sm() as s, s.begin():
                 if args.staff_id is not None:
                     staff = await s.get(Staff, args.staff_id)
-                    if staff is None or staff.commune_id != tenant.id or not staff.active \
-                            or staff.role != "leader":
-                        print(f"no active leader #{args.staff_id} in "
-                              f"{args.commune}", file=sys.stderr)
+                    if (
+                        staff is None
+                        or staff.commune_id != tenant.id
+                        or not staff.active
+                        or staff.role != "leader"
+                    ):
+                        print(
+                            f"no active leader #{args.staff_id} in {args.commune}", file=sys.stderr
+                        )
                         return 2
                 done = await privacy.erase_on_request(
-                    s, tenant.id, zalo_id=args.zalo_id, ticket_code=args.ticket, source="cli",
-                    staff_id=args.staff_id)
+                    s,
+                    tenant.id,
+                    zalo_id=args.zalo_id,
+                    ticket_code=args.ticket,
+                    source="cli",
+                    staff_id=args.staff_id,
+                )
             if done is None:
                 print(f"{who}: not found in {args.commune}", file=sys.stderr)
                 return 2
@@ -751,11 +888,15 @@ def cmd_zalo_set_tokens(args: argparse.Namespace) -> int:
     access = args.access_token or os.environ.get("ZALO_ACCESS_TOKEN")
     refresh = args.refresh_token or os.environ.get("ZALO_REFRESH_TOKEN")
     if not access or not refresh:
-        print("give the tokens in ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN (or --access-token / "
-              "--refresh-token)", file=sys.stderr)
+        print(
+            "give the tokens in ZALO_ACCESS_TOKEN / ZALO_REFRESH_TOKEN (or --access-token / "
+            "--refresh-token)",
+            file=sys.stderr,
+        )
         return 2
-    asyncio.run(_with_tokens(settings, lambda tm: tm.store(
-        args.oa, access, refresh, args.expires_in)))
+    asyncio.run(
+        _with_tokens(settings, lambda tm: tm.store(args.oa, access, refresh, args.expires_in))
+    )
     print(f"tokens stored (encrypted) for OA {args.oa}; expires in {args.expires_in} s")
     return 0
 
@@ -769,12 +910,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the service")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
-    s.add_argument("--web-only", action="store_true",
-                   help="only answer HTTP; `bot worker` processes (PostgreSQL + Redis) do the rest")
+    s.add_argument(
+        "--web-only",
+        action="store_true",
+        help="only answer HTTP; `bot worker` processes (PostgreSQL + Redis) do the rest",
+    )
     s.set_defaults(func=cmd_serve)
 
-    sub.add_parser("worker", help="process events and send, without the web server") \
-        .set_defaults(func=cmd_worker)
+    sub.add_parser("worker", help="process events and send, without the web server").set_defaults(
+        func=cmd_worker
+    )
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
@@ -782,24 +927,40 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="run one message through the conversation, no channel")
     a.add_argument("--commune", required=True, help="commune code, e.g. 02839")
     a.add_argument("--json", action="store_true")
-    a.add_argument("--language", default="vi",
-                   help="the resident's language (vi, en; a clear message in the other one "
-                        "switches, as in the service)")
-    a.add_argument("--backend", choices=["embedded", "rasa"], default=None,
-                   help="default: nlu.backend in the configuration")
+    a.add_argument(
+        "--language",
+        default="vi",
+        help="the resident's language (vi, en; a clear message in the other one "
+        "switches, as in the service)",
+    )
+    a.add_argument(
+        "--backend",
+        choices=["embedded", "rasa"],
+        default=None,
+        help="default: nlu.backend in the configuration",
+    )
     a.add_argument("text")
     a.set_defaults(func=cmd_ask)
 
     n = sub.add_parser("nlu", help="NLU data, training, evaluation").add_subparsers(
-        dest="n_command", required=True)
+        dest="n_command", required=True
+    )
     ne = n.add_parser("eval", help="held-out evaluation, accented and unaccented")
     ne.add_argument("--train", default=None, help="Rasa YAML folder/file (default data/nlu)")
     ne.add_argument("--test", default=None, help="held-out Rasa YAML (default data/nlu/test)")
     ne.add_argument("--report", default="docs/nlu-eval.md")
-    ne.add_argument("--backend", choices=["both", "embedded", "rasa"], default="both",
-                    help="both (default) sets Rasa up first if it is not")
-    ne.add_argument("--profile", choices=["full", "ci"], default="full",
-                    help="Rasa training profile (ci: fewer epochs)")
+    ne.add_argument(
+        "--backend",
+        choices=["both", "embedded", "rasa"],
+        default="both",
+        help="both (default) sets Rasa up first if it is not",
+    )
+    ne.add_argument(
+        "--profile",
+        choices=["full", "ci"],
+        default="full",
+        help="Rasa training profile (ci: fewer epochs)",
+    )
     ne.set_defaults(func=cmd_nlu_eval)
     nt = n.add_parser("train", help="train a backend on data/nlu and report")
     nt.add_argument("--backend", choices=["embedded", "rasa"], default="embedded")
@@ -821,14 +982,21 @@ def build_parser() -> argparse.ArgumentParser:
     nm = n.add_parser("misses", help="questions the bot missed or was unsure of, per commune")
     nm.add_argument("--commune", required=True)
     nm.add_argument("--limit", type=int, default=50)
-    nm.add_argument("--yaml", action="store_true",
-                    help="print as a Rasa YAML stub to label and add to data/nlu/")
+    nm.add_argument(
+        "--yaml",
+        action="store_true",
+        help="print as a Rasa YAML stub to label and add to data/nlu/",
+    )
     nm.set_defaults(func=cmd_nlu_misses)
 
     tr = sub.add_parser("triage", help="emergency triage (docs/triage.md)").add_subparsers(
-        dest="tr_command", required=True)
-    te = tr.add_parser("eval", help="precision and recall on the held-out set, with and "
-                                    "without accents, and cross-validated")
+        dest="tr_command", required=True
+    )
+    te = tr.add_parser(
+        "eval",
+        help="precision and recall on the held-out set, with and "
+        "without accents, and cross-validated",
+    )
     te.add_argument("--data", default="data/triage", help="training examples (folder or file)")
     te.add_argument("--test", default=None, help="held-out examples (default <data>/test)")
     te.add_argument("--sweep", action="store_true", help="also figures for other thresholds")
@@ -849,45 +1017,65 @@ def build_parser() -> argparse.ArgumentParser:
     ta.set_defaults(func=cmd_tenants_add)
 
     st = sub.add_parser("staff", help="commune staff and API keys").add_subparsers(
-        dest="st_command", required=True)
+        dest="st_command", required=True
+    )
     sa = st.add_parser("add", help="add a staff member and print their API key once")
     sa.add_argument("--commune", required=True)
     sa.add_argument("--name", required=True)
-    sa.add_argument("--role", required=True,
-                    choices=["officer", "leader", "propagandist", "operator"])
+    sa.add_argument(
+        "--role", required=True, choices=["officer", "leader", "propagandist", "operator"]
+    )
     sa.add_argument("--village", help="the propagandist's village")
     sa.add_argument("--zalo-user-id", help="their Zalo user id as a follower of the OA")
-    sa.add_argument("--office", help="the feedback desk they work at (communes[].offices); "
-                                     "an officer's default: the commune's first office")
-    sa.add_argument("--quiet", action="store_true",
-                    help="print only the key: OFFICER_KEY=$(bot staff add … --quiet)")
+    sa.add_argument(
+        "--office",
+        help="the feedback desk they work at (communes[].offices); "
+        "an officer's default: the commune's first office",
+    )
+    sa.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only the key: OFFICER_KEY=$(bot staff add … --quiet)",
+    )
     sa.set_defaults(func=cmd_staff_add)
-    sc = st.add_parser("check", help="warn when no leader or a village's propagandist can be "
-                                     "reached on Zalo")
+    sc = st.add_parser(
+        "check", help="warn when no leader or a village's propagandist can be reached on Zalo"
+    )
     sc.add_argument("--commune", required=True)
     sc.set_defaults(func=cmd_staff_check)
     sl = st.add_parser("list", help="the commune's staff and their keys (never a key itself)")
     sl.add_argument("--commune", required=True)
     sl.add_argument("--json", action="store_true", help="as JSON")
     sl.set_defaults(func=cmd_staff_list)
-    for name, text in (("revoke-key", "revoke every key of a staff member"),
-                       ("rotate-key", "a new key for a staff member, printed once; the old "
-                                      "ones stop working"),
-                       ("deactivate", "keys revoked, no alerts, no Zalo commands"),
-                       ("reactivate", "active again, with a new key printed once")):
+    for name, text in (
+        ("revoke-key", "revoke every key of a staff member"),
+        ("rotate-key", "a new key for a staff member, printed once; the old ones stop working"),
+        ("deactivate", "keys revoked, no alerts, no Zalo commands"),
+        ("reactivate", "active again, with a new key printed once"),
+    ):
         sp = st.add_parser(name, help=text)
         sp.add_argument("--commune", required=True)
         sp.add_argument("--staff-id", type=int, required=True, help="see `bot staff list`")
         if name in ("rotate-key", "reactivate"):
-            sp.add_argument("--quiet", action="store_true",
-                            help="print only the key: KEY=$(bot staff rotate-key … --quiet)")
+            sp.add_argument(
+                "--quiet",
+                action="store_true",
+                help="print only the key: KEY=$(bot staff rotate-key … --quiet)",
+            )
         sp.set_defaults(func=cmd_staff_change)
 
-    tk = sub.add_parser("tickets", help="residents' feedback tickets (as a staff member)"
-                        ).add_subparsers(dest="t_command", required=True)
-    for name, text in (("list", "tickets of the commune"), ("show", "one ticket, its history"),
-                       ("act", "accept | assign | transfer | return | reject | duplicate | "
-                               "answer | close | publish | note")):
+    tk = sub.add_parser(
+        "tickets", help="residents' feedback tickets (as a staff member)"
+    ).add_subparsers(dest="t_command", required=True)
+    for name, text in (
+        ("list", "tickets of the commune"),
+        ("show", "one ticket, its history"),
+        (
+            "act",
+            "accept | assign | transfer | return | reject | duplicate | "
+            "answer | close | publish | note",
+        ),
+    ):
         tp = tk.add_parser(name, help=text)
         tp.add_argument("--commune", required=True)
         tp.add_argument("--staff-id", type=int, required=True, help="who acts (bot staff add)")
@@ -906,8 +1094,9 @@ def build_parser() -> argparse.ArgumentParser:
             tp.add_argument("--text", help="publish: the public text (default: the answer)")
         tp.set_defaults(func=cmd_tickets)
 
-    rs = sub.add_parser("resident", help="residents' personal data (docs/privacy.md)"
-                        ).add_subparsers(dest="r_command", required=True)
+    rs = sub.add_parser(
+        "resident", help="residents' personal data (docs/privacy.md)"
+    ).add_subparsers(dest="r_command", required=True)
     re_ = rs.add_parser("erase", help="erase a resident on request (cannot be undone)")
     re_.add_argument("--commune", required=True)
     whom = re_.add_mutually_exclusive_group(required=True)
@@ -917,19 +1106,24 @@ def build_parser() -> argparse.ArgumentParser:
     re_.add_argument("--yes", action="store_true", help="really erase")
     re_.set_defaults(func=cmd_resident_erase)
 
-    z = sub.add_parser("zalo", help="Zalo OA connection").add_subparsers(dest="z_command",
-                                                                          required=True)
+    z = sub.add_parser("zalo", help="Zalo OA connection").add_subparsers(
+        dest="z_command", required=True
+    )
     zc = z.add_parser("connect", help="print the OAuth v4 authorisation URL (PKCE)")
     zc.add_argument("--oa", required=True)
     zc.set_defaults(func=cmd_zalo_connect)
     zs = z.add_parser("set-tokens", help="store an access/refresh pair by hand")
     zs.add_argument("--oa", required=True)
-    zs.add_argument("--access-token",
-                    help="default $ZALO_ACCESS_TOKEN; write --access-token=VALUE when the value "
-                         "starts with '-'")
-    zs.add_argument("--refresh-token",
-                    help="default $ZALO_REFRESH_TOKEN; write --refresh-token=VALUE when the "
-                         "value starts with '-'")
+    zs.add_argument(
+        "--access-token",
+        help="default $ZALO_ACCESS_TOKEN; write --access-token=VALUE when the value "
+        "starts with '-'",
+    )
+    zs.add_argument(
+        "--refresh-token",
+        help="default $ZALO_REFRESH_TOKEN; write --refresh-token=VALUE when the "
+        "value starts with '-'",
+    )
     zs.add_argument("--expires-in", type=int, default=90000)
     zs.set_defaults(func=cmd_zalo_set_tokens)
 

@@ -42,8 +42,9 @@ class OfficeHours(_Model):
     def _quoted_time(cls, value: Any) -> Any:
         # YAML 1.1 reads an unquoted 13:30 as the base-60 integer 810
         if isinstance(value, int):
-            raise ValueError('write times in quotes, e.g. "13:30" (unquoted YAML reads 13:30 '
-                             "as a number)")
+            raise ValueError(
+                'write times in quotes, e.g. "13:30" (unquoted YAML reads 13:30 as a number)'
+            )
         return value
 
     @field_validator("days")
@@ -105,7 +106,9 @@ class ZaloConnection(_Model):
 
 class Village(_Model):
     name: str = Field(min_length=1)
-    kind: Literal["thôn", "bản", "buôn", "ấp", "tổ dân phố", "khu phố", "làng", "xóm", "tổ"] = "thôn"
+    kind: Literal["thôn", "bản", "buôn", "ấp", "tổ dân phố", "khu phố", "làng", "xóm", "tổ"] = (
+        "thôn"
+    )
     #: the language its Zalo group reads (e.g. hnj): the propagandist's package uses the
     #: notice's translation into it when there is one
     language: str | None = None
@@ -113,6 +116,7 @@ class Village(_Model):
 
 class Office(_Model):
     """A desk of the commune that answers residents' feedback (văn phòng, địa chính, …)."""
+
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     name: str = Field(min_length=1)
 
@@ -121,6 +125,7 @@ class HealthStation(_Model):
     """The commune's health station (trạm y tế), for "trạm y tế ở đâu, mấy giờ mở cửa": what
     is not given here the bot says it does not know (it never answers with the office's
     hours)."""
+
     name: str = Field(default="Trạm Y tế xã", min_length=1)
     address: str | None = None
     phone: str | None = None
@@ -130,6 +135,7 @@ class HealthStation(_Model):
 class RoutingRule(_Model):
     """Feedback of ``category`` (``*``: any) from ``villages`` ([]: any) goes to ``office``.
     The first matching rule wins; without one, the commune's first office."""
+
     category: str = "*"
     villages: list[str] = []
     office: str
@@ -149,8 +155,9 @@ class Commune(_Model):
     email: str | None = None
     languages: list[str] = ["vi"]
     villages: list[Village] = []
-    offices: list[Office] = Field(default_factory=lambda: [Office(**o) for o in DEFAULT_OFFICES],
-                                  min_length=1)
+    offices: list[Office] = Field(
+        default_factory=lambda: [Office(**o) for o in DEFAULT_OFFICES], min_length=1
+    )
     routing: list[RoutingRule] = []
     #: who reads sensitive tickets (bot/feedback/access.py): the officers of the ticket's office
     #: (and leaders), or every officer where one officer covers everything
@@ -162,18 +169,22 @@ class Commune(_Model):
     def _routes_known(self) -> Commune:
         from bot.feedback.categories import CATEGORIES
         from bot.nlu.normalize import search_key
+
         offices = {o.code for o in self.offices}
         villages = {search_key(v.name) for v in self.villages}
         for i, rule in enumerate(self.routing):
             if rule.office not in offices:
-                raise ValueError(f"routing.{i}.office: {rule.office} is not one of the "
-                                 f"commune's offices ({', '.join(sorted(offices))})")
+                raise ValueError(
+                    f"routing.{i}.office: {rule.office} is not one of the "
+                    f"commune's offices ({', '.join(sorted(offices))})"
+                )
             if rule.category != "*" and rule.category not in CATEGORIES:
                 raise ValueError(f"routing.{i}.category: one of *, {', '.join(CATEGORIES)}")
             unknown = [v for v in rule.villages if search_key(v) not in villages]
             if unknown:
-                raise ValueError(f"routing.{i}.villages: not villages of the commune: "
-                                 f"{', '.join(unknown)}")
+                raise ValueError(
+                    f"routing.{i}.villages: not villages of the commune: {', '.join(unknown)}"
+                )
         return self
 
     @field_validator("code", mode="before")
@@ -336,10 +347,12 @@ class FeedbackSettings(_Model):
     @classmethod
     def _categories(cls, value: dict[str, int]) -> dict[str, int]:
         from bot.feedback.categories import CATEGORIES
+
         unknown = [k for k in value if k not in CATEGORIES]
         if unknown:
-            raise ValueError(f"unknown categories {', '.join(unknown)}; one of "
-                             f"{', '.join(CATEGORIES)}")
+            raise ValueError(
+                f"unknown categories {', '.join(unknown)}; one of {', '.join(CATEGORIES)}"
+            )
         if any(v < 1 for v in value.values()):
             raise ValueError("days must be at least 1")
         return value
@@ -369,8 +382,10 @@ class WebChatSettings(_Model):
         for origin in value:
             origin = origin.strip().rstrip("/")
             if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
-                raise ValueError(f"{origin!r}: an origin is scheme://host[:port], e.g. "
-                                 "https://xa.example.gov.vn (no path)")
+                raise ValueError(
+                    f"{origin!r}: an origin is scheme://host[:port], e.g. "
+                    "https://xa.example.gov.vn (no path)"
+                )
             out.append(origin.lower())
         return out
 
@@ -399,8 +414,10 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         if self.database_url.startswith("postgresql") and not self.service.secret_key:
-            raise ValueError("service.secret_key: required with PostgreSQL (or BOT_SECRET_KEY): "
-                             "every process must decrypt the same stored tokens")
+            raise ValueError(
+                "service.secret_key: required with PostgreSQL (or BOT_SECRET_KEY): "
+                "every process must decrypt the same stored tokens"
+            )
         seen_codes: set[str] = set()
         seen_oas: set[str] = set()
         apps = {a.app_id for a in self.zalo.apps}
@@ -415,7 +432,8 @@ class Settings(_Model):
                 if commune.zalo.app_id not in apps:
                     raise ValueError(
                         f"communes.{i}.zalo.app_id: app {commune.zalo.app_id} is not listed "
-                        "under zalo.apps")
+                        "under zalo.apps"
+                    )
         return self
 
     def commune(self, code: str) -> Commune | None:
@@ -426,8 +444,9 @@ class Settings(_Model):
 
     @property
     def public_url(self) -> str:
-        return (self.service.public_url
-                or f"http://{self.service.host}:{self.service.port}").rstrip("/")
+        return (
+            self.service.public_url or f"http://{self.service.host}:{self.service.port}"
+        ).rstrip("/")
 
 
 _ENV_OVERRIDES = {
@@ -446,16 +465,20 @@ _ENV_OVERRIDES = {
 
 def _substitute(value: Any, path: str, env: dict[str, str], where: str) -> Any:
     if isinstance(value, dict):
-        return {k: _substitute(v, f"{path}.{k}" if path else str(k), env, where)
-                for k, v in value.items()}
+        return {
+            k: _substitute(v, f"{path}.{k}" if path else str(k), env, where)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_substitute(v, f"{path}.{i}", env, where) for i, v in enumerate(value)]
     if isinstance(value, str):
+
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
                 raise ConfigError(f"{where}: {path}: environment variable {name} is not set")
             return env[name]
+
         return _ENV_REF.sub(repl, value)
     return value
 
@@ -482,13 +505,16 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     return settings_from_dict(raw, env=env, where=where)
 
 
-def settings_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None,
-                       where: str = "<memory>") -> Settings:
+def settings_from_dict(
+    raw: dict[str, Any], env: dict[str, str] | None = None, where: str = "<memory>"
+) -> Settings:
     env = dict(os.environ) if env is None else env
     data = _substitute(raw, "", env, where)
     # flat aliases in the file: database: {url}, redis: {url}
     if isinstance(data.get("database"), dict):
-        data["database_url"] = data.pop("database").get("url", Settings.model_fields["database_url"].default)
+        data["database_url"] = data.pop("database").get(
+            "url", Settings.model_fields["database_url"].default
+        )
     if isinstance(data.get("redis"), dict):
         data["redis_url"] = data.pop("redis").get("url")
     for var, keys in _ENV_OVERRIDES.items():

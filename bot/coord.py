@@ -175,8 +175,12 @@ class RedisCoordinator(Coordinator):
 
         # our own fallback handles outages: the client retries only briefly (its default
         # retries for seconds on every command while Redis is down)
-        self._redis = redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
-                                     retry=Retry(ExponentialWithJitterBackoff(0.5, 0.05), 2))
+        self._redis = redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            retry=Retry(ExponentialWithJitterBackoff(0.5, 0.05), 2),
+        )
         self._pubsub: Any = None
         self._stale_pubsub: Any = None  # the one Redis dropped: closed by the reconnect
         self._reader: asyncio.Task[None] | None = None
@@ -209,8 +213,13 @@ class RedisCoordinator(Coordinator):
         if self._closing or (not self._up and self._watcher is not None):
             return
         self._up = False
-        log.warning("redis at %s unreachable (%s: %s): coordinating in-process, trying it "
-                    "again in the background", self._url, type(exc).__name__, exc)
+        log.warning(
+            "redis at %s unreachable (%s: %s): coordinating in-process, trying it "
+            "again in the background",
+            self._url,
+            type(exc).__name__,
+            exc,
+        )
         self._stale_pubsub, self._pubsub = self._pubsub, None
         if self._reader is not None and self._reader is not asyncio.current_task():
             self._reader.cancel()
@@ -240,7 +249,7 @@ class RedisCoordinator(Coordinator):
             try:
                 msg = await pubsub.get_message(timeout=1.0)
                 if msg and msg.get("type") == "pmessage":
-                    topic = msg["channel"][len(PREFIX + "topic:"):]
+                    topic = msg["channel"][len(PREFIX + "topic:") :]
                     self._deliver(topic, msg["data"])
             except asyncio.CancelledError:
                 raise

@@ -30,7 +30,9 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise ValueError("cannot decrypt: the secret key changed or the value is corrupt") from None
+            raise ValueError(
+                "cannot decrypt: the secret key changed or the value is corrupt"
+            ) from None
 
 
 def subkey(secret: str, purpose: str) -> bytes:

@@ -36,17 +36,33 @@ STAFF_INTENT = "staff_oa_manager"
 async def ours(s: AsyncSession, commune_id: int, channel: str, msg_id: str | None) -> bool:
     if not msg_id:
         return False
-    return (await s.execute(select(ProviderMessage.id).where(
-        ProviderMessage.commune_id == commune_id, ProviderMessage.channel == channel,
-        ProviderMessage.provider_message_id == msg_id).limit(1))).first() is not None
+    return (
+        await s.execute(
+            select(ProviderMessage.id)
+            .where(
+                ProviderMessage.commune_id == commune_id,
+                ProviderMessage.channel == channel,
+                ProviderMessage.provider_message_id == msg_id,
+            )
+            .limit(1)
+        )
+    ).first() is not None
 
 
 async def _send_in_flight(s: AsyncSession, commune_id: int, channel: str, user_id: str) -> bool:
     """Is one of our sends to this person under way (Zalo may have answered, ids not stored)?"""
-    return (await s.execute(select(OutboundMessage.id).where(
-        OutboundMessage.commune_id == commune_id, OutboundMessage.channel == channel,
-        OutboundMessage.recipient == user_id, OutboundMessage.status == "sending")
-        .limit(1))).first() is not None
+    return (
+        await s.execute(
+            select(OutboundMessage.id)
+            .where(
+                OutboundMessage.commune_id == commune_id,
+                OutboundMessage.channel == channel,
+                OutboundMessage.recipient == user_id,
+                OutboundMessage.status == "sending",
+            )
+            .limit(1)
+        )
+    ).first() is not None
 
 
 def describe(inbound: Inbound) -> str | None:
@@ -57,18 +73,31 @@ def describe(inbound: Inbound) -> str | None:
     return f"[{', '.join(kinds)}]" if kinds else None
 
 
-async def apply_echo(s: AsyncSession, event: InboundEvent, inbound: Inbound, now: datetime,
-                     pause_s: float, conversation: Callable[[], Awaitable[Conversation]],
-                     log_message: Callable[..., None], defer: Callable[[float], None]) -> None:
+async def apply_echo(
+    s: AsyncSession,
+    event: InboundEvent,
+    inbound: Inbound,
+    now: datetime,
+    pause_s: float,
+    conversation: Callable[[], Awaitable[Conversation]],
+    log_message: Callable[..., None],
+    defer: Callable[[float], None],
+) -> None:
     """One ``oa_send_*`` event. ``conversation()`` loads or creates the resident's
     conversation; ``log_message(conversation_id, text, attachments)`` logs a staff message;
     ``defer(seconds)`` leaves the event to be looked at again."""
     if not inbound.user_id or await ours(s, event.commune_id, event.channel, inbound.msg_id):
         return
-    admin = (event.payload.get("sender") or {}).get("admin_id") \
-        if isinstance(event.payload.get("sender"), dict) else None
-    if admin is None and as_utc(now) - as_utc(event.received_at) < SETTLE and \
-            await _send_in_flight(s, event.commune_id, event.channel, inbound.user_id):
+    admin = (
+        (event.payload.get("sender") or {}).get("admin_id")
+        if isinstance(event.payload.get("sender"), dict)
+        else None
+    )
+    if (
+        admin is None
+        and as_utc(now) - as_utc(event.received_at) < SETTLE
+        and await _send_in_flight(s, event.commune_id, event.channel, inbound.user_id)
+    ):
         defer(RECHECK_S)  # our send's ids may be stored in a moment: decide then
         return
     conv = await conversation()
@@ -77,8 +106,13 @@ async def apply_echo(s: AsyncSession, event: InboundEvent, inbound: Inbound, now
         until = as_utc(event.received_at) + timedelta(seconds=pause_s)
         if conv.paused_until is None or as_utc(conv.paused_until) < until:
             conv.paused_until = until
-    log.info("staff wrote to a resident from OA Manager (commune %s, admin %s): the bot keeps "
-             "quiet for them for %.0f s", event.commune_id, admin or "?", pause_s)
+    log.info(
+        "staff wrote to a resident from OA Manager (commune %s, admin %s): the bot keeps "
+        "quiet for them for %.0f s",
+        event.commune_id,
+        admin or "?",
+        pause_s,
+    )
 
 
 def paused(conv: Conversation, now: datetime) -> bool:

@@ -52,6 +52,7 @@ class RequestUserInfo:
 @dataclass(frozen=True)
 class File:
     """A stored document (a notice's PDF) sent as a file; the channel uploads it."""
+
     file_id: int
     name: str
     kind = "file"

@@ -38,4 +38,4 @@ def safe_filename(name: str) -> str:
     if not stem:
         return ""
     ext = f".{ext}" if ext else ""
-    return stem[:MAX_LEN - len(ext)].rstrip(" .") + ext
+    return stem[: MAX_LEN - len(ext)].rstrip(" .") + ext

@@ -37,7 +37,7 @@ LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT = "vi"
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def translations(lang: str) -> gettext.NullTranslations:
     po = LOCALES / lang / "LC_MESSAGES" / "messages.po"
     if lang == DEFAULT or not po.exists():
@@ -94,6 +94,7 @@ def in_language_argument(fn: Callable[P, R]) -> Callable[P, R]:
         bound.apply_defaults()
         with use_language(bound.arguments["language"]):
             return fn(*args, **kwargs)
+
     return speaking
 
 
@@ -111,8 +112,10 @@ def N_(message: str) -> str:
 @lru_cache(maxsize=1)
 def available() -> tuple[str, ...]:
     """The languages the bot answers in: Vietnamese and every language with a catalog."""
-    return tuple([DEFAULT] + sorted(p.name for p in LOCALES.iterdir()
-                                    if (p / "LC_MESSAGES" / "messages.po").exists()))
+    return tuple(
+        [DEFAULT]
+        + sorted(p.name for p in LOCALES.iterdir() if (p / "LC_MESSAGES" / "messages.po").exists())
+    )
 
 
 def extract_answers(fileobj, keywords, comment_tags, options):  # type: ignore[no-untyped-def]
@@ -154,7 +157,8 @@ def extracted() -> set[str]:
         method_map, options_map = parse_mapping_cfg(fh)
     ids: set[str] = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=DEFAULT_KEYWORDS):
+        str(ROOT), method_map, options_map, keywords=DEFAULT_KEYWORDS
+    ):
         for msgid in message if isinstance(message, tuple) else (message,):
             if msgid:
                 ids.add(msgid)
@@ -170,16 +174,22 @@ def problems(lang: str) -> list[str]:
     po = LOCALES / lang / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=lang)
-    found: list[str] = [f"missing: {m!r}" for m in sorted(extracted())
-                        if m not in catalog or catalog[m].string in ("", None)]
+    found: list[str] = [
+        f"missing: {m!r}"
+        for m in sorted(extracted())
+        if m not in catalog or catalog[m].string in ("", None)
+    ]
     placeholder = re.compile(r"\{\w*\}")
     for message in catalog:
         if not message.id:
             continue
         if message.fuzzy:
             found.append(f"fuzzy: {message.id!r}")
-        source, target = (message.id, message.string) if isinstance(message.id, str) \
+        source, target = (
+            (message.id, message.string)
+            if isinstance(message.id, str)
             else (message.id[0], message.string[0])
+        )
         if not target:
             if f"missing: {source!r}" not in found:
                 found.append(f"untranslated: {source!r}")

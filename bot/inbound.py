@@ -13,30 +13,39 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import datetime, timedelta
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import chat_staff, echoes, privacy
 from bot.config import FeedbackSettings
 from bot.conversation import engine, erasure
 from bot.conversation import village as village_chat
 from bot.conversation.engine import NoticeSummary
-from bot import chat_staff, echoes, privacy
-from bot.feedback import handoff, intake
-from bot.feedback import service as tickets
 from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text
+from bot.feedback import handoff, intake
+from bot.feedback import service as tickets
 from bot.i18n import gettext_for, use_language
-from bot.nlu import language
 from bot.loops import Worker
-from bot.notices import relay
+from bot.nlu import language
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
-from bot.store.models import (Conversation, InboundEvent, Message, Notice,
-                              OutboundMessage, ProviderMessage, Resident, Ticket, TopicPreference,
-                              Village)
+from bot.notices import relay
+from bot.store.models import (
+    Conversation,
+    InboundEvent,
+    Message,
+    Notice,
+    OutboundMessage,
+    ProviderMessage,
+    Resident,
+    Ticket,
+    TopicPreference,
+    Village,
+)
 from bot.store.ops import outbound_row, village_by_name
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import as_utc, to_vn, utcnow
@@ -73,19 +82,39 @@ class _Rows:
         self.messages = [m for m in self.messages if m["conversation_id"] != conversation_id]
         self.outbound = [o for o in self.outbound if o["resident_id"] != resident.id]
         for event in self.events:
-            if (event.id < before_event and event.commune_id == resident.commune_id
-                    and event.channel == resident.channel
-                    and event.external_user_id == resident.external_id):
+            if (
+                event.id < before_event
+                and event.commune_id == resident.commune_id
+                and event.channel == resident.channel
+                and event.external_user_id == resident.external_id
+            ):
                 event.payload = {"redacted": True}
 
-    def message(self, commune_id: int, conversation_id: int, direction: str, *,
-                inbound_event_id: int | None = None, text: str | None = None,
-                attachments: list[dict[str, object]] | None = None, intent: str | None = None,
-                confidence: float | None = None) -> None:
-        self.messages.append(dict(
-            commune_id=commune_id, conversation_id=conversation_id, direction=direction,
-            inbound_event_id=inbound_event_id, text=text, attachments=attachments,
-            intent=intent, confidence=confidence, created_at=utcnow()))
+    def message(
+        self,
+        commune_id: int,
+        conversation_id: int,
+        direction: str,
+        *,
+        inbound_event_id: int | None = None,
+        text: str | None = None,
+        attachments: list[dict[str, object]] | None = None,
+        intent: str | None = None,
+        confidence: float | None = None,
+    ) -> None:
+        self.messages.append(
+            dict(
+                commune_id=commune_id,
+                conversation_id=conversation_id,
+                direction=direction,
+                inbound_event_id=inbound_event_id,
+                text=text,
+                attachments=attachments,
+                intent=intent,
+                confidence=confidence,
+                created_at=utcnow(),
+            )
+        )
 
     async def write(self, s: AsyncSession) -> None:
         now = utcnow()
@@ -95,13 +124,17 @@ class _Rows:
             await s.execute(insert(OutboundMessage.__table__), self.outbound)
         processed = [i for i in self.processed if i not in self.deferred]
         if processed:
-            await s.execute(update(InboundEvent.__table__)
-                            .where(InboundEvent.__table__.c.id.in_(processed))
-                            .values(status="processed", processed_at=now, error=None))
+            await s.execute(
+                update(InboundEvent.__table__)
+                .where(InboundEvent.__table__.c.id.in_(processed))
+                .values(status="processed", processed_at=now, error=None)
+            )
         for event_id, seconds in self.deferred.items():
-            await s.execute(update(InboundEvent.__table__).where(
-                InboundEvent.__table__.c.id == event_id).values(
-                    claimed_at=now - LEASE + timedelta(seconds=seconds)))
+            await s.execute(
+                update(InboundEvent.__table__)
+                .where(InboundEvent.__table__.c.id == event_id)
+                .values(claimed_at=now - LEASE + timedelta(seconds=seconds))
+            )
 
 
 class InboundChannel(Protocol):
@@ -117,10 +150,17 @@ def worker_id() -> str:
 class InboundProcessor(Worker):
     topic = EVENTS_TOPIC
 
-    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 channels: dict[str, InboundChannel], batch: int = 200,
-                 nlu: Backend | None = None, feedback: FeedbackSettings | None = None,
-                 staff_echo_pause_s: float = 1800) -> None:
+    def __init__(
+        self,
+        sm: async_sessionmaker,
+        tenants: Tenants,
+        coord: Coordinator,
+        channels: dict[str, InboundChannel],
+        batch: int = 200,
+        nlu: Backend | None = None,
+        feedback: FeedbackSettings | None = None,
+        staff_echo_pause_s: float = 1800,
+    ) -> None:
         super().__init__(coord)
         self.staff_echo_pause_s = staff_echo_pause_s  # config zalo.staff_echo_pause_s
         self.feedback = feedback or FeedbackSettings()
@@ -141,15 +181,36 @@ class InboundProcessor(Worker):
     async def claim(self) -> list[int]:
         now = utcnow()
         async with self.sm() as s, s.begin():
-            ids = select(InboundEvent.id).where(or_(
-                InboundEvent.status == "received",
-                (InboundEvent.status == "processing") & (InboundEvent.claimed_at < now - LEASE),
-            )).order_by(InboundEvent.id).limit(self.batch).with_for_update(skip_locked=True)
-            claimed = (await s.execute(
-                update(InboundEvent).where(InboundEvent.id.in_(ids.scalar_subquery()))
-                .values(status="processing", claimed_at=now, claimed_by=self.worker,
-                        attempts=InboundEvent.attempts + 1)
-                .returning(InboundEvent.id))).scalars().all()
+            ids = (
+                select(InboundEvent.id)
+                .where(
+                    or_(
+                        InboundEvent.status == "received",
+                        (InboundEvent.status == "processing")
+                        & (InboundEvent.claimed_at < now - LEASE),
+                    )
+                )
+                .order_by(InboundEvent.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            claimed = (
+                (
+                    await s.execute(
+                        update(InboundEvent)
+                        .where(InboundEvent.id.in_(ids.scalar_subquery()))
+                        .values(
+                            status="processing",
+                            claimed_at=now,
+                            claimed_by=self.worker,
+                            attempts=InboundEvent.attempts + 1,
+                        )
+                        .returning(InboundEvent.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         return sorted(claimed)
 
     async def run_once(self) -> int:
@@ -159,8 +220,7 @@ class InboundProcessor(Worker):
         try:
             wrote_outbound = await self.process_batch(ids)
         except Exception:  # noqa: BLE001 - isolate the bad event: one by one
-            log.warning("batch of %d events failed; processing one by one", len(ids),
-                        exc_info=True)
+            log.warning("batch of %d events failed; processing one by one", len(ids), exc_info=True)
             wrote_outbound = False
             for event_id in ids:
                 try:
@@ -191,25 +251,56 @@ class InboundProcessor(Worker):
         understood = await self._understand_ahead(ids) if self.nlu.remote else {}
         try:
             async with self.sm() as s, s.begin():
-                events = (await s.execute(select(InboundEvent).where(
-                    InboundEvent.id.in_(ids), InboundEvent.status == "processing",
-                    InboundEvent.claimed_by == self.worker).order_by(InboundEvent.id)
-                    .with_for_update())).scalars().all()
-                work = [(event, self.tenants.by_id(event.commune_id),
-                         self.channels[event.channel].to_inbound(event)) for event in events]
-                await self._preload(s, [(e.commune_id, e.channel, i.user_id)
-                                        for e, _, i in work
-                                        if i.user_id and i.kind not in NO_RESIDENT])
-                notices = await self._current_notices(s, {e.commune_id for e, _, i in work
-                                                          if i.kind == "message"})
+                events = (
+                    (
+                        await s.execute(
+                            select(InboundEvent)
+                            .where(
+                                InboundEvent.id.in_(ids),
+                                InboundEvent.status == "processing",
+                                InboundEvent.claimed_by == self.worker,
+                            )
+                            .order_by(InboundEvent.id)
+                            .with_for_update()
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                work = [
+                    (
+                        event,
+                        self.tenants.by_id(event.commune_id),
+                        self.channels[event.channel].to_inbound(event),
+                    )
+                    for event in events
+                ]
+                await self._preload(
+                    s,
+                    [
+                        (e.commune_id, e.channel, i.user_id)
+                        for e, _, i in work
+                        if i.user_id and i.kind not in NO_RESIDENT
+                    ],
+                )
+                notices = await self._current_notices(
+                    s, {e.commune_id for e, _, i in work if i.kind == "message"}
+                )
                 await self._ticket_context(s)
                 rows = _Rows(events)
                 for n, (event, tenant, inbound) in enumerate(work, 1):
                     if n % 10 == 0:
                         # the batch is CPU work between awaits: let waiting webhooks answer
                         await asyncio.sleep(0)
-                    await self._apply(s, tenant, event, inbound, rows, understood.get(event.id),
-                                      notices.get(event.commune_id, []))
+                    await self._apply(
+                        s,
+                        tenant,
+                        event,
+                        inbound,
+                        rows,
+                        understood.get(event.id),
+                        notices.get(event.commune_id, []),
+                    )
                     rows.processed.append(event.id)
                 await rows.write(s)
                 return bool(rows.outbound) or rows.queued_elsewhere
@@ -220,8 +311,17 @@ class InboundProcessor(Worker):
 
     async def _understand_ahead(self, ids: list[int]) -> dict[int, Understanding]:
         async with self.sm() as s:
-            events = (await s.execute(select(InboundEvent).where(
-                InboundEvent.id.in_(ids), InboundEvent.claimed_by == self.worker))).scalars().all()
+            events = (
+                (
+                    await s.execute(
+                        select(InboundEvent).where(
+                            InboundEvent.id.in_(ids), InboundEvent.claimed_by == self.worker
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         asks: dict[int, Awaitable[Understanding]] = {}
         for event in events:
             inbound = self.channels[event.channel].to_inbound(event)
@@ -231,31 +331,46 @@ class InboundProcessor(Worker):
         answers = await asyncio.gather(*asks.values())
         return dict(zip(asks, answers))
 
-    async def _current_notices(self, s: AsyncSession, commune_ids: set[int]
-                               ) -> dict[int, list[tuple[NoticeSummary, tuple[int, ...]]]]:
+    async def _current_notices(
+        self, s: AsyncSession, commune_ids: set[int]
+    ) -> dict[int, list[tuple[NoticeSummary, tuple[int, ...]]]]:
         """The notices each commune has sent that still hold (newest first), for "có thông báo
         gì mới không"; with the villages each is for."""
         if not commune_ids:
             return {}
         now = utcnow()
-        rows = (await s.execute(select(Notice).where(
-            Notice.commune_id.in_(commune_ids), Notice.status.in_(["sending", "sent"]),
-            Notice.msg_type == "alert",
-            or_(Notice.expires_at.is_(None), Notice.expires_at > now),
-            Notice.updated_at > now - CURRENT_NOTICES).order_by(Notice.id.desc()).limit(
-                20 * len(commune_ids)))).scalars().all()
+        rows = (
+            (
+                await s.execute(
+                    select(Notice)
+                    .where(
+                        Notice.commune_id.in_(commune_ids),
+                        Notice.status.in_(["sending", "sent"]),
+                        Notice.msg_type == "alert",
+                        or_(Notice.expires_at.is_(None), Notice.expires_at > now),
+                        Notice.updated_at > now - CURRENT_NOTICES,
+                    )
+                    .order_by(Notice.id.desc())
+                    .limit(20 * len(commune_ids))
+                )
+            )
+            .scalars()
+            .all()
+        )
         out: dict[int, list[tuple[NoticeSummary, tuple[int, ...]]]] = {}
         for n in rows:
             out.setdefault(n.commune_id, []).append(
-                (NoticeSummary(n.headline, n.sent_at or n.updated_at), tuple(n.village_ids)))
+                (NoticeSummary(n.headline, n.sent_at or n.updated_at), tuple(n.village_ids))
+            )
         return out
 
     def _rating_asked(self, resident_id: int, previous_contact: datetime | None) -> str | None:
         """The code whose rating question is the last thing the resident read: an answered
         ticket answered after their previous message."""
         code, answered_at = self._awaiting_rating.get(resident_id, (None, None))
-        if code is None or (previous_contact is not None
-                            and as_utc(answered_at) <= as_utc(previous_contact)):
+        if code is None or (
+            previous_contact is not None and as_utc(answered_at) <= as_utc(previous_contact)
+        ):
             return None
         return code
 
@@ -265,18 +380,25 @@ class InboundProcessor(Worker):
         ids = [r.id for r in self._residents.values()]
         if not ids:
             return
-        rows = await s.execute(select(Ticket.resident_id, Ticket.code, Ticket.answered_at).where(
-            Ticket.resident_id.in_(ids), Ticket.rating.is_(None), Ticket.answer.is_not(None),
-            Ticket.status.in_(["answered", "duplicate"])).order_by(Ticket.answered_at))
+        rows = await s.execute(
+            select(Ticket.resident_id, Ticket.code, Ticket.answered_at)
+            .where(
+                Ticket.resident_id.in_(ids),
+                Ticket.rating.is_(None),
+                Ticket.answer.is_not(None),
+                Ticket.status.in_(["answered", "duplicate"]),
+            )
+            .order_by(Ticket.answered_at)
+        )
         self._awaiting_rating = {r: (code, at) for r, code, at in rows.all()}
         village_ids = {r.village_id for r in self._residents.values() if r.village_id}
         if village_ids and not village_ids <= set(self._village_names):
-            rows = await s.execute(select(Village.id, Village.name).where(
-                Village.id.in_(village_ids)))
+            rows = await s.execute(
+                select(Village.id, Village.name).where(Village.id.in_(village_ids))
+            )
             self._village_names.update(dict(rows.all()))
 
-    async def _conversation_for(self, s: AsyncSession, key: tuple[int, str, str]
-                                ) -> Conversation:
+    async def _conversation_for(self, s: AsyncSession, key: tuple[int, str, str]) -> Conversation:
         """The conversation of one person of this batch, loaded or created if the batch had
         not (an echo of staff typing: such events make no resident row otherwise)."""
         if key not in self._residents:
@@ -288,45 +410,85 @@ class InboundProcessor(Worker):
         keys = set(wanted)
         if not keys:
             return
-        found = (await s.execute(select(Resident).where(tuple_(
-            Resident.commune_id, Resident.channel, Resident.external_id).in_(list(keys))))
-        ).scalars().all()
+        found = (
+            (
+                await s.execute(
+                    select(Resident).where(
+                        tuple_(Resident.commune_id, Resident.channel, Resident.external_id).in_(
+                            list(keys)
+                        )
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         self._residents = {(r.commune_id, r.channel, r.external_id): r for r in found}
-        missing = [Resident(commune_id=c, channel=ch, external_id=u, language="vi",
-                            is_follower=False)
-                   for (c, ch, u) in keys - set(self._residents)]
+        missing = [
+            Resident(commune_id=c, channel=ch, external_id=u, language="vi", is_follower=False)
+            for (c, ch, u) in keys - set(self._residents)
+        ]
         if missing:
             s.add_all(missing)
             await s.flush()
-            self._residents.update({(r.commune_id, r.channel, r.external_id): r
-                                    for r in missing})
+            self._residents.update({(r.commune_id, r.channel, r.external_id): r for r in missing})
         residents = list(self._residents.values())
-        convs = (await s.execute(select(Conversation).where(
-            Conversation.resident_id.in_([r.id for r in residents])))).scalars().all()
+        convs = (
+            (
+                await s.execute(
+                    select(Conversation).where(
+                        Conversation.resident_id.in_([r.id for r in residents])
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         self._conversations = {c.resident_id: c for c in convs}
-        new = [Conversation(commune_id=r.commune_id, resident_id=r.id, mode="bot", state={})
-               for r in residents if r.id not in self._conversations]
+        new = [
+            Conversation(commune_id=r.commune_id, resident_id=r.id, mode="bot", state={})
+            for r in residents
+            if r.id not in self._conversations
+        ]
         if new:
             s.add_all(new)
             await s.flush()
             self._conversations.update({c.resident_id: c for c in new})
 
-    async def _apply(self, s: AsyncSession, tenant: Tenant, event: InboundEvent,
-                     inbound: Inbound, rows: _Rows,
-                     understood: Understanding | None = None,
-                     notices: list[tuple[NoticeSummary, tuple[int, ...]]] = ()) -> None:
+    async def _apply(
+        self,
+        s: AsyncSession,
+        tenant: Tenant,
+        event: InboundEvent,
+        inbound: Inbound,
+        rows: _Rows,
+        understood: Understanding | None = None,
+        notices: list[tuple[NoticeSummary, tuple[int, ...]]] = (),
+    ) -> None:
         kind = inbound.kind
         if kind in {"received", "seen"}:
             await self._delivery_state(s, tenant, event.channel, inbound, kind)
         if kind == "echo":  # our own send, or staff typing in OA Manager (bot/echoes.py)
             key = (tenant.id, event.channel, inbound.user_id or "")
             await echoes.apply_echo(
-                s, event, inbound, utcnow(), self.staff_echo_pause_s,
+                s,
+                event,
+                inbound,
+                utcnow(),
+                self.staff_echo_pause_s,
                 lambda: self._conversation_for(s, key),
                 lambda conv_id, text, attachments: rows.message(
-                    tenant.id, conv_id, "out", inbound_event_id=event.id, text=text,
-                    attachments=attachments, intent=echoes.STAFF_INTENT, confidence=1.0),
-                lambda seconds: rows.defer(event.id, seconds))
+                    tenant.id,
+                    conv_id,
+                    "out",
+                    inbound_event_id=event.id,
+                    text=text,
+                    attachments=attachments,
+                    intent=echoes.STAFF_INTENT,
+                    confidence=1.0,
+                ),
+                lambda seconds: rows.defer(event.id, seconds),
+            )
             return
         if kind == "revoked" and tenant.config.zalo:  # the OA withdrew the app's access
             await echoes.apply_revoked(s, tenant.config.zalo.oa_id)
@@ -356,8 +518,7 @@ class InboundProcessor(Worker):
         replies: list[Reply] = []
         conv = self._conversations[resident.id]
         if kind == "message":  # the reply's language, and the resident's from now on
-            resident.language = language.choose(inbound.language or resident.language,
-                                                inbound.text)
+            resident.language = language.choose(inbound.language or resident.language, inbound.text)
         if kind == "follow":
             resident.is_follower = True
             resident.followed_at = now
@@ -376,111 +537,220 @@ class InboundProcessor(Worker):
             resident.consent_at = now
             resident.consent_source = "user_submit_info"
             if resident.phone:  # reports filed with consent but no phone yet get it now
-                await s.execute(update(Ticket).where(
-                    Ticket.resident_id == resident.id, Ticket.consent_at.is_not(None),
-                    Ticket.reporter_phone.is_(None)).values(
-                        reporter_phone=resident.phone,
-                        reporter_name=resident.display_name))
+                await s.execute(
+                    update(Ticket)
+                    .where(
+                        Ticket.resident_id == resident.id,
+                        Ticket.consent_at.is_not(None),
+                        Ticket.reporter_phone.is_(None),
+                    )
+                    .values(reporter_phone=resident.phone, reporter_name=resident.display_name)
+                )
             _ = gettext_for(resident.language)
-            replies = [Text(_("Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
-                              "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
-                              "nào."))]
+            replies = [
+                Text(
+                    _(
+                        "Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
+                        "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
+                        "nào."
+                    )
+                )
+            ]
             with use_language(resident.language):
                 suggested = village_chat.suggestion(
-                    tenant.config, info.get("address"),
-                    self._village_names.get(resident.village_id or 0))
+                    tenant.config,
+                    info.get("address"),
+                    self._village_names.get(resident.village_id or 0),
+                )
             if suggested is not None:  # the address names a village: ask, never assume
                 replies.append(suggested[0])
-                conv.state = village_chat.pending(conv.state, suggested[0],
-                                                  village_suggested=suggested[1])
+                conv.state = village_chat.pending(
+                    conv.state, suggested[0], village_suggested=suggested[1]
+                )
         elif kind == "message":
             if conv.mode == "handoff" or echoes.paused(conv, now):
                 # staff have the conversation, but erasing is still asked of the bot
                 turn, conv.state = engine.erasure_while_with_staff(
-                    conv.state, inbound.text, language=resident.language,
-                    understood=understood, now=now)
+                    conv.state,
+                    inbound.text,
+                    language=resident.language,
+                    understood=understood,
+                    now=now,
+                )
                 if turn is not None:
                     erased = await self._erase_if_asked(s, rows, resident, conv, event, turn)
-                    rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                                 text=None if erased else inbound.text,
-                                 intent=turn.parse.intent, confidence=turn.parse.confidence)
+                    rows.message(
+                        tenant.id,
+                        conv.id,
+                        "in",
+                        inbound_event_id=event.id,
+                        text=None if erased else inbound.text,
+                        intent=turn.parse.intent,
+                        confidence=turn.parse.confidence,
+                    )
                     for reply in turn.replies:
-                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
-                                     intent=turn.parse.intent, confidence=1.0)
+                        rows.message(
+                            tenant.id,
+                            conv.id,
+                            "out",
+                            text=engine.text_of(reply),
+                            intent=turn.parse.intent,
+                            confidence=1.0,
+                        )
                     self._queue(rows, tenant, event, inbound, resident, turn.replies)
                     return
             if echoes.paused(conv, now) and conv.mode != "handoff":
                 # staff are writing to them in Zalo's OA Manager: logged for staff, not answered
                 # (an emergency is still filed at once, as during a handoff)
-                urgent = await intake.during_handoff(s, tenant.id, tenant.config, self.feedback,
-                                                     resident, conv, inbound.text, now)
-                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                             text=inbound.text, attachments=inbound.attachments or None,
-                             intent="report_emergency" if urgent else "staff_paused")
+                urgent = await intake.during_handoff(
+                    s, tenant.id, tenant.config, self.feedback, resident, conv, inbound.text, now
+                )
+                rows.message(
+                    tenant.id,
+                    conv.id,
+                    "in",
+                    inbound_event_id=event.id,
+                    text=inbound.text,
+                    attachments=inbound.attachments or None,
+                    intent="report_emergency" if urgent else "staff_paused",
+                )
                 if urgent:
                     rows.queued_elsewhere = True
                     for reply in urgent:
-                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
-                                     intent="report_filed", confidence=1.0)
+                        rows.message(
+                            tenant.id,
+                            conv.id,
+                            "out",
+                            text=engine.text_of(reply),
+                            intent="report_filed",
+                            confidence=1.0,
+                        )
                     self._queue(rows, tenant, event, inbound, resident, urgent)
                 return
             if conv.mode == "handoff":  # staff are answering; the bot answers only if sure
-                urgent = await intake.during_handoff(s, tenant.id, tenant.config, self.feedback,
-                                                     resident, conv, inbound.text, now)
-                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                             text=inbound.text, attachments=inbound.attachments or None,
-                             intent="report_emergency" if urgent else None)
+                urgent = await intake.during_handoff(
+                    s, tenant.id, tenant.config, self.feedback, resident, conv, inbound.text, now
+                )
+                rows.message(
+                    tenant.id,
+                    conv.id,
+                    "in",
+                    inbound_event_id=event.id,
+                    text=inbound.text,
+                    attachments=inbound.attachments or None,
+                    intent="report_emergency" if urgent else None,
+                )
                 if urgent:  # but an emergency is filed at once
                     rows.queued_elsewhere = True
                     for reply in urgent:
-                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
-                                     intent="report_filed", confidence=1.0)
+                        rows.message(
+                            tenant.id,
+                            conv.id,
+                            "out",
+                            text=engine.text_of(reply),
+                            intent="report_filed",
+                            confidence=1.0,
+                        )
                     self._queue(rows, tenant, event, inbound, resident, urgent)
                 elif sure := await handoff.answer_while_waiting(
-                        s, tenant.id, tenant.config, self.feedback, resident, conv,
-                        inbound.text, understood, now):  # and what the bot is sure of
+                    s,
+                    tenant.id,
+                    tenant.config,
+                    self.feedback,
+                    resident,
+                    conv,
+                    inbound.text,
+                    understood,
+                    now,
+                ):  # and what the bot is sure of
                     for reply in sure[1]:
-                        rows.message(tenant.id, conv.id, "out", text=engine.text_of(reply),
-                                     intent=sure[0], confidence=1.0)
+                        rows.message(
+                            tenant.id,
+                            conv.id,
+                            "out",
+                            text=engine.text_of(reply),
+                            intent=sure[0],
+                            confidence=1.0,
+                        )
                     self._queue(rows, tenant, event, inbound, resident, sure[1])
                 return
             note = tickets.propagandist_note(inbound.text)
             # a propagandist's command counts only from the Zalo id they were registered with
-            propagandist = await chat_staff.sender(
-                s, tenant.id, event.channel, inbound.user_id, ("propagandist",)) \
-                if note or relay.is_confirmation(inbound.text) else None
+            propagandist = (
+                await chat_staff.sender(
+                    s, tenant.id, event.channel, inbound.user_id, ("propagandist",)
+                )
+                if note or relay.is_confirmation(inbound.text)
+                else None
+            )
             if propagandist and relay.is_confirmation(inbound.text):  # "đã chuyển"
                 thanks = await relay.confirm(s, propagandist, resident.language)
                 if thanks is not None:
-                    rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                                 text=inbound.text, intent="relay_confirmed", confidence=1.0)
-                    rows.message(tenant.id, conv.id, "out", text=thanks.text,
-                                 intent="relay_confirmed", confidence=1.0)
+                    rows.message(
+                        tenant.id,
+                        conv.id,
+                        "in",
+                        inbound_event_id=event.id,
+                        text=inbound.text,
+                        intent="relay_confirmed",
+                        confidence=1.0,
+                    )
+                    rows.message(
+                        tenant.id,
+                        conv.id,
+                        "out",
+                        text=thanks.text,
+                        intent="relay_confirmed",
+                        confidence=1.0,
+                    )
                     self._queue(rows, tenant, event, inbound, resident, [thanks])
                     return
-            if propagandist and note and await tickets.add_propagandist_note(
-                    s, propagandist, tenant.config, *note):
+            if (
+                propagandist
+                and note
+                and await tickets.add_propagandist_note(s, propagandist, tenant.config, *note)
+            ):
                 _ = gettext_for(resident.language)
-                thanks = Text(_("Cảm ơn anh/chị, xã đã ghi thêm thông tin vào phản ánh "
-                                "{code}.").format(code=note[0]))
-                rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                             text=inbound.text, intent="ticket_note", confidence=1.0)
+                thanks = Text(
+                    _("Cảm ơn anh/chị, xã đã ghi thêm thông tin vào phản ánh {code}.").format(
+                        code=note[0]
+                    )
+                )
+                rows.message(
+                    tenant.id,
+                    conv.id,
+                    "in",
+                    inbound_event_id=event.id,
+                    text=inbound.text,
+                    intent="ticket_note",
+                    confidence=1.0,
+                )
                 rows.queued_elsewhere = True
-                rows.message(tenant.id, conv.id, "out", text=thanks.text, intent="ticket_note",
-                             confidence=1.0)
+                rows.message(
+                    tenant.id,
+                    conv.id,
+                    "out",
+                    text=thanks.text,
+                    intent="ticket_note",
+                    confidence=1.0,
+                )
                 self._queue(rows, tenant, event, inbound, resident, [thanks])
                 return
-            result = engine.respond(tenant.config, inbound.text, language=resident.language,
-                                    state=conv.state, attachments=inbound.attachments,
-                                    channel=event.channel,
-                                    understood=understood,
-                                    notices=[n for n, villages in notices
-                                             if not villages or resident.village_id in villages],
-                                    pending_rating=self._rating_asked(resident.id,
-                                                                      previous_contact),
-                                    resident_village=self._village_names.get(
-                                        resident.village_id or 0),
-                                    handoff_after=self.feedback.handoff_after_misses)
+            result = engine.respond(
+                tenant.config,
+                inbound.text,
+                language=resident.language,
+                state=conv.state,
+                attachments=inbound.attachments,
+                channel=event.channel,
+                understood=understood,
+                notices=[
+                    n for n, villages in notices if not villages or resident.village_id in villages
+                ],
+                pending_rating=self._rating_asked(resident.id, previous_contact),
+                resident_village=self._village_names.get(resident.village_id or 0),
+                handoff_after=self.feedback.handoff_after_misses,
+            )
             conv.state = result.state
             erased = await self._erase_if_asked(s, rows, resident, conv, event, result)
             for effect in result.effects:
@@ -491,34 +761,51 @@ class InboundProcessor(Worker):
                 elif effect["kind"] == "language":
                     resident.language = effect["language"]
                 elif effect["kind"] == "village":
-                    result.replies += await self._set_village(s, tenant, resident,
-                                                              effect["village"], notices, now)
+                    result.replies += await self._set_village(
+                        s, tenant, resident, effect["village"], notices, now
+                    )
                 else:
-                    result.replies += await intake.apply(s, tenant.id, tenant.config,
-                                                         self.feedback, resident, conv, effect,
-                                                         now)
+                    result.replies += await intake.apply(
+                        s, tenant.id, tenant.config, self.feedback, resident, conv, effect, now
+                    )
                     rows.queued_elsewhere = True
                     if effect["kind"] in ("rate", "reopen"):
                         self._awaiting_rating.pop(resident.id, None)
             result.replies += result.then  # after what the effects said (engine.TurnResult)
             # what the resident asked, with what the bot understood: misses and low-confidence
             # questions are found here, per commune (`bot nlu misses`)
-            rows.message(tenant.id, conv.id, "in", inbound_event_id=event.id,
-                         text=None if erased else inbound.text,
-                         attachments=None if erased else inbound.attachments or None,
-                         intent=result.parse.intent, confidence=result.parse.confidence)
+            rows.message(
+                tenant.id,
+                conv.id,
+                "in",
+                inbound_event_id=event.id,
+                text=None if erased else inbound.text,
+                attachments=None if erased else inbound.attachments or None,
+                intent=result.parse.intent,
+                confidence=result.parse.confidence,
+            )
             replies = result.replies
             for reply in replies:
-                rows.message(tenant.id, conv.id, "out",
-                             text=engine.text_of(reply),
-                             intent=result.parse.intent, confidence=result.parse.confidence)
+                rows.message(
+                    tenant.id,
+                    conv.id,
+                    "out",
+                    text=engine.text_of(reply),
+                    intent=result.parse.intent,
+                    confidence=result.parse.confidence,
+                )
         self._queue(rows, tenant, event, inbound, resident, replies)
 
     @staticmethod
-    async def _erase_if_asked(s: AsyncSession, rows: _Rows, resident: Resident,
-                              conv: Conversation, event: InboundEvent,
-                              turn: engine.TurnResult) -> bool:
-        """"Xóa thông tin của tôi", confirmed (an ``erase`` effect): the resident's data goes
+    async def _erase_if_asked(
+        s: AsyncSession,
+        rows: _Rows,
+        resident: Resident,
+        conv: Conversation,
+        event: InboundEvent,
+        turn: engine.TurnResult,
+    ) -> bool:
+        """ "Xóa thông tin của tôi", confirmed (an ``erase`` effect): the resident's data goes
         (bot/privacy.py), with what this batch has not written yet, and the turn's reply says
         it is done. Whether it erased."""
         if not any(e["kind"] == "erase" for e in turn.effects):
@@ -530,9 +817,15 @@ class InboundProcessor(Worker):
         turn.replies = [done]
         return True
 
-    async def _set_village(self, s: AsyncSession, tenant: Tenant, resident: Resident,
-                           name: str | None, notices: list[tuple[NoticeSummary, tuple[int, ...]]],
-                           now: datetime) -> list[Reply]:
+    async def _set_village(
+        self,
+        s: AsyncSession,
+        tenant: Tenant,
+        resident: Resident,
+        name: str | None,
+        notices: list[tuple[NoticeSummary, tuple[int, ...]]],
+        now: datetime,
+    ) -> list[Reply]:
         """Record where the resident lives (None: none of the commune's villages); the
         village's notices still current are listed, so one they missed is not lost."""
         village = await village_by_name(s, tenant.id, name) if name else None
@@ -546,42 +839,78 @@ class InboundProcessor(Worker):
             return []
         _ = gettext_for(resident.language)
         lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in missed[:5]]
-        return [Text("\n".join([_("Thông báo gần đây cho {village}:").format(
-            village=village.name), *lines]))]
+        return [
+            Text(
+                "\n".join(
+                    [_("Thông báo gần đây cho {village}:").format(village=village.name), *lines]
+                )
+            )
+        ]
 
     @staticmethod
-    def _queue(rows: _Rows, tenant: Tenant, event: InboundEvent, inbound: Inbound,
-               resident: Resident, replies: list[Reply]) -> None:
+    def _queue(
+        rows: _Rows,
+        tenant: Tenant,
+        event: InboundEvent,
+        inbound: Inbound,
+        resident: Resident,
+        replies: list[Reply],
+    ) -> None:
         """Replies become outbound rows keyed by the event (``reply:<event id>:<n>``)."""
-        rows.outbound += [outbound_row(tenant.id, resident.id, event.channel, inbound.user_id,
-                                       f"reply:{event.id}:{n}", reply, 0)
-                          for n, reply in enumerate(replies)]
+        rows.outbound += [
+            outbound_row(
+                tenant.id,
+                resident.id,
+                event.channel,
+                inbound.user_id,
+                f"reply:{event.id}:{n}",
+                reply,
+                0,
+            )
+            for n, reply in enumerate(replies)
+        ]
 
-    async def _delivery_state(self, s: AsyncSession, tenant: Tenant, channel: str,
-                              inbound: Inbound, kind: str) -> None:
+    async def _delivery_state(
+        self, s: AsyncSession, tenant: Tenant, channel: str, inbound: Inbound, kind: str
+    ) -> None:
         ids = list(inbound.msg_ids) or ([inbound.msg_id] if inbound.msg_id else [])
         if not ids:
             return
         outbound_ids = select(ProviderMessage.outbound_id).where(
-            ProviderMessage.commune_id == tenant.id, ProviderMessage.channel == channel,
-            ProviderMessage.provider_message_id.in_(ids))
+            ProviderMessage.commune_id == tenant.id,
+            ProviderMessage.channel == channel,
+            ProviderMessage.provider_message_id.in_(ids),
+        )
         column = OutboundMessage.seen_at if kind == "seen" else OutboundMessage.delivered_at
-        await s.execute(update(OutboundMessage).where(
-            OutboundMessage.id.in_(outbound_ids.scalar_subquery()), column.is_(None))
-            .values({column: utcnow()}))
+        await s.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(outbound_ids.scalar_subquery()), column.is_(None))
+            .values({column: utcnow()})
+        )
 
 
-async def set_topic_preference(s: AsyncSession, resident: Resident, topic: str,
-                               subscribed: bool) -> None:
+async def set_topic_preference(
+    s: AsyncSession, resident: Resident, topic: str, subscribed: bool
+) -> None:
     """Record a resident's choice; subscribing to everything clears every earlier choice."""
     if topic == "*" and subscribed:
         await s.execute(delete(TopicPreference).where(TopicPreference.resident_id == resident.id))
         return
-    pref = (await s.execute(select(TopicPreference).where(
-        TopicPreference.resident_id == resident.id, TopicPreference.topic == topic))
+    pref = (
+        await s.execute(
+            select(TopicPreference).where(
+                TopicPreference.resident_id == resident.id, TopicPreference.topic == topic
+            )
+        )
     ).scalar_one_or_none()
     if pref is None:
-        s.add(TopicPreference(commune_id=resident.commune_id, resident_id=resident.id,
-                              topic=topic, subscribed=subscribed))
+        s.add(
+            TopicPreference(
+                commune_id=resident.commune_id,
+                resident_id=resident.id,
+                topic=topic,
+                subscribed=subscribed,
+            )
+        )
     else:
         pref.subscribed = subscribed

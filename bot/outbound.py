@@ -36,8 +36,9 @@ HELD_RECHECK = timedelta(hours=1)
 class OutboundChannel(Protocol):
     name: str
 
-    async def deliver(self, row: OutboundMessage, tenant: Tenant,
-                      progress: ProgressCallback) -> Delivered: ...
+    async def deliver(
+        self, row: OutboundMessage, tenant: Tenant, progress: ProgressCallback
+    ) -> Delivered: ...
 
 
 class ProgressCallback(Protocol):
@@ -52,9 +53,16 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
 class Sender(Worker):
     topic = OUTBOUND_TOPIC
 
-    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 channels: dict[str, OutboundChannel], max_attempts: int = 8,
-                 batch: int = 100, concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        sm: async_sessionmaker,
+        tenants: Tenants,
+        coord: Coordinator,
+        channels: dict[str, OutboundChannel],
+        max_attempts: int = 8,
+        batch: int = 100,
+        concurrency: int = 32,
+    ) -> None:
         super().__init__(coord)
         self.sm = sm
         self.tenants = tenants
@@ -69,21 +77,38 @@ class Sender(Worker):
     async def claim(self) -> list[OutboundMessage]:
         now = utcnow()
         async with self.sm() as s, s.begin():
-            ids = select(OutboundMessage.id).where(or_(
-                (OutboundMessage.status == "pending") & (OutboundMessage.next_attempt_at <= now),
-                (OutboundMessage.status == "sending") & (OutboundMessage.claimed_at < now - LEASE),
-            )).order_by(OutboundMessage.priority, OutboundMessage.id).limit(self.batch) \
+            ids = (
+                select(OutboundMessage.id)
+                .where(
+                    or_(
+                        (OutboundMessage.status == "pending")
+                        & (OutboundMessage.next_attempt_at <= now),
+                        (OutboundMessage.status == "sending")
+                        & (OutboundMessage.claimed_at < now - LEASE),
+                    )
+                )
+                .order_by(OutboundMessage.priority, OutboundMessage.id)
+                .limit(self.batch)
                 .with_for_update(skip_locked=True)
+            )
             # Core rows (attribute access like the model), not ORM objects: cheaper by far
             table = OutboundMessage.__table__
-            claimed = (await s.execute(
-                update(table).where(table.c.id.in_(ids.scalar_subquery()))
-                .values(status="sending", claimed_at=now, claimed_by=self.worker,
+            claimed = (
+                await s.execute(
+                    update(table)
+                    .where(table.c.id.in_(ids.scalar_subquery()))
+                    .values(
+                        status="sending",
+                        claimed_at=now,
+                        claimed_by=self.worker,
                         attempts=table.c.attempts + 1,
                         # SET reads the old row: was a lease lapsed on this one? (sticky: a
                         # row once in doubt is checked on every later try)
-                        resumed=(table.c.status == "sending") | table.c.resumed)
-                .returning(*table.c))).all()
+                        resumed=(table.c.status == "sending") | table.c.resumed,
+                    )
+                    .returning(*table.c)
+                )
+            ).all()
         return sorted(claimed, key=lambda r: (r.priority, r.id))  # type: ignore[return-value]
 
     async def run_once(self) -> int:
@@ -104,24 +129,35 @@ class Sender(Worker):
                 try:
                     await self.send(row)
                 except Exception:  # noqa: BLE001 - never let one row cancel its batch
-                    log.exception("outbound %s: recording its outcome failed; the lease will "
-                                  "return it to the queue", row.id)
+                    log.exception(
+                        "outbound %s: recording its outcome failed; the lease will "
+                        "return it to the queue",
+                        row.id,
+                    )
 
     def _mine(self, row: OutboundMessage):  # type: ignore[no-untyped-def]
         """Only the worker holding the claim may write a row's outcome (another worker may
         have taken it over after the lease ran out)."""
         table = OutboundMessage.__table__
-        return (table.c.id == row.id) & (table.c.claimed_by == self.worker) & \
-            (table.c.status == "sending")
+        return (
+            (table.c.id == row.id)
+            & (table.c.claimed_by == self.worker)
+            & (table.c.status == "sending")
+        )
 
     async def send(self, row: OutboundMessage) -> None:
         try:
             tenant = self.tenants.by_id(row.commune_id)
             channel = self.channels[row.channel]
         except KeyError:
-            await self._failed(row, ZaloError(0, f"commune {row.commune_id} or channel "
-                                                 f"{row.channel!r} is no longer configured",
-                                              Outcome.PERMANENT))
+            await self._failed(
+                row,
+                ZaloError(
+                    0,
+                    f"commune {row.commune_id} or channel {row.channel!r} is no longer configured",
+                    Outcome.PERMANENT,
+                ),
+            )
             return
 
         if row.resumed and hasattr(channel, "already_delivered"):
@@ -129,11 +165,13 @@ class Sender(Worker):
             try:
                 found = await channel.already_delivered(row, tenant)
             except ZaloError as exc:  # cannot tell: wait and check again, never send blind
-                log.warning("outbound %s: could not check the conversation (%s); later",
-                            row.id, exc.reason)
+                log.warning(
+                    "outbound %s: could not check the conversation (%s); later", row.id, exc.reason
+                )
                 if exc.outcome is not Outcome.NO_TOKEN:
-                    exc = ZaloError(exc.code, exc.reason, Outcome.THROTTLED,
-                                    retry_after=exc.retry_after or 30.0)
+                    exc = ZaloError(
+                        exc.code, exc.reason, Outcome.THROTTLED, retry_after=exc.retry_after or 30.0
+                    )
                 await self._failed(row, exc)
                 return
             if found is not None and await self._known(found.provider_ids):
@@ -148,9 +186,15 @@ class Sender(Worker):
 
         async def progress(parts_sent: int, provider_ids: list[str]) -> None:
             async with self.sm() as s, s.begin():
-                await s.execute(update(OutboundMessage.__table__).where(self._mine(row)).values(
-                    parts_sent=parts_sent, provider_message_ids=provider_ids,
-                    claimed_at=utcnow()))  # renew the lease between parts
+                await s.execute(
+                    update(OutboundMessage.__table__)
+                    .where(self._mine(row))
+                    .values(
+                        parts_sent=parts_sent,
+                        provider_message_ids=provider_ids,
+                        claimed_at=utcnow(),
+                    )
+                )  # renew the lease between parts
 
         try:
             delivered = await channel.deliver(row, tenant, progress)
@@ -166,15 +210,20 @@ class Sender(Worker):
     async def _still_mine(self, row: OutboundMessage) -> bool:
         """Renew the claim if this worker still holds it."""
         async with self.sm() as s, s.begin():
-            result = await s.execute(update(OutboundMessage.__table__).where(self._mine(row))
-                                     .values(claimed_at=utcnow()))
+            result = await s.execute(
+                update(OutboundMessage.__table__).where(self._mine(row)).values(claimed_at=utcnow())
+            )
             return bool(result.rowcount)
 
     async def _known(self, provider_ids: list[str]) -> bool:
         async with self.sm() as s:
-            return (await s.execute(select(ProviderMessage.id).where(
-                ProviderMessage.provider_message_id.in_(provider_ids)).limit(1))).first() \
-                is not None
+            return (
+                await s.execute(
+                    select(ProviderMessage.id)
+                    .where(ProviderMessage.provider_message_id.in_(provider_ids))
+                    .limit(1)
+                )
+            ).first() is not None
 
     async def _record_sent(self, row: OutboundMessage, delivered: Delivered) -> None:
         """Group commit: concurrent sends queue their result; whoever holds the lock writes
@@ -190,17 +239,31 @@ class Sender(Worker):
                         now = utcnow()
                         table = OutboundMessage.__table__
                         await s.execute(
-                            update(table).where(
+                            update(table)
+                            .where(
                                 (table.c.id == bindparam("row_id"))
                                 & (table.c.claimed_by == self.worker)
-                                & (table.c.status == "sending")).values(
-                                status="sent", sent_at=now, error_code=None, error_reason=None,
-                                provider_message_ids=bindparam("pids")),
-                            [{"row_id": r.id, "pids": d.provider_ids} for r, d, _ in batch])
+                                & (table.c.status == "sending")
+                            )
+                            .values(
+                                status="sent",
+                                sent_at=now,
+                                error_code=None,
+                                error_reason=None,
+                                provider_message_ids=bindparam("pids"),
+                            ),
+                            [{"row_id": r.id, "pids": d.provider_ids} for r, d, _ in batch],
+                        )
                         provider_rows = [
-                            {"commune_id": r.commune_id, "channel": r.channel,
-                             "provider_message_id": pid, "outbound_id": r.id}
-                            for r, d, _ in batch for pid in d.provider_ids]
+                            {
+                                "commune_id": r.commune_id,
+                                "channel": r.channel,
+                                "provider_message_id": pid,
+                                "outbound_id": r.id,
+                            }
+                            for r, d, _ in batch
+                            for pid in d.provider_ids
+                        ]
                         if provider_rows:
                             await s.execute(insert(ProviderMessage.__table__), provider_rows)
                 except BaseException as exc:
@@ -221,20 +284,28 @@ class Sender(Worker):
             values["resumed"] = True
         if exc.outcome is Outcome.NO_TOKEN:
             # the OA must be reconnected: not the message's fault; it goes when tokens return
-            values.update(status="pending", attempts=max(0, row.attempts - 1),
-                          error_code=NO_TOKEN_CODE, next_attempt_at=utcnow() + HELD_RECHECK)
+            values.update(
+                status="pending",
+                attempts=max(0, row.attempts - 1),
+                error_code=NO_TOKEN_CODE,
+                next_attempt_at=utcnow() + HELD_RECHECK,
+            )
             log.info("outbound %s held: %s", row.id, exc.reason)  # the OA's state is logged
             # once, where it changed (bot/channels/zalo/oauth.py, bot/echoes.py)
         elif exc.outcome is Outcome.THROTTLED:
             # a rate limit or a busy lock is not the message's fault: give the attempt back
-            values.update(status="pending", attempts=max(0, row.attempts - 1),
-                          next_attempt_at=utcnow() + timedelta(
-                              seconds=exc.retry_after or backoff(1)))
+            values.update(
+                status="pending",
+                attempts=max(0, row.attempts - 1),
+                next_attempt_at=utcnow() + timedelta(seconds=exc.retry_after or backoff(1)),
+            )
             log.info("outbound %s: %s; waiting", row.id, exc.reason)
         elif exc.outcome is Outcome.RETRY and row.attempts < self.max_attempts:
-            values.update(status="pending",
-                          next_attempt_at=utcnow() + timedelta(
-                              seconds=backoff(row.attempts, exc.retry_after)))
+            values.update(
+                status="pending",
+                next_attempt_at=utcnow()
+                + timedelta(seconds=backoff(row.attempts, exc.retry_after)),
+            )
             log.info("outbound %s: %s; retry #%s", row.id, exc.reason, row.attempts)
         elif exc.outcome is Outcome.WINDOW_CLOSED:
             values["status"] = "window_closed"
@@ -243,8 +314,12 @@ class Sender(Worker):
             values["status"] = "failed"
             log.warning("outbound %s failed: %s", row.id, exc.reason)
         async with self.sm() as s, s.begin():
-            result = await s.execute(update(OutboundMessage.__table__).where(self._mine(row))
-                                     .values(**values))
+            result = await s.execute(
+                update(OutboundMessage.__table__).where(self._mine(row)).values(**values)
+            )
             if result.rowcount and values["status"] == "window_closed" and row.resident_id:
-                await s.execute(update(Resident).where(Resident.id == row.resident_id).values(
-                    window_closed_at=utcnow(), window_error=exc.reason[:200]))
+                await s.execute(
+                    update(Resident)
+                    .where(Resident.id == row.resident_id)
+                    .values(window_closed_at=utcnow(), window_error=exc.reason[:200])
+                )

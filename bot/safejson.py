@@ -39,8 +39,7 @@ def depth(text: str, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
-def loads(data: bytes | str, *, max_bytes: int | None = None,
-          max_depth: int = MAX_DEPTH) -> Any:
+def loads(data: bytes | str, *, max_bytes: int | None = None, max_depth: int = MAX_DEPTH) -> Any:
     """The parsed document, or ``JsonError`` for anything that is not JSON (or not UTF-8), is
     larger than ``max_bytes`` or nests deeper than ``max_depth``."""
     if max_bytes is not None and len(data) > max_bytes:

@@ -87,7 +87,13 @@ async def sync(settings: Settings, sm: async_sessionmaker) -> Tenants:
             row = rows[cfg.code]
             for village in cfg.villages:
                 if (row.id, village.name) not in have:
-                    s.add(models.Village(commune_id=row.id, name=village.name, kind=village.kind,
-                                         search_key=search_key(village.name)))
+                    s.add(
+                        models.Village(
+                            commune_id=row.id,
+                            name=village.name,
+                            kind=village.kind,
+                            search_key=search_key(village.name),
+                        )
+                    )
             tenants.add(Tenant(row.id, cfg))
     return tenants

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime) -> datetime:
     """Aware UTC datetime; a naive value is taken to be UTC already (that is how we store it)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def to_vn(value: datetime) -> datetime:
@@ -35,7 +35,7 @@ def from_epoch_ms(value: str | int | float | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        return datetime.fromtimestamp(int(float(value)) / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(int(float(value)) / 1000, tz=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -48,4 +48,4 @@ def from_vn_local(value: datetime) -> datetime:
     """A time people gave us: naive means Vietnamese wall-clock time; aware is kept. → UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=VN_TZ)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

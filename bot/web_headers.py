@@ -25,9 +25,11 @@ SANDBOX = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'"
 def page_policy(frame_ancestors: Sequence[str] = ()) -> str:
     """An HTML page of ours: scripts, styles, images and the websocket from this origin only."""
     ancestors = " ".join(["'self'", *frame_ancestors])
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-            "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
-            f"frame-ancestors {ancestors}")
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+        "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+        f"frame-ancestors {ancestors}"
+    )
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -43,10 +43,29 @@ EXPECTED_PACKAGE_VERSION = "1.0.4"
 TABLE = "admin_units"  # 34-province table; "admin_units_legacy" is the pre-7/2025 63-province one
 DEFAULT_OUT = REPO_ROOT / "data" / "admin_units"
 
-PROVINCE_COLUMNS = ["code", "name", "short_name", "type", "search_key", "short_key", "aliases",
-                    "latitude", "longitude"]
-COMMUNE_COLUMNS = ["code", "name", "short_name", "type", "province_code", "province_name",
-                   "search_key", "short_key", "latitude", "longitude"]
+PROVINCE_COLUMNS = [
+    "code",
+    "name",
+    "short_name",
+    "type",
+    "search_key",
+    "short_key",
+    "aliases",
+    "latitude",
+    "longitude",
+]
+COMMUNE_COLUMNS = [
+    "code",
+    "name",
+    "short_name",
+    "type",
+    "province_code",
+    "province_name",
+    "search_key",
+    "short_key",
+    "latitude",
+    "longitude",
+]
 
 # Name prefix -> normalised type value written to the CSV.
 COMMUNE_TYPES = {"Xã": "xã", "Phường": "phường", "Đặc khu": "đặc khu"}
@@ -54,8 +73,7 @@ PROVINCE_TYPES = {"Thành phố": "thành phố", "Tỉnh": "tỉnh"}
 
 # Reference figures (QĐ 19/2025/QĐ-TTg; docs domain-vn.md §6). Differences only warn: the data
 # is meant to be replaceable when units change again.
-EXPECTED = {"provinces": 34, "units": 3321,
-            "by_type": {"xã": 2621, "phường": 687, "đặc khu": 13}}
+EXPECTED = {"provinces": 34, "units": 3321, "by_type": {"xã": 2621, "phường": 687, "đặc khu": 13}}
 
 
 def nfc(value: str) -> str:
@@ -66,7 +84,7 @@ def split_type(name: str, types: dict[str, str]) -> tuple[str, str]:
     """``"Xã Bắc Hà"`` -> ``("xã", "Bắc Hà")`` using the longest matching type prefix."""
     for prefix in sorted(types, key=len, reverse=True):
         if name.startswith(prefix + " "):
-            return types[prefix], name[len(prefix) + 1:].strip()
+            return types[prefix], name[len(prefix) + 1 :].strip()
     raise ValueError(f"unrecognised administrative type in name {name!r}")
 
 
@@ -80,8 +98,13 @@ def sha256_bytes(data: bytes) -> str:
 
 def to_csv(columns: list[str], rows: list[dict[str, str]]) -> bytes:
     buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n",
-                            quoting=csv.QUOTE_MINIMAL, extrasaction="raise")
+    writer = csv.DictWriter(
+        buf,
+        fieldnames=columns,
+        lineterminator="\n",
+        quoting=csv.QUOTE_MINIMAL,
+        extrasaction="raise",
+    )
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue().encode("utf-8")
@@ -91,12 +114,16 @@ def load_source() -> tuple[list[dict], dict]:
     try:
         from vietnamadminunits.database import query
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        sys.exit(f"{PACKAGE} is not installed: pip install {PACKAGE}=={EXPECTED_PACKAGE_VERSION} "
-                 f"({exc})")
+        sys.exit(
+            f"{PACKAGE} is not installed: pip install {PACKAGE}=={EXPECTED_PACKAGE_VERSION} ({exc})"
+        )
     version = metadata.version(PACKAGE)
     if version != EXPECTED_PACKAGE_VERSION:
-        print(f"warning: {PACKAGE} {version} installed, script written for "
-              f"{EXPECTED_PACKAGE_VERSION}; check the output carefully", file=sys.stderr)
+        print(
+            f"warning: {PACKAGE} {version} installed, script written for "
+            f"{EXPECTED_PACKAGE_VERSION}; check the output carefully",
+            file=sys.stderr,
+        )
     rows = query(
         f"SELECT province, provinceShort, provinceCode, provinceLat, provinceLon, provinceAlias, "
         f"ward, wardShort, wardType, wardCode, wardLat, wardLon FROM [{TABLE}]"
@@ -111,8 +138,12 @@ def load_source() -> tuple[list[dict], dict]:
             db_sha256 = sha256_bytes(Path(f.locate()).read_bytes())
     if not licence_text:
         sys.exit(f"could not find the LICENSE file of {PACKAGE}")
-    info = {"version": version, "licence_text": licence_text, "db_sha256": db_sha256,
-            "home_page": dist.metadata.get("Home-page") or ""}
+    info = {
+        "version": version,
+        "licence_text": licence_text,
+        "db_sha256": db_sha256,
+        "home_page": dist.metadata.get("Home-page") or "",
+    }
     return rows, info
 
 
@@ -131,14 +162,20 @@ def build(rows: list[dict], info: dict) -> dict[str, bytes]:
 
         ptype, pshort = split_type(r["province"], PROVINCE_TYPES)
         if pshort != r["provinceShort"]:
-            raise ValueError(f"province short name mismatch: {r['province']!r} vs "
-                             f"{r['provinceShort']!r}")
+            raise ValueError(
+                f"province short name mismatch: {r['province']!r} vs {r['provinceShort']!r}"
+            )
         aliases = json.loads(r["provinceAlias"]) if r["provinceAlias"] else []
         prov = {
-            "code": pcode, "name": r["province"], "short_name": pshort, "type": ptype,
-            "search_key": search_key(r["province"]), "short_key": search_key(pshort),
+            "code": pcode,
+            "name": r["province"],
+            "short_name": pshort,
+            "type": ptype,
+            "search_key": search_key(r["province"]),
+            "short_key": search_key(pshort),
             "aliases": "|".join(sorted(search_key(a) for a in aliases)),
-            "latitude": fmt_float(r["provinceLat"]), "longitude": fmt_float(r["provinceLon"]),
+            "latitude": fmt_float(r["provinceLat"]),
+            "longitude": fmt_float(r["provinceLon"]),
         }
         if provinces.setdefault(pcode, prov) != prov:
             raise ValueError(f"inconsistent province rows for code {pcode}")
@@ -151,15 +188,27 @@ def build(rows: list[dict], info: dict) -> dict[str, bytes]:
             raise ValueError(f"commune short name mismatch: {r['ward']!r} vs {r['wardShort']!r}")
         src_type = (r["wardType"] or "").lower()
         if src_type != ctype:
-            corrections.append({"code": code, "name": r["ward"], "field": "type",
-                                "source_value": r["wardType"], "value": ctype,
-                                "reason": "package wardType contradicts the unit name; "
-                                          "name prefix used"})
+            corrections.append(
+                {
+                    "code": code,
+                    "name": r["ward"],
+                    "field": "type",
+                    "source_value": r["wardType"],
+                    "value": ctype,
+                    "reason": "package wardType contradicts the unit name; name prefix used",
+                }
+            )
         unit = {
-            "code": code, "name": r["ward"], "short_name": cshort, "type": ctype,
-            "province_code": pcode, "province_name": r["province"],
-            "search_key": search_key(r["ward"]), "short_key": search_key(cshort),
-            "latitude": fmt_float(r["wardLat"]), "longitude": fmt_float(r["wardLon"]),
+            "code": code,
+            "name": r["ward"],
+            "short_name": cshort,
+            "type": ctype,
+            "province_code": pcode,
+            "province_name": r["province"],
+            "search_key": search_key(r["ward"]),
+            "short_key": search_key(cshort),
+            "latitude": fmt_float(r["wardLat"]),
+            "longitude": fmt_float(r["wardLon"]),
         }
         if code in communes and communes[code] != unit:
             raise ValueError(f"duplicate commune code {code} with different data")
@@ -180,8 +229,9 @@ def build(rows: list[dict], info: dict) -> dict[str, bytes]:
     }
     for key in ("provinces", "units", "by_type"):
         if counts[key] != EXPECTED[key]:
-            print(f"warning: {key} = {counts[key]}, reference says {EXPECTED[key]}",
-                  file=sys.stderr)
+            print(
+                f"warning: {key} = {counts[key]}, reference says {EXPECTED[key]}", file=sys.stderr
+            )
 
     meta = {
         "dataset": "vn-admin-units-2025",
@@ -190,37 +240,50 @@ def build(rows: list[dict], info: dict) -> dict[str, bytes]:
         "legal_basis": "QĐ 19/2025/QĐ-TTg (danh mục và mã số các đơn vị hành chính Việt Nam)",
         "upstream_snapshot_date": "2025-07-18",
         "upstream_snapshot_note": "date of the danhmuchanhchinh.gso.gov.vn extract the package was "
-                                  "built from, as recorded in docs (domain-vn.md §6); the package "
-                                  "itself carries no date",
+        "built from, as recorded in docs (domain-vn.md §6); the package "
+        "itself carries no date",
         "source": {
             "package": PACKAGE,
             "package_version": info["version"],
             "package_url": f"https://pypi.org/project/{PACKAGE}/{info['version']}/",
-            "repository": (info["home_page"]
-                           or "https://github.com/tranngocminhhieu/vietnamadminunits"),
+            "repository": (
+                info["home_page"] or "https://github.com/tranngocminhhieu/vietnamadminunits"
+            ),
             "table": TABLE,
             "dataset_db_sha256": info["db_sha256"],
             "upstream": ["https://danhmuchanhchinh.gso.gov.vn", "https://sapnhap.bando.com.vn"],
         },
         "licence": {
             "spdx": "MIT",
-            "copyright": next((ln.strip() for ln in info["licence_text"].splitlines()
-                               if ln.strip().lower().startswith("copyright")), ""),
+            "copyright": next(
+                (
+                    ln.strip()
+                    for ln in info["licence_text"].splitlines()
+                    if ln.strip().lower().startswith("copyright")
+                ),
+                "",
+            ),
             "file": "LICENSE.vietnamadminunits",
         },
         "counts": counts,
         "files": {
-            "provinces.csv": {"sha256": sha256_bytes(provinces_csv), "rows": len(province_rows),
-                              "columns": PROVINCE_COLUMNS},
-            "communes.csv": {"sha256": sha256_bytes(communes_csv), "rows": len(commune_rows),
-                             "columns": COMMUNE_COLUMNS},
+            "provinces.csv": {
+                "sha256": sha256_bytes(provinces_csv),
+                "rows": len(province_rows),
+                "columns": PROVINCE_COLUMNS,
+            },
+            "communes.csv": {
+                "sha256": sha256_bytes(communes_csv),
+                "rows": len(commune_rows),
+                "columns": COMMUNE_COLUMNS,
+            },
         },
         "corrections": sorted(corrections, key=lambda c: c["code"]),
         "generator": "scripts/build_admin_units.py",
         "regenerate": f"pip install {PACKAGE}=={EXPECTED_PACKAGE_VERSION} && "
-                      "python scripts/build_admin_units.py",
+        "python scripts/build_admin_units.py",
     }
-    meta_json = (json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+    meta_json = json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
     licence = info["licence_text"].replace("\r\n", "\n")
     if not licence.endswith("\n"):
         licence += "\n"
@@ -235,16 +298,22 @@ def build(rows: list[dict], info: dict) -> dict[str, bytes]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
-    ap.add_argument("--check", action="store_true",
-                    help="do not write; exit 1 if the files on disk are not up to date")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 if the files on disk are not up to date",
+    )
     args = ap.parse_args(argv)
 
     rows, info = load_source()
     outputs = build(rows, info)
 
     if args.check:
-        stale = [n for n, data in outputs.items()
-                 if not (args.out / n).is_file() or (args.out / n).read_bytes() != data]
+        stale = [
+            n
+            for n, data in outputs.items()
+            if not (args.out / n).is_file() or (args.out / n).read_bytes() != data
+        ]
         for n in stale:
             print(f"out of date: {args.out / n}", file=sys.stderr)
         return 1 if stale else 0
@@ -254,8 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / name).write_bytes(data)
     meta = json.loads(outputs["meta.json"])
     c = meta["counts"]
-    print(f"wrote {args.out}: {c['provinces']} provinces, {c['units']} units {c['by_type']}; "
-          f"{len(meta['corrections'])} correction(s)")
+    print(
+        f"wrote {args.out}: {c['provinces']} provinces, {c['units']} units {c['by_type']}; "
+        f"{len(meta['corrections'])} correction(s)"
+    )
     return 0
 
 

@@ -128,15 +128,21 @@ async def sim() -> AsyncIterator[ZaloSimulator]:
     simulator.add_app(APP_ID, APP_SECRET)
     # tests run at any hour and broadcast often: the tests about Zalo's broadcast rules (night,
     # quotas) switch them on (tests/test_zalo_rules.py)
-    simulator.configure(broadcast_night_refused=False, broadcast_month_quota=None,
-                        broadcast_day_quota=None)
+    simulator.configure(
+        broadcast_night_refused=False, broadcast_month_quota=None, broadcast_day_quota=None
+    )
     yield simulator
     await simulator.stop()
 
 
 #: Zalo's broadcast hours and quotas lifted (tests run at any hour, several broadcasts a day)
-ANY_HOUR_BROADCASTS = {"per_follower_month": 1000, "per_follower_day": 1000, "review_s": 0,
-                       "send_from": "00:00", "deliver_by": "23:59:59"}
+ANY_HOUR_BROADCASTS = {
+    "per_follower_month": 1000,
+    "per_follower_day": 1000,
+    "review_s": 0,
+    "send_from": "00:00",
+    "deliver_by": "23:59:59",
+}
 
 
 def oa_id(n: int) -> str:
@@ -147,10 +153,17 @@ def commune_code(n: int) -> str:
     return f"{90000 + n:05d}"
 
 
-def make_settings(store: str, sim: ZaloSimulator, communes: int = 2,
-                  redis: str | None = None, nlu: dict[str, Any] | None = None,
-                  notices: dict[str, Any] | None = None, feedback: dict[str, Any] | None = None,
-                  commune_extra: dict[str, Any] | None = None, **zalo: Any) -> Settings:
+def make_settings(
+    store: str,
+    sim: ZaloSimulator,
+    communes: int = 2,
+    redis: str | None = None,
+    nlu: dict[str, Any] | None = None,
+    notices: dict[str, Any] | None = None,
+    feedback: dict[str, Any] | None = None,
+    commune_extra: dict[str, Any] | None = None,
+    **zalo: Any,
+) -> Settings:
     raw = {
         "service": {"secret_key": "test-secret-key", "public_url": "http://127.0.0.1:1"},
         "database_url": store,
@@ -158,23 +171,35 @@ def make_settings(store: str, sim: ZaloSimulator, communes: int = 2,
         "nlu": nlu or {},
         "notices": notices or {},
         "feedback": feedback or {},
-        "zalo": {"api_base": sim.base_url, "oauth_base": sim.base_url,
-                 "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}],
-                 "article_cover_url": "https://xa.example.gov.vn/anh-bia.jpg",
-                 "broadcasts": ANY_HOUR_BROADCASTS,
-                 # tests move the simulator's clock (days ahead, to 10:00 tomorrow), not ours:
-                 # its events' dates are taken as they come. tests/test_webhook_limits.py checks
-                 # the window with its defaults.
-                 "event_max_age_s": 400 * 86400, "event_future_skew_s": 400 * 86400, **zalo},
-        "communes": [{
-            "code": commune_code(n), "name": f"Xã Thử Nghiệm {n}",
-            "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"},
-                             {"days": "mon-fri", "open": "13:30", "close": "17:00"}],
-            "address": f"UBND xã Thử Nghiệm {n}", "phone": f"0214 000 {n:03d}",
-            "villages": ["Nậm Mòn", "Bản Phố"],
-            "zalo": {"oa_id": oa_id(n), "app_id": APP_ID, "oa_secret_key": f"oa-secret-{n}"},
-            **(commune_extra or {}),
-        } for n in range(1, communes + 1)],
+        "zalo": {
+            "api_base": sim.base_url,
+            "oauth_base": sim.base_url,
+            "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}],
+            "article_cover_url": "https://xa.example.gov.vn/anh-bia.jpg",
+            "broadcasts": ANY_HOUR_BROADCASTS,
+            # tests move the simulator's clock (days ahead, to 10:00 tomorrow), not ours:
+            # its events' dates are taken as they come. tests/test_webhook_limits.py checks
+            # the window with its defaults.
+            "event_max_age_s": 400 * 86400,
+            "event_future_skew_s": 400 * 86400,
+            **zalo,
+        },
+        "communes": [
+            {
+                "code": commune_code(n),
+                "name": f"Xã Thử Nghiệm {n}",
+                "office_hours": [
+                    {"days": "mon-fri", "open": "07:30", "close": "11:30"},
+                    {"days": "mon-fri", "open": "13:30", "close": "17:00"},
+                ],
+                "address": f"UBND xã Thử Nghiệm {n}",
+                "phone": f"0214 000 {n:03d}",
+                "villages": ["Nậm Mòn", "Bản Phố"],
+                "zalo": {"oa_id": oa_id(n), "app_id": APP_ID, "oa_secret_key": f"oa-secret-{n}"},
+                **(commune_extra or {}),
+            }
+            for n in range(1, communes + 1)
+        ],
     }
     return settings_from_dict(raw, env={})
 

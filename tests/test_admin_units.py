@@ -38,6 +38,7 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 # ----------------------------------------------------------------- files and metadata
 
+
 def test_default_data_dir_is_repo_data():
     assert au.data_dir() == DATA
 
@@ -48,7 +49,8 @@ def test_meta_sha256_matches_csv_files(name):
     digest = hashlib.sha256((DATA / name).read_bytes()).hexdigest()
     assert meta["files"][name]["sha256"] == digest, (
         f"{name} differs from meta.json: regenerate with scripts/build_admin_units.py "
-        "instead of editing the CSV by hand")
+        "instead of editing the CSV by hand"
+    )
     assert au.verify_integrity() == {"provinces.csv": True, "communes.csv": True}
 
 
@@ -105,6 +107,7 @@ def test_dataset_meta():
 
 # ----------------------------------------------------------------- counts
 
+
 def test_counts():
     c = au.counts()
     assert c["provinces"] == 34
@@ -114,12 +117,15 @@ def test_counts():
     assert c["by_province"] == au.dataset_meta()["counts"]["by_province"]
 
 
-@pytest.mark.parametrize("code,name,total,xa,phuong", [
-    ("15", "Tỉnh Lào Cai", 99, 89, 10),
-    ("19", "Tỉnh Thái Nguyên", 92, 77, 15),
-    ("66", "Tỉnh Đắk Lắk", 102, 88, 14),
-    ("86", "Tỉnh Vĩnh Long", 124, 105, 19),
-])
+@pytest.mark.parametrize(
+    "code,name,total,xa,phuong",
+    [
+        ("15", "Tỉnh Lào Cai", 99, 89, 10),
+        ("19", "Tỉnh Thái Nguyên", 92, 77, 15),
+        ("66", "Tỉnh Đắk Lắk", 102, 88, 14),
+        ("86", "Tỉnh Vĩnh Long", 124, 105, 19),
+    ],
+)
 def test_known_provinces(code, name, total, xa, phuong):
     province = au.get_province(code)
     assert province is not None and province.name == name and province.type == "tỉnh"
@@ -148,12 +154,17 @@ def test_codes_are_five_digits_unique_and_consistent():
 
 def test_type_corrections_follow_the_name():
     assert au.get_unit("10543").type == "phường"  # Phường Việt Hòa, package says Xã
-    assert au.get_unit("31299").type == "xã"      # Xã Phong Điền, package says Phường
+    assert au.get_unit("31299").type == "xã"  # Xã Phong Điền, package says Phường
     assert {c["code"] for c in au.dataset_meta()["corrections"]} == {
-        "10543", "11848", "31213", "31299"}
+        "10543",
+        "11848",
+        "31213",
+        "31299",
+    }
 
 
 # ----------------------------------------------------------------- lookups
+
 
 def test_get_unit_padded_and_unpadded():
     unit = au.get_unit("00004")
@@ -196,8 +207,18 @@ def test_require_unit():
 
 # ----------------------------------------------------------------- search
 
-@pytest.mark.parametrize("query", ["bac ha", "Bắc Hà", "BẮC HÀ", "xa bac ha", "Xã Bắc Hà",
-                                   unicodedata.normalize("NFD", "Bắc Hà")])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "bac ha",
+        "Bắc Hà",
+        "BẮC HÀ",
+        "xa bac ha",
+        "Xã Bắc Hà",
+        unicodedata.normalize("NFD", "Bắc Hà"),
+    ],
+)
 def test_search_bac_ha(query):
     results = au.search(query)
     assert results and results[0].code == "02839" and results[0].name == "Xã Bắc Hà"
@@ -229,7 +250,9 @@ def test_search_diacritics_break_ties():
     assert au.search("Mỹ Thọ", province_code="82")[0].name == "Xã Mỹ Thọ"
     assert au.search("Mỹ Tho", province_code="82")[0].name == "Phường Mỹ Tho"
     assert {u.name for u in au.search("my tho", province_code="82")[:2]} == {
-        "Xã Mỹ Thọ", "Phường Mỹ Tho"}
+        "Xã Mỹ Thọ",
+        "Phường Mỹ Tho",
+    }
 
 
 def test_search_province_filter_and_limit():

@@ -59,8 +59,9 @@ EXTERNAL = b"""<?xml version="1.0"?>
 
 @pytest.fixture
 async def desk(store_url, sim):
-    running = await start_service(make_settings(
-        store_url, sim, notices=quiet_around_now(False)), sim)
+    running = await start_service(
+        make_settings(store_url, sim, notices=quiet_around_now(False)), sim
+    )
     async with aiohttp.ClientSession() as http:
         yield Desk(running, http)
     await running.runner.cleanup()
@@ -68,8 +69,11 @@ async def desk(store_url, sim):
 
 async def post_cap(desk: Desk, key: str, document: bytes):
     url = f"{desk.running.url}/api/v1/communes/{CODE}/notices/cap"
-    async with desk.http.post(url, data=document, headers={
-            "Authorization": f"Bearer {key}", "Content-Type": "application/cap+xml"}) as r:
+    async with desk.http.post(
+        url,
+        data=document,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/cap+xml"},
+    ) as r:
         if r.content_type == "application/json":
             return r.status, await r.json()
         return r.status, {"error": await r.text()}
@@ -93,14 +97,17 @@ async def test_a_provincial_alert_becomes_a_draft(desk):
     assert draft["cap_identifier"] == "VN-KTTV-2026-11-22-0915"
 
 
-@pytest.mark.parametrize("document, reason", [
-    (BILLION_LAUGHS, "DTDs and entities are not allowed"),
-    (EXTERNAL, "DTDs and entities are not allowed"),
-    (b"<alert><unclosed>", "not well-formed"),
-    (b"<rss version='2.0'/>", "root element"),
-    (STORM.replace(b"<status>Actual</status>", b"<status>Exercise</status>"), "Actual"),
-    (STORM.replace(b"+07:00</expires>", b"</expires>"), "time zone"),
-])
+@pytest.mark.parametrize(
+    "document, reason",
+    [
+        (BILLION_LAUGHS, "DTDs and entities are not allowed"),
+        (EXTERNAL, "DTDs and entities are not allowed"),
+        (b"<alert><unclosed>", "not well-formed"),
+        (b"<rss version='2.0'/>", "root element"),
+        (STORM.replace(b"<status>Actual</status>", b"<status>Exercise</status>"), "Actual"),
+        (STORM.replace(b"+07:00</expires>", b"</expires>"), "time zone"),
+    ],
+)
 async def test_malformed_or_hostile_xml_is_refused_and_changes_nothing(desk, document, reason):
     officer = await desk.hire("officer")
     before = await count_notices(desk)
@@ -118,26 +125,41 @@ async def test_a_huge_document_is_refused(desk):
 async def test_export_import_round_trip_and_public_feeds(desk):
     await resident(desk.running, "9701")
     leader = await desk.hire("leader")
-    original = dict(NOTICE, villages=["Bản Phố"], priority="priority",
-                    image_url="https://xa.example.gov.vn/a.jpg",
-                    expires_at="2026-12-31T17:00:00",
-                    translations={"hnj": {"headline": "Txhaj tshuaj", "body": "Hnub 25"}})
+    original = dict(
+        NOTICE,
+        villages=["Bản Phố"],
+        priority="priority",
+        image_url="https://xa.example.gov.vn/a.jpg",
+        expires_at="2026-12-31T17:00:00",
+        translations={"hnj": {"headline": "Txhaj tshuaj", "body": "Hnub 25"}},
+    )
     _, d = await desk.call(leader, "POST", "", original)
     await desk.submit_and_approve(leader, d["id"])
     await wait_status(desk, leader, d["id"], "sent")
     base = f"{desk.running.url}/api/v1/communes/{CODE}/notices"
-    async with desk.http.get(f"{base}/{d['id']}/cap",
-                             headers={"Authorization": f"Bearer {leader}"}) as r:
+    async with desk.http.get(
+        f"{base}/{d['id']}/cap", headers={"Authorization": f"Bearer {leader}"}
+    ) as r:
         assert r.status == 200 and r.content_type == "application/cap+xml"
         exported = await r.read()
     root = ET.fromstring(exported)
     assert root.find(f"{{{CAP_NS}}}msgType").text == "Alert"
-    assert [i.find(f"{{{CAP_NS}}}language").text
-            for i in root.findall(f"{{{CAP_NS}}}info")] == ["vi-VN", "hnj"]
+    assert [i.find(f"{{{CAP_NS}}}language").text for i in root.findall(f"{{{CAP_NS}}}info")] == [
+        "vi-VN",
+        "hnj",
+    ]
     status, again = await post_cap(desk, leader, exported)
     assert status == 201
-    for field in ("category", "priority", "headline", "body", "villages", "expires_at",
-                  "translations", "image_url"):
+    for field in (
+        "category",
+        "priority",
+        "headline",
+        "body",
+        "villages",
+        "expires_at",
+        "translations",
+        "image_url",
+    ):
         assert again[field] == d[field], field
     # public feeds: no key, only what has gone out
     async with desk.http.get(f"{desk.running.url}/feeds/{CODE}/notices.rss") as r:
@@ -146,8 +168,7 @@ async def test_export_import_round_trip_and_public_feeds(desk):
     async with desk.http.get(f"{desk.running.url}/feeds/{CODE}/cap.atom") as r:
         atom = ET.fromstring(await r.read())
     [link] = [e.get("href") for e in atom.iter("{http://www.w3.org/2005/Atom}link")]
-    async with desk.http.get(link.replace(desk.running.settings.public_url,
-                                          desk.running.url)) as r:
+    async with desk.http.get(link.replace(desk.running.settings.public_url, desk.running.url)) as r:
         assert r.status == 200 and ET.fromstring(await r.read()).tag == f"{{{CAP_NS}}}alert"
     async with desk.http.get(f"{desk.running.url}/feeds/{CODE}/cap/{again['id']}.xml") as r:
         assert r.status == 404  # a draft is not public
@@ -158,8 +179,10 @@ async def test_export_import_round_trip_and_public_feeds(desk):
     async with desk.http.get(f"{desk.running.url}/feeds/{CODE}/cap/{huge}.xml") as r:
         assert r.status == 404
     for path in (f"/notices/{huge}", f"/handoffs/{huge}"):
-        async with desk.http.get(f"{desk.running.url}/api/v1/communes/{CODE}{path}",
-                                 headers={"Authorization": f"Bearer {leader}"}) as r:
+        async with desk.http.get(
+            f"{desk.running.url}/api/v1/communes/{CODE}{path}",
+            headers={"Authorization": f"Bearer {leader}"},
+        ) as r:
             assert r.status == 404, path
 
 

@@ -28,8 +28,13 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_valid_file_with_env_secrets_and_overrides(tmp_path):
-    env = {"APP_SECRET": "s3cret", "OA_SECRET": "oasecret", "BOT_PORT": "9001",
-           "BOT_DATABASE_URL": "sqlite+aiosqlite:///x.db", "BOT_ZALO_API_BASE": "http://sim"}
+    env = {
+        "APP_SECRET": "s3cret",
+        "OA_SECRET": "oasecret",
+        "BOT_PORT": "9001",
+        "BOT_DATABASE_URL": "sqlite+aiosqlite:///x.db",
+        "BOT_ZALO_API_BASE": "http://sim",
+    }
     s = load_settings(write(tmp_path, VALID), env=env)
     assert s.zalo.apps[0].app_secret == "s3cret"
     commune = s.communes[0]
@@ -49,27 +54,55 @@ def test_missing_env_var_names_file_and_key(tmp_path):
     assert "OA_SECRET" in str(err.value)
 
 
-@pytest.mark.parametrize("mutation, key, words", [
-    (('code: "02839"', 'code: "2839x"'), "communes.0.code", "pattern"),
-    (('close: "11:30"', 'close: "06:00"'), "communes.0.office_hours.0", "close must be after open"),
-    (("days: mon-fri", "days: mon-fry"), "communes.0.office_hours.0.days", "unknown day"),
-    (('app_id: "111", oa_secret_key', 'app_id: "222", oa_secret_key'), "communes.0.zalo.app_id",
-     "not listed"),
-    (("    phone: \"0214 1\"\n", ""), "communes.0.phone", "Field required"),
-    (("communes:", "communes:\n  - nonsense: 1\ncommunez:"), "communes.0", ""),
-    # YAML 1.1 traps: unquoted 00010 is octal 8, unquoted 13:30 is the number 810
-    (('code: "02839"', "code: 00010"), "communes.0.code", "in quotes"),
-    (('close: "11:30"', "close: 11:30"), "communes.0.office_hours.0.close", "in quotes"),
-    # feedback routing: offices, categories and villages must exist
-    (("    villages:", "    routing: [{category: road, office: diachinh}]\n    villages:"),
-     "communes.0", "routing.0.office: diachinh is not one of the commune's offices"),
-    (("    villages:", "    routing: [{category: weather, office: vanphong}]\n    villages:"),
-     "communes.0", "routing.0.category"),
-    (("    villages:", "    routing: [{villages: [Nà Lốc], office: vanphong}]\n    villages:"),
-     "communes.0", "not villages of the commune: Nà Lốc"),
-    (("communes:", "feedback: {category_days: {road: 0}}\ncommunes:"), "feedback.category_days",
-     "at least 1"),
-])
+@pytest.mark.parametrize(
+    "mutation, key, words",
+    [
+        (('code: "02839"', 'code: "2839x"'), "communes.0.code", "pattern"),
+        (
+            ('close: "11:30"', 'close: "06:00"'),
+            "communes.0.office_hours.0",
+            "close must be after open",
+        ),
+        (("days: mon-fri", "days: mon-fry"), "communes.0.office_hours.0.days", "unknown day"),
+        (
+            ('app_id: "111", oa_secret_key', 'app_id: "222", oa_secret_key'),
+            "communes.0.zalo.app_id",
+            "not listed",
+        ),
+        (('    phone: "0214 1"\n', ""), "communes.0.phone", "Field required"),
+        (("communes:", "communes:\n  - nonsense: 1\ncommunez:"), "communes.0", ""),
+        # YAML 1.1 traps: unquoted 00010 is octal 8, unquoted 13:30 is the number 810
+        (('code: "02839"', "code: 00010"), "communes.0.code", "in quotes"),
+        (('close: "11:30"', "close: 11:30"), "communes.0.office_hours.0.close", "in quotes"),
+        # feedback routing: offices, categories and villages must exist
+        (
+            ("    villages:", "    routing: [{category: road, office: diachinh}]\n    villages:"),
+            "communes.0",
+            "routing.0.office: diachinh is not one of the commune's offices",
+        ),
+        (
+            (
+                "    villages:",
+                "    routing: [{category: weather, office: vanphong}]\n    villages:",
+            ),
+            "communes.0",
+            "routing.0.category",
+        ),
+        (
+            (
+                "    villages:",
+                "    routing: [{villages: [Nà Lốc], office: vanphong}]\n    villages:",
+            ),
+            "communes.0",
+            "not villages of the commune: Nà Lốc",
+        ),
+        (
+            ("communes:", "feedback: {category_days: {road: 0}}\ncommunes:"),
+            "feedback.category_days",
+            "at least 1",
+        ),
+    ],
+)
 def test_invalid_values_are_named(tmp_path, mutation, key, words):
     path = write(tmp_path, VALID.replace(*mutation))
     with pytest.raises(ConfigError) as err:
@@ -83,13 +116,13 @@ def test_duplicate_oa_and_unknown_key(tmp_path):
     with pytest.raises(ConfigError, match="appears twice"):
         load_settings(write(tmp_path, doubled), env={"APP_SECRET": "a", "OA_SECRET": "b"})
     with pytest.raises(ConfigError, match="colour: Extra inputs are not permitted"):
-        load_settings(write(tmp_path, VALID + "colour: blue\n"),
-                      env={"APP_SECRET": "a", "OA_SECRET": "b"})
+        load_settings(
+            write(tmp_path, VALID + "colour: blue\n"), env={"APP_SECRET": "a", "OA_SECRET": "b"}
+        )
 
 
 def test_postgresql_needs_a_shared_secret_key(tmp_path):
-    env = {"APP_SECRET": "a", "OA_SECRET": "b",
-           "BOT_DATABASE_URL": "postgresql+asyncpg://u@h/db"}
+    env = {"APP_SECRET": "a", "OA_SECRET": "b", "BOT_DATABASE_URL": "postgresql+asyncpg://u@h/db"}
     with pytest.raises(ConfigError, match="secret_key: required with PostgreSQL"):
         load_settings(write(tmp_path, VALID), env=env)
     assert load_settings(write(tmp_path, VALID), env={**env, "BOT_SECRET_KEY": "k"})

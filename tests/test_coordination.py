@@ -30,8 +30,20 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
         while True:
@@ -64,12 +76,14 @@ async def coordination(running) -> str:  # type: ignore[no-untyped-def]
         return (await r.json())["coordination"]
 
 
-async def test_redis_unreachable_at_start_then_back_then_gone(store_url, sim, redis_server,
-                                                              caplog, monkeypatch):
+async def test_redis_unreachable_at_start_then_back_then_gone(
+    store_url, sim, redis_server, caplog, monkeypatch
+):
     monkeypatch.setattr(RedisCoordinator, "RETRY_S", (0.2, 0.5))
     caplog.set_level(logging.WARNING, logger="bot.coord")
-    settings = make_settings(store_url, sim, communes=1,
-                             redis=f"redis://127.0.0.1:{redis_server.port}/0")
+    settings = make_settings(
+        store_url, sim, communes=1, redis=f"redis://127.0.0.1:{redis_server.port}/0"
+    )
     running = await start_service(settings, sim)  # Redis is not running yet
     try:
         assert await coordination(running) == "in-process (redis unreachable, retrying)"
@@ -94,6 +108,7 @@ async def test_redis_unreachable_at_start_then_back_then_gone(store_url, sim, re
     finally:
         await running.runner.cleanup()
     changes = [r for r in caplog.records if r.name == "bot.coord"]
-    assert [("unreachable" in r.getMessage(), "answers again" in r.getMessage())
-            for r in changes] == [(True, False), (False, True), (True, False), (False, True)]
+    assert [
+        ("unreachable" in r.getMessage(), "answers again" in r.getMessage()) for r in changes
+    ] == [(True, False), (False, True), (True, False), (False, True)]
     assert all(r.exc_info is None and r.levelno == logging.WARNING for r in changes)

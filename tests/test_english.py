@@ -22,10 +22,19 @@ from tests.test_webchat import Visitor, text
 OA, CODE = oa_id(1), commune_code(1)
 #: proper names an English reply may carry as they are (the commune's facts from its
 #: configuration: its name, address, villages, offices)
-NAMES = ("Xã Thử Nghiệm 1", "UBND xã Thử Nghiệm 1", "Nậm Mòn", "Bản Phố", "Tết",
-         "Văn phòng HĐND và UBND")
-VIETNAMESE_LETTERS = re.compile(r"[ăâđêôơưĂÂĐÊÔƠƯàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợ"
-                                r"ùúủũụừứửữựỳýỷỹỵ]", re.I)
+NAMES = (
+    "Xã Thử Nghiệm 1",
+    "UBND xã Thử Nghiệm 1",
+    "Nậm Mòn",
+    "Bản Phố",
+    "Tết",
+    "Văn phòng HĐND và UBND",
+)
+VIETNAMESE_LETTERS = re.compile(
+    r"[ăâđêôơưĂÂĐÊÔƠƯàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợ"
+    r"ùúủũụừứửữựỳýỷỹỵ]",
+    re.I,
+)
 
 
 def english(said: str) -> str:
@@ -61,8 +70,9 @@ async def says(commune: Commune, user: str, message: str, parts: int = 1) -> str
 
 async def language_of(commune: Commune, user: str) -> str:
     async with commune.running.services.sm() as s:
-        return (await s.execute(select(Resident.language).where(
-            Resident.external_id == user))).scalar_one()
+        return (
+            await s.execute(select(Resident.language).where(Resident.external_id == user))
+        ).scalar_one()
 
 
 async def test_zalo_resident_writing_english_reads_english_throughout(commune):
@@ -78,16 +88,24 @@ async def test_zalo_resident_writing_english_reads_english_throughout(commune):
     menu = english(await says(commune, user, "blue cheese and tomatoes"))
     assert "Office hours" in menu and "Talk to an officer" in menu
     # procedures and contacts
-    assert "birth certificate" in english(await says(commune, user,
-                                                     "how do I register a birth for my baby"))
-    assert "death" in english(await says(commune, user,
-                                         "my father passed away, what do I need to do"))
-    assert "0214 000 001" in english(await says(commune, user,
-                                                "what is the phone number of the commune"))
+    assert "birth certificate" in english(
+        await says(commune, user, "how do I register a birth for my baby")
+    )
+    assert "death" in english(
+        await says(commune, user, "my father passed away, what do I need to do")
+    )
+    assert "0214 000 001" in english(
+        await says(commune, user, "what is the phone number of the commune")
+    )
     # the report form, step by step, and the ticket it files
     sim = commune.running.sim
-    form = english(await says(commune, user, "I want to report a problem: the street light "
-                                             "in front of my house is broken"))
+    form = english(
+        await says(
+            commune,
+            user,
+            "I want to report a problem: the street light in front of my house is broken",
+        )
+    )
     assert "What kind of problem" in form and "1. Roads, bridges, culverts" in form
     assert "Which village" in english(await says(commune, user, "1"))
     assert "Skip" in english(await says(commune, user, "Nậm Mòn"))
@@ -106,8 +124,9 @@ async def test_zalo_resident_writing_english_reads_english_throughout(commune):
     [update] = (await sim.wait_for_messages(before + 1, oa_id=OA, user_id=user))[before:]
     assert code in english(_text(update)) and "working on it" in _text(update)
     before = len(sim.messages(OA, user))
-    got, _ = await commune.call(leader, "POST", f"/tickets/{code}/answer",
-                                {"note": "The light was replaced on Monday."})
+    got, _ = await commune.call(
+        leader, "POST", f"/tickets/{code}/answer", {"note": "The light was replaced on Monday."}
+    )
     assert got == 200
     answered = await wait_for(lambda: _parts_after(sim, user, before, 2))
     assert "satisfied" in english(answered)
@@ -123,8 +142,12 @@ async def _with_code(sim, user: str, before: int) -> str | None:  # type: ignore
     return said if re.search(r"PA-\d{4}-\d{6}", said) else None
 
 
-async def _parts_after(sim, user: str, before: int,  # type: ignore[no-untyped-def]
-                       n: int) -> str | None:
+async def _parts_after(
+    sim,
+    user: str,
+    before: int,  # type: ignore[no-untyped-def]
+    n: int,
+) -> str | None:
     sent = sim.messages(OA, user)[before:]
     return "\n".join(_text(m) for m in sent) if len(sent) >= n else None
 
@@ -183,10 +206,10 @@ async def test_web_chat_in_english_detected_and_chosen(store_url, sim):
 
         # the page opened with ?lang=en: the welcome and short messages are English
         chosen.session = await chosen.new_session()
-        chosen.ws = await chosen.http.ws_connect(f"{running.url}/chat/{CODE}/ws",
-                                                 origin=running.url)
-        await chosen.ws.send_json({"type": "hello", "session": chosen.session,
-                                   "language": "en"})
+        chosen.ws = await chosen.http.ws_connect(
+            f"{running.url}/chat/{CODE}/ws", origin=running.url
+        )
+        await chosen.ws.send_json({"type": "hello", "session": chosen.session, "language": "en"})
         history = await chosen.ws.receive_json(timeout=5)
         [welcome] = history["messages"]
         english(welcome["text"])
@@ -210,8 +233,14 @@ def test_bot_ask_language_en(capsys):
     said = ask("--language", "en", "what are the office hours")
     assert said["language"] == "en" and "office hours" in said["reply"]
     names = ("Xã Bắc Hà", "Tết", "Trung tâm Phục vụ hành chính công xã Bắc Hà, tỉnh Lào Cai")
-    for message in ("ok", "I want to report a problem", "how do I register a marriage",
-                    "I want to talk to a person", "delete my data", "blue cheese and tomatoes"):
+    for message in (
+        "ok",
+        "I want to report a problem",
+        "how do I register a marriage",
+        "I want to talk to a person",
+        "delete my data",
+        "blue cheese and tomatoes",
+    ):
         reply = ask("--language", "en", message)["reply"]
         for name in names:
             reply = reply.replace(name, "")

@@ -15,11 +15,19 @@ import yaml
 from sqlalchemy import JSON, String, Text, cast, func, select
 
 from bot.privacy import ERASED
-from bot.staff import add_staff
 from bot.store.models import Base, Erasure, Resident, Staff, Ticket, Upload
 from tests.conftest import make_settings, start_service
-from tests.test_feedback import (CODE, CODE2, LEADER_ZALO, OA, OFFICES, PROPAGANDIST_ZALO,
-                                 Commune, ticket_code, wait_for)
+from tests.test_feedback import (
+    CODE,
+    CODE2,
+    LEADER_ZALO,
+    OA,
+    OFFICES,
+    PROPAGANDIST_ZALO,
+    Commune,
+    ticket_code,
+    wait_for,
+)
 from tests.test_webchat import JPEG, Visitor, text
 
 MARK, NOTE = "ZQXMARK41", "ZQXNOTE42"  # ASCII: found in JSON columns as stored by SQLite too
@@ -43,8 +51,13 @@ async def holding(sm, *needles: str) -> list[str]:  # type: ignore[no-untyped-de
                 if not isinstance(column.type, (String, Text, JSON)):
                     continue
                 for needle in needles:
-                    n = (await s.execute(select(func.count()).select_from(table).where(
-                        cast(column, Text).like(f"%{needle}%")))).scalar_one()
+                    n = (
+                        await s.execute(
+                            select(func.count())
+                            .select_from(table)
+                            .where(cast(column, Text).like(f"%{needle}%"))
+                        )
+                    ).scalar_one()
                     if n:
                         found.append(f"{table.name}.{column.name}:{needle}")
     return found
@@ -60,9 +73,11 @@ async def test_a_resident_erases_themself_on_zalo_after_confirming(commune):
     await commune.hire("propagandist", village="Nậm Mòn", zalo=PROPAGANDIST_ZALO)
     sm, user = commune.running.services.sm, "8101"
     await commune.shared_info(user, NAME, PHONE)
-    code = ticket_code(await commune.says(  # an emergency: the leader is alerted at once
-        user, f"đường thôn Nậm Mòn bị sạt lở, đất đá vùi một góc nhà, cả nhà còn ở trong "
-              f"{MARK}"))
+    code = ticket_code(
+        await commune.says(  # an emergency: the leader is alerted at once
+            user, f"đường thôn Nậm Mòn bị sạt lở, đất đá vùi một góc nhà, cả nhà còn ở trong {MARK}"
+        )
+    )
     await commune.says(user, "đồng ý")  # name and phone kept with the report
     [alert] = await commune.alerts(LEADER_ZALO, 1)
     assert MARK in alert  # the leader's alert quotes the resident's words
@@ -89,8 +104,9 @@ async def test_a_resident_erases_themself_on_zalo_after_confirming(commune):
     assert await holding(sm, MARK, NOTE, NAME, PHONE) == []
     _, ticket = await commune.call(leader, "GET", f"/tickets/{code}")
     assert ticket["description"] == ERASED  # an anonymous record of the matter stays
-    assert [ticket[k] for k in ("category", "status", "emergency", "village", "received_at")] \
-        == [before[k] for k in ("category", "status", "emergency", "village", "received_at")]
+    assert [ticket[k] for k in ("category", "status", "emergency", "village", "received_at")] == [
+        before[k] for k in ("category", "status", "emergency", "village", "received_at")
+    ]
     assert ticket["reporter"].get("phone") is None and ticket["chat"]["channel"] is None
     assert ticket["lat"] is None and ticket["media"] == []
     assert ticket["history"][-1]["action"] == "erase"
@@ -98,8 +114,9 @@ async def test_a_resident_erases_themself_on_zalo_after_confirming(commune):
     [audit] = await erasures(sm)
     assert (audit.scope, audit.source, audit.tickets, audit.staff_id) == ("all", "chat", 1, None)
     async with sm() as s:
-        resident = (await s.execute(select(Resident).where(
-            Resident.external_id == user))).scalar_one()
+        resident = (
+            await s.execute(select(Resident).where(Resident.external_id == user))
+        ).scalar_one()
         assert resident.erased_at is not None and resident.village_id is None
         assert audit.resident_id == resident.id
     # the resident may write again: a new start
@@ -115,10 +132,15 @@ async def test_a_web_chat_resident_erases_their_report_photo_and_phone(store_url
         await tab.says(f"phản ánh rác thải đổ bừa bãi ở Nậm Mòn bốc mùi {MARK}")
         status, uploaded = await tab.photo(JPEG)
         assert status == 201
-        await tab.says(attachments=[
-            {"type": "image", "payload": {"upload": uploaded["upload"]}},
-            {"type": "location", "payload": {"coordinates": {"latitude": 22.5352,
-                                                             "longitude": 104.2271}}}])
+        await tab.says(
+            attachments=[
+                {"type": "image", "payload": {"upload": uploaded["upload"]}},
+                {
+                    "type": "location",
+                    "payload": {"coordinates": {"latitude": 22.5352, "longitude": 104.2271}},
+                },
+            ]
+        )
         code = ticket_code(text(await tab.says("đồng ý")))
         assert "0912 345 678" in text(await tab.says("0912345678"))
         assert await count(sm, Upload) == 1 and await holding(sm, MARK, "0912345678")
@@ -158,8 +180,13 @@ async def test_staff_erase_a_resident_on_request_leader_only_own_commune(commune
     other = await commune.hire("leader", code=CODE2)
     sm, user = commune.running.services.sm, "8102"
     await commune.shared_info(user, NAME, PHONE)
-    code = await commune.report(user, f"karaoke ồn ào tới khuya ở Bản Phố {MARK}",
-                                "/report category other", "bỏ qua", "đồng ý")
+    code = await commune.report(
+        user,
+        f"karaoke ồn ào tới khuya ở Bản Phố {MARK}",
+        "/report category other",
+        "bỏ qua",
+        "đồng ý",
+    )
     path = f"/residents/{user}/erase"
 
     got, body = await commune.call(officer, "POST", path, {"confirm": True})
@@ -183,37 +210,58 @@ async def test_staff_erase_a_resident_on_request_leader_only_own_commune(commune
     _, ticket = await commune.call(leader, "GET", f"/tickets/{code}")
     assert ticket["description"] == ERASED
     async with sm() as s:
-        leader_id = (await s.execute(select(Staff.id).where(
-            Staff.role == "leader", Staff.zalo_user_id == LEADER_ZALO))).scalar_one()
+        leader_id = (
+            await s.execute(
+                select(Staff.id).where(Staff.role == "leader", Staff.zalo_user_id == LEADER_ZALO)
+            )
+        ).scalar_one()
     [audit] = await erasures(sm)
     assert (audit.source, audit.staff_id, audit.scope) == ("api", leader_id, "all")
 
     # by a ticket's code: the web chat or Zalo resident who filed it
-    code2 = await commune.report("8103", f"đèn đường hỏng ở Nậm Mòn {NOTE}",
-                                 "/report category other", "bỏ qua", "không")
-    got, body = await commune.call(leader, "POST", f"/residents/by-ticket/{code2}/erase",
-                                   {"confirm": True})
+    code2 = await commune.report(
+        "8103", f"đèn đường hỏng ở Nậm Mòn {NOTE}", "/report category other", "bỏ qua", "không"
+    )
+    got, body = await commune.call(
+        leader, "POST", f"/residents/by-ticket/{code2}/erase", {"confirm": True}
+    )
     assert got == 200 and body["tickets"] == 1 and body["resident_id"]
     assert await holding(sm, NOTE) == []
-    got, _ = await commune.call(leader, "POST", "/residents/by-ticket/PA-2020-000999/erase",
-                                {"confirm": True})
+    got, _ = await commune.call(
+        leader, "POST", "/residents/by-ticket/PA-2020-000999/erase", {"confirm": True}
+    )
     assert got == 404
     # a ticket filed by staff from a phone call: that ticket is made anonymous
-    got, filed = await commune.call(leader, "POST", "/tickets", {
-        "category": "road", "description": f"ổ gà đầu bản {MARK}", "village": "Bản Phố",
-        "name": NAME, "phone": PHONE, "consent": True})
+    got, filed = await commune.call(
+        leader,
+        "POST",
+        "/tickets",
+        {
+            "category": "road",
+            "description": f"ổ gà đầu bản {MARK}",
+            "village": "Bản Phố",
+            "name": NAME,
+            "phone": PHONE,
+            "consent": True,
+        },
+    )
     assert got == 201, filed
     # answered and published: Open311 shows the answer, until the erasure
-    await commune.call(leader, "POST", f"/tickets/{filed['code']}/answer",
-                       {"note": f"Đã vá ổ gà trước nhà {NAME} {NOTE}"})
+    await commune.call(
+        leader,
+        "POST",
+        f"/tickets/{filed['code']}/answer",
+        {"note": f"Đã vá ổ gà trước nhà {NAME} {NOTE}"},
+    )
     got, _ = await commune.call(leader, "POST", f"/tickets/{filed['code']}/publish")
     assert got == 200
     public = f"{commune.running.url}/open311/v2/requests/{filed['code']}.json"
     where = {"jurisdiction_id": CODE}
     async with aiohttp.ClientSession() as http, http.get(public, params=where) as r:
         assert r.status == 200 and NOTE in await r.text()
-    got, body = await commune.call(leader, "POST", f"/residents/by-ticket/{filed['code']}/erase",
-                                   {"confirm": True})
+    got, body = await commune.call(
+        leader, "POST", f"/residents/by-ticket/{filed['code']}/erase", {"confirm": True}
+    )
     assert got == 200 and body["resident_id"] is None
     assert await holding(sm, MARK, NAME, PHONE, NOTE) == []
     async with aiohttp.ClientSession() as http, http.get(public, params=where) as r:
@@ -226,16 +274,28 @@ async def test_staff_erase_from_the_command_line_needs_yes(commune, tmp_path):
     await commune.shared_info(user, NAME, PHONE)
     code = await commune.report(user, f"cống bị tắc ngập đường ở Nậm Mòn {MARK}")
     config = tmp_path / "config.yml"
-    config.write_text(yaml.safe_dump(commune.running.settings.model_dump(mode="json"),
-                                     allow_unicode=True), encoding="utf-8")
+    config.write_text(
+        yaml.safe_dump(commune.running.settings.model_dump(mode="json"), allow_unicode=True),
+        encoding="utf-8",
+    )
     async with sm() as s:
         leader_id = (await s.execute(select(Staff.id).where(Staff.role == "leader"))).scalar()
 
     async def bot(*args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(config), "resident", "erase",
-            "--commune", CODE, *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--config",
+            str(config),
+            "resident",
+            "erase",
+            "--commune",
+            CODE,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await proc.communicate()
         return proc.returncode, out.decode(), err.decode()
 
@@ -263,6 +323,7 @@ async def test_withdrawing_consent_keeps_the_matter_and_records_it(commune):
 
     async def recorded():  # type: ignore[no-untyped-def]
         return await erasures(sm)
+
     [audit] = await wait_for(recorded)
     assert (audit.scope, audit.source) == ("identity", "withdraw")
     assert await holding(sm, NAME, PHONE) == []
@@ -284,7 +345,8 @@ def test_only_a_yes_to_the_question_erases_and_the_question_leaves_a_report_form
     assert asked.parse.intent == "delete_my_data" and asked.effects == []
     for yes in ("/erase yes", "1", "đồng ý", "Đồng ý xóa", "yes, delete it"):
         assert engine.respond(bac_ha, yes, state=asked.state, now=now).effects == [
-            {"kind": "erase"}], yes
+            {"kind": "erase"}
+        ], yes
     for no in ("/erase no", "2", "không", "no"):
         kept = engine.respond(bac_ha, no, state=asked.state, now=now)
         assert kept.effects == [] and "không xóa gì" in kept.reply_text, no
@@ -295,8 +357,9 @@ def test_only_a_yes_to_the_question_erases_and_the_question_leaves_a_report_form
     assert other.effects == [] and other.parse.intent == "office_hours"
     for question in ("có thông báo gì mới không", "có ai trực không ạ", "giờ làm việc"):
         other = engine.respond(bac_ha, question, state=asked.state, now=now)
-        assert {"kind": "erase"} not in other.effects and "không xóa gì" not in \
-            other.reply_text, question
+        assert {"kind": "erase"} not in other.effects and "không xóa gì" not in other.reply_text, (
+            question
+        )
     # asked in the middle of a report: the form is left, the question asked
     form = engine.respond(bac_ha, "tôi muốn phản ánh", now=now)
     assert form.state.get("report")
@@ -319,8 +382,7 @@ async def test_while_staff_have_the_chat_the_bot_still_erases_on_request(commune
     officer = await commune.hire("officer", office="vanphong")
     sm, user = commune.running.services.sm, "8106"
     await commune.shared_info(user, NAME, PHONE)
-    assert "đã chuyển cuộc trò chuyện cho cán bộ" in await commune.says(user,
-                                                                     "cho tôi gặp cán bộ")
+    assert "đã chuyển cuộc trò chuyện cho cán bộ" in await commune.says(user, "cho tôi gặp cán bộ")
     await commune.quiet(user, f"tôi cần hỏi về đất đai nhà {MARK}")  # waits for staff
     assert "2. Không" in await commune.says(user, "xóa thông tin của tôi")
     await commune.quiet(user, "đồng ý với cán bộ")  # not only agreement: staff's, no erasure

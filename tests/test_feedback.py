@@ -20,12 +20,16 @@ from tests.conftest import commune_code, make_settings, oa_id, start_service
 OA, OA2 = oa_id(1), oa_id(2)
 CODE, CODE2 = commune_code(1), commune_code(2)
 OFFICES = {
-    "offices": [{"code": "vanphong", "name": "Văn phòng UBND"},
-                {"code": "diachinh", "name": "Địa chính - Xây dựng"},
-                {"code": "congan", "name": "Công an xã"}],
-    "routing": [{"category": "road", "villages": ["Bản Phố"], "office": "diachinh"},
-                {"category": "land", "office": "diachinh"},
-                {"category": "security", "office": "congan"}],
+    "offices": [
+        {"code": "vanphong", "name": "Văn phòng UBND"},
+        {"code": "diachinh", "name": "Địa chính - Xây dựng"},
+        {"code": "congan", "name": "Công an xã"},
+    ],
+    "routing": [
+        {"category": "road", "villages": ["Bản Phố"], "office": "diachinh"},
+        {"category": "land", "office": "diachinh"},
+        {"category": "security", "office": "congan"},
+    ],
 }
 LEADER_ZALO, PROPAGANDIST_ZALO = "7001", "7002"
 
@@ -36,19 +40,28 @@ class Commune:
     def __init__(self, running, http: aiohttp.ClientSession) -> None:
         self.running, self.http = running, http
 
-    async def hire(self, role: str, *, village: str | None = None, office: str | None = None,
-                   zalo: str | None = None, code: str = CODE) -> str:
+    async def hire(
+        self,
+        role: str,
+        *,
+        village: str | None = None,
+        office: str | None = None,
+        zalo: str | None = None,
+        code: str = CODE,
+    ) -> str:
         """A staff member; with ``zalo``, one who follows the OA and wrote to it this week (so
         Zalo lets it message them)."""
         async with self.running.services.sm() as s, s.begin():
-            _, key = await add_staff(s, code, f"{role} {office or village or ''}", role,
-                                     village, zalo, office)
+            _, key = await add_staff(
+                s, code, f"{role} {office or village or ''}", role, village, zalo, office
+            )
         if zalo:
             await self.says(zalo, "xin chào", oa_id(int(code[-1])))
         return key
 
-    async def call(self, key: str | None, method: str, path: str, json=None,
-                   code: str = CODE) -> tuple[int, dict]:
+    async def call(
+        self, key: str | None, method: str, path: str, json=None, code: str = CODE
+    ) -> tuple[int, dict]:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         url = f"{self.running.url}/api/v1/communes/{code}{path}"
         async with self.http.request(method, url, json=json, headers=headers) as r:
@@ -62,8 +75,7 @@ class Commune:
         await sim.user_sends_text(oa, user, text)
         return await self.replies_after(user, before, oa)
 
-    async def replies_after(self, user: str, before: int, oa: str = OA,
-                            settle: float = 0.3) -> str:
+    async def replies_after(self, user: str, before: int, oa: str = OA, settle: float = 0.3) -> str:
         sim = self.running.sim
         await sim.wait_for_messages(before + 1, oa_id=oa, user_id=user)
         count = -1  # a reply may have several parts: until none came for ``settle`` seconds
@@ -81,8 +93,9 @@ class Commune:
         return ticket_code(said)
 
     async def shared_info(self, user: str, name: str, phone: str) -> None:
-        await self.running.sim.user_sends(OA, user, "user_submit_info",
-                                          info={"name": name, "phone": phone})
+        await self.running.sim.user_sends(
+            OA, user, "user_submit_info", info={"name": name, "phone": phone}
+        )
         await self.running.sim.wait_for_messages(1, oa_id=OA, user_id=user)
 
     async def alerts(self, zalo: str, n: int) -> list[str]:
@@ -135,8 +148,9 @@ async def test_emergency_report_from_chat_to_rating(commune):
     # the words give category (landslide: disaster), village and description: an emergency is
     # filed at once, anonymous, and consent to keep name and phone is asked after (a road
     # blocked with nobody at risk would be asked about first: tests/test_triage.py)
-    done = await commune.says(user, "đường thôn Nậm Mòn bị sạt lở, đất đá vùi một góc nhà, cả "
-                                    "nhà còn ở trong")
+    done = await commune.says(
+        user, "đường thôn Nậm Mòn bị sạt lở, đất đá vùi một góc nhà, cả nhà còn ở trong"
+    )
     code = ticket_code(done)
     assert re.fullmatch(r"PA-20\d\d-000001", code)
     # the emergency deadline is hours away: today, or tomorrow when filed late in the evening
@@ -164,8 +178,12 @@ async def test_emergency_report_from_chat_to_rating(commune):
     assert "đã tiếp nhận và đang xử lý" in await commune.replies_after(user, before)
 
     before = len(sim.messages(OA, user))
-    got, body = await commune.call(leader, "POST", f"/tickets/{code}/answer",
-                                   {"note": "Xã đã cho máy xúc dọn đất đá, đường đã thông."})
+    got, body = await commune.call(
+        leader,
+        "POST",
+        f"/tickets/{code}/answer",
+        {"note": "Xã đã cho máy xúc dọn đất đá, đường đã thông."},
+    )
     assert got == 200 and body["status"] == "answered"
     answer = await commune.replies_after(user, before, settle=0.5)
     assert "đường đã thông" in answer and "hài lòng" in answer
@@ -279,13 +297,15 @@ async def test_reporter_identity_only_for_those_who_need_it(commune):
     lamp = await commune.report(user, "đèn đường hỏng cả tuần ở Bản Phố", "bỏ qua", "đồng ý")
     got, view = await commune.call(propagandist, "GET", f"/tickets/{lamp}")
     assert got == 200 and view["reporter"] == {"hidden": True}
-    assert (await commune.call(clerk, "GET", f"/tickets/{lamp}"))[1]["reporter"] == \
-        {"hidden": True}  # another office's officer reads the matter, not who told it
+    assert (await commune.call(clerk, "GET", f"/tickets/{lamp}"))[1]["reporter"] == {
+        "hidden": True
+    }  # another office's officer reads the matter, not who told it
     # a propagandist can note, not act
     assert (await commune.call(propagandist, "POST", f"/tickets/{lamp}/accept"))[0] == 403
     assert (await commune.call(propagandist, "POST", f"/tickets/{lamp}/note", {}))[0] == 400
-    got, noted = await commune.call(propagandist, "POST", f"/tickets/{lamp}/note",
-                                    {"note": "cột đèn thứ ba từ đầu bản"})
+    got, noted = await commune.call(
+        propagandist, "POST", f"/tickets/{lamp}/note", {"note": "cột đèn thứ ba từ đầu bản"}
+    )
     assert got == 200 and noted["history"][-1]["note"] == "cột đèn thứ ba từ đầu bản"
 
 
@@ -297,32 +317,40 @@ async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(co
     second = await commune.report(user, "phản ánh rác thải ở bãi sông Nậm Mòn")
 
     async def history(code: str) -> list[str]:
-        return [h["action"] for h in (await commune.call(leader, "GET", f"/tickets/{code}"))[1]
-                ["history"]]
+        return [
+            h["action"]
+            for h in (await commune.call(leader, "GET", f"/tickets/{code}"))[1]["history"]
+        ]
 
     # bad input: clear error, nothing changes
     assert (await commune.call(leader, "POST", f"/tickets/{first}/return"))[0] == 400
     assert (await commune.call(leader, "POST", f"/tickets/{first}/close"))[0] == 409
-    assert (await commune.call(leader, "POST", f"/tickets/{first}/transfer",
-                               {"office": "khongco"}))[0] == 400
+    assert (
+        await commune.call(leader, "POST", f"/tickets/{first}/transfer", {"office": "khongco"})
+    )[0] == 400
     assert (await commune.call(leader, "POST", f"/tickets/{first}/fly"))[0] == 404
-    assert (await commune.call(leader, "POST", f"/tickets/{first}/answer",
-                               {"note": "x", "extra": 1}))[0] == 400
+    assert (
+        await commune.call(leader, "POST", f"/tickets/{first}/answer", {"note": "x", "extra": 1})
+    )[0] == 400
     assert await history(first) == ["create"]
 
     # assign → the resident hears; transfer between offices is internal
     _, staff_list = await commune.call(officer, "GET", f"/tickets/{first}")
-    officer_id = (await commune.call(officer, "POST", f"/tickets/{first}/accept"))[1][
-        "assignee"]["id"]
+    officer_id = (await commune.call(officer, "POST", f"/tickets/{first}/accept"))[1]["assignee"][
+        "id"
+    ]
     before = len(sim.messages(OA, user))
-    got, body = await commune.call(leader, "POST", f"/tickets/{second}/duplicate",
-                                   {"of": first})
+    got, body = await commune.call(leader, "POST", f"/tickets/{second}/duplicate", {"of": first})
     assert got == 200 and body["status"] == "duplicate" and body["duplicate_of"] == first
     assert first in await commune.replies_after(user, before)
 
     before = len(sim.messages(OA, user))
-    await commune.call(leader, "POST", f"/tickets/{first}/answer",
-                       {"note": "Đã thu gom rác, nhắc các hộ đổ đúng giờ. Liên hệ 0912345678."})
+    await commune.call(
+        leader,
+        "POST",
+        f"/tickets/{first}/answer",
+        {"note": "Đã thu gom rác, nhắc các hộ đổ đúng giờ. Liên hệ 0912345678."},
+    )
     text = await commune.replies_after(user, before, settle=0.8)
     assert text.count("Đã thu gom rác") == 2  # the ticket and its duplicate
     got, body = await commune.call(leader, "POST", f"/tickets/{first}/publish")
@@ -338,8 +366,9 @@ async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(co
 
     # transfer to an outside body ends it for the commune; the resident is told where
     before = len(sim.messages(OA, user))
-    got, body = await commune.call(officer, "POST", f"/tickets/{first}/transfer",
-                                   {"body": "Công ty Môi trường đô thị huyện"})
+    got, body = await commune.call(
+        officer, "POST", f"/tickets/{first}/transfer", {"body": "Công ty Môi trường đô thị huyện"}
+    )
     assert got == 200 and body["status"] == "transferred"
     assert "Công ty Môi trường" in await commune.replies_after(user, before)
 
@@ -347,15 +376,20 @@ async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(co
 async def test_a_closed_window_is_shown_to_staff_not_dropped(commune):
     leader = await commune.hire("leader")
     user = "8005"
-    code = await commune.report(user, "có cháy rừng ở Bản Phố, lửa lan xuống gần nhà dân",
-                                "gửi ẩn danh")
+    code = await commune.report(
+        user, "có cháy rừng ở Bản Phố, lửa lan xuống gần nhà dân", "gửi ẩn danh"
+    )
     # eight days pass without a word from the resident
     async with commune.running.services.sm() as s, s.begin():
-        await s.execute(update(Resident).where(Resident.external_id == user).values(
-            last_interaction_at=utcnow() - timedelta(days=8)))
+        await s.execute(
+            update(Resident)
+            .where(Resident.external_id == user)
+            .values(last_interaction_at=utcnow() - timedelta(days=8))
+        )
     commune.running.sim.advance(8 * 86400)
-    got, body = await commune.call(leader, "POST", f"/tickets/{code}/answer",
-                                   {"note": "Đã dập tắt đám cháy."})
+    got, body = await commune.call(
+        leader, "POST", f"/tickets/{code}/answer", {"note": "Đã dập tắt đám cháy."}
+    )
     assert got == 200 and body["chat"]["open"] is False and "7" in body["chat"]["why"]
 
     async def delivered():
@@ -382,12 +416,17 @@ async def test_handoff_on_request_and_off_when_staff_close(commune):
     assert "cho tôi gặp cán bộ" in texts and texts[-1].startswith("con tôi cần")
 
     before = len(sim.messages(OA, user))
-    got, body = await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply",
-                                   {"text": "Anh/chị mang giấy xác nhận của trạm y tế đến xã."})
+    got, body = await commune.call(
+        officer,
+        "POST",
+        f"/handoffs/{handoff['id']}/reply",
+        {"text": "Anh/chị mang giấy xác nhận của trạm y tế đến xã."},
+    )
     assert got == 200 and body["reaches_resident"] is True
     assert "trạm y tế" in await commune.replies_after(user, before)
-    assert (await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply",
-                               {"text": ""}))[0] == 400
+    assert (await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply", {"text": ""}))[
+        0
+    ] == 400
 
     before = len(sim.messages(OA, user))
     got, _ = await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/close")
@@ -406,9 +445,13 @@ async def test_two_misses_hand_the_conversation_over(commune):
     second = await commune.says(user, "xyz qwe")
     assert "chưa hiểu ý" in second and "chuyển cuộc trò chuyện" in second
     async with commune.running.services.sm() as s:
-        conv = (await s.execute(select(Conversation).join(
-            Resident, Resident.id == Conversation.resident_id).where(
-                Resident.external_id == user))).scalar_one()
+        conv = (
+            await s.execute(
+                select(Conversation)
+                .join(Resident, Resident.id == Conversation.resident_id)
+                .where(Resident.external_id == user)
+            )
+        ).scalar_one()
         assert conv.mode == "handoff"
 
 
@@ -419,8 +462,9 @@ async def test_another_communes_staff_get_404(commune):
     assert (await commune.call(ours, "GET", f"/tickets/{code}"))[0] == 200
     assert (await commune.call(theirs, "GET", f"/tickets/{code}"))[0] == 404
     assert (await commune.call(theirs, "GET", f"/tickets/{code}", code=CODE2))[0] == 404
-    assert (await commune.call(theirs, "POST", f"/tickets/{code}/answer", {"note": "x"},
-                               code=CODE2))[0] == 404
+    assert (
+        await commune.call(theirs, "POST", f"/tickets/{code}/answer", {"note": "x"}, code=CODE2)
+    )[0] == 404
     assert (await commune.call(theirs, "GET", "/tickets", code=CODE2))[1]["tickets"] == []
     assert (await commune.call(None, "GET", f"/tickets/{code}"))[0] == 401
 
@@ -435,15 +479,21 @@ async def test_the_clock_sends_progress_warns_and_escalates(commune):
     async def passes(column: str) -> None:
         """The time in ``column`` of the ticket is reached; the clock looks (twice: once)."""
         async with commune.running.services.sm() as s, s.begin():
-            await s.execute(update(Ticket).where(Ticket.code == code).values(
-                {column: utcnow() - timedelta(minutes=1)}))
+            await s.execute(
+                update(Ticket)
+                .where(Ticket.code == code)
+                .values({column: utcnow() - timedelta(minutes=1)})
+            )
         await clock.run_once()
         await clock.run_once()
 
     # seven working days pass: the resident hears how it goes
     async with commune.running.services.sm() as s, s.begin():
-        await s.execute(update(Ticket).where(Ticket.code == code).values(
-            next_progress_at=utcnow() - timedelta(minutes=1)))
+        await s.execute(
+            update(Ticket)
+            .where(Ticket.code == code)
+            .values(next_progress_at=utcnow() - timedelta(minutes=1))
+        )
     before = len(sim.messages(OA, user))
     assert await clock.run_once() == 1
     assert "vẫn đang xử lý" in await commune.replies_after(user, before)
@@ -464,8 +514,18 @@ async def test_the_clock_sends_progress_warns_and_escalates(commune):
     _, listed = await commune.call(officer, "GET", "/tickets?overdue=1")
     assert [t["code"] for t in listed["tickets"]] == [code] and listed["tickets"][0]["overdue"]
     async with commune.running.services.sm() as s:
-        actions = (await s.execute(select(TicketEvent.action).join(Ticket).where(
-            Ticket.code == code).order_by(TicketEvent.id))).scalars().all()
+        actions = (
+            (
+                await s.execute(
+                    select(TicketEvent.action)
+                    .join(Ticket)
+                    .where(Ticket.code == code)
+                    .order_by(TicketEvent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert actions == ["create", "progress", "warn", "overdue"]
 
     # nobody took it up by the day the resident must hear whether it is accepted
@@ -476,13 +536,24 @@ async def test_the_clock_sends_progress_warns_and_escalates(commune):
 
 async def test_staff_file_a_report_taken_by_phone(commune):
     officer = await commune.hire("officer", office="vanphong")
-    got, body = await commune.call(officer, "POST", "/tickets", {
-        "category": "utilities", "description": "Mất nước 3 ngày ở Bản Phố",
-        "village": "ban pho", "name": "Bà Lù Thị B", "phone": "0987000111", "consent": True})
+    got, body = await commune.call(
+        officer,
+        "POST",
+        "/tickets",
+        {
+            "category": "utilities",
+            "description": "Mất nước 3 ngày ở Bản Phố",
+            "village": "ban pho",
+            "name": "Bà Lù Thị B",
+            "phone": "0987000111",
+            "consent": True,
+        },
+    )
     assert got == 201 and body["source"] == "staff" and body["village"] == "Bản Phố"
     assert body["reporter"]["phone"] == "0987000111" or body["reporter"] == {"hidden": True}
-    bad = await commune.call(officer, "POST", "/tickets", {"category": "weather",
-                                                          "description": "mưa"})
+    bad = await commune.call(
+        officer, "POST", "/tickets", {"category": "weather", "description": "mưa"}
+    )
     assert bad[0] == 400
     assert len((await commune.call(officer, "GET", "/tickets"))[1]["tickets"]) == 1
 
@@ -496,18 +567,32 @@ async def test_staff_act_from_the_command_line(commune, tmp_path):
     leader = await commune.hire("leader")
     async with commune.running.services.sm() as s:
         from bot.store.models import Staff
+
         leader_id = (await s.execute(select(Staff.id).where(Staff.role == "leader"))).scalar()
     user = "8010"
     code = await commune.report(user, "cống bị tắc ngập đường ở Nậm Mòn")
     config = tmp_path / "config.yml"
-    config.write_text(yaml.safe_dump(commune.running.settings.model_dump(mode="json"),
-                                     allow_unicode=True), encoding="utf-8")
+    config.write_text(
+        yaml.safe_dump(commune.running.settings.model_dump(mode="json"), allow_unicode=True),
+        encoding="utf-8",
+    )
 
     async def bot(*args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(config), "tickets", *args,
-            "--commune", CODE, "--staff-id", str(leader_id),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--config",
+            str(config),
+            "tickets",
+            *args,
+            "--commune",
+            CODE,
+            "--staff-id",
+            str(leader_id),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await proc.communicate()
         return proc.returncode, out.decode(), err.decode()
 
@@ -531,8 +616,9 @@ async def test_withdrawing_consent_erases_the_reporter_from_tickets(commune):
     user = "8011"
     await commune.shared_info(user, "Hà Thị C", "0977000222")
     code = await commune.report(user, "có dịch gà chết nhiều ở Nậm Mòn", "đồng ý")
-    assert (await commune.call(leader, "GET", f"/tickets/{code}"))[1]["reporter"]["phone"] == \
-        "0977000222"
+    assert (await commune.call(leader, "GET", f"/tickets/{code}"))[1]["reporter"][
+        "phone"
+    ] == "0977000222"
     await commune.running.sim.user_sends(OA, user, "user_withdraw")
 
     async def erased():
@@ -543,27 +629,41 @@ async def test_withdrawing_consent_erases_the_reporter_from_tickets(commune):
     assert body["reporter"]["name"] is None and body["description"]  # the matter stays
 
 
-@pytest.mark.parametrize("steps", [
-    [("assign", "đã được giao cán bộ"), ("accept", "đã tiếp nhận và đang xử lý"),
-     ("answer", "xã trả lời"), ("close", "đã hoàn thành")],
-    [("return", "trả lại phản ánh vì: cần ghi rõ địa điểm")],
-    [("reject", "không thụ lý phản ánh này vì: việc dân sự")],
-])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [
+            ("assign", "đã được giao cán bộ"),
+            ("accept", "đã tiếp nhận và đang xử lý"),
+            ("answer", "xã trả lời"),
+            ("close", "đã hoàn thành"),
+        ],
+        [("return", "trả lại phản ánh vì: cần ghi rõ địa điểm")],
+        [("reject", "không thụ lý phản ánh này vì: việc dân sự")],
+    ],
+)
 async def test_every_state_change_reaches_the_resident(commune, steps):
     leader = await commune.hire("leader")
     officer = await commune.hire("officer", office="vanphong")
     async with commune.running.services.sm() as s:
         from bot.store.models import Staff
+
         officer_id = (await s.execute(select(Staff.id).where(Staff.role == "officer"))).scalar()
     user = "8012"
-    code = await commune.report(user, "karaoke ồn ào tới khuya ở Bản Phố",
-                                "/report category other", "bỏ qua", "không")
-    bodies = {"assign": {"staff_id": officer_id}, "answer": {"note": "Đã nhắc nhở hộ gia đình."},
-              "return": {"note": "cần ghi rõ địa điểm"}, "reject": {"note": "việc dân sự"}}
+    code = await commune.report(
+        user, "karaoke ồn ào tới khuya ở Bản Phố", "/report category other", "bỏ qua", "không"
+    )
+    bodies = {
+        "assign": {"staff_id": officer_id},
+        "answer": {"note": "Đã nhắc nhở hộ gia đình."},
+        "return": {"note": "cần ghi rõ địa điểm"},
+        "reject": {"note": "việc dân sự"},
+    }
     for action, words in steps:
         before = len(commune.running.sim.messages(OA, user))
-        got, body = await commune.call(leader, "POST", f"/tickets/{code}/{action}",
-                                       bodies.get(action))
+        got, body = await commune.call(
+            leader, "POST", f"/tickets/{code}/{action}", bodies.get(action)
+        )
         assert got == 200, body
         assert words in await commune.replies_after(user, before), action
     assert officer
@@ -574,12 +674,16 @@ async def test_a_staff_reply_past_the_window_says_it_cannot_reach(commune):
     user = "8013"
     await commune.says(user, "cho tôi gặp cán bộ")
     async with commune.running.services.sm() as s, s.begin():
-        await s.execute(update(Resident).where(Resident.external_id == user).values(
-            last_interaction_at=utcnow() - timedelta(days=8)))
+        await s.execute(
+            update(Resident)
+            .where(Resident.external_id == user)
+            .values(last_interaction_at=utcnow() - timedelta(days=8))
+        )
     commune.running.sim.advance(8 * 86400)
     [handoff] = (await commune.call(officer, "GET", "/handoffs"))[1]["handoffs"]
-    got, body = await commune.call(officer, "POST", f"/handoffs/{handoff['id']}/reply",
-                                   {"text": "Dạ, xã đã nhận được."})
+    got, body = await commune.call(
+        officer, "POST", f"/handoffs/{handoff['id']}/reply", {"text": "Dạ, xã đã nhận được."}
+    )
     assert got == 200 and body["reaches_resident"] is False and "7 ngày" in body["problem"]
 
     async def outcome():

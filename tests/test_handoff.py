@@ -32,8 +32,11 @@ async def handed_over(commune: Commune, user: str) -> str:
 async def time_runs_out(commune: Commune) -> int:
     """Every open handoff's wait has run out; the clock looks (twice: once)."""
     async with commune.running.services.sm() as s, s.begin():
-        await s.execute(update(Handoff).where(Handoff.closed_at.is_(None)).values(
-            expires_at=utcnow() - timedelta(minutes=1)))
+        await s.execute(
+            update(Handoff)
+            .where(Handoff.closed_at.is_(None))
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
     clock = commune.running.services.sla
     return await clock.run_once() + await clock.run_once()
 
@@ -89,8 +92,9 @@ async def test_nobody_takes_it_in_time_the_bot_hands_back_with_what_to_do(commun
     [expired] = (await commune.call(officer, "GET", "/handoffs?status=expired"))[1]["handoffs"]
     assert expired["status"] == "expired" and expired["expired_at"] and expired["closed_at"]
     assert (await commune.call(officer, "GET", "/handoffs?status=closed"))[1]["handoffs"] == []
-    assert (await commune.call(officer, "POST", f"/handoffs/{expired['id']}/reply",
-                               {"text": "Dạ"}))[0] == 409
+    assert (
+        await commune.call(officer, "POST", f"/handoffs/{expired['id']}/reply", {"text": "Dạ"})
+    )[0] == 409
     assert (await commune.call(officer, "GET", "/handoffs?status=late"))[0] == 400
     _, full = await commune.call(officer, "GET", f"/handoffs/{expired['id']}")
     assert "chưa trả lời kịp" in full["messages"][-1]["text"]
@@ -105,8 +109,11 @@ async def test_a_handoff_taken_or_answered_by_staff_does_not_expire(commune, how
     sim, user = commune.running.sim, "8203"
     await handed_over(commune, user)
     [handoff] = (await commune.call(officer, "GET", "/handoffs"))[1]["handoffs"]
-    path, body = ((f"/handoffs/{handoff['id']}/take", None) if how == "take" else
-                  (f"/handoffs/{handoff['id']}/reply", {"text": "Dạ, cán bộ xã nghe đây."}))
+    path, body = (
+        (f"/handoffs/{handoff['id']}/take", None)
+        if how == "take"
+        else (f"/handoffs/{handoff['id']}/reply", {"text": "Dạ, cán bộ xã nghe đây."})
+    )
     got, taken = await commune.call(officer, "POST", path, body)
     assert got == 200 and taken["taken_by"], taken
     if how == "reply":
@@ -163,9 +170,16 @@ async def test_a_photo_sent_after_reopening_joins_the_ticket(commune):
 
 
 # -- the wait, in office time (pure) ---------------------------------------------------------
-CONFIG = CommuneConfig(code="02839", name="Xã Bắc Hà", address="UBND", phone="0214 3880 123",
-                       office_hours=[{"days": "mon-fri", "open": "07:30", "close": "11:30"},
-                                     {"days": "mon-fri", "open": "13:30", "close": "17:00"}])
+CONFIG = CommuneConfig(
+    code="02839",
+    name="Xã Bắc Hà",
+    address="UBND",
+    phone="0214 3880 123",
+    office_hours=[
+        {"days": "mon-fri", "open": "07:30", "close": "11:30"},
+        {"days": "mon-fri", "open": "13:30", "close": "17:00"},
+    ],
+)
 
 
 def vn(*args: int) -> datetime:
@@ -175,27 +189,34 @@ def vn(*args: int) -> datetime:
 def test_the_wait_counts_office_time_only():
     cal = WorkingCalendar(CONFIG, FeedbackSettings())
     # Tuesday 2026-10-13 10:00 + 120 office minutes: 1 h 30 before noon, 30 min after lunch
-    assert to_vn(cal.add_office_minutes(vn(2026, 10, 13, 10), 120)) == \
-        to_vn(vn(2026, 10, 13, 14, 0))
+    assert to_vn(cal.add_office_minutes(vn(2026, 10, 13, 10), 120)) == to_vn(
+        vn(2026, 10, 13, 14, 0)
+    )
     # Friday 16:50 + 30: 10 minutes on Friday, 20 on Monday morning
-    assert to_vn(cal.add_office_minutes(vn(2026, 10, 16, 16, 50), 30)) == \
-        to_vn(vn(2026, 10, 19, 7, 50))
+    assert to_vn(cal.add_office_minutes(vn(2026, 10, 16, 16, 50), 30)) == to_vn(
+        vn(2026, 10, 19, 7, 50)
+    )
     # Saturday night: from Monday's opening
-    assert to_vn(cal.add_office_minutes(vn(2026, 10, 17, 22), 60)) == \
-        to_vn(vn(2026, 10, 19, 8, 30))
+    assert to_vn(cal.add_office_minutes(vn(2026, 10, 17, 22), 60)) == to_vn(vn(2026, 10, 19, 8, 30))
 
 
 def test_the_resident_is_told_when_from_the_calendar():
     cal = WorkingCalendar(CONFIG, FeedbackSettings())
     now = vn(2026, 10, 13, 10)  # Tuesday, open
-    assert staff_answer_when(cal, now, cal.add_office_minutes(now, 120)) == \
-        "trong giờ làm việc hôm nay"
+    assert (
+        staff_answer_when(cal, now, cal.add_office_minutes(now, 120))
+        == "trong giờ làm việc hôm nay"
+    )
     late = vn(2026, 10, 16, 16, 50)  # Friday just before closing
-    assert staff_answer_when(cal, late, cal.add_office_minutes(late, 30)) == \
-        "trong giờ làm việc, chậm nhất 07:50 thứ Hai 19/10"
+    assert (
+        staff_answer_when(cal, late, cal.add_office_minutes(late, 30))
+        == "trong giờ làm việc, chậm nhất 07:50 thứ Hai 19/10"
+    )
     night = vn(2026, 10, 17, 22)  # Saturday night
-    assert staff_answer_when(cal, night, cal.add_office_minutes(night, 120)) == \
-        "từ 07:30 thứ Hai 19/10, khi xã mở cửa"
+    assert (
+        staff_answer_when(cal, night, cal.add_office_minutes(night, 120))
+        == "từ 07:30 thứ Hai 19/10, khi xã mở cửa"
+    )
 
 
 async def test_a_photo_sent_just_after_filing_joins_the_ticket_and_the_question_stays(commune):

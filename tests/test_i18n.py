@@ -56,26 +56,57 @@ def test_unaccented_vietnamese_is_never_taken_for_english():
     assert told / len(texts) > 0.85
 
 
-@pytest.mark.parametrize("text", [
-    "uy ban xa lam viec may gio vay ad", "cho hoi so dien thoai xa", "nha toi bi mat dien",
-    "Cay do keo dut day dien, day nam ngay vung nuoc truoc cong truong", "t out day",
-    "chao ad", "lm the bhyt cho be o dau", "photo cc cccd o dau z", "ok em cam on",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "uy ban xa lam viec may gio vay ad",
+        "cho hoi so dien thoai xa",
+        "nha toi bi mat dien",
+        "Cay do keo dut day dien, day nam ngay vung nuoc truoc cong truong",
+        "t out day",
+        "chao ad",
+        "lm the bhyt cho be o dau",
+        "photo cc cccd o dau z",
+        "ok em cam on",
+    ],
+)
 def test_short_and_chat_vietnamese_is_not_english(text):
     assert detect(text) != "en"
 
 
-@pytest.mark.parametrize("text", [
-    "what are the office hours", "someone is drowning", "my house is on fire",
-    "I live in Nậm Mòn village", "can you speak English", "How do I register a birth?",
-    "the street light in front of my house is broken", "Fire! Fire!",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what are the office hours",
+        "someone is drowning",
+        "my house is on fire",
+        "I live in Nậm Mòn village",
+        "can you speak English",
+        "How do I register a birth?",
+        "the street light in front of my house is broken",
+        "Fire! Fire!",
+    ],
+)
 def test_english_is_detected(text):
     assert detect(text) == "en"
 
 
-@pytest.mark.parametrize("text", ["ok", "hi", "hello", "1", "/office_hours", "thanks", "",
-                                  "PA-2026-000123", "yes please", "ừ", "fire"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok",
+        "hi",
+        "hello",
+        "1",
+        "/office_hours",
+        "thanks",
+        "",
+        "PA-2026-000123",
+        "yes please",
+        "ừ",
+        "fire",
+    ],
+)
 def test_short_or_ambiguous_texts_keep_the_language(text):
     assert detect(text) is None
     assert choose("en", text) == "en" and choose("vi", text) == "vi"
@@ -98,12 +129,16 @@ def test_english_held_out_examples_are_understood():
     assert sum(right) / len(right) >= 0.9, [t for (t, _), ok in zip(examples, right) if not ok]
 
 
-@pytest.mark.parametrize("text, kind", [
-    ("someone is drowning", "drowning"), ("my house is on fire, please help", "fire"),
-    ("a child fell into the river and cannot swim", "drowning"),
-    ("the water is rising in my house", "flood"),
-    ("our pigs are dying one after another", "livestock"),
-])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("someone is drowning", "drowning"),
+        ("my house is on fire, please help", "fire"),
+        ("a child fell into the river and cannot swim", "drowning"),
+        ("the water is rising in my house", "flood"),
+        ("our pigs are dying one after another", "livestock"),
+    ],
+)
 def test_english_emergencies_are_not_missed(text, kind):
     found = triage.assess(text)
     assert found.emergency and found.kind == kind, found
@@ -117,8 +152,14 @@ def test_an_english_alarm_word_alone_is_asked_about(text, kind):
     assert found.level == "unsure" and found.kind == kind, found
 
 
-@pytest.mark.parametrize("text", ["there was a fire in the village last year",
-                                  "the street light is broken", "what are the office hours",
-                                  "is there a flood warning"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "there was a fire in the village last year",
+        "the street light is broken",
+        "what are the office hours",
+        "is there a flood warning",
+    ],
+)
 def test_english_routine_messages_raise_no_alert(text):
     assert not triage.assess(text).emergency

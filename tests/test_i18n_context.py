@@ -9,8 +9,15 @@ import asyncio
 import pytest
 
 from bot.conversation import erasure  # imported before any language is entered
-from bot.i18n import DEFAULT, N_, _, current_language, gettext_for, in_language_argument, \
-    use_language
+from bot.i18n import (
+    DEFAULT,
+    N_,
+    _,
+    current_language,
+    gettext_for,
+    in_language_argument,
+    use_language,
+)
 
 HOURS = "Giờ làm việc"  # a msgid the English catalog translates
 ENGLISH = gettext_for("en")(HOURS)

@@ -21,43 +21,61 @@ MENUS = ("kết hôn", "cắt điện", "1. ", "Gặp cán bộ")
 
 async def preferences(commune: Commune, user: str) -> dict[str, bool]:
     async with commune.running.services.sm() as s:
-        rows = await s.execute(select(TopicPreference.topic, TopicPreference.subscribed).join(
-            Resident, Resident.id == TopicPreference.resident_id).where(
-                Resident.external_id == user))
+        rows = await s.execute(
+            select(TopicPreference.topic, TopicPreference.subscribed)
+            .join(Resident, Resident.id == TopicPreference.resident_id)
+            .where(Resident.external_id == user)
+        )
         return dict(rows.all())
 
 
 async def tickets_of(commune: Commune, user: str) -> int:
     async with commune.running.services.sm() as s:
-        return (await s.execute(select(func.count()).select_from(Ticket).join(
-            Resident, Resident.id == Ticket.resident_id).where(
-                Resident.external_id == user))).scalar_one()
+        return (
+            await s.execute(
+                select(func.count())
+                .select_from(Ticket)
+                .join(Resident, Resident.id == Ticket.resident_id)
+                .where(Resident.external_id == user)
+            )
+        ).scalar_one()
 
 
 @pytest.fixture
 async def with_station(store_url, sim):
     """A commune whose health station's facts are configured."""
-    station = {"name": "Trạm Y tế xã Thử Nghiệm", "address": "Thôn Nậm Mòn, cạnh chợ",
-               "phone": "0214 111 115",
-               "hours": [{"days": "mon-sun", "open": "07:00", "close": "17:00"}]}
-    running = await start_service(make_settings(store_url, sim, commune_extra={
-        **OFFICES, "health_station": station}), sim)
+    station = {
+        "name": "Trạm Y tế xã Thử Nghiệm",
+        "address": "Thôn Nậm Mòn, cạnh chợ",
+        "phone": "0214 111 115",
+        "hours": [{"days": "mon-sun", "open": "07:00", "close": "17:00"}],
+    }
+    running = await start_service(
+        make_settings(store_url, sim, commune_extra={**OFFICES, "health_station": station}), sim
+    )
     async with aiohttp.ClientSession() as http:
         yield Commune(running, http)
     await running.runner.cleanup()
 
 
-@pytest.mark.parametrize("text", ["làm giấy khai tử cho bố tôi", "dang ky khai tu can gi",
-                                  "thủ tục báo tử cho ông nội ntn ad"])
+@pytest.mark.parametrize(
+    "text",
+    ["làm giấy khai tử cho bố tôi", "dang ky khai tu can gi", "thủ tục báo tử cho ông nội ntn ad"],
+)
 async def test_death_registration_is_not_birth_registration(commune, text):
     said = await commune.says("8101", text)
     assert "khai tử" in said and "khai sinh" not in said, said
     assert "chia buồn" not in said  # a question about the procedure: no condolence assumed
 
 
-@pytest.mark.parametrize("text", ["bố tôi mất rồi, làm giấy tờ thế nào",
-                                  "me toi vua mat, can lam giay to gi",
-                                  "ông nội em mới qua đời, giờ phải báo xã sao ạ"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bố tôi mất rồi, làm giấy tờ thế nào",
+        "me toi vua mat, can lam giay to gi",
+        "ông nội em mới qua đời, giờ phải báo xã sao ạ",
+    ],
+)
 async def test_a_bereaved_resident_gets_condolence_and_the_procedure_never_menus(commune, text):
     said = await commune.says("8102", text)
     assert said.startswith("Xin chia buồn cùng gia đình") and "khai tử" in said, said
@@ -80,8 +98,10 @@ async def test_the_health_station_from_the_communes_facts(with_station):
 async def test_a_follow_up_on_a_report_gets_its_status_not_a_new_report(commune):
     user = "8105"
     code = await commune.report(user, "đèn đường hỏng ở Nậm Mòn")
-    for text in ("hôm qua tôi gửi phản ánh về đèn đường mà chưa thấy trả lời",
-                 "hom truoc em gui pa ma van chua thay ai xu ly"):
+    for text in (
+        "hôm qua tôi gửi phản ánh về đèn đường mà chưa thấy trả lời",
+        "hom truoc em gui pa ma van chua thay ai xu ly",
+    ):
         said = await commune.says(user, text)
         assert code in said and "đã tiếp nhận" in said, said
         assert "thuộc loại nào" not in said and "thôn/bản nào" not in said
@@ -120,13 +140,19 @@ async def test_erase_my_number_and_no_more_notices_unsubscribes_and_keeps_the_da
     assert "không gửi thông báo thường" in said and "vẫn được giữ" in said, said
     assert await preferences(commune, user) == {"*": False}
     async with commune.running.services.sm() as s:
-        resident = (await s.execute(select(Resident).where(Resident.external_id == user))
-                    ).scalar_one()
+        resident = (
+            await s.execute(select(Resident).where(Resident.external_id == user))
+        ).scalar_one()
     assert resident.phone == "0912000333" and resident.erased_at is None
 
 
-@pytest.mark.parametrize("text", ["không nhận tin điện nữa, chỉ nhận tin thời tiết",
-                                  "khong nhan tin dien nua chi nhan tin thoi tiet"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "không nhận tin điện nữa, chỉ nhận tin thời tiết",
+        "khong nhan tin dien nua chi nhan tin thoi tiet",
+    ],
+)
 async def test_each_topic_keeps_its_own_choice(commune, text):
     user = "8111"
     said = await commune.says(user, text)

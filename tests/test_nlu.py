@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import numpy as np
 import pytest
 
@@ -12,13 +14,38 @@ from bot.nlu.evaluate import evaluate
 from bot.nlu.normalize import fold
 from bot.nlu.text import normalise
 
-CONTRACT = {"greet", "goodbye", "thanks", "affirm", "deny", "office_hours", "office_contact",
-            "procedure_birth", "procedure_residence", "procedure_marriage", "procedure_certify",
-            "procedure_land", "health_insurance", "social_allowance", "vaccination",
-            "power_outage", "disaster_warning", "latest_notices", "propagandist_contact",
-            "report_issue", "ticket_status", "subscribe", "unsubscribe", "change_language",
-            "talk_to_staff", "delete_my_data", "out_of_scope", "set_village", "procedure_death",
-            "health_station"}
+CONTRACT = {
+    "greet",
+    "goodbye",
+    "thanks",
+    "affirm",
+    "deny",
+    "office_hours",
+    "office_contact",
+    "procedure_birth",
+    "procedure_residence",
+    "procedure_marriage",
+    "procedure_certify",
+    "procedure_land",
+    "health_insurance",
+    "social_allowance",
+    "vaccination",
+    "power_outage",
+    "disaster_warning",
+    "latest_notices",
+    "propagandist_contact",
+    "report_issue",
+    "ticket_status",
+    "subscribe",
+    "unsubscribe",
+    "change_language",
+    "talk_to_staff",
+    "delete_my_data",
+    "out_of_scope",
+    "set_village",
+    "procedure_death",
+    "health_station",
+}
 
 
 def test_data_covers_the_contract_and_keeps_the_test_split_out():
@@ -54,26 +81,29 @@ def test_villages_are_matched_without_diacritics():
     assert fold("Nậm Mòn") == "Nam Mon"
 
 
-@pytest.mark.parametrize("text, entity, value", [
-    ("cho tôi đổi sang tiếng H'Mông", "language", "hnj"),
-    ("doi sang tieng e de duoc ko", "language", "rad"),
-    ("tôi muốn nghe tiếng Việt", "language", "vi"),
-    ("đăng ký nhận tin cắt điện", "topic", "services"),
-    ("ko muon nhan tin bao lu nua", "topic", "safety"),
-    ("lich tiem chung ngay mai", "date", "2026-11-23"),
-    ("thứ 7 có cắt điện không", "date", "2026-11-28"),
-    ("ngày 25 tháng 12 có họp không", "date", "2026-12-25"),
-    ("mất điện hôm 20/11", "date", "2026-11-20"),
-    ("mất điện từ 3/1/2027", "date", "2027-01-03"),
-])
+@pytest.mark.parametrize(
+    "text, entity, value",
+    [
+        ("cho tôi đổi sang tiếng H'Mông", "language", "hnj"),
+        ("doi sang tieng e de duoc ko", "language", "rad"),
+        ("tôi muốn nghe tiếng Việt", "language", "vi"),
+        ("đăng ký nhận tin cắt điện", "topic", "services"),
+        ("ko muon nhan tin bao lu nua", "topic", "safety"),
+        ("lich tiem chung ngay mai", "date", "2026-11-23"),
+        ("thứ 7 có cắt điện không", "date", "2026-11-28"),
+        ("ngày 25 tháng 12 có họp không", "date", "2026-12-25"),
+        ("mất điện hôm 20/11", "date", "2026-11-20"),
+        ("mất điện từ 3/1/2027", "date", "2027-01-03"),
+    ],
+)
 def test_entities_language_topic_date(text, entity, value):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.nlu.entities import EntityExtractor
 
     training = nlu_data.load()
     extract = EntityExtractor(training.regexes, training.lookups, training.synonyms)
-    now = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)  # a Sunday, 10:00 in Vietnam
+    now = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)  # a Sunday, 10:00 in Vietnam
     assert {"entity": entity, "value": value} in extract(text, [], now=now)
 
 

@@ -29,14 +29,26 @@ FAQ_ANSWER = {  # the shape Rasa 3.6 answers /model/parse with for a retrieval i
     "text": "uy ban lam viec may gio",
     "intent": {"name": "faq", "confidence": 0.9},
     "entities": [],
-    "intent_ranking": [{"name": "faq", "confidence": 0.9},
-                       {"name": "greet", "confidence": 0.06},
-                       {"name": "nlu_fallback", "confidence": 0.4}],
-    "response_selector": {"all_retrieval_intents": ["faq"], "faq": {
-        "response": {"intent_response_key": "faq/office_hours", "confidence": 0.8,
-                     "responses": [{"text": "Giờ làm việc"}], "utter_action": "utter_faq"},
-        "ranking": [{"intent_response_key": "faq/office_hours", "confidence": 0.8},
-                    {"intent_response_key": "faq/office_contact", "confidence": 0.2}]}},
+    "intent_ranking": [
+        {"name": "faq", "confidence": 0.9},
+        {"name": "greet", "confidence": 0.06},
+        {"name": "nlu_fallback", "confidence": 0.4},
+    ],
+    "response_selector": {
+        "all_retrieval_intents": ["faq"],
+        "faq": {
+            "response": {
+                "intent_response_key": "faq/office_hours",
+                "confidence": 0.8,
+                "responses": [{"text": "Giờ làm việc"}],
+                "utter_action": "utter_faq",
+            },
+            "ranking": [
+                {"intent_response_key": "faq/office_hours", "confidence": 0.8},
+                {"intent_response_key": "faq/office_contact", "confidence": 0.2},
+            ],
+        },
+    },
 }
 
 
@@ -45,9 +57,15 @@ def test_retrieval_intent_becomes_the_contract_intent():
     assert [r.intent for r in ranked] == ["office_hours", "office_contact", "greet"]
     assert ranked[0].confidence == pytest.approx(0.72)  # P(faq) × P(office_hours | faq)
     assert "nlu_fallback" not in {r.intent for r in ranked}
-    plain = ranking_from_rasa({"intent": {"name": "talk_to_staff", "confidence": 0.7},
-                               "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4},
-                                                  {"name": "talk_to_staff", "confidence": 0.3}]})
+    plain = ranking_from_rasa(
+        {
+            "intent": {"name": "talk_to_staff", "confidence": 0.7},
+            "intent_ranking": [
+                {"name": "nlu_fallback", "confidence": 0.4},
+                {"name": "talk_to_staff", "confidence": 0.3},
+            ],
+        }
+    )
     assert plain[0].intent == "talk_to_staff" and plain[0].confidence == 0.3
     with pytest.raises(RasaUnavailable):
         ranking_from_rasa({"intent_ranking": []})
@@ -62,8 +80,12 @@ def test_export_is_valid_rasa_data_for_every_intent():
     assert {f"faq/{i}" for i in FAQ_INTENTS} <= intents
     assert {i.split("/")[-1] for i in intents} == set(data.intents)
     # the same normalisation as the embedded engine: folded, lower case, teencode expanded
-    texts = [t for item in exported["nlu"] if "intent" in item
-             for t in re.findall(r"^- (.*)$", item["examples"], flags=re.M)]
+    texts = [
+        t
+        for item in exported["nlu"]
+        if "intent" in item
+        for t in re.findall(r"^- (.*)$", item["examples"], flags=re.M)
+    ]
     assert all(t == normalise(t) for t in texts)
     domain = domain_yaml(data, {})
     assert "faq" in domain["intents"] and "utter_faq/office_hours" in domain["responses"]
@@ -89,10 +111,13 @@ class StandIn:
         if self.mode == "garbage":
             return web.Response(text="<html>not json</html>")
         # answers "goodbye" for anything: a reply only Rasa's reading explains
-        return web.json_response({"text": body["text"], "intent": {"name": "goodbye",
-                                                                    "confidence": 0.95},
-                                  "intent_ranking": [{"name": "goodbye",
-                                                      "confidence": 0.95}]})
+        return web.json_response(
+            {
+                "text": body["text"],
+                "intent": {"name": "goodbye", "confidence": 0.95},
+                "intent_ranking": [{"name": "goodbye", "confidence": 0.95}],
+            }
+        )
 
 
 @pytest.fixture
@@ -128,9 +153,12 @@ async def test_backend_falls_back_to_embedded_and_counts(stand_in, mode):
 
 
 async def test_service_with_rasa_backend_answers_and_survives_an_outage(stand_in, sim, tmp_path):
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=1,
-                             nlu={"backend": "rasa", "rasa_url": stand_in.url,
-                                  "timeout_s": 0.5, "retry_after_s": 0})
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        sim,
+        communes=1,
+        nlu={"backend": "rasa", "rasa_url": stand_in.url, "timeout_s": 0.5, "retry_after_s": 0},
+    )
     running = await start_service(settings, sim)
     try:
         oa = oa_id(1)
@@ -158,10 +186,14 @@ def test_convert_public_seq_label_set(tmp_path):
     from bot.cli import main
     from bot.nlu import data as nlu_data
 
-    for split, lines in {"train": [("giá vé từ hà_nội đi đà_nẵng", "atis_airfare"),
-                                   ("các chuyến bay sáng mai", "atis_flight"),
-                                   ("chuyến bay và giá vé", "atis_flight#atis_airfare")],
-                         "test": [("giá vé đi huế", "atis_airfare")]}.items():
+    for split, lines in {
+        "train": [
+            ("giá vé từ hà_nội đi đà_nẵng", "atis_airfare"),
+            ("các chuyến bay sáng mai", "atis_flight"),
+            ("chuyến bay và giá vé", "atis_flight#atis_airfare"),
+        ],
+        "test": [("giá vé đi huế", "atis_airfare")],
+    }.items():
         (tmp_path / "src" / split).mkdir(parents=True)
         (tmp_path / "src" / split / "seq.in").write_text("\n".join(t for t, _ in lines) + "\n")
         (tmp_path / "src" / split / "label").write_text("\n".join(i for _, i in lines) + "\n")
@@ -176,10 +208,24 @@ def test_convert_public_seq_label_set(tmp_path):
 
 
 def test_bot_ask_with_rasa_down_answers_from_the_embedded_engine():
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "--commune", "02839",
-                             "--backend", "rasa", "--json", "uy ban lam viec may gio"],
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "BOT_RASA_URL": "http://127.0.0.1:9"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "ask",
+            "--commune",
+            "02839",
+            "--backend",
+            "rasa",
+            "--json",
+            "uy ban lam viec may gio",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "BOT_RASA_URL": "http://127.0.0.1:9"},
+    )
     assert result.returncode == 0
     answer = json.loads(result.stdout)
     assert answer["intent"] == "office_hours" and answer["backend"] == "embedded (fallback)"

@@ -19,8 +19,9 @@ PDF = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF"
 
 @pytest.fixture
 async def desk(store_url, sim):
-    running = await start_service(make_settings(
-        store_url, sim, notices=quiet_around_now(False)), sim)
+    running = await start_service(
+        make_settings(store_url, sim, notices=quiet_around_now(False)), sim
+    )
     async with aiohttp.ClientSession() as http:
         yield Desk(running, http)
     await running.runner.cleanup()

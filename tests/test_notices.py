@@ -12,8 +12,15 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.staff import add_staff
-from bot.store.models import (Notice, NoticeAudit, NoticeDelivery, OutboundMessage, Resident,
-                              TopicPreference, Village)
+from bot.store.models import (
+    Notice,
+    NoticeAudit,
+    NoticeDelivery,
+    OutboundMessage,
+    Resident,
+    TopicPreference,
+    Village,
+)
 from bot.timeutil import to_vn, utcnow
 from tests.conftest import commune_code, make_settings, oa_id, start_service
 
@@ -43,8 +50,9 @@ class Desk:
         self.keys[(role, code, village)] = key
         return key
 
-    async def submit_and_approve(self, leader: str, notice_id: int,
-                                 submitter: str | None = None) -> None:
+    async def submit_and_approve(
+        self, leader: str, notice_id: int, submitter: str | None = None
+    ) -> None:
         for key, action in ((submitter or leader, "submit"), (leader, "approve")):
             status, body = await self.call(key, "POST", f"/{notice_id}/{action}")
             assert status == 200, body
@@ -56,9 +64,12 @@ class Desk:
             return r.status, await r.json()
 
 
-NOTICE = {"category": "safety", "priority": "normal",
-          "headline": "Lịch tiêm chủng tháng 12",
-          "body": "Trạm y tế xã tiêm chủng mở rộng ngày 25/12, mang sổ tiêm của trẻ."}
+NOTICE = {
+    "category": "safety",
+    "priority": "normal",
+    "headline": "Lịch tiêm chủng tháng 12",
+    "body": "Trạm y tế xã tiêm chủng mở rộng ngày 25/12, mang sổ tiêm của trẻ.",
+}
 
 
 async def resident(running, user_id: str, *, days_since_contact: float | None = None) -> int:
@@ -68,8 +79,9 @@ async def resident(running, user_id: str, *, days_since_contact: float | None = 
     await sim.user_sends_text(OA, user_id, "xin chao")
     await sim.wait_for_messages(before + 1, oa_id=OA, user_id=user_id)
     async with running.services.sm() as s, s.begin():
-        row = (await s.execute(select(Resident).where(Resident.external_id == user_id))
-               ).scalar_one()
+        row = (
+            await s.execute(select(Resident).where(Resident.external_id == user_id))
+        ).scalar_one()
         row.is_follower = True
         if days_since_contact is not None:
             row.last_interaction_at = utcnow() - timedelta(days=days_since_contact)
@@ -78,8 +90,9 @@ async def resident(running, user_id: str, *, days_since_contact: float | None = 
 
 @pytest.fixture
 async def desk(store_url, sim):
-    running = await start_service(make_settings(
-        store_url, sim, notices=quiet_around_now(False)), sim)
+    running = await start_service(
+        make_settings(store_url, sim, notices=quiet_around_now(False)), sim
+    )
     running.services.broadcasts.verify_poll_s = 0.05  # the simulator answers -214 once
     async with aiohttp.ClientSession() as http:
         yield Desk(running, http)
@@ -120,8 +133,13 @@ async def test_draft_approve_deliver_by_the_route_zalo_allows(desk):
     assert delivery["routes"] == {"consultation": 1, "broadcast": 1}
     assert delivery["reasons"] == {"in_free_window_48h": 1, "outside_7d_window": 1}
     assert delivery["sends"] == {"sent": 1}
-    assert [a["action"] for a in done["audit"]] == ["create", "submit", "approve", "dispatch",
-                                                    "finish"]
+    assert [a["action"] for a in done["audit"]] == [
+        "create",
+        "submit",
+        "approve",
+        "dispatch",
+        "finish",
+    ]
     assert done["audit"][2]["staff_id"] is not None and done["approved_by"] is not None
     # the follower outside the window: the notice as an article, broadcast once
     sim = desk.running.sim
@@ -141,25 +159,36 @@ async def test_draft_approve_deliver_by_the_route_zalo_allows(desk):
 
 
 async def test_night_waits_for_morning_but_an_emergency_goes_at_once(store_url, sim):
-    running = await start_service(make_settings(store_url, sim,
-                                                notices=quiet_around_now(True)), sim)
+    running = await start_service(
+        make_settings(store_url, sim, notices=quiet_around_now(True)), sim
+    )
     try:
         async with aiohttp.ClientSession() as http:
             desk = Desk(running, http)
             await resident(running, "9201")
             officer, leader = await desk.hire("officer"), await desk.hire("leader")
             _, routine = await desk.call(officer, "POST", "", NOTICE)
-            await desk.submit_and_approve(leader, routine['id'], submitter=officer)
+            await desk.submit_and_approve(leader, routine["id"], submitter=officer)
             await wait_status(desk, leader, routine["id"], "sending")
             async with running.services.sm() as s:
-                row = (await s.execute(select(OutboundMessage).where(
-                    OutboundMessage.idempotency_key.like(f"notice:{routine['id']}:%")))
+                row = (
+                    await s.execute(
+                        select(OutboundMessage).where(
+                            OutboundMessage.idempotency_key.like(f"notice:{routine['id']}:%")
+                        )
+                    )
                 ).scalar_one()
             assert row.status == "pending" and row.next_attempt_at > utcnow() + timedelta(
-                minutes=30)  # held until the quiet hours end
+                minutes=30
+            )  # held until the quiet hours end
             # an emergency: drafted and published by the leader in one step, sent at night
-            storm = dict(NOTICE, category="safety", priority="emergency",
-                         headline="Bão số 9 đổ bộ", body="Sơ tán khỏi vùng trũng trước 18 giờ.")
+            storm = dict(
+                NOTICE,
+                category="safety",
+                priority="emergency",
+                headline="Bão số 9 đổ bộ",
+                body="Sơ tán khỏi vùng trũng trước 18 giờ.",
+            )
             _, urgent = await desk.call(leader, "POST", "", storm)
             assert (await desk.call(leader, "POST", f"/{urgent['id']}/publish"))[0] == 200
             msgs = await sim.wait_for_messages(2, oa_id=OA, user_id="9201")
@@ -174,8 +203,9 @@ async def test_night_waits_for_morning_but_an_emergency_goes_at_once(store_url, 
 
 
 async def test_daily_cap_skips_routine_notices_not_emergencies(store_url, sim):
-    running = await start_service(make_settings(
-        store_url, sim, notices={**quiet_around_now(False), "daily_cap": 1}), sim)
+    running = await start_service(
+        make_settings(store_url, sim, notices={**quiet_around_now(False), "daily_cap": 1}), sim
+    )
     try:
         async with aiohttp.ClientSession() as http:
             desk = Desk(running, http)
@@ -183,8 +213,9 @@ async def test_daily_cap_skips_routine_notices_not_emergencies(store_url, sim):
             leader = await desk.hire("leader")
             ids = []
             for n, priority in enumerate(["normal", "normal", "emergency"]):
-                _, d = await desk.call(leader, "POST", "", dict(
-                    NOTICE, priority=priority, headline=f"Tin {n}"))
+                _, d = await desk.call(
+                    leader, "POST", "", dict(NOTICE, priority=priority, headline=f"Tin {n}")
+                )
                 action = "publish" if priority == "emergency" else "submit"
                 await desk.call(leader, "POST", f"/{d['id']}/{action}")
                 if action == "submit":
@@ -203,23 +234,27 @@ async def test_cancel_stops_what_is_not_sent_and_corrects_what_was(desk):
     await resident(desk.running, "9401")
     leader = await desk.hire("leader")
     _, sent = await desk.call(leader, "POST", "", NOTICE)
-    await desk.submit_and_approve(leader, sent['id'])
+    await desk.submit_and_approve(leader, sent["id"])
     await wait_status(desk, leader, sent["id"], "sent")
-    status, cancelled = await desk.call(leader, "POST", f"/{sent['id']}/cancel",
-                                        {"note": "sai ngày"})
+    status, cancelled = await desk.call(
+        leader, "POST", f"/{sent['id']}/cancel", {"note": "sai ngày"}
+    )
     assert status == 200 and cancelled["corrections_queued"] == 1
     msgs = await desk.running.sim.wait_for_messages(3, oa_id=OA, user_id="9401")
-    assert msgs[2].body["message"]["text"].startswith(
-        'HỦY THÔNG BÁO: "Lịch tiêm chủng tháng 12"')
+    assert msgs[2].body["message"]["text"].startswith('HỦY THÔNG BÁO: "Lịch tiêm chủng tháng 12"')
     # a notice scheduled for later and cancelled before its time never goes out
     later = (utcnow() + timedelta(hours=2)).isoformat()
     _, future = await desk.call(leader, "POST", "", dict(NOTICE, send_at=later))
-    await desk.submit_and_approve(leader, future['id'])
-    assert (await desk.call(leader, "POST", f"/{future['id']}/cancel"))[1]["status"] == \
-        "cancelled"
+    await desk.submit_and_approve(leader, future["id"])
+    assert (await desk.call(leader, "POST", f"/{future['id']}/cancel"))[1]["status"] == "cancelled"
     async with desk.running.services.sm() as s:
-        planned = (await s.execute(select(func.count()).select_from(NoticeDelivery).where(
-            NoticeDelivery.notice_id == future["id"]))).scalar()
+        planned = (
+            await s.execute(
+                select(func.count())
+                .select_from(NoticeDelivery)
+                .where(NoticeDelivery.notice_id == future["id"])
+            )
+        ).scalar()
     assert planned == 0
     assert (await desk.call(leader, "POST", f"/{future['id']}/cancel"))[0] == 409
 
@@ -241,24 +276,26 @@ async def test_roles_scope_tenancy_and_bad_input(desk):
     assert status == 400 and body["villages"] == ["Thôn Ma"]
     # another commune's key: 404 on this commune's path and on its notices
     assert (await desk.call(other_commune, "GET", f"/{own['id']}"))[0] == 404
-    assert (await desk.call(other_commune, "GET", f"/{own['id']}",
-                            code=commune_code(2)))[0] == 404
+    assert (await desk.call(other_commune, "GET", f"/{own['id']}", code=commune_code(2)))[0] == 404
     assert (await desk.call(None, "GET", ""))[0] == 401
     assert (await desk.call("cb_wrong", "GET", ""))[0] == 401
     # bad input: 400 with the fields named, nothing stored
     async with desk.running.services.sm() as s:
         before = (await s.execute(select(func.count()).select_from(Notice))).scalar()
-    status, body = await desk.call(officer, "POST", "", dict(NOTICE, category="weather",
-                                                             headline="", extra=1))
+    status, body = await desk.call(
+        officer, "POST", "", dict(NOTICE, category="weather", headline="", extra=1)
+    )
     assert status == 400
     assert {d["field"] for d in body["details"]} == {"category", "headline", "extra"}
     async with desk.running.services.sm() as s:
         after = (await s.execute(select(func.count()).select_from(Notice))).scalar()
         audits = (await s.execute(select(func.count()).select_from(NoticeAudit))).scalar()
     assert after == before and audits == before  # one "create" row per stored notice
-    async with desk.http.post(f"{desk.running.url}/api/v1/communes/{CODE}/notices",
-                              data=b"{not json", headers={
-                                  "Authorization": f"Bearer {officer}"}) as r:
+    async with desk.http.post(
+        f"{desk.running.url}/api/v1/communes/{CODE}/notices",
+        data=b"{not json",
+        headers={"Authorization": f"Bearer {officer}"},
+    ) as r:
         assert r.status == 400
 
 
@@ -275,14 +312,27 @@ async def test_resident_unsubscribes_by_topic_in_the_chat_and_asks_for_current_n
         if notice["priority"] == "emergency":
             await desk.call(leader, "POST", f"/{d['id']}/publish")
         else:
-            await desk.submit_and_approve(leader, d['id'])
+            await desk.submit_and_approve(leader, d["id"])
         await wait_status(desk, leader, d["id"], "sent")
         return d["id"]
 
-    power = await publish(dict(NOTICE, category="services", headline="Cắt điện thứ Bảy",
-                               body="Cắt điện 7:00–11:00 để bảo trì."))
-    await publish(dict(NOTICE, category="services", priority="emergency",
-                       headline="Sự cố lưới điện", body="Tránh xa dây điện bị đứt."))
+    power = await publish(
+        dict(
+            NOTICE,
+            category="services",
+            headline="Cắt điện thứ Bảy",
+            body="Cắt điện 7:00–11:00 để bảo trì.",
+        )
+    )
+    await publish(
+        dict(
+            NOTICE,
+            category="services",
+            priority="emergency",
+            headline="Sự cố lưới điện",
+            body="Tránh xa dây điện bị đứt.",
+        )
+    )
     texts = [m.body["message"]["text"] for m in sim.messages(OA, "9501")]
     assert not any("Cắt điện thứ Bảy" in t for t in texts)
     assert any(t.startswith("THÔNG BÁO KHẨN: Sự cố lưới điện") for t in texts)
@@ -302,21 +352,27 @@ async def test_resident_unsubscribes_by_topic_in_the_chat_and_asks_for_current_n
 
 
 async def test_propagandist_gets_a_package_confirms_and_is_reminded(store_url, sim):
-    running = await start_service(make_settings(store_url, sim, notices={
-        **quiet_around_now(False), "relay_reminder_after_s": 0.5}), sim)
+    running = await start_service(
+        make_settings(
+            store_url, sim, notices={**quiet_around_now(False), "relay_reminder_after_s": 0.5}
+        ),
+        sim,
+    )
     try:
         async with aiohttp.ClientSession() as http:
             desk = Desk(running, http)
             officer, leader = await desk.hire("officer"), await desk.hire("leader")
             async with running.services.sm() as s, s.begin():
-                await add_staff(s, CODE, "Trưởng thôn Nậm Mòn", "propagandist", "Nậm Mòn",
-                                zalo_user_id="9601")
-                await add_staff(s, CODE, "Trưởng bản Bản Phố", "propagandist", "Bản Phố",
-                                zalo_user_id="9602")
+                await add_staff(
+                    s, CODE, "Trưởng thôn Nậm Mòn", "propagandist", "Nậm Mòn", zalo_user_id="9601"
+                )
+                await add_staff(
+                    s, CODE, "Trưởng bản Bản Phố", "propagandist", "Bản Phố", zalo_user_id="9602"
+                )
             for user in ("9601", "9602"):
                 await resident(running, user)  # they chat with the OA like anyone
             _, d = await desk.call(officer, "POST", "", dict(NOTICE, villages=["Nậm Mòn"]))
-            await desk.submit_and_approve(leader, d['id'], submitter=officer)
+            await desk.submit_and_approve(leader, d["id"], submitter=officer)
             msgs = await sim.wait_for_messages(3, oa_id=OA, user_id="9601")
             package, ask = (m.body["message"]["text"] for m in msgs[1:3])
             assert package.startswith("THÔNG BÁO: Lịch tiêm chủng tháng 12")
@@ -331,8 +387,13 @@ async def test_propagandist_gets_a_package_confirms_and_is_reminded(store_url, s
             assert remind[3].body["message"]["text"].startswith("Nhắc anh/chị")
             await sim.user_sends_text(OA, "9601", "Đã chuyển!")
             thanks = await sim.wait_for_messages(5, oa_id=OA, user_id="9601")
-            assert thanks[4].body["message"]["text"].startswith(
-                'Cảm ơn anh/chị đã chuyển thông báo "Lịch tiêm chủng tháng 12" vào nhóm Nậm Mòn')
+            assert (
+                thanks[4]
+                .body["message"]["text"]
+                .startswith(
+                    'Cảm ơn anh/chị đã chuyển thông báo "Lịch tiêm chủng tháng 12" vào nhóm Nậm Mòn'
+                )
+            )
             body = (await desk.call(leader, "GET", f"/{d['id']}"))[1]
             [relay] = body["delivery"]["relays"]
             assert relay["village"] == "Nậm Mòn" and relay["package"] == "sent"
@@ -360,10 +421,12 @@ async def _move_job(running, notice_id: int, when) -> None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("late_by, caught_up", [(timedelta(minutes=10), True),
-                                                (timedelta(hours=2), False)])
+@pytest.mark.parametrize(
+    "late_by, caught_up", [(timedelta(minutes=10), True), (timedelta(hours=2), False)]
+)
 async def test_recurring_notice_fires_and_a_missed_firing_is_caught_up_after_restart(
-        store_url, sim, late_by, caught_up):
+    store_url, sim, late_by, caught_up
+):
     from bot.timeutil import VN_TZ
 
     settings = make_settings(store_url, sim, notices=quiet_around_now(False))
@@ -374,8 +437,12 @@ async def test_recurring_notice_fires_and_a_missed_firing_is_caught_up_after_res
         leader = await desk.hire("leader")
         status, body = await desk.call(leader, "POST", "", dict(NOTICE, recurrence="0 x * * *"))
         assert status == 400 and body["details"][0]["field"] == "recurrence"
-        _, d = await desk.call(leader, "POST", "", dict(
-            NOTICE, headline="Nộp thuế đất hằng tháng", recurrence="0 8 25 * *"))
+        _, d = await desk.call(
+            leader,
+            "POST",
+            "",
+            dict(NOTICE, headline="Nộp thuế đất hằng tháng", recurrence="0 8 25 * *"),
+        )
         await desk.call(leader, "POST", f"/{d['id']}/submit")
         _, approved = await desk.call(leader, "POST", f"/{d['id']}/approve")
         assert approved["status"] == "recurring"
@@ -390,14 +457,20 @@ async def test_recurring_notice_fires_and_a_missed_firing_is_caught_up_after_res
         running = await start_service(settings, sim)  # back up
         desk.running = running
         await asyncio.sleep(0.5)
-        texts = [m.body["message"]["text"] for m in
-                 (await sim.wait_for_messages(2, oa_id=OA, user_id="9801") if caught_up
-                  else sim.messages(OA, "9801"))]
+        texts = [
+            m.body["message"]["text"]
+            for m in (
+                await sim.wait_for_messages(2, oa_id=OA, user_id="9801")
+                if caught_up
+                else sim.messages(OA, "9801")
+            )
+        ]
         sent = [t for t in texts if "Nộp thuế đất hằng tháng" in t]
         assert len(sent) == (1 if caught_up else 0)
         await asyncio.sleep(0.3)
-        assert len([m for m in sim.messages(OA, "9801")
-                    if "Nộp thuế đất" in m.body["message"]["text"]]) == len(sent)  # once
+        assert len(
+            [m for m in sim.messages(OA, "9801") if "Nộp thuế đất" in m.body["message"]["text"]]
+        ) == len(sent)  # once
         # the next firing is the next 25th again; cancelling removes it
         nxt = running.services.scheduler.next_run(d["id"]).astimezone(VN_TZ)
         assert (nxt.day, nxt.hour) == (25, 8) and nxt > datetime.now(VN_TZ)
@@ -433,16 +506,24 @@ async def test_an_update_reaches_the_same_people(desk):
     await resident(desk.running, "9901")
     leader = await desk.hire("leader")
     _, first = await desk.call(leader, "POST", "", NOTICE)
-    await desk.submit_and_approve(leader, first['id'])
+    await desk.submit_and_approve(leader, first["id"])
     await wait_status(desk, leader, first["id"], "sent")
     await resident(desk.running, "9902")  # chats after the first notice went out
     status, body = await desk.call(leader, "POST", "", dict(NOTICE, updates=10**6))
     assert status == 400 and body["field"] == "updates"
-    _, fix = await desk.call(leader, "POST", "", dict(
-        NOTICE, headline="Lịch tiêm chủng tháng 12 (đổi ngày)",
-        body="Chuyển sang ngày 26/12.", updates=first["id"]))
+    _, fix = await desk.call(
+        leader,
+        "POST",
+        "",
+        dict(
+            NOTICE,
+            headline="Lịch tiêm chủng tháng 12 (đổi ngày)",
+            body="Chuyển sang ngày 26/12.",
+            updates=first["id"],
+        ),
+    )
     assert fix["msg_type"] == "update" and fix["references"] == first["id"]
-    await desk.submit_and_approve(leader, fix['id'])
+    await desk.submit_and_approve(leader, fix["id"])
     done = await wait_status(desk, leader, fix["id"], "sent")
     assert done["delivery"]["planned"] == 1
     texts = [m.body["message"]["text"] for m in sim.messages(OA, "9901")]
@@ -464,9 +545,18 @@ async def test_a_resident_who_chose_hmong_gets_the_hmong_version(store_url, sim)
             msgs = await sim.wait_for_messages(2, oa_id=OA, user_id="9911")
             assert "bằng tiếng H'Mông" in msgs[1].body["message"]["text"]
             leader = await desk.hire("leader")
-            _, d = await desk.call(leader, "POST", "", dict(NOTICE, translations={
-                "hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25 lub 12."}}))
-            await desk.submit_and_approve(leader, d['id'])
+            _, d = await desk.call(
+                leader,
+                "POST",
+                "",
+                dict(
+                    NOTICE,
+                    translations={
+                        "hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25 lub 12."}
+                    },
+                ),
+            )
+            await desk.submit_and_approve(leader, d["id"])
             await wait_status(desk, leader, d["id"], "sent")
             hmong = sim.messages(OA, "9911")[-1].body["message"]["text"]
             viet = sim.messages(OA, "9912")[-1].body["message"]["text"]
@@ -485,23 +575,33 @@ async def test_image_follows_the_text_and_the_village_group_gets_its_language(st
         async with aiohttp.ClientSession() as http:
             desk = Desk(running, http)
             async with running.services.sm() as s, s.begin():
-                await add_staff(s, CODE, "Trưởng thôn", "propagandist", "Nậm Mòn",
-                                zalo_user_id="9921")
+                await add_staff(
+                    s, CODE, "Trưởng thôn", "propagandist", "Nậm Mòn", zalo_user_id="9921"
+                )
             await resident(running, "9921")
             await resident(running, "9922")
             leader = await desk.hire("leader")
             status, bad = await desk.call(leader, "POST", "", dict(NOTICE, image_url="ftp://x"))
             assert status == 400 and bad["details"][0]["field"] == "image_url"
-            _, d = await desk.call(leader, "POST", "", dict(
-                NOTICE, image_url="https://xa.example.gov.vn/tiem-chung.jpg",
-                translations={"hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25."}}))
-            await desk.submit_and_approve(leader, d['id'])
+            _, d = await desk.call(
+                leader,
+                "POST",
+                "",
+                dict(
+                    NOTICE,
+                    image_url="https://xa.example.gov.vn/tiem-chung.jpg",
+                    translations={"hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25."}},
+                ),
+            )
+            await desk.submit_and_approve(leader, d["id"])
             await wait_status(desk, leader, d["id"], "sent")
             text, image = sim.messages(OA, "9922")[-2:]
             assert text.body["message"]["text"].startswith("THÔNG BÁO: Lịch tiêm chủng")
             element = image.body["message"]["attachment"]["payload"]["elements"][0]
-            assert element == {"media_type": "image",
-                               "url": "https://xa.example.gov.vn/tiem-chung.jpg"}
+            assert element == {
+                "media_type": "image",
+                "url": "https://xa.example.gov.vn/tiem-chung.jpg",
+            }
             package, picture, ask = sim.messages(OA, "9921")[-3:]
             assert "Hnub txhaj tshuaj" in package.body["message"]["text"]  # the group's language
             assert picture.body["message"]["attachment"]["payload"]["elements"][0]["url"]
@@ -517,11 +617,20 @@ async def test_a_notice_for_subscribers_of_its_category_only(desk):
     await sim.user_sends_text(OA, "9931", "đăng ký nhận tin khuyến nông")
     await sim.wait_for_messages(2, oa_id=OA, user_id="9931")
     leader = await desk.hire("leader")
-    _, d = await desk.call(leader, "POST", "", dict(
-        NOTICE, category="knowledge", headline="Lớp tập huấn trồng chè",
-        body="Thứ Bảy tại nhà văn hóa thôn.", subscribers_only=True))
+    _, d = await desk.call(
+        leader,
+        "POST",
+        "",
+        dict(
+            NOTICE,
+            category="knowledge",
+            headline="Lớp tập huấn trồng chè",
+            body="Thứ Bảy tại nhà văn hóa thôn.",
+            subscribers_only=True,
+        ),
+    )
     assert d["subscribers_only"] is True
-    await desk.submit_and_approve(leader, d['id'])
+    await desk.submit_and_approve(leader, d["id"])
     done = await wait_status(desk, leader, d["id"], "sent")
     assert done["delivery"]["planned"] == 1
     assert "Lớp tập huấn" in sim.messages(OA, "9931")[-1].body["message"]["text"]
@@ -536,9 +645,13 @@ async def test_cancel_with_an_image_corrects_each_person_once_and_targeted_skips
         village = (await s.execute(select(Village.id).where(Village.name == "Nậm Mòn"))).scalar()
         (await s.get(Resident, old)).village_id = village
     leader = await desk.hire("leader")
-    _, d = await desk.call(leader, "POST", "", dict(
-        NOTICE, image_url="https://xa.example.gov.vn/a.jpg", villages=["Nậm Mòn"]))
-    await desk.submit_and_approve(leader, d['id'])
+    _, d = await desk.call(
+        leader,
+        "POST",
+        "",
+        dict(NOTICE, image_url="https://xa.example.gov.vn/a.jpg", villages=["Nậm Mòn"]),
+    )
+    await desk.submit_and_approve(leader, d["id"])
     done = await wait_status(desk, leader, d["id"], "sent")
     # a village notice: the follower outside the window is for the propagandist, not an
     # article to every follower of the commune
@@ -553,9 +666,10 @@ async def test_cancel_of_a_notice_with_an_image_reaches_each_person_once(desk):
     sim = desk.running.sim
     await resident(desk.running, "9951")
     leader = await desk.hire("leader")
-    _, d = await desk.call(leader, "POST", "", dict(NOTICE,
-                                                    image_url="https://xa.example.gov.vn/a.jpg"))
-    await desk.submit_and_approve(leader, d['id'])
+    _, d = await desk.call(
+        leader, "POST", "", dict(NOTICE, image_url="https://xa.example.gov.vn/a.jpg")
+    )
+    await desk.submit_and_approve(leader, d["id"])
     await wait_status(desk, leader, d["id"], "sent")
     status, cancelled = await desk.call(leader, "POST", f"/{d['id']}/cancel")
     assert status == 200 and cancelled["corrections_queued"] == 1
@@ -574,12 +688,11 @@ async def test_a_pdf_goes_after_the_text_uploaded_once(desk):
     pdf = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF"
     async with desk.http.put(url + "?name=lich.docx", data=b"PK\x03\x04", headers=headers) as r:
         assert r.status == 400
-    async with desk.http.put(url, data=b"%PDF-" + b"0" * (5 * 1024 * 1024),
-                             headers=headers) as r:
+    async with desk.http.put(url, data=b"%PDF-" + b"0" * (5 * 1024 * 1024), headers=headers) as r:
         assert r.status == 413
     async with desk.http.put(url + "?name=lich-tiem-chung.pdf", data=pdf, headers=headers) as r:
         assert r.status == 200 and (await r.json())["size"] == len(pdf)
-    await desk.submit_and_approve(leader, d['id'], submitter=officer)
+    await desk.submit_and_approve(leader, d["id"], submitter=officer)
     await wait_status(desk, leader, d["id"], "sent")
     for user in ("9961", "9962"):
         text, document = sim.messages(OA, user)[-2:]

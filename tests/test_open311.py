@@ -24,18 +24,46 @@ from tests.test_feedback import Commune
 
 CODE, CODE2 = commune_code(1), commune_code(2)
 OA = oa_id(1)
-OFFICES = {"offices": [{"code": "vanphong", "name": "Văn phòng UBND"},
-                       {"code": "diachinh", "name": "Địa chính - Xây dựng"},
-                       {"code": "congan", "name": "Công an xã"}],
-           "routing": [{"category": "road", "office": "diachinh"},
-                       {"category": "security", "office": "congan"}]}
+OFFICES = {
+    "offices": [
+        {"code": "vanphong", "name": "Văn phòng UBND"},
+        {"code": "diachinh", "name": "Địa chính - Xây dựng"},
+        {"code": "congan", "name": "Công an xã"},
+    ],
+    "routing": [
+        {"category": "road", "office": "diachinh"},
+        {"category": "security", "office": "congan"},
+    ],
+}
 #: the spec's field lists (wiki.open311.org/GeoReport_v2), in its order
-SERVICE_FIELDS = ["service_code", "service_name", "description", "metadata", "type", "keywords",
-                  "group"]
-REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code",
-                  "description", "agency_responsible", "service_notice", "requested_datetime",
-                  "updated_datetime", "expected_datetime", "address", "address_id", "zipcode",
-                  "lat", "long", "media_url"]
+SERVICE_FIELDS = [
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+]
+REQUEST_FIELDS = [
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+]
 CREATED_FIELDS = ["service_request_id", "token", "service_notice", "account_id"]
 W3C = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 
@@ -46,15 +74,21 @@ class Client:
     def __init__(self, running, http: aiohttp.ClientSession) -> None:
         self.running, self.http = running, http
 
-    async def call(self, method: str, path: str, fmt: str = "json", *,
-                   data: dict[str, Any] | None = None, json_body: Any = None,
-                   **params: Any) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        fmt: str = "json",
+        *,
+        data: dict[str, Any] | None = None,
+        json_body: Any = None,
+        **params: Any,
+    ) -> tuple[int, Any]:
         """(status, parsed body): JSON as Python values, XML as the root element."""
         params.setdefault("jurisdiction_id", CODE)
         params = {k: v for k, v in params.items() if v is not None}
         url = f"{self.running.url}/open311/v2/{path}.{fmt}"
-        async with self.http.request(method, url, params=params, data=data,
-                                     json=json_body) as r:
+        async with self.http.request(method, url, params=params, data=data, json=json_body) as r:
             body = await r.read()
             kind = r.headers["Content-Type"]
         if fmt == "json":
@@ -66,8 +100,13 @@ class Client:
 
     async def file(self, key: str | None, fmt: str = "json", **fields: Any) -> tuple[int, Any]:
         form = {"jurisdiction_id": CODE, "api_key": key, **fields}
-        return await self.call("POST", "requests", fmt, jurisdiction_id=None,
-                               data={k: str(v) for k, v in form.items() if v is not None})
+        return await self.call(
+            "POST",
+            "requests",
+            fmt,
+            jurisdiction_id=None,
+            data={k: str(v) for k, v in form.items() if v is not None},
+        )
 
     async def hire(self, role: str = "leader", code: str = CODE) -> str:
         async with self.running.services.sm() as s, s.begin():
@@ -76,8 +115,9 @@ class Client:
 
     async def staff(self, key: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         url = f"{self.running.url}/api/v1/communes/{CODE}{path}"
-        async with self.http.request(method, url, json=body,
-                                     headers={"Authorization": f"Bearer {key}"}) as r:
+        async with self.http.request(
+            method, url, json=body, headers={"Authorization": f"Bearer {key}"}
+        ) as r:
             return r.status, await r.json()
 
     async def tickets(self) -> int:
@@ -141,26 +181,37 @@ async def test_services_and_definitions_in_json_and_xml(o311):
     got, root = await o311.call("GET", "services", "xml", jurisdiction_id="99999")
     assert got == 404 and "99999" in xml_errors(root)[0][1]
     # an unknown format is a resource that does not exist
-    async with o311.http.get(f"{o311.running.url}/open311/v2/services.yaml",
-                             params={"jurisdiction_id": CODE}) as r:
+    async with o311.http.get(
+        f"{o311.running.url}/open311/v2/services.yaml", params={"jurisdiction_id": CODE}
+    ) as r:
         assert r.status == 404 and xml_errors(ET.fromstring(await r.read()))[0][0] == "404"
 
     got, discovery = await o311.call("GET", "discovery", jurisdiction_id=None)
     assert got == 200 and discovery["endpoints"][0]["url"].endswith("/open311/v2")
     got, root = await o311.call("GET", "discovery", "xml", jurisdiction_id=None)
     assert tags(root) == ["changeset", "contact", "key_service", "endpoints"]
-    assert [f.text for f in root.find("endpoints/endpoint/formats")] == \
-        ["text/xml", "application/json"]
+    assert [f.text for f in root.find("endpoints/endpoint/formats")] == [
+        "text/xml",
+        "application/json",
+    ]
 
 
 async def test_a_filed_request_reaches_staff_and_can_be_tracked(o311):
     leader = await o311.hire("leader")
     got, created = await o311.file(
-        leader, service_code="road", address_string="Xóm 3, Bản Phố",
+        leader,
+        service_code="road",
+        address_string="Xóm 3, Bản Phố",
         description="Ổ gà sâu trước nhà văn hóa, gọi tôi 0912 345 678 nếu cần",
-        first_name="Văn An", last_name="Nguyễn", phone="0912345678", email="an@example.org",
-        media_url="https://example.org/o-ga.jpg", device_id="d-1", account_id="a-1",
-        **{"attribute[WHISPAWN]": "1"})
+        first_name="Văn An",
+        last_name="Nguyễn",
+        phone="0912345678",
+        email="an@example.org",
+        media_url="https://example.org/o-ga.jpg",
+        device_id="d-1",
+        account_id="a-1",
+        **{"attribute[WHISPAWN]": "1"},
+    )
     assert got == 201 and len(created) == 1 and list(created[0]) == CREATED_FIELDS
     code, token = created[0]["service_request_id"], created[0]["token"]
     assert re.fullmatch(r"PA-20\d\d-000001", code) and created[0]["account_id"] is None
@@ -199,13 +250,25 @@ async def test_a_filed_request_reaches_staff_and_can_be_tracked(o311):
     assert (await o311.call("GET", f"tokens/{token}", jurisdiction_id=CODE2))[0] == 404
 
     # XML, a JSON body, coordinates only, nobody named: anonymous
-    got, root = await o311.call("POST", "requests", "xml", jurisdiction_id=None, json_body={
-        "jurisdiction_id": CODE, "api_key": leader, "service_code": "environment",
-        "lat": 21.5, "long": 103.1, "description": "Rác đổ ra suối"})
+    got, root = await o311.call(
+        "POST",
+        "requests",
+        "xml",
+        jurisdiction_id=None,
+        json_body={
+            "jurisdiction_id": CODE,
+            "api_key": leader,
+            "service_code": "environment",
+            "lat": 21.5,
+            "long": 103.1,
+            "description": "Rác đổ ra suối",
+        },
+    )
     assert got == 201 and root.tag == "service_requests" and tags(root[0]) == CREATED_FIELDS
     assert root[0].findtext("account_id") == "" and root[0].findtext("token")
-    got, ticket = await o311.staff(leader, "GET",
-                                   f"/tickets/{root[0].findtext('service_request_id')}")
+    got, ticket = await o311.staff(
+        leader, "GET", f"/tickets/{root[0].findtext('service_request_id')}"
+    )
     assert ticket["reporter"] == {"anonymous": True} and ticket["lat"] == 21.5
     assert ticket["village"] is None and ticket["address"] is None
 
@@ -215,8 +278,14 @@ async def test_bad_requests_are_refused_in_the_standard_shape_and_store_nothing(
     leader, theirs = await o311.hire("leader"), await o311.hire("leader", CODE2)
     gone = await o311.hire("officer")
     async with o311.running.services.sm() as s, s.begin():
-        await s.execute(update(StaffKey).where(StaffKey.staff_id == select(Staff.id).where(
-            Staff.name == f"officer {CODE}").scalar_subquery()).values(revoked_at=utcnow()))
+        await s.execute(
+            update(StaffKey)
+            .where(
+                StaffKey.staff_id
+                == select(Staff.id).where(Staff.name == f"officer {CODE}").scalar_subquery()
+            )
+            .values(revoked_at=utcnow())
+        )
     where = {"address_string": "Nậm Mòn"}
     cases = [
         (403, "api_key", dict(service_code="road", **where)),
@@ -228,8 +297,11 @@ async def test_bad_requests_are_refused_in_the_standard_shape_and_store_nothing(
         (400, "location", dict(api_key=leader, service_code="road", description="ổ gà")),
         (400, "lat", dict(api_key=leader, service_code="road", lat="21.5")),
         (400, "lat", dict(api_key=leader, service_code="road", lat="north", long="103")),
-        (400, "media_url", dict(api_key=leader, service_code="road", media_url="javascript:x",
-                                **where)),
+        (
+            400,
+            "media_url",
+            dict(api_key=leader, service_code="road", media_url="javascript:x", **where),
+        ),
         (400, "phone", dict(api_key=leader, service_code="road", phone="0" * 30, **where)),
     ]
     for status, word, form in cases:
@@ -240,14 +312,26 @@ async def test_bad_requests_are_refused_in_the_standard_shape_and_store_nothing(
             [(code, description)] = xml_errors(body)
         assert (got, code) == (status, str(status)), (form, body)
         assert word in description, description
-    got, body = await o311.call("POST", "requests", fmt, jurisdiction_id=None,
-                                data={"api_key": leader, "service_code": "road", **where})
+    got, body = await o311.call(
+        "POST",
+        "requests",
+        fmt,
+        jurisdiction_id=None,
+        data={"api_key": leader, "service_code": "road", **where},
+    )
     assert got == 400
-    assert "jurisdiction_id" in (body[0]["description"] if fmt == "json"
-                                 else xml_errors(body)[0][1])
-    assert (await o311.call("POST", "requests", fmt, jurisdiction_id=None, data={
-        "jurisdiction_id": "99999", "api_key": leader, "service_code": "road", **where}))[0] \
-        == 404
+    assert "jurisdiction_id" in (
+        body[0]["description"] if fmt == "json" else xml_errors(body)[0][1]
+    )
+    assert (
+        await o311.call(
+            "POST",
+            "requests",
+            fmt,
+            jurisdiction_id=None,
+            data={"jurisdiction_id": "99999", "api_key": leader, "service_code": "road", **where},
+        )
+    )[0] == 404
     assert await o311.tickets() == 0
 
 
@@ -255,15 +339,23 @@ async def test_requests_filter_by_status_service_and_date(o311):
     leader = await o311.hire("leader")
     codes = {}
     for service_code in ("road", "environment", "fire", "social"):
-        _, [created] = await o311.file(leader, service_code=service_code,
-                                       address_string="Nậm Mòn", description=service_code)
+        _, [created] = await o311.file(
+            leader, service_code=service_code, address_string="Nậm Mòn", description=service_code
+        )
         codes[service_code] = created["service_request_id"]
-    got, _ = await o311.staff(leader, "POST", f"/tickets/{codes['environment']}/reject",
-                              {"note": "Không thuộc thẩm quyền của xã"})
+    got, _ = await o311.staff(
+        leader,
+        "POST",
+        f"/tickets/{codes['environment']}/reject",
+        {"note": "Không thuộc thẩm quyền của xã"},
+    )
     assert got == 200
     async with o311.running.services.sm() as s, s.begin():  # filed long ago
-        await s.execute(update(Ticket).where(Ticket.code == codes["social"]).values(
-            received_at=utcnow() - timedelta(days=100)))
+        await s.execute(
+            update(Ticket)
+            .where(Ticket.code == codes["social"])
+            .values(received_at=utcnow() - timedelta(days=100))
+        )
 
     async def listed(fmt: str = "json", **params: Any) -> list[str]:
         got, body = await o311.call("GET", "requests", fmt, **params)
@@ -290,25 +382,39 @@ async def test_requests_filter_by_status_service_and_date(o311):
     assert len(await listed(start_date=recent)) == 3
     # a client that did not encode the "+" of "+07:00" (it arrives as a space) is understood
     local = to_vn(utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+07:00")
-    async with o311.http.get(URL(f"{o311.running.url}/open311/v2/requests.json?"
-                                 f"jurisdiction_id={CODE}&start_date={local}", encoded=True)) as r:
+    async with o311.http.get(
+        URL(
+            f"{o311.running.url}/open311/v2/requests.json?"
+            f"jurisdiction_id={CODE}&start_date={local}",
+            encoded=True,
+        )
+    ) as r:
         assert r.status == 200 and len(await r.json()) == 3
     # the id list overrides every other argument
-    assert await listed(service_request_id=f"{codes['social']},{codes['road'].lower()}",
-                        status="closed") == [codes["road"], codes["social"]]
+    assert await listed(
+        service_request_id=f"{codes['social']},{codes['road'].lower()}", status="closed"
+    ) == [codes["road"], codes["social"]]
 
-    for bad in ({"status": "pending"}, {"service_code": "weather"},
-                {"start_date": "yesterday"},
-                {"start_date": "0001-01-01T00:00:00+07:00"}, {"start_date": "9999-12-31T00:00:00"},
-                {"end_date": "0001-01-02T00:00:00Z"},
-                {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"}):
+    for bad in (
+        {"status": "pending"},
+        {"service_code": "weather"},
+        {"start_date": "yesterday"},
+        {"start_date": "0001-01-01T00:00:00+07:00"},
+        {"start_date": "9999-12-31T00:00:00"},
+        {"end_date": "0001-01-02T00:00:00Z"},
+        {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"},
+    ):
         got, errors = await o311.call("GET", "requests", **bad)
         assert got == 400 and errors[0]["code"] == 400, bad
 
     # handed to an outside body, or a duplicate: closed for the commune, and the notes say why
     await o311.staff(leader, "POST", f"/tickets/{codes['fire']}/duplicate", {"of": codes["road"]})
-    await o311.staff(leader, "POST", f"/tickets/{codes['road']}/transfer",
-                     {"body": "Hạt giao thông huyện, ĐT 0214 3800 800"})
+    await o311.staff(
+        leader,
+        "POST",
+        f"/tickets/{codes['road']}/transfer",
+        {"body": "Hạt giao thông huyện, ĐT 0214 3800 800"},
+    )
     _, [fire, road] = await o311.call("GET", "requests", service_code="road,fire")
     assert road["status"] == "closed" and road["status_notes"].startswith("Đã chuyển: Hạt")
     assert road["agency_responsible"] == "Hạt giao thông huyện, ĐT ***"
@@ -318,8 +424,9 @@ async def test_requests_filter_by_status_service_and_date(o311):
 async def test_a_chat_report_is_not_public_until_published_and_a_sensitive_one_never(o311):
     leader = await o311.hire("leader")
     sim, user = o311.running.sim, "8101"
-    await sim.user_sends(OA, user, "user_submit_info",
-                         info={"name": "Lò Văn A", "phone": "0912345678"})
+    await sim.user_sends(
+        OA, user, "user_submit_info", info={"name": "Lò Văn A", "phone": "0912345678"}
+    )
     await sim.wait_for_messages(1, oa_id=OA, user_id=user)
     # a burglary under way: filed at once (a theft last night is no emergency: issue 10)
     await o311.says(user, "có trộm đang cạy cửa nhà ở Bản Phố")
@@ -327,10 +434,19 @@ async def test_a_chat_report_is_not_public_until_published_and_a_sensitive_one_n
     _, ticket = await o311.staff(leader, "GET", f"/tickets/{burglary}")
     assert ticket["source"] == "zalo" and ticket["reporter"]["phone"] == "0912345678"
     # a report taken by phone: told to the commune only
-    _, taken = await o311.staff(leader, "POST", "/tickets", {
-        "category": "road", "description": "Cống vỡ, gọi tôi an@example.org, CCCD "
-        "001234567890", "village": "Nậm Mòn", "address": "trước nhà bà Lù Thị B",
-        "lat": 22.543219, "long": 104.287654})
+    _, taken = await o311.staff(
+        leader,
+        "POST",
+        "/tickets",
+        {
+            "category": "road",
+            "description": "Cống vỡ, gọi tôi an@example.org, CCCD 001234567890",
+            "village": "Nậm Mòn",
+            "address": "trước nhà bà Lù Thị B",
+            "lat": 22.543219,
+            "long": 104.287654,
+        },
+    )
     road = taken["code"]
 
     # ticket codes are sequential: a code that is not public is answered as one that is not
@@ -340,16 +456,21 @@ async def test_a_chat_report_is_not_public_until_published_and_a_sensitive_one_n
         assert await o311.call("GET", f"requests/{code}") == missing
         assert await o311.call("GET", "requests", service_request_id=code) == (200, [])
     for fmt in ("json", "xml"):
-        async with o311.http.get(f"{o311.running.url}/open311/v2/requests.{fmt}",
-                                 params={"jurisdiction_id": CODE}) as r:
+        async with o311.http.get(
+            f"{o311.running.url}/open311/v2/requests.{fmt}", params={"jurisdiction_id": CODE}
+        ) as r:
             raw = await r.text()
         for secret in (burglary, road, "Lò Văn A", "0912345678", "cạy cửa", "Cống vỡ"):
             assert secret not in raw, (fmt, secret)
 
     # once staff publish it, the public reads the report and the answer — masked: phones,
     # e-mail addresses, ID-card numbers; coordinates to ~100 m
-    await o311.staff(leader, "POST", f"/tickets/{road}/answer",
-                     {"note": "Đã sửa; cần gì gọi 0987 654 321 hoặc xa@bacha.gov.vn."})
+    await o311.staff(
+        leader,
+        "POST",
+        f"/tickets/{road}/answer",
+        {"note": "Đã sửa; cần gì gọi 0987 654 321 hoặc xa@bacha.gov.vn."},
+    )
     got, _ = await o311.staff(leader, "POST", f"/tickets/{road}/publish")
     assert got == 200
     _, [request] = await o311.call("GET", f"requests/{road}")
@@ -362,8 +483,9 @@ async def test_a_chat_report_is_not_public_until_published_and_a_sensitive_one_n
     assert "Đã sửa" in request["status_notes"] and request["service_notice"] is None
 
     # a sensitive category (security, land, complaints about staff) is never public
-    await o311.staff(leader, "POST", f"/tickets/{burglary}/answer",
-                     {"note": "Công an xã đã xác minh."})
+    await o311.staff(
+        leader, "POST", f"/tickets/{burglary}/answer", {"note": "Công an xã đã xác minh."}
+    )
     got, body = await o311.staff(leader, "POST", f"/tickets/{burglary}/publish")
     assert got == 409 and "nhạy cảm" in body["error"]
     assert await o311.call("GET", f"requests/{burglary}") == missing
@@ -371,8 +493,13 @@ async def test_a_chat_report_is_not_public_until_published_and_a_sensitive_one_n
 
 async def test_every_item_has_the_specs_fields(o311):
     leader = await o311.hire("leader")
-    await o311.file(leader, service_code="utilities", lat="21.4", long="103.0",
-                    description="Mất nước\x07 cả xóm")  # a control character: XML still parses
+    await o311.file(
+        leader,
+        service_code="utilities",
+        lat="21.4",
+        long="103.0",
+        description="Mất nước\x07 cả xóm",
+    )  # a control character: XML still parses
     await o311.file(leader, service_code="disaster", address_id="KV-12")
     await o311.says("8102", "đèn đường hỏng ở Nậm Mòn")
     await o311.says("8102", "bỏ qua")

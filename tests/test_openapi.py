@@ -30,14 +30,25 @@ NOT_HERE = "/open311"  # Open311 GeoReport v2 is documented on its own
 
 #: each API class with the actions its ``{action:[a-z]+}`` route dispatches to
 SOURCES: tuple[tuple[type, dict[str, Any]], ...] = (
-    (NoticesApi, workflow.ACTIONS), (FeedbackApi, service.ACTIONS), (Feeds, {}),
-    (CommuneApi, {}), (StaffApi, StaffApi.ACTIONS))
+    (NoticesApi, workflow.ACTIONS),
+    (FeedbackApi, service.ACTIONS),
+    (Feeds, {}),
+    (CommuneApi, {}),
+    (StaffApi, StaffApi.ACTIONS),
+)
 ACTION_ROLES = {
     "/notices/{id}/": {a: set(rule.roles) for a, rule in workflow.ACTIONS.items()},
     "/tickets/{ticket}/": {a: set(roles) for a, (_, _, roles) in service.ACTIONS.items()},
 }
-CONSTRAINTS = ("minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum",
-               "exclusiveMaximum")
+CONSTRAINTS = (
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+)
 
 
 class _UniqueKeys(yaml.SafeLoader):
@@ -48,7 +59,8 @@ class _UniqueKeys(yaml.SafeLoader):
         twice = {k for k in keys if keys.count(k) > 1}
         if twice:
             raise yaml.constructor.ConstructorError(
-                None, None, f"keys given twice: {sorted(map(str, twice))}", node.start_mark)
+                None, None, f"keys given twice: {sorted(map(str, twice))}", node.start_mark
+            )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -72,7 +84,7 @@ def split_route(path: str) -> tuple[str, dict[str, str | None]]:
         while depth:
             depth += {"{": 1, "}": -1}.get(path[j], 0)
             j += 1
-        name, _, pattern = path[i + 1:j - 1].partition(":")
+        name, _, pattern = path[i + 1 : j - 1].partition(":")
         params[name] = pattern or None
         out.append("{" + name + "}")
         i = j
@@ -98,9 +110,13 @@ def code_operations() -> dict[tuple[str, str], dict[str, str | None]]:
 
 
 def doc_operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(method.upper(), path): op for path, item in doc["paths"].items()
-            if not path.startswith(NOT_HERE)
-            for method, op in item.items() if method in HTTP_METHODS}
+    return {
+        (method.upper(), path): op
+        for path, item in doc["paths"].items()
+        if not path.startswith(NOT_HERE)
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    }
 
 
 def resolve(doc: dict[str, Any], node: Any) -> Any:
@@ -131,21 +147,29 @@ def test_examples_match_their_schemas(doc):
     from referencing.jsonschema import DRAFT202012
 
     registry = referencing.Registry().with_resource(
-        "urn:openapi", referencing.Resource.from_contents(doc, default_specification=DRAFT202012))
+        "urn:openapi", referencing.Resource.from_contents(doc, default_specification=DRAFT202012)
+    )
     problems: list[str] = []
 
     def check(node: Any, pointer: str) -> None:
         if isinstance(node, dict):
-            if "schema" in node and ("example" in node or "examples" in node) \
-                    and "json" in pointer.rsplit("/", 1)[-1]:
+            if (
+                "schema" in node
+                and ("example" in node or "examples" in node)
+                and "json" in pointer.rsplit("/", 1)[-1]
+            ):
                 validator = jsonschema.Draft202012Validator(
-                    {"$ref": f"urn:openapi{pointer}/schema"}, registry=registry)
+                    {"$ref": f"urn:openapi{pointer}/schema"}, registry=registry
+                )
                 examples = {"example": node["example"]} if "example" in node else {}
-                examples |= {k: resolve(doc, e)["value"]
-                             for k, e in (node.get("examples") or {}).items()}
-                problems.extend(f"{pointer} {name}: {err.message}"
-                                for name, value in examples.items()
-                                for err in validator.iter_errors(value))
+                examples |= {
+                    k: resolve(doc, e)["value"] for k, e in (node.get("examples") or {}).items()
+                }
+                problems.extend(
+                    f"{pointer} {name}: {err.message}"
+                    for name, value in examples.items()
+                    for err in validator.iter_errors(value)
+                )
             for key, value in node.items():
                 check(value, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
         elif isinstance(node, list):
@@ -160,15 +184,19 @@ def test_examples_match_their_schemas(doc):
 
 def test_routes_match_the_document(doc):
     in_code, in_doc = set(code_operations()), set(doc_operations(doc))
-    assert in_code == in_doc, (f"served but not documented: {sorted(in_code - in_doc)}\n"
-                               f"documented but not served: {sorted(in_doc - in_code)}")
+    assert in_code == in_doc, (
+        f"served but not documented: {sorted(in_code - in_doc)}\n"
+        f"documented but not served: {sorted(in_doc - in_code)}"
+    )
 
 
 def test_path_parameters_carry_the_route_patterns(doc):
     for (method, path), patterns in code_operations().items():
         item = doc["paths"][path]
-        declared = [resolve(doc, p) for p in
-                    item.get("parameters", []) + item[method.lower()].get("parameters", [])]
+        declared = [
+            resolve(doc, p)
+            for p in item.get("parameters", []) + item[method.lower()].get("parameters", [])
+        ]
         in_path = {p["name"]: p for p in declared if p["in"] == "path"}
         assert set(in_path) == set(patterns), (method, path, set(in_path))
         for name, pattern in patterns.items():
@@ -177,7 +205,7 @@ def test_path_parameters_carry_the_route_patterns(doc):
             assert param["required"] is True, (path, name)
             if pattern == r"\d{1,18}":  # ids: what a BIGINT column holds
                 assert schema["type"] == "integer" and schema.get("minimum", 0) >= 0, (path, name)
-                assert schema.get("maximum", 10 ** 19) <= 10 ** 18 - 1, (path, name)
+                assert schema.get("maximum", 10**19) <= 10**18 - 1, (path, name)
             else:
                 assert schema.get("pattern") == f"^{pattern}$", (path, name, schema)
 
@@ -206,8 +234,15 @@ def test_every_operation_says_who_may_call_it_and_what_comes_back(doc):
                 assert "403" in statuses, where
 
 
-@pytest.mark.parametrize("name, model", [("NoticeIn", NoticeIn), ("Translation", Translation),
-                                         ("TicketIn", TicketIn), ("ActionIn", ActionIn)])
+@pytest.mark.parametrize(
+    "name, model",
+    [
+        ("NoticeIn", NoticeIn),
+        ("Translation", Translation),
+        ("TicketIn", TicketIn),
+        ("ActionIn", ActionIn),
+    ],
+)
 def test_request_schemas_are_the_pydantic_models(doc, name: str, model: type[BaseModel]):
     schema = doc["components"]["schemas"][name]
     forbids = model.model_config.get("extra") == "forbid"
@@ -230,8 +265,11 @@ def test_enums_are_the_code_tables(doc):
     schemas = doc["components"]["schemas"]
     assert schemas["NoticeCategory"]["enum"] == list(workflow.CATEGORIES)
     assert schemas["NoticePriority"]["enum"] == list(workflow.PRIORITIES)
-    states = workflow.EDITABLE | workflow.FINAL | {
-        s for rule in workflow.ACTIONS.values() for s in (*rule.from_states, rule.to_state)}
+    states = (
+        workflow.EDITABLE
+        | workflow.FINAL
+        | {s for rule in workflow.ACTIONS.values() for s in (*rule.from_states, rule.to_state)}
+    )
     assert set(schemas["NoticeStatus"]["enum"]) == states
     cap = schemas["CapParameters"]["properties"]
     for i, key in enumerate(("urgency", "severity", "certainty")):

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from bot.staff import add_staff
 from bot.store.models import NoticeRelay, Staff, Ticket, TicketEvent
 from tests.conftest import commune_code, make_settings, oa_id, start_service
-from tests.test_feedback import OFFICES, Commune, ticket_code
+from tests.test_feedback import OFFICES, Commune
 from tests.test_notices import NOTICE, Desk, quiet_around_now, wait_status
 from tests.test_webchat import Visitor, text
 
@@ -40,22 +40,34 @@ def without(code: str, said: str) -> str:
 
 async def relays_confirmed(running) -> int:  # type: ignore[no-untyped-def]
     async with running.services.sm() as s:
-        return (await s.execute(select(func.count()).select_from(NoticeRelay).where(
-            NoticeRelay.confirmed_at.is_not(None)))).scalar_one()
+        return (
+            await s.execute(
+                select(func.count())
+                .select_from(NoticeRelay)
+                .where(NoticeRelay.confirmed_at.is_not(None))
+            )
+        ).scalar_one()
 
 
 async def notes(running, code: str) -> list[str]:  # type: ignore[no-untyped-def]
     async with running.services.sm() as s:
-        return list((await s.execute(select(TicketEvent.note).join(
-            Ticket, Ticket.id == TicketEvent.ticket_id).where(
-            Ticket.code == code, TicketEvent.action == "note").order_by(TicketEvent.id)))
-            .scalars())
+        return list(
+            (
+                await s.execute(
+                    select(TicketEvent.note)
+                    .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                    .where(Ticket.code == code, TicketEvent.action == "note")
+                    .order_by(TicketEvent.id)
+                )
+            ).scalars()
+        )
 
 
 @pytest.fixture
 async def running(store_url, sim):
-    running = await start_service(make_settings(
-        store_url, sim, commune_extra=OFFICES, notices=quiet_around_now(False)), sim)
+    running = await start_service(
+        make_settings(store_url, sim, commune_extra=OFFICES, notices=quiet_around_now(False)), sim
+    )
     yield running
     await running.runner.cleanup()
 
@@ -71,15 +83,17 @@ async def test_a_web_chat_session_with_a_propagandists_id_is_only_a_resident(run
             # propagandist registered with the very id the web chat session carries
             sid = (await visitor.new_session()).split(".")[0]
             async with running.services.sm() as s, s.begin():
-                await add_staff(s, CODE, "Trưởng thôn Nậm Mòn", "propagandist", "Nậm Mòn",
-                                zalo_user_id=sid)
+                await add_staff(
+                    s, CODE, "Trưởng thôn Nậm Mòn", "propagandist", "Nậm Mòn", zalo_user_id=sid
+                )
             await commune.says(sid, "xin chào")  # they chat with the OA on Zalo like anyone
             officer, leader = await desk.hire("officer"), await desk.hire("leader")
             _, notice = await desk.call(officer, "POST", "", dict(NOTICE, villages=["Nậm Mòn"]))
             await desk.submit_and_approve(leader, notice["id"], submitter=officer)
             await sim.wait_for_messages(3, oa_id=OA, user_id=sid)  # the package and the ask
-            code = await commune.report("8801", "đường thôn Nậm Mòn có ổ gà lớn, xe máy ngã "
-                                                "mấy lần rồi")
+            code = await commune.report(
+                "8801", "đường thôn Nậm Mòn có ổ gà lớn, xe máy ngã mấy lần rồi"
+            )
             alert = await sim.wait_for_messages(4, oa_id=OA, user_id=sid)
             assert code in alert[3].body["message"]["text"]  # told of the report, on Zalo
 
@@ -110,19 +124,27 @@ async def test_a_propagandist_of_another_commune_or_inactive_is_a_resident(runni
     sim = running.sim
     async with aiohttp.ClientSession() as http:
         commune = Commune(running, http)
-        code = await commune.report("8811", "đường thôn Nậm Mòn có ổ gà lớn, xe máy ngã mấy "
-                                            "lần rồi")
+        code = await commune.report(
+            "8811", "đường thôn Nậm Mòn có ổ gà lớn, xe máy ngã mấy lần rồi"
+        )
         # registered in commune 2 with this Zalo id; writing to commune 1's OA
         async with running.services.sm() as s, s.begin():
-            await add_staff(s, commune_code(2), "Trưởng thôn xã 2", "propagandist", "Nậm Mòn",
-                            zalo_user_id="8812")
+            await add_staff(
+                s,
+                commune_code(2),
+                "Trưởng thôn xã 2",
+                "propagandist",
+                "Nậm Mòn",
+                zalo_user_id="8812",
+            )
         said = await commune.says("8812", f"{code}: tôi biết việc này")
         assert "đã ghi thêm" not in said and await notes(running, code) == []
         assert len(sim.messages(oa_id(2), "8812")) == 0
         # this commune's, but no longer active
         async with running.services.sm() as s, s.begin():
-            staff, _ = await add_staff(s, CODE, "Trưởng thôn cũ", "propagandist", "Nậm Mòn",
-                                       zalo_user_id="8813")
+            staff, _ = await add_staff(
+                s, CODE, "Trưởng thôn cũ", "propagandist", "Nậm Mòn", zalo_user_id="8813"
+            )
             staff.active = False
         said = await commune.says("8813", f"{code}: tôi biết việc này")
         assert "đã ghi thêm" not in said and await notes(running, code) == []
@@ -149,15 +171,17 @@ async def test_a_ticket_code_tells_nobody_else_anything(running):
                     ask = lambda t: visitor.says(t)  # noqa: E731
                 for c in (code, lamp):
                     asked, unknown = await ask(f"{c} sao rồi"), await ask(f"{NOT_THERE} sao rồi")
-                    asked, unknown = (x if isinstance(x, str) else text(x)
-                                      for x in (asked, unknown))
+                    asked, unknown = (
+                        x if isinstance(x, str) else text(x) for x in (asked, unknown)
+                    )
                     assert without(c, asked) == without(NOT_THERE, unknown), (asked, unknown)
                     assert "An ninh" not in asked and "Đường" not in asked
             # staff on Zalo read what they may: the police their report, another office not
             assert "An ninh" in await commune.says("7021", f"{code} sao rồi")
             other = await commune.says("7022", f"{code} sao rồi")
             assert without(code, other) == without(
-                NOT_THERE, await commune.says("7022", f"{NOT_THERE} sao rồi"))
+                NOT_THERE, await commune.says("7022", f"{NOT_THERE} sao rồi")
+            )
             assert "Đường" in await commune.says("7022", f"{lamp} sao rồi")
             assert (await commune.call(police, "GET", f"/tickets/{code}"))[0] == 200
         finally:
@@ -178,11 +202,12 @@ async def test_sensitive_tickets_are_read_and_acted_on_by_their_office(running, 
         assert listed == [lamp]
         for method, path in (("GET", ""), ("POST", "/accept"), ("GET", "/media/0")):
             got, body = await commune.call(clerk, method, f"/tickets/{code}{path}")
-            assert got == 404 and body == (await commune.call(
-                clerk, method, f"/tickets/{NOT_THERE}{path}"))[1]
+            assert (
+                got == 404
+                and body == (await commune.call(clerk, method, f"/tickets/{NOT_THERE}{path}"))[1]
+            )
         # nor is it reached as the original of a duplicate
-        got, body = await commune.call(clerk, "POST", f"/tickets/{lamp}/duplicate",
-                                       {"of": code})
+        got, body = await commune.call(clerk, "POST", f"/tickets/{lamp}/duplicate", {"of": code})
         assert got == 400 and "of:" in body["error"]
         _, summary = await commune.call(clerk, "GET", "/tickets/summary")
         assert code not in str(summary)
@@ -193,17 +218,31 @@ async def test_sensitive_tickets_are_read_and_acted_on_by_their_office(running, 
 
         # the command line asks the same rule
         config = tmp_path / "config.yml"
-        config.write_text(yaml.safe_dump(running.settings.model_dump(mode="json"),
-                                         allow_unicode=True), encoding="utf-8")
+        config.write_text(
+            yaml.safe_dump(running.settings.model_dump(mode="json"), allow_unicode=True),
+            encoding="utf-8",
+        )
         async with running.services.sm() as s:
-            clerk_id = (await s.execute(select(Staff.id).where(
-                Staff.office == "vanphong"))).scalar_one()
+            clerk_id = (
+                await s.execute(select(Staff.id).where(Staff.office == "vanphong"))
+            ).scalar_one()
 
         async def bot(*args: str) -> tuple[int, str, str]:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "--config", str(config), "tickets", *args,
-                "--commune", CODE, "--staff-id", str(clerk_id),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "--config",
+                str(config),
+                "tickets",
+                *args,
+                "--commune",
+                CODE,
+                "--staff-id",
+                str(clerk_id),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await proc.communicate()
             return proc.returncode, out.decode(), err.decode()
 
@@ -214,8 +253,12 @@ async def test_sensitive_tickets_are_read_and_acted_on_by_their_office(running, 
 
 
 async def test_a_commune_where_one_officer_covers_everything(store_url, sim):
-    running = await start_service(make_settings(
-        store_url, sim, commune_extra={**OFFICES, "sensitive_tickets": "all_officers"}), sim)
+    running = await start_service(
+        make_settings(
+            store_url, sim, commune_extra={**OFFICES, "sensitive_tickets": "all_officers"}
+        ),
+        sim,
+    )
     try:
         async with aiohttp.ClientSession() as http:
             commune = Commune(running, http)
@@ -242,8 +285,7 @@ async def test_only_a_leader_cancels_an_emergency_or_a_sent_notice(running):
         await wait_status(desk, leader, draft["id"], "sent")
         assert (await desk.call(officer, "POST", f"/{draft['id']}/cancel"))[0] == 403
         _, audit = await desk.call(leader, "GET", f"/{draft['id']}")
-        assert audit["status"] == "sent" and "cancel" not in [a["action"] for a in
-                                                               audit["audit"]]
+        assert audit["status"] == "sent" and "cancel" not in [a["action"] for a in audit["audit"]]
         assert (await desk.call(leader, "POST", f"/{draft['id']}/cancel"))[0] == 200
 
         # a routine notice already sent: a leader's decision too
@@ -254,8 +296,9 @@ async def test_only_a_leader_cancels_an_emergency_or_a_sent_notice(running):
         # what has not gone out an officer may still cancel, their own emergency draft too
         _, mine = await desk.call(officer, "POST", "", dict(NOTICE, priority="emergency"))
         assert (await desk.call(officer, "POST", f"/{mine['id']}/cancel"))[0] == 200
-        _, later = await desk.call(officer, "POST", "", dict(
-            NOTICE, send_at="2099-01-01T08:00:00+07:00"))
+        _, later = await desk.call(
+            officer, "POST", "", dict(NOTICE, send_at="2099-01-01T08:00:00+07:00")
+        )
         await desk.submit_and_approve(leader, later["id"], submitter=officer)
         got, body = await desk.call(officer, "POST", f"/{later['id']}/cancel")
         assert got == 200 and body["status"] == "cancelled"
@@ -267,10 +310,15 @@ async def test_open311_filing_takes_an_officers_or_leaders_key_in_a_header(runni
     keys = {}
     async with running.services.sm() as s, s.begin():
         for role in ("officer", "leader", "propagandist", "operator"):
-            _, keys[role] = await add_staff(s, CODE, role, role,
-                                            "Nậm Mòn" if role == "propagandist" else None)
-    form = {"jurisdiction_id": CODE, "service_code": "road", "address_string": "Nậm Mòn",
-            "description": "Ổ gà"}
+            _, keys[role] = await add_staff(
+                s, CODE, role, role, "Nậm Mòn" if role == "propagandist" else None
+            )
+    form = {
+        "jurisdiction_id": CODE,
+        "service_code": "road",
+        "address_string": "Nậm Mòn",
+        "description": "Ổ gà",
+    }
 
     async def count() -> int:
         async with running.services.sm() as s:
@@ -290,8 +338,9 @@ async def test_open311_filing_takes_an_officers_or_leaders_key_in_a_header(runni
         assert await count() == 0
         async with http.post(url, data=form, headers={"X-API-Key": keys["officer"]}) as r:
             assert r.status == 201, await r.text()
-        async with http.post(url, data=form,
-                             headers={"Authorization": f"Bearer {keys['leader']}"}) as r:
+        async with http.post(
+            url, data=form, headers={"Authorization": f"Bearer {keys['leader']}"}
+        ) as r:
             assert r.status == 201, await r.text()
             [created] = await r.json()
         assert re.fullmatch(r"PA-\d{4}-\d{6}", created["service_request_id"])
@@ -301,6 +350,7 @@ async def test_open311_filing_takes_an_officers_or_leaders_key_in_a_header(runni
 def test_one_masking_function_for_every_public_text():
     """Each kind of personal number or address, as residents write them."""
     from bot.feedback.service import anonymise
+
     cases = {
         "gọi 0912 345 678 hoặc 0214.3880.123": "gọi *** hoặc ***",
         "mail an.nguyen+xa@example.gov.vn nhé": "mail *** nhé",

@@ -9,33 +9,39 @@ from bot.feedback.chat import phone_reply
 from bot.feedback.phone import display, normalise
 
 
-@pytest.mark.parametrize("typed, kept", [
-    ("0912 345 678", "0912345678"),
-    ("0912.345.678", "0912345678"),
-    ("0912-345-678", "0912345678"),
-    ("+84 912 345 678", "0912345678"),
-    ("+84 (0) 912 345 678", "0912345678"),
-    ("84912345678", "0912345678"),
-    ("sđt của em là 0387 654 321 ạ", "0387654321"),  # Viettel 03x
-    ("0569 123 456", "0569123456"),  # Vietnamobile / Gmobile 05x
-    ("(024) 3825 1234", "02438251234"),  # Hà Nội landline: 024 + 8 digits
-    ("0214 385 2123", "02143852123"),  # Lào Cai landline: 0214 + 7 digits
-    ("+84 214 385 2123", "02143852123"),
-])
+@pytest.mark.parametrize(
+    "typed, kept",
+    [
+        ("0912 345 678", "0912345678"),
+        ("0912.345.678", "0912345678"),
+        ("0912-345-678", "0912345678"),
+        ("+84 912 345 678", "0912345678"),
+        ("+84 (0) 912 345 678", "0912345678"),
+        ("84912345678", "0912345678"),
+        ("sđt của em là 0387 654 321 ạ", "0387654321"),  # Viettel 03x
+        ("0569 123 456", "0569123456"),  # Vietnamobile / Gmobile 05x
+        ("(024) 3825 1234", "02438251234"),  # Hà Nội landline: 024 + 8 digits
+        ("0214 385 2123", "02143852123"),  # Lào Cai landline: 0214 + 7 digits
+        ("+84 214 385 2123", "02143852123"),
+    ],
+)
 def test_vietnamese_numbers_are_normalised(typed, kept):
     assert normalise(typed) == kept
 
 
-@pytest.mark.parametrize("typed", [
-    "0112345678",  # no such network prefix
-    "091234567",  # one digit short
-    "09123456789",  # one too many
-    "0214 000 001",  # a landline without enough digits
-    "+1 415 555 1234",  # not Vietnamese
-    "0912345678 hoặc 0987654321",  # two numbers: which one?
-    "113",
-    "không có",
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "0112345678",  # no such network prefix
+        "091234567",  # one digit short
+        "09123456789",  # one too many
+        "0214 000 001",  # a landline without enough digits
+        "+1 415 555 1234",  # not Vietnamese
+        "0912345678 hoặc 0987654321",  # two numbers: which one?
+        "113",
+        "không có",
+    ],
+)
 def test_anything_else_is_not_a_number(typed):
     assert normalise(typed) is None
 
@@ -48,8 +54,11 @@ def test_display_groups_digits_as_people_read_them():
 
 def test_the_answer_to_the_phone_question():
     code = "PA-2026-000007"
-    assert phone_reply("0912 345 678", code) == {"kind": "phone", "code": code,
-                                                 "phone": "0912345678"}
+    assert phone_reply("0912 345 678", code) == {
+        "kind": "phone",
+        "code": code,
+        "phone": "0912345678",
+    }
     assert phone_reply("bỏ qua", code)["phone"] is None
     assert phone_reply("/phone skip", code)["phone"] is None
     assert phone_reply("1", code)["phone"] is None  # the numbered menu's only choice

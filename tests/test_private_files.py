@@ -19,9 +19,13 @@ from bot.store.db import create_engine
 from bot.store.migrate import upgrade
 from tests.conftest import free_port, wait_healthy
 
-COMMUNE = {"code": "02839", "name": "Xã Bắc Hà", "address": "UBND xã Bắc Hà",
-           "phone": "0214 3880 123",
-           "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"}]}
+COMMUNE = {
+    "code": "02839",
+    "name": "Xã Bắc Hà",
+    "address": "UBND xã Bắc Hà",
+    "phone": "0214 3880 123",
+    "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"}],
+}
 
 
 def mode(path: Path) -> int:
@@ -30,15 +34,24 @@ def mode(path: Path) -> int:
 
 async def test_bot_serve_creates_var_for_its_owner_only(tmp_path):
     port = free_port()
-    (tmp_path / "config.yml").write_text(yaml.safe_dump({
-        "service": {"host": "127.0.0.1", "port": port}, "communes": [COMMUNE]},
-        allow_unicode=True), encoding="utf-8")
+    (tmp_path / "config.yml").write_text(
+        yaml.safe_dump(
+            {"service": {"host": "127.0.0.1", "port": port}, "communes": [COMMUNE]},
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     umask = os.umask(0o022)  # inherited: left to itself, every file would be 0644
     try:
         proc = subprocess.Popen(  # noqa: ASYNC220 - started once, then polled over HTTP
-            [sys.executable, "-m", "bot.cli", "--config", "config.yml", "serve"], cwd=tmp_path,
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "bot.cli", "--config", "config.yml", "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     finally:
         os.umask(umask)
     try:
@@ -68,6 +81,7 @@ async def test_an_older_install_is_tightened(tmp_path, monkeypatch):
         private_dir(var)  # what start-up does for var/
         assert mode(var) == 0o700
         assert {p.name: mode(p) for p in var.iterdir()} == {
-            n: 0o600 for n in ("bot.db", "bot.db-wal", "bot.db-shm", "secret.key")}
+            n: 0o600 for n in ("bot.db", "bot.db-wal", "bot.db-shm", "secret.key")
+        }
     finally:
         await engine.dispose()

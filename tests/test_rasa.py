@@ -26,10 +26,16 @@ from tests.conftest import IN_CI, free_port, make_settings, oa_id, start_service
 BOT = [sys.executable, "-m", "bot.cli"]
 
 
-def bot(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> \
-        subprocess.CompletedProcess[str]:
-    return subprocess.run([*BOT, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def bot(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BOT, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +51,12 @@ def rasa_url():
     model = json.loads(trained.stdout.strip().splitlines()[-1])
     assert model["backend"] == "rasa" and model["model"].endswith(".tar.gz")
     port = free_port()
-    server = subprocess.Popen([*BOT, "nlu", "rasa-serve", "--profile", "ci", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [*BOT, "nlu", "rasa-serve", "--profile", "ci", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         import time
@@ -75,16 +84,28 @@ def test_setup_is_cached_outside_the_checkout(rasa_url):
     assert json.loads(retrain.stdout.strip().splitlines()[-1])["cached"] is True
 
 
-@pytest.mark.parametrize("text, intent", [
-    ("ủy ban xã làm việc mấy giờ", "office_hours"),  # a retrieval intent: faq/office_hours
-    ("uy ban xa lam viec may gio", "office_hours"),
-    ("lam giay khai sinh cho con can gi", "procedure_birth"),
-    ("cho tôi gặp cán bộ", "talk_to_staff"),
-    ("chào ad", "greet"),
-])
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("ủy ban xã làm việc mấy giờ", "office_hours"),  # a retrieval intent: faq/office_hours
+        ("uy ban xa lam viec may gio", "office_hours"),
+        ("lam giay khai sinh cho con can gi", "procedure_birth"),
+        ("cho tôi gặp cán bộ", "talk_to_staff"),
+        ("chào ad", "greet"),
+    ],
+)
 def test_bot_ask_with_the_rasa_backend(rasa_url, text, intent):
-    result = bot("ask", "--commune", "02839", "--backend", "rasa", "--json", text,
-                 env={"BOT_RASA_URL": rasa_url}, timeout=120)
+    result = bot(
+        "ask",
+        "--commune",
+        "02839",
+        "--backend",
+        "rasa",
+        "--json",
+        text,
+        env={"BOT_RASA_URL": rasa_url},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["backend"] == "rasa", result.stderr
@@ -93,8 +114,12 @@ def test_bot_ask_with_the_rasa_backend(rasa_url, text, intent):
 
 
 async def test_service_answers_a_zalo_message_through_rasa(rasa_url, sim, tmp_path):
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=1,
-                             nlu={"backend": "rasa", "rasa_url": rasa_url, "timeout_s": 10})
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        sim,
+        communes=1,
+        nlu={"backend": "rasa", "rasa_url": rasa_url, "timeout_s": 10},
+    )
     running = await start_service(settings, sim)
     try:
         oa = oa_id(1)

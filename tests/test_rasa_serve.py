@@ -39,10 +39,17 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stopping_rasa_serve_stops_the_server_and_what_it_started(tmp_path, sig):
     pids_file = tmp_path / "pids.json"
-    env = {**os.environ, "BOT_FAULT_RASA_SERVE_CMD": json.dumps(
-        [sys.executable, "-c", STAND_IN, str(pids_file)])}
-    bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "nlu", "rasa-serve"], cwd=REPO,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "BOT_FAULT_RASA_SERVE_CMD": json.dumps([sys.executable, "-c", STAND_IN, str(pids_file)]),
+    }
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "nlu", "rasa-serve"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while not pids_file.exists():

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CONFIG = yaml.safe_load((ROOT / "demo" / "config.simulator.yml").read_text(encoding="utf-8"))
 SETUP = json.loads((ROOT / "demo" / "simulator-setup.json").read_text(encoding="utf-8"))
-DEMO = README[README.index("### The Zalo path without Zalo"):README.index("**Other ports.**")]
-MOVED = README[README.index("**Other ports.**"):]
+DEMO = README[README.index("### The Zalo path without Zalo") : README.index("**Other ports.**")]
+MOVED = README[README.index("**Other ports.**") :]
 
 
 def commands(text: str) -> list[str]:
@@ -65,8 +65,12 @@ def test_the_demo_ports_agree_across_the_readme_and_both_files():
     [sim_url], [api_url] = values["ZALO_SIM"], values["COMMUNE_API"]
     [simulator] = [args for args in bot_invocations(DEMO) if args[0] == "simulator"]
     sim = simulator_args(simulator[1:])
-    assert port(sim_url) == sim.port == port(CONFIG["zalo"]["api_base"]) == \
-        port(CONFIG["zalo"]["oauth_base"])
+    assert (
+        port(sim_url)
+        == sim.port
+        == port(CONFIG["zalo"]["api_base"])
+        == port(CONFIG["zalo"]["oauth_base"])
+    )
     service = CONFIG["service"]["port"]
     assert port(api_url) == service
     assert {port(oa["webhook_url"]) for oa in SETUP["oas"]} == {service}
@@ -77,12 +81,18 @@ def test_the_moved_ports_agree_with_each_other():
     values = assignments(MOVED)
     [simulator] = [args for args in bot_invocations(MOVED) if args[0] == "simulator"]
     sim = simulator_args(simulator[1:])
-    [sim_url], [api_url], [service] = values["ZALO_SIM"], values["COMMUNE_API"], \
-        values["BOT_PORT"]
-    assert sim.port == port(sim_url) == port(values["BOT_ZALO_API_BASE"][0]) == \
-        port(values["BOT_ZALO_OAUTH_BASE"][0]) != CONFIG["zalo"]["api_base"]
-    assert sim.webhook_url and port(sim.webhook_url) == port(api_url) == int(service) != \
-        CONFIG["service"]["port"]
+    [sim_url], [api_url], [service] = values["ZALO_SIM"], values["COMMUNE_API"], values["BOT_PORT"]
+    assert (
+        sim.port
+        == port(sim_url)
+        == port(values["BOT_ZALO_API_BASE"][0])
+        == port(values["BOT_ZALO_OAUTH_BASE"][0])
+        != CONFIG["zalo"]["api_base"]
+    )
+    assert (
+        sim.webhook_url
+        and port(sim.webhook_url) == port(api_url) == int(service) != CONFIG["service"]["port"]
+    )
     assert urlsplit(sim.webhook_url).path == urlsplit(SETUP["oas"][0]["webhook_url"]).path
 
 
@@ -95,13 +105,18 @@ def test_the_demo_ids_are_the_demo_files():
     assert assignments(DEMO)["COMMUNE_API"][0].endswith(f"/communes/{commune['code']}")
     [set_tokens] = [a for a in bot_invocations(DEMO) if a[:2] == ["zalo", "set-tokens"]]
     given = dict(zip(set_tokens[2::2], set_tokens[3::2]))
-    assert given == {"--oa": oa["oa_id"], "--access-token": tokens["access_token"],
-                     "--refresh-token": tokens["refresh_token"]}
+    assert given == {
+        "--oa": oa["oa_id"],
+        "--access-token": tokens["access_token"],
+        "--refresh-token": tokens["refresh_token"],
+    }
     assert f'\\"oa_id\\": \\"{oa["oa_id"]}\\"' in DEMO  # say() writes to this OA
     villages = set(commune["villages"])
     named = set(re.findall(r'--village "([^"]+)"', README)) | {
-        v for group in re.findall(r'"villages": \[([^\]]*)\]', DEMO)
-        for v in re.findall(r'"([^"]+)"', group)}
+        v
+        for group in re.findall(r'"villages": \[([^\]]*)\]', DEMO)
+        for v in re.findall(r'"([^"]+)"', group)
+    }
     assert named and named <= villages, named - villages
 
 
@@ -131,8 +146,9 @@ def test_keys_are_captured_and_each_variable_means_one_thing():
     values = assignments(DEMO)
     for name in ("OFFICER_KEY", "LEADER_KEY"):
         [value] = values[name]
-        assert value.startswith("$(.venv/bin/bot") and "--quiet" in \
-            next(line for line in commands(DEMO) if line.startswith(f"{name}="))
+        assert value.startswith("$(.venv/bin/bot") and "--quiet" in next(
+            line for line in commands(DEMO) if line.startswith(f"{name}=")
+        )
     for name, given in assignments(README).items():
         kinds = {urlsplit(v).path.rstrip("/") if "://" in v else v for v in given}
         assert len(kinds) == 1, f"{name} is given different meanings: {given}"
@@ -148,8 +164,9 @@ def fake_python(where: Path, name: str, version: str) -> None:
     where.joinpath(name).write_text(
         "#!/bin/sh\n"
         f'case "$1" in -V) echo "Python {version}";;\n'
-        f'  -c) [ {major}{minor:0>2} -ge 311 ] && [ {major}{minor:0>2} -le 313 ];;\n'
-        "  *) exit 1;; esac\n")
+        f"  -c) [ {major}{minor:0>2} -ge 311 ] && [ {major}{minor:0>2} -le 313 ];;\n"
+        "  *) exit 1;; esac\n"
+    )
     where.joinpath(name).chmod(0o755)
 
 
@@ -157,9 +174,13 @@ def setup_sh(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     bin_dir = tmp_path / "bin"
     if not (bin_dir / "dirname").exists():
         (bin_dir / "dirname").symlink_to("/usr/bin/dirname")
-    return subprocess.run(["/bin/bash", str(ROOT / "scripts" / "setup.sh")],
-                          env={"PATH": str(bin_dir), "VENV": str(tmp_path / "venv"), **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["/bin/bash", str(ROOT / "scripts" / "setup.sh")],
+        env={"PATH": str(bin_dir), "VENV": str(tmp_path / "venv"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture

@@ -15,23 +15,26 @@ from bot.timeutil import utcnow
 COMMUNE = load_settings("config.yml").communes[0]  # Xã Bắc Hà: Nậm Mòn, Bản Phố, …
 
 
-@pytest.mark.parametrize("text, category", [
-    ("đường thôn Nậm Mòn bị sạt lở", "disaster"),
-    ("duong thon nam mon bi o ga", "road"),
-    ("chay nha o ban pho", "fire"),
-    ("có cháy ở bản phố", "fire"),
-    ("nha toi bi mat trom", "security"),
-    ("gà chết nhiều không rõ lý do", "epidemic"),
-    ("cống bị tắc ngập đường", "road"),
-    ("mat dien tu sang", "utilities"),
-    # everyday words that lose their meaning without accents, or share a syllable
-    ("báo mất điện ở xóm 3", "utilities"),  # báo, not bão
-    ("xe tải chạy quá tốc độ", None),  # chạy, not cháy
-    ("thủ tục dịch vụ công chậm", "services"),  # dịch vụ, not dịch bệnh
-    ("người có công chưa được trợ cấp", "social"),  # có công, not cống
-    ("khỏi bệnh rồi", None),
-    ("tôi muốn hỏi", None),
-])
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("đường thôn Nậm Mòn bị sạt lở", "disaster"),
+        ("duong thon nam mon bi o ga", "road"),
+        ("chay nha o ban pho", "fire"),
+        ("có cháy ở bản phố", "fire"),
+        ("nha toi bi mat trom", "security"),
+        ("gà chết nhiều không rõ lý do", "epidemic"),
+        ("cống bị tắc ngập đường", "road"),
+        ("mat dien tu sang", "utilities"),
+        # everyday words that lose their meaning without accents, or share a syllable
+        ("báo mất điện ở xóm 3", "utilities"),  # báo, not bão
+        ("xe tải chạy quá tốc độ", None),  # chạy, not cháy
+        ("thủ tục dịch vụ công chậm", "services"),  # dịch vụ, not dịch bệnh
+        ("người có công chưa được trợ cấp", "social"),  # có công, not cống
+        ("khỏi bệnh rồi", None),
+        ("tôi muốn hỏi", None),
+    ],
+)
 def test_categories_from_the_words(text, category):
     assert guess(text) == category
 
@@ -46,7 +49,8 @@ def test_a_typed_number_in_the_form_is_an_answer_not_a_rating():
     assert rated.effects == [{"kind": "rate", "code": "PA-2026-000007", "rating": 3}]
     # …and "mở lại <code>", which the bot itself suggests, reopens
     assert engine.respond(COMMUNE, "mở lại PA-2026-000007").effects == [
-        {"kind": "reopen", "code": "PA-2026-000007"}]
+        {"kind": "reopen", "code": "PA-2026-000007"}
+    ]
     # without a rating question just read, "3" is an ordinary message
     assert engine.respond(COMMUNE, "3").effects == []
 
@@ -68,8 +72,9 @@ def test_the_form_can_be_left():
     staff = engine.respond(COMMUNE, "cho tôi gặp cán bộ", state=start.state)
     assert staff.effects == [{"kind": "handoff", "reason": "asked"}]
     # a form left for hours is forgotten: the next message is a new question
-    later = engine.respond(COMMUNE, "ủy ban làm việc mấy giờ", state=start.state,
-                           now=utcnow() + timedelta(hours=3))
+    later = engine.respond(
+        COMMUNE, "ủy ban làm việc mấy giờ", state=start.state, now=utcnow() + timedelta(hours=3)
+    )
     assert later.parse.intent == "office_hours" and "report" not in later.state
 
 

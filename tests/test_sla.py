@@ -11,10 +11,17 @@ from bot.config import Commune, FeedbackSettings
 from bot.feedback.sla import WorkingCalendar
 from bot.timeutil import from_vn_local, to_vn
 
-COMMUNE = Commune(code="02839", name="Xã Bắc Hà", address="UBND", phone="0214 3880 123",
-                  office_hours=[{"days": "mon-fri", "open": "07:30", "close": "11:30"},
-                                {"days": "mon-fri", "open": "13:30", "close": "17:00"},
-                                {"days": "sat", "open": "07:30", "close": "11:30"}])
+COMMUNE = Commune(
+    code="02839",
+    name="Xã Bắc Hà",
+    address="UBND",
+    phone="0214 3880 123",
+    office_hours=[
+        {"days": "mon-fri", "open": "07:30", "close": "11:30"},
+        {"days": "mon-fri", "open": "13:30", "close": "17:00"},
+        {"days": "sat", "open": "07:30", "close": "11:30"},
+    ],
+)
 
 
 def vn(*args: int) -> datetime:
@@ -84,8 +91,9 @@ def test_category_defaults_and_overrides():
 
 
 def test_decreed_days_off_and_working_saturdays():
-    settings = FeedbackSettings(extra_holidays=[date(2026, 12, 31)],
-                                extra_working_days=[date(2027, 1, 9)])
+    settings = FeedbackSettings(
+        extra_holidays=[date(2026, 12, 31)], extra_working_days=[date(2027, 1, 9)]
+    )
     cal = WorkingCalendar(COMMUNE, settings)
     # Wed 30 Dec + 2: 31 Dec is a decreed day off, 1 Jan a holiday → Mon 4 Jan, Tue 5 Jan
     assert local(cal.add_working_days(vn(2026, 12, 30, 9), 2)) == (2027, 1, 5, 17, 0)
@@ -108,12 +116,15 @@ def test_progress_every_seven_working_days(cal):
     assert local(cal.morning_after(vn(2026, 11, 23, 10), 7)) == (2026, 12, 3, 8, 30)
 
 
-@pytest.mark.parametrize("now, due, said", [
-    (vn(2026, 12, 2, 9, 0), vn(2026, 12, 2, 13, 0), "trong ngày hôm nay (trước 13:00)"),
-    (vn(2026, 12, 2, 21, 30), vn(2026, 12, 3, 1, 30), "trước 01:30 ngày mai (03/12/2026)"),
-    (vn(2026, 12, 2, 9, 0), vn(2026, 12, 7, 17, 0), "trước 17:00 ngày 07/12/2026"),
-    (vn(2026, 12, 8, 9, 0), vn(2026, 12, 7, 17, 0), "sớm nhất có thể (đã quá hạn 07/12/2026"),
-])
+@pytest.mark.parametrize(
+    "now, due, said",
+    [
+        (vn(2026, 12, 2, 9, 0), vn(2026, 12, 2, 13, 0), "trong ngày hôm nay (trước 13:00)"),
+        (vn(2026, 12, 2, 21, 30), vn(2026, 12, 3, 1, 30), "trước 01:30 ngày mai (03/12/2026)"),
+        (vn(2026, 12, 2, 9, 0), vn(2026, 12, 7, 17, 0), "trước 17:00 ngày 07/12/2026"),
+        (vn(2026, 12, 8, 9, 0), vn(2026, 12, 7, 17, 0), "sớm nhất có thể (đã quá hạn 07/12/2026"),
+    ],
+)
 def test_the_resident_is_told_when_in_words_for_the_moment(now, due, said):
     """An emergency's deadline filed late in the evening falls tomorrow: said as such."""
     from types import SimpleNamespace

@@ -28,8 +28,9 @@ async def commune(store_url, sim):
     running = await start_service(make_settings(store_url, sim, communes=3), sim)
     async with running.services.sm() as s, s.begin():  # 1 and 2 in one province, 3 in another
         for code, province in ((CODE, "15"), (CODE2, "15"), (CODE3, "66")):
-            await s.execute(update(CommuneRow).where(CommuneRow.code == code)
-                            .values(province_code=province))
+            await s.execute(
+                update(CommuneRow).where(CommuneRow.code == code).values(province_code=province)
+            )
     async with aiohttp.ClientSession() as http:
         yield Commune(running, http)
     await running.runner.cleanup()
@@ -37,9 +38,13 @@ async def commune(store_url, sim):
 
 async def staff_id(commune: Commune, name_part: str, code: str = CODE) -> int:
     async with commune.running.services.sm() as s:
-        return (await s.execute(select(Staff.id).join(
-            CommuneRow, CommuneRow.id == Staff.commune_id).where(
-            CommuneRow.code == code, Staff.name.contains(name_part)))).scalar_one()
+        return (
+            await s.execute(
+                select(Staff.id)
+                .join(CommuneRow, CommuneRow.id == Staff.commune_id)
+                .where(CommuneRow.code == code, Staff.name.contains(name_part))
+            )
+        ).scalar_one()
 
 
 async def works(commune: Commune, key: str, code: str = CODE) -> int:
@@ -53,13 +58,17 @@ async def test_leaders_list_rotate_revoke_and_deactivate_with_tenancy(commune):
     operator = await commune.hire("operator", office="prov")
     other_leader = await commune.hire("leader", code=CODE2)
     far_leader = await commune.hire("leader", code=CODE3)
-    ids = {name: await staff_id(commune, name) for name in ("leader", "officer", "propagandist",
-                                                            "operator")}
+    ids = {
+        name: await staff_id(commune, name)
+        for name in ("leader", "officer", "propagandist", "operator")
+    }
     ids["other"] = await staff_id(commune, "leader", CODE2)
 
     # the list: everyone of the commune, each key by its first characters, never a key
-    async with commune.http.get(f"{commune.running.url}/api/v1/communes/{CODE}/staff",
-                                headers={"Authorization": f"Bearer {leader}"}) as r:
+    async with commune.http.get(
+        f"{commune.running.url}/api/v1/communes/{CODE}/staff",
+        headers={"Authorization": f"Bearer {leader}"},
+    ) as r:
         assert r.status == 200
         raw = await r.text()
     assert not KEY.search(raw) and leader not in raw
@@ -81,8 +90,9 @@ async def test_leaders_list_rotate_revoke_and_deactivate_with_tenancy(commune):
         assert (await commune.call(key, "GET", "/staff"))[0] == 403
         assert (await commune.call(key, "POST", f"/staff/{ids['leader']}/deactivate"))[0] == 403
     assert (await commune.call(other_leader, "GET", "/staff"))[0] == 404
-    assert (await commune.call(other_leader, "POST",
-                               f"/staff/{ids['officer']}/rotate-key"))[0] == 404
+    assert (await commune.call(other_leader, "POST", f"/staff/{ids['officer']}/rotate-key"))[
+        0
+    ] == 404
     assert (await commune.call(leader, "POST", f"/staff/{ids['other']}/deactivate"))[0] == 404
     assert (await commune.call(leader, "POST", "/staff/99999/rotate-key"))[0] == 404
     # leaders do not manage the province's operator, and nobody locks themselves out
@@ -92,8 +102,11 @@ async def test_leaders_list_rotate_revoke_and_deactivate_with_tenancy(commune):
 
     # anyone rotates their own key: the new one works, the old one is refused at once
     got, body = await commune.call(officer, "POST", f"/staff/{ids['officer']}/rotate-key")
-    assert got == 200 and KEY.fullmatch(body["key"]) and body["staff"]["keys"][0]["prefix"] == \
-        body["key"][:8]
+    assert (
+        got == 200
+        and KEY.fullmatch(body["key"])
+        and body["staff"]["keys"][0]["prefix"] == body["key"][:8]
+    )
     assert await works(commune, officer) == 401 and await works(commune, body["key"]) == 200
     officer = body["key"]
     # the leader rotates theirs for them
@@ -119,8 +132,9 @@ async def test_leaders_list_rotate_revoke_and_deactivate_with_tenancy(commune):
     # the province operator manages the communes of their province, not another province's
     got, listed = await commune.call(operator, "GET", "/staff", code=CODE2)
     assert got == 200 and [p["id"] for p in listed["staff"]] == [ids["other"]]
-    got, body = await commune.call(operator, "POST", f"/staff/{ids['other']}/deactivate",
-                                   code=CODE2)
+    got, body = await commune.call(
+        operator, "POST", f"/staff/{ids['other']}/deactivate", code=CODE2
+    )
     assert got == 200 and await works(commune, other_leader, CODE2) == 401
     assert (await commune.call(operator, "GET", "/staff", code=CODE3))[0] == 404
     assert await works(commune, far_leader, CODE3) == 200
@@ -128,19 +142,24 @@ async def test_leaders_list_rotate_revoke_and_deactivate_with_tenancy(commune):
     assert (await commune.call(operator, "GET", "/warnings", code=CODE2))[0] == 404
 
     # bad input changes nothing
-    async with commune.http.post(f"{commune.running.url}/api/v1/communes/{CODE}/staff/abc/"
-                                 "deactivate", headers={"Authorization": f"Bearer {leader}"}) as r:
+    async with commune.http.post(
+        f"{commune.running.url}/api/v1/communes/{CODE}/staff/abc/deactivate",
+        headers={"Authorization": f"Bearer {leader}"},
+    ) as r:
         assert r.status == 404
     assert (await commune.call(None, "GET", "/staff"))[0] == 401
 
 
 async def test_a_deactivated_staff_member_gets_no_alerts_and_their_zalo_commands_are_not_taken(
-        commune):
+    commune,
+):
     leader = await commune.hire("leader", zalo="7311")
     await commune.hire("leader", zalo="7312", office="second")
     await commune.hire("propagandist", village="Nậm Mòn", zalo="7313")
-    second, propagandist = await staff_id(commune, "second"), await staff_id(commune,
-                                                                            "propagandist")
+    second, propagandist = (
+        await staff_id(commune, "second"),
+        await staff_id(commune, "propagandist"),
+    )
     # before: both leaders are alerted, the propagandist told of their village's report
     first = ticket_code(await commune.says("8301", LANDSLIDE))
     assert first in (await commune.alerts("7312", 1))[0]
@@ -155,16 +174,34 @@ async def test_a_deactivated_staff_member_gets_no_alerts_and_their_zalo_commands
     code = ticket_code(await commune.says("8302", LANDSLIDE + " ở đầu thôn"))
     assert code != first and code in (await commune.alerts("7311", 2))[1]
     async with commune.running.services.sm() as s:
-        queued = (await s.execute(select(OutboundMessage.recipient).where(
-            OutboundMessage.id > since, OutboundMessage.resident_id.is_(None)))).scalars().all()
+        queued = (
+            (
+                await s.execute(
+                    select(OutboundMessage.recipient).where(
+                        OutboundMessage.id > since, OutboundMessage.resident_id.is_(None)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert "7311" in queued and "7312" not in queued and "7313" not in queued
 
     # the propagandist's note on a ticket of their village is no longer taken
     said = await commune.says("7313", f"{first}: đã ra xem, sạt khoảng 10 m")
     assert "đã ghi thêm" not in said
     async with commune.running.services.sm() as s:
-        notes = (await s.execute(select(TicketEvent).where(
-            TicketEvent.action == "note", TicketEvent.staff_id == propagandist))).scalars().all()
+        notes = (
+            (
+                await s.execute(
+                    select(TicketEvent).where(
+                        TicketEvent.action == "note", TicketEvent.staff_id == propagandist
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert notes == []
 
 
@@ -176,8 +213,9 @@ async def last_outbound_id(commune: Commune) -> int:
 
 async def test_the_staff_commands(commune, tmp_path):
     bot = Cli(commune, tmp_path)
-    rc, out, err = await bot("add", "--commune", CODE, "--name", "Cán bộ Địa chính",
-                             "--role", "officer", "--quiet")
+    rc, out, err = await bot(
+        "add", "--commune", CODE, "--name", "Cán bộ Địa chính", "--role", "officer", "--quiet"
+    )
     assert rc == 0, err
     key = out.strip()
     officer = await staff_id(commune, "Địa chính")
@@ -190,8 +228,7 @@ async def test_the_staff_commands(commune, tmp_path):
     [listed] = [p for p in json.loads(out) if p["id"] == officer]
     assert listed["office"] == "vanphong" and listed["keys"][0]["prefix"] == key[:8]
 
-    rc, out, err = await bot("rotate-key", "--commune", CODE, "--staff-id", str(officer),
-                             "--quiet")
+    rc, out, err = await bot("rotate-key", "--commune", CODE, "--staff-id", str(officer), "--quiet")
     assert rc == 0 and KEY.fullmatch(out.strip()) and out.count("\n") == 1, err
     assert await works(commune, key) == 401 and await works(commune, out.strip()) == 200
     key = out.strip()
@@ -234,9 +271,15 @@ async def test_alerts_queued_for_someone_deactivated_before_they_went_are_cancel
 
     async def queued_for(zalo: str) -> list[OutboundMessage]:
         async with running.services.sm() as s:
-            return list((await s.execute(select(OutboundMessage).where(
-                OutboundMessage.recipient == zalo, OutboundMessage.resident_id.is_(None))
-            )).scalars())
+            return list(
+                (
+                    await s.execute(
+                        select(OutboundMessage).where(
+                            OutboundMessage.recipient == zalo, OutboundMessage.resident_id.is_(None)
+                        )
+                    )
+                ).scalars()
+            )
 
     [pending] = await wait_for(lambda: queued_for("7322"))
     assert pending.status == "pending"

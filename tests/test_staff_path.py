@@ -40,14 +40,23 @@ class Cli:
 
     def __init__(self, commune: Commune, tmp_path) -> None:  # type: ignore[no-untyped-def]
         self.config = tmp_path / "config.yml"
-        self.config.write_text(yaml.safe_dump(
-            commune.running.settings.model_dump(mode="json"), allow_unicode=True),
-            encoding="utf-8")
+        self.config.write_text(
+            yaml.safe_dump(commune.running.settings.model_dump(mode="json"), allow_unicode=True),
+            encoding="utf-8",
+        )
 
     async def __call__(self, *args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(self.config), "staff", *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--config",
+            str(self.config),
+            "staff",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await proc.communicate()
         return proc.returncode, out.decode(), err.decode()
 
@@ -61,8 +70,9 @@ async def test_the_readme_staff_path_warns_until_alerts_reach_someone(commune, t
 
     # the officer's key alone on stdout, so OFFICER_KEY=$(bot staff add … --quiet) keeps it;
     # the warnings on stderr: no leader at all, no propagandist in either village
-    rc, out, err = await bot("add", "--commune", CODE, "--name", "Cán bộ Văn phòng",
-                             "--role", "officer", "--quiet")
+    rc, out, err = await bot(
+        "add", "--commune", CODE, "--name", "Cán bộ Văn phòng", "--role", "officer", "--quiet"
+    )
     assert rc == 0, err
     assert KEY.fullmatch(out.strip()) and out.count("\n") == 1, out
     officer = out.strip()
@@ -76,8 +86,17 @@ async def test_the_readme_staff_path_warns_until_alerts_reach_someone(commune, t
     assert mine["tickets"][0]["office"]["code"] == "vanphong"
 
     # a leader with a Zalo id who never wrote to the OA: Zalo would refuse the alert
-    rc, out, err = await bot("add", "--commune", CODE, "--name", "Chủ tịch UBND",
-                             "--role", "leader", "--zalo-user-id", "7101")
+    rc, out, err = await bot(
+        "add",
+        "--commune",
+        CODE,
+        "--name",
+        "Chủ tịch UBND",
+        "--role",
+        "leader",
+        "--zalo-user-id",
+        "7101",
+    )
     assert rc == 0 and "office" not in out.splitlines()[0] and KEY.search(out), (out, err)
     leader = KEY.search(out).group(0)
     assert "no leader wrote to the OA in 7 days" in err
@@ -87,7 +106,8 @@ async def test_the_readme_staff_path_warns_until_alerts_reach_someone(commune, t
     assert status == 200 and codes(body) == [
         ("no_leader_on_zalo", "window", None),
         ("village_without_propagandist", "none", "Nậm Mòn"),
-        ("village_without_propagandist", "none", "Bản Phố")]
+        ("village_without_propagandist", "none", "Bản Phố"),
+    ]
 
     # once the leader writes to the OA, the README's emergency reaches them
     await commune.says("7101", "xin chào")
@@ -99,8 +119,10 @@ async def test_the_readme_staff_path_warns_until_alerts_reach_someone(commune, t
     async with commune.running.services.sm() as s, s.begin():
         await add_staff(s, CODE, "TTV Nậm Mòn", "propagandist", "Nậm Mòn")
     _, body = await commune.call(officer, "GET", "/warnings")
-    assert codes(body) == [("village_without_propagandist", "no_zalo", "Nậm Mòn"),
-                           ("village_without_propagandist", "none", "Bản Phố")]
+    assert codes(body) == [
+        ("village_without_propagandist", "no_zalo", "Nậm Mòn"),
+        ("village_without_propagandist", "none", "Bản Phố"),
+    ]
     await commune.hire("propagandist", village="Nậm Mòn", zalo="7102")
     await commune.hire("propagandist", village="Bản Phố", zalo="7103")
     rc, out, err = await bot("check", "--commune", CODE)
@@ -112,9 +134,11 @@ async def test_bad_staff_input_changes_nothing(commune):
     offices = [o.code for o in commune.running.settings.communes[0].offices]
     async with commune.running.services.sm() as s, s.begin():
         await add_staff(s, CODE, "Chủ tịch", "leader", zalo_user_id="7401")
-    for args, problem in (((CODE, "X", "officer", None, None, "diachinh"), "not an office"),
-                          ((CODE, "X", "leader", None, "7401"), "already belongs"),
-                          ((CODE, "X", "propagandist"), "give --village")):
+    for args, problem in (
+        ((CODE, "X", "officer", None, None, "diachinh"), "not an office"),
+        ((CODE, "X", "leader", None, "7401"), "already belongs"),
+        ((CODE, "X", "propagandist"), "give --village"),
+    ):
         with pytest.raises(StaffError, match=problem):
             async with commune.running.services.sm() as s, s.begin():
                 await add_staff(s, *args, offices=offices)
@@ -127,8 +151,9 @@ async def test_notices_and_the_summary_say_whom_they_cannot_reach(commune):
     leader = await commune.hire("leader")  # no Zalo id
     notice = {"category": "safety", "headline": "Lịch tiêm chủng", "body": "Ngày 25/12."}
 
-    status, draft = await commune.call(officer, "POST", "/notices",
-                                       {**notice, "villages": ["nam mon"]})
+    status, draft = await commune.call(
+        officer, "POST", "/notices", {**notice, "villages": ["nam mon"]}
+    )
     assert status == 201 and codes(draft) == [("village_without_propagandist", "none", "Nậm Mòn")]
     status, whole = await commune.call(officer, "POST", "/notices", notice)
     assert [v for _, _, v in codes(whole)] == ["Nậm Mòn", "Bản Phố"]  # every village's relay
@@ -146,10 +171,18 @@ async def test_notices_and_the_summary_say_whom_they_cannot_reach(commune):
 
 async def test_api_times_are_vietnamese_time_with_their_offset(commune):
     officer = await commune.hire("officer")
-    status, draft = await commune.call(officer, "POST", "/notices", {
-        "category": "services", "headline": "Cắt điện", "body": "Cắt điện thôn Nậm Mòn.",
-        "effective_at": "2026-06-15T07:30:00",           # no offset: Vietnamese time
-        "expires_at": "2026-06-15T09:30:00+00:00"})      # any offset is understood
+    status, draft = await commune.call(
+        officer,
+        "POST",
+        "/notices",
+        {
+            "category": "services",
+            "headline": "Cắt điện",
+            "body": "Cắt điện thôn Nậm Mòn.",
+            "effective_at": "2026-06-15T07:30:00",  # no offset: Vietnamese time
+            "expires_at": "2026-06-15T09:30:00+00:00",
+        },
+    )  # any offset is understood
     assert status == 201, draft
     assert draft["effective_at"] == "2026-06-15T07:30:00+07:00"
     assert draft["expires_at"] == "2026-06-15T16:30:00+07:00"
@@ -171,10 +204,14 @@ async def test_api_times_are_vietnamese_time_with_their_offset(commune):
     assert "Nậm Mòn" in raw and "\\u" not in raw
 
     # Open311 shows a chat report once staff publish it (until then it is the commune's only)
-    assert (await commune.call(officer, "POST", f"/tickets/{code}/answer",
-                               {"note": "Xã đã thay bóng đèn."}))[0] == 200
+    assert (
+        await commune.call(
+            officer, "POST", f"/tickets/{code}/answer", {"note": "Xã đã thay bóng đèn."}
+        )
+    )[0] == 200
     assert (await commune.call(officer, "POST", f"/tickets/{code}/publish"))[0] == 200
-    async with commune.http.get(f"{commune.running.url}/open311/v2/requests/{code}.json",
-                                params={"jurisdiction_id": CODE}) as r:
+    async with commune.http.get(
+        f"{commune.running.url}/open311/v2/requests/{code}.json", params={"jurisdiction_id": CODE}
+    ) as r:
         [public] = await r.json()
     assert VN_TIME.fullmatch(public["requested_datetime"])

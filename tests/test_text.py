@@ -1,15 +1,14 @@
 """Normalisation, message splitting, the stand-in NLU and the answers, without any channel."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.channels.zalo.messages import MAX_TEXT, split_text
 from bot.config import load_settings
 from bot.conversation import engine
-from bot.nlu.text import normalise
 from bot.nlu.normalize import fold, search_key
-
+from bot.nlu.text import normalise
 
 COMMUNE = load_settings().communes[0]
 
@@ -27,17 +26,20 @@ def test_teencode_expansion():
     assert normalise("ub lv may h ko ad") == "uy ban lam viec may gio khong admin"
 
 
-@pytest.mark.parametrize("text, intent", [
-    ("uy ban xa lam viec may gio", "office_hours"),
-    ("Ủy ban xã làm việc mấy giờ ạ?", "office_hours"),
-    ("xa co lam viec thu 7 ko", "office_hours"),
-    ("sdt ubnd xa", "office_contact"),
-    ("dia chi uy ban o dau", "office_contact"),
-    ("chào ad", "greet"),
-    ("cho tôi gặp cán bộ", "talk_to_staff"),
-    ("cam on xa nhe", "thanks"),
-    ("giá vàng hôm nay", "out_of_scope"),
-])
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("uy ban xa lam viec may gio", "office_hours"),
+        ("Ủy ban xã làm việc mấy giờ ạ?", "office_hours"),
+        ("xa co lam viec thu 7 ko", "office_hours"),
+        ("sdt ubnd xa", "office_contact"),
+        ("dia chi uy ban o dau", "office_contact"),
+        ("chào ad", "greet"),
+        ("cho tôi gặp cán bộ", "talk_to_staff"),
+        ("cam on xa nhe", "thanks"),
+        ("giá vàng hôm nay", "out_of_scope"),
+    ],
+)
 def test_intents(text, intent):
     assert engine.respond(COMMUNE, text).parse.intent == intent
 
@@ -56,14 +58,16 @@ def test_split_text_at_sentences():
 
 
 def test_office_hours_answer_from_config():
-    monday_9am_vn = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    monday_9am_vn = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     result = engine.respond(COMMUNE, "uy ban xa lam viec may gio", now=monday_9am_vn)
     assert result.parse.intent == "office_hours"
     text = result.reply_text
     assert "Xã Bắc Hà" in text and "7:30–11:30, 13:30–17:00" in text and "Thứ Bảy" in text
     assert "đang trong giờ làm việc" in text
-    sunday = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
-    assert "ngoài giờ làm việc" in engine.respond(COMMUNE, "may gio lam viec", now=sunday).reply_text
+    sunday = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+    assert (
+        "ngoài giờ làm việc" in engine.respond(COMMUNE, "may gio lam viec", now=sunday).reply_text
+    )
 
 
 def test_fallback_offers_menu_and_numbers_pick():
@@ -88,14 +92,17 @@ def test_low_confidence_asks_and_second_miss_hands_over_to_staff():
     assert second.state["misses"] == 0
 
 
-@pytest.mark.parametrize("text, intent, words", [
-    ("lam giay khai sinh cho con can gi", "procedure_birth", "giấy chứng sinh"),
-    ("gia hạn thẻ bhyt ở đâu", "health_insurance", "bảo hiểm y tế"),
-    ("co bao lu thi so tan o dau", "disaster_warning", "112"),
-    ("xa co thong bao gi moi ko", "latest_notices", "chưa đăng"),
-    ("ai là trưởng thôn Nậm Mòn", "propagandist_contact", "Nậm Mòn"),
-    ("giá vàng hôm nay", "out_of_scope", "chỉ hỗ trợ"),
-])
+@pytest.mark.parametrize(
+    "text, intent, words",
+    [
+        ("lam giay khai sinh cho con can gi", "procedure_birth", "giấy chứng sinh"),
+        ("gia hạn thẻ bhyt ở đâu", "health_insurance", "bảo hiểm y tế"),
+        ("co bao lu thi so tan o dau", "disaster_warning", "112"),
+        ("xa co thong bao gi moi ko", "latest_notices", "chưa đăng"),
+        ("ai là trưởng thôn Nậm Mòn", "propagandist_contact", "Nậm Mòn"),
+        ("giá vàng hôm nay", "out_of_scope", "chỉ hỗ trợ"),
+    ],
+)
 def test_every_intent_has_an_honest_answer(text, intent, words):
     result = engine.respond(COMMUNE, text)
     assert result.parse.intent == intent
@@ -105,8 +112,12 @@ def test_every_intent_has_an_honest_answer(text, intent, words):
 def test_a_ticket_code_asks_for_its_state_and_a_report_starts_the_form():
     result = engine.respond(COMMUNE, "PA-2026-000123 sao roi")
     assert result.parse.intent == "ticket_status"
-    assert {"entity": "ticket_code", "value": "PA-2026-000123", "start": 0, "end": 14} \
-        in result.parse.entities
+    assert {
+        "entity": "ticket_code",
+        "value": "PA-2026-000123",
+        "start": 0,
+        "end": 14,
+    } in result.parse.entities
     assert result.effects == [{"kind": "ticket_status", "code": "PA-2026-000123"}]
     report = engine.respond(COMMUNE, "tôi muốn phản ánh")
     assert report.parse.intent == "report_issue" and report.state["report"]["asking"] == "category"

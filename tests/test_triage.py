@@ -59,8 +59,11 @@ FALSE_ALARMS = [
 #: the dangers among the look-alikes, which must stay sure: (message, kind, what the first
 #: reply must say — the number, or the advice for that kind)
 MUST_CATCH = [
-    ("Cây đổ đè lên dây điện ở đầu ngõ, dây tóe lửa, mấy đứa nhỏ đang đứng xem", "live_wire",
-     "114"),
+    (
+        "Cây đổ đè lên dây điện ở đầu ngõ, dây tóe lửa, mấy đứa nhỏ đang đứng xem",
+        "live_wire",
+        "114",
+    ),
     ("Nước dâng vào nhà tới đầu gối, bà tôi 80 tuổi không đi được", "flood", "112"),
     ("Chó dại cắn hai đứa nhỏ ở xóm tôi, nó vẫn đang chạy", "dog_bite", "vắc xin phòng dại"),
     ("Lợn nhà tôi chết liền 6 con, nghi dịch tả lợn châu Phi", "livestock", "Không bán"),
@@ -79,12 +82,17 @@ def test_traps_are_routine(text):
     assert found.kind is None and found.category is None
 
 
-@pytest.mark.parametrize("text, category", [
-    ("Tháng này cháy túi rồi", None), ("Dạo này bão giá, cái gì cũng đắt", None),
-    ("Gạo hỗ trợ cháy hàng rồi à", None), ("den duong chay bong roi", "road"),
-    ("Đèn đường trước cổng nhà tôi bị cháy bóng", "road"),
-    ("Nhà bên đốt rác, khói bay sang nhà tôi", "environment"),
-])
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("Tháng này cháy túi rồi", None),
+        ("Dạo này bão giá, cái gì cũng đắt", None),
+        ("Gạo hỗ trợ cháy hàng rồi à", None),
+        ("den duong chay bong roi", "road"),
+        ("Đèn đường trước cổng nhà tôi bị cháy bóng", "road"),
+        ("Nhà bên đốt rác, khói bay sang nhà tôi", "environment"),
+    ],
+)
 def test_the_category_guess_drops_figures_of_speech(text, category):
     assert guess(text) == category
 
@@ -108,8 +116,9 @@ def test_damage_with_nobody_at_risk_is_never_an_alarm(text):
         assert "115" not in triage.advice(found.kind, BAC_HA).text
 
 
-@pytest.mark.parametrize("text, kind, _said", MUST_CATCH + [(fold(t), k, n)
-                                                          for t, k, n in MUST_CATCH])
+@pytest.mark.parametrize(
+    "text, kind, _said", MUST_CATCH + [(fold(t), k, n) for t, k, n in MUST_CATCH]
+)
 def test_dangers_among_the_look_alikes_stay_sure(text, kind, _said):
     found = triage.assess(text)
     assert found.level == "emergency" and found.kind == kind, (found, text)
@@ -120,10 +129,8 @@ def test_a_sure_alarm_needs_someone_at_risk_and_a_kind_that_fits():
     kinds = {"injury": 0.6, "hazard": 0.3, "fire": 0.1}
     nobody, person, home = frozenset(), frozenset({triage.PERSON}), frozenset({triage.HOME})
     # a road that subsided, told urgently: nobody named, so asked — and not as an injury
-    assert triage.decide(0.95, kinds, nobody, 0.6) == triage.Assessment("unsure", 0.95,
-                                                                        "hazard")
-    assert triage.decide(0.95, kinds, person, 0.6) == triage.Assessment("emergency", 0.95,
-                                                                        "injury")
+    assert triage.decide(0.95, kinds, nobody, 0.6) == triage.Assessment("unsure", 0.95, "hazard")
+    assert triage.decide(0.95, kinds, person, 0.6) == triage.Assessment("emergency", 0.95, "injury")
     assert triage.decide(0.5, kinds, person, 0.6).level == "unsure"  # not sure enough
     # damage never alerts by itself, even near a home
     assert triage.decide(0.99, {"hazard": 0.9, "storm": 0.1}, home, 0.6).level == "unsure"
@@ -236,9 +243,16 @@ async def _alerts_queued(commune) -> int:  # noqa: F811
     """Ticket alerts queued for the leader (queued with the resident's reply, in the same
     transaction: counted here, nothing is left to arrive later)."""
     async with commune.running.services.sm() as s:
-        return (await s.execute(select(func.count()).select_from(OutboundMessage).where(
-            OutboundMessage.recipient == LEADER_ZALO,
-            OutboundMessage.idempotency_key.like("ticket:%")))).scalar_one()
+        return (
+            await s.execute(
+                select(func.count())
+                .select_from(OutboundMessage)
+                .where(
+                    OutboundMessage.recipient == LEADER_ZALO,
+                    OutboundMessage.idempotency_key.like("ticket:%"),
+                )
+            )
+        ).scalar_one()
 
 
 async def test_traps_file_nothing_and_alert_no_one(commune):  # noqa: F811
@@ -254,8 +268,9 @@ async def test_traps_file_nothing_and_alert_no_one(commune):  # noqa: F811
 async def test_a_plain_statement_of_danger_is_filed_and_the_leader_alerted(commune):  # noqa: F811
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     user = "8203"
-    said = await commune.says(user, "Nước đang dâng vào nhà, bà tôi gần 90 tuổi không tự đi "
-                                    "được, ở Nậm Mòn")
+    said = await commune.says(
+        user, "Nước đang dâng vào nhà, bà tôi gần 90 tuổi không tự đi được, ở Nậm Mòn"
+    )
     code = ticket_code(said)
     # the number and what to do first come first, then the code and the leader's alert
     assert said.index("112") < said.index(code)
@@ -318,8 +333,9 @@ async def test_a_road_confirmed_urgent_gets_advice_for_a_road(commune):  # noqa:
     told, with the advice for damage — keep people away — not first aid and 115."""
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     user = "8320"
-    asked = await commune.says(user, "Đường vào bản Nậm Mòn bị sụt một hố sâu, xe máy không "
-                                     "qua được")
+    asked = await commune.says(
+        user, "Đường vào bản Nậm Mòn bị sụt một hố sâu, xe máy không qua được"
+    )
     assert "cần xử lý ngay không" in asked and "PA-" not in asked
     assert not any(n in asked for n in NUMBERS) and await _alerts_queued(commune) == 0
     done = await commune.says(user, "có")
@@ -376,8 +392,11 @@ async def test_unsure_asks_once_and_yes_files_an_emergency(commune):  # noqa: F8
 async def test_a_past_theft_is_an_ordinary_ticket(commune):  # noqa: F811
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     user = "8230"
-    said = await commune.says(user, "tôi muốn phản ánh: năm ngoái nhà tôi bị mất trộm xe máy "
-                                    "ở Bản Phố, đến giờ chưa có kết quả")
+    said = await commune.says(
+        user,
+        "tôi muốn phản ánh: năm ngoái nhà tôi bị mất trộm xe máy "
+        "ở Bản Phố, đến giờ chưa có kết quả",
+    )
     assert "gửi một ảnh hoặc vị trí" in said  # the ordinary form, not an alarm
     assert "đồng ý cho xã lưu tên" in await commune.says(user, "bỏ qua")
     done = await commune.says(user, "không")
@@ -433,16 +452,32 @@ def test_bot_triage_eval_prints_precision_and_recall(tmp_path, capsys):
     fires = [f"nhà số {n} đang cháy, lửa lan sang nhà bên" for n in range(6)]
     calm = [f"đèn đường số {n} cháy bóng mấy hôm nay" for n in range(6)]
     roads = [f"đường số {n} sụt lún một đoạn lớn" for n in range(6)]
-    (data / "examples.yml").write_text(json.dumps(
-        {"emergency": {"fire": fires}, "unsure": {"hazard": roads},
-         "routine": {"figurative": calm}}, ensure_ascii=False), encoding="utf-8")
-    (data / "test" / "heldout.yml").write_text(json.dumps(
-        {"emergency": {"fire": ["cháy nhà rồi, lửa to lắm"]},
-         "unsure": {"hazard": ["đường vào bản sụt lún"]},
-         "routine": {"figurative": ["tháng này cháy túi"]}}, ensure_ascii=False),
-        encoding="utf-8")
-    (data / "test" / "adversarial.yml").write_text(json.dumps(
-        {"routine": {"figurative": ["bão giá quá"]}}, ensure_ascii=False), encoding="utf-8")
+    (data / "examples.yml").write_text(
+        json.dumps(
+            {
+                "emergency": {"fire": fires},
+                "unsure": {"hazard": roads},
+                "routine": {"figurative": calm},
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    (data / "test" / "heldout.yml").write_text(
+        json.dumps(
+            {
+                "emergency": {"fire": ["cháy nhà rồi, lửa to lắm"]},
+                "unsure": {"hazard": ["đường vào bản sụt lún"]},
+                "routine": {"figurative": ["tháng này cháy túi"]},
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    (data / "test" / "adversarial.yml").write_text(
+        json.dumps({"routine": {"figurative": ["bão giá quá"]}}, ensure_ascii=False),
+        encoding="utf-8",
+    )
     assert cli.main(["triage", "eval", "--data", str(data)]) == 0
     out = capsys.readouterr().out
     assert "| held-out, as written | 1 / 1 / 2 |" in out and "accents removed" in out
@@ -468,8 +503,9 @@ REVIEWED = [
 ]
 
 
-@pytest.mark.parametrize("text, kind, number, said", REVIEWED + [
-    (fold(t), k, n, s) for t, k, n, s in REVIEWED])
+@pytest.mark.parametrize(
+    "text, kind, number, said", REVIEWED + [(fold(t), k, n, s) for t, k, n, s in REVIEWED]
+)
 def test_the_reviewed_misses_are_emergencies_with_the_right_advice(text, kind, number, said):
     found = triage.assess(text)
     assert found.level == "emergency" and found.kind == kind, (found, text)
@@ -499,15 +535,29 @@ def test_a_dike_about_to_break_is_asked_about(text):
     assert found.level == "unsure" and found.kind == "flood", found
 
 
-@pytest.mark.parametrize("text", ["Đê sắp vỡ, nước sắp tràn vào mấy nhà dân dưới chân đê",
-                                  "de sap vo, nuoc sap tran vao may nha dan duoi chan de"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Đê sắp vỡ, nước sắp tràn vào mấy nhà dân dưới chân đê",
+        "de sap vo, nuoc sap tran vao may nha dan duoi chan de",
+    ],
+)
 def test_a_dike_about_to_break_with_homes_named_is_an_emergency(text):
     found = triage.assess(text)
     assert found.level == "emergency" and found.kind == "flood", found
 
 
-CALLS = ["cần xe cấp cứu", "gọi cấp cứu", "cứu với", "cứu tôi", "gọi 115", "gọi 114",
-         "gọi 113", "cứu với, nhà tôi", "gọi giúp cấp cứu ở Bản Phố"]
+CALLS = [
+    "cần xe cấp cứu",
+    "gọi cấp cứu",
+    "cứu với",
+    "cứu tôi",
+    "gọi 115",
+    "gọi 114",
+    "gọi 113",
+    "cứu với, nhà tôi",
+    "gọi giúp cấp cứu ở Bản Phố",
+]
 
 
 @pytest.mark.parametrize("text", CALLS + [fold(t) for t in CALLS])
@@ -518,12 +568,20 @@ def test_an_explicit_call_for_help_is_never_routine(text):
     assert not triage.routine(0.01, triage.UNSURE_AT, triage.calls_for_help(text))
 
 
-@pytest.mark.parametrize("text", [
-    "số gọi cấp cứu là số nào", "so goi cap cuu la so nao", "chỉ giúp với ạ, làm giấy khai sinh",
-    "Hàng cứu trợ phát chưa đều", "Năm ngoái ông tôi bị đột quỵ, giờ xin hỗ trợ",
-    "Giá gas tăng quá", "Bình gas nhà tôi để lâu năm rồi, có cần thay không ạ",
-    "Xã có kế hoạch gia cố đê trước mùa lũ không", "Trạm y tế có huyết thanh kháng nọc rắn không",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "số gọi cấp cứu là số nào",
+        "so goi cap cuu la so nao",
+        "chỉ giúp với ạ, làm giấy khai sinh",
+        "Hàng cứu trợ phát chưa đều",
+        "Năm ngoái ông tôi bị đột quỵ, giờ xin hỗ trợ",
+        "Giá gas tăng quá",
+        "Bình gas nhà tôi để lâu năm rồi, có cần thay không ạ",
+        "Xã có kế hoạch gia cố đê trước mùa lũ không",
+        "Trạm y tế có huyết thanh kháng nọc rắn không",
+    ],
+)
 def test_the_new_kinds_look_alikes_stay_routine(text):
     found = triage.assess(text)
     assert found.level == "routine", (found, text)

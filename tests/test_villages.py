@@ -12,19 +12,29 @@ from bot.conversation import village as village_chat
 from bot.nlu.villages import best_village, distance, find_villages, place_named
 
 BAC_HA = ["Na Hối Tày", "Na Hối Nùng", "Nậm Mòn", "Bản Phố", "Lùng Phình"]
-BUON_DON = [Village(name="Buôn Trí", kind="buôn"), Village(name="Buôn Đôn", kind="buôn"),
-            Village(name="Thôn 1", kind="thôn")]
+BUON_DON = [
+    Village(name="Buôn Trí", kind="buôn"),
+    Village(name="Buôn Đôn", kind="buôn"),
+    Village(name="Thôn 1", kind="thôn"),
+]
 
 
 def named(text: str, villages=BAC_HA) -> list[str]:  # type: ignore[no-untyped-def]
     return [m.village for m in find_villages(text, villages)]
 
 
-@pytest.mark.parametrize("text", [
-    "tôi ở thôn Nậm Mòn", "toi o thon nam mon", "TÔI Ở THÔN NẬM MÒN", "nhà tôi ở Nậm Mòn",
-    "nha toi o nam mon", "tôi ở nậm mon",  # some marks typed, some not
-    "Tôi ở thôn Na\u0323\u0302m Mo\u0300n",  # decomposed Unicode
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tôi ở thôn Nậm Mòn",
+        "toi o thon nam mon",
+        "TÔI Ở THÔN NẬM MÒN",
+        "nhà tôi ở Nậm Mòn",
+        "nha toi o nam mon",
+        "tôi ở nậm mon",  # some marks typed, some not
+        "Tôi ở thôn Na\u0323\u0302m Mo\u0300n",  # decomposed Unicode
+    ],
+)
 def test_accents_are_optional(text):
     assert named(text) == ["Nậm Mòn"]
 
@@ -35,11 +45,17 @@ def test_a_mark_the_writer_typed_must_agree():
     assert named("ban pho") == named("bản pho") == ["Bản Phố"]
 
 
-@pytest.mark.parametrize("text, village", [
-    ("tôi ở thôn Lùng Phình", "Lùng Phình"), ("tôi ở bản Lùng Phình", "Lùng Phình"),
-    ("tôi ở Lùng Phình", "Lùng Phình"), ("xóm Na Hối Nùng", "Na Hối Nùng"),
-    ("nhà e ở bản phố", "Bản Phố"), ("thôn Bản Phố", "Bản Phố"),
-])
+@pytest.mark.parametrize(
+    "text, village",
+    [
+        ("tôi ở thôn Lùng Phình", "Lùng Phình"),
+        ("tôi ở bản Lùng Phình", "Lùng Phình"),
+        ("tôi ở Lùng Phình", "Lùng Phình"),
+        ("xóm Na Hối Nùng", "Na Hối Nùng"),
+        ("nhà e ở bản phố", "Bản Phố"),
+        ("thôn Bản Phố", "Bản Phố"),
+    ],
+)
 def test_with_or_without_the_kind_word(text, village):
     assert named(text) == [village]
 
@@ -67,13 +83,16 @@ def test_an_administrative_unit_of_the_same_name_is_not_the_village():
     assert named("tôi ở buôn Đôn, xã Buôn Đôn", BUON_DON) == ["Buôn Đôn"]
 
 
-@pytest.mark.parametrize("text, village, edits", [
-    ("thon nam mong", "Nậm Mòn", 1),  # one edit after a kind word, on a 6-letter name
-    ("tôi ở lung phin", "Lùng Phình", 1),  # one edit without it, on a 9-letter name
-    ("thôn lugn phình", "Lùng Phình", 1),  # two letters swapped
-    ("thôn na hoj tay", "Na Hối Tày", 1),
-    ("thon lun phin", "Lùng Phình", 2),
-])
+@pytest.mark.parametrize(
+    "text, village, edits",
+    [
+        ("thon nam mong", "Nậm Mòn", 1),  # one edit after a kind word, on a 6-letter name
+        ("tôi ở lung phin", "Lùng Phình", 1),  # one edit without it, on a 9-letter name
+        ("thôn lugn phình", "Lùng Phình", 1),  # two letters swapped
+        ("thôn na hoj tay", "Na Hối Tày", 1),
+        ("thon lun phin", "Lùng Phình", 2),
+    ],
+)
 def test_small_typos_scaled_to_the_names_length(text, village, edits):
     [mention] = find_villages(text, BAC_HA)
     assert (mention.village, mention.edits) == (village, edits)
@@ -95,11 +114,10 @@ def test_longest_name_wins_when_names_nest():
 
 
 def test_several_villages_in_text_order_once_each():
-    assert named("từ Lùng Phình sang Nậm Mòn, rồi về lại Lùng Phình") == [
-        "Lùng Phình", "Nậm Mòn"]
+    assert named("từ Lùng Phình sang Nậm Mòn, rồi về lại Lùng Phình") == ["Lùng Phình", "Nậm Mòn"]
     text = "đường từ thôn Nậm Mòn đi Bản Phố"
     [first, second] = find_villages(text, BAC_HA)
-    assert text[first.start:first.end] == "thôn Nậm Mòn" and text[second.start:] == "Bản Phố"
+    assert text[first.start : first.end] == "thôn Nậm Mòn" and text[second.start :] == "Bản Phố"
 
 
 def test_distance_counts_swaps_and_stops_at_the_limit():
@@ -118,6 +136,7 @@ def test_a_place_that_is_not_a_village_is_named_back():
 
 def test_the_nlu_entity_is_the_same_reading():
     from bot.nlu.embedded import default_engine
+
     entities = default_engine().entities("e ở thon nam mong, đi qua ban pho", BAC_HA)
     assert [e["value"] for e in entities if e["entity"] == "village"] == ["Nậm Mòn", "Bản Phố"]
 
@@ -130,11 +149,16 @@ def said(text: str, state: dict | None = None):  # type: ignore[no-untyped-def]
     return engine.respond(COMMUNE, text, state=state or {})
 
 
-@pytest.mark.parametrize("text, village", [
-    ("tôi ở thôn Nậm Mòn", "Nậm Mòn"), ("nhà e ở bản phố", "Bản Phố"),
-    ("mình ở na hoi tay", "Na Hối Tày"), ("tôi mới chuyển sang thôn Lùng Phình", "Lùng Phình"),
-    ("tôi chuyển từ Nậm Mòn sang Lùng Phình rồi", "Lùng Phình"),
-])
+@pytest.mark.parametrize(
+    "text, village",
+    [
+        ("tôi ở thôn Nậm Mòn", "Nậm Mòn"),
+        ("nhà e ở bản phố", "Bản Phố"),
+        ("mình ở na hoi tay", "Na Hối Tày"),
+        ("tôi mới chuyển sang thôn Lùng Phình", "Lùng Phình"),
+        ("tôi chuyển từ Nậm Mòn sang Lùng Phình rồi", "Lùng Phình"),
+    ],
+)
 def test_saying_where_one_lives_sets_it_and_says_how_to_change_it(text, village):
     result = said(text)
     assert result.parse.intent == "set_village"
@@ -158,7 +182,8 @@ def test_a_village_statement_that_carries_another_matter_is_that_matter():
     # (a landslide here would be the triage's question first: it may be a danger now)
     report = said("tôi ở thôn Nậm Mòn, đường vào thôn bị hỏng nhiều ổ gà")
     assert report.parse.intent == "report_issue" and not any(
-        e["kind"] == "village" for e in report.effects)
+        e["kind"] == "village" for e in report.effects
+    )
     hours = said("tôi ở thôn Nậm Mòn, muốn hỏi giờ làm việc của xã")
     assert hours.parse.intent == "office_hours"
 
@@ -179,7 +204,8 @@ def test_taps_on_village_choices():
 
 def test_an_address_suggests_a_village_to_confirm():
     choices, name = village_chat.suggestion(
-        COMMUNE, {"street": "Thôn Nậm Mòn", "ward": "Xã Bắc Hà"}, None)
+        COMMUNE, {"street": "Thôn Nậm Mòn", "ward": "Xã Bắc Hà"}, None
+    )
     assert name == "Nậm Mòn" and choices.text == "Anh/chị ở thôn Nậm Mòn phải không ạ?"
     assert [c.title for c in choices.options] == ["Có", "Không"]
     assert village_chat.suggestion(COMMUNE, {"street": "Thôn Nậm Mòn"}, "Nậm Mòn") is None
@@ -198,7 +224,8 @@ def test_the_question_names_the_communes_kind_of_village():
     assert question.text.startswith("Anh/chị ở buôn/thôn nào ạ?")
     long_hoa = load_settings().communes[2]
     assert village_chat.question(long_hoa, "ask").text.startswith("Dạ, anh/chị ở ấp nào ạ?")
-    many = COMMUNE.model_copy(update={"villages": [Village(name=f"Thôn {n}")
-                                                   for n in range(1, 30)]})
+    many = COMMUNE.model_copy(
+        update={"villages": [Village(name=f"Thôn {n}") for n in range(1, 30)]}
+    )
     text = engine.text_of(village_chat.question(many, "welcome"))
-    assert "ví dụ: \"tôi ở Thôn 1\"" in text and "29." not in text  # no list of 29
+    assert 'ví dụ: "tôi ở Thôn 1"' in text and "29." not in text  # no list of 29

@@ -43,8 +43,13 @@ OWN = object()  # the tab's own session
 class Visitor:
     """One browser tab on the web chat: a session the service issued, then its websocket."""
 
-    def __init__(self, url: str, code: str = CODE, headers: dict[str, str] | None = None,
-                 origin: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        code: str = CODE,
+        headers: dict[str, str] | None = None,
+        origin: str | None = None,
+    ) -> None:
         self.url, self.code, self.headers = url, code, headers or {}
         self.origin = origin or url
         self.http = aiohttp.ClientSession()
@@ -53,8 +58,9 @@ class Visitor:
         self.last_id = ""
 
     async def new_session(self) -> str:
-        async with self.http.post(f"{self.url}/chat/{self.code}/session",
-                                  headers={"Origin": self.origin, **self.headers}) as r:
+        async with self.http.post(
+            f"{self.url}/chat/{self.code}/session", headers={"Origin": self.origin, **self.headers}
+        ) as r:
             assert r.status == 200, await r.text()
             assert r.headers["Cache-Control"] == "no-store"
             self.session = (await r.json())["session"]
@@ -65,13 +71,18 @@ class Visitor:
         frame (the history)."""
         if session is OWN:
             session = self.session or await self.new_session()
-        self.ws = await self.http.ws_connect(f"{self.url}/chat/{self.code}/ws",
-                                             origin=self.origin, headers=self.headers)
+        self.ws = await self.http.ws_connect(
+            f"{self.url}/chat/{self.code}/ws", origin=self.origin, headers=self.headers
+        )
         await self.ws.send_json({"type": "hello", "session": session})
         return await self.ws.receive_json(timeout=5)
 
-    async def send(self, text: str = "", payload: str | None = None,
-                   attachments: list[dict[str, Any]] | None = None) -> None:
+    async def send(
+        self,
+        text: str = "",
+        payload: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.last_id = uuid.uuid4().hex  # the page's ids are unique per message too
         msg: dict[str, Any] = {"id": self.last_id, "text": text}
         if payload:
@@ -80,9 +91,13 @@ class Visitor:
             msg["attachments"] = attachments
         await self.ws.send_json(msg)
 
-    async def says(self, text: str = "", payload: str | None = None,
-                   attachments: list[dict[str, Any]] | None = None,
-                   settle: float = 1.0) -> list[dict[str, Any]]:
+    async def says(
+        self,
+        text: str = "",
+        payload: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        settle: float = 1.0,
+    ) -> list[dict[str, Any]]:
         """Send a message; every frame that came back (a reply may have several parts)."""
         await self.send(text, payload, attachments)
         frames = [await self.ws.receive_json(timeout=10)]
@@ -92,17 +107,31 @@ class Visitor:
             except TimeoutError:
                 return frames
 
-    async def photo(self, data: bytes, content_type: str = "image/jpeg",
-                    session: str | None = None, chunked: bool = False) -> tuple[int, dict]:
+    async def photo(
+        self,
+        data: bytes,
+        content_type: str = "image/jpeg",
+        session: str | None = None,
+        chunked: bool = False,
+    ) -> tuple[int, dict]:
         body: Any = data
         if chunked:
+
             async def stream():  # type: ignore[no-untyped-def]
                 for i in range(0, len(data), 16384):
-                    yield data[i:i + 16384]
+                    yield data[i : i + 16384]
+
             body = stream()
-        async with self.http.post(f"{self.url}/chat/{self.code}/photo", data=body, headers={
-                "Origin": self.origin, "Content-Type": content_type,
-                "X-Chat-Session": session or self.session or "", **self.headers}) as r:
+        async with self.http.post(
+            f"{self.url}/chat/{self.code}/photo",
+            data=body,
+            headers={
+                "Origin": self.origin,
+                "Content-Type": content_type,
+                "X-Chat-Session": session or self.session or "",
+                **self.headers,
+            },
+        ) as r:
             return r.status, await r.json()
 
     async def close(self) -> None:
@@ -143,8 +172,9 @@ async def test_page_headers_and_office_hours_over_websocket(service):
         assert '<html lang="en">' in english and "Privacy: what the commune keeps" in english
         assert "Type your question" in english and "Connection lost" in english
         words = re.sub(r"Xã Thử Nghiệm 1|{{\w+}}", "", english)
-        assert not re.search("[ăâđêôơưạảãáàấầẩẫậắằẳẵặếềểễệốồổỗộớờởỡợứừửữựíìỉĩịúùủũụóòỏõọéèẻẽẹýỳỷỹỵ]",
-                             words, re.I), words
+        assert not re.search(
+            "[ăâđêôơưạảãáàấầẩẫậắằẳẵặếềểễệốồổỗộớờởỡợứừửữựíìỉĩịúùủũụóòỏõọéèẻẽẹýỳỷỹỵ]", words, re.I
+        ), words
         async with http.get(f"{service.url}/chat/{CODE}", params={"lang": "xx"}) as r:
             assert '<html lang="vi">' in await r.text()
         async with http.get(f"{service.url}/chat/static/chat.js") as r:
@@ -157,8 +187,12 @@ async def test_page_headers_and_office_hours_over_websocket(service):
         async with http.get(f"{service.url}/") as r:
             assert f"/chat/{CODE2}" in await r.text()
             assert "frame-ancestors 'self'" in r.headers["Content-Security-Policy"]
-        for path in ("/healthz", "/zalo/oauth/callback", f"/feeds/{CODE}/notices.rss",
-                     f"/api/v1/communes/{CODE}/tickets"):
+        for path in (
+            "/healthz",
+            "/zalo/oauth/callback",
+            f"/feeds/{CODE}/notices.rss",
+            f"/api/v1/communes/{CODE}/tickets",
+        ):
             async with http.get(f"{service.url}{path}") as r:
                 assert r.headers["X-Content-Type-Options"] == "nosniff", path
                 assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"], path
@@ -198,8 +232,7 @@ async def test_page_headers_and_office_hours_over_websocket(service):
         await again.ws.close()
         history = await again.open(tab.session)
         last = history["messages"][-1]
-        assert [o["payload"] for o in last["options"]] == [o["payload"]
-                                                           for o in said[0]["options"]]
+        assert [o["payload"] for o in last["options"]] == [o["payload"] for o in said[0]["options"]]
         assert last["text"] == said[0]["text"]  # the question itself, not its numbered copy
         await again.says("2")  # answered: after a reload, no choices come back
         await again.ws.close()
@@ -236,11 +269,14 @@ async def test_client_made_and_forged_sessions_are_refused(service):
         issued = await tab.new_session()
         sid, _, sig = issued.partition(".")
         other = Visitor(service.url, CODE2)
-        for forged in (uuid.uuid4().hex,  # what the old page kept in localStorage
-                       f"{sid}.{'A' * 22}",  # a made-up signature
-                       f"{'x' * 24}.{sig}",  # someone else's signature on another id
-                       await other.new_session(),  # signed for another commune
-                       None, 42):
+        for forged in (
+            uuid.uuid4().hex,  # what the old page kept in localStorage
+            f"{sid}.{'A' * 22}",  # a made-up signature
+            f"{'x' * 24}.{sig}",  # someone else's signature on another id
+            await other.new_session(),  # signed for another commune
+            None,
+            42,
+        ):
             frame = await tab.open(forged)
             assert frame["type"] == "error" and frame["code"] == "session", forged
             assert "Phiên trò chuyện không hợp lệ" in frame["error"]
@@ -261,16 +297,16 @@ async def test_client_made_and_forged_sessions_are_refused(service):
 
 async def test_origin_is_checked(store_url, sim):
     portal = "https://xa-thu-nghiem.example.gov.vn"
-    running = await start_service(with_webchat(make_settings(store_url, sim),
-                                               portal_origins=[portal]), sim)
+    running = await start_service(
+        with_webchat(make_settings(store_url, sim), portal_origins=[portal]), sim
+    )
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{running.url}/chat/{CODE}") as r:
                 assert f"frame-ancestors 'self' {portal}" in r.headers["Content-Security-Policy"]
             for origin in ("https://evil.example", "null", None):
                 headers = {"Origin": origin} if origin else {}
-                async with http.post(f"{running.url}/chat/{CODE}/session",
-                                     headers=headers) as r:
+                async with http.post(f"{running.url}/chat/{CODE}/session", headers=headers) as r:
                     assert r.status == 403, origin
                     assert "không được phép" in (await r.json())["error"]
         evil = Visitor(running.url, origin="https://evil.example")
@@ -298,7 +334,7 @@ async def test_a_session_cannot_flood(service):
     try:
         await tab.open()
         await steady()
-        for i in range(limit + 1):
+        for _ in range(limit + 1):
             await tab.send("chao")
         seen = [await tab.ws.receive_json(timeout=10) for _ in range(limit + 1)]
         errors = [m for m in seen if m["type"] == "error"]
@@ -321,8 +357,11 @@ async def flood_from_addresses(url: str) -> dict[str, Any]:
     finally:
         await first.close()
     out: dict[str, Any] = {}
-    for name, chain in (("same", "198.51.100.7"), ("other", "198.51.100.8"),
-                        ("spoofed", "198.51.100.8, 198.51.100.7")):
+    for name, chain in (
+        ("same", "198.51.100.7"),
+        ("other", "198.51.100.8"),
+        ("spoofed", "198.51.100.8, 198.51.100.7"),
+    ):
         tab = Visitor(url, headers={"X-Forwarded-For": chain})
         try:
             out[name] = (await tab.open())["type"]
@@ -336,8 +375,9 @@ async def flood_from_addresses(url: str) -> dict[str, Any]:
 async def test_per_address_limit_without_a_trusted_proxy(store_url, sim):
     """Nobody is trusted to say who the client is: X-Forwarded-For is ignored, the peer
     (127.0.0.1) is the address — every tab shares its budget."""
-    running = await start_service(with_webchat(make_settings(store_url, sim),
-                                               address_messages_per_minute=4), sim)
+    running = await start_service(
+        with_webchat(make_settings(store_url, sim), address_messages_per_minute=4), sim
+    )
     try:
         seen = await flood_from_addresses(running.url)
         assert seen == {"same": 429, "other": 429, "spoofed": 429}
@@ -347,9 +387,14 @@ async def test_per_address_limit_without_a_trusted_proxy(store_url, sim):
 
 async def test_per_address_limit_behind_a_trusted_proxy(store_url, sim):
     """Behind the configured proxy, the client is the rightmost address the proxy added."""
-    running = await start_service(with_webchat(make_settings(store_url, sim),
-                                               address_messages_per_minute=4,
-                                               trusted_proxies=["127.0.0.0/8"]), sim)
+    running = await start_service(
+        with_webchat(
+            make_settings(store_url, sim),
+            address_messages_per_minute=4,
+            trusted_proxies=["127.0.0.0/8"],
+        ),
+        sim,
+    )
     try:
         seen = await flood_from_addresses(running.url)
         # .7 is spent; .8 has its own budget; a client prepending a fake hop is still .7
@@ -359,15 +404,17 @@ async def test_per_address_limit_behind_a_trusted_proxy(store_url, sim):
 
 
 async def test_new_sessions_per_address_are_capped(store_url, sim):
-    running = await start_service(with_webchat(make_settings(store_url, sim),
-                                               sessions_per_hour=3), sim)
+    running = await start_service(
+        with_webchat(make_settings(store_url, sim), sessions_per_hour=3), sim
+    )
     tab = Visitor(running.url)
     try:
         await steady(3600)
         for _ in range(3):
             await tab.new_session()
-        async with tab.http.post(f"{running.url}/chat/{CODE}/session",
-                                 headers={"Origin": running.url}) as r:
+        async with tab.http.post(
+            f"{running.url}/chat/{CODE}/session", headers={"Origin": running.url}
+        ) as r:
             assert r.status == 429 and "0214 000 001" in (await r.json())["error"]
     finally:
         await tab.close()
@@ -377,16 +424,21 @@ async def test_new_sessions_per_address_are_capped(store_url, sim):
 async def test_the_limiter_memory_is_bounded(store_url, sim):
     """Thousands of addresses behind the trusted proxy: the in-process limiter keeps at most
     its cap of windows, dropping the least recently used."""
-    running = await start_service(with_webchat(make_settings(store_url, sim),
-                                               trusted_proxies=["127.0.0.0/8"]), sim)
+    running = await start_service(
+        with_webchat(make_settings(store_url, sim), trusted_proxies=["127.0.0.0/8"]), sim
+    )
     coord = running.services.coord
     coord.max_windows = 50
     try:
         async with aiohttp.ClientSession() as http:
             for n in range(300):
-                async with http.post(f"{running.url}/chat/{CODE}/session", headers={
+                async with http.post(
+                    f"{running.url}/chat/{CODE}/session",
+                    headers={
                         "Origin": running.url,
-                        "X-Forwarded-For": f"198.18.{n // 250}.{n % 250}"}) as r:
+                        "X-Forwarded-For": f"198.18.{n // 250}.{n % 250}",
+                    },
+                ) as r:
                     assert r.status == 200
                 assert len(coord._windows) <= coord.max_windows
         # windows whose time has passed are dropped at the next sweep
@@ -406,8 +458,9 @@ async def file_report(tab: Visitor) -> str:
     return text(await tab.says("gửi ẩn danh"))
 
 
-async def file_emergency(tab: Visitor, category: str = "fire",
-                         described: str = "kho rơm cạnh nhà văn hóa đang cháy") -> str:
+async def file_emergency(
+    tab: Visitor, category: str = "fire", described: str = "kho rơm cạnh nhà văn hóa đang cháy"
+) -> str:
     """An emergency chosen from the form's categories: filed as soon as it is described."""
     await tab.says("tôi muốn phản ánh")
     await tab.says(payload=f"/report category {category}", text=category)
@@ -416,10 +469,21 @@ async def file_emergency(tab: Visitor, category: str = "fire",
 
 
 async def test_new_reports_per_hour_are_capped(store_url, sim):
-    settings = make_settings(store_url, sim, feedback={"web_reports": {
-        "session": 2, "session_emergency": 3, "address": 3, "address_emergency": 4}})
-    running = await start_service(with_webchat(settings, messages_per_minute=100,
-                                               address_messages_per_minute=500), sim)
+    settings = make_settings(
+        store_url,
+        sim,
+        feedback={
+            "web_reports": {
+                "session": 2,
+                "session_emergency": 3,
+                "address": 3,
+                "address_emergency": 4,
+            }
+        },
+    )
+    running = await start_service(
+        with_webchat(settings, messages_per_minute=100, address_messages_per_minute=500), sim
+    )
     one, two = Visitor(running.url), Visitor(running.url)
     try:
         await one.open()
@@ -430,8 +494,9 @@ async def test_new_reports_per_hour_are_capped(store_url, sim):
         said = await file_emergency(one)  # an emergency still gets through: cap 3
         assert "Mã phản ánh" in said and "114" in said
         # … but not a fourth report (another danger: more news of the fire would be a note)
-        said = await file_emergency(one, "disaster",
-                                    "nước lũ đang dâng vào nhà văn hóa, mấy cụ già chưa ra được")
+        said = await file_emergency(
+            one, "disaster", "nước lũ đang dâng vào nhà văn hóa, mấy cụ già chưa ra được"
+        )
         assert "Mã phản ánh" not in said
         assert "114" in said and "113" in said and "115" in said and "0214 000 001" in said
         # another session from the same address: the address has filed 3
@@ -465,12 +530,25 @@ async def test_phone_after_consent_and_photo_and_location_reach_staff(store_url,
         await stranger.open()  # another session cannot attach this photo
         [refused] = await stranger.says(attachments=[photo])
         assert refused["type"] == "error"
-        [refused] = await tab.says(attachments=[{"type": "location", "payload": {
-            "coordinates": {"latitude": 200, "longitude": 104.0}}}])
+        [refused] = await tab.says(
+            attachments=[
+                {
+                    "type": "location",
+                    "payload": {"coordinates": {"latitude": 200, "longitude": 104.0}},
+                }
+            ]
+        )
         assert refused["type"] == "error"
         # the photo and the pin answer the form's question
-        await tab.says(attachments=[photo, {"type": "location", "payload": {
-            "coordinates": {"latitude": 22.5352, "longitude": 104.2271}}}])
+        await tab.says(
+            attachments=[
+                photo,
+                {
+                    "type": "location",
+                    "payload": {"coordinates": {"latitude": 22.5352, "longitude": 104.2271}},
+                },
+            ]
+        )
         said = await tab.says("đồng ý")
         code = re.search(r"PA-\d{4}-\d{6}", text(said)).group(0)
         assert said[-1]["kind"] == "choices"
@@ -489,24 +567,33 @@ async def test_phone_after_consent_and_photo_and_location_reach_staff(store_url,
             assert (ticket["lat"], ticket["long"]) == (22.5352, 104.2271)
             [media] = ticket["media"]
             assert media["url"] == f"/api/v1/communes/{CODE}/tickets/{code}/media/0"
-            async with http.get(running.url + media["url"],
-                                headers={"Authorization": f"Bearer {leader}"}) as r:
+            async with http.get(
+                running.url + media["url"], headers={"Authorization": f"Bearer {leader}"}
+            ) as r:
                 assert r.status == 200 and await r.read() == JPEG
                 assert r.content_type == "image/jpeg"
                 assert r.headers["X-Content-Type-Options"] == "nosniff"
                 assert "sandbox" in r.headers["Content-Security-Policy"]
             async with http.get(running.url + media["url"]) as r:
                 assert r.status == 401  # never public
-            async with http.get(running.url + media["url"],
-                                headers={"Authorization": f"Bearer {other}"}) as r:
+            async with http.get(
+                running.url + media["url"], headers={"Authorization": f"Bearer {other}"}
+            ) as r:
                 assert r.status == 404  # another commune's key
-            async with http.get(f"{running.url}/api/v1/communes/{CODE2}/tickets/{code}/media/0",
-                                headers={"Authorization": f"Bearer {other}"}) as r:
+            async with http.get(
+                f"{running.url}/api/v1/communes/{CODE2}/tickets/{code}/media/0",
+                headers={"Authorization": f"Bearer {other}"},
+            ) as r:
                 assert r.status == 404
         async with running.services.sm() as s:
-            resident = (await s.execute(select(Resident).where(
-                Resident.channel == "webchat", Resident.external_id == tab.session.split(".")[0]
-            ))).scalar_one()
+            resident = (
+                await s.execute(
+                    select(Resident).where(
+                        Resident.channel == "webchat",
+                        Resident.external_id == tab.session.split(".")[0],
+                    )
+                )
+            ).scalar_one()
         assert resident.phone == "0912345678" and resident.consent_at is not None
     finally:
         await tab.close()
@@ -514,8 +601,7 @@ async def test_phone_after_consent_and_photo_and_location_reach_staff(store_url,
         await running.runner.cleanup()
 
 
-async def test_a_photo_after_filing_joins_the_ticket_and_the_phone_question_stays(store_url,
-                                                                                   sim):
+async def test_a_photo_after_filing_joins_the_ticket_and_the_phone_question_stays(store_url, sim):
     running = await start_service(make_settings(store_url, sim), sim)
     tab = Visitor(running.url)
     try:
@@ -529,8 +615,9 @@ async def test_a_photo_after_filing_joins_the_ticket_and_the_phone_question_stay
         assert "số điện thoại" in said[-1]["text"]
         status, uploaded = await tab.photo(JPEG)
         assert status == 201
-        said = await tab.says(attachments=[{"type": "image",
-                                            "payload": {"upload": uploaded["upload"]}}])
+        said = await tab.says(
+            attachments=[{"type": "image", "payload": {"upload": uploaded["upload"]}}]
+        )
         assert "đã thêm ảnh/vị trí" in text(said) and code in text(said), said
         assert "vài chữ" not in text(said)
         assert said[-1]["kind"] == "choices" and "số điện thoại" in said[-1]["text"]
@@ -571,8 +658,9 @@ async def test_anonymous_report_keeps_no_phone_and_skip_is_allowed(service):
 
 
 async def test_uploads_accept_photos_only(store_url, sim):
-    running = await start_service(with_webchat(make_settings(store_url, sim),
-                                               max_upload_bytes=64 * 1024), sim)
+    running = await start_service(
+        with_webchat(make_settings(store_url, sim), max_upload_bytes=64 * 1024), sim
+    )
     tab = Visitor(running.url)
     try:
         await tab.new_session()
@@ -583,8 +671,10 @@ async def test_uploads_accept_photos_only(store_url, sim):
             "php": (b"<?php system($_GET['c']); ?>", "image/jpeg"),
             "html": (b"<!doctype html><script>alert(1)</script>", "image/png"),
             "gif named png": (b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "image/png"),
-            "html behind a jpeg mark": (b"\xff\xd8\xff<html><script>alert(1)</script>",
-                                        "image/jpeg"),
+            "html behind a jpeg mark": (
+                b"\xff\xd8\xff<html><script>alert(1)</script>",
+                "image/jpeg",
+            ),
             "png without its end": (PNG[:-12], "image/png"),
         }
         for name, (data, claimed) in refused.items():
@@ -610,16 +700,32 @@ async def test_uploads_accept_photos_only(store_url, sim):
 def test_webchat_settings_are_checked_at_start():
     from bot.config import ConfigError, settings_from_dict
 
-    base = {"communes": [{"code": "02839", "name": "Xã Bắc Hà", "address": "UBND",
-                          "phone": "0214 3880 123",
-                          "office_hours": [{"days": "mon-fri", "open": "07:30",
-                                            "close": "11:30"}]}]}
-    ok = settings_from_dict({**base, "webchat": {
-        "trusted_proxies": ["10.0.0.0/8", "::1"],
-        "portal_origins": ["https://Xa.Example.gov.vn/"]}}, env={})
+    base = {
+        "communes": [
+            {
+                "code": "02839",
+                "name": "Xã Bắc Hà",
+                "address": "UBND",
+                "phone": "0214 3880 123",
+                "office_hours": [{"days": "mon-fri", "open": "07:30", "close": "11:30"}],
+            }
+        ]
+    }
+    ok = settings_from_dict(
+        {
+            **base,
+            "webchat": {
+                "trusted_proxies": ["10.0.0.0/8", "::1"],
+                "portal_origins": ["https://Xa.Example.gov.vn/"],
+            },
+        },
+        env={},
+    )
     assert ok.webchat.portal_origins == ["https://xa.example.gov.vn"]
-    for bad, key in (({"portal_origins": ["https://xa.example.gov.vn/chat"]}, "portal_origins"),
-                     ({"trusted_proxies": ["proxy.local"]}, "trusted_proxies"),
-                     ({"max_upload_bytes": 0}, "max_upload_bytes")):
+    for bad, key in (
+        ({"portal_origins": ["https://xa.example.gov.vn/chat"]}, "portal_origins"),
+        ({"trusted_proxies": ["proxy.local"]}, "trusted_proxies"),
+        ({"max_upload_bytes": 0}, "max_upload_bytes"),
+    ):
         with pytest.raises(ConfigError, match=f"webchat.{key}"):
             settings_from_dict({**base, "webchat": bad}, env={})

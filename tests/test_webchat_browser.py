@@ -18,8 +18,13 @@ import pytest
 from tests.conftest import commune_code, unavailable
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 PHOTO = Path(__file__).resolve().parent / "data" / "photo.jpg"
 SIGNED = re.compile(r"^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}$")
 
@@ -41,8 +46,11 @@ async def browser():  # type: ignore[no-untyped-def]
 async def test_the_chat_page_on_a_phone(service, browser, tmp_path):
     url = f"{service.url}/chat/{commune_code(1)}"
     context = await browser.new_context(
-        viewport={"width": 390, "height": 760}, locale="vi-VN", permissions=["geolocation"],
-        geolocation={"latitude": 22.5352, "longitude": 104.2271})
+        viewport={"width": 390, "height": 760},
+        locale="vi-VN",
+        permissions=["geolocation"],
+        geolocation={"latitude": 22.5352, "longitude": 104.2271},
+    )
     page = await context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -51,12 +59,15 @@ async def test_the_chat_page_on_a_phone(service, browser, tmp_path):
         # an id made up by the older page is replaced by one the service signs
         await page.goto(url)
         await page.wait_for_selector(".choices button")
-        await page.evaluate("localStorage.setItem('bot-session-' + document.body.dataset.code,"
-                            " 'f81d4fae7dec11d0a76500a0c91e6bf6')")
+        await page.evaluate(
+            "localStorage.setItem('bot-session-' + document.body.dataset.code,"
+            " 'f81d4fae7dec11d0a76500a0c91e6bf6')"
+        )
         await page.reload()
         await page.wait_for_selector(".choices button")
-        kept = await page.evaluate("localStorage.getItem('bot-session-' + "
-                                   "document.body.dataset.code)")
+        kept = await page.evaluate(
+            "localStorage.getItem('bot-session-' + document.body.dataset.code)"
+        )
         assert SIGNED.match(kept)
         welcome = page.locator(".msg.out").first
         assert "trang hỏi đáp" in await welcome.inner_text()

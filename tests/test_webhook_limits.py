@@ -32,11 +32,15 @@ async def test_deeply_nested_json_is_a_4xx_on_every_json_endpoint(service):
             async with http.post(service.webhook, data=body, headers=json_type) as r:
                 assert r.status == 400 and (await r.json())["error"] == -400
             for path in ("/notices", "/tickets"):
-                async with http.post(api + path, data=body, headers={
-                        **json_type, "Authorization": f"Bearer {officer}"}) as r:
+                async with http.post(
+                    api + path,
+                    data=body,
+                    headers={**json_type, "Authorization": f"Bearer {officer}"},
+                ) as r:
                     assert r.status == 400 and "JSON" in (await r.json())["error"]
-            async with http.post(f"{service.url}/open311/v2/requests.json", data=body,
-                                 headers=json_type) as r:
+            async with http.post(
+                f"{service.url}/open311/v2/requests.json", data=body, headers=json_type
+            ) as r:
                 assert r.status == 400 and "JSON" in (await r.json())[0]["description"]
         async with http.get(f"{service.url}/healthz") as r:
             assert r.status == 200
@@ -64,9 +68,16 @@ async def strict(store_url, sim):
     """The service with Zalo's event window at its defaults (conftest widens it)."""
     defaults = ZaloSettings()
     assert (defaults.event_max_age_s, defaults.event_future_skew_s) == (86400, 300)
-    running = await start_service(make_settings(
-        store_url, sim, communes=1, event_max_age_s=defaults.event_max_age_s,
-        event_future_skew_s=defaults.event_future_skew_s), sim)
+    running = await start_service(
+        make_settings(
+            store_url,
+            sim,
+            communes=1,
+            event_max_age_s=defaults.event_max_age_s,
+            event_future_skew_s=defaults.event_future_skew_s,
+        ),
+        sim,
+    )
     yield running
     await running.runner.cleanup()
 
@@ -74,8 +85,10 @@ async def strict(store_url, sim):
 async def test_a_signed_event_outside_the_retry_window_is_acknowledged_not_kept(strict, caplog):
     sim = strict.sim
     now = int(time.time() * 1000)
-    for user, ms in (("7201", now - 25 * 3600 * 1000),  # a day and more old: a replay
-                     ("7202", now + 10 * 60 * 1000)):  # ten minutes ahead of our clock
+    for user, ms in (
+        ("7201", now - 25 * 3600 * 1000),  # a day and more old: a replay
+        ("7202", now + 10 * 60 * 1000),
+    ):  # ten minutes ahead of our clock
         result = await emit_dated(sim, user, "số điện thoại của xã", ms)
         assert result.status == 200 and result.attempts == 1  # Zalo is not made to retry
     assert "outside the accepted window" in caplog.text

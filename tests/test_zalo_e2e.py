@@ -33,6 +33,7 @@ async def wait_until(predicate, timeout: float = 10.0) -> None:
 async def outbound_status(service, status: str, n: int = 1) -> None:
     async def done() -> bool:
         return await count(service, OutboundMessage, OutboundMessage.status == status) >= n
+
     await wait_until(done)
 
 
@@ -66,9 +67,11 @@ async def test_forged_or_missing_signature_is_401_and_stores_nothing(service):
     # signed with another commune's secret
     other = sim.state.oas[oa_id(2)].oa_secret_key
     from bot.channels.zalo.signature import signature_header
+
     event = json.loads(body)
-    wrong = await sim.send_forged(oa, body, signature=signature_header(
-        event["app_id"], body, event["timestamp"], other))
+    wrong = await sim.send_forged(
+        oa, body, signature=signature_header(event["app_id"], body, event["timestamp"], other)
+    )
     assert wrong.status == 401
     assert await count(service, InboundEvent) == 0
     await asyncio.sleep(0.2)
@@ -95,9 +98,14 @@ async def test_bad_input_is_answered_and_changes_nothing(service):
             assert r.status == 400
         async with http.post(service.webhook, data=b"x" * (300 * 1024)) as r:
             assert r.status == 413
-        unknown = {"app_id": "1", "event_name": "user_send_text", "sender": {"id": "9"},
-                   "recipient": {"id": "999"}, "message": {"text": "hi", "msg_id": "m"},
-                   "timestamp": "1"}
+        unknown = {
+            "app_id": "1",
+            "event_name": "user_send_text",
+            "sender": {"id": "9"},
+            "recipient": {"id": "999"},
+            "message": {"text": "hi", "msg_id": "m"},
+            "timestamp": "1",
+        }
         async with http.post(service.webhook, json=unknown) as r:
             assert r.status == 200 and (await r.json())["ignored"] == "unknown_oa"
         async with http.get(f"{service.url}/healthz") as r:
@@ -114,7 +122,10 @@ async def test_unknown_events_and_echoes_are_acknowledged_not_answered(service):
     async def settled() -> bool:  # the echo is read (staff's words, tests/test_zalo_echoes.py)
         async with service.services.sm() as s:
             return sorted((await s.execute(select(InboundEvent.status))).scalars()) == [
-                "ignored", "processed"]
+                "ignored",
+                "processed",
+            ]
+
     await wait_until(settled)
     assert sim.messages() == []  # neither is answered
 
@@ -136,11 +147,16 @@ async def test_follow_welcome_unfollow_and_attachments(service):
         async with service.services.sm() as s:
             r = (await s.execute(select(Resident))).scalar_one()
             return r.is_follower is False and r.followed_at is not None
+
     await wait_until(unfollowed)
     from bot.store.models import Message
+
     async with service.services.sm() as s:
-        kept = (await s.execute(select(Message.attachments).where(
-            Message.direction == "in"))).scalars().all()
+        kept = (
+            (await s.execute(select(Message.attachments).where(Message.direction == "in")))
+            .scalars()
+            .all()
+        )
     types = [a[0]["type"] for a in kept if a]
     assert types == ["image", "location"]
     assert kept[1][0]["payload"]["coordinates"]["latitude"] == "22.54"
@@ -149,9 +165,17 @@ async def test_follow_welcome_unfollow_and_attachments(service):
 @pytest.mark.parametrize("legacy", [False, True])
 async def test_submit_info_both_shapes(service, legacy):
     sim, oa = service.sim, oa_id(1)
-    await sim.user_sends(oa, "7006", "user_submit_info", name="Lò Thị Mai", phone="84987654321",
-                         city="Lào Cai", ward="Xã Bắc Hà", address="Thôn Nậm Mòn",
-                         legacy_shape=legacy)
+    await sim.user_sends(
+        oa,
+        "7006",
+        "user_submit_info",
+        name="Lò Thị Mai",
+        phone="84987654321",
+        city="Lào Cai",
+        ward="Xã Bắc Hà",
+        address="Thôn Nậm Mòn",
+        legacy_shape=legacy,
+    )
     _, village = await sim.wait_for_messages(2, oa_id=oa, user_id="7006")
     # the street names a village: a question to confirm, not a village set silently
     assert village.body["message"]["text"].startswith("Anh/chị ở thôn Nậm Mòn phải không ạ?")
@@ -175,6 +199,7 @@ async def test_delivery_and_seen_receipts_update_our_rows(service):
         async with service.services.sm() as s:
             row = (await s.execute(select(OutboundMessage))).scalar_one()
             return row.delivered_at is not None and row.seen_at is not None
+
     await wait_until(seen)
 
 
@@ -188,15 +213,24 @@ async def test_user_withdraw_erases_personal_data(service):
     async def erased() -> bool:
         async with service.services.sm() as s:
             return (await s.execute(select(Resident))).scalar_one().erased_at is not None
+
     await wait_until(erased)
     from bot.store.models import Message
+
     async with service.services.sm() as s:
         r = (await s.execute(select(Resident))).scalar_one()
         assert r.display_name is None and r.phone is None and r.address is None
         texts = (await s.execute(select(Message.text))).scalars().all()
         assert texts and all(t is None for t in texts)
-        payloads = (await s.execute(select(InboundEvent.payload).where(
-            InboundEvent.event_name != "user_withdraw"))).scalars().all()
+        payloads = (
+            (
+                await s.execute(
+                    select(InboundEvent.payload).where(InboundEvent.event_name != "user_withdraw")
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert all(p == {"redacted": True} for p in payloads)
 
 
@@ -205,8 +239,9 @@ async def test_hundred_communes_in_one_process(store_url, sim):
     running = await start_service(settings, sim)
     try:
         assert len(running.services.tenants) == 100
-        results = await asyncio.gather(*(
-            sim.user_sends_text(oa_id(n), f"8{n:03d}", "gio lam viec") for n in range(1, 101)))
+        results = await asyncio.gather(
+            *(sim.user_sends_text(oa_id(n), f"8{n:03d}", "gio lam viec") for n in range(1, 101))
+        )
         assert all(r.status == 200 for r in results)
         await sim.wait_for_messages(100, timeout=30)
         for n in (1, 37, 100):
@@ -223,8 +258,10 @@ async def test_oa_moved_to_another_commune_on_restart(store_url, sim):
     first = await start_service(make_settings(store_url, sim, communes=2), sim)
     await first.runner.cleanup()
     settings = make_settings(store_url, sim, communes=2)
-    communes = [c.model_copy(update={"zalo": settings.communes[1 - i].zalo})
-                for i, c in enumerate(settings.communes)]
+    communes = [
+        c.model_copy(update={"zalo": settings.communes[1 - i].zalo})
+        for i, c in enumerate(settings.communes)
+    ]
     swapped = settings.model_copy(update={"communes": communes})
     second = await start_service(swapped, sim)
     try:
@@ -235,14 +272,25 @@ async def test_oa_moved_to_another_commune_on_restart(store_url, sim):
 
 async def test_group_and_anonymous_messages_are_not_answered(service):
     sim, oa = service.sim, oa_id(1)
-    body = {"app_id": sim.state.oas[oa].app_id, "event_name": "user_send_group_text",
-            "sender": {"id": "7010"}, "recipient": {"id": "g1"}, "oa_id": oa,
-            "message": {"text": "chao ca nha", "msg_id": "gm1"},
-            "timestamp": str(sim.state.now_ms())}
+    body = {
+        "app_id": sim.state.oas[oa].app_id,
+        "event_name": "user_send_group_text",
+        "sender": {"id": "7010"},
+        "recipient": {"id": "g1"},
+        "oa_id": oa,
+        "message": {"text": "chao ca nha", "msg_id": "gm1"},
+        "timestamp": str(sim.state.now_ms()),
+    }
     from bot.channels.zalo.signature import signature_header
+
     raw = json.dumps(body).encode()
-    result = await sim.send_forged(oa, raw, signature=signature_header(
-        body["app_id"], raw, body["timestamp"], sim.state.oas[oa].oa_secret_key))
+    result = await sim.send_forged(
+        oa,
+        raw,
+        signature=signature_header(
+            body["app_id"], raw, body["timestamp"], sim.state.oas[oa].oa_secret_key
+        ),
+    )
     assert result.status == 200
     await asyncio.sleep(0.3)
     assert sim.messages() == []
@@ -267,10 +315,20 @@ async def test_withdraw_in_the_same_batch_as_a_message_erases_it(store_url, sim)
         assert await processor.run_once() == 2
         async with running.services.sm() as s:
             from bot.store.models import Message
+
             assert (await s.execute(select(Message.text))).scalars().all() == []
             assert (await s.execute(select(OutboundMessage))).scalars().all() == []
-            payloads = (await s.execute(select(InboundEvent.payload).where(
-                InboundEvent.event_name == "user_send_text"))).scalars().all()
+            payloads = (
+                (
+                    await s.execute(
+                        select(InboundEvent.payload).where(
+                            InboundEvent.event_name == "user_send_text"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             assert payloads == [{"redacted": True}]
     finally:
         await running.runner.cleanup()
@@ -282,9 +340,15 @@ async def test_missed_questions_are_kept_per_commune(service):
     await sim.user_sends_text(oa_id(2), "7031", "gio lam viec")
     await sim.wait_for_messages(2)
     from bot.store.models import Message
+
     async with service.services.sm() as s:
-        rows = (await s.execute(select(Message.commune_id, Message.text, Message.intent).where(
-            Message.direction == "in"))).all()
+        rows = (
+            await s.execute(
+                select(Message.commune_id, Message.text, Message.intent).where(
+                    Message.direction == "in"
+                )
+            )
+        ).all()
     by_text = {text: (commune, intent) for commune, text, intent in rows}
     assert by_text["xyz qwerty"][1] == "nlu_fallback"
     assert by_text["gio lam viec"][1] == "office_hours"

@@ -31,10 +31,12 @@ async def test_connect_link_and_callback_store_tokens(service):
     assert query["redirect_uri"] == ["http://127.0.0.1:1/zalo/oauth/callback"]
     assert len(query["code_challenge"][0]) == 43 and "code_challenge_method" not in query
     async with aiohttp.ClientSession() as http:
+
         async def consent(link: str, picked_oa: str) -> URL:
             # the OA admin consents, choosing which of the app's OAs in Zalo's page
-            async with http.get(URL(link).update_query(oa_id=picked_oa),
-                                allow_redirects=False) as r:
+            async with http.get(
+                URL(link).update_query(oa_id=picked_oa), allow_redirects=False
+            ) as r:
                 assert r.status == 302
                 callback = URL(r.headers["Location"])
             return URL(service.url).with_path(callback.path).with_query(callback.query)
@@ -77,8 +79,11 @@ async def test_two_processes_refresh_once(pg_url, redis_url, sim):
             await coord.start()
             http = aiohttp.ClientSession()
             engines.append(engine), coords.append(coord), https.append(http)
-            managers.append(TokenManager(settings, sessionmaker(engine),
-                                         SecretBox("test-secret-key"), coord, http))
+            managers.append(
+                TokenManager(
+                    settings, sessionmaker(engine), SecretBox("test-secret-key"), coord, http
+                )
+            )
         stale = await managers[0].access_token(oa_id(1))
         before = refreshes(sim)
         new = await asyncio.gather(*(m.refresh(oa_id(1), stale_token=stale) for m in managers))
@@ -103,8 +108,9 @@ async def reconnect(service, oa: str) -> None:
         consent = await http.get(URL(link).update_query(oa_id=oa), allow_redirects=False)
         callback = URL(consent.headers["Location"])
         consent.release()
-        answer = await http.get(URL(service.url).with_path(callback.path)
-                                .with_query(callback.query))
+        answer = await http.get(
+            URL(service.url).with_path(callback.path).with_query(callback.query)
+        )
         assert answer.status == 200, await answer.text()
 
 
@@ -129,6 +135,7 @@ async def test_dead_refresh_token_needs_reconsent_and_held_replies_go_after(serv
     # a reply to this OA now waits for the OA to be reconnected: not failed, attempt given back
     await sim.user_sends_text(oa, "7202", "chao")
     from tests.test_zalo_sends import row_where
+
     held = await row_where(service, lambda r: r.error_code == "no_token")
     assert held.status == "pending" and held.attempts == 0
     assert "bot zalo connect" in held.error_reason
@@ -136,7 +143,7 @@ async def test_dead_refresh_token_needs_reconsent_and_held_replies_go_after(serv
     await reconnect(service, oa)  # the admin consents again: the held reply goes at once
     [reply] = await sim.wait_for_messages(1, oa_id=oa, user_id="7202")
     assert "chao" not in reply.body["message"]["text"].lower()
-    assert (await row_where(service, lambda r: r.id == held.id and r.status == "sent"))
+    assert await row_where(service, lambda r: r.id == held.id and r.status == "sent")
     assert (await healthz(service))["zalo"] == {"ok": 2}
 
 
@@ -168,16 +175,19 @@ async def test_a_transient_refresh_failure_keeps_the_token(store_url, sim, monke
     from tests.test_zalo_e2e import wait_until
 
     monkeypatch.setattr(oauth, "REFRESH_BACKOFF_S", (1.0, 2.0))
-    running = await start_service(make_settings(store_url, sim, communes=1,
-                                                request_timeout_s=0.5), sim)
+    running = await start_service(
+        make_settings(store_url, sim, communes=1, request_timeout_s=0.5), sim
+    )
     oa, tokens = oa_id(1), running.services.tokens
     try:
-        faults = {"-32": lambda: sim.inject_error(OAUTH, -32),
-                  "HTTP 502": lambda: sim.inject_http_status(OAUTH, 502),
-                  "HTTP 429": lambda: sim.inject_http_status(OAUTH, 429),
-                  # no answer within the timeout (and Zalo did nothing: it answers -32 late)
-                  "timeout": lambda: (sim.inject_delay(OAUTH, 1.0), sim.inject_error(OAUTH, -32)),
-                  "-14002": lambda: sim.inject_error(OAUTH, -14002)}
+        faults = {
+            "-32": lambda: sim.inject_error(OAUTH, -32),
+            "HTTP 502": lambda: sim.inject_http_status(OAUTH, 502),
+            "HTTP 429": lambda: sim.inject_http_status(OAUTH, 429),
+            # no answer within the timeout (and Zalo did nothing: it answers -32 late)
+            "timeout": lambda: (sim.inject_delay(OAUTH, 1.0), sim.inject_error(OAUTH, -32)),
+            "-14002": lambda: sim.inject_error(OAUTH, -14002),
+        }
         for name, inject in faults.items():
             access, refresh = sim.mint_tokens(oa)
             await tokens.store(oa, access, refresh, 1800)  # inside the one-hour margin
@@ -189,11 +199,14 @@ async def test_a_transient_refresh_failure_keeps_the_token(store_url, sim, monke
                 assert (await s.get(ZaloToken, oa)).broken_reason is None, name  # … kept
             assert await tokens.access_token(oa) == access, name  # still valid: served
             assert (await healthz(running))["zalo"] == {
-                "ok": 0, "refresh failing, retrying": ["90001"]}, name
+                "ok": 0,
+                "refresh failing, retrying": ["90001"],
+            }, name
 
             async def refreshed(before: int = version) -> bool:  # by the refresher loop,
-                async with running.services.sm() as s:                 # after the backoff
+                async with running.services.sm() as s:  # after the backoff
                     return (await s.get(ZaloToken, oa)).version > before
+
             await wait_until(refreshed, timeout=10)
             assert await tokens.access_token(oa) != access, name
             assert (await healthz(running))["zalo"] == {"ok": 1}, name
@@ -201,8 +214,7 @@ async def test_a_transient_refresh_failure_keeps_the_token(store_url, sim, monke
         await running.runner.cleanup()
 
 
-async def test_a_reply_refused_for_its_token_waits_for_the_refresh(store_url, sim,
-                                                                   quick_backoff):
+async def test_a_reply_refused_for_its_token_waits_for_the_refresh(store_url, sim, quick_backoff):
     """Zalo refuses the access token (-220) while the OAuth server answers 502 twice: the reply
     waits (its attempt given back) and goes out once the refresh works — not failed."""
     from tests.test_zalo_sends import row_reaches, rows
@@ -219,7 +231,10 @@ async def test_a_reply_refused_for_its_token_waits_for_the_refresh(store_url, si
         assert "UBND xã Thử Nghiệm 1" in reply.body["message"]["text"]
         row = await row_reaches(running, "sent")
         assert row.attempts == 1 and not [r for r in await rows(running) if r.status == "failed"]
-        assert sim.stats()["http_statuses"] == {"502": 2} and running.services.tokens.refresh_count == 1
+        assert (
+            sim.stats()["http_statuses"] == {"502": 2}
+            and running.services.tokens.refresh_count == 1
+        )
         async with running.services.sm() as s:
             assert (await s.get(ZaloToken, oa)).broken_reason is None
     finally:
@@ -239,6 +254,7 @@ async def test_permission_revoked_needs_reconsent(service):
     async def marked() -> bool:
         async with service.services.sm() as s:
             return bool((await s.get(ZaloToken, oa)).broken_reason)
+
     await wait_until(marked)
     async with service.services.sm() as s:
         reason = (await s.get(ZaloToken, oa)).broken_reason

@@ -28,8 +28,9 @@ def with_zalo(settings, **fields):  # type: ignore[no-untyped-def]
     """The first commune's own Zalo settings changed (its cover, its OA package's quota)."""
     first = settings.communes[0]
     zalo = first.zalo.model_copy(update=fields)
-    return settings.model_copy(update={"communes": [first.model_copy(update={"zalo": zalo}),
-                                                    *settings.communes[1:]]})
+    return settings.model_copy(
+        update={"communes": [first.model_copy(update={"zalo": zalo}), *settings.communes[1:]]}
+    )
 
 
 @contextlib.asynccontextmanager
@@ -62,26 +63,35 @@ async def broadcast_figures(desk: Desk, key: str, notice_id: int, status: str) -
 
 # -- the article's cover ---------------------------------------------------------------------
 async def test_an_article_has_the_notices_image_or_the_communes_cover(store_url, sim):
-    settings = with_zalo(make_settings(store_url, sim, communes=1,
-                                       notices=quiet_around_now(False)),
-                         article_cover_url=COVER)
+    settings = with_zalo(
+        make_settings(store_url, sim, communes=1, notices=quiet_around_now(False)),
+        article_cover_url=COVER,
+    )
     async with desk_for(settings, sim) as desk:
         await resident(desk.running, "9102", days_since_contact=10)  # the broadcast route
         officer, leader = await desk.hire("officer"), await desk.hire("leader")
-        for fields, cover in (({}, COVER),
-                              ({"image_url": "https://xa1.example.gov.vn/lich.png"},
-                               "https://xa1.example.gov.vn/lich.png")):
+        for fields, cover in (
+            ({}, COVER),
+            (
+                {"image_url": "https://xa1.example.gov.vn/lich.png"},
+                "https://xa1.example.gov.vn/lich.png",
+            ),
+        ):
             before = len(sim.state.articles)
             nid = await publish(desk, officer, leader, **fields)
             await broadcast_figures(desk, leader, nid, "sent")
             article = list(sim.state.articles.values())[before]
-            assert article.body["cover"] == {"cover_type": "photo", "photo_url": cover,
-                                             "status": "show"}
+            assert article.body["cover"] == {
+                "cover_type": "photo",
+                "photo_url": cover,
+                "status": "show",
+            }
 
 
 async def test_no_cover_anywhere_is_a_clear_failure_not_a_coverless_article(store_url, sim):
-    settings = make_settings(store_url, sim, communes=1, notices=quiet_around_now(False),
-                             article_cover_url=None)
+    settings = make_settings(
+        store_url, sim, communes=1, notices=quiet_around_now(False), article_cover_url=None
+    )
     async with desk_for(settings, sim) as desk:
         await resident(desk.running, "9102", days_since_contact=10)
         officer, leader = await desk.hire("officer"), await desk.hire("leader")
@@ -95,9 +105,10 @@ async def test_no_cover_anywhere_is_a_clear_failure_not_a_coverless_article(stor
 async def test_the_months_quota_used_means_quota_exhausted_never_sent(store_url, sim):
     """A Basic-package OA (1 broadcast a month per follower): the month's second whole-commune
     notice is not broadcast; its figures say why."""
-    settings = with_zalo(make_settings(store_url, sim, communes=1,
-                                       notices=quiet_around_now(False)),
-                         broadcasts_per_month=1)
+    settings = with_zalo(
+        make_settings(store_url, sim, communes=1, notices=quiet_around_now(False)),
+        broadcasts_per_month=1,
+    )
     async with desk_for(settings, sim) as desk:
         await resident(desk.running, "9102", days_since_contact=10)
         officer, leader = await desk.hire("officer"), await desk.hire("leader")
@@ -114,8 +125,13 @@ async def test_the_months_quota_used_means_quota_exhausted_never_sent(store_url,
 
 
 async def test_the_days_quota_used_waits_for_tomorrow(store_url, sim):
-    settings = make_settings(store_url, sim, communes=1, notices=quiet_around_now(False),
-                             broadcasts={**ANY_HOUR_BROADCASTS, "per_follower_day": 1})
+    settings = make_settings(
+        store_url,
+        sim,
+        communes=1,
+        notices=quiet_around_now(False),
+        broadcasts={**ANY_HOUR_BROADCASTS, "per_follower_day": 1},
+    )
     async with desk_for(settings, sim) as desk:
         await resident(desk.running, "9102", days_since_contact=10)
         officer, leader = await desk.hire("officer"), await desk.hire("leader")
@@ -136,10 +152,15 @@ async def test_a_broadcast_waits_for_zalos_hours(store_url, sim):
     article waits for the next ``send_from``."""
     now = to_vn(utcnow())
     send_from = (now + timedelta(hours=1)).strftime("%H:%M")
-    rules = {**ANY_HOUR_BROADCASTS, "send_from": send_from, "review_s": 1800,
-             "deliver_by": (now + timedelta(hours=2)).strftime("%H:%M")}
-    settings = make_settings(store_url, sim, communes=1, notices=quiet_around_now(False),
-                             broadcasts=rules)
+    rules = {
+        **ANY_HOUR_BROADCASTS,
+        "send_from": send_from,
+        "review_s": 1800,
+        "deliver_by": (now + timedelta(hours=2)).strftime("%H:%M"),
+    }
+    settings = make_settings(
+        store_url, sim, communes=1, notices=quiet_around_now(False), broadcasts=rules
+    )
     async with desk_for(settings, sim) as desk:
         await resident(desk.running, "9102", days_since_contact=10)
         officer, leader = await desk.hire("officer"), await desk.hire("leader")
@@ -176,9 +197,11 @@ async def test_an_old_upload_is_uploaded_again(store_url, sim):
         officer, leader = await desk.hire("officer"), await desk.hire("leader")
         _, d = await desk.call(officer, "POST", "", NOTICE)
         pdf = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF"
-        async with desk.http.put(f"{running.url}/api/v1/communes/{CODE}/notices/{d['id']}/file"
-                                 "?name=lich.pdf", data=pdf,
-                                 headers={"Authorization": f"Bearer {officer}"}) as r:
+        async with desk.http.put(
+            f"{running.url}/api/v1/communes/{CODE}/notices/{d['id']}/file?name=lich.pdf",
+            data=pdf,
+            headers={"Authorization": f"Bearer {officer}"},
+        ) as r:
             assert r.status == 200
         await desk.submit_and_approve(leader, d["id"], submitter=officer)
         await wait_status(desk, leader, d["id"], "sent")
@@ -188,11 +211,23 @@ async def test_an_old_upload_is_uploaded_again(store_url, sim):
             await resident(running, user)  # they write in: Zalo lets the OA answer
             async with running.services.sm() as s, s.begin():
                 stored = (await s.execute(select(NoticeFile))).scalar_one()
-                who = (await s.execute(select(Resident).where(
-                    Resident.external_id == user))).scalar_one()
-                await s.execute(OutboundMessage.__table__.insert(), [outbound_row(
-                    who.commune_id, who.id, "zalo", user, key, File(stored.id, stored.filename),
-                    3)])
+                who = (
+                    await s.execute(select(Resident).where(Resident.external_id == user))
+                ).scalar_one()
+                await s.execute(
+                    OutboundMessage.__table__.insert(),
+                    [
+                        outbound_row(
+                            who.commune_id,
+                            who.id,
+                            "zalo",
+                            user,
+                            key,
+                            File(stored.id, stored.filename),
+                            3,
+                        )
+                    ],
+                )
             await running.services.coord.publish("outbound")
             sent = (await sim.wait_for_messages(2, oa_id=OA, user_id=user))[-1]
             return sent.body["message"]["attachment"]["payload"]
@@ -200,8 +235,10 @@ async def test_an_old_upload_is_uploaded_again(store_url, sim):
         # a week later: the token we kept is too old (and Zalo has forgotten it)
         async with running.services.sm() as s, s.begin():
             stored = (await s.execute(select(NoticeFile))).scalar_one()
-            old = {oa: {**kept, "at": (utcnow() - timedelta(days=7)).isoformat()}
-                   for oa, kept in stored.zalo_tokens.items()}
+            old = {
+                oa: {**kept, "at": (utcnow() - timedelta(days=7)).isoformat()}
+                for oa, kept in stored.zalo_tokens.items()
+            }
             await s.execute(update(NoticeFile).values(zalo_tokens=old))
         sim.advance(7 * 86400 + 60)
         payload = await send_file_to("9962", "t:file:week-old")
@@ -218,18 +255,22 @@ async def test_an_old_upload_is_uploaded_again(store_url, sim):
 
 # -- the propagandist relay and the 7-day window ---------------------------------------------
 async def test_a_propagandist_outside_the_window_is_not_sent_blindly_and_staff_are_told(
-        store_url, sim):
+    store_url, sim
+):
     settings = make_settings(store_url, sim, communes=1, notices=quiet_around_now(False))
     async with desk_for(settings, sim) as desk:
         running = desk.running
         officer = await desk.hire("officer")  # the author: no Zalo id, cannot be told there
         async with running.services.sm() as s, s.begin():
-            _, leader = await add_staff(s, CODE, "Chủ tịch Lò Văn Hùng", "leader",
-                                        zalo_user_id="9701")
-            await add_staff(s, CODE, "Trưởng thôn Nậm Mòn", "propagandist", "Nậm Mòn",
-                            zalo_user_id="9601")
-            await add_staff(s, CODE, "Trưởng bản Bản Phố", "propagandist", "Bản Phố",
-                            zalo_user_id="9602")
+            _, leader = await add_staff(
+                s, CODE, "Chủ tịch Lò Văn Hùng", "leader", zalo_user_id="9701"
+            )
+            await add_staff(
+                s, CODE, "Trưởng thôn Nậm Mòn", "propagandist", "Nậm Mòn", zalo_user_id="9601"
+            )
+            await add_staff(
+                s, CODE, "Trưởng bản Bản Phố", "propagandist", "Bản Phố", zalo_user_id="9602"
+            )
         for user in ("9701", "9601", "9602"):
             await resident(running, user)
         await resident(running, "9602", days_since_contact=10)  # silent for 10 days
@@ -241,11 +282,14 @@ async def test_a_propagandist_outside_the_window_is_not_sent_blindly_and_staff_a
         [alert] = (await sim.wait_for_messages(2, oa_id=OA, user_id="9701"))[1:]
         assert alert.body["message"]["text"].startswith(
             'Chưa gửi được thông báo "Lịch tiêm chủng tháng 12" cho tuyên truyền viên '
-            "Trưởng bản Bản Phố (Bản Phố)")
+            "Trưởng bản Bản Phố (Bản Phố)"
+        )
         assert len(sim.messages(OA, "9602")) == 2  # the two replies to "xin chao": no package
 
-        relays = {r["village"]: r for r in (await desk.call(
-            leader, "GET", f"/{nid}"))[1]["delivery"]["relays"]}
+        relays = {
+            r["village"]: r
+            for r in (await desk.call(leader, "GET", f"/{nid}"))[1]["delivery"]["relays"]
+        }
         assert relays["Bản Phố"]["package"] == "not_sent"
         assert relays["Bản Phố"]["problem"] == "window_closed"
         assert relays["Bản Phố"]["staff_told"] == ["Chủ tịch Lò Văn Hùng"]
@@ -260,23 +304,29 @@ async def test_a_propagandist_outside_the_window_is_not_sent_blindly_and_staff_a
         async def delivered() -> bool:
             body = (await desk.call(leader, "GET", f"/{nid}"))[1]
             return {r["village"]: r for r in body["delivery"]["relays"]}["Bản Phố"][
-                "package"] == "sent"
+                "package"
+            ] == "sent"
+
         await wait_until(delivered)
 
         # Zalo refuses a package (the head's window closed on Zalo's side), and nobody who
         # should hear it can be reached on Zalo: the figures are where it shows
-        sim.state.get_user(OA, "9601").last_interaction_ms = \
-            sim.state.now_ms() - 8 * 86400 * 1000
+        sim.state.get_user(OA, "9601").last_interaction_ms = sim.state.now_ms() - 8 * 86400 * 1000
         async with running.services.sm() as s, s.begin():
-            await s.execute(update(Resident).where(Resident.external_id == "9701").values(
-                last_interaction_at=utcnow() - timedelta(days=9)))
-        second = await publish(desk, officer, leader, villages=["Nậm Mòn"],
-                               headline="Lịch cắt điện")
+            await s.execute(
+                update(Resident)
+                .where(Resident.external_id == "9701")
+                .values(last_interaction_at=utcnow() - timedelta(days=9))
+            )
+        second = await publish(
+            desk, officer, leader, villages=["Nậm Mòn"], headline="Lịch cắt điện"
+        )
 
         async def refused() -> dict | None:
             body = (await desk.call(leader, "GET", f"/{second}"))[1]
             relays = (body.get("delivery") or {}).get("relays") or [{"problem": None}]
             return relays[0] if relays[0]["problem"] else None
+
         await wait_until(refused, timeout=20)
         relay = await refused()
         assert relay["problem"] == "window_closed" and relay["package"] == "window_closed"

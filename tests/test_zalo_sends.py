@@ -4,10 +4,9 @@ window errors recorded on the resident, the rest permanent with the reason kept.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from sqlalchemy import select
-
-from datetime import datetime, timezone
 
 from bot.channels.zalo.errors import Outcome, ZaloError, classify, seconds_until_morning
 from bot.store.models import OutboundMessage, Resident, ZaloToken
@@ -17,8 +16,9 @@ from tests.test_zalo_e2e import CS, wait_until
 
 async def rows(service) -> list[OutboundMessage]:
     async with service.services.sm() as s:
-        return list((await s.execute(select(OutboundMessage).order_by(OutboundMessage.id)))
-                    .scalars())
+        return list(
+            (await s.execute(select(OutboundMessage).order_by(OutboundMessage.id))).scalars()
+        )
 
 
 async def queue(service, recipient: str, *items: tuple) -> None:
@@ -27,9 +27,18 @@ async def queue(service, recipient: str, *items: tuple) -> None:
     async with service.services.sm() as s, s.begin():
         resident = (await s.execute(select(Resident))).scalar_one()
         for key, kind, payload, *channel in items:
-            s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
-                                  channel=channel[0] if channel else "zalo", recipient=recipient,
-                                  idempotency_key=key, kind=kind, payload=payload, priority=0))
+            s.add(
+                OutboundMessage(
+                    commune_id=resident.commune_id,
+                    resident_id=resident.id,
+                    channel=channel[0] if channel else "zalo",
+                    recipient=recipient,
+                    idempotency_key=key,
+                    kind=kind,
+                    payload=payload,
+                    priority=0,
+                )
+            )
     await service.services.coord.publish("outbound")
 
 
@@ -39,8 +48,10 @@ async def row_reaches(service, status: str) -> OutboundMessage:
 
 async def row_where(service, test) -> OutboundMessage:  # type: ignore[no-untyped-def]
     """The first outbound row that passes ``test``, once there is one."""
+
     async def done() -> bool:
         return any(test(r) for r in await rows(service))
+
     await wait_until(done, timeout=15)
     return next(r for r in await rows(service) if test(r))
 
@@ -52,7 +63,7 @@ def test_classification_is_one_table():
         assert classify(code) is Outcome.WINDOW_CLOSED
     assert classify(-201) is Outcome.PERMANENT
     # night refusal: retried at 06:00 Vietnam time
-    at_23h_vn = datetime(2026, 11, 22, 16, 0, tzinfo=timezone.utc)
+    at_23h_vn = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
     assert seconds_until_morning(at_23h_vn) == 7 * 3600
     assert ZaloError(-234).outcome is Outcome.RETRY and ZaloError(-234).retry_after > 0
 
@@ -141,7 +152,10 @@ async def test_choices_as_buttons_when_enabled(store_url, sim):
         payload = msg.body["message"]["attachment"]["payload"]
         assert payload["template_type"] == "list"
         assert [b["payload"] for b in payload["buttons"]] == [
-            "/office_hours", "/office_contact", "/talk_to_staff"]
+            "/office_hours",
+            "/office_contact",
+            "/talk_to_staff",
+        ]
         # a tap arrives as user_send_text with the payload
         await sim.user_sends_text(oa_id(1), "7107", "/office_contact")
         msgs = await sim.wait_for_messages(2, oa_id=oa_id(1), user_id="7107")
@@ -164,17 +178,35 @@ async def test_image_and_request_user_info_reach_zalo(service):
     sim, oa = service.sim, oa_id(1)
     await sim.user_sends_text(oa, "7109", "chao")
     await sim.wait_for_messages(1, oa_id=oa, user_id="7109")
-    await queue(service, "7109",
-                ("t:img", "image", {"url": "https://example.gov.vn/lich-tiem.png",
-                                    "attachment_id": None, "caption": "Lịch tiêm chủng tháng 12"}),
-                ("t:info", "request_user_info", {"title": "Xã Bắc Hà xin thông tin liên hệ",
-                                                 "subtitle": "Để cán bộ gọi lại cho anh/chị",
-                                                 "image_url": "https://example.gov.vn/logo.png"}))
+    await queue(
+        service,
+        "7109",
+        (
+            "t:img",
+            "image",
+            {
+                "url": "https://example.gov.vn/lich-tiem.png",
+                "attachment_id": None,
+                "caption": "Lịch tiêm chủng tháng 12",
+            },
+        ),
+        (
+            "t:info",
+            "request_user_info",
+            {
+                "title": "Xã Bắc Hà xin thông tin liên hệ",
+                "subtitle": "Để cán bộ gọi lại cho anh/chị",
+                "image_url": "https://example.gov.vn/logo.png",
+            },
+        ),
+    )
     msgs = await sim.wait_for_messages(3, oa_id=oa, user_id="7109")
     image, info = msgs[1].body["message"], msgs[2].body["message"]
     assert image["text"] == "Lịch tiêm chủng tháng 12"
     assert image["attachment"]["payload"]["elements"][0] == {
-        "media_type": "image", "url": "https://example.gov.vn/lich-tiem.png"}
+        "media_type": "image",
+        "url": "https://example.gov.vn/lich-tiem.png",
+    }
     assert info["attachment"]["payload"]["template_type"] == "request_user_info"
     assert info["attachment"]["payload"]["elements"][0]["title"].startswith("Xã Bắc Hà")
 
@@ -187,11 +219,14 @@ async def test_long_rate_limiting_never_fails_a_reply(service):
 
     async def nudge_until_sent() -> bool:  # skip the waits: make the row due again now
         async with service.services.sm() as s, s.begin():
-            await s.execute(OutboundMessage.__table__.update().where(
-                OutboundMessage.status == "pending").values(next_attempt_at=datetime(2000, 1, 1,
-                                                                                     tzinfo=timezone.utc)))
+            await s.execute(
+                OutboundMessage.__table__.update()
+                .where(OutboundMessage.status == "pending")
+                .values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
         await service.services.coord.publish("outbound")
         return bool(sim.messages(oa, "7110"))
+
     await wait_until(nudge_until_sent, timeout=20)
     row = await row_reaches(service, "sent")
     assert row.attempts == 1
@@ -201,8 +236,12 @@ async def test_unknown_commune_fails_its_row_and_not_the_batch(service):
     sim, oa = service.sim, oa_id(1)
     await sim.user_sends_text(oa, "7111", "chao")
     await sim.wait_for_messages(1, oa_id=oa, user_id="7111")
-    await queue(service, "7111", ("t:fax", "text", {"text": "?"}, "fax"),
-                ("t:ok", "text", {"text": "Thông báo"}))
+    await queue(
+        service,
+        "7111",
+        ("t:fax", "text", {"text": "?"}, "fax"),
+        ("t:ok", "text", {"text": "Thông báo"}),
+    )
     bad = await row_reaches(service, "failed")
     assert "no longer configured" in bad.error_reason
     msgs = await sim.wait_for_messages(2, oa_id=oa, user_id="7111")
@@ -224,19 +263,39 @@ async def test_a_send_interrupted_by_a_crash_is_not_sent_twice(service):
     async with service.services.sm() as s, s.begin():
         resident = (await s.execute(select(Resident))).scalar_one()
         for key, text in (("crash:reached", "Tin đã tới Zalo"), ("crash:lost", "Tin chưa tới")):
-            s.add(OutboundMessage(
-                commune_id=resident.commune_id, resident_id=resident.id, channel="zalo",
-                recipient="7301", idempotency_key=key, kind="text", payload={"text": text},
-                priority=3, status="sending", attempts=1, claimed_at=lapsed,
-                claimed_by="dead-host:1", created_at=lapsed))
+            s.add(
+                OutboundMessage(
+                    commune_id=resident.commune_id,
+                    resident_id=resident.id,
+                    channel="zalo",
+                    recipient="7301",
+                    idempotency_key=key,
+                    kind="text",
+                    payload={"text": text},
+                    priority=3,
+                    status="sending",
+                    attempts=1,
+                    claimed_at=lapsed,
+                    claimed_by="dead-host:1",
+                    created_at=lapsed,
+                )
+            )
     # what the dead worker managed before it died: Zalo has the first one
-    sim.state.record_message(oa, "7301", CS, {"recipient": {"user_id": "7301"},
-                                              "message": {"text": "Tin đã tới Zalo"}})
+    sim.state.record_message(
+        oa, "7301", CS, {"recipient": {"user_id": "7301"}, "message": {"text": "Tin đã tới Zalo"}}
+    )
     await service.services.coord.publish("outbound")
 
     async def settled() -> bool:
-        return sum(r.status == "sent" for r in await rows(service)
-                   if r.idempotency_key.startswith("crash:")) == 2
+        return (
+            sum(
+                r.status == "sent"
+                for r in await rows(service)
+                if r.idempotency_key.startswith("crash:")
+            )
+            == 2
+        )
+
     await wait_until(settled, timeout=15)
     texts = [m.body["message"]["text"] for m in sim.messages(oa, "7301")]
     assert texts.count("Tin đã tới Zalo") == 1 and texts.count("Tin chưa tới") == 1
@@ -251,8 +310,9 @@ async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
 
     if time.time() % 60 > 50:  # the limiter's window is the wall-clock minute: start in one
         await asyncio.sleep(60 - time.time() % 60 + 0.1)
-    running = await start_service(make_settings(store_url, sim, app_calls_per_minute=10,
-                                                bulk_share=0.5), sim)
+    running = await start_service(
+        make_settings(store_url, sim, app_calls_per_minute=10, bulk_share=0.5), sim
+    )
     try:
         oa = oa_id(1)
         await sim.user_sends_text(oa, "7401", "xin chao")  # 1 call: the greeting's reply
@@ -260,10 +320,18 @@ async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
         async with running.services.sm() as s, s.begin():
             resident = (await s.execute(select(Resident))).scalar_one()
             for n in range(8):
-                s.add(OutboundMessage(commune_id=resident.commune_id, resident_id=resident.id,
-                                      channel="zalo", recipient="7401", kind="text",
-                                      idempotency_key=f"bulk:{n}", payload={"text": f"Tin {n}"},
-                                      priority=3))
+                s.add(
+                    OutboundMessage(
+                        commune_id=resident.commune_id,
+                        resident_id=resident.id,
+                        channel="zalo",
+                        recipient="7401",
+                        kind="text",
+                        idempotency_key=f"bulk:{n}",
+                        payload={"text": f"Tin {n}"},
+                        priority=3,
+                    )
+                )
         await running.services.coord.publish("outbound")
         await sim.wait_for_messages(5, oa_id=oa, user_id="7401")  # greeting + 4 notices
         await asyncio.sleep(0.3)
@@ -271,8 +339,9 @@ async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
         await sim.user_sends_text(oa, "7401", "uy ban lam viec may gio")
         msgs = await sim.wait_for_messages(sent_before + 1, oa_id=oa, user_id="7401", timeout=5)
         assert "làm việc" in msgs[-1].body["message"]["text"]
-        notices = [m for m in sim.messages(oa, "7401")
-                   if m.body["message"]["text"].startswith("Tin")]
+        notices = [
+            m for m in sim.messages(oa, "7401") if m.body["message"]["text"].startswith("Tin")
+        ]
         assert len(notices) <= 5 and sim.stats()["rate_limited"] == 0
     finally:
         await running.runner.cleanup()
@@ -292,11 +361,18 @@ async def test_an_oa_budget_holds_on_top_of_the_apps(store_url, sim):
         async with running.services.sm() as s, s.begin():
             for resident in (await s.execute(select(Resident))).scalars():
                 for n in range(4):
-                    s.add(OutboundMessage(
-                        commune_id=resident.commune_id, resident_id=resident.id, channel="zalo",
-                        recipient=resident.external_id, kind="text", priority=3,
-                        idempotency_key=f"oa:{resident.external_id}:{n}",
-                        payload={"text": f"Tin {n}"}))
+                    s.add(
+                        OutboundMessage(
+                            commune_id=resident.commune_id,
+                            resident_id=resident.id,
+                            channel="zalo",
+                            recipient=resident.external_id,
+                            kind="text",
+                            priority=3,
+                            idempotency_key=f"oa:{resident.external_id}:{n}",
+                            payload={"text": f"Tin {n}"},
+                        )
+                    )
         await running.services.coord.publish("outbound")
         await sim.wait_for_messages(3, oa_id=oa, user_id="7501")
         await sim.wait_for_messages(3, oa_id=other, user_id="7502")
@@ -312,27 +388,32 @@ async def test_a_send_that_timed_out_is_read_back_not_sent_blindly(store_url, si
     """Zalo took the message but its answer did not arrive in time: the next try finds it in
     the conversation and records it, once. A message Zalo did not take (it answered too late,
     with an error) is found missing and sent — once."""
-    running = await start_service(make_settings(store_url, sim, communes=1,
-                                                request_timeout_s=0.5), sim)
+    running = await start_service(
+        make_settings(store_url, sim, communes=1, request_timeout_s=0.5), sim
+    )
     oa = oa_id(1)
     try:
         await sim.user_sends_text(oa, "7601", "xin chao")
         await sim.wait_for_messages(1, oa_id=oa, user_id="7601")
         sim.inject_delay(CS, 1.0, times=1)  # Zalo records it, our client has given up
         await queue(running, "7601", ("timeout:taken", "text", {"text": "Tin Zalo đã nhận"}))
-        taken = await row_where(running, lambda r: r.idempotency_key == "timeout:taken"
-                                and r.status == "sent")
+        taken = await row_where(
+            running, lambda r: r.idempotency_key == "timeout:taken" and r.status == "sent"
+        )
         assert taken.resumed and taken.provider_message_ids
         assert [m.body["message"]["text"] for m in sim.messages(oa, "7601")].count(
-            "Tin Zalo đã nhận") == 1
+            "Tin Zalo đã nhận"
+        ) == 1
 
         sim.inject_delay(CS, 1.0, times=1)  # … and this time Zalo refused it, too late
         sim.inject_error(CS, -32, times=1)
         await queue(running, "7601", ("timeout:lost", "text", {"text": "Tin Zalo chưa nhận"}))
-        lost = await row_where(running, lambda r: r.idempotency_key == "timeout:lost"
-                               and r.status == "sent")
+        lost = await row_where(
+            running, lambda r: r.idempotency_key == "timeout:lost" and r.status == "sent"
+        )
         assert lost.resumed
         assert [m.body["message"]["text"] for m in sim.messages(oa, "7601")].count(
-            "Tin Zalo chưa nhận") == 1
+            "Tin Zalo chưa nhận"
+        ) == 1
     finally:
         await running.runner.cleanup()

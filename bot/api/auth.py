@@ -51,15 +51,23 @@ class _TooLarge(web.HTTPClientError):
 
 def error(status: int, message: str, **extra: object) -> web.HTTPException:
     """A JSON error with a Vietnamese-first message."""
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
-           404: web.HTTPNotFound, 409: web.HTTPConflict,
-           413: _TooLarge}[status]
-    return cls(text=json.dumps({"error": message, **extra}, ensure_ascii=False),
-               content_type="application/json")
+    cls = {
+        400: web.HTTPBadRequest,
+        401: web.HTTPUnauthorized,
+        403: web.HTTPForbidden,
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        413: _TooLarge,
+    }[status]
+    return cls(
+        text=json.dumps({"error": message, **extra}, ensure_ascii=False),
+        content_type="application/json",
+    )
 
 
-async def identify(request: web.Request, s: AsyncSession, *,
-                   province_wide: bool = False) -> Identity:
+async def identify(
+    request: web.Request, s: AsyncSession, *, province_wide: bool = False
+) -> Identity:
     """The caller, checked against the commune in the path (404 for another commune's).
     ``province_wide``: a province operator may also act on the other communes of their
     province (the Identity stays theirs: its ``commune_id`` is their own commune's)."""
@@ -67,21 +75,32 @@ async def identify(request: web.Request, s: AsyncSession, *,
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise error(401, "cần khóa API: Authorization: Bearer <khóa> / API key required")
-    row = (await s.execute(
-        select(Staff, Commune.code, Commune.province_code, StaffKey.id)
-        .join(StaffKey, StaffKey.staff_id == Staff.id)
-        .join(Commune, Commune.id == Staff.commune_id)
-        .where(StaffKey.key_hash == hash_key(key.strip()), StaffKey.revoked_at.is_(None),
-               Staff.active.is_(True)))).first()
+    row = (
+        await s.execute(
+            select(Staff, Commune.code, Commune.province_code, StaffKey.id)
+            .join(StaffKey, StaffKey.staff_id == Staff.id)
+            .join(Commune, Commune.id == Staff.commune_id)
+            .where(
+                StaffKey.key_hash == hash_key(key.strip()),
+                StaffKey.revoked_at.is_(None),
+                Staff.active.is_(True),
+            )
+        )
+    ).first()
     if row is None:
         raise error(401, "khóa API không hợp lệ / invalid API key")
     staff, code, province, key_id = row
     request[KEY_USED] = key_id  # recorded once the request is answered (bot/app.py)
     wanted = request.match_info.get("code")
     if wanted != code and not (
-            province_wide and staff.role == "operator" and province is not None
-            and (await s.execute(select(Commune.province_code).where(Commune.code == wanted))
-                 ).scalar_one_or_none() == province):
+        province_wide
+        and staff.role == "operator"
+        and province is not None
+        and (
+            await s.execute(select(Commune.province_code).where(Commune.code == wanted))
+        ).scalar_one_or_none()
+        == province
+    ):
         raise error(404, "không tìm thấy / not found")
     return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
 
@@ -89,13 +108,19 @@ async def identify(request: web.Request, s: AsyncSession, *,
 def json_response(data: Any, status: int = 200) -> web.Response:
     """A JSON answer with Vietnamese letters as they are (UTF-8), like the errors above: what
     staff read in a terminal or a log is the text itself, not ``\\u1ea1`` escapes."""
-    return web.json_response(data, status=status,
-                             dumps=lambda value: json.dumps(value, ensure_ascii=False))
+    return web.json_response(
+        data, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False)
+    )
 
 
 def bad_input(exc: ValidationError) -> web.HTTPException:
-    details = [{"field": ".".join(str(p) for p in e["loc"]) or "(body)",
-                "problem": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+    details = [
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "(body)",
+            "problem": e["msg"].removeprefix("Value error, "),
+        }
+        for e in exc.errors()
+    ]
     return error(400, "dữ liệu không hợp lệ / invalid input", details=details)
 
 
@@ -120,4 +145,3 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-

@@ -25,11 +25,16 @@ class CommuneApi:
     def __init__(self, sm) -> None:  # type: ignore[no-untyped-def]
         self.sm = sm
 
-    ROUTES = (("GET", r"/api/v1/communes/{code:\d{5}}/warnings", "warnings"),
-              ("POST", r"/api/v1/communes/{code:\d{5}}/residents/{zalo_id:\d{1,32}}/erase",
-               "erase"),
-              ("POST", r"/api/v1/communes/{code:\d{5}}/residents/by-ticket/"
-                       r"{ticket:PA-\d{4}-\d{6}}/erase", "erase"))
+    ROUTES = (
+        ("GET", r"/api/v1/communes/{code:\d{5}}/warnings", "warnings"),
+        ("POST", r"/api/v1/communes/{code:\d{5}}/residents/{zalo_id:\d{1,32}}/erase", "erase"),
+        (
+            "POST",
+            r"/api/v1/communes/{code:\d{5}}/residents/by-ticket/"
+            r"{ticket:PA-\d{4}-\d{6}}/erase",
+            "erase",
+        ),
+    )
 
     async def warnings(self, request: web.Request) -> web.Response:
         async with self.sm() as s:
@@ -41,17 +46,27 @@ class CommuneApi:
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             if who.role not in ERASERS:
-                raise error(403, "chỉ lãnh đạo xã xóa dữ liệu người dân / only the leader may "
-                                 "erase a resident's data")
+                raise error(
+                    403,
+                    "chỉ lãnh đạo xã xóa dữ liệu người dân / only the leader may "
+                    "erase a resident's data",
+                )
             body = await read_json(request)
             if set(body) - {"confirm"} or body.get("confirm") is not True:
-                raise error(400, "cần xác nhận: {\"confirm\": true} — việc xóa không hoàn tác "
-                                 "được / confirm with {\"confirm\": true}: erasure cannot be "
-                                 "undone")
+                raise error(
+                    400,
+                    'cần xác nhận: {"confirm": true} — việc xóa không hoàn tác '
+                    'được / confirm with {"confirm": true}: erasure cannot be '
+                    "undone",
+                )
             done = await privacy.erase_on_request(
-                s, who.commune_id, zalo_id=request.match_info.get("zalo_id"),
-                ticket_code=request.match_info.get("ticket"), source="api",
-                staff_id=who.staff_id)
+                s,
+                who.commune_id,
+                zalo_id=request.match_info.get("zalo_id"),
+                ticket_code=request.match_info.get("ticket"),
+                source="api",
+                staff_id=who.staff_id,
+            )
             if done is None:
                 raise error(404, "không tìm thấy / not found")
         return json_response({"erased": True, **done.to_json()})

@@ -27,9 +27,11 @@ ATOM = "http://www.w3.org/2005/Atom"
 
 
 class Feeds:
-    ROUTES = (("GET", r"/feeds/{code:\d{5}}/notices.rss", "rss"),
-              ("GET", r"/feeds/{code:\d{5}}/cap.atom", "cap_index"),
-              ("GET", r"/feeds/{code:\d{5}}/cap/{id:\d{1,18}}.xml", "cap_alert"))
+    ROUTES = (
+        ("GET", r"/feeds/{code:\d{5}}/notices.rss", "rss"),
+        ("GET", r"/feeds/{code:\d{5}}/cap.atom", "cap_index"),
+        ("GET", r"/feeds/{code:\d{5}}/cap/{id:\d{1,18}}.xml", "cap_alert"),
+    )
 
     def __init__(self, sm, tenants: Tenants, public_url: str) -> None:  # type: ignore[no-untyped-def]
         self.sm, self.tenants, self.public_url = sm, tenants, public_url.rstrip("/")
@@ -42,10 +44,20 @@ class Feeds:
 
     async def _notices(self, tenant: Tenant) -> list[Notice]:
         async with self.sm() as s:
-            return list((await s.execute(select(Notice).where(
-                Notice.commune_id == tenant.id, Notice.status.in_(PUBLIC),
-                Notice.updated_at > utcnow() - WINDOW).order_by(Notice.id.desc()).limit(100))
-            ).scalars())
+            return list(
+                (
+                    await s.execute(
+                        select(Notice)
+                        .where(
+                            Notice.commune_id == tenant.id,
+                            Notice.status.in_(PUBLIC),
+                            Notice.updated_at > utcnow() - WINDOW,
+                        )
+                        .order_by(Notice.id.desc())
+                        .limit(100)
+                    )
+                ).scalars()
+            )
 
     def _alert_url(self, tenant: Tenant, notice: Notice) -> str:
         return f"{self.public_url}/feeds/{tenant.code}/cap/{notice.id}.xml"
@@ -54,10 +66,12 @@ class Feeds:
         tenant = self._tenant(request)
         rss = ET.Element("rss", version="2.0")
         channel = ET.SubElement(rss, "channel")
-        for tag, text in (("title", f"Thông báo của {tenant.config.name}"),
-                          ("link", f"{self.public_url}/feeds/{tenant.code}/notices.rss"),
-                          ("description", f"Thông tin thiết yếu của {tenant.config.name}"),
-                          ("language", "vi")):
+        for tag, text in (
+            ("title", f"Thông báo của {tenant.config.name}"),
+            ("link", f"{self.public_url}/feeds/{tenant.code}/notices.rss"),
+            ("description", f"Thông tin thiết yếu của {tenant.config.name}"),
+            ("language", "vi"),
+        ):
             ET.SubElement(channel, tag).text = text
         for notice in await self._notices(tenant):
             item = ET.SubElement(channel, "item")
@@ -66,11 +80,16 @@ class Feeds:
             ET.SubElement(item, "category").text = notice.category
             ET.SubElement(item, "link").text = self._alert_url(tenant, notice)
             ET.SubElement(item, "guid", isPermaLink="false").text = cap.identifier(
-                tenant.code, notice.id)
+                tenant.code, notice.id
+            )
             ET.SubElement(item, "pubDate").text = format_datetime(
-                to_vn(notice.sent_at or notice.updated_at))
-        return web.Response(body=ET.tostring(rss, encoding="utf-8", xml_declaration=True),
-                            content_type="application/rss+xml", charset="utf-8")
+                to_vn(notice.sent_at or notice.updated_at)
+            )
+        return web.Response(
+            body=ET.tostring(rss, encoding="utf-8", xml_declaration=True),
+            content_type="application/rss+xml",
+            charset="utf-8",
+        )
 
     async def cap_index(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
@@ -90,23 +109,43 @@ class Feeds:
             sub(entry, "id", cap.identifier(tenant.code, notice.id))
             sub(entry, "title", notice.headline)
             sub(entry, "updated", vn_iso(notice.updated_at))
-            sub(entry, "link", rel="alternate", type="application/cap+xml",
-                href=self._alert_url(tenant, notice))
-        return web.Response(body=ET.tostring(feed, encoding="utf-8", xml_declaration=True),
-                            content_type="application/atom+xml", charset="utf-8")
+            sub(
+                entry,
+                "link",
+                rel="alternate",
+                type="application/cap+xml",
+                href=self._alert_url(tenant, notice),
+            )
+        return web.Response(
+            body=ET.tostring(feed, encoding="utf-8", xml_declaration=True),
+            content_type="application/atom+xml",
+            charset="utf-8",
+        )
 
     async def cap_alert(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
         async with self.sm() as s:
-            notice = (await s.execute(select(Notice).where(
-                Notice.id == int(request.match_info["id"]), Notice.commune_id == tenant.id,
-                Notice.status.in_(PUBLIC)))).scalar_one_or_none()
+            notice = (
+                await s.execute(
+                    select(Notice).where(
+                        Notice.id == int(request.match_info["id"]),
+                        Notice.commune_id == tenant.id,
+                        Notice.status.in_(PUBLIC),
+                    )
+                )
+            ).scalar_one_or_none()
             if notice is None:
                 raise error(404, "không tìm thấy / not found")
-            referenced = await s.get(Notice, notice.references_id) if notice.references_id \
-                else None
-            villages = dict((await s.execute(select(Village.id, Village.name).where(
-                Village.commune_id == tenant.id))).all())
-        return web.Response(body=cap.export(notice, tenant.code, tenant.config.name, villages,
-                                            referenced),
-                            content_type="application/cap+xml", charset="utf-8")
+            referenced = await s.get(Notice, notice.references_id) if notice.references_id else None
+            villages = dict(
+                (
+                    await s.execute(
+                        select(Village.id, Village.name).where(Village.commune_id == tenant.id)
+                    )
+                ).all()
+            )
+        return web.Response(
+            body=cap.export(notice, tenant.code, tenant.config.name, villages, referenced),
+            content_type="application/cap+xml",
+            charset="utf-8",
+        )

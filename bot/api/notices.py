@@ -16,13 +16,20 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
-                      field_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api.auth import (Identity, bad_input, error, identify, iso, json_response, read_json,
-                          read_limited)
+from bot.api.auth import (
+    Identity,
+    bad_input,
+    error,
+    identify,
+    iso,
+    json_response,
+    read_json,
+    read_limited,
+)
 from bot.coord import Coordinator
 from bot.coverage import warnings
 from bot.filenames import safe_filename
@@ -34,9 +41,17 @@ from bot.store.models import Notice, NoticeAudit, NoticeFile, Village
 from bot.tenants import Tenants
 from bot.timeutil import from_vn_local
 
-
-NOTICE_STATES = ("draft", "submitted", "returned", "scheduled", "recurring", "sending", "sent",
-                 "cancelled", "expired")
+NOTICE_STATES = (
+    "draft",
+    "submitted",
+    "returned",
+    "scheduled",
+    "recurring",
+    "sending",
+    "sent",
+    "cancelled",
+    "expired",
+)
 MAX_FILE_BYTES = 5 * 1024 * 1024  # Zalo's upload limit for files (zalo-oa-api.md §4.5)
 
 
@@ -61,14 +76,16 @@ class NoticeIn(BaseModel):
     send_at: datetime | None = None
     recurrence: str | None = None  # crontab, Vietnamese time: "0 8 25 * *"
     updates: int | None = None  # a sent notice this one corrects: it reaches the same people
-    image_url: str | None = Field(default=None, max_length=500,
-                                  pattern=r"^https?://[^\s]+$")  # sent after the text
+    image_url: str | None = Field(
+        default=None, max_length=500, pattern=r"^https?://[^\s]+$"
+    )  # sent after the text
 
     @field_validator("recurrence")
     @classmethod
     def _recurrence(cls, value: str | None) -> str | None:
         if value is not None:
             from bot.notices.schedule import trigger
+
             trigger(value)  # RecurrenceError is a ValueError: reported as a bad field
             value = " ".join(value.split())
         return value
@@ -90,25 +107,39 @@ async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
 async def _gaps(s: AsyncSession, notice: Notice) -> list[dict[str, Any]]:
     """The notice's villages (all for a whole-commune one) whose propagandist cannot relay it:
     said on the draft, so staff can fix it before it goes."""
-    return [g.to_json() for g in await warnings(s, notice.commune_id, leaders=False,
-                                                village_ids=list(notice.village_ids) or None)]
+    return [
+        g.to_json()
+        for g in await warnings(
+            s, notice.commune_id, leaders=False, village_ids=list(notice.village_ids) or None
+        )
+    ]
 
 
 def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
     urgency, severity, certainty = workflow.PRIORITIES[notice.priority]
     return {
-        "id": notice.id, "status": notice.status, "msg_type": notice.msg_type,
-        "category": notice.category, "priority": notice.priority,
+        "id": notice.id,
+        "status": notice.status,
+        "msg_type": notice.msg_type,
+        "category": notice.category,
+        "priority": notice.priority,
         "cap": {"urgency": urgency, "severity": severity, "certainty": certainty},
-        "headline": notice.headline, "body": notice.body, "translations": notice.translations,
+        "headline": notice.headline,
+        "body": notice.body,
+        "translations": notice.translations,
         "villages": [villages.get(i, str(i)) for i in notice.village_ids],
-        "languages": notice.languages, "subscribers_only": notice.subscribers_only,
+        "languages": notice.languages,
+        "subscribers_only": notice.subscribers_only,
         "effective_at": iso(notice.effective_at),
-        "expires_at": iso(notice.expires_at), "send_at": iso(notice.send_at),
-        "recurrence": notice.recurrence, "references": notice.references_id,
+        "expires_at": iso(notice.expires_at),
+        "send_at": iso(notice.send_at),
+        "recurrence": notice.recurrence,
+        "references": notice.references_id,
         "image_url": notice.image_url,
-        "created_by": notice.created_by, "approved_by": notice.approved_by,
-        "created_at": iso(notice.created_at), "sent_at": iso(notice.sent_at),
+        "created_by": notice.created_by,
+        "approved_by": notice.approved_by,
+        "created_at": iso(notice.created_at),
+        "sent_at": iso(notice.sent_at),
     }
 
 
@@ -117,12 +148,15 @@ class NoticesApi:
         self.sm, self.tenants, self.coord = sm, tenants, coord
 
     BASE = r"/api/v1/communes/{code:\d{5}}/notices"
-    ROUTES = (("POST", BASE, "create"), ("GET", BASE, "list"),
-              ("POST", BASE + "/cap", "import_cap"),
-              ("GET", BASE + r"/{id:\d{1,18}}", "get"),
-              ("GET", BASE + r"/{id:\d{1,18}}/cap", "export_cap"),
-              ("PUT", BASE + r"/{id:\d{1,18}}/file", "attach_file"),
-              ("POST", BASE + r"/{id:\d{1,18}}/{action:[a-z]+}", "act"))
+    ROUTES = (
+        ("POST", BASE, "create"),
+        ("GET", BASE, "list"),
+        ("POST", BASE + "/cap", "import_cap"),
+        ("GET", BASE + r"/{id:\d{1,18}}", "get"),
+        ("GET", BASE + r"/{id:\d{1,18}}/cap", "export_cap"),
+        ("PUT", BASE + r"/{id:\d{1,18}}/file", "attach_file"),
+        ("POST", BASE + r"/{id:\d{1,18}}/{action:[a-z]+}", "act"),
+    )
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -136,39 +170,75 @@ class NoticesApi:
                 raise bad_input(exc) from None
             villages = await _village_names(s, who.commune_id)
             village_ids = self._village_ids(data.villages, villages, who)
-            times = {k: from_vn_local(v) if v else None for k, v in (
-                ("effective_at", data.effective_at), ("expires_at", data.expires_at),
-                ("send_at", data.send_at))}
-            if times["expires_at"] and times["effective_at"] and \
-                    times["expires_at"] <= times["effective_at"]:
-                raise error(400, "hết hiệu lực phải sau khi có hiệu lực / expires_at must be "
-                                 "after effective_at")
+            times = {
+                k: from_vn_local(v) if v else None
+                for k, v in (
+                    ("effective_at", data.effective_at),
+                    ("expires_at", data.expires_at),
+                    ("send_at", data.send_at),
+                )
+            }
+            if (
+                times["expires_at"]
+                and times["effective_at"]
+                and times["expires_at"] <= times["effective_at"]
+            ):
+                raise error(
+                    400,
+                    "hết hiệu lực phải sau khi có hiệu lực / expires_at must be after effective_at",
+                )
             original = None
             if data.updates is not None:
-                original = (await s.execute(select(Notice).where(
-                    Notice.id == data.updates, Notice.commune_id == who.commune_id))
+                original = (
+                    await s.execute(
+                        select(Notice).where(
+                            Notice.id == data.updates, Notice.commune_id == who.commune_id
+                        )
+                    )
                 ).scalar_one_or_none()
                 if original is None:
-                    raise error(400, "không có thông báo cần cập nhật / no such notice to "
-                                     "update", field="updates")
+                    raise error(
+                        400,
+                        "không có thông báo cần cập nhật / no such notice to update",
+                        field="updates",
+                    )
                 if original.status not in ("sending", "sent"):
-                    raise error(400, "chỉ cập nhật thông báo đã gửi / only a sent notice can "
-                                     "be updated", field="updates")
+                    raise error(
+                        400,
+                        "chỉ cập nhật thông báo đã gửi / only a sent notice can be updated",
+                        field="updates",
+                    )
                 village_ids = village_ids or list(original.village_ids)
             notice = Notice(
-                commune_id=who.commune_id, category=data.category, priority=data.priority,
+                commune_id=who.commune_id,
+                category=data.category,
+                priority=data.priority,
                 msg_type="update" if original else "alert",
                 references_id=original.id if original else None,
-                headline=data.headline.strip(), body=data.body.strip(),
+                headline=data.headline.strip(),
+                body=data.body.strip(),
                 translations={k: v.model_dump() for k, v in data.translations.items()},
-                village_ids=village_ids, languages=data.languages, created_by=who.staff_id,
+                village_ids=village_ids,
+                languages=data.languages,
+                created_by=who.staff_id,
                 subscribers_only=data.subscribers_only,
-                recurrence=data.recurrence, image_url=data.image_url, status="draft", **times)
+                recurrence=data.recurrence,
+                image_url=data.image_url,
+                status="draft",
+                **times,
+            )
             s.add(notice)
             await s.flush()
-            s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
-                              staff_id=who.staff_id, action="create", from_status=None,
-                              to_status="draft"))
+            s.add(
+                NoticeAudit(
+                    commune_id=who.commune_id,
+                    notice_id=notice.id,
+                    staff_id=who.staff_id,
+                    action="create",
+                    from_status=None,
+                    to_status="draft",
+                )
+            )
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
         return json_response(out, status=201)
 
@@ -180,17 +250,25 @@ class NoticesApi:
             village_id = by_key.get(search_key(name))
             (ids.append(village_id) if village_id is not None else unknown.append(name))
         if unknown:
-            raise error(400, "không có thôn này trong xã / unknown village", villages=unknown,
-                        known=sorted(villages.values()))
+            raise error(
+                400,
+                "không có thôn này trong xã / unknown village",
+                villages=unknown,
+                known=sorted(villages.values()),
+            )
         if who.role == "propagandist":
             if who.village_id is None:
-                raise error(403, "tuyên truyền viên chưa được gán thôn / propagandist has no "
-                                 "village")
+                raise error(
+                    403, "tuyên truyền viên chưa được gán thôn / propagandist has no village"
+                )
             if not ids:
                 ids = [who.village_id]
             if set(ids) != {who.village_id}:
-                raise error(403, "tuyên truyền viên chỉ gửi cho thôn của mình / a propagandist "
-                                 "may only target their own village")
+                raise error(
+                    403,
+                    "tuyên truyền viên chỉ gửi cho thôn của mình / a propagandist "
+                    "may only target their own village",
+                )
         return sorted(set(ids))
 
     async def import_cap(self, request: web.Request) -> web.Response:
@@ -203,16 +281,19 @@ class NoticesApi:
             try:
                 alert = cap.parse(document)
             except cap.CapError as exc:
-                raise error(400, f"không đọc được bản tin CAP / not a usable CAP 1.2 alert: "
-                                 f"{exc}") from None
+                raise error(
+                    400, f"không đọc được bản tin CAP / not a usable CAP 1.2 alert: {exc}"
+                ) from None
             if alert.msg_type == "cancel":
-                raise error(400, "bản tin CAP loại Cancel: hãy hủy thông báo gốc bằng thao tác "
-                                 "cancel / a CAP Cancel is not a new notice: POST "
-                                 "…/notices/{id}/cancel on the original")
+                raise error(
+                    400,
+                    "bản tin CAP loại Cancel: hãy hủy thông báo gốc bằng thao tác "
+                    "cancel / a CAP Cancel is not a new notice: POST "
+                    "…/notices/{id}/cancel on the original",
+                )
             villages = await _village_names(s, who.commune_id)
             by_key = {search_key(n): i for i, n in villages.items()}
-            matched = sorted({by_key[search_key(a)] for a in alert.area
-                              if search_key(a) in by_key})
+            matched = sorted({by_key[search_key(a)] for a in alert.area if search_key(a) in by_key})
             unmatched = [a for a in alert.area if search_key(a) not in by_key]
             references_id = None
             for ref_id in cap.referenced_ids(alert, who.commune_code):
@@ -220,19 +301,39 @@ class NoticesApi:
                 if found is not None and found.commune_id == who.commune_id:
                     references_id = found.id
             notice = Notice(
-                commune_id=who.commune_id, msg_type=alert.msg_type, references_id=references_id,
-                category=alert.category, priority=alert.priority, headline=alert.headline,
-                body=alert.body, translations=alert.translations, village_ids=matched,
-                languages=[], effective_at=alert.effective_at, expires_at=alert.expires_at,
-                image_url=alert.image_url, created_by=who.staff_id, status="draft")
+                commune_id=who.commune_id,
+                msg_type=alert.msg_type,
+                references_id=references_id,
+                category=alert.category,
+                priority=alert.priority,
+                headline=alert.headline,
+                body=alert.body,
+                translations=alert.translations,
+                village_ids=matched,
+                languages=[],
+                effective_at=alert.effective_at,
+                expires_at=alert.expires_at,
+                image_url=alert.image_url,
+                created_by=who.staff_id,
+                status="draft",
+            )
             s.add(notice)
             await s.flush()
-            s.add(NoticeAudit(commune_id=who.commune_id, notice_id=notice.id,
-                              staff_id=who.staff_id, action="import", from_status=None,
-                              to_status="draft", note=f"CAP {alert.identifier}"[:500]))
+            s.add(
+                NoticeAudit(
+                    commune_id=who.commune_id,
+                    notice_id=notice.id,
+                    staff_id=who.staff_id,
+                    action="import",
+                    from_status=None,
+                    to_status="draft",
+                    note=f"CAP {alert.identifier}"[:500],
+                )
+            )
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
-        return json_response({**out, "cap_identifier": alert.identifier,
-                                  "unmatched_area": unmatched}, status=201)
+        return json_response(
+            {**out, "cap_identifier": alert.identifier, "unmatched_area": unmatched}, status=201
+        )
 
     async def attach_file(self, request: web.Request) -> web.Response:
         """PUT a PDF (≤ 5 MB, Zalo's file limit) onto a draft: residents get it after the
@@ -248,36 +349,52 @@ class NoticesApi:
             if who.role not in ("officer", "leader", "propagandist"):
                 raise error(403, "vai trò này không sửa thông báo / role may not edit")
             if notice.status not in workflow.EDITABLE:
-                raise error(409, f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / "
-                                 "attach only to a draft")
+                raise error(
+                    409,
+                    f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / "
+                    "attach only to a draft",
+                )
             if content is None:
                 raise error(413, "tệp quá 5 MB / file over 5 MB")
             if not name:
                 raise error(400, "tên tệp không hợp lệ / invalid file name")
             if not content.startswith(b"%PDF-") or not name.lower().endswith(".pdf"):
                 raise error(400, "chỉ nhận tệp PDF (tên .pdf) / only a PDF named .pdf")
-            existing = (await s.execute(select(NoticeFile).where(
-                NoticeFile.notice_id == notice.id))).scalar_one_or_none()
+            existing = (
+                await s.execute(select(NoticeFile).where(NoticeFile.notice_id == notice.id))
+            ).scalar_one_or_none()
             if existing is not None:
                 await s.delete(existing)
                 await s.flush()
-            s.add(NoticeFile(commune_id=who.commune_id, notice_id=notice.id, filename=name,
-                             content=content, size=len(content), zalo_tokens={}))
+            s.add(
+                NoticeFile(
+                    commune_id=who.commune_id,
+                    notice_id=notice.id,
+                    filename=name,
+                    content=content,
+                    size=len(content),
+                    zalo_tokens={},
+                )
+            )
         return json_response({"notice": notice.id, "file": name, "size": len(content)})
 
     async def export_cap(self, request: web.Request) -> web.Response:
         async with self.sm() as s:
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]))
-            referenced = await s.get(Notice, notice.references_id) if notice.references_id \
-                else None
-            body = cap.export(notice, who.commune_code,
-                              self.tenants.by_id(who.commune_id).config.name,
-                              await _village_names(s, who.commune_id), referenced)
+            referenced = await s.get(Notice, notice.references_id) if notice.references_id else None
+            body = cap.export(
+                notice,
+                who.commune_code,
+                self.tenants.by_id(who.commune_id).config.name,
+                await _village_names(s, who.commune_id),
+                referenced,
+            )
         return web.Response(body=body, content_type="application/cap+xml", charset="utf-8")
 
-    async def _notice(self, s: AsyncSession, who: Identity, notice_id: int,
-                      lock: bool = False) -> Notice:
+    async def _notice(
+        self, s: AsyncSession, who: Identity, notice_id: int, lock: bool = False
+    ) -> Notice:
         query = select(Notice).where(Notice.id == notice_id, Notice.commune_id == who.commune_id)
         notice = (await s.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
         if notice is None:
@@ -290,8 +407,9 @@ class NoticesApi:
             query = select(Notice).where(Notice.commune_id == who.commune_id)
             if request.query.get("status"):
                 if request.query["status"] not in NOTICE_STATES:
-                    raise error(400, "trạng thái không hợp lệ / unknown status",
-                                known=list(NOTICE_STATES))
+                    raise error(
+                        400, "trạng thái không hợp lệ / unknown status", known=list(NOTICE_STATES)
+                    )
                 query = query.where(Notice.status == request.query["status"])
             notices = (await s.execute(query.order_by(Notice.id.desc()).limit(200))).scalars()
             villages = await _village_names(s, who.commune_id)
@@ -301,14 +419,27 @@ class NoticesApi:
         async with self.sm() as s:
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]))
-            audit = (await s.execute(select(NoticeAudit).where(
-                NoticeAudit.notice_id == notice.id).order_by(NoticeAudit.id))).scalars()
+            audit = (
+                await s.execute(
+                    select(NoticeAudit)
+                    .where(NoticeAudit.notice_id == notice.id)
+                    .order_by(NoticeAudit.id)
+                )
+            ).scalars()
             out = to_json(notice, await _village_names(s, who.commune_id))
             out["delivery"] = await stats(s, notice)
             out["warnings"] = await _gaps(s, notice)
-            out["audit"] = [{"action": a.action, "from": a.from_status, "to": a.to_status,
-                             "staff_id": a.staff_id, "note": a.note, "at": iso(a.at)}
-                            for a in audit]
+            out["audit"] = [
+                {
+                    "action": a.action,
+                    "from": a.from_status,
+                    "to": a.to_status,
+                    "staff_id": a.staff_id,
+                    "note": a.note,
+                    "at": iso(a.at),
+                }
+                for a in audit
+            ]
         return json_response(out)
 
     async def act(self, request: web.Request) -> web.Response:
@@ -329,9 +460,12 @@ class NoticesApi:
             corrections = 0
             if action == "cancel":
                 corrections = await cancel_deliveries(
-                    s, notice, self.tenants.by_id(who.commune_id).config.name)
-            out = {**to_json(notice, await _village_names(s, who.commune_id)),
-                   "warnings": await _gaps(s, notice)}
+                    s, notice, self.tenants.by_id(who.commune_id).config.name
+                )
+            out = {
+                **to_json(notice, await _village_names(s, who.commune_id)),
+                "warnings": await _gaps(s, notice),
+            }
         if action in ("approve", "publish", "cancel"):  # dispatcher and scheduler look again
             await self.coord.publish(NOTICES_TOPIC)
         if corrections:

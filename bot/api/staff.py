@@ -22,8 +22,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import Identity, error, identify, json_response
-from bot.staff import (NoSuchStaff, StaffError, deactivate, describe, list_staff, reactivate,
-                       revoke_keys, rotate_key, staff_member)
+from bot.staff import (
+    NoSuchStaff,
+    StaffError,
+    deactivate,
+    describe,
+    list_staff,
+    reactivate,
+    revoke_keys,
+    rotate_key,
+    staff_member,
+)
 from bot.store.models import Commune, Staff
 
 BASE = r"/api/v1/communes/{code:\d{5}}/staff"
@@ -35,8 +44,11 @@ def permit(who: Identity, target: Staff | None, action: str) -> None:
     reactivate) to ``target`` (None for the list); 409 for doing it to themselves."""
     own = target is not None and target.id == who.staff_id
     if own and action in ("revoke-key", "deactivate"):
-        raise error(409, "không tự thu hồi khóa hay tự khóa tài khoản của mình / you cannot "
-                         "revoke or deactivate yourself")
+        raise error(
+            409,
+            "không tự thu hồi khóa hay tự khóa tài khoản của mình / you cannot "
+            "revoke or deactivate yourself",
+        )
     if who.role == "operator" or (own and action == "rotate-key"):
         return
     if who.role == "leader" and (target is None or target.role != "operator"):
@@ -49,9 +61,11 @@ class StaffApi:
         self.sm = sm
 
     ACTIONS = ("rotate-key", "deactivate", "reactivate")  # POST …/staff/{id}/<action>
-    ROUTES = (("GET", BASE, "list"),
-              ("POST", MEMBER + "/{action:" + "|".join(ACTIONS) + "}", "act"),
-              ("DELETE", MEMBER + "/key", "revoke"))
+    ROUTES = (
+        ("GET", BASE, "list"),
+        ("POST", MEMBER + "/{action:" + "|".join(ACTIONS) + "}", "act"),
+        ("DELETE", MEMBER + "/key", "revoke"),
+    )
 
     async def _commune_id(self, s: AsyncSession, who: Identity, code: str) -> int:
         """The commune in the path (identify let the caller in: their own, or one of their
@@ -64,8 +78,7 @@ class StaffApi:
         async with self.sm() as s:
             who = await identify(request, s, province_wide=True)
             permit(who, None, "list")
-            people = await list_staff(s, await self._commune_id(s, who,
-                                                                request.match_info["code"]))
+            people = await list_staff(s, await self._commune_id(s, who, request.match_info["code"]))
         return json_response({"staff": people})
 
     async def act(self, request: web.Request) -> web.Response:

@@ -36,7 +36,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot import safejson
+from bot import i18n, safejson
 from bot.api.auth import read_limited
 from bot.channels.webguard import Sessions, client_address, origin_allowed, origin_key
 from bot.config import WebChatSettings
@@ -45,7 +45,6 @@ from bot.coord import Coordinator
 from bot.crypto import subkey
 from bot.envelope import Choices, Delivered, Inbound, from_payload
 from bot.feedback import photos
-from bot import i18n
 from bot.i18n import N_, gettext_for
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
@@ -69,13 +68,19 @@ PAGE_TEXTS = {
     "subtitle": N_("Hỏi đáp thông tin cơ sở"),
     "title": N_("Hỏi đáp"),
     "privacy": N_("Quyền riêng tư: xã lưu gì và vì sao"),
-    "privacy_1": N_("Xã lưu tin nhắn trên trang này, cùng ảnh, vị trí, số điện thoại nếu anh/chị "
-                    "gửi, để trả lời anh/chị và giải quyết phản ánh."),
-    "privacy_2": N_("Tên và số điện thoại chỉ được lưu khi anh/chị đồng ý; chỉ cán bộ xử lý được "
-                    "xem. Anh/chị có thể gửi phản ánh ẩn danh."),
+    "privacy_1": N_(
+        "Xã lưu tin nhắn trên trang này, cùng ảnh, vị trí, số điện thoại nếu anh/chị "
+        "gửi, để trả lời anh/chị và giải quyết phản ánh."
+    ),
+    "privacy_2": N_(
+        "Tên và số điện thoại chỉ được lưu khi anh/chị đồng ý; chỉ cán bộ xử lý được "
+        "xem. Anh/chị có thể gửi phản ánh ẩn danh."
+    ),
     "privacy_3": N_("Vị trí chỉ được gửi khi anh/chị bấm nút “Vị trí”."),
-    "privacy_4": N_("Thông tin được giữ cho đến khi anh/chị yêu cầu xóa. Trình duyệt này nhớ "
-                    "phiên trò chuyện để anh/chị xem lại tin nhắn cũ."),
+    "privacy_4": N_(
+        "Thông tin được giữ cho đến khi anh/chị yêu cầu xóa. Trình duyệt này nhớ "
+        "phiên trò chuyện để anh/chị xem lại tin nhắn cũ."
+    ),
     "privacy_5": N_("Muốn xóa, anh/chị nhắn “Xóa thông tin của tôi” hoặc gọi xã:"),
     "erase": N_("Xóa thông tin của tôi"),
     "photo_title": N_("Gửi ảnh (JPEG, PNG, tối đa {mb} MB)"),
@@ -114,21 +119,31 @@ class _TooLarge(web.HTTPClientError):
 
 
 def _refuse(cls: type[web.HTTPException], message: str) -> web.HTTPException:
-    return cls(text=json.dumps({"error": message}, ensure_ascii=False),
-               content_type="application/json")
+    return cls(
+        text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json"
+    )
 
 
 class WebChatChannel:
     name = "webchat"
-    ROUTES = (("GET", r"/chat/{code:\d{5}}", "page"),
-              ("POST", r"/chat/{code:\d{5}}/session", "new_session"),
-              ("GET", r"/chat/{code:\d{5}}/ws", "websocket"),
-              ("POST", r"/chat/{code:\d{5}}/photo", "photo"),
-              ("GET", r"/chat/static/{name}", "static"))
+    ROUTES = (
+        ("GET", r"/chat/{code:\d{5}}", "page"),
+        ("POST", r"/chat/{code:\d{5}}/session", "new_session"),
+        ("GET", r"/chat/{code:\d{5}}/ws", "websocket"),
+        ("POST", r"/chat/{code:\d{5}}/photo", "photo"),
+        ("GET", r"/chat/static/{name}", "static"),
+    )
 
-    def __init__(self, tenants: Tenants, sm: async_sessionmaker, coord: Coordinator,
-                 events: GroupInserter, settings: WebChatSettings | None = None,
-                 secret: str = "", public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        tenants: Tenants,
+        sm: async_sessionmaker,
+        coord: Coordinator,
+        events: GroupInserter,
+        settings: WebChatSettings | None = None,
+        secret: str = "",
+        public_url: str | None = None,
+    ) -> None:
         self.tenants = tenants
         self.events = events
         self.sm = sm
@@ -139,8 +154,10 @@ class WebChatChannel:
         self.sessions = Sessions(subkey(secret, "webchat-session"))
         self._origin_key = subkey(secret, "webchat-origin")
         own = urlsplit(public_url or "")
-        self._origins = [*self.settings.portal_origins,
-                         *([f"{own.scheme}://{own.netloc}".lower()] if own.netloc else [])]
+        self._origins = [
+            *self.settings.portal_origins,
+            *([f"{own.scheme}://{own.netloc}".lower()] if own.netloc else []),
+        ]
         self._static = {name: (WEB / name).read_bytes() for name in STATIC}
         version = hashlib.sha256(b"".join(self._static.values())).hexdigest()[:12]
         self._page = PAGE.read_text(encoding="utf-8").replace("{{version}}", version)
@@ -149,15 +166,15 @@ class WebChatChannel:
     def _tenant(self, request: web.Request) -> Tenant:
         tenant = self.tenants.by_code(request.match_info["code"])
         if tenant is None:
-            raise web.HTTPNotFound(text="Không tìm thấy xã/phường này.",
-                                   content_type="text/plain")
+            raise web.HTTPNotFound(text="Không tìm thấy xã/phường này.", content_type="text/plain")
         return tenant
 
     def _guard(self, request: web.Request) -> str:
         """Refuse another site's page; the caller's origin key (a keyed hash of its address)."""
         if not origin_allowed(request, self._origins):
-            raise _refuse(web.HTTPForbidden, _("Trang này không được phép dùng hộp trò chuyện "
-                                                "của xã."))
+            raise _refuse(
+                web.HTTPForbidden, _("Trang này không được phép dùng hộp trò chuyện của xã.")
+            )
         address = client_address(request, self.settings.trusted_proxies)
         return origin_key(self._origin_key, address)
 
@@ -166,8 +183,9 @@ class WebChatChannel:
 
     async def _address_busy(self, addr: str) -> bool:
         """One more request from this address this minute: over its budget?"""
-        return await self._over(f"webchat:addr:{addr}", self.settings.address_messages_per_minute,
-                                60)
+        return await self._over(
+            f"webchat:addr:{addr}", self.settings.address_messages_per_minute, 60
+        )
 
     # -- HTTP --------------------------------------------------------------------------------
     async def page(self, request: web.Request) -> web.Response:
@@ -177,35 +195,51 @@ class WebChatChannel:
         say = gettext_for(lang)
         mb = _megabytes(self.settings.max_upload_bytes)
         texts = {k: say(v).format(mb=mb) for k, v in SCRIPT_TEXTS.items()}
-        page = _PAGE_TEXT.sub(lambda m: _escape(say(PAGE_TEXTS[m.group(1)]).format(mb=mb)),
-                              self._page)
-        html = (page.replace("{{lang}}", lang)
-                .replace("{{texts}}", _escape(json.dumps(texts, ensure_ascii=False)))
-                .replace("{{commune_name}}", _escape(tenant.config.name))
-                .replace("{{commune_code}}", tenant.code)
-                .replace("{{commune_tel}}", re.sub(r"[^\d+]", "", tenant.config.phone))
-                .replace("{{commune_phone}}", _escape(tenant.config.phone))
-                .replace("{{max_upload}}", str(self.settings.max_upload_bytes)))
-        return web.Response(text=html, content_type="text/html", charset="utf-8", headers={
-            CSP: page_policy(self.settings.portal_origins), "Cache-Control": "no-cache"})
+        page = _PAGE_TEXT.sub(
+            lambda m: _escape(say(PAGE_TEXTS[m.group(1)]).format(mb=mb)), self._page
+        )
+        html = (
+            page.replace("{{lang}}", lang)
+            .replace("{{texts}}", _escape(json.dumps(texts, ensure_ascii=False)))
+            .replace("{{commune_name}}", _escape(tenant.config.name))
+            .replace("{{commune_code}}", tenant.code)
+            .replace("{{commune_tel}}", re.sub(r"[^\d+]", "", tenant.config.phone))
+            .replace("{{commune_phone}}", _escape(tenant.config.phone))
+            .replace("{{max_upload}}", str(self.settings.max_upload_bytes))
+        )
+        return web.Response(
+            text=html,
+            content_type="text/html",
+            charset="utf-8",
+            headers={CSP: page_policy(self.settings.portal_origins), "Cache-Control": "no-cache"},
+        )
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in STATIC:
             raise web.HTTPNotFound()
-        return web.Response(body=self._static[name], content_type=STATIC[name],
-                            charset="utf-8", headers={"Cache-Control": "public, max-age=86400"})
+        return web.Response(
+            body=self._static[name],
+            content_type=STATIC[name],
+            charset="utf-8",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     async def new_session(self, request: web.Request) -> web.Response:
         """A session for the page to keep (localStorage): the server's, never the client's."""
         tenant = self._tenant(request)
         addr = self._guard(request)  # the address's origin key
         if await self._over(f"webchat:new:{addr}", self.settings.sessions_per_hour, 3600):
-            raise _refuse(web.HTTPTooManyRequests, _(
-                "Có quá nhiều phiên trò chuyện mới từ mạng này. Anh/chị vui lòng thử lại sau "
-                "hoặc gọi {phone}.").format(phone=tenant.config.phone))
-        return web.json_response({"session": self.sessions.issue(tenant.code)},
-                                 headers={"Cache-Control": "no-store"})
+            raise _refuse(
+                web.HTTPTooManyRequests,
+                _(
+                    "Có quá nhiều phiên trò chuyện mới từ mạng này. Anh/chị vui lòng thử lại sau "
+                    "hoặc gọi {phone}."
+                ).format(phone=tenant.config.phone),
+            )
+        return web.json_response(
+            {"session": self.sessions.issue(tenant.code)}, headers={"Cache-Control": "no-store"}
+        )
 
     async def photo(self, request: web.Request) -> web.Response:
         """A photo for a report: JPEG or PNG by its bytes, within the size limit; stored with
@@ -214,45 +248,64 @@ class WebChatChannel:
         addr = self._guard(request)  # the address's origin key
         session = self.sessions.verify(tenant.code, request.headers.get("X-Chat-Session"))
         if session is None:
-            raise _refuse(web.HTTPUnauthorized, _("Phiên trò chuyện không hợp lệ. Anh/chị tải "
-                                                  "lại trang rồi gửi lại ảnh."))
+            raise _refuse(
+                web.HTTPUnauthorized,
+                _("Phiên trò chuyện không hợp lệ. Anh/chị tải lại trang rồi gửi lại ảnh."),
+            )
         limit = self.settings.max_upload_bytes
-        too_big = _refuse(_TooLarge, _(
-            "Ảnh quá lớn: xã nhận ảnh đến {mb} MB.").format(mb=_megabytes(limit)))
+        too_big = _refuse(
+            _TooLarge, _("Ảnh quá lớn: xã nhận ảnh đến {mb} MB.").format(mb=_megabytes(limit))
+        )
         if request.content_length is not None and request.content_length > limit:
             raise too_big
-        if (await self._address_busy(addr)
-                or await self._over(f"webchat:up:{tenant.code}:{session}",
-                                    self.settings.uploads_per_hour, 3600)
-                or await self._over(f"webchat:upaddr:{addr}",
-                                    self.settings.address_uploads_per_hour, 3600)):
-            raise _refuse(web.HTTPTooManyRequests, _(
-                "Anh/chị đã gửi nhiều ảnh, vui lòng thử lại sau ạ."))
+        if (
+            await self._address_busy(addr)
+            or await self._over(
+                f"webchat:up:{tenant.code}:{session}", self.settings.uploads_per_hour, 3600
+            )
+            or await self._over(
+                f"webchat:upaddr:{addr}", self.settings.address_uploads_per_hour, 3600
+            )
+        ):
+            raise _refuse(
+                web.HTTPTooManyRequests, _("Anh/chị đã gửi nhiều ảnh, vui lòng thử lại sau ạ.")
+            )
         data = await read_limited(request, limit)
         if data is None:
             raise too_big
         kind = photos.image_type(data)
         if kind is None:
-            raise _refuse(web.HTTPUnsupportedMediaType, _(
-                "Xã chỉ nhận ảnh chụp dạng JPEG hoặc PNG."))
+            raise _refuse(
+                web.HTTPUnsupportedMediaType, _("Xã chỉ nhận ảnh chụp dạng JPEG hoặc PNG.")
+            )
         async with self.sm() as s, s.begin():
             upload = await photos.store(s, tenant.id, session, data, kind)
-        return web.json_response({"upload": upload.token, "type": kind, "size": len(data)},
-                                 status=201)
+        return web.json_response(
+            {"upload": upload.token, "type": kind, "size": len(data)}, status=201
+        )
 
     # -- websocket ---------------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         tenant = self._tenant(request)
         addr = self._guard(request)  # the address's origin key
         if await self._address_busy(addr):
-            raise _refuse(web.HTTPTooManyRequests, _(
-                "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ."))
+            raise _refuse(
+                web.HTTPTooManyRequests,
+                _("Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ."),
+            )
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
         await ws.prepare(request)
         session, language = await self._hello(ws, tenant)
         if session is None:
-            await ws.send_json({"type": "error", "code": "session", "error": _(
-                "Phiên trò chuyện không hợp lệ hoặc đã hết hạn. Trang sẽ mở phiên mới.")})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "code": "session",
+                    "error": _(
+                        "Phiên trò chuyện không hợp lệ hoặc đã hết hạn. Trang sẽ mở phiên mới."
+                    ),
+                }
+            )
             await ws.close(code=4401, message=b"invalid session")
             return ws
         sub = await self.coord.subscribe(topic(tenant.code, session))
@@ -270,8 +323,9 @@ class WebChatChannel:
             await sub.close()
         return ws
 
-    async def _hello(self, ws: web.WebSocketResponse,
-                     tenant: Tenant) -> tuple[str | None, str | None]:
+    async def _hello(
+        self, ws: web.WebSocketResponse, tenant: Tenant
+    ) -> tuple[str | None, str | None]:
         """The first frame names the session (not the URL: addresses end up in logs), and the
         page's language if it has one. A language the bot does not answer in is refused."""
         try:
@@ -292,22 +346,33 @@ class WebChatChannel:
             if message is not None and not ws.closed:
                 await ws.send_str(message)
 
-    async def _history(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
-                       language: str | None = None) -> None:
+    async def _history(
+        self, ws: web.WebSocketResponse, tenant: Tenant, session: str, language: str | None = None
+    ) -> None:
         """Always the first frame: the conversation so far — the welcome for a new one — and
         the quick choices of the last question if the resident has not answered it yet (a
         reload must not take them away)."""
         async with self.sm() as s:
-            resident_id = (await s.execute(select(Resident.id).where(
-                Resident.commune_id == tenant.id, Resident.channel == self.name,
-                Resident.external_id == session))).scalar_one_or_none()
+            resident_id = (
+                await s.execute(
+                    select(Resident.id).where(
+                        Resident.commune_id == tenant.id,
+                        Resident.channel == self.name,
+                        Resident.external_id == session,
+                    )
+                )
+            ).scalar_one_or_none()
             rows, pending, titles = [], None, {}
             if resident_id is not None:
-                rows = (await s.execute(
-                    select(Message.direction, Message.text, Message.attachments).join(
-                        Conversation, Conversation.id == Message.conversation_id).where(
-                        Conversation.resident_id == resident_id).order_by(Message.id.desc())
-                    .limit(HISTORY))).all()
+                rows = (
+                    await s.execute(
+                        select(Message.direction, Message.text, Message.attachments)
+                        .join(Conversation, Conversation.id == Message.conversation_id)
+                        .where(Conversation.resident_id == resident_id)
+                        .order_by(Message.id.desc())
+                        .limit(HISTORY)
+                    )
+                ).all()
                 pending = await _unanswered_choices(s, resident_id)
                 titles = await _choice_titles(s, resident_id)
         messages: list[dict[str, Any]] = []
@@ -323,14 +388,17 @@ class WebChatChannel:
             else:
                 messages.append(shown)
         if not messages:
-            messages = [_shown(reply) if isinstance(reply, Choices)
-                        else {"direction": "out", "text": engine.text_of(reply)}
-                        for reply in engine.welcome(tenant.config, language or "vi",
-                                                    channel=self.name)]
+            messages = [
+                _shown(reply)
+                if isinstance(reply, Choices)
+                else {"direction": "out", "text": engine.text_of(reply)}
+                for reply in engine.welcome(tenant.config, language or "vi", channel=self.name)
+            ]
         await ws.send_json({"type": "history", "messages": messages})
 
-    async def _receive(self, ws: web.WebSocketResponse, tenant: Tenant, session: str,
-                       addr: str, data: str) -> None:
+    async def _receive(
+        self, ws: web.WebSocketResponse, tenant: Tenant, session: str, addr: str, data: str
+    ) -> None:
         try:
             msg = safejson.loads(data)
             text = str(msg.get("payload") or msg.get("text") or "").strip()
@@ -345,32 +413,52 @@ class WebChatChannel:
             return
         # the page is public: budgets per session and per address keep one client (or one
         # machine opening many sessions) from flooding the store
-        if (await self._over(f"webchat:{tenant.code}:{session}",
-                             self.settings.messages_per_minute, 60)
-                or await self._address_busy(addr)):
-            await ws.send_json({"type": "error", "error": _(
-                "Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ.")})
+        if await self._over(
+            f"webchat:{tenant.code}:{session}", self.settings.messages_per_minute, 60
+        ) or await self._address_busy(addr):
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "error": _("Anh/chị gửi nhanh quá, vui lòng chờ một phút rồi nhắn tiếp ạ."),
+                }
+            )
             return
         attachments = await self._attachments(tenant, session, raw_attachments)
         if attachments is None:
-            await ws.send_json({"type": "error", "error": _(
-                "Ảnh hoặc vị trí gửi kèm không hợp lệ.")})
+            await ws.send_json(
+                {"type": "error", "error": _("Ảnh hoặc vị trí gửi kèm không hợp lệ.")}
+            )
             return
         if (not text and not attachments) or len(text) > MAX_TEXT:
-            await ws.send_json({"type": "error", "error": _(
-                "Tin nhắn cần có từ 1 đến 2.000 ký tự.")})
+            await ws.send_json(
+                {"type": "error", "error": _("Tin nhắn cần có từ 1 đến 2.000 ký tự.")}
+            )
             return
-        new_id = await self.events.insert(dict(
-            commune_id=tenant.id, channel=self.name, event_name="webchat_text",
-            dedupe_key=f"web:{session}:{client_id}", external_user_id=session,
-            payload={"text": text, "session": session, "attachments": attachments,
-                     "origin": addr, **({"language": language} if language else {})},
-            received_at=utcnow(), status="received", attempts=0))
+        new_id = await self.events.insert(
+            dict(
+                commune_id=tenant.id,
+                channel=self.name,
+                event_name="webchat_text",
+                dedupe_key=f"web:{session}:{client_id}",
+                external_user_id=session,
+                payload={
+                    "text": text,
+                    "session": session,
+                    "attachments": attachments,
+                    "origin": addr,
+                    **({"language": language} if language else {}),
+                },
+                received_at=utcnow(),
+                status="received",
+                attempts=0,
+            )
+        )
         if new_id is not None:
             await self.coord.publish(EVENTS_TOPIC)
 
-    async def _attachments(self, tenant: Tenant, session: str,
-                           raw: object) -> list[dict[str, Any]] | None:
+    async def _attachments(
+        self, tenant: Tenant, session: str, raw: object
+    ) -> list[dict[str, Any]] | None:
         """What the page may attach: a photo this session uploaded, or a location the
         resident chose to send. Anything else (None) refuses the message."""
         if raw is None or raw == []:
@@ -396,39 +484,57 @@ class WebChatChannel:
                 long = _number(where.get("longitude") if isinstance(where, dict) else None, 180)
                 if lat is None or long is None:
                     return None
-                out.append({"type": "location",
-                            "payload": {"coordinates": {"latitude": lat, "longitude": long}}})
+                out.append(
+                    {
+                        "type": "location",
+                        "payload": {"coordinates": {"latitude": lat, "longitude": long}},
+                    }
+                )
             else:
                 return None
         return out
 
     def to_inbound(self, row: InboundEvent) -> Inbound:
-        return Inbound(kind="message", user_id=row.external_user_id,
-                       text=row.payload.get("text") or None,
-                       attachments=list(row.payload.get("attachments") or []),
-                       origin=row.payload.get("origin"),
-                       language=row.payload.get("language"))
+        return Inbound(
+            kind="message",
+            user_id=row.external_user_id,
+            text=row.payload.get("text") or None,
+            attachments=list(row.payload.get("attachments") or []),
+            origin=row.payload.get("origin"),
+            language=row.payload.get("language"),
+        )
 
     async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
-        await self.coord.publish(topic(tenant.code, row.recipient),
-                                 json.dumps({"type": "reply", **_wire(row.kind, row.payload)},
-                                            ensure_ascii=False))
+        await self.coord.publish(
+            topic(tenant.code, row.recipient),
+            json.dumps({"type": "reply", **_wire(row.kind, row.payload)}, ensure_ascii=False),
+        )
         return Delivered()
 
 
 async def _unanswered_choices(s, resident_id: int):  # type: ignore[no-untyped-def]
     """The resident's last message from us, if it is a question with quick choices sent after
     their own last message."""
-    last = (await s.execute(select(OutboundMessage.kind, OutboundMessage.payload,
-                                   OutboundMessage.created_at).where(
-        OutboundMessage.resident_id == resident_id,
-        OutboundMessage.status.not_in(["cancelled", "failed"]))
-        .order_by(OutboundMessage.id.desc()).limit(1))).first()
+    last = (
+        await s.execute(
+            select(OutboundMessage.kind, OutboundMessage.payload, OutboundMessage.created_at)
+            .where(
+                OutboundMessage.resident_id == resident_id,
+                OutboundMessage.status.not_in(["cancelled", "failed"]),
+            )
+            .order_by(OutboundMessage.id.desc())
+            .limit(1)
+        )
+    ).first()
     if last is None or last.kind != "choices":
         return None
-    said = (await s.execute(select(func.max(Message.created_at)).join(
-        Conversation, Conversation.id == Message.conversation_id).where(
-        Conversation.resident_id == resident_id, Message.direction == "in"))).scalar()
+    said = (
+        await s.execute(
+            select(func.max(Message.created_at))
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.resident_id == resident_id, Message.direction == "in")
+        )
+    ).scalar()
     if said is not None and said > last.created_at:
         return None
     return from_payload(last.kind, last.payload)
@@ -436,22 +542,41 @@ async def _unanswered_choices(s, resident_id: int):  # type: ignore[no-untyped-d
 
 async def _choice_titles(s, resident_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Payload → title of the choices recently offered to the resident."""
-    offered = (await s.execute(select(OutboundMessage.payload).where(
-        OutboundMessage.resident_id == resident_id, OutboundMessage.kind == "choices")
-        .order_by(OutboundMessage.id.desc()).limit(HISTORY))).scalars().all()
+    offered = (
+        (
+            await s.execute(
+                select(OutboundMessage.payload)
+                .where(
+                    OutboundMessage.resident_id == resident_id, OutboundMessage.kind == "choices"
+                )
+                .order_by(OutboundMessage.id.desc())
+                .limit(HISTORY)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return {o["payload"]: o["title"] for p in reversed(offered) for o in p.get("options", [])}
 
 
 def _shown(choices: Choices) -> dict[str, Any]:
-    return {"direction": "out", "text": choices.text,
-            "options": [{"title": o.title, "payload": o.payload} for o in choices.options]}
+    return {
+        "direction": "out",
+        "text": choices.text,
+        "options": [{"title": o.title, "payload": o.payload} for o in choices.options],
+    }
 
 
 def _attached(attachments: list[dict[str, Any]] | None) -> str:
     kinds = {a.get("type") for a in attachments or []}
-    return ", ".join(label for kind, label in (("image", "Ảnh đã gửi"),
-                                               ("location", "Vị trí đã gửi"))
-                     if kind in kinds) or "(tệp đính kèm)"
+    return (
+        ", ".join(
+            label
+            for kind, label in (("image", "Ảnh đã gửi"), ("location", "Vị trí đã gửi"))
+            if kind in kinds
+        )
+        or "(tệp đính kèm)"
+    )
 
 
 def _number(value: object, bound: float) -> float | None:
@@ -470,5 +595,6 @@ def _wire(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _escape(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )

@@ -53,14 +53,16 @@ class Sessions:
 
 def client_address(request: web.Request, trusted: Sequence[IpNetwork]) -> str:
     """The client's address as the service can vouch for it (see the module's docstring)."""
-    peer = _ip((request.transport.get_extra_info("peername") or ("",))[0]
-               if request.transport else "")
+    peer = _ip(
+        (request.transport.get_extra_info("peername") or ("",))[0] if request.transport else ""
+    )
     if peer is None:
         return "unknown"
     address = peer
     if _within(peer, trusted):
-        hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", [])
-                for h in v.split(",")]
+        hops = [
+            h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")
+        ]
         for hop in reversed(hops):
             ip = _ip(hop)
             if ip is None:
@@ -76,7 +78,7 @@ def client_address(request: web.Request, trusted: Sequence[IpNetwork]) -> str:
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
-        text = text[1:text.index("]")]
+        text = text[1 : text.index("]")]
     elif text.count(":") == 1:  # "203.0.113.7:443"
         text = text.partition(":")[0]
     try:
@@ -88,8 +90,9 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return ip
 
 
-def _within(ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
-            networks: Sequence[IpNetwork]) -> bool:
+def _within(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Sequence[IpNetwork]
+) -> bool:
     return any(ip.version == n.version and ip in n for n in networks)
 
 

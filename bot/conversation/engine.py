@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot import i18n
 from bot.config import Commune
 from bot.conversation import answers, erasure, rules
 from bot.conversation import village as village_chat
@@ -17,10 +18,9 @@ from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
 from bot.feedback import triage
 from bot.feedback.categories import guess as guess_category
-from bot import i18n
 from bot.i18n import _, in_language_argument, use_language
-from bot.timeutil import to_vn, utcnow
 from bot.nlu.backends import Understanding, understand_embedded
+from bot.timeutil import to_vn, utcnow
 
 CONFIDENCE_THRESHOLD = 0.4  # below: a clarifying question (chosen on docs/nlu-eval.md)
 CLARIFY_FLOOR = 0.1  # intents offered as "did you mean" must have at least this probability
@@ -37,6 +37,7 @@ PHOTO_AFTER_FILING_S = 30 * 60  # a photo alone this soon after filing belongs t
 @dataclass(frozen=True)
 class NoticeSummary:
     """A notice the commune has sent and that still holds, as the chat shows it."""
+
     headline: str
     sent_at: datetime
     village_ids: tuple[int, ...] = ()
@@ -71,9 +72,11 @@ def text_of(reply: Reply) -> str:
 
 
 def _menu() -> tuple[Choice, ...]:
-    return (Choice(_("Giờ làm việc"), "/office_hours"),
-            Choice(_("Địa chỉ, điện thoại"), "/office_contact"),
-            Choice(_("Gặp cán bộ"), "/talk_to_staff"))
+    return (
+        Choice(_("Giờ làm việc"), "/office_hours"),
+        Choice(_("Địa chỉ, điện thoại"), "/office_contact"),
+        Choice(_("Gặp cán bộ"), "/talk_to_staff"),
+    )
 
 
 def _from_choice(text: str, state: dict[str, Any]) -> str | None:
@@ -98,9 +101,15 @@ def needs_nlu(text: str | None, state: dict[str, Any] | None) -> bool:
     return bool(text and text.strip()) and _from_choice(text or "", state or {}) is None
 
 
-def answer(commune: Commune, intent: str, parse: Parse,
-           now: datetime | None = None, notices: Sequence[NoticeSummary] = (),
-           channel: str = "zalo", topics: Sequence[tuple[str, bool]] = ()) -> list[Reply]:
+def answer(
+    commune: Commune,
+    intent: str,
+    parse: Parse,
+    now: datetime | None = None,
+    notices: Sequence[NoticeSummary] = (),
+    channel: str = "zalo",
+    topics: Sequence[tuple[str, bool]] = (),
+) -> list[Reply]:
     """What the bot says for an understood intent, from the commune's own facts (worded for
     the ``channel`` the resident is on). ``topics``: for (un)subscribing, each topic the
     resident named with their choice."""
@@ -113,9 +122,19 @@ def answer(commune: Commune, intent: str, parse: Parse,
     if intent == "health_station":
         return [Text(answers.health_station(commune))]
     if intent in ("subscribe", "unsubscribe") and topics:
-        return [Text(" ".join(answers.render(f"{'subscribe' if on else 'unsubscribe'}_topic",
-                                             commune, topic=topic, channel=channel)[0]
-                              for topic, on in topics))]
+        return [
+            Text(
+                " ".join(
+                    answers.render(
+                        f"{'subscribe' if on else 'unsubscribe'}_topic",
+                        commune,
+                        topic=topic,
+                        channel=channel,
+                    )[0]
+                    for topic, on in topics
+                )
+            )
+        ]
     if intent == "latest_notices" and notices:
         header, _menu_ = answers.render("latest_notices_list", commune)
         lines = [f"• {to_vn(n.sent_at):%d/%m}: {n.headline}" for n in notices[:5]]
@@ -125,14 +144,26 @@ def answer(commune: Commune, intent: str, parse: Parse,
     if intent in ("subscribe", "unsubscribe") and topic:
         situation = f"{intent}_topic"
     elif intent == "change_language" and language:
-        situation = ("language_vi" if language == "vi" else "language_replies"
-                     if language in i18n.available() else "language_set"
-                     if _offered(commune, language) else "language_not_offered")
+        situation = (
+            "language_vi"
+            if language == "vi"
+            else "language_replies"
+            if language in i18n.available()
+            else "language_set"
+            if _offered(commune, language)
+            else "language_not_offered"
+        )
         if _offered(commune, language):  # said in the language chosen
             said_in = language
     with use_language(said_in):
-        text, menu = answers.render(situation, commune, village=_entity(parse, "village"),
-                                    topic=topic, language=language, channel=channel)
+        text, menu = answers.render(
+            situation,
+            commune,
+            village=_entity(parse, "village"),
+            topic=topic,
+            language=language,
+            channel=channel,
+        )
         return [Choices(text, _menu())] if menu else [Text(text)]
 
 
@@ -140,16 +171,22 @@ def _entity(parse: Parse, name: str) -> str | None:
     return next((e["value"] for e in parse.entities if e["entity"] == name), None)
 
 
-def effects_of(commune: Commune, intent: str, parse: Parse,
-               topics: Sequence[tuple[str, bool]] = ()) -> list[dict[str, Any]]:
+def effects_of(
+    commune: Commune, intent: str, parse: Parse, topics: Sequence[tuple[str, bool]] = ()
+) -> list[dict[str, Any]]:
     """What the caller records: a topic (un)subscribed (``*``: everything; several when the
     resident named several, each with its own choice), a language chosen (one the commune
     publishes in)."""
     if intent in ("subscribe", "unsubscribe") and topics:
         return [{"kind": "topic", "topic": topic, "subscribed": on} for topic, on in topics]
     if intent in ("subscribe", "unsubscribe"):
-        return [{"kind": "topic", "topic": _entity(parse, "topic") or "*",
-                 "subscribed": intent == "subscribe"}]
+        return [
+            {
+                "kind": "topic",
+                "topic": _entity(parse, "topic") or "*",
+                "subscribed": intent == "subscribe",
+            }
+        ]
     language = _entity(parse, "language")
     if intent == "change_language" and language and _offered(commune, language):
         return [{"kind": "language", "language": language}]
@@ -163,13 +200,21 @@ def _offered(commune: Commune, language: str) -> bool:
 
 
 @in_language_argument
-def respond(commune: Commune, text: str | None, *, language: str = "vi",
-            state: dict[str, Any] | None = None, attachments: list[dict[str, Any]] | None = None,
-            now: datetime | None = None,
-            understood: Understanding | None = None,
-            notices: Sequence[NoticeSummary] = (),
-            pending_rating: str | None = None, resident_village: str | None = None,
-            handoff_after: int = 2, channel: str = "zalo") -> TurnResult:
+def respond(
+    commune: Commune,
+    text: str | None,
+    *,
+    language: str = "vi",
+    state: dict[str, Any] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    now: datetime | None = None,
+    understood: Understanding | None = None,
+    notices: Sequence[NoticeSummary] = (),
+    pending_rating: str | None = None,
+    resident_village: str | None = None,
+    handoff_after: int = 2,
+    channel: str = "zalo",
+) -> TurnResult:
     """``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
     Rasa backend is reached asynchronously); without it the embedded engine reads the text.
     ``notices``: the commune's current notices for this resident, newest first.
@@ -186,8 +231,9 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
     if erase is not None:
         state.pop("choices", None)
         if erase:  # the caller erases, then says so
-            return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
-                              [{"kind": "erase"}])
+            return TurnResult(
+                Parse("delete_my_data_confirmed", 1.0), [], state, None, [{"kind": "erase"}]
+            )
         return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept()], state)
     reread = False  # the words of a message already triaged, read again as a normal message
     if (asked := state.pop("triage", None)) is not None:  # "is it happening now?"
@@ -196,8 +242,7 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             state.pop("choices", None)
         if said:
             found = triage.Assessment("emergency", asked["p"], asked["kind"])
-            return _emergency(commune, asked["text"], found, state, resident_village, None,
-                              now_s)
+            return _emergency(commune, asked["text"], found, state, resident_village, None, now_s)
         if said is False:  # not urgent: the first words carry on as a report or a question
             text, attachments, understood, reread = asked["text"], None, None, True
     suggested = state.pop("village_suggested", None)  # asked "ở thôn X phải không?" just now
@@ -238,40 +283,64 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         else:
             found = None if reread or not _words_to_read(text) else triage.assess(text)
             if found is not None and found.level != "routine":  # a danger told mid-form
-                return _triaged(commune, text, found, state, resident_village, understood,
-                                now_s)
+                return _triaged(commune, text, found, state, resident_village, understood, now_s)
             result = _report_step(commune, text, attachments, state, understood, now_s)
             result.triage = found
             if not _asks_else(text, understood) or not (
-                    form.get("asking") in _TAKES_ANY_TEXT or _stuck(form, result)):
+                form.get("asking") in _TAKES_ANY_TEXT or _stuck(form, result)
+            ):
                 return result
             # not an answer to the form's question, but something else the resident asks:
             # answered as usual, then the form's question again (the form stays open)
-            aside = respond(commune, text, language=language,
-                            state={k: v for k, v in state.items()
-                                   if k not in ("report", "choices")},
-                            now=now, understood=understood, notices=notices,
-                            pending_rating=None, resident_village=resident_village,
-                            handoff_after=handoff_after, channel=channel)
-            if aside.parse.intent in _LEAVES_FORM \
-                    or any(e["kind"] == "handoff" for e in aside.effects):
+            aside = respond(
+                commune,
+                text,
+                language=language,
+                state={k: v for k, v in state.items() if k not in ("report", "choices")},
+                now=now,
+                understood=understood,
+                notices=notices,
+                pending_rating=None,
+                resident_village=resident_village,
+                handoff_after=handoff_after,
+                channel=channel,
+            )
+            if aside.parse.intent in _LEAVES_FORM or any(
+                e["kind"] == "handoff" for e in aside.effects
+            ):
                 return aside  # erasure asked, or staff take over: the form is left behind
             waiting, again = report_form.ask_again(commune, {**form, "at": now_s})
             aside.state["report"] = waiting  # an aside is not an answer, nor a try
-            aside.state["choices"] = [c.payload for r in again if isinstance(r, Choices)
-                                      for c in r.options]
-            aside.then = [Text(_("Về phản ánh anh/chị đang gửi dở (nhắn HỦY nếu muốn dừng):")),
-                          *again]
+            aside.state["choices"] = [
+                c.payload for r in again if isinstance(r, Choices) for c in r.options
+            ]
+            aside.then = [
+                Text(_("Về phản ánh anh/chị đang gửi dở (nhắn HỦY nếu muốn dừng):")),
+                *again,
+            ]
             return aside
     if not text or not text.strip():
         if attachments:
             kinds = {a.get("type") for a in attachments}
-            what = (_("vị trí") if kinds == {"location"} else _("ảnh") if kinds <= {"image", "gif"}
-                    else _("tệp"))
-            return TurnResult(Parse("attachment", 1.0),
-                              [Text(_("Cảm ơn anh/chị đã gửi {what}. Anh/chị vui lòng nhắn thêm "
-                                      "vài chữ cho biết cần xã hỗ trợ việc gì ạ.").format(what=what))],
-                              state)
+            what = (
+                _("vị trí")
+                if kinds == {"location"}
+                else _("ảnh")
+                if kinds <= {"image", "gif"}
+                else _("tệp")
+            )
+            return TurnResult(
+                Parse("attachment", 1.0),
+                [
+                    Text(
+                        _(
+                            "Cảm ơn anh/chị đã gửi {what}. Anh/chị vui lòng nhắn thêm "
+                            "vài chữ cho biết cần xã hỗ trợ việc gì ạ."
+                        ).format(what=what)
+                    )
+                ],
+                state,
+            )
         return TurnResult(Parse("nlu_fallback", 0.0), [], state)
 
     typed = village_chat.picked(text, state)
@@ -293,8 +362,12 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         if other is not None:  # "tôi ở thôn X, đường bị hỏng": the road is the matter
             intent, ranked = other.parse.intent, other.ranked
             parse = Parse(intent, other.parse.confidence, parse.entities)
-    if intent == "nlu_fallback" and ranked and ranked[0].intent == "report_issue" \
-            and guess_category(text):
+    if (
+        intent == "nlu_fallback"
+        and ranked
+        and ranked[0].intent == "report_issue"
+        and guess_category(text)
+    ):
         intent = "report_issue"  # unsure, but the words name a matter to report: take it
     rule = None
     if not chosen:  # what the words make certain (bot/conversation/rules.py)
@@ -312,22 +385,42 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
             extra = [{"kind": "handoff", "reason": "misunderstood"}]
             state["misses"] = 0
         else:
-            options = [Choice(_(answers.TITLES[r.intent]), "/" + r.intent) for r in ranked
-                       if r.intent in answers.TITLES and r.intent not in NEVER_GUESSED
-                       and r.confidence >= CLARIFY_FLOOR][:3]
+            options = [
+                Choice(_(answers.TITLES[r.intent]), "/" + r.intent)
+                for r in ranked
+                if r.intent in answers.TITLES
+                and r.intent not in NEVER_GUESSED
+                and r.confidence >= CLARIFY_FLOOR
+            ][:3]
             if options:
                 if all(o.payload != "/talk_to_staff" for o in options):
                     options.append(Choice(_("Gặp cán bộ"), "/talk_to_staff"))
-                replies = [Choices(_("Xin lỗi, tôi chưa chắc đã hiểu. Có phải anh/chị muốn "
-                                     "hỏi:"), tuple(options))]
+                replies = [
+                    Choices(
+                        _("Xin lỗi, tôi chưa chắc đã hiểu. Có phải anh/chị muốn hỏi:"),
+                        tuple(options),
+                    )
+                ]
             else:
-                replies = [Choices(_("Xin lỗi, tôi chưa hiểu câu hỏi của anh/chị. Anh/chị có "
-                                     "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"), _menu())]
+                replies = [
+                    Choices(
+                        _(
+                            "Xin lỗi, tôi chưa hiểu câu hỏi của anh/chị. Anh/chị có "
+                            "thể chọn một mục dưới đây hoặc hỏi cán bộ xã:"
+                        ),
+                        _menu(),
+                    )
+                ]
     elif intent == "report_issue":
         state["misses"] = 0
         form, replies = report_form.start(
-            commune, text, parse.entities, resident_village, now_s,
-            category="utilities" if rule == "outage_now" else None)
+            commune,
+            text,
+            parse.entities,
+            resident_village,
+            now_s,
+            category="utilities" if rule == "outage_now" else None,
+        )
         if form.get("asking") is None:  # an emergency told in full: filed at once
             extra = [{"kind": "ticket", **report_form.report_of(form)}]
         else:
@@ -340,37 +433,62 @@ def respond(commune: Commune, text: str | None, *, language: str = "vi",
         replies, extra = [], [{"kind": "handoff", "reason": "asked"}]
     elif suggested and intent in ("affirm", "deny"):  # "có" / "không" to the suggestion
         state["misses"] = 0
-        replies, extra = village_chat.chosen(commune, suggested if intent == "affirm"
-                                             else village_chat.ASK)
+        replies, extra = village_chat.chosen(
+            commune, suggested if intent == "affirm" else village_chat.ASK
+        )
     elif intent == "set_village":
         state["misses"] = 0
         replies, extra = village_chat.said(commune, text)
     else:
         state["misses"] = 0
-        topics = (rules.topic_choices(text, intent, _topics_in)
-                  if intent in ("subscribe", "unsubscribe") and not chosen else [])
+        topics = (
+            rules.topic_choices(text, intent, _topics_in)
+            if intent in ("subscribe", "unsubscribe") and not chosen
+            else []
+        )
         replies = answer(commune, intent, parse, now, notices, channel, topics)
         if intent == "delete_my_data":  # asked first: only a yes erases
             replies = [erasure.question()]
             erasure.ask(state, now_s)
         if intent == "unsubscribe" and rules.mentions_erasure(text):  # "xóa số tôi đi, …"
-            replies = [Text("\n".join([*map(text_of, replies), _(
-                "Thông tin của anh/chị vẫn được giữ để xã liên hệ khi cần. Muốn xóa thông tin, "
-                "anh/chị nhắn: \"xóa thông tin của tôi\".")]))]
+            replies = [
+                Text(
+                    "\n".join(
+                        [
+                            *map(text_of, replies),
+                            _(
+                                "Thông tin của anh/chị vẫn được giữ để xã liên hệ khi cần. Muốn xóa thông tin, "
+                                'anh/chị nhắn: "xóa thông tin của tôi".'
+                            ),
+                        ]
+                    )
+                )
+            ]
         if not chosen and rules.bereaved(text):
             replies = _with_condolence(replies)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
     state["last_intent"] = intent
-    return TurnResult(Parse(intent, parse.confidence, parse.entities), replies, state,
-                      understood.backend if understood else None,
-                      effects_of(commune, intent, parse, topics) + extra, found)
+    return TurnResult(
+        Parse(intent, parse.confidence, parse.entities),
+        replies,
+        state,
+        understood.backend if understood else None,
+        effects_of(commune, intent, parse, topics) + extra,
+        found,
+    )
 
 
-def _triaged(commune: Commune, text: str, found: triage.Assessment, state: dict[str, Any],
-             resident_village: str | None, understood: Understanding | None,
-             now_s: float) -> TurnResult:
+def _triaged(
+    commune: Commune,
+    text: str,
+    found: triage.Assessment,
+    state: dict[str, Any],
+    resident_village: str | None,
+    understood: Understanding | None,
+    now_s: float,
+) -> TurnResult:
     """A message the triage did not find routine: a sure emergency is filed at once; an
     unsure one gets one short question (Có/Không), its words kept for the answer."""
     if found.emergency:
@@ -378,13 +496,20 @@ def _triaged(commune: Commune, text: str, found: triage.Assessment, state: dict[
     question = triage.question()
     state["triage"] = {"text": text, "kind": found.kind, "p": found.probability, "at": now_s}
     state["choices"] = [c.payload for c in question.options]
-    return TurnResult(Parse("emergency_check", found.probability), [question], state, None, [],
-                      found)
+    return TurnResult(
+        Parse("emergency_check", found.probability), [question], state, None, [], found
+    )
 
 
-def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dict[str, Any],
-               resident_village: str | None, understood: Understanding | None,
-               now_s: float) -> TurnResult:
+def _emergency(
+    commune: Commune,
+    text: str,
+    found: triage.Assessment,
+    state: dict[str, Any],
+    resident_village: str | None,
+    understood: Understanding | None,
+    now_s: float,
+) -> TurnResult:
     """File an emergency now (the leaders are alerted) and tell the resident the number to
     call and what to do first; the caller adds the code. Another alarm in the same category
     just after one was filed is added to that ticket instead of filing a second one."""
@@ -394,20 +519,39 @@ def _emergency(commune: Commune, text: str, found: triage.Assessment, state: dic
     state["misses"] = 0
     advice = [triage.advice(found.kind, commune)]
     filed = state.get("emergency") or {}
-    if filed.get("category") == found.category \
-            and now_s - float(filed.get("at") or 0) <= triage.FOLLOW_UP_S:
-        return TurnResult(Parse("report_emergency", found.probability), advice, state, None,
-                          [{"kind": "ticket_note", "code": filed["code"], "text": text,
-                            "why": "emergency"}], found)
+    if (
+        filed.get("category") == found.category
+        and now_s - float(filed.get("at") or 0) <= triage.FOLLOW_UP_S
+    ):
+        return TurnResult(
+            Parse("report_emergency", found.probability),
+            advice,
+            state,
+            None,
+            [{"kind": "ticket_note", "code": filed["code"], "text": text, "why": "emergency"}],
+            found,
+        )
     understood = understood or understand_embedded(text, village_names(commune))
-    new, _questions = report_form.start(commune, text, understood.parse.entities,
-                                        form.get("village") or resident_village, now_s,
-                                        category=found.category, emergency=True)
+    new, _questions = report_form.start(
+        commune,
+        text,
+        understood.parse.entities,
+        form.get("village") or resident_village,
+        now_s,
+        category=found.category,
+        emergency=True,
+    )
     if form.get("description") and form["description"] != text:  # told earlier in the form
         new["description"] = f"{form['description']}\n{text}"
     effect = {"kind": "ticket", **report_form.report_of(new), "emergency_kind": found.kind}
-    return TurnResult(Parse("report_emergency", found.probability), advice, state,
-                      understood.backend, [effect], found)
+    return TurnResult(
+        Parse("report_emergency", found.probability),
+        advice,
+        state,
+        understood.backend,
+        [effect],
+        found,
+    )
 
 
 #: what a message may say besides where the resident lives without being the matter itself
@@ -424,8 +568,9 @@ def _besides_village(commune: Commune, text: str) -> Understanding | None:
     if other.parse.intent not in _ASIDES and other.parse.confidence >= CONFIDENCE_THRESHOLD:
         return other
     if guess_category(rest):  # unsure, but the words name a matter to report
-        return Understanding(Parse("report_issue", other.parse.confidence), other.ranked,
-                             other.backend)
+        return Understanding(
+            Parse("report_issue", other.parse.confidence), other.ranked, other.backend
+        )
     return None
 
 
@@ -444,6 +589,7 @@ def _village_turn(commune: Commune, choice: str, state: dict[str, Any]) -> TurnR
 def _topics_in(text: str) -> list[str]:
     """The notice topics a piece of text names (the NLU's own entity extractor)."""
     from bot.nlu.embedded import default_engine
+
     return [e["value"] for e in default_engine().entities(text, ()) if e["entity"] == "topic"]
 
 
@@ -454,9 +600,12 @@ def _with_condolence(replies: list[Reply]) -> list[Reply]:
     return [Text(" ".join([condolence, *texts[:1]])), *map(Text, texts[1:])]
 
 
-def _note_for_reopened(note_for: dict[str, Any] | None, text: str | None,
-                       attachments: list[dict[str, Any]] | None,
-                       now_s: float) -> dict[str, Any] | None:
+def _note_for_reopened(
+    note_for: dict[str, Any] | None,
+    text: str | None,
+    attachments: list[dict[str, Any]] | None,
+    now_s: float,
+) -> dict[str, Any] | None:
     """The resident's message right after reopening a ticket, as a note on it — unless it is a
     tapped choice (answered as usual) or came more than a day later (a new matter)."""
     said = (text or "").strip()
@@ -464,27 +613,48 @@ def _note_for_reopened(note_for: dict[str, Any] | None, text: str | None,
         return None
     if said.startswith("/") or not (said or attachments):
         return None
-    return {"kind": "ticket_note", "code": note_for["code"], "text": said,
-            "attachments": list(attachments or []), "why": "reopened"}
+    return {
+        "kind": "ticket_note",
+        "code": note_for["code"],
+        "text": said,
+        "attachments": list(attachments or []),
+        "why": "reopened",
+    }
 
 
-def _photo_for_filed(state: dict[str, Any], text: str | None,
-                     attachments: list[dict[str, Any]] | None,
-                     now_s: float) -> dict[str, Any] | None:
+def _photo_for_filed(
+    state: dict[str, Any], text: str | None, attachments: list[dict[str, Any]] | None, now_s: float
+) -> dict[str, Any] | None:
     """A photo or a map pin alone, sent soon after a ticket was filed (while the consent or
     phone question may still wait): added to that ticket, not read as a new matter."""
     filed = state.get("filed") or {}
-    if not attachments or (text or "").strip() or state.get("report") or not filed \
-            or now_s - float(filed.get("at") or 0) > PHOTO_AFTER_FILING_S:
+    if (
+        not attachments
+        or (text or "").strip()
+        or state.get("report")
+        or not filed
+        or now_s - float(filed.get("at") or 0) > PHOTO_AFTER_FILING_S
+    ):
         return None
-    return {"kind": "ticket_note", "code": filed["code"], "text": "",
-            "attachments": list(attachments), "why": "attachment"}
+    return {
+        "kind": "ticket_note",
+        "code": filed["code"],
+        "text": "",
+        "attachments": list(attachments),
+        "why": "attachment",
+    }
 
 
 @in_language_argument
-def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi",
-                     understood: Understanding | None = None, now: datetime | None = None,
-                     channel: str = "zalo") -> TurnResult | None:
+def while_with_staff(
+    commune: Commune,
+    text: str | None,
+    *,
+    language: str = "vi",
+    understood: Understanding | None = None,
+    now: datetime | None = None,
+    channel: str = "zalo",
+) -> TurnResult | None:
     """While staff have the conversation: the bot's answer when it is sure of one it may give
     (a ticket's status, office hours, the contact card, the health station), else None — the
     message waits for staff. (Emergencies are the caller's, before this.)"""
@@ -492,8 +662,9 @@ def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi"
         return None
     understood = understood or understand_embedded(text or "", village_names(commune))
     parse = understood.parse
-    intent, rule = rules.decide(parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD
-                                else "nlu_fallback", text)
+    intent, rule = rules.decide(
+        parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback", text
+    )
     code = _entity(parse, "ticket_code")
     if code:
         intent = "ticket_status"
@@ -502,16 +673,28 @@ def while_with_staff(commune: Commune, text: str | None, *, language: str = "vi"
         return None
     reading = Parse(intent, parse.confidence, parse.entities)
     if intent == "ticket_status":
-        return TurnResult(reading, [], {}, understood.backend,
-                          [{"kind": "ticket_status", "code": code}])
-    return TurnResult(reading, answer(commune, intent, parse, now, channel=channel), {}, understood.backend)
+        return TurnResult(
+            reading, [], {}, understood.backend, [{"kind": "ticket_status", "code": code}]
+        )
+    return TurnResult(
+        reading, answer(commune, intent, parse, now, channel=channel), {}, understood.backend
+    )
 
 
 #: asides after which the report form is not taken up again
 _LEAVES_FORM = {"delete_my_data", "talk_to_staff"}
 #: what a message may be read as while it still answers the report form's question
-_FORM_TALK = {"report_issue", "nlu_fallback", "affirm", "deny", "thanks", "greet",
-              "out_of_scope", "set_village", "goodbye"}
+_FORM_TALK = {
+    "report_issue",
+    "nlu_fallback",
+    "affirm",
+    "deny",
+    "thanks",
+    "greet",
+    "out_of_scope",
+    "set_village",
+    "goodbye",
+}
 
 
 #: form questions whose answer may be any text (a photo's "no, but…" adds to the description)
@@ -521,8 +704,7 @@ _TAKES_ANY_TEXT = {"media"}
 def _stuck(form: dict[str, Any], result: TurnResult) -> bool:
     """Whether a message left the report form where it was: its question still unanswered."""
     after = result.state.get("report")
-    return after is not None and after.get("asking") == form.get("asking") \
-        and not result.effects
+    return after is not None and after.get("asking") == form.get("asking") and not result.effects
 
 
 def _asks_else(text: str | None, understood: Understanding | None) -> bool:
@@ -530,16 +712,23 @@ def _asks_else(text: str | None, understood: Understanding | None) -> bool:
     status, erasure, a person…)."""
     if not _words_to_read(text) or understood is None:
         return False
-    intent, _r = rules.decide(understood.parse.intent, text or "") \
-        if understood.parse.confidence >= CONFIDENCE_THRESHOLD else ("nlu_fallback", None)
+    intent, _r = (
+        rules.decide(understood.parse.intent, text or "")
+        if understood.parse.confidence >= CONFIDENCE_THRESHOLD
+        else ("nlu_fallback", None)
+    )
     return intent not in _FORM_TALK
 
 
 @in_language_argument
-def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
-                             language: str = "vi", understood: Understanding | None = None,
-                             now: datetime | None = None
-                             ) -> tuple[TurnResult | None, dict[str, Any]]:
+def erasure_while_with_staff(
+    state: dict[str, Any] | None,
+    text: str | None,
+    *,
+    language: str = "vi",
+    understood: Understanding | None = None,
+    now: datetime | None = None,
+) -> tuple[TurnResult | None, dict[str, Any]]:
     """While staff have the conversation (a handoff, or staff writing from Zalo's OA Manager)
     a request to erase is still the bot's: the question when the words surely ask for it, the
     erasure on a yes to it. (None, state): the message is staff's. The state comes back either
@@ -550,8 +739,9 @@ def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
     if said is not None:
         state.pop("choices", None)
         if said:
-            return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None,
-                              [{"kind": "erase"}]), state
+            return TurnResult(
+                Parse("delete_my_data_confirmed", 1.0), [], state, None, [{"kind": "erase"}]
+            ), state
         return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept()], state), state
     if not _words_to_read(text):
         return None, state
@@ -562,8 +752,9 @@ def erasure_while_with_staff(state: dict[str, Any] | None, text: str | None, *,
     question = erasure.question()
     erasure.ask(state, now_s)
     state["choices"] = [c.payload for c in question.options]
-    return TurnResult(Parse(intent, understood.parse.confidence), [question], state,
-                      understood.backend), state
+    return TurnResult(
+        Parse(intent, understood.parse.confidence), [question], state, understood.backend
+    ), state
 
 
 def _words_to_read(text: str | None) -> bool:
@@ -576,21 +767,34 @@ def _asks_for_staff(text: str | None, understood: Understanding | None) -> bool:
     """Words that leave a report form: "cho tôi gặp cán bộ", "xóa thông tin của tôi"."""
     if not _words_to_read(text) or understood is None:
         return False
-    return understood.parse.intent in ("talk_to_staff", "delete_my_data") \
+    return (
+        understood.parse.intent in ("talk_to_staff", "delete_my_data")
         and understood.parse.confidence >= 0.8
+    )
 
 
-def _report_step(commune: Commune, text: str | None, attachments: list[dict[str, Any]] | None,
-                 state: dict[str, Any], understood: Understanding | None,
-                 now_s: float) -> TurnResult:
+def _report_step(
+    commune: Commune,
+    text: str | None,
+    attachments: list[dict[str, Any]] | None,
+    state: dict[str, Any],
+    understood: Understanding | None,
+    now_s: float,
+) -> TurnResult:
     """The resident is filling in a report: their message answers the form's question."""
     entities: list[dict[str, Any]] = []
     if text and text.strip() and not text.strip().startswith("/"):
         understood = understood or understand_embedded(text, commune.villages)
         entities = understood.parse.entities
-    form, replies, report = report_form.step(commune, dict(state["report"]), text, attachments,
-                                             entities, list(state.pop("choices", None) or []),
-                                             now_s)
+    form, replies, report = report_form.step(
+        commune,
+        dict(state["report"]),
+        text,
+        attachments,
+        entities,
+        list(state.pop("choices", None) or []),
+        now_s,
+    )
     state.pop("report", None)
     effects: list[dict[str, Any]] = []
     if form is not None:
@@ -600,23 +804,41 @@ def _report_step(commune: Commune, text: str | None, attachments: list[dict[str,
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
-    intent = "report_issue" if report is None and form is not None else \
-        ("report_filed" if report is not None else "report_cancelled")
+    intent = (
+        "report_issue"
+        if report is None and form is not None
+        else ("report_filed" if report is not None else "report_cancelled")
+    )
     return TurnResult(Parse(intent, 1.0), replies, state, None, effects)
 
 
 @in_language_argument
-def welcome(commune: Commune, language: str = "vi", channel: str = "zalo",
-            ask_village: bool = False) -> list[Reply]:
+def welcome(
+    commune: Commune, language: str = "vi", channel: str = "zalo", ask_village: bool = False
+) -> list[Reply]:
     """What a resident sees after following the OA or tapping "Nhắn tin" — or opening the web
     chat page, which is not Zalo and says so. With ``ask_village``, one short question more:
     which village they live in (the caller asks each resident once)."""
     if channel == "webchat":
-        return [Choices(_("Xin chào anh/chị! Đây là trang hỏi đáp trực tuyến của {name}. "
-                          "Anh/chị có thể hỏi giờ làm việc, địa chỉ, số điện thoại của xã, gửi "
-                          "phản ánh, hoặc chọn:").format(name=commune.name), _menu())]
-    ask: list[Reply] = [village_chat.question(commune, "welcome")] \
-        if ask_village and commune.villages else []
-    return [Choices(_("Cảm ơn anh/chị đã quan tâm trang Zalo của {name}. Anh/chị có thể hỏi "
-                      "giờ làm việc, địa chỉ, số điện thoại của xã, hoặc chọn:").format(
-                          name=commune.name), _menu())] + ask
+        return [
+            Choices(
+                _(
+                    "Xin chào anh/chị! Đây là trang hỏi đáp trực tuyến của {name}. "
+                    "Anh/chị có thể hỏi giờ làm việc, địa chỉ, số điện thoại của xã, gửi "
+                    "phản ánh, hoặc chọn:"
+                ).format(name=commune.name),
+                _menu(),
+            )
+        ]
+    ask: list[Reply] = (
+        [village_chat.question(commune, "welcome")] if ask_village and commune.villages else []
+    )
+    return [
+        Choices(
+            _(
+                "Cảm ơn anh/chị đã quan tâm trang Zalo của {name}. Anh/chị có thể hỏi "
+                "giờ làm việc, địa chỉ, số điện thoại của xã, hoặc chọn:"
+            ).format(name=commune.name),
+            _menu(),
+        )
+    ] + ask

@@ -16,20 +16,72 @@ YES, NO = "/erase yes", "/erase no"
 QUESTION_TTL_S = 3600  # a yes an hour later is not an answer to the question any more
 #: a whole message of agreement (normalised: accents folded, teencode expanded); "có" alone is
 #: one, "có việc khác" is not
-_AGREE = {"co", "dong y", "vang", "da", "ok", "oke", "u", "uh", "duoc", "xoa", "chac chan",
-          "yes", "sure", "agree", "i agree", "delete"}
-_POLITE = {"a", "nhe", "nha", "di", "luon", "het", "xoa", "roi", "vay", "giup", "toi", "em",
-           "minh", "dong", "y", "co", "vang", "da", "ok", "duoc", "chac", "chan", "oke",
-           "yes", "sure", "agree", "i", "delete", "it", "all", "please", "my", "data"}
+_AGREE = {
+    "co",
+    "dong y",
+    "vang",
+    "da",
+    "ok",
+    "oke",
+    "u",
+    "uh",
+    "duoc",
+    "xoa",
+    "chac chan",
+    "yes",
+    "sure",
+    "agree",
+    "i agree",
+    "delete",
+}
+_POLITE = {
+    "a",
+    "nhe",
+    "nha",
+    "di",
+    "luon",
+    "het",
+    "xoa",
+    "roi",
+    "vay",
+    "giup",
+    "toi",
+    "em",
+    "minh",
+    "dong",
+    "y",
+    "co",
+    "vang",
+    "da",
+    "ok",
+    "duoc",
+    "chac",
+    "chan",
+    "oke",
+    "yes",
+    "sure",
+    "agree",
+    "i",
+    "delete",
+    "it",
+    "all",
+    "please",
+    "my",
+    "data",
+}
 _REFUSE = {"khong", "thoi", "huy", "dung", "khoan", "chua", "no", "cancel", "dont", "keep"}
 
 
 def question() -> Choices:
-    return Choices(_("Anh/chị muốn xóa thông tin của mình? Xã sẽ xóa tên, số điện thoại, địa "
-                     "chỉ, thôn, tin nhắn, đăng ký nhận tin, và lời, ảnh, vị trí trong các phản "
-                     "ánh đã gửi. Phản ánh chỉ còn loại việc, ngày, tình trạng để xã thống kê, "
-                     "không còn gắn với anh/chị. Xóa rồi không khôi phục được."),
-                   (Choice(_("Đồng ý xóa"), YES), Choice(_("Không"), NO)))
+    return Choices(
+        _(
+            "Anh/chị muốn xóa thông tin của mình? Xã sẽ xóa tên, số điện thoại, địa "
+            "chỉ, thôn, tin nhắn, đăng ký nhận tin, và lời, ảnh, vị trí trong các phản "
+            "ánh đã gửi. Phản ánh chỉ còn loại việc, ngày, tình trạng để xã thống kê, "
+            "không còn gắn với anh/chị. Xóa rồi không khôi phục được."
+        ),
+        (Choice(_("Đồng ý xóa"), YES), Choice(_("Không"), NO)),
+    )
 
 
 def ask(state: dict[str, Any], now_s: float) -> None:
@@ -62,11 +114,16 @@ def answer(state: dict[str, Any], text: str | None, now_s: float) -> bool | None
 
 
 def kept() -> Text:
-    return Text(_("Dạ, xã không xóa gì. Thông tin của anh/chị vẫn được giữ để liên hệ, trả lời "
-                  "anh/chị."))
+    return Text(
+        _("Dạ, xã không xóa gì. Thông tin của anh/chị vẫn được giữ để liên hệ, trả lời anh/chị.")
+    )
 
 
 def done() -> Text:
-    return Text(_("Xã đã xóa thông tin của anh/chị. Các phản ánh cũ chỉ còn loại việc, ngày và "
-                  "tình trạng, không còn gắn với anh/chị. Nếu nhắn tiếp, trang này sẽ bắt đầu "
-                  "lại như với người mới."))
+    return Text(
+        _(
+            "Xã đã xóa thông tin của anh/chị. Các phản ánh cũ chỉ còn loại việc, ngày và "
+            "tình trạng, không còn gắn với anh/chị. Nếu nhắn tiếp, trang này sẽ bắt đầu "
+            "lại như với người mới."
+        )
+    )

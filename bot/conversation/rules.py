@@ -30,34 +30,93 @@ from bot.nlu.text import normalise
 # -- the word classes ------------------------------------------------------------------------
 _REPORT = r"(?:phan anh|pa|kien nghi|khieu nai|gop y|to giac|bao cao)"
 #: said of something sent before
-_BEFORE = (r"\b(?:da|hom qua|hom truoc|hom bua|hom kia|bua truoc|bua qua|bua hom|bua kia|"
-           r"tuan truoc|tuan roi|thang truoc|lan truoc|may hom|may ngay|may tuan|lau roi|"
-           r"gui roi|gui tu|tu hom|tu tuan|tu thang)\b")
+_BEFORE = (
+    r"\b(?:da|hom qua|hom truoc|hom bua|hom kia|bua truoc|bua qua|bua hom|bua kia|"
+    r"tuan truoc|tuan roi|thang truoc|lan truoc|may hom|may ngay|may tuan|lau roi|"
+    r"gui roi|gui tu|tu hom|tu tuan|tu thang)\b"
+)
 #: and still not answered
-_PENDING = (r"\b(?:(?:chua|van chua|khong|hong)(?: thay| co| duoc| nhan duoc)?"
-            r"(?: ai| gi| ket qua| tin| y kien)?"
-            r" (?:tra loi|phan hoi|xu ly|giai quyet|hoi am|ket qua|den|toi|xuong|lien lac|goi)"
-            r"|sao roi|the nao roi|toi dau roi|den dau roi|sao chua)\b")
+_PENDING = (
+    r"\b(?:(?:chua|van chua|khong|hong)(?: thay| co| duoc| nhan duoc)?"
+    r"(?: ai| gi| ket qua| tin| y kien)?"
+    r" (?:tra loi|phan hoi|xu ly|giai quyet|hoi am|ket qua|den|toi|xuong|lien lac|goi)"
+    r"|sao roi|the nao roi|toi dau roi|den dau roi|sao chua)\b"
+)
 #: the words of "I want to report" that say nothing of the matter (chat.GENERIC and chat
 #: fillers, after teencode expansion)
-_ASKING = {"toi", "em", "minh", "anh", "chi", "tui", "tao", "muon", "can", "xin", "gui", "cho",
-           "xa", "voi", "vs", "a", "oi", "nhe", "nha", "nhen", "viec", "mot", "ve", "la", "co",
-           "duoc", "khong", "admin", "giup", "gium", "dum", "di", "ah", "ak", "luon"}
-_REPORT_WORDS = {"phan", "anh", "pa", "kien", "nghi", "khieu", "nai", "gop", "y", "to", "giac",
-                 "bao", "cao"}
+_ASKING = {
+    "toi",
+    "em",
+    "minh",
+    "anh",
+    "chi",
+    "tui",
+    "tao",
+    "muon",
+    "can",
+    "xin",
+    "gui",
+    "cho",
+    "xa",
+    "voi",
+    "vs",
+    "a",
+    "oi",
+    "nhe",
+    "nha",
+    "nhen",
+    "viec",
+    "mot",
+    "ve",
+    "la",
+    "co",
+    "duoc",
+    "khong",
+    "admin",
+    "giup",
+    "gium",
+    "dum",
+    "di",
+    "ah",
+    "ak",
+    "luon",
+}
+_REPORT_WORDS = {
+    "phan",
+    "anh",
+    "pa",
+    "kien",
+    "nghi",
+    "khieu",
+    "nai",
+    "gop",
+    "y",
+    "to",
+    "giac",
+    "bao",
+    "cao",
+}
 
-_OUTAGE = (r"\b(?:mat dien|cup dien|cat dien|ngat dien|mat d|md|het dien|dien chap chon|"
-           r"(?:khong|chua|hong) co dien|dien (?:mat|cup|bi cat|bi cup))\b")
+_OUTAGE = (
+    r"\b(?:mat dien|cup dien|cat dien|ngat dien|mat d|md|het dien|dien chap chon|"
+    r"(?:khong|chua|hong) co dien|dien (?:mat|cup|bi cat|bi cup))\b"
+)
 #: happening now, here
-_NOW = (r"\b(?:tu (?:sang|trua|chieu|toi|dem|hom qua|qua|nay|luc|hom|\d+)|nay gio|toi gio|"
-        r"den gio|(?:\d+|mot|hai|ba|bon|nam|may|nhieu) (?:hom|ngay|tieng|gio|buoi|dem|tuan)"
-        r"(?: roi| nay| lien)?|ca (?:ngay|dem|xom|thon|ban|khu|ap|lang)|roi|dang|hien gio|"
-        r"luc nay|bay gio|chua co lai|chua co dien lai)\b")
-_HERE = (r"\b(?:nha (?:toi|em|minh|tui|tao|chung toi|anh|chi)|xom (?:toi|em|minh|tui)|"
-         r"khu (?:nay|toi|em))\b")
+_NOW = (
+    r"\b(?:tu (?:sang|trua|chieu|toi|dem|hom qua|qua|nay|luc|hom|\d+)|nay gio|toi gio|"
+    r"den gio|(?:\d+|mot|hai|ba|bon|nam|may|nhieu) (?:hom|ngay|tieng|gio|buoi|dem|tuan)"
+    r"(?: roi| nay| lien)?|ca (?:ngay|dem|xom|thon|ban|khu|ap|lang)|roi|dang|hien gio|"
+    r"luc nay|bay gio|chua co lai|chua co dien lai)\b"
+)
+_HERE = (
+    r"\b(?:nha (?:toi|em|minh|tui|tao|chung toi|anh|chi)|xom (?:toi|em|minh|tui)|"
+    r"khu (?:nay|toi|em))\b"
+)
 #: a schedule question, not a report
-_SCHEDULE = (r"\b(?:lich|ke hoach|thong bao|du kien|ngay mai|mai|ngay kia|tuan nay|tuan sau|"
-             r"tuan toi|thang nay|sap|dinh ky|bao tri)\b")
+_SCHEDULE = (
+    r"\b(?:lich|ke hoach|thong bao|du kien|ngay mai|mai|ngay kia|tuan nay|tuan sau|"
+    r"tuan toi|thang nay|sap|dinh ky|bao tri)\b"
+)
 
 _HEALTH_STATION = r"\b(?:tram y te|tram xa|tyt|benh xa|y te xa|tram y)\b"
 
@@ -67,29 +126,43 @@ _DEATH_WORDS = ("qua đời", "từ trần", "tạ thế", "đám tang", "đám 
 _DEATH_PLAIN = ("qua doi", "tu tran", "dam tang", "tang le", "hau su")
 #: the registration's own words: the procedure, not necessarily a loss of one's own
 _REGISTRATION = ("khai tu", "bao tu", "chung tu", "mai tang", "an tang")
-_KIN = ("bố|mẹ|ba|má|cha|ông|bà|chồng|vợ|con|anh|chị|em|cụ|cậu|mợ|dì|chú|thím|bác|cô|dượng|"
-        "nội|ngoại|u|bầm|tía|bu")
+_KIN = (
+    "bố|mẹ|ba|má|cha|ông|bà|chồng|vợ|con|anh|chị|em|cụ|cậu|mợ|dì|chú|thím|bác|cô|dượng|"
+    "nội|ngoại|u|bầm|tía|bu"
+)
 #: after "mất": what makes it a death and not a loss ("mất điện", "mất giấy", "mất ngủ")
-_AFTER_DEATH = ("rồi|ạ|a|hôm|ngày|tuần|tháng|năm|từ|lúc|vào|nên|thì|mà|do|vì|cần|phải|giờ|"
-                "xong|được|chưa|nay|sáng|trưa|chiều|tối|đêm|hồi|cách|hơn|lâu|rùi|r|đột|"
-                "sau|trong|ở|tại")
-_KIN_DIED = re.compile(rf"\b(?:{_KIN})\b(?:\s+\w+){{0,3}}?\s+(?:đã\s+|vừa\s+|mới\s+)?"
-                       rf"mất(?:\s+(?:{_AFTER_DEATH})\b|\s*$)")
+_AFTER_DEATH = (
+    "rồi|ạ|a|hôm|ngày|tuần|tháng|năm|từ|lúc|vào|nên|thì|mà|do|vì|cần|phải|giờ|"
+    "xong|được|chưa|nay|sáng|trưa|chiều|tối|đêm|hồi|cách|hơn|lâu|rùi|r|đột|"
+    "sau|trong|ở|tại"
+)
+_KIN_DIED = re.compile(
+    rf"\b(?:{_KIN})\b(?:\s+\w+){{0,3}}?\s+(?:đã\s+|vừa\s+|mới\s+)?"
+    rf"mất(?:\s+(?:{_AFTER_DEATH})\b|\s*$)"
+)
 #: not a death (yet): a danger now is an emergency report, never a condolence
 _NOT_YET = re.compile(r"\b(?:sắp|gần|suýt|sợ|nguy|cứu|hấp hối)\b")
-_KIN_DIED_PLAIN = re.compile(r"\b(?:bo|me|cha|chong|vo|ong|ba|con)\b(?: \w+){0,2}? "
-                             r"(?:vua|moi|da) mat\b(?! (?:dien|nuoc|tien|giay|xe|"
-                             r"so|ngu|viec|mang|song|lien lac|tich|the|trom|cap|dien thoai))")
+_KIN_DIED_PLAIN = re.compile(
+    r"\b(?:bo|me|cha|chong|vo|ong|ba|con)\b(?: \w+){0,2}? "
+    r"(?:vua|moi|da) mat\b(?! (?:dien|nuoc|tien|giay|xe|"
+    r"so|ngu|viec|mang|song|lien lac|tich|the|trom|cap|dien thoai))"
+)
 
-_UNSUBSCRIBE = (r"\b(?:khong|dung|ngung|huy|tat|khoi|chan)(?: \w+){0,2} "
-                r"(?:nhan|gui|nhan tin|thong bao|tin nhan)\b")
+_UNSUBSCRIBE = (
+    r"\b(?:khong|dung|ngung|huy|tat|khoi|chan)(?: \w+){0,2} "
+    r"(?:nhan|gui|nhan tin|thong bao|tin nhan)\b"
+)
 
 #: a clause of its own starts before these ("…, chỉ nhận tin thời tiết", "… nhưng vẫn nhận")
-_CLAUSE = re.compile(r"\s+(?=(?:nhung|chi|van|con)\s+(?:nhan|dang ky|muon|can|giu|theo doi|"
-                     r"lay|gui|de|bat)\b)|\s+(?=nhung\b)")
-_NEGATIVE = re.compile(r"\b(?:khong|hong|ngung|huy|tat|khoi|chan|stop|unsubscribe|"
-                       r"dung (?:gui|nhan|nhan tin)|bo (?:theo doi|tin|nhan|dang ky)|"
-                       r"thoi(?! (?:tiet|gian|su|diem|trang|ky)))\b")
+_CLAUSE = re.compile(
+    r"\s+(?=(?:nhung|chi|van|con)\s+(?:nhan|dang ky|muon|can|giu|theo doi|"
+    r"lay|gui|de|bat)\b)|\s+(?=nhung\b)"
+)
+_NEGATIVE = re.compile(
+    r"\b(?:khong|hong|ngung|huy|tat|khoi|chan|stop|unsubscribe|"
+    r"dung (?:gui|nhan|nhan tin)|bo (?:theo doi|tin|nhan|dang ky)|"
+    r"thoi(?! (?:tiet|gian|su|diem|trang|ky)))\b"
+)
 _POSITIVE = re.compile(r"\b(?:nhan|dang ky|theo doi|bat|giu|chi|van|subscribe)\b")
 
 
@@ -105,7 +178,7 @@ def _accented(text: str) -> str:
 def follows_up(text: str) -> bool:
     """A report sent before and not answered yet."""
     key = normalise(text)
-    return (_has(rf"\b{_REPORT}\b", key) and _has(_BEFORE, key) and _has(_PENDING, key))
+    return _has(rf"\b{_REPORT}\b", key) and _has(_BEFORE, key) and _has(_PENDING, key)
 
 
 def asks_to_report(text: str) -> bool:
@@ -118,21 +191,22 @@ def asks_to_report(text: str) -> bool:
 def outage_now(text: str) -> bool:
     """A power cut told as happening now, here — not a question about the schedule."""
     key = normalise(text)
-    return (_has(_OUTAGE, key) and (_has(_NOW, key) or _has(_HERE, key))
-            and not _has(_SCHEDULE, key))
+    return _has(_OUTAGE, key) and (_has(_NOW, key) or _has(_HERE, key)) and not _has(_SCHEDULE, key)
 
 
 def bereaved(text: str) -> bool:
     """The resident speaks of a death (in the family)."""
     accented, key = f" {_accented(text)} ", f" {normalise(text)} "
-    if any(f" {w} " in accented for w in _DEATH_WORDS) or \
-            any(f" {w} " in key for w in _DEATH_PLAIN):
+    if any(f" {w} " in accented for w in _DEATH_WORDS) or any(
+        f" {w} " in key for w in _DEATH_PLAIN
+    ):
         return True
     if _NOT_YET.search(accented) or _has(r"\b(?:sap|suyt|cuu|nguy)\b", key):
         return False
     pieces = re.split(r"[,.;!?\n]+", nfc(text).lower())
-    return any(_KIN_DIED.search(" ".join(re.findall(r"\w+", c))) for c in pieces) or \
-        any(_KIN_DIED_PLAIN.search(normalise(c)) for c in pieces)
+    return any(_KIN_DIED.search(" ".join(re.findall(r"\w+", c))) for c in pieces) or any(
+        _KIN_DIED_PLAIN.search(normalise(c)) for c in pieces
+    )
 
 
 def about_a_death(text: str) -> bool:
@@ -142,7 +216,7 @@ def about_a_death(text: str) -> bool:
 
 
 def mentions_erasure(text: str) -> bool:
-    """"xóa" said: the resident may think stopping notices erases them; tell them it does
+    """ "xóa" said: the resident may think stopping notices erases them; tell them it does
     not."""
     return _has(r"\bxoa\b", normalise(text))
 
@@ -152,20 +226,47 @@ def about_health_station(text: str) -> bool:
 
 
 def stops_notices(text: str) -> bool:
-    """"không nhận tin nữa", "đừng gửi tin", "hủy nhận thông báo"."""
+    """ "không nhận tin nữa", "đừng gửi tin", "hủy nhận thông báo"."""
     return _has(_UNSUBSCRIBE, normalise(text))
 
 
 #: intent → the intents each rule may replace (the NLU's reading when it is one of them)
-_FOLLOW_UP_OVER = {"report_issue", "nlu_fallback", "out_of_scope", "power_outage",
-                   "latest_notices", "disaster_warning", "greet", "deny", "affirm"}
+_FOLLOW_UP_OVER = {
+    "report_issue",
+    "nlu_fallback",
+    "out_of_scope",
+    "power_outage",
+    "latest_notices",
+    "disaster_warning",
+    "greet",
+    "deny",
+    "affirm",
+}
 _ASK_TO_REPORT_OVER = {"ticket_status", "nlu_fallback", "talk_to_staff", "out_of_scope"}
 _OUTAGE_OVER = {"power_outage", "nlu_fallback", "report_issue", "out_of_scope"}
-_BEREAVED_OVER = {"nlu_fallback", "power_outage", "procedure_marriage", "procedure_birth",
-                  "out_of_scope", "greet", "deny", "affirm", "thanks", "goodbye",
-                  "latest_notices", "subscribe", "unsubscribe"}
-_HEALTH_OVER = {"office_hours", "office_contact", "nlu_fallback", "health_insurance",
-                "out_of_scope", "propagandist_contact"}
+_BEREAVED_OVER = {
+    "nlu_fallback",
+    "power_outage",
+    "procedure_marriage",
+    "procedure_birth",
+    "out_of_scope",
+    "greet",
+    "deny",
+    "affirm",
+    "thanks",
+    "goodbye",
+    "latest_notices",
+    "subscribe",
+    "unsubscribe",
+}
+_HEALTH_OVER = {
+    "office_hours",
+    "office_contact",
+    "nlu_fallback",
+    "health_insurance",
+    "out_of_scope",
+    "propagandist_contact",
+}
 
 #: (rule name, test, intents it replaces, the intent it gives) — first match wins
 RULES: tuple[tuple[str, Callable[[str], bool], set[str], str], ...] = (
@@ -199,8 +300,9 @@ def clauses(text: str) -> list[str]:
     return out
 
 
-def topic_choices(text: str, intent: str,
-                  topics_in: Callable[[str], Iterable[str]]) -> list[tuple[str, bool]]:
+def topic_choices(
+    text: str, intent: str, topics_in: Callable[[str], Iterable[str]]
+) -> list[tuple[str, bool]]:
     """Each topic the text names, with whether the resident wants it: a clause that says "không
     / hủy / đừng gửi …" turns its topics off, one that says "nhận / đăng ký / chỉ …" on, one that
     says neither keeps the clause before it (the first: the intent's). ``topics_in`` finds the

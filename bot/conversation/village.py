@@ -31,11 +31,13 @@ MAX_CHOICES = 12
 #: ("tới" is left out: it folds to "toi", which is mostly "tôi")
 _TOWARDS = {"sang", "qua", "ve", "den", "vo", "vao", "len", "xuong", "gio"}
 
+
 def should_ask(commune: Commune, resident: Any) -> bool:
     """Whether the resident may still be asked: the commune has villages, theirs is unknown
     and nobody asked them before (``village_asked_at``) — each resident is asked once."""
-    return bool(commune.villages) and resident.village_id is None and \
-        resident.village_asked_at is None
+    return (
+        bool(commune.villages) and resident.village_id is None and resident.village_asked_at is None
+    )
 
 
 def kind_word(commune: Commune) -> str:
@@ -45,10 +47,11 @@ def kind_word(commune: Commune) -> str:
 
 
 def display(village: Village) -> str:
-    """"thôn Nậm Mòn", but "Bản Phố" and "Thôn 1" as they are (the kind is in the name)."""
+    """ "thôn Nậm Mòn", but "Bản Phố" and "Thôn 1" as they are (the kind is in the name)."""
     first = search_key(village.name).split(" ")[0]
-    if first in {search_key(k) for k in KIND_WORDS if " " not in k} or \
-            search_key(village.name).startswith(search_key(village.kind)):
+    if first in {search_key(k) for k in KIND_WORDS if " " not in k} or search_key(
+        village.name
+    ).startswith(search_key(village.kind)):
         return village.name
     return f"{village.kind} {village.name}"
 
@@ -59,37 +62,53 @@ def _village(commune: Commune, name: str) -> Village | None:
 
 
 def _options(villages: list[Village]) -> tuple[Choice, ...]:
-    return (*(Choice(v.name, PAYLOAD + v.name) for v in villages),
-            Choice(_("Nơi khác"), PAYLOAD + OTHER))
+    return (
+        *(Choice(v.name, PAYLOAD + v.name) for v in villages),
+        Choice(_("Nơi khác"), PAYLOAD + OTHER),
+    )
 
 
-def question(commune: Commune, why: str = "welcome",
-             among: list[Village] | None = None, place: str | None = None) -> Reply:
+def question(
+    commune: Commune,
+    why: str = "welcome",
+    among: list[Village] | None = None,
+    place: str | None = None,
+) -> Reply:
     """Which village? ``why``: ``welcome`` (just followed), ``notice`` (a village notice could
     not reach them), ``ask`` (they want to set or change it), ``unknown`` (``place`` is not one
     of the commune's villages). ``among``: only these (several were named)."""
     kind = kind_word(commune)
     if why == "welcome":
-        text = _("Anh/chị ở {kind} nào ạ? Chọn để nhận cả thông báo riêng của {kind} "
-                 "mình:").format(kind=kind)
+        text = _("Anh/chị ở {kind} nào ạ? Chọn để nhận cả thông báo riêng của {kind} mình:").format(
+            kind=kind
+        )
     elif why == "notice":
-        text = _("{name} vừa có thông báo cho một số {kind}. Để nhận được tin của {kind} mình, "
-                 "anh/chị cho biết mình ở {kind} nào ạ?").format(name=commune.name, kind=kind)
+        text = _(
+            "{name} vừa có thông báo cho một số {kind}. Để nhận được tin của {kind} mình, "
+            "anh/chị cho biết mình ở {kind} nào ạ?"
+        ).format(name=commune.name, kind=kind)
     elif why == "unknown":
-        text = _("Dạ, \"{place}\" không có trong danh sách {kind} của {name}. Anh/chị ở {kind} "
-                 "nào dưới đây ạ?").format(place=place, kind=kind, name=commune.name)
+        text = _(
+            'Dạ, "{place}" không có trong danh sách {kind} của {name}. Anh/chị ở {kind} '
+            "nào dưới đây ạ?"
+        ).format(place=place, kind=kind, name=commune.name)
     else:
         text = _("Dạ, anh/chị ở {kind} nào ạ?").format(kind=kind)
     villages = among or list(commune.villages)
     if len(villages) > MAX_CHOICES:
-        return Text(text.rstrip(":") + " " + _("Anh/chị nhắn tên {kind}, ví dụ: \"tôi ở "
-                                               "{example}\".").format(
-            kind=kind, example=display(villages[0])))
+        return Text(
+            text.rstrip(":")
+            + " "
+            + _('Anh/chị nhắn tên {kind}, ví dụ: "tôi ở {example}".').format(
+                kind=kind, example=display(villages[0])
+            )
+        )
     return Choices(text, _options(villages))
 
 
-def suggestion(commune: Commune, address: Mapping[str, Any] | None, current: str | None
-               ) -> tuple[Choices, str] | None:
+def suggestion(
+    commune: Commune, address: Mapping[str, Any] | None, current: str | None
+) -> tuple[Choices, str] | None:
     """An address shared with ``user_submit_info`` that names one of the commune's villages
     (in its street line, where Zalo puts thôn/xóm) other than the one on record: "Anh/chị ở
     thôn X phải không ạ?" Có / Không, and the village's name. The commune and province lines
@@ -98,9 +117,10 @@ def suggestion(commune: Commune, address: Mapping[str, Any] | None, current: str
     village = _village(commune, name) if name else None
     if village is None or village.name == current:
         return None
-    return Choices(_("Anh/chị ở {village} phải không ạ?").format(village=display(village)),
-                   (Choice(_("Có"), PAYLOAD + village.name), Choice(_("Không"), PAYLOAD + ASK))
-                   ), village.name
+    return Choices(
+        _("Anh/chị ở {village} phải không ạ?").format(village=display(village)),
+        (Choice(_("Có"), PAYLOAD + village.name), Choice(_("Không"), PAYLOAD + ASK)),
+    ), village.name
 
 
 def pending(state: Mapping[str, Any] | None, question: Reply, **remember: Any) -> dict[str, Any]:
@@ -121,7 +141,7 @@ def picked(text: str | None, state: Mapping[str, Any], typed_number: bool = True
         pending = state.get("choices") or []
         if 1 <= int(said) <= len(pending):
             said = pending[int(said) - 1]
-    return said[len(PAYLOAD):].strip() if said.startswith(PAYLOAD) else None
+    return said[len(PAYLOAD) :].strip() if said.startswith(PAYLOAD) else None
 
 
 def chosen(commune: Commune, choice: str) -> tuple[list[Reply], list[dict[str, Any]]]:
@@ -129,10 +149,14 @@ def chosen(commune: Commune, choice: str) -> tuple[list[Reply], list[dict[str, A
     if choice == ASK:
         return [question(commune, "ask")], []
     if choice == OTHER:
-        return [Text(_("Dạ vâng. Anh/chị vẫn nhận các thông báo chung của {name}. Khi cần, "
-                       "nhắn \"tôi ở {kind} …\" để nhận cả tin riêng của {kind} mình.").format(
-                           name=commune.name, kind=kind_word(commune)))], \
-            [{"kind": "village", "village": None}]
+        return [
+            Text(
+                _(
+                    "Dạ vâng. Anh/chị vẫn nhận các thông báo chung của {name}. Khi cần, "
+                    'nhắn "tôi ở {kind} …" để nhận cả tin riêng của {kind} mình.'
+                ).format(name=commune.name, kind=kind_word(commune))
+            )
+        ], [{"kind": "village", "village": None}]
     village = _village(commune, choice)
     if village is None:  # a payload we did not offer (an old menu, a hand-made one)
         return [question(commune, "unknown", place=choice[:60])], []
@@ -140,10 +164,13 @@ def chosen(commune: Commune, choice: str) -> tuple[list[Reply], list[dict[str, A
 
 
 def confirmation(commune: Commune, village: Village) -> Text:
-    return Text(_("Dạ, {name} đã ghi nhận anh/chị ở {village}; anh/chị sẽ nhận cả thông báo "
-                  "riêng của {village}. Khi chuyển nơi ở, anh/chị nhắn \"tôi ở {kind} …\" để "
-                  "đổi.").format(name=commune.name, village=display(village),
-                                 kind=kind_word(commune)))
+    return Text(
+        _(
+            "Dạ, {name} đã ghi nhận anh/chị ở {village}; anh/chị sẽ nhận cả thông báo "
+            'riêng của {village}. Khi chuyển nơi ở, anh/chị nhắn "tôi ở {kind} …" để '
+            "đổi."
+        ).format(name=commune.name, village=display(village), kind=kind_word(commune))
+    )
 
 
 def without_villages(commune: Commune, text: str) -> str | None:
@@ -154,7 +181,7 @@ def without_villages(commune: Commune, text: str) -> str | None:
         return None
     text = nfc(text)
     for m in reversed(found):
-        text = text[:m.start] + " " + text[m.end:]
+        text = text[: m.start] + " " + text[m.end :]
     return text
 
 
@@ -163,13 +190,22 @@ def said(commune: Commune, text: str) -> tuple[list[Reply], list[dict[str, Any]]
     "từ X sang Y" → Y; several → which one; a place that is not the commune's → say so and
     offer the list; none → ask."""
     if not commune.villages:
-        return [Text(_("Dạ, {name} chưa có danh sách thôn trên kênh này; anh/chị vẫn nhận mọi "
-                       "thông báo chung của xã.").format(name=commune.name))], []
+        return [
+            Text(
+                _(
+                    "Dạ, {name} chưa có danh sách thôn trên kênh này; anh/chị vẫn nhận mọi "
+                    "thông báo chung của xã."
+                ).format(name=commune.name)
+            )
+        ], []
     found = find_villages(text, commune.villages)
     if len(found) > 1:
         folded = fold(nfc(text)).lower()  # same offsets as the mentions'
-        going = [m for m in found  # "… sang <village>", "… về thôn <village>"
-                 if set(re.findall(r"\w+", folded[:m.start])[-2:]) & _TOWARDS]
+        going = [
+            m
+            for m in found  # "… sang <village>", "… về thôn <village>"
+            if set(re.findall(r"\w+", folded[: m.start])[-2:]) & _TOWARDS
+        ]
         found = going[-1:] if going else found
     if len(found) == 1:
         village = _village(commune, found[0].village)

@@ -38,13 +38,17 @@ def may_read(staff: Staff, ticket: Ticket, commune: Commune) -> bool:
         return False
     sensitive = ticket.category in SENSITIVE
     if staff.role == "propagandist":
-        return staff.village_id is not None and ticket.village_id == staff.village_id \
-            and not sensitive
+        return (
+            staff.village_id is not None and ticket.village_id == staff.village_id and not sensitive
+        )
     if staff.role == "leader" or not sensitive:
         return staff.role in ("leader", "officer", "operator")
     if staff.role == "officer":
-        return not _office_only(commune) or staff.office == ticket.office \
+        return (
+            not _office_only(commune)
+            or staff.office == ticket.office
             or ticket.assignee_id == staff.id
+        )
     return False
 
 
@@ -52,20 +56,29 @@ def readable(staff: Staff, commune: Commune) -> Any:
     """``may_read`` as a condition on ``Ticket`` rows of the staff member's commune."""
     not_sensitive = Ticket.category.not_in(SENSITIVE)
     if staff.role == "propagandist":
-        return (Ticket.village_id == staff.village_id) & not_sensitive \
-            if staff.village_id is not None else false()
+        return (
+            (Ticket.village_id == staff.village_id) & not_sensitive
+            if staff.village_id is not None
+            else false()
+        )
     if staff.role == "leader":
         return true()
     if staff.role == "officer":
         if not _office_only(commune):
             return true()
-        return not_sensitive | (Ticket.office == (staff.office or "")) | \
-            (Ticket.assignee_id == staff.id)
+        return (
+            not_sensitive
+            | (Ticket.office == (staff.office or ""))
+            | (Ticket.assignee_id == staff.id)
+        )
     if staff.role == "operator":
         return not_sensitive
     return false()
 
 
 def is_reporter(resident: Resident | None, ticket: Ticket) -> bool:
-    return resident is not None and ticket.resident_id is not None \
+    return (
+        resident is not None
+        and ticket.resident_id is not None
         and ticket.resident_id == resident.id
+    )

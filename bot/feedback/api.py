@@ -31,8 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api.auth import (Identity, bad_input, error, identify, iso, json_response,
-                          read_json)
+from bot.api.auth import Identity, bad_input, error, identify, iso, json_response, read_json
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.coverage import warnings
@@ -42,11 +41,20 @@ from bot.feedback.categories import CATEGORIES
 from bot.feedback.clock import TICKETS_TOPIC
 from bot.i18n import gettext_for
 from bot.inbound import OUTBOUND_TOPIC
-from bot.store.models import (Conversation, Handoff, Message, OutboundMessage, Resident, Staff,
-                              Ticket, TicketEvent, Village)
+from bot.notices.delivery import WINDOW, route_for
+from bot.store.models import (
+    Conversation,
+    Handoff,
+    Message,
+    OutboundMessage,
+    Resident,
+    Staff,
+    Ticket,
+    TicketEvent,
+    Village,
+)
 from bot.store.ops import outbound_row, village_by_name
 from bot.tenants import Tenants
-from bot.notices.delivery import WINDOW, route_for
 from bot.timeutil import as_utc, utcnow
 from bot.web_headers import CSP, SANDBOX
 
@@ -63,6 +71,7 @@ class TicketIn(BaseModel):
         if value not in CATEGORIES:
             raise ValueError(f"one of {', '.join(CATEGORIES)}")
         return value
+
     description: str = Field(min_length=3, max_length=4000)
     village: str | None = None
     address: str | None = Field(default=None, max_length=300)
@@ -88,76 +97,141 @@ def window(resident: Resident | None) -> dict[str, Any]:
     if resident is None:
         return {"channel": None, "open": False, "why": "không có kênh trò chuyện / no chat"}
     if resident.erased_at is not None:
-        return {"channel": resident.channel, "open": False,
-                "why": "người dân đã xóa dữ liệu / resident erased their data"}
+        return {
+            "channel": resident.channel,
+            "open": False,
+            "why": "người dân đã xóa dữ liệu / resident erased their data",
+        }
     if resident.channel != "zalo":
         return {"channel": resident.channel, "open": True}
     last = resident.last_interaction_at
     open_ = route_for(resident, utcnow())[0] == "consultation"  # Zalo's rule, one place
-    out: dict[str, Any] = {"channel": "zalo", "open": open_,
-                           "open_until": iso(as_utc(last) + WINDOW) if last else None}
+    out: dict[str, Any] = {
+        "channel": "zalo",
+        "open": open_,
+        "open_until": iso(as_utc(last) + WINDOW) if last else None,
+    }
     if not open_:
-        out["why"] = ("quá 7 ngày kể từ tin nhắn cuối của người dân: Zalo không cho gửi; hãy gọi "
-                      "điện nếu có số / Zalo's 7-day window has closed")
+        out["why"] = (
+            "quá 7 ngày kể từ tin nhắn cuối của người dân: Zalo không cho gửi; hãy gọi "
+            "điện nếu có số / Zalo's 7-day window has closed"
+        )
     return out
 
 
 def _sees_reporter(who: Identity, staff: Staff | None, ticket: Ticket) -> bool:
     if who.role == "leader":
         return True
-    return who.role == "officer" and (ticket.assignee_id == who.staff_id
-                                      or (staff is not None and staff.office == ticket.office))
+    return who.role == "officer" and (
+        ticket.assignee_id == who.staff_id or (staff is not None and staff.office == ticket.office)
+    )
 
 
-async def ticket_json(s: AsyncSession, ticket: Ticket, who: Identity, commune,  # type: ignore[no-untyped-def]
-                      full: bool = False) -> dict[str, Any]:
+async def ticket_json(
+    s: AsyncSession,
+    ticket: Ticket,
+    who: Identity,
+    commune,  # type: ignore[no-untyped-def]
+    full: bool = False,
+) -> dict[str, Any]:
     village = await s.get(Village, ticket.village_id) if ticket.village_id else None
     assignee = await s.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
     me = await s.get(Staff, who.staff_id)
     now = utcnow()
     out: dict[str, Any] = {
-        "code": ticket.code, "status": ticket.status, "source": ticket.source,
+        "code": ticket.code,
+        "status": ticket.status,
+        "source": ticket.source,
         "overdue": service.is_overdue(ticket, now),
         "category": {"code": ticket.category, "name": CATEGORIES[ticket.category].name},
-        "emergency": ticket.emergency, "village": village.name if village else None,
-        "description": ticket.description, "media": media_json(ticket, who.commune_code),
-        "lat": ticket.lat, "long": ticket.long, "address": ticket.address,
+        "emergency": ticket.emergency,
+        "village": village.name if village else None,
+        "description": ticket.description,
+        "media": media_json(ticket, who.commune_code),
+        "lat": ticket.lat,
+        "long": ticket.long,
+        "address": ticket.address,
         "office": {"code": ticket.office, "name": service.office_name(commune, ticket.office)},
         "assignee": {"id": assignee.id, "name": assignee.name} if assignee else None,
-        "transferred_to": ticket.transferred_to, "answer": ticket.answer,
-        "public_answer": ticket.public_answer, "published_at": iso(ticket.published_at),
-        "rating": ticket.rating, "reopened": ticket.reopened,
-        "received_at": iso(ticket.received_at), "ack_due_at": iso(ticket.ack_due_at),
-        "due_at": iso(ticket.due_at), "acked_at": iso(ticket.acked_at),
-        "answered_at": iso(ticket.answered_at), "closed_at": iso(ticket.closed_at),
+        "transferred_to": ticket.transferred_to,
+        "answer": ticket.answer,
+        "public_answer": ticket.public_answer,
+        "published_at": iso(ticket.published_at),
+        "rating": ticket.rating,
+        "reopened": ticket.reopened,
+        "received_at": iso(ticket.received_at),
+        "ack_due_at": iso(ticket.ack_due_at),
+        "due_at": iso(ticket.due_at),
+        "acked_at": iso(ticket.acked_at),
+        "answered_at": iso(ticket.answered_at),
+        "closed_at": iso(ticket.closed_at),
         "overdue_since": iso(ticket.overdue_at),
     }
     if ticket.duplicate_of:
-        out["duplicate_of"] = (await s.execute(select(Ticket.code).where(
-            Ticket.id == ticket.duplicate_of))).scalar_one_or_none()
+        out["duplicate_of"] = (
+            await s.execute(select(Ticket.code).where(Ticket.id == ticket.duplicate_of))
+        ).scalar_one_or_none()
     if not ticket.consent_at:
         out["reporter"] = {"anonymous": True}
     elif _sees_reporter(who, me, ticket):
-        out["reporter"] = {"name": ticket.reporter_name, "phone": ticket.reporter_phone,
-                           "email": ticket.reporter_email, "consent_at": iso(ticket.consent_at)}
+        out["reporter"] = {
+            "name": ticket.reporter_name,
+            "phone": ticket.reporter_phone,
+            "email": ticket.reporter_email,
+            "consent_at": iso(ticket.consent_at),
+        }
     else:
         out["reporter"] = {"hidden": True}
     if not full:
         return out
     resident = await s.get(Resident, ticket.resident_id) if ticket.resident_id else None
     out["chat"] = window(resident)
-    events = (await s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                              .order_by(TicketEvent.id))).scalars().all()
+    events = (
+        (
+            await s.execute(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket.id)
+                .order_by(TicketEvent.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     keys = [e.outbound_key for e in events if e.outbound_key]
-    sends = {o.idempotency_key: o for o in (await s.execute(select(OutboundMessage).where(
-        OutboundMessage.idempotency_key.in_(keys)))).scalars()} if keys else {}
-    names = dict((await s.execute(select(Staff.id, Staff.name).where(
-        Staff.id.in_({e.staff_id for e in events if e.staff_id})))).all())
-    out["history"] = [{
-        "action": e.action, "from": e.from_status, "to": e.to_status, "actor": e.actor,
-        "staff": names.get(e.staff_id), "note": e.note, "at": iso(e.at),
-        "message": _delivery(sends.get(e.outbound_key)) if e.outbound_key else None,
-    } for e in events]
+    sends = (
+        {
+            o.idempotency_key: o
+            for o in (
+                await s.execute(
+                    select(OutboundMessage).where(OutboundMessage.idempotency_key.in_(keys))
+                )
+            ).scalars()
+        }
+        if keys
+        else {}
+    )
+    names = dict(
+        (
+            await s.execute(
+                select(Staff.id, Staff.name).where(
+                    Staff.id.in_({e.staff_id for e in events if e.staff_id})
+                )
+            )
+        ).all()
+    )
+    out["history"] = [
+        {
+            "action": e.action,
+            "from": e.from_status,
+            "to": e.to_status,
+            "actor": e.actor,
+            "staff": names.get(e.staff_id),
+            "note": e.note,
+            "at": iso(e.at),
+            "message": _delivery(sends.get(e.outbound_key)) if e.outbound_key else None,
+        }
+        for e in events
+    ]
     return out
 
 
@@ -167,8 +241,11 @@ def media_json(ticket: Ticket, code: str) -> list[dict[str, Any]]:
     out = []
     for n, item in enumerate(ticket.media or []):
         if item.get("upload"):
-            item = {"type": item.get("type", "image"), "stored": True,
-                    "url": f"/api/v1/communes/{code}/tickets/{ticket.code}/media/{n}"}
+            item = {
+                "type": item.get("type", "image"),
+                "stored": True,
+                "url": f"/api/v1/communes/{code}/tickets/{ticket.code}/media/{n}",
+            }
         out.append(item)
     return out
 
@@ -176,9 +253,19 @@ def media_json(ticket: Ticket, code: str) -> list[dict[str, Any]]:
 #: turns that carry a report's words: a report may be anonymous or of a sensitive category
 #: (read only by its office), so the chat view does not show them — staff read them on the
 #: ticket, where the access rule applies
-REPORT_TURNS = {"report_issue", "report_filed", "report_cancelled", "report_consent",
-                "report_phone", "ticket_status", "rate", "reopen", "report_emergency",
-                "emergency_check", "ticket_note"}
+REPORT_TURNS = {
+    "report_issue",
+    "report_filed",
+    "report_cancelled",
+    "report_consent",
+    "report_phone",
+    "ticket_status",
+    "rate",
+    "reopen",
+    "report_emergency",
+    "emergency_check",
+    "ticket_note",
+}
 
 
 def handoff_status(h: Handoff) -> str:
@@ -188,21 +275,29 @@ def handoff_status(h: Handoff) -> str:
 
 def _history_item(m: Message) -> dict[str, Any]:
     hidden = m.intent in REPORT_TURNS
-    return {"direction": m.direction,
-            "text": "(phản ánh — xem trong danh sách phản ánh)" if hidden else m.text,
-            "attachments": None if hidden else m.attachments, "by": m.intent,
-            "at": iso(m.created_at)}
+    return {
+        "direction": m.direction,
+        "text": "(phản ánh — xem trong danh sách phản ánh)" if hidden else m.text,
+        "attachments": None if hidden else m.attachments,
+        "by": m.intent,
+        "at": iso(m.created_at),
+    }
 
 
 def _delivery(row: OutboundMessage | None) -> dict[str, Any] | None:
     """What became of a message to the resident — shown to staff, never silently dropped."""
     if row is None:
         return None
-    out: dict[str, Any] = {"status": row.status, "sent_at": iso(row.sent_at),
-                           "seen_at": iso(row.seen_at)}
+    out: dict[str, Any] = {
+        "status": row.status,
+        "sent_at": iso(row.sent_at),
+        "seen_at": iso(row.seen_at),
+    }
     if row.status == "window_closed":
-        out["problem"] = ("không gửi được: đã quá 7 ngày kể từ tin nhắn cuối của người dân "
-                          "(quy định của Zalo) / Zalo's 7-day window had closed")
+        out["problem"] = (
+            "không gửi được: đã quá 7 ngày kể từ tin nhắn cuối của người dân "
+            "(quy định của Zalo) / Zalo's 7-day window had closed"
+        )
     elif row.status in ("failed", "cancelled"):
         out["problem"] = row.error_reason
     return out
@@ -210,26 +305,35 @@ def _delivery(row: OutboundMessage | None) -> dict[str, Any] | None:
 
 class FeedbackApi:
     BASE = r"/api/v1/communes/{code:\d{5}}"
-    ROUTES = (("GET", BASE + "/tickets", "list"), ("POST", BASE + "/tickets", "create"),
-              ("GET", BASE + "/tickets/summary", "summary"),
-              ("GET", BASE + "/tickets/" + CODE, "get"),
-              ("GET", BASE + "/tickets/" + CODE + r"/media/{n:\d{1,18}}", "media"),
-              ("POST", BASE + "/tickets/" + CODE + "/{action:[a-z]+}", "act"),
-              ("GET", BASE + "/handoffs", "handoffs"),
-              ("GET", BASE + r"/handoffs/{id:\d{1,18}}", "handoff"),
-              ("POST", BASE + r"/handoffs/{id:\d{1,18}}/take", "handoff_take"),
-              ("POST", BASE + r"/handoffs/{id:\d{1,18}}/reply", "handoff_reply"),
-              ("POST", BASE + r"/handoffs/{id:\d{1,18}}/close", "handoff_close"))
+    ROUTES = (
+        ("GET", BASE + "/tickets", "list"),
+        ("POST", BASE + "/tickets", "create"),
+        ("GET", BASE + "/tickets/summary", "summary"),
+        ("GET", BASE + "/tickets/" + CODE, "get"),
+        ("GET", BASE + "/tickets/" + CODE + r"/media/{n:\d{1,18}}", "media"),
+        ("POST", BASE + "/tickets/" + CODE + "/{action:[a-z]+}", "act"),
+        ("GET", BASE + "/handoffs", "handoffs"),
+        ("GET", BASE + r"/handoffs/{id:\d{1,18}}", "handoff"),
+        ("POST", BASE + r"/handoffs/{id:\d{1,18}}/take", "handoff_take"),
+        ("POST", BASE + r"/handoffs/{id:\d{1,18}}/reply", "handoff_reply"),
+        ("POST", BASE + r"/handoffs/{id:\d{1,18}}/close", "handoff_close"),
+    )
 
-    def __init__(self, sm, tenants: Tenants, coord: Coordinator,  # type: ignore[no-untyped-def]
-                 settings: FeedbackSettings) -> None:
+    def __init__(
+        self,
+        sm,
+        tenants: Tenants,
+        coord: Coordinator,  # type: ignore[no-untyped-def]
+        settings: FeedbackSettings,
+    ) -> None:
         self.sm, self.tenants, self.coord, self.settings = sm, tenants, coord, settings
 
     def _commune(self, who: Identity):  # type: ignore[no-untyped-def]
         return self.tenants.by_id(who.commune_id).config
 
-    async def _ticket(self, s: AsyncSession, who: Identity, code: str,
-                      lock: bool = False) -> Ticket:
+    async def _ticket(
+        self, s: AsyncSession, who: Identity, code: str, lock: bool = False
+    ) -> Ticket:
         """The ticket if the caller may read it (bot/feedback/access.py); else 404, the same
         answer as for a code that does not exist."""
         ticket = await service.by_code(s, who.commune_id, code, lock=lock)
@@ -244,13 +348,18 @@ class FeedbackApi:
         async with self.sm() as s:
             who = await identify(request, s)
             me = await s.get(Staff, who.staff_id)
-            query = select(Ticket).where(Ticket.commune_id == who.commune_id,
-                                         access.readable(me, self._commune(who)))
+            query = select(Ticket).where(
+                Ticket.commune_id == who.commune_id, access.readable(me, self._commune(who))
+            )
             if q.get("status"):
                 statuses = q["status"].split(",")
                 if not set(statuses) <= set(service.STATES):
-                    raise error(400, "trạng thái không hợp lệ / unknown status",
-                                field="status", known=list(service.STATES))
+                    raise error(
+                        400,
+                        "trạng thái không hợp lệ / unknown status",
+                        field="status",
+                        known=list(service.STATES),
+                    )
                 query = query.where(Ticket.status.in_(statuses))
             if q.get("office"):
                 office = q["office"]
@@ -261,16 +370,21 @@ class FeedbackApi:
                 village = await village_by_name(s, who.commune_id, q["village"])
                 village_id = village.id if village else None
                 if village_id is None:
-                    raise error(400, "không có thôn này trong xã / unknown village",
-                                field="village")
+                    raise error(
+                        400, "không có thôn này trong xã / unknown village", field="village"
+                    )
                 query = query.where(Ticket.village_id == village_id)
             if q.get("overdue") in ("1", "true"):
                 query = query.where(service.overdue_clause(utcnow()))
-            tickets = (await s.execute(query.order_by(Ticket.emergency.desc(), Ticket.due_at)
-                                       .limit(500))).scalars().all()
+            tickets = (
+                (await s.execute(query.order_by(Ticket.emergency.desc(), Ticket.due_at).limit(500)))
+                .scalars()
+                .all()
+            )
             commune = self._commune(who)
-            return json_response({"tickets": [await ticket_json(s, t, who, commune)
-                                                  for t in tickets]})
+            return json_response(
+                {"tickets": [await ticket_json(s, t, who, commune) for t in tickets]}
+            )
 
     async def summary(self, request: web.Request) -> web.Response:
         """What the leader looks at: counts per state, the overdue and the soon due."""
@@ -279,26 +393,52 @@ class FeedbackApi:
             if who.role not in ("officer", "leader"):
                 raise error(403, "vai trò này không xem tổng hợp / role may not see the summary")
             now = utcnow()
-            counts = dict((await s.execute(select(Ticket.status, func.count()).where(
-                Ticket.commune_id == who.commune_id).group_by(Ticket.status))).all())
+            counts = dict(
+                (
+                    await s.execute(
+                        select(Ticket.status, func.count())
+                        .where(Ticket.commune_id == who.commune_id)
+                        .group_by(Ticket.status)
+                    )
+                ).all()
+            )
             me = await s.get(Staff, who.staff_id)
-            open_ = (await s.execute(select(Ticket).where(
-                Ticket.commune_id == who.commune_id, Ticket.status.in_(service.OPEN),
-                access.readable(me, self._commune(who)))  # codes only of what they may read
-                .order_by(Ticket.due_at))).scalars().all()
-            ratings = (await s.execute(select(func.avg(Ticket.rating), func.count(Ticket.rating))
-                                       .where(Ticket.commune_id == who.commune_id,
-                                              Ticket.rating.is_not(None)))).one()
+            open_ = (
+                (
+                    await s.execute(
+                        select(Ticket)
+                        .where(
+                            Ticket.commune_id == who.commune_id,
+                            Ticket.status.in_(service.OPEN),
+                            access.readable(me, self._commune(who)),
+                        )  # codes only of what they may read
+                        .order_by(Ticket.due_at)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            ratings = (
+                await s.execute(
+                    select(func.avg(Ticket.rating), func.count(Ticket.rating)).where(
+                        Ticket.commune_id == who.commune_id, Ticket.rating.is_not(None)
+                    )
+                )
+            ).one()
             soon = now + timedelta(days=2)
             gaps = await warnings(s, who.commune_id, village_ids=[])  # who hears of overdue
-        return json_response({
-            "by_status": counts,
-            "overdue": [t.code for t in open_ if service.is_overdue(t, now)],
-            "due_within_2_days": [t.code for t in open_ if now < t.due_at <= soon],
-            "rating": {"average": round(float(ratings[0]), 2) if ratings[0] else None,
-                       "count": ratings[1]},
-            "warnings": [g.to_json() for g in gaps],
-        })
+        return json_response(
+            {
+                "by_status": counts,
+                "overdue": [t.code for t in open_ if service.is_overdue(t, now)],
+                "due_within_2_days": [t.code for t in open_ if now < t.due_at <= soon],
+                "rating": {
+                    "average": round(float(ratings[0]), 2) if ratings[0] else None,
+                    "count": ratings[1],
+                },
+                "warnings": [g.to_json() for g in gaps],
+            }
+        )
 
     async def get(self, request: web.Request) -> web.Response:
         async with self.sm() as s:
@@ -314,14 +454,23 @@ class FeedbackApi:
             ticket = await self._ticket(s, who, request.match_info["ticket"])
             n = int(request.match_info["n"])
             item = (ticket.media or [])[n] if n < len(ticket.media or []) else {}
-            upload = await photos.by_token(s, who.commune_id, item["upload"]) \
-                if item.get("upload") else None
+            upload = (
+                await photos.by_token(s, who.commune_id, item["upload"])
+                if item.get("upload")
+                else None
+            )
             if upload is None:
                 raise error(404, "không tìm thấy / not found")
-            return web.Response(body=upload.content, content_type=upload.content_type, headers={
-                CSP: SANDBOX, "Cache-Control": "private, no-store",
-                "Content-Disposition": f'inline; filename="{ticket.code}-{n}.'
-                                       f'{upload.content_type.split("/")[1]}"'})
+            return web.Response(
+                body=upload.content,
+                content_type=upload.content_type,
+                headers={
+                    CSP: SANDBOX,
+                    "Cache-Control": "private, no-store",
+                    "Content-Disposition": f'inline; filename="{ticket.code}-{n}.'
+                    f'{upload.content_type.split("/")[1]}"',
+                },
+            )
 
     async def create(self, request: web.Request) -> web.Response:
         """A report taken by phone or at the office, filed by staff."""
@@ -339,15 +488,29 @@ class FeedbackApi:
                 village = await village_by_name(s, who.commune_id, data.village)
                 village_id = village.id if village else None
                 if village_id is None:
-                    raise error(400, "không có thôn này trong xã / unknown village",
-                                field="village")
+                    raise error(
+                        400, "không có thôn này trong xã / unknown village", field="village"
+                    )
             commune = self._commune(who)
-            ticket = await service.file_ticket(s, who.commune_id, commune, self.settings,
-                                               service.Report(
-                category=data.category, description=data.description, source="staff",
-                village_id=village_id, address=data.address, lat=data.lat, long=data.long,
-                consent=data.consent, name=data.name, phone=data.phone,
-                filed_by=who.staff_id))
+            ticket = await service.file_ticket(
+                s,
+                who.commune_id,
+                commune,
+                self.settings,
+                service.Report(
+                    category=data.category,
+                    description=data.description,
+                    source="staff",
+                    village_id=village_id,
+                    address=data.address,
+                    lat=data.lat,
+                    long=data.long,
+                    consent=data.consent,
+                    name=data.name,
+                    phone=data.phone,
+                    filed_by=who.staff_id,
+                ),
+            )
             out = await ticket_json(s, ticket, who, commune, True)
         await self.coord.publish(OUTBOUND_TOPIC)
         return json_response(out, status=201)
@@ -370,17 +533,27 @@ class FeedbackApi:
                 assignee = await s.get(Staff, data.staff_id)
             if action == "duplicate":
                 if not data.of:
-                    raise error(400, "of: mã phản ánh gốc / the original ticket's code",
-                                field="of")
+                    raise error(400, "of: mã phản ánh gốc / the original ticket's code", field="of")
                 duplicate_of = await service.by_code(s, who.commune_id, data.of)
-                if duplicate_of is not None and not access.may_read(staff, duplicate_of,
-                                                                    self._commune(who)):
+                if duplicate_of is not None and not access.may_read(
+                    staff, duplicate_of, self._commune(who)
+                ):
                     duplicate_of = None  # one the caller may not read: as if not there
             try:
-                await service.change(s, ticket, self._commune(who), self.settings, action,
-                                     staff=staff, note=data.note, assignee=assignee,
-                                     office=data.office, body=data.body,
-                                     duplicate_of=duplicate_of, public_text=data.text)
+                await service.change(
+                    s,
+                    ticket,
+                    self._commune(who),
+                    self.settings,
+                    action,
+                    staff=staff,
+                    note=data.note,
+                    assignee=assignee,
+                    office=data.office,
+                    body=data.body,
+                    duplicate_of=duplicate_of,
+                    public_text=data.text,
+                )
             except service.TicketError as exc:
                 raise error(exc.status, str(exc)) from None
             out = await ticket_json(s, ticket, who, self._commune(who), True)
@@ -389,41 +562,70 @@ class FeedbackApi:
         return json_response(out)
 
     # -- handoffs ---------------------------------------------------------------------------
-    async def _handoff(self, s: AsyncSession, who: Identity, handoff_id: int,
-                       lock: bool = False) -> Handoff:
+    async def _handoff(
+        self, s: AsyncSession, who: Identity, handoff_id: int, lock: bool = False
+    ) -> Handoff:
         if who.role not in ("officer", "leader"):
             raise error(403, "vai trò này không trả lời người dân / role may not answer chats")
-        query = select(Handoff).where(Handoff.id == handoff_id,
-                                      Handoff.commune_id == who.commune_id)
-        handoff = (await s.execute(query.with_for_update() if lock else query)
-                   ).scalar_one_or_none()
+        query = select(Handoff).where(
+            Handoff.id == handoff_id, Handoff.commune_id == who.commune_id
+        )
+        handoff = (await s.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
         if handoff is None:
             raise error(404, "không tìm thấy / not found")
         return handoff
 
-    async def _handoff_json(self, s: AsyncSession, h: Handoff, history: bool = False
-                            ) -> dict[str, Any]:
+    async def _handoff_json(
+        self, s: AsyncSession, h: Handoff, history: bool = False
+    ) -> dict[str, Any]:
         resident = await s.get(Resident, h.resident_id)
         out: dict[str, Any] = {
-            "id": h.id, "status": handoff_status(h), "reason": h.reason,
-            "opened_at": iso(h.opened_at), "closed_at": iso(h.closed_at), "replies": h.replies,
-            "taken_by": h.taken_by, "expires_at": iso(h.expires_at),
+            "id": h.id,
+            "status": handoff_status(h),
+            "reason": h.reason,
+            "opened_at": iso(h.opened_at),
+            "closed_at": iso(h.closed_at),
+            "replies": h.replies,
+            "taken_by": h.taken_by,
+            "expires_at": iso(h.expires_at),
             "expired_at": iso(h.expired_at),
-            "resident": {"name": resident.display_name if resident else None,
-                         "language": resident.language if resident else None},
+            "resident": {
+                "name": resident.display_name if resident else None,
+                "language": resident.language if resident else None,
+            },
             "chat": window(resident),
         }
         if history:
-            messages = (await s.execute(select(Message).where(
-                Message.conversation_id == h.conversation_id).order_by(Message.id.desc())
-                .limit(50))).scalars().all()
+            messages = (
+                (
+                    await s.execute(
+                        select(Message)
+                        .where(Message.conversation_id == h.conversation_id)
+                        .order_by(Message.id.desc())
+                        .limit(50)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             out["messages"] = [_history_item(m) for m in reversed(messages)]
             keys = [f"handoff:{h.id}:{n}" for n in range(1, h.replies + 1)]
-            sends = (await s.execute(select(OutboundMessage).where(
-                OutboundMessage.idempotency_key.in_(keys)).order_by(OutboundMessage.id))
-            ).scalars().all() if keys else []
-            out["staff_replies"] = [{"text": o.payload.get("text"), **(_delivery(o) or {})}
-                                    for o in sends]
+            sends = (
+                (
+                    await s.execute(
+                        select(OutboundMessage)
+                        .where(OutboundMessage.idempotency_key.in_(keys))
+                        .order_by(OutboundMessage.id)
+                    )
+                )
+                .scalars()
+                .all()
+                if keys
+                else []
+            )
+            out["staff_replies"] = [
+                {"text": o.payload.get("text"), **(_delivery(o) or {})} for o in sends
+            ]
         return out
 
     async def handoffs(self, request: web.Request) -> web.Response:
@@ -467,31 +669,62 @@ class FeedbackApi:
             who = await identify(request, s)
             text = body.get("text")
             if not isinstance(text, str) or not text.strip() or len(text) > 2000:
-                raise error(400, "text: nội dung trả lời (1–2000 ký tự) / text of 1–2000 "
-                                 "characters", field="text")
+                raise error(
+                    400,
+                    "text: nội dung trả lời (1–2000 ký tự) / text of 1–2000 characters",
+                    field="text",
+                )
             h = await self._handoff(s, who, int(request.match_info["id"]), lock=True)
             if h.closed_at is not None:
                 raise error(409, "cuộc trò chuyện đã đóng / the handoff is closed")
             resident = await s.get(Resident, h.resident_id)
             if resident.erased_at is not None:
-                raise error(409, "người dân đã xóa dữ liệu, không nhắn được nữa / the resident "
-                                 "erased their data")
+                raise error(
+                    409,
+                    "người dân đã xóa dữ liệu, không nhắn được nữa / the resident "
+                    "erased their data",
+                )
             reach = window(resident)
             h.replies += 1
             h.taken_by = h.taken_by or who.staff_id
             await self._send(s, h, resident, f"handoff:{h.id}:{h.replies}", text.strip())
             out = await self._handoff_json(s, h)
         await self.coord.publish(OUTBOUND_TOPIC)
-        return json_response({**out, "reaches_resident": reach["open"],
-                                  **({"problem": reach["why"]} if not reach["open"] else {})})
+        return json_response(
+            {
+                **out,
+                "reaches_resident": reach["open"],
+                **({"problem": reach["why"]} if not reach["open"] else {}),
+            }
+        )
 
-    async def _send(self, s: AsyncSession, h: Handoff, resident: Resident, key: str,
-                    text: str) -> None:
-        s.add(Message(commune_id=h.commune_id, conversation_id=h.conversation_id,
-                      direction="out", text=text, intent="staff", confidence=1.0))
-        await s.execute(OutboundMessage.__table__.insert(), [outbound_row(
-            h.commune_id, resident.id, resident.channel, resident.external_id, key, Text(text),
-            0)])
+    async def _send(
+        self, s: AsyncSession, h: Handoff, resident: Resident, key: str, text: str
+    ) -> None:
+        s.add(
+            Message(
+                commune_id=h.commune_id,
+                conversation_id=h.conversation_id,
+                direction="out",
+                text=text,
+                intent="staff",
+                confidence=1.0,
+            )
+        )
+        await s.execute(
+            OutboundMessage.__table__.insert(),
+            [
+                outbound_row(
+                    h.commune_id,
+                    resident.id,
+                    resident.channel,
+                    resident.external_id,
+                    key,
+                    Text(text),
+                    0,
+                )
+            ],
+        )
 
     async def handoff_close(self, request: web.Request) -> web.Response:
         async with self.sm() as s, s.begin():
@@ -504,9 +737,16 @@ class FeedbackApi:
             conv.mode, conv.state = "bot", {}
             resident = await s.get(Resident, h.resident_id)
             _ = gettext_for(resident.language)
-            await self._send(s, h, resident, f"handoff:{h.id}:closed", _(
-                "Cán bộ xã đã kết thúc trao đổi. Cảm ơn anh/chị. Anh/chị có thể tiếp tục hỏi "
-                "trợ lý tự động của xã bất cứ lúc nào."))
+            await self._send(
+                s,
+                h,
+                resident,
+                f"handoff:{h.id}:closed",
+                _(
+                    "Cán bộ xã đã kết thúc trao đổi. Cảm ơn anh/chị. Anh/chị có thể tiếp tục hỏi "
+                    "trợ lý tự động của xã bất cứ lúc nào."
+                ),
+            )
             out = await self._handoff_json(s, h)
         await self.coord.publish(OUTBOUND_TOPIC)
         return json_response(out)

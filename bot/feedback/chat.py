@@ -24,20 +24,69 @@ from bot.nlu.entities import _key
 from bot.nlu.normalize import search_key
 
 # typed answers, accent-free; the English ones for residents answered in English (issue 10)
-CANCEL = {"huy", "thoi", "khong gui nua", "huy phan anh", "thoi khong gui", "dung lai",
-          "/report cancel", "cancel", "stop"}
+CANCEL = {
+    "huy",
+    "thoi",
+    "khong gui nua",
+    "huy phan anh",
+    "thoi khong gui",
+    "dung lai",
+    "/report cancel",
+    "cancel",
+    "stop",
+}
 SKIP = {"bo qua", "khong", "khong co", "ko", "k", "khong can", "/report skip", "skip", "no"}
-YES = {"co", "dong y", "ok", "oke", "u", "uh", "vang", "da", "duoc", "dong y a",
-       "/report consent yes", "yes", "i agree"}
-YES_FIRST = {"co", "dung", "vang", "da", "ok", "oke", "u", "uh", "duoc",  # "đúng vậy", "vâng ạ"
-             "yes"}
-NO = {"khong", "ko", "k", "khong dong y", "an danh", "gui an danh", "/report consent no", "no",
-      "anonymous", "send anonymously"}
+YES = {
+    "co",
+    "dong y",
+    "ok",
+    "oke",
+    "u",
+    "uh",
+    "vang",
+    "da",
+    "duoc",
+    "dong y a",
+    "/report consent yes",
+    "yes",
+    "i agree",
+}
+YES_FIRST = {
+    "co",
+    "dung",
+    "vang",
+    "da",
+    "ok",
+    "oke",
+    "u",
+    "uh",
+    "duoc",  # "đúng vậy", "vâng ạ"
+    "yes",
+}
+NO = {
+    "khong",
+    "ko",
+    "k",
+    "khong dong y",
+    "an danh",
+    "gui an danh",
+    "/report consent no",
+    "no",
+    "anonymous",
+    "send anonymously",
+}
 #: words that ask to report but say nothing of the matter
-GENERIC = set("toi em minh anh chi muon can xin gui bao cao phan anh kien nghi y kien gop y "
-              "khieu nai to giac cho xa voi a oi nhe viec mot ve la co duoc khong".split())
-HOTLINES = {"fire": "114", "security": "113", "disaster": "112", "epidemic": "115",
-            "accident": "115"}
+GENERIC = set(
+    "toi em minh anh chi muon can xin gui bao cao phan anh kien nghi y kien gop y "
+    "khieu nai to giac cho xa voi a oi nhe viec mot ve la co duoc khong".split()
+)
+HOTLINES = {
+    "fire": "114",
+    "security": "113",
+    "disaster": "112",
+    "epidemic": "115",
+    "accident": "115",
+}
 FORM_TTL_S = 2 * 3600  # a form left unfinished this long is dropped: the next message is new
 
 
@@ -50,10 +99,16 @@ def describes(text: str | None) -> bool:
     return len([w for w in _words(text).split() if w not in GENERIC]) >= 2
 
 
-def start(commune: Commune, text: str | None, entities: list[dict[str, Any]],
-          resident_village: str | None, now_s: float,
-          *, category: str | None = None, emergency: bool = False
-          ) -> tuple[dict[str, Any], list[Reply]]:
+def start(
+    commune: Commune,
+    text: str | None,
+    entities: list[dict[str, Any]],
+    resident_village: str | None,
+    now_s: float,
+    *,
+    category: str | None = None,
+    emergency: bool = False,
+) -> tuple[dict[str, Any], list[Reply]]:
     """A new form from the report's first words. ``emergency`` (the triage's decision, with
     its ``category``): complete at once — the words are the description, the village is the
     one named or known, nothing is asked before filing. ``category`` alone: the conversation's
@@ -74,10 +129,15 @@ def expired(form: dict[str, Any], now_s: float) -> bool:
     return now_s - float(form.get("at") or 0) > FORM_TTL_S
 
 
-def step(commune: Commune, form: dict[str, Any], text: str | None,
-         attachments: list[dict[str, Any]] | None, entities: list[dict[str, Any]],
-         choices: list[str], now_s: float
-         ) -> tuple[dict[str, Any] | None, list[Reply], dict[str, Any] | None]:
+def step(
+    commune: Commune,
+    form: dict[str, Any],
+    text: str | None,
+    attachments: list[dict[str, Any]] | None,
+    entities: list[dict[str, Any]],
+    choices: list[str],
+    now_s: float,
+) -> tuple[dict[str, Any] | None, list[Reply], dict[str, Any] | None]:
     """One answer to the current question → (the form or None when it ended, replies,
     the finished report when complete)."""
     said = (text or "").strip()
@@ -94,8 +154,11 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
     if place:
         form["lat"], form["long"] = place
     if asked == "category":
-        code = said.removeprefix("/report category ") if said.startswith("/report category ") \
+        code = (
+            said.removeprefix("/report category ")
+            if said.startswith("/report category ")
             else guess(said)
+        )
         if code in CATEGORIES:
             form["category"] = code
             if not form.get("description") and describes(said) and not said.startswith("/"):
@@ -128,16 +191,20 @@ def step(commune: Commune, form: dict[str, Any], text: str | None,
     elif asked == "consent":
         form["consent"] = consent_of(said)
     form, replies = _next(commune, form)
-    if (media or place) and asked not in ("media", "description") \
-            and form.get("asking") is not None:  # sent while another question waited
+    if (
+        (media or place)
+        and asked not in ("media", "description")
+        and form.get("asking") is not None
+    ):  # sent while another question waited
         replies = [Text(_("Dạ, xã đã nhận ảnh/vị trí.")), *replies]
     if form.get("asking") is None:
         return None, replies, report_of(form)
     return form, replies, None
 
 
-def media_of(attachments: list[dict[str, Any]] | None
-             ) -> tuple[list[dict[str, Any]], tuple[float, float] | None]:
+def media_of(
+    attachments: list[dict[str, Any]] | None,
+) -> tuple[list[dict[str, Any]], tuple[float, float] | None]:
     """The photos (a Zalo URL, or a web chat upload's id) and the last map pin of a message."""
     media: list[dict[str, Any]] = []
     place = None
@@ -159,9 +226,13 @@ def media_of(attachments: list[dict[str, Any]] | None
 def report_of(form: dict[str, Any]) -> dict[str, Any]:
     """A complete form as the ticket to file (``consent`` None: an emergency, asked after;
     ``emergency``: the triage's decision, not the category's)."""
-    return {**{k: form.get(k) for k in ("category", "village", "description", "media", "lat",
-                                        "long", "consent")},
-            "emergency": bool(form.get("emergency"))}
+    return {
+        **{
+            k: form.get(k)
+            for k in ("category", "village", "description", "media", "lat", "long", "consent")
+        },
+        "emergency": bool(form.get("emergency")),
+    }
 
 
 def ask_again(commune: Commune, form: dict[str, Any]) -> tuple[dict[str, Any], list[Reply]]:
@@ -174,31 +245,51 @@ def _next(commune: Commune, form: dict[str, Any]) -> tuple[dict[str, Any], list[
     repeat = form.get("asking")
     if not form.get("category"):
         form["asking"] = "category"
-        options = tuple(Choice(_(CATEGORIES[c].name), f"/report category {c}")
-                        for c in CHAT_ORDER)
-        return form, [Choices(_("Dạ, xã tiếp nhận phản ánh của anh/chị. Việc anh/chị phản ánh "
-                                "thuộc loại nào? (Nhắn HỦY nếu muốn dừng.)")
-                              if repeat != "category" else
-                              _("Anh/chị vui lòng chọn một loại (bấm hoặc nhắn số):"), options)]
+        options = tuple(Choice(_(CATEGORIES[c].name), f"/report category {c}") for c in CHAT_ORDER)
+        return form, [
+            Choices(
+                _(
+                    "Dạ, xã tiếp nhận phản ánh của anh/chị. Việc anh/chị phản ánh "
+                    "thuộc loại nào? (Nhắn HỦY nếu muốn dừng.)"
+                )
+                if repeat != "category"
+                else _("Anh/chị vui lòng chọn một loại (bấm hoặc nhắn số):"),
+                options,
+            )
+        ]
     emergency = bool(form.get("emergency"))  # filed first, asked after
     if form.get("village") is None and commune.villages and not emergency:
         form["asking"] = "village"
         options = tuple(Choice(v.name, f"/report village {v.name}") for v in commune.villages)
-        question = (_("Việc này ở thôn/bản nào ạ?") if repeat != "village" else
-                    _("Anh/chị bấm chọn thôn/bản nơi xảy ra việc này (hoặc nhắn số), hoặc chọn "
-                      "Nơi khác:"))
-        return form, [Choices(question,
-                              (*options, Choice(_("Nơi khác"), "/report village -")))]
+        question = (
+            _("Việc này ở thôn/bản nào ạ?")
+            if repeat != "village"
+            else _(
+                "Anh/chị bấm chọn thôn/bản nơi xảy ra việc này (hoặc nhắn số), hoặc chọn Nơi khác:"
+            )
+        )
+        return form, [Choices(question, (*options, Choice(_("Nơi khác"), "/report village -")))]
     if not form.get("description"):
         form["asking"] = "description"
-        return form, [Text(_("Anh/chị mô tả ngắn sự việc giúp xã: ở đâu, từ khi nào, mức độ "
-                             "thế nào?"))]
-    if not emergency and not form.get("media_done") and not form.get("media") \
-            and form.get("lat") is None:
+        return form, [
+            Text(_("Anh/chị mô tả ngắn sự việc giúp xã: ở đâu, từ khi nào, mức độ thế nào?"))
+        ]
+    if (
+        not emergency
+        and not form.get("media_done")
+        and not form.get("media")
+        and form.get("lat") is None
+    ):
         form["asking"] = "media"
-        return form, [Choices(_("Nếu có thể, anh/chị gửi một ảnh hoặc vị trí (ghim bản đồ) để "
-                                "cán bộ dễ tìm. Không có thì chọn Bỏ qua."),
-                              (Choice(_("Bỏ qua"), "/report skip"),))]
+        return form, [
+            Choices(
+                _(
+                    "Nếu có thể, anh/chị gửi một ảnh hoặc vị trí (ghim bản đồ) để "
+                    "cán bộ dễ tìm. Không có thì chọn Bỏ qua."
+                ),
+                (Choice(_("Bỏ qua"), "/report skip"),),
+            )
+        ]
     if form.get("consent") is None and not emergency:  # an emergency is filed first
         form["asking"] = "consent"
         return form, [consent_question(None)]
@@ -209,11 +300,18 @@ def _next(commune: Commune, form: dict[str, Any]) -> tuple[dict[str, Any], list[
 def consent_question(code: str | None) -> Choices:
     """Name and phone kept only if the resident agrees; asked before filing, or right after
     an emergency was filed anonymously (``code``)."""
-    yes, no = ((f"/consent {code} yes", f"/consent {code} no") if code
-               else ("/report consent yes", "/report consent no"))
-    return Choices(_("Để cán bộ liên hệ khi cần, anh/chị có đồng ý cho xã lưu tên và số điện "
-                     "thoại không? Chỉ cán bộ xử lý được xem. Anh/chị cũng có thể gửi ẩn danh."),
-                   (Choice(_("Đồng ý"), yes), Choice(_("Gửi ẩn danh"), no)))
+    yes, no = (
+        (f"/consent {code} yes", f"/consent {code} no")
+        if code
+        else ("/report consent yes", "/report consent no")
+    )
+    return Choices(
+        _(
+            "Để cán bộ liên hệ khi cần, anh/chị có đồng ý cho xã lưu tên và số điện "
+            "thoại không? Chỉ cán bộ xử lý được xem. Anh/chị cũng có thể gửi ẩn danh."
+        ),
+        (Choice(_("Đồng ý"), yes), Choice(_("Gửi ẩn danh"), no)),
+    )
 
 
 def consent_of(text: str | None) -> bool | None:
@@ -237,9 +335,13 @@ PHONE_SKIP = "/phone skip"
 def phone_question(code: str) -> Choices:
     """Asked on the web chat after the resident agreed to be contacted: Zalo shares a verified
     number with one tap, a web page can only ask for it."""
-    return Choices(_("Anh/chị để lại số điện thoại để cán bộ gọi lại về phản ánh {code} "
-                     "(dạng 09xx xxx xxx). Không muốn để số thì chọn Bỏ qua.").format(code=code),
-                   (Choice(_("Bỏ qua"), PHONE_SKIP),))
+    return Choices(
+        _(
+            "Anh/chị để lại số điện thoại để cán bộ gọi lại về phản ánh {code} "
+            "(dạng 09xx xxx xxx). Không muốn để số thì chọn Bỏ qua."
+        ).format(code=code),
+        (Choice(_("Bỏ qua"), PHONE_SKIP),),
+    )
 
 
 def phone_reply(text: str | None, code: str) -> dict[str, Any] | None:
@@ -274,13 +376,25 @@ def hotline(category: str) -> str | None:
 
 
 RATE = re.compile(r"^/rate (PA-\d{4}-\d{6}) ([1-5])$")
-REOPEN = re.compile(r"^(?:/reopen|mo lai|mo lai phan anh|reopen)\s+(pa-\d{4}-\d{6})[\s.!]*$",
-                    re.I)
+REOPEN = re.compile(r"^(?:/reopen|mo lai|mo lai phan anh|reopen)\s+(pa-\d{4}-\d{6})[\s.!]*$", re.I)
 #: typed answers to "hài lòng không?" (accent-free)
-RATING_WORDS = {"rat hai long": 5, "hai long": 4, "tam duoc": 3, "binh thuong": 3,
-                "chua hai long": 2, "khong hai long": 1}
-REOPEN_WORDS = {"chua giai quyet", "chua xong", "chua duoc giai quyet", "mo lai", "van chua",
-                "van chua sua", "chua sua"}
+RATING_WORDS = {
+    "rat hai long": 5,
+    "hai long": 4,
+    "tam duoc": 3,
+    "binh thuong": 3,
+    "chua hai long": 2,
+    "khong hai long": 1,
+}
+REOPEN_WORDS = {
+    "chua giai quyet",
+    "chua xong",
+    "chua duoc giai quyet",
+    "mo lai",
+    "van chua",
+    "van chua sua",
+    "chua sua",
+}
 
 
 def rating_reply(text: str | None, pending: str | None) -> dict[str, Any] | None:

@@ -35,8 +35,13 @@ class SlaClock(Worker):
     topic = TICKETS_TOPIC
     batch = 100
 
-    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 settings: FeedbackSettings) -> None:
+    def __init__(
+        self,
+        sm: async_sessionmaker,
+        tenants: Tenants,
+        coord: Coordinator,
+        settings: FeedbackSettings,
+    ) -> None:
         super().__init__(coord)
         self.sm, self.tenants, self.settings = sm, tenants, settings
 
@@ -44,47 +49,93 @@ class SlaClock(Worker):
         now = utcnow()
         done = queued = 0
         async with self.sm() as s, s.begin():
-            due = (await s.execute(select(Ticket).where(
-                Ticket.status.in_(service.OPEN),
-                (Ticket.next_progress_at <= now) | (Ticket.warn_at <= now)
-                | ((Ticket.due_at <= now) & Ticket.overdue_at.is_(None))
-                | (Ticket.acked_at.is_(None) & (Ticket.ack_due_at <= now)
-                   & Ticket.ack_escalated_at.is_(None)))
-                .order_by(Ticket.id).limit(self.batch).with_for_update(skip_locked=True))
-            ).scalars().all()
+            due = (
+                (
+                    await s.execute(
+                        select(Ticket)
+                        .where(
+                            Ticket.status.in_(service.OPEN),
+                            (Ticket.next_progress_at <= now)
+                            | (Ticket.warn_at <= now)
+                            | ((Ticket.due_at <= now) & Ticket.overdue_at.is_(None))
+                            | (
+                                Ticket.acked_at.is_(None)
+                                & (Ticket.ack_due_at <= now)
+                                & Ticket.ack_escalated_at.is_(None)
+                            ),
+                        )
+                        .order_by(Ticket.id)
+                        .limit(self.batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for ticket in due:
                 commune = self.tenants.by_id(ticket.commune_id).config
                 cal = service.calendar(commune, self.settings)
-                if ticket.acked_at is None and ticket.ack_due_at <= now and \
-                        ticket.ack_escalated_at is None:
+                if (
+                    ticket.acked_at is None
+                    and ticket.ack_due_at <= now
+                    and ticket.ack_escalated_at is None
+                ):
                     ticket.ack_escalated_at = now
-                    s.add(TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id,
-                                      actor="system", action="unacknowledged",
-                                      from_status=ticket.status, to_status=ticket.status,
-                                      note="chưa thụ lý khi hết hạn báo cho người dân"))
+                    s.add(
+                        TicketEvent(
+                            commune_id=ticket.commune_id,
+                            ticket_id=ticket.id,
+                            actor="system",
+                            action="unacknowledged",
+                            from_status=ticket.status,
+                            to_status=ticket.status,
+                            note="chưa thụ lý khi hết hạn báo cho người dân",
+                        )
+                    )
                     queued += await service.tell_staff(s, ticket, commune, "unacknowledged")
                 if ticket.due_at <= now and ticket.overdue_at is None:
                     ticket.overdue_at = now
                     ticket.warn_at = None
-                    s.add(TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id,
-                                      actor="system", action="overdue",
-                                      from_status=ticket.status, to_status=ticket.status,
-                                      note=f"quá hạn {to_vn(ticket.due_at):%d/%m/%Y %H:%M}"))
+                    s.add(
+                        TicketEvent(
+                            commune_id=ticket.commune_id,
+                            ticket_id=ticket.id,
+                            actor="system",
+                            action="overdue",
+                            from_status=ticket.status,
+                            to_status=ticket.status,
+                            note=f"quá hạn {to_vn(ticket.due_at):%d/%m/%Y %H:%M}",
+                        )
+                    )
                     queued += await service.tell_staff(s, ticket, commune, "overdue")
                 elif ticket.warn_at is not None and ticket.warn_at <= now:
                     ticket.warn_at = None
-                    s.add(TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id,
-                                      actor="system", action="warn", from_status=ticket.status,
-                                      to_status=ticket.status, note="sắp đến hạn"))
+                    s.add(
+                        TicketEvent(
+                            commune_id=ticket.commune_id,
+                            ticket_id=ticket.id,
+                            actor="system",
+                            action="warn",
+                            from_status=ticket.status,
+                            to_status=ticket.status,
+                            note="sắp đến hạn",
+                        )
+                    )
                     queued += await service.tell_staff(s, ticket, commune, "warn")
                 if ticket.next_progress_at is not None and ticket.next_progress_at <= now:
                     ticket.progress_sent += 1
                     ticket.next_progress_at = cal.morning_after(
-                        now, self.settings.progress_every_days)
-                    event = TicketEvent(commune_id=ticket.commune_id, ticket_id=ticket.id,
-                                        actor="system", action="progress",
-                                        from_status=ticket.status, to_status=ticket.status,
-                                        note=f"tin tiến độ lần {ticket.progress_sent}")
+                        now, self.settings.progress_every_days
+                    )
+                    event = TicketEvent(
+                        commune_id=ticket.commune_id,
+                        ticket_id=ticket.id,
+                        actor="system",
+                        action="progress",
+                        from_status=ticket.status,
+                        to_status=ticket.status,
+                        note=f"tin tiến độ lần {ticket.progress_sent}",
+                    )
                     s.add(event)
                     await s.flush()
                     if ticket.resident_id:
@@ -99,4 +150,3 @@ class SlaClock(Worker):
 
     async def run_forever(self, poll_s: float = 30.0) -> None:
         await super().run_forever(poll_s)
-

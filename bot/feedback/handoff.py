@@ -31,40 +31,68 @@ from bot.store.ops import outbound_row
 from bot.tenants import Tenants
 
 
-async def answer_while_waiting(s: AsyncSession, commune_id: int, commune: Commune,
-                               settings: FeedbackSettings, resident: Resident,
-                               conv: Conversation, text: str | None,
-                               understood: Understanding | None,
-                               now: datetime) -> tuple[str, list[Reply]] | None:
+async def answer_while_waiting(
+    s: AsyncSession,
+    commune_id: int,
+    commune: Commune,
+    settings: FeedbackSettings,
+    resident: Resident,
+    conv: Conversation,
+    text: str | None,
+    understood: Understanding | None,
+    now: datetime,
+) -> tuple[str, list[Reply]] | None:
     """(intent, replies) when the bot is sure of an answer it may give while staff have the
     conversation; None: the message waits for staff."""
-    turn = engine.while_with_staff(commune, text, language=resident.language,
-                                   understood=understood, now=now, channel=resident.channel)
+    turn = engine.while_with_staff(
+        commune,
+        text,
+        language=resident.language,
+        understood=understood,
+        now=now,
+        channel=resident.channel,
+    )
     if turn is None:
         return None
     replies = list(turn.replies)
     for effect in turn.effects:  # a ticket's status: read in the store
-        replies += await intake.apply(s, commune_id, commune, settings, resident, conv, effect,
-                                      now)
+        replies += await intake.apply(s, commune_id, commune, settings, resident, conv, effect, now)
     return turn.parse.intent, replies
 
 
 def expired_message(commune: Commune, language: str) -> Text:
     _ = gettext_for(language)
-    return Text(_("Xin lỗi anh/chị, hiện cán bộ {name} chưa trả lời kịp cuộc trò chuyện này. "
-                  "Anh/chị có thể gọi {phone} trong giờ làm việc, hoặc nhắn lại câu hỏi tại "
-                  "đây để trợ lý tự động của xã trả lời; muốn gửi phản ánh, anh/chị nhắn nội "
-                  "dung, xã sẽ báo mã để theo dõi. Việc khẩn cấp xin gọi 112 (cứu nạn), 113 "
-                  "(công an), 114 (cứu hỏa), 115 (cấp cứu).").format(
-                      name=commune.name, phone=commune.phone))
+    return Text(
+        _(
+            "Xin lỗi anh/chị, hiện cán bộ {name} chưa trả lời kịp cuộc trò chuyện này. "
+            "Anh/chị có thể gọi {phone} trong giờ làm việc, hoặc nhắn lại câu hỏi tại "
+            "đây để trợ lý tự động của xã trả lời; muốn gửi phản ánh, anh/chị nhắn nội "
+            "dung, xã sẽ báo mã để theo dõi. Việc khẩn cấp xin gọi 112 (cứu nạn), 113 "
+            "(công an), 114 (cứu hỏa), 115 (cấp cứu)."
+        ).format(name=commune.name, phone=commune.phone)
+    )
 
 
 async def expire_due(s: AsyncSession, tenants: Tenants, now: datetime, batch: int = 100) -> int:
     """Hand back to the bot the conversations nobody took in time; returns how many."""
-    due = (await s.execute(select(Handoff).where(
-        Handoff.closed_at.is_(None), Handoff.expires_at <= now, Handoff.taken_by.is_(None),
-        Handoff.replies == 0).order_by(Handoff.expires_at).limit(batch)
-        .with_for_update(skip_locked=True))).scalars().all()
+    due = (
+        (
+            await s.execute(
+                select(Handoff)
+                .where(
+                    Handoff.closed_at.is_(None),
+                    Handoff.expires_at <= now,
+                    Handoff.taken_by.is_(None),
+                    Handoff.replies == 0,
+                )
+                .order_by(Handoff.expires_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for handoff in due:
         handoff.closed_at = handoff.expired_at = now
         conv = await s.get(Conversation, handoff.conversation_id)
@@ -74,10 +102,28 @@ async def expire_due(s: AsyncSession, tenants: Tenants, now: datetime, batch: in
         if resident is None or resident.erased_at is not None:
             continue
         message = expired_message(tenants.by_id(handoff.commune_id).config, resident.language)
-        s.add(Message(commune_id=handoff.commune_id, conversation_id=handoff.conversation_id,
-                      direction="out", text=message.text, intent="handoff_expired",
-                      confidence=1.0))
-        await s.execute(OutboundMessage.__table__.insert(), [outbound_row(
-            handoff.commune_id, resident.id, resident.channel, resident.external_id,
-            f"handoff:{handoff.id}:expired", message, LANE)])
+        s.add(
+            Message(
+                commune_id=handoff.commune_id,
+                conversation_id=handoff.conversation_id,
+                direction="out",
+                text=message.text,
+                intent="handoff_expired",
+                confidence=1.0,
+            )
+        )
+        await s.execute(
+            OutboundMessage.__table__.insert(),
+            [
+                outbound_row(
+                    handoff.commune_id,
+                    resident.id,
+                    resident.channel,
+                    resident.external_id,
+                    f"handoff:{handoff.id}:expired",
+                    message,
+                    LANE,
+                )
+            ],
+        )
     return len(due)

@@ -66,12 +66,26 @@ SENSITIVE = tuple(c.code for c in CATEGORIES.values() if c.sensitive)
 FILERS = ("officer", "leader")  # whose key may file
 FMT = "{format:json|xml}"
 #: list element → the element name of its items (the spec's XML, Spark convention in JSON)
-ITEMS = {"services": "service", "service_requests": "request", "errors": "error",
-         "attributes": "attribute", "values": "value", "endpoints": "endpoint",
-         "formats": "format"}
+ITEMS = {
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
 #: field lengths the tickets table keeps (PostgreSQL refuses longer ones)
-MAX = {"description": 4000, "address_string": 300, "address_id": 300, "phone": 20,
-       "email": 200, "first_name": 100, "last_name": 100, "media_url": 2000}
+MAX = {
+    "description": 4000,
+    "address_string": 300,
+    "address_id": 300,
+    "phone": 20,
+    "email": 200,
+    "first_name": 100,
+    "last_name": 100,
+    "media_url": 2000,
+}
 _ = gettext_for("vi")
 
 
@@ -109,10 +123,15 @@ def to_xml(root: str, value: Any) -> bytes:
 def render(fmt: str, root: str, value: Any, status: int = 200) -> web.Response:
     """``value`` in the format asked for: JSON as is, XML under ``root`` (the spec's names)."""
     if fmt == "json":
-        return web.Response(text=json.dumps(value, ensure_ascii=False), status=status,
-                            content_type="application/json", charset="utf-8")
-    return web.Response(body=to_xml(root, value), status=status, content_type="text/xml",
-                        charset="utf-8")
+        return web.Response(
+            text=json.dumps(value, ensure_ascii=False),
+            status=status,
+            content_type="application/json",
+            charset="utf-8",
+        )
+    return web.Response(
+        body=to_xml(root, value), status=status, content_type="text/xml", charset="utf-8"
+    )
 
 
 def _format(request: web.Request) -> str:
@@ -121,17 +140,24 @@ def _format(request: web.Request) -> str:
     return fmt or ("json" if request.path.endswith(".json") else "xml")
 
 
-def answers_errors(method: Callable[[Any, web.Request], Awaitable[web.Response]]
-                   ) -> Callable[[Any, web.Request], Awaitable[web.Response]]:
+def answers_errors(
+    method: Callable[[Any, web.Request], Awaitable[web.Response]],
+) -> Callable[[Any, web.Request], Awaitable[web.Response]]:
     """Errors in the standard shape (``errors/error/code, description``) of the format asked
     for, so a 311 client can show them; the HTTP status matches the code."""
+
     @functools.wraps(method)
     async def handler(self: Any, request: web.Request) -> web.Response:
         try:
             return await method(self, request)
         except Problem as exc:
-            return render(_format(request), "errors",
-                          [{"code": exc.status, "description": str(exc)}], exc.status)
+            return render(
+                _format(request),
+                "errors",
+                [{"code": exc.status, "description": str(exc)}],
+                exc.status,
+            )
+
     return handler
 
 
@@ -147,17 +173,26 @@ def parse_when(value: str, name: str) -> datetime:
         if not 1900 <= when.year <= 2200:  # a 90-day window around it must exist
             raise ValueError(value)
     except (ValueError, OverflowError):  # not a datetime, or at the calendar's very ends
-        raise Problem(400, f"{name}: thời điểm theo W3C, ví dụ 2026-01-31T00:00:00+07:00 / "
-                           f"{name} must be a W3C datetime") from None
+        raise Problem(
+            400,
+            f"{name}: thời điểm theo W3C, ví dụ 2026-01-31T00:00:00+07:00 / "
+            f"{name} must be a W3C datetime",
+        ) from None
     return when
 
 
 # -- what is shown ----------------------------------------------------------------------------
 def service_json(code: str) -> dict[str, Any]:
     category = CATEGORIES[code]
-    return {"service_code": code, "service_name": _(category.name),
-            "description": _(category.description), "metadata": False, "type": "realtime",
-            "keywords": ", ".join(category.keywords), "group": category.group}
+    return {
+        "service_code": code,
+        "service_name": _(category.name),
+        "description": _(category.description),
+        "metadata": False,
+        "type": "realtime",
+        "keywords": ", ".join(category.keywords),
+        "group": category.group,
+    }
 
 
 def is_public(ticket: Ticket) -> bool:
@@ -165,25 +200,29 @@ def is_public(ticket: Ticket) -> bool:
     published the ticket — never a sensitive category (land disputes, complaints about staff,
     security). A chat or phone report was told to the commune only, and "the house next to
     mine" says who told it."""
-    return (ticket.source == "open311" or ticket.published_at is not None) \
-        and not CATEGORIES[ticket.category].sensitive
+    return (ticket.source == "open311" or ticket.published_at is not None) and not CATEGORIES[
+        ticket.category
+    ].sensitive
 
 
 def public_clause():  # type: ignore[no-untyped-def]
     """``is_public`` as a SQL condition."""
-    return ((Ticket.source == "open311") | Ticket.published_at.is_not(None)) \
-        & Ticket.category.not_in(SENSITIVE)
+    return (
+        (Ticket.source == "open311") | Ticket.published_at.is_not(None)
+    ) & Ticket.category.not_in(SENSITIVE)
 
 
 def status_notes(ticket: Ticket, duplicate_of: str | None) -> str:
     if ticket.published_at and ticket.public_answer:
         return service.anonymise(ticket.public_answer, ticket)
     if ticket.status == "transferred" and ticket.transferred_to:
-        return _("Đã chuyển: {body}").format(body=service.anonymise(ticket.transferred_to,
-                                                                    ticket))
+        return _("Đã chuyển: {body}").format(body=service.anonymise(ticket.transferred_to, ticket))
     if ticket.status == "duplicate":
-        return _("Trùng phản ánh {code}").format(code=duplicate_of) if duplicate_of \
+        return (
+            _("Trùng phản ánh {code}").format(code=duplicate_of)
+            if duplicate_of
             else _("Trùng phản ánh khác")
+        )
     with use_language("vi"):  # the public API is Vietnamese, as ``_`` here
         state = service.status_line(ticket)
     return state[:1].upper() + state[1:]
@@ -218,8 +257,9 @@ def _coarse(value: float | None) -> float | None:
     return None if value is None else round(value, PUBLIC_DECIMALS)
 
 
-def request_json(ticket: Ticket, commune: Commune, village: str | None,
-                 duplicate_of: str | None) -> dict[str, Any]:
+def request_json(
+    ticket: Ticket, commune: Commune, village: str | None, duplicate_of: str | None
+) -> dict[str, Any]:
     """One public report (``is_public``: callers show no other)."""
     photo = next((m.get("url") for m in ticket.media or [] if m.get("type") == "image"), None)
     return {
@@ -229,7 +269,8 @@ def request_json(ticket: Ticket, commune: Commune, village: str | None,
         "service_name": _(CATEGORIES[ticket.category].name),
         "service_code": ticket.category,
         "description": service.anonymise(ticket.description, ticket)
-        if ticket.description else None,
+        if ticket.description
+        else None,
         "agency_responsible": service.anonymise(ticket.transferred_to, ticket)
         if ticket.status == "transferred" and ticket.transferred_to
         else service.office_name(commune, ticket.office),
@@ -240,7 +281,8 @@ def request_json(ticket: Ticket, commune: Commune, village: str | None,
         "address": address(ticket, village, commune),
         "address_id": None,  # no master address repository: villages are named in address
         "zipcode": None,
-        "lat": _coarse(ticket.lat), "long": _coarse(ticket.long),
+        "lat": _coarse(ticket.lat),
+        "long": _coarse(ticket.long),
         "media_url": photo,
     }
 
@@ -261,8 +303,9 @@ def _field(form: dict[str, Any], name: str) -> str | None:
         return None
     text = str(value).strip()
     if len(text) > MAX.get(name, 300):
-        raise Problem(400, f"{name}: quá dài (tối đa {MAX.get(name, 300)} ký tự) / "
-                           f"{name} is too long")
+        raise Problem(
+            400, f"{name}: quá dài (tối đa {MAX.get(name, 300)} ký tự) / {name} is too long"
+        )
     return text or None
 
 
@@ -275,8 +318,11 @@ def _coordinate(form: dict[str, Any], name: str, limit: float) -> float | None:
     except ValueError:
         value = float("nan")
     if not -limit <= value <= limit:
-        raise Problem(400, f"{name}: số thập phân WGS84 trong [-{limit:g}, {limit:g}] / "
-                           f"{name} must be a WGS84 number")
+        raise Problem(
+            400,
+            f"{name}: số thập phân WGS84 trong [-{limit:g}, {limit:g}] / "
+            f"{name} must be a WGS84 number",
+        )
     return value
 
 
@@ -286,8 +332,7 @@ def _media(form: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise Problem(400, "media_url: địa chỉ http(s) của ảnh / media_url must be an http(s) "
-                           "URL")
+        raise Problem(400, "media_url: địa chỉ http(s) của ảnh / media_url must be an http(s) URL")
     return [{"type": "image", "url": url}]
 
 
@@ -302,27 +347,36 @@ async def _village(s: AsyncSession, commune_id: int, text: str | None) -> Villag
     not take Bản Phố's reports."""
     if not text:
         return None
-    villages = (await s.execute(select(Village).where(Village.commune_id == commune_id))
-                ).scalars().all()
+    villages = (
+        (await s.execute(select(Village).where(Village.commune_id == commune_id))).scalars().all()
+    )
     name = best_village(text, villages)
     return next((v for v in villages if v.name == name), None)
 
 
 class Open311:
     BASE = "/open311/v2"
-    ROUTES = (("GET", BASE + "/discovery." + FMT, "discovery"),
-              ("GET", BASE + "/services." + FMT, "services"),
-              ("GET", BASE + r"/services/{service_code:[A-Za-z0-9_-]+}." + FMT, "definition"),
-              ("GET", BASE + "/requests." + FMT, "requests"),
-              ("POST", BASE + "/requests." + FMT, "create"),
-              ("GET", BASE + r"/requests/{service_request_id:[A-Za-z0-9-]+}." + FMT, "request"),
-              ("GET", BASE + r"/tokens/{token:[A-Za-z0-9_-]+}." + FMT, "token"),
-              # last: anything else under the base (an unknown format too) is the spec's 404
-              ("GET", BASE + "/{rest:.*}", "unknown"),
-              ("POST", BASE + "/{rest:.*}", "unknown"))
+    ROUTES = (
+        ("GET", BASE + "/discovery." + FMT, "discovery"),
+        ("GET", BASE + "/services." + FMT, "services"),
+        ("GET", BASE + r"/services/{service_code:[A-Za-z0-9_-]+}." + FMT, "definition"),
+        ("GET", BASE + "/requests." + FMT, "requests"),
+        ("POST", BASE + "/requests." + FMT, "create"),
+        ("GET", BASE + r"/requests/{service_request_id:[A-Za-z0-9-]+}." + FMT, "request"),
+        ("GET", BASE + r"/tokens/{token:[A-Za-z0-9_-]+}." + FMT, "token"),
+        # last: anything else under the base (an unknown format too) is the spec's 404
+        ("GET", BASE + "/{rest:.*}", "unknown"),
+        ("POST", BASE + "/{rest:.*}", "unknown"),
+    )
 
-    def __init__(self, sm, tenants: Tenants, coord: Coordinator,  # type: ignore[no-untyped-def]
-                 settings: FeedbackSettings, public_url: str) -> None:
+    def __init__(
+        self,
+        sm,
+        tenants: Tenants,
+        coord: Coordinator,  # type: ignore[no-untyped-def]
+        settings: FeedbackSettings,
+        public_url: str,
+    ) -> None:
         self.sm, self.tenants, self.coord, self.settings = sm, tenants, coord, settings
         self.public_url = public_url.rstrip("/")
 
@@ -330,35 +384,67 @@ class Open311:
         """The commune the call is about: one endpoint serves them all, so it is required."""
         code = (form or {}).get("jurisdiction_id") or request.query.get("jurisdiction_id")
         if not code or not str(code).strip():
-            raise Problem(400, "jurisdiction_id: mã xã (5 chữ số) / jurisdiction_id (the "
-                               "commune's 5-digit code) is required")
+            raise Problem(
+                400,
+                "jurisdiction_id: mã xã (5 chữ số) / jurisdiction_id (the "
+                "commune's 5-digit code) is required",
+            )
         tenant = self.tenants.by_code(str(code).strip())
         if tenant is None:
             raise Problem(404, f"không có xã mã {code} / jurisdiction_id {code} not found")
         return tenant
 
-    async def _page(self, s: AsyncSession, tenant: Tenant, tickets: list[Ticket]
-                    ) -> list[dict[str, Any]]:
-        villages = dict((await s.execute(select(Village.id, Village.name).where(
-            Village.commune_id == tenant.id))).all())
+    async def _page(
+        self, s: AsyncSession, tenant: Tenant, tickets: list[Ticket]
+    ) -> list[dict[str, Any]]:
+        villages = dict(
+            (
+                await s.execute(
+                    select(Village.id, Village.name).where(Village.commune_id == tenant.id)
+                )
+            ).all()
+        )
         originals = {t.duplicate_of for t in tickets if t.duplicate_of}
-        codes = dict((await s.execute(select(Ticket.id, Ticket.code).where(
-            Ticket.id.in_(originals), public_clause()))).all()) if originals else {}
-        return [request_json(t, tenant.config, villages.get(t.village_id),
-                             codes.get(t.duplicate_of)) for t in tickets]
+        codes = (
+            dict(
+                (
+                    await s.execute(
+                        select(Ticket.id, Ticket.code).where(
+                            Ticket.id.in_(originals), public_clause()
+                        )
+                    )
+                ).all()
+            )
+            if originals
+            else {}
+        )
+        return [
+            request_json(t, tenant.config, villages.get(t.village_id), codes.get(t.duplicate_of))
+            for t in tickets
+        ]
 
     # -- handlers ---------------------------------------------------------------------------
     @answers_errors
     async def discovery(self, request: web.Request) -> web.Response:
         """The spec's service discovery file: where the endpoint is, which formats it has."""
-        return render(_format(request), "discovery", {
-            "changeset": CHANGESET,
-            "contact": _("Ủy ban nhân dân xã phụ trách (jurisdiction_id: mã xã 5 chữ số)"),
-            "key_service": _("Khóa API do xã cấp cho cán bộ hoặc ứng dụng (bot staff add)"),
-            "endpoints": [{"specification": SPEC, "url": f"{self.public_url}{self.BASE}",
-                           "changeset": CHANGESET, "type": "production",
-                           "formats": ["text/xml", "application/json"]}],
-        })
+        return render(
+            _format(request),
+            "discovery",
+            {
+                "changeset": CHANGESET,
+                "contact": _("Ủy ban nhân dân xã phụ trách (jurisdiction_id: mã xã 5 chữ số)"),
+                "key_service": _("Khóa API do xã cấp cho cán bộ hoặc ứng dụng (bot staff add)"),
+                "endpoints": [
+                    {
+                        "specification": SPEC,
+                        "url": f"{self.public_url}{self.BASE}",
+                        "changeset": CHANGESET,
+                        "type": "production",
+                        "formats": ["text/xml", "application/json"],
+                    }
+                ],
+            },
+        )
 
     @answers_errors
     async def services(self, request: web.Request) -> web.Response:
@@ -371,31 +457,44 @@ class Open311:
         code = request.match_info["service_code"]
         if code not in CATEGORIES:
             raise Problem(404, f"không có loại phản ánh {code} / service_code {code} not found")
-        return render(_format(request), "service_definition",
-                      {"service_code": code, "attributes": []})
+        return render(
+            _format(request), "service_definition", {"service_code": code, "attributes": []}
+        )
 
     @answers_errors
     async def requests(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
         query = select(Ticket).where(Ticket.commune_id == tenant.id, public_clause())
-        ids = [i.strip().upper() for i in request.query.get("service_request_id", "").split(",")
-               if i.strip()]
+        ids = [
+            i.strip().upper()
+            for i in request.query.get("service_request_id", "").split(",")
+            if i.strip()
+        ]
         if ids:  # the spec: this overrides all other arguments
             query = query.where(Ticket.code.in_(ids[:LIMIT]))
         else:
             query = self._filters(request, query)
         async with self.sm() as s:
-            tickets = list((await s.execute(query.order_by(
-                Ticket.received_at.desc(), Ticket.id.desc()).limit(LIMIT))).scalars())
-            return render(_format(request), "service_requests",
-                          await self._page(s, tenant, tickets))
+            tickets = list(
+                (
+                    await s.execute(
+                        query.order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(LIMIT)
+                    )
+                ).scalars()
+            )
+            return render(
+                _format(request), "service_requests", await self._page(s, tenant, tickets)
+            )
 
     def _filters(self, request: web.Request, query):  # type: ignore[no-untyped-def]
         q = request.query
         codes = [c.strip() for c in q.get("service_code", "").split(",") if c.strip()]
         if unknown := [c for c in codes if c not in CATEGORIES]:
-            raise Problem(400, f"service_code: không có {', '.join(unknown)} / unknown; one of "
-                               f"{', '.join(CATEGORIES)}")
+            raise Problem(
+                400,
+                f"service_code: không có {', '.join(unknown)} / unknown; one of "
+                f"{', '.join(CATEGORIES)}",
+            )
         if codes:
             query = query.where(Ticket.category.in_(codes))
         statuses = {v.strip() for v in q.get("status", "").split(",") if v.strip()}
@@ -415,8 +514,11 @@ class Open311:
         end = parse_when(end_text, "end_date") if end_text else None
         if start and end:
             if end < start or end - start > WINDOW:
-                raise Problem(400, "start_date, end_date: khoảng tối đa 90 ngày / the range may "
-                                   "not span more than 90 days")
+                raise Problem(
+                    400,
+                    "start_date, end_date: khoảng tối đa 90 ngày / the range may "
+                    "not span more than 90 days",
+                )
             return start, end
         if start:
             return start, start + WINDOW
@@ -430,44 +532,60 @@ class Open311:
             ticket = await service.by_code(s, tenant.id, request.match_info["service_request_id"])
             if ticket is None or not is_public(ticket):  # no oracle: the same 404
                 raise Problem(404, "không tìm thấy phản ánh / service_request_id not found")
-            return render(_format(request), "service_requests",
-                          await self._page(s, tenant, [ticket]))
+            return render(
+                _format(request), "service_requests", await self._page(s, tenant, [ticket])
+            )
 
     @answers_errors
     async def token(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
         token = request.match_info["token"]
         async with self.sm() as s:
-            code = (await s.execute(select(Ticket.code).where(
-                Ticket.commune_id == tenant.id, Ticket.token == token))).scalar_one_or_none()
+            code = (
+                await s.execute(
+                    select(Ticket.code).where(Ticket.commune_id == tenant.id, Ticket.token == token)
+                )
+            ).scalar_one_or_none()
         if code is None:
             raise Problem(404, "không tìm thấy token / token not found")
-        return render(_format(request), "service_requests",
-                      [{"service_request_id": code, "token": token}])
+        return render(
+            _format(request), "service_requests", [{"service_request_id": code, "token": token}]
+        )
 
     @answers_errors
     async def unknown(self, request: web.Request) -> web.Response:
-        raise Problem(404, "không có tài nguyên này (định dạng: .json hoặc .xml) / no such "
-                           "resource (formats: .json, .xml)")
+        raise Problem(
+            404,
+            "không có tài nguyên này (định dạng: .json hoặc .xml) / no such "
+            "resource (formats: .json, .xml)",
+        )
 
     @answers_errors
     async def create(self, request: web.Request) -> web.Response:
         """A report from an Open311 client, filed like any other; the key says which client."""
         if "api_key" in request.query:  # proxies and logs keep query strings: never there
-            raise Problem(400, "api_key không được gửi trong địa chỉ (query string): gửi trong "
-                               "tiêu đề X-API-Key hoặc trong nội dung / api_key must not be in "
-                               "the query string: send it in the X-API-Key header or the body")
+            raise Problem(
+                400,
+                "api_key không được gửi trong địa chỉ (query string): gửi trong "
+                "tiêu đề X-API-Key hoặc trong nội dung / api_key must not be in "
+                "the query string: send it in the X-API-Key header or the body",
+            )
         form = await self._form(request)
         tenant = self._tenant(request, form)
         async with self.sm() as s, s.begin():
             staff = await self._client(s, tenant, _header_key(request) or form.get("api_key"))
             report = await self._report(s, tenant, form)
             report.filed_by = staff.id  # the create event names the key's holder: which client
-            ticket = await service.file_ticket(s, tenant.id, tenant.config, self.settings,
-                                               report)
+            ticket = await service.file_ticket(s, tenant.id, tenant.config, self.settings, report)
             told = [_("Xã đã nhận phản ánh {code}.").format(code=ticket.code), notice(ticket)]
-            out = [{"service_request_id": ticket.code, "token": ticket.token,
-                    "service_notice": " ".join(t for t in told if t), "account_id": None}]
+            out = [
+                {
+                    "service_request_id": ticket.code,
+                    "token": ticket.token,
+                    "service_notice": " ".join(t for t in told if t),
+                    "account_id": None,
+                }
+            ]
         await self.coord.publish(OUTBOUND_TOPIC)  # a new ticket may alert staff on Zalo
         return render(_format(request), "service_requests", out, 201)
 
@@ -479,8 +597,9 @@ class Open311:
             except safejson.JsonError:
                 body = None
             if not isinstance(body, dict):
-                raise Problem(400, "nội dung phải là một đối tượng JSON / body must be a JSON "
-                                   "object")
+                raise Problem(
+                    400, "nội dung phải là một đối tượng JSON / body must be a JSON object"
+                )
             return body
         return dict(await request.post())
 
@@ -488,41 +607,73 @@ class Open311:
         """The staff key the client files with: the commune's own, not revoked, staff active."""
         if not key or not str(key).strip():
             raise Problem(403, "thiếu api_key / api_key is required")
-        staff = (await s.execute(select(Staff).join(StaffKey, StaffKey.staff_id == Staff.id)
-                                 .where(StaffKey.key_hash == hash_key(str(key).strip()),
-                                        StaffKey.revoked_at.is_(None),
-                                        Staff.active.is_(True)))).scalars().first()
+        staff = (
+            (
+                await s.execute(
+                    select(Staff)
+                    .join(StaffKey, StaffKey.staff_id == Staff.id)
+                    .where(
+                        StaffKey.key_hash == hash_key(str(key).strip()),
+                        StaffKey.revoked_at.is_(None),
+                        Staff.active.is_(True),
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
         if staff is None or staff.commune_id != tenant.id:
-            raise Problem(403, "api_key không hợp lệ cho xã này / invalid api_key for this "
-                               "jurisdiction")
+            raise Problem(
+                403, "api_key không hợp lệ cho xã này / invalid api_key for this jurisdiction"
+            )
         if staff.role not in FILERS:
-            raise Problem(403, "api_key: chỉ khóa của cán bộ hoặc lãnh đạo xã được gửi phản ánh "
-                               "/ api_key must be an officer's or a leader's")
+            raise Problem(
+                403,
+                "api_key: chỉ khóa của cán bộ hoặc lãnh đạo xã được gửi phản ánh "
+                "/ api_key must be an officer's or a leader's",
+            )
         return staff
 
-    async def _report(self, s: AsyncSession, tenant: Tenant, form: dict[str, Any]
-                      ) -> service.Report:
+    async def _report(
+        self, s: AsyncSession, tenant: Tenant, form: dict[str, Any]
+    ) -> service.Report:
         code = _field(form, "service_code")
         if code is None or code not in CATEGORIES:
-            raise Problem(400, f"service_code: một trong {', '.join(CATEGORIES)} / service_code "
-                               "is required and must be one of GET services")
+            raise Problem(
+                400,
+                f"service_code: một trong {', '.join(CATEGORIES)} / service_code "
+                "is required and must be one of GET services",
+            )
         lat, long = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
         if (lat is None) != (long is None):
             raise Problem(400, "lat, long: cần cả hai / lat and long go together")
         where, address_id = _field(form, "address_string"), _field(form, "address_id")
         if lat is None and where is None and address_id is None:
-            raise Problem(400, "cần vị trí: lat và long, address_string hoặc address_id / a "
-                               "location is required: lat & long, address_string or address_id")
+            raise Problem(
+                400,
+                "cần vị trí: lat và long, address_string hoặc address_id / a "
+                "location is required: lat & long, address_string or address_id",
+            )
         text = where or address_id  # no address repository: an address_id is kept as given
         village = await _village(s, tenant.id, text)
         if village is not None and _words(text) == _words(village.name):
             text = None  # the village says it all
-        name = " ".join(p for p in (_field(form, "last_name"), _field(form, "first_name"))
-                        if p) or None  # Vietnamese order: family name first
+        name = (
+            " ".join(p for p in (_field(form, "last_name"), _field(form, "first_name")) if p)
+            or None
+        )  # Vietnamese order: family name first
         phone, email = _field(form, "phone"), _field(form, "email")
         return service.Report(
-            category=code, description=_field(form, "description") or "", source="open311",
-            village_id=village.id if village else None, media=_media(form), lat=lat,
-            long=long, address=text, consent=bool(name or phone or email), name=name,
-            phone=phone, email=email)
-
+            category=code,
+            description=_field(form, "description") or "",
+            source="open311",
+            village_id=village.id if village else None,
+            media=_media(form),
+            lat=lat,
+            long=long,
+            address=text,
+            consent=bool(name or phone or email),
+            name=name,
+            phone=phone,
+            email=email,
+        )

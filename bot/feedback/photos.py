@@ -42,7 +42,7 @@ def _jpeg_frame(data: bytes) -> bool:
         if marker == 0xFF:  # fill byte
             i += 1
             continue
-        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
         if length < 2:
             return False
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
@@ -62,11 +62,18 @@ def _png_ok(data: bytes) -> bool:
     return zlib.crc32(data[12:29]) == crc and data[-12:-4] == b"\x00\x00\x00\x00IEND"
 
 
-async def store(s: AsyncSession, commune_id: int, session: str, data: bytes,
-                content_type: str) -> Upload:
-    upload = Upload(commune_id=commune_id, token=secrets.token_urlsafe(16), session=session,
-                    content_type=content_type, size=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(), content=data)
+async def store(
+    s: AsyncSession, commune_id: int, session: str, data: bytes, content_type: str
+) -> Upload:
+    upload = Upload(
+        commune_id=commune_id,
+        token=secrets.token_urlsafe(16),
+        session=session,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=data,
+    )
     s.add(upload)
     await s.flush()
     return upload
@@ -74,11 +81,18 @@ async def store(s: AsyncSession, commune_id: int, session: str, data: bytes,
 
 async def owned(s: AsyncSession, commune_id: int, session: str, token: str) -> bool:
     """Whether this session of this commune sent the upload ``token`` (the bytes stay put)."""
-    return (await s.execute(select(Upload.id).where(
-        Upload.commune_id == commune_id, Upload.session == session,
-        Upload.token == token))).first() is not None
+    return (
+        await s.execute(
+            select(Upload.id).where(
+                Upload.commune_id == commune_id, Upload.session == session, Upload.token == token
+            )
+        )
+    ).first() is not None
 
 
 async def by_token(s: AsyncSession, commune_id: int, token: str) -> Upload | None:
-    return (await s.execute(select(Upload).where(
-        Upload.commune_id == commune_id, Upload.token == token))).scalar_one_or_none()
+    return (
+        await s.execute(
+            select(Upload).where(Upload.commune_id == commune_id, Upload.token == token)
+        )
+    ).scalar_one_or_none()

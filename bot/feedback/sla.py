@@ -43,8 +43,11 @@ class WorkingCalendar:
     def is_working_day(self, day: date) -> bool:
         if day in self._extra_on:
             return True
-        return (day.weekday() < 5 and day not in _public_holidays(day.year)
-                and day not in self._extra_off)
+        return (
+            day.weekday() < 5
+            and day not in _public_holidays(day.year)
+            and day not in self._extra_off
+        )
 
     def holiday_name(self, day: date) -> str | None:
         return holidays_pkg.country_holidays("VN", years=day.year).get(day)
@@ -93,8 +96,11 @@ class WorkingCalendar:
         for _ in range(60):
             for start, end in self.open_periods(day):
                 if day > local.date() or local.time() < end:
-                    return (as_utc(when) if day == local.date() and local.time() >= start
-                            else self._at(day, start))
+                    return (
+                        as_utc(when)
+                        if day == local.date() and local.time() >= start
+                        else self._at(day, start)
+                    )
             day += timedelta(days=1)
         return self.opening_of(self.next_working_day(local.date()))
 
@@ -166,17 +172,20 @@ class WorkingCalendar:
         ``emergency_min_hours`` after it (a report at 22:00 still leaves time to act)."""
         local = to_vn(received)
         end_of_day = as_utc(datetime.combine(local.date(), time(23, 59), tzinfo=VN_TZ))
-        return max(end_of_day, as_utc(received)
-                   + timedelta(hours=self.settings.emergency_min_hours))
+        return max(
+            end_of_day, as_utc(received) + timedelta(hours=self.settings.emergency_min_hours)
+        )
 
     def answer_days(self, category: str) -> int:
         from bot.feedback.categories import CATEGORIES
+
         if category in self.settings.category_days:
             return self.settings.category_days[category]
         return 3 if CATEGORIES[category].on_site else self.settings.answer_days
 
-    def deadlines(self, category: str, received: datetime, emergency: bool | None = None
-                  ) -> tuple[datetime, datetime]:
+    def deadlines(
+        self, category: str, received: datetime, emergency: bool | None = None
+    ) -> tuple[datetime, datetime]:
         """(acknowledge by, answer by) for a ticket received at ``received``; the same day for
         an emergency (``emergency``: the ticket's own flag — None: the category's default)."""
         if _emergency(category, emergency):
@@ -186,8 +195,9 @@ class WorkingCalendar:
         ack = self.add_working_days(received, self.settings.ack_days)
         return min(ack, due), due
 
-    def warn_at(self, category: str, received: datetime, due: datetime,
-                emergency: bool | None = None) -> datetime:
+    def warn_at(
+        self, category: str, received: datetime, due: datetime, emergency: bool | None = None
+    ) -> datetime:
         """When the leader and the office hear that a deadline is near."""
         if _emergency(category, emergency):
             return max(as_utc(received), as_utc(due) - timedelta(hours=1))
@@ -200,4 +210,5 @@ def _emergency(category: str, emergency: bool | None) -> bool:
     if emergency is not None:
         return emergency
     from bot.feedback.categories import CATEGORIES
+
     return CATEGORIES[category].emergency

@@ -84,59 +84,172 @@ class Kind:
 #: Numbers: 114 fire and rescue (Cảnh sát PCCC và CNCH), 113 police, 115 medical emergency,
 #: 112 search and rescue in disasters. The advice is general first aid that cannot make things
 #: worse (WHO: wash a bite for 15 minutes; keep away from fallen lines), never a diagnosis.
-KINDS: dict[str, Kind] = {k.code: k for k in (
-    Kind("fire", "fire", N_("Đưa mọi người ra khỏi nơi cháy ngay, không quay vào lấy đồ; nếu "
-                            "an toàn thì ngắt cầu dao điện, khóa bình gas. Gọi ngay 114.")),
-    Kind("flood", "disaster", N_("Đưa mọi người lên chỗ cao, người già, trẻ nhỏ, người ốm đi "
-                                 "trước; ngắt cầu dao điện; không lội qua dòng nước chảy xiết. "
-                                 "Gọi ngay 112.")),
-    Kind("landslide", "disaster", N_("Đưa mọi người ra khỏi nhà, tránh xa chân và đỉnh sườn "
-                                     "đồi, taluy, khe suối; không quay lại lấy đồ khi còn mưa. "
-                                     "Gọi ngay 112.")),
-    Kind("storm", "disaster", N_("Trú ở chỗ kiên cố, tránh xa cây to, cột điện, mái tôn. Có "
-                                 "người bị đè hoặc mắc kẹt, gọi ngay 114 hoặc 112.")),
-    Kind("live_wire", "disaster", N_("Tránh xa chỗ dây điện đứt ít nhất 10 mét, không chạm vào "
-                                     "cây, dây điện hay vũng nước gần đó; giữ trẻ em và gia "
-                                     "súc tránh xa. Gọi ngay 114 và báo điện lực.")),
-    Kind("dog_bite", "epidemic", N_("Rửa ngay vết cắn bằng xà phòng dưới vòi nước chảy trong 15 "
-                                    "phút, rồi đến trạm y tế ngay hôm nay để tiêm vắc xin phòng "
-                                    "dại. Tránh xa con vật, không tự đánh bắt. Vết thương nặng, "
-                                    "gọi 115."), (PERSON, LIVESTOCK)),
-    Kind("livestock", "epidemic", N_("Không bán, giết mổ, ăn hay chở đi gia súc, gia cầm ốm, "
-                                     "chết; không vứt xác xuống sông, suối; nhốt riêng con ốm. "
-                                     "Cán bộ thú y xã sẽ được báo; cần gấp, gọi xã {phone}."),
-         (LIVESTOCK,)),
-    Kind("outbreak", "epidemic", N_("Đưa người ốm đến trạm y tế xã; người sốt cao, co giật, khó "
-                                    "thở hay lơ mơ thì gọi ngay 115. Hạn chế tiếp xúc gần với "
-                                    "người ốm."), (PERSON,)),
-    Kind("poisoning", "accident", N_("Gọi ngay 115 hoặc đưa người bị ngộ độc đến trạm y tế gần "
-                                     "nhất; giữ lại thức ăn, đồ uống, vỏ thuốc nghi gây ngộ "
-                                     "độc. Ngộ độc khói than, khí gas: đưa ra chỗ thoáng."),
-         (PERSON,)),
-    Kind("drowning", "accident", N_("Gọi to người xung quanh; ném phao, can nhựa, sào hoặc dây "
-                                    "cho người bị nạn, không nhảy xuống nếu không biết bơi. Gọi "
-                                    "ngay 114 và 115."), (PERSON,)),
-    Kind("injury", "accident", N_("Gọi ngay 115. Không di chuyển người bị thương nặng nếu không "
-                                  "cần thiết; người bị điện giật: ngắt điện trước khi chạm "
-                                  "vào."), (PERSON,)),
-    Kind("collapse", "accident", N_("Gọi ngay 115. Không cho ăn, uống gì; người bất tỉnh "
-                                    "còn thở thì đặt nằm nghiêng, nới lỏng quần áo; ghi lại "
-                                    "giờ bắt đầu có dấu hiệu."), (PERSON,)),
-    Kind("snakebite", "accident", N_("Giữ người bị cắn nằm yên, bất động chi bị cắn; không "
-                                     "rạch, không hút, không garô chặt. Gọi 115 hoặc đưa "
-                                     "ngay đến cơ sở y tế gần nhất."), (PERSON,)),
-    Kind("suicide", "accident", N_("Gọi ngay 115. Ở bên cạnh người đó, nói chuyện nhẹ nhàng, "
-                                   "không để họ một mình; cất dao, dây, thuốc, thuốc trừ sâu "
-                                   "và vật nguy hiểm."), (PERSON,)),
-    Kind("gas_leak", "fire", N_("Không bật, tắt công tắc điện, không dùng lửa; mở cửa cho "
-                                "thoáng, khóa van bình gas nếu an toàn, rồi ra khỏi nhà. "
-                                "Gọi ngay 114.")),
-    Kind("violence", "security", N_("Tránh xa nơi nguy hiểm, đến chỗ an toàn, không tự can "
-                                    "thiệp khi có hung khí. Gọi ngay 113.")),
-    Kind("hazard", "disaster", N_("Giữ mọi người, trẻ em, xe cộ và gia súc tránh xa chỗ hư "
-                                  "hỏng; nếu an toàn thì đặt vật báo hiệu. Cán bộ xã sẽ được "
-                                  "báo để đến xem; cần gấp, gọi xã {phone}."), alarm=False),
-)}
+KINDS: dict[str, Kind] = {
+    k.code: k
+    for k in (
+        Kind(
+            "fire",
+            "fire",
+            N_(
+                "Đưa mọi người ra khỏi nơi cháy ngay, không quay vào lấy đồ; nếu "
+                "an toàn thì ngắt cầu dao điện, khóa bình gas. Gọi ngay 114."
+            ),
+        ),
+        Kind(
+            "flood",
+            "disaster",
+            N_(
+                "Đưa mọi người lên chỗ cao, người già, trẻ nhỏ, người ốm đi "
+                "trước; ngắt cầu dao điện; không lội qua dòng nước chảy xiết. "
+                "Gọi ngay 112."
+            ),
+        ),
+        Kind(
+            "landslide",
+            "disaster",
+            N_(
+                "Đưa mọi người ra khỏi nhà, tránh xa chân và đỉnh sườn "
+                "đồi, taluy, khe suối; không quay lại lấy đồ khi còn mưa. "
+                "Gọi ngay 112."
+            ),
+        ),
+        Kind(
+            "storm",
+            "disaster",
+            N_(
+                "Trú ở chỗ kiên cố, tránh xa cây to, cột điện, mái tôn. Có "
+                "người bị đè hoặc mắc kẹt, gọi ngay 114 hoặc 112."
+            ),
+        ),
+        Kind(
+            "live_wire",
+            "disaster",
+            N_(
+                "Tránh xa chỗ dây điện đứt ít nhất 10 mét, không chạm vào "
+                "cây, dây điện hay vũng nước gần đó; giữ trẻ em và gia "
+                "súc tránh xa. Gọi ngay 114 và báo điện lực."
+            ),
+        ),
+        Kind(
+            "dog_bite",
+            "epidemic",
+            N_(
+                "Rửa ngay vết cắn bằng xà phòng dưới vòi nước chảy trong 15 "
+                "phút, rồi đến trạm y tế ngay hôm nay để tiêm vắc xin phòng "
+                "dại. Tránh xa con vật, không tự đánh bắt. Vết thương nặng, "
+                "gọi 115."
+            ),
+            (PERSON, LIVESTOCK),
+        ),
+        Kind(
+            "livestock",
+            "epidemic",
+            N_(
+                "Không bán, giết mổ, ăn hay chở đi gia súc, gia cầm ốm, "
+                "chết; không vứt xác xuống sông, suối; nhốt riêng con ốm. "
+                "Cán bộ thú y xã sẽ được báo; cần gấp, gọi xã {phone}."
+            ),
+            (LIVESTOCK,),
+        ),
+        Kind(
+            "outbreak",
+            "epidemic",
+            N_(
+                "Đưa người ốm đến trạm y tế xã; người sốt cao, co giật, khó "
+                "thở hay lơ mơ thì gọi ngay 115. Hạn chế tiếp xúc gần với "
+                "người ốm."
+            ),
+            (PERSON,),
+        ),
+        Kind(
+            "poisoning",
+            "accident",
+            N_(
+                "Gọi ngay 115 hoặc đưa người bị ngộ độc đến trạm y tế gần "
+                "nhất; giữ lại thức ăn, đồ uống, vỏ thuốc nghi gây ngộ "
+                "độc. Ngộ độc khói than, khí gas: đưa ra chỗ thoáng."
+            ),
+            (PERSON,),
+        ),
+        Kind(
+            "drowning",
+            "accident",
+            N_(
+                "Gọi to người xung quanh; ném phao, can nhựa, sào hoặc dây "
+                "cho người bị nạn, không nhảy xuống nếu không biết bơi. Gọi "
+                "ngay 114 và 115."
+            ),
+            (PERSON,),
+        ),
+        Kind(
+            "injury",
+            "accident",
+            N_(
+                "Gọi ngay 115. Không di chuyển người bị thương nặng nếu không "
+                "cần thiết; người bị điện giật: ngắt điện trước khi chạm "
+                "vào."
+            ),
+            (PERSON,),
+        ),
+        Kind(
+            "collapse",
+            "accident",
+            N_(
+                "Gọi ngay 115. Không cho ăn, uống gì; người bất tỉnh "
+                "còn thở thì đặt nằm nghiêng, nới lỏng quần áo; ghi lại "
+                "giờ bắt đầu có dấu hiệu."
+            ),
+            (PERSON,),
+        ),
+        Kind(
+            "snakebite",
+            "accident",
+            N_(
+                "Giữ người bị cắn nằm yên, bất động chi bị cắn; không "
+                "rạch, không hút, không garô chặt. Gọi 115 hoặc đưa "
+                "ngay đến cơ sở y tế gần nhất."
+            ),
+            (PERSON,),
+        ),
+        Kind(
+            "suicide",
+            "accident",
+            N_(
+                "Gọi ngay 115. Ở bên cạnh người đó, nói chuyện nhẹ nhàng, "
+                "không để họ một mình; cất dao, dây, thuốc, thuốc trừ sâu "
+                "và vật nguy hiểm."
+            ),
+            (PERSON,),
+        ),
+        Kind(
+            "gas_leak",
+            "fire",
+            N_(
+                "Không bật, tắt công tắc điện, không dùng lửa; mở cửa cho "
+                "thoáng, khóa van bình gas nếu an toàn, rồi ra khỏi nhà. "
+                "Gọi ngay 114."
+            ),
+        ),
+        Kind(
+            "violence",
+            "security",
+            N_(
+                "Tránh xa nơi nguy hiểm, đến chỗ an toàn, không tự can "
+                "thiệp khi có hung khí. Gọi ngay 113."
+            ),
+        ),
+        Kind(
+            "hazard",
+            "disaster",
+            N_(
+                "Giữ mọi người, trẻ em, xe cộ và gia súc tránh xa chỗ hư "
+                "hỏng; nếu an toàn thì đặt vật báo hiệu. Cán bộ xã sẽ được "
+                "báo để đến xem; cần gấp, gọi xã {phone}."
+            ),
+            alarm=False,
+        ),
+    )
+}
 QUESTION = N_("Việc này đang xảy ra, cần xử lý ngay không ạ?")
 QUESTION_TTL_S = 30 * 60  # an answer to the question later than this is a new message
 FOLLOW_UP_S = 30 * 60  # another alarm this soon after one was filed is about the same danger
@@ -157,8 +270,12 @@ class Assessment:
         return KINDS[self.kind].category if self.kind else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "probability": round(self.probability, 3),
-                "kind": self.kind, "category": self.category}
+        return {
+            "level": self.level,
+            "probability": round(self.probability, 3),
+            "kind": self.kind,
+            "category": self.category,
+        }
 
 
 # -- the data -----------------------------------------------------------------------------
@@ -183,25 +300,31 @@ def load(path: Path | str = DATA_DIR, *, skip: tuple[str, ...] = ("test",)) -> l
     """Every ``*.yml`` of labelled examples under ``path`` (a file or a folder; sub-folders in
     ``skip`` left out). ``cues.yml`` is not examples."""
     path = Path(path)
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*.yml") if p.name != "cues.yml"
-        and not set(p.relative_to(path).parts[:-1]) & set(skip))
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p
+            for p in path.rglob("*.yml")
+            if p.name != "cues.yml" and not set(p.relative_to(path).parts[:-1]) & set(skip)
+        )
+    )
     examples = []
     for file in files:
         doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         unknown = set(doc) - set(SECTIONS)
         if unknown:
-            raise ValueError(f"{file}: unknown section(s) {sorted(unknown)}: "
-                             f"{', '.join(SECTIONS)}")
+            raise ValueError(f"{file}: unknown section(s) {sorted(unknown)}: {', '.join(SECTIONS)}")
         for side in SECTIONS:
             for label, texts in (doc.get(side) or {}).items():
                 if side != "routine" and label not in KINDS:
-                    raise ValueError(f"{file}: {side} kind {label!r}: one of "
-                                     f"{', '.join(KINDS)}")
+                    raise ValueError(f"{file}: {side} kind {label!r}: one of {', '.join(KINDS)}")
                 if side == "emergency" and not KINDS[label].alarm:
                     raise ValueError(f"{file}: {label!r} never alerts: list it under unsure")
-                examples += [Example(str(t), side == "emergency", str(label),
-                                     unsure=side == "unsure") for t in texts or []]
+                examples += [
+                    Example(str(t), side == "emergency", str(label), unsure=side == "unsure")
+                    for t in texts or []
+                ]
     return examples
 
 
@@ -230,11 +353,16 @@ def _cues() -> dict[str, tuple[Any, Any, Any]]:
     for group, phrases in raw.items():
         # "=trẻ": matched only with its accents (without them it is "tre", bamboo)
         accented = [" ".join(_words(nfc(str(p)).lower())) for p in phrases]
-        plain = [search_key(p) for p, raw_p in zip(accented, phrases, strict=True)
-                 if not str(raw_p).startswith("=")]
-        groups[f"cue_{group}"] = (_any_of(accented),
-                                  _any_of([p for p in plain if " " in p]),
-                                  _any_of([p for p in plain if " " not in p]))
+        plain = [
+            search_key(p)
+            for p, raw_p in zip(accented, phrases, strict=True)
+            if not str(raw_p).startswith("=")
+        ]
+        groups[f"cue_{group}"] = (
+            _any_of(accented),
+            _any_of([p for p in plain if " " in p]),
+            _any_of([p for p in plain if " " not in p]),
+        )
     return groups
 
 
@@ -255,9 +383,11 @@ def cue_tokens(text: str) -> tuple[str, ...]:
 
     def shows(patterns: tuple[Any, Any, Any], accented: str, plain: str) -> bool:
         phrases, plain_multi, plain_single = patterns
-        return bool((has_accents and phrases and phrases.search(accented))
-                    or (plain_multi and plain_multi.search(plain))
-                    or (not has_accents and plain_single and plain_single.search(plain)))
+        return bool(
+            (has_accents and phrases and phrases.search(accented))
+            or (plain_multi and plain_multi.search(plain))
+            or (not has_accents and plain_single and plain_single.search(plain))
+        )
 
     if SUSPECT in groups and shows(groups[SUSPECT], accented, plain):
         found.append(SUSPECT)
@@ -267,8 +397,11 @@ def cue_tokens(text: str) -> tuple[str, ...]:
         for pattern in (plain_multi, None if has_accents else plain_single):
             if pattern:
                 plain = pattern.sub(" ", plain)
-    found += [token for token, patterns in groups.items()
-              if token != SUSPECT and shows(patterns, accented, plain)]
+    found += [
+        token
+        for token, patterns in groups.items()
+        if token != SUSPECT and shows(patterns, accented, plain)
+    ]
     this_year = to_vn(utcnow()).year
     if any(int(y) < this_year for y in _YEAR.findall(lower)):
         found.append("cue_past")
@@ -302,25 +435,60 @@ def _accented_view(text: str) -> str:
 
 def _pipeline(c: float, balanced: bool) -> Pipeline:
     words = r"(?u)\b\w+\b"
-    return Pipeline([
-        ("features", FeatureUnion([
-            ("chars", TfidfVectorizer(analyzer="char_wb", preprocessor=_plain_view,
-                                      ngram_range=(2, 5), sublinear_tf=True)),
-            ("words", TfidfVectorizer(preprocessor=_cue_view, token_pattern=words,
-                                      ngram_range=(1, 3), sublinear_tf=True)),
-            ("accented", TfidfVectorizer(preprocessor=_accented_view, token_pattern=words,
-                                         ngram_range=(1, 2), sublinear_tf=True)),
-        ])),
-        ("clf", LogisticRegression(C=c, max_iter=5000,
-                                   class_weight="balanced" if balanced else None)),
-    ])
+    return Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        (
+                            "chars",
+                            TfidfVectorizer(
+                                analyzer="char_wb",
+                                preprocessor=_plain_view,
+                                ngram_range=(2, 5),
+                                sublinear_tf=True,
+                            ),
+                        ),
+                        (
+                            "words",
+                            TfidfVectorizer(
+                                preprocessor=_cue_view,
+                                token_pattern=words,
+                                ngram_range=(1, 3),
+                                sublinear_tf=True,
+                            ),
+                        ),
+                        (
+                            "accented",
+                            TfidfVectorizer(
+                                preprocessor=_accented_view,
+                                token_pattern=words,
+                                ngram_range=(1, 2),
+                                sublinear_tf=True,
+                            ),
+                        ),
+                    ]
+                ),
+            ),
+            (
+                "clf",
+                LogisticRegression(
+                    C=c, max_iter=5000, class_weight="balanced" if balanced else None
+                ),
+            ),
+        ]
+    )
 
 
 def with_plain_copies(examples: list[Example]) -> list[Example]:
     """Each accented example and the same words typed without accents."""
     out = list(examples)
-    out += [Example(fold(e.text), e.emergency, e.label, e.unsure) for e in examples
-            if fold(e.text) != e.text]
+    out += [
+        Example(fold(e.text), e.emergency, e.label, e.unsure)
+        for e in examples
+        if fold(e.text) != e.text
+    ]
     return out
 
 
@@ -331,8 +499,12 @@ KIND_BALANCED = True  # rare kinds (drowning, poisoning) count as much as fires
 
 
 class Triage:
-    def __init__(self, examples: list[Example], emergency_at: float = EMERGENCY_AT,
-                 unsure_at: float = UNSURE_AT) -> None:
+    def __init__(
+        self,
+        examples: list[Example],
+        emergency_at: float = EMERGENCY_AT,
+        unsure_at: float = UNSURE_AT,
+    ) -> None:
         if not any(e.emergency for e in examples) or all(e.emergency for e in examples):
             raise ValueError("triage data needs examples of both emergencies and routine")
         started = time.perf_counter()
@@ -376,16 +548,21 @@ class Triage:
         """The most likely kind the message's words allow (``Kind.needs``)."""
         return kind_of(self.kind_probabilities(text), at_risk(text))
 
-    def assess(self, text: str | None, emergency_at: float | None = None,
-               unsure_at: float | None = None) -> Assessment:
+    def assess(
+        self, text: str | None, emergency_at: float | None = None, unsure_at: float | None = None
+    ) -> Assessment:
         said = (text or "").strip()
         if not said or said.startswith("/"):  # nothing typed, or a tapped button
             return Assessment("routine", 0.0)
         p = self.probability(said)
         if routine(p, self.unsure_at if unsure_at is None else unsure_at, calls_for_help(said)):
             return Assessment("routine", p)
-        return decide(p, self.kind_probabilities(said), at_risk(said),
-                      self.emergency_at if emergency_at is None else emergency_at)
+        return decide(
+            p,
+            self.kind_probabilities(said),
+            at_risk(said),
+            self.emergency_at if emergency_at is None else emergency_at,
+        )
 
 
 def calls_for_help(text: str) -> bool:
@@ -405,15 +582,19 @@ def routine(p: float, unsure_at: float, helped: bool) -> bool:
 def kind_of(probabilities: dict[str, float], shown: frozenset[str]) -> str:
     """The most likely kind whose victims the message shows (``Kind.needs``); a kind nobody
     trained (a test's small data) counts as needing nothing."""
-    allowed = {k: p for k, p in probabilities.items()
-               if k not in KINDS or not KINDS[k].needs or shown & set(KINDS[k].needs)}
+    allowed = {
+        k: p
+        for k, p in probabilities.items()
+        if k not in KINDS or not KINDS[k].needs or shown & set(KINDS[k].needs)
+    }
     if not allowed:  # only victim kinds were learnt and the message shows none
         allowed = probabilities
     return max(allowed, key=allowed.__getitem__)
 
 
-def decide(p: float, kinds: dict[str, float], shown: frozenset[str],
-           emergency_at: float) -> Assessment:
+def decide(
+    p: float, kinds: dict[str, float], shown: frozenset[str], emergency_at: float
+) -> Assessment:
     """THE decision between a sure emergency and the question, for a message not routine
     (``p`` ≥ the question's threshold). A sure alarm needs all three: the classifier sure
     enough (``p`` ≥ ``emergency_at``), the message showing a person, a home or livestock that
@@ -434,15 +615,18 @@ _ANY = Kind("any", "other", "")  # a kind only a test's small data knows: alerts
 MAY_BE_URGENT = ("report_issue", "disaster_warning")
 
 
-def ordinary(path: Path | str | None = None, *, skip: tuple[str, ...] = ("test",)
-             ) -> list[Example]:
+def ordinary(path: Path | str | None = None, *, skip: tuple[str, ...] = ("test",)) -> list[Example]:
     """The NLU's examples of ordinary questions (``data/nlu/``) as routine examples: without
     them, a message unlike anything in ``data/triage/`` ("đăng ký kết hôn") would get the
     prior's probability instead of a routine one."""
     from bot.nlu import data as nlu_data
+
     examples = nlu_data.load(path or nlu_data.NLU_DIR, skip=skip).examples
-    return [Example(text, False, f"nlu:{intent}") for text, intent in examples
-            if intent not in MAY_BE_URGENT]
+    return [
+        Example(text, False, f"nlu:{intent}")
+        for text, intent in examples
+        if intent not in MAY_BE_URGENT
+    ]
 
 
 @lru_cache(maxsize=1)
@@ -464,12 +648,26 @@ def advice(kind: str, commune: Commune) -> Text:
 
 def question() -> Choices:
     """Asked instead of alerting when the message may be an emergency."""
-    return Choices(_(QUESTION), (Choice(_("Có, cần ngay"), "/triage yes"),
-                                 Choice(_("Không"), "/triage no")))
+    return Choices(
+        _(QUESTION), (Choice(_("Có, cần ngay"), "/triage yes"), Choice(_("Không"), "/triage no"))
+    )
 
 
-_YES_FIRST = {"co", "dung", "vang", "can", "dang", "u", "uh", "ok", "oke", "gap", "cuu",
-              "yes", "help"}
+_YES_FIRST = {
+    "co",
+    "dung",
+    "vang",
+    "can",
+    "dang",
+    "u",
+    "uh",
+    "ok",
+    "oke",
+    "gap",
+    "cuu",
+    "yes",
+    "help",
+}
 _NO_FIRST = {"khong", "ko", "k", "kh", "hong", "hok", "khum", "chua", "het", "xong", "no", "not"}
 _POLITE = {"da", "a", "oi", "ad", "xa", "ah", "nha", "nhe"}
 #: "có" is a yes alone, before a pause ("có, nước đang lên") or before these words; followed by
@@ -491,8 +689,12 @@ def answer_of(text: str | None) -> bool | None:
         return True if search_key(said).split()[:1] in (["da"], ["vang"]) else None
     if words[0] in _NO_FIRST:
         return False
-    if words[0] == "co" and len(words) > 1 and words[1] not in _YES_AFTER_CO \
-            and not _CO_ALONE.match(said):
+    if (
+        words[0] == "co"
+        and len(words) > 1
+        and words[1] not in _YES_AFTER_CO
+        and not _CO_ALONE.match(said)
+    ):
         return None  # "có người lạ…", "có cháy…": "there is", a new message, not a yes
     if words[0] in _YES_FIRST:
         return True

@@ -41,13 +41,19 @@ class Scored:
         return triage.decide(self.probability, self.kinds, self.shown, emergency_at)
 
 
-def _scores(model: triage.Triage, examples: Sequence[triage.Example], plain: bool
-            ) -> list[Scored]:
+def _scores(model: triage.Triage, examples: Sequence[triage.Example], plain: bool) -> list[Scored]:
     out = []
     for e in examples:
         text = fold(e.text) if plain else e.text
-        out.append(Scored(e, model.probability(text), model.kind_probabilities(text),
-                          triage.at_risk(text), triage.calls_for_help(text)))
+        out.append(
+            Scored(
+                e,
+                model.probability(text),
+                model.kind_probabilities(text),
+                triage.at_risk(text),
+                triage.calls_for_help(text),
+            )
+        )
     return out
 
 
@@ -55,19 +61,20 @@ def _ratio(a: int, b: int) -> float | None:
     return a / b if b else None
 
 
-def figures(scored: Sequence[Scored], emergency_at: float, unsure_at: float
-            ) -> dict[str, Any]:
+def figures(scored: Sequence[Scored], emergency_at: float, unsure_at: float) -> dict[str, Any]:
     """Of the sure alarm (alerted: the leaders told, the resident given a number) and of the
     question (asked), against the labels: emergency, unsure, routine."""
     got = [s.assessed(emergency_at, unsure_at) for s in scored]
     pairs = [(s.example.level, a.level) for s, a in zip(scored, got, strict=True)]
 
     def n(truth: str | None = None, said: str | None = None) -> int:
-        return sum((truth is None or t == truth) and (said is None or p == said)
-                   for t, p in pairs)
+        return sum((truth is None or t == truth) and (said is None or p == said) for t, p in pairs)
 
-    asked_kinds = [(s.example.label, a.kind) for s, a in zip(scored, got, strict=True)
-                   if s.example.level != "routine" and a.level != "routine"]
+    asked_kinds = [
+        (s.example.label, a.kind)
+        for s, a in zip(scored, got, strict=True)
+        if s.example.level != "routine" and a.level != "routine"
+    ]
     return {
         "n": {level: n(truth=level) for level in triage.LEVELS},
         "precision": _ratio(n("emergency", "emergency"), n(said="emergency")),
@@ -83,9 +90,12 @@ def figures(scored: Sequence[Scored], emergency_at: float, unsure_at: float
     }
 
 
-def out_of_fold(examples: list[triage.Example], extra: list[triage.Example],
-                folds: int = 5, seeds: Sequence[int] = (0, 1)
-                ) -> tuple[list[Scored], list[Scored]]:
+def out_of_fold(
+    examples: list[triage.Example],
+    extra: list[triage.Example],
+    folds: int = 5,
+    seeds: Sequence[int] = (0, 1),
+) -> tuple[list[Scored], list[Scored]]:
     """Cross-validated scores over ``examples`` (``extra`` always trained on, never scored):
     (as written, accents removed), one entry per example and shuffle."""
     y = [e.level for e in examples]
@@ -93,7 +103,8 @@ def out_of_fold(examples: list[triage.Example], extra: list[triage.Example],
     plain: list[Scored] = []
     for seed in seeds:
         for train, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(
-                examples, y):
+            examples, y
+        ):
             model = triage.Triage([examples[i] for i in train] + extra)
             part = [examples[i] for i in held]
             written += _scores(model, part, plain=False)
@@ -107,43 +118,53 @@ def _f(x: float | None) -> str:
 
 def _row(name: str, f: dict[str, Any]) -> str:
     n = f["n"]
-    return (f"| {name} | {n['emergency']} / {n['unsure']} / {n['routine']} | "
-            f"{_f(f['precision'])} | {_f(f['recall'])} | {_f(f['ask_precision'])} | "
-            f"{_f(f['ask_recall'])} | {_f(f['caught'])} | {f['false_alerts'][0]} / "
-            f"{f['false_alerts'][1]} | {f['missed']} | {f['asked'][0]} / {f['asked'][1]} | "
-            f"{_f(f['kind_accuracy'])} |")
+    return (
+        f"| {name} | {n['emergency']} / {n['unsure']} / {n['routine']} | "
+        f"{_f(f['precision'])} | {_f(f['recall'])} | {_f(f['ask_precision'])} | "
+        f"{_f(f['ask_recall'])} | {_f(f['caught'])} | {f['false_alerts'][0]} / "
+        f"{f['false_alerts'][1]} | {f['missed']} | {f['asked'][0]} / {f['asked'][1]} | "
+        f"{_f(f['kind_accuracy'])} |"
+    )
 
 
-HEADER = ("| set | emergency / unsure / routine | alert precision | alert recall "
-          "| question precision | question recall | caught (alerted or asked) "
-          "| false alerts: routine / unsure | missed | asked: emergencies / routine "
-          "| kind right |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| set | emergency / unsure / routine | alert precision | alert recall "
+    "| question precision | question recall | caught (alerted or asked) "
+    "| false alerts: routine / unsure | missed | asked: emergencies / routine "
+    "| kind right |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def _counts(examples: Sequence[triage.Example]) -> str:
     return " / ".join(str(sum(e.level == level for e in examples)) for level in triage.LEVELS)
 
 
-def report(train_dir: Path | str = triage.DATA_DIR, test_dir: Path | str | None = None,
-           sweep: bool = False) -> str:
+def report(
+    train_dir: Path | str = triage.DATA_DIR, test_dir: Path | str | None = None, sweep: bool = False
+) -> str:
     train = triage.load(train_dir)
     test_path = Path(test_dir or Path(train_dir) / "test")
     held = triage.load(test_path, skip=())
     if not train or not held:
         raise ValueError("no labelled examples found (data/triage/*.yml, data/triage/test/)")
     # each held-out file on its own as well (test/adversarial.yml: the look-alikes)
-    parts = ([] if test_path.is_file() else
-             [(f.name, triage.load(f)) for f in sorted(test_path.rglob("*.yml"))])
+    parts = (
+        []
+        if test_path.is_file()
+        else [(f.name, triage.load(f)) for f in sorted(test_path.rglob("*.yml"))]
+    )
     extra = triage.ordinary()
     everyday = triage.ordinary(Path(nlu_data.NLU_DIR) / "test", skip=())
     model = triage.Triage(train + extra)
     hi, lo = triage.EMERGENCY_AT, triage.UNSURE_AT
-    summary = (f"Training split (emergency / unsure / routine): {_counts(train)}, and "
-               f"{len(extra)} ordinary questions from data/nlu/ (each accented message also "
-               f"learnt without accents); held-out: {_counts(held)}. Thresholds: alert at "
-               f"p ≥ {hi} with a person, home or livestock at risk named, question at p ≥ "
-               f"{lo}. Trained in {model.train_seconds:.2f} s.")
+    summary = (
+        f"Training split (emergency / unsure / routine): {_counts(train)}, and "
+        f"{len(extra)} ordinary questions from data/nlu/ (each accented message also "
+        f"learnt without accents); held-out: {_counts(held)}. Thresholds: alert at "
+        f"p ≥ {hi} with a person, home or livestock at risk named, question at p ≥ "
+        f"{lo}. Trained in {model.train_seconds:.2f} s."
+    )
     lines = [summary, "", HEADER]
     written, plain = _scores(model, held, False), _scores(model, held, True)
     lines.append(_row("held-out, as written", figures(written, hi, lo)))
@@ -152,33 +173,41 @@ def report(train_dir: Path | str = triage.DATA_DIR, test_dir: Path | str | None 
         for name, examples in parts:
             texts = {e.text for e in examples}
             for how, scored in (("as written", written), ("accents removed", plain)):
-                lines.append(_row(f"held-out {name}, {how}", figures(
-                    [x for x in scored if x.example.text in texts], hi, lo)))
+                lines.append(
+                    _row(
+                        f"held-out {name}, {how}",
+                        figures([x for x in scored if x.example.text in texts], hi, lo),
+                    )
+                )
     cv_written, cv_plain = out_of_fold(train, extra)
     lines.append(_row("training split, 5-fold CV ×2, as written", figures(cv_written, hi, lo)))
-    lines.append(_row("training split, 5-fold CV ×2, accents removed",
-                      figures(cv_plain, hi, lo)))
+    lines.append(_row("training split, 5-fold CV ×2, accents removed", figures(cv_plain, hi, lo)))
     for name, plain_text in (("as written", False), ("accents removed", True)):
         f = figures(_scores(model, everyday, plain_text), hi, lo)
-        lines.append(f"| ordinary questions, data/nlu/test, {name} | 0 / 0 / "
-                     f"{f['n']['routine']} | – | – | – | – | – | {f['false_alerts'][0]} / 0 | – "
-                     f"| 0 / {f['asked'][1]} | – |")
+        lines.append(
+            f"| ordinary questions, data/nlu/test, {name} | 0 / 0 / "
+            f"{f['n']['routine']} | – | – | – | – | – | {f['false_alerts'][0]} / 0 | – "
+            f"| 0 / {f['asked'][1]} | – |"
+        )
     wrong = []
     for scored, how in ((written, "as written"), (plain, "no accents")):
         for x in scored:
             got = x.assessed(hi, lo)
             if got.level != x.example.level:
-                wrong.append(f"- {x.example.level} → {got.level} [{x.example.label} → "
-                             f"{got.kind or '-'}, {how}, p={x.probability:.2f}]: "
-                             f"{x.example.text if how == 'as written' else fold(x.example.text)}")
+                wrong.append(
+                    f"- {x.example.level} → {got.level} [{x.example.label} → "
+                    f"{got.kind or '-'}, {how}, p={x.probability:.2f}]: "
+                    f"{x.example.text if how == 'as written' else fold(x.example.text)}"
+                )
     if wrong:
         lines += ["", "Held-out messages on another level than their label:", "", *wrong]
     if sweep:
-        title = ("Alert thresholds on the cross-validated probabilities (both spellings; the "
-                 "question's threshold no higher than the alert's; the at-risk rule applies "
-                 "throughout):")
-        lines += ["", title, "", "| threshold | alert precision | alert recall |",
-                  "|---|---|---|"]
+        title = (
+            "Alert thresholds on the cross-validated probabilities (both spellings; the "
+            "question's threshold no higher than the alert's; the at-risk rule applies "
+            "throughout):"
+        )
+        lines += ["", title, "", "| threshold | alert precision | alert recall |", "|---|---|---|"]
         both = cv_written + cv_plain
         for t in np.arange(0.2, 0.91, 0.05):
             f = figures(both, float(t), min(float(t), lo))

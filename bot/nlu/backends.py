@@ -52,9 +52,12 @@ class Backend(Protocol):
     def status(self) -> dict[str, Any]: ...
 
 
-def understand_embedded(text: str, villages: Iterable[VillageRef] = (),
-                        engine: EmbeddedNLU | None = None,
-                        backend: str = "embedded") -> Understanding:
+def understand_embedded(
+    text: str,
+    villages: Iterable[VillageRef] = (),
+    engine: EmbeddedNLU | None = None,
+    backend: str = "embedded",
+) -> Understanding:
     nlu = engine or default_engine()
     parse, ranked = nlu.parse(text, list(villages))
     return Understanding(parse, ranked, backend)
@@ -97,13 +100,15 @@ def ranking_from_rasa(body: dict[str, Any]) -> list[Ranked]:
             out.append(Ranked(name, confidence))
             continue
         selector = (body.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
-        subs = selector.get("ranking") or ([selector["response"]] if selector.get("response")
-                                           else [])
+        subs = selector.get("ranking") or (
+            [selector["response"]] if selector.get("response") else []
+        )
         for sub in subs:
             key = str(sub.get("intent_response_key") or "")
             if key.startswith(RETRIEVAL_INTENT + "/"):
-                out.append(Ranked(key.split("/", 1)[1],
-                                  confidence * float(sub.get("confidence") or 0.0)))
+                out.append(
+                    Ranked(key.split("/", 1)[1], confidence * float(sub.get("confidence") or 0.0))
+                )
     if not out:
         raise RasaUnavailable("no intent in the answer")
     out.sort(key=lambda r: r.confidence, reverse=True)
@@ -123,8 +128,12 @@ class RasaBackend:
     name = "rasa"
     remote = True
 
-    def __init__(self, http: aiohttp.ClientSession, settings: NluSettings,
-                 fallback: EmbeddedBackend | None = None) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        settings: NluSettings,
+        fallback: EmbeddedBackend | None = None,
+    ) -> None:
         self.http = http
         self.url = settings.rasa_url.rstrip("/") + "/model/parse"
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
@@ -137,12 +146,16 @@ class RasaBackend:
     async def parse_remote(self, text: str) -> list[Ranked]:
         """Rasa's ranking for ``text`` (normalised here), or :class:`RasaUnavailable`."""
         try:
-            async with self._gate, self.http.post(self.url, json={"text": normalise(text)},
-                                                  timeout=self.timeout) as response:
+            async with (
+                self._gate,
+                self.http.post(
+                    self.url, json={"text": normalise(text)}, timeout=self.timeout
+                ) as response,
+            ):
                 if response.status != 200:
                     raise RasaUnavailable(f"HTTP {response.status}")
                 body = await response.json(content_type=None)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RasaUnavailable("timeout") from None
         except aiohttp.ClientError as exc:
             raise RasaUnavailable(type(exc).__name__) from None
@@ -166,27 +179,40 @@ class RasaBackend:
         parse = Parse(best.intent, round(best.confidence, 3), engine.entities(text, villages))
         return Understanding(parse, ranked[:3], self.name)
 
-    def _fall_back(self, text: str, villages: list[VillageRef], reason: str | None) -> Understanding:
+    def _fall_back(
+        self, text: str, villages: list[VillageRef], reason: str | None
+    ) -> Understanding:
         self.stats.fallbacks += 1
         if reason is not None:  # a fresh failure, not a message during the back-off
             self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + 1
             self.stats.last_error, self.stats.last_error_at = reason, time.time()
             self._skip_until = time.monotonic() + self.retry_after_s
-            log.warning("Rasa at %s did not answer (%s): the embedded engine answers for the "
-                        "next %.0f s (fallbacks so far: %d)", self.url, reason,
-                        self.retry_after_s, self.stats.fallbacks)
+            log.warning(
+                "Rasa at %s did not answer (%s): the embedded engine answers for the "
+                "next %.0f s (fallbacks so far: %d)",
+                self.url,
+                reason,
+                self.retry_after_s,
+                self.stats.fallbacks,
+            )
         result = understand_embedded(text, villages, self.fallback.engine)
         return Understanding(result.parse, result.ranked, "embedded (fallback)")
 
     def status(self) -> dict[str, Any]:
-        return {"backend": self.name, "url": self.url, "parses": self.stats.parses,
-                "fallbacks": self.stats.fallbacks, "fallback_reasons": self.stats.by_reason,
-                "last_error": self.stats.last_error,
-                "answering": "embedded" if time.monotonic() < self._skip_until else "rasa"}
+        return {
+            "backend": self.name,
+            "url": self.url,
+            "parses": self.stats.parses,
+            "fallbacks": self.stats.fallbacks,
+            "fallback_reasons": self.stats.by_reason,
+            "last_error": self.stats.last_error,
+            "answering": "embedded" if time.monotonic() < self._skip_until else "rasa",
+        }
 
 
-def create_backend(settings: NluSettings, http: aiohttp.ClientSession | None,
-                   override: str | None = None) -> Backend:
+def create_backend(
+    settings: NluSettings, http: aiohttp.ClientSession | None, override: str | None = None
+) -> Backend:
     choice = override or settings.backend
     if choice == "rasa":
         if http is None:

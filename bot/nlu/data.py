@@ -45,21 +45,30 @@ def load(path: Path | str = NLU_DIR, *, skip: tuple[str, ...] = ("test",)) -> Nl
     """Every ``*.yml`` under ``path`` (a file or a folder; sub-folders named in ``skip`` are
     left out — the held-out split lives in ``data/nlu/test/``)."""
     path = Path(path)
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*.yml") if not set(p.relative_to(path).parts[:-1]) & set(skip))
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p for p in path.rglob("*.yml") if not set(p.relative_to(path).parts[:-1]) & set(skip)
+        )
+    )
     data = NluData()
     for file in files:
         doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         for item in doc.get("nlu") or []:
             if "intent" in item:
-                data.examples += [(strip_annotations(t), str(item["intent"]))
-                                  for t in _items(item.get("examples"))]
+                data.examples += [
+                    (strip_annotations(t), str(item["intent"]))
+                    for t in _items(item.get("examples"))
+                ]
             elif "regex" in item:
                 data.regexes.setdefault(str(item["regex"]), []).extend(_items(item.get("examples")))
             elif "synonym" in item:
                 data.synonyms.setdefault(str(item["synonym"]), []).extend(
-                    _items(item.get("examples")))
+                    _items(item.get("examples"))
+                )
             elif "lookup" in item:
                 data.lookups.setdefault(str(item["lookup"]), []).extend(
-                    _items(item.get("examples")))
+                    _items(item.get("examples"))
+                )
     return data

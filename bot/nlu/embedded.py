@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -44,22 +45,44 @@ class EmbeddedNLU:
         started = time.perf_counter()
         texts = [normalise(t) for t, _ in training.examples]
         labels = [i for _, i in training.examples]
-        self.pipeline = Pipeline([
-            ("features", FeatureUnion([
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
-                                          sublinear_tf=True, min_df=1)),
-                ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2),
-                                          sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")),
-            ])),
-            ("clf", LogisticRegression(C=20.0, max_iter=3000)),
-        ])
+        self.pipeline = Pipeline(
+            [
+                (
+                    "features",
+                    FeatureUnion(
+                        [
+                            (
+                                "chars",
+                                TfidfVectorizer(
+                                    analyzer="char_wb",
+                                    ngram_range=(2, 5),
+                                    sublinear_tf=True,
+                                    min_df=1,
+                                ),
+                            ),
+                            (
+                                "words",
+                                TfidfVectorizer(
+                                    analyzer="word",
+                                    ngram_range=(1, 2),
+                                    sublinear_tf=True,
+                                    token_pattern=r"(?u)\b\w+\b",
+                                ),
+                            ),
+                        ]
+                    ),
+                ),
+                ("clf", LogisticRegression(C=20.0, max_iter=3000)),
+            ]
+        )
         with threadpool_limits(1):  # OpenBLAS threads fighting on a busy host: many times slower
             self.pipeline.fit(texts, labels)
         self.train_seconds = time.perf_counter() - started
         self.classes = [str(c) for c in self.pipeline.classes_]
         self._compile()
         self.fingerprint = hashlib.sha256(
-            "\n".join(f"{i}\t{t}" for t, i in training.examples).encode()).hexdigest()[:12]
+            "\n".join(f"{i}\t{t}" for t, i in training.examples).encode()
+        ).hexdigest()[:12]
 
     def _compile(self) -> None:
         self._fast = FastPath(self.pipeline)  # one string at a time, without the overhead
@@ -72,8 +95,9 @@ class EmbeddedNLU:
         order = probs.argsort()[::-1][:top]
         return [Ranked(str(self.classes[i]), float(probs[i])) for i in order]
 
-    def parse(self, text: str, villages: Sequence[str | VillageLike] = ()
-              ) -> tuple[Parse, list[Ranked]]:
+    def parse(
+        self, text: str, villages: Sequence[str | VillageLike] = ()
+    ) -> tuple[Parse, list[Ranked]]:
         ranked = self.rank(text)
         best = ranked[0]
         return Parse(best.intent, round(best.confidence, 3), self.entities(text, villages)), ranked

@@ -23,11 +23,22 @@ from bot.timeutil import to_vn, utcnow
 
 #: lookup tables whose matches are entities (the others only feed Rasa's RegexFeaturizer)
 LOOKUP_ENTITIES = ("language", "topic")
-_WEEKDAYS = {"thu hai": 0, "thu 2": 0, "thu ba": 1, "thu 3": 1, "thu tu": 2, "thu 4": 2,
-             "thu nam": 3, "thu 5": 3, "thu sau": 4, "thu 6": 4, "thu bay": 5, "thu 7": 5,
-             "chu nhat": 6}
-_RELATIVE = {"hom nay": 0, "bay gio": 0, "ngay mai": 1, "mai nay": 1, "ngay kia": 2,
-             "hom qua": -1}
+_WEEKDAYS = {
+    "thu hai": 0,
+    "thu 2": 0,
+    "thu ba": 1,
+    "thu 3": 1,
+    "thu tu": 2,
+    "thu 4": 2,
+    "thu nam": 3,
+    "thu 5": 3,
+    "thu sau": 4,
+    "thu 6": 4,
+    "thu bay": 5,
+    "thu 7": 5,
+    "chu nhat": 6,
+}
+_RELATIVE = {"hom nay": 0, "bay gio": 0, "ngay mai": 1, "mai nay": 1, "ngay kia": 2, "hom qua": -1}
 _DMY = re.compile(r"\b(\d{1,2})\s*[/-]\s*(\d{1,2})(?:\s*[/-]\s*(\d{4}))?\b")
 _WORDY = re.compile(r"\bngay (\d{1,2}) thang (\d{1,2})(?: nam (\d{4}))?\b")
 
@@ -38,27 +49,39 @@ def _key(text: str) -> str:
 
 
 class EntityExtractor:
-    def __init__(self, regexes: dict[str, list[str]],
-                 lookups: dict[str, list[str]] | None = None,
-                 synonyms: dict[str, list[str]] | None = None) -> None:
-        self.regexes = {name: [re.compile(p, re.I) for p in patterns]
-                        for name, patterns in regexes.items()}
-        canonical = {_key(form): value for value, forms in (synonyms or {}).items()
-                     for form in forms}
+    def __init__(
+        self,
+        regexes: dict[str, list[str]],
+        lookups: dict[str, list[str]] | None = None,
+        synonyms: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.regexes = {
+            name: [re.compile(p, re.I) for p in patterns] for name, patterns in regexes.items()
+        }
+        canonical = {
+            _key(form): value for value, forms in (synonyms or {}).items() for form in forms
+        }
         self.lookups: dict[str, list[tuple[str, str]]] = {}
         for name in LOOKUP_ENTITIES:
             forms = {_key(f): canonical.get(_key(f), f) for f in (lookups or {}).get(name, [])}
             # longest first, so "tiếng Ê Đê" wins over a shorter form inside it
             self.lookups[name] = sorted(forms.items(), key=lambda kv: -len(kv[0]))
 
-    def __call__(self, text: str, villages: Iterable[str | VillageLike] = (),
-                 now: datetime | None = None) -> list[dict[str, Any]]:
+    def __call__(
+        self, text: str, villages: Iterable[str | VillageLike] = (), now: datetime | None = None
+    ) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for name, patterns in self.regexes.items():
             for pattern in patterns:
                 for m in pattern.finditer(text):
-                    found.append({"entity": name, "value": m.group(0).upper(),
-                                  "start": m.start(), "end": m.end()})
+                    found.append(
+                        {
+                            "entity": name,
+                            "value": m.group(0).upper(),
+                            "start": m.start(),
+                            "end": m.end(),
+                        }
+                    )
         key = f" {_key(text)} "
         found += as_entities(text, villages)
         for name, forms in self.lookups.items():

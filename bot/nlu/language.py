@@ -38,14 +38,18 @@ from bot.nlu.normalize import fold, nfc
 DEFAULT = "vi"
 
 #: words that are also Vietnamese syllables typed without marks: no evidence either way
-_BOTH = frozenset("""
+_BOTH = frozenset(
+    """
 a an anh bai ban bang bao be cam can cao cho co con cu da dan dang dao day di do ga gan gap gi
 hai hay hi hoa in lam lan lo ma mai may me moi mon my nam nay no o on pho sao so ta tai tan
 tay the thi tin to toi tu va vay xa
-""".split())
+""".split()
+)
 
 #: English words (those that are also Vietnamese syllables are taken out, see ``_BOTH``)
-ENGLISH = frozenset("""
+ENGLISH = (
+    frozenset(
+        """
 a about address after again all allowance am and any anyone april are at august available
 be because been before birth born bring broke broken burst but by call can cancel cant
 card certificate certify change child children close closed collected complain complaint
@@ -67,10 +71,15 @@ son hot top ten men bit set let net hit sit pet sing thing bring king ring
 account afternoon building check clinic correct data delete details document erase forecast
 forget good heavy household human new night permit personal plan poor rain recommend remove
 restaurant right storm support switch ticket vietnamese warning weather write wrong
-""".split()) - _BOTH
+""".split()
+    )
+    - _BOTH
+)
 
 #: Vietnamese words typed without marks that are also not English, and chat shorthand
-VIETNAMESE = frozenset("""
+VIETNAMESE = (
+    frozenset(
+        """
 a ad ak anh ban bao bi biet bn bo buoi cac cai can cap cau chi chieu cho chua chung co con
 cua cung da dang dau day den di dia diem dien dieu dk dc duoc duong em gi gia gio giup hay
 hoi hom hop hs huong j k kh khong ko kp lam lich luc mat may minh mik mk moi muon nao nay
@@ -78,11 +87,16 @@ nhe nha nhu nhung o oi phai phan phong qua roi sang sao sdt sinh so ta tai thang
 thon thu thuc tin toi trong tu tuan uy ubnd va van vay ve viec voi vs xa xin xoa
 z zay dzay dzo hok hem hong ak uk nha nhen nhe hen ne ha ho vz cx ntn lm ns bh mn
 cc cccd cmnd bhyt gplx
-""".split()) - ENGLISH
+""".split()
+    )
+    - ENGLISH
+)
 
 #: English words Vietnamese residents use in Vietnamese chat: no evidence either way
-LOANWORDS = frozenset("bye hello hi ok okay please sorry thank thanks yes you admin alo "
-                      "zalo bot facebook online".split())
+LOANWORDS = frozenset(
+    "bye hello hi ok okay please sorry thank thanks yes you admin alo "
+    "zalo bot facebook online".split()
+)
 
 # a Vietnamese syllable without its marks: initial consonant, vowels, final consonant
 # (f, j, w, z, dz: chat spellings — "fai", "j", "wa", "zay", "dzô")
@@ -90,7 +104,8 @@ _SYLLABLE = re.compile(
     r"^(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|dz|[bcdfghjklmnprstvwxz])?"
     r"(?:oai|oay|oeo|uay|uoi|uou|uya|uye|uyu|yeu|ieu|"
     r"ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo|ua|ue|ui|uo|uu|uy|ye|[aeiouy])"
-    r"(?:ch|ng|nh|[cmnpt])?$")
+    r"(?:ch|ng|nh|[cmnpt])?$"
+)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SENTENCE_END = re.compile(r"\s*[.!?\n]")  # after a word: the next one begins a sentence
 
@@ -99,11 +114,12 @@ _SENTENCE_END = re.compile(r"\s*[.!?\n]")  # after a word: the next one begins a
 def _shorthand() -> frozenset[str]:
     """Teencode and abbreviations the NLU expands (``data/nlu/abbreviations.yml``)."""
     from bot.nlu.text import abbreviations
+
     return frozenset(k for k in abbreviations() if " " not in k) - ENGLISH - _BOTH
 
 
 def _weigh(word: str, first: bool) -> str | None:
-    """"en", "vi" or None (no evidence) for one word of a message."""
+    """ "en", "vi" or None (no evidence) for one word of a message."""
     folded = fold(word)
     if len(word) >= 2 and word.isupper():
         return None  # a code or an acronym (PA-…, UBND)

@@ -48,26 +48,36 @@ def rasa_executable() -> Path:
 
 def is_ready() -> bool:
     stamp = venv_dir() / STAMP
-    return (rasa_executable().exists() and stamp.exists()
-            and stamp.read_text().strip() == RASA_VERSION)
+    return (
+        rasa_executable().exists() and stamp.exists() and stamp.read_text().strip() == RASA_VERSION
+    )
 
 
 def child_env() -> dict[str, str]:
     """The environment Rasa's commands run in: no telemetry prompt or upload, quiet TensorFlow,
     and nothing of our own virtual environment leaking in."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    env.update(RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONWARNINGS="ignore",
-               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        PYTHONWARNINGS="ignore",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
     env["PATH"] = f"{venv_dir() / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
 def _version_of(python: str) -> str | None:
     try:
-        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -81,9 +91,11 @@ def _candidates() -> Iterator[str]:
     for root in filter(None, roots):
         versions = Path(root) / "versions"
         for wanted in SUPPORTED_PYTHONS:
-            found = sorted(versions.glob(f"{wanted}.*/bin/python"),
-                           key=lambda p: [int(x) for x in p.parent.parent.name.split(".")
-                                          if x.isdigit()], reverse=True)
+            found = sorted(
+                versions.glob(f"{wanted}.*/bin/python"),
+                key=lambda p: [int(x) for x in p.parent.parent.name.split(".") if x.isdigit()],
+                reverse=True,
+            )
             yield from map(str, found)
     for wanted in SUPPORTED_PYTHONS:
         if path := shutil.which(f"python{wanted}"):
@@ -96,7 +108,8 @@ def find_python() -> str:
             return python
     raise RasaSetupError(
         "Rasa 3.6 needs Python 3.8, 3.9 or 3.10 and none was found: install one (e.g. "
-        "`pyenv install 3.10`) or set BOT_RASA_PYTHON to its interpreter")
+        "`pyenv install 3.10`) or set BOT_RASA_PYTHON to its interpreter"
+    )
 
 
 @contextlib.contextmanager
@@ -123,11 +136,18 @@ def setup(*, force: bool = False, say: Callable[[str], None] = print) -> Path:
         say(f"creating {venv} with {python} ({_version_of(python)})")
         _run([python, "-m", "venv", str(venv)])
         say(f"installing rasa=={RASA_VERSION} (a few minutes on first install)")
-        _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-              f"rasa=={RASA_VERSION}"])
+        _run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                f"rasa=={RASA_VERSION}",
+            ]
+        )
         (venv / STAMP).write_text(RASA_VERSION + "\n")
-        say(f"Rasa {RASA_VERSION} ready in {time.monotonic() - started:.0f} s: "
-            f"{rasa_executable()}")
+        say(f"Rasa {RASA_VERSION} ready in {time.monotonic() - started:.0f} s: {rasa_executable()}")
         return rasa_executable()
 
 
@@ -138,8 +158,9 @@ def require() -> Path:
 
 
 def _run(cmd: list[str]) -> None:
-    result = subprocess.run(cmd, env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    result = subprocess.run(
+        cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-4000:])
         raise RasaSetupError(f"{' '.join(cmd[:4])} … failed with exit code {result.returncode}")

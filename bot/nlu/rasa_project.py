@@ -34,9 +34,19 @@ from bot.nlu.data import NluData
 from bot.nlu.text import normalise
 
 #: answered with facts, one answer per question: Rasa retrieval intent ``faq/<name>``
-FAQ_INTENTS = ("office_hours", "office_contact", "procedure_birth", "procedure_residence",
-               "procedure_marriage", "procedure_certify", "procedure_land", "health_insurance",
-               "social_allowance", "procedure_death", "health_station")
+FAQ_INTENTS = (
+    "office_hours",
+    "office_contact",
+    "procedure_birth",
+    "procedure_residence",
+    "procedure_marriage",
+    "procedure_certify",
+    "procedure_land",
+    "health_insurance",
+    "social_allowance",
+    "procedure_death",
+    "health_station",
+)
 
 #: epochs per profile: ``full`` is what `bot nlu eval` and the service use; ``ci`` is a quick
 #: model for the test suite (same pipeline, fewer passes over the data)
@@ -53,13 +63,27 @@ def pipeline_config(profile: str) -> dict:
             {"name": "WhitespaceTokenizer"},
             {"name": "RegexFeaturizer"},
             # character n-grams inside word boundaries: robust to typos and missing accents
-            {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2,
-             "max_ngram": 5},
+            {
+                "name": "CountVectorsFeaturizer",
+                "analyzer": "char_wb",
+                "min_ngram": 2,
+                "max_ngram": 5,
+            },
             {"name": "CountVectorsFeaturizer"},
-            {"name": "DIETClassifier", "epochs": epochs, "entity_recognition": False,
-             "constrain_similarities": True, "random_seed": 7},
-            {"name": "ResponseSelector", "epochs": epochs, "retrieval_intent": RETRIEVAL_INTENT,
-             "constrain_similarities": True, "random_seed": 7},
+            {
+                "name": "DIETClassifier",
+                "epochs": epochs,
+                "entity_recognition": False,
+                "constrain_similarities": True,
+                "random_seed": 7,
+            },
+            {
+                "name": "ResponseSelector",
+                "epochs": epochs,
+                "retrieval_intent": RETRIEVAL_INTENT,
+                "constrain_similarities": True,
+                "random_seed": 7,
+            },
             # Rasa's own threshold, the same as the bot's (engine.CONFIDENCE_THRESHOLD); the
             # backend reads the ranking under it, so both backends share one decision
             {"name": "FallbackClassifier", "threshold": 0.4},
@@ -99,8 +123,10 @@ def nlu_yaml(data: NluData) -> str:
         normalised = sorted({normalised_pattern(p) for p in patterns})
         out.append(f"- regex: {name}\n  examples: |\n{_block(normalised)}")
     for name, values in sorted(data.lookups.items()):
-        out.append(f"- lookup: {name}\n  examples: |\n"
-                   f"{_block(sorted({normalise(v) for v in values if normalise(v)}))}")
+        out.append(
+            f"- lookup: {name}\n  examples: |\n"
+            f"{_block(sorted({normalise(v) for v in values if normalise(v)}))}"
+        )
     return "".join(out)
 
 
@@ -132,11 +158,17 @@ def normalised_pattern(pattern: str) -> str:
 
 def domain_yaml(data: NluData, titles: dict[str, str]) -> dict:
     intents = sorted({rasa_intent(i).split("/")[0] for i in data.intents})
-    responses = {f"utter_{RETRIEVAL_INTENT}/{i}": [{"text": titles.get(i, i)}]
-                 for i in FAQ_INTENTS if i in data.intents}
-    return {"version": "3.1", "intents": intents, "responses": responses,
-            "session_config": {"session_expiration_time": 60,
-                               "carry_over_slots_to_new_session": True}}
+    responses = {
+        f"utter_{RETRIEVAL_INTENT}/{i}": [{"text": titles.get(i, i)}]
+        for i in FAQ_INTENTS
+        if i in data.intents
+    }
+    return {
+        "version": "3.1",
+        "intents": intents,
+        "responses": responses,
+        "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
+    }
 
 
 @dataclass(frozen=True)
@@ -162,10 +194,10 @@ def export(data: NluData, profile: str = "full") -> Project:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
     files = {
-        "config.yml": yaml.safe_dump(pipeline_config(profile), allow_unicode=True,
-                                     sort_keys=False),
-        "domain.yml": yaml.safe_dump(domain_yaml(data, TITLES), allow_unicode=True,
-                                     sort_keys=False),
+        "config.yml": yaml.safe_dump(pipeline_config(profile), allow_unicode=True, sort_keys=False),
+        "domain.yml": yaml.safe_dump(
+            domain_yaml(data, TITLES), allow_unicode=True, sort_keys=False
+        ),
         "data/nlu.yml": nlu_yaml(data),
     }
     digest = hashlib.sha256(rasa_env.RASA_VERSION.encode())
@@ -191,22 +223,33 @@ class Trained:
 def _rasa(args: list[str], cwd: Path, log: Path) -> None:
     exe = rasa_env.require()
     with open(log, "a", encoding="utf-8") as out:
-        result = subprocess.run([str(exe), *args], cwd=cwd, env=rasa_env.child_env(),
-                                stdout=out, stderr=subprocess.STDOUT)
+        result = subprocess.run(
+            [str(exe), *args],
+            cwd=cwd,
+            env=rasa_env.child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     if result.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise RuntimeError(f"`rasa {' '.join(args[:2])}` failed (exit {result.returncode}); "
-                           f"last lines of {log}:\n{tail}")
+        raise RuntimeError(
+            f"`rasa {' '.join(args[:2])}` failed (exit {result.returncode}); "
+            f"last lines of {log}:\n{tail}"
+        )
 
 
 def validate(project: Project) -> None:
     """`rasa data validate`: the exported data, domain and config must be accepted."""
-    _rasa(["data", "validate", "--config", "config.yml", "--domain", "domain.yml",
-           "--data", "data"], project.path, project.path / "validate.log")
+    _rasa(
+        ["data", "validate", "--config", "config.yml", "--domain", "domain.yml", "--data", "data"],
+        project.path,
+        project.path / "validate.log",
+    )
 
 
-def train(data: NluData, profile: str = "full", *, force: bool = False,
-          say: Callable[[str], None] = print) -> Trained:
+def train(
+    data: NluData, profile: str = "full", *, force: bool = False, say: Callable[[str], None] = print
+) -> Trained:
     project = export(data, profile)
     if project.model.exists() and not force:
         try:
@@ -219,22 +262,53 @@ def train(data: NluData, profile: str = "full", *, force: bool = False,
     started = time.monotonic()
     out = project.path / "models"
     shutil.rmtree(out, ignore_errors=True)
-    _rasa(["train", "nlu", "--config", "config.yml", "--domain", "domain.yml",
-           "--nlu", "data/nlu.yml", "--out", "models", "--fixed-model-name", project.fingerprint],
-          project.path, project.path / "train.log")
+    _rasa(
+        [
+            "train",
+            "nlu",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--nlu",
+            "data/nlu.yml",
+            "--out",
+            "models",
+            "--fixed-model-name",
+            project.fingerprint,
+        ],
+        project.path,
+        project.path / "train.log",
+    )
     built = out / f"{project.fingerprint}.tar.gz"
     project.model.parent.mkdir(parents=True, exist_ok=True)
     os.replace(built, project.model)
     train_s = time.monotonic() - started
-    project.record.write_text(json.dumps({"train_s": round(train_s, 1), "profile": profile,
-                                          "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                          "examples": len(data.examples)}))
+    project.record.write_text(
+        json.dumps(
+            {
+                "train_s": round(train_s, 1),
+                "profile": profile,
+                "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "examples": len(data.examples),
+            }
+        )
+    )
     return Trained(project.model, project, train_s, cached=False)
 
 
 def serve_command(model: Path, host: str, port: int) -> list[str]:
-    return [str(rasa_env.require()), "run", "--enable-api", "--model", str(model),
-            "--interface", host, "--port", str(port)]
+    return [
+        str(rasa_env.require()),
+        "run",
+        "--enable-api",
+        "--model",
+        str(model),
+        "--interface",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 class RasaServer:
@@ -251,13 +325,19 @@ class RasaServer:
         started = time.monotonic()
         with open(self.log, "w", encoding="utf-8") as out:
             self.process = subprocess.Popen(
-                serve_command(self.model, self.host, self.port), cwd=self.model.parent,
-                env=rasa_env.child_env(), stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                serve_command(self.model, self.host, self.port),
+                cwd=self.model.parent,
+                env=rasa_env.child_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         while time.monotonic() - started < timeout_s:
             if self.process.poll() is not None:
-                raise RuntimeError(f"rasa run exited with {self.process.returncode}; see "
-                                   f"{self.log}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"rasa run exited with {self.process.returncode}; see "
+                    f"{self.log}:\n{self.log.read_text()[-3000:]}"
+                )
             if ready(self.url):
                 self.startup_s = time.monotonic() - started
                 return self
@@ -288,4 +368,3 @@ def ready(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
-

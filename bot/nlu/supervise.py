@@ -27,8 +27,10 @@ class Stopped(BaseException):
 def stop_on_signals() -> Iterator[None]:
     """While inside: SIGTERM and SIGINT raise :class:`Stopped` (training is then cut short
     and its child process killed)."""
+
     def stop(signum: int, _frame: object) -> None:
         raise Stopped(signum)
+
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
@@ -37,8 +39,9 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run_supervised(cmd: list[str], cwd: Path | None, env: dict[str, str],
-                   grace_s: float = 20.0) -> int:
+def run_supervised(
+    cmd: list[str], cwd: Path | None, env: dict[str, str], grace_s: float = 20.0
+) -> int:
     """Run ``cmd`` (the Rasa server) as our child in a process group of its own and wait.
     SIGTERM or SIGINT to us stops the whole group — SIGTERM, then SIGKILL after ``grace_s`` —
     and so does the child ending by itself: no Rasa process outlives this command (``exec``
@@ -52,6 +55,7 @@ def run_supervised(cmd: list[str], cwd: Path | None, env: dict[str, str],
             received.append(signum)
             if started:
                 _signal_group(started[0].pid, signal.SIGTERM)
+
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True)

@@ -36,10 +36,22 @@ from bot.nlu.normalize import fold, nfc
 
 #: kind words (as written, lower case) → the kind they stand for
 KIND_WORDS: dict[str, str] = {
-    "thôn": "thôn", "bản": "bản", "buôn": "buôn", "ấp": "ấp", "tổ": "tổ dân phố",
-    "tổ dân phố": "tổ dân phố", "tdp": "tổ dân phố", "khu phố": "khu phố", "kp": "khu phố",
-    "khu": "khu phố", "xóm": "xóm", "làng": "làng", "khóm": "khóm", "sóc": "sóc",
-    "plei": "làng", "bon": "buôn",
+    "thôn": "thôn",
+    "bản": "bản",
+    "buôn": "buôn",
+    "ấp": "ấp",
+    "tổ": "tổ dân phố",
+    "tổ dân phố": "tổ dân phố",
+    "tdp": "tổ dân phố",
+    "khu phố": "khu phố",
+    "kp": "khu phố",
+    "khu": "khu phố",
+    "xóm": "xóm",
+    "làng": "làng",
+    "khóm": "khóm",
+    "sóc": "sóc",
+    "plei": "làng",
+    "bon": "buôn",
 }
 #: words before a name that make it an administrative unit's, not a village's
 _ADMIN = ("xã", "phường", "huyện", "tỉnh", "thị trấn", "thành phố", "tp", "quận")
@@ -60,6 +72,7 @@ def budget(letters: int) -> int:
 class Mention:
     """A village named in a text: ``start``/``end`` are character offsets in its NFC form
     (the text itself when it came composed, as Zalo sends it)."""
+
     village: str
     start: int
     end: int
@@ -129,8 +142,12 @@ def distance(written: str, name: str, limit: int) -> int:
         for j in range(1, len(name) + 1):
             cost = 0 if _compatible(written[i - 1], name[j - 1]) else 1
             row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
-            if (i > 1 and j > 1 and _compatible(written[i - 1], name[j - 2])
-                    and _compatible(written[i - 2], name[j - 1])):
+            if (
+                i > 1
+                and j > 1
+                and _compatible(written[i - 1], name[j - 2])
+                and _compatible(written[i - 2], name[j - 1])
+            ):
                 row[j] = min(row[j], prev2[j - 2] + 1)
         if min(row) > limit:
             return limit + 1
@@ -149,10 +166,10 @@ def _kind_at(tokens: list[_Token], i: int) -> tuple[str, int] | None:
     for size in (3, 2, 1):
         if i + size > len(tokens):
             continue
-        hit = _KINDS_BY_PLAIN[size].get(" ".join(t.plain for t in tokens[i:i + size]))
+        hit = _KINDS_BY_PLAIN[size].get(" ".join(t.plain for t in tokens[i : i + size]))
         if hit is None:
             continue
-        written = " ".join(t.text for t in tokens[i:i + size])
+        written = " ".join(t.text for t in tokens[i : i + size])
         if all(_compatible(a, b) for a, b in zip(written, hit[0])):
             return hit[1], size
     return None
@@ -161,8 +178,9 @@ def _kind_at(tokens: list[_Token], i: int) -> tuple[str, int] | None:
 def _after_admin_word(tokens: list[_Token], i: int) -> bool:
     for form in _ADMIN:
         words = form.split(" ")
-        if i >= len(words) and [fold(t.text) for t in tokens[i - len(words):i]] == \
-                [fold(w) for w in words]:
+        if i >= len(words) and [fold(t.text) for t in tokens[i - len(words) : i]] == [
+            fold(w) for w in words
+        ]:
             return True
     return False
 
@@ -175,17 +193,25 @@ def _compile(name: str, kind: str | None) -> _Village:
     prefix = _kind_at(_tokens(name), 0)
     if prefix and len(words) > prefix[1]:
         kinds.add(prefix[0])
-        words = words[prefix[1]:]
+        words = words[prefix[1] :]
     core_plain = "".join(fold(w) for w in words)
     numeric = len(words) == 1 and words[0].isdigit()
-    distinctive = len(words) >= 2 and len(core_plain) >= 5 and not any(
-        w.isdigit() for w in words)
+    distinctive = len(words) >= 2 and len(core_plain) >= 5 and not any(w.isdigit() for w in words)
     letters = len(core_plain)
-    return _Village(nfc(name), tuple(words), core_plain, frozenset(kinds), distinctive, numeric,
-                    "".join(words), frozenset(core_plain),
-                    frozenset(core_plain[k:k + 3] for k in range(len(core_plain) - 2)), letters,
-                    budget(letters) - 1 if distinctive else -1,
-                    0 if numeric else budget(letters))
+    return _Village(
+        nfc(name),
+        tuple(words),
+        core_plain,
+        frozenset(kinds),
+        distinctive,
+        numeric,
+        "".join(words),
+        frozenset(core_plain),
+        frozenset(core_plain[k : k + 3] for k in range(len(core_plain) - 2)),
+        letters,
+        budget(letters) - 1 if distinctive else -1,
+        0 if numeric else budget(letters),
+    )
 
 
 class VillageMatcher:
@@ -200,12 +226,18 @@ class VillageMatcher:
             return []
         tokens = _tokens(text)
         plain_text = "".join(t.plain for t in tokens)
-        trigrams = {plain_text[k:k + 3] for k in range(len(plain_text) - 2)}
+        trigrams = {plain_text[k : k + 3] for k in range(len(plain_text) - 2)}
         # most messages name no village: keep only those whose letters could be there at all
         # (k edits spoil at most 3k of a name's letter triples)
-        alive = [v for v in self.villages
-                 if (v.core_plain in plain_text if v.limit_kind == 0
-                     else len(v.trigrams & trigrams) >= len(v.trigrams) - 3 * v.limit_kind)]
+        alive = [
+            v
+            for v in self.villages
+            if (
+                v.core_plain in plain_text
+                if v.limit_kind == 0
+                else len(v.trigrams & trigrams) >= len(v.trigrams) - 3 * v.limit_kind
+            )
+        ]
         if not alive:
             return []
         longest = max(len(v.core) for v in alive)
@@ -223,12 +255,11 @@ class VillageMatcher:
         for i in range(len(tokens)):
             kind = _kind_at(tokens, i)
             # a kind word is not itself the start of a core: after it, or a bare core here
-            j, said_kind, table = ((i + kind[1], kind[0], after_kind) if kind
-                                   else (i, None, bare))
+            j, said_kind, table = (i + kind[1], kind[0], after_kind) if kind else (i, None, bare)
             for size in range(1, longest + 2):
                 if j + size > len(tokens):
                     break
-                span = tokens[j:j + size]
+                span = tokens[j : j + size]
                 plain = "".join(t.plain for t in span)
                 alphabet: frozenset[str] | None = None
                 for v in table.get(size, ()):
@@ -242,8 +273,11 @@ class VillageMatcher:
                     else:
                         alphabet = alphabet or frozenset(plain)
                         # an edit adds or removes at most two letters of the alphabet
-                        if limit == 0 or len(alphabet ^ v.alphabet) > 2 * limit or \
-                                distance(plain, v.core_plain, limit) > limit:
+                        if (
+                            limit == 0
+                            or len(alphabet ^ v.alphabet) > 2 * limit
+                            or distance(plain, v.core_plain, limit) > limit
+                        ):
                             continue
                         edits = 0
                     if edits is None:
@@ -267,8 +301,7 @@ class VillageMatcher:
             if v.name in named:
                 continue
             named.add(v.name)
-            chosen.append(Mention(v.name, tokens[first].start, tokens[last].end, edits,
-                                  with_kind))
+            chosen.append(Mention(v.name, tokens[first].start, tokens[last].end, edits, with_kind))
         return sorted(chosen, key=lambda m: m.start)
 
     @staticmethod
@@ -282,8 +315,9 @@ class VillageMatcher:
 
 
 def _key(villages: Iterable[str | VillageLike]) -> tuple[tuple[str, str | None], ...]:
-    return tuple((v, None) if isinstance(v, str) else (v.name, getattr(v, "kind", None))
-                 for v in villages)
+    return tuple(
+        (v, None) if isinstance(v, str) else (v.name, getattr(v, "kind", None)) for v in villages
+    )
 
 
 @lru_cache(maxsize=4096)  # one per commune a process serves; each is a few KB
@@ -312,12 +346,75 @@ def best_village(text: str | None, villages: Iterable[str | VillageLike]) -> str
 
 
 #: words that end a place name a resident typed after a kind word ("đổi thôn giúp tôi")
-_NOT_A_NAME = {"nao", "giup", "gium", "dum", "cho", "cua", "toi", "tui", "minh", "mk", "mik",
-               "em", "e", "anh", "chi", "nha", "khac", "moi", "nhe", "nhen", "a", "voi", "vs",
-               "di", "duoc", "dc", "khong", "ko", "k", "la", "o", "sang", "qua", "ve", "den",
-               "tu", "gi", "nay", "do", "kia", "ay", "roi", "r", "ad", "oi", "xa", "nua", "t",
-               "de", "luon", "lai", "dang", "hien", "cu", "truoc", "ma", "doi", "chuyen", "cap",
-               "nhat", "sua", "ghi", "thi", "con", "nhung", "va", "hay"}
+_NOT_A_NAME = {
+    "nao",
+    "giup",
+    "gium",
+    "dum",
+    "cho",
+    "cua",
+    "toi",
+    "tui",
+    "minh",
+    "mk",
+    "mik",
+    "em",
+    "e",
+    "anh",
+    "chi",
+    "nha",
+    "khac",
+    "moi",
+    "nhe",
+    "nhen",
+    "a",
+    "voi",
+    "vs",
+    "di",
+    "duoc",
+    "dc",
+    "khong",
+    "ko",
+    "k",
+    "la",
+    "o",
+    "sang",
+    "qua",
+    "ve",
+    "den",
+    "tu",
+    "gi",
+    "nay",
+    "do",
+    "kia",
+    "ay",
+    "roi",
+    "r",
+    "ad",
+    "oi",
+    "xa",
+    "nua",
+    "t",
+    "de",
+    "luon",
+    "lai",
+    "dang",
+    "hien",
+    "cu",
+    "truoc",
+    "ma",
+    "doi",
+    "chuyen",
+    "cap",
+    "nhat",
+    "sua",
+    "ghi",
+    "thi",
+    "con",
+    "nhung",
+    "va",
+    "hay",
+}
 #: kind words too common unaccented to mark a place name ("to" = tớ, "ban" = bạn, …)
 _AMBIGUOUS_PLAIN = {"to", "ban", "bon", "lang", "ap", "khu", "soc", "kp"}
 
@@ -330,8 +427,11 @@ def place_named(text: str) -> str | None:
     tokens = _tokens(text)
     for i in range(len(tokens)):
         kind = _kind_at(tokens, i)
-        if kind is None or _after_admin_word(tokens, i) or (
-                kind[1] == 1 and tokens[i].text in _AMBIGUOUS_PLAIN):
+        if (
+            kind is None
+            or _after_admin_word(tokens, i)
+            or (kind[1] == 1 and tokens[i].text in _AMBIGUOUS_PLAIN)
+        ):
             continue
         j = i + kind[1]
         words: list[_Token] = []
@@ -339,7 +439,7 @@ def place_named(text: str) -> str | None:
             words.append(tokens[j])
             j += 1
         if words:
-            return nfc(text)[tokens[i].start:words[-1].end]
+            return nfc(text)[tokens[i].start : words[-1].end]
     return None
 
 

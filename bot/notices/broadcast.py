@@ -32,9 +32,9 @@ from bot.config import ZaloSettings
 from bot.coord import Coordinator
 from bot.inbound import LEASE, worker_id
 from bot.loops import Worker
-from bot.outbound import HELD_RECHECK, backoff
 from bot.notices.delivery import BROADCAST_TOPIC
 from bot.notices.quota import EXHAUSTED, next_slot
+from bot.outbound import HELD_RECHECK, backoff
 from bot.store.models import Notice, NoticeBroadcast, NoticeDelivery
 from bot.tenants import Tenants
 from bot.timeutil import utcnow
@@ -47,26 +47,41 @@ VERIFY_POLL_S = 5.0
 def article_body(notice: Notice, commune_name: str, cover_url: str) -> dict[str, Any]:
     paragraphs = [p.strip() for p in notice.body.split("\n") if p.strip()]
     return {
-        "type": "normal", "title": notice.headline[:150], "author": commune_name[:50],
+        "type": "normal",
+        "title": notice.headline[:150],
+        "author": commune_name[:50],
         "description": notice.body[:300],
         "cover": {"cover_type": "photo", "photo_url": cover_url, "status": "show"},
-        "body": [{"type": "text", "content": p} for p in paragraphs] or [
-            {"type": "text", "content": notice.body}],
-        "status": "show", "comment": "hide"}
+        "body": [{"type": "text", "content": p} for p in paragraphs]
+        or [{"type": "text", "content": notice.body}],
+        "status": "show",
+        "comment": "hide",
+    }
 
 
 def cover_for(notice: Notice, commune_zalo: Any, settings: ZaloSettings) -> str | None:
     """The notice's image, else the commune's default cover, else the service's."""
-    return notice.image_url or (commune_zalo.article_cover_url if commune_zalo else None) \
+    return (
+        notice.image_url
+        or (commune_zalo.article_cover_url if commune_zalo else None)
         or settings.article_cover_url
+    )
 
 
 def broadcast_body(article_id: str) -> dict[str, Any]:
     # every follower: no age/gender/location filter (the target fields are all optional)
-    return {"recipient": {"target": {}},
-            "message": {"attachment": {"type": "template", "payload": {
-                "template_type": "media",
-                "elements": [{"media_type": "article", "attachment_id": article_id}]}}}}
+    return {
+        "recipient": {"target": {}},
+        "message": {
+            "attachment": {
+                "type": "template",
+                "payload": {
+                    "template_type": "media",
+                    "elements": [{"media_type": "article", "attachment_id": article_id}],
+                },
+            }
+        },
+    }
 
 
 class BroadcastWorker(Worker):
@@ -74,8 +89,14 @@ class BroadcastWorker(Worker):
     batch = 1  # one at a time: a claim never outlives its lease waiting behind another
     verify_poll_s = VERIFY_POLL_S
 
-    def __init__(self, sm: async_sessionmaker, tenants: Tenants, coord: Coordinator,
-                 api: ZaloApi | None, settings: ZaloSettings | None = None) -> None:
+    def __init__(
+        self,
+        sm: async_sessionmaker,
+        tenants: Tenants,
+        coord: Coordinator,
+        api: ZaloApi | None,
+        settings: ZaloSettings | None = None,
+    ) -> None:
         super().__init__(coord)
         self.sm, self.tenants, self.api = sm, tenants, api
         self.settings = settings or ZaloSettings()
@@ -86,36 +107,63 @@ class BroadcastWorker(Worker):
             return 0
         now = utcnow()
         async with self.sm() as s, s.begin():
-            due = select(NoticeBroadcast.id).where(
-                or_(NoticeBroadcast.status == "pending",
-                    (NoticeBroadcast.status == "working") & (NoticeBroadcast.claimed_at
-                                                              < now - LEASE)),
-                NoticeBroadcast.next_attempt_at <= now,
-            ).order_by(NoticeBroadcast.id).limit(self.batch).with_for_update(skip_locked=True)
-            ids = (await s.execute(update(NoticeBroadcast).where(
-                NoticeBroadcast.id.in_(due.scalar_subquery())).values(
-                    status="working", claimed_at=now, claimed_by=self.worker)
-                .returning(NoticeBroadcast.id))).scalars().all()
+            due = (
+                select(NoticeBroadcast.id)
+                .where(
+                    or_(
+                        NoticeBroadcast.status == "pending",
+                        (NoticeBroadcast.status == "working")
+                        & (NoticeBroadcast.claimed_at < now - LEASE),
+                    ),
+                    NoticeBroadcast.next_attempt_at <= now,
+                )
+                .order_by(NoticeBroadcast.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            ids = (
+                (
+                    await s.execute(
+                        update(NoticeBroadcast)
+                        .where(NoticeBroadcast.id.in_(due.scalar_subquery()))
+                        .values(status="working", claimed_at=now, claimed_by=self.worker)
+                        .returning(NoticeBroadcast.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         for broadcast_id in ids:
             await self.advance(broadcast_id)
         return len(ids)
 
-    async def _save(self, broadcast_id: int, *, residents_reason: str | None = None,
-                    **values: Any) -> bool:
+    async def _save(
+        self, broadcast_id: int, *, residents_reason: str | None = None, **values: Any
+    ) -> bool:
         """Write if this worker still holds the claim (renewing it); False if it does not.
         ``residents_reason``: the reason the residents it was for now have, in the same
         transaction (nobody reads the broadcast's state without theirs)."""
         async with self.sm() as s, s.begin():
-            result = await s.execute(update(NoticeBroadcast).where(
-                NoticeBroadcast.id == broadcast_id, NoticeBroadcast.status == "working",
-                NoticeBroadcast.claimed_by == self.worker).values(claimed_at=utcnow(),
-                                                                  **values))
+            result = await s.execute(
+                update(NoticeBroadcast)
+                .where(
+                    NoticeBroadcast.id == broadcast_id,
+                    NoticeBroadcast.status == "working",
+                    NoticeBroadcast.claimed_by == self.worker,
+                )
+                .values(claimed_at=utcnow(), **values)
+            )
             if result.rowcount and residents_reason:
                 row = await s.get(NoticeBroadcast, broadcast_id)
                 assert row is not None
-                await s.execute(update(NoticeDelivery).where(
-                    NoticeDelivery.notice_id == row.notice_id,
-                    NoticeDelivery.route == "broadcast").values(reason=residents_reason))
+                await s.execute(
+                    update(NoticeDelivery)
+                    .where(
+                        NoticeDelivery.notice_id == row.notice_id,
+                        NoticeDelivery.route == "broadcast",
+                    )
+                    .values(reason=residents_reason)
+                )
             return bool(result.rowcount)
 
     async def advance(self, broadcast_id: int) -> None:
@@ -134,31 +182,45 @@ class BroadcastWorker(Worker):
             return
         cover = cover_for(notice, tenant.config.zalo, self.settings)
         if cover is None and not row.article_token:
-            await self._save(broadcast_id, status="failed", error_reason=(
-                "no cover for the article (Zalo requires one): give the notice an image or set "
-                "communes[].zalo.article_cover_url / zalo.article_cover_url"))
+            await self._save(
+                broadcast_id,
+                status="failed",
+                error_reason=(
+                    "no cover for the article (Zalo requires one): give the notice an image or set "
+                    "communes[].zalo.article_cover_url / zalo.article_cover_url"
+                ),
+            )
             return
         try:
             if not row.article_token:
-                data = await self.api.call(oa, "POST", "/v2.0/article/create",
-                                           body=article_body(notice, tenant.config.name, cover))
+                data = await self.api.call(
+                    oa,
+                    "POST",
+                    "/v2.0/article/create",
+                    body=article_body(notice, tenant.config.name, cover),
+                )
                 row.article_token = str(data["token"])
                 await self._save(broadcast_id, article_token=row.article_token)
             if not row.article_id:
                 try:
-                    data = await self.api.call(oa, "POST", "/v2.0/article/verify",
-                                               body={"token": row.article_token})
+                    data = await self.api.call(
+                        oa, "POST", "/v2.0/article/verify", body={"token": row.article_token}
+                    )
                 except ZaloError as exc:
                     if exc.code != -214:
                         raise
-                    await self._save(broadcast_id, status="pending", next_attempt_at=utcnow()
-                                     + timedelta(seconds=self.verify_poll_s))
+                    await self._save(
+                        broadcast_id,
+                        status="pending",
+                        next_attempt_at=utcnow() + timedelta(seconds=self.verify_poll_s),
+                    )
                     return
                 # the id is `id` per one source, `article_id` per another (zalo-oa-api.md §7)
                 article_id = data.get("id") or data.get("article_id")
                 if not article_id:
-                    raise ZaloError(-201, "article/verify answered without an id",
-                                    Outcome.PERMANENT)
+                    raise ZaloError(
+                        -201, "article/verify answered without an id", Outcome.PERMANENT
+                    )
                 row.article_id = str(article_id)
                 await self._save(broadcast_id, article_id=row.article_id)
             slot = next_slot(utcnow(), self.settings.broadcasts)
@@ -168,34 +230,54 @@ class BroadcastWorker(Worker):
             if not await self._save(broadcast_id):  # still ours, just before the one-shot step
                 return
             try:
-                data = await self.api.call(oa, "POST", "/v2.0/oa/message",
-                                           body=broadcast_body(row.article_id))
+                data = await self.api.call(
+                    oa, "POST", "/v2.0/oa/message", body=broadcast_body(row.article_id)
+                )
             except TransportError as exc:
                 if not exc.maybe_sent:
                     raise  # it never reached Zalo: an ordinary retry
                 # Zalo may have taken it: broadcasting again would reach every follower twice
-                await self._save(broadcast_id, status="failed",
-                                 error_reason=f"outcome unknown ({exc.reason}): check the OA's "
-                                              "broadcasts before sending again")
+                await self._save(
+                    broadcast_id,
+                    status="failed",
+                    error_reason=f"outcome unknown ({exc.reason}): check the OA's "
+                    "broadcasts before sending again",
+                )
                 return
-            await self._save(broadcast_id, status="sent", sent_at=utcnow(), error_reason=None,
-                             message_id=str(data.get("message_id") or ""))
+            await self._save(
+                broadcast_id,
+                status="sent",
+                sent_at=utcnow(),
+                error_reason=None,
+                message_id=str(data.get("message_id") or ""),
+            )
             log.info("notice %s broadcast as article %s", notice.id, row.article_id)
         except ZaloError as exc:
             if exc.code in QUOTA:  # Zalo counts differently than we planned: not sent
-                await self._save(broadcast_id, status="no_quota", residents_reason=EXHAUSTED,
-                                 error_reason=f"quota exhausted: {exc.reason}"[:500])
+                await self._save(
+                    broadcast_id,
+                    status="no_quota",
+                    residents_reason=EXHAUSTED,
+                    error_reason=f"quota exhausted: {exc.reason}"[:500],
+                )
                 return
             if exc.outcome is Outcome.NO_TOKEN:  # released when the OA is reconnected
-                await self._save(broadcast_id, status="pending",
-                                 error_reason=f"{NO_TOKEN_CODE}: {exc.reason}"[:500],
-                                 next_attempt_at=utcnow() + HELD_RECHECK)
+                await self._save(
+                    broadcast_id,
+                    status="pending",
+                    error_reason=f"{NO_TOKEN_CODE}: {exc.reason}"[:500],
+                    next_attempt_at=utcnow() + HELD_RECHECK,
+                )
                 return
             attempts = row.attempts + (0 if exc.outcome is Outcome.THROTTLED else 1)
-            final = exc.outcome in (Outcome.PERMANENT, Outcome.WINDOW_CLOSED) or \
-                attempts >= MAX_ATTEMPTS
-            await self._save(broadcast_id, attempts=attempts,
-                             status="failed" if final else "pending",
-                             error_reason=f"{exc.code}: {exc.reason}"[:500],
-                             next_attempt_at=utcnow() + timedelta(
-                                 seconds=backoff(attempts, exc.retry_after)))
+            final = (
+                exc.outcome in (Outcome.PERMANENT, Outcome.WINDOW_CLOSED)
+                or attempts >= MAX_ATTEMPTS
+            )
+            await self._save(
+                broadcast_id,
+                attempts=attempts,
+                status="failed" if final else "pending",
+                error_reason=f"{exc.code}: {exc.reason}"[:500],
+                next_attempt_at=utcnow() + timedelta(seconds=backoff(attempts, exc.retry_after)),
+            )

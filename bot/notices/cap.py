@@ -20,12 +20,22 @@ from bot.store.models import Notice
 from bot.timeutil import as_utc, vn_iso
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
-_Q = "{%s}" % NS
+_Q = f"{{{NS}}}"
 #: our category → CAP <category>; and CAP → ours on import
 TO_CAP = {"safety": "Safety", "security": "Security", "services": "Infra"}
-FROM_CAP = {"Geo": "safety", "Met": "safety", "Safety": "safety", "Rescue": "safety",
-            "Fire": "safety", "Health": "safety", "Env": "safety", "CBRNE": "safety",
-            "Security": "security", "Infra": "services", "Transport": "services"}
+FROM_CAP = {
+    "Geo": "safety",
+    "Met": "safety",
+    "Safety": "safety",
+    "Rescue": "safety",
+    "Fire": "safety",
+    "Health": "safety",
+    "Env": "safety",
+    "CBRNE": "safety",
+    "Security": "security",
+    "Infra": "services",
+    "Transport": "services",
+}
 MSG_TYPES = {"alert": "Alert", "update": "Update", "cancel": "Cancel"}
 
 
@@ -58,8 +68,13 @@ def sender(commune_code: str) -> str:
     return f"ubnd-{commune_code}@thongtincoso.vn"
 
 
-def export(notice: Notice, commune_code: str, commune_name: str, villages: dict[int, str],
-           referenced: Notice | None = None) -> bytes:
+def export(
+    notice: Notice,
+    commune_code: str,
+    commune_name: str,
+    villages: dict[int, str],
+    referenced: Notice | None = None,
+) -> bytes:
     ET.register_namespace("", NS)
     alert = ET.Element(_Q + "alert")
 
@@ -74,13 +89,22 @@ def export(notice: Notice, commune_code: str, commune_name: str, villages: dict[
     sub(alert, "msgType", MSG_TYPES.get(notice.msg_type, "Alert"))
     sub(alert, "scope", "Public")
     if referenced is not None:
-        sub(alert, "references", ",".join([
-            sender(commune_code), identifier(commune_code, referenced.id),
-            vn_iso(referenced.sent_at or referenced.created_at) or ""]))
+        sub(
+            alert,
+            "references",
+            ",".join(
+                [
+                    sender(commune_code),
+                    identifier(commune_code, referenced.id),
+                    vn_iso(referenced.sent_at or referenced.created_at) or "",
+                ]
+            ),
+        )
     urgency, severity, certainty = PRIORITIES[notice.priority]
     versions = [("vi-VN", notice.headline, notice.body)] + [
         (lang, t.get("headline") or notice.headline, t.get("body") or notice.body)
-        for lang, t in sorted(notice.translations.items())]
+        for lang, t in sorted(notice.translations.items())
+    ]
     for language, headline, body in versions:
         info = ET.SubElement(alert, _Q + "info")
         sub(info, "language", language)
@@ -149,15 +173,15 @@ def _priority(urgency: str, severity: str) -> str:
 
 def parse(document: bytes) -> ImportedAlert:
     try:
-        root = fromstring(document, forbid_dtd=True, forbid_entities=True,
-                          forbid_external=True)
+        root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise CapError(f"refused: {type(exc).__name__} (DTDs and entities are not allowed)") \
-            from None
+        raise CapError(
+            f"refused: {type(exc).__name__} (DTDs and entities are not allowed)"
+        ) from None
     except ET.ParseError as exc:
         raise CapError(f"not well-formed XML: {exc}") from None
     if root.tag != _Q + "alert":
-        raise CapError(f"the root element must be <alert xmlns=\"{NS}\">, not {root.tag}")
+        raise CapError(f'the root element must be <alert xmlns="{NS}">, not {root.tag}')
 
     def text(parent: ET.Element, tag: str, required: bool = False) -> str | None:
         node = parent.find(_Q + tag)
@@ -175,8 +199,9 @@ def parse(document: bytes) -> ImportedAlert:
     infos = root.findall(_Q + "info")
     if not infos:
         raise CapError("an alert needs at least one <info>")
-    vietnamese = next((i for i in infos if (text(i, "language") or "en-US").lower().startswith(
-        "vi")), infos[0])
+    vietnamese = next(
+        (i for i in infos if (text(i, "language") or "en-US").lower().startswith("vi")), infos[0]
+    )
     headline = text(vietnamese, "headline") or text(vietnamese, "event", True) or ""
     body = text(vietnamese, "description") or text(vietnamese, "instruction") or headline
     instruction = text(vietnamese, "instruction")
@@ -198,8 +223,10 @@ def parse(document: bytes) -> ImportedAlert:
             continue
         lang = (text(info, "language") or "").split("-")[0]
         if lang and lang != "vi":
-            translations[lang] = {"headline": (text(info, "headline") or headline)[:150],
-                                  "body": (text(info, "description") or body)[:2000]}
+            translations[lang] = {
+                "headline": (text(info, "headline") or headline)[:150],
+                "body": (text(info, "description") or body)[:2000],
+            }
     image_url = None
     for resource in vietnamese.findall(_Q + "resource"):
         uri, mime = text(resource, "uri"), text(resource, "mimeType") or ""
@@ -208,10 +235,16 @@ def parse(document: bytes) -> ImportedAlert:
             break
     references = (text(root, "references") or "").split()
     return ImportedAlert(
-        identifier=text(root, "identifier", True) or "", msg_type=msg_type.lower(),
-        references=references, category=category,
+        identifier=text(root, "identifier", True) or "",
+        msg_type=msg_type.lower(),
+        references=references,
+        category=category,
         priority=_priority(text(vietnamese, "urgency") or "", text(vietnamese, "severity") or ""),
-        headline=headline[:150], body=body[:2000], area=area,
+        headline=headline[:150],
+        body=body[:2000],
+        area=area,
         effective_at=_parse_time(text(vietnamese, "effective"), "effective"),
         expires_at=_parse_time(text(vietnamese, "expires"), "expires"),
-        translations=translations, image_url=image_url)
+        translations=translations,
+        image_url=image_url,
+    )

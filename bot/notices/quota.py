@@ -37,7 +37,8 @@ def next_slot(at: datetime, rules: BroadcastRules) -> datetime:
     day = local.date()
     start = datetime.combine(day, rules.send_from, tzinfo=VN_TZ)
     latest = datetime.combine(day, rules.deliver_by, tzinfo=VN_TZ) - timedelta(
-        seconds=rules.review_s)
+        seconds=rules.review_s
+    )
     if local < start:
         return as_utc(start)
     if local <= latest:
@@ -53,9 +54,13 @@ class Plan:
 
 async def _used(s: AsyncSession, commune_id: int, since: datetime) -> list[date]:
     """The Vietnamese days on which the commune's live broadcasts go (or went)."""
-    rows = (await s.execute(select(NoticeBroadcast.sent_at, NoticeBroadcast.next_attempt_at)
-                            .where(NoticeBroadcast.commune_id == commune_id,
-                                   NoticeBroadcast.status.in_(LIVE)))).all()
+    rows = (
+        await s.execute(
+            select(NoticeBroadcast.sent_at, NoticeBroadcast.next_attempt_at).where(
+                NoticeBroadcast.commune_id == commune_id, NoticeBroadcast.status.in_(LIVE)
+            )
+        )
+    ).all()
     days = []
     for sent_at, due in rows:
         when = sent_at or due
@@ -64,33 +69,50 @@ async def _used(s: AsyncSession, commune_id: int, since: datetime) -> list[date]
     return days
 
 
-async def plan(s: AsyncSession, commune_id: int, rules: BroadcastRules, per_month: int,
-               at: datetime, expires_at: datetime | None = None) -> Plan:
+async def plan(
+    s: AsyncSession,
+    commune_id: int,
+    rules: BroadcastRules,
+    per_month: int,
+    at: datetime,
+    expires_at: datetime | None = None,
+) -> Plan:
     """When a new broadcast of the commune may go, from ``at``; or why it cannot."""
     if per_month <= 0 or rules.per_follower_day <= 0:
         return Plan(None, "quota exhausted: this OA's package allows no article broadcasts")
     when = next_slot(at, rules)
     first = to_vn(when).date().replace(day=1)
-    days = await _used(s, commune_id, as_utc(datetime.combine(first, datetime.min.time(),
-                                                              tzinfo=VN_TZ)))
+    days = await _used(
+        s, commune_id, as_utc(datetime.combine(first, datetime.min.time(), tzinfo=VN_TZ))
+    )
     deferred = False
     for _ in range(MAX_DEFER_DAYS):
         local = to_vn(when).date()
         month = sum(1 for d in days if (d.year, d.month) == (local.year, local.month))
         if month >= per_month:
-            return Plan(None, f"quota exhausted: {per_month} article broadcast(s) per "
-                              f"follower in {local:%m/%Y} already used")
+            return Plan(
+                None,
+                f"quota exhausted: {per_month} article broadcast(s) per "
+                f"follower in {local:%m/%Y} already used",
+            )
         if sum(1 for d in days if d == local) < rules.per_follower_day:
             break
-        when = as_utc(datetime.combine(local + timedelta(days=1), rules.send_from,
-                                       tzinfo=VN_TZ))  # today's is used: tomorrow morning
+        when = as_utc(
+            datetime.combine(local + timedelta(days=1), rules.send_from, tzinfo=VN_TZ)
+        )  # today's is used: tomorrow morning
         deferred = True
     else:
         return Plan(None, "quota exhausted: no day with room this month")
-    if deferred and expires_at is not None and \
-            when + timedelta(seconds=rules.review_s) >= as_utc(expires_at):
-        return Plan(None, f"quota exhausted: today's {rules.per_follower_day} article "
-                          "broadcast(s) used, and the notice expires before the next one")
+    if (
+        deferred
+        and expires_at is not None
+        and when + timedelta(seconds=rules.review_s) >= as_utc(expires_at)
+    ):
+        return Plan(
+            None,
+            f"quota exhausted: today's {rules.per_follower_day} article "
+            "broadcast(s) used, and the notice expires before the next one",
+        )
     return Plan(when)
 
 
@@ -100,17 +122,28 @@ def monthly_quota(commune: Commune, rules: BroadcastRules) -> int:
     return rules.per_follower_month if own is None else own
 
 
-async def queue_broadcast(s: AsyncSession, notice: Notice, commune: Commune,
-                          rules: BroadcastRules, start_at: datetime,
-                          ledger: list[dict[str, Any]]) -> Plan:
+async def queue_broadcast(
+    s: AsyncSession,
+    notice: Notice,
+    commune: Commune,
+    rules: BroadcastRules,
+    start_at: datetime,
+    ledger: list[dict[str, Any]],
+) -> Plan:
     """The notice's one broadcast row: pending for when the quota has room, or ``no_quota``
     with the reason — then the ledger rows of the broadcast route carry it too."""
-    decided = await plan(s, notice.commune_id, rules, monthly_quota(commune, rules), start_at,
-                         notice.expires_at)
-    s.add(NoticeBroadcast(commune_id=notice.commune_id, notice_id=notice.id,
-                          next_attempt_at=decided.at or start_at,
-                          status="pending" if decided.at else "no_quota",
-                          error_reason=decided.reason))
+    decided = await plan(
+        s, notice.commune_id, rules, monthly_quota(commune, rules), start_at, notice.expires_at
+    )
+    s.add(
+        NoticeBroadcast(
+            commune_id=notice.commune_id,
+            notice_id=notice.id,
+            next_attempt_at=decided.at or start_at,
+            status="pending" if decided.at else "no_quota",
+            error_reason=decided.reason,
+        )
+    )
     if decided.at is None:
         for row in ledger:
             if row["route"] == "broadcast":

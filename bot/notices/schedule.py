@@ -48,8 +48,10 @@ class RecurrenceError(ValueError):
 def trigger(expression: str) -> CronTrigger:
     """A five-field crontab in Vietnamese time; ``RecurrenceError`` names what is wrong."""
     if len(expression.split()) != 5:
-        raise RecurrenceError("recurrence is a crontab of 5 fields: minute hour day month "
-                              "weekday, e.g. \"0 8 25 * *\" (08:00 on the 25th of every month)")
+        raise RecurrenceError(
+            "recurrence is a crontab of 5 fields: minute hour day month "
+            'weekday, e.g. "0 8 25 * *" (08:00 on the 25th of every month)'
+        )
     try:
         return CronTrigger.from_crontab(expression, timezone=VN_TZ)
     except ValueError as exc:
@@ -60,7 +62,8 @@ def sync_url(async_url: str) -> str:
     """The same database through a synchronous driver (APScheduler 3's job store is sync)."""
     url = make_url(async_url)
     driver = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}.get(
-        url.drivername, url.drivername)
+        url.drivername, url.drivername
+    )
     return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
@@ -73,16 +76,27 @@ async def fire(notice_id: int) -> None:
 
 
 class NoticeScheduler:
-    def __init__(self, sm: async_sessionmaker, coord: Coordinator, database_url: str,
-                 misfire_grace_s: float, wake: Any) -> None:
+    def __init__(
+        self,
+        sm: async_sessionmaker,
+        coord: Coordinator,
+        database_url: str,
+        misfire_grace_s: float,
+        wake: Any,
+    ) -> None:
         self.sm, self.coord, self.wake = sm, coord, wake
         self.engine = create_sync_engine(sync_url(database_url), pool_pre_ping=True)
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine,
-                                                     tablename="apscheduler_jobs")},
-            job_defaults={"coalesce": True, "misfire_grace_time": int(misfire_grace_s),
-                          "max_instances": 1},
-            timezone=VN_TZ)
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self.engine, tablename="apscheduler_jobs")
+            },
+            job_defaults={
+                "coalesce": True,
+                "misfire_grace_time": int(misfire_grace_s),
+                "max_instances": 1,
+            },
+            timezone=VN_TZ,
+        )
         self.owner = worker_id()
         self.leading = False
         self.stopping = asyncio.Event()
@@ -129,14 +143,20 @@ class NoticeScheduler:
 
     async def sync(self) -> None:
         async with self.sm() as s:
-            wanted = dict((await s.execute(select(Notice.id, Notice.recurrence).where(
-                Notice.status == "recurring"))).all())
+            wanted = dict(
+                (
+                    await s.execute(
+                        select(Notice.id, Notice.recurrence).where(Notice.status == "recurring")
+                    )
+                ).all()
+            )
         have = {job.id: job for job in self.scheduler.get_jobs()}
         for notice_id, expression in wanted.items():
             job_id = f"notice-{notice_id}"
             if job_id not in have:
-                self.scheduler.add_job(fire, trigger(expression), args=[notice_id], id=job_id,
-                                       replace_existing=True)
+                self.scheduler.add_job(
+                    fire, trigger(expression), args=[notice_id], id=job_id, replace_existing=True
+                )
                 log.info("recurring notice %s scheduled: %s", notice_id, expression)
         for job_id in have:
             if job_id.startswith("notice-") and int(job_id[7:]) not in wanted:
@@ -149,30 +169,59 @@ class NoticeScheduler:
 
     async def spawn(self, notice_id: int) -> int | None:
         async with self.sm() as s, s.begin():
-            parent = (await s.execute(select(Notice).where(
-                Notice.id == notice_id, Notice.status == "recurring"))).scalar_one_or_none()
+            parent = (
+                await s.execute(
+                    select(Notice).where(Notice.id == notice_id, Notice.status == "recurring")
+                )
+            ).scalar_one_or_none()
             if parent is None:
                 return None
-            recent = (await s.execute(select(Notice.id).where(
-                Notice.references_id == parent.id, Notice.msg_type == "alert",
-                Notice.created_at > utcnow() - REFIRE_GUARD))).first()
+            recent = (
+                await s.execute(
+                    select(Notice.id).where(
+                        Notice.references_id == parent.id,
+                        Notice.msg_type == "alert",
+                        Notice.created_at > utcnow() - REFIRE_GUARD,
+                    )
+                )
+            ).first()
             if recent is not None:  # the same firing seen twice (a re-fire, two leaders)
-                log.warning("recurring notice %s: occurrence %s is recent; not repeated",
-                            notice_id, recent[0])
+                log.warning(
+                    "recurring notice %s: occurrence %s is recent; not repeated",
+                    notice_id,
+                    recent[0],
+                )
                 return None
             child = Notice(
-                commune_id=parent.commune_id, msg_type="alert", references_id=parent.id,
-                category=parent.category, priority=parent.priority, headline=parent.headline,
-                body=parent.body, translations=parent.translations,
-                village_ids=parent.village_ids, languages=parent.languages,
-                subscribers_only=parent.subscribers_only, image_url=parent.image_url,
-                created_by=parent.created_by, approved_by=parent.approved_by,
-                status="scheduled")
+                commune_id=parent.commune_id,
+                msg_type="alert",
+                references_id=parent.id,
+                category=parent.category,
+                priority=parent.priority,
+                headline=parent.headline,
+                body=parent.body,
+                translations=parent.translations,
+                village_ids=parent.village_ids,
+                languages=parent.languages,
+                subscribers_only=parent.subscribers_only,
+                image_url=parent.image_url,
+                created_by=parent.created_by,
+                approved_by=parent.approved_by,
+                status="scheduled",
+            )
             s.add(child)
             await s.flush()
-            s.add(NoticeAudit(commune_id=child.commune_id, notice_id=child.id, staff_id=None,
-                              action="recur", from_status=None, to_status="scheduled",
-                              note=f"lần gửi định kỳ của #{parent.id}"))
+            s.add(
+                NoticeAudit(
+                    commune_id=child.commune_id,
+                    notice_id=child.id,
+                    staff_id=None,
+                    action="recur",
+                    from_status=None,
+                    to_status="scheduled",
+                    note=f"lần gửi định kỳ của #{parent.id}",
+                )
+            )
         log.info("recurring notice %s: occurrence %s scheduled", notice_id, child.id)
         await self.wake()
         return child.id

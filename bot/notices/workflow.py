@@ -81,15 +81,26 @@ class Action:
 
 
 ACTIONS = {
-    "submit": Action(frozenset({"draft", "returned"}), "submitted",
-                     frozenset({"officer", "leader", "propagandist"})),
+    "submit": Action(
+        frozenset({"draft", "returned"}),
+        "submitted",
+        frozenset({"officer", "leader", "propagandist"}),
+    ),
     "approve": Action(frozenset({"submitted"}), "scheduled", frozenset({"leader"})),
     "return": Action(frozenset({"submitted"}), "returned", frozenset({"leader"})),
-    "publish": Action(frozenset({"draft", "submitted", "returned"}), "scheduled",
-                      frozenset({"leader"}), emergency_only=True),
-    "cancel": Action(frozenset({"draft", "submitted", "returned", "scheduled", "recurring",
-                                "sending", "sent"}), "cancelled", frozenset({"officer", "leader"}),
-                     leader_only=OUT, leader_for_emergency=True),
+    "publish": Action(
+        frozenset({"draft", "submitted", "returned"}),
+        "scheduled",
+        frozenset({"leader"}),
+        emergency_only=True,
+    ),
+    "cancel": Action(
+        frozenset({"draft", "submitted", "returned", "scheduled", "recurring", "sending", "sent"}),
+        "cancelled",
+        frozenset({"officer", "leader"}),
+        leader_only=OUT,
+        leader_for_emergency=True,
+    ),
 }
 
 
@@ -106,31 +117,55 @@ def check(notice: Notice, action: str, role: str, staff_id: int | None = None) -
     if rule is None:
         raise WorkflowError(f"không có thao tác {action!r} / unknown action", 404)
     if role not in rule.roles:
-        raise WorkflowError(f"vai trò {role} không được {action} / role {role} may not "
-                            f"{action}", 403)
+        raise WorkflowError(
+            f"vai trò {role} không được {action} / role {role} may not {action}", 403
+        )
     if role != "leader" and rule.needs_leader(notice, staff_id):
-        raise WorkflowError(f"thông báo khẩn cấp hoặc đã gửi: chỉ lãnh đạo được {action} / "
-                            f"only a leader may {action} an emergency notice or one already "
-                            "sent", 403)
+        raise WorkflowError(
+            f"thông báo khẩn cấp hoặc đã gửi: chỉ lãnh đạo được {action} / "
+            f"only a leader may {action} an emergency notice or one already "
+            "sent",
+            403,
+        )
     if rule.emergency_only and notice.priority != "emergency":
-        raise WorkflowError("chỉ thông báo khẩn cấp mới được phát ngay / only an emergency "
-                            "notice may be published in one step")
+        raise WorkflowError(
+            "chỉ thông báo khẩn cấp mới được phát ngay / only an emergency "
+            "notice may be published in one step"
+        )
     if notice.status not in rule.from_states:
-        raise WorkflowError(f"thông báo đang ở trạng thái {notice.status}, không thể {action} / "
-                            f"cannot {action} a notice that is {notice.status}")
+        raise WorkflowError(
+            f"thông báo đang ở trạng thái {notice.status}, không thể {action} / "
+            f"cannot {action} a notice that is {notice.status}"
+        )
     return rule
 
 
-def record(s: AsyncSession, notice: Notice, action: str, to_state: str, staff_id: int | None,
-           note: str | None = None) -> None:
+def record(
+    s: AsyncSession,
+    notice: Notice,
+    action: str,
+    to_state: str,
+    staff_id: int | None,
+    note: str | None = None,
+) -> None:
     """Change the state and write the audit row, in the caller's transaction."""
-    s.add(NoticeAudit(commune_id=notice.commune_id, notice_id=notice.id, staff_id=staff_id,
-                      action=action, from_status=notice.status, to_status=to_state, note=note))
+    s.add(
+        NoticeAudit(
+            commune_id=notice.commune_id,
+            notice_id=notice.id,
+            staff_id=staff_id,
+            action=action,
+            from_status=notice.status,
+            to_status=to_state,
+            note=note,
+        )
+    )
     notice.status = to_state
 
 
-def apply(s: AsyncSession, notice: Notice, action: str, role: str, staff_id: int,
-          note: str | None = None) -> None:
+def apply(
+    s: AsyncSession, notice: Notice, action: str, role: str, staff_id: int, note: str | None = None
+) -> None:
     rule = check(notice, action, role, staff_id)
     to_state = rule.to_state
     if action in ("approve", "publish"):

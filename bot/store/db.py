@@ -72,8 +72,9 @@ async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def advisory_lock(sm: async_sessionmaker, name: str,
-                        timeout_s: float = 30.0) -> AsyncIterator[None]:
+async def advisory_lock(
+    sm: async_sessionmaker, name: str, timeout_s: float = 30.0
+) -> AsyncIterator[None]:
     """A lock across processes kept by PostgreSQL itself (a transaction-level advisory lock on
     a hash of ``name``), for when the coordinator's locks do not reach every process (Redis
     configured but down). SQLite needs none: one process owns the file. Raises
@@ -86,8 +87,9 @@ async def advisory_lock(sm: async_sessionmaker, name: str,
             return
         async with s.begin():
             deadline = asyncio.get_running_loop().time() + timeout_s
-            while not (await s.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:n))"),
-                                       {"n": name})).scalar():
+            while not (
+                await s.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:n))"), {"n": name})
+            ).scalar():
                 if asyncio.get_running_loop().time() >= deadline:
                     raise LockTimeout(f"{name} (database lock)")
                 await asyncio.sleep(0.2)

@@ -5,8 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, false,
-                        MetaData, String, Table, Text, Unicode, UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Unicode,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.store.types import BigId, Json, UTCDateTime
@@ -45,7 +59,9 @@ class Village(Base):
     __tablename__ = "villages"
     __table_args__ = (UniqueConstraint("commune_id", "name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), default="thôn")
     search_key: Mapped[str] = mapped_column(String(200))
@@ -57,7 +73,9 @@ class Staff(Base):
     __tablename__ = "staff"
     __table_args__ = (UniqueConstraint("commune_id", "zalo_user_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))  # officer | leader | propagandist | operator
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
@@ -75,7 +93,9 @@ class Resident(Base):
     __tablename__ = "residents"
     __table_args__ = (UniqueConstraint("commune_id", "channel", "external_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
     user_id_by_app: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -131,9 +151,12 @@ class Conversation(Base):
 
     __tablename__ = "conversations"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     resident_id: Mapped[int] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), unique=True)
+        ForeignKey("residents.id", ondelete="CASCADE"), unique=True
+    )
     mode: Mapped[str] = mapped_column(String(16), default="bot")  # bot | handoff
     state: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     #: staff wrote to the resident from Zalo's OA Manager (an ``oa_send_*`` echo): the bot does
@@ -148,11 +171,14 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(4))  # in | out
     inbound_event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("inbound_events.id", ondelete="SET NULL"))
+        ForeignKey("inbound_events.id", ondelete="SET NULL")
+    )
     text: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
     intent: Mapped[str | None] = mapped_column(String(64))
@@ -164,13 +190,14 @@ class OutboundMessage(Base):
     """One logical send (a reply, later a notice × recipient) with its idempotency key."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (
-        Index("ix_outbound_messages_queue", "status", "priority", "next_attempt_at"),
-    )
+    __table_args__ = (Index("ix_outbound_messages_queue", "status", "priority", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -186,7 +213,8 @@ class OutboundMessage(Base):
     resumed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: the notice this message carries: its open sends and its cancellation are found by it
     notice_id: Mapped[int | None] = mapped_column(
-        ForeignKey("notices.id", ondelete="SET NULL"), index=True)
+        ForeignKey("notices.id", ondelete="SET NULL"), index=True
+    )
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
@@ -209,7 +237,8 @@ class ProviderMessage(Base):
     channel: Mapped[str] = mapped_column(String(16))
     provider_message_id: Mapped[str] = mapped_column(String(64))
     outbound_id: Mapped[int] = mapped_column(
-        ForeignKey("outbound_messages.id", ondelete="CASCADE"), index=True)
+        ForeignKey("outbound_messages.id", ondelete="CASCADE"), index=True
+    )
 
 
 class ZaloToken(Base):
@@ -263,19 +292,22 @@ class Notice(Base):
 
     __tablename__ = "notices"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"), index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     msg_type: Mapped[str] = mapped_column(String(8), default="alert")  # alert | update | cancel
     references_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"))
     category: Mapped[str] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(12))  # normal | priority | emergency
     headline: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    translations: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # lang → {headline, body}
+    translations: Mapped[dict[str, Any]] = mapped_column(
+        Json, default=dict
+    )  # lang → {headline, body}
     village_ids: Mapped[list[int]] = mapped_column(Json, default=list)  # [] = the whole commune
     languages: Mapped[list[str]] = mapped_column(Json, default=list)  # [] = every language
     #: only residents who asked for this category in the chat ("đăng ký nhận tin cắt điện")
-    subscribers_only: Mapped[bool] = mapped_column(Boolean, default=False,
-                                                   server_default=false())
+    subscribers_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: on approval
@@ -318,12 +350,14 @@ class NoticeDelivery(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"),
-                                             index=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
     route: Mapped[str] = mapped_column(String(16))  # consultation | broadcast | skipped
     reason: Mapped[str] = mapped_column(String(200))
     outbound_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbound_messages.id", ondelete="SET NULL"))
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -353,7 +387,8 @@ class NoticeRelay(Base):
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id", ondelete="CASCADE"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     outbound_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbound_messages.id", ondelete="SET NULL"))
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -370,8 +405,9 @@ class NoticeBroadcast(Base):
     __tablename__ = "notice_broadcasts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"),
-                                           unique=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), unique=True
+    )
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     article_token: Mapped[str | None] = mapped_column(String(64))
     article_id: Mapped[str | None] = mapped_column(String(64))
@@ -387,7 +423,8 @@ class NoticeBroadcast(Base):
 
 #: APScheduler 3's job store (its own schema, created here so migrations own every table)
 apscheduler_jobs = Table(
-    "apscheduler_jobs", Base.metadata,
+    "apscheduler_jobs",
+    Base.metadata,
     Column("id", Unicode(191), primary_key=True),
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
@@ -401,8 +438,9 @@ class NoticeFile(Base):
     __tablename__ = "notice_files"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"),
-                                           unique=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), unique=True
+    )
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
@@ -416,8 +454,9 @@ class TicketCounter(Base):
     """The last ticket number of a commune in a year: PA-2026-000123 is the 123rd of 2026."""
 
     __tablename__ = "ticket_counters"
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"),
-                                            primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), primary_key=True
+    )
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -431,16 +470,19 @@ class Ticket(Base):
     outside the roles that need it (bot/feedback/api.py ``ticket_json``)."""
 
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("commune_id", "code"),
-                      Index("ix_tickets_commune_status", "commune_id", "status"),
-                      Index("ix_tickets_origin_received", "origin_key", "received_at"))
+    __table_args__ = (
+        UniqueConstraint("commune_id", "code"),
+        Index("ix_tickets_commune_status", "commune_id", "status"),
+        Index("ix_tickets_origin_received", "origin_key", "received_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(20))
     token: Mapped[str] = mapped_column(String(40), unique=True)  # Open311 tokens/{token}
     source: Mapped[str] = mapped_column(String(16))  # zalo | web | open311 | staff
     resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("residents.id", ondelete="SET NULL"), index=True)
+        ForeignKey("residents.id", ondelete="SET NULL"), index=True
+    )
     category: Mapped[str] = mapped_column(String(32))
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
@@ -490,8 +532,7 @@ class TicketEvent(Base):
     __tablename__ = "ticket_events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
-                                           index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str] = mapped_column(String(16))  # resident | staff | system | open311
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(24))
@@ -509,10 +550,12 @@ class Handoff(Base):
 
     __tablename__ = "handoffs"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"),
-                                            index=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
     conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(String(24))  # asked | misunderstood
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -550,10 +593,10 @@ class Erasure(Base):
 
     __tablename__ = "erasures"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"),
-                                            index=True)
-    resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("residents.id", ondelete="SET NULL"))
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
     scope: Mapped[str] = mapped_column(String(16))  # identity | all
     source: Mapped[str] = mapped_column(String(16))  # chat | withdraw | cli | api
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))

@@ -48,8 +48,12 @@ class GroupInserter:
         columns = [getattr(self.model, k) for k in self.key]
         try:
             async with self.sm() as s, s.begin():
-                stmt = (_insert(s, self.model).values([v for v, _ in batch])
-                        .on_conflict_do_nothing().returning(self.model.id, *columns))
+                stmt = (
+                    _insert(s, self.model)
+                    .values([v for v, _ in batch])
+                    .on_conflict_do_nothing()
+                    .returning(self.model.id, *columns)
+                )
                 inserted = {tuple(row[1:]): row[0] for row in (await s.execute(stmt)).all()}
         except BaseException as exc:
             for _, fut in batch:
@@ -61,18 +65,37 @@ class GroupInserter:
             fut.set_result(inserted.pop(tuple(values[k] for k in self.key), None))
 
 
-def outbound_row(commune_id: int, resident_id: int | None, channel: str, recipient: str,
-                 key: str, reply: Reply, priority: int, at: datetime | None = None,
-                 notice_id: int | None = None) -> dict[str, Any]:
+def outbound_row(
+    commune_id: int,
+    resident_id: int | None,
+    channel: str,
+    recipient: str,
+    key: str,
+    reply: Reply,
+    priority: int,
+    at: datetime | None = None,
+    notice_id: int | None = None,
+) -> dict[str, Any]:
     """A new ``outbound_messages`` row (for a Core insert): ``reply`` to ``recipient``, queued
     under the idempotency ``key`` in lane ``priority``, not to be sent before ``at``;
     ``notice_id``: the notice it carries (its open sends and cancellation are found by it)."""
     now = utcnow()
-    return dict(commune_id=commune_id, resident_id=resident_id, channel=channel,
-                notice_id=notice_id,
-                recipient=recipient, idempotency_key=key, kind=reply.kind,
-                payload=to_payload(reply), priority=priority, status="pending", attempts=0,
-                parts_sent=0, next_attempt_at=at or now, created_at=now)
+    return dict(
+        commune_id=commune_id,
+        resident_id=resident_id,
+        channel=channel,
+        notice_id=notice_id,
+        recipient=recipient,
+        idempotency_key=key,
+        kind=reply.kind,
+        payload=to_payload(reply),
+        priority=priority,
+        status="pending",
+        attempts=0,
+        parts_sent=0,
+        next_attempt_at=at or now,
+        created_at=now,
+    )
 
 
 async def village_by_name(s: AsyncSession, commune_id: int, name: str) -> Any:
@@ -80,6 +103,11 @@ async def village_by_name(s: AsyncSession, commune_id: int, name: str) -> Any:
     not its id: later ``s.get(Village, id)`` in the same session then costs no query."""
     from bot.nlu.normalize import search_key
     from bot.store.models import Village
-    return (await s.execute(select(Village).where(
-        Village.commune_id == commune_id, Village.search_key == search_key(name)))
+
+    return (
+        await s.execute(
+            select(Village).where(
+                Village.commune_id == commune_id, Village.search_key == search_key(name)
+            )
+        )
     ).scalar_one_or_none()

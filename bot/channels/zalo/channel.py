@@ -18,13 +18,21 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot import faults, safejson
 from bot.channels.zalo import messages
 from bot.channels.zalo.client import ZaloApi
+from bot.channels.zalo.errors import ATTACHMENT_EXPIRED, Outcome, ZaloError
 from bot.channels.zalo.events import EventError, parse_event
 from bot.channels.zalo.signature import verify
 from bot.config import Settings
 from bot.coord import Coordinator
-from bot.channels.zalo.errors import ATTACHMENT_EXPIRED, Outcome, ZaloError
-from bot.envelope import (Choices, Delivered, File, Image, Inbound, RequestUserInfo, Text,
-                          from_payload)
+from bot.envelope import (
+    Choices,
+    Delivered,
+    File,
+    Image,
+    Inbound,
+    RequestUserInfo,
+    Text,
+    from_payload,
+)
 from bot.inbound import EVENTS_TOPIC
 from bot.store.models import InboundEvent, NoticeFile, OutboundMessage
 from bot.store.ops import GroupInserter
@@ -36,8 +44,18 @@ CS_PATH = "/v3.0/oa/message/cs"
 CONVERSATION_PATH = "/v2.0/oa/conversation"  # zalo-oa-api.md §5: ≤ 10 per page, src 0 = OA
 CONVERSATION_PAGE = 10
 CLOCK_SKEW_MS = 5_000  # Zalo's clock and ours
-PROCESSED_KINDS = {"message", "follow", "unfollow", "submit_info", "chatnow", "received", "seen",
-                   "withdraw", "echo", "revoked"}
+PROCESSED_KINDS = {
+    "message",
+    "follow",
+    "unfollow",
+    "submit_info",
+    "chatnow",
+    "received",
+    "seen",
+    "withdraw",
+    "echo",
+    "revoked",
+}
 
 
 def upload_token(kept: Any, max_age_s: float) -> str | None:
@@ -59,9 +77,15 @@ def _ok(**extra: Any) -> web.Response:
 class ZaloChannel:
     name = "zalo"
 
-    def __init__(self, settings: Settings, tenants: Tenants, coord: Coordinator,
-                 api: ZaloApi | None, events: GroupInserter,
-                 sm: async_sessionmaker | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        tenants: Tenants,
+        coord: Coordinator,
+        api: ZaloApi | None,
+        events: GroupInserter,
+        sm: async_sessionmaker | None = None,
+    ) -> None:
         self.settings = settings
         self.sm = sm
         self.tenants = tenants
@@ -85,44 +109,73 @@ class ZaloChannel:
             event = parse_event(body)
         except (ValueError, UnicodeDecodeError, TypeError, AttributeError) as exc:
             log.warning("zalo webhook: malformed event refused: %s", exc)
-            return web.json_response({"error": -400, "message": f"malformed event: {exc}"},
-                                     status=400)
+            return web.json_response(
+                {"error": -400, "message": f"malformed event: {exc}"}, status=400
+            )
         tenant = self.tenants.by_oa(*event.oa_candidates)
         if tenant is None or tenant.config.zalo is None:
             # not ours (or not configured yet): acknowledge so Zalo does not disable the
             # app's webhook, store nothing
-            log.warning("zalo webhook: %s for unknown OA %s ignored", event.event_name,
-                        ",".join(event.oa_candidates))
+            log.warning(
+                "zalo webhook: %s for unknown OA %s ignored",
+                event.event_name,
+                ",".join(event.oa_candidates),
+            )
             return _ok(ignored="unknown_oa")
         zalo = tenant.config.zalo
         if event.app_id != zalo.app_id or not verify(
-                request.headers.get("X-ZEvent-Signature"), event.app_id, raw, event.timestamp,
-                zalo.oa_secret_key):
-            log.warning("zalo webhook: bad signature for OA %s (commune %s, event %s)",
-                        zalo.oa_id, tenant.code, event.event_name)
+            request.headers.get("X-ZEvent-Signature"),
+            event.app_id,
+            raw,
+            event.timestamp,
+            zalo.oa_secret_key,
+        ):
+            log.warning(
+                "zalo webhook: bad signature for OA %s (commune %s, event %s)",
+                zalo.oa_id,
+                tenant.code,
+                event.event_name,
+            )
             return web.json_response({"error": -401, "message": "invalid signature"}, status=401)
         if not self._timely(event.timestamp):
             # answered 200 (Zalo would otherwise retry it, and in the end disable the webhook)
             # but neither stored nor answered
-            log.warning("zalo webhook: %s for commune %s dated %r, outside the accepted window "
-                        "(%ss old, %ss ahead): refused", event.event_name, tenant.code,
-                        event.timestamp, self.settings.zalo.event_max_age_s,
-                        self.settings.zalo.event_future_skew_s)
+            log.warning(
+                "zalo webhook: %s for commune %s dated %r, outside the accepted window "
+                "(%ss old, %ss ahead): refused",
+                event.event_name,
+                tenant.code,
+                event.timestamp,
+                self.settings.zalo.event_max_age_s,
+                self.settings.zalo.event_future_skew_s,
+            )
             return _ok(ignored="timestamp_out_of_window")
         status = "received" if event.kind in PROCESSED_KINDS else "ignored"
-        new_id = await self.events.insert(dict(
-            commune_id=tenant.id, channel=self.name, event_name=event.event_name,
-            dedupe_key=event.dedupe_key_for(zalo.oa_id),
-            external_user_id=event.user_for(zalo.oa_id), payload=body,
-            received_at=utcnow(), status=status, attempts=0))
+        new_id = await self.events.insert(
+            dict(
+                commune_id=tenant.id,
+                channel=self.name,
+                event_name=event.event_name,
+                dedupe_key=event.dedupe_key_for(zalo.oa_id),
+                external_user_id=event.user_for(zalo.oa_id),
+                payload=body,
+                received_at=utcnow(),
+                status=status,
+                attempts=0,
+            )
+        )
         if new_id is None:
-            log.info("zalo webhook: duplicate %s (num_retry=%s) for commune %s",
-                     event.dedupe_key_for(zalo.oa_id), request.headers.get("num_retry"),
-                     tenant.code)
+            log.info(
+                "zalo webhook: duplicate %s (num_retry=%s) for commune %s",
+                event.dedupe_key_for(zalo.oa_id),
+                request.headers.get("num_retry"),
+                tenant.code,
+            )
             return _ok(duplicate=True)
         if status == "ignored":
-            log.info("zalo webhook: %s stored, not processed (commune %s)", event.event_name,
-                     tenant.code)
+            log.info(
+                "zalo webhook: %s stored, not processed (commune %s)", event.event_name, tenant.code
+            )
             return _ok()
         if self._crash_armed:
             response = _ok()
@@ -147,9 +200,16 @@ class ZaloChannel:
             event = parse_event(row.payload)
         except EventError:
             return Inbound(kind="other", user_id=None)
-        return Inbound(kind=event.kind, user_id=row.external_user_id, text=event.text,
-                       attachments=event.attachments, info=event.info, msg_id=event.msg_id,
-                       msg_ids=event.msg_ids, user_id_by_app=event.user_id_by_app)
+        return Inbound(
+            kind=event.kind,
+            user_id=row.external_user_id,
+            text=event.text,
+            attachments=event.attachments,
+            info=event.info,
+            msg_id=event.msg_id,
+            msg_ids=event.msg_ids,
+            user_id_by_app=event.user_id_by_app,
+        )
 
     # -- outbound ------------------------------------------------------------------------
     def bodies(self, row: OutboundMessage) -> list[dict[str, Any]]:
@@ -160,19 +220,28 @@ class ZaloChannel:
             return [messages.text_body(user, part) for part in messages.split_text(reply.text)]
         if isinstance(reply, Choices):
             if self.settings.zalo.buttons:
-                return [messages.buttons_body(user, reply.text,
-                                              [{"title": c.title, "payload": c.payload}
-                                               for c in reply.options])]
-            return [messages.text_body(user, part)
-                    for part in messages.split_text(reply.numbered())]
+                return [
+                    messages.buttons_body(
+                        user,
+                        reply.text,
+                        [{"title": c.title, "payload": c.payload} for c in reply.options],
+                    )
+                ]
+            return [
+                messages.text_body(user, part) for part in messages.split_text(reply.numbered())
+            ]
         if isinstance(reply, File):
             raise ValueError("a file is sent by deliver(), which uploads it first")
         if isinstance(reply, Image):
-            return [messages.image_body(user, url=reply.url, attachment_id=reply.attachment_id,
-                                        caption=reply.caption)]
+            return [
+                messages.image_body(
+                    user, url=reply.url, attachment_id=reply.attachment_id, caption=reply.caption
+                )
+            ]
         if isinstance(reply, RequestUserInfo):
-            return [messages.request_user_info_body(user, reply.title, reply.subtitle,
-                                                    reply.image_url)]
+            return [
+                messages.request_user_info_body(user, reply.title, reply.subtitle, reply.image_url)
+            ]
         raise ValueError(f"zalo cannot send {row.kind}")
 
     async def _deliver_file(self, row: OutboundMessage, tenant: Tenant) -> Delivered:
@@ -183,18 +252,27 @@ class ZaloChannel:
         file_id = int(row.payload["file_id"])
         token = await self._file_token(file_id, oa)
         try:
-            data = await self.api.call(oa, "POST", CS_PATH,  # type: ignore[union-attr]
-                                       body=messages.file_body(row.recipient, token),
-                                       lane=row.priority)
+            data = await self.api.call(
+                oa,
+                "POST",
+                CS_PATH,  # type: ignore[union-attr]
+                body=messages.file_body(row.recipient, token),
+                lane=row.priority,
+            )
         except ZaloError as exc:
             if exc.code != ATTACHMENT_EXPIRED:
                 raise
-            log.info("zalo: upload of file %s for OA %s expired early; uploading again",
-                     file_id, oa)
+            log.info(
+                "zalo: upload of file %s for OA %s expired early; uploading again", file_id, oa
+            )
             token = await self._file_token(file_id, oa, expired=token)
-            data = await self.api.call(oa, "POST", CS_PATH,  # type: ignore[union-attr]
-                                       body=messages.file_body(row.recipient, token),
-                                       lane=row.priority)
+            data = await self.api.call(
+                oa,
+                "POST",
+                CS_PATH,  # type: ignore[union-attr]
+                body=messages.file_body(row.recipient, token),
+                lane=row.priority,
+            )
         return Delivered(provider_ids=[str(data["message_id"])] if data.get("message_id") else [])
 
     async def _file_token(self, file_id: int, oa: str, expired: str | None = None) -> str:
@@ -206,16 +284,19 @@ class ZaloChannel:
                 stored = await s.get(NoticeFile, file_id)
             if stored is None:
                 raise ZaloError(0, f"file {file_id} is gone", Outcome.PERMANENT)
-            kept = upload_token((stored.zalo_tokens or {}).get(oa),
-                                self.settings.zalo.upload_max_age_s)
+            kept = upload_token(
+                (stored.zalo_tokens or {}).get(oa), self.settings.zalo.upload_max_age_s
+            )
             if kept and kept != expired:
                 return kept
             token = await self.api.upload_file(oa, stored.filename, stored.content)  # type: ignore[union-attr]
             async with self.sm() as s, s.begin():  # type: ignore[misc]
                 fresh = await s.get(NoticeFile, file_id, with_for_update=True)
                 if fresh is not None:
-                    fresh.zalo_tokens = {**(fresh.zalo_tokens or {}),
-                                         oa: {"token": token, "at": utcnow().isoformat()}}
+                    fresh.zalo_tokens = {
+                        **(fresh.zalo_tokens or {}),
+                        oa: {"token": token, "at": utcnow().isoformat()},
+                    }
             return token
 
     async def already_delivered(self, row: OutboundMessage, tenant: Tenant) -> Delivered | None:
@@ -224,16 +305,22 @@ class ZaloChannel:
         ``None`` when it does not (or the parts are not text), so the row is sent."""
         if self.api is None or tenant.config.zalo is None:
             return None
-        bodies = self.bodies(row)[row.parts_sent:]
+        bodies = self.bodies(row)[row.parts_sent :]
         texts = [(b.get("message") or {}).get("text") for b in bodies]
         if not texts or not all(texts):
             return None
-        data = await self.api.call(tenant.config.zalo.oa_id, "GET", CONVERSATION_PATH,
-                                   query={"user_id": row.recipient, "offset": 0,
-                                          "count": CONVERSATION_PAGE})
+        data = await self.api.call(
+            tenant.config.zalo.oa_id,
+            "GET",
+            CONVERSATION_PATH,
+            query={"user_id": row.recipient, "offset": 0, "count": CONVERSATION_PAGE},
+        )
         since = epoch_ms(row.created_at) - CLOCK_SKEW_MS
-        recent = [m for m in (data.get("data") or []) if isinstance(m, dict)
-                  and m.get("src") == 0 and int(m.get("time") or 0) >= since]
+        recent = [
+            m
+            for m in (data.get("data") or [])
+            if isinstance(m, dict) and m.get("src") == 0 and int(m.get("time") or 0) >= since
+        ]
         ids = list(row.provider_message_ids or [])
         for text in texts:
             match = next((m for m in recent if m.get("message") == text), None)
@@ -251,8 +338,9 @@ class ZaloChannel:
         bodies = self.bodies(row)
         ids = list(row.provider_message_ids or [])
         for n in range(row.parts_sent, len(bodies)):
-            data = await self.api.call(tenant.config.zalo.oa_id, "POST", CS_PATH, body=bodies[n],
-                                       lane=row.priority)
+            data = await self.api.call(
+                tenant.config.zalo.oa_id, "POST", CS_PATH, body=bodies[n], lane=row.priority
+            )
             if data.get("message_id"):
                 ids.append(str(data["message_id"]))
             if len(bodies) > 1 and n + 1 < len(bodies):

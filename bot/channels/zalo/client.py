@@ -29,9 +29,17 @@ def seconds_to_next_minute() -> float:
 
 
 class ZaloApi:
-    def __init__(self, http: aiohttp.ClientSession, tokens: TokenManager, coord: Coordinator,
-                 api_base: str, timeout_s: float, app_rate_limit: int | None = 4000,
-                 bulk_share: float = 0.95, oa_rate_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        tokens: TokenManager,
+        coord: Coordinator,
+        api_base: str,
+        timeout_s: float,
+        app_rate_limit: int | None = 4000,
+        bulk_share: float = 0.95,
+        oa_rate_limit: int | None = None,
+    ) -> None:
         self.http = http
         self.tokens = tokens
         self.coord = coord
@@ -44,9 +52,16 @@ class ZaloApi:
         self.bulk_share = bulk_share
         self.oa_rate_limit = oa_rate_limit  # per OA, on top of the app's (None: none)
 
-    async def call(self, oa_id: str, method: str, path: str, *,
-                   body: dict[str, Any] | None = None,
-                   query: dict[str, Any] | None = None, lane: int = 0) -> dict[str, Any]:
+    async def call(
+        self,
+        oa_id: str,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        query: dict[str, Any] | None = None,
+        lane: int = 0,
+    ) -> dict[str, Any]:
         """Call an OA endpoint; returns ``data`` or raises :class:`ZaloError`.
 
         ``-216``/``-220`` refresh the token once and retry; every other error is raised with its
@@ -54,7 +69,8 @@ class ZaloApi:
         refused again right after a refresh is not the message's fault: it is retried later.
         """
         return await self._with_token(
-            oa_id, path, lambda token: self._once(oa_id, token, method, path, body, query, lane))
+            oa_id, path, lambda token: self._once(oa_id, token, method, path, body, query, lane)
+        )
 
     async def _with_token(self, oa_id: str, path: str, attempt):  # type: ignore[no-untyped-def]
         token = await self.tokens.access_token(oa_id)
@@ -69,47 +85,73 @@ class ZaloApi:
                 return await attempt(token)
             except ZaloError as again:
                 if again.outcome is Outcome.REFRESH_TOKEN:
-                    raise ZaloError(again.code, f"{again.reason} (again, after a refresh)",
-                                    Outcome.RETRY, retry_after=30.0) from None
+                    raise ZaloError(
+                        again.code,
+                        f"{again.reason} (again, after a refresh)",
+                        Outcome.RETRY,
+                        retry_after=30.0,
+                    ) from None
                 raise
 
-    async def upload_file(self, oa_id: str, filename: str, content: bytes,
-                          content_type: str = "application/pdf") -> str:
+    async def upload_file(
+        self, oa_id: str, filename: str, content: bytes, content_type: str = "application/pdf"
+    ) -> str:
         """``POST /v2.0/oa/upload/file`` (multipart, ≤ 5 MB) → the token a file message
         names (zalo-oa-api.md §4.5). Counted against the same budgets as any call."""
+
         async def attempt(token: str) -> dict[str, Any]:
             # the name as browsers send it (UTF-8, RFC 7578), not percent-encoded: residents
             # see "Lịch tiêm.pdf", not "L%E1%BB%8Bch…" (bot/filenames.py made it header-safe)
             form = aiohttp.FormData(quote_fields=False)
             form.add_field("file", content, filename=filename, content_type=content_type)
-            return await self._once(oa_id, token, "POST", "/v2.0/oa/upload/file", None, None,
-                                    form=form)
+            return await self._once(
+                oa_id, token, "POST", "/v2.0/oa/upload/file", None, None, form=form
+            )
+
         data = await self._with_token(oa_id, "/v2.0/oa/upload/file", attempt)
         if not data.get("token"):
             raise ZaloError(-201, "upload answered without a token", Outcome.PERMANENT)
         return str(data["token"])
 
-    async def _once(self, oa_id: str, token: str, method: str, path: str,
-                    body: dict[str, Any] | None, query: dict[str, Any] | None,
-                    lane: int = 0, form: aiohttp.FormData | None = None) -> dict[str, Any]:
+    async def _once(
+        self,
+        oa_id: str,
+        token: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        query: dict[str, Any] | None,
+        lane: int = 0,
+        form: aiohttp.FormData | None = None,
+    ) -> dict[str, Any]:
         share = self.bulk_share if lane >= BULK_LANE else 1.0
         spent: list[str] = []
-        for key, limit in ((f"zalo:calls:{self.tokens.app_for_oa(oa_id)}", self.app_rate_limit),
-                           (f"zalo:oa-calls:{oa_id}", self.oa_rate_limit)):
+        for key, limit in (
+            (f"zalo:calls:{self.tokens.app_for_oa(oa_id)}", self.app_rate_limit),
+            (f"zalo:oa-calls:{oa_id}", self.oa_rate_limit),
+        ):
             if not limit:
                 continue
             spent.append(key)
             if await self.coord.window_count(key, 60) > limit * share:
                 for taken in spent:  # not made: do not spend the budgets
                     await self.coord.window_release(taken, 60)
-                raise ZaloError(-32, "local limiter: the call budget for this minute is spent",
-                                retry_after=seconds_to_next_minute())
+                raise ZaloError(
+                    -32,
+                    "local limiter: the call budget for this minute is spent",
+                    retry_after=seconds_to_next_minute(),
+                )
         params = {"data": json.dumps(query, ensure_ascii=False)} if query is not None else None
         try:
             async with self.http.request(
-                    method, self.api_base + path, json=body if form is None else None,
-                    data=form, params=params, headers={"access_token": token},
-                    timeout=self.timeout) as resp:
+                method,
+                self.api_base + path,
+                json=body if form is None else None,
+                data=form,
+                params=params,
+                headers={"access_token": token},
+                timeout=self.timeout,
+            ) as resp:
                 if resp.status != 200:
                     detail = f"HTTP {resp.status}"
                     if resp.status >= 500:  # a gateway may answer after Zalo acted

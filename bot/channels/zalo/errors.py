@@ -16,7 +16,7 @@ from zalo_sdk import ZaloOAException
 from bot.timeutil import to_vn, utcnow
 
 
-class Outcome(str, Enum):
+class Outcome(str, Enum):  # noqa: UP042 - str() and format() must stay as they are
     THROTTLED = "throttled"  # try later; does not count as an attempt (rate limits, lock busy)
     RETRY = "retry"
     REFRESH_TOKEN = "refresh_token"
@@ -88,8 +88,13 @@ def describe(code: int, message: str | None = None) -> str:
 class ZaloError(Exception):
     """A failed Zalo call; ``outcome`` says what the caller should do."""
 
-    def __init__(self, code: int, message: str | None = None, outcome: Outcome | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str | None = None,
+        outcome: Outcome | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.code = code
         self.outcome = outcome or classify(code)
         self.reason = describe(code, message)
@@ -103,8 +108,9 @@ def refresh_token_dead(code: int, text: str) -> bool:
     """Does an OAuth error answer say the refresh token is invalid, expired or already used?
     (``text``: its ``error_name`` / ``error_reason`` / ``message``.)"""
     words = text.lower()
-    return code in DEAD_REFRESH_CODES or ("refresh" in words and any(
-        w in words for w in ("invalid", "expired", "revoked", "used")))
+    return code in DEAD_REFRESH_CODES or (
+        "refresh" in words and any(w in words for w in ("invalid", "expired", "revoked", "used"))
+    )
 
 
 class TransportError(ZaloError):

@@ -51,8 +51,15 @@ class ZaloEvent:
         """Zalo retries the same bytes; key on ``msg_id`` where there is one, else the identity."""
         if self.msg_id and self.kind in {"message", "echo", "received"}:
             return f"{self.kind}:{self.msg_id}"
-        basis = "|".join([self.event_name, self.timestamp, self.user_for(oa_id) or "",
-                          ",".join(self.msg_ids), self.msg_id or ""])
+        basis = "|".join(
+            [
+                self.event_name,
+                self.timestamp,
+                self.user_for(oa_id) or "",
+                ",".join(self.msg_ids),
+                self.msg_id or "",
+            ]
+        )
         return f"{self.event_name}:{hashlib.sha256(basis.encode()).hexdigest()[:32]}"
 
 
@@ -93,15 +100,26 @@ def normalise_info(info: Any) -> dict[str, Any]:
         return {}
     full = info.get("full_address") if isinstance(info.get("full_address"), dict) else None
     if full is not None:  # newer shape (after the 2025 removal of districts)
-        address = {"city": full.get("user_city"), "ward": full.get("user_ward"),
-                   "street": full.get("user_address")}
+        address = {
+            "city": full.get("user_city"),
+            "ward": full.get("user_ward"),
+            "street": full.get("user_address"),
+        }
     else:  # older shape
-        address = {"city": info.get("city"), "district": info.get("district"),
-                   "ward": info.get("ward"), "street": info.get("address")}
+        address = {
+            "city": info.get("city"),
+            "district": info.get("district"),
+            "ward": info.get("ward"),
+            "street": info.get("address"),
+        }
     address = {k: str(v) for k, v in address.items() if v not in (None, "")}
-    out = {"name": _s(info.get("name")), "phone": _s(info.get("phone")),
-           "dob": _s(info.get("user_dob")), "gender": _s(info.get("gender")),
-           "address": address or None}
+    out = {
+        "name": _s(info.get("name")),
+        "phone": _s(info.get("phone")),
+        "dob": _s(info.get("user_dob")),
+        "gender": _s(info.get("gender")),
+        "address": address or None,
+    }
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -133,8 +151,11 @@ def parse_event(body: Any) -> ZaloEvent:
     if not oa_candidates:
         raise EventError("no OA id in event (recipient.id / oa_id)")
     message = body.get("message") if isinstance(body.get("message"), dict) else {}
-    msg_ids = tuple(str(x) for x in message.get("msg_ids") or ()) \
-        if isinstance(message.get("msg_ids"), list) else ()
+    msg_ids = (
+        tuple(str(x) for x in message.get("msg_ids") or ())
+        if isinstance(message.get("msg_ids"), list)
+        else ()
+    )
     text = message.get("text")
     return ZaloEvent(
         event_name=name,

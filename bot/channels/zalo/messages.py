@@ -30,7 +30,7 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     pieces: list[str] = []
     pos = 0
     for match in _SENTENCE_END.finditer(text):
-        pieces.append(text[pos:match.start()] + ("\n" if "\n" in match.group() else ""))
+        pieces.append(text[pos : match.start()] + ("\n" if "\n" in match.group() else ""))
         pos = match.end()
     pieces.append(text[pos:])
     parts: list[str] = []
@@ -63,8 +63,13 @@ def text_body(user_id: str, text: str) -> dict[str, Any]:
     return _body(user_id, ZaloMessageBody(text=text))
 
 
-def image_body(user_id: str, *, url: str | None = None, attachment_id: str | None = None,
-               caption: str | None = None) -> dict[str, Any]:
+def image_body(
+    user_id: str,
+    *,
+    url: str | None = None,
+    attachment_id: str | None = None,
+    caption: str | None = None,
+) -> dict[str, Any]:
     element: dict[str, Any] = {"media_type": "image"}
     if attachment_id:
         element["attachment_id"] = attachment_id
@@ -76,29 +81,42 @@ def image_body(user_id: str, *, url: str | None = None, attachment_id: str | Non
     return _body(user_id, ZaloMessageBody(text=caption, attachment=attachment))
 
 
-def request_user_info_body(user_id: str, title: str, subtitle: str,
-                           image_url: str) -> dict[str, Any]:
-    attachment = ZaloAttachment("template", {
-        "template_type": "request_user_info",
-        "elements": [{"title": title[:100], "subtitle": subtitle[:500], "image_url": image_url}],
-    })
+def request_user_info_body(
+    user_id: str, title: str, subtitle: str, image_url: str
+) -> dict[str, Any]:
+    attachment = ZaloAttachment(
+        "template",
+        {
+            "template_type": "request_user_info",
+            "elements": [
+                {"title": title[:100], "subtitle": subtitle[:500], "image_url": image_url}
+            ],
+        },
+    )
     return _body(user_id, ZaloMessageBody(attachment=attachment))
 
 
 def buttons_body(user_id: str, text: str, choices: list[dict[str, str]]) -> dict[str, Any]:
     """Quick choices as ``oa.query.hide`` buttons: a tap arrives as ``user_send_text`` whose text
     is the payload (zalo-oa-api.md §3.5). Used only when ``zalo.buttons`` is on."""
-    buttons = [{"title": c["title"][:35], "type": "oa.query.hide", "payload": c["payload"]}
-               for c in choices[:5]]
-    attachment = ZaloAttachment("template", {
-        "template_type": "list",
-        "elements": [{"title": text[:100], "subtitle": text[100:600] or text[:100]}],
-        "buttons": buttons,
-    })
+    buttons = [
+        {"title": c["title"][:35], "type": "oa.query.hide", "payload": c["payload"]}
+        for c in choices[:5]
+    ]
+    attachment = ZaloAttachment(
+        "template",
+        {
+            "template_type": "list",
+            "elements": [{"title": text[:100], "subtitle": text[100:600] or text[:100]}],
+            "buttons": buttons,
+        },
+    )
     return _body(user_id, ZaloMessageBody(attachment=attachment))
 
 
 def file_body(user_id: str, token: str) -> dict[str, Any]:
     """A file message (CS only) naming an uploaded file's token (zalo-oa-api.md §4.5)."""
-    return {"recipient": {"user_id": user_id},
-            "message": {"attachment": {"type": "file", "payload": {"token": token}}}}
+    return {
+        "recipient": {"user_id": user_id},
+        "message": {"attachment": {"type": "file", "payload": {"token": token}}},
+    }

@@ -53,15 +53,18 @@ log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=15)
 REFRESH_BACKOFF_S = (5.0, 600.0)  # first wait after a failed refresh, longest wait
 TOKENS_TOPIC = "tokens"  # wakes the refresher (e.g. to plan the next try of a failed refresh)
-REVOKED = ("the OA revoked the app's permission (permission_revoked); reconnect it with "
-           "`bot zalo connect --oa {oa}`")
+REVOKED = (
+    "the OA revoked the app's permission (permission_revoked); reconnect it with "
+    "`bot zalo connect --oa {oa}`"
+)
 
 
 def pkce_pair() -> tuple[str, str]:
     """verifier = base64url(32 random bytes), challenge = base64url(sha256(verifier)), no padding."""
     verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-    challenge = base64.urlsafe_b64encode(
-        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
     return verifier, challenge
 
 
@@ -85,26 +88,45 @@ async def release_held(s: AsyncSession, oa_id: str) -> int:
     """Messages and broadcasts of ``oa_id``'s communes held for want of a token go now."""
     communes = select(Commune.id).where(Commune.oa_id == oa_id).scalar_subquery()
     now = utcnow()
-    result = await s.execute(update(OutboundMessage).where(
-        OutboundMessage.commune_id.in_(communes), OutboundMessage.status == "pending",
-        OutboundMessage.error_code == NO_TOKEN_CODE).values(next_attempt_at=now))
-    await s.execute(update(NoticeBroadcast).where(
-        NoticeBroadcast.commune_id.in_(communes), NoticeBroadcast.status == "pending",
-        NoticeBroadcast.error_reason.like(NO_TOKEN_CODE + ":%")).values(next_attempt_at=now))
+    result = await s.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.commune_id.in_(communes),
+            OutboundMessage.status == "pending",
+            OutboundMessage.error_code == NO_TOKEN_CODE,
+        )
+        .values(next_attempt_at=now)
+    )
+    await s.execute(
+        update(NoticeBroadcast)
+        .where(
+            NoticeBroadcast.commune_id.in_(communes),
+            NoticeBroadcast.status == "pending",
+            NoticeBroadcast.error_reason.like(NO_TOKEN_CODE + ":%"),
+        )
+        .values(next_attempt_at=now)
+    )
     return result.rowcount or 0
 
 
 async def mark_broken(s: AsyncSession, oa_id: str, reason: str) -> bool:
     """The OA needs an admin to reconnect it (``bot zalo connect``): no more refreshes, its sends
     wait. Used for a dead refresh token and for Zalo's ``permission_revoked`` event."""
-    result = await s.execute(update(ZaloToken).where(ZaloToken.oa_id == oa_id)
-                             .values(broken_reason=reason[:1000]))
+    result = await s.execute(
+        update(ZaloToken).where(ZaloToken.oa_id == oa_id).values(broken_reason=reason[:1000])
+    )
     return bool(result.rowcount)
 
 
 class TokenManager:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker, box: SecretBox,
-                 coord: Coordinator, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker,
+        box: SecretBox,
+        coord: Coordinator,
+        http: aiohttp.ClientSession,
+    ) -> None:
         self.settings = settings
         self.sm = sessionmaker
         self.box = box
@@ -121,8 +143,14 @@ class TokenManager:
                 return commune.zalo.app_id
         raise KeyError(f"OA {oa_id} is not configured for any commune")
 
-    async def store(self, oa_id: str, access_token: str, refresh_token: str,
-                    expires_in: int | str, app_id: str | None = None) -> None:
+    async def store(
+        self,
+        oa_id: str,
+        access_token: str,
+        refresh_token: str,
+        expires_in: int | str,
+        app_id: str | None = None,
+    ) -> None:
         app_id = app_id or self.app_for_oa(oa_id)
         expires_at = utcnow() + timedelta(seconds=int(expires_in))
         async with self.sm() as s, s.begin():
@@ -189,8 +217,9 @@ class TokenManager:
             async with self._refresh_lock(oa_id):
                 return await self._refresh_locked(oa_id, stale_token)
         except LockTimeout as exc:
-            raise ZaloError(0, f"token lock unavailable ({exc})", Outcome.THROTTLED,
-                            retry_after=5.0) from None
+            raise ZaloError(
+                0, f"token lock unavailable ({exc})", Outcome.THROTTLED, retry_after=5.0
+            ) from None
 
     @contextlib.asynccontextmanager
     async def _refresh_lock(self, oa_id: str) -> AsyncIterator[None]:
@@ -198,14 +227,20 @@ class TokenManager:
         token is single-use, and the coordinator's lock reaches every process only while Redis
         answers (when it is down, or goes down mid-refresh, each process falls back to its own
         in-process locks). A refresh happens about once a day per OA: the extra lock is cheap."""
-        async with self.coord.lock(f"zalo:token:{oa_id}", ttl=60, timeout=30), \
-                advisory_lock(self.sm, f"zalo:token:{oa_id}", timeout_s=30):
+        async with (
+            self.coord.lock(f"zalo:token:{oa_id}", ttl=60, timeout=30),
+            advisory_lock(self.sm, f"zalo:token:{oa_id}", timeout_s=30),
+        ):
             yield
 
     def _waiting(self, oa_id: str, trouble: _Trouble) -> ZaloError:
         wait = max(1.0, trouble.retry_at - time.monotonic())
-        return ZaloError(0, f"token refresh for OA {oa_id} is failing ({trouble.reason}); "
-                            f"next try in {wait:.0f} s", Outcome.THROTTLED, retry_after=wait)
+        return ZaloError(
+            0,
+            f"token refresh for OA {oa_id} is failing ({trouble.reason}); next try in {wait:.0f} s",
+            Outcome.THROTTLED,
+            retry_after=wait,
+        )
 
     async def _still_valid(self, oa_id: str, stale_token: str | None) -> str | None:
         """The stored access token if Zalo has not refused it and it has not expired."""
@@ -222,8 +257,14 @@ class TokenManager:
         first, longest = REFRESH_BACKOFF_S
         wait = min(longest, first * 2 ** (failures - 1)) * (0.8 + 0.4 * random.random())
         trouble = self._trouble[oa_id] = _Trouble(failures, time.monotonic() + wait, reason)
-        log.warning("zalo token refresh for OA %s failed (%s); the token is kept, next try in "
-                    "%.0f s (failure %d in a row)", oa_id, reason, wait, failures)
+        log.warning(
+            "zalo token refresh for OA %s failed (%s); the token is kept, next try in "
+            "%.0f s (failure %d in a row)",
+            oa_id,
+            reason,
+            wait,
+            failures,
+        )
         return trouble
 
     async def _refresh_locked(self, oa_id: str, stale_token: str | None) -> str:
@@ -243,9 +284,10 @@ class TokenManager:
             self._trouble.pop(oa_id, None)
             return current.token
         try:
-            answer = await self._token_request(app_id, {
-                "refresh_token": refresh_token, "app_id": app_id,
-                "grant_type": "refresh_token"})
+            answer = await self._token_request(
+                app_id,
+                {"refresh_token": refresh_token, "app_id": app_id, "grant_type": "refresh_token"},
+            )
         except ZaloError as exc:
             if isinstance(exc, TransportError) or not refresh_token_dead(exc.code, exc.reason):
                 # a blip, a rate limit, an outage: the refresh token is still good — keep it
@@ -255,13 +297,20 @@ class TokenManager:
                     self._cache[oa_id] = current  # still valid: serve it meanwhile
                     return current.token
                 raise self._waiting(oa_id, trouble) from None
-            log.error("zalo token refresh for OA %s: the refresh token is dead (%s); the OA "
-                      "needs re-consent", oa_id, exc.reason)
+            log.error(
+                "zalo token refresh for OA %s: the refresh token is dead (%s); the OA "
+                "needs re-consent",
+                oa_id,
+                exc.reason,
+            )
             self._cache.pop(oa_id, None)
             self._trouble.pop(oa_id, None)
             async with self.sm() as s, s.begin():
-                await mark_broken(s, oa_id, f"refresh token refused: {exc.reason}; re-run "
-                                            f"`bot zalo connect --oa {oa_id}`")
+                await mark_broken(
+                    s,
+                    oa_id,
+                    f"refresh token refused: {exc.reason}; re-run `bot zalo connect --oa {oa_id}`",
+                )
             raise TokenUnavailable(oa_id, exc.reason) from None
         async with self.sm() as s, s.begin():
             row = await s.get(ZaloToken, oa_id, with_for_update=True)
@@ -294,17 +343,31 @@ class TokenManager:
         out = {}
         for oa_id, broken in rows:
             trouble = self._trouble.get(oa_id)
-            out[oa_id] = (f"needs re-consent: {broken}" if broken else
-                          f"refresh failing, retrying: {trouble.reason}" if trouble else "ok")
+            out[oa_id] = (
+                f"needs re-consent: {broken}"
+                if broken
+                else f"refresh failing, retrying: {trouble.reason}"
+                if trouble
+                else "ok"
+            )
         return out
 
     async def refresh_due(self) -> list[str]:
         """Refresh every token that expires within the margin; returns the OAs refreshed."""
         margin = timedelta(seconds=self.settings.zalo.refresh_margin_s)
         async with self.sm() as s:
-            rows = (await s.execute(select(ZaloToken.oa_id).where(
-                ZaloToken.expires_at < utcnow() + margin,
-                ZaloToken.broken_reason.is_(None)))).scalars().all()
+            rows = (
+                (
+                    await s.execute(
+                        select(ZaloToken.oa_id).where(
+                            ZaloToken.expires_at < utcnow() + margin,
+                            ZaloToken.broken_reason.is_(None),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         done = []
         for oa_id in rows:
             try:
@@ -326,12 +389,21 @@ class TokenManager:
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(24)
         async with self.sm() as s, s.begin():
-            s.add(OAuthState(state=state, oa_id=oa_id, app_id=app_id,
-                             code_verifier_enc=self.box.seal(verifier)))
+            s.add(
+                OAuthState(
+                    state=state,
+                    oa_id=oa_id,
+                    app_id=app_id,
+                    code_verifier_enc=self.box.seal(verifier),
+                )
+            )
         url = BaseClient(app_id=app_id).request_authoriation_code_url(
-            self.redirect_uri(), code_challenge=challenge, state=state)
+            self.redirect_uri(), code_challenge=challenge, state=state
+        )
         # zalo-sdk hard-codes the OAuth host; BOT_ZALO_OAUTH_BASE may point elsewhere.
-        return url.replace("https://oauth.zaloapp.com", self.settings.zalo.oauth_base.rstrip("/"), 1)
+        return url.replace(
+            "https://oauth.zaloapp.com", self.settings.zalo.oauth_base.rstrip("/"), 1
+        )
 
     async def exchange_code(self, code: str, state: str, oa_id: str | None) -> str:
         async with self.sm() as s, s.begin():
@@ -346,11 +418,22 @@ class TokenManager:
             verifier = self.box.open(row.code_verifier_enc)
         if not target_oa:
             raise ValueError("the callback did not say which OA was authorised")
-        answer = await self._token_request(app_id, {
-            "code": code, "app_id": app_id, "grant_type": "authorization_code",
-            "code_verifier": verifier})
-        await self.store(target_oa, answer["access_token"], answer["refresh_token"],
-                         answer.get("expires_in") or 90000, app_id=app_id)
+        answer = await self._token_request(
+            app_id,
+            {
+                "code": code,
+                "app_id": app_id,
+                "grant_type": "authorization_code",
+                "code_verifier": verifier,
+            },
+        )
+        await self.store(
+            target_oa,
+            answer["access_token"],
+            answer["refresh_token"],
+            answer.get("expires_in") or 90000,
+            app_id=app_id,
+        )
         return target_oa
 
     async def _token_request(self, app_id: str, form: dict[str, str]) -> dict[str, Any]:
@@ -359,9 +442,12 @@ class TokenManager:
             raise ZaloError(-14002, f"app {app_id} is not configured under zalo.apps")
         url = f"{self.settings.zalo.oauth_base.rstrip('/')}/v4/oa/access_token"
         try:
-            async with self.http.post(url, data=form, headers={"secret_key": app.app_secret},
-                                      timeout=aiohttp.ClientTimeout(
-                                          total=self.settings.zalo.request_timeout_s)) as resp:
+            async with self.http.post(
+                url,
+                data=form,
+                headers={"secret_key": app.app_secret},
+                timeout=aiohttp.ClientTimeout(total=self.settings.zalo.request_timeout_s),
+            ) as resp:
                 if resp.status >= 500 or resp.status == 429:
                     raise TransportError(f"HTTP {resp.status} from OAuth")
                 body = await resp.json(content_type=None)
@@ -378,10 +464,14 @@ class TokenManager:
                 code = int(body.get("error") or -1)
             except (TypeError, ValueError):
                 code = -1
-            words = [str(body[k]) for k in ("error_name", "error_reason", "message",
-                                            "error_description") if body.get(k)]
-            raise ZaloError(code, "; ".join(dict.fromkeys(words)) or "no token in answer",
-                            outcome=None)
+            words = [
+                str(body[k])
+                for k in ("error_name", "error_reason", "message", "error_description")
+                if body.get(k)
+            ]
+            raise ZaloError(
+                code, "; ".join(dict.fromkeys(words)) or "no token in answer", outcome=None
+            )
         return data
 
 

@@ -24,8 +24,9 @@ def signature_header(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key
     return "mac=" + compute_mac(app_id, raw_body, timestamp, oa_secret_key)
 
 
-def verify(header: str | None, app_id: str, raw_body: bytes, timestamp: str,
-           oa_secret_key: str) -> bool:
+def verify(
+    header: str | None, app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str
+) -> bool:
     """Constant-time check of a received header against the expected MAC."""
     if not header:
         return False

@@ -14,5 +14,4 @@ from .provision import apply_setup
 from .server import make_app
 from .state import SimState
 
-__all__ = ["EmitResult", "SimState", "WebhookEmitter", "ZaloSimulator", "apply_setup",
-           "make_app"]
+__all__ = ["EmitResult", "SimState", "WebhookEmitter", "ZaloSimulator", "apply_setup", "make_app"]

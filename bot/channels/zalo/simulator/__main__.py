@@ -23,25 +23,39 @@ def _rate_limit(value: str) -> int | None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bot.channels.zalo.simulator",
-                                description="Local Zalo OA simulator")
+    p = argparse.ArgumentParser(
+        prog="python -m bot.channels.zalo.simulator", description="Local Zalo OA simulator"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8900)
-    p.add_argument("--rate-limit", type=_rate_limit, default=4000,
-                   help="calls/minute per app, or 'none' (default 4000)")
+    p.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=4000,
+        help="calls/minute per app, or 'none' (default 4000)",
+    )
     p.add_argument("--setup", type=Path, help="JSON file: apps/oas/users/tokens to create")
-    p.add_argument("--webhook-url",
-                   help="post every OA's events here instead of the setup file's webhook_url "
-                        "(the service on another port: http://127.0.0.1:18080/webhooks/zalo)")
-    p.add_argument("--retry-scale", type=float, default=1.0,
-                   help="multiply the webhook retry ladder (30s..1h) by this factor")
+    p.add_argument(
+        "--webhook-url",
+        help="post every OA's events here instead of the setup file's webhook_url "
+        "(the service on another port: http://127.0.0.1:18080/webhooks/zalo)",
+    )
+    p.add_argument(
+        "--retry-scale",
+        type=float,
+        default=1.0,
+        help="multiply the webhook retry ladder (30s..1h) by this factor",
+    )
     return p.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
     sim = ZaloSimulator(rate_limit=args.rate_limit, time_scale=args.retry_scale)
-    minted = apply_setup(sim.state, json.loads(args.setup.read_text())) if args.setup else {
-        "tokens": [], "users": []}
+    minted = (
+        apply_setup(sim.state, json.loads(args.setup.read_text()))
+        if args.setup
+        else {"tokens": [], "users": []}
+    )
     if args.webhook_url:
         for oa in sim.state.oas.values():
             oa.webhook_url = args.webhook_url

@@ -27,10 +27,18 @@ MB = 1024 * 1024
 UPLOAD_RULES: dict[UploadKind, tuple[frozenset[str], frozenset[str], int]] = {
     "image": (frozenset({"jpg", "jpeg", "png"}), frozenset({"image/jpeg", "image/png"}), 1 * MB),
     "gif": (frozenset({"gif"}), frozenset({"image/gif"}), 5 * MB),
-    "file": (frozenset({"pdf", "doc", "docx", "csv"}),
-             frozenset({"application/pdf", "application/msword", "text/csv",
-                        "application/vnd.openxmlformats-officedocument"
-                        ".wordprocessingml.document"}), 5 * MB),
+    "file": (
+        frozenset({"pdf", "doc", "docx", "csv"}),
+        frozenset(
+            {
+                "application/pdf",
+                "application/msword",
+                "text/csv",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            }
+        ),
+        5 * MB,
+    ),
 }
 ARTICLE_BODY_TYPES = frozenset({"text", "image", "video", "product"})
 
@@ -51,9 +59,15 @@ async def _upload(request: web.Request, kind: UploadKind) -> web.Response:
     if len(data) > max_bytes:
         return fail(request, -210)
     ref = ids.token(24)
-    state.uploads[ref] = Upload(kind, current_oa(request).oa_id, ref,
-                                field.filename or "", field.content_type, len(data),
-                                state.now_ms())
+    state.uploads[ref] = Upload(
+        kind,
+        current_oa(request).oa_id,
+        ref,
+        field.filename or "",
+        field.content_type,
+        len(data),
+        state.now_ms(),
+    )
     return ok(request, {"token": ref} if kind == "file" else {"attachment_id": ref})
 
 
@@ -93,8 +107,13 @@ def _article_error(body: dict[str, Any], require_cover: bool = True) -> str | No
     if not isinstance(description, str) or not 0 < len(description) <= 300:
         return "description"
     content = body.get("body")
-    if not isinstance(content, list) or not content or not all(
-            isinstance(item, dict) and item.get("type") in ARTICLE_BODY_TYPES for item in content):
+    if (
+        not isinstance(content, list)
+        or not content
+        or not all(
+            isinstance(item, dict) and item.get("type") in ARTICLE_BODY_TYPES for item in content
+        )
+    ):
         return "body"
     if _cover_error(body.get("cover"), require_cover):
         return "cover"
@@ -111,8 +130,9 @@ async def article_create(request: web.Request) -> web.Response:
     bad = _article_error(body, state.require_cover)
     if bad:
         return fail(request, -201, field=bad)
-    article = Article(ids.token(24), current_oa(request).oa_id, ids.message_id(), body,
-                      state.now_ms())
+    article = Article(
+        ids.token(24), current_oa(request).oa_id, ids.message_id(), body, state.now_ms()
+    )
     state.articles[article.token] = article
     return ok(request, {"token": article.token})
 
@@ -134,9 +154,16 @@ async def getoa(request: web.Request) -> web.Response:
     state = state_of(request)
     oa = current_oa(request)
     followers = sum(1 for u in state.users.get(oa.oa_id, {}).values() if u.follower)
-    return ok(request, {
-        "oa_id": oa.oa_id, "name": oa.name, "description": f"{oa.name} (simulated)",
-        "avatar": f"https://s160-ava-talk.zadn.vn/sim/{oa.oa_id}.jpg",
-        "cover": f"https://cover-talk.zadn.vn/sim/{oa.oa_id}.jpg",
-        "is_verified": True, "package_name": "Gói Nâng cao", "num_follower": followers,
-    })
+    return ok(
+        request,
+        {
+            "oa_id": oa.oa_id,
+            "name": oa.name,
+            "description": f"{oa.name} (simulated)",
+            "avatar": f"https://s160-ava-talk.zadn.vn/sim/{oa.oa_id}.jpg",
+            "cover": f"https://cover-talk.zadn.vn/sim/{oa.oa_id}.jpg",
+            "is_verified": True,
+            "package_name": "Gói Nâng cao",
+            "num_follower": followers,
+        },
+    )

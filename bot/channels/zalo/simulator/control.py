@@ -46,11 +46,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.read() or b"{}")
     except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "invalid JSON"}',
-                                 content_type="application/json") from None
+        raise web.HTTPBadRequest(
+            text='{"error": "invalid JSON"}', content_type="application/json"
+        ) from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "expected an object"}',
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(
+            text='{"error": "expected an object"}', content_type="application/json"
+        )
     return body
 
 
@@ -76,8 +78,9 @@ async def faults_add(request: web.Request) -> web.Response:
         if not numeric or (kind != "delay" and not isinstance(value, int)):
             return _bad(f"{kind} must be {'a number' if kind == 'delay' else 'an integer'}")
     added = [state.add_fault(path, kind, body[kind], times) for kind in kinds]
-    return web.json_response({"added": [f.to_dict() for f in added],
-                              "faults": [f.to_dict() for f in state.faults]})
+    return web.json_response(
+        {"added": [f.to_dict() for f in added], "faults": [f.to_dict() for f in state.faults]}
+    )
 
 
 async def faults_list(request: web.Request) -> web.Response:
@@ -104,8 +107,9 @@ async def uploads(request: web.Request) -> web.Response:
 
 
 async def articles(request: web.Request) -> web.Response:
-    return web.json_response({"articles": [a.to_dict()
-                                           for a in state_of(request).articles.values()]})
+    return web.json_response(
+        {"articles": [a.to_dict() for a in state_of(request).articles.values()]}
+    )
 
 
 async def webhooks(request: web.Request) -> web.Response:
@@ -124,8 +128,14 @@ async def reset(request: web.Request) -> web.Response:
 
 def _clock(request: web.Request) -> web.Response:
     state = state_of(request)
-    return web.json_response({"now_ms": state.now_ms(), "offset_s": state.offset_ms / 1000,
-                              "vn_time": state.vn_now().isoformat(), "night": state.is_night()})
+    return web.json_response(
+        {
+            "now_ms": state.now_ms(),
+            "offset_s": state.offset_ms / 1000,
+            "vn_time": state.vn_now().isoformat(),
+            "night": state.is_night(),
+        }
+    )
 
 
 async def clock_get(request: web.Request) -> web.Response:
@@ -164,16 +174,17 @@ async def send(request: web.Request) -> web.Response:
     if "raw" in body:
         raw = body["raw"]
         data = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
-        result = await emitter.send_raw(oa_id, data, signature=body.get("signature",
-                                                                        FORGED_SIGNATURE),
-                                        retry=retry)
+        result = await emitter.send_raw(
+            oa_id, data, signature=body.get("signature", FORGED_SIGNATURE), retry=retry
+        )
         return web.json_response(result.to_dict())
     if not body.get("user_id"):
         return _bad("need user_id")
     fields = {k: v for k, v in body.items() if k not in _SEND_CONTROL_KEYS}
     try:
-        event = emitter.prepare(oa_id, str(body["user_id"]),
-                                str(body.get("event_name", "user_send_text")), **fields)
+        event = emitter.prepare(
+            oa_id, str(body["user_id"]), str(body.get("event_name", "user_send_text")), **fields
+        )
     except (TypeError, ValueError) as exc:
         return _bad(str(exc))
     if not body.get("wait", True):
@@ -200,11 +211,17 @@ async def webhook_toggle(request: web.Request) -> web.Response:
 
 
 _SETTING_TYPES: dict[str, tuple[type, ...]] = {
-    "rate_limit": (int, type(None)), "legacy_quota": (bool,),
-    "article_processing_polls": (int,), "strict_attachments": (bool,), "emit_echoes": (bool,),
-    "broadcast_month_quota": (int, type(None)), "broadcast_day_quota": (int, type(None)),
-    "broadcast_review_s": (int, float), "broadcast_deliver_by_hour": (int,),
-    "broadcast_night_refused": (bool,), "require_cover": (bool,),
+    "rate_limit": (int, type(None)),
+    "legacy_quota": (bool,),
+    "article_processing_polls": (int,),
+    "strict_attachments": (bool,),
+    "emit_echoes": (bool,),
+    "broadcast_month_quota": (int, type(None)),
+    "broadcast_day_quota": (int, type(None)),
+    "broadcast_review_s": (int, float),
+    "broadcast_deliver_by_hour": (int,),
+    "broadcast_night_refused": (bool,),
+    "require_cover": (bool,),
 }
 
 

@@ -30,17 +30,24 @@ _UNSET: Any = object()
 class ZaloSimulator:
     """Owns a :class:`SimState`, its :class:`WebhookEmitter` and the aiohttp server."""
 
-    def __init__(self, state: SimState | None = None, *,
-                 rate_limit: int | None = _UNSET, ladder: Sequence[float] = DEFAULT_LADDER,
-                 time_scale: float = 1.0, webhook_timeout: float = 2.0,
-                 legacy_quota: bool | None = None) -> None:
+    def __init__(
+        self,
+        state: SimState | None = None,
+        *,
+        rate_limit: int | None = _UNSET,
+        ladder: Sequence[float] = DEFAULT_LADDER,
+        time_scale: float = 1.0,
+        webhook_timeout: float = 2.0,
+        legacy_quota: bool | None = None,
+    ) -> None:
         self.state = state if state is not None else SimState()
         if rate_limit is not _UNSET:
             self.state.rate_limit = rate_limit
         if legacy_quota is not None:
             self.state.legacy_quota = legacy_quota
-        self.emitter = WebhookEmitter(self.state, ladder=ladder, time_scale=time_scale,
-                                      timeout=webhook_timeout)
+        self.emitter = WebhookEmitter(
+            self.state, ladder=ladder, time_scale=time_scale, timeout=webhook_timeout
+        )
         self.app = make_app(self.state, emitter=self.emitter)
         self._runner: web.AppRunner | None = None
         self.host = "127.0.0.1"
@@ -81,19 +88,33 @@ class ZaloSimulator:
     def add_app(self, app_id: str, app_secret: str, *, callback_url: str | None = None) -> App:
         return self.state.add_app(app_id, app_secret, callback_url=callback_url)
 
-    def add_oa(self, oa_id: str, app_id: str, oa_secret_key: str,
-               webhook_url: str | None = None, *, name: str = "") -> OA:
+    def add_oa(
+        self,
+        oa_id: str,
+        app_id: str,
+        oa_secret_key: str,
+        webhook_url: str | None = None,
+        *,
+        name: str = "",
+    ) -> OA:
         return self.state.add_oa(oa_id, app_id, oa_secret_key, webhook_url, name=name)
 
     def mint_tokens(self, oa_id: str) -> tuple[str, str]:
         """A fresh ``(access_token, refresh_token)`` pair for ``oa_id``."""
         return self.state.mint_tokens(oa_id)
 
-    def add_user(self, oa_id: str, user_id: str, follower: bool = True,
-                 interacted_ago_s: float | None = 0, **kwargs: Any) -> User:
+    def add_user(
+        self,
+        oa_id: str,
+        user_id: str,
+        follower: bool = True,
+        interacted_ago_s: float | None = 0,
+        **kwargs: Any,
+    ) -> User:
         """Register a user; ``interacted_ago_s=None`` means never interacted."""
-        return self.state.add_user(oa_id, user_id, follower=follower,
-                                   interacted_ago_s=interacted_ago_s, **kwargs)
+        return self.state.add_user(
+            oa_id, user_id, follower=follower, interacted_ago_s=interacted_ago_s, **kwargs
+        )
 
     def enable_webhook(self, app_id: str, enabled: bool = True) -> None:
         self.state.apps[app_id].webhook_enabled = enabled
@@ -112,16 +133,19 @@ class ZaloSimulator:
 
     # ----- users talk to the OA (webhooks) ---------------------------------------------------
 
-    async def user_sends_text(self, oa_id: str, user_id: str, text: str,
-                              msg_id: str | None = None, **fields: Any) -> EmitResult:
+    async def user_sends_text(
+        self, oa_id: str, user_id: str, text: str, msg_id: str | None = None, **fields: Any
+    ) -> EmitResult:
         return await self.emitter.user_sends_text(oa_id, user_id, text, msg_id, **fields)
 
-    async def user_sends(self, oa_id: str, user_id: str, event_name: str,
-                         **fields: Any) -> EmitResult:
+    async def user_sends(
+        self, oa_id: str, user_id: str, event_name: str, **fields: Any
+    ) -> EmitResult:
         return await self.emitter.user_sends(oa_id, user_id, event_name, **fields)
 
-    async def staff_types(self, oa_id: str, user_id: str, text: str,
-                          admin_id: str | None = "8800000000000000001") -> EmitResult:
+    async def staff_types(
+        self, oa_id: str, user_id: str, text: str, admin_id: str | None = "8800000000000000001"
+    ) -> EmitResult:
         """An OA admin types to ``user_id`` in Zalo's OA Manager (an ``oa_send_text`` echo)."""
         return await self.emitter.staff_types(oa_id, user_id, text, admin_id)
 
@@ -132,8 +156,9 @@ class ZaloSimulator:
         """Re-deliver the exact bytes of a previous emit (same ``msg_id``, same signature)."""
         return await self.emitter.resend(previous)
 
-    async def send_forged(self, oa_id: str, body: bytes,
-                          signature: str | None = FORGED_SIGNATURE) -> EmitResult:
+    async def send_forged(
+        self, oa_id: str, body: bytes, signature: str | None = FORGED_SIGNATURE
+    ) -> EmitResult:
         return await self.emitter.send_raw(oa_id, body, signature=signature)
 
     # ----- what the bot sent -----------------------------------------------------------------
@@ -141,9 +166,9 @@ class ZaloSimulator:
     def messages(self, oa_id: str | None = None, user_id: str | None = None) -> list[SentMessage]:
         return self.state.find_messages(oa_id, user_id)
 
-    async def wait_for_messages(self, n: int, oa_id: str | None = None,
-                                user_id: str | None = None,
-                                timeout: float = 10.0) -> list[SentMessage]:
+    async def wait_for_messages(
+        self, n: int, oa_id: str | None = None, user_id: str | None = None, timeout: float = 10.0
+    ) -> list[SentMessage]:
         """Poll until at least ``n`` matching sends are recorded; ``TimeoutError`` otherwise."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -171,4 +196,3 @@ class ZaloSimulator:
 
     def stats(self) -> dict[str, Any]:
         return self.state.stats()
-

@@ -44,17 +44,29 @@ class EmitResult:
     statuses: list[int | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"oa_id": self.oa_id, "event": self.event, "status": self.status,
-                "attempts": self.attempts, "delivered": self.delivered,
-                "disabled": self.disabled, "statuses": self.statuses}
+        return {
+            "oa_id": self.oa_id,
+            "event": self.event,
+            "status": self.status,
+            "attempts": self.attempts,
+            "delivered": self.delivered,
+            "disabled": self.disabled,
+            "statuses": self.statuses,
+        }
 
 
 class WebhookEmitter:
     """Builds, signs and delivers webhook events for the OAs registered in ``state``."""
 
-    def __init__(self, state: SimState, *, ladder: Sequence[float] = DEFAULT_LADDER,
-                 time_scale: float = 1.0, timeout: float = 2.0,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        state: SimState,
+        *,
+        ladder: Sequence[float] = DEFAULT_LADDER,
+        time_scale: float = 1.0,
+        timeout: float = 2.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.state = state
         self.ladder = tuple(ladder)
         self.time_scale = time_scale
@@ -97,8 +109,13 @@ class WebhookEmitter:
         oa = self.state.oas[oa_id]
         user = self.state.get_user(oa_id, user_id)
         by_app = user.user_id_by_app if user else ids.stable_numeric_id(oa.app_id, oa_id, user_id)
-        return EventContext(app_id=oa.app_id, oa_id=oa_id, user_id=user_id,
-                            user_id_by_app=by_app, timestamp=str(self.state.now_ms()))
+        return EventContext(
+            app_id=oa.app_id,
+            oa_id=oa_id,
+            user_id=user_id,
+            user_id_by_app=by_app,
+            timestamp=str(self.state.now_ms()),
+        )
 
     def build(self, oa_id: str, user_id: str, event_name: str, **fields: Any) -> dict[str, Any]:
         """Build an event without touching state or sending it."""
@@ -106,14 +123,16 @@ class WebhookEmitter:
 
     # ----- user actions ----------------------------------------------------------------------
 
-    async def user_sends_text(self, oa_id: str, user_id: str, text: str,
-                              msg_id: str | None = None, **fields: Any) -> EmitResult:
+    async def user_sends_text(
+        self, oa_id: str, user_id: str, text: str, msg_id: str | None = None, **fields: Any
+    ) -> EmitResult:
         if msg_id is not None:
             fields["msg_id"] = msg_id
         return await self.user_sends(oa_id, user_id, "user_send_text", text=text, **fields)
 
-    async def user_sends(self, oa_id: str, user_id: str, event_name: str = "user_send_text",
-                         **fields: Any) -> EmitResult:
+    async def user_sends(
+        self, oa_id: str, user_id: str, event_name: str = "user_send_text", **fields: Any
+    ) -> EmitResult:
         """Apply the event's effect on state (interaction, follow flag, shared info) and emit it.
 
         ``user_received_message``/``user_seen_message`` default to the OA's latest/all recorded
@@ -122,8 +141,9 @@ class WebhookEmitter:
         event = self.prepare(oa_id, user_id, event_name, **fields)
         return await self.emit(oa_id, event)
 
-    def prepare(self, oa_id: str, user_id: str, event_name: str = "user_send_text",
-                **fields: Any) -> dict[str, Any]:
+    def prepare(
+        self, oa_id: str, user_id: str, event_name: str = "user_send_text", **fields: Any
+    ) -> dict[str, Any]:
         """Apply the event's effect on state and build it, without sending (see user_sends)."""
         user_id = str(user_id)
         if event_name == "user_received_message" and "msg_id" not in fields:
@@ -140,8 +160,9 @@ class WebhookEmitter:
     def _apply_user_effect(self, oa_id: str, user_id: str, event_name: str, at_ms: int) -> None:
         state = self.state
         if event_name in INTERACTION_EVENTS:
-            state.touch_user(oa_id, user_id, follower=True if event_name == "follow" else None,
-                             at_ms=at_ms)
+            state.touch_user(
+                oa_id, user_id, follower=True if event_name == "follow" else None, at_ms=at_ms
+            )
         elif event_name == "unfollow":
             user = state.get_user(oa_id, user_id) or state.add_user(oa_id, user_id)
             user.follower = False
@@ -152,7 +173,8 @@ class WebhookEmitter:
             return
         addr = info.get("full_address") or {}
         user.shared_info = {
-            "name": info.get("name", ""), "phone": info.get("phone", ""),
+            "name": info.get("name", ""),
+            "phone": info.get("phone", ""),
             "address": info.get("address", addr.get("user_address", "")),
             "city": info.get("city", addr.get("user_city", "")),
             "district": info.get("district", ""),
@@ -161,13 +183,17 @@ class WebhookEmitter:
 
     # ----- the OA's side -------------------------------------------------------------------
 
-    async def staff_types(self, oa_id: str, user_id: str, text: str,
-                          admin_id: str | None = None) -> EmitResult:
+    async def staff_types(
+        self, oa_id: str, user_id: str, text: str, admin_id: str | None = None
+    ) -> EmitResult:
         """An OA admin writes to a user in OA Manager: the message is in the conversation, and
         the ``oa_send_text`` echo (``sender.admin_id``) reaches the webhook (§3.4, §7.1)."""
-        msg = self.state.record_message(oa_id, str(user_id), "oa_manager",
-                                        {"recipient": {"user_id": str(user_id)},
-                                         "message": {"text": text}})
+        msg = self.state.record_message(
+            oa_id,
+            str(user_id),
+            "oa_manager",
+            {"recipient": {"user_id": str(user_id)}, "message": {"text": text}},
+        )
         fields: dict[str, Any] = {"text": text, "msg_id": msg.message_id}
         if admin_id is not None:
             fields["admin_id"] = admin_id
@@ -191,8 +217,10 @@ class WebhookEmitter:
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         app_id = str(event.get("app_id") or oa.app_id)
         timestamp = str(event.get("timestamp") or self.state.now_ms())
-        headers = {"Content-Type": "application/json",
-                   SIGNATURE_HEADER: signature_header(app_id, body, timestamp, oa.oa_secret_key)}
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature_header(app_id, body, timestamp, oa.oa_secret_key),
+        }
         result = EmitResult(oa_id, event, body, headers)
         return await self._deliver(oa, result, retry=retry)
 
@@ -202,8 +230,14 @@ class WebhookEmitter:
         result = EmitResult(previous.oa_id, previous.event, previous.body, dict(previous.headers))
         return await self._deliver(oa, result, retry=retry)
 
-    async def send_raw(self, oa_id: str, body: bytes, *, signature: str | None = FORGED_SIGNATURE,
-                       retry: bool = False) -> EmitResult:
+    async def send_raw(
+        self,
+        oa_id: str,
+        body: bytes,
+        *,
+        signature: str | None = FORGED_SIGNATURE,
+        retry: bool = False,
+    ) -> EmitResult:
         """POST arbitrary bytes with an arbitrary (default: forged) signature header."""
         oa = self.state.oas[oa_id]
         headers = {"Content-Type": "application/json"}
@@ -232,8 +266,11 @@ class WebhookEmitter:
                     return result
                 headers["num_retry"] = str(n)
             status, error = await self._post(oa.webhook_url, result.body, headers)
-            self.state.deliveries.append(WebhookDelivery(
-                oa.oa_id, app.app_id, event_name, n, status, error, self.state.now_ms()))
+            self.state.deliveries.append(
+                WebhookDelivery(
+                    oa.oa_id, app.app_id, event_name, n, status, error, self.state.now_ms()
+                )
+            )
             result.attempts += 1
             result.status = status
             result.statuses.append(status)
@@ -245,11 +282,14 @@ class WebhookEmitter:
             result.disabled = True
         return result
 
-    async def _post(self, url: str, body: bytes,
-                    headers: dict[str, str]) -> tuple[int | None, str | None]:
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str | None]:
         try:
             async with self.session().post(
-                url, data=body, headers=headers,
+                url,
+                data=body,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as resp:
                 await resp.read()

@@ -36,13 +36,15 @@ from .state import MAX_TEXT_CHARS, OA, UPLOAD_TTL_S, Broadcast, SentMessage, Sim
 
 CS_TEMPLATES = frozenset({"media", "request_user_info", "list"})
 CS_MEDIA_TYPES = frozenset({"image", "gif", "sticker"})
-BUTTON_TYPES = frozenset({"oa.open.url", "oa.query.show", "oa.query.hide", "oa.open.phone",
-                          "oa.open.sms"})
+BUTTON_TYPES = frozenset(
+    {"oa.open.url", "oa.query.show", "oa.query.hide", "oa.open.phone", "oa.open.sms"}
+)
 MAX_LIST_ITEMS = 5  # elements / buttons (§4.1, v2-era limit)
 MAX_BROADCAST_ARTICLES = 5  # §7
 
 
 # ----- validation ------------------------------------------------------------------------------
+
 
 def _template_allowed(kind: str, template_type: str) -> bool:
     if kind == "cs":
@@ -92,7 +94,8 @@ def _validate_attachment(state: SimState, oa: OA, attachment: Any, kind: str) ->
     elif template_type in ("request_user_info", "list"):
         limit = 1 if template_type == "request_user_info" else MAX_LIST_ITEMS
         if len(elements) > limit or not all(
-                isinstance(e, dict) and e.get("title") for e in elements):
+            isinstance(e, dict) and e.get("title") for e in elements
+        ):
             raise Reject(-201, "elements")
     _validate_buttons(payload.get("buttons"))
 
@@ -134,12 +137,17 @@ def _validate_buttons(buttons: Any) -> None:
     if not isinstance(buttons, list) or len(buttons) > MAX_LIST_ITEMS:
         raise Reject(-201, "buttons")
     for button in buttons:
-        if (not isinstance(button, dict) or not button.get("title")
-                or button.get("type") not in BUTTON_TYPES or "payload" not in button):
+        if (
+            not isinstance(button, dict)
+            or not button.get("title")
+            or button.get("type") not in BUTTON_TYPES
+            or "payload" not in button
+        ):
             raise Reject(-201, "buttons")
 
 
 # ----- handlers --------------------------------------------------------------------------------
+
 
 def _user_id_of(body: dict[str, Any]) -> str | None:
     recipient = body.get("recipient")
@@ -170,8 +178,11 @@ async def _send(request: web.Request, kind: str) -> web.Response:
         return reject(request, exc)
     msg = state.record_message(oa.oa_id, user_id, request.path, body)
     _maybe_echo(request, msg)
-    data: dict[str, Any] = {"message_id": msg.message_id, "user_id": user_id,
-                            "sent_time": str(msg.time_ms)}
+    data: dict[str, Any] = {
+        "message_id": msg.message_id,
+        "user_id": user_id,
+        "sent_time": str(msg.time_ms),
+    }
     if state.legacy_quota:
         data["quota"] = {"quota_type": "reply", "remain": "8", "total": "8"}
     return ok(request, data)
@@ -209,8 +220,9 @@ async def send_template(request: web.Request) -> web.Response:
     if not isinstance(body.get("template_data", {}), dict):
         return fail(request, -201, field="template_data")
     msg = state.record_message(oa.oa_id, user_id, request.path, body)
-    return ok(request, {"message_id": msg.message_id, "user_id": user_id,
-                        "sent_time": str(msg.time_ms)})
+    return ok(
+        request, {"message_id": msg.message_id, "user_id": user_id, "sent_time": str(msg.time_ms)}
+    )
 
 
 async def send_v2(request: web.Request) -> web.Response:
@@ -225,8 +237,9 @@ async def send_v2(request: web.Request) -> web.Response:
         if "target" in recipient:
             return _broadcast(request, state, oa, body, recipient)
         if "anonymous_id" in recipient or "conversation_id" in recipient:
-            if not (as_id(recipient.get("anonymous_id"))
-                    and as_id(recipient.get("conversation_id"))):
+            if not (
+                as_id(recipient.get("anonymous_id")) and as_id(recipient.get("conversation_id"))
+            ):
                 raise Reject(-201, "recipient")
             validate_message(state, oa, body.get("message"), "cs")
             msg = state.record_message(oa.oa_id, str(recipient["anonymous_id"]), request.path, body)
@@ -238,8 +251,9 @@ async def send_v2(request: web.Request) -> web.Response:
     return fail(request, -240)
 
 
-def _broadcast(request: web.Request, state: SimState, oa: OA, body: dict[str, Any],
-               recipient: dict[str, Any]) -> web.Response:
+def _broadcast(
+    request: web.Request, state: SimState, oa: OA, body: dict[str, Any], recipient: dict[str, Any]
+) -> web.Response:
     if state.broadcast_night_refused and state.is_night():
         raise Reject(-234)
     target = recipient["target"]
@@ -271,14 +285,24 @@ def _broadcast(request: web.Request, state: SimState, oa: OA, body: dict[str, An
     if followers and not reached:
         raise Reject(-211)
     # Broadcasts are kept apart from per-user sends (state.broadcasts, not state.messages).
-    broadcast = Broadcast(oa.oa_id, ids.message_id(), target, article_ids, body, now,
-                          deliver_at, reached, [u for u in followers if u not in reached])
+    broadcast = Broadcast(
+        oa.oa_id,
+        ids.message_id(),
+        target,
+        article_ids,
+        body,
+        now,
+        deliver_at,
+        reached,
+        [u for u in followers if u not in reached],
+    )
     state.broadcasts.append(broadcast)
     return ok(request, {"message_id": broadcast.message_id})
 
 
-def _reaction(request: web.Request, state: SimState, oa: OA, body: dict[str, Any],
-              recipient: dict[str, Any]) -> web.Response:
+def _reaction(
+    request: web.Request, state: SimState, oa: OA, body: dict[str, Any], recipient: dict[str, Any]
+) -> web.Response:
     action = body["sender_action"]
     user_id = as_id(recipient.get("user_id"))
     if user_id is None or state.get_user(oa.oa_id, user_id) is None:
@@ -290,6 +314,7 @@ def _reaction(request: web.Request, state: SimState, oa: OA, body: dict[str, Any
 
 
 # ----- echoes (§3.4, §11.6) --------------------------------------------------------------------
+
 
 def echo_event_name(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The ``oa_send_*`` event (and builder fields) echoing an accepted v3 send."""

@@ -47,7 +47,8 @@ async def permission(request: web.Request) -> web.StreamResponse:
     if not redirect_uri or (app.callback_url and redirect_uri != app.callback_url):
         return oauth_fail(request, OAUTH_INVALID_REDIRECT, "redirect_uri is invalid")
     oa_id = q.get("oa_id") or next(
-        (oa.oa_id for oa in state.oas.values() if oa.app_id == app.app_id), None)
+        (oa.oa_id for oa in state.oas.values() if oa.app_id == app.app_id), None
+    )
     if oa_id is None or oa_id not in state.oas or state.oas[oa_id].app_id != app.app_id:
         return oauth_fail(request, OAUTH_INVALID_PARAM, "no OA linked to this app")
     code = state.issue_code(oa_id, app.app_id, q.get("code_challenge"))
@@ -74,15 +75,20 @@ async def access_token(request: web.Request) -> web.Response:
             return oauth_fail(request, OAUTH_INVALID_CODE, "code is invalid or expired")
         if code.code_challenge is not None:
             verifier = str(form.get("code_verifier", ""))
-            if not verifier or not hmac.compare_digest(pkce_challenge(verifier),
-                                                       code.code_challenge):
+            if not verifier or not hmac.compare_digest(
+                pkce_challenge(verifier), code.code_challenge
+            ):
                 return oauth_fail(request, OAUTH_INVALID_VERIFIER, "code_verifier is invalid")
         code.used = True
         oa_id = code.oa_id
     elif grant == "refresh_token":
         refresh = state.refresh_tokens.get(str(form.get("refresh_token", "")))
-        if (refresh is None or refresh.used or refresh.expires_at_ms < now
-                or state.oas[refresh.oa_id].app_id != app.app_id):
+        if (
+            refresh is None
+            or refresh.used
+            or refresh.expires_at_ms < now
+            or state.oas[refresh.oa_id].app_id != app.app_id
+        ):
             return oauth_fail(request, OAUTH_INVALID_REFRESH, "refresh_token is invalid")
         refresh.used = True
         oa_id = refresh.oa_id
@@ -90,5 +96,10 @@ async def access_token(request: web.Request) -> web.Response:
         return oauth_fail(request, OAUTH_INVALID_PARAM, "grant_type is invalid")
     access, new_refresh = state.mint_tokens(oa_id)
     state.counters.errors[0] += 1
-    return web.json_response({"access_token": access, "refresh_token": new_refresh,
-                              "expires_in": str(ACCESS_TOKEN_TTL_S)})
+    return web.json_response(
+        {
+            "access_token": access,
+            "refresh_token": new_refresh,
+            "expires_in": str(ACCESS_TOKEN_TTL_S),
+        }
+    )

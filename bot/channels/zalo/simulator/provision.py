@@ -24,29 +24,48 @@ from .state import ACCESS_TOKEN_TTL_S, SimState
 def apply_setup(state: SimState, spec: dict[str, Any]) -> dict[str, Any]:
     state.configure(**(spec.get("settings") or {}))
     for app in spec.get("apps") or []:
-        state.add_app(str(app["app_id"]), str(app["app_secret"]),
-                      callback_url=app.get("callback_url"))
+        state.add_app(
+            str(app["app_id"]), str(app["app_secret"]), callback_url=app.get("callback_url")
+        )
     to_mint: list[dict[str, Any]] = []
     for oa in spec.get("oas") or []:
-        state.add_oa(str(oa["oa_id"]), str(oa["app_id"]), str(oa["oa_secret_key"]),
-                     oa.get("webhook_url"), name=oa.get("name", ""))
+        state.add_oa(
+            str(oa["oa_id"]),
+            str(oa["app_id"]),
+            str(oa["oa_secret_key"]),
+            oa.get("webhook_url"),
+            name=oa.get("name", ""),
+        )
         if oa.get("mint_tokens"):
             to_mint.append({"oa_id": str(oa["oa_id"])})
     users = []
     for u in spec.get("users") or []:
         user = state.add_user(
-            str(u["oa_id"]), str(u["user_id"]) if u.get("user_id") else None,
+            str(u["oa_id"]),
+            str(u["user_id"]) if u.get("user_id") else None,
             follower=u.get("follower", True),
             interacted_ago_s=u.get("interacted_ago_s", 0),
             display_name=u.get("display_name"),
             user_id_by_app=u.get("user_id_by_app"),
         )
-        users.append({"oa_id": str(u["oa_id"]), "user_id": user.user_id,
-                      "user_id_by_app": user.user_id_by_app})
+        users.append(
+            {
+                "oa_id": str(u["oa_id"]),
+                "user_id": user.user_id,
+                "user_id_by_app": user.user_id_by_app,
+            }
+        )
     tokens = []
     for t in to_mint + list(spec.get("tokens") or []):
-        access, refresh = state.mint_tokens(str(t["oa_id"]), t.get("access_token"),
-                                            t.get("refresh_token"))
-        tokens.append({"oa_id": str(t["oa_id"]), "access_token": access, "refresh_token": refresh,
-                       "expires_in": str(ACCESS_TOKEN_TTL_S)})
+        access, refresh = state.mint_tokens(
+            str(t["oa_id"]), t.get("access_token"), t.get("refresh_token")
+        )
+        tokens.append(
+            {
+                "oa_id": str(t["oa_id"]),
+                "access_token": access,
+                "refresh_token": refresh,
+                "expires_in": str(ACCESS_TOKEN_TTL_S),
+            }
+        )
     return {"tokens": tokens, "users": users}

@@ -42,8 +42,9 @@ def ok(request: web.Request, data: Any) -> web.Response:
     return web.json_response({"data": data, "error": 0, "message": "Success"})
 
 
-def fail(request: web.Request, code: int, message: str | None = None, *,
-         field: str | None = None) -> web.Response:
+def fail(
+    request: web.Request, code: int, message: str | None = None, *, field: str | None = None
+) -> web.Response:
     """OA error envelope; ``field`` renders -201 as ``"<field> is invalid!"``."""
     return fail_state(state_of(request), code, message or oa_message(code, field))
 
@@ -60,8 +61,9 @@ def reject(request: web.Request, exc: Reject) -> web.Response:
 def oauth_fail(request: web.Request, code: int, reason: str) -> web.Response:
     """OAuth error envelope (no ``message``; §1, §2)."""
     state_of(request).counters.errors[code] += 1
-    return web.json_response({"error": code, "error_name": oauth_name(code),
-                              "error_reason": reason})
+    return web.json_response(
+        {"error": code, "error_name": oauth_name(code), "error_reason": reason}
+    )
 
 
 async def read_json(request: web.Request) -> dict[str, Any] | None:

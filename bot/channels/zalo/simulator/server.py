@@ -48,13 +48,19 @@ async def zalo_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await _guarded(request, handler, state, injected)
     if injected is not None and request.path.startswith(OAUTH_PREFIX):
         state.counters.errors[injected] += 1
-        return web.json_response({"error": injected, "error_name": oauth_name(injected),
-                                  "error_reason": "simulated failure"})
+        return web.json_response(
+            {
+                "error": injected,
+                "error_name": oauth_name(injected),
+                "error_reason": "simulated failure",
+            }
+        )
     return await handler(request)
 
 
-async def _guarded(request: web.Request, handler: Handler, state: SimState,
-                   injected: int | None) -> web.StreamResponse:
+async def _guarded(
+    request: web.Request, handler: Handler, state: SimState, injected: int | None
+) -> web.StreamResponse:
     state.counters.total_calls += 1
     limit = state.rate_limit
     remain = limit
@@ -80,8 +86,9 @@ async def _guarded(request: web.Request, handler: Handler, state: SimState,
     return response
 
 
-def make_app(state: SimState | None = None, *,
-             emitter: WebhookEmitter | None = None) -> web.Application:
+def make_app(
+    state: SimState | None = None, *, emitter: WebhookEmitter | None = None
+) -> web.Application:
     """Build the simulator app around ``state``.
 
     Without ``emitter`` one is created (default ladder, real time) and closed on app cleanup;

@@ -333,8 +333,9 @@ class SimState:
             other = datetime.fromtimestamp(b.deliver_at_ms / 1000, VN_TZ).date()
             month += (other.year, other.month) == (day.year, day.month)
             day_n += other == day
-        return ((self.broadcast_month_quota is None or month < self.broadcast_month_quota)
-                and (self.broadcast_day_quota is None or day_n < self.broadcast_day_quota))
+        return (self.broadcast_month_quota is None or month < self.broadcast_month_quota) and (
+            self.broadcast_day_quota is None or day_n < self.broadcast_day_quota
+        )
 
     # ----- registry --------------------------------------------------------------------------
 
@@ -347,8 +348,15 @@ class SimState:
             app.callback_url = callback_url or app.callback_url
         return app
 
-    def add_oa(self, oa_id: str, app_id: str, oa_secret_key: str, webhook_url: str | None = None,
-               *, name: str = "") -> OA:
+    def add_oa(
+        self,
+        oa_id: str,
+        app_id: str,
+        oa_secret_key: str,
+        webhook_url: str | None = None,
+        *,
+        name: str = "",
+    ) -> OA:
         if app_id not in self.apps:
             raise KeyError(f"unknown app {app_id!r}; add_app first")
         oa = self.oas[oa_id] = OA(oa_id, app_id, oa_secret_key, webhook_url, name or f"OA {oa_id}")
@@ -358,9 +366,17 @@ class SimState:
     def app_of(self, oa_id: str) -> App:
         return self.apps[self.oas[oa_id].app_id]
 
-    def add_user(self, oa_id: str, user_id: str | None = None, *, follower: bool = True,
-                 interacted_ago_s: float | None = 0, display_name: str | None = None,
-                 user_id_by_app: str | None = None, avatar: str | None = None) -> User:
+    def add_user(
+        self,
+        oa_id: str,
+        user_id: str | None = None,
+        *,
+        follower: bool = True,
+        interacted_ago_s: float | None = 0,
+        display_name: str | None = None,
+        user_id_by_app: str | None = None,
+        avatar: str | None = None,
+    ) -> User:
         """Register (or overwrite) a user of ``oa_id``; ``interacted_ago_s=None`` = never."""
         oa = self.oas[oa_id]
         uid = user_id or ids.numeric_id()
@@ -379,8 +395,9 @@ class SimState:
     def get_user(self, oa_id: str, user_id: str) -> User | None:
         return self.users.get(oa_id, {}).get(user_id)
 
-    def touch_user(self, oa_id: str, user_id: str, *, follower: bool | None = None,
-                   at_ms: int | None = None) -> User:
+    def touch_user(
+        self, oa_id: str, user_id: str, *, follower: bool | None = None, at_ms: int | None = None
+    ) -> User:
         """Record an interaction (now, or at ``at_ms``), creating the user (as a follower) if
         unknown (§4.2)."""
         user = self.get_user(oa_id, user_id)
@@ -397,8 +414,9 @@ class SimState:
 
     # ----- tokens ----------------------------------------------------------------------------
 
-    def mint_tokens(self, oa_id: str, access_token: str | None = None,
-                    refresh_token: str | None = None) -> tuple[str, str]:
+    def mint_tokens(
+        self, oa_id: str, access_token: str | None = None, refresh_token: str | None = None
+    ) -> tuple[str, str]:
         """Issue an access/refresh pair for ``oa_id`` (explicit strings allowed for fixtures)."""
         if oa_id not in self.oas:
             raise KeyError(f"unknown OA {oa_id!r}")
@@ -406,30 +424,37 @@ class SimState:
         access = access_token or ids.token()
         refresh = refresh_token or ids.token()
         self.access_tokens[access] = AccessToken(access, oa_id, now + ACCESS_TOKEN_TTL_S * 1000)
-        self.refresh_tokens[refresh] = RefreshToken(refresh, oa_id,
-                                                    now + REFRESH_TOKEN_TTL_S * 1000)
+        self.refresh_tokens[refresh] = RefreshToken(
+            refresh, oa_id, now + REFRESH_TOKEN_TTL_S * 1000
+        )
         return access, refresh
 
     def issue_code(self, oa_id: str, app_id: str, code_challenge: str | None) -> str:
         code = ids.token(32)
-        self.auth_codes[code] = AuthCode(code, oa_id, app_id, code_challenge or None,
-                                         self.now_ms() + AUTH_CODE_TTL_S * 1000)
+        self.auth_codes[code] = AuthCode(
+            code, oa_id, app_id, code_challenge or None, self.now_ms() + AUTH_CODE_TTL_S * 1000
+        )
         return code
 
     # ----- traffic ---------------------------------------------------------------------------
 
-    def record_message(self, oa_id: str, user_id: str, path: str,
-                       body: dict[str, Any]) -> SentMessage:
+    def record_message(
+        self, oa_id: str, user_id: str, path: str, body: dict[str, Any]
+    ) -> SentMessage:
         msg = SentMessage(oa_id, user_id, path, body, ids.message_id(), self.now_ms())
         self.messages.append(msg)
         return msg
 
-    def find_messages(self, oa_id: str | None = None, user_id: str | None = None,
-                      path: str | None = None) -> list[SentMessage]:
-        return [m for m in self.messages
-                if (oa_id is None or m.oa_id == oa_id)
-                and (user_id is None or m.user_id == user_id)
-                and (path is None or m.path == path)]
+    def find_messages(
+        self, oa_id: str | None = None, user_id: str | None = None, path: str | None = None
+    ) -> list[SentMessage]:
+        return [
+            m
+            for m in self.messages
+            if (oa_id is None or m.oa_id == oa_id)
+            and (user_id is None or m.user_id == user_id)
+            and (path is None or m.path == path)
+        ]
 
     def count_call(self, app_id: str) -> int:
         """Count one API call for ``app_id`` in the current sim-clock minute; return the count."""
@@ -471,10 +496,19 @@ class SimState:
 
     # ----- settings / stats ------------------------------------------------------------------
 
-    SETTINGS = ("rate_limit", "legacy_quota", "article_processing_polls", "strict_attachments",
-                "emit_echoes", "broadcast_month_quota", "broadcast_day_quota",
-                "broadcast_review_s", "broadcast_deliver_by_hour", "broadcast_night_refused",
-                "require_cover")
+    SETTINGS = (
+        "rate_limit",
+        "legacy_quota",
+        "article_processing_polls",
+        "strict_attachments",
+        "emit_echoes",
+        "broadcast_month_quota",
+        "broadcast_day_quota",
+        "broadcast_review_s",
+        "broadcast_deliver_by_hour",
+        "broadcast_night_refused",
+        "require_cover",
+    )
 
     def settings(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.SETTINGS}
@@ -492,8 +526,9 @@ class SimState:
             "now_ms": self.now_ms(),
             "offset_ms": self.offset_ms,
             "total_calls": c.total_calls,
-            "calls_per_app_minute": {app: {str(m): n for m, n in per.items()}
-                                     for app, per in c.calls.items()},
+            "calls_per_app_minute": {
+                app: {str(m): n for m, n in per.items()} for app, per in c.calls.items()
+            },
             "rate_limited": c.rate_limited,
             "errors": {str(code): n for code, n in sorted(c.errors.items())},
             "http_statuses": {str(code): n for code, n in sorted(c.http_statuses.items())},
@@ -502,7 +537,8 @@ class SimState:
             "uploads": len(self.uploads),
             "articles": len(self.articles),
             "webhook_deliveries": len(self.deliveries),
-            "webhook_disabled_apps": sorted(a.app_id for a in self.apps.values()
-                                            if not a.webhook_enabled),
+            "webhook_disabled_apps": sorted(
+                a.app_id for a in self.apps.values() if not a.webhook_enabled
+            ),
             "rate_limit": self.rate_limit,
         }

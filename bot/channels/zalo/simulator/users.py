@@ -62,16 +62,20 @@ async def detail(request: web.Request) -> web.Response:
 def _period_filter(state: SimState, period: str) -> tuple[date, date] | None:
     """``TODAY|YESTERDAY|L7D|L30D|YYYY_MM_DD:YYYY_MM_DD`` → inclusive VN date range (§5)."""
     today = state.vn_now().date()
-    spans = {"TODAY": (today, today),
-             "YESTERDAY": (today - timedelta(days=1), today - timedelta(days=1)),
-             "L7D": (today - timedelta(days=6), today),
-             "L30D": (today - timedelta(days=29), today)}
+    spans = {
+        "TODAY": (today, today),
+        "YESTERDAY": (today - timedelta(days=1), today - timedelta(days=1)),
+        "L7D": (today - timedelta(days=6), today),
+        "L30D": (today - timedelta(days=29), today),
+    }
     if period in spans:
         return spans[period]
     try:
         start, end = period.split(":")
-        return (datetime.strptime(start, "%Y_%m_%d").date(),
-                datetime.strptime(end, "%Y_%m_%d").date())
+        return (
+            datetime.strptime(start, "%Y_%m_%d").date(),
+            datetime.strptime(end, "%Y_%m_%d").date(),
+        )
     except ValueError:
         return None
 
@@ -100,11 +104,22 @@ async def getlist(request: web.Request) -> web.Response:
         span = _period_filter(state, str(period))
         if span is None:
             return fail(request, -201, field="last_interaction_period")
-        users = [u for u in users if u.last_interaction_ms is not None
-                 and span[0] <= _vn_date(u.last_interaction_ms) <= span[1]]
-    page = users[offset:offset + count]
-    return ok(request, {"total": len(users), "count": len(page), "offset": offset,
-                        "users": [{"user_id": u.user_id} for u in page]})
+        users = [
+            u
+            for u in users
+            if u.last_interaction_ms is not None
+            and span[0] <= _vn_date(u.last_interaction_ms) <= span[1]
+        ]
+    page = users[offset : offset + count]
+    return ok(
+        request,
+        {
+            "total": len(users),
+            "count": len(page),
+            "offset": offset,
+            "users": [{"user_id": u.user_id} for u in page],
+        },
+    )
 
 
 async def quota(request: web.Request) -> web.Response:
@@ -118,18 +133,35 @@ async def quota(request: web.Request) -> web.Response:
         user = state.get_user(oa.oa_id, user_id) if user_id else None
         if user is None:
             return fail(request, -213) if user_id else fail(request, -201, field="user_id")
-        return ok(request, {
-            "last_interaction": str(user.last_interaction_ms or 0),
-            "cs_reply": {"remain": 0, "total": 0},
-            "promotion": {"daily_remain": 1, "daily_total": 1,
-                          "monthly_remain": 4, "monthly_total": 4},
-        })
+        return ok(
+            request,
+            {
+                "last_interaction": str(user.last_interaction_ms or 0),
+                "cs_reply": {"remain": 0, "total": 0},
+                "promotion": {
+                    "daily_remain": 1,
+                    "daily_total": 1,
+                    "monthly_remain": 4,
+                    "monthly_total": 4,
+                },
+            },
+        )
     if body.get("quota_owner") not in ("OA", "App"):
         return fail(request, -201, field="quota_owner")
     valid = (state.vn_now() + timedelta(days=30)).strftime("%d/%m/%Y")
-    return ok(request, [{"asset_id": oa.oa_id[-20:], "product_type": body.get("product_type", "cs"),
-                         "quota_type": body.get("quota_type", "sub_quota"),
-                         "valid_through": valid, "total": 2000, "remain": 2000}])
+    return ok(
+        request,
+        [
+            {
+                "asset_id": oa.oa_id[-20:],
+                "product_type": body.get("product_type", "cs"),
+                "quota_type": body.get("quota_type", "sub_quota"),
+                "valid_through": valid,
+                "total": 2000,
+                "remain": 2000,
+            }
+        ],
+    )
 
 
 MAX_CONVERSATION_PAGE = 10
@@ -151,9 +183,17 @@ async def conversation(request: web.Request) -> web.Response:
     oa_id = current_oa(request).oa_id
     mine = [m for m in reversed(state.messages) if m.oa_id == oa_id and m.user_id == user_id]
     page = []
-    for m in mine[offset:offset + count]:
+    for m in mine[offset : offset + count]:
         text = (m.body.get("message") or {}).get("text")
-        page.append({"src": 0, "time": m.time_ms, "type": "text" if text else "template",
-                     "message": text or "", "message_id": m.message_id,
-                     "from_id": oa_id, "to_id": user_id})
+        page.append(
+            {
+                "src": 0,
+                "time": m.time_ms,
+                "type": "text" if text else "template",
+                "message": text or "",
+                "message_id": m.message_id,
+                "from_id": oa_id,
+                "to_id": user_id,
+            }
+        )
     return ok(request, page)

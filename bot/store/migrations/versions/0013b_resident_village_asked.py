@@ -8,22 +8,24 @@ The bot asks a resident which village they live in once — after they follow th
 village notice cannot reach them — and this time keeps it from asking twice.
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import bot.store.types
 
-revision = '0013b'
-down_revision = '0013f'
+revision = "0013b"
+down_revision = "0013f"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('residents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('village_asked_at',
-                                      bot.store.types.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("residents", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("village_asked_at", bot.store.types.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('residents', schema=None) as batch_op:
-        batch_op.drop_column('village_asked_at')
+    with op.batch_alter_table("residents", schema=None) as batch_op:
+        batch_op.drop_column("village_asked_at")

@@ -15,23 +15,25 @@ from alembic import op
 
 import bot.store.types
 
-revision = '0013d'
-down_revision = '0013b'
+revision = "0013d"
+down_revision = "0013b"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('handoffs', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('expires_at', bot.store.types.UTCDateTime(timezone=True),
-                                      nullable=True))
-        batch_op.add_column(sa.Column('expired_at', bot.store.types.UTCDateTime(timezone=True),
-                                      nullable=True))
-        batch_op.create_index(batch_op.f('ix_handoffs_expires_at'), ['expires_at'], unique=False)
+    with op.batch_alter_table("handoffs", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("expires_at", bot.store.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("expired_at", bot.store.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.create_index(batch_op.f("ix_handoffs_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('handoffs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_handoffs_expires_at'))
-        batch_op.drop_column('expired_at')
-        batch_op.drop_column('expires_at')
+    with op.batch_alter_table("handoffs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_handoffs_expires_at"))
+        batch_op.drop_column("expired_at")
+        batch_op.drop_column("expires_at")

@@ -15,22 +15,21 @@ from alembic import op
 
 import bot.store.types
 
-revision = '0013f'
-down_revision = '0013c'
+revision = "0013f"
+down_revision = "0013c"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('paused_until', bot.store.types.UTCDateTime(),
-                                      nullable=True))
-    with op.batch_alter_table('notice_relays', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('problem', sa.String(length=40), nullable=True))
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("paused_until", bot.store.types.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("notice_relays", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("problem", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('notice_relays', schema=None) as batch_op:
-        batch_op.drop_column('problem')
-    with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.drop_column('paused_until')
+    with op.batch_alter_table("notice_relays", schema=None) as batch_op:
+        batch_op.drop_column("problem")
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_column("paused_until")

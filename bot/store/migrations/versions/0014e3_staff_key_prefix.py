@@ -16,19 +16,19 @@ from alembic import op
 
 import bot.store.types
 
-revision = '0014e3'
-down_revision = '0014e2'
+revision = "0014e3"
+down_revision = "0014e2"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('staff_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('prefix', sa.String(length=12), nullable=True))
-        batch_op.add_column(sa.Column('used_at', bot.store.types.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("staff_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("prefix", sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column("used_at", bot.store.types.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('staff_keys', schema=None) as batch_op:
-        batch_op.drop_column('used_at')
-        batch_op.drop_column('prefix')
+    with op.batch_alter_table("staff_keys", schema=None) as batch_op:
+        batch_op.drop_column("used_at")
+        batch_op.drop_column("prefix")
