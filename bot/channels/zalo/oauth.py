@@ -44,7 +44,7 @@ from bot.channels.zalo.errors import (
 from bot.config import Settings
 from bot.coord import Coordinator, LockTimeout
 from bot.crypto import SecretBox
-from bot.loops import Worker
+from bot.loops import OUTBOUND_TOPIC, TOKENS_TOPIC, Worker
 from bot.store.db import advisory_lock
 from bot.store.models import Commune, NoticeBroadcast, OAuthState, OutboundMessage, ZaloToken
 from bot.timeutil import utcnow
@@ -52,7 +52,6 @@ from bot.timeutil import utcnow
 log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=15)
 REFRESH_BACKOFF_S = (5.0, 600.0)  # first wait after a failed refresh, longest wait
-TOKENS_TOPIC = "tokens"  # wakes the refresher (e.g. to plan the next try of a failed refresh)
 REVOKED = (
     "the OA revoked the app's permission (permission_revoked); reconnect it with "
     "`bot zalo connect --oa {oa}`"
@@ -173,8 +172,6 @@ class TokenManager:
 
     async def _released(self, oa_id: str, held: int) -> None:
         if held:
-            from bot.inbound import OUTBOUND_TOPIC  # the sender's wake-up (import: no cycle)
-
             log.info("OA %s has a usable token again: %d held messages released", oa_id, held)
             await self.coord.publish(OUTBOUND_TOPIC)
 
