@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import chat_staff, echoes, privacy
+from bot.broadcasts import relay
 from bot.config import FeedbackSettings
 from bot.conversation import engine, erasure
 from bot.conversation import village as village_chat
@@ -31,7 +32,6 @@ from bot.i18n import gettext_for, use_language
 from bot.loops import EVENTS_TOPIC, LEASE, OUTBOUND_TOPIC, Worker, worker_id
 from bot.nlu import language
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
-from bot.notices import relay
 from bot.store.models import (
     Conversation,
     InboundEvent,

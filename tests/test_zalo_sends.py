@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.channels.zalo.errors import Outcome, ZaloError, classify, seconds_until_morning
+from bot.channels.zalo.errors import ZaloError, classify, seconds_until_morning
+from bot.sending import Outcome
 from bot.store.models import OutboundMessage, Resident, ZaloToken
 from tests.conftest import make_settings, oa_id, start_service
 from tests.test_zalo_e2e import CS, wait_until
