@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time as _time
+from collections.abc import Callable
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -77,7 +78,7 @@ class NoticeDispatcher(Worker):
                 done += await follow_up(s, now, self._package_for)
             return done
 
-    def _package_for(self, notice: Notice):  # type: ignore[no-untyped-def]
+    def _package_for(self, notice: Notice) -> tuple[Callable[[str], str], dict[str, str]]:
         """A propagandist's package of ``notice``: its text per language, villages' languages."""
         commune = self.tenants.by_id(notice.commune_id).config
         return (
