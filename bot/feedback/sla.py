@@ -49,9 +49,6 @@ class WorkingCalendar:
             and day not in self._extra_off
         )
 
-    def holiday_name(self, day: date) -> str | None:
-        return holidays_pkg.country_holidays("VN", years=day.year).get(day)
-
     def periods(self, day: date) -> list[tuple[time, time]]:
         """The office's open periods on a working day (a decreed working Saturday keeps
         Monday's hours); none on a day off."""
