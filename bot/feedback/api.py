@@ -36,7 +36,7 @@ from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.coverage import warnings
 from bot.envelope import Text
-from bot.feedback import access, photos, service
+from bot.feedback import access, photos, routing, service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.clock import TICKETS_TOPIC
 from bot.i18n import gettext_for
@@ -151,7 +151,7 @@ async def ticket_json(
         "lat": ticket.lat,
         "long": ticket.long,
         "address": ticket.address,
-        "office": {"code": ticket.office, "name": service.office_name(commune, ticket.office)},
+        "office": {"code": ticket.office, "name": routing.office_name(commune, ticket.office)},
         "assignee": {"id": assignee.id, "name": assignee.name} if assignee else None,
         "transferred_to": ticket.transferred_to,
         "answer": ticket.answer,
