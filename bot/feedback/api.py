@@ -36,7 +36,7 @@ from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.coverage import warnings
 from bot.envelope import Text
-from bot.feedback import access, photos, routing, service
+from bot.feedback import access, photos, routing, service, workflow
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.clock import TICKETS_TOPIC
 from bot.i18n import gettext_for
@@ -353,12 +353,12 @@ class FeedbackApi:
             )
             if q.get("status"):
                 statuses = q["status"].split(",")
-                if not set(statuses) <= set(service.STATES):
+                if not set(statuses) <= set(workflow.STATES):
                     raise error(
                         400,
                         "trạng thái không hợp lệ / unknown status",
                         field="status",
-                        known=list(service.STATES),
+                        known=list(workflow.STATES),
                     )
                 query = query.where(Ticket.status.in_(statuses))
             if q.get("office"):

@@ -30,7 +30,7 @@ from bot.feedback.categories import CATEGORIES
 from bot.feedback.masking import anonymise
 from bot.feedback.routing import office_name, route
 from bot.feedback.sla import calendar
-from bot.feedback.workflow import ENDED, OPEN, STAFF_ACTIONS, STATES, TicketError
+from bot.feedback.workflow import OPEN, STAFF_ACTIONS, TicketError
 from bot.i18n import N_, _, gettext_for, in_language_argument
 from bot.store.models import (
     OutboundMessage,
@@ -44,18 +44,7 @@ from bot.store.models import (
 from bot.store.ops import _insert, outbound_row
 from bot.timeutil import as_utc, to_vn, utcnow
 
-# names callers know this module by (the table, masking, routing and the calendar moved)
-__all__ = [
-    "ACTIONS",
-    "ENDED",
-    "OPEN",
-    "STATES",
-    "TicketError",
-    "anonymise",
-    "calendar",
-    "office_name",
-    "route",
-]
+#: what staff may do (bot/feedback/workflow.py's table; the name callers know)
 ACTIONS = STAFF_ACTIONS
 
 #: resident-facing names of the states (msgids)
