@@ -18,8 +18,8 @@ from bot.config import load_settings
 from bot.feedback import triage
 from bot.feedback.categories import CATEGORIES, guess
 from bot.feedback.sla import WorkingCalendar
-from bot.nlu.normalize import fold
 from bot.store.models import OutboundMessage
+from bot.text import fold
 from bot.timeutil import VN_TZ
 from tests.test_feedback import LEADER_ZALO, commune, ticket_code  # noqa: F401 (fixture)
 from tests.test_webchat import Visitor

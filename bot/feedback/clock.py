@@ -22,14 +22,12 @@ from bot import audit
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.feedback import handoff, service
-from bot.inbound import OUTBOUND_TOPIC
-from bot.loops import Worker
+from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC, Worker
 from bot.store.models import Ticket
 from bot.tenants import Tenants
 from bot.timeutil import to_vn, utcnow
 
 log = logging.getLogger(__name__)
-TICKETS_TOPIC = "tickets"
 
 
 class SlaClock(Worker):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.config import Commune
-from bot.nlu.normalize import search_key
+from bot.text import search_key
 
 
 def route(commune: Commune, category: str, village: str | None) -> str:

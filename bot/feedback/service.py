@@ -41,7 +41,7 @@ from bot.store.models import (
     TicketEvent,
     Village,
 )
-from bot.store.ops import _insert, outbound_row
+from bot.store.ops import insert_for, outbound_row
 from bot.timeutil import as_utc, to_vn, utcnow
 
 #: what staff may do (bot/feedback/workflow.py's table; the name callers know)
@@ -528,7 +528,7 @@ async def _queue_once(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     result = await s.execute(
-        _insert(s, OutboundMessage)
+        insert_for(s, OutboundMessage)
         .values(rows)
         .on_conflict_do_nothing()
         .returning(OutboundMessage.id)

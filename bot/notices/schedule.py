@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot import audit
 from bot.coord import Coordinator
-from bot.inbound import worker_id
+from bot.loops import worker_id
 from bot.store.models import Notice
 from bot.timeutil import VN_TZ, utcnow
 
