@@ -19,7 +19,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     from bot.coord import create_coordinator
     from bot.feedback import access, service
     from bot.feedback.api import ticket_json
-    from bot.inbound import OUTBOUND_TOPIC
+    from bot.loops import OUTBOUND_TOPIC
     from bot.store.models import Staff, Ticket
     from bot.timeutil import to_vn, utcnow
 
