@@ -20,11 +20,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.app import SERVICES, Services, create_app
-from bot.channels.zalo.simulator.driver import ZaloSimulator
 from bot.config import Settings, settings_from_dict
 from bot.store.db import create_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Base
+from zalosim.driver import ZaloSimulator
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
