@@ -23,7 +23,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bot.channels.zalo.signature import verify
-from zalosim import ZaloSimulator
+from tests.helpers import ManualClock
+from zalosim import SimState, ZaloSimulator
 
 APP_ID, APP_SECRET = "3608465249409039670", "app-secret-xyz"
 OA_ID, OA_SECRET = "5797458635083528840", "oa-secret-key-abc"
@@ -1081,3 +1082,17 @@ def test_zalosim_imports_nothing_from_bot() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_rate_minutes_turn_with_the_states_clock() -> None:
+    """``SimState(clock=…)``: the per-app minute is a minute of that clock (plus the offset)."""
+    clock = ManualClock(1_800_000_000.0)
+    state = SimState(clock=clock)
+    assert state.now_ms() == 1_800_000_000_000
+    assert [state.count_call(APP_ID) for _ in range(3)] == [1, 2, 3]
+    clock.advance(59.9)
+    assert state.count_call(APP_ID) == 4
+    clock.advance(0.1)
+    assert state.count_call(APP_ID) == 1
+    state.advance(60)  # the test-controlled offset moves it too
+    assert state.count_call(APP_ID) == 1 and state.now_ms() == 1_800_000_120_000
