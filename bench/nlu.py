@@ -31,7 +31,7 @@ from bot.config import NluSettings  # noqa: E402
 from bot.conversation.engine import CONFIDENCE_THRESHOLD  # noqa: E402
 from bot.nlu import data as nlu_data  # noqa: E402
 from bot.nlu.evaluate import evaluate, free_port, rasa_run  # noqa: E402
-from bot.nlu.normalize import fold  # noqa: E402
+from bot.text import fold  # noqa: E402
 
 ROUNDS = 5
 

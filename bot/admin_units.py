@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.nlu.normalize import fold, search_key
+from bot.text import fold, search_key
 
 __all__ = [
     "AdminUnit",

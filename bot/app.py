@@ -38,10 +38,11 @@ from bot.feedback.clock import SlaClock
 from bot.feedback.open311 import Open311
 from bot.feedback.triage import default_triage
 from bot.inbound import InboundProcessor
+from bot.loops import NOTICES_TOPIC
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
 from bot.notices.broadcast import BroadcastWorker
-from bot.notices.delivery import NOTICES_TOPIC, NoticeDispatcher
+from bot.notices.delivery import NoticeDispatcher
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
 from bot.private_files import private_dir

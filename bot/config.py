@@ -168,7 +168,7 @@ class Commune(_Model):
     @model_validator(mode="after")
     def _routes_known(self) -> Commune:
         from bot.feedback.categories import CATEGORIES
-        from bot.nlu.normalize import search_key
+        from bot.text import search_key
 
         offices = {o.code for o in self.offices}
         villages = {search_key(v.name) for v in self.villages}

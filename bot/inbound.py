@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -30,7 +28,7 @@ from bot.envelope import Inbound, Reply, Text
 from bot.feedback import handoff, intake
 from bot.feedback import service as tickets
 from bot.i18n import gettext_for, use_language
-from bot.loops import Worker
+from bot.loops import EVENTS_TOPIC, LEASE, OUTBOUND_TOPIC, Worker, worker_id
 from bot.nlu import language
 from bot.nlu.backends import Backend, EmbeddedBackend, Understanding
 from bot.notices import relay
@@ -51,13 +49,10 @@ from bot.tenants import Tenant, Tenants
 from bot.timeutil import as_utc, to_vn, utcnow
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)
 CURRENT_NOTICES = timedelta(days=30)  # "thông báo mới": sent in the last 30 days, still valid
 MAX_ATTEMPTS = 5
-EVENTS_TOPIC = "events"
 #: event kinds that concern our messages or nobody, not a resident (no resident row is made)
 NO_RESIDENT = {"echo", "other", "received", "seen", "revoked"}
-OUTBOUND_TOPIC = "outbound"
 
 
 class _Rows:
@@ -141,10 +136,6 @@ class InboundChannel(Protocol):
     name: str
 
     def to_inbound(self, event: InboundEvent) -> Inbound: ...
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class InboundProcessor(Worker):

@@ -6,10 +6,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
+import socket
+from datetime import timedelta
 
 from bot.coord import Coordinator
 
 log = logging.getLogger(__name__)
+
+#: a claim (event, outbound row, notice) expires after this; a dead worker's work is taken over
+LEASE = timedelta(seconds=60)
+
+# Wake-up topics: a publish on one wakes the worker that listens (in any process with Redis).
+EVENTS_TOPIC = "events"  # the inbound processor: a webhook or web chat message was stored
+OUTBOUND_TOPIC = "outbound"  # the sender: outbound rows are pending
+NOTICES_TOPIC = "notices"  # the notice dispatcher: a notice was scheduled or approved
+BROADCAST_TOPIC = "broadcasts"  # the article broadcaster: whole-commune notices are queued
+TICKETS_TOPIC = "tickets"  # the ticket clock: a deadline changed
+TOKENS_TOPIC = "tokens"  # the token refresher: plan the next try of a failed refresh
+
+
+def worker_id() -> str:
+    """Who holds a claim: host and process, written in ``claimed_by``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try: exponential (1 s, 2 s, 4 s … capped at 5 minutes) with
+    jitter, never sooner than the provider's ``retry_after``."""
+    base = min(300.0, 2.0 ** max(0, attempts - 1))
+    return max(retry_after or 0.0, base * (0.5 + random.random()))
 
 
 class Worker:

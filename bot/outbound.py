@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import defaultdict
 from datetime import timedelta
 from typing import Protocol
@@ -21,8 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.channels.zalo.errors import NO_TOKEN_CODE, Outcome, TransportError, ZaloError
 from bot.coord import Coordinator
 from bot.envelope import Delivered
-from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
-from bot.loops import Worker
+from bot.loops import LEASE, OUTBOUND_TOPIC, Worker, backoff, worker_id
 from bot.store.models import OutboundMessage, ProviderMessage, Resident
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import utcnow
@@ -43,11 +41,6 @@ class OutboundChannel(Protocol):
 
 class ProgressCallback(Protocol):
     async def __call__(self, parts_sent: int, provider_ids: list[str]) -> None: ...
-
-
-def backoff(attempts: int, retry_after: float | None = None) -> float:
-    base = min(300.0, 2.0 ** max(0, attempts - 1))
-    return max(retry_after or 0.0, base * (0.5 + random.random()))
 
 
 class Sender(Worker):

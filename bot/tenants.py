@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Commune, Settings
-from bot.nlu.normalize import search_key
 from bot.store import models
+from bot.text import search_key
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Tenants:
     def __len__(self) -> int:
         return len(self._by_code)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._by_code.values())
 
 

@@ -36,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bot.nlu.normalize import search_key  # noqa: E402
+from bot.text import search_key  # noqa: E402
 
 PACKAGE = "vietnamadminunits"
 EXPECTED_PACKAGE_VERSION = "1.0.4"

@@ -18,7 +18,7 @@ if str(REPO) not in sys.path:  # the project is not necessarily pip-installed in
     sys.path.insert(0, str(REPO))
 
 from bot import admin_units as au  # noqa: E402
-from bot.nlu.normalize import search_key  # noqa: E402
+from bot.text import search_key  # noqa: E402
 
 DATA = REPO / "data" / "admin_units"
 

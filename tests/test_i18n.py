@@ -14,7 +14,7 @@ from bot.nlu import data as nlu_data
 from bot.nlu.embedded import default_engine
 from bot.nlu.evaluate import decide
 from bot.nlu.language import choose, detect
-from bot.nlu.normalize import fold
+from bot.text import fold
 
 HELD_OUT_EN = Path(__file__).resolve().parent / "data" / "nlu_en_heldout.yml"
 #: Vietnamese training examples that are written in English words

@@ -11,8 +11,8 @@ from bot.conversation.engine import CONFIDENCE_THRESHOLD, INTENTS
 from bot.nlu import data as nlu_data
 from bot.nlu.embedded import default_engine
 from bot.nlu.evaluate import evaluate
-from bot.nlu.normalize import fold
 from bot.nlu.text import normalise
+from bot.text import fold
 
 CONTRACT = {
     "greet",

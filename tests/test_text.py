@@ -7,8 +7,8 @@ import pytest
 from bot.channels.zalo.messages import MAX_TEXT, split_text
 from bot.config import load_settings
 from bot.conversation import engine
-from bot.nlu.normalize import fold, search_key
 from bot.nlu.text import normalise
+from bot.text import fold, search_key
 
 COMMUNE = load_settings().communes[0]
 

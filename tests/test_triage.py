@@ -18,8 +18,8 @@ from bot.config import load_settings
 from bot.feedback import triage
 from bot.feedback.categories import CATEGORIES, guess
 from bot.feedback.sla import WorkingCalendar
-from bot.nlu.normalize import fold
 from bot.store.models import OutboundMessage
+from bot.text import fold
 from bot.timeutil import VN_TZ
 from tests.helpers import LEADER_ZALO, Visitor, ticket_code
 from tests.helpers import text as frames_text

@@ -33,12 +33,12 @@ from bot.api.auth import (
 from bot.coord import Coordinator
 from bot.coverage import warnings
 from bot.filenames import safe_filename
-from bot.inbound import OUTBOUND_TOPIC
-from bot.nlu.normalize import search_key
+from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import cap, workflow
-from bot.notices.delivery import NOTICES_TOPIC, cancel_deliveries, stats
+from bot.notices.delivery import cancel_deliveries, stats
 from bot.store.models import Notice, NoticeAudit, NoticeFile, Village
 from bot.tenants import Tenants
+from bot.text import search_key
 from bot.timeutil import from_vn_local
 
 NOTICE_STATES = (

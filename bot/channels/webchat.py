@@ -46,7 +46,7 @@ from bot.crypto import subkey
 from bot.envelope import Choices, Delivered, Inbound, from_payload
 from bot.feedback import photos
 from bot.i18n import N_, gettext_for
-from bot.inbound import EVENTS_TOPIC
+from bot.loops import EVENTS_TOPIC
 from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants

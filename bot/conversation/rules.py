@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from bot.nlu.normalize import nfc
 from bot.nlu.text import normalise
+from bot.text import nfc
 
 # -- the word classes ------------------------------------------------------------------------
 _REPORT = r"(?:phan anh|pa|kien nghi|khieu nai|gop y|to giac|bao cao)"

@@ -19,8 +19,8 @@ from typing import Any
 from bot.config import Commune, Village
 from bot.envelope import Choice, Choices, Reply, Text
 from bot.i18n import _
-from bot.nlu.normalize import fold, nfc, search_key
 from bot.nlu.villages import KIND_WORDS, best_village, find_villages, place_named
+from bot.text import fold, nfc, search_key
 
 PAYLOAD = "/village "
 OTHER = "-"  # "Nơi khác": none of the commune's villages

@@ -38,9 +38,8 @@ from bot.coverage import warnings
 from bot.envelope import Text
 from bot.feedback import access, photos, service
 from bot.feedback.categories import CATEGORIES
-from bot.feedback.clock import TICKETS_TOPIC
 from bot.i18n import gettext_for
-from bot.inbound import OUTBOUND_TOPIC
+from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC
 from bot.notices.delivery import WINDOW, route_for
 from bot.store.models import (
     Conversation,

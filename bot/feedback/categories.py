@@ -231,11 +231,10 @@ def guess(text: str) -> str | None:
     road is a disaster before it is a road), or None — never whether it is an emergency
     (bot/feedback/triage.py decides that). Accented text is matched with its accents; text
     typed without accents only by phrases that keep their meaning without them."""
-    from bot.nlu.entities import _key
-    from bot.nlu.normalize import nfc, search_key
+    from bot.text import nfc, search_key, words_key
 
     accented = " " + " ".join(re.findall(r"\w+", nfc(text).lower())) + " "
-    folded = f" {_key(text)} "
+    folded = f" {words_key(text)} "
     for phrase in FIGURATIVE:  # "bóng đèn đường cháy bóng" is a road (lighting) matter
         accented = accented.replace(f" {phrase} ", " ")
         folded = folded.replace(f" {search_key(phrase)} ", " ")
@@ -253,7 +252,7 @@ def guess(text: str) -> str | None:
 def _plain_phrases(code: str) -> tuple[str, ...]:
     """What matches text typed without accents: the category's own accent-free phrases and its
     keywords of two words or more, folded."""
-    from bot.nlu.normalize import search_key
+    from bot.text import search_key
 
     category = CATEGORIES[code]
     return category.plain + tuple(search_key(k) for k in category.keywords if " " in k)

@@ -20,8 +20,7 @@ from bot.envelope import Choice, Choices, Reply, Text
 from bot.feedback import phone
 from bot.feedback.categories import CATEGORIES, CHAT_ORDER, guess
 from bot.i18n import _
-from bot.nlu.entities import _key
-from bot.nlu.normalize import search_key
+from bot.text import search_key, words_key
 
 # typed answers, accent-free; the English ones for residents answered in English (issue 10)
 CANCEL = {
@@ -91,7 +90,7 @@ FORM_TTL_S = 2 * 3600  # a form left unfinished this long is dropped: the next m
 
 
 def _words(text: str | None) -> str:
-    return _key(text or "").strip()
+    return words_key(text or "").strip()
 
 
 def describes(text: str | None) -> bool:

@@ -21,14 +21,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.feedback import handoff, service
-from bot.inbound import OUTBOUND_TOPIC
-from bot.loops import Worker
+from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC, Worker
 from bot.store.models import Ticket, TicketEvent
 from bot.tenants import Tenants
 from bot.timeutil import to_vn, utcnow
 
 log = logging.getLogger(__name__)
-TICKETS_TOPIC = "tickets"
 
 
 class SlaClock(Worker):

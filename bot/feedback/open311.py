@@ -49,11 +49,11 @@ from bot.feedback import service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.chat import hotline
 from bot.i18n import gettext_for, use_language
-from bot.inbound import OUTBOUND_TOPIC
-from bot.nlu.normalize import search_key
+from bot.loops import OUTBOUND_TOPIC
 from bot.nlu.villages import best_village
 from bot.store.models import Staff, StaffKey, Ticket, Village
 from bot.tenants import Tenant, Tenants
+from bot.text import search_key
 from bot.timeutil import from_vn_local, utcnow
 from bot.timeutil import vn_iso as iso  # W3C datetime with the offset people there live in
 

@@ -26,7 +26,6 @@ from bot.feedback import access
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.sla import WorkingCalendar
 from bot.i18n import N_, _, gettext_for, in_language_argument
-from bot.nlu.normalize import search_key
 from bot.store.models import (
     OutboundMessage,
     Resident,
@@ -36,7 +35,8 @@ from bot.store.models import (
     TicketEvent,
     Village,
 )
-from bot.store.ops import _insert, outbound_row
+from bot.store.ops import insert_for, outbound_row
+from bot.text import search_key
 from bot.timeutil import as_utc, to_vn, utcnow
 
 OPEN = ("received", "assigned", "in_progress")  # the clock runs
@@ -704,7 +704,7 @@ async def _queue_once(s: AsyncSession, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     result = await s.execute(
-        _insert(s, OutboundMessage)
+        insert_for(s, OutboundMessage)
         .values(rows)
         .on_conflict_do_nothing()
         .returning(OutboundMessage.id)

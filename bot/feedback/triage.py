@@ -51,8 +51,8 @@ from bot.config import ROOT, Commune
 from bot.envelope import Choice, Choices, Text
 from bot.i18n import N_, _
 from bot.nlu.fastpath import FastPath
-from bot.nlu.normalize import fold, nfc, search_key
 from bot.nlu.text import normalise
+from bot.text import fold, nfc, search_key
 from bot.timeutil import to_vn, utcnow
 
 DATA_DIR = ROOT / "data" / "triage"

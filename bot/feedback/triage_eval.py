@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.feedback import triage
 from bot.nlu import data as nlu_data
-from bot.nlu.normalize import fold
+from bot.text import fold
 
 
 @dataclass

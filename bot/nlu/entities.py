@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.nlu.normalize import search_key
 from bot.nlu.villages import VillageLike, as_entities
+from bot.text import search_key, words_key
 from bot.timeutil import to_vn, utcnow
 
 #: lookup tables whose matches are entities (the others only feed Rasa's RegexFeaturizer)
@@ -43,11 +43,6 @@ _DMY = re.compile(r"\b(\d{1,2})\s*[/-]\s*(\d{1,2})(?:\s*[/-]\s*(\d{4}))?\b")
 _WORDY = re.compile(r"\bngay (\d{1,2}) thang (\d{1,2})(?: nam (\d{4}))?\b")
 
 
-def _key(text: str) -> str:
-    """Accent-free, lower-case words separated by single spaces (punctuation dropped)."""
-    return " ".join(re.findall(r"[\w']+", search_key(text)))
-
-
 class EntityExtractor:
     def __init__(
         self,
@@ -59,11 +54,13 @@ class EntityExtractor:
             name: [re.compile(p, re.I) for p in patterns] for name, patterns in regexes.items()
         }
         canonical = {
-            _key(form): value for value, forms in (synonyms or {}).items() for form in forms
+            words_key(form): value for value, forms in (synonyms or {}).items() for form in forms
         }
         self.lookups: dict[str, list[tuple[str, str]]] = {}
         for name in LOOKUP_ENTITIES:
-            forms = {_key(f): canonical.get(_key(f), f) for f in (lookups or {}).get(name, [])}
+            forms = {
+                words_key(f): canonical.get(words_key(f), f) for f in (lookups or {}).get(name, [])
+            }
             # longest first, so "tiếng Ê Đê" wins over a shorter form inside it
             self.lookups[name] = sorted(forms.items(), key=lambda kv: -len(kv[0]))
 
@@ -82,7 +79,7 @@ class EntityExtractor:
                             "end": m.end(),
                         }
                     )
-        key = f" {_key(text)} "
+        key = f" {words_key(text)} "
         found += as_entities(text, villages)
         for name, forms in self.lookups.items():
             taken = key
@@ -101,7 +98,7 @@ def find_date(text: str, now: datetime | None = None) -> date | None:
     """The first date the text names, in Vietnamese time; a day/month without a year is the
     nearest such day (this year's, next year's or last year's)."""
     today = to_vn(now or utcnow()).date()
-    key = f" {_key(text)} "
+    key = f" {words_key(text)} "
     for phrase, days in _RELATIVE.items():
         if f" {phrase} " in key:
             return today + timedelta(days=days)

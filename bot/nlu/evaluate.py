@@ -22,7 +22,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from bot.config import ROOT, NluSettings
 from bot.nlu import data as nlu_data
 from bot.nlu.embedded import EmbeddedNLU, Ranked
-from bot.nlu.normalize import fold
+from bot.text import fold
 
 TEST_SETS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("accented", lambda t: t),

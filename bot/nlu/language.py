@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bot.nlu.normalize import fold, nfc
+from bot.text import fold, nfc
 
 DEFAULT = "vi"
 

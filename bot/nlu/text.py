@@ -1,5 +1,5 @@
 """Text normalisation in front of every NLU backend: NFC, lower case, Vietnamese accent folding
-(minority-language letters kept, see ``normalize.fold``) and teencode / abbreviation expansion
+(minority-language letters kept, see ``bot.text.fold``) and teencode / abbreviation expansion
 from ``data/nlu/abbreviations.yml``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from functools import lru_cache
 import yaml
 
 from bot.config import ROOT
-from bot.nlu.normalize import search_key
+from bot.text import search_key
 
 ABBREVIATIONS = ROOT / "data" / "nlu" / "abbreviations.yml"
 _WORD = re.compile(r"[\w']+", re.UNICODE)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from bot.nlu.normalize import fold, nfc
+from bot.text import fold, nfc
 
 #: kind words (as written, lower case) → the kind they stand for
 KIND_WORDS: dict[str, str] = {

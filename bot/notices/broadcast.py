@@ -30,11 +30,9 @@ from bot.channels.zalo.client import ZaloApi
 from bot.channels.zalo.errors import NO_TOKEN_CODE, QUOTA, Outcome, TransportError, ZaloError
 from bot.config import ZaloSettings
 from bot.coord import Coordinator
-from bot.inbound import LEASE, worker_id
-from bot.loops import Worker
-from bot.notices.delivery import BROADCAST_TOPIC
+from bot.loops import BROADCAST_TOPIC, LEASE, Worker, backoff, worker_id
 from bot.notices.quota import EXHAUSTED, next_slot
-from bot.outbound import HELD_RECHECK, backoff
+from bot.outbound import HELD_RECHECK
 from bot.store.models import Notice, NoticeBroadcast, NoticeDelivery
 from bot.tenants import Tenants
 from bot.timeutil import utcnow

@@ -30,8 +30,7 @@ from bot.conversation import village as village_chat
 from bot.coord import Coordinator
 from bot.envelope import File, Image, Reply, Text
 from bot.i18n import gettext_for, use_language
-from bot.inbound import LEASE, OUTBOUND_TOPIC, worker_id
-from bot.loops import Worker
+from bot.loops import BROADCAST_TOPIC, LEASE, NOTICES_TOPIC, OUTBOUND_TOPIC, Worker, worker_id
 from bot.notices.quota import queue_broadcast
 from bot.notices.relay import ALERT, follow_up, plan_relays, relay_figures, remind
 from bot.notices.workflow import SEND_PRIORITY, record
@@ -52,8 +51,6 @@ from bot.tenants import Tenants
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow, vn_iso
 
 log = logging.getLogger(__name__)
-NOTICES_TOPIC = "notices"
-BROADCAST_TOPIC = "broadcasts"  # bot/notices/broadcast.py listens
 WINDOW = timedelta(days=7)
 FINISH_EVERY_S = 2.0
 FOLLOW_UP_EVERY_S = 5.0  # relays whose package could not go: checked this often

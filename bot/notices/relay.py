@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import NoticeSettings
 from bot.envelope import Text
 from bot.i18n import gettext_for
-from bot.nlu.normalize import search_key
 from bot.notices.workflow import SEND_PRIORITY
 from bot.store.models import (
     Notice,
@@ -38,7 +37,8 @@ from bot.store.models import (
     Staff,
     Village,
 )
-from bot.store.ops import _insert, outbound_row
+from bot.store.ops import insert_for, outbound_row
+from bot.text import search_key
 from bot.timeutil import utcnow, vn_iso
 
 #: what a village head types when done (accent-free, lower case); a button sends /relay_done
@@ -269,7 +269,7 @@ async def follow_up(
         relay.problem = status
         alerts += await _alerts(s, notice, [(staff, village, status)], now)
     if alerts:
-        await s.execute(_insert(s, OutboundMessage).values(alerts).on_conflict_do_nothing())
+        await s.execute(insert_for(s, OutboundMessage).values(alerts).on_conflict_do_nothing())
     waiting = (
         await s.execute(
             select(NoticeRelay, Notice, Staff, Village.name)
@@ -317,7 +317,7 @@ async def follow_up(
             File(stored[0], stored[1]) if stored else None,
         )
         result = await s.execute(
-            _insert(s, OutboundMessage)
+            insert_for(s, OutboundMessage)
             .values(rows)
             .on_conflict_do_nothing()
             .returning(OutboundMessage.id, OutboundMessage.idempotency_key)

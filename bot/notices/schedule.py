@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.coord import Coordinator
-from bot.inbound import worker_id
+from bot.loops import worker_id
 from bot.store.models import Notice, NoticeAudit
 from bot.timeutil import VN_TZ, utcnow
 

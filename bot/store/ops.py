@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.envelope import Reply, to_payload
+from bot.store.models import Village
+from bot.text import search_key
 from bot.timeutil import utcnow
 
 
-def _insert(session: AsyncSession, model: Any):  # type: ignore[no-untyped-def]
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (``execute`` is typed as returning a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+def insert_for(session: AsyncSession, model: Any):
+    """INSERT for the session's dialect (PostgreSQL or SQLite), so callers can add
+    ``on_conflict_do_nothing``."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     return (postgresql if dialect == "postgresql" else sqlite).insert(model)
 
@@ -49,7 +58,7 @@ class GroupInserter:
         try:
             async with self.sm() as s, s.begin():
                 stmt = (
-                    _insert(s, self.model)
+                    insert_for(s, self.model)
                     .values([v for v, _ in batch])
                     .on_conflict_do_nothing()
                     .returning(self.model.id, *columns)
@@ -101,8 +110,6 @@ def outbound_row(
 async def village_by_name(s: AsyncSession, commune_id: int, name: str) -> Any:
     """A commune's village named ``name`` (accent- and case-insensitive), or None. The row,
     not its id: later ``s.get(Village, id)`` in the same session then costs no query."""
-    from bot.nlu.normalize import search_key
-    from bot.store.models import Village
 
     return (
         await s.execute(

@@ -33,7 +33,7 @@ from bot.envelope import (
     Text,
     from_payload,
 )
-from bot.inbound import EVENTS_TOPIC
+from bot.loops import EVENTS_TOPIC
 from bot.store.models import InboundEvent, NoticeFile, OutboundMessage
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants

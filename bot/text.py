@@ -1,4 +1,5 @@
-"""Vietnamese text normalisation shared by every NLU backend and by search keys.
+"""Vietnamese text at the bottom of the house: NFC, accent folding and search keys, used by the
+NLU, the store's lookups, villages, tickets and notices (imports nothing from the bot).
 
 ``fold`` removes Vietnamese tone marks and vowel modifiers (``ủy ban`` → ``uy ban``, ``đ`` → ``d``)
 but only for the letters of the Vietnamese alphabet: letters that minority-language Latin scripts
@@ -42,6 +43,7 @@ def _build_table() -> dict[int, str]:
 
 _FOLD_TABLE = _build_table()
 _SPACES = re.compile(r"\s+")
+_WORDS = re.compile(r"[\w']+")
 
 
 def nfc(text: str) -> str:
@@ -56,3 +58,8 @@ def fold(text: str) -> str:
 def search_key(text: str) -> str:
     """Lower-case, accent-folded, single-spaced key for matching names and questions."""
     return _SPACES.sub(" ", fold(text).lower()).strip()
+
+
+def words_key(text: str) -> str:
+    """The search key's words only: accent-free, lower-case, punctuation dropped."""
+    return " ".join(_WORDS.findall(search_key(text)))
