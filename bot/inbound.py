@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, insert, or_, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import chat_staff, echoes, privacy
@@ -53,6 +53,17 @@ CURRENT_NOTICES = timedelta(days=30)  # "thông báo mới": sent in the last 30
 MAX_ATTEMPTS = 5
 #: event kinds that concern our messages or nobody, not a resident (no resident row is made)
 NO_RESIDENT = {"echo", "other", "received", "seen", "revoked"}
+#: events that need no order among a resident's (delivery receipts, echoes of the OA's sends)
+UNORDERED_EVENTS = ("user_received_message", "user_seen_message")
+UNORDERED_PREFIX = "oa_send_"
+ORDER_EXEMPT = InboundEvent.event_name.in_(UNORDERED_EVENTS) | InboundEvent.event_name.startswith(
+    UNORDERED_PREFIX
+)
+HOLD_BACK_S = 0.2  # an event held back for an older one of its resident is looked at again
+
+
+def unordered(event_name: str) -> bool:
+    return event_name in UNORDERED_EVENTS or event_name.startswith(UNORDERED_PREFIX)
 
 
 class _Rows:
@@ -161,6 +172,7 @@ class InboundProcessor(Worker):
         self.channels = channels
         self.batch = batch
         self.worker = worker_id()
+        self._held_back = False  # the last claim held an event back (see ``claim``)
         # per-batch caches filled by _preload
         self._residents: dict[tuple[int, str, str], Resident] = {}
         self._conversations: dict[int, Conversation] = {}
@@ -170,26 +182,85 @@ class InboundProcessor(Worker):
 
     # -- claiming ------------------------------------------------------------------------
     async def claim(self) -> list[int]:
+        """Claim up to ``batch`` events in id order — except an event whose resident (same
+        commune, channel, sender) has an older event still ``received`` or ``processing`` that
+        this claim does not take (another worker holds it, or it is locked by a claim under
+        way): it is held back, without counting an attempt, until that one is done, so one
+        resident's messages are handled in order even with several workers. Delivery receipts
+        and echoes are exempt (they neither wait nor hold anyone up)."""
         now = utcnow()
+        self._held_back = False
+        claimable = or_(
+            InboundEvent.status == "received",
+            (InboundEvent.status == "processing") & (InboundEvent.claimed_at < now - LEASE),
+        )
         async with self.sm() as s, s.begin():
-            ids = (
-                select(InboundEvent.id)
-                .where(
-                    or_(
-                        InboundEvent.status == "received",
-                        (InboundEvent.status == "processing")
-                        & (InboundEvent.claimed_at < now - LEASE),
+            candidates = (
+                await s.execute(
+                    select(
+                        InboundEvent.id,
+                        InboundEvent.commune_id,
+                        InboundEvent.channel,
+                        InboundEvent.external_user_id,
+                        InboundEvent.event_name,
+                    )
+                    .where(claimable)
+                    .order_by(InboundEvent.id)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not candidates:
+                return []
+            taken = {c.id for c in candidates}
+            keys = {
+                (c.commune_id, c.channel, c.external_user_id)
+                for c in candidates
+                if c.external_user_id and not unordered(c.event_name)
+            }
+            first_elsewhere: dict[tuple[int, str, str], int] = {}
+            if keys:
+                older = await s.execute(
+                    select(
+                        InboundEvent.commune_id,
+                        InboundEvent.channel,
+                        InboundEvent.external_user_id,
+                        func.min(InboundEvent.id),
+                    )
+                    .where(
+                        tuple_(
+                            InboundEvent.commune_id,
+                            InboundEvent.channel,
+                            InboundEvent.external_user_id,
+                        ).in_(list(keys)),
+                        InboundEvent.status.in_(["received", "processing"]),
+                        InboundEvent.id.not_in(taken),
+                        InboundEvent.id < max(taken),
+                        ~ORDER_EXEMPT,
+                    )
+                    .group_by(
+                        InboundEvent.commune_id,
+                        InboundEvent.channel,
+                        InboundEvent.external_user_id,
                     )
                 )
-                .order_by(InboundEvent.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            )
+                first_elsewhere = {(c, ch, u): first for c, ch, u, first in older.all()}
+            ids = [
+                c.id
+                for c in candidates
+                if unordered(c.event_name)
+                or not c.external_user_id
+                or c.id
+                < first_elsewhere.get((c.commune_id, c.channel, c.external_user_id), c.id + 1)
+            ]
+            self._held_back = len(ids) < len(candidates)
+            if not ids:
+                return []
             claimed = (
                 (
                     await s.execute(
                         update(InboundEvent)
-                        .where(InboundEvent.id.in_(ids.scalar_subquery()))
+                        .where(InboundEvent.id.in_(ids))
                         .values(
                             status="processing",
                             claimed_at=now,
@@ -203,6 +274,10 @@ class InboundProcessor(Worker):
                 .all()
             )
         return sorted(claimed)
+
+    def wait_s(self, poll_s: float) -> float:
+        """A resident's event held back for an older one another worker has: look again soon."""
+        return min(poll_s, HOLD_BACK_S) if self._held_back else poll_s
 
     async def run_once(self) -> int:
         ids = await self.claim()
