@@ -5,7 +5,7 @@ Used by every channel (Zalo, web chat) through the inbound processor, and by ``b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -488,14 +488,14 @@ def _turn(given: TurnInput) -> TurnResult:
         replies, extra = [], [HandOff("asked")]
     elif suggested and intent in ("affirm", "deny"):  # "có" / "không" to the suggestion
         state["misses"] = 0
-        replies, said = village_chat.chosen(
+        replies, village_effects = village_chat.chosen(
             commune, suggested if intent == "affirm" else village_chat.ASK
         )
-        extra = [effect_of(e) for e in said]
+        extra = [effect_of(e) for e in village_effects]
     elif intent == "set_village":
         state["misses"] = 0
-        replies, said = village_chat.said(commune, text)
-        extra = [effect_of(e) for e in said]
+        replies, village_effects = village_chat.said(commune, text)
+        extra = [effect_of(e) for e in village_effects]
     else:
         state["misses"] = 0
         topics = (
@@ -777,7 +777,7 @@ def _asks_else(text: str | None, understood: Understanding | None) -> bool:
 
 @in_language_argument
 def erasure_while_with_staff(
-    state: dict[str, Any] | None,
+    state: Mapping[str, Any] | None,
     text: str | None,
     *,
     language: str = "vi",

@@ -216,4 +216,4 @@ def effect_of(raw: dict[str, Any] | Effect) -> Effect:
         return raw
     cls = _KINDS[raw["kind"]]
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in raw.items() if k in names})  # type: ignore[no-any-return]
+    return cls(**{k: v for k, v in raw.items() if k in names})

@@ -5,6 +5,8 @@ intake), and during a handoff what it is sure of (a ticket's status, the hours, 
 
 from __future__ import annotations
 
+from typing import cast
+
 from bot import echoes
 from bot.conversation import engine
 from bot.conversation.types import FileTicket
@@ -58,7 +60,7 @@ def emergency(ctx: Context) -> Outcome | None:
     with use_language(ctx.language):
         advice = triage.advice(found.kind, ctx.commune)
     report = FileTicket(
-        category=found.category,
+        category=cast(str, found.category),  # a kind has a category
         description=ctx.text,
         village=village,
         media=[],
