@@ -167,7 +167,7 @@ class Commune(_Model):
 
     @model_validator(mode="after")
     def _routes_known(self) -> Commune:
-        from bot.feedback.categories import CATEGORIES
+        from bot.categories import CATEGORIES
         from bot.text import search_key
 
         offices = {o.code for o in self.offices}
@@ -346,7 +346,7 @@ class FeedbackSettings(_Model):
     @field_validator("category_days")
     @classmethod
     def _categories(cls, value: dict[str, int]) -> dict[str, int]:
-        from bot.feedback.categories import CATEGORIES
+        from bot.categories import CATEGORIES
 
         unknown = [k for k in value if k not in CATEGORIES]
         if unknown:

@@ -14,7 +14,6 @@ import itertools
 import logging
 import random
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -185,7 +184,6 @@ class RedisCoordinator(Coordinator):
         self._stale_pubsub: Any = None  # the one Redis dropped: closed by the reconnect
         self._reader: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._token = uuid.uuid4().hex
         self._up = False
         self._closing = False
         self._url = _safe_url(url)

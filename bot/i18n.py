@@ -118,7 +118,7 @@ def available() -> tuple[str, ...]:
     )
 
 
-def extract_answers(fileobj, keywords, comment_tags, options):  # type: ignore[no-untyped-def]
+def extract_answers(fileobj, keywords, comment_tags, options):
     """Babel extractor for ``data/answers/*.yml`` (babel.cfg): every answer text and fragment
     is a message id. Yields ``(lineno, funcname, message, comments)`` as Babel expects."""
     import yaml
@@ -130,7 +130,7 @@ def extract_answers(fileobj, keywords, comment_tags, options):  # type: ignore[n
         loader.dispose()
     seen: set[str] = set()
 
-    def walk(node):  # type: ignore[no-untyped-def]
+    def walk(node):
         if isinstance(node, yaml.MappingNode):  # values only; keys are names
             for _key, value in node.value:
                 yield from walk(value)
@@ -185,11 +185,9 @@ def problems(lang: str) -> list[str]:
             continue
         if message.fuzzy:
             found.append(f"fuzzy: {message.id!r}")
-        source, target = (
-            (message.id, message.string)
-            if isinstance(message.id, str)
-            else (message.id[0], message.string[0])
-        )
+        source = message.id if isinstance(message.id, str) else message.id[0]
+        strings = message.string
+        target = strings if isinstance(strings, str) else (strings[0] if strings else "")
         if not target:
             if f"missing: {source!r}" not in found:
                 found.append(f"untranslated: {source!r}")

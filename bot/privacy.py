@@ -27,10 +27,10 @@ from sqlalchemy import Text as SqlText
 from sqlalchemy import cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.envelope import Text, to_payload
 from bot.store.models import (
     Conversation,
-    Erasure,
     Handoff,
     InboundEvent,
     Message,
@@ -164,16 +164,15 @@ async def erase_resident(
         )
         for ticket in tickets:
             await _anonymise(s, ticket, staff_id, by_staff=source in STAFF_SOURCES)
-    s.add(
-        Erasure(
-            commune_id=resident.commune_id,
-            resident_id=resident.id,
-            scope=scope,
-            source=source,
-            staff_id=staff_id,
-            tickets=len(tickets),
-            at=now,
-        )
+    audit.erasure(
+        s,
+        resident.commune_id,
+        resident.id,
+        scope=scope,
+        source=source,
+        staff_id=staff_id,
+        tickets=len(tickets),
+        at=now,
     )
     return Erased(resident.id, len(tickets), messages, cancelled, now)
 
@@ -213,17 +212,7 @@ async def _anonymise(s: AsyncSession, ticket: Ticket, staff_id: int | None, by_s
         .where(TicketEvent.ticket_id == ticket.id, TicketEvent.note.is_not(None))
         .values(note=ERASED)
     )
-    s.add(
-        TicketEvent(
-            commune_id=ticket.commune_id,
-            ticket_id=ticket.id,
-            actor="staff" if by_staff else "resident",
-            staff_id=staff_id,
-            action="erase",
-            from_status=ticket.status,
-            to_status=ticket.status,
-        )
-    )
+    audit.ticket(s, ticket, "erase", actor="staff" if by_staff else "resident", staff_id=staff_id)
     # the alerts staff received about it ("ticket:<id>:…:staff:<id>") quote its words
     alerts = (
         await s.execute(
@@ -331,15 +320,7 @@ async def erase_on_request(
             return await erase_resident(s, resident, scope="all", source=source, staff_id=staff_id)
     now = utcnow()
     await _anonymise(s, ticket, staff_id, by_staff=True)
-    s.add(
-        Erasure(
-            commune_id=commune_id,
-            resident_id=None,
-            scope="all",
-            source=source,
-            staff_id=staff_id,
-            tickets=1,
-            at=now,
-        )
+    audit.erasure(
+        s, commune_id, None, scope="all", source=source, staff_id=staff_id, tickets=1, at=now
     )
     return Erased(None, 1, 0, 0, now)

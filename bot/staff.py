@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import ROLES, hash_key, iso, new_key
 from bot.store.models import Commune, OutboundMessage, Staff, StaffKey, Village
-from bot.store.ops import village_by_name
+from bot.store.ops import rowcount, village_by_name
 from bot.timeutil import utcnow
 
 KEY_PREFIX = 8  # "cb_" and 5 of the key's 43 random characters
@@ -219,7 +219,7 @@ class KeyUses:
         self.every_s, self.remembered = every_s, remembered
         self._written: dict[int, float] = {}
 
-    async def record(self, sm, key_id: int) -> None:  # type: ignore[no-untyped-def]
+    async def record(self, sm, key_id: int) -> None:
         now = time.monotonic()
         if now - self._written.get(key_id, -self.every_s) < self.every_s:
             return
@@ -237,7 +237,7 @@ async def revoke_keys(s: AsyncSession, staff: Staff) -> int:
         .where(StaffKey.staff_id == staff.id, StaffKey.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 async def rotate_key(s: AsyncSession, staff: Staff) -> str:
@@ -263,7 +263,7 @@ async def deactivate(s: AsyncSession, staff: Staff) -> int:
         )
         .values(status="cancelled", error_reason="staff member deactivated")
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 async def reactivate(s: AsyncSession, staff: Staff) -> str:

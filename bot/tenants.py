@@ -51,7 +51,7 @@ class Tenants:
     def __len__(self) -> int:
         return len(self._by_code)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._by_code.values())
 
 

@@ -30,16 +30,6 @@ def vn_iso(value: datetime | None) -> str | None:
     return to_vn(value).isoformat(timespec="seconds") if value else None
 
 
-def from_epoch_ms(value: str | int | float | None) -> datetime | None:
-    """Zalo sends epoch milliseconds, usually as a string, sometimes as a number."""
-    if value is None or value == "":
-        return None
-    try:
-        return datetime.fromtimestamp(int(float(value)) / 1000, tz=UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 def epoch_ms(value: datetime) -> int:
     return int(as_utc(value).timestamp() * 1000)
 

@@ -19,7 +19,7 @@ from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticeIn, NoticesApi, Translation
 from bot.api.staff import StaffApi
-from bot.feedback import service
+from bot.feedback import workflow as ticket_workflow
 from bot.feedback.api import ActionIn, FeedbackApi, TicketIn
 from bot.feedback.categories import CATEGORIES as TICKET_CATEGORIES
 from bot.notices import workflow
@@ -31,14 +31,14 @@ NOT_HERE = "/open311"  # Open311 GeoReport v2 is documented on its own
 #: each API class with the actions its ``{action:[a-z]+}`` route dispatches to
 SOURCES: tuple[tuple[type, dict[str, Any]], ...] = (
     (NoticesApi, workflow.ACTIONS),
-    (FeedbackApi, service.ACTIONS),
+    (FeedbackApi, ticket_workflow.STAFF_ACTIONS),
     (Feeds, {}),
     (CommuneApi, {}),
     (StaffApi, StaffApi.ACTIONS),
 )
 ACTION_ROLES = {
     "/notices/{id}/": {a: set(rule.roles) for a, rule in workflow.ACTIONS.items()},
-    "/tickets/{ticket}/": {a: set(roles) for a, (_, _, roles) in service.ACTIONS.items()},
+    "/tickets/{ticket}/": {a: set(rule.roles) for a, rule in ticket_workflow.STAFF_ACTIONS.items()},
 }
 CONSTRAINTS = (
     "minLength",
@@ -275,4 +275,4 @@ def test_enums_are_the_code_tables(doc):
     for i, key in enumerate(("urgency", "severity", "certainty")):
         assert {p[i] for p in workflow.PRIORITIES.values()} == set(cap[key]["enum"]), key
     assert schemas["TicketCategory"]["enum"] == list(TICKET_CATEGORIES)
-    assert schemas["TicketStatus"]["enum"] == list(service.STATES)
+    assert schemas["TicketStatus"]["enum"] == list(ticket_workflow.STATES)

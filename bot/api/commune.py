@@ -22,7 +22,7 @@ ERASERS = ("leader",)
 
 
 class CommuneApi:
-    def __init__(self, sm) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sm) -> None:
         self.sm = sm
 
     ROUTES = (

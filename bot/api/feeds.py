@@ -33,7 +33,7 @@ class Feeds:
         ("GET", r"/feeds/{code:\d{5}}/cap/{id:\d{1,18}}.xml", "cap_alert"),
     )
 
-    def __init__(self, sm, tenants: Tenants, public_url: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sm, tenants: Tenants, public_url: str) -> None:
         self.sm, self.tenants, self.public_url = sm, tenants, public_url.rstrip("/")
 
     def _tenant(self, request: web.Request) -> Tenant:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.api.auth import (
     Identity,
     bad_input,
@@ -229,16 +230,7 @@ class NoticesApi:
             )
             s.add(notice)
             await s.flush()
-            s.add(
-                NoticeAudit(
-                    commune_id=who.commune_id,
-                    notice_id=notice.id,
-                    staff_id=who.staff_id,
-                    action="create",
-                    from_status=None,
-                    to_status="draft",
-                )
-            )
+            audit.notice(s, notice, "create", "draft", who.staff_id, created=True)
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
         return json_response(out, status=201)
 
@@ -319,16 +311,14 @@ class NoticesApi:
             )
             s.add(notice)
             await s.flush()
-            s.add(
-                NoticeAudit(
-                    commune_id=who.commune_id,
-                    notice_id=notice.id,
-                    staff_id=who.staff_id,
-                    action="import",
-                    from_status=None,
-                    to_status="draft",
-                    note=f"CAP {alert.identifier}"[:500],
-                )
+            audit.notice(
+                s,
+                notice,
+                "import",
+                "draft",
+                who.staff_id,
+                f"CAP {alert.identifier}"[:500],
+                created=True,
             )
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
         return json_response(

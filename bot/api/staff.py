@@ -57,7 +57,7 @@ def permit(who: Identity, target: Staff | None, action: str) -> None:
 
 
 class StaffApi:
-    def __init__(self, sm) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sm) -> None:
         self.sm = sm
 
     ACTIONS = ("rotate-key", "deactivate", "reactivate")  # POST …/staff/{id}/<action>

@@ -36,7 +36,7 @@ from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.coverage import warnings
 from bot.envelope import Text
-from bot.feedback import access, photos, service
+from bot.feedback import access, photos, routing, service, workflow
 from bot.feedback.categories import CATEGORIES
 from bot.i18n import gettext_for
 from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC
@@ -150,7 +150,7 @@ async def ticket_json(
         "lat": ticket.lat,
         "long": ticket.long,
         "address": ticket.address,
-        "office": {"code": ticket.office, "name": service.office_name(commune, ticket.office)},
+        "office": {"code": ticket.office, "name": routing.office_name(commune, ticket.office)},
         "assignee": {"id": assignee.id, "name": assignee.name} if assignee else None,
         "transferred_to": ticket.transferred_to,
         "answer": ticket.answer,
@@ -352,12 +352,12 @@ class FeedbackApi:
             )
             if q.get("status"):
                 statuses = q["status"].split(",")
-                if not set(statuses) <= set(service.STATES):
+                if not set(statuses) <= set(workflow.STATES):
                     raise error(
                         400,
                         "trạng thái không hợp lệ / unknown status",
                         field="status",
-                        known=list(service.STATES),
+                        known=list(workflow.STATES),
                     )
                 query = query.where(Ticket.status.in_(statuses))
             if q.get("office"):

@@ -18,11 +18,12 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot import audit
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.feedback import handoff, service
 from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC, Worker
-from bot.store.models import Ticket, TicketEvent
+from bot.store.models import Ticket
 from bot.tenants import Tenants
 from bot.timeutil import to_vn, utcnow
 
@@ -79,62 +80,41 @@ class SlaClock(Worker):
                     and ticket.ack_escalated_at is None
                 ):
                     ticket.ack_escalated_at = now
-                    s.add(
-                        TicketEvent(
-                            commune_id=ticket.commune_id,
-                            ticket_id=ticket.id,
-                            actor="system",
-                            action="unacknowledged",
-                            from_status=ticket.status,
-                            to_status=ticket.status,
-                            note="chưa thụ lý khi hết hạn báo cho người dân",
-                        )
+                    audit.ticket(
+                        s,
+                        ticket,
+                        "unacknowledged",
+                        actor="system",
+                        note="chưa thụ lý khi hết hạn báo cho người dân",
                     )
                     queued += await service.tell_staff(s, ticket, commune, "unacknowledged")
                 if ticket.due_at <= now and ticket.overdue_at is None:
                     ticket.overdue_at = now
                     ticket.warn_at = None
-                    s.add(
-                        TicketEvent(
-                            commune_id=ticket.commune_id,
-                            ticket_id=ticket.id,
-                            actor="system",
-                            action="overdue",
-                            from_status=ticket.status,
-                            to_status=ticket.status,
-                            note=f"quá hạn {to_vn(ticket.due_at):%d/%m/%Y %H:%M}",
-                        )
+                    audit.ticket(
+                        s,
+                        ticket,
+                        "overdue",
+                        actor="system",
+                        note=f"quá hạn {to_vn(ticket.due_at):%d/%m/%Y %H:%M}",
                     )
                     queued += await service.tell_staff(s, ticket, commune, "overdue")
                 elif ticket.warn_at is not None and ticket.warn_at <= now:
                     ticket.warn_at = None
-                    s.add(
-                        TicketEvent(
-                            commune_id=ticket.commune_id,
-                            ticket_id=ticket.id,
-                            actor="system",
-                            action="warn",
-                            from_status=ticket.status,
-                            to_status=ticket.status,
-                            note="sắp đến hạn",
-                        )
-                    )
+                    audit.ticket(s, ticket, "warn", actor="system", note="sắp đến hạn")
                     queued += await service.tell_staff(s, ticket, commune, "warn")
                 if ticket.next_progress_at is not None and ticket.next_progress_at <= now:
                     ticket.progress_sent += 1
                     ticket.next_progress_at = cal.morning_after(
                         now, self.settings.progress_every_days
                     )
-                    event = TicketEvent(
-                        commune_id=ticket.commune_id,
-                        ticket_id=ticket.id,
+                    event = audit.ticket(
+                        s,
+                        ticket,
+                        "progress",
                         actor="system",
-                        action="progress",
-                        from_status=ticket.status,
-                        to_status=ticket.status,
                         note=f"tin tiến độ lần {ticket.progress_sent}",
                     )
-                    s.add(event)
                     await s.flush()
                     if ticket.resident_id:
                         await service.notify_resident(s, ticket, commune, event, "progress")

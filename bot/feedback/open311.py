@@ -17,7 +17,7 @@ codes are sequential, so a code must tell an outsider nothing): only public repo
 through Open311 itself (the client published them) or published by staff — and never one of a
 sensitive category; any other code is answered exactly like one that does not exist. Of a
 public report: never the reporter's name, phone or e-mail; phone numbers, e-mail addresses
-and ID-card numbers in any text shown masked (``service.anonymise``, the one masking
+and ID-card numbers in any text shown masked (``masking.anonymise``, the one masking
 function); coordinates rounded to about 100 m (``PUBLIC_DECIMALS``).
 
 Filing needs the key of an officer or a leader of the commune (a propagandist's or an
@@ -45,7 +45,7 @@ from bot import safejson
 from bot.api.auth import hash_key
 from bot.config import Commune, FeedbackSettings
 from bot.coord import Coordinator
-from bot.feedback import service
+from bot.feedback import masking, routing, service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.chat import hotline
 from bot.i18n import gettext_for, use_language
@@ -214,9 +214,9 @@ def public_clause():  # type: ignore[no-untyped-def]
 
 def status_notes(ticket: Ticket, duplicate_of: str | None) -> str:
     if ticket.published_at and ticket.public_answer:
-        return service.anonymise(ticket.public_answer, ticket)
+        return masking.anonymise(ticket.public_answer, ticket)
     if ticket.status == "transferred" and ticket.transferred_to:
-        return _("Đã chuyển: {body}").format(body=service.anonymise(ticket.transferred_to, ticket))
+        return _("Đã chuyển: {body}").format(body=masking.anonymise(ticket.transferred_to, ticket))
     if ticket.status == "duplicate":
         return (
             _("Trùng phản ánh {code}").format(code=duplicate_of)
@@ -245,7 +245,7 @@ def address(ticket: Ticket, village: str | None, commune: Commune) -> str:
     """Most specific first, as the spec asks: what was given (masked), the village, the
     commune."""
     given = ticket.address
-    parts = [service.anonymise(given, ticket) if given else None]
+    parts = [masking.anonymise(given, ticket) if given else None]
     if village and search_key(village) not in search_key(given or ""):
         parts.append(village)
     parts.append(commune.name)
@@ -268,12 +268,12 @@ def request_json(
         "status_notes": status_notes(ticket, duplicate_of),
         "service_name": _(CATEGORIES[ticket.category].name),
         "service_code": ticket.category,
-        "description": service.anonymise(ticket.description, ticket)
+        "description": masking.anonymise(ticket.description, ticket)
         if ticket.description
         else None,
-        "agency_responsible": service.anonymise(ticket.transferred_to, ticket)
+        "agency_responsible": masking.anonymise(ticket.transferred_to, ticket)
         if ticket.status == "transferred" and ticket.transferred_to
-        else service.office_name(commune, ticket.office),
+        else routing.office_name(commune, ticket.office),
         "service_notice": notice(ticket),
         "requested_datetime": iso(ticket.received_at),
         "updated_datetime": iso(ticket.updated_at or ticket.received_at),

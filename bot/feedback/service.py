@@ -4,7 +4,9 @@ The chat (bot/inbound.py), the staff API (bot/feedback/api.py), Open311 (bot/fee
 the CLI and the SLA clock (bot/feedback/clock.py) all change tickets through ``file_ticket`` and
 ``change``. Each change writes a ``ticket_events`` row and, when the resident should hear of it,
 an outbound row keyed ``ticket:<id>:ev:<event id>`` in the same transaction (so a crash sends
-it once or not at all, and staff can see whether it reached the resident).
+it once or not at all, and staff can see whether it reached the resident). Which change is
+allowed from which state, for whom, and what it does: the table in bot/feedback/workflow.py;
+the rows themselves: bot/audit.py.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.config import Commune, FeedbackSettings
 from bot.envelope import Choice, Choices, Reply, Text
-from bot.feedback import access
+from bot.feedback import access, workflow
 from bot.feedback.categories import CATEGORIES
-from bot.feedback.sla import WorkingCalendar
+from bot.feedback.masking import anonymise
+from bot.feedback.routing import office_name, route
+from bot.feedback.sla import calendar
+from bot.feedback.workflow import OPEN, STAFF_ACTIONS, TicketError
 from bot.i18n import N_, _, gettext_for, in_language_argument
 from bot.store.models import (
     OutboundMessage,
@@ -36,13 +42,10 @@ from bot.store.models import (
     Village,
 )
 from bot.store.ops import insert_for, outbound_row
-from bot.text import search_key
 from bot.timeutil import as_utc, to_vn, utcnow
 
-OPEN = ("received", "assigned", "in_progress")  # the clock runs
-ENDED = ("returned", "transferred", "rejected", "duplicate", "closed")
-STATES = (*OPEN, "answered", *ENDED)
-
+#: what staff may do (bot/feedback/workflow.py's table; the name callers know)
+ACTIONS = STAFF_ACTIONS
 
 #: resident-facing names of the states (msgids)
 STATE_NAMES = {
@@ -56,28 +59,7 @@ STATE_NAMES = {
     "rejected": N_("không được thụ lý"),
     "duplicate": N_("trùng với phản ánh khác đang được xử lý"),
 }
-CODE_RE = re.compile(r"^PA-\d{4}-\d{6}$")
 LANE = 0  # ticket messages and staff alerts go in the replies' lane, ahead of any broadcast
-#: staff actions: the states they apply to, the state they lead to (None: unchanged), the roles
-ACTIONS: dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]] = {
-    "accept": (("received", "assigned"), "in_progress", ("officer", "leader")),
-    "assign": (OPEN, "assigned", ("officer", "leader")),
-    # to another office: back to "received" there, unassigned; to an outside body: transferred
-    "transfer": (OPEN, None, ("officer", "leader")),
-    "return": (OPEN, "returned", ("officer", "leader")),
-    "reject": (OPEN, "rejected", ("officer", "leader")),
-    "duplicate": (OPEN, "duplicate", ("officer", "leader")),
-    "answer": ((*OPEN, "answered"), "answered", ("officer", "leader")),
-    "close": (("answered",), "closed", ("officer", "leader")),
-    "publish": (("answered", "closed"), None, ("officer", "leader")),
-    "note": (STATES, None, ("officer", "leader", "propagandist")),
-}
-NEEDS_NOTE = {
-    "return": "lý do trả lại",
-    "reject": "lý do không thụ lý",
-    "answer": "nội dung trả lời",
-    "note": "nội dung ghi chú",
-}
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
@@ -88,40 +70,6 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
 def overdue_clause(now: datetime):  # type: ignore[no-untyped-def]
     """``is_overdue`` as a SQL condition."""
     return Ticket.status.in_(OPEN) & (Ticket.due_at <= now)
-
-
-class TicketError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-_CALENDARS: dict[str, tuple[Commune, FeedbackSettings, WorkingCalendar]] = {}
-
-
-def calendar(commune: Commune, settings: FeedbackSettings) -> WorkingCalendar:
-    """The commune's calendar, built once per configuration."""
-    cached = _CALENDARS.get(commune.code)
-    if cached is None or cached[0] is not commune or cached[1] is not settings:
-        cached = _CALENDARS[commune.code] = (commune, settings, WorkingCalendar(commune, settings))
-    return cached[2]
-
-
-def route(commune: Commune, category: str, village: str | None) -> str:
-    """The office a report goes to: the first rule matching category × village, else the
-    commune's first office."""
-    vkey = search_key(village) if village else None
-    for rule in commune.routing:
-        if rule.category not in ("*", category):
-            continue
-        if rule.villages and vkey not in {search_key(v) for v in rule.villages}:
-            continue
-        return rule.office
-    return commune.offices[0].code
-
-
-def office_name(commune: Commune, code: str) -> str:
-    return next((o.name for o in commune.offices if o.code == code), code)
 
 
 async def _next_code(s: AsyncSession, commune_id: int, year: int) -> str:
@@ -213,17 +161,14 @@ async def file_ticket(
     )
     s.add(ticket)
     await s.flush()
-    s.add(
-        TicketEvent(
-            commune_id=commune_id,
-            ticket_id=ticket.id,
-            actor=report.source if report.source in ("open311", "staff") else "resident",
-            staff_id=report.filed_by,
-            action="create",
-            from_status=None,
-            to_status="received",
-            note="đồng ý lưu tên, số điện thoại" if report.consent else "ẩn danh",
-        )
+    audit.ticket(
+        s,
+        ticket,
+        "create",
+        actor=report.source if report.source in ("open311", "staff") else "resident",
+        staff_id=report.filed_by,
+        note="đồng ý lưu tên, số điện thoại" if report.consent else "ẩn danh",
+        created=True,
     )
     await tell_staff(s, ticket, commune, "new")
     return ticket
@@ -246,187 +191,66 @@ async def change(
     rating: int | None = None,
     public_text: str | None = None,
 ) -> TicketEvent:
-    """Apply one action to a locked ticket. Raises TicketError (nothing changed) when the
-    action does not fit the ticket's state or the caller's role."""
-    now = utcnow()
+    """Apply one action to a locked ticket, by the table in bot/feedback/workflow.py. Raises
+    TicketError (nothing changed) when the action does not fit the ticket's state or the
+    caller's role; staff are checked, the resident's actions (rate, reopen) the chat allowed."""
     if actor == "staff":
-        if action not in ACTIONS:
-            raise TicketError(f"không có thao tác này / action: one of {', '.join(ACTIONS)}", 404)
-        allowed_from, _to, roles = ACTIONS[action]
-        if staff is None or staff.role not in roles:
-            raise TicketError("vai trò này không được làm việc này / role may not do this", 403)
-        if ticket.status not in allowed_from:
-            raise TicketError(
-                f"không thể {action} khi phản ánh đang '{ticket.status}' / cannot "
-                f"{action} a ticket that is {ticket.status}",
-                409,
-            )
-        if action in NEEDS_NOTE and not (note or "").strip():
-            raise TicketError(f"note: cần {NEEDS_NOTE[action]} / note is required")
-    before = ticket.status
-    to = ACTIONS[action][1] if action in ACTIONS else None
-    tell: str | None = None  # the resident hears this message key
-    if action == "accept":
-        ticket.assignee_id = ticket.assignee_id or staff.id
-        ticket.acked_at = ticket.acked_at or now
-        tell = "accepted"
-    elif action == "assign":
-        if (
-            assignee is None
-            or assignee.commune_id != ticket.commune_id
-            or assignee.role not in ("officer", "leader")
-            or not assignee.active
-        ):
-            raise TicketError("assignee: một cán bộ của xã / an officer of this commune")
-        ticket.assignee_id = assignee.id
-        ticket.office = assignee.office or ticket.office
-        ticket.acked_at = ticket.acked_at or now
-        note = note or f"giao cho {assignee.name}"
-        tell = "assigned" if before == "received" else None
-    elif action == "transfer":
-        if bool(office) == bool(body):
-            raise TicketError(
-                "transfer: cho một trong hai: office (bộ phận của xã) hoặc body "
-                "(cơ quan bên ngoài) / give office or body"
-            )
-        if office:
-            if office not in {o.code for o in commune.offices}:
-                raise TicketError(
-                    "office: không có bộ phận này / one of "
-                    f"{', '.join(o.code for o in commune.offices)}"
-                )
-            ticket.office, ticket.assignee_id, to = office, None, "received"
-            note = f"→ {office_name(commune, office)}" + (f": {note}" if note else "")
-        else:
-            if not body.strip():
-                raise TicketError("body: tên cơ quan nhận / the receiving body's name")
-            ticket.transferred_to, to = body.strip()[:200], "transferred"
-            ticket.acked_at = ticket.acked_at or now
-            tell = "transferred"
-    elif action in ("return", "reject"):
-        ticket.acked_at = ticket.acked_at or now
-        tell = action
-    elif action == "duplicate":
-        if (
-            duplicate_of is None
-            or duplicate_of.id == ticket.id
-            or duplicate_of.commune_id != ticket.commune_id
-        ):
-            raise TicketError("of: mã một phản ánh khác của xã / another ticket of this commune")
-        if duplicate_of.status not in OPEN:
-            raise TicketError(
-                "of: phản ánh gốc phải đang được xử lý; nếu đã có trả lời, hãy trả "
-                "lời phản ánh này / the original must still be open",
-                409,
-            )
-        ticket.duplicate_of = duplicate_of.id
-        note = f"trùng {duplicate_of.code}" + (f": {note}" if note else "")
-        tell = "duplicate"
-    elif action == "answer":
-        ticket.answer = note.strip()
-        ticket.answered_at = now
-        ticket.acked_at = ticket.acked_at or now
-        tell = "answered"
-    elif action == "close":
-        ticket.closed_at = now
-        tell = "closed"
-    elif action == "publish":
-        if CATEGORIES[ticket.category].sensitive:
-            raise TicketError(
-                "phản ánh thuộc loại nhạy cảm không được công khai / a ticket of "
-                "a sensitive category is never public",
-                409,
-            )
-        text = (public_text or ticket.answer or "").strip()
-        if not text:
-            raise TicketError("text: nội dung công khai / the text to publish")
-        ticket.public_answer = anonymise(text, ticket)
-        ticket.published_at = now
-    elif action == "rate":
-        ticket.rating = rating
-        ticket.closed_at = now
-        to = "closed"
-    elif action == "reopen":
-        cal = calendar(commune, settings)
-        ticket.reopened += 1
-        ticket.answered_at = ticket.closed_at = ticket.rating = None
-        ticket.due_at = cal.deadlines(ticket.category, now, ticket.emergency)[1]
-        ticket.warn_at = cal.warn_at(ticket.category, now, ticket.due_at, ticket.emergency)
-        ticket.overdue_at = None
-        ticket.next_progress_at = (
-            None if ticket.emergency else cal.morning_after(now, settings.progress_every_days)
-        )
-        to = "in_progress"
-        tell = "reopened"
-    elif action not in ("note", "progress", "overdue", "warn"):
+        rule = workflow.check(ticket, action, staff, note)
+    elif (found := workflow.ACTIONS.get(action)) is not None:
+        rule = found
+    else:
         raise TicketError(f"không có thao tác này / unknown action {action}", 404)
-    if to is not None:
-        ticket.status = to
-    if ticket.status not in OPEN:
-        ticket.next_progress_at = None
-        ticket.warn_at = None
-    event = TicketEvent(
-        commune_id=ticket.commune_id,
-        ticket_id=ticket.id,
+    c = workflow.Change(
+        ticket,
+        commune,
+        settings,
+        utcnow(),
+        staff=staff,
+        note=note,
+        assignee=assignee,
+        office=office,
+        body=body,
+        duplicate_of=duplicate_of,
+        rating=rating,
+        public_text=public_text,
+    )
+    workflow.apply(rule, c)
+    event = audit.ticket(
+        s,
+        ticket,
+        action,
         actor=actor,
         staff_id=staff.id if staff else None,
-        action=action,
-        from_status=before,
-        to_status=ticket.status,
-        note=(note or "").strip()[:4000] or None,
-        at=now,
+        note=(c.note or "").strip()[:4000] or None,
+        from_status=c.before,
+        at=c.now,
     )
-    s.add(event)
     await s.flush()
-    if tell and ticket.resident_id:
-        await notify_resident(s, ticket, commune, event, tell)
-    if action == "answer":
-        for dup in (
-            await s.execute(
-                select(Ticket).where(Ticket.duplicate_of == ticket.id, Ticket.status == "duplicate")
-            )
-        ).scalars():
-            dup_event = TicketEvent(
-                commune_id=dup.commune_id,
-                ticket_id=dup.id,
-                actor="system",
-                action="answer",
-                from_status="duplicate",
-                to_status="duplicate",
-                note=f"theo {ticket.code}",
-                at=now,
-            )
-            s.add(dup_event)
-            await s.flush()
-            # the original's reporter may be named in the answer: others get it anonymised
-            dup.answer, dup.answered_at = anonymise(ticket.answer, ticket), now
-            if dup.resident_id:
-                await notify_resident(s, dup, commune, dup_event, "answered")
-    ticket.updated_at = now
+    if c.tell and ticket.resident_id:
+        await notify_resident(s, ticket, commune, event, c.tell)
+    if rule.answers_duplicates:
+        await _answer_duplicates(s, ticket, commune, c.now)
+    ticket.updated_at = c.now
     return event
 
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?84|\(?0)(?:[\s.)-]{0,2}\d){8,10}(?!\d)")  # (0214) 3880 123
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-#: CMND (9 digits) and CCCD (12 digits), written whole or in groups (001 234 567 890,
-#: 001-234-567-890); dots
-#: are left alone, since 100.000.000 is an amount of money
-_ID_CARD = re.compile(
-    r"(?<![\d.,])(?:\d{12}|\d{9}|\d{3}(?:[ -]\d{3}){3}|\d{4}(?:[ -]\d{4}){2}|"
-    r"\d{3}(?:[ -]\d{3}){2})(?![\d.,]?\d)"
-)
-
-
-def anonymise(text: str, ticket: Ticket | None = None) -> str:
-    """Text for the public — the one masking function, used wherever a ticket's words are
-    shown outside the commune: phone numbers, e-mail addresses, ID-card numbers (CMND 9 digits,
-    CCCD 12) and the reporter's name taken out."""
-    text = _EMAIL.sub("***", text)
-    text = _ID_CARD.sub("***", text)  # before phones: a CCCD starts with 0 too
-    text = _PHONE.sub("***", text)
-    if ticket is not None and ticket.reporter_name:
-        text = re.sub(rf"(?<!\w){re.escape(ticket.reporter_name)}(?!\w)", "***", text, flags=re.I)
-    return text
+async def _answer_duplicates(
+    s: AsyncSession, ticket: Ticket, commune: Commune, now: datetime
+) -> None:
+    """The answer reaches the reporters of the tickets marked as duplicates of this one."""
+    for dup in (
+        await s.execute(
+            select(Ticket).where(Ticket.duplicate_of == ticket.id, Ticket.status == "duplicate")
+        )
+    ).scalars():
+        dup_event = audit.ticket(
+            s, dup, "answer", actor="system", note=f"theo {ticket.code}", at=now
+        )
+        await s.flush()
+        # the original's reporter may be named in the answer: others get it anonymised
+        dup.answer, dup.answered_at = anonymise(ticket.answer, ticket), now
+        if dup.resident_id:
+            await notify_resident(s, dup, commune, dup_event, "answered")
 
 
 def status_line(ticket: Ticket) -> str:
@@ -775,19 +599,7 @@ async def add_propagandist_note(
     ).scalar_one_or_none()
     if ticket is None or not access.may_read(staff, ticket, commune):
         return None
-    commune_id = staff.commune_id
-    s.add(
-        TicketEvent(
-            commune_id=commune_id,
-            ticket_id=ticket.id,
-            actor="staff",
-            staff_id=staff.id,
-            action="note",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=text.strip()[:4000],
-        )
-    )
+    audit.ticket(s, ticket, "note", actor="staff", staff_id=staff.id, note=text.strip()[:4000])
     ticket.updated_at = utcnow()
     return ticket
 
@@ -816,17 +628,7 @@ async def add_resident_note(
     if media:
         ticket.media = [*(ticket.media or []), *media][:10]
     what = text or "(ảnh/vị trí)"
-    event = TicketEvent(
-        commune_id=ticket.commune_id,
-        ticket_id=ticket.id,
-        actor="resident",
-        action="note",
-        from_status=ticket.status,
-        to_status=ticket.status,
-        note=what[:4000],
-        at=now,
-    )
-    s.add(event)
+    event = audit.ticket(s, ticket, "note", actor="resident", note=what[:4000], at=now)
     await s.flush()
     ticket.updated_at = now
     _ = gettext_for("vi")

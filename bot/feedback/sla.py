@@ -49,9 +49,6 @@ class WorkingCalendar:
             and day not in self._extra_off
         )
 
-    def holiday_name(self, day: date) -> str | None:
-        return holidays_pkg.country_holidays("VN", years=day.year).get(day)
-
     def periods(self, day: date) -> list[tuple[time, time]]:
         """The office's open periods on a working day (a decreed working Saturday keeps
         Monday's hours); none on a day off."""
@@ -212,3 +209,14 @@ def _emergency(category: str, emergency: bool | None) -> bool:
     from bot.feedback.categories import CATEGORIES
 
     return CATEGORIES[category].emergency
+
+
+_CALENDARS: dict[str, tuple[Commune, FeedbackSettings, WorkingCalendar]] = {}
+
+
+def calendar(commune: Commune, settings: FeedbackSettings) -> WorkingCalendar:
+    """The commune's calendar, built once per configuration."""
+    cached = _CALENDARS.get(commune.code)
+    if cached is None or cached[0] is not commune or cached[1] is not settings:
+        cached = _CALENDARS[commune.code] = (commune, settings, WorkingCalendar(commune, settings))
+    return cached[2]

@@ -120,7 +120,6 @@ class RasaStats:
     parses: int = 0
     fallbacks: int = 0
     last_error: str | None = None
-    last_error_at: float | None = None
     by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -185,7 +184,7 @@ class RasaBackend:
         self.stats.fallbacks += 1
         if reason is not None:  # a fresh failure, not a message during the back-off
             self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + 1
-            self.stats.last_error, self.stats.last_error_at = reason, time.time()
+            self.stats.last_error = reason
             self._skip_until = time.monotonic() + self.retry_after_s
             log.warning(
                 "Rasa at %s did not answer (%s): the embedded engine answers for the "

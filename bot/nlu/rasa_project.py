@@ -189,7 +189,7 @@ class Project:
 
 def export(data: NluData, profile: str = "full") -> Project:
     """Write the project under ``$BOT_RASA_HOME/projects/<fingerprint>``."""
-    from bot.conversation.answers import TITLES
+    from bot.nlu.intents import TITLES
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")

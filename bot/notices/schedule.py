@@ -29,9 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot import audit
 from bot.coord import Coordinator
 from bot.loops import worker_id
-from bot.store.models import Notice, NoticeAudit
+from bot.store.models import Notice
 from bot.timeutil import VN_TZ, utcnow
 
 log = logging.getLogger(__name__)
@@ -211,16 +212,14 @@ class NoticeScheduler:
             )
             s.add(child)
             await s.flush()
-            s.add(
-                NoticeAudit(
-                    commune_id=child.commune_id,
-                    notice_id=child.id,
-                    staff_id=None,
-                    action="recur",
-                    from_status=None,
-                    to_status="scheduled",
-                    note=f"lần gửi định kỳ của #{parent.id}",
-                )
+            audit.notice(
+                s,
+                child,
+                "recur",
+                "scheduled",
+                None,
+                f"lần gửi định kỳ của #{parent.id}",
+                created=True,
             )
         log.info("recurring notice %s: occurrence %s scheduled", notice_id, child.id)
         await self.wake()

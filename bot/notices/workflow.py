@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.i18n import N_
-from bot.store.models import Notice, NoticeAudit
+from bot.store.models import Notice
 
 #: Nghị định 49/2024/NĐ-CP Điều 6 (domain-vn.md §1.2)
 CATEGORIES = {
@@ -148,18 +149,8 @@ def record(
     staff_id: int | None,
     note: str | None = None,
 ) -> None:
-    """Change the state and write the audit row, in the caller's transaction."""
-    s.add(
-        NoticeAudit(
-            commune_id=notice.commune_id,
-            notice_id=notice.id,
-            staff_id=staff_id,
-            action=action,
-            from_status=notice.status,
-            to_status=to_state,
-            note=note,
-        )
-    )
+    """Change the state and write the audit row (bot/audit.py), in the caller's transaction."""
+    audit.notice(s, notice, action, to_state, staff_id, note)
     notice.status = to_state
 
 

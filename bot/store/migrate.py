@@ -20,7 +20,7 @@ def alembic_config() -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     cfg = alembic_config()
 
-    def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    def _run(connection) -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 
@@ -31,7 +31,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    def _get(connection) -> str | None:  # type: ignore[no-untyped-def]
+    def _get(connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
     async with engine.connect() as conn:

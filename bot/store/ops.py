@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,7 +16,12 @@ from bot.text import search_key
 from bot.timeutil import utcnow
 
 
-def insert_for(session: AsyncSession, model: Any):  # type: ignore[no-untyped-def]
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (``execute`` is typed as returning a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+def insert_for(session: AsyncSession, model: Any):
     """INSERT for the session's dialect (PostgreSQL or SQLite), so callers can add
     ``on_conflict_do_nothing``."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"

@@ -72,7 +72,7 @@ class ZaloApi:
             oa_id, path, lambda token: self._once(oa_id, token, method, path, body, query, lane)
         )
 
-    async def _with_token(self, oa_id: str, path: str, attempt):  # type: ignore[no-untyped-def]
+    async def _with_token(self, oa_id: str, path: str, attempt):
         token = await self.tokens.access_token(oa_id)
         try:
             return await attempt(token)

@@ -150,7 +150,8 @@ def parse_event(body: Any) -> ZaloEvent:
     oa_candidates = tuple(dict.fromkeys(c for c in order if c))
     if not oa_candidates:
         raise EventError("no OA id in event (recipient.id / oa_id)")
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    raw_message = body.get("message")
+    message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
     msg_ids = (
         tuple(str(x) for x in message.get("msg_ids") or ())
         if isinstance(message.get("msg_ids"), list)

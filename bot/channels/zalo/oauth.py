@@ -47,6 +47,7 @@ from bot.crypto import SecretBox
 from bot.loops import OUTBOUND_TOPIC, TOKENS_TOPIC, Worker
 from bot.store.db import advisory_lock
 from bot.store.models import Commune, NoticeBroadcast, OAuthState, OutboundMessage, ZaloToken
+from bot.store.ops import rowcount
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ async def release_held(s: AsyncSession, oa_id: str) -> int:
         )
         .values(next_attempt_at=now)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 async def mark_broken(s: AsyncSession, oa_id: str, reason: str) -> bool:
@@ -114,7 +115,7 @@ async def mark_broken(s: AsyncSession, oa_id: str, reason: str) -> bool:
     result = await s.execute(
         update(ZaloToken).where(ZaloToken.oa_id == oa_id).values(broken_reason=reason[:1000])
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 class TokenManager:
@@ -455,7 +456,8 @@ class TokenManager:
         if not isinstance(body, dict):
             raise TransportError("OAuth answer was not a JSON object")
         # accept both the current top-level shape and the older {"data": {...}} one
-        data = body.get("data") if isinstance(body.get("data"), dict) else body
+        nested = body.get("data")
+        data: dict[str, Any] = nested if isinstance(nested, dict) else body
         if "access_token" not in data or "refresh_token" not in data:
             try:
                 code = int(body.get("error") or -1)

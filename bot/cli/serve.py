@@ -1,0 +1,93 @@
+"""`bot serve` (the web server and, unless --web-only, the worker loops) and `bot worker`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot.cli.common import settings_of, setup_logging
+from bot.config import Settings
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (Linux, macOS: libuv's loop measured faster in
+    docs/benchmarks.md), the standard loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    settings = settings_of(args)
+    setup_logging(settings.service.log_level)
+    if args.web_only and not _split_ok(settings):
+        return 2
+    host = args.host or settings.service.host
+    port = args.port if args.port is not None else settings.service.port
+    # the address links are built from (feeds, OAuth callback) follows --host/--port
+    settings = settings.model_copy(
+        update={"service": settings.service.model_copy(update={"host": host, "port": port})}
+    )
+    print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
+    web.run_app(
+        create_app(settings, background=not args.web_only),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,
+        loop=new_event_loop(),
+    )
+    return 0
+
+
+def _split_ok(settings: Settings) -> bool:
+    """Web and worker processes meet only through the store and Redis (wake-ups, web chat
+    replies): both are required when the work is split."""
+    if settings.redis_url and not settings.database_url.startswith("sqlite"):
+        return True
+    print(
+        "`serve --web-only` and `worker` need PostgreSQL (BOT_DATABASE_URL) and Redis "
+        "(BOT_REDIS_URL); run plain `bot serve` otherwise",
+        file=sys.stderr,
+    )
+    return False
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The processor, sender and token refresher without the web server: run beside
+    `bot serve --web-only` (PostgreSQL + Redis) so webhooks and processing get a core each."""
+    import signal
+
+    from bot.app import build_services
+
+    settings = settings_of(args)
+    setup_logging(settings.service.log_level)
+    if not _split_ok(settings):
+        return 2
+
+    async def run() -> None:
+        services = await build_services(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("worker running (Ctrl+C to stop)", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await services.close()
+
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+    return 0
