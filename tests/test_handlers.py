@@ -11,9 +11,7 @@ from sqlalchemy import select
 from bot.handlers import Context, Handler
 from bot.staff import add_staff
 from bot.store.models import Message, OutboundMessage, Ticket
-from tests.conftest import commune_code, oa_id
-from tests.test_feedback import Commune
-from tests.test_webchat import Visitor, text
+from tests.helpers import Commune, Visitor, commune_code, oa_id, text
 
 CODE, OA = commune_code(1), oa_id(1)
 

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from bot.app import build_services
 from bot.inbound import InboundProcessor
 from bot.store.models import Conversation, InboundEvent, Message, Resident
-from tests.conftest import commune_code, make_settings
+from tests.helpers import commune_code, make_settings
 
 
 async def _events(services, rows: list[tuple[str, str]], event_name: str = "webchat_text") -> None:  # type: ignore[no-untyped-def]
