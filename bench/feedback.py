@@ -35,10 +35,10 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.webhook import pct  # noqa: E402
-from bot.channels.zalo.simulator.driver import ZaloSimulator  # noqa: E402
 from bot.store.models import Resident, Ticket  # noqa: E402
 from bot.timeutil import utcnow  # noqa: E402
-from tests.conftest import APP_ID, APP_SECRET, admin, make_settings, oa_id, start_service  # noqa: E402
+from tests.helpers import APP_ID, APP_SECRET, admin, make_settings, oa_id, start_service  # noqa: E402
+from zalosim.driver import ZaloSimulator  # noqa: E402
 
 CODE = re.compile(r"PA-\d{4}-\d{6}")
 

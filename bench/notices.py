@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.webhook import APP_ID, APP_SECRET, oa, pct  # noqa: E402
-from bot.channels.zalo.simulator.driver import ZaloSimulator  # noqa: E402
-from tests.conftest import admin, free_port, wait_healthy  # noqa: E402
+from tests.helpers import admin, free_port, wait_healthy  # noqa: E402
+from zalosim.driver import ZaloSimulator  # noqa: E402
 
 HEADLINE = "Lịch tiêm chủng tháng 12"
 SEED = """

@@ -29,8 +29,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.zalo.simulator.driver import ZaloSimulator  # noqa: E402
-from tests.conftest import free_port, wait_healthy  # noqa: E402
+from tests.helpers import free_port, wait_healthy  # noqa: E402
+from zalosim.driver import ZaloSimulator  # noqa: E402
 
 APP_ID, APP_SECRET = "3608465249409039670", "bench-app-secret"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.channels.zalo.simulator.driver import ZaloSimulator  # noqa: E402
-from tests.conftest import APP_ID, APP_SECRET, make_settings, oa_id, start_service  # noqa: E402
+from tests.helpers import APP_ID, APP_SECRET, make_settings, oa_id, start_service  # noqa: E402
+from zalosim.driver import ZaloSimulator  # noqa: E402
 
 
 async def main() -> None:

@@ -93,7 +93,7 @@ async def main() -> None:
         [
             sys.executable,
             "-m",
-            "bot.channels.zalo.simulator",
+            "zalosim",
             "--port",
             str(args.port),
             "--rate-limit",

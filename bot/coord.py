@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,9 @@ class Subscription:
 class Coordinator:
     """In-process implementation; :class:`RedisCoordinator` overrides the shared parts."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        #: epoch seconds; the rate windows are buckets of it (tests pass a manual clock)
+        self.clock = clock
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         #: key → (bucket, count, when the bucket ends); oldest-touched first (see _evict)
@@ -113,7 +115,7 @@ class Coordinator:
     async def window_count(self, key: str, window_s: float) -> int:
         """Count one more event in the current fixed window of ``window_s`` seconds (aligned
         to the wall clock, like Redis's buckets and Zalo's minute)."""
-        now = time.time()
+        now = self.clock()
         bucket = int(now // window_s)
         start, count, _ = self._windows.pop(key, (bucket, 0, 0.0))
         count = count + 1 if start == bucket else 1
@@ -123,7 +125,7 @@ class Coordinator:
 
     async def window_release(self, key: str, window_s: float) -> None:
         """Give back one event counted in the current window (a call that was not made)."""
-        bucket = int(time.time() // window_s)
+        bucket = int(self.clock() // window_s)
         start, count, ends = self._windows.get(key, (bucket, 0, 0.0))
         if start == bucket and count > 0:
             self._windows[key] = (bucket, count - 1, ends)
@@ -166,8 +168,8 @@ class RedisCoordinator(Coordinator):
     RETRY_S = (1.0, 30.0)  # first wait before trying Redis again, longest wait
     DOWN = "in-process (redis unreachable, retrying)"
 
-    def __init__(self, url: str) -> None:
-        super().__init__()
+    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
         import redis.asyncio as redis
         from redis.backoff import ExponentialWithJitterBackoff
         from redis.retry import Retry
@@ -306,7 +308,7 @@ class RedisCoordinator(Coordinator):
     async def window_count(self, key: str, window_s: float) -> int:
         if not self._up:
             return await super().window_count(key, window_s)
-        bucket = int(time.time() // window_s)
+        bucket = int(self.clock() // window_s)
         rkey = f"{PREFIX}win:{key}:{bucket}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -321,7 +323,7 @@ class RedisCoordinator(Coordinator):
     async def window_release(self, key: str, window_s: float) -> None:
         if not self._up:
             return await super().window_release(key, window_s)
-        bucket = int(time.time() // window_s)
+        bucket = int(self.clock() // window_s)
         rkey = f"{PREFIX}win:{key}:{bucket}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -382,5 +384,7 @@ return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
 """
 
 
-def create_coordinator(redis_url: str | None) -> Coordinator:
-    return RedisCoordinator(redis_url) if redis_url else Coordinator()
+def create_coordinator(
+    redis_url: str | None, clock: Callable[[], float] = time.time
+) -> Coordinator:
+    return RedisCoordinator(redis_url, clock) if redis_url else Coordinator(clock)

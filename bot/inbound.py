@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, insert, or_, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import chat_staff, echoes, privacy
-from bot.broadcasts import relay
+from bot import echoes, handlers, privacy
 from bot.config import FeedbackSettings
 from bot.conversation import engine, erasure
-from bot.conversation import village as village_chat
 from bot.conversation.engine import NoticeSummary
+from bot.conversation.types import Erase, Rate, Reopen, SetLanguage, SetVillage, Topic
 from bot.coord import Coordinator
 from bot.envelope import Inbound, Reply, Text
-from bot.feedback import handoff, intake
-from bot.feedback import service as tickets
+from bot.feedback import intake
+from bot.handlers import Context, Outcome
 from bot.i18n import gettext_for, use_language
 from bot.loops import EVENTS_TOPIC, LEASE, OUTBOUND_TOPIC, Worker, worker_id
 from bot.nlu import language
@@ -53,6 +52,17 @@ CURRENT_NOTICES = timedelta(days=30)  # "thông báo mới": sent in the last 30
 MAX_ATTEMPTS = 5
 #: event kinds that concern our messages or nobody, not a resident (no resident row is made)
 NO_RESIDENT = {"echo", "other", "received", "seen", "revoked"}
+#: events that need no order among a resident's (delivery receipts, echoes of the OA's sends)
+UNORDERED_EVENTS = ("user_received_message", "user_seen_message")
+UNORDERED_PREFIX = "oa_send_"
+ORDER_EXEMPT = InboundEvent.event_name.in_(UNORDERED_EVENTS) | InboundEvent.event_name.startswith(
+    UNORDERED_PREFIX
+)
+HOLD_BACK_S = 0.2  # an event held back for an older one of its resident is looked at again
+
+
+def unordered(event_name: str) -> bool:
+    return event_name in UNORDERED_EVENTS or event_name.startswith(UNORDERED_PREFIX)
 
 
 class _Rows:
@@ -161,6 +171,8 @@ class InboundProcessor(Worker):
         self.channels = channels
         self.batch = batch
         self.worker = worker_id()
+        self.chain = handlers.chain(self.feedback.handoff_after_misses)
+        self._held_back = False  # the last claim held an event back (see ``claim``)
         # per-batch caches filled by _preload
         self._residents: dict[tuple[int, str, str], Resident] = {}
         self._conversations: dict[int, Conversation] = {}
@@ -170,26 +182,85 @@ class InboundProcessor(Worker):
 
     # -- claiming ------------------------------------------------------------------------
     async def claim(self) -> list[int]:
+        """Claim up to ``batch`` events in id order — except an event whose resident (same
+        commune, channel, sender) has an older event still ``received`` or ``processing`` that
+        this claim does not take (another worker holds it, or it is locked by a claim under
+        way): it is held back, without counting an attempt, until that one is done, so one
+        resident's messages are handled in order even with several workers. Delivery receipts
+        and echoes are exempt (they neither wait nor hold anyone up)."""
         now = utcnow()
+        self._held_back = False
+        claimable = or_(
+            InboundEvent.status == "received",
+            (InboundEvent.status == "processing") & (InboundEvent.claimed_at < now - LEASE),
+        )
         async with self.sm() as s, s.begin():
-            ids = (
-                select(InboundEvent.id)
-                .where(
-                    or_(
-                        InboundEvent.status == "received",
-                        (InboundEvent.status == "processing")
-                        & (InboundEvent.claimed_at < now - LEASE),
+            candidates = (
+                await s.execute(
+                    select(
+                        InboundEvent.id,
+                        InboundEvent.commune_id,
+                        InboundEvent.channel,
+                        InboundEvent.external_user_id,
+                        InboundEvent.event_name,
+                    )
+                    .where(claimable)
+                    .order_by(InboundEvent.id)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not candidates:
+                return []
+            taken = {c.id for c in candidates}
+            keys = {
+                (c.commune_id, c.channel, c.external_user_id)
+                for c in candidates
+                if c.external_user_id and not unordered(c.event_name)
+            }
+            first_elsewhere: dict[tuple[int, str, str], int] = {}
+            if keys:
+                older = await s.execute(
+                    select(
+                        InboundEvent.commune_id,
+                        InboundEvent.channel,
+                        InboundEvent.external_user_id,
+                        func.min(InboundEvent.id),
+                    )
+                    .where(
+                        tuple_(
+                            InboundEvent.commune_id,
+                            InboundEvent.channel,
+                            InboundEvent.external_user_id,
+                        ).in_(list(keys)),
+                        InboundEvent.status.in_(["received", "processing"]),
+                        InboundEvent.id.not_in(taken),
+                        InboundEvent.id < max(taken),
+                        ~ORDER_EXEMPT,
+                    )
+                    .group_by(
+                        InboundEvent.commune_id,
+                        InboundEvent.channel,
+                        InboundEvent.external_user_id,
                     )
                 )
-                .order_by(InboundEvent.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            )
+                first_elsewhere = {(c, ch, u): first for c, ch, u, first in older.all()}
+            ids = [
+                c.id
+                for c in candidates
+                if unordered(c.event_name)
+                or not c.external_user_id
+                or c.id
+                < first_elsewhere.get((c.commune_id, c.channel, c.external_user_id), c.id + 1)
+            ]
+            self._held_back = len(ids) < len(candidates)
+            if not ids:
+                return []
             claimed = (
                 (
                     await s.execute(
                         update(InboundEvent)
-                        .where(InboundEvent.id.in_(ids.scalar_subquery()))
+                        .where(InboundEvent.id.in_(ids))
                         .values(
                             status="processing",
                             claimed_at=now,
@@ -203,6 +274,10 @@ class InboundProcessor(Worker):
                 .all()
             )
         return sorted(claimed)
+
+    def wait_s(self, poll_s: float) -> float:
+        """A resident's event held back for an older one another worker has: look again soon."""
+        return min(poll_s, HOLD_BACK_S) if self._held_back else poll_s
 
     async def run_once(self) -> int:
         ids = await self.claim()
@@ -454,8 +529,10 @@ class InboundProcessor(Worker):
         inbound: Inbound,
         rows: _Rows,
         understood: Understanding | None = None,
-        notices: list[tuple[NoticeSummary, tuple[int, ...]]] = (),
+        notices: Sequence[tuple[NoticeSummary, tuple[int, ...]]] = (),
     ) -> None:
+        """One event: what concerns our own messages or nobody here; a resident's event goes
+        through the handlers' chain (bot/handlers/) and its outcome is written (``_write``)."""
         kind = inbound.kind
         if kind in {"received", "seen"}:
             await self._delivery_state(s, tenant, event.channel, inbound, kind)
@@ -506,320 +583,106 @@ class InboundProcessor(Worker):
         resident.window_error = None
         if resident.erased_at is not None:
             resident.erased_at = None
-        replies: list[Reply] = []
-        conv = self._conversations[resident.id]
         if kind == "message":  # the reply's language, and the resident's from now on
             resident.language = language.choose(inbound.language or resident.language, inbound.text)
-        if kind == "follow":
-            resident.is_follower = True
-            resident.followed_at = now
-            ask = village_chat.should_ask(tenant.config, resident)
-            replies = engine.welcome(tenant.config, resident.language, ask_village=ask)
-            if ask:
-                resident.village_asked_at = now
-                conv.state = village_chat.pending(conv.state, replies[-1])
-        elif kind == "chatnow":
-            replies = engine.welcome(tenant.config, resident.language)
-        elif kind == "submit_info":
-            info = inbound.info or {}
-            resident.display_name = info.get("name") or resident.display_name
-            resident.phone = info.get("phone") or resident.phone
-            resident.address = info.get("address") or resident.address
-            resident.consent_at = now
-            resident.consent_source = "user_submit_info"
-            if resident.phone:  # reports filed with consent but no phone yet get it now
-                await s.execute(
-                    update(Ticket)
-                    .where(
-                        Ticket.resident_id == resident.id,
-                        Ticket.consent_at.is_not(None),
-                        Ticket.reporter_phone.is_(None),
-                    )
-                    .values(reporter_phone=resident.phone, reporter_name=resident.display_name)
-                )
-            _ = gettext_for(resident.language)
-            replies = [
-                Text(
-                    _(
-                        "Cảm ơn anh/chị đã gửi thông tin. Xã chỉ dùng thông tin này để "
-                        "liên hệ, trả lời anh/chị; anh/chị có thể yêu cầu xóa bất cứ lúc "
-                        "nào."
-                    )
-                )
-            ]
+        ctx = Context(
+            s,
+            tenant.id,
+            tenant.config,
+            self.feedback,
+            event,
+            inbound,
+            resident,
+            self._conversations[resident.id],
+            now,
+            understood,
+            [n for n, villages in notices if not villages or resident.village_id in villages],
+            self._rating_asked(resident.id, previous_contact),
+            self._village_names.get(resident.village_id or 0),
+        )
+        outcome = await handlers.run(self.chain, ctx)
+        if outcome is not None:
+            await self._write(ctx, outcome, rows, notices)
+
+    async def _write(
+        self,
+        ctx: Context,
+        outcome: Outcome,
+        rows: _Rows,
+        notices: Sequence[tuple[NoticeSummary, tuple[int, ...]]],
+    ) -> None:
+        """A handler's outcome, written in the event's transaction: the conversation state,
+        the effects (an erasure first; feedback through its one door, ``intake.apply``), the
+        message and replies logged (``bot nlu misses`` reads them, per commune), the replies
+        queued."""
+        s, resident, conv, event = ctx.s, ctx.resident, ctx.conversation, ctx.event
+        if outcome.state is not None:
+            conv.state = dict(outcome.state)
+        replies = list(outcome.replies)
+        erased = any(isinstance(e, Erase) for e in outcome.effects)
+        if erased:  # "xóa thông tin của tôi", confirmed: said in their language, before it goes
             with use_language(resident.language):
-                suggested = village_chat.suggestion(
-                    tenant.config,
-                    info.get("address"),
-                    self._village_names.get(resident.village_id or 0),
+                done = erasure.done()
+            await privacy.erase_resident(s, resident, scope="all", source="chat")
+            rows.forget(resident, conv.id, event.id)  # with what this batch has not written yet
+            replies = [done]
+        for effect in outcome.effects:
+            if isinstance(effect, Erase):
+                continue
+            if isinstance(effect, Topic):
+                await set_topic_preference(s, resident, effect.topic, effect.subscribed)
+            elif isinstance(effect, SetLanguage):
+                resident.language = effect.language
+            elif isinstance(effect, SetVillage):
+                replies += await self._set_village(
+                    s, ctx.commune_id, resident, effect.village, notices, ctx.now
                 )
-            if suggested is not None:  # the address names a village: ask, never assume
-                replies.append(suggested[0])
-                conv.state = village_chat.pending(
-                    conv.state, suggested[0], village_suggested=suggested[1]
-                )
-        elif kind == "message":
-            if conv.mode == "handoff" or echoes.paused(conv, now):
-                # staff have the conversation, but erasing is still asked of the bot
-                turn, conv.state = engine.erasure_while_with_staff(
-                    conv.state,
-                    inbound.text,
-                    language=resident.language,
-                    understood=understood,
-                    now=now,
-                )
-                if turn is not None:
-                    erased = await self._erase_if_asked(s, rows, resident, conv, event, turn)
-                    rows.message(
-                        tenant.id,
-                        conv.id,
-                        "in",
-                        inbound_event_id=event.id,
-                        text=None if erased else inbound.text,
-                        intent=turn.parse.intent,
-                        confidence=turn.parse.confidence,
-                    )
-                    for reply in turn.replies:
-                        rows.message(
-                            tenant.id,
-                            conv.id,
-                            "out",
-                            text=engine.text_of(reply),
-                            intent=turn.parse.intent,
-                            confidence=1.0,
-                        )
-                    self._queue(rows, tenant, event, inbound, resident, turn.replies)
-                    return
-            if echoes.paused(conv, now) and conv.mode != "handoff":
-                # staff are writing to them in Zalo's OA Manager: logged for staff, not answered
-                # (an emergency is still filed at once, as during a handoff)
-                urgent = await intake.during_handoff(
-                    s, tenant.id, tenant.config, self.feedback, resident, conv, inbound.text, now
-                )
-                rows.message(
-                    tenant.id,
-                    conv.id,
-                    "in",
-                    inbound_event_id=event.id,
-                    text=inbound.text,
-                    attachments=inbound.attachments or None,
-                    intent="report_emergency" if urgent else "staff_paused",
-                )
-                if urgent:
-                    rows.queued_elsewhere = True
-                    for reply in urgent:
-                        rows.message(
-                            tenant.id,
-                            conv.id,
-                            "out",
-                            text=engine.text_of(reply),
-                            intent="report_filed",
-                            confidence=1.0,
-                        )
-                    self._queue(rows, tenant, event, inbound, resident, urgent)
-                return
-            if conv.mode == "handoff":  # staff are answering; the bot answers only if sure
-                urgent = await intake.during_handoff(
-                    s, tenant.id, tenant.config, self.feedback, resident, conv, inbound.text, now
-                )
-                rows.message(
-                    tenant.id,
-                    conv.id,
-                    "in",
-                    inbound_event_id=event.id,
-                    text=inbound.text,
-                    attachments=inbound.attachments or None,
-                    intent="report_emergency" if urgent else None,
-                )
-                if urgent:  # but an emergency is filed at once
-                    rows.queued_elsewhere = True
-                    for reply in urgent:
-                        rows.message(
-                            tenant.id,
-                            conv.id,
-                            "out",
-                            text=engine.text_of(reply),
-                            intent="report_filed",
-                            confidence=1.0,
-                        )
-                    self._queue(rows, tenant, event, inbound, resident, urgent)
-                elif sure := await handoff.answer_while_waiting(
-                    s,
-                    tenant.id,
-                    tenant.config,
-                    self.feedback,
-                    resident,
-                    conv,
-                    inbound.text,
-                    understood,
-                    now,
-                ):  # and what the bot is sure of
-                    for reply in sure[1]:
-                        rows.message(
-                            tenant.id,
-                            conv.id,
-                            "out",
-                            text=engine.text_of(reply),
-                            intent=sure[0],
-                            confidence=1.0,
-                        )
-                    self._queue(rows, tenant, event, inbound, resident, sure[1])
-                return
-            note = tickets.propagandist_note(inbound.text)
-            # a propagandist's command counts only from the Zalo id they were registered with
-            propagandist = (
-                await chat_staff.sender(
-                    s, tenant.id, event.channel, inbound.user_id, ("propagandist",)
-                )
-                if note or relay.is_confirmation(inbound.text)
-                else None
-            )
-            if propagandist and relay.is_confirmation(inbound.text):  # "đã chuyển"
-                thanks = await relay.confirm(s, propagandist, resident.language)
-                if thanks is not None:
-                    rows.message(
-                        tenant.id,
-                        conv.id,
-                        "in",
-                        inbound_event_id=event.id,
-                        text=inbound.text,
-                        intent="relay_confirmed",
-                        confidence=1.0,
-                    )
-                    rows.message(
-                        tenant.id,
-                        conv.id,
-                        "out",
-                        text=thanks.text,
-                        intent="relay_confirmed",
-                        confidence=1.0,
-                    )
-                    self._queue(rows, tenant, event, inbound, resident, [thanks])
-                    return
-            if (
-                propagandist
-                and note
-                and await tickets.add_propagandist_note(s, propagandist, tenant.config, *note)
-            ):
-                _ = gettext_for(resident.language)
-                thanks = Text(
-                    _("Cảm ơn anh/chị, xã đã ghi thêm thông tin vào phản ánh {code}.").format(
-                        code=note[0]
-                    )
-                )
-                rows.message(
-                    tenant.id,
-                    conv.id,
-                    "in",
-                    inbound_event_id=event.id,
-                    text=inbound.text,
-                    intent="ticket_note",
-                    confidence=1.0,
+            else:
+                replies += await intake.apply(
+                    s, ctx.commune_id, ctx.commune, self.feedback, resident, conv, effect, ctx.now
                 )
                 rows.queued_elsewhere = True
-                rows.message(
-                    tenant.id,
-                    conv.id,
-                    "out",
-                    text=thanks.text,
-                    intent="ticket_note",
-                    confidence=1.0,
-                )
-                self._queue(rows, tenant, event, inbound, resident, [thanks])
-                return
-            result = engine.respond(
-                tenant.config,
-                inbound.text,
-                language=resident.language,
-                state=conv.state,
-                attachments=inbound.attachments,
-                channel=event.channel,
-                understood=understood,
-                notices=[
-                    n for n, villages in notices if not villages or resident.village_id in villages
-                ],
-                pending_rating=self._rating_asked(resident.id, previous_contact),
-                resident_village=self._village_names.get(resident.village_id or 0),
-                handoff_after=self.feedback.handoff_after_misses,
-            )
-            conv.state = result.state
-            erased = await self._erase_if_asked(s, rows, resident, conv, event, result)
-            for effect in result.effects:
-                if effect["kind"] == "erase":
-                    continue
-                if effect["kind"] == "topic":
-                    await set_topic_preference(s, resident, effect["topic"], effect["subscribed"])
-                elif effect["kind"] == "language":
-                    resident.language = effect["language"]
-                elif effect["kind"] == "village":
-                    result.replies += await self._set_village(
-                        s, tenant, resident, effect["village"], notices, now
-                    )
-                else:
-                    result.replies += await intake.apply(
-                        s, tenant.id, tenant.config, self.feedback, resident, conv, effect, now
-                    )
-                    rows.queued_elsewhere = True
-                    if effect["kind"] in ("rate", "reopen"):
-                        self._awaiting_rating.pop(resident.id, None)
-            result.replies += result.then  # after what the effects said (engine.TurnResult)
-            # what the resident asked, with what the bot understood: misses and low-confidence
-            # questions are found here, per commune (`bot nlu misses`)
+                if isinstance(effect, (Rate, Reopen)):
+                    self._awaiting_rating.pop(resident.id, None)
+        replies += outcome.then  # after what the effects said (engine.TurnResult.then)
+        if outcome.staff_told:
+            rows.queued_elsewhere = True
+        if outcome.logged:
             rows.message(
-                tenant.id,
+                ctx.commune_id,
                 conv.id,
                 "in",
                 inbound_event_id=event.id,
-                text=None if erased else inbound.text,
-                attachments=None if erased else inbound.attachments or None,
-                intent=result.parse.intent,
-                confidence=result.parse.confidence,
+                text=None if erased else ctx.text,
+                attachments=None
+                if erased or not outcome.with_attachments
+                else ctx.inbound.attachments or None,
+                intent=outcome.intent,
+                confidence=outcome.confidence,
             )
-            replies = result.replies
             for reply in replies:
                 rows.message(
-                    tenant.id,
+                    ctx.commune_id,
                     conv.id,
                     "out",
                     text=engine.text_of(reply),
-                    intent=result.parse.intent,
-                    confidence=result.parse.confidence,
+                    intent=outcome.out_intent,
+                    confidence=outcome.reply_confidence,
                 )
-        self._queue(rows, tenant, event, inbound, resident, replies)
-
-    @staticmethod
-    async def _erase_if_asked(
-        s: AsyncSession,
-        rows: _Rows,
-        resident: Resident,
-        conv: Conversation,
-        event: InboundEvent,
-        turn: engine.TurnResult,
-    ) -> bool:
-        """ "Xóa thông tin của tôi", confirmed (an ``erase`` effect): the resident's data goes
-        (bot/privacy.py), with what this batch has not written yet, and the turn's reply says
-        it is done. Whether it erased."""
-        if not any(e["kind"] == "erase" for e in turn.effects):
-            return False
-        with use_language(resident.language):  # said in the language they chose, before it goes
-            done = erasure.done()
-        await privacy.erase_resident(s, resident, scope="all", source="chat")
-        rows.forget(resident, conv.id, event.id)
-        turn.replies = [done]
-        return True
+        self._queue(rows, ctx.commune_id, event, ctx.inbound, resident, replies)
 
     async def _set_village(
         self,
         s: AsyncSession,
-        tenant: Tenant,
+        commune_id: int,
         resident: Resident,
         name: str | None,
-        notices: list[tuple[NoticeSummary, tuple[int, ...]]],
+        notices: Sequence[tuple[NoticeSummary, tuple[int, ...]]],
         now: datetime,
     ) -> list[Reply]:
         """Record where the resident lives (None: none of the commune's villages); the
         village's notices still current are listed, so one they missed is not lost."""
-        village = await village_by_name(s, tenant.id, name) if name else None
+        village = await village_by_name(s, commune_id, name) if name else None
         resident.village_id = village.id if village else None
         resident.village_asked_at = resident.village_asked_at or now  # answered: never asked
         if village is None:
@@ -841,7 +704,7 @@ class InboundProcessor(Worker):
     @staticmethod
     def _queue(
         rows: _Rows,
-        tenant: Tenant,
+        commune_id: int,
         event: InboundEvent,
         inbound: Inbound,
         resident: Resident,
@@ -850,7 +713,7 @@ class InboundProcessor(Worker):
         """Replies become outbound rows keyed by the event (``reply:<event id>:<n>``)."""
         rows.outbound += [
             outbound_row(
-                tenant.id,
+                commune_id,
                 resident.id,
                 event.channel,
                 inbound.user_id,

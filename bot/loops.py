@@ -46,6 +46,8 @@ class Worker:
     def __init__(self, coord: Coordinator) -> None:
         self.coord = coord
         self.stopping = asyncio.Event()
+        #: passes that found nothing to do (what tests wait on: tests/helpers.py wait_idle)
+        self.idle_passes = 0
 
     async def run_once(self) -> int:
         raise NotImplementedError
@@ -56,6 +58,8 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     n = await self.run_once()
+                    if n == 0:
+                        self.idle_passes += 1
                 except Exception:  # noqa: BLE001 - a database blip must not end the loop
                     log.exception("%s failed; retrying", type(self).__name__)
                     n = 0

@@ -10,8 +10,16 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.models import Notice
-from tests.conftest import commune_code, make_settings, start_service
-from tests.test_notices import NOTICE, Desk, quiet_around_now, resident, wait_status
+from tests.helpers import (
+    NOTICE,
+    Desk,
+    commune_code,
+    make_settings,
+    quiet_around_now,
+    resident,
+    start_service,
+    wait_status,
+)
 
 CODE = commune_code(1)
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"

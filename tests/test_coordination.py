@@ -14,9 +14,8 @@ import aiohttp
 import pytest
 import redis
 
-from bot.coord import RedisCoordinator
-from tests.conftest import free_port, make_settings, oa_id, start_service
-from tests.test_zalo_e2e import wait_until
+from bot.coord import Coordinator, RedisCoordinator, create_coordinator
+from tests.helpers import ManualClock, free_port, make_settings, oa_id, start_service, wait_until
 
 OA = oa_id(1)
 
@@ -112,3 +111,39 @@ async def test_redis_unreachable_at_start_then_back_then_gone(
         ("unreachable" in r.getMessage(), "answers again" in r.getMessage()) for r in changes
     ] == [(True, False), (False, True), (True, False), (False, True)]
     assert all(r.exc_info is None and r.levelno == logging.WARNING for r in changes)
+
+
+# -- the rate windows' clock ------------------------------------------------------------------
+async def turns_with_its_clock(coord: Coordinator, clock: ManualClock) -> None:
+    """Fixed windows are buckets of the coordinator's clock: they turn when it is advanced."""
+    assert coord.clock is clock
+    key = f"seam:{clock.now}"
+    assert [await coord.window_count(key, 60) for _ in range(3)] == [1, 2, 3]
+    clock.advance(59.9)  # the same minute
+    assert await coord.window_count(key, 60) == 4
+    await coord.window_release(key, 60)  # a call not made gives its count back
+    assert await coord.window_count(key, 60) == 4
+    clock.advance(0.1)  # the minute turns
+    assert await coord.window_count(key, 60) == 1
+    assert await coord.window_count(key, 3600) == 1  # an hour: its own window
+
+
+async def test_in_process_windows_turn_with_the_clock():
+    clock = ManualClock(1_800_000_000.0)  # the start of a minute
+    coord = create_coordinator(None, clock=clock)
+    await coord.start()
+    try:
+        await turns_with_its_clock(coord, clock)
+    finally:
+        await coord.close()
+
+
+async def test_redis_windows_turn_with_the_clock(redis_url):
+    clock = ManualClock(1_800_000_000.0)
+    coord = create_coordinator(redis_url, clock=clock)
+    await coord.start()
+    try:
+        assert isinstance(coord, RedisCoordinator) and coord.name == "redis"
+        await turns_with_its_clock(coord, clock)
+    finally:
+        await coord.close()

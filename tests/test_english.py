@@ -15,9 +15,18 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.store.models import Resident
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-from tests.test_feedback import Commune, _text, ticket_code, wait_for
-from tests.test_webchat import Visitor, text
+from tests.helpers import (
+    Commune,
+    Visitor,
+    _text,
+    commune_code,
+    make_settings,
+    oa_id,
+    start_service,
+    text,
+    ticket_code,
+    wait_for,
+)
 
 OA, CODE = oa_id(1), commune_code(1)
 #: proper names an English reply may carry as they are (the commune's facts from its

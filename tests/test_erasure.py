@@ -16,19 +16,22 @@ from sqlalchemy import JSON, String, Text, cast, func, select
 
 from bot.privacy import ERASED
 from bot.store.models import Base, Erasure, Resident, Staff, Ticket, Upload
-from tests.conftest import make_settings, start_service
-from tests.test_feedback import (
+from tests.helpers import (
     CODE,
     CODE2,
+    JPEG,
     LEADER_ZALO,
     OA,
     OFFICES,
     PROPAGANDIST_ZALO,
     Commune,
+    Visitor,
+    make_settings,
+    start_service,
+    text,
     ticket_code,
     wait_for,
 )
-from tests.test_webchat import JPEG, Visitor, text
 
 MARK, NOTE = "ZQXMARK41", "ZQXNOTE42"  # ASCII: found in JSON columns as stored by SQLite too
 NAME, PHONE = "Lo Van Zeb", "0977000333"

@@ -8,136 +8,20 @@ import asyncio
 import re
 from datetime import timedelta
 
-import aiohttp
 import pytest
 from sqlalchemy import select, update
 
-from bot.staff import add_staff
 from bot.store.models import Conversation, Resident, Ticket, TicketEvent
 from bot.timeutil import utcnow
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-
-OA, OA2 = oa_id(1), oa_id(2)
-CODE, CODE2 = commune_code(1), commune_code(2)
-OFFICES = {
-    "offices": [
-        {"code": "vanphong", "name": "Văn phòng UBND"},
-        {"code": "diachinh", "name": "Địa chính - Xây dựng"},
-        {"code": "congan", "name": "Công an xã"},
-    ],
-    "routing": [
-        {"category": "road", "villages": ["Bản Phố"], "office": "diachinh"},
-        {"category": "land", "office": "diachinh"},
-        {"category": "security", "office": "congan"},
-    ],
-}
-LEADER_ZALO, PROPAGANDIST_ZALO = "7001", "7002"
-
-
-class Commune:
-    """The staff side of a commune: keys per person and the calls they make."""
-
-    def __init__(self, running, http: aiohttp.ClientSession) -> None:
-        self.running, self.http = running, http
-
-    async def hire(
-        self,
-        role: str,
-        *,
-        village: str | None = None,
-        office: str | None = None,
-        zalo: str | None = None,
-        code: str = CODE,
-    ) -> str:
-        """A staff member; with ``zalo``, one who follows the OA and wrote to it this week (so
-        Zalo lets it message them)."""
-        async with self.running.services.sm() as s, s.begin():
-            _, key = await add_staff(
-                s, code, f"{role} {office or village or ''}", role, village, zalo, office
-            )
-        if zalo:
-            await self.says(zalo, "xin chào", oa_id(int(code[-1])))
-        return key
-
-    async def call(
-        self, key: str | None, method: str, path: str, json=None, code: str = CODE
-    ) -> tuple[int, dict]:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        url = f"{self.running.url}/api/v1/communes/{code}{path}"
-        async with self.http.request(method, url, json=json, headers=headers) as r:
-            return r.status, await r.json()
-
-    # the resident's side
-    async def says(self, user: str, text: str, oa: str = OA) -> str:
-        """Send a message; the bot's reply (all parts of it, joined)."""
-        sim = self.running.sim
-        before = len(sim.messages(oa, user))
-        await sim.user_sends_text(oa, user, text)
-        return await self.replies_after(user, before, oa)
-
-    async def replies_after(self, user: str, before: int, oa: str = OA, settle: float = 0.3) -> str:
-        sim = self.running.sim
-        await sim.wait_for_messages(before + 1, oa_id=oa, user_id=user)
-        count = -1  # a reply may have several parts: until none came for ``settle`` seconds
-        while (now := len(sim.messages(oa, user))) != count:
-            count = now
-            await asyncio.sleep(settle)
-        return "\n".join(_text(m) for m in sim.messages(oa, user)[before:])
-
-    async def report(self, user: str, text: str, *answers: str) -> str:
-        """A report through the chat; ``answers`` to the form's questions (default: skip the
-        photo, stay anonymous). Returns the ticket's code."""
-        said = await self.says(user, text)
-        for answer in answers or ("bỏ qua", "không"):
-            said = await self.says(user, answer)
-        return ticket_code(said)
-
-    async def shared_info(self, user: str, name: str, phone: str) -> None:
-        await self.running.sim.user_sends(
-            OA, user, "user_submit_info", info={"name": name, "phone": phone}
-        )
-        await self.running.sim.wait_for_messages(1, oa_id=OA, user_id=user)
-
-    async def alerts(self, zalo: str, n: int) -> list[str]:
-        """The first ``n`` messages a staff member got after the greeting to their hello."""
-        sent = await self.running.sim.wait_for_messages(n + 1, oa_id=OA, user_id=zalo)
-        return [_text(m) for m in sent[1:]]
-
-    async def quiet(self, user: str, text: str, oa: str = OA) -> None:
-        """Send a message that must get no reply."""
-        sim = self.running.sim
-        before = len(sim.messages(oa, user))
-        await sim.user_sends_text(oa, user, text)
-        await asyncio.sleep(1.0)
-        assert len(sim.messages(oa, user)) == before, _text(sim.messages(oa, user)[-1])
-
-
-def _text(message) -> str:  # type: ignore[no-untyped-def]
-    msg = message.body.get("message", {})
-    text = msg.get("text") or ""
-    buttons = (msg.get("attachment") or {}).get("payload", {}).get("buttons") or []
-    return text + "".join(f"\n[{b.get('title')}]" for b in buttons)
-
-
-def ticket_code(text: str) -> str:
-    return re.search(r"PA-\d{4}-\d{6}", text).group(0)
-
-
-@pytest.fixture
-async def commune(store_url, sim):
-    running = await start_service(make_settings(store_url, sim, commune_extra=OFFICES), sim)
-    async with aiohttp.ClientSession() as http:
-        yield Commune(running, http)
-    await running.runner.cleanup()
-
-
-async def wait_for(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout / 0.05)):
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
+from tests.helpers import (
+    CODE,
+    CODE2,
+    LEADER_ZALO,
+    OA,
+    PROPAGANDIST_ZALO,
+    ticket_code,
+    wait_for,
+)
 
 
 async def test_emergency_report_from_chat_to_rating(commune):
@@ -185,7 +69,7 @@ async def test_emergency_report_from_chat_to_rating(commune):
         {"note": "Xã đã cho máy xúc dọn đất đá, đường đã thông."},
     )
     assert got == 200 and body["status"] == "answered"
-    answer = await commune.replies_after(user, before, settle=0.5)
+    answer = await commune.replies_after(user, before)
     assert "đường đã thông" in answer and "hài lòng" in answer
 
     rated = await commune.says(user, "5")
@@ -351,7 +235,7 @@ async def test_staff_actions_reach_the_resident_and_bad_input_changes_nothing(co
         f"/tickets/{first}/answer",
         {"note": "Đã thu gom rác, nhắc các hộ đổ đúng giờ. Liên hệ 0912345678."},
     )
-    text = await commune.replies_after(user, before, settle=0.8)
+    text = await commune.replies_after(user, before)
     assert text.count("Đã thu gom rác") == 2  # the ticket and its duplicate
     got, body = await commune.call(leader, "POST", f"/tickets/{first}/publish")
     assert got == 200 and "0912345678" not in body["public_answer"] and body["published_at"]

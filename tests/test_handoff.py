@@ -17,10 +17,7 @@ from bot.feedback.intake import staff_answer_when
 from bot.feedback.sla import WorkingCalendar
 from bot.store.models import Handoff, Ticket
 from bot.timeutil import from_vn_local, to_vn, utcnow
-from tests import test_feedback
-from tests.test_feedback import OA, Commune, ticket_code
-
-commune = test_feedback.commune  # the fixture: a running service with three offices
+from tests.helpers import OA, Commune, ticket_code
 
 
 async def handed_over(commune: Commune, user: str) -> str:
@@ -134,7 +131,7 @@ async def test_after_a_reopening_the_next_message_belongs_to_the_ticket(commune,
     code = await commune.report(user, "đèn đường hỏng ở Nậm Mòn")
     before = len(sim.messages(OA, user))
     await commune.call(leader, "POST", f"/tickets/{code}/answer", {"note": "Đã thay bóng."})
-    assert "hài lòng" in await commune.replies_after(user, before, settle=0.5)
+    assert "hài lòng" in await commune.replies_after(user, before)
 
     said = await commune.says(user, reopen.format(code=code))
     assert "đã mở lại phản ánh" in said and "nhắn thêm tình hình" in said, said
@@ -159,7 +156,7 @@ async def test_a_photo_sent_after_reopening_joins_the_ticket(commune):
     code = await commune.report(user, "cống bị tắc ngập đường ở Bản Phố")
     before = len(sim.messages(OA, user))
     await commune.call(leader, "POST", f"/tickets/{code}/answer", {"note": "Đã nạo vét."})
-    await commune.replies_after(user, before, settle=0.5)
+    await commune.replies_after(user, before)
     await commune.says(user, f"/reopen {code}")
     before = len(sim.messages(OA, user))
     await sim.user_sends(OA, user, "user_send_image", url="https://example.org/cong.jpg")

@@ -10,11 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.models import Resident, Ticket, TopicPreference
-from tests import test_feedback
-from tests.conftest import make_settings, start_service
-from tests.test_feedback import OFFICES, Commune, ticket_code
-
-commune = test_feedback.commune  # the fixture: a running service with three offices
+from tests.helpers import OFFICES, Commune, make_settings, start_service, ticket_code
 
 MENUS = ("kết hôn", "cắt điện", "1. ", "Gặp cán bộ")
 

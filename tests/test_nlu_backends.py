@@ -23,7 +23,7 @@ from bot.nlu import data as nlu_data
 from bot.nlu.backends import RasaBackend, RasaUnavailable, ranking_from_rasa
 from bot.nlu.rasa_project import FAQ_INTENTS, domain_yaml, nlu_yaml, normalised_pattern
 from bot.nlu.text import normalise
-from tests.conftest import make_settings, oa_id, start_service
+from tests.helpers import make_settings, oa_id, start_service
 
 FAQ_ANSWER = {  # the shape Rasa 3.6 answers /model/parse with for a retrieval intent
     "text": "uy ban lam viec may gio",

@@ -11,8 +11,17 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.models import NoticeFile
-from tests.conftest import make_settings, start_service
-from tests.test_notices import CODE, NOTICE, OA, Desk, quiet_around_now, resident, wait_status
+from tests.helpers import (
+    CODE,
+    NOTICE,
+    OA,
+    Desk,
+    make_settings,
+    quiet_around_now,
+    resident,
+    start_service,
+    wait_status,
+)
 
 PDF = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF"
 

@@ -21,71 +21,22 @@ from bot.store.models import (
     TopicPreference,
     Village,
 )
-from bot.timeutil import to_vn, utcnow
-from tests.conftest import commune_code, make_settings, oa_id, start_service
+from bot.timeutil import utcnow
+from tests.helpers import (
+    NOTICE,
+    Desk,
+    commune_code,
+    make_settings,
+    oa_id,
+    quiet_around_now,
+    resident,
+    start_service,
+    wait_idle,
+    wait_status,
+)
 
 OA = oa_id(1)
 CODE = commune_code(1)
-
-
-def quiet_around_now(covering: bool) -> dict[str, str]:
-    """Quiet hours that contain the present moment (or are far from it)."""
-    now = to_vn(utcnow())
-    if covering:
-        start, end = now - timedelta(hours=1), now + timedelta(hours=1)
-    else:
-        start, end = now + timedelta(hours=3), now + timedelta(hours=4)
-    return {"quiet_start": start.strftime("%H:%M"), "quiet_end": end.strftime("%H:%M")}
-
-
-class Desk:
-    """The staff side: API keys for each role, and the calls they make."""
-
-    def __init__(self, running, http: aiohttp.ClientSession) -> None:
-        self.running, self.http, self.keys = running, http, {}
-
-    async def hire(self, role: str, village: str | None = None, code: str = CODE) -> str:
-        async with self.running.services.sm() as s, s.begin():
-            _, key = await add_staff(s, code, f"{role} {village or ''}", role, village)
-        self.keys[(role, code, village)] = key
-        return key
-
-    async def submit_and_approve(
-        self, leader: str, notice_id: int, submitter: str | None = None
-    ) -> None:
-        for key, action in ((submitter or leader, "submit"), (leader, "approve")):
-            status, body = await self.call(key, "POST", f"/{notice_id}/{action}")
-            assert status == 200, body
-
-    async def call(self, key: str | None, method: str, path: str, json=None, code: str = CODE):
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        url = f"{self.running.url}/api/v1/communes/{code}/notices{path}"
-        async with self.http.request(method, url, json=json, headers=headers) as r:
-            return r.status, await r.json()
-
-
-NOTICE = {
-    "category": "safety",
-    "priority": "normal",
-    "headline": "Lịch tiêm chủng tháng 12",
-    "body": "Trạm y tế xã tiêm chủng mở rộng ngày 25/12, mang sổ tiêm của trẻ.",
-}
-
-
-async def resident(running, user_id: str, *, days_since_contact: float | None = None) -> int:
-    """A follower who chatted (a reply comes back); optionally their last contact moved back."""
-    sim = running.sim
-    before = len(sim.messages(OA, user_id))
-    await sim.user_sends_text(OA, user_id, "xin chao")
-    await sim.wait_for_messages(before + 1, oa_id=OA, user_id=user_id)
-    async with running.services.sm() as s, s.begin():
-        row = (
-            await s.execute(select(Resident).where(Resident.external_id == user_id))
-        ).scalar_one()
-        row.is_follower = True
-        if days_since_contact is not None:
-            row.last_interaction_at = utcnow() - timedelta(days=days_since_contact)
-        return row.id
 
 
 @pytest.fixture
@@ -97,15 +48,6 @@ async def desk(store_url, sim):
     async with aiohttp.ClientSession() as http:
         yield Desk(running, http)
     await running.runner.cleanup()
-
-
-async def wait_status(desk: Desk, key: str, notice_id: int, status: str) -> dict:
-    for _ in range(200):
-        code, body = await desk.call(key, "GET", f"/{notice_id}")
-        if body.get("status") == status:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"notice {notice_id} stayed {body.get('status')}")
 
 
 async def test_draft_approve_deliver_by_the_route_zalo_allows(desk):
@@ -193,7 +135,7 @@ async def test_night_waits_for_morning_but_an_emergency_goes_at_once(store_url, 
             assert (await desk.call(leader, "POST", f"/{urgent['id']}/publish"))[0] == 200
             msgs = await sim.wait_for_messages(2, oa_id=OA, user_id="9201")
             assert msgs[1].body["message"]["text"].startswith("THÔNG BÁO KHẨN: Bão số 9")
-            await asyncio.sleep(0.3)
+            await wait_idle(running)
             assert len(sim.messages(OA, "9201")) == 2  # the routine one still waits
             # a routine notice cannot be published in one step
             _, other = await desk.call(leader, "POST", "", NOTICE)
@@ -398,7 +340,9 @@ async def test_propagandist_gets_a_package_confirms_and_is_reminded(store_url, s
             [relay] = body["delivery"]["relays"]
             assert relay["village"] == "Nậm Mòn" and relay["package"] == "sent"
             assert relay["confirmed_at"] and relay["reminded_at"]
+            # time must pass: past relay_reminder_after_s again, a second reminder would be due
             await asyncio.sleep(0.8)
+            await wait_idle(running)
             assert len(sim.messages(OA, "9601")) == 5  # reminded once only
     finally:
         await running.runner.cleanup()
@@ -456,6 +400,7 @@ async def test_recurring_notice_fires_and_a_missed_firing_is_caught_up_after_res
         await _move_job(running, d["id"], utcnow() - late_by)  # … and misses a firing
         running = await start_service(settings, sim)  # back up
         desk.running = running
+        # time must pass: the scheduler (not a worker loop wait_idle sees) catches up at start
         await asyncio.sleep(0.5)
         texts = [
             m.body["message"]["text"]
@@ -467,7 +412,7 @@ async def test_recurring_notice_fires_and_a_missed_firing_is_caught_up_after_res
         ]
         sent = [t for t in texts if "Nộp thuế đất hằng tháng" in t]
         assert len(sent) == (1 if caught_up else 0)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # time must pass: a second firing by the scheduler would show
         assert len(
             [m for m in sim.messages(OA, "9801") if "Nộp thuế đất" in m.body["message"]["text"]]
         ) == len(sent)  # once

@@ -19,8 +19,7 @@ from bot.feedback.categories import CATEGORIES
 from bot.staff import add_staff
 from bot.store.models import Staff, StaffKey, Ticket
 from bot.timeutil import to_vn, utcnow
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-from tests.test_feedback import Commune
+from tests.helpers import Commune, commune_code, make_settings, oa_id, start_service
 
 CODE, CODE2 = commune_code(1), commune_code(2)
 OA = oa_id(1)

@@ -24,10 +24,20 @@ from sqlalchemy import func, select
 
 from bot.staff import add_staff
 from bot.store.models import NoticeRelay, Staff, Ticket, TicketEvent
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-from tests.test_feedback import OFFICES, Commune
-from tests.test_notices import NOTICE, Desk, quiet_around_now, wait_status
-from tests.test_webchat import Visitor, text
+from tests.helpers import (
+    NOTICE,
+    OFFICES,
+    Commune,
+    Desk,
+    Visitor,
+    commune_code,
+    make_settings,
+    oa_id,
+    quiet_around_now,
+    start_service,
+    text,
+    wait_status,
+)
 
 OA, CODE = oa_id(1), commune_code(1)
 NOT_THERE = "PA-2020-999999"

@@ -17,7 +17,7 @@ from bot.crypto import load_or_create_secret
 from bot.private_files import private_dir
 from bot.store.db import create_engine
 from bot.store.migrate import upgrade
-from tests.conftest import free_port, wait_healthy
+from tests.helpers import free_port, wait_healthy
 
 COMMUNE = {
     "code": "02839",

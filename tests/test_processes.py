@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 
 from bot.store.db import create_engine, sessionmaker
 from bot.store.models import Commune, InboundEvent
-from tests.conftest import APP_ID, APP_SECRET, free_port, oa_id, wait_healthy
+from tests.helpers import APP_ID, APP_SECRET, free_port, oa_id, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,7 +159,7 @@ async def test_killed_after_ack_then_restarted_replies_once(store_url, sim, tmp_
         assert "Xã Bắc Hà làm việc" in reply.body["message"]["text"]
         again = await sim.send_duplicate(first)  # Zalo's retry of the same event
         assert again.status == 200
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # the service is another process: wait_idle cannot watch it
         assert len(sim.messages()) == 1
     finally:
         proc.terminate()

@@ -21,7 +21,7 @@ import pytest
 
 from bot.nlu import rasa_env
 from bot.nlu.rasa_project import ready
-from tests.conftest import IN_CI, free_port, make_settings, oa_id, start_service
+from tests.helpers import IN_CI, free_port, make_settings, oa_id, start_service
 
 BOT = [sys.executable, "-m", "bot.cli"]
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from bot.channels.zalo.simulator.__main__ import parse_args as simulator_args
 from bot.cli import build_parser
+from zalosim.__main__ import parse_args as simulator_args
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -18,9 +18,16 @@ from sqlalchemy import select
 from bot.staff import add_staff
 from bot.store.models import Resident, Village
 from bot.timeutil import utcnow
-from tests.conftest import make_settings, start_service
-from tests.test_feedback import OA, Commune, _text
-from tests.test_notices import NOTICE, quiet_around_now
+from tests.helpers import (
+    NOTICE,
+    OA,
+    Commune,
+    _text,
+    make_settings,
+    quiet_around_now,
+    start_service,
+    wait_idle,
+)
 
 VILLAGES = ["Na Hối Tày", "Na Hối Nùng", "Nậm Mòn", "Bản Phố", "Lùng Phình"]  # the README's
 
@@ -29,7 +36,7 @@ class Residents(Commune):
     async def texts(self, user: str, n: int) -> list[str]:
         """The first ``n`` messages sent to ``user`` (waiting for them), as text."""
         await self.running.sim.wait_for_messages(n, oa_id=OA, user_id=user)
-        await asyncio.sleep(0.3)  # nothing more should follow; the caller checks the count
+        await wait_idle(self.running)  # nothing more should follow; the caller checks the count
         return [_text(m) for m in self.running.sim.messages(OA, user)]
 
     async def village_of(self, user: str) -> tuple[str | None, bool]:

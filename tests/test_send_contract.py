@@ -23,10 +23,15 @@ from bot.envelope import (
 from bot.sending import ALL_KINDS, UNSUPPORTED_CODE, Outcome, Unsupported, fit
 from bot.store.models import Notice, NoticeFile, OutboundMessage, Resident
 from bot.store.ops import outbound_row
-from tests.conftest import make_settings, oa_id, start_service
-from tests.test_webchat import Visitor
-from tests.test_zalo_e2e import wait_until
-from tests.test_zalo_sends import row_where, rows
+from tests.helpers import (
+    Visitor,
+    make_settings,
+    oa_id,
+    row_where,
+    rows,
+    start_service,
+    wait_until,
+)
 
 MENU = Choices("Anh/chị cần gì?", (Choice("Giờ làm việc", "/office_hours"), Choice("Gọi", "/x")))
 PICTURE = Image(url="https://xa.example.gov.vn/lich-tiem.png", caption="Lịch tiêm tháng 12")

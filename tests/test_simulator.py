@@ -1,4 +1,4 @@
-"""Real-HTTP tests of the Zalo simulator (bot/channels/zalo/simulator) against zalo-oa-api.md."""
+"""Real-HTTP tests of the Zalo simulator (zalosim/) against zalo-oa-api.md."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bot.channels.zalo.signature import verify
-from bot.channels.zalo.simulator import ZaloSimulator
+from tests.helpers import ManualClock
+from zalosim import SimState, ZaloSimulator
 
 APP_ID, APP_SECRET = "3608465249409039670", "app-secret-xyz"
 OA_ID, OA_SECRET = "5797458635083528840", "oa-secret-key-abc"
@@ -657,7 +658,7 @@ async def test_broadcast_rules_quota_review_and_night(
     at all 22:00–06:00."""
     from datetime import datetime
 
-    from bot.channels.zalo.simulator.state import VN_TZ
+    from zalosim.state import VN_TZ
 
     settings, _ = await call(
         http,
@@ -1027,7 +1028,7 @@ async def test_cli_standalone(tmp_path: Path, http: aiohttp.ClientSession) -> No
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.channels.zalo.simulator",
+        "zalosim",
         "--port",
         "0",
         "--rate-limit",
@@ -1051,3 +1052,47 @@ async def test_cli_standalone(tmp_path: Path, http: aiohttp.ClientSession) -> No
     finally:
         proc.terminate()
         await proc.wait()
+
+
+# ----- the package stands apart ------------------------------------------------------------------
+
+
+def test_signature_is_the_bots() -> None:
+    """The simulator's own copy of the webhook signature is the one the bot verifies."""
+    from bot.channels.zalo import signature as ours
+    from zalosim.signature import signature_header
+
+    body = "Xin chào".encode()
+    header = signature_header(APP_ID, body, "1700000000000", OA_SECRET)
+    assert header == ours.signature_header(APP_ID, body, "1700000000000", OA_SECRET)
+    assert ours.verify(header, APP_ID, body, "1700000000000", OA_SECRET)
+
+
+def test_zalosim_imports_nothing_from_bot() -> None:
+    code = (
+        "import sys, zalosim, zalosim.__main__, zalosim.state;"
+        "print(sorted(m for m in sys.modules if m == 'bot' or m.startswith('bot.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_rate_minutes_turn_with_the_states_clock() -> None:
+    """``SimState(clock=…)``: the per-app minute is a minute of that clock (plus the offset)."""
+    clock = ManualClock(1_800_000_000.0)
+    state = SimState(clock=clock)
+    assert state.now_ms() == 1_800_000_000_000
+    assert [state.count_call(APP_ID) for _ in range(3)] == [1, 2, 3]
+    clock.advance(59.9)
+    assert state.count_call(APP_ID) == 4
+    clock.advance(0.1)
+    assert state.count_call(APP_ID) == 1
+    state.advance(60)  # the test-controlled offset moves it too
+    assert state.count_call(APP_ID) == 1 and state.now_ms() == 1_800_000_120_000

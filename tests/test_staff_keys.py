@@ -15,9 +15,17 @@ from sqlalchemy import select, update
 
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import OutboundMessage, Staff, StaffKey, TicketEvent
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-from tests.test_feedback import Commune, ticket_code, wait_for
-from tests.test_staff_path import KEY, Cli
+from tests.helpers import (
+    KEY,
+    Cli,
+    Commune,
+    commune_code,
+    make_settings,
+    oa_id,
+    start_service,
+    ticket_code,
+    wait_for,
+)
 
 CODE, CODE2, CODE3 = commune_code(1), commune_code(2), commune_code(3)
 LANDSLIDE = "sạt lở ở thôn Nậm Mòn, đất đá đổ vào nhà dân, mấy hộ chưa kịp ra"  # someone at risk

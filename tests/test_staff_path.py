@@ -8,22 +8,26 @@ with their offset. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 
 import aiohttp
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from bot.staff import StaffError, add_staff
 from bot.store.models import Staff
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-from tests.test_feedback import Commune, ticket_code
+from tests.helpers import (
+    KEY,
+    Cli,
+    Commune,
+    commune_code,
+    make_settings,
+    oa_id,
+    start_service,
+    ticket_code,
+)
 
 OA, CODE = oa_id(1), commune_code(1)
-KEY = re.compile(r"cb_[A-Za-z0-9_-]{43}")
 VN_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00")
 
 
@@ -33,32 +37,6 @@ async def commune(store_url, sim):
     async with aiohttp.ClientSession() as http:
         yield Commune(running, http)
     await running.runner.cleanup()
-
-
-class Cli:
-    """`bot …` as a separate process on the running service's configuration and store."""
-
-    def __init__(self, commune: Commune, tmp_path) -> None:  # type: ignore[no-untyped-def]
-        self.config = tmp_path / "config.yml"
-        self.config.write_text(
-            yaml.safe_dump(commune.running.settings.model_dump(mode="json"), allow_unicode=True),
-            encoding="utf-8",
-        )
-
-    async def __call__(self, *args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--config",
-            str(self.config),
-            "staff",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate()
-        return proc.returncode, out.decode(), err.decode()
 
 
 def codes(body: dict) -> list[tuple[str, str, str | None]]:

@@ -16,7 +16,7 @@ from bot.feedback import workflow
 from bot.feedback.workflow import OPEN, STATES, Change, TicketError
 from bot.staff import add_staff
 from bot.store.models import Staff, Ticket
-from tests.conftest import commune_code, make_settings, start_service
+from tests.helpers import commune_code, make_settings, start_service
 
 ROLES = ("officer", "leader", "propagandist", "operator")
 STAFF = {"officer", "leader"}

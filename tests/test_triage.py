@@ -21,9 +21,8 @@ from bot.feedback.sla import WorkingCalendar
 from bot.store.models import OutboundMessage
 from bot.text import fold
 from bot.timeutil import VN_TZ
-from tests.test_feedback import LEADER_ZALO, commune, ticket_code  # noqa: F401 (fixture)
-from tests.test_webchat import Visitor
-from tests.test_webchat import text as frames_text
+from tests.helpers import LEADER_ZALO, Visitor, ticket_code
+from tests.helpers import text as frames_text
 
 BAC_HA = load_settings("config.yml").communes[0]
 
@@ -233,13 +232,13 @@ def test_the_same_day_deadline_follows_the_ticket_not_the_category():
 
 
 # -- the real path: Zalo in, what residents and the leader get out ---------------------------
-async def _tickets(commune, key: str) -> list[dict]:  # noqa: F811
+async def _tickets(commune, key: str) -> list[dict]:
     got, body = await commune.call(key, "GET", "/tickets")
     assert got == 200
     return body["tickets"]
 
 
-async def _alerts_queued(commune) -> int:  # noqa: F811
+async def _alerts_queued(commune) -> int:
     """Ticket alerts queued for the leader (queued with the resident's reply, in the same
     transaction: counted here, nothing is left to arrive later)."""
     async with commune.running.services.sm() as s:
@@ -255,7 +254,7 @@ async def _alerts_queued(commune) -> int:  # noqa: F811
         ).scalar_one()
 
 
-async def test_traps_file_nothing_and_alert_no_one(commune):  # noqa: F811
+async def test_traps_file_nothing_and_alert_no_one(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     for n, text in enumerate(TRAPS):
         said = await commune.says(f"82{n:02d}", text)
@@ -265,7 +264,7 @@ async def test_traps_file_nothing_and_alert_no_one(commune):  # noqa: F811
     assert await _alerts_queued(commune) == 0
 
 
-async def test_a_plain_statement_of_danger_is_filed_and_the_leader_alerted(commune):  # noqa: F811
+async def test_a_plain_statement_of_danger_is_filed_and_the_leader_alerted(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     user = "8203"
     said = await commune.says(
@@ -297,7 +296,7 @@ async def test_a_plain_statement_of_danger_is_filed_and_the_leader_alerted(commu
     assert await _alerts_queued(commune) == 2
 
 
-async def test_the_rabid_dog_and_the_live_wires(commune):  # noqa: F811
+async def test_the_rabid_dog_and_the_live_wires(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     dog = await commune.says("8204", "Con chó dại đã cắn hai đứa trẻ ở xóm tôi")
     assert "15 phút" in dog and "vắc xin phòng dại" in dog and ticket_code(dog)
@@ -309,7 +308,7 @@ async def test_the_rabid_dog_and_the_live_wires(commune):  # noqa: F811
     assert kinds == {"epidemic", "disaster"}
 
 
-async def test_look_alikes_alert_no_one_on_zalo_and_the_web_chat(commune):  # noqa: F811
+async def test_look_alikes_alert_no_one_on_zalo_and_the_web_chat(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     said = {}
     for n, text in enumerate(FALSE_ALARMS + [fold(FALSE_ALARMS[0]), fold(FALSE_ALARMS[5])]):
@@ -328,7 +327,7 @@ async def test_look_alikes_alert_no_one_on_zalo_and_the_web_chat(commune):  # no
     assert await _alerts_queued(commune) == 0
 
 
-async def test_a_road_confirmed_urgent_gets_advice_for_a_road(commune):  # noqa: F811
+async def test_a_road_confirmed_urgent_gets_advice_for_a_road(commune):
     """Asked about a road that subsided, the resident says it is urgent: filed and the leader
     told, with the advice for damage — keep people away — not first aid and 115."""
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
@@ -347,7 +346,7 @@ async def test_a_road_confirmed_urgent_gets_advice_for_a_road(commune):  # noqa:
     assert ticket["emergency"] is True and ticket["category"]["code"] == "disaster"
 
 
-async def test_the_dangers_among_them_alert_with_number_and_advice(commune):  # noqa: F811
+async def test_the_dangers_among_them_alert_with_number_and_advice(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     for n, (text, _kind, says) in enumerate(MUST_CATCH):
         said = await commune.says(f"84{n:02d}", text if n % 2 else fold(text))
@@ -367,7 +366,7 @@ async def test_the_dangers_among_them_alert_with_number_and_advice(commune):  # 
     assert len(await commune.alerts(LEADER_ZALO, len(MUST_CATCH) + 1)) == len(MUST_CATCH) + 1
 
 
-async def test_unsure_asks_once_and_yes_files_an_emergency(commune):  # noqa: F811
+async def test_unsure_asks_once_and_yes_files_an_emergency(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     asked = await commune.says("8206", "có cháy ở Bản Phố")
     assert "Việc này đang xảy ra, cần xử lý ngay không ạ?" in asked
@@ -389,7 +388,7 @@ async def test_unsure_asks_once_and_yes_files_an_emergency(commune):  # noqa: F8
     assert [t["code"] for t in await _tickets(commune, leader)] == [code]
 
 
-async def test_a_past_theft_is_an_ordinary_ticket(commune):  # noqa: F811
+async def test_a_past_theft_is_an_ordinary_ticket(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     user = "8230"
     said = await commune.says(
@@ -409,7 +408,7 @@ async def test_a_past_theft_is_an_ordinary_ticket(commune):  # noqa: F811
     assert await _alerts_queued(commune) == 0
 
 
-async def test_during_a_handoff_only_real_emergencies_get_through(commune):  # noqa: F811
+async def test_during_a_handoff_only_real_emergencies_get_through(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     user = "8209"
     assert "chuyển cuộc trò chuyện" in await commune.says(user, "cho tôi gặp cán bộ")
@@ -588,7 +587,7 @@ def test_the_new_kinds_look_alikes_stay_routine(text):
     assert not triage.calls_for_help(text)
 
 
-async def test_the_reviewed_misses_through_zalo(commune):  # noqa: F811
+async def test_the_reviewed_misses_through_zalo(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     cases = REVIEWED[0::2] + [REVIEWED[5], REVIEWED[8]]  # one or two of each kind
     for n, (text, _kind, number, advice) in enumerate(cases):
@@ -604,7 +603,7 @@ async def test_the_reviewed_misses_through_zalo(commune):  # noqa: F811
     assert {t["category"]["code"] for t in tickets} == {"accident", "fire"}
 
 
-async def test_a_call_for_help_and_a_dike_get_at_least_the_question(commune):  # noqa: F811
+async def test_a_call_for_help_and_a_dike_get_at_least_the_question(commune):
     leader = await commune.hire("leader", zalo=LEADER_ZALO)
     asked = await commune.says("8601", "đê sắp vỡ")
     assert "Việc này đang xảy ra, cần xử lý ngay không ạ?" in asked and "PA-" not in asked

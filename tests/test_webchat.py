@@ -4,149 +4,45 @@ network address, Origin checked, reports capped per hour, photos checked by thei
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.config import Settings, WebChatSettings
 from bot.staff import add_staff
 from bot.store.models import InboundEvent, Resident, Ticket, Upload
-from tests.conftest import commune_code, make_settings, oa_id, start_service
+from tests.helpers import (
+    JPEG,
+    PNG,
+    ManualClock,
+    Running,
+    Visitor,
+    commune_code,
+    count,
+    make_settings,
+    oa_id,
+    start_service,
+    text,
+)
 
 CODE, CODE2 = commune_code(1), commune_code(2)
-DATA = Path(__file__).resolve().parent / "data"
-JPEG, PNG = (DATA / "photo.jpg").read_bytes(), (DATA / "photo.png").read_bytes()
 
 
 def with_webchat(settings: Settings, **webchat: Any) -> Settings:
     return settings.model_copy(update={"webchat": WebChatSettings(**webchat)})
 
 
-async def steady(window_s: int = 60) -> None:
-    """Start a burst early in a fixed rate window, so the window does not turn in the middle
-    of it (the budgets count per wall-clock minute or hour, like Redis's buckets)."""
-    left = window_s - time.time() % window_s
-    if left < 8:
-        await asyncio.sleep(left + 0.2)
-
-
-OWN = object()  # the tab's own session
-
-
-class Visitor:
-    """One browser tab on the web chat: a session the service issued, then its websocket."""
-
-    def __init__(
-        self,
-        url: str,
-        code: str = CODE,
-        headers: dict[str, str] | None = None,
-        origin: str | None = None,
-    ) -> None:
-        self.url, self.code, self.headers = url, code, headers or {}
-        self.origin = origin or url
-        self.http = aiohttp.ClientSession()
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.session: str | None = None
-        self.last_id = ""
-
-    async def new_session(self) -> str:
-        async with self.http.post(
-            f"{self.url}/chat/{self.code}/session", headers={"Origin": self.origin, **self.headers}
-        ) as r:
-            assert r.status == 200, await r.text()
-            assert r.headers["Cache-Control"] == "no-store"
-            self.session = (await r.json())["session"]
-        return self.session
-
-    async def open(self, session: object = OWN) -> dict[str, Any]:
-        """Connect and say hello (with this tab's session, or ``session`` as given); the first
-        frame (the history)."""
-        if session is OWN:
-            session = self.session or await self.new_session()
-        self.ws = await self.http.ws_connect(
-            f"{self.url}/chat/{self.code}/ws", origin=self.origin, headers=self.headers
-        )
-        await self.ws.send_json({"type": "hello", "session": session})
-        return await self.ws.receive_json(timeout=5)
-
-    async def send(
-        self,
-        text: str = "",
-        payload: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self.last_id = uuid.uuid4().hex  # the page's ids are unique per message too
-        msg: dict[str, Any] = {"id": self.last_id, "text": text}
-        if payload:
-            msg["payload"] = payload
-        if attachments is not None:
-            msg["attachments"] = attachments
-        await self.ws.send_json(msg)
-
-    async def says(
-        self,
-        text: str = "",
-        payload: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
-        settle: float = 1.0,
-    ) -> list[dict[str, Any]]:
-        """Send a message; every frame that came back (a reply may have several parts)."""
-        await self.send(text, payload, attachments)
-        frames = [await self.ws.receive_json(timeout=10)]
-        while True:
-            try:
-                frames.append(await self.ws.receive_json(timeout=settle))
-            except TimeoutError:
-                return frames
-
-    async def photo(
-        self,
-        data: bytes,
-        content_type: str = "image/jpeg",
-        session: str | None = None,
-        chunked: bool = False,
-    ) -> tuple[int, dict]:
-        body: Any = data
-        if chunked:
-
-            async def stream():  # type: ignore[no-untyped-def]
-                for i in range(0, len(data), 16384):
-                    yield data[i : i + 16384]
-
-            body = stream()
-        async with self.http.post(
-            f"{self.url}/chat/{self.code}/photo",
-            data=body,
-            headers={
-                "Origin": self.origin,
-                "Content-Type": content_type,
-                "X-Chat-Session": session or self.session or "",
-                **self.headers,
-            },
-        ) as r:
-            return r.status, await r.json()
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        await self.http.close()
-
-
-def text(frames: list[dict[str, Any]]) -> str:
-    return "\n".join(f.get("text") or f.get("error") or "" for f in frames)
-
-
-async def count(running, model) -> int:  # type: ignore[no-untyped-def]
-    async with running.services.sm() as s:
-        return (await s.execute(select(func.count()).select_from(model))).scalar_one()
+def steady(running: Running) -> ManualClock:
+    """Stop the service's rate windows from turning in the middle of a burst: its coordinator's
+    clock stands still (the budgets count per minute or hour of that clock)."""
+    clock = ManualClock()
+    running.services.coord.clock = clock
+    return clock
 
 
 # -- the page ---------------------------------------------------------------------------------
@@ -333,7 +229,7 @@ async def test_a_session_cannot_flood(service):
     tab = Visitor(service.url)
     try:
         await tab.open()
-        await steady()
+        steady(service)
         for _ in range(limit + 1):
             await tab.send("chao")
         seen = [await tab.ws.receive_json(timeout=10) for _ in range(limit + 1)]
@@ -343,10 +239,11 @@ async def test_a_session_cannot_flood(service):
         await tab.close()
 
 
-async def flood_from_addresses(url: str) -> dict[str, Any]:
+async def flood_from_addresses(running: Running) -> dict[str, Any]:
     """Address budget 4 a minute (a connection counts, and each message): a tab that claims
     to be 198.51.100.7 uses it up; then tabs claiming .7 and .8 try to connect."""
-    await steady()
+    steady(running)
+    url = running.url
     first = Visitor(url, headers={"X-Forwarded-For": "198.51.100.7"})
     try:
         await first.open()  # 1
@@ -379,7 +276,7 @@ async def test_per_address_limit_without_a_trusted_proxy(store_url, sim):
         with_webchat(make_settings(store_url, sim), address_messages_per_minute=4), sim
     )
     try:
-        seen = await flood_from_addresses(running.url)
+        seen = await flood_from_addresses(running)
         assert seen == {"same": 429, "other": 429, "spoofed": 429}
     finally:
         await running.runner.cleanup()
@@ -396,7 +293,7 @@ async def test_per_address_limit_behind_a_trusted_proxy(store_url, sim):
         sim,
     )
     try:
-        seen = await flood_from_addresses(running.url)
+        seen = await flood_from_addresses(running)
         # .7 is spent; .8 has its own budget; a client prepending a fake hop is still .7
         assert seen == {"same": 429, "other": "history", "spoofed": 429}
     finally:
@@ -409,7 +306,7 @@ async def test_new_sessions_per_address_are_capped(store_url, sim):
     )
     tab = Visitor(running.url)
     try:
-        await steady(3600)
+        steady(running)
         for _ in range(3):
             await tab.new_session()
         async with tab.http.post(

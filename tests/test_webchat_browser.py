@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import commune_code, unavailable
+from tests.helpers import commune_code, unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -5,7 +5,6 @@ answered. Through the real path: HTTP / WebSocket in, the Zalo simulator out."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
@@ -14,8 +13,16 @@ import pytest
 from bot.config import ZaloSettings
 from bot.staff import add_staff
 from bot.store.models import InboundEvent, Ticket
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-from tests.test_webchat import Visitor, count, text
+from tests.helpers import (
+    Visitor,
+    commune_code,
+    count,
+    make_settings,
+    oa_id,
+    start_service,
+    text,
+    wait_idle,
+)
 
 CODE, OA = commune_code(1), oa_id(1)
 DEEP = b"[" * 100_000 + b"]" * 100_000  # 200 KB: under the body limit, far over any depth
@@ -96,7 +103,7 @@ async def test_a_signed_event_outside_the_retry_window_is_acknowledged_not_kept(
     for user, ms in (("7203", now - 2 * 3600 * 1000), ("7204", now + 60 * 1000)):
         assert (await emit_dated(sim, user, "số điện thoại của xã", ms)).status == 200
         await sim.wait_for_messages(1, oa_id=OA, user_id=user)
-    await asyncio.sleep(0.3)
+    await wait_idle(strict)
     assert sim.messages(OA, "7201") == [] and sim.messages(OA, "7202") == []
     assert await count(strict, InboundEvent) == 2
 

@@ -11,23 +11,20 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store.models import InboundEvent, OutboundMessage, Resident
-from tests.conftest import commune_code, make_settings, oa_id, start_service
-
-CS = "/v3.0/oa/message/cs"
+from tests.helpers import (
+    CS,
+    commune_code,
+    make_settings,
+    oa_id,
+    start_service,
+    wait_idle,
+    wait_until,
+)
 
 
 async def count(service, model, *where) -> int:
     async with service.services.sm() as s:
         return (await s.execute(select(func.count()).select_from(model).where(*where))).scalar()
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.02)
 
 
 async def outbound_status(service, status: str, n: int = 1) -> None:
@@ -74,7 +71,7 @@ async def test_forged_or_missing_signature_is_401_and_stores_nothing(service):
     )
     assert wrong.status == 401
     assert await count(service, InboundEvent) == 0
-    await asyncio.sleep(0.2)
+    await wait_idle(service)
     assert sim.messages() == []
 
 
@@ -85,7 +82,7 @@ async def test_same_event_three_times_gets_one_reply(service):
     third = await sim.send_duplicate(first)
     assert [first.status, again.status, third.status] == [200, 200, 200]
     await sim.wait_for_messages(1, oa_id=oa, user_id="7003")
-    await asyncio.sleep(0.5)
+    await wait_idle(service)
     assert len(sim.messages(oa, "7003")) == 1
     assert await count(service, InboundEvent) == 1
 
@@ -292,7 +289,7 @@ async def test_group_and_anonymous_messages_are_not_answered(service):
         ),
     )
     assert result.status == 200
-    await asyncio.sleep(0.3)
+    await wait_idle(service)
     assert sim.messages() == []
     assert await count(service, InboundEvent) == 1  # kept (in the window), not answered
     async with aiohttp.ClientSession() as http:  # attachments of the wrong type: 400, no crash
@@ -309,7 +306,7 @@ async def test_withdraw_in_the_same_batch_as_a_message_erases_it(store_url, sim)
     try:
         processor = running.services.processor
         await processor.stop()  # hold processing while both events arrive
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # its loop ends (stop() does not wait for it)
         await sim.user_sends_text(oa_id(1), "7020", "so cua toi la 0912345678")
         await sim.user_sends(oa_id(1), "7020", "user_withdraw")
         assert await processor.run_once() == 2

@@ -9,8 +9,7 @@ from sqlalchemy import func, select, update
 
 from bot.store.models import Conversation, InboundEvent, Message, Resident
 from bot.timeutil import as_utc, utcnow
-from tests.conftest import make_settings, oa_id, start_service
-from tests.test_zalo_e2e import CS, wait_until
+from tests.helpers import CS, make_settings, oa_id, start_service, wait_until
 
 OA = oa_id(1)
 

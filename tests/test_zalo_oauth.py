@@ -16,7 +16,7 @@ from bot.coord import RedisCoordinator
 from bot.crypto import SecretBox
 from bot.store.db import create_engine, sessionmaker
 from bot.store.models import ZaloToken
-from tests.conftest import make_settings, oa_id, start_service
+from tests.helpers import make_settings, oa_id, start_service
 
 
 def refreshes(sim) -> int:
@@ -134,7 +134,7 @@ async def test_dead_refresh_token_needs_reconsent_and_held_replies_go_after(serv
     assert (await healthz(service))["zalo"] == {"ok": 1, "needs re-consent": ["90001"]}
     # a reply to this OA now waits for the OA to be reconnected: not failed, attempt given back
     await sim.user_sends_text(oa, "7202", "chao")
-    from tests.test_zalo_sends import row_where
+    from tests.helpers import row_where
 
     held = await row_where(service, lambda r: r.error_code == "no_token")
     assert held.status == "pending" and held.attempts == 0
@@ -172,7 +172,7 @@ async def test_a_transient_refresh_failure_keeps_the_token(store_url, sim, monke
     still-valid access token is served meanwhile, and the refresher tries again after the
     backoff and refreshes. Only a dead refresh token needs re-consent (above)."""
     from bot.channels.zalo import oauth
-    from tests.test_zalo_e2e import wait_until
+    from tests.helpers import wait_until
 
     monkeypatch.setattr(oauth, "REFRESH_BACKOFF_S", (1.0, 2.0))
     running = await start_service(
@@ -217,7 +217,7 @@ async def test_a_transient_refresh_failure_keeps_the_token(store_url, sim, monke
 async def test_a_reply_refused_for_its_token_waits_for_the_refresh(store_url, sim, quick_backoff):
     """Zalo refuses the access token (-220) while the OAuth server answers 502 twice: the reply
     waits (its attempt given back) and goes out once the refresh works — not failed."""
-    from tests.test_zalo_sends import row_reaches, rows
+    from tests.helpers import row_reaches, rows
 
     running = await start_service(make_settings(store_url, sim, communes=1), sim)
     oa = oa_id(1)
@@ -244,8 +244,7 @@ async def test_a_reply_refused_for_its_token_waits_for_the_refresh(store_url, si
 async def test_permission_revoked_needs_reconsent(service):
     """The OA withdraws the app's access (``permission_revoked``): the OA is marked for
     re-consent with that reason, /healthz says so, replies wait until it is reconnected."""
-    from tests.test_zalo_e2e import wait_until
-    from tests.test_zalo_sends import row_where
+    from tests.helpers import row_where, wait_until
 
     sim, oa = service.sim, oa_id(1)
     result = await sim.revoke_permission(oa)

@@ -17,9 +17,19 @@ from bot.staff import add_staff
 from bot.store.models import NoticeFile, OutboundMessage, Resident
 from bot.store.ops import outbound_row
 from bot.timeutil import to_vn, utcnow
-from tests.conftest import ANY_HOUR_BROADCASTS, make_settings, start_service
-from tests.test_notices import CODE, NOTICE, OA, Desk, quiet_around_now, resident, wait_status
-from tests.test_zalo_e2e import wait_until
+from tests.helpers import (
+    ANY_HOUR_BROADCASTS,
+    CODE,
+    NOTICE,
+    OA,
+    Desk,
+    make_settings,
+    quiet_around_now,
+    resident,
+    start_service,
+    wait_status,
+    wait_until,
+)
 
 COVER = "https://xa1.example.gov.vn/anh-bia-xa.png"
 

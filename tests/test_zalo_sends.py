@@ -3,7 +3,6 @@ window errors recorded on the resident, the rest permanent with the reason kept.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -11,15 +10,18 @@ from sqlalchemy import select
 from bot.channels.zalo.errors import ZaloError, classify, seconds_until_morning
 from bot.sending import Outcome
 from bot.store.models import OutboundMessage, Resident, ZaloToken
-from tests.conftest import make_settings, oa_id, start_service
-from tests.test_zalo_e2e import CS, wait_until
-
-
-async def rows(service) -> list[OutboundMessage]:
-    async with service.services.sm() as s:
-        return list(
-            (await s.execute(select(OutboundMessage).order_by(OutboundMessage.id))).scalars()
-        )
+from tests.helpers import (
+    CS,
+    ManualClock,
+    make_settings,
+    oa_id,
+    row_reaches,
+    row_where,
+    rows,
+    start_service,
+    wait_idle,
+    wait_until,
+)
 
 
 async def queue(service, recipient: str, *items: tuple) -> None:
@@ -41,20 +43,6 @@ async def queue(service, recipient: str, *items: tuple) -> None:
                 )
             )
     await service.services.coord.publish("outbound")
-
-
-async def row_reaches(service, status: str) -> OutboundMessage:
-    return await row_where(service, lambda r: r.status == status)
-
-
-async def row_where(service, test) -> OutboundMessage:  # type: ignore[no-untyped-def]
-    """The first outbound row that passes ``test``, once there is one."""
-
-    async def done() -> bool:
-        return any(test(r) for r in await rows(service))
-
-    await wait_until(done, timeout=15)
-    return next(r for r in await rows(service) if test(r))
 
 
 def test_classification_is_one_table():
@@ -127,7 +115,7 @@ async def test_permanent_error_keeps_reason(service):
     await sim.user_sends_text(oa, "7105", "chao")
     row = await row_reaches(service, "failed")
     assert row.attempts == 1 and row.error_code == "-201" and "-201" in row.error_reason
-    await asyncio.sleep(0.3)
+    await wait_idle(service)
     assert sim.messages(oa, "7105") == []
 
 
@@ -307,13 +295,10 @@ async def test_a_send_interrupted_by_a_crash_is_not_sent_twice(service):
 async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
     """With 10 calls a minute and 50 % for routine notices: 8 notices queued, 5 go this minute,
     and a resident's question asked after them is still answered at once."""
-    import time
-
-    if time.time() % 60 > 50:  # the limiter's window is the wall-clock minute: start in one
-        await asyncio.sleep(60 - time.time() % 60 + 0.1)
     running = await start_service(
         make_settings(store_url, sim, app_calls_per_minute=10, bulk_share=0.5), sim
     )
+    running.services.coord.clock = ManualClock()  # the limiter's minute turns only if told
     try:
         oa = oa_id(1)
         await sim.user_sends_text(oa, "7401", "xin chao")  # 1 call: the greeting's reply
@@ -335,7 +320,7 @@ async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
                 )
         await running.services.coord.publish("outbound")
         await sim.wait_for_messages(5, oa_id=oa, user_id="7401")  # greeting + 4 notices
-        await asyncio.sleep(0.3)
+        await wait_idle(running)  # the rest wait for the next minute
         sent_before = len(sim.messages(oa, "7401"))
         await sim.user_sends_text(oa, "7401", "uy ban lam viec may gio")
         msgs = await sim.wait_for_messages(sent_before + 1, oa_id=oa, user_id="7401", timeout=5)
@@ -349,11 +334,8 @@ async def test_a_broadcast_leaves_budget_for_residents_replies(store_url, sim):
 
 
 async def test_an_oa_budget_holds_on_top_of_the_apps(store_url, sim):
-    import time
-
-    if time.time() % 60 > 50:  # the window is the wall-clock minute: start in one
-        await asyncio.sleep(60 - time.time() % 60 + 0.1)
     running = await start_service(make_settings(store_url, sim, oa_calls_per_minute=4), sim)
+    running.services.coord.clock = ManualClock()  # the limiter's minute turns only if told
     try:
         oa, other = oa_id(1), oa_id(2)
         for user, where in (("7501", oa), ("7502", other)):
@@ -377,7 +359,7 @@ async def test_an_oa_budget_holds_on_top_of_the_apps(store_url, sim):
         await running.services.coord.publish("outbound")
         await sim.wait_for_messages(3, oa_id=oa, user_id="7501")
         await sim.wait_for_messages(3, oa_id=other, user_id="7502")
-        await asyncio.sleep(0.5)
+        await wait_idle(running)  # the rest wait for the next minute
         # 4 calls a minute per OA, routine notices up to 95 % (3.8): the reply and 2 notices
         assert len(sim.messages(oa, "7501")) == 3 and len(sim.messages(other, "7502")) == 3
         assert sim.stats()["rate_limited"] == 0

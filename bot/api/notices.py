@@ -146,7 +146,7 @@ def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
 
 
 class NoticesApi:
-    def __init__(self, sm, tenants: Tenants, coord: Coordinator) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sm, tenants: Tenants, coord: Coordinator) -> None:
         self.sm, self.tenants, self.coord = sm, tenants, coord
 
     BASE = r"/api/v1/communes/{code:\d{5}}/notices"

@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulator"]:  # its options belong to the simulator's own parser
-        from bot.channels.zalo.simulator.__main__ import main as sim_main
+        from zalosim.__main__ import main as sim_main
 
         return sim_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)

@@ -16,7 +16,7 @@ from bot.config import Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-    from bot.tenants import Tenants
+    from bot.tenants import Tenant, Tenants
 
 T = TypeVar("T")
 
@@ -37,6 +37,13 @@ class Store:
     sm: async_sessionmaker[AsyncSession]
     #: the communes mirrored from the configuration (``sync=True``), else None
     tenants: Tenants | None = None
+
+    def tenant(self, code: str) -> Tenant:
+        """The mirrored commune ``code`` (the command checked it against the configuration)."""
+        found = self.tenants.by_code(code) if self.tenants else None
+        if found is None:
+            raise LookupError(f"commune {code} is not mirrored (open_store(sync=True))")
+        return found
 
 
 @asynccontextmanager

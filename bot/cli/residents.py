@@ -31,7 +31,7 @@ def cmd_resident_erase(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with open_store(settings, sync=True) as store:
-            tenant = store.tenants.by_code(args.commune)  # type: ignore[union-attr]
+            tenant = store.tenant(args.commune)
             async with store.sm() as s, s.begin():
                 if args.staff_id is not None:
                     staff = await s.get(Staff, args.staff_id)

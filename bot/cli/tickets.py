@@ -33,7 +33,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
         coord = create_coordinator(settings.redis_url)
         try:
             async with open_store(settings, sync=True) as store:
-                tenant = store.tenants.by_code(args.commune)  # type: ignore[union-attr]
+                tenant = store.tenant(args.commune)
                 async with store.sm() as s, s.begin():
                     staff = await s.get(Staff, args.staff_id)
                     if staff is None or staff.commune_id != tenant.id or not staff.active:

@@ -28,7 +28,7 @@ _DAY_NAMES = (
 )
 
 
-def _hm(t) -> str:  # type: ignore[no-untyped-def]
+def _hm(t) -> str:
     return f"{t.hour}:{t.minute:02d}"
 
 
@@ -89,8 +89,7 @@ def health_station(commune: Commune) -> str:
     """Where and when the commune health station is — from the commune's facts when they are
     configured; what is not, the bot says it does not have (never the office's hours)."""
     station = commune.health_station
-    known = station and (station.address or station.phone or station.hours)
-    if not known:
+    if station is None or not (station.address or station.phone or station.hours):
         return render("health_station", commune)[0]
     lines = [station.name + ":"]
     if station.address:

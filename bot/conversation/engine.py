@@ -5,8 +5,8 @@ Used by every channel (Zalo, web chat) through the inbound processor, and by ``b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,18 @@ from bot import i18n
 from bot.config import Commune
 from bot.conversation import answers, erasure, rules
 from bot.conversation import village as village_chat
+from bot.conversation.types import (
+    ConversationState,
+    Effect,
+    Erase,
+    FileTicket,
+    HandOff,
+    SetLanguage,
+    TicketNote,
+    TicketStatus,
+    Topic,
+    effect_of,
+)
 from bot.envelope import Choice, Choices, Parse, Reply, Text
 from bot.feedback import chat as report_form
 from bot.feedback import triage
@@ -52,7 +64,7 @@ class TurnResult:
     #: what the caller must do: record a topic or language choice, file a ticket (``ticket``),
     #: look one up (``ticket_status``), rate or reopen one, hand the conversation to staff
     #: (``handoff``); the caller adds the replies these need (a ticket code, a state)
-    effects: list[dict[str, Any]] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
     #: the emergency triage's reading of the message, when it read one
     triage: triage.Assessment | None = None
     #: replies that come after the effects' own: a report form's question asked again after
@@ -173,23 +185,17 @@ def _entity(parse: Parse, name: str) -> str | None:
 
 def effects_of(
     commune: Commune, intent: str, parse: Parse, topics: Sequence[tuple[str, bool]] = ()
-) -> list[dict[str, Any]]:
+) -> list[Effect]:
     """What the caller records: a topic (un)subscribed (``*``: everything; several when the
     resident named several, each with its own choice), a language chosen (one the commune
     publishes in)."""
     if intent in ("subscribe", "unsubscribe") and topics:
-        return [{"kind": "topic", "topic": topic, "subscribed": on} for topic, on in topics]
+        return [Topic(topic, on) for topic, on in topics]
     if intent in ("subscribe", "unsubscribe"):
-        return [
-            {
-                "kind": "topic",
-                "topic": _entity(parse, "topic") or "*",
-                "subscribed": intent == "subscribe",
-            }
-        ]
+        return [Topic(_entity(parse, "topic") or "*", intent == "subscribe")]
     language = _entity(parse, "language")
     if intent == "change_language" and language and _offered(commune, language):
-        return [{"kind": "language", "language": language}]
+        return [SetLanguage(language)]
     return []
 
 
@@ -197,6 +203,41 @@ def _offered(commune: Commune, language: str) -> bool:
     """Whether a resident may choose ``language``: the commune publishes notices in it, or the
     bot answers in it (a catalog in bot/locales/)."""
     return language in commune.languages or language in i18n.available()
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """One resident message and what the turn may know around it (all read, nothing written).
+
+    ``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
+    Rasa backend is reached asynchronously); without it the embedded engine reads the text.
+    ``notices``: the commune's current notices for this resident, newest first.
+    ``pending_rating``: the code of the resident's answered ticket that awaits a rating, given
+    only when this is the resident's first message since the answer (so a typed "3" is a
+    rating then, and a menu choice ever after).
+    ``resident_village``: where the resident lives, if known (a report's default village).
+    ``handoff_after``: misunderstood messages in a row before the conversation goes to staff.
+    ``channel``: where the resident writes (``zalo``, ``webchat``): answers name that page.
+    Said in ``language`` (the current language while the turn runs, bot/i18n.py)."""
+
+    commune: Commune
+    text: str | None
+    language: str = "vi"
+    state: ConversationState | dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] | None = None
+    now: datetime | None = None
+    understood: Understanding | None = None
+    notices: Sequence[NoticeSummary] = ()
+    pending_rating: str | None = None
+    resident_village: str | None = None
+    handoff_after: int = 2
+    channel: str = "zalo"
+
+
+def turn(given: TurnInput) -> TurnResult:
+    """What the bot says to one message, and the effects the caller carries out. No I/O."""
+    with use_language(given.language):
+        return _turn(given)
 
 
 @in_language_argument
@@ -215,25 +256,40 @@ def respond(
     handoff_after: int = 2,
     channel: str = "zalo",
 ) -> TurnResult:
-    """``understood``: the backend's reading of ``text`` when the caller parsed it ahead (the
-    Rasa backend is reached asynchronously); without it the embedded engine reads the text.
-    ``notices``: the commune's current notices for this resident, newest first.
-    ``pending_rating``: the code of the resident's answered ticket that awaits a rating, given
-    only when this is the resident's first message since the answer (so a typed "3" is a
-    rating then, and a menu choice ever after).
-    ``resident_village``: where the resident lives, if known (a report's default village).
-    ``handoff_after``: misunderstood messages in a row before the conversation goes to staff.
-    ``channel``: where the resident writes (``zalo``, ``webchat``): answers name that page.
-    Said in ``language`` (the current language while it runs, bot/i18n.py)."""
-    state = dict(state or {})
+    """``turn`` with keyword arguments (``bot ask``, tests); its effects in their dict form
+    (``{"kind": …}``, ``types.Effect.as_dict``)."""
+    result = turn(
+        TurnInput(
+            commune,
+            text,
+            language,
+            state,
+            attachments,
+            now,
+            understood,
+            notices,
+            pending_rating,
+            resident_village,
+            handoff_after,
+            channel,
+        )
+    )
+    result.effects = [e.as_dict() for e in result.effects]  # type: ignore[misc]
+    return result
+
+
+def _turn(given: TurnInput) -> TurnResult:
+    commune, text, attachments = given.commune, given.text, given.attachments
+    now, understood, notices = given.now, given.understood, given.notices
+    pending_rating, resident_village = given.pending_rating, given.resident_village
+    handoff_after, channel = given.handoff_after, given.channel
+    state: dict[str, Any] = dict(given.state or {})
     now_s = (now or utcnow()).timestamp()
     erase = erasure.answer(state, text, now_s)  # "xóa thông tin của tôi" asked just before
     if erase is not None:
         state.pop("choices", None)
         if erase:  # the caller erases, then says so
-            return TurnResult(
-                Parse("delete_my_data_confirmed", 1.0), [], state, None, [{"kind": "erase"}]
-            )
+            return TurnResult(Parse("delete_my_data_confirmed", 1.0), [], state, None, [Erase()])
         return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept()], state)
     reread = False  # the words of a message already triaged, read again as a normal message
     if (asked := state.pop("triage", None)) is not None:  # "is it happening now?"
@@ -253,27 +309,29 @@ def respond(
     rated = report_form.rating_reply(text, None if form else pending_rating)
     if rated is not None:
         state.pop("choices", None)
-        return TurnResult(Parse(rated["kind"], 1.0), [], state, None, [rated])
+        return TurnResult(Parse(rated["kind"], 1.0), [], state, None, [effect_of(rated)])
     late = _photo_for_filed(state, text, attachments, now_s)
     if late is not None:  # a photo or a pin just after filing: for that ticket; a question
-        return TurnResult(Parse("ticket_note", 1.0), [], state, None, [late])  # stays asked
+        return TurnResult(
+            Parse("ticket_note", 1.0), [], state, None, [effect_of(late)]
+        )  # stays asked
     if state.get("consent_for"):  # asked right after an emergency was filed
         consent = report_form.consent_reply(text, state.pop("consent_for"))
         state.pop("choices", None)
         # "bà tôi không đi được, nhanh lên" is more news of the danger, not a "không"
         if consent is not None and not triage.assess(text).emergency:
-            return TurnResult(Parse("report_consent", 1.0), [], state, None, [consent])
+            return TurnResult(Parse("report_consent", 1.0), [], state, None, [effect_of(consent)])
     if state.get("phone_for"):  # asked after a web chat report was filed with consent
-        given = report_form.phone_reply(text, state["phone_for"])
-        if given is None or not given.get("invalid"):
+        phone = report_form.phone_reply(text, state["phone_for"])
+        if phone is None or not phone.get("invalid"):
             state.pop("phone_for")  # answered, skipped, or the resident moved on
             state.pop("choices", None)
-        if given is not None:
-            return TurnResult(Parse("report_phone", 1.0), [], state, None, [given])
+        if phone is not None:
+            return TurnResult(Parse("report_phone", 1.0), [], state, None, [effect_of(phone)])
     note = _note_for_reopened(state.pop("note_for", None), text, attachments, now_s)
     if note is not None:  # the ticket just reopened: this message tells how things are
         state.pop("choices", None)
-        return TurnResult(Parse("ticket_note", 1.0), [], state, None, [note])
+        return TurnResult(Parse("ticket_note", 1.0), [], state, None, [effect_of(note)])
     if form is not None:
         if _words_to_read(text):  # read once: for "gặp cán bộ" here, the village in the step
             understood = understood or understand_embedded(text or "", commune.villages)
@@ -292,21 +350,18 @@ def respond(
                 return result
             # not an answer to the form's question, but something else the resident asks:
             # answered as usual, then the form's question again (the form stays open)
-            aside = respond(
-                commune,
-                text,
-                language=language,
-                state={k: v for k, v in state.items() if k not in ("report", "choices")},
-                now=now,
-                understood=understood,
-                notices=notices,
-                pending_rating=None,
-                resident_village=resident_village,
-                handoff_after=handoff_after,
-                channel=channel,
+            aside = _turn(
+                replace(
+                    given,
+                    text=text,
+                    state={k: v for k, v in state.items() if k not in ("report", "choices")},
+                    attachments=None,
+                    understood=understood,
+                    pending_rating=None,
+                )
             )
             if aside.parse.intent in _LEAVES_FORM or any(
-                e["kind"] == "handoff" for e in aside.effects
+                isinstance(e, HandOff) for e in aside.effects
             ):
                 return aside  # erasure asked, or staff take over: the form is left behind
             waiting, again = report_form.ask_again(commune, {**form, "at": now_s})
@@ -375,14 +430,14 @@ def respond(
     code = _entity(parse, "ticket_code")
     if code and intent != "report_issue":
         intent = "ticket_status"  # a code alone, or with "sao rồi", asks how it goes
-    extra: list[dict[str, Any]] = []
+    extra: list[Effect] = []
     topics: list[tuple[str, bool]] = []  # (un)subscribing: each topic named, with its choice
     if intent == "nlu_fallback":
         misses = int(state.get("misses", 0)) + 1
         state["misses"] = misses
         if misses >= handoff_after:  # the bot failed again: a person takes over
             replies: list[Reply] = []
-            extra = [{"kind": "handoff", "reason": "misunderstood"}]
+            extra = [HandOff("misunderstood")]
             state["misses"] = 0
         else:
             options = [
@@ -422,23 +477,25 @@ def respond(
             category="utilities" if rule == "outage_now" else None,
         )
         if form.get("asking") is None:  # an emergency told in full: filed at once
-            extra = [{"kind": "ticket", **report_form.report_of(form)}]
+            extra = [FileTicket(**report_form.report_of(form))]
         else:
             state["report"] = form
     elif intent == "ticket_status":
         state["misses"] = 0
-        replies, extra = [], [{"kind": "ticket_status", "code": code}]
+        replies, extra = [], [TicketStatus(code)]
     elif intent == "talk_to_staff":
         state["misses"] = 0
-        replies, extra = [], [{"kind": "handoff", "reason": "asked"}]
+        replies, extra = [], [HandOff("asked")]
     elif suggested and intent in ("affirm", "deny"):  # "có" / "không" to the suggestion
         state["misses"] = 0
-        replies, extra = village_chat.chosen(
+        replies, village_effects = village_chat.chosen(
             commune, suggested if intent == "affirm" else village_chat.ASK
         )
+        extra = [effect_of(e) for e in village_effects]
     elif intent == "set_village":
         state["misses"] = 0
-        replies, extra = village_chat.said(commune, text)
+        replies, village_effects = village_chat.said(commune, text)
+        extra = [effect_of(e) for e in village_effects]
     else:
         state["misses"] = 0
         topics = (
@@ -528,7 +585,7 @@ def _emergency(
             advice,
             state,
             None,
-            [{"kind": "ticket_note", "code": filed["code"], "text": text, "why": "emergency"}],
+            [TicketNote(filed["code"], text, "emergency")],
             found,
         )
     understood = understood or understand_embedded(text, village_names(commune))
@@ -543,7 +600,7 @@ def _emergency(
     )
     if form.get("description") and form["description"] != text:  # told earlier in the form
         new["description"] = f"{form['description']}\n{text}"
-    effect = {"kind": "ticket", **report_form.report_of(new), "emergency_kind": found.kind}
+    effect = FileTicket(**report_form.report_of(new), emergency_kind=found.kind)
     return TurnResult(
         Parse("report_emergency", found.probability),
         advice,
@@ -577,13 +634,13 @@ def _besides_village(commune: Commune, text: str) -> Understanding | None:
 def _village_turn(commune: Commune, choice: str, state: dict[str, Any]) -> TurnResult:
     """A village choice tapped or picked by number (``/village <name>``)."""
     state.pop("choices", None)
-    replies, effects = village_chat.chosen(commune, choice)
+    replies, said = village_chat.chosen(commune, choice)
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
     state["misses"] = 0
     state["last_intent"] = "set_village"
-    return TurnResult(Parse("set_village", 1.0), replies, state, None, effects)
+    return TurnResult(Parse("set_village", 1.0), replies, state, None, list(map(effect_of, said)))
 
 
 def _topics_in(text: str) -> list[str]:
@@ -673,9 +730,7 @@ def while_with_staff(
         return None
     reading = Parse(intent, parse.confidence, parse.entities)
     if intent == "ticket_status":
-        return TurnResult(
-            reading, [], {}, understood.backend, [{"kind": "ticket_status", "code": code}]
-        )
+        return TurnResult(reading, [], {}, understood.backend, [TicketStatus(code)])
     return TurnResult(
         reading, answer(commune, intent, parse, now, channel=channel), {}, understood.backend
     )
@@ -722,7 +777,7 @@ def _asks_else(text: str | None, understood: Understanding | None) -> bool:
 
 @in_language_argument
 def erasure_while_with_staff(
-    state: dict[str, Any] | None,
+    state: Mapping[str, Any] | None,
     text: str | None,
     *,
     language: str = "vi",
@@ -740,7 +795,7 @@ def erasure_while_with_staff(
         state.pop("choices", None)
         if said:
             return TurnResult(
-                Parse("delete_my_data_confirmed", 1.0), [], state, None, [{"kind": "erase"}]
+                Parse("delete_my_data_confirmed", 1.0), [], state, None, [Erase()]
             ), state
         return TurnResult(Parse("delete_my_data_kept", 1.0), [erasure.kept()], state), state
     if not _words_to_read(text):
@@ -796,11 +851,11 @@ def _report_step(
         now_s,
     )
     state.pop("report", None)
-    effects: list[dict[str, Any]] = []
+    effects: list[Effect] = []
     if form is not None:
         state["report"] = form
     if report is not None:
-        effects = [{"kind": "ticket", **report}]
+        effects = [FileTicket(**report)]
     for reply in replies:
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]

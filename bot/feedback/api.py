@@ -24,11 +24,11 @@ their own village, never who filed them.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import Identity, bad_input, error, identify, iso, json_response, read_json
@@ -130,7 +130,7 @@ async def ticket_json(
     s: AsyncSession,
     ticket: Ticket,
     who: Identity,
-    commune,  # type: ignore[no-untyped-def]
+    commune,
     full: bool = False,
 ) -> dict[str, Any]:
     village = await s.get(Village, ticket.village_id) if ticket.village_id else None
@@ -209,7 +209,7 @@ async def ticket_json(
         if keys
         else {}
     )
-    names = dict(
+    names: dict[int | None, str] = dict(
         (
             await s.execute(
                 select(Staff.id, Staff.name).where(
@@ -322,12 +322,12 @@ class FeedbackApi:
         self,
         sm,
         tenants: Tenants,
-        coord: Coordinator,  # type: ignore[no-untyped-def]
+        coord: Coordinator,
         settings: FeedbackSettings,
     ) -> None:
         self.sm, self.tenants, self.coord, self.settings = sm, tenants, coord, settings
 
-    def _commune(self, who: Identity):  # type: ignore[no-untyped-def]
+    def _commune(self, who: Identity):
         return self.tenants.by_id(who.commune_id).config
 
     async def _ticket(
@@ -711,7 +711,7 @@ class FeedbackApi:
             )
         )
         await s.execute(
-            OutboundMessage.__table__.insert(),
+            cast(Table, OutboundMessage.__table__).insert(),
             [
                 outbound_row(
                     h.commune_id,

@@ -2,7 +2,7 @@
 
 - while the resident waits, the bot still answers what it is sure of — a ticket's status, the
   office's hours and contact, the health station (``engine.while_with_staff``); emergencies are
-  filed before that (``intake.during_handoff``); anything else waits in the log for staff;
+  filed before that (bot/handlers/with_staff.py); anything else waits in the log for staff;
 - when nobody has taken or answered it by ``expires_at`` (``feedback.handoff_timeout_minutes``
   of office time, fixed when it opened), the bot takes the conversation back and tells the
   resident what to do now; staff see it as ``expired`` in the handoffs API.
@@ -19,45 +19,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Commune, FeedbackSettings
-from bot.conversation import engine
-from bot.envelope import Reply, Text
-from bot.feedback import intake
+from bot.config import Commune
+from bot.envelope import Text
 from bot.feedback.service import LANE
 from bot.i18n import gettext_for
-from bot.nlu.backends import Understanding
 from bot.store.models import Conversation, Handoff, Message, OutboundMessage, Resident
 from bot.store.ops import outbound_row
 from bot.tenants import Tenants
-
-
-async def answer_while_waiting(
-    s: AsyncSession,
-    commune_id: int,
-    commune: Commune,
-    settings: FeedbackSettings,
-    resident: Resident,
-    conv: Conversation,
-    text: str | None,
-    understood: Understanding | None,
-    now: datetime,
-) -> tuple[str, list[Reply]] | None:
-    """(intent, replies) when the bot is sure of an answer it may give while staff have the
-    conversation; None: the message waits for staff."""
-    turn = engine.while_with_staff(
-        commune,
-        text,
-        language=resident.language,
-        understood=understood,
-        now=now,
-        channel=resident.channel,
-    )
-    if turn is None:
-        return None
-    replies = list(turn.replies)
-    for effect in turn.effects:  # a ticket's status: read in the store
-        replies += await intake.apply(s, commune_id, commune, settings, resident, conv, effect, now)
-    return turn.parse.intent, replies
 
 
 def expired_message(commune: Commune, language: str) -> Text:

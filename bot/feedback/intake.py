@@ -1,7 +1,8 @@
 """What the chat's feedback effects do in the store, inside the inbound processor's
-transaction: file a ticket, look one up, rate or reopen one, hand the conversation to staff.
-Each returns the replies the resident gets, in the resident's language: ``apply`` and
-``during_handoff`` make it the current one (bot/i18n.py) for everything they call."""
+transaction: file a ticket, look one up, rate or reopen one, add a note, take consent or a
+phone, hand the conversation to staff. ``apply`` is the one door (typed effects,
+bot/conversation/types.py) and returns the replies the resident gets, in the resident's
+language: it makes it the current one (bot/i18n.py) for everything it calls."""
 
 from __future__ import annotations
 
@@ -13,15 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import chat_staff
 from bot.config import Commune, FeedbackSettings
+from bot.conversation.types import (
+    Consent,
+    Effect,
+    FileTicket,
+    HandOff,
+    Phone,
+    Rate,
+    Reopen,
+    TicketNote,
+    TicketStatus,
+)
 from bot.envelope import Reply, RequestUserInfo, Text
-from bot.feedback import access, flood, service, triage
+from bot.feedback import access, flood, service
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.chat import consent_question, hotline, media_of, phone_question
 from bot.feedback.phone import display as display_phone
 from bot.feedback.sla import WorkingCalendar
 from bot.i18n import N_, _, use_language
-from bot.nlu.villages import best_village
-from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent, Village
+from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
 from bot.store.ops import village_by_name
 from bot.timeutil import to_vn, utcnow
 
@@ -44,26 +55,32 @@ async def apply(
     settings: FeedbackSettings,
     resident: Resident,
     conv: Conversation,
-    effect: dict[str, Any],
+    effect: Effect,
     now: datetime,
 ) -> list[Reply]:
-    kind = effect["kind"]
+    """The one door of the chat's feedback into the store: one effect of a turn (the engine's,
+    or a handler's — an emergency told while staff have the conversation), carried out; the
+    replies it needs (a ticket's code, its state)."""
     with use_language(resident.language):
-        if kind == "ticket":
-            return await _file(s, commune_id, commune, settings, resident, conv, effect, now)
-        if kind == "ticket_status":
-            return await _status(s, commune_id, commune, resident, effect.get("code"))
-        if kind in ("rate", "reopen"):
-            return await _rate(s, commune_id, commune, settings, resident, effect, conv, now)
-        if kind == "ticket_note":
-            return await _note(s, commune_id, commune, resident, conv, effect, now)
-        if kind == "consent":
-            return await _consent(s, commune_id, resident, conv, effect, now)
-        if kind == "phone":
-            return await _phone(s, commune_id, resident, conv, effect, now)
-        if kind == "handoff":
+        if isinstance(effect, FileTicket):
+            return await _file(
+                s, commune_id, commune, settings, resident, conv, effect.as_dict(), now
+            )
+        if isinstance(effect, TicketStatus):
+            return await _status(s, commune_id, commune, resident, effect.code)
+        if isinstance(effect, (Rate, Reopen)):
+            return await _rate(
+                s, commune_id, commune, settings, resident, effect.as_dict(), conv, now
+            )
+        if isinstance(effect, TicketNote):
+            return await _note(s, commune_id, commune, resident, conv, effect.as_dict(), now)
+        if isinstance(effect, Consent):
+            return await _consent(s, commune_id, resident, conv, effect.as_dict(), now)
+        if isinstance(effect, Phone):
+            return await _phone(s, commune_id, resident, conv, effect.as_dict(), now)
+        if isinstance(effect, HandOff):
             return await _handoff(
-                s, commune_id, commune, settings, resident, conv, effect["reason"], now
+                s, commune_id, commune, settings, resident, conv, effect.reason, now
             )
     return []
 
@@ -518,45 +535,3 @@ def staff_answer_when(cal: WorkingCalendar, now: datetime, expires: datetime | N
     return _("trong giờ làm việc, chậm nhất {time} {weekday} {date}").format(
         time=f"{by:%H:%M}", weekday=_(WEEKDAYS[by.weekday()]), date=f"{by:%d/%m}"
     )
-
-
-async def during_handoff(
-    s: AsyncSession,
-    commune_id: int,
-    commune: Commune,
-    settings: FeedbackSettings,
-    resident: Resident,
-    conv: Conversation,
-    text: str | None,
-    now: datetime,
-) -> list[Reply]:
-    """While staff have the conversation the bot is quiet — except for an emergency (the
-    triage's sure ones: a fire, rising water, a rabid dog, violence under way), which is filed
-    at once so the leader hears now, and the resident gets the number and first advice."""
-    found = triage.assess(text)
-    if not found.emergency or found.kind is None:
-        return []
-    home = await s.get(Village, resident.village_id) if resident.village_id else None
-    village = best_village(text, commune.villages) or (home.name if home else None)
-    with use_language(resident.language):
-        return [
-            triage.advice(found.kind, commune),
-            *await _file(
-                s,
-                commune_id,
-                commune,
-                settings,
-                resident,
-                conv,
-                {
-                    "category": found.category,
-                    "description": text,
-                    "village": village,
-                    "media": [],
-                    "consent": False,
-                    "emergency": True,
-                    "emergency_kind": found.kind,
-                },
-                now,
-            ),
-        ]

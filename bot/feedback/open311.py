@@ -205,7 +205,7 @@ def is_public(ticket: Ticket) -> bool:
     ].sensitive
 
 
-def public_clause():  # type: ignore[no-untyped-def]
+def public_clause():
     """``is_public`` as a SQL condition."""
     return (
         (Ticket.source == "open311") | Ticket.published_at.is_not(None)
@@ -373,7 +373,7 @@ class Open311:
         self,
         sm,
         tenants: Tenants,
-        coord: Coordinator,  # type: ignore[no-untyped-def]
+        coord: Coordinator,
         settings: FeedbackSettings,
         public_url: str,
     ) -> None:
@@ -397,7 +397,7 @@ class Open311:
     async def _page(
         self, s: AsyncSession, tenant: Tenant, tickets: list[Ticket]
     ) -> list[dict[str, Any]]:
-        villages = dict(
+        villages: dict[int | None, str] = dict(
             (
                 await s.execute(
                     select(Village.id, Village.name).where(Village.commune_id == tenant.id)
@@ -405,7 +405,7 @@ class Open311:
             ).all()
         )
         originals = {t.duplicate_of for t in tickets if t.duplicate_of}
-        codes = (
+        codes: dict[int | None, str] = (
             dict(
                 (
                     await s.execute(
@@ -486,7 +486,7 @@ class Open311:
                 _format(request), "service_requests", await self._page(s, tenant, tickets)
             )
 
-    def _filters(self, request: web.Request, query):  # type: ignore[no-untyped-def]
+    def _filters(self, request: web.Request, query):
         q = request.query
         codes = [c.strip() for c in q.get("service_code", "").split(",") if c.strip()]
         if unknown := [c for c in codes if c not in CATEGORIES]:
@@ -656,7 +656,7 @@ class Open311:
             )
         text = where or address_id  # no address repository: an address_id is kept as given
         village = await _village(s, tenant.id, text)
-        if village is not None and _words(text) == _words(village.name):
+        if village is not None and text and _words(text) == _words(village.name):
             text = None  # the village says it all
         name = (
             " ".join(p for p in (_field(form, "last_name"), _field(form, "first_name")) if p)

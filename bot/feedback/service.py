@@ -15,11 +15,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
@@ -67,15 +65,14 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return ticket.status in OPEN and as_utc(ticket.due_at) <= now
 
 
-def overdue_clause(now: datetime):  # type: ignore[no-untyped-def]
+def overdue_clause(now: datetime):
     """``is_overdue`` as a SQL condition."""
     return Ticket.status.in_(OPEN) & (Ticket.due_at <= now)
 
 
 async def _next_code(s: AsyncSession, commune_id: int, year: int) -> str:
     """PA-<year>-<n>: a per-commune, per-year counter taken in the filing transaction."""
-    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(TicketCounter).values(commune_id=commune_id, year=year, last=1)
+    stmt = insert_for(s, TicketCounter).values(commune_id=commune_id, year=year, last=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[TicketCounter.commune_id, TicketCounter.year],
         set_={"last": TicketCounter.last + 1},
@@ -248,7 +245,7 @@ async def _answer_duplicates(
         )
         await s.flush()
         # the original's reporter may be named in the answer: others get it anonymised
-        dup.answer, dup.answered_at = anonymise(ticket.answer, ticket), now
+        dup.answer, dup.answered_at = anonymise(ticket.answer or "", ticket), now
         if dup.resident_id:
             await notify_resident(s, dup, commune, dup_event, "answered")
 
@@ -415,7 +412,7 @@ async def notify_resident(
         )
         for n, reply in enumerate(replies)
     ]
-    await s.execute(OutboundMessage.__table__.insert(), rows)
+    await s.execute(cast(Table, OutboundMessage.__table__).insert(), rows)
 
 
 async def tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: str) -> int:
@@ -485,7 +482,7 @@ async def tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: st
                 ticket.commune_id,
                 None,
                 "zalo",
-                staff.zalo_user_id,
+                cast(str, staff.zalo_user_id),  # the query kept those with a Zalo id
                 f"ticket:{ticket.id}:{what}:{ticket.reopened}:staff:{staff.id}",
                 Text(text),
                 LANE,
@@ -574,7 +571,7 @@ async def tell_staff_of_handoff(
                 commune_id,
                 None,
                 "zalo",
-                person.zalo_user_id,
+                cast(str, person.zalo_user_id),  # the query kept those with a Zalo id
                 f"handoff:{handoff_id}:staff:{person.id}",
                 Text(text),
                 LANE,
@@ -642,7 +639,7 @@ async def add_resident_note(
                 ticket.commune_id,
                 None,
                 "zalo",
-                staff.zalo_user_id,
+                cast(str, staff.zalo_user_id),  # the query kept those with a Zalo id
                 f"ticket:{ticket.id}:note:{event.id}:staff:{staff.id}",
                 Text(alert),
                 LANE,

@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 BULK_LANE = 2  # outbound priority of routine notices (0 replies, 1 emergencies)
 
 
-def seconds_to_next_minute() -> float:
-    """When the limiter's window (wall-clock minute) turns over, plus a little."""
-    return 60.0 - time.time() % 60 + 0.2
+def seconds_to_next_minute(now: float | None = None) -> float:
+    """When the limiter's window (wall-clock minute, or ``now``'s) turns over, plus a little."""
+    return 60.0 - (time.time() if now is None else now) % 60 + 0.2
 
 
 class ZaloApi:
@@ -140,7 +140,7 @@ class ZaloApi:
                 raise ZaloError(
                     -32,
                     "local limiter: the call budget for this minute is spent",
-                    retry_after=seconds_to_next_minute(),
+                    retry_after=seconds_to_next_minute(self.coord.clock()),
                 )
         params = {"data": json.dumps(query, ensure_ascii=False)} if query is not None else None
         try:

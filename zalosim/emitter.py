@@ -1,7 +1,7 @@
 """Webhook emitter: Zalo → bot events, signed and retried like Zalo (zalo-oa-api.md §3.2–§3.4).
 
 * Body serialised once to bytes; ``X-ZEvent-Signature: mac=sha256(app_id + body + timestamp +
-  oa_secret_key)`` via :func:`bot.channels.zalo.signature.signature_header` (§3.3).
+  oa_secret_key)`` via :func:`.signature.signature_header` (§3.3).
 * One shared :class:`aiohttp.ClientSession`, 2-second timeout per POST (§3.2).
 * Non-200 or timeout → retries at +30 s, +5 min, +15 min, +30 min, +1 h with header ``num_retry``;
   after the ladder the app's webhook subscription is disabled and nothing more is sent (§3.2).
@@ -18,10 +18,9 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.zalo.signature import signature_header
-
 from . import ids
 from .events import INTERACTION_EVENTS, EventContext, build_event
+from .signature import signature_header
 from .state import OA, SimState, WebhookDelivery
 
 DEFAULT_LADDER: tuple[float, ...] = (30.0, 300.0, 900.0, 1800.0, 3600.0)

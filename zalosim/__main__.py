@@ -1,4 +1,4 @@
-"""Standalone simulator: ``python -m bot.channels.zalo.simulator --port 8900 [--setup s.json]``.
+"""Standalone simulator: ``python -m zalosim --port 8900 [--setup s.json]``.
 
 Prints one JSON line on start: ``{"base_url", "tokens": [{"oa_id", "access_token",
 "refresh_token", "expires_in"}], "users": [...]}``; the setup file uses the
@@ -23,9 +23,7 @@ def _rate_limit(value: str) -> int | None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m bot.channels.zalo.simulator", description="Local Zalo OA simulator"
-    )
+    p = argparse.ArgumentParser(prog="python -m zalosim", description="Local Zalo OA simulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8900)
     p.add_argument(

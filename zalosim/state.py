@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
@@ -74,14 +75,12 @@ class User:
 
 @dataclass
 class AccessToken:
-    token: str
     oa_id: str
     expires_at_ms: int
 
 
 @dataclass
 class RefreshToken:
-    token: str
     oa_id: str
     expires_at_ms: int
     used: bool = False
@@ -89,7 +88,6 @@ class RefreshToken:
 
 @dataclass
 class AuthCode:
-    code: str
     oa_id: str
     app_id: str
     code_challenge: str | None
@@ -218,7 +216,11 @@ class SimState:
         article_processing_polls: int = 1,
         strict_attachments: bool = True,
         emit_echoes: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        #: Real time in epoch seconds; the sim clock is this plus :attr:`offset_ms` (tests may
+        #: pass a manual clock so that minutes turn when they say).
+        self.clock = clock
         #: Calls per app per minute; None = unlimited (§1).
         self.rate_limit = rate_limit
         #: Add ``data.quota`` to send replies (pre-2026-03 behaviour, §4.2).
@@ -279,8 +281,8 @@ class SimState:
     # ----- clock -----------------------------------------------------------------------------
 
     def now_ms(self) -> int:
-        """Real time plus the test-controlled offset, in epoch milliseconds."""
-        return int(time.time() * 1000) + self.offset_ms
+        """Real time (:attr:`clock`) plus the test-controlled offset, in epoch milliseconds."""
+        return int(self.clock() * 1000) + self.offset_ms
 
     def advance(self, seconds: float) -> None:
         self.offset_ms += int(seconds * 1000)
@@ -291,7 +293,7 @@ class SimState:
     def set_now(self, when: datetime | int) -> None:
         """Make ``now_ms()`` equal ``when`` (aware datetime, or epoch ms)."""
         target = when if isinstance(when, int) else int(when.timestamp() * 1000)
-        self.offset_ms = target - int(time.time() * 1000)
+        self.offset_ms = target - int(self.clock() * 1000)
 
     def set_vn_time(self, hour: int, minute: int = 0) -> None:
         """Move the clock forward to the next ``hour:minute`` Vietnam time (today or tomorrow)."""
@@ -423,16 +425,14 @@ class SimState:
         now = self.now_ms()
         access = access_token or ids.token()
         refresh = refresh_token or ids.token()
-        self.access_tokens[access] = AccessToken(access, oa_id, now + ACCESS_TOKEN_TTL_S * 1000)
-        self.refresh_tokens[refresh] = RefreshToken(
-            refresh, oa_id, now + REFRESH_TOKEN_TTL_S * 1000
-        )
+        self.access_tokens[access] = AccessToken(oa_id, now + ACCESS_TOKEN_TTL_S * 1000)
+        self.refresh_tokens[refresh] = RefreshToken(oa_id, now + REFRESH_TOKEN_TTL_S * 1000)
         return access, refresh
 
     def issue_code(self, oa_id: str, app_id: str, code_challenge: str | None) -> str:
         code = ids.token(32)
         self.auth_codes[code] = AuthCode(
-            code, oa_id, app_id, code_challenge or None, self.now_ms() + AUTH_CODE_TTL_S * 1000
+            oa_id, app_id, code_challenge or None, self.now_ms() + AUTH_CODE_TTL_S * 1000
         )
         return code
 
@@ -465,9 +465,6 @@ class SimState:
 
     def calls_for(self, app_id: str) -> dict[int, int]:
         return self.counters.calls.setdefault(app_id, {})
-
-    def calls_this_minute(self, app_id: str) -> int:
-        return self.calls_for(app_id).get(self.now_ms() // 60_000, 0)
 
     # ----- faults ----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ Faithful to /work/shared/zalo-oa-api.md (§11 checklist). Entry points:
 * :class:`ZaloSimulator` (driver.py) — run on a real port from tests/benchmarks;
 * :func:`make_app` (server.py) + :class:`SimState` (state.py) — embed the aiohttp app;
 * :class:`WebhookEmitter` (emitter.py) — build/sign/deliver webhook events;
-* ``python -m bot.channels.zalo.simulator`` (__main__.py) — standalone server.
+* ``python -m zalosim`` (__main__.py) — standalone server.
 """
 
 from .driver import ZaloSimulator

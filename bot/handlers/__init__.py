@@ -1,0 +1,34 @@
+"""What happens to an incoming event of a resident: an ordered chain of handlers (``CHAIN``,
+today's precedence), each declaring the event kinds, channels and staff roles it accepts and
+returning an ``Outcome`` (replies + effects) or None ("not mine"). The inbound processor builds
+one ``Context`` per event, runs the chain, and writes the outcome in one place
+(``InboundProcessor._write``; feedback effects through ``bot/feedback/intake.py: apply``)."""
+
+from __future__ import annotations
+
+from bot.handlers.base import Handler, run
+from bot.handlers.context import Context, Outcome
+from bot.handlers.conversation import Conversation
+from bot.handlers.lifecycle import ChatNow, Follow, SubmitInfo
+from bot.handlers.staff import RelayConfirmation, StaffNote
+from bot.handlers.with_staff import ErasureWithStaff, StaffPaused, WithStaff
+
+__all__ = ["Context", "Handler", "Outcome", "chain", "run"]
+
+
+def chain(handoff_after: int = 2) -> list[Handler]:
+    """The handlers in the order they are asked."""
+    return [
+        Follow(),
+        ChatNow(),
+        SubmitInfo(),
+        # messages while staff have the conversation
+        ErasureWithStaff(),
+        StaffPaused(),
+        WithStaff(),
+        # staff writing as staff (Zalo, the id registered)
+        RelayConfirmation(),
+        StaffNote(),
+        # everything else: the conversation engine
+        Conversation(handoff_after),
+    ]
