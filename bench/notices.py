@@ -50,7 +50,7 @@ SEED = """
 import asyncio, json, sys
 from datetime import timedelta
 from sqlalchemy import insert
-from bot.cli import _with_tokens
+from bot.cli.zalo import with_tokens
 from bot.config import load_settings
 from bot.staff import add_staff
 from bot.store.db import create_engine, sessionmaker
@@ -81,7 +81,7 @@ async def people():
     await engine.dispose()
     print(json.dumps(keys))
 
-asyncio.run(_with_tokens(settings, tokens))
+asyncio.run(with_tokens(settings, tokens))
 asyncio.run(people())
 """
 

@@ -127,10 +127,10 @@ async def main() -> None:
     # seed every OA's tokens in one process (100 `bot zalo set-tokens` starts would dominate)
     seed = (
         "import asyncio,json,sys\nfrom bot.config import load_settings\n"
-        "from bot.cli import _with_tokens\n"
+        "from bot.cli.zalo import with_tokens\n"
         "t=json.loads(sys.stdin.read())\n"
         "async def go(tm):\n    for o,(a,r) in t.items(): await tm.store(o,a,r,90000)\n"
-        "asyncio.run(_with_tokens(load_settings(), go))\n"
+        "asyncio.run(with_tokens(load_settings(), go))\n"
     )
     subprocess.run(
         [sys.executable, "-c", seed],

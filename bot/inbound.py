@@ -288,15 +288,50 @@ class InboundProcessor(Worker):
         except Exception:  # noqa: BLE001 - isolate the bad event: one by one
             log.warning("batch of %d events failed; processing one by one", len(ids), exc_info=True)
             wrote_outbound = False
+            owners = await self._owners(ids)
+            stalled: set[tuple[int, str, str]] = set()  # residents whose earlier event failed
             for event_id in ids:
+                owner = owners.get(event_id)
+                if owner in stalled:  # keep their order: after the failed one, not before it
+                    await self._release(event_id)
+                    continue
                 try:
                     wrote_outbound |= await self.process_batch([event_id])
                 except Exception as exc:  # noqa: BLE001 - one bad event must not stop the rest
                     log.exception("processing inbound event %s failed", event_id)
                     await self._failed(event_id, exc)
+                    if owner is not None:
+                        stalled.add(owner)
         if wrote_outbound:
             await self.coord.publish(OUTBOUND_TOPIC)
         return len(ids)
+
+    async def _owners(self, ids: list[int]) -> dict[int, tuple[int, str, str]]:
+        """The resident (commune, channel, sender) of each event whose order matters."""
+        async with self.sm() as s:
+            rows = await s.execute(
+                select(
+                    InboundEvent.id,
+                    InboundEvent.commune_id,
+                    InboundEvent.channel,
+                    InboundEvent.external_user_id,
+                    InboundEvent.event_name,
+                ).where(InboundEvent.id.in_(ids))
+            )
+            return {
+                r.id: (r.commune_id, r.channel, r.external_user_id)
+                for r in rows
+                if r.external_user_id and not unordered(r.event_name)
+            }
+
+    async def _release(self, event_id: int) -> None:
+        """Back to ``received`` without counting an attempt (claimed again after the failed
+        event of the same resident, which the claim keeps first)."""
+        async with self.sm() as s, s.begin():
+            event = await s.get(InboundEvent, event_id)
+            if event is not None and event.status == "processing":
+                event.status = "received"
+                event.attempts = max(0, event.attempts - 1)
 
     async def _failed(self, event_id: int, exc: Exception) -> None:
         async with self.sm() as s, s.begin():

@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.coord import Coordinator
 from bot.envelope import Delivered, Reply, from_payload
 from bot.loops import LEASE, OUTBOUND_TOPIC, Worker, backoff, worker_id
-from bot.sending import NO_TOKEN_CODE, OutboundChannel, Outcome, SendError, Unsupported, fit
+from bot.sending import (
+    ALL_KINDS,
+    NO_TOKEN_CODE,
+    OutboundChannel,
+    Outcome,
+    SendError,
+    Unsupported,
+    fit,
+)
 from bot.store.models import OutboundMessage, ProviderMessage, Resident
 from bot.store.ops import table_of
 from bot.tenants import Tenants
@@ -203,11 +211,14 @@ class Sender(Worker):
     @staticmethod
     def _fitted(row: OutboundMessage, channel: OutboundChannel) -> Reply:
         """The row's reply as ``channel`` can carry it (``sending.fit``); a kind nobody knows
-        is unsupported too."""
+        is unsupported too. A payload that does not decode is retried like any other failure
+        of the send (as when the channel decoded it)."""
+        if row.kind not in ALL_KINDS:
+            raise Unsupported(row.kind, row.channel)
         try:
             reply = from_payload(row.kind, row.payload)
         except (ValueError, TypeError, KeyError) as exc:
-            raise Unsupported(row.kind, row.channel) from exc
+            raise SendError(0, f"0 {type(exc).__name__}: {exc}", Outcome.RETRY) from exc
         return fit(reply, channel.capabilities, row.channel)
 
     async def _still_mine(self, row: OutboundMessage) -> bool:

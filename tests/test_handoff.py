@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from bot.config import Commune as CommuneConfig
 from bot.config import FeedbackSettings
-from bot.feedback import service
+from bot.feedback import sla
 from bot.feedback.intake import staff_answer_when
 from bot.feedback.sla import WorkingCalendar
 from bot.store.models import Handoff, Ticket
@@ -46,7 +46,7 @@ async def test_while_with_staff_the_bot_still_answers_what_it_is_sure_of(commune
 
     # told when a person will answer, from the working calendar
     settings = commune.running.settings
-    cal = service.calendar(settings.communes[0], settings.feedback)
+    cal = sla.calendar(settings.communes[0], settings.feedback)
     now = utcnow()
     if cal.in_office(now):
         assert "trong giờ làm việc" in said, said

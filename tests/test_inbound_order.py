@@ -129,3 +129,32 @@ async def test_two_workers_keep_each_residents_order(pg_url, sim):
             assert [at for _, at in theirs] == sorted(at for _, at in theirs), resident
     finally:
         await services.close()
+
+
+async def test_a_failed_event_keeps_its_residents_later_ones_behind_it(store_url, sim):
+    """A batch that fails is retried one event at a time: once a resident's event fails, their
+    later events in that batch wait for it (released without an attempt counted), while other
+    residents' events go on."""
+    services = await build_services(make_settings(store_url, sim, communes=1), background=False)
+    try:
+        worker = _worker(services, "host-a:1", 10)
+        real_apply = worker._apply
+
+        async def apply(s, tenant, event, inbound, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if inbound.text == "BOOM":
+                raise RuntimeError("a bad event")
+            return await real_apply(s, tenant, event, inbound, *args, **kwargs)
+
+        worker._apply = apply  # type: ignore[method-assign]
+        await _events(services, [("r1", "BOOM"), ("r1", "giờ làm việc"), ("r2", "xin chào")])
+        assert await worker.run_once() == 3
+        async with services.sm() as s:
+            events = (await s.execute(select(InboundEvent).order_by(InboundEvent.id))).scalars()
+            seen = [(e.external_user_id, e.status, e.attempts) for e in events]
+        assert seen == [
+            ("r1", "received", 1),  # failed once, to be tried again
+            ("r1", "received", 0),  # waits behind it, no attempt spent
+            ("r2", "processed", 1),  # another resident is not held up
+        ]
+    finally:
+        await services.close()

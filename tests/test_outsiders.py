@@ -359,7 +359,7 @@ async def test_open311_filing_takes_an_officers_or_leaders_key_in_a_header(runni
 
 def test_one_masking_function_for_every_public_text():
     """Each kind of personal number or address, as residents write them."""
-    from bot.feedback.service import anonymise
+    from bot.feedback.masking import anonymise
 
     cases = {
         "gọi 0912 345 678 hoặc 0214.3880.123": "gọi *** hoặc ***",

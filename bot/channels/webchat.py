@@ -96,7 +96,6 @@ PAGE_TEXTS = {
 SCRIPT_TEXTS = {
     "no_session": N_("Không mở được phiên trò chuyện."),
     "photo_sent": N_("Ảnh đã gửi"),
-    "a_photo": N_("[ảnh]"),
     "lost": N_("Mất kết nối, đang thử lại…"),
     "not_connected": N_("Chưa kết nối, vui lòng thử lại."),
     "too_big": N_("Ảnh quá lớn: xã nhận ảnh đến {mb} MB."),

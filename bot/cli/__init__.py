@@ -20,14 +20,14 @@ from bot.cli.nlu import (
     cmd_triage_eval,
 )
 from bot.cli.residents import cmd_resident_erase
-from bot.cli.serve import cmd_serve, cmd_worker, new_event_loop
+from bot.cli.serve import cmd_serve, cmd_worker
 from bot.cli.staff import cmd_staff_add, cmd_staff_change, cmd_staff_check, cmd_staff_list
 from bot.cli.tenants import cmd_tenants_add, cmd_tenants_list
 from bot.cli.tickets import cmd_tickets
-from bot.cli.zalo import _with_tokens, cmd_zalo_connect, cmd_zalo_set_tokens
+from bot.cli.zalo import cmd_zalo_connect, cmd_zalo_set_tokens
 from bot.config import ConfigError
 
-__all__ = ["_with_tokens", "build_parser", "main", "new_event_loop"]
+__all__ = ["build_parser", "main"]
 
 
 # -- parser ---------------------------------------------------------------------------------

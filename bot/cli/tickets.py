@@ -17,7 +17,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 
     from bot.api.auth import Identity
     from bot.coord import create_coordinator
-    from bot.feedback import access, service
+    from bot.feedback import access, service, workflow
     from bot.feedback.api import ticket_json
     from bot.loops import OUTBOUND_TOPIC
     from bot.store.models import Staff, Ticket
@@ -90,7 +90,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
                                 duplicate_of=original,
                                 public_text=args.text,
                             )
-                        except service.TicketError as exc:
+                        except workflow.TicketError as exc:
                             print(str(exc), file=sys.stderr)
                             return 2
                     out = await ticket_json(s, ticket, who, commune, full=True)

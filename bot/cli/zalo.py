@@ -11,7 +11,8 @@ from bot.cli.common import open_store, settings_of
 from bot.config import Settings
 
 
-async def _with_tokens(settings: Settings, fn):
+async def with_tokens(settings: Settings, fn):
+    """Run ``fn(token_manager)`` with the OA tokens' store open (used by `bot zalo` and benchmarks)."""
     import aiohttp
 
     from bot.app import VAR_DIR
@@ -41,7 +42,7 @@ def cmd_zalo_connect(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if not _check_oa(settings, args.oa):
         return 2
-    url = asyncio.run(_with_tokens(settings, lambda tm: tm.authorization_url(args.oa)))
+    url = asyncio.run(with_tokens(settings, lambda tm: tm.authorization_url(args.oa)))
     print("Mở đường dẫn sau bằng tài khoản quản trị OA để cấp quyền / open as the OA admin:")
     print(url)
     print(f"Zalo sẽ chuyển về {settings.public_url}/zalo/oauth/callback (service must be running).")
@@ -63,7 +64,7 @@ def cmd_zalo_set_tokens(args: argparse.Namespace) -> int:
         )
         return 2
     asyncio.run(
-        _with_tokens(settings, lambda tm: tm.store(args.oa, access, refresh, args.expires_in))
+        with_tokens(settings, lambda tm: tm.store(args.oa, access, refresh, args.expires_in))
     )
     print(f"tokens stored (encrypted) for OA {args.oa}; expires in {args.expires_in} s")
     return 0

@@ -408,7 +408,7 @@ class FeedbackApi:
                         select(Ticket)
                         .where(
                             Ticket.commune_id == who.commune_id,
-                            Ticket.status.in_(service.OPEN),
+                            Ticket.status.in_(workflow.OPEN),
                             access.readable(me, self._commune(who)),
                         )  # codes only of what they may read
                         .order_by(Ticket.due_at)
@@ -553,7 +553,7 @@ class FeedbackApi:
                     duplicate_of=duplicate_of,
                     public_text=data.text,
                 )
-            except service.TicketError as exc:
+            except workflow.TicketError as exc:
                 raise error(exc.status, str(exc)) from None
             out = await ticket_json(s, ticket, who, self._commune(who), True)
         await self.coord.publish(OUTBOUND_TOPIC)

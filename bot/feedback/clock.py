@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot import audit
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
-from bot.feedback import handoff, service
+from bot.feedback import handoff, service, sla, workflow
 from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC, Worker
 from bot.store.models import Ticket
 from bot.tenants import Tenants
@@ -53,7 +53,7 @@ class SlaClock(Worker):
                     await s.execute(
                         select(Ticket)
                         .where(
-                            Ticket.status.in_(service.OPEN),
+                            Ticket.status.in_(workflow.OPEN),
                             (Ticket.next_progress_at <= now)
                             | (Ticket.warn_at <= now)
                             | ((Ticket.due_at <= now) & Ticket.overdue_at.is_(None))
@@ -73,7 +73,7 @@ class SlaClock(Worker):
             )
             for ticket in due:
                 commune = self.tenants.by_id(ticket.commune_id).config
-                cal = service.calendar(commune, self.settings)
+                cal = sla.calendar(commune, self.settings)
                 if (
                     ticket.acked_at is None
                     and ticket.ack_due_at <= now

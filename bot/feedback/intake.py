@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import chat_staff
+from bot import audit, chat_staff
 from bot.config import Commune, FeedbackSettings
 from bot.conversation.types import (
     Consent,
@@ -26,13 +26,13 @@ from bot.conversation.types import (
     TicketStatus,
 )
 from bot.envelope import Reply, RequestUserInfo, Text
-from bot.feedback import access, flood, service
+from bot.feedback import access, flood, service, sla, workflow
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.chat import consent_question, hotline, media_of, phone_question
 from bot.feedback.phone import display as display_phone
 from bot.feedback.sla import WorkingCalendar
 from bot.i18n import N_, _, use_language
-from bot.store.models import Conversation, Handoff, Resident, Ticket, TicketEvent
+from bot.store.models import Conversation, Handoff, Resident, Ticket
 from bot.store.ops import village_by_name
 from bot.timeutil import to_vn, utcnow
 
@@ -225,17 +225,7 @@ async def _phone(
     ticket.reporter_phone = resident.phone = effect["phone"]
     resident.consent_at = resident.consent_at or now
     resident.consent_source = resident.consent_source or "webchat_report"
-    s.add(
-        TicketEvent(
-            commune_id=commune_id,
-            ticket_id=ticket.id,
-            actor="resident",
-            action="phone",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note="người dân để lại số điện thoại",
-        )
-    )
+    audit.ticket(s, ticket, "phone", actor="resident", note="người dân để lại số điện thoại")
     return [
         Text(
             _("Cảm ơn anh/chị. Cán bộ sẽ gọi số {phone} khi cần về phản ánh {code}.").format(
@@ -261,17 +251,7 @@ async def _consent(
         return [Text(_("Dạ, phản ánh {code} được giữ ẩn danh.").format(code=ticket.code))]
     ticket.consent_at = now
     ticket.reporter_name, ticket.reporter_phone = resident.display_name, resident.phone
-    s.add(
-        TicketEvent(
-            commune_id=commune_id,
-            ticket_id=ticket.id,
-            actor="resident",
-            action="consent",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note="đồng ý lưu tên, số điện thoại",
-        )
-    )
+    audit.ticket(s, ticket, "consent", actor="resident", note="đồng ý lưu tên, số điện thoại")
     return [
         Text(
             _("Cảm ơn anh/chị. Cán bộ sẽ liên hệ khi cần về phản ánh {code}.").format(
@@ -339,7 +319,7 @@ def describe(ticket: Ticket, commune: Commune, mine: bool) -> str:
         category=_(CATEGORIES[ticket.category].name),
         state=service.status_line(ticket),
     )
-    if ticket.status in service.OPEN:
+    if ticket.status in workflow.OPEN:
         text += " " + _("Xã sẽ trả lời {when}.").format(when=service.when_text(ticket))
     elif ticket.status == "transferred" and ticket.transferred_to:
         text += " " + _("Nơi giải quyết: {body}.").format(body=ticket.transferred_to)
@@ -480,7 +460,7 @@ async def _handoff(
     """The conversation goes to the commune inbox; the bot is quiet until staff close it."""
     conv.mode = "handoff"
     conv.state = {}
-    cal = service.calendar(commune, settings)
+    cal = sla.calendar(commune, settings)
     expires = (
         cal.add_office_minutes(now, settings.handoff_timeout_minutes)
         if settings.handoff_timeout_minutes

@@ -45,7 +45,7 @@ from bot import safejson
 from bot.api.auth import hash_key
 from bot.config import Commune, FeedbackSettings
 from bot.coord import Coordinator
-from bot.feedback import masking, routing, service
+from bot.feedback import masking, routing, service, workflow
 from bot.feedback.categories import CATEGORIES
 from bot.feedback.chat import hotline
 from bot.i18n import gettext_for, use_language
@@ -230,7 +230,7 @@ def status_notes(ticket: Ticket, duplicate_of: str | None) -> str:
 
 def notice(ticket: Ticket) -> str | None:
     """When the reporter hears back (open tickets only: a closed one has its notes)."""
-    if ticket.status not in service.OPEN:
+    if ticket.status not in workflow.OPEN:
         return None
     with use_language("vi"):  # the public API is Vietnamese, as ``_`` here
         lines = [_("Xã sẽ trả lời {when}.").format(when=service.when_text(ticket))]
@@ -264,7 +264,7 @@ def request_json(
     photo = next((m.get("url") for m in ticket.media or [] if m.get("type") == "image"), None)
     return {
         "service_request_id": ticket.code,
-        "status": "open" if ticket.status in service.OPEN else "closed",
+        "status": "open" if ticket.status in workflow.OPEN else "closed",
         "status_notes": status_notes(ticket, duplicate_of),
         "service_name": _(CATEGORIES[ticket.category].name),
         "service_code": ticket.category,
@@ -501,9 +501,9 @@ class Open311:
         if not statuses <= {"open", "closed"}:
             raise Problem(400, "status: open | closed")
         if statuses == {"open"}:
-            query = query.where(Ticket.status.in_(service.OPEN))
+            query = query.where(Ticket.status.in_(workflow.OPEN))
         elif statuses == {"closed"}:
-            query = query.where(Ticket.status.not_in(service.OPEN))
+            query = query.where(Ticket.status.not_in(workflow.OPEN))
         start, end = self._window(q.get("start_date", "").strip(), q.get("end_date", "").strip())
         return query.where(Ticket.received_at >= start, Ticket.received_at <= end)
 

@@ -28,7 +28,7 @@ from bot.feedback.categories import CATEGORIES
 from bot.feedback.masking import anonymise
 from bot.feedback.routing import office_name, route
 from bot.feedback.sla import calendar
-from bot.feedback.workflow import OPEN, STAFF_ACTIONS, TicketError
+from bot.feedback.workflow import OPEN, TicketError
 from bot.i18n import N_, _, gettext_for, in_language_argument
 from bot.store.models import (
     OutboundMessage,
@@ -41,9 +41,6 @@ from bot.store.models import (
 )
 from bot.store.ops import insert_for, outbound_row, table_of
 from bot.timeutil import as_utc, to_vn, utcnow
-
-#: what staff may do (bot/feedback/workflow.py's table; the name callers know)
-ACTIONS = STAFF_ACTIONS
 
 #: resident-facing names of the states (msgids)
 STATE_NAMES = {

@@ -98,7 +98,6 @@
       m.messages.forEach(function (x) { add(x.text, x.direction, x.options); });
     } else if (m.type === "reply") {
       if (m.kind === "choices") add(m.text, "out", m.options);
-      else if (m.kind === "image") add(m.caption || t("a_photo", "[ảnh]"), "out");
       else add(m.text || "", "out");
     } else if (m.type === "error") {
       status.textContent = m.error;
