@@ -1,15 +1,20 @@
 """The handlers' chain (bot/handlers/): its order and its filters, through the real path — web
-chat (websocket) and Zalo (simulator) in, outbound rows and what the simulator records out."""
+chat (websocket) and Zalo (simulator) in, outbound rows and what the simulator records out —
+and the conversation's steps (bot/conversation/steps/) each alone, pure."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import aiohttp
 from sqlalchemy import select
 
-from bot.conversation import engine
+from bot.config import load_settings
+from bot.conversation import engine, steps
+from bot.conversation.engine import Turn
+from bot.conversation.types import Rate, Topic
 from bot.handlers import Context, Handler
 from bot.staff import add_staff
 from bot.store.models import Message, OutboundMessage, Ticket
@@ -254,3 +259,30 @@ async def test_an_emergency_is_the_triage_handlers(service):
     finally:
         await tab.close()
         await other.close()
+
+
+def test_each_step_alone():
+    """A step is a pure function of one prepared turn: it answers its own kind of message and
+    passes ("not mine") on the others — the rating only while a rating waits, the report form
+    only while one is open, topics only for (un)subscribing."""
+    commune = load_settings("config.yml").communes[0]
+
+    def prepared(text: str, **given: Any) -> Turn:
+        return engine.prepare(engine.TurnInput(commune, text, **given))
+
+    assert steps.rating(prepared("5")) is None  # no rating waits: a menu's number
+    rated = steps.rating(prepared("5", pending_rating="PA-2026-000007"))
+    assert rated is not None and rated.effects == [Rate("PA-2026-000007", 5)]
+    assert steps.report_form_step(prepared("bỏ qua")) is None  # no form open
+    form = engine.respond(commune, "phản ánh rác thải đổ bừa bãi ở Nậm Mòn bốc mùi").state
+    answered = steps.report_form_step(prepared("bỏ qua", state=form))
+    assert answered is not None and answered.parse.intent in ("report_issue", "report_filed")
+    assert steps.topics(prepared("giờ làm việc")) is None
+    subscribed = steps.topics(prepared("đăng ký nhận tin thời tiết"))
+    assert subscribed is not None
+    [topic] = subscribed.effects
+    assert isinstance(topic, Topic) and topic.subscribed
+    whole = engine.turn(engine.TurnInput(commune, "đăng ký nhận tin thời tiết"))
+    assert whole.effects == subscribed.effects
+    # the whole turn is the same steps in order: the first that answers
+    assert engine.turn(engine.TurnInput(commune, "giờ làm việc")).parse.intent == "office_hours"
