@@ -176,8 +176,9 @@ class Turn:
 Step = Callable[[Turn], TurnResult | None]
 
 
-def prepare(given: TurnInput, whole: Sequence[Step] = ()) -> Turn:
-    """The preparation shared by every step: the state copied, the clock read."""
+def prepare(given: TurnInput, whole: Sequence[Step]) -> Turn:
+    """The preparation shared by every step: the state copied, the clock read; ``whole``:
+    every step of a turn (``engine.STEPS``), for an aside within the report form."""
     return Turn(
         given,
         dict(given.state or {}),
