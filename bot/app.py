@@ -26,6 +26,8 @@ from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.notices import NoticesApi
 from bot.api.staff import StaffApi
+from bot.broadcasts.article import BroadcastWorker
+from bot.broadcasts.dispatch import NoticeDispatcher
 from bot.channels.webchat import WebChatChannel
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
@@ -41,8 +43,6 @@ from bot.inbound import InboundProcessor
 from bot.loops import NOTICES_TOPIC
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
-from bot.notices.broadcast import BroadcastWorker
-from bot.notices.delivery import NoticeDispatcher
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
 from bot.private_files import private_dir
@@ -178,7 +178,7 @@ async def build_services(
         nlu,
         NoticeDispatcher(sm, tenants, coord, settings.notices, settings.zalo.broadcasts),
         NoticesApi(sm, tenants, coord),
-        BroadcastWorker(sm, tenants, coord, api, settings.zalo),
+        BroadcastWorker(sm, tenants, coord, zalo, settings.zalo),
         Feeds(sm, tenants, settings.public_url),
         NoticeScheduler(
             sm,

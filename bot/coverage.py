@@ -2,7 +2,7 @@
 
 Emergency reports and overdue tickets are told to the leaders on Zalo; a notice for a village
 reaches the residents Zalo will not let us message only through the village's propagandist
-(bot/notices/relay.py). Both need a person with a Zalo id who wrote to the OA within Zalo's
+(bot/broadcasts/relay.py). Both need a person with a Zalo id who wrote to the OA within Zalo's
 7-day window (the same rule as every consultation message: ``route_for``). When no such person
 exists the service still works — and nobody hears — so ``bot staff add``, ``bot staff check``,
 ``GET …/warnings`` and the notice responses say so.
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices.delivery import route_for
+from bot.broadcasts.routes import route_for
 from bot.store.models import Resident, Staff, Village
 from bot.timeutil import utcnow
 

@@ -1,9 +1,12 @@
 """The sender: claims outbound rows and hands each to its channel; records every outcome.
 
-Zalo's error codes have already been classified (``channels/zalo/errors.py``); this is the one
-place that turns an outcome into a row state: retry later with backoff, window closed (recorded
-on the resident, not retried), or failed with the reason kept. Rows are claimed in priority order
-(reply 0 < emergency 1 < priority 2 < normal 3), so replies are never starved by broadcasts.
+The send contract is ``bot/sending.py``: a channel declares the reply kinds it carries (a reply
+it cannot carry is fitted — choices as a numbered text, an image as its caption and link — or
+failed once as ``unsupported``) and raises a ``SendError`` whose outcome its own error reading
+decided (Zalo: ``channels/zalo/errors.py``). This is the one place that turns an outcome into a
+row state: retry later with backoff, window closed (recorded on the resident, not retried), or
+failed with the reason kept. Rows are claimed in priority order (reply 0 < emergency 1 <
+priority 2 < normal 3), so replies are never starved by broadcasts.
 """
 
 from __future__ import annotations
@@ -12,35 +15,22 @@ import asyncio
 import logging
 from collections import defaultdict
 from datetime import timedelta
-from typing import Protocol
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.channels.zalo.errors import NO_TOKEN_CODE, Outcome, TransportError, ZaloError
 from bot.coord import Coordinator
-from bot.envelope import Delivered
+from bot.envelope import Delivered, Reply, from_payload
 from bot.loops import LEASE, OUTBOUND_TOPIC, Worker, backoff, worker_id
+from bot.sending import NO_TOKEN_CODE, OutboundChannel, Outcome, SendError, Unsupported, fit
 from bot.store.models import OutboundMessage, ProviderMessage, Resident
-from bot.tenants import Tenant, Tenants
+from bot.tenants import Tenants
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 #: a message held because its OA has no usable token is looked at again this often; it is
 #: released at once when tokens are stored (bot/channels/zalo/oauth.py: release_held)
 HELD_RECHECK = timedelta(hours=1)
-
-
-class OutboundChannel(Protocol):
-    name: str
-
-    async def deliver(
-        self, row: OutboundMessage, tenant: Tenant, progress: ProgressCallback
-    ) -> Delivered: ...
-
-
-class ProgressCallback(Protocol):
-    async def __call__(self, parts_sent: int, provider_ids: list[str]) -> None: ...
 
 
 class Sender(Worker):
@@ -143,26 +133,33 @@ class Sender(Worker):
             tenant = self.tenants.by_id(row.commune_id)
             channel = self.channels[row.channel]
         except KeyError:
+            # the sender's own failures keep code 0 and the "0 …" reason they were stored with
             await self._failed(
                 row,
-                ZaloError(
+                SendError(
                     0,
-                    f"commune {row.commune_id} or channel {row.channel!r} is no longer configured",
+                    f"0 commune {row.commune_id} or channel {row.channel!r} is no longer "
+                    "configured",
                     Outcome.PERMANENT,
                 ),
             )
+            return
+        try:  # what the channel can carry, or failed once: it will not carry it on a retry
+            reply = self._fitted(row, channel)
+        except SendError as exc:
+            await self._failed(row, exc)
             return
 
         if row.resumed and hasattr(channel, "already_delivered"):
             # its last worker died mid-send: Zalo may have it already (no idempotency key)
             try:
                 found = await channel.already_delivered(row, tenant)
-            except ZaloError as exc:  # cannot tell: wait and check again, never send blind
+            except SendError as exc:  # cannot tell: wait and check again, never send blind
                 log.warning(
                     "outbound %s: could not check the conversation (%s); later", row.id, exc.reason
                 )
                 if exc.outcome is not Outcome.NO_TOKEN:
-                    exc = ZaloError(
+                    exc = SendError(
                         exc.code, exc.reason, Outcome.THROTTLED, retry_after=exc.retry_after or 30.0
                     )
                 await self._failed(row, exc)
@@ -190,15 +187,25 @@ class Sender(Worker):
                 )  # renew the lease between parts
 
         try:
-            delivered = await channel.deliver(row, tenant, progress)
-        except ZaloError as exc:
+            delivered = await channel.deliver(row, reply, tenant, progress)
+        except SendError as exc:
             await self._failed(row, exc)
             return
         except Exception as exc:  # noqa: BLE001 - a bug in a channel must not lose the row
             log.exception("channel %s failed on outbound %s", row.channel, row.id)
-            await self._failed(row, ZaloError(0, f"{type(exc).__name__}: {exc}", Outcome.RETRY))
+            await self._failed(row, SendError(0, f"0 {type(exc).__name__}: {exc}", Outcome.RETRY))
             return
         await self._record_sent(row, delivered)
+
+    @staticmethod
+    def _fitted(row: OutboundMessage, channel: OutboundChannel) -> Reply:
+        """The row's reply as ``channel`` can carry it (``sending.fit``); a kind nobody knows
+        is unsupported too."""
+        try:
+            reply = from_payload(row.kind, row.payload)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise Unsupported(row.kind, row.channel) from exc
+        return fit(reply, channel.capabilities, row.channel)
 
     async def _still_mine(self, row: OutboundMessage) -> bool:
         """Renew the claim if this worker still holds it."""
@@ -269,9 +276,9 @@ class Sender(Worker):
                         fut.set_result(None)
         await done
 
-    async def _failed(self, row: OutboundMessage, exc: ZaloError) -> None:
+    async def _failed(self, row: OutboundMessage, exc: SendError) -> None:
         values: dict[str, object] = {"error_code": str(exc.code), "error_reason": exc.reason}
-        if isinstance(exc, TransportError) and exc.maybe_sent:
+        if exc.maybe_sent:
             # Zalo may have it (a timeout, a dropped connection): the next try reads the
             # conversation back first, as after a lapsed lease — never a blind second send
             values["resumed"] = True

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.channels.zalo.errors import Outcome, ZaloError, classify, seconds_until_morning
+from bot.channels.zalo.errors import ZaloError, classify, seconds_until_morning
+from bot.sending import Outcome
 from bot.store.models import OutboundMessage, Resident, ZaloToken
 from tests.helpers import (
     CS,

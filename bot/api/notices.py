@@ -31,12 +31,13 @@ from bot.api.auth import (
     read_json,
     read_limited,
 )
+from bot.broadcasts.figures import stats
+from bot.broadcasts.plan import cancel_deliveries
 from bot.coord import Coordinator
 from bot.coverage import warnings
 from bot.filenames import safe_filename
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import cap, workflow
-from bot.notices.delivery import cancel_deliveries, stats
 from bot.store.models import Notice, NoticeAudit, NoticeFile, Village
 from bot.tenants import Tenants
 from bot.text import search_key

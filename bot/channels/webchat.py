@@ -43,10 +43,11 @@ from bot.config import WebChatSettings
 from bot.conversation import engine
 from bot.coord import Coordinator
 from bot.crypto import subkey
-from bot.envelope import Choices, Delivered, Inbound, from_payload
+from bot.envelope import Choices, Delivered, Inbound, Reply, from_payload, to_payload
 from bot.feedback import photos
 from bot.i18n import N_, gettext_for
 from bot.loops import EVENTS_TOPIC
+from bot.sending import ProgressCallback
 from bot.store.models import Conversation, InboundEvent, Message, OutboundMessage, Resident
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
@@ -504,10 +505,19 @@ class WebChatChannel:
             language=row.payload.get("language"),
         )
 
-    async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
+    #: what the page shows: text, and quick choices as buttons (bot/channels/web/chat.js); an
+    #: image with an address is fitted to its caption and link (``sending.fit``), a file or a
+    #: Zalo form is refused as ``unsupported``
+    capabilities: frozenset[str] = frozenset({"text", "choices"})
+
+    async def deliver(
+        self, row: OutboundMessage, reply: Reply, tenant: Tenant, progress: ProgressCallback
+    ) -> Delivered:
         await self.coord.publish(
             topic(tenant.code, row.recipient),
-            json.dumps({"type": "reply", **_wire(row.kind, row.payload)}, ensure_ascii=False),
+            json.dumps(
+                {"type": "reply", **_wire(reply.kind, to_payload(reply))}, ensure_ascii=False
+            ),
         )
         return Delivered()
 

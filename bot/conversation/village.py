@@ -1,6 +1,6 @@
 """Where a resident lives: asked once, said in words, tapped, or suggested by a shared address.
 
-Village notices reach a resident only when their village is known (``bot/notices/delivery.py``),
+Village notices reach a resident only when their village is known (``bot/broadcasts/plan.py``),
 so the bot asks — once, at a natural moment: right after following the OA, or when a village
 notice could not reach them — and understands the answer however it comes: a tap on a choice
 (payload ``/village <name>``), its number typed, or words ("tôi ở thôn Nậm Mòn", "nha e o ban

@@ -32,6 +32,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import Identity, bad_input, error, identify, iso, json_response, read_json
+from bot.broadcasts.routes import WINDOW, route_for
 from bot.config import FeedbackSettings
 from bot.coord import Coordinator
 from bot.coverage import warnings
@@ -40,7 +41,6 @@ from bot.feedback import access, photos, routing, service, workflow
 from bot.feedback.categories import CATEGORIES
 from bot.i18n import gettext_for
 from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC
-from bot.notices.delivery import WINDOW, route_for
 from bot.store.models import (
     Conversation,
     Handoff,

@@ -4,12 +4,12 @@ propagandist's note on a ticket ("PA-…: …"). Zalo only, from the id they wer
 
 from __future__ import annotations
 
+from bot.broadcasts import relay
 from bot.envelope import Text
 from bot.feedback import service as tickets
 from bot.handlers.base import Handler
 from bot.handlers.context import Context, Outcome
 from bot.i18n import gettext_for
-from bot.notices import relay
 
 ZALO = frozenset({"zalo"})
 

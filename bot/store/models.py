@@ -393,7 +393,7 @@ class NoticeRelay(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: why the package could not go: window_closed (no message from them in 7 days) | failed;
-    #: staff are told (bot/notices/relay.py)
+    #: staff are told (bot/broadcasts/relay.py)
     problem: Mapped[str | None] = mapped_column(String(40))
 
 

@@ -1,5 +1,10 @@
 """The Zalo OA channel: one webhook for every commune, and sends through the OA API.
 
+It carries every reply kind (``bot/sending.py``: choices as buttons when ``zalo.buttons`` is
+on, else fitted to a numbered text) and, as an ``ArticleBroadcaster``, the commune's article
+broadcasts (``create_article`` → ``verify_article`` → ``broadcast_article``; the worker is
+``bot/broadcasts/article.py``). Zalo's errors are read in ``errors.py`` only.
+
 Flow (DESIGN.md "The flow of one message"): read the raw body (size-capped) → parse → route to
 the commune by ``recipient.id`` / ``oa_id`` → verify ``X-ZEvent-Signature`` with that commune's OA
 secret (constant time) → INSERT the event, ignoring duplicates (Zalo's retry ladder) → 200 →
@@ -18,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot import faults, safejson
 from bot.channels.zalo import messages
 from bot.channels.zalo.client import ZaloApi
-from bot.channels.zalo.errors import ATTACHMENT_EXPIRED, Outcome, ZaloError
+from bot.channels.zalo.errors import ATTACHMENT_EXPIRED, QUOTA, ZaloError
 from bot.channels.zalo.events import EventError, parse_event
 from bot.channels.zalo.signature import verify
 from bot.config import Settings
@@ -29,11 +34,13 @@ from bot.envelope import (
     File,
     Image,
     Inbound,
+    Reply,
     RequestUserInfo,
     Text,
     from_payload,
 )
 from bot.loops import EVENTS_TOPIC
+from bot.sending import ALL_KINDS, Article, Outcome, ProgressCallback, QuotaExhausted, fit
 from bot.store.models import InboundEvent, NoticeFile, OutboundMessage
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
@@ -41,6 +48,10 @@ from bot.timeutil import as_utc, epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
 CS_PATH = "/v3.0/oa/message/cs"
+ARTICLE_CREATE_PATH = "/v2.0/article/create"
+ARTICLE_VERIFY_PATH = "/v2.0/article/verify"
+BROADCAST_PATH = "/v2.0/oa/message"  # zalo-oa-api.md §7: the media template to every follower
+ARTICLE_PROCESSING = -214  # article/verify: "being processed", ask again shortly
 CONVERSATION_PATH = "/v2.0/oa/conversation"  # zalo-oa-api.md §5: ≤ 10 per page, src 0 = OA
 CONVERSATION_PAGE = 10
 CLOCK_SKEW_MS = 5_000  # Zalo's clock and ours
@@ -212,23 +223,27 @@ class ZaloChannel:
         )
 
     # -- outbound ------------------------------------------------------------------------
-    def bodies(self, row: OutboundMessage) -> list[dict[str, Any]]:
-        """The Zalo request bodies one outbound row turns into, in order."""
-        reply = from_payload(row.kind, row.payload)
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Every reply kind; quick choices as buttons only when ``zalo.buttons`` is on (else
+        ``sending.fit`` makes them a numbered text)."""
+        return ALL_KINDS if self.settings.zalo.buttons else ALL_KINDS - {"choices"}
+
+    def bodies(self, row: OutboundMessage, reply: Reply | None = None) -> list[dict[str, Any]]:
+        """The Zalo request bodies one outbound row turns into, in order (``reply``: the row's,
+        already fitted to :attr:`capabilities`)."""
+        if reply is None:
+            reply = fit(from_payload(row.kind, row.payload), self.capabilities, self.name)
         user = row.recipient
         if isinstance(reply, Text):
             return [messages.text_body(user, part) for part in messages.split_text(reply.text)]
         if isinstance(reply, Choices):
-            if self.settings.zalo.buttons:
-                return [
-                    messages.buttons_body(
-                        user,
-                        reply.text,
-                        [{"title": c.title, "payload": c.payload} for c in reply.options],
-                    )
-                ]
             return [
-                messages.text_body(user, part) for part in messages.split_text(reply.numbered())
+                messages.buttons_body(
+                    user,
+                    reply.text,
+                    [{"title": c.title, "payload": c.payload} for c in reply.options],
+                )
             ]
         if isinstance(reply, File):
             raise ValueError("a file is sent by deliver(), which uploads it first")
@@ -248,14 +263,15 @@ class ZaloChannel:
         """Upload the stored file once per OA and keep its token while it is young enough
         (Zalo forgets uploads after ~7 days: older than ``zalo.upload_max_age_s`` it is uploaded
         again, and a ``-100`` "expired" answer uploads it again once), then send it."""
-        oa = tenant.config.zalo.oa_id  # type: ignore[union-attr]
+        assert self.api is not None and tenant.config.zalo is not None  # deliver() checked
+        oa = tenant.config.zalo.oa_id
         file_id = int(row.payload["file_id"])
         token = await self._file_token(file_id, oa)
         try:
             data = await self.api.call(
                 oa,
                 "POST",
-                CS_PATH,  # type: ignore[union-attr]
+                CS_PATH,
                 body=messages.file_body(row.recipient, token),
                 lane=row.priority,
             )
@@ -269,7 +285,7 @@ class ZaloChannel:
             data = await self.api.call(
                 oa,
                 "POST",
-                CS_PATH,  # type: ignore[union-attr]
+                CS_PATH,
                 body=messages.file_body(row.recipient, token),
                 lane=row.priority,
             )
@@ -330,12 +346,14 @@ class ZaloChannel:
             ids.append(str(match.get("message_id")))
         return Delivered(provider_ids=ids)
 
-    async def deliver(self, row: OutboundMessage, tenant: Tenant, progress) -> Delivered:  # type: ignore[no-untyped-def]
+    async def deliver(
+        self, row: OutboundMessage, reply: Reply, tenant: Tenant, progress: ProgressCallback
+    ) -> Delivered:
         if self.api is None or tenant.config.zalo is None:
             raise RuntimeError(f"commune {tenant.code} has no Zalo OA configured")
-        if row.kind == "file":
+        if isinstance(reply, File):
             return await self._deliver_file(row, tenant)
-        bodies = self.bodies(row)
+        bodies = self.bodies(row, reply)
         ids = list(row.provider_message_ids or [])
         for n in range(row.parts_sent, len(bodies)):
             data = await self.api.call(
@@ -346,3 +364,40 @@ class ZaloChannel:
             if len(bodies) > 1 and n + 1 < len(bodies):
                 await progress(n + 1, ids)
         return Delivered(provider_ids=ids)
+
+    # -- article broadcasts (sending.ArticleBroadcaster) ---------------------------------
+    def broadcasts_for(self, tenant: Tenant) -> bool:
+        return self.api is not None and tenant.config.zalo is not None
+
+    async def _article_call(
+        self, tenant: Tenant, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One OA call of the article route; Zalo's quota refusals (-211/-218) become the
+        generic :class:`~bot.sending.QuotaExhausted`."""
+        try:
+            return await self.api.call(tenant.config.zalo.oa_id, "POST", path, body=body)  # type: ignore[union-attr]
+        except ZaloError as exc:
+            if exc.code in QUOTA:
+                raise QuotaExhausted(exc.code, exc.reason) from exc
+            raise
+
+    async def create_article(self, tenant: Tenant, article: Article) -> str:
+        data = await self._article_call(tenant, ARTICLE_CREATE_PATH, messages.article_body(article))
+        return str(data["token"])
+
+    async def verify_article(self, tenant: Tenant, token: str) -> str | None:
+        try:
+            data = await self._article_call(tenant, ARTICLE_VERIFY_PATH, {"token": token})
+        except ZaloError as exc:
+            if exc.code != ARTICLE_PROCESSING:
+                raise
+            return None
+        # the id is `id` per one source, `article_id` per another (zalo-oa-api.md §7)
+        article_id = data.get("id") or data.get("article_id")
+        if not article_id:
+            raise ZaloError(-201, "article/verify answered without an id", Outcome.PERMANENT)
+        return str(article_id)
+
+    async def broadcast_article(self, tenant: Tenant, article_id: str) -> str:
+        data = await self._article_call(tenant, BROADCAST_PATH, messages.broadcast_body(article_id))
+        return str(data.get("message_id") or "")

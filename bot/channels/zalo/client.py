@@ -15,9 +15,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.zalo.errors import Outcome, TransportError, ZaloError
+from bot.channels.zalo.errors import TransportError, ZaloError
 from bot.channels.zalo.oauth import TokenManager
 from bot.coord import Coordinator
+from bot.sending import Outcome
 
 log = logging.getLogger(__name__)
 BULK_LANE = 2  # outbound priority of routine notices (0 replies, 1 emergencies)
@@ -65,7 +66,7 @@ class ZaloApi:
         """Call an OA endpoint; returns ``data`` or raises :class:`ZaloError`.
 
         ``-216``/``-220`` refresh the token once and retry; every other error is raised with its
-        :class:`~bot.channels.zalo.errors.Outcome` for the caller's queue to act on. A token
+        :class:`~bot.sending.Outcome` for the caller's queue to act on. A token
         refused again right after a refresh is not the message's fault: it is retried later.
         """
         return await self._with_token(

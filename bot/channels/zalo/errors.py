@@ -1,7 +1,8 @@
 """Zalo's error codes, read once, here (zalo-oa-api.md §9).
 
 Every OA call answers HTTP 200 with an ``error`` field; this module turns a code into one of the
-outcomes the send path acts on: retry later, refresh the token once, wait for the OA to be
+outcomes the send path acts on (``bot/sending.py``: :class:`ZaloError` is a ``SendError``, so the
+sender handles it without knowing Zalo): retry later, refresh the token once, wait for the OA to be
 reconnected, the resident's window is closed (record it, do not retry), or permanent failure (keep
 the reason). The OAuth endpoint's answers are read here too (:func:`refresh_token_dead`).
 """
@@ -9,23 +10,11 @@ the reason). The OAuth endpoint's answers are read here too (:func:`refresh_toke
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import Enum
 
 from zalo_sdk import ZaloOAException
 
+from bot.sending import Outcome, SendError
 from bot.timeutil import to_vn, utcnow
-
-
-class Outcome(str, Enum):  # noqa: UP042 - str() and format() must stay as they are
-    THROTTLED = "throttled"  # try later; does not count as an attempt (rate limits, lock busy)
-    RETRY = "retry"
-    REFRESH_TOKEN = "refresh_token"
-    #: the OA has no usable token until an admin reconnects it: the message waits (without
-    #: spending attempts) and is released when tokens are stored again
-    NO_TOKEN = "no_token"
-    WINDOW_CLOSED = "window_closed"
-    PERMANENT = "permanent"
-
 
 THROTTLING = {-32}  # rate limit: Zalo's or our own budget — wait, it is not the message's fault
 RETRYABLE = {-214, -234}  # article being processed; night (retry at 06:00)
@@ -38,7 +27,6 @@ QUOTA = {-211, -218}
 #: code; -14014 "Invalid refresh token" is what integrators report and the simulator answers).
 #: Only these make an OA need re-consent: anything else on a refresh is retried with backoff.
 DEAD_REFRESH_CODES = {-14014}
-NO_TOKEN_CODE = "no_token"  # error_code of a message held until its OA has a usable token
 
 _MESSAGES = {
     -32: "rate limit reached",
@@ -85,7 +73,7 @@ def describe(code: int, message: str | None = None) -> str:
     return f"{code} {message or known}".strip()
 
 
-class ZaloError(Exception):
+class ZaloError(SendError):
     """A failed Zalo call; ``outcome`` says what the caller should do."""
 
     def __init__(
@@ -95,13 +83,10 @@ class ZaloError(Exception):
         outcome: Outcome | None = None,
         retry_after: float | None = None,
     ) -> None:
-        self.code = code
-        self.outcome = outcome or classify(code)
-        self.reason = describe(code, message)
         if retry_after is None and code == -234:
             retry_after = seconds_until_morning()
-        self.retry_after = retry_after
-        super().__init__(self.reason)
+        super().__init__(code, describe(code, message), outcome or classify(code), retry_after)
+        self.code: int = code
 
 
 def refresh_token_dead(code: int, text: str) -> bool:
@@ -124,7 +109,7 @@ class TransportError(ZaloError):
     def __init__(self, detail: str, maybe_sent: bool = False) -> None:
         super().__init__(0, detail, Outcome.RETRY)
         self.reason = f"transport: {detail}"
-        self.maybe_sent = maybe_sent
+        self.maybe_sent = maybe_sent  # read by the sender (SendError.maybe_sent)
 
 
 class TokenUnavailable(ZaloError):

@@ -14,6 +14,8 @@ from typing import Any
 
 from zalo_sdk.oa import ZaloAttachment, ZaloMessage, ZaloMessageBody, ZaloRecipient
 
+from bot.sending import Article
+
 MAX_TEXT = 2000  # characters after NFC (zalo-oa-api.md §4.1, §11.4)
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+|\n+")
 
@@ -119,4 +121,37 @@ def file_body(user_id: str, token: str) -> dict[str, Any]:
     return {
         "recipient": {"user_id": user_id},
         "message": {"attachment": {"type": "file", "payload": {"token": token}}},
+    }
+
+
+def article_body(article: Article) -> dict[str, Any]:
+    """``/v2.0/article/create`` (zalo-oa-api.md §7): a normal article, within Zalo's lengths."""
+    paragraphs = [p.strip() for p in article.body.split("\n") if p.strip()]
+    return {
+        "type": "normal",
+        "title": article.title[:150],
+        "author": article.author[:50],
+        "description": article.body[:300],
+        "cover": {"cover_type": "photo", "photo_url": article.cover_url, "status": "show"},
+        "body": [{"type": "text", "content": p} for p in paragraphs]
+        or [{"type": "text", "content": article.body}],
+        "status": "show",
+        "comment": "hide",
+    }
+
+
+def broadcast_body(article_id: str) -> dict[str, Any]:
+    """``/v2.0/oa/message``: the article as a media template to every follower (no age,
+    gender or location filter — the target fields are all optional)."""
+    return {
+        "recipient": {"target": {}},
+        "message": {
+            "attachment": {
+                "type": "template",
+                "payload": {
+                    "template_type": "media",
+                    "elements": [{"media_type": "article", "attachment_id": article_id}],
+                },
+            }
+        },
     }

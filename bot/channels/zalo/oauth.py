@@ -34,8 +34,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from zalo_sdk import BaseClient
 
 from bot.channels.zalo.errors import (
-    NO_TOKEN_CODE,
-    Outcome,
     TokenUnavailable,
     TransportError,
     ZaloError,
@@ -45,6 +43,7 @@ from bot.config import Settings
 from bot.coord import Coordinator, LockTimeout
 from bot.crypto import SecretBox
 from bot.loops import OUTBOUND_TOPIC, TOKENS_TOPIC, Worker
+from bot.sending import NO_TOKEN_CODE, Outcome
 from bot.store.db import advisory_lock
 from bot.store.models import Commune, NoticeBroadcast, OAuthState, OutboundMessage, ZaloToken
 from bot.store.ops import rowcount

@@ -1,4 +1,10 @@
-"""Zalo's rules for article broadcasts, planned for rather than discovered (zalo-oa-api.md §7.1,
+"""When a notice may go: our quiet hours for residents, and Zalo's quota and hours for article
+broadcasts.
+
+Quiet hours (``notices.quiet_start`` – ``quiet_end``, Vietnamese time): routine notices and relay
+reminders wait for the morning; emergencies do not.
+
+Zalo's rules for article broadcasts, planned for rather than discovered (zalo-oa-api.md §7.1,
 DESIGN.md principle 4): each follower receives at most ``per_follower_month`` broadcasts a
 calendar month and ``per_follower_day`` a day (Basic package: 1 a month); Zalo reviews each one
 (~30 min); one that leaves review after 20:00 waits for the next morning, and Zalo refuses
@@ -21,13 +27,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import BroadcastRules, Commune
+from bot.config import BroadcastRules, Commune, NoticeSettings
 from bot.store.models import Notice, NoticeBroadcast
 from bot.timeutil import VN_TZ, as_utc, to_vn
 
 EXHAUSTED = "broadcast_quota_exhausted"  # the residents' reason
 LIVE = ("pending", "working", "sent")  # broadcasts that count against the quota
 MAX_DEFER_DAYS = 31
+
+
+def quiet_until(now: datetime, settings: NoticeSettings) -> datetime | None:
+    """When the night ends, if ``now`` is inside the quiet hours (Vietnamese time)."""
+    local = to_vn(now)
+    start, end = settings.quiet_start, settings.quiet_end
+    t = local.time()
+    inside = (start <= t or t < end) if start > end else (start <= t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    return as_utc(datetime.combine(day, end, tzinfo=VN_TZ))
 
 
 def next_slot(at: datetime, rules: BroadcastRules) -> datetime:

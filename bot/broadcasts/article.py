@@ -2,14 +2,16 @@
 cannot reach (no interaction in 7 days), the notice becomes an article of the commune's OA and
 is broadcast to its followers — once per notice.
 
-Steps, each result stored before the next: ``article/create`` → token; ``article/verify`` →
+The worker talks to a channel that can broadcast (``bot/sending.py``: ``ArticleBroadcaster``;
+Zalo's is ``ZaloChannel``), never to the provider's API. Steps, each result stored before the
+next: ``article/create`` → token; ``article/verify`` →
 article id (``-214`` "being processed": poll again shortly); ``oa/message`` with the article
 as a media template → message id. A restart resumes at the first step without a result. A crash
 between Zalo creating the article and our storing its token can leave one unused article
 behind. The broadcast itself is never repeated: a transport error on that last call after which
 Zalo may have taken it ends the row as failed, "outcome unknown", for staff to check.
 
-Zalo's rules (``bot/notices/quota.py``): the planner queued the broadcast for a time the quota
+Zalo's rules (``bot/broadcasts/quota.py``): the planner queued the broadcast for a time the quota
 has room for; the last call waits for Zalo's hours (sent from 06:00, out of review by 20:00) —
 and a night refusal (``-234``) still waits for 06:00. A quota refusal (``-211``/``-218``) ends
 the row as ``no_quota``, never "sent". The article's cover is the notice's image, else the
@@ -26,13 +28,19 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.channels.zalo.client import ZaloApi
-from bot.channels.zalo.errors import NO_TOKEN_CODE, QUOTA, Outcome, TransportError, ZaloError
+from bot.broadcasts.quota import EXHAUSTED, next_slot
 from bot.config import ZaloSettings
 from bot.coord import Coordinator
 from bot.loops import BROADCAST_TOPIC, LEASE, Worker, backoff, worker_id
-from bot.notices.quota import EXHAUSTED, next_slot
 from bot.outbound import HELD_RECHECK
+from bot.sending import (
+    NO_TOKEN_CODE,
+    Article,
+    ArticleBroadcaster,
+    Outcome,
+    QuotaExhausted,
+    SendError,
+)
 from bot.store.models import Notice, NoticeBroadcast, NoticeDelivery
 from bot.tenants import Tenants
 from bot.timeutil import utcnow
@@ -42,21 +50,6 @@ MAX_ATTEMPTS = 12
 VERIFY_POLL_S = 5.0
 
 
-def article_body(notice: Notice, commune_name: str, cover_url: str) -> dict[str, Any]:
-    paragraphs = [p.strip() for p in notice.body.split("\n") if p.strip()]
-    return {
-        "type": "normal",
-        "title": notice.headline[:150],
-        "author": commune_name[:50],
-        "description": notice.body[:300],
-        "cover": {"cover_type": "photo", "photo_url": cover_url, "status": "show"},
-        "body": [{"type": "text", "content": p} for p in paragraphs]
-        or [{"type": "text", "content": notice.body}],
-        "status": "show",
-        "comment": "hide",
-    }
-
-
 def cover_for(notice: Notice, commune_zalo: Any, settings: ZaloSettings) -> str | None:
     """The notice's image, else the commune's default cover, else the service's."""
     return (
@@ -64,22 +57,6 @@ def cover_for(notice: Notice, commune_zalo: Any, settings: ZaloSettings) -> str 
         or (commune_zalo.article_cover_url if commune_zalo else None)
         or settings.article_cover_url
     )
-
-
-def broadcast_body(article_id: str) -> dict[str, Any]:
-    # every follower: no age/gender/location filter (the target fields are all optional)
-    return {
-        "recipient": {"target": {}},
-        "message": {
-            "attachment": {
-                "type": "template",
-                "payload": {
-                    "template_type": "media",
-                    "elements": [{"media_type": "article", "attachment_id": article_id}],
-                },
-            }
-        },
-    }
 
 
 class BroadcastWorker(Worker):
@@ -92,16 +69,16 @@ class BroadcastWorker(Worker):
         sm: async_sessionmaker,
         tenants: Tenants,
         coord: Coordinator,
-        api: ZaloApi | None,
+        channel: ArticleBroadcaster | None,
         settings: ZaloSettings | None = None,
     ) -> None:
         super().__init__(coord)
-        self.sm, self.tenants, self.api = sm, tenants, api
+        self.sm, self.tenants, self.channel = sm, tenants, channel
         self.settings = settings or ZaloSettings()
         self.worker = worker_id()
 
     async def run_once(self) -> int:
-        if self.api is None:
+        if self.channel is None:
             return 0
         now = utcnow()
         async with self.sm() as s, s.begin():
@@ -173,9 +150,10 @@ class BroadcastWorker(Worker):
         if notice.status == "cancelled" and not row.message_id:
             await self._save(broadcast_id, status="cancelled", error_reason="notice cancelled")
             return
+        assert self.channel is not None  # run_once claims nothing without one
+        channel = self.channel
         tenant = self.tenants.by_id(row.commune_id)
-        oa = tenant.config.zalo.oa_id if tenant.config.zalo else None
-        if oa is None:
+        if not channel.broadcasts_for(tenant):
             await self._save(broadcast_id, status="failed", error_reason="no Zalo OA configured")
             return
         cover = cover_for(notice, tenant.config.zalo, self.settings)
@@ -191,35 +169,21 @@ class BroadcastWorker(Worker):
             return
         try:
             if not row.article_token:
-                data = await self.api.call(
-                    oa,
-                    "POST",
-                    "/v2.0/article/create",
-                    body=article_body(notice, tenant.config.name, cover),
+                assert cover is not None
+                row.article_token = await channel.create_article(
+                    tenant, Article(notice.headline, tenant.config.name, notice.body, cover)
                 )
-                row.article_token = str(data["token"])
                 await self._save(broadcast_id, article_token=row.article_token)
             if not row.article_id:
-                try:
-                    data = await self.api.call(
-                        oa, "POST", "/v2.0/article/verify", body={"token": row.article_token}
-                    )
-                except ZaloError as exc:
-                    if exc.code != -214:
-                        raise
+                article_id = await channel.verify_article(tenant, row.article_token)
+                if article_id is None:  # still being processed: ask again shortly
                     await self._save(
                         broadcast_id,
                         status="pending",
                         next_attempt_at=utcnow() + timedelta(seconds=self.verify_poll_s),
                     )
                     return
-                # the id is `id` per one source, `article_id` per another (zalo-oa-api.md §7)
-                article_id = data.get("id") or data.get("article_id")
-                if not article_id:
-                    raise ZaloError(
-                        -201, "article/verify answered without an id", Outcome.PERMANENT
-                    )
-                row.article_id = str(article_id)
+                row.article_id = article_id
                 await self._save(broadcast_id, article_id=row.article_id)
             slot = next_slot(utcnow(), self.settings.broadcasts)
             if slot > utcnow():  # Zalo's hours: the article waits, ready, for the morning
@@ -228,10 +192,8 @@ class BroadcastWorker(Worker):
             if not await self._save(broadcast_id):  # still ours, just before the one-shot step
                 return
             try:
-                data = await self.api.call(
-                    oa, "POST", "/v2.0/oa/message", body=broadcast_body(row.article_id)
-                )
-            except TransportError as exc:
+                message_id = await channel.broadcast_article(tenant, row.article_id)
+            except SendError as exc:
                 if not exc.maybe_sent:
                     raise  # it never reached Zalo: an ordinary retry
                 # Zalo may have taken it: broadcasting again would reach every follower twice
@@ -247,18 +209,17 @@ class BroadcastWorker(Worker):
                 status="sent",
                 sent_at=utcnow(),
                 error_reason=None,
-                message_id=str(data.get("message_id") or ""),
+                message_id=message_id,
             )
             log.info("notice %s broadcast as article %s", notice.id, row.article_id)
-        except ZaloError as exc:
-            if exc.code in QUOTA:  # Zalo counts differently than we planned: not sent
-                await self._save(
-                    broadcast_id,
-                    status="no_quota",
-                    residents_reason=EXHAUSTED,
-                    error_reason=f"quota exhausted: {exc.reason}"[:500],
-                )
-                return
+        except QuotaExhausted as exc:  # Zalo counts differently than we planned: not sent
+            await self._save(
+                broadcast_id,
+                status="no_quota",
+                residents_reason=EXHAUSTED,
+                error_reason=f"quota exhausted: {exc.reason}"[:500],
+            )
+        except SendError as exc:
             if exc.outcome is Outcome.NO_TOKEN:  # released when the OA is reconnected
                 await self._save(
                     broadcast_id,

@@ -24,8 +24,10 @@ from typing import Any
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.broadcasts.message import notice_sends
+from bot.broadcasts.routes import route_for
 from bot.config import NoticeSettings
-from bot.envelope import Text
+from bot.envelope import File, Text
 from bot.i18n import gettext_for
 from bot.notices.workflow import SEND_PRIORITY
 from bot.store.models import (
@@ -78,8 +80,6 @@ def _package(
 ) -> list[dict[str, Any]]:
     """The outbound rows of one propagandist's package: the notice (text, image, PDF) in the
     village's language when translated, then the ask to forward it and reply "đã chuyển"."""
-    from bot.notices.delivery import notice_sends
-
     _ = gettext_for("vi")
     ask = _(
         "Nhờ anh/chị chuyển tin nhắn trên vào nhóm Zalo của {village} (bấm giữ tin "
@@ -116,8 +116,6 @@ async def _reachable(
 ) -> Resident | None:
     """The person's resident row if Zalo lets the OA send them a consultation message at
     ``at`` (they messaged the OA within 7 days and no send failed for the window since)."""
-    from bot.notices.delivery import route_for
-
     resident = (
         await s.execute(
             select(Resident).where(
@@ -247,8 +245,6 @@ async def follow_up(
     staff are told; one held for a closed window goes as soon as the propagandist has messaged
     the OA again (while the notice is sending or sent and has not expired). ``package_for``
     gives a notice's text per language and its villages' languages. Returns rows queued."""
-    from bot.envelope import File
-
     alerts: list[dict[str, Any]] = []
     refused = (
         await s.execute(
