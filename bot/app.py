@@ -39,13 +39,14 @@ from bot.feedback.api import FeedbackApi
 from bot.feedback.clock import SlaClock
 from bot.feedback.open311 import Open311
 from bot.feedback.triage import default_triage
-from bot.inbound import InboundProcessor
+from bot.inbound import InboundChannel, InboundProcessor
 from bot.loops import NOTICES_TOPIC
 from bot.nlu.backends import Backend, create_backend
 from bot.nlu.embedded import default_engine
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
 from bot.private_files import private_dir
+from bot.sending import OutboundChannel
 from bot.staff import KeyUses
 from bot.store.db import create_engine, sessionmaker, startup_lock
 from bot.store.migrate import upgrade
@@ -147,7 +148,8 @@ async def build_services(
     webchat = WebChatChannel(
         tenants, sm, coord, events, settings.webchat, secret, settings.public_url
     )
-    channels = {zalo.name: zalo, webchat.name: webchat}
+    inbound_channels: dict[str, InboundChannel] = {zalo.name: zalo, webchat.name: webchat}
+    outbound_channels: dict[str, OutboundChannel] = {zalo.name: zalo, webchat.name: webchat}
     # SQLite shares one connection between the webhook and the loops: keep its batches short
     # so the write-before-200 never waits long; PostgreSQL takes bigger batches.
     nlu = create_backend(settings.nlu, http)
@@ -155,13 +157,15 @@ async def build_services(
         sm,
         tenants,
         coord,
-        channels,
+        inbound_channels,
         batch=50 if engine.dialect.name == "sqlite" else 200,
         nlu=nlu,
         feedback=settings.feedback,
         staff_echo_pause_s=settings.zalo.staff_echo_pause_s,
     )
-    sender = Sender(sm, tenants, coord, channels, max_attempts=settings.zalo.max_send_attempts)
+    sender = Sender(
+        sm, tenants, coord, outbound_channels, max_attempts=settings.zalo.max_send_attempts
+    )
     services = Services(
         settings,
         engine,
@@ -286,7 +290,7 @@ async def index(request: web.Request) -> web.Response:
     )
 
 
-def _delegate(service: str, name: str):  # type: ignore[no-untyped-def]
+def _delegate(service: str, name: str):
     """A route handler calling method ``name`` of this app's ``services.<service>``."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -322,7 +326,7 @@ def create_app(
         client_max_size=settings.service.max_body_bytes, middlewares=[_key_uses()]
     )
 
-    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application):
         services = await build_services(settings, migrate=migrate, background=background)
         app[SERVICES] = services
         yield

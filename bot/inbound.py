@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,7 +43,7 @@ from bot.store.models import (
     TopicPreference,
     Village,
 )
-from bot.store.ops import outbound_row, village_by_name
+from bot.store.ops import outbound_row, table_of, village_by_name
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import as_utc, to_vn, utcnow
 
@@ -124,20 +124,20 @@ class _Rows:
     async def write(self, s: AsyncSession) -> None:
         now = utcnow()
         if self.messages:
-            await s.execute(insert(Message.__table__), self.messages)
+            await s.execute(insert(table_of(Message)), self.messages)
         if self.outbound:
-            await s.execute(insert(OutboundMessage.__table__), self.outbound)
+            await s.execute(insert(table_of(OutboundMessage)), self.outbound)
         processed = [i for i in self.processed if i not in self.deferred]
         if processed:
             await s.execute(
-                update(InboundEvent.__table__)
-                .where(InboundEvent.__table__.c.id.in_(processed))
+                update(table_of(InboundEvent))
+                .where(table_of(InboundEvent).c.id.in_(processed))
                 .values(status="processed", processed_at=now, error=None)
             )
         for event_id, seconds in self.deferred.items():
             await s.execute(
-                update(InboundEvent.__table__)
-                .where(InboundEvent.__table__.c.id == event_id)
+                update(table_of(InboundEvent))
+                .where(table_of(InboundEvent).c.id == event_id)
                 .values(claimed_at=now - LEASE + timedelta(seconds=seconds))
             )
 
@@ -177,7 +177,7 @@ class InboundProcessor(Worker):
         self._residents: dict[tuple[int, str, str], Resident] = {}
         self._conversations: dict[int, Conversation] = {}
         #: resident id → (code, answered at) of their answered ticket awaiting a rating
-        self._awaiting_rating: dict[int, tuple[str, datetime]] = {}
+        self._awaiting_rating: dict[int, tuple[str, datetime | None]] = {}
         self._village_names: dict[int, str] = {}
 
     # -- claiming ------------------------------------------------------------------------
@@ -435,7 +435,8 @@ class InboundProcessor(Worker):
         ticket answered after their previous message."""
         code, answered_at = self._awaiting_rating.get(resident_id, (None, None))
         if code is None or (
-            previous_contact is not None and as_utc(answered_at) <= as_utc(previous_contact)
+            previous_contact is not None
+            and as_utc(cast(datetime, answered_at)) <= as_utc(previous_contact)
         ):
             return None
         return code
@@ -456,13 +457,13 @@ class InboundProcessor(Worker):
             )
             .order_by(Ticket.answered_at)
         )
-        self._awaiting_rating = {r: (code, at) for r, code, at in rows.all()}
+        self._awaiting_rating = {r: (code, at) for r, code, at in rows.all() if r is not None}
         village_ids = {r.village_id for r in self._residents.values() if r.village_id}
         if village_ids and not village_ids <= set(self._village_names):
-            rows = await s.execute(
+            named = await s.execute(
                 select(Village.id, Village.name).where(Village.id.in_(village_ids))
             )
-            self._village_names.update(dict(rows.all()))
+            self._village_names.update({vid: name for vid, name in named.all()})
 
     async def _conversation_for(self, s: AsyncSession, key: tuple[int, str, str]) -> Conversation:
         """The conversation of one person of this batch, loaded or created if the batch had
@@ -716,7 +717,7 @@ class InboundProcessor(Worker):
                 commune_id,
                 resident.id,
                 event.channel,
-                inbound.user_id,
+                cast(str, inbound.user_id),  # a resident's event names its sender
                 f"reply:{event.id}:{n}",
                 reply,
                 0,

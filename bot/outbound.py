@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +25,7 @@ from bot.envelope import Delivered, Reply, from_payload
 from bot.loops import LEASE, OUTBOUND_TOPIC, Worker, backoff, worker_id
 from bot.sending import NO_TOKEN_CODE, OutboundChannel, Outcome, SendError, Unsupported, fit
 from bot.store.models import OutboundMessage, ProviderMessage, Resident
+from bot.store.ops import table_of
 from bot.tenants import Tenants
 from bot.timeutil import utcnow
 
@@ -75,7 +77,7 @@ class Sender(Worker):
                 .with_for_update(skip_locked=True)
             )
             # Core rows (attribute access like the model), not ORM objects: cheaper by far
-            table = OutboundMessage.__table__
+            table = table_of(OutboundMessage)
             claimed = (
                 await s.execute(
                     update(table)
@@ -92,7 +94,7 @@ class Sender(Worker):
                     .returning(*table.c)
                 )
             ).all()
-        return sorted(claimed, key=lambda r: (r.priority, r.id))  # type: ignore[return-value]
+        return sorted(claimed, key=lambda r: (r.priority, r.id))
 
     async def run_once(self) -> int:
         rows = await self.claim()
@@ -118,10 +120,10 @@ class Sender(Worker):
                         row.id,
                     )
 
-    def _mine(self, row: OutboundMessage):  # type: ignore[no-untyped-def]
+    def _mine(self, row: OutboundMessage):
         """Only the worker holding the claim may write a row's outcome (another worker may
         have taken it over after the lease ran out)."""
-        table = OutboundMessage.__table__
+        table = table_of(OutboundMessage)
         return (
             (table.c.id == row.id)
             & (table.c.claimed_by == self.worker)
@@ -171,13 +173,14 @@ class Sender(Worker):
                 await self._record_sent(row, found)
                 return
 
-        if utcnow() - row.claimed_at > LEASE * 0.8 and not await self._still_mine(row):
+        claimed_at = cast(datetime, row.claimed_at)  # a claimed row has its time
+        if utcnow() - claimed_at > LEASE * 0.8 and not await self._still_mine(row):
             return  # waited too long behind others: the lease went to another worker
 
         async def progress(parts_sent: int, provider_ids: list[str]) -> None:
             async with self.sm() as s, s.begin():
                 await s.execute(
-                    update(OutboundMessage.__table__)
+                    update(table_of(OutboundMessage))
                     .where(self._mine(row))
                     .values(
                         parts_sent=parts_sent,
@@ -211,7 +214,7 @@ class Sender(Worker):
         """Renew the claim if this worker still holds it."""
         async with self.sm() as s, s.begin():
             result = await s.execute(
-                update(OutboundMessage.__table__).where(self._mine(row)).values(claimed_at=utcnow())
+                update(table_of(OutboundMessage)).where(self._mine(row)).values(claimed_at=utcnow())
             )
             return bool(result.rowcount)
 
@@ -237,7 +240,7 @@ class Sender(Worker):
                 try:
                     async with self.sm() as s, s.begin():
                         now = utcnow()
-                        table = OutboundMessage.__table__
+                        table = table_of(OutboundMessage)
                         await s.execute(
                             update(table)
                             .where(
@@ -265,7 +268,7 @@ class Sender(Worker):
                             for pid in d.provider_ids
                         ]
                         if provider_rows:
-                            await s.execute(insert(ProviderMessage.__table__), provider_rows)
+                            await s.execute(insert(table_of(ProviderMessage)), provider_rows)
                 except BaseException as exc:
                     for _, _, fut in batch:
                         if not fut.done():
@@ -315,7 +318,7 @@ class Sender(Worker):
             log.warning("outbound %s failed: %s", row.id, exc.reason)
         async with self.sm() as s, s.begin():
             result = await s.execute(
-                update(OutboundMessage.__table__).where(self._mine(row)).values(**values)
+                update(table_of(OutboundMessage)).where(self._mine(row)).values(**values)
             )
             if result.rowcount and values["status"] == "window_closed" and row.resident_id:
                 await s.execute(

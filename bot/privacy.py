@@ -42,6 +42,7 @@ from bot.store.models import (
     TopicPreference,
     Upload,
 )
+from bot.store.ops import rowcount
 from bot.timeutil import utcnow, vn_iso
 
 Scope = Literal["identity", "all"]
@@ -98,13 +99,13 @@ async def erase_resident(
         resident.village_asked_at = None
         resident.language = "vi"
     conv_ids = select(Conversation.id).where(Conversation.resident_id == resident.id)
-    messages = (
+    messages = rowcount(
         await s.execute(
             update(Message)
             .where(Message.conversation_id.in_(conv_ids.scalar_subquery()))
             .values(text=None, attachments=None)
         )
-    ).rowcount or 0
+    )
     await s.execute(
         update(Conversation)
         .where(Conversation.resident_id == resident.id)
@@ -137,13 +138,13 @@ async def erase_resident(
         )
         .values(payload=REDACTED_EVENT)
     )
-    cancelled = (
+    cancelled = rowcount(
         await s.execute(
             update(OutboundMessage)
             .where(OutboundMessage.resident_id == resident.id, OutboundMessage.status == "pending")
             .values(status="cancelled", error_reason="resident data erased")
         )
-    ).rowcount or 0
+    )
     tickets = list(
         (
             await s.execute(
@@ -194,7 +195,12 @@ async def _anonymise(s: AsyncSession, ticket: Ticket, staff_id: int | None, by_s
         ).scalars()
     )
     quoted = _fragments(
-        [ticket.description, ticket.answer or "", ticket.public_answer or "", *notes]
+        [
+            ticket.description,
+            ticket.answer or "",
+            ticket.public_answer or "",
+            *(n or "" for n in notes),
+        ]
     )
     reporter = ticket.resident_id
     ticket.description = ERASED
@@ -308,7 +314,7 @@ async def erase_on_request(
     ticket = (
         await s.execute(
             select(Ticket)
-            .where(Ticket.commune_id == commune_id, Ticket.code == ticket_code.upper())
+            .where(Ticket.commune_id == commune_id, Ticket.code == str(ticket_code).upper())
             .with_for_update()
         )
     ).scalar_one_or_none()

@@ -6,4 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec "${VENV:-.venv}/bin/python" -m pytest "$@"
+BIN="${VENV:-.venv}/bin"
+# the habits before the tests: lint, format and types (configuration in pyproject.toml)
+"$BIN/ruff" check .
+"$BIN/ruff" format --check .
+"$BIN/mypy"
+exec "$BIN/python" -m pytest "$@"

@@ -44,7 +44,7 @@ from bot.store.models import (
     Staff,
     TopicPreference,
 )
-from bot.store.ops import outbound_row
+from bot.store.ops import outbound_row, table_of
 from bot.timeutil import VN_TZ, as_utc, to_vn
 
 
@@ -212,8 +212,8 @@ async def plan_deliveries(
     ids: dict[str, int] = {}
     if queued:
         result = await s.execute(
-            insert(OutboundMessage.__table__).returning(
-                OutboundMessage.__table__.c.id, OutboundMessage.__table__.c.idempotency_key
+            insert(table_of(OutboundMessage)).returning(
+                table_of(OutboundMessage).c.id, table_of(OutboundMessage).c.idempotency_key
             ),
             queued,
         )
@@ -224,11 +224,11 @@ async def plan_deliveries(
     for row in ledger:
         row["outbound_id"] = ids.get(key(notice.id, row["resident_id"]))
     if ledger:
-        await s.execute(insert(NoticeDelivery.__table__), ledger)
+        await s.execute(insert(table_of(NoticeDelivery)), ledger)
     for relay in relays:
         relay["outbound_id"] = ids.get(f"notice:{notice.id}:relay:{relay['staff_id']}")
     if relays:
-        await s.execute(insert(NoticeRelay.__table__), relays)
+        await s.execute(insert(table_of(NoticeRelay)), relays)
     return counts
 
 
@@ -300,5 +300,5 @@ async def cancel_deliveries(s: AsyncSession, notice: Notice, commune_name: str) 
             )
         )
     if rows:
-        await s.execute(insert(OutboundMessage.__table__), rows)
+        await s.execute(insert(table_of(OutboundMessage)), rows)
     return len(rows)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +39,7 @@ from bot.store.models import (
     Staff,
     Village,
 )
-from bot.store.ops import insert_for, outbound_row
+from bot.store.ops import insert_for, outbound_row, table_of
 from bot.text import search_key
 from bot.timeutil import utcnow, vn_iso
 
@@ -89,8 +89,8 @@ def _package(
     text = package(language if language in notice.translations else "vi")
     return notice_sends(
         notice,
-        staff.zalo_user_id,
-        resident_id,  # type: ignore[arg-type]
+        cast(str, staff.zalo_user_id),
+        resident_id,
         f"notice:{notice.id}:relay:{staff.id}",
         text,
         lane,
@@ -101,7 +101,7 @@ def _package(
             notice.commune_id,
             resident_id,
             "zalo",
-            staff.zalo_user_id,  # type: ignore[arg-type]
+            cast(str, staff.zalo_user_id),
             f"notice:{notice.id}:relayask:{staff.id}",
             Text(ask),
             lane,
@@ -157,7 +157,7 @@ async def plan_relays(
         query = query.where(Staff.village_id.in_(notice.village_ids))
     relays, outbound, closed = [], [], []
     for staff, village in (await s.execute(query.order_by(Staff.id))).all():
-        resident = await _reachable(s, notice.commune_id, staff.zalo_user_id, start_at)
+        resident = await _reachable(s, notice.commune_id, cast(str, staff.zalo_user_id), start_at)
         relays.append(
             dict(
                 commune_id=notice.commune_id,
@@ -200,7 +200,7 @@ async def _alerts(
             .order_by(Staff.id)
         )
     ).scalars():
-        resident = await _reachable(s, notice.commune_id, person.zalo_user_id, now)
+        resident = await _reachable(s, notice.commune_id, cast(str, person.zalo_user_id), now)
         if resident is not None:
             told.append((person, resident))
     _ = gettext_for("vi")
@@ -224,7 +224,7 @@ async def _alerts(
                 notice.commune_id,
                 resident.id,
                 "zalo",
-                person.zalo_user_id,
+                cast(str, person.zalo_user_id),
                 f"notice:{notice.id}:{ALERT}:{propagandist.id}:to:{person.id}",
                 Text(text),
                 0,
@@ -292,7 +292,7 @@ async def follow_up(
     ).all()
     sent = 0
     for relay, notice, staff, village in waiting:
-        resident = await _reachable(s, notice.commune_id, staff.zalo_user_id, now)
+        resident = await _reachable(s, notice.commune_id, cast(str, staff.zalo_user_id), now)
         if resident is None:
             continue
         stored = (
@@ -391,7 +391,7 @@ async def remind(s: AsyncSession, settings: NoticeSettings, now: datetime) -> in
                 notice.commune_id,
                 None,
                 "zalo",
-                user_id,
+                cast(str, user_id),  # the query kept propagandists with a Zalo id
                 f"notice:{notice.id}:relayremind:{relay.staff_id}",
                 Text(text),
                 SEND_PRIORITY[notice.priority],
@@ -400,7 +400,7 @@ async def remind(s: AsyncSession, settings: NoticeSettings, now: datetime) -> in
             )
         )
     if rows:
-        await s.execute(insert(OutboundMessage.__table__), rows)
+        await s.execute(insert(table_of(OutboundMessage)), rows)
     return len(rows)
 
 

@@ -341,7 +341,7 @@ class WebChatChannel:
             return None, None
         return self.sessions.verify(tenant.code, hello.get("session")), language
 
-    async def _pump(self, ws: web.WebSocketResponse, sub) -> None:  # type: ignore[no-untyped-def]
+    async def _pump(self, ws: web.WebSocketResponse, sub) -> None:
         while True:
             message = await sub.get()
             if message is not None and not ws.closed:
@@ -522,7 +522,7 @@ class WebChatChannel:
         return Delivered()
 
 
-async def _unanswered_choices(s, resident_id: int):  # type: ignore[no-untyped-def]
+async def _unanswered_choices(s, resident_id: int):
     """The resident's last message from us, if it is a question with quick choices sent after
     their own last message."""
     last = (
@@ -550,7 +550,7 @@ async def _unanswered_choices(s, resident_id: int):  # type: ignore[no-untyped-d
     return from_payload(last.kind, last.payload)
 
 
-async def _choice_titles(s, resident_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def _choice_titles(s, resident_id: int) -> dict[str, str]:
     """Payload → title of the choices recently offered to the resident."""
     offered = (
         (

@@ -24,11 +24,11 @@ their own village, never who filed them.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Table, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import Identity, bad_input, error, identify, iso, json_response, read_json
@@ -52,7 +52,7 @@ from bot.store.models import (
     TicketEvent,
     Village,
 )
-from bot.store.ops import outbound_row, village_by_name
+from bot.store.ops import outbound_row, table_of, village_by_name
 from bot.tenants import Tenants
 from bot.timeutil import as_utc, utcnow
 from bot.web_headers import CSP, SANDBOX
@@ -711,7 +711,7 @@ class FeedbackApi:
             )
         )
         await s.execute(
-            cast(Table, OutboundMessage.__table__).insert(),
+            table_of(OutboundMessage).insert(),
             [
                 outbound_row(
                     h.commune_id,

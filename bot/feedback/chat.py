@@ -216,8 +216,8 @@ def media_of(
         elif a.get("type") == "location":
             coords = payload.get("coordinates") or payload
             try:
-                place = (float(coords.get("latitude")), float(coords.get("longitude")))
-            except (TypeError, ValueError, AttributeError):
+                place = (float(coords["latitude"]), float(coords["longitude"]))
+            except (TypeError, ValueError, AttributeError, KeyError):
                 pass
     return media, place
 

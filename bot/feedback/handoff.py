@@ -24,7 +24,7 @@ from bot.envelope import Text
 from bot.feedback.service import LANE
 from bot.i18n import gettext_for
 from bot.store.models import Conversation, Handoff, Message, OutboundMessage, Resident
-from bot.store.ops import outbound_row
+from bot.store.ops import outbound_row, table_of
 from bot.tenants import Tenants
 
 
@@ -81,7 +81,7 @@ async def expire_due(s: AsyncSession, tenants: Tenants, now: datetime, batch: in
             )
         )
         await s.execute(
-            OutboundMessage.__table__.insert(),
+            table_of(OutboundMessage).insert(),
             [
                 outbound_row(
                     handoff.commune_id,

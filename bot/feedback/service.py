@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
@@ -39,7 +39,7 @@ from bot.store.models import (
     TicketEvent,
     Village,
 )
-from bot.store.ops import insert_for, outbound_row
+from bot.store.ops import insert_for, outbound_row, table_of
 from bot.timeutil import as_utc, to_vn, utcnow
 
 #: what staff may do (bot/feedback/workflow.py's table; the name callers know)
@@ -412,7 +412,7 @@ async def notify_resident(
         )
         for n, reply in enumerate(replies)
     ]
-    await s.execute(cast(Table, OutboundMessage.__table__).insert(), rows)
+    await s.execute(table_of(OutboundMessage).insert(), rows)
 
 
 async def tell_staff(s: AsyncSession, ticket: Ticket, commune: Commune, what: str) -> int:

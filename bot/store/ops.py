@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, select
+from sqlalchemy import CursorResult, Result, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,6 +14,12 @@ from bot.envelope import Reply, to_payload
 from bot.store.models import Village
 from bot.text import search_key
 from bot.timeutil import utcnow
+
+
+def table_of(model: type) -> Table:
+    """A model's Core table, for executemany inserts and updates of plain rows (typed as a
+    Table: ``Model.__table__`` is typed as any FromClause)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def rowcount(result: Result[Any]) -> int:
