@@ -8,7 +8,23 @@ from __future__ import annotations
 
 from bot.handlers.base import Handler, run
 from bot.handlers.context import Context, Outcome
-from bot.handlers.conversation import Conversation
+from bot.handlers.conversation import (
+    AfterFiling,
+    IntentAnswer,
+    Misunderstood,
+    NoWords,
+    PendingQuestion,
+    Rating,
+    ReportForm,
+    ReportStart,
+    TalkToStaff,
+    TicketStatus,
+    Topics,
+    Triage,
+    VillageChoice,
+    VillageNumber,
+    VillageWords,
+)
 from bot.handlers.lifecycle import ChatNow, Follow, SubmitInfo
 from bot.handlers.staff import RelayConfirmation, StaffNote
 from bot.handlers.with_staff import ErasureWithStaff, StaffPaused, WithStaff
@@ -29,6 +45,21 @@ def chain(handoff_after: int = 2) -> list[Handler]:
         # staff writing as staff (Zalo, the id registered)
         RelayConfirmation(),
         StaffNote(),
-        # everything else: the conversation engine
-        Conversation(handoff_after),
+        # everything else: the conversation's steps (bot/conversation/steps/), in the order
+        # of engine.STEPS — questions pending, the report form, the triage, then by intent
+        PendingQuestion(handoff_after),
+        VillageChoice(handoff_after),
+        Rating(handoff_after),
+        AfterFiling(handoff_after),
+        ReportForm(handoff_after),
+        NoWords(handoff_after),
+        VillageNumber(handoff_after),
+        Triage(handoff_after),
+        Misunderstood(handoff_after),
+        ReportStart(handoff_after),
+        TicketStatus(handoff_after),
+        TalkToStaff(handoff_after),
+        VillageWords(handoff_after),
+        Topics(handoff_after),
+        IntentAnswer(handoff_after),
     ]

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import chat_staff
 from bot.config import Commune, FeedbackSettings
-from bot.conversation.engine import NoticeSummary
+from bot.conversation import engine
+from bot.conversation.engine import NoticeSummary, Turn, TurnInput
 from bot.conversation.types import ConversationState, Effect
 from bot.envelope import Inbound, Reply
 from bot.nlu.backends import Understanding
@@ -41,6 +42,7 @@ class Context:
     pending_rating: str | None = None  # a ticket whose rating question was the last thing read
     resident_village: str | None = None  # the name of where the resident lives, if known
     _staff: dict[tuple[str, ...], Staff | None] = field(default_factory=dict)
+    _turn: Turn | None = None
 
     @property
     def channel(self) -> str:
@@ -57,6 +59,29 @@ class Context:
     @property
     def state(self) -> ConversationState:
         return cast(ConversationState, self.conversation.state or {})
+
+    def turn(self, handoff_after: int) -> Turn:
+        """The message as the conversation's steps see it (``engine.prepare``: one
+        ``TurnInput``, the state copied once), built when the first conversation handler asks
+        — after the handlers before it had their say on the state — and shared by them all."""
+        if self._turn is None:
+            self._turn = engine.prepare(
+                TurnInput(
+                    self.commune,
+                    self.text,
+                    language=self.language,
+                    state=self.state,
+                    attachments=self.inbound.attachments,
+                    now=self.now,
+                    understood=self.understood,
+                    notices=self.notices,
+                    pending_rating=self.pending_rating,
+                    resident_village=self.resident_village,
+                    handoff_after=handoff_after,
+                    channel=self.channel,
+                )
+            )
+        return self._turn
 
     async def staff(self, roles: tuple[str, ...]) -> Staff | None:
         """The staff member with one of ``roles`` who wrote this (bot/chat_staff.py), asked once."""
