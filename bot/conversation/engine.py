@@ -95,6 +95,18 @@ def turn(given: TurnInput) -> TurnResult:
     return result
 
 
+class Response:
+    """``respond``'s answer: the turn's result (its attributes read through), with the effects
+    in their dict form, as ``bot ask --json`` prints them."""
+
+    def __init__(self, result: TurnResult, effects: list[dict[str, Any]]) -> None:
+        self.result = result
+        self.effects = effects
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.result, name)
+
+
 @in_language_argument
 def respond(
     commune: Commune,
@@ -110,7 +122,7 @@ def respond(
     resident_village: str | None = None,
     handoff_after: int = 2,
     channel: str = "zalo",
-) -> TurnResult:
+) -> Response:
     """``turn`` with keyword arguments (``bot ask``, tests); its effects in their dict form
     (``{"kind": …}``, ``types.Effect.as_dict``)."""
     result = turn(
@@ -129,8 +141,7 @@ def respond(
             channel,
         )
     )
-    result.effects = [e.as_dict() for e in result.effects]  # type: ignore[misc]
-    return result
+    return Response(result, [e.as_dict() for e in result.effects])
 
 
 @in_language_argument

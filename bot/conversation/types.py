@@ -215,5 +215,7 @@ def effect_of(raw: dict[str, Any] | Effect) -> Effect:
     if not isinstance(raw, dict):
         return raw
     cls = _KINDS[raw["kind"]]
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in raw.items() if k in names})
+    given = {k: v for k, v in raw.items() if k != "kind"}
+    if unknown := set(given) - {f.name for f in fields(cls)}:  # never drop what was said
+        raise ValueError(f"{raw['kind']} effect has no {', '.join(sorted(unknown))}")
+    return cls(**given)

@@ -72,7 +72,7 @@ class Context:
                     language=self.language,
                     state=self.state,
                     attachments=self.inbound.attachments,
-                    now=self.now,
+                    now=None,  # the conversation reads the clock when it answers (as always)
                     understood=self.understood,
                     notices=self.notices,
                     pending_rating=self.pending_rating,
