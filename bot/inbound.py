@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -195,6 +195,11 @@ class InboundProcessor(Worker):
             (InboundEvent.status == "processing") & (InboundEvent.claimed_at < now - LEASE),
         )
         async with self.sm() as s, s.begin():
+            if s.bind.dialect.name == "sqlite":
+                # one process owns a SQLite file and runs one processor: id order is the
+                # resident's order, in one statement (the single connection is shared with the
+                # webhook, so fewer statements here are shorter waits there)
+                return await self._claim_in_order(s, claimable, now)
             candidates = (
                 await s.execute(
                     select(
@@ -273,6 +278,26 @@ class InboundProcessor(Worker):
                 .scalars()
                 .all()
             )
+        return sorted(claimed)
+
+    async def _claim_in_order(self, s: AsyncSession, claimable: Any, now: datetime) -> list[int]:
+        """The oldest ``batch`` claimable events, claimed in one statement."""
+        oldest = (
+            select(InboundEvent.id).where(claimable).order_by(InboundEvent.id).limit(self.batch)
+        )
+        claimed = (
+            await s.execute(
+                update(InboundEvent)
+                .where(InboundEvent.id.in_(oldest.scalar_subquery()))
+                .values(
+                    status="processing",
+                    claimed_at=now,
+                    claimed_by=self.worker,
+                    attempts=InboundEvent.attempts + 1,
+                )
+                .returning(InboundEvent.id)
+            )
+        ).scalars()
         return sorted(claimed)
 
     def wait_s(self, poll_s: float) -> float:
