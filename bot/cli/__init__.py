@@ -1,6 +1,6 @@
 """The ``bot`` command: serve, worker, db, ask, nlu, triage, tenants, staff, tickets, resident,
-zalo, simulator — the argument parser here, each command group in its own module beside it
-(serve, db, nlu, tenants, staff, tickets, residents, zalo); every command that needs the store
+zalo, knowledge, simulator — the argument parser here, each command group in its own module beside it
+(serve, db, nlu, tenants, staff, tickets, residents, zalo, knowledge); every command that needs the store
 opens it through ``common.open_store`` (engine, migrations, communes mirrored)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from bot.cli.db import cmd_db_upgrade
+from bot.cli.knowledge import add_parser as add_knowledge_parser
 from bot.cli.nlu import (
     cmd_ask,
     cmd_nlu_convert,
@@ -255,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zs.add_argument("--expires-in", type=int, default=90000)
     zs.set_defaults(func=cmd_zalo_set_tokens)
+
+    add_knowledge_parser(sub)
 
     # `bot simulator …` is dispatched in main() to the simulator's own parser
     sub.add_parser("simulator", help="run the Zalo simulator: bot simulator --help")

@@ -25,6 +25,7 @@ from bot.handlers.conversation import (
     VillageNumber,
     VillageWords,
 )
+from bot.handlers.knowledge import Knowledge
 from bot.handlers.lifecycle import ChatNow, Follow, SubmitInfo
 from bot.handlers.staff import RelayConfirmation, StaffNote
 from bot.handlers.with_staff import ErasureWithStaff, StaffPaused, WithStaff
@@ -55,6 +56,9 @@ def chain(handoff_after: int = 2) -> list[Handler]:
         NoWords(handoff_after),
         VillageNumber(handoff_after),
         Triage(handoff_after),
+        # the commune's own knowledge (bot/knowledge/decide.py keeps the sure intents that
+        # need the commune's data or start a workflow)
+        Knowledge(handoff_after),
         Misunderstood(handoff_after),
         ReportStart(handoff_after),
         TicketStatus(handoff_after),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -602,3 +603,29 @@ class Erasure(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     tickets: Mapped[int] = mapped_column(Integer, default=0)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KnowledgeEntry(Base):
+    """A question the commune answers in its own words (bot/knowledge/, docs/knowledge.md):
+    ``commune_id`` set — the commune's own; null — the province's (``province_code``), inherited
+    by every commune of the province, which overrides it with an entry of the same ``key``
+    (``bot.text.search_key`` of the question)."""
+
+    __tablename__ = "knowledge_entries"
+    __table_args__ = (
+        Index("ix_knowledge_entries_commune_key", "commune_id", "key"),
+        Index("ix_knowledge_entries_province_key", "province_code", "key"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    key: Mapped[str] = mapped_column(Unicode(500))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    variants: Mapped[list[str]] = mapped_column(Json, default=list)
+    topic: Mapped[str | None] = mapped_column(Unicode(100))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,151 @@
+"""`bot knowledge import | export | list`: a commune's (or a province's) own knowledge as CSV or
+Rasa 3 retrieval-intent YAML (bot/knowledge/, docs/knowledge.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.cli.common import open_store, settings_of
+
+
+def _owner_of(args: argparse.Namespace):
+    """The owner named by --commune or --province, checked against the store."""
+    from sqlalchemy import select
+
+    from bot.knowledge.store import Owner
+    from bot.staff import commune_id_of
+    from bot.store.models import Commune
+
+    async def owner(s) -> Owner:
+        if getattr(args, "province", None):
+            known = (
+                await s.execute(select(Commune.id).where(Commune.province_code == args.province))
+            ).first()
+            if known is None:
+                raise LookupError(f"no configured commune is in province {args.province}")
+            return Owner(province_code=args.province)
+        return Owner(commune_id=await commune_id_of(s, args.commune))
+
+    return owner
+
+
+def _run(args: argparse.Namespace, work):
+    owner_of = _owner_of(args)
+
+    async def run():
+        async with open_store(settings_of(args), sync=True) as store, store.sm() as s, s.begin():
+            return await work(s, await owner_of(s))
+
+    return asyncio.run(run())
+
+
+def cmd_knowledge_import(args: argparse.Namespace) -> int:
+    """Every row checked first; any bad row → nothing written, the row named, exit 2."""
+    from bot.knowledge import io, store
+    from bot.staff import StaffError
+
+    path = Path(args.file)
+    try:
+        items = io.read(path)
+    except (OSError, io.KnowledgeFileError) as exc:
+        print(f"{path}: {exc}" if isinstance(exc, io.KnowledgeFileError) else exc, file=sys.stderr)
+        print("nothing imported.", file=sys.stderr)
+        return 2
+
+    async def work(s, owner):
+        return await store.save(s, owner, items, replace=args.replace)
+
+    try:
+        saved = _run(args, work)
+    except (StaffError, LookupError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    whose = f"province {args.province}" if args.province else f"commune {args.commune}"
+    print(
+        f"{whose}: {saved.added} added, {saved.updated} updated"
+        + (f", {saved.deleted} replaced" if args.replace else "")
+        + f" ({len(items)} in {path.name})."
+    )
+    return 0
+
+
+def _items(args: argparse.Namespace):
+    from bot.knowledge import store
+
+    async def work(s, owner):
+        return [store.item_of(e) for e in await store.entries(s, owner)]
+
+    return _run(args, work)
+
+
+def cmd_knowledge_export(args: argparse.Namespace) -> int:
+    from bot.knowledge import io
+    from bot.staff import StaffError
+
+    try:
+        items = _items(args)
+    except (StaffError, LookupError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    fmt = args.format or (
+        "yaml" if args.out and Path(args.out).suffix.lower() in (".yml", ".yaml") else "csv"
+    )
+    text = io.write_yaml(items) if fmt == "yaml" else io.write_csv(items)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8", newline="")
+    else:
+        sys.stdout.write(text.lstrip("\ufeff"))
+    return 0
+
+
+def cmd_knowledge_list(args: argparse.Namespace) -> int:
+    from bot.staff import StaffError
+
+    try:
+        items = _items(args)
+    except (StaffError, LookupError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for n, i in enumerate(items, 1):
+        valid = (
+            f" [{i.valid_from or '…'} → {i.valid_until or '…'}]"
+            if i.valid_from or i.valid_until
+            else ""
+        )
+        topic = f" ({i.topic})" if i.topic else ""
+        print(f"{n:>3}. {i.question}{topic}{valid} — {len(i.variants)} variant(s)")
+    print(f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}.")
+    return 0
+
+
+def add_parser(sub) -> None:
+    k = sub.add_parser(
+        "knowledge", help="the commune's own questions and answers (docs/knowledge.md)"
+    ).add_subparsers(dest="k_command", required=True)
+
+    def whose(p: argparse.ArgumentParser, province: bool) -> None:
+        g = p.add_mutually_exclusive_group(required=True)
+        g.add_argument("--commune", help="commune code, e.g. 02839")
+        g.add_argument(
+            "--province",
+            help="province code: entries every commune of the province inherits"
+            if province
+            else "province code: the province-wide entries",
+        )
+
+    ki = k.add_parser("import", help="merge (or --replace) entries from a .csv or .yml file")
+    whose(ki, True)
+    ki.add_argument("file")
+    ki.add_argument("--replace", action="store_true", help="delete the entries there first")
+    ki.set_defaults(func=cmd_knowledge_import)
+    ke = k.add_parser("export", help="the entries as CSV (default) or Rasa YAML")
+    whose(ke, False)
+    ke.add_argument("--format", choices=["csv", "yaml"])
+    ke.add_argument("--out", help="file to write (default: standard output)")
+    ke.set_defaults(func=cmd_knowledge_export)
+    kl = k.add_parser("list", help="the entries, one a line")
+    whose(kl, False)
+    kl.set_defaults(func=cmd_knowledge_list)
