@@ -7,6 +7,7 @@ indexed query — so a change in any process is answered from at once)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -77,14 +78,28 @@ class Index:
 
 
 _EMPTY = Index([])
-_cache: dict[int, tuple[tuple[Any, ...], Index]] = {}
+#: how long an index is trusted before the store's fingerprint is read again (a change made by
+#: another process is answered within this; one made by this process at once)
+RECHECK_S = 2.0
+_cache: dict[int, tuple[tuple[Any, ...], Index, float, int]] = {}
 
 
 async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) -> Index:
-    """The commune's index, rebuilt when its entries (or its province's) changed."""
-    seen = (province_code, *await store.version(s, commune_id, province_code))
+    """The commune's index, rebuilt when its entries (or its province's) changed. The store's
+    fingerprint is read at most every ``RECHECK_S`` per commune (not a statement per message),
+    and at once after this process saved entries."""
     cached = _cache.get(commune_id)
+    moment = time.monotonic()
+    if (
+        cached is not None
+        and cached[3] == store.changes
+        and moment - cached[2] < RECHECK_S
+        and cached[0][0] == province_code
+    ):
+        return cached[1]
+    seen = (province_code, *await store.version(s, commune_id, province_code))
     if cached is not None and cached[0] == seen:
+        _cache[commune_id] = (seen, cached[1], moment, store.changes)
         return cached[1]
     if seen[1] == 0:
         index = _EMPTY
@@ -104,5 +119,5 @@ async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) 
                 for e in rows
             ]
         )
-    _cache[commune_id] = (seen, index)
+    _cache[commune_id] = (seen, index, moment, store.changes)
     return index

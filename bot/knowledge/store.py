@@ -60,10 +60,16 @@ async def entries(s: AsyncSession, owner: Owner) -> list[KnowledgeEntry]:
     return list(rows.scalars())
 
 
+#: saves made by this process (``retrieval`` re-reads the store's fingerprint when it moves)
+changes = 0
+
+
 async def save(s: AsyncSession, owner: Owner, items: list[Item], replace: bool = False) -> Saved:
     """The items written for ``owner`` in the caller's transaction: merged (an entry with the
     same question key updated, others added) or, with ``replace``, instead of every entry the
     owner had."""
+    global changes
+    changes += 1  # this process's indexes look at the store again on their next lookup
     now = utcnow()
     deleted = 0
     existing: dict[str, KnowledgeEntry] = {}
