@@ -80,7 +80,13 @@ def measured() -> tuple[float, float, list[str]]:
     with LABELLED.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             r = reading(prepare(TurnInput(commune, row["text"])))
-            d = rule.decide(index.lookup(row["text"]), r.intent, r.intent != "nlu_fallback", r.code)
+            d = rule.decide(
+                index.lookup(row["text"]),
+                r.intent,
+                r.intent != "nlu_fallback",
+                r.code,
+                r.parse.confidence,
+            )
             positives += bool(row["expected"])
             if d.kind == "pass":
                 misses += [row["text"]] if row["expected"] else []
@@ -95,13 +101,23 @@ def measured() -> tuple[float, float, list[str]]:
 def test_thresholds_on_the_labelled_set():
     precision, recall, misses = measured()
     print(f"knowledge: precision {precision:.3f}, recall {recall:.3f}")
+    # recall is traded for safety: sure reports, requests for a person and the commune's own
+    # data (hours, contact, notices, the health station) keep their intents (bot/knowledge/decide.py)
     assert precision >= 0.95 and recall >= 0.9, misses
 
 
 def test_sure_intents_that_need_the_communes_data_are_kept():
     a, b = Entry(1, "Giờ làm việc?", "x"), Entry(2, "Khác", "y")
     assert rule.decide([(a, 0.6), (b, 0.1)], "office_hours", True).kind == "pass"
-    assert rule.decide([(a, 0.8), (b, 0.1)], "office_hours", True).kind == "answer"
+    assert rule.decide([(a, 0.8), (b, 0.1)], "office_hours", True, None, 0.6).kind == "answer"
+    assert rule.decide([(a, 0.86), (b, 0.1)], "office_contact", True, None, 0.94).kind == "pass"
+    assert rule.decide([(a, 0.97), (b, 0.1)], "office_contact", True, None, 0.94).kind == "answer"
+    # a report or a request for a person: only the entry's own words
+    assert rule.decide([(a, 0.86), (b, 0.1)], "report_issue", True).kind == "pass"
+    assert rule.decide([(a, 0.97), (b, 0.1)], "report_issue", True).kind == "answer"
+    assert rule.decide([(a, 0.86), (b, 0.1)], "talk_to_staff", True).kind == "pass"
+    # no sure intent is overridden by an offer of two entries
+    assert rule.decide([(a, 0.44), (b, 0.4)], "procedure_land", True).kind == "pass"
     assert rule.decide([(a, 0.6), (b, 0.1)], "procedure_birth", True).kind == "answer"
     assert rule.decide([(a, 0.99)], "ticket_status", True, code="BH-2026-0001").kind == "pass"
     assert rule.decide([(a, 0.9)], "greet", True).kind == "pass"

@@ -47,7 +47,9 @@ class Knowledge(Handler):
             return _answer(t.state, entry, 1.0)
         scored = [(e, s) for e, s in index.lookup(text) if e.valid_on(today)]
         r = reading(t)
-        decision = decide(scored, r.intent, r.intent != "nlu_fallback", r.code)
+        if r.rule == "a_death":  # a bereaved resident: the condolence and the procedure
+            return None
+        decision = decide(scored, r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence)
         if decision.kind == "answer":
             return _answer(t.state, decision.entries[0], scored[0][1])
         if decision.kind == "offer":

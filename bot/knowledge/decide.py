@@ -5,10 +5,13 @@ scored entries and the intents' reading in, a decision out.
 1. the best entry scores at least ``T_HIGH`` and beats the second by ``MARGIN`` → its answer;
 2. else two entries score at least ``T_LOW`` → both offered (quick replies);
 3. else → pass: the intents answer as before.
-A sure intent that needs the commune's own data or starts something (``GUARDED``: hours,
-contact, a ticket's status, a report, staff, erasure, subscriptions, village, language) is not
-overridden unless the best entry scores at least ``T_OVER_INTENT``; a ticket code, never; nor
-is a sure intent (or a sure "not ours") overridden by an offer of two entries.
+A sure intent that starts something (``NEVER``: a report, a person, erasure, a ticket's status,
+subscriptions, village, language) is overridden only by an entry's own words (``T_EXACT``: "xe
+rac den ngay nao" is the rubbish schedule, "xe rác không đến lấy rác 3 ngày rồi" a report); a
+ticket code never; one that answers from
+the commune's live data (``GUARDED``: hours, contact, current notices, the health station) only
+by an entry scoring at least ``T_OVER_INTENT``, or ``T_EXACT`` when the NLU is ``CONFIDENT``; and no sure intent (nor a sure "not ours") is
+overridden by an offer of two entries — only rule 1 can beat a sure reading.
 Thresholds measured on tests/data/knowledge_labelled.csv against data/knowledge/02839.csv
 (tests/test_knowledge.py prints precision and recall; docs/knowledge.md has the figures)."""
 
@@ -24,22 +27,26 @@ T_HIGH = 0.47
 MARGIN = 0.1
 T_LOW = 0.35
 T_OVER_INTENT = 0.75
+T_EXACT = 0.95
+#: an intent read this surely keeps the commune's live data unless the entry is nearly exact
+CONFIDENT = 0.9
 
-#: intents that answer from the commune's data or begin a workflow: an entry must be very close
-GUARDED = frozenset(
+#: intents that begin a workflow: a resident who reports, asks for a person, asks about a
+#: ticket or changes a setting is never answered from knowledge instead
+NEVER = frozenset(
     {
-        "office_hours",
-        "office_contact",
-        "ticket_status",
         "report_issue",
         "talk_to_staff",
         "delete_my_data",
+        "ticket_status",
         "subscribe",
         "unsubscribe",
         "set_village",
         "change_language",
     }
 )
+#: intents that answer from the commune's live data: an entry must be very close
+GUARDED = frozenset({"office_hours", "office_contact", "latest_notices", "health_station"})
 #: what a message says besides a question: never answered from knowledge
 SMALL_TALK = frozenset({"greet", "goodbye", "thanks", "affirm", "deny"})
 
@@ -58,6 +65,7 @@ def decide(
     intent: str,
     sure: bool,
     code: str | None = None,
+    confidence: float = 1.0,
 ) -> Decision:
     """What the bot does with a resident's words, given the commune's entries valid today as
     ``scored`` (best first) and the intents' reading (``intent``; ``sure``: its confidence
@@ -66,12 +74,16 @@ def decide(
         return PASS
     if sure and intent in SMALL_TALK:
         return PASS
+    if sure and intent in NEVER:  # only the entry's own words, nearly to the letter
+        return Decision("answer", (scored[0][0],)) if scored[0][1] >= T_EXACT else PASS
     best, top = scored[0]
     second = scored[1][1] if len(scored) > 1 else 0.0
-    needed = T_OVER_INTENT if sure and intent in GUARDED else T_HIGH
+    needed = T_HIGH
+    if sure and intent in GUARDED:  # "số điện thoại xã" is the office, "sdt công an xã" not
+        needed = T_EXACT if confidence >= CONFIDENT else T_OVER_INTENT
     if top >= needed and top - second >= MARGIN:
         return Decision("answer", (best,))
-    if sure and (intent in GUARDED or intent == "out_of_scope"):
+    if sure:
         return PASS  # a guess between two entries does not beat a sure reading
     close = [e for e, score in scored[:2] if score >= T_LOW]
     if len(close) == 2:

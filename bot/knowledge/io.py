@@ -56,9 +56,15 @@ def parse_date(value: str) -> date:
     raise ValueError(f"date {value!r} is neither dd/mm/yyyy nor yyyy-mm-dd")
 
 
+#: a knowledge file is a few hundred entries: anything far larger is a mistake
+MAX_FILE_BYTES = 5_000_000
+
+
 def read(path: Path) -> list[Item]:
     """The entries of a .csv, .yml or .yaml file (by its extension)."""
     suffix = path.suffix.lower()
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise KnowledgeFileError(f"{path.name}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -67,10 +73,14 @@ def read(path: Path) -> list[Item]:
             f"{path.name}: not UTF-8 ({exc.reason} at byte {exc.start})"
         ) from None
     if suffix == ".csv":
-        return read_csv(text)
-    if suffix in (".yml", ".yaml"):
-        return read_yaml(text)
-    raise KnowledgeFileError(f"{path.name}: unknown format (use .csv, .yml or .yaml)")
+        items = read_csv(text)
+    elif suffix in (".yml", ".yaml"):
+        items = read_yaml(text)
+    else:
+        raise KnowledgeFileError(f"{path.name}: unknown format (use .csv, .yml or .yaml)")
+    if not items:  # an empty file must not empty the commune's knowledge (--replace)
+        raise KnowledgeFileError(f"{path.name}: no entries")
+    return items
 
 
 def _checked(items: list[tuple[str, Item]]) -> list[Item]:
