@@ -48,6 +48,7 @@ CONVERSATION = [
     "village_number",
     "triage",
     "knowledge",  # the commune's own knowledge (bot/handlers/knowledge.py): no engine step
+    "facts",  # offices, village people, procedures (docs/procedures.md)
     "misunderstood",
     "report_start",
     "ticket_status",

@@ -12,6 +12,7 @@ no words            no_words                                     steps/intent.py
 village number      village_number                               steps/village.py
 triage              triage_message                               steps/emergency.py
 — the message read once (NLU, rules: steps/reading.py), then by intent —
+facts, procedures   facts (offices, village people, procedures)  steps/facts.py
 misunderstood       misunderstood                                steps/intent.py
 report begun        report_start                                 steps/report.py
 ticket status       ticket_status, talk_to_staff                 steps/intent.py
@@ -23,6 +24,7 @@ intent answer       intent_answer (answers every message left)   steps/intent.py
 from __future__ import annotations
 
 from bot.conversation.steps.emergency import triage_message
+from bot.conversation.steps.facts import facts
 from bot.conversation.steps.intent import (
     intent_answer,
     misunderstood,
@@ -58,6 +60,7 @@ STEPS: tuple[Step, ...] = (
     no_words,
     village_number,
     triage_message,
+    facts,
     misunderstood,
     report_start,
     ticket_status,

@@ -1,0 +1,122 @@
+"""The step that answers from the commune's facts and procedures (docs/procedures.md), after
+the commune's own knowledge entries and before the intents' own steps:
+
+1. a procedure — named in the words (``bot.procedures.detect``: "giấy xác nhận độc thân", "hộ
+   kinh doanh", which have no intent of their own) over a reading in ``PROCEDURE_OVER``, or
+   asked by its intent (``procedure_birth`` …) — answered from data/procedures/ in the
+   commune's voice, only the aspect asked ("phí khai sinh bao nhiêu") when one is;
+2. an office named ("sdt công an xã", "bộ phận một cửa ở đâu") over a reading in
+   ``OFFICE_OVER`` — that office's address, phone and hours as configured;
+3. ``propagandist_contact`` — the head and propagandists of the village named, or of the
+   resident's own village.
+
+A rule that decided the message (a follow-up on a report, asking to report, a power cut now,
+stopping notices) keeps it; a sure report, a person asked for, a ticket keep theirs (they are
+not in the sets below)."""
+
+from __future__ import annotations
+
+from bot import procedures
+from bot.conversation import facts as commune_facts
+from bot.conversation.steps.intent import _condoled
+from bot.conversation.steps.reading import reading
+from bot.conversation.turn import Turn, TurnResult, entity, words_to_read
+from bot.envelope import Parse, Reply, Text
+from bot.nlu.villages import best_village
+
+#: readings a procedure named in the words replaces (the NLU confuses the procedures with one
+#: another and with the commune's own contact; marital status and household business have no
+#: intent)
+PROCEDURE_OVER = frozenset(
+    {
+        "procedure_birth",
+        "procedure_death",
+        "procedure_residence",
+        "procedure_marriage",
+        "procedure_certify",
+        "procedure_land",
+        "social_allowance",
+        "office_contact",
+        "office_hours",
+        "nlu_fallback",
+        "out_of_scope",
+    }
+)
+#: readings an office named in the words replaces ("số điện thoại công an xã" is not the
+#: commune office's phone)
+OFFICE_OVER = frozenset(
+    {"office_contact", "office_hours", "health_station", "nlu_fallback", "out_of_scope"}
+)
+#: rules (bot/conversation/rules.py) whose decision stands
+_RULES_KEPT = frozenset({"follow_up", "asks_to_report", "outage_now", "stops_notices"})
+
+
+def facts(t: Turn) -> TurnResult | None:
+    r = reading(t)
+    if r.rule in _RULES_KEPT or r.code:
+        return None
+    text = (t.text or "") if words_to_read(t.text) else ""
+    keys = _procedures_asked(text, r.intent)
+    if keys:
+        aspect = procedures.detect_aspect(text) if text else None
+        if not procedures.translated(keys[0]) and r.intent in procedures.intents():
+            return None  # the language's own (generic) answer, from the intent's step
+        said = procedures.answer_many(t.commune, keys, aspect)
+        own = (
+            r.intent
+            if r.intent in procedures.intents() and keys[0] in (procedures.of_intent(r.intent))
+            else f"procedure:{keys[0]}"
+        )
+        return _said(t, _condoled(t, [Text(said)]), own)
+    kind = commune_facts.office_named(text) if text else None
+    if kind and r.intent in OFFICE_OVER:
+        own = r.intent if r.intent in ("office_hours", "health_station") else "office_contact"
+        if kind == "health":
+            own = "health_station"
+        return _said(t, [Text(commune_facts.office_answer(t.commune, kind))], own)
+    if r.intent == "propagandist_contact":
+        return _people(t, text)
+    return None
+
+
+def _procedures_asked(text: str, intent: str) -> list[str]:
+    named = procedures.detect(text) if text else None
+    if named and intent in PROCEDURE_OVER:
+        return [named]
+    asked = procedures.of_intent(intent)
+    if named in asked:  # "đăng ký tạm trú" read as residence: the temporary one
+        return [named]
+    return asked
+
+
+def _people(t: Turn, text: str) -> TurnResult | None:
+    commune = t.commune
+    if not commune_facts.has_people(commune):
+        return None  # nothing configured: the intent's honest answer ("not yet updated")
+    r = reading(t)
+    village = (
+        entity(r.parse, "village")
+        or (best_village(text, commune.villages) if text else None)
+        or t.given.resident_village
+    )
+    head, propagandists = commune_facts.people_asked(text) if text else (True, True)
+    said = commune_facts.people_answer(commune, village, head, propagandists)
+    if said is None:
+        said = commune_facts.which_village(commune)
+    return _said(t, [Text(said)], r.intent)
+
+
+def _said(t: Turn, replies: list[Reply], intent: str) -> TurnResult:
+    """The finish of an answer from the facts: no miss, the intent (or ``procedure:<key>`` for
+    one without its own intent) logged and remembered."""
+    r, state = reading(t), t.state
+    state["misses"] = 0
+    state["last_intent"] = intent
+    return TurnResult(
+        Parse(intent, r.parse.confidence, r.parse.entities),
+        replies,
+        state,
+        r.backend,
+        [],
+        t.found,
+    )
