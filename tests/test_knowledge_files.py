@@ -192,6 +192,11 @@ BAD_YAML = [
         RESPONSE + "  - text: a\n  utter_faq/y:\n  - text: b\n",
         "line 8: the response utter_faq/y has no intent faq/y",
     ),
+    (  # a mistyped name: both lines
+        RESPONSE.replace("utter_faq/x", "utter_faq/xx") + "  - text: a\n",
+        "line 6: the response utter_faq/xx has no intent faq/xx with its examples (and faq/x at"
+        " line 2 has no response: a name mistyped?)",
+    ),
 ]
 
 

@@ -480,11 +480,18 @@ def read_yaml(text: str) -> list[Item]:
         for k, _ in (responses_node.value if isinstance(responses_node, yaml.MappingNode) else [])
         if isinstance(k, yaml.ScalarNode)
     }
+    unanswered = [n for n in examples if f"utter_faq/{n}" not in responses]
     for name in responses:
         if str(name).startswith("utter_faq/") and str(name)[10:] not in examples:
+            hint = (
+                f" (and faq/{unanswered[0]} at line {examples[unanswered[0]][0]} has no "
+                "response: a name mistyped?)"
+                if unanswered
+                else ""
+            )
             raise KnowledgeFileError(
                 f"line {response_lines.get(name, 1)}: the response {name} has no intent "
-                f"faq/{str(name)[10:]} with its examples"
+                f"faq/{str(name)[10:]} with its examples{hint}"
             )
     items: list[tuple[str, Item]] = []
     for name, (at, said) in examples.items():
