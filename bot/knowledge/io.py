@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -119,17 +118,22 @@ def _checked(items: list[tuple[str, Item]]) -> list[Item]:
     return [item for _, item in items]
 
 
+#: Unicode's control characters (category Cc): C0, DEL, C1
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # newline, tab allowed
+
+
 def _text(where: str, what: str, value: str, limit: int, lines: bool = False) -> str:
     """``value`` checked: at most ``limit`` characters, no control character (a newline or a
     tab only where ``lines``: an answer, a note)."""
     if lines:
         value = value.replace("\r\n", "\n")
-    for n, c in enumerate(value, 1):
-        if unicodedata.category(c) == "Cc" and not (lines and c in "\n\t"):
-            raise KnowledgeFileError(
-                f"{where}: the {what} holds a control character (U+{ord(c):04X}) at "
-                f"character {n}; remove it"
-            )
+    bad = (_CONTROL_IN_LINES if lines else _CONTROL).search(value)
+    if bad:
+        raise KnowledgeFileError(
+            f"{where}: the {what} holds a control character (U+{ord(bad.group()):04X}) at "
+            f"character {bad.start() + 1}; remove it"
+        )
     if len(value) > limit:
         raise KnowledgeFileError(
             f"{where}: the {what} is {len(value)} characters long; at most {limit}"
