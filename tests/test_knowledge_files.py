@@ -339,7 +339,8 @@ async def test_store_one_entry_per_owner_and_question_and_changes_after_commit(s
         async with sm() as s, s.begin():
             await store.save(s, store.Owner(commune_id=two.id), [io.Item("Phí?", "Miễn phí")])
             assert store.changes == before  # not committed: nothing to see yet
-            assert len((await fresh_index(sm, two.id, keep=True)).entries) == 1
+            if not store_url.startswith("sqlite"):  # SQLite: one connection, readers wait
+                assert len((await fresh_index(sm, two.id, keep=True)).entries) == 1
         assert store.changes == before + 1
         assert len((await fresh_index(sm, two.id, keep=True)).entries) == 2  # at once
         with pytest.raises(RuntimeError):
