@@ -36,7 +36,7 @@ NATIONAL_PORTAL = "https://dichvucong.gov.vn"
 
 #: what a resident may ask about one procedure, in the order of the whole answer
 ASPECTS = ("bring", "fee", "time_limit", "where", "online", "legal_basis")
-_LABELS = {
+LABELS = {
     "bring": N_("Cần mang"),
     "fee": N_("Lệ phí"),
     "time_limit": N_("Thời hạn"),
@@ -290,7 +290,7 @@ def answer(
         local = commune.procedures.get(p.key)
         note = [local.note] if local and local.note else []
         if aspect is not None:
-            label = _(_LABELS[aspect]).lower()
+            label = _(LABELS[aspect]).lower()
             lines = [f"{head} — {label}: {_aspect_text(commune, p, aspect, False)}", *note]
             if tail:
                 lines.append(
@@ -303,7 +303,7 @@ def answer(
                     lines.append(_contact(commune, p))
             return "\n".join(lines)
         lines = [head + ":"]
-        lines += [f"• {_(_LABELS[a])}: {_aspect_text(commune, p, a, True)}" for a in ASPECTS]
+        lines += [f"• {_(LABELS[a])}: {_aspect_text(commune, p, a, True)}" for a in ASPECTS]
         lines += note
         if tail:
             lines.append(_contact(commune, p))

@@ -311,3 +311,27 @@ def test_bad_facts_stop_start_up_naming_the_key():
         )
     with pytest.raises(ConfigError, match=r"villages.0.head.name"):
         settings_from_dict(_commune(villages=[{"name": "Nậm Mòn", "head": {"name": ""}}]), env={})
+
+
+def test_the_labelled_questions_find_their_procedure_and_aspect():
+    """tests/data/procedures_labelled.csv: residents' phrasings (with and without diacritics,
+    teencode) → the procedure and the aspect answered, through the conversation's steps."""
+    import csv
+    from pathlib import Path
+
+    from bot.config import load_settings
+    from bot.conversation import engine
+
+    commune = load_settings().communes[0]
+    path = Path(__file__).parent / "data" / "procedures_labelled.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    wrong = []
+    for row in rows:
+        p = procedures.procedures()[row["procedure"]]
+        head = f"Tại UBND xã Bắc Hà, thủ tục {p.title[:1].lower()}{p.title[1:]}"
+        said = engine.respond(commune, row["text"]).reply_text
+        label = f" — {procedures.LABELS[row['aspect']].lower()}:" if row["aspect"] else ":\n"
+        if not said.startswith(head + label):
+            wrong.append((row["text"], said[:80]))
+    print(f"procedures: {len(rows) - len(wrong)}/{len(rows)} right")
+    assert not wrong, wrong
