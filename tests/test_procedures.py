@@ -125,6 +125,9 @@ async def test_village_heads_and_propagandists_and_the_residents_own_village(run
         said = await ask(tab, "tuyên truyền viên bản Bản Phố là ai")
         assert "chưa cập nhật tuyên truyền viên của Bản Phố" in said, said
         assert "0214 000 001" in said and "0912" not in said
+        # a village the commune does not have: said so, never another village's people
+        said = await ask(tab, "trưởng thôn Khe Lếch là ai")
+        assert "thôn Khe Lếch không có trong danh sách thôn" in said and "0912" not in said, said
         # no village said, none known: which one?
         said = await ask(tab, "số của tuyên truyền viên thôn tôi")
         assert "thôn nào" in said, said

@@ -209,3 +209,14 @@ def which_village(commune: Commune) -> str:
     return _('Anh/chị hỏi {who} của thôn nào ạ? Nhắn tên thôn, ví dụ: "trưởng {example}".').format(
         who=_("trưởng thôn, tuyên truyền viên"), example=example
     )
+
+
+def not_a_village(commune: Commune, place: str) -> str:
+    """A place the resident named that is none of the commune's villages: said so, then which."""
+    return (
+        _("{place} không có trong danh sách thôn của {name} trên trang này.").format(
+            place=place, name=commune.name
+        )
+        + " "
+        + which_village(commune)
+    )

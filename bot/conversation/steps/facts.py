@@ -22,7 +22,7 @@ from bot.conversation.steps.intent import _condoled
 from bot.conversation.steps.reading import reading
 from bot.conversation.turn import Turn, TurnResult, entity, words_to_read
 from bot.envelope import Parse, Reply, Text
-from bot.nlu.villages import best_village
+from bot.nlu.villages import best_village, place_named
 
 #: readings a procedure named in the words replaces (the NLU confuses the procedures with one
 #: another and with the commune's own contact; marital status and household business have no
@@ -94,16 +94,14 @@ def _people(t: Turn, text: str) -> TurnResult | None:
     if not commune_facts.has_people(commune):
         return None  # nothing configured: the intent's honest answer ("not yet updated")
     r = reading(t)
-    village = (
-        entity(r.parse, "village")
-        or (best_village(text, commune.villages) if text else None)
-        or t.given.resident_village
-    )
+    named = entity(r.parse, "village") or (best_village(text, commune.villages) if text else None)
+    elsewhere = place_named(text) if text and not named else None
+    if elsewhere:  # "trưởng thôn Khe Lếch": not one of the commune's villages
+        return _said(t, [Text(commune_facts.not_a_village(commune, elsewhere))], r.intent)
+    village = named or t.given.resident_village
     head, propagandists = commune_facts.people_asked(text) if text else (True, True)
     said = commune_facts.people_answer(commune, village, head, propagandists)
-    if said is None:
-        said = commune_facts.which_village(commune)
-    return _said(t, [Text(said)], r.intent)
+    return _said(t, [Text(said or commune_facts.which_village(commune))], r.intent)
 
 
 def _said(t: Turn, replies: list[Reply], intent: str) -> TurnResult:
