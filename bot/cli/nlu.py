@@ -41,12 +41,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from bot import i18n
     from bot.nlu.language import choose
 
-    if args.language not in i18n.available() and args.language not in commune.languages:
+    if (
+        args.language is not None
+        and args.language not in i18n.available()
+        and args.language not in commune.languages
+    ):
         print(
             f"unknown language {args.language}; the bot answers in {', '.join(i18n.available())}",
             file=sys.stderr,
         )
         return 2
+    if getattr(args, "session", None) is not None:  # one conversation across calls, stored
+        from bot.cli.ask import ask_in_session, check_session
+
+        if (why := check_session(args.session)) is not None:
+            print(why, file=sys.stderr)
+            return 2
+        return ask_in_session(args, settings, commune)
+    args.language = args.language or "vi"
     understood = asyncio.run(understand())
     if understood is not None and understood.backend != (args.backend or settings.nlu.backend):
         print(
