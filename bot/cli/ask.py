@@ -3,7 +3,7 @@ any resident's — a resident row on the ``ask`` channel (external id: the sessi
 conversation state in ``conversations`` — and run through the service's own path: the message
 is an inbound event, the inbound processor runs the handlers' chain on it in one transaction
 (the commune's knowledge, follow-ups, reports, triage all included), and the replies it queued
-are printed and marked sent (the command line is where they are delivered).
+are printed, queued as already ``sent`` (the command line is where they are delivered).
 
 Without ``--session`` `bot ask` stays what it was: one message through the pure conversation
 engine, nothing stored (bot/cli/nlu.py ``cmd_ask``)."""
@@ -18,8 +18,10 @@ import uuid
 from typing import Any
 
 from bot.config import Commune, Settings
-from bot.envelope import Inbound
-from bot.store.models import InboundEvent
+from bot.envelope import Inbound, Reply
+from bot.inbound import InboundProcessor, _Rows
+from bot.store.models import InboundEvent, Resident
+from bot.timeutil import utcnow
 
 CHANNEL = "ask"
 SESSION = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -38,6 +40,25 @@ class AskChannel:
             text=row.payload.get("text") or None,
             language=row.payload.get("language"),
         )
+
+
+class AskProcessor(InboundProcessor):
+    """The inbound processor whose replies are delivered on the command line: queued as
+    ``sent`` in the message's own transaction, so no sender of a running service takes them."""
+
+    @staticmethod
+    def _queue(
+        rows: _Rows,
+        commune_id: int,
+        event: InboundEvent,
+        inbound: Inbound,
+        resident: Resident,
+        replies: list[Reply],
+    ) -> None:
+        start = len(rows.outbound)
+        InboundProcessor._queue(rows, commune_id, event, inbound, resident, replies)
+        for row in rows.outbound[start:]:
+            row.update(status="sent", sent_at=utcnow())
 
 
 def check_session(session: str) -> str | None:
@@ -71,23 +92,21 @@ async def _ask(
     backend: str | None,
 ) -> dict[str, Any]:
     import aiohttp
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from bot.cli.common import open_store
     from bot.conversation.turn import text_of
     from bot.coord import Coordinator
     from bot.envelope import from_payload
-    from bot.inbound import InboundProcessor
     from bot.nlu.backends import create_backend
-    from bot.store.models import Conversation, Message, OutboundMessage, Resident
-    from bot.timeutil import utcnow
+    from bot.store.models import Conversation, Message, OutboundMessage
 
     async with (
         open_store(settings, sync=True) as store,
         aiohttp.ClientSession() as http,
     ):
         tenant = store.tenant(commune.code)
-        processor = InboundProcessor(
+        processor = AskProcessor(
             store.sm,
             store.tenants,  # type: ignore[arg-type]  # sync=True: mirrored
             Coordinator(),
@@ -126,14 +145,6 @@ async def _ask(
                 )
                 .scalars()
                 .all()
-            )
-            await s.execute(  # delivered here, on the command line: no sender takes them
-                update(OutboundMessage)
-                .where(
-                    OutboundMessage.idempotency_key.like(key),
-                    OutboundMessage.status == "pending",
-                )
-                .values(status="sent", sent_at=utcnow())
             )
             logged = (
                 await s.execute(

@@ -81,11 +81,25 @@ _WORKFLOW = frozenset(
     }
 )
 _HOURS_INTENTS = frozenset({"office_hours", "health_station"})
+#: topics of which any aspect may be asked: what to bring, the fee, online, how long, where
+PROCEDURES = frozenset(
+    {
+        "procedure_birth",
+        "procedure_death",
+        "procedure_residence",
+        "procedure_marriage",
+        "procedure_certify",
+        "procedure_land",
+        "health_insurance",
+        "social_allowance",
+    }
+)
+_OF_A_PLACE = frozenset({"place", "phone", "hours"})
 _OFFICE_INTENTS = frozenset({"office_hours", "office_contact", "health_station"})
 
 # -- cues (on the normalised text: accents folded, teencode expanded) -----------------------
 ASPECTS: dict[str, str] = {
-    "fee": r"\b(?:phi|le phi|bao nhieu tien|het bao nhieu|mat tien|ton tien|tien)\b",
+    "fee": r"\b(?:phi|le phi|bao nhieu tien|het bao nhieu|mat tien|ton tien)\b",
     "online": r"\b(?:online|onl|truc tuyen|qua mang|tren mang|dich vu cong|vneid|qua app)\b",
     "duration": (
         r"\b(?:may ngay|bao lau|bao nhieu ngay|mat may|lau (?:khong|ko)|"
@@ -246,19 +260,10 @@ def current(state: dict[str, Any], now_s: float) -> Kept | None:
     return kept
 
 
-def resolve(
-    text: str,
-    commune: Commune,
-    kept: Kept,
-    own_intent: str,
-    own_confidence: float,
-    own_rule: str | None,
-    now_s: float,
-) -> FollowUp | None:
-    """``text`` as a follow-up on ``kept`` — short, with an aspect or entity cue that fits the
-    topic, and no confident topic of its own (``own_*``: the message's own reading; a message
-    that says "còn …" / "… thì sao" may name a new office or procedure for the same question)
-    — or None: the message is read as it is."""
+def candidate(text: str, commune: Commune, kept: Kept, now_s: float) -> Cues | None:
+    """The cues of a message that may be a follow-up on ``kept``: short, with an aspect or
+    entity cue that fits the topic (a weekday for hours, a village after a village-specific
+    answer, another procedure after "còn …"); None: it is not one (read as it is)."""
     if len(normalise(text).split()) > MAX_WORDS:
         return None
     cues = cues_of(text, commune, now_s)
@@ -266,24 +271,47 @@ def resolve(
     hours_topic = intent in _HOURS_INTENTS or kept.get("aspect") == "hours"
     village_topic = bool(kept.get("village")) or intent == "propagandist_contact"
     fitting = Cues(
-        aspect=cues.aspect,
+        aspect=cues.aspect if _aspect_fits(intent, cues.aspect) else None,
         day=cues.day if hours_topic or cues.aspect == "hours" or cues.office else None,
         village=cues.village if village_topic else None,
         office=cues.office,
         subject=cues.subject if cues.ellipsis and cues.subject != intent else None,
         ellipsis=cues.ellipsis,
     )
-    if not fitting.any:
-        return None
+    return fitting if fitting.any else None
+
+
+def _aspect_fits(intent: str | None, aspect: str | None) -> bool:
+    """Whether ``aspect`` may be asked of a topic: anything of a procedure or a knowledge
+    entry; where, the phone and the hours of a place (the office, the health station) or of
+    anything else ("phí" after the office hours is a question of its own)."""
+    if aspect is None:
+        return False
+    return intent is None or intent in PROCEDURES or aspect in _OF_A_PLACE
+
+
+def resolve(
+    text: str,
+    cues: Cues,
+    kept: Kept,
+    own_intent: str,
+    own_confidence: float,
+    own_rule: str | None,
+    now_s: float,
+) -> FollowUp | None:
+    """``text`` (a ``candidate`` with ``cues``) as a follow-up on ``kept`` when it has no
+    confident topic of its own (``own_*``: the message's own reading) — a message that says
+    "còn …" / "… thì sao" may name a new office or procedure for the same question — or None:
+    the message is read as it is."""
     confident = own_rule is not None or own_confidence >= OWN_TOPIC
     if confident and own_intent in _WORKFLOW:
         return None
-    own_topic = confident and own_intent not in _NEUTRAL and own_intent != intent
-    if own_topic and not (fitting.ellipsis and (fitting.office or fitting.subject)):
+    own_topic = confident and own_intent not in _NEUTRAL and own_intent != kept.get("intent")
+    if own_topic and not (cues.ellipsis and (cues.office or cues.subject)):
         return None
-    new = _continued(kept, fitting, now_s)
-    asked = new.get("question", "") if fitting.village else question_of(new)
-    return FollowUp(text, f"{asked} {_day_said(fitting.day)}".strip(), new, fitting)
+    new = _continued(kept, cues, now_s)
+    asked = new.get("question", "") if cues.village else question_of(new)
+    return FollowUp(text, f"{asked} {_day_said(cues.day)}".strip(), new, cues)
 
 
 def _continued(kept: Kept, cues: Cues, now_s: float) -> Kept:

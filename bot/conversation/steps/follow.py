@@ -16,13 +16,16 @@ def follow_up(t: Turn) -> TurnResult | None:
     if kept is None or t.reread or t.chosen() or not words_to_read(t.text):
         return None
     text = t.text or ""
+    cues = follow.candidate(text, t.commune, kept, t.now_s)
+    if cues is None:  # short, with a cue that fits the topic — or read as it is
+        return None
     understood = t.understood or understand_embedded(text, t.commune.villages)
     parse = understood.parse
     if entity(parse, "ticket_code"):
         return None
     intent = parse.intent if parse.confidence >= CONFIDENCE_THRESHOLD else "nlu_fallback"
     intent, rule = rules.decide(intent, text)
-    found = follow.resolve(text, t.commune, kept, intent, parse.confidence, rule, t.now_s)
+    found = follow.resolve(text, cues, kept, intent, parse.confidence, rule, t.now_s)
     if found is None:
         t.understood = understood  # read once: the steps after this one read the same
         return None

@@ -53,7 +53,8 @@ def triage_answer(t: Turn) -> TurnResult | None:
         )
     if said is not None:
         t.state.pop("choices", None)
-    if said:
+    if said:  # "có, ở Nậm Mòn": the village said with the yes, or the one said before
+        t.village = _only_a_village(t, with_words=True) or t.village
         found = triage.Assessment("emergency", asked["p"], asked["kind"])
         return emergency(t, asked["text"], found, None)
     if said is False:  # not urgent: the first words carry on as a report or a question
@@ -65,8 +66,9 @@ def triage_answer(t: Turn) -> TurnResult | None:
 _AROUND_A_VILLAGE = {"o", "tai", "thon", "xom", "ban", "ap", "lang", "to", "khu", "cho", "a", "nhe"}
 
 
-def _only_a_village(t: Turn) -> str | None:
-    """The village a message names when that is all it says ("Nậm Mòn", "ở thôn Bản Phố")."""
+def _only_a_village(t: Turn, with_words: bool = False) -> str | None:
+    """The village a message names when that is all it says ("Nậm Mòn", "ở thôn Bản Phố"),
+    or (``with_words``) whatever else it says."""
     text = t.text or ""
     if not text.strip() or text.strip().startswith("/") or not t.commune.villages:
         return None
@@ -74,7 +76,7 @@ def _only_a_village(t: Turn) -> str | None:
     rest = village_chat.without_villages(t.commune, text)
     if place is None or rest is None:
         return None
-    if set(normalise(rest).split()) - _AROUND_A_VILLAGE:
+    if not with_words and set(normalise(rest).split()) - _AROUND_A_VILLAGE:
         return None
     return place
 
