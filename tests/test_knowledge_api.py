@@ -194,8 +194,20 @@ async def test_entries_through_the_api(desk: Commune):
     status, listed = await desk.call(officer, "GET", "/knowledge")
     assert [(e["id"], e["overridden"]) for e in listed["province"]] == [(shared["id"], False)]
     assert (await desk.call(officer, "DELETE", f"/knowledge/{shared['id']}"))[0] == 403
+    assert (await desk.call(officer, "PATCH", f"/knowledge/{shared['id']}", {"topic": "x"}))[
+        0
+    ] == 403
+    status, changed = await desk.call(
+        operator, "PUT", f"/knowledge/{shared['id']}", {**province, "scope": "commune"}
+    )
+    assert status == 400, changed  # a province entry stays the province's
+    del province["scope"]
+    province["answer"] = "Đường dây nóng tỉnh: 1900 1616."
+    status, changed = await desk.call(operator, "PUT", f"/knowledge/{shared['id']}", province)
+    assert status == 200 and changed["scope"] == "province", changed
+    assert "1900 1616" in await ask(url, "duong day nong cua tinh so may")
     assert (await desk.call(operator, "DELETE", f"/knowledge/{shared['id']}"))[0] == 200
-    assert "1900 1515" not in await ask(url, "duong day nong cua tinh so may")
+    assert "1900 1616" not in await ask(url, "duong day nong cua tinh so may")
 
     # deleted: no longer answered
     police = next(e for e in listed["entries"] if "công an" in e["question"].lower())

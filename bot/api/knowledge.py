@@ -267,7 +267,7 @@ class KnowledgeApi:
                 raise bad_input(exc) from None
             given = data.model_dump(exclude={"scope"}, exclude_unset=not whole)
             scope = "commune" if entry.commune_id is not None else "province"
-            if whole and data.model_dump().get("scope", scope) != scope:
+            if "scope" in data.model_fields_set and getattr(data, "scope", scope) != scope:
                 raise error(400, "không đổi được phạm vi / scope cannot change: delete and add")
             item = self._checked({**({} if whole else entries.fields_of(entry)), **given})
             owner = (
