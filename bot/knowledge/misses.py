@@ -55,10 +55,12 @@ MISSED = and_(
     ),
 )
 #: two texts this similar (cosine of folded character n-grams) are one question
-SIMILAR = 0.5
+SIMILAR = 0.55
 DAYS = 30
-#: the newest misses looked at (a commune's month is far fewer)
+#: the newest misses looked at (a commune's month is far fewer), and the most said distinct
+#: texts of them grouped (their similarities are a DISTINCT² matrix: 36 MB at most)
 LIMIT = 5000
+DISTINCT = 3000
 EXAMPLES = 5
 
 
@@ -106,21 +108,23 @@ def group(said: list[Said]) -> list[Group]:
     """Similar texts together, biggest group first (then the most recent)."""
     if not said:
         return []
-    said = sorted(said, key=lambda t: (-t.count, -_ts(t.last_seen), t.key))
+    said = sorted(said, key=lambda t: (-t.count, -_ts(t.last_seen), t.key))[:DISTINCT]
     docs = [normalise(t.text) or t.key for t in said]
     matrix = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True
     ).fit_transform(docs)
-    sims = (matrix @ matrix.T).toarray()
+    sims = (matrix @ matrix.T).toarray().astype(np.float32)
     leaders: list[int] = []
     members: dict[int, list[int]] = {}
     for i in range(len(said)):
-        best = max(leaders, key=lambda j: sims[i, j], default=None)
-        if best is not None and sims[i, best] >= SIMILAR:
-            members[best].append(i)
-        else:
-            leaders.append(i)
-            members[i] = [i]
+        if leaders:
+            row = sims[i, leaders]
+            best = int(np.argmax(row))
+            if row[best] >= SIMILAR:
+                members[leaders[best]].append(i)
+                continue
+        leaders.append(i)
+        members[i] = [i]
     groups = []
     for leader in leaders:
         idx = members[leader]
