@@ -262,6 +262,18 @@ async def test_misses_grouped_and_promoted(desk: Commune, tmp_path, capsys):
     status, body = await desk.call(officer, "GET", "/misses")
     assert status == 200 and body["groups"] == groups
     assert (await desk.call(propagandist, "GET", "/misses"))[0] == 403
+    elsewhere = await desk.hire("officer", code="90002")
+    status, theirs = await desk.call(elsewhere, "GET", "/misses", code="90002")
+    assert status == 200 and theirs["groups"] == []
+    for code in ("90001", "90002"):  # another commune's group: not found, nothing written
+        status, _ = await desk.call(
+            elsewhere, "POST", f"/misses/{parking['id']}/promote", {"answer": PARKING}, code=code
+        )
+        assert status == 404
+    # `bot nlu misses` lists them one a line, by the same condition
+    assert await run(bot, config, "nlu", "misses", "--commune", "90001") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and all(line.split(None, 2)[2] in MISSES for line in lines), lines
     assert await run(bot, config, "knowledge", "misses", "--commune", "90001") == 0
     assert f"{parking['id']}     4×" in capsys.readouterr().out
 
