@@ -62,13 +62,13 @@ class EntryIn(BaseModel):
     """An entry as JSON; the knowledge files' rules check its content (``io``)."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=1000)
-    answer: str = Field(min_length=1, max_length=4000)
-    variants: list[str] = Field(default=[], max_length=200)
-    topic: str | None = Field(default=None, max_length=100)
+    question: str = Field(min_length=1, max_length=io.MAX_QUESTION)
+    answer: str = Field(min_length=1, max_length=io.MAX_ANSWER)
+    variants: list[str] = Field(default=[], max_length=io.MAX_VARIANTS)
+    topic: str | None = Field(default=None, max_length=io.MAX_TOPIC)
     valid_from: str | None = Field(default=None, max_length=10)  # dd/mm/yyyy or yyyy-mm-dd
     valid_until: str | None = Field(default=None, max_length=10)
-    source: str | None = Field(default=None, max_length=500)
+    source: str | None = Field(default=None, max_length=io.MAX_SOURCE)
     scope: Literal["commune", "province"] = "commune"
 
 
@@ -76,13 +76,13 @@ class EntryPatch(BaseModel):
     """The fields to change; the rest stay."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str | None = Field(default=None, min_length=1, max_length=1000)
-    answer: str | None = Field(default=None, min_length=1, max_length=4000)
-    variants: list[str] | None = Field(default=None, max_length=200)
-    topic: str | None = Field(default=None, max_length=100)
+    question: str | None = Field(default=None, min_length=1, max_length=io.MAX_QUESTION)
+    answer: str | None = Field(default=None, min_length=1, max_length=io.MAX_ANSWER)
+    variants: list[str] | None = Field(default=None, max_length=io.MAX_VARIANTS)
+    topic: str | None = Field(default=None, max_length=io.MAX_TOPIC)
     valid_from: str | None = Field(default=None, max_length=10)
     valid_until: str | None = Field(default=None, max_length=10)
-    source: str | None = Field(default=None, max_length=500)
+    source: str | None = Field(default=None, max_length=io.MAX_SOURCE)
 
 
 class PromoteIn(BaseModel):
@@ -90,8 +90,8 @@ class PromoteIn(BaseModel):
     training examples; ``days`` the window the group was listed with."""
 
     model_config = ConfigDict(extra="forbid")
-    answer: str | None = Field(default=None, min_length=1, max_length=4000)
-    question: str | None = Field(default=None, min_length=1, max_length=1000)
+    answer: str | None = Field(default=None, min_length=1, max_length=io.MAX_ANSWER)
+    question: str | None = Field(default=None, min_length=1, max_length=io.MAX_QUESTION)
     intent: str | None = Field(default=None, min_length=1, max_length=64)
     days: int = Field(default=misses.DAYS, ge=1, le=365)
 
@@ -107,6 +107,7 @@ def entry_json(e: KnowledgeEntry, overridden: set[str] | None = None) -> dict[st
         "valid_from": e.valid_from.isoformat() if e.valid_from else None,
         "valid_until": e.valid_until.isoformat() if e.valid_until else None,
         "source": e.source,
+        "hidden": bool(e.hidden),
         "updated_at": iso(e.updated_at),
     }
     if e.commune_id is None:
@@ -270,11 +271,7 @@ class KnowledgeApi:
             if "scope" in data.model_fields_set and getattr(data, "scope", scope) != scope:
                 raise error(400, "không đổi được phạm vi / scope cannot change: delete and add")
             item = self._checked({**({} if whole else entries.fields_of(entry)), **given})
-            owner = (
-                Owner(commune_id=entry.commune_id)
-                if entry.commune_id is not None
-                else Owner(province_code=entry.province_code)
-            )
+            owner = entries.owner_of(entry)
             if any(e.key == item.key and e.id != entry.id for e in await store.entries(s, owner)):
                 raise error(
                     409,

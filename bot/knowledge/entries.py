@@ -1,13 +1,11 @@
 """One knowledge entry at a time, for the JSON API and promotions (bot/api/knowledge.py,
 bot/knowledge/misses.py): an entry given as fields is checked by the very rules a file's row is
-(``io.read_csv`` on a one-row file: empty question or answer, dates, ``valid_until`` before
-``valid_from``), and an entry changed or deleted by id. Whole files, merges and replacements
-stay in ``io`` and ``store``."""
+(``io.parse_date``, ``io.make_item``, and the dates' order as a file's), and an entry changed or
+deleted by id through ``store.save`` / ``store.remove`` (so the change counter moves when the
+transaction commits). Whole files, merges and replacements stay in ``io`` and ``store``."""
 
 from __future__ import annotations
 
-import csv
-import io as stdio
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -16,33 +14,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import io, store
 from bot.store.models import KnowledgeEntry
-from bot.timeutil import utcnow
+
+WHERE = "entry"  # how the files' messages name it: "entry: the answer is empty"
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return "|".join(str(v) for v in value)
-    return str(value)
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return io.parse_date(text)
+    except ValueError as exc:
+        raise io.KnowledgeFileError(f"{WHERE}: {exc}") from None
 
 
 def item_from(fields: Mapping[str, Any]) -> io.Item:
-    """An entry's fields (``variants`` a list or ``|``-separated) as a checked ``io.Item``;
-    ``io.KnowledgeFileError`` naming the problem ("entry: the answer is empty")."""
-    out = stdio.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(io.COLUMNS)
-    writer.writerow([_cell(fields.get(c)) for c in io.COLUMNS])
-    try:
-        items = io.read_csv(out.getvalue())
-    except io.KnowledgeFileError as exc:
-        raise io.KnowledgeFileError(str(exc).replace("row 2: ", "entry: ", 1)) from None
-    if not items:
-        raise io.KnowledgeFileError("entry: the question is empty")
-    return items[0]
+    """An entry's fields as a checked ``io.Item``; ``io.KnowledgeFileError`` naming the problem
+    ("entry: valid_until is before valid_from")."""
+    item = io.make_item(
+        WHERE,
+        str(fields.get("question") or ""),
+        str(fields.get("answer") or ""),
+        [str(v) for v in fields.get("variants") or ()],
+        fields.get("topic") or None,
+        _date(fields.get("valid_from")),
+        _date(fields.get("valid_until")),
+        fields.get("source") or None,
+        tuple(fields.get("extra") or ()),
+        bool(fields.get("hidden")),
+    )
+    return io._checked([(WHERE, item)])[0]  # the dates' order, as for a file's row
 
 
 def fields_of(entry: KnowledgeEntry) -> dict[str, Any]:
@@ -55,27 +58,24 @@ def fields_of(entry: KnowledgeEntry) -> dict[str, Any]:
         "valid_from": item.valid_from,
         "valid_until": item.valid_until,
         "source": item.source,
+        "extra": item.extra,
+        "hidden": item.hidden,
     }
 
 
-def _changed() -> None:
-    """This process's retrieval indexes look at the store again on their next lookup (the
-    counter ``store.save`` moves; a change by id is a change too)."""
-    store.changes += 1
+def owner_of(entry: KnowledgeEntry) -> store.Owner:
+    if entry.commune_id is not None:
+        return store.Owner(commune_id=entry.commune_id)
+    return store.Owner(province_code=entry.province_code)
 
 
 async def update(s: AsyncSession, entry: KnowledgeEntry, item: io.Item) -> None:
-    """``entry`` becomes ``item`` (its question may change: its key follows)."""
-    _changed()
+    """``entry`` becomes ``item``, keeping its id: re-keyed to the new question first (the
+    caller made sure no other entry of the owner has it), then saved over by ``store.save``."""
     entry.key = item.key
-    entry.question, entry.answer, entry.variants = item.question, item.answer, list(item.variants)
-    entry.topic, entry.source = item.topic, item.source
-    entry.valid_from, entry.valid_until = item.valid_from, item.valid_until
-    entry.updated_at = utcnow()
     await s.flush()
+    await store.save(s, owner_of(entry), [item])
 
 
 async def remove(s: AsyncSession, entry: KnowledgeEntry) -> None:
-    _changed()
-    await s.delete(entry)
-    await s.flush()
+    await store.remove(s, owner_of(entry), entry.key)

@@ -34,10 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.turn import CONFIDENCE_THRESHOLD
 from bot.feedback.masking import anonymise
-from bot.knowledge import store
+from bot.knowledge import entries, io, store
 from bot.knowledge.decide import T_HIGH
-from bot.knowledge.entries import item_from
-from bot.knowledge.io import Item, KnowledgeFileError
 from bot.nlu.text import normalise
 from bot.store.models import Message, TrainingExample
 from bot.text import search_key
@@ -208,7 +206,7 @@ async def find(
 
 async def to_entry(
     s: AsyncSession, commune_id: int, g: Group, answer: str, question: str | None = None
-) -> tuple[Item, bool]:
+) -> tuple[io.Item, bool]:
     """The group as the commune's entry: ``question`` (else the group's most typical text)
     with the group's other texts as variants and ``answer``. An entry of the commune with
     that question keeps its own fields and gains the texts as variants, ``answer`` replacing
@@ -217,38 +215,36 @@ async def to_entry(
     asked = question.strip() if question and question.strip() else g.question
     owner = store.Owner(commune_id=commune_id)
     existing = next((e for e in await store.entries(s, owner) if e.key == search_key(asked)), None)
-    variants: list[str] = list(existing.variants or ()) if existing is not None else []
-    for t in g.texts:
-        variants.append(t.text)
-    cells: dict[str, object] = {
+    cells: dict[str, object] = entries.fields_of(existing) if existing is not None else {}
+    variants = (
+        [*(existing.variants or ()), *(t.text for t in g.texts)]
+        if existing
+        else [t.text for t in g.texts]
+    )
+    cells |= {
         "question": existing.question if existing is not None else asked,
         "answer": answer,
         "variants": _distinct(variants, search_key(asked)),
+        "hidden": False,  # a question the commune hid from its province's answer: now its own
     }
-    if existing is not None:
-        old = store.item_of(existing)
-        cells |= {
-            "topic": old.topic,
-            "valid_from": old.valid_from,
-            "valid_until": old.valid_until,
-            "source": old.source,
-        }
     try:
-        item = item_from(cells)
-    except KnowledgeFileError as exc:
+        item = entries.item_from(cells)
+    except io.KnowledgeFileError as exc:
         raise PromoteError(str(exc)) from None
     await store.save(s, owner, [item])
     return item, existing is None
 
 
 def _distinct(texts: list[str], question_key: str) -> list[str]:
+    """Paraphrases a file could hold: distinct, without the separator, within the files'
+    limits (the entry's own first, then the group's most said; the rest stay misses)."""
     seen, out = {question_key}, []
     for t in texts:
         key = search_key(t)
-        if key and key not in seen and "|" not in t:
+        if key and key not in seen and "|" not in t and len(t) <= io.MAX_VARIANT:
             seen.add(key)
             out.append(t)
-    return out
+    return out[: io.MAX_VARIANTS]
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 """Staff-taught intent examples: misses promoted to training (issue 12)
 
 Revision ID: 0017_training_examples
-Revises: 0015
+Revises: 0016_knowledge_unique
 Create Date: 2026-12-03
 
 ``training_examples``: a resident's wording (``text``, its search ``key``) and the intent staff
@@ -14,7 +14,7 @@ from alembic import op
 import bot.store.types
 
 revision = "0017_training_examples"
-down_revision = "0015"
+down_revision = "0016_knowledge_unique"
 branch_labels = None
 depends_on = None
 
