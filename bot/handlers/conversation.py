@@ -102,6 +102,14 @@ class Triage(ConversationSteps):
     steps = (step.triage_message,)
 
 
+class FollowUp(ConversationSteps):
+    """A short follow-up on the topic kept, rewritten into the full question in context for
+    the handlers after it (bot/conversation/follow.py); it never answers itself."""
+
+    name = "follow_up"
+    steps = (step.follow_up,)
+
+
 class Facts(ConversationSteps):
     """The commune's facts and procedures (steps/facts.py): a procedure or one aspect of it, an
     office by kind, a village's head and propagandists."""

@@ -11,6 +11,7 @@ report form         report_form_step                             steps/report.py
 no words            no_words                                     steps/intent.py
 village number      village_number                               steps/village.py
 triage              triage_message                               steps/emergency.py
+follow-up           follow_up (rewrites a follow-up, never answers) steps/follow.py
 — the message read once (NLU, rules: steps/reading.py), then by intent —
 facts, procedures   facts (offices, village people, procedures)  steps/facts.py
 misunderstood       misunderstood                                steps/intent.py
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from bot.conversation.steps.emergency import triage_message
 from bot.conversation.steps.facts import facts
+from bot.conversation.steps.follow import follow_up
 from bot.conversation.steps.intent import (
     intent_answer,
     misunderstood,
@@ -60,6 +62,7 @@ STEPS: tuple[Step, ...] = (
     no_words,
     village_number,
     triage_message,
+    follow_up,
     facts,
     misunderstood,
     report_start,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from bot import procedures
 from bot.conversation import facts as commune_facts
+from bot.conversation import follow
 from bot.conversation.steps.intent import _condoled
 from bot.conversation.steps.reading import reading
 from bot.conversation.turn import Turn, TurnResult, entity, words_to_read
@@ -67,13 +68,15 @@ def facts(t: Turn) -> TurnResult | None:
             if r.intent in procedures.intents() and keys[0] in (procedures.of_intent(r.intent))
             else f"procedure:{keys[0]}"
         )
-        return _said(t, _condoled(t, [Text(said)]), own)
+        subject = procedures.procedures()[keys[0]].title if len(keys) == 1 else None
+        return _said(t, _condoled(t, [Text(said)]), own, subject=subject)
     kind = commune_facts.office_named(text) if text else None
     if kind and r.intent in OFFICE_OVER:
         own = r.intent if r.intent in ("office_hours", "health_station") else "office_contact"
         if kind == "health":
             own = "health_station"
-        return _said(t, [Text(commune_facts.office_answer(t.commune, kind))], own)
+        office = None if kind == "health" else commune_facts.KIND_NAMES[kind]  # Vietnamese
+        return _said(t, [Text(commune_facts.office_answer(t.commune, kind))], own, office=office)
     if r.intent == "propagandist_contact":
         return _people(t, text)
     return None
@@ -104,12 +107,32 @@ def _people(t: Turn, text: str) -> TurnResult | None:
     return _said(t, [Text(said or commune_facts.which_village(commune))], r.intent)
 
 
-def _said(t: Turn, replies: list[Reply], intent: str) -> TurnResult:
+def _said(
+    t: Turn,
+    replies: list[Reply],
+    intent: str,
+    subject: str | None = None,
+    office: str | None = None,
+) -> TurnResult:
     """The finish of an answer from the facts: no miss, the intent (or ``procedure:<key>`` for
-    one without its own intent) logged and remembered."""
+    one without its own intent) logged and remembered, and the topic kept for a follow-up
+    (bot/conversation/follow.py) — a procedure's own title as its subject ("thế phí bao nhiêu"
+    after "xin giấy xác nhận độc thân" asks the fee of that), an office by its name."""
     r, state = reading(t), t.state
     state["misses"] = 0
     state["last_intent"] = intent
+    topic = intent if intent in follow.TOPICAL else None
+    kept = follow.of_intent(
+        t.commune, topic or "procedure_birth", t.text or "", r.parse.entities, t.now_s, t.follow
+    )
+    if kept is not None and (subject or office or topic is None):
+        kept["intent"] = topic
+        kept["entry"] = None
+        if subject:
+            kept["subject"] = subject[:1].lower() + subject[1:]
+        if office:
+            kept["subject"] = kept["office"] = office
+    follow.remember(state, intent, kept)
     return TurnResult(
         Parse(intent, r.parse.confidence, r.parse.entities),
         replies,
