@@ -95,7 +95,7 @@ def office_answer(commune: Commune, kind: str) -> str:
     if office is None or not (office.address or office.phone or office.hours):
         if kind == "health" and office is None:
             return render("health_station", commune)[0]
-        what = office.name if office is not None else _(KIND_NAMES.get(kind, "office"))
+        what = _(KIND_NAMES.get(kind, KIND_NAMES["other"]))
         text = _(
             "Trang này chưa có thông tin về {what} của {name} (địa chỉ, điện thoại, giờ làm "
             "việc). Anh/chị vui lòng gọi {phone} để được hướng dẫn."
@@ -127,6 +127,12 @@ def office_answer(commune: Commune, kind: str) -> str:
 
 
 # -- village heads and propagandists -----------------------------------------------------------
+def people_named(text: str) -> bool:
+    """Whether ``text`` names a village head or a propagandist."""
+    key = _normalise(text)
+    return bool(_HEAD.search(key) or _PROPAGANDIST.search(key))
+
+
 def people_asked(text: str) -> tuple[bool, bool]:
     """(the village head asked, a propagandist asked); neither named: both."""
     key = _normalise(text)

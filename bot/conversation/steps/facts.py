@@ -57,28 +57,35 @@ def facts(t: Turn) -> TurnResult | None:
     if r.rule in _RULES_KEPT or r.code:
         return None
     text = (t.text or "") if words_to_read(t.text) else ""
-    keys = _procedures_asked(text, r.intent)
+    #: a follow-up's own words (t.text is its rewrite in context): what they name comes first
+    own = t.follow.said if t.follow is not None else ""
+    keys = _procedures_asked(own, r.intent) if own and procedures.detect(own) else []
+    keys = keys or _procedures_asked(text, r.intent)
     if keys:
         aspect = procedures.detect_aspect(text) if text else None
         if not procedures.translated(keys[0]) and r.intent in procedures.intents():
             return None  # the language's own (generic) answer, from the intent's step
         said = procedures.answer_many(t.commune, keys, aspect)
-        own = (
+        logged = (
             r.intent
             if r.intent in procedures.intents() and keys[0] in (procedures.of_intent(r.intent))
             else f"procedure:{keys[0]}"
         )
         subject = procedures.procedures()[keys[0]].title if len(keys) == 1 else None
-        return _said(t, _condoled(t, [Text(said)]), own, subject=subject)
-    kind = commune_facts.office_named(text) if text else None
+        return _said(t, _condoled(t, [Text(said)]), logged, subject=subject)
+    kind = (commune_facts.office_named(own) if own else None) or (
+        commune_facts.office_named(text) if text else None
+    )
+    if kind == "health" and t.follow is not None and t.follow.kept.get("day") is not None:
+        return None  # "còn trạm y tế?" after Saturday's hours: that day's (steps/intent.py)
     if kind and r.intent in OFFICE_OVER:
-        own = r.intent if r.intent in ("office_hours", "health_station") else "office_contact"
+        logged = r.intent if r.intent in ("office_hours", "health_station") else "office_contact"
         if kind == "health":
-            own = "health_station"
+            logged = "health_station"
         office = None if kind == "health" else commune_facts.KIND_NAMES[kind]  # Vietnamese
-        return _said(t, [Text(commune_facts.office_answer(t.commune, kind))], own, office=office)
+        return _said(t, [Text(commune_facts.office_answer(t.commune, kind))], logged, office=office)
     if r.intent == "propagandist_contact":
-        return _people(t, text)
+        return _people(t, text, own)
     return None
 
 
@@ -92,7 +99,7 @@ def _procedures_asked(text: str, intent: str) -> list[str]:
     return asked
 
 
-def _people(t: Turn, text: str) -> TurnResult | None:
+def _people(t: Turn, text: str, own: str = "") -> TurnResult | None:
     commune = t.commune
     if not commune_facts.has_people(commune):
         return None  # nothing configured: the intent's honest answer ("not yet updated")
@@ -102,7 +109,8 @@ def _people(t: Turn, text: str) -> TurnResult | None:
     if elsewhere:  # "trưởng thôn Khe Lếch": not one of the commune's villages
         return _said(t, [Text(commune_facts.not_a_village(commune, elsewhere))], r.intent)
     village = named or t.given.resident_village
-    head, propagandists = commune_facts.people_asked(text) if text else (True, True)
+    words = own if own and commune_facts.people_named(own) else text
+    head, propagandists = commune_facts.people_asked(words) if words else (True, True)
     said = commune_facts.people_answer(commune, village, head, propagandists)
     return _said(t, [Text(said or commune_facts.which_village(commune))], r.intent)
 
