@@ -411,3 +411,138 @@ async def test_migration_0016_keeps_the_newest_of_doubled_entries(backend, sim, 
         await engine.dispose()
         if backend == "postgresql":
             await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- the second reader (kio-review) ----------------------------------------------------------
+async def test_yaml_own_columns_export_to_a_csv_that_imports_again(tmp_path, sim, capsys):
+    """The staff's own columns from a YAML file come back as CSV header cells: a name like one
+    of ours, or the same name spelled twice, would make the exported CSV unreadable; a name
+    that starts a formula is guarded in the header as in any cell."""
+    config = config_of(tmp_path, make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim))
+    run = asyncio.to_thread
+    yml = tmp_path / "kb.yml"
+    yml.write_text(
+        RESPONSE + '  - text: a\n    metadata: {extra: {"=HYPERLINK(1)": x, ghi chú: y}}\n',
+        encoding="utf-8",
+    )
+    assert await run(bot, config, "import", "--commune", "90001", str(yml)) == 0
+    out = tmp_path / "out.csv"
+    assert await run(bot, config, "export", "--commune", "90001", "--out", str(out)) == 0
+    assert cells(out)[0][7:] == ["'=HYPERLINK(1)", "ghi chú"]  # no formula in the header
+    assert io.read(out) == io.read(yml)
+    assert await run(bot, config, "import", "--commune", "90002", str(out)) == 0
+    again = tmp_path / "again.csv"
+    assert await run(bot, config, "export", "--commune", "90002", "--out", str(again)) == 0
+    assert again.read_bytes() == out.read_bytes()
+    capsys.readouterr()
+    two = (
+        "nlu:\n- intent: faq/x\n  examples: |\n    - Hỏi gì?\n- intent: faq/y\n  examples: |\n"
+        "    - Hỏi nữa?\nresponses:\n  utter_faq/x:\n  - text: a\n"
+    )
+    for body, named in (
+        (RESPONSE + "  - text: a\n    metadata: {extra: {Question: x}}\n", "line 6: the column"),
+        (RESPONSE + "  - text: a\n    metadata: {extra: {hidden: x}}\n", "line 6: the column"),
+        (RESPONSE + "  - text: a\n    metadata: {extra: {'': x}}\n", "line 6: a column of"),
+        (
+            RESPONSE + '  - text: a\n    metadata: {extra: {"a\\tb": x}}\n',
+            "control character",
+        ),
+        (
+            RESPONSE
+            + "  - text: a\n    metadata: {extra: {"
+            + ", ".join(f"c{n}: x" for n in range(21))
+            + "}}\n",
+            "21 columns of your own; at most 20",
+        ),
+        (
+            two + "    metadata: {extra: {Ghi chú: a}}\n  utter_faq/y:\n  - text: b\n"
+            "    metadata: {extra: {ghi chú: b}}\n",
+            "line 12: the column 'ghi chú' is written 'Ghi chú' at line 9",
+        ),
+    ):
+        yml.write_text(body, encoding="utf-8")
+        assert await run(bot, config, "import", "--commune", "90001", str(yml)) == 2, body
+        err = capsys.readouterr().err
+        assert named in err and "nothing imported" in err, (body, err)
+
+
+async def test_csv_mistakes_named_for_what_they_are(tmp_path, sim, capsys):
+    """An unclosed quote in a long file, a hidden mark typed with combining accents, YAML
+    nested past Python's recursion limit: each refused (or read) for what it is."""
+    config = config_of(tmp_path, make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim))
+    run = asyncio.to_thread
+    long = tmp_path / "long.csv"
+    rows = "".join(f"Câu {n}?,Trả lời {n} {'x' * 100},,,,,\n" for n in range(2000))
+    long.write_text(f'{HEADER}\nA?,B,,,,,\nC?,"D mở ngoặc,,,,,\n{rows}', encoding="utf-8")
+    assert await run(bot, config, "import", "--commune", "90001", str(long)) == 2
+    err = capsys.readouterr().err
+    assert 'row 3 (line 3): a quote (") opened in this row is never closed' in err, err
+    # "ẩn" as macOS or Unikey's "Unicode tổ hợp" writes it: a, combining circumflex and hook
+    nfd = tmp_path / "nfd.csv"
+    nfd.write_text(f"{HEADER},hidden\nChợ họp?,,,,,,,a\u0302\u0309n\n", encoding="utf-8")
+    assert [i.hidden for i in io.read(nfd)] == [True]
+    deep = tmp_path / "deep.yml"
+    deep.write_text("nlu: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert await run(bot, config, "import", "--commune", "90001", str(deep)) == 2
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and "nothing imported" in err, err
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_migration_0016_downgrade_leaves_no_hidden_entry_to_answer(backend, sim, tmp_path):
+    """Below 0016 nothing knows `hidden`: a hidden entry left there would be a commune entry
+    with an empty answer, overriding its province's and sent to residents as an empty text."""
+    from alembic import command
+
+    from bot.store.migrate import alembic_config
+
+    name = f"bot_test_kbd_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    base = os.environ.get("BOT_TEST_DATABASE_URL", PG_DEFAULT)
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/down.db"
+    else:
+        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        try:
+            await admin(base, f'CREATE DATABASE "{name}"')
+        except Exception as exc:  # noqa: BLE001
+            unavailable("PostgreSQL", exc)
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        tenants = await sync(
+            make_settings(url, sim, commune_extra={"province_code": "15"}), sessionmaker(engine)
+        )
+        one = tenants.by_code("90001")
+        assert one is not None
+        async with sessionmaker(engine)() as s, s.begin():
+            await store.save(
+                s,
+                store.Owner(province_code="15"),
+                [io.Item("Chợ họp?", "Chủ nhật"), io.Item("Phí?", "Miễn phí")],
+            )
+            await store.save(
+                s,
+                store.Owner(commune_id=one.id),
+                [io.Item("Chợ họp?", "", hidden=True), io.Item("Giờ?", "7h")],
+            )
+
+        def down(connection) -> None:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0015")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(down)
+            kept = await conn.execute(
+                sql_text("SELECT question, answer FROM knowledge_entries ORDER BY id")
+            )
+            assert [tuple(r) for r in kept] == [
+                ("Chợ họp?", "Chủ nhật"),
+                ("Phí?", "Miễn phí"),
+                ("Giờ?", "7h"),
+            ]
+        await upgrade(engine)  # and up again
+    finally:
+        await engine.dispose()
+        if backend == "postgresql":
+            await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -243,7 +243,8 @@ def _records(text: str, delimiter: str):
             why = (
                 'a quote (") opened in this row is never closed: the rest of the file would '
                 "be one cell"
-                if "end of data" in str(exc)
+                # in a long file the csv module stops at its cell size limit (128 KB) first
+                if "end of data" in str(exc) or "field limit" in str(exc)
                 else 'a quote (") ends in the middle of a cell: quote the whole cell and '
                 'double the quotes inside it ("")'
             )
@@ -256,7 +257,7 @@ def read_csv(text: str) -> list[Item]:
     text = text.lstrip("\ufeff")
     records = _records(text, delimiter_of(text.split("\n", 1)[0]))
     first = next(records, None)
-    names = [nfc(c.strip()) for c in (first[2] if first else [])]
+    names = [nfc(unguard(c.strip())) for c in (first[2] if first else [])]
     header = [n.lower() if n.lower() in KNOWN else n for n in names]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -294,7 +295,7 @@ def read_csv(text: str) -> list[Item]:
             cells[name] = value
         if not cells.get("question"):
             raise KnowledgeFileError(f"{where}: the question is empty")
-        mark = cells.get(HIDDEN, "").strip().lower()
+        mark = nfc(cells.get(HIDDEN, "").strip().lower())
         if mark not in HIDDEN_YES | HIDDEN_NO:
             raise KnowledgeFileError(
                 f"{where}: hidden is {cells[HIDDEN]!r}; write x (or ẩn) to hide, or leave it empty"
@@ -341,7 +342,7 @@ def write_csv(items: list[Item]) -> str:
     w = csv.writer(out, lineterminator="\r\n")
     hidden = [HIDDEN] if any(i.hidden for i in items) else []
     extras = extra_columns(items)
-    w.writerow([*COLUMNS, *hidden, *extras])
+    w.writerow([guard(name) for name in (*COLUMNS, *hidden, *extras)])
     for i in items:
         own = dict(i.extra)
         w.writerow(
@@ -429,6 +430,10 @@ def read_yaml(text: str) -> list[Item]:
     try:
         root = loader.get_single_node()
         doc = loader.construct_document(root) if root is not None else {}
+    except RecursionError:  # thousands of [ or { inside one another: no knowledge file
+        raise KnowledgeFileError(
+            "the file: nested too deeply (lists or mappings inside one another)"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark is not None else "the file"
@@ -498,6 +503,7 @@ def read_yaml(text: str) -> list[Item]:
                 f"faq/{str(name)[10:]} with its examples{hint}"
             )
     items: list[tuple[str, Item]] = []
+    columns: dict[str, tuple[str, str]] = {}  # lower case → (as written, where first)
     for name, (at, said) in examples.items():
         where = f"line {at}"
         if f"utter_faq/{name}" not in responses:
@@ -540,6 +546,7 @@ def read_yaml(text: str) -> list[Item]:
             raise KnowledgeFileError(
                 f"{answer_where}: extra must map column names to text (put numbers in quotes)"
             )
+        extra = {_column(answer_where, k, columns): v for k, v in extra.items()}
         try:
             dates = {
                 k: parse_date(str(meta[k])) if meta.get(k) else None
@@ -566,6 +573,31 @@ def read_yaml(text: str) -> list[Item]:
             )
         )
     return _checked(items)
+
+
+def _column(where: str, name: str, columns: dict[str, tuple[str, str]]) -> str:
+    """A YAML ``extra`` name checked as a CSV header cell would be (it becomes one on export:
+    not one of ours, not empty, spelled one way in the whole file, at most
+    ``MAX_EXTRA_COLUMNS``)."""
+    name = _text(where, "column name", nfc(name.strip()), MAX_TOPIC)
+    if not name:
+        raise KnowledgeFileError(f"{where}: a column of extra has no name")
+    if name.lower() in KNOWN:
+        raise KnowledgeFileError(
+            f"{where}: the column {name!r} of extra is one of ours ({', '.join(KNOWN)}); "
+            "give your own column another name"
+        )
+    first = columns.setdefault(name.lower(), (name, where))
+    if first[0] != name:
+        raise KnowledgeFileError(
+            f"{where}: the column {name!r} is written {first[0]!r} at {first[1]}; "
+            "write it the same way"
+        )
+    if len(columns) > MAX_EXTRA_COLUMNS:
+        raise KnowledgeFileError(
+            f"{where}: {len(columns)} columns of your own; at most {MAX_EXTRA_COLUMNS}"
+        )
+    return name
 
 
 def _name(item: Item, taken: set[str]) -> str:
