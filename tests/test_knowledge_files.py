@@ -546,3 +546,35 @@ async def test_migration_0016_downgrade_leaves_no_hidden_entry_to_answer(backend
         await engine.dispose()
         if backend == "postgresql":
             await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_changes_move_at_the_outer_commit_not_a_savepoint(store_url, sim):
+    """A save inside a savepoint is not committed when the savepoint is released: `changes`
+    moves at the outer commit (a reader in between would keep the old rows as current). A
+    session closed without commit or rollback leaves nothing behind for its next commit."""
+    settings = make_settings(store_url, sim, commune_extra={"province_code": "15"})
+    engine = create_engine(store_url)
+    try:
+        await upgrade(engine)
+        sm = sessionmaker(engine)
+        tenants = await sync(settings, sm)
+        one = tenants.by_code("90001")
+        assert one is not None
+        owner = store.Owner(commune_id=one.id)
+        before = store.changes
+        async with sm() as s, s.begin():
+            async with s.begin_nested():
+                await store.save(s, owner, [io.Item("Phí?", "Miễn phí")])
+            assert store.changes == before  # released, but the outer transaction is open
+        assert store.changes == before + 1
+        s = sm()
+        await s.begin()
+        await store.save(s, owner, [io.Item("Giờ?", "7h")])
+        await s.close()  # neither committed nor rolled back: nothing saved
+        assert store.changes == before + 1
+        async with s.begin():  # the same session, used again for something else
+            await s.execute(select(KnowledgeEntry.id))
+        assert store.changes == before + 1
+        assert len((await fresh_index(sm, one.id)).entries) == 1
+    finally:
+        await engine.dispose()
