@@ -481,11 +481,17 @@ async def test_csv_mistakes_named_for_what_they_are(tmp_path, sim, capsys):
     nfd = tmp_path / "nfd.csv"
     nfd.write_text(f"{HEADER},hidden\nChợ họp?,,,,,,,a\u0302\u0309n\n", encoding="utf-8")
     assert [i.hidden for i in io.read(nfd)] == [True]
+    # a line separator pasted into a question: one line in CSV, two in an exported YAML block
+    sep = tmp_path / "sep.csv"
+    sep.write_text(f"{HEADER}\nA?,B,,,,,\nChợ\u2028họp?,C,,,,,\n", encoding="utf-8")
+    assert await run(bot, config, "import", "--commune", "90001", str(sep)) == 2
+    err = capsys.readouterr().err
+    assert "row 3: the question holds a control character (U+2028)" in err, err
     deep = tmp_path / "deep.yml"
     deep.write_text("nlu: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
     assert await run(bot, config, "import", "--commune", "90001", str(deep)) == 2
     err = capsys.readouterr().err
-    assert "nested too deeply" in err and "nothing imported" in err, err
+    assert "line 1" in err and "nest" in err and "nothing imported" in err, err
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
