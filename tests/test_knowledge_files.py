@@ -584,3 +584,23 @@ async def test_changes_move_at_the_outer_commit_not_a_savepoint(store_url, sim):
         assert len((await fresh_index(sm, one.id)).entries) == 1
     finally:
         await engine.dispose()
+
+
+async def test_excel_unicode_text_and_a_legacy_encoding(tmp_path, sim, capsys):
+    """Excel's "Unicode Text (*.txt)" is tab-separated UTF-16 with a BOM, saved as .txt: read
+    as it is. A file in the old Vietnamese code page ("CSV (Comma delimited)" on Windows) is
+    refused with what to do in Excel, not only a byte offset."""
+    config = config_of(tmp_path, make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim))
+    run = asyncio.to_thread
+    txt = tmp_path / "kb.txt"
+    txt.write_bytes(
+        "question\tanswer\tvariants\r\nChợ họp ngày nào?\tChủ nhật\tphiên chợ\r\n".encode("utf-16")
+    )
+    assert await run(bot, config, "import", "--commune", "90001", str(txt)) == 0
+    assert "1 added" in capsys.readouterr().out
+    assert io.read(txt) == [io.Item("Chợ họp ngày nào?", "Chủ nhật", ("phiên chợ",))]
+    legacy = tmp_path / "kb.csv"
+    legacy.write_bytes(f"{HEADER}\nCh\xf5 h\xf4p?,B,,,,,\n".encode("latin-1"))
+    assert await run(bot, config, "import", "--commune", "90001", str(legacy)) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8" in err and "CSV UTF-8" in err and "nothing imported" in err, err

@@ -82,23 +82,26 @@ MAX_FILE_BYTES = 5_000_000
 
 
 def read(path: Path) -> list[Item]:
-    """The entries of a .csv, .yml or .yaml file (by its extension)."""
+    """The entries of a .csv (or Excel's tab-separated "Unicode Text" .txt), .yml or .yaml
+    file (by its extension)."""
     suffix = path.suffix.lower()
     if path.stat().st_size > MAX_FILE_BYTES:
         raise KnowledgeFileError(f"{path.name}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        # Excel's "Unicode Text" is UTF-16 with its BOM; anything else must be UTF-8
+        text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")
     except UnicodeDecodeError as exc:
         raise KnowledgeFileError(
-            f"{path.name}: not UTF-8 ({exc.reason} at byte {exc.start})"
+            f"{path.name}: not UTF-8 ({exc.reason} at byte {exc.start}); in Excel save it as "
+            '"CSV UTF-8 (Comma delimited)"'
         ) from None
-    if suffix == ".csv":
+    if suffix in (".csv", ".txt"):
         items = read_csv(text)
     elif suffix in (".yml", ".yaml"):
         items = read_yaml(text)
     else:
-        raise KnowledgeFileError(f"{path.name}: unknown format (use .csv, .yml or .yaml)")
+        raise KnowledgeFileError(f"{path.name}: unknown format (use .csv, .txt, .yml or .yaml)")
     if not items:  # an empty file must not empty the commune's knowledge (--replace)
         raise KnowledgeFileError(f"{path.name}: no entries")
     return items
