@@ -599,6 +599,12 @@ async def test_excel_unicode_text_and_a_legacy_encoding(tmp_path, sim, capsys):
     assert await run(bot, config, "import", "--commune", "90001", str(txt)) == 0
     assert "1 added" in capsys.readouterr().out
     assert io.read(txt) == [io.Item("Chợ họp ngày nào?", "Chủ nhật", ("phiên chợ",))]
+    # Excel for Mac's "CSV (Macintosh)": a CR alone ends each line
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes('question;answer;variants\rPhí?;Miễn phí;\rGiờ?;"7h\r\n17h";\r'.encode())
+    assert await run(bot, config, "import", "--commune", "90002", str(mac)) == 0
+    assert "2 added" in capsys.readouterr().out
+    assert [i.answer for i in io.read(mac)] == ["Miễn phí", "7h\n17h"]
     legacy = tmp_path / "kb.csv"
     legacy.write_bytes(f"{HEADER}\nCh\xf5 h\xf4p?,B,,,,,\n".encode("latin-1"))
     assert await run(bot, config, "import", "--commune", "90001", str(legacy)) == 2

@@ -259,6 +259,9 @@ def _records(text: str, delimiter: str):
 
 def read_csv(text: str) -> list[Item]:
     text = text.lstrip("\ufeff")
+    end = re.search("\r\n|\r|\n", text)
+    if end and end.group() == "\r":  # Excel for Mac's "CSV (Macintosh)": a CR ends each line
+        text = re.sub("\r(?!\n)", "\n", text)
     records = _records(text, delimiter_of(text.split("\n", 1)[0]))
     first = next(records, None)
     names = [nfc(unguard(c.strip())) for c in (first[2] if first else [])]
