@@ -601,6 +601,9 @@ async def test_excel_unicode_text_and_a_legacy_encoding(tmp_path, sim, capsys):
     assert await run(bot, config, "import", "--commune", "90002", str(mac)) == 0
     assert "2 added" in capsys.readouterr().out
     assert [i.answer for i in io.read(mac)] == ["Miễn phí", "7h\n17h"]
+    mac.write_bytes("question;answer;variants\nA?;Giờ 7h; 17h;\n".encode())
+    assert await run(bot, config, "import", "--commune", "90002", str(mac)) == 2
+    assert "row 2: more cells than columns (a semicolon (;) not quoted?)" in capsys.readouterr().err
     legacy = tmp_path / "kb.csv"
     legacy.write_bytes(f"{HEADER}\nCh\xf5 h\xf4p?,B,,,,,\n".encode("latin-1"))
     assert await run(bot, config, "import", "--commune", "90001", str(legacy)) == 2

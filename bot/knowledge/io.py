@@ -262,7 +262,8 @@ def read_csv(text: str) -> list[Item]:
     end = re.search("\r\n|\r|\n", text)
     if end and end.group() == "\r":  # Excel for Mac's "CSV (Macintosh)": a CR ends each line
         text = re.sub("\r(?!\n)", "\n", text)
-    records = _records(text, delimiter_of(text.split("\n", 1)[0]))
+    delimiter = delimiter_of(text.split("\n", 1)[0])
+    records = _records(text, delimiter)
     first = next(records, None)
     names = [nfc(unguard(c.strip())) for c in (first[2] if first else [])]
     header = [n.lower() if n.lower() in KNOWN else n for n in names]
@@ -286,7 +287,8 @@ def read_csv(text: str) -> list[Item]:
     for n, _line, row in records:
         where = f"row {n}"
         if len(row) > len(header):
-            raise KnowledgeFileError(f"{where}: more cells than columns (a comma not quoted?)")
+            sign = {",": "comma", ";": "semicolon (;)", "\t": "tab"}[delimiter]
+            raise KnowledgeFileError(f"{where}: more cells than columns (a {sign} not quoted?)")
         row = row + [""] * (len(header) - len(row))
         if not any(c.strip() for c in row):
             continue  # an empty line Excel left
