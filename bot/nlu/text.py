@@ -67,6 +67,8 @@ _TYPED = {
     "dzậy": "vay",
     "lém": "lam",
     "nhìu": "nhieu",
+    "kô": "khong",
+    "lun": "luon",  # typed plain; "lún" (sụt lún) is not luôn
 }
 #: joined shorthand, word by word: "đ/c" is địa chỉ, "c.ơn" cảm ơn
 _JOINED_FORMS = {"d/c": ("dia", "chi"), "c.on": ("cam", "on"), "c/on": ("cam", "on")}
@@ -76,7 +78,7 @@ _LABELS = frozenset(
 )
 #: places before a letter: "thôn V", "khu C" — but "xóm e", "thôn e" are em's, so for "a", "c",
 #: "e" only a capital after them is a letter
-_PLACES = frozenset("thon xom khu ap buon toa day lo tang phong block".split())
+_PLACES = frozenset("thon xom khu ap buon toa block".split())
 #: keys read only where the context says (see the module's docstring)
 _SINGLE = frozenset("a c e k t v r h".split())
 _LETTER_LIKE = frozenset("a c e v t".split())
@@ -89,6 +91,7 @@ _FRIEND_BEFORE = frozenset("chao cac on ban voi".split())
 _USUAL_BEFORE = frozenset("van nhu lai la rat hoi".split())
 _CHILD_NEXT = frozenset("cua em e toi t minh mk chau nho lon trai gai be".split())
 _CODE_NEXT = frozenset("thue so ho hs".split())
+_POWER_BEFORE = frozenset("mat co cup cat het ngat".split())
 
 
 @lru_cache(maxsize=1)
@@ -104,10 +107,22 @@ def _english() -> frozenset[str]:
     return ENGLISH
 
 
+@lru_cache(maxsize=8192)
+def _evidence(typed: str, plain: str) -> int:
+    """+1 a Vietnamese word (marks, or a syllable that is not English), -1 an English one."""
+    from bot.nlu.language import _BOTH, _SYLLABLE, ENGLISH
+
+    if _marked(typed):
+        return 1
+    if plain in ENGLISH or plain.endswith(("'s", "'t", "'m", "'re", "'ll", "'ve", "'d")):
+        return -1
+    return int(len(plain) > 1 and plain not in _BOTH and bool(_SYLLABLE.match(plain)))
+
+
 class _Words:
     """One message's words: as typed (lower case, NFC), folded, and where they sit."""
 
-    __slots__ = ("typed", "plain", "upper", "starts", "clause", "free", "forced")
+    __slots__ = ("typed", "plain", "upper", "starts", "clause", "free", "forced", "_vietnamese")
 
     def __init__(self, text: str) -> None:
         text = nfc(text)
@@ -133,9 +148,24 @@ class _Words:
                 self.free.append(free)
             last = whole[-1]
         self.plain = [fold(w) for w in self.typed]
+        self._vietnamese: bool | None = None
+
+    @property
+    def vietnamese(self) -> bool:
+        """No English word, or more Vietnamese words than English ones ("tell me a joke")."""
+        if self._vietnamese is None:
+            evidence = list(map(_evidence, self.typed, self.plain))
+            self._vietnamese = evidence.count(1) > evidence.count(-1) or -1 not in evidence
+        return self._vietnamese
 
     def at(self, i: int) -> str:
         return self.plain[i] if 0 <= i < len(self.plain) else ""
+
+
+def _marked(typed: str) -> bool:
+    """Whether a word was typed with tone or vowel marks (đ aside: "đc" is shorthand)."""
+    plain = typed.replace("đ", "d")
+    return fold(plain) != plain
 
 
 def _is_number(word: str) -> bool:
@@ -153,11 +183,12 @@ def _single(w: _Words, i: int, key: str) -> bool:
     ):
         return False
     if key in _LETTER_LIKE:
-        if nxt.isdigit() or (w.upper[i] and not w.starts[i]):
+        if (nxt.isdigit() and key in "vt") or (w.upper[i] and not w.starts[i]):
             return False
-        english = _english()
-        if prev in english or nxt in english:
+        if prev in _english() or nxt in _english():
             return False
+    if key in _PERSONS and not w.vietnamese:
+        return False  # "tell me a joke"
     if key == "a":
         # "a" typed plain, with a word after it in the same sentence
         return w.typed[i] == "a" and i + 1 < len(w.plain) and not w.clause[i + 1]
@@ -171,6 +202,10 @@ def _contextual(w: _Words, i: int, key: str, value: str) -> str | None:
     prev, nxt = w.at(i - 1), w.at(i + 1)
     if key in _SINGLE:
         return value if _single(w, i, key) else None
+    if key == "d":  # "mất đ", "có đ lại": điện
+        return value if w.typed[i] == "đ" and (prev in _POWER_BEFORE or nxt == "lai") else None
+    if key == "bh" and nxt in ("yt", "xh", "tn"):
+        return "bao hiem"
     if key == "kg":
         return None if _is_number(prev) else value
     if key == "ui":
@@ -191,7 +226,7 @@ def _contextual(w: _Words, i: int, key: str, value: str) -> str | None:
 
 
 #: the keys of data/nlu/abbreviations.yml marked "context"
-_CONTEXT_KEYS = frozenset("a c e k t v r h kg ui bn dk bt kp cn ms".split())
+_CONTEXT_KEYS = frozenset("a c e k t v r h d kg ui bn dk bt kp cn ms bh".split())
 
 
 def expand(text: str) -> list[tuple[str, str]]:
@@ -211,7 +246,7 @@ def expand(text: str) -> list[tuple[str, str]]:
         elif w.free[i] == 2:
             typed = w.typed[i]
             key = word
-            if typed in _TYPED:
+            if typed in _TYPED and (typed != "lun" or w.at(i - 1) != "sut"):
                 reading = _TYPED[typed]
             elif day := _WEEKDAY.match(word):
                 reading = f"thu {day[1]}" if w.at(i - 1) != "thang" else word
@@ -219,10 +254,13 @@ def expand(text: str) -> list[tuple[str, str]]:
                 if key not in table and _HELD.search(key):
                     held = _HELD.sub(r"\1", key)
                     key = held if len(held) > 1 else key
-                value = table.get(key, key)
-                if key in _CONTEXT_KEYS:
-                    value = _contextual(w, i, key, value) or key
-                reading = value
+                if _marked(typed) and key != "d":
+                    reading = key  # typed with its marks: a word ("hẻm", "thúi", "lún")
+                else:
+                    value = table.get(key, key)
+                    if key in _CONTEXT_KEYS:
+                        value = _contextual(w, i, key, value) or key
+                    reading = value
         out.append((word, reading))
     return out
 
