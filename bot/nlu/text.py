@@ -9,19 +9,23 @@ A word is expanded only where the context allows (docs/nlu.md "Teencode"; measur
   ``- / . @ :`` ("PA-2026-000123", "dichvucong.gov.vn", "v.v.", "e-mail") keeps its words;
 * a number with a unit is split and read: "8h" → "8 gio", "7h30" → "7 gio 30", "15p" → "15
   phut", "2tr" → "2 trieu"; "5k", "5kg" stay (thousand đồng, kilograms);
+* a word typed with tone or vowel marks is a word, not shorthand ("hẻm", "thúi", "sụt lún"),
+  unless listed in ``_TYPED`` ("hông", "mún", "nhìu"); "đ" alone is điện only in "mất đ",
+  "có đ lại";
 * after a number, "k", "kg", "v", "t", "c", "e", "a" are units or labels ("50 k", "220 v",
-  "5 kg"); after a label word ("loại", "nhóm", "vitamin", "tiếng" …) or before a number
-  ("c 12") a single letter is a letter, and after a place ("khu", "thôn", "tòa" …) too, except
-  "a", "c", "e" ("xóm e" is em's); a capital single letter inside a sentence is a letter
-  ("nhà văn hóa khu C", "ông A Sang");
+  "5 kg"); after a label word ("loại", "nhóm", "vitamin", "tiếng" …) a single letter is a
+  letter, and after a place ("khu", "thôn", "tòa" …) or before a number ("v 2", "t 7") "v" and
+  "t" are too; a capital single letter inside a sentence is a letter ("nhà văn hóa khu C",
+  "ông A Sang");
 * "a" is "anh" only when typed plain, inside a sentence ("a ơi", "a cho e hỏi"): at its end it
-  is "ạ" typed without the mark; "a", "c", "e" next to an English word stay (English messages
-  train the same model);
+  is "ạ" typed without the mark; "a", "c", "e" are persons only in a message that is not
+  English ("tell me a joke") and not next to an English word (English messages train the same
+  model);
 * "ui" at the start is an exclamation ("ui trời"), elsewhere rồi; "bn" is bạn before "ơi" or
   after "chào/các/cảm ơn", else bao nhiêu; "dk/đk" is đăng ký before a procedure ("dk kết hôn")
   or after "thủ tục/cách/giấy/mẫu/đơn", else được; "bt" is bình thường after "vẫn/như/lại/là",
   else biết; "kp" before a number is khu phố; "cn" before "của/em/tôi …" is con; "ms" before
-  "thuế/số/hồ sơ" is mã số; "t2" … "t7" are thứ 2 … thứ 7;
+  "thuế/số/hồ sơ" is mã số; "t2" … "t7" are thứ 2 … thứ 7; "bh yt" is bảo hiểm;
 * letters held down at a word's end ("oiii", "nhaaa", "đcccc") are read once, unless that
   leaves one letter ("kkk");
 * joined shorthand is read word by word: "đ/c" địa chỉ, "c.ơn" cảm ơn.
@@ -56,7 +60,7 @@ _WEEKDAY = re.compile(r"^t([2-7])$")
 _SENTENCE_END = frozenset(".!?;:\n-–(\"'…")
 _HELD = re.compile(r"([^\W\d_])\1{2,}$")  # "oiii", "nhaaa" (not "cccd")
 
-#: typed forms read by their marks ("mún" is muốn, "mun" may be mụn)
+#: words read exactly as typed ("mún" is muốn, "mun" may be mụn; "lun" is luôn, "lún" is not)
 _TYPED = {
     "mún": "muon",
     "hông": "khong",
