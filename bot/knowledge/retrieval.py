@@ -8,8 +8,8 @@ province's entries too, read at most every ``RECHECK_S``; built in a worker thre
 The weights are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` (smooth idf, L2 rows),
 computed here without its Python vocabulary: a term is its ``hash`` (this process only — an
 index is never stored), a commune keeps the sorted hashes of its terms, and a query's terms are
-found with one ``searchsorted``; the matrix is CSC (a query reads only its own terms' columns),
-float32. Scores are the same as scikit-learn's (tests/test_retrieval.py), the memory a fraction.
+found with one ``searchsorted``; the matrix is CSR float32, multiplied by the query's dense
+vector over the commune's terms (one C loop over the non-zeros). Scores are the same as scikit-learn's (tests/test_retrieval.py), the memory a fraction.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -60,11 +59,12 @@ def _analyzer(text: str) -> list[str]:
 
 
 def _terms(normalised: str) -> tuple[np.ndarray, np.ndarray]:
-    """The text's distinct terms (as hashes) and their sublinear tf (1 + ln count)."""
-    counts = Counter(_analyzer(normalised))
-    hashes = np.fromiter((hash(g) for g in counts), dtype=np.int64, count=len(counts))
-    tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-    return hashes, tf
+    """The text's distinct terms (as hashes, sorted) and their sublinear tf (1 + ln count)."""
+    grams = _analyzer(normalised)
+    hashes, counts = np.unique(
+        np.fromiter(map(hash, grams), dtype=np.int64, count=len(grams)), return_counts=True
+    )
+    return hashes, 1.0 + np.log(counts)
 
 
 _NEVER = date.max.toordinal()
@@ -84,30 +84,44 @@ class Index:
             dtype=np.int64,
         )
         self._dated = bool(np.any(self._from > 0) or np.any(self._until < _NEVER))
-        docs: list[tuple[np.ndarray, np.ndarray]] = []
+        grams: list[str] = []
+        lengths: list[int] = []
         starts = []  # an entry's sayings are consecutive rows, from starts[i]
         for e in entries:
-            starts.append(len(docs))
-            docs.extend(_terms(normalise(said)) for said in (e.question, *e.variants))
+            starts.append(len(lengths))
+            for said in (e.question, *e.variants):
+                mine = _analyzer(normalise(said))
+                grams.extend(mine)
+                lengths.append(len(mine))
         self._starts = np.array(starts, dtype=np.intp)
         self._terms = np.zeros(0, dtype=np.int64)
         self._idf = np.zeros(0, dtype=np.float64)
         self._matrix: Any = None
-        if not docs:
+        self._sayings = len(lengths)
+        if not grams:
             return
-        rows = np.repeat(np.arange(len(docs)), [len(h) for h, _ in docs])
-        hashes = np.concatenate([h for h, _ in docs])
-        tf = np.concatenate([t for _, t in docs])
+        hashes = np.fromiter(map(hash, grams), dtype=np.int64, count=len(grams))
         self._terms, cols = np.unique(hashes, return_inverse=True)
-        df = np.bincount(cols, minlength=len(self._terms))
-        self._idf = np.log((1 + len(docs)) / (1 + df)) + 1.0  # scikit-learn's smooth idf
-        weights = tf * self._idf[cols]
-        norms = np.sqrt(np.bincount(rows, weights=weights**2, minlength=len(docs)))
-        weights /= norms[rows]
-        self._matrix = sparse.csc_matrix(
-            (weights.astype(np.float32), (rows, cols)), shape=(len(docs), len(self._terms))
+        terms = len(self._terms)
+        # (column, row) pairs, each with its count: sorted by column, as CSC keeps them
+        pairs, counts = np.unique(
+            cols.astype(np.int64) * self._sayings + np.repeat(np.arange(self._sayings), lengths),
+            return_counts=True,
         )
-        self._matrix.sort_indices()
+        col, row = np.divmod(pairs, self._sayings)
+        df = np.bincount(col, minlength=terms)
+        self._idf = np.log((1 + self._sayings) / (1 + df)) + 1.0  # scikit-learn's smooth idf
+        weights = (1.0 + np.log(counts)) * self._idf[col]
+        norms = np.sqrt(np.bincount(row, weights=weights**2, minlength=self._sayings))
+        self._matrix = sparse.csc_matrix(
+            ((weights / norms[row]).astype(np.float32), row, np.concatenate(([0], np.cumsum(df)))),
+            shape=(self._sayings, terms),
+        ).tocsr()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(sayings, terms) of the TF-IDF matrix."""
+        return self._sayings, len(self._terms)
 
     def entry(self, entry_id: int) -> Entry | None:
         return self._by_id.get(entry_id)
@@ -115,7 +129,7 @@ class Index:
     def scores(self, text: str) -> np.ndarray:
         """Every entry's score for ``text`` (cosine of its best saying, 0–1), in entry order."""
         best = np.zeros(len(self.entries), dtype=np.float32)
-        if self._matrix is None or not text.strip():
+        if not self._sayings or not text.strip():
             return best
         hashes, tf = _terms(normalise(text))
         at = np.searchsorted(self._terms, hashes)
@@ -123,10 +137,13 @@ class Index:
         known = self._terms[at] == hashes  # terms no saying has are dropped, as sklearn does
         if not known.any():
             return best
-        cols, weights = at[known], tf[known] * self._idf[at[known]]
+        cols = at[known]
+        weights = tf[known] * self._idf[cols]
         weights /= np.sqrt(weights @ weights)
-        sims = self._matrix[:, cols] @ weights.astype(np.float32)
-        return np.maximum.reduceat(sims, self._starts)
+        query = np.zeros(len(self._terms), dtype=np.float32)
+        query[cols] = weights
+        sims = self._matrix @ query  # rows are L2-normalised: cosine similarities
+        return np.maximum.reduceat(sims, self._starts).astype(np.float32)
 
     def lookup(
         self, text: str, limit: int = 3, day: date | None = None
