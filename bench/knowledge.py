@@ -25,6 +25,7 @@ import asyncio
 import csv
 import gc
 import json
+import os
 import random
 import statistics
 import sys
@@ -34,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import delete, func, select  # noqa: E402
 
 from bot.knowledge import retrieval, store  # noqa: E402
 from bot.knowledge.io import Item  # noqa: E402
@@ -183,8 +184,8 @@ async def load(db: Path, communes: int, entries: int) -> None:
             return
         started = time.perf_counter()
         async with sm() as s, s.begin():
-            await s.execute(KnowledgeEntry.__table__.delete())
-            await s.execute(Commune.__table__.delete())
+            await s.execute(delete(KnowledgeEntry))
+            await s.execute(delete(Commune))
         for n in range(communes):
             async with sm() as s, s.begin():
                 row = Commune(code=f"{n:05d}", name=f"Xã {n}", province_code=f"{10 + n % 2}")
@@ -233,25 +234,49 @@ async def run(db: Path, communes: int, messages: int) -> dict[str, object]:
                 builds.append((time.perf_counter() - t0) * 1000)
         gc.collect()
         after = rss_mb()
+        build_cpu = []
+        for cid, province in towns[:10]:  # the build alone, CPU time of the building thread
+            async with sm() as s:
+                rows = await store.visible(s, cid, province)
+            entries = [retrieval.Entry(e.id, e.question, e.answer, tuple(e.variants)) for e in rows]
+            t0 = time.thread_time()
+            retrieval.Index(entries)
+            build_cpu.append((time.thread_time() - t0) * 1000)
+        reads = 0
+        version = store.version
+
+        async def counted(*args: object) -> object:
+            nonlocal reads
+            reads += 1
+            return await version(*args)  # type: ignore[arg-type]
+
+        store.version = counted  # type: ignore[assignment]
         rng = random.Random(7)
         sample = questions(messages, rng)
         today = date.today()
-        per_part: dict[str, list[float]] = {"index_of": [], "lookup": [], "parse": [], "sum": []}
+        wall: dict[str, list[float]] = {"index_of": [], "lookup": [], "parse": []}
+        cpu: dict[str, list[float]] = {"lookup": [], "parse": []}
+        load_before = os.getloadavg()[0]
         async with sm() as s:
             for i, text in enumerate([*sample[:200], *sample]):  # 200 warm-up messages
+                if i == 200:
+                    reads = 0
                 cid, province = rng.choice(towns)
                 t0 = time.perf_counter()
                 index = await retrieval.index_of(s, cid, province)
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.thread_time()
                 index.lookup(text, day=today)
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.thread_time()
                 nlu.parse(text)
-                t3 = time.perf_counter()
+                t3, c3 = time.perf_counter(), time.thread_time()
                 if i >= 200:
-                    for part, ms in zip(
-                        per_part, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True
-                    ):
-                        per_part[part].append(ms * 1000)
+                    wall["index_of"].append((t1 - t0) * 1000)
+                    wall["lookup"].append((t2 - t1) * 1000)
+                    wall["parse"].append((t3 - t2) * 1000)
+                    cpu["lookup"].append((c2 - c1) * 1000)
+                    cpu["parse"].append((c3 - c2) * 1000)
+        store.version = version
+        both = [a + b for a, b in zip(wall["lookup"], wall["parse"], strict=True)]
         return {
             "bench": "knowledge",
             "communes": len(towns),
@@ -259,11 +284,27 @@ async def run(db: Path, communes: int, messages: int) -> dict[str, object]:
             "sayings_per_commune": index.shape[0],
             "terms_per_commune": index.shape[1],
             "messages": messages,
-            "ms": {part: pct(v) for part, v in per_part.items()},
-            "build_ms_per_commune": pct(builds),
+            "wall_ms": {
+                "lookup+parse": pct(both),
+                "index_of+lookup+parse": pct(
+                    [a + b for a, b in zip(wall["index_of"], both, strict=True)]
+                ),
+                **{part: pct(v) for part, v in wall.items()},
+            },
+            "cpu_ms": {
+                "lookup+parse": pct(
+                    [a + b for a, b in zip(cpu["lookup"], cpu["parse"], strict=True)]
+                ),
+                **{part: pct(v) for part, v in cpu.items()},
+            },
+            "fingerprint_reads": reads,
+            "build_ms_per_commune_wall_via_index_of": pct(builds),
+            "build_ms_per_commune_cpu": pct(build_cpu),
             "rss_mb_before_indexes": round(before, 1),
             "rss_mb_after_indexes": round(after, 1),
             "rss_mb_per_commune": round((after - before) / len(towns), 2),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "cpus": os.cpu_count(),
         }
     finally:
         await engine.dispose()
