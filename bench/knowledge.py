@@ -316,7 +316,14 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--db", type=Path, default=Path("/tmp/bench-knowledge.db"))
+    parser.add_argument(
+        "--recheck-s",
+        type=float,
+        default=retrieval.RECHECK_S,
+        help="how often the store's fingerprint is re-read per commune (the service: 2 s)",
+    )
     args = parser.parse_args()
+    retrieval.RECHECK_S = args.recheck_s
     asyncio.run(load(args.db, args.communes, args.entries))
     print(json.dumps(asyncio.run(run(args.db, args.communes, args.messages))))
 
