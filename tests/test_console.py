@@ -20,13 +20,14 @@ import pytest
 import yaml
 from sqlalchemy import select, update
 
-from bot.console import auth
+from bot.cli.serve import demo_logins
+from bot.console import auth, passwords
 from bot.console.web import CONSOLE, SESSION_COOKIE
 from bot.staff import add_staff
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import ConsoleSession, Staff, StaffInvitation, Village
 from bot.timeutil import utcnow
-from tests.helpers import commune_code, make_settings, start_service
+from tests.helpers import commune_code, free_port, make_settings, start_service
 
 CODE, CODE2, CODE3 = commune_code(1), commune_code(2), commune_code(3)
 PASSWORD = "nui-Ham-Rong-1987"
@@ -562,3 +563,76 @@ async def test_the_language_can_be_english_and_is_kept(running, browser):
     assert '<html lang="en">' in html
     status, html, _ = await browser.get("/console/login?lang=vi")
     assert '<html lang="vi">' in html and "Đăng nhập" in html
+
+
+DEMO = re.compile(r"đăng nhập thử: (\S+), .*\n\s+mật khẩu \(mới mỗi lần chạy\): (\S+)")
+
+
+async def test_the_run_command_prints_a_demo_login(tmp_path, sim, capsys):
+    """`bot serve --demo-login` (scripts/run.sh): a leader login per demo commune, a random
+    password printed at start that signs in — and a new one at the next start."""
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=2)
+    config = tmp_path / "config.yml"
+    config.write_text(
+        yaml.safe_dump(settings.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+    )
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--config",
+        str(config),
+        "serve",
+        "--port",
+        str(port),
+        "--demo-login",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        printed = ""
+        while not DEMO.search(printed):
+            line = await asyncio.wait_for(proc.stdout.readline(), 120)
+            assert line, f"the service ended: {printed}"
+            printed += line.decode()
+        login, password = DEMO.search(printed).groups()  # type: ignore[union-attr]
+        assert login == f"demo-{CODE}" and f"demo-{CODE2}" in printed
+        assert f"http://127.0.0.1:{port}/console/" in printed
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                try:
+                    async with http.get(url + "/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        running = type("R", (), {"url": url})()
+        browser = Browser(running)
+        try:
+            assert await browser.login(login, password) == (303, "/console/")
+            status, html = await browser.home()
+            assert "Lãnh đạo xã" in html and "Xã Thử Nghiệm 1" in html
+        finally:
+            await browser.close()
+    finally:
+        proc.terminate()
+        await proc.wait()
+    # the next start: another password, the old one no longer works
+    capsys.readouterr()
+    await asyncio.to_thread(demo_logins, settings, f"{url}/console/")
+    again = DEMO.search(capsys.readouterr().out)
+    assert again is not None and again.group(2) != password
+    from bot.store.db import create_engine, sessionmaker
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with sessionmaker(engine)() as s:
+            row = (await s.execute(select(Staff).where(Staff.login == login))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert passwords.verify(row.password_hash, again.group(2))
+    assert not passwords.verify(row.password_hash, password)

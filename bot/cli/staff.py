@@ -72,13 +72,14 @@ def invitation_link(settings: Settings, token: str) -> str:
 
 def print_invitation(link: str, to: TextIO = sys.stdout) -> None:
     from bot.console.auth import INVITE_TTL
+    from bot.i18n import _
 
     hours = int(INVITE_TTL.total_seconds() // 3600)
-    print(
-        f"Liên kết đặt mật khẩu trang cán bộ (dùng một lần, hết hạn sau {hours} giờ; "
-        f"chỉ gửi cho đúng người):\n{link}",
-        file=to,
-    )
+    said = _(
+        "Liên kết đặt mật khẩu trang cán bộ (dùng một lần, hết hạn sau {hours} giờ; chỉ gửi "
+        "cho đúng người):"
+    ).format(hours=hours)
+    print(f"{said}\n{link}", file=to)
 
 
 def read_password(confirm: bool) -> str | None:
@@ -86,16 +87,17 @@ def read_password(confirm: bool) -> str | None:
     first line; ``None`` (said on stderr) when nothing usable came."""
     import getpass
 
+    from bot.i18n import _
+
     if sys.stdin.isatty():
-        first = getpass.getpass("Mật khẩu mới: ")
-        if confirm and getpass.getpass("Nhập lại mật khẩu: ") != first:
-            print("Hai lần nhập mật khẩu không giống nhau.", file=sys.stderr)
+        first = getpass.getpass(_("Mật khẩu mới: "))
+        if confirm and getpass.getpass(_("Nhập lại mật khẩu: ")) != first:
+            print(_("Hai lần nhập mật khẩu không giống nhau."), file=sys.stderr)
             return None
         return first
-    line = sys.stdin.readline()
-    password = line.rstrip("\r\n")
+    password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        print("Không đọc được mật khẩu từ đầu vào chuẩn (stdin).", file=sys.stderr)
+        print(_("Không đọc được mật khẩu từ đầu vào chuẩn (stdin)."), file=sys.stderr)
         return None
     return password
 
@@ -106,6 +108,7 @@ def cmd_staff_password(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from bot.console.auth import AccountError, invite, normal_login, set_password
+    from bot.i18n import _
     from bot.store.models import Staff
     from bot.timeutil import utcnow
 
@@ -121,10 +124,14 @@ def cmd_staff_password(args: argparse.Namespace) -> int:
                 await s.execute(select(Staff).where(Staff.login == login).with_for_update())
             ).scalar_one_or_none()
             if staff is None:
-                raise AccountError(f"Không có tài khoản nào tên đăng nhập {login}.")
+                raise AccountError(
+                    _("Không có tài khoản nào có tên đăng nhập {login}.").format(login=login)
+                )
             if not staff.active:
                 raise AccountError(
-                    f"Tài khoản {login} đã ngừng hoạt động (bot staff reactivate trước)."
+                    _("Tài khoản {login} đã ngừng hoạt động (bot staff reactivate trước).").format(
+                        login=login
+                    )
                 )
             if password is not None:
                 await set_password(s, staff, password)
@@ -139,7 +146,11 @@ def cmd_staff_password(args: argparse.Namespace) -> int:
     if link:
         print_invitation(link)
     else:
-        print(f"Đã đặt mật khẩu mới cho {login}; các phiên đăng nhập cũ đã kết thúc.")
+        print(
+            _("Đã đặt mật khẩu mới cho {login}; các phiên đăng nhập cũ đã kết thúc.").format(
+                login=login
+            )
+        )
     return 0
 
 
