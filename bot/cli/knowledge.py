@@ -1,5 +1,6 @@
-"""`bot knowledge import | export | list`: a commune's (or a province's) own knowledge as CSV or
-Rasa 3 retrieval-intent YAML (bot/knowledge/, docs/knowledge.md)."""
+"""`bot knowledge import | export | list | hide | unhide`: a commune's (or a province's) own
+knowledge as CSV or Rasa 3 retrieval-intent YAML; a province's entry a commune does not want
+hidden from it (bot/knowledge/, docs/knowledge.md)."""
 
 from __future__ import annotations
 
@@ -55,13 +56,54 @@ def cmd_knowledge_import(args: argparse.Namespace) -> int:
         print("nothing imported.", file=sys.stderr)
         return 2
 
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.store.models import Commune
+
+    if args.province and any(i.hidden for i in items):
+        hidden = next(i for i in items if i.hidden)
+        print(
+            f"{path}: {hidden.question!r} is marked hidden: a hidden row hides a province's "
+            "entry from one commune (import it with --commune); a province file has nothing "
+            "to hide — delete the row instead.",
+            file=sys.stderr,
+        )
+        print("nothing imported.", file=sys.stderr)
+        return 2
+
     async def work(s, owner):
-        return await store.save(s, owner, items, replace=args.replace)
+        saved = await store.save(s, owner, items, replace=args.replace)
+        if owner.commune_id is not None and any(i.hidden for i in items):
+            province = (
+                await s.execute(select(Commune.province_code).where(Commune.id == owner.commune_id))
+            ).scalar_one()
+            theirs = (
+                {e.key for e in await store.entries(s, store.Owner(province_code=province))}
+                if province
+                else set()
+            )
+            for i in items:
+                if i.hidden and i.key not in theirs:
+                    print(
+                        f"note: {i.question!r} is marked hidden, but province "
+                        f"{province or '(none)'} has no such question: it hides nothing "
+                        "(copy the question from the province's export).",
+                        file=sys.stderr,
+                    )
+        return saved
 
     try:
         saved = _run(args, work)
     except (StaffError, LookupError) as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except IntegrityError:  # the unique (owner, question): another import wrote the same ones
+        print(
+            "another change to these entries was saved at the same moment; nothing imported — "
+            "run the import again.",
+            file=sys.stderr,
+        )
         return 2
     whose = f"province {args.province}" if args.province else f"commune {args.commune}"
     print(
@@ -116,9 +158,87 @@ def cmd_knowledge_list(args: argparse.Namespace) -> int:
             else ""
         )
         topic = f" ({i.topic})" if i.topic else ""
+        if i.hidden:
+            print(f"{n:>3}. {i.question} — hidden (the province's answer is not given)")
+            continue
         print(f"{n:>3}. {i.question}{topic}{valid} — {len(i.variants)} variant(s)")
     print(f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}.")
     return 0
+
+
+def _hiding(args: argparse.Namespace, hide: bool) -> int:
+    """Hide the province's entry for a question from one commune (a hidden entry of the
+    commune's own), or show it again (that hidden entry removed)."""
+    from sqlalchemy import select
+
+    from bot.knowledge import store
+    from bot.knowledge.io import Item, KnowledgeFileError, make_item
+    from bot.staff import StaffError
+    from bot.store.models import Commune, KnowledgeEntry
+    from bot.text import words_key
+
+    try:
+        item: Item = make_item("the question", args.question, "", hidden=True)
+    except KnowledgeFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+    async def work(s, owner) -> str | None:
+        nonlocal item
+        province = (
+            await s.execute(select(Commune.province_code).where(Commune.id == owner.commune_id))
+        ).scalar_one()
+        theirs = await store.entries(s, store.Owner(province_code=province)) if province else []
+        # the province's question as it wrote it, or with other punctuation
+        match = next((e for e in theirs if e.key == item.key), None) or next(
+            (e for e in theirs if words_key(e.question) == words_key(item.question)), None
+        )
+        if match is not None:
+            item = make_item("the question", match.question, "", hidden=True)
+        own = (
+            await s.execute(
+                select(KnowledgeEntry).where(owner.where(), KnowledgeEntry.key == item.key)
+            )
+        ).scalar_one_or_none()
+        if not hide:
+            if own is None or not own.hidden:
+                return f"commune {args.commune} does not hide {args.question!r}"
+            await store.remove(s, owner, item.key, hidden_only=True)
+            return None
+        if own is not None and not own.hidden:
+            return (
+                f"commune {args.commune} answers {item.question!r} with its own entry; "
+                "hide hides the province's entry (change or remove your own in your file)"
+            )
+        if match is None:
+            return (
+                f"province {province or '(none)'} has no entry {args.question!r} "
+                f"(`bot knowledge list --province {province or 'CODE'}` shows its questions)"
+            )
+        await store.save(s, owner, [item])
+        return None
+
+    try:
+        refused = _run(args, work)
+    except (StaffError, LookupError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    print(
+        f"commune {args.commune}: {item.question!r} "
+        + ("hidden: residents no longer get the province's answer." if hide else "shown again.")
+    )
+    return 0
+
+
+def cmd_knowledge_hide(args: argparse.Namespace) -> int:
+    return _hiding(args, True)
+
+
+def cmd_knowledge_unhide(args: argparse.Namespace) -> int:
+    return _hiding(args, False)
 
 
 def add_parser(sub) -> None:
@@ -149,3 +269,11 @@ def add_parser(sub) -> None:
     kl = k.add_parser("list", help="the entries, one a line")
     whose(kl, False)
     kl.set_defaults(func=cmd_knowledge_list)
+    for name, does, func in (
+        ("hide", "hide the province's entry for QUESTION from one commune", cmd_knowledge_hide),
+        ("unhide", "show the province's entry for QUESTION again", cmd_knowledge_unhide),
+    ):
+        kh = k.add_parser(name, help=does)
+        kh.add_argument("--commune", required=True, help="commune code, e.g. 02839")
+        kh.add_argument("question", help="the province entry's question (any accents, case)")
+        kh.set_defaults(func=func)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Unicode,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -651,6 +652,23 @@ class KnowledgeEntry(Base):
     __table_args__ = (
         Index("ix_knowledge_entries_commune_key", "commune_id", "key"),
         Index("ix_knowledge_entries_province_key", "province_code", "key"),
+        # one entry per question and owner (migration 0016): a commune's, a province's
+        Index(
+            "uq_knowledge_entries_commune_key",
+            "commune_id",
+            "key",
+            unique=True,
+            sqlite_where=text("commune_id IS NOT NULL"),
+            postgresql_where=text("commune_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_knowledge_entries_province_key",
+            "province_code",
+            "key",
+            unique=True,
+            sqlite_where=text("commune_id IS NULL"),
+            postgresql_where=text("commune_id IS NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
@@ -663,5 +681,9 @@ class KnowledgeEntry(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str | None] = mapped_column(Text)
+    #: the staff's own columns, [[name, value], …] in their file's order (exported back)
+    extra: Mapped[list[list[str]] | None] = mapped_column(Json)
+    #: a commune's entry that hides its province's entry with the same key (no answer)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
