@@ -223,6 +223,16 @@ async def test_wrong_passwords_lock_the_login_and_say_nothing_of_who_exists(runn
     assert row.failed_logins == 0 and row.locked_until is None
 
 
+async def test_one_network_address_cannot_try_password_after_password(running, browser):
+    await account(running, "ha.giang")
+    running.runner.app[CONSOLE].address_attempts = 6
+    for n in range(6):  # one password on many logins: each login is far from its own lock
+        assert WRONG in (await browser.login(f"user-{n}", "Matkhau-chung-2026"))[1]
+    status, html = await browser.login("ha.giang")
+    assert status == 429 and "quá nhiều lần đăng nhập từ mạng này" in html
+    assert browser.session_token() is None
+
+
 async def test_deactivation_ends_sessions_and_refuses_sign_in(running, browser):
     _, leader_key = await account(running, "chu.tich", role="leader")
     officer_id, _ = await account(running, "van.thu")
@@ -473,6 +483,13 @@ async def test_bot_staff_password_reads_standard_input(running, browser, tmp_pat
     assert await browser.home() == (303, "/console/login")
     assert (await browser.login("mai.ht"))[0] == 401
     assert await browser.login("mai.ht", new) == (303, "/console/")
+    # `bot staff deactivate` ends the console sessions too
+    async with running.services.sm() as s:
+        mai = (await s.execute(select(Staff.id).where(Staff.login == "mai.ht"))).scalar_one()
+    assert (await browser.home())[0] == 200
+    code, out, err = await cli("deactivate", "--commune", CODE, "--staff-id", str(mai))
+    assert code == 0, err
+    assert await browser.home() == (303, "/console/login")
     # a login that is taken or malformed is refused
     code, _, err = await cli(
         "add", "--commune", CODE2, "--name", "Người khác", "--role", "officer", "--login", "Mai.HT"

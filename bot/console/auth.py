@@ -193,6 +193,12 @@ def locked() -> str:
     ).format(minutes=int(LOCK.total_seconds() // 60))
 
 
+def too_many_here() -> str:
+    return _("Có quá nhiều lần đăng nhập từ mạng này. Vui lòng thử lại sau {minutes} phút.").format(
+        minutes=int(LOCK.total_seconds() // 60)
+    )
+
+
 async def check_login(sm: Any, coord: Coordinator, login: str, password: str, now: datetime):
     """Check a login and password; count a failure and lock after ``MAX_FAILURES``."""
     login = normal_login(login)[:64]

@@ -30,7 +30,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.channels.webguard import _ip, _within
+from bot.channels.webguard import _ip, _within, client_address
 from bot.console import auth
 from bot.i18n import N_, _, translations, use_language
 from bot.store.models import Commune
@@ -89,6 +89,10 @@ class Console:
         self.coord = services.coord
         self.settings = services.settings
         self.clock = clock
+        #: sign-in attempts one network address may make in ``auth.LOCK`` (whatever the logins:
+        #: trying one password on many logins is stopped too); an office behind one address
+        #: signs in far fewer times
+        self.address_attempts = 60
         self._static = {name: (HERE / "static" / name).read_bytes() for name in STATIC}
         self.version = hashlib.sha256(b"".join(self._static.values())).hexdigest()[:12]
 
@@ -239,7 +243,18 @@ class Console:
         if data is None:
             return self.refused_form(request)
         login, password = data.get("login", ""), data.get("password", "")
+        address = client_address(request, self.settings.webchat.trusted_proxies)
+        tries = await self.coord.window_count(
+            f"console:address:{address}", auth.LOCK.total_seconds()
+        )
         with use_language(self.language(request)):
+            if tries > self.address_attempts:
+                return self.render(
+                    request,
+                    "login.html",
+                    {"error": auth.too_many_here(), "login": login[:64], "done": False},
+                    status=429,
+                )
             attempt = await auth.check_login(self.sm, self.coord, login, password, self.clock())
         if attempt.staff is None:
             return self.render(
