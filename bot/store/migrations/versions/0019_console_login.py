@@ -1,7 +1,7 @@
 """The staff console's login: passwords, lock-out, sessions, invitations (issue 13)
 
 Revision ID: 0019_console_login
-Revises: 0016_knowledge_unique
+Revises: 0017_training_examples
 Create Date: 2026-12-03
 
 ``staff.login`` (unique), ``staff.password_hash`` (argon2id), ``staff.failed_logins`` and
@@ -16,7 +16,7 @@ from alembic import op
 import bot.store.types
 
 revision = "0019_console_login"
-down_revision = "0016_knowledge_unique"
+down_revision = "0017_training_examples"
 branch_labels = None
 depends_on = None
 
