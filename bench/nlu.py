@@ -131,6 +131,8 @@ def bench_rasa(rounds: int) -> dict[str, object]:
 
 # -- the engine against a linear SVM --------------------------------------------------------
 OOS_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_out_of_scope.yml"
+#: the engine as the service runs it, the candidate blend (bot/nlu/embedded.py), the SVM
+MODELS = ("engine", "blend", "svm")
 SVM_GRID = tuple(round(-1.0 + 0.1 * i, 1) for i in range(21))
 
 
@@ -148,15 +150,16 @@ class Model:
         from bot.nlu.text import normalise
 
         self.kind, self.normalise = kind, normalise
-        if kind == "engine":
-            self.engine = EmbeddedNLU(NluData(examples=list(examples)))
+        if kind in ("engine", "blend"):
+            classifier = "blend" if kind == "blend" else "logreg"
+            self.engine = EmbeddedNLU(NluData(examples=list(examples)), classifier)
         else:
             self.svm = Pipeline([("features", features()), ("clf", LinearSVC(C=1.0))])
             with threadpool_limits(1):
                 self.svm.fit([normalise(t) for t, _ in examples], [i for _, i in examples])
 
     def read_many(self, texts: list[str]) -> list[tuple[str, float]]:
-        if self.kind == "engine":
+        if self.kind != "svm":
             return [(r.intent, r.confidence) for r in (self.engine.rank(t, 1)[0] for t in texts)]
         scores = self.svm.decision_function([self.normalise(t) for t in texts])
         classes = self.svm.classes_
@@ -240,19 +243,26 @@ def compare(say) -> dict[str, object]:  # type: ignore[no-untyped-def]
     say("thresholds: 5-fold cross-validation on the training data …")
     engine_oof = calibrate.out_of_fold(train, lambda ex: Model("engine", ex).read)
     svm_oof = calibrate.out_of_fold(train, lambda ex: Model("svm", ex).read)
+    blend_oof = calibrate.out_of_fold(train, lambda ex: Model("blend", ex).read)
     engine_choice = calibrate.choose(engine_oof)
+    blend_choice = calibrate.choose(blend_oof)
     svm_choice = calibrate.choose(svm_oof, SVM_GRID)
     out["thresholds"] = {
         "criterion": f"max right - {calibrate.WRONG_COST:g} x wrong over out-of-fold readings",
         "engine": vars(engine_choice),
+        "blend": vars(blend_choice),
         "svm_margin": vars(svm_choice),
     }
     # each model at its own chosen threshold (the engine's is the one in the code once
     # tests/test_nlu.py passes; "threshold_in_code" shows it)
-    thresholds = {"engine": engine_choice.threshold, "svm": svm_choice.threshold}
+    thresholds = {
+        "engine": engine_choice.threshold,
+        "blend": blend_choice.threshold,
+        "svm": svm_choice.threshold,
+    }
 
     say("held-out split …")
-    models = {k: Model(k, train) for k in ("engine", "svm")}
+    models = {k: Model(k, train) for k in MODELS}
     out["held_out"] = {
         k: {
             "raw_accented": _acc(m, held_out),
@@ -267,7 +277,7 @@ def compare(say) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
     say(f"public set: {public_intents.SOURCE} …")
     pub_train, pub_test = public_intents.load(say)
-    pub = {k: Model(k, pub_train) for k in ("engine", "svm")}
+    pub = {k: Model(k, pub_train) for k in MODELS}
     out["public"] = {
         "source": public_intents.SOURCE,
         "train": len(pub_train),
@@ -281,7 +291,7 @@ def compare(say) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
     say("repeated stratified 5-fold x 3 over the project's training data …")
     labels = [i for _, i in train]
-    folds: dict[str, list[float]] = {"engine": [], "svm": []}
+    folds: dict[str, list[float]] = {k: [] for k in MODELS}
     splitter = RepeatedStratifiedKFold(n_splits=5, n_repeats=3, random_state=0)
     for tr, te in splitter.split([t for t, _ in train], labels):
         part_train, part_test = [train[i] for i in tr], [train[i] for i in te]
