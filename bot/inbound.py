@@ -261,44 +261,29 @@ class InboundProcessor(Worker):
             self._held_back = len(ids) < len(candidates)
             if not ids:
                 return []
-            claimed = (
-                (
-                    await s.execute(
-                        update(InboundEvent)
-                        .where(InboundEvent.id.in_(ids))
-                        .values(
-                            status="processing",
-                            claimed_at=now,
-                            claimed_by=self.worker,
-                            attempts=InboundEvent.attempts + 1,
-                        )
-                        .returning(InboundEvent.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        return sorted(claimed)
+            return await self._mark_claimed(s, InboundEvent.id.in_(ids), now)
 
     async def _claim_in_order(self, s: AsyncSession, claimable: Any, now: datetime) -> list[int]:
         """The oldest ``batch`` claimable events, claimed in one statement."""
         oldest = (
             select(InboundEvent.id).where(claimable).order_by(InboundEvent.id).limit(self.batch)
         )
-        claimed = (
-            await s.execute(
-                update(InboundEvent)
-                .where(InboundEvent.id.in_(oldest.scalar_subquery()))
-                .values(
-                    status="processing",
-                    claimed_at=now,
-                    claimed_by=self.worker,
-                    attempts=InboundEvent.attempts + 1,
-                )
-                .returning(InboundEvent.id)
+        return await self._mark_claimed(s, InboundEvent.id.in_(oldest.scalar_subquery()), now)
+
+    async def _mark_claimed(self, s: AsyncSession, which: Any, now: datetime) -> list[int]:
+        """Claim the events ``which`` selects for this worker (the one claim statement)."""
+        claimed = await s.execute(
+            update(InboundEvent)
+            .where(which)
+            .values(
+                status="processing",
+                claimed_at=now,
+                claimed_by=self.worker,
+                attempts=InboundEvent.attempts + 1,
             )
-        ).scalars()
-        return sorted(claimed)
+            .returning(InboundEvent.id)
+        )
+        return sorted(claimed.scalars())
 
     def wait_s(self, poll_s: float) -> float:
         """A resident's event held back for an older one another worker has: look again soon."""

@@ -47,6 +47,7 @@ CONVERSATION = [
     "no_words",
     "village_number",
     "triage",
+    "follow_up",  # a follow-up rewritten into its full question (never answers)
     "knowledge",  # the commune's own knowledge (bot/handlers/knowledge.py): no engine step
     "misunderstood",
     "report_start",

@@ -54,14 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
 
-    a = sub.add_parser("ask", help="run one message through the conversation, no channel")
+    a = sub.add_parser(
+        "ask",
+        help="run one message through the conversation (with --session: one conversation "
+        "kept across calls, stored like a resident's)",
+    )
     a.add_argument("--commune", required=True, help="commune code, e.g. 02839")
     a.add_argument("--json", action="store_true")
     a.add_argument(
+        "--session",
+        help="hold a conversation across calls: the same ID continues it (a resident on the "
+        "`ask` channel, stored; follow-ups understood); --json then shows the topic kept",
+    )
+    a.add_argument(
         "--language",
-        default="vi",
+        default=None,
         help="the resident's language (vi, en; a clear message in the other one "
-        "switches, as in the service)",
+        "switches, as in the service; default vi, or the session's)",
     )
     a.add_argument(
         "--backend",

@@ -1,5 +1,6 @@
-"""`bot knowledge import | export | list`: a commune's (or a province's) own knowledge as CSV or
-Rasa 3 retrieval-intent YAML (bot/knowledge/, docs/knowledge.md)."""
+"""`bot knowledge import | export | list | hide | unhide`: a commune's (or a province's) own
+knowledge as CSV or Rasa 3 retrieval-intent YAML; a province's entry a commune does not want
+hidden from it (bot/knowledge/, docs/knowledge.md)."""
 
 from __future__ import annotations
 
@@ -55,13 +56,54 @@ def cmd_knowledge_import(args: argparse.Namespace) -> int:
         print("nothing imported.", file=sys.stderr)
         return 2
 
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.store.models import Commune
+
+    if args.province and any(i.hidden for i in items):
+        hidden = next(i for i in items if i.hidden)
+        print(
+            f"{path}: {hidden.question!r} is marked hidden: a hidden row hides a province's "
+            "entry from one commune (import it with --commune); a province file has nothing "
+            "to hide — delete the row instead.",
+            file=sys.stderr,
+        )
+        print("nothing imported.", file=sys.stderr)
+        return 2
+
     async def work(s, owner):
-        return await store.save(s, owner, items, replace=args.replace)
+        saved = await store.save(s, owner, items, replace=args.replace)
+        if owner.commune_id is not None and any(i.hidden for i in items):
+            province = (
+                await s.execute(select(Commune.province_code).where(Commune.id == owner.commune_id))
+            ).scalar_one()
+            theirs = (
+                {e.key for e in await store.entries(s, store.Owner(province_code=province))}
+                if province
+                else set()
+            )
+            for i in items:
+                if i.hidden and i.key not in theirs:
+                    print(
+                        f"note: {i.question!r} is marked hidden, but province "
+                        f"{province or '(none)'} has no such question: it hides nothing "
+                        "(copy the question from the province's export).",
+                        file=sys.stderr,
+                    )
+        return saved
 
     try:
         saved = _run(args, work)
     except (StaffError, LookupError) as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except IntegrityError:  # the unique (owner, question): another import wrote the same ones
+        print(
+            "another change to these entries was saved at the same moment; nothing imported — "
+            "run the import again.",
+            file=sys.stderr,
+        )
         return 2
     whose = f"province {args.province}" if args.province else f"commune {args.commune}"
     print(
@@ -116,9 +158,172 @@ def cmd_knowledge_list(args: argparse.Namespace) -> int:
             else ""
         )
         topic = f" ({i.topic})" if i.topic else ""
+        if i.hidden:
+            print(f"{n:>3}. {i.question} — hidden (the province's answer is not given)")
+            continue
         print(f"{n:>3}. {i.question}{topic}{valid} — {len(i.variants)} variant(s)")
     print(f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}.")
     return 0
+
+
+def _commune(args: argparse.Namespace, work):
+    """``work(session, commune_row)`` in one transaction on the commune of ``--commune``."""
+    from sqlalchemy import select
+
+    from bot.store.models import Commune
+
+    async def run():
+        async with open_store(settings_of(args), sync=True) as store, store.sm() as s, s.begin():
+            row = (
+                await s.execute(select(Commune).where(Commune.code == args.commune))
+            ).scalar_one_or_none()
+            if row is None:
+                raise LookupError(f"commune {args.commune} is not configured")
+            return await work(s, row)
+
+    return asyncio.run(run())
+
+
+def cmd_knowledge_misses(args: argparse.Namespace) -> int:
+    """The groups, biggest first: id, count, last seen, the typical text and examples."""
+    import json
+
+    from bot.knowledge import misses
+
+    async def work(s, commune):
+        return await misses.groups(s, commune.id, commune.province_code, args.days)
+
+    try:
+        found = _commune(args, work)
+    except LookupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps(
+                {"days": args.days, "groups": [misses.as_json(g) for g in found]},
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for g in found:
+        seen = misses.as_json(g)["last_seen"] or "-"
+        hint = f"  (NLU: {g.intent})" if g.intent else ""
+        print(f"{g.id}  {g.count:>4}×  last {str(seen)[:16]}  {g.question}{hint}")
+        for t in g.texts[1 : misses.EXAMPLES]:
+            print(f"{'':>16}{t.count:>4}×  {t.text}")
+    print(
+        f"{len(found)} group(s) in the last {args.days} days; "
+        "`bot knowledge promote --commune C --group ID --answer …` or `--intent …`."
+    )
+    return 0
+
+
+def _hiding(args: argparse.Namespace, hide: bool) -> int:
+    """Hide the province's entry for a question from one commune (a hidden entry of the
+    commune's own), or show it again (that hidden entry removed)."""
+    from sqlalchemy import select
+
+    from bot.knowledge import store
+    from bot.knowledge.io import Item, KnowledgeFileError, make_item
+    from bot.staff import StaffError
+    from bot.store.models import Commune, KnowledgeEntry
+    from bot.text import words_key
+
+    try:
+        item: Item = make_item("the question", args.question, "", hidden=True)
+    except KnowledgeFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+    async def work(s, owner) -> str | None:
+        nonlocal item
+        province = (
+            await s.execute(select(Commune.province_code).where(Commune.id == owner.commune_id))
+        ).scalar_one()
+        theirs = await store.entries(s, store.Owner(province_code=province)) if province else []
+        # the province's question as it wrote it, or with other punctuation
+        match = next((e for e in theirs if e.key == item.key), None) or next(
+            (e for e in theirs if words_key(e.question) == words_key(item.question)), None
+        )
+        if match is not None:
+            item = make_item("the question", match.question, "", hidden=True)
+        own = (
+            await s.execute(
+                select(KnowledgeEntry).where(owner.where(), KnowledgeEntry.key == item.key)
+            )
+        ).scalar_one_or_none()
+        if not hide:
+            if own is None or not own.hidden:
+                return f"commune {args.commune} does not hide {args.question!r}"
+            await store.remove(s, owner, item.key, hidden_only=True)
+            return None
+        if own is not None and not own.hidden:
+            return (
+                f"commune {args.commune} answers {item.question!r} with its own entry; "
+                "hide hides the province's entry (change or remove your own in your file)"
+            )
+        if match is None:
+            return (
+                f"province {province or '(none)'} has no entry {args.question!r} "
+                f"(`bot knowledge list --province {province or 'CODE'}` shows its questions)"
+            )
+        await store.save(s, owner, [item])
+        return None
+
+    try:
+        refused = _run(args, work)
+    except (StaffError, LookupError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    print(
+        f"commune {args.commune}: {item.question!r} "
+        + ("hidden: residents no longer get the province's answer." if hide else "shown again.")
+    )
+    return 0
+
+
+def cmd_knowledge_promote(args: argparse.Namespace) -> int:
+    """One group → an entry (``--answer``) or an intent's training examples (``--intent``)."""
+    from bot.knowledge import misses
+
+    async def work(s, commune):
+        group = await misses.find(s, commune.id, commune.province_code, args.group, args.days)
+        if group is None:
+            raise LookupError(
+                f"no group {args.group} among the misses of the last {args.days} days "
+                "(the list changed? run `bot knowledge misses` again)"
+            )
+        if args.intent:
+            n = await misses.to_intent(s, commune.id, group, args.intent)
+            return (
+                f"{n} text(s) taught as {args.intent}; the service learns them at its next "
+                "start (Rasa: `bot nlu train --backend rasa`)."
+            )
+        item, created = await misses.to_entry(s, commune.id, group, args.answer, args.question)
+        return (
+            f"{'added' if created else 'updated'} the entry {item.question!r} "
+            f"with {len(item.variants)} variant(s); answered from at once."
+        )
+
+    try:
+        print(_commune(args, work))
+    except (LookupError, misses.PromoteError) as exc:
+        print(str(exc), file=sys.stderr)
+        print("nothing changed.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_knowledge_hide(args: argparse.Namespace) -> int:
+    return _hiding(args, True)
+
+
+def cmd_knowledge_unhide(args: argparse.Namespace) -> int:
+    return _hiding(args, False)
 
 
 def add_parser(sub) -> None:
@@ -149,3 +354,25 @@ def add_parser(sub) -> None:
     kl = k.add_parser("list", help="the entries, one a line")
     whose(kl, False)
     kl.set_defaults(func=cmd_knowledge_list)
+    km = k.add_parser("misses", help="what residents asked that the bot missed, grouped")
+    km.add_argument("--commune", required=True, help="commune code, e.g. 02839")
+    km.add_argument("--days", type=int, default=30, help="how far back (default 30)")
+    km.add_argument("--json", action="store_true", help="the groups as JSON")
+    km.set_defaults(func=cmd_knowledge_misses)
+    kp = k.add_parser("promote", help="a group of misses → an entry or an intent's examples")
+    kp.add_argument("--commune", required=True, help="commune code, e.g. 02839")
+    kp.add_argument("--group", required=True, help="the group's id from `bot knowledge misses`")
+    kp.add_argument("--days", type=int, default=30, help="the window the group was listed in")
+    what = kp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--answer", help="the commune's answer: the group becomes an entry")
+    what.add_argument("--intent", help="an intent: the group's texts become its examples")
+    kp.add_argument("--question", help="the entry's question (default: the group's typical text)")
+    kp.set_defaults(func=cmd_knowledge_promote)
+    for name, does, func in (
+        ("hide", "hide the province's entry for QUESTION from one commune", cmd_knowledge_hide),
+        ("unhide", "show the province's entry for QUESTION again", cmd_knowledge_unhide),
+    ):
+        kh = k.add_parser(name, help=does)
+        kh.add_argument("--commune", required=True, help="commune code, e.g. 02839")
+        kh.add_argument("question", help="the province entry's question (any accents, case)")
+        kh.set_defaults(func=func)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.config import Commune
 from bot.conversation import answers
+from bot.conversation.follow import FollowUp
 from bot.conversation.types import ConversationState, Effect
 from bot.envelope import Choices, Parse, Reply
 from bot.feedback import triage
@@ -154,6 +155,11 @@ class Turn:
     _chosen: str | None = field(default=_UNSET, repr=False)
     #: the NLU's and the rules' reading, once read (steps/reading.py: ``reading``)
     read: Reading | None = None
+    #: the message read as a follow-up on the topic kept (steps/follow.py): ``text`` is then
+    #: the full question it stands for
+    follow: FollowUp | None = None
+    #: a village the resident named for the matter being triaged (steps/pending.py)
+    village: str | None = None
 
     @property
     def commune(self) -> Commune:

@@ -10,7 +10,7 @@ returns, and ``effect_of`` reads it back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, NotRequired, TypedDict
 
 
 class TriageQuestion(TypedDict):
@@ -20,6 +20,7 @@ class TriageQuestion(TypedDict):
     kind: str | None
     p: float
     at: float
+    village: NotRequired[str]  # where it happens, said in answer to the question
 
 
 class CodeAt(TypedDict):
@@ -50,6 +51,7 @@ class ConversationState(TypedDict, total=False):
     filed: CodeAt  # the last ticket filed (a photo just after joins it)
     emergency: EmergencyFiled  # the last emergency filed (more news of it joins it)
     erase_asked: float  # "delete my data?" asked at (bot/conversation/erasure.py)
+    kept: dict[str, Any]  # the topic a follow-up continues (bot/conversation/follow.py: Kept)
 
 
 # -- effects ---------------------------------------------------------------------------------

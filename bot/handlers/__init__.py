@@ -10,6 +10,7 @@ from bot.handlers.base import Handler, run
 from bot.handlers.context import Context, Outcome
 from bot.handlers.conversation import (
     AfterFiling,
+    FollowUp,
     IntentAnswer,
     Misunderstood,
     NoWords,
@@ -56,6 +57,9 @@ def chain(handoff_after: int = 2) -> list[Handler]:
         NoWords(handoff_after),
         VillageNumber(handoff_after),
         Triage(handoff_after),
+        # a short follow-up on the topic kept: rewritten into the full question in context
+        # (bot/conversation/follow.py) for the knowledge and the intents after it
+        FollowUp(handoff_after),
         # the commune's own knowledge (bot/knowledge/decide.py keeps the sure intents that
         # need the commune's data or start a workflow)
         Knowledge(handoff_after),

@@ -102,6 +102,14 @@ class Triage(ConversationSteps):
     steps = (step.triage_message,)
 
 
+class FollowUp(ConversationSteps):
+    """A short follow-up on the topic kept, rewritten into the full question in context for
+    the handlers after it (bot/conversation/follow.py); it never answers itself."""
+
+    name = "follow_up"
+    steps = (step.follow_up,)
+
+
 class Misunderstood(ConversationSteps):
     """Not understood: "did you mean", or staff after misses in a row."""
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.conversation import follow
 from bot.conversation.steps.reading import reading
-from bot.conversation.turn import words_to_read
+from bot.conversation.turn import Turn, words_to_read
 from bot.envelope import Choice, Choices, Reply, Text
 from bot.handlers.base import Handler
 from bot.handlers.context import Context, Outcome
@@ -44,14 +45,19 @@ class Knowledge(Handler):
             entry = _by_id(index, picked)
             if entry is None or not entry.valid_on(today):
                 return None  # gone or expired since it was offered: the intents answer
-            return _answer(t.state, entry, 1.0)
+            return _answer(t, ctx, entry, 1.0)
         scored = [(e, s) for e, s in index.lookup(text) if e.valid_on(today)]
         r = reading(t)
         if r.rule == "a_death":  # a bereaved resident: the condolence and the procedure
             return None
         decision = decide(scored, r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence)
         if decision.kind == "answer":
-            return _answer(t.state, decision.entries[0], scored[0][1])
+            entry = decision.entries[0]
+            if t.follow is not None and not follow.fits(
+                t.follow, ctx.commune, entry.question, entry.id
+            ):
+                return None  # about another aspect or village than asked: the intents answer
+            return _answer(t, ctx, entry, scored[0][1])
         if decision.kind == "offer":
             with use_language(ctx.language):
                 question = _("Anh/chị muốn hỏi điều nào dưới đây?")
@@ -73,8 +79,11 @@ def _by_id(index: Index, entry_id: int) -> Entry | None:
     return next((e for e in index.entries if e.id == entry_id), None)
 
 
-def _answer(state: dict[str, Any], entry: Entry, score: float) -> Outcome:
-    return _said(state, [Text(entry.answer)], score)
+def _answer(t: Turn, ctx: Context, entry: Entry, score: float) -> Outcome:
+    """An entry's answer; its topic kept for follow-ups (bot/conversation/follow.py)."""
+    kept = follow.of_entry(ctx.commune, entry.id, entry.question, t.now_s, t.follow)
+    follow.remember(t.state, "knowledge", kept)
+    return _said(t.state, [Text(entry.answer)], score)
 
 
 def _said(state: dict[str, Any], replies: list[Reply], score: float) -> Outcome:

@@ -1,16 +1,19 @@
-"""Knowledge files as staff keep them: CSV (UTF-8, with or without Excel's BOM; header
-``question,answer,variants`` required, paraphrases in ``variants`` separated by ``|``; optional
-``topic``, ``valid_from``, ``valid_until`` as dd/mm/yyyy or yyyy-mm-dd, ``source``) and Rasa 3
-retrieval-intent YAML (``- intent: faq/<name>`` with ``examples: |``, ``utter_faq/<name>:
-- text: …``). Reading validates the whole file first: any bad row raises ``KnowledgeFileError``
-naming it, and nothing is returned."""
+"""Knowledge files as staff keep them: CSV (UTF-8, with or without Excel's BOM; ``,``, ``;`` or
+tab between cells, found from the header; header ``question,answer,variants`` required,
+paraphrases in ``variants`` separated by ``|``; optional ``topic``, ``valid_from``,
+``valid_until`` as dd/mm/yyyy or yyyy-mm-dd, ``source``, ``hidden``; any other column kept as
+the entry's ``extra``) and Rasa 3 retrieval-intent YAML (``- intent: faq/<name>`` with
+``examples: |``, ``utter_faq/<name>: - text: …``). Reading validates the whole file first: any
+bad row raises ``KnowledgeFileError`` naming it, and nothing is returned. Written CSV cells that
+a spreadsheet would run as a formula are neutralised with a leading ``'``, which reading strips
+(docs/knowledge.md)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,21 @@ from bot.text import nfc, search_key, words_key
 REQUIRED = ("question", "answer", "variants")
 OPTIONAL = ("topic", "valid_from", "valid_until", "source")
 COLUMNS = REQUIRED + OPTIONAL
+#: a commune's row that hides its province's entry with the same question (docs/knowledge.md)
+HIDDEN = "hidden"
+KNOWN = (*COLUMNS, HIDDEN)
+HIDDEN_YES = frozenset({"x", "1", "ẩn", "an", "có", "co", "yes", "true"})
+HIDDEN_NO = frozenset({"", "0", "không", "khong", "no", "false"})
+
+#: limits a file is checked against (the store's columns, and Zalo's one text message)
+MAX_QUESTION = 500  # knowledge_entries.key is 500 characters
+MAX_ANSWER = 2000  # one Zalo OA text message (../shared/zalo-oa-api.md §4.1); no splitting
+MAX_VARIANTS = 50
+MAX_VARIANT = 500
+MAX_TOPIC = 100  # knowledge_entries.topic
+MAX_SOURCE = 500
+MAX_EXTRA_COLUMNS = 20
+MAX_EXTRA = 2000
 
 
 class KnowledgeFileError(ValueError):
@@ -30,7 +48,9 @@ class KnowledgeFileError(ValueError):
 
 @dataclass(frozen=True)
 class Item:
-    """One entry as a file holds it (no commune, no ids)."""
+    """One entry as a file holds it (no commune, no ids). ``extra``: the staff's own columns
+    (name, value), in the file's order; ``hidden``: a commune's row that hides its province's
+    entry with the same question (no answer)."""
 
     question: str
     answer: str
@@ -39,7 +59,8 @@ class Item:
     valid_from: date | None = None
     valid_until: date | None = None
     source: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: tuple[tuple[str, str], ...] = ()
+    hidden: bool = False
 
     @property
     def key(self) -> str:
@@ -97,28 +118,187 @@ def _checked(items: list[tuple[str, Item]]) -> list[Item]:
     return [item for _, item in items]
 
 
+#: Unicode's control characters (category Cc): C0, DEL, C1
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # newline, tab allowed
+
+
+def _text(where: str, what: str, value: str, limit: int, lines: bool = False) -> str:
+    """``value`` checked: at most ``limit`` characters, no control character (a newline or a
+    tab only where ``lines``: an answer, a note)."""
+    if lines:
+        value = value.replace("\r\n", "\n")
+    bad = (_CONTROL_IN_LINES if lines else _CONTROL).search(value)
+    if bad:
+        raise KnowledgeFileError(
+            f"{where}: the {what} holds a control character (U+{ord(bad.group()):04X}) at "
+            f"character {bad.start() + 1}; remove it"
+        )
+    if len(value) > limit:
+        raise KnowledgeFileError(
+            f"{where}: the {what} is {len(value)} characters long; at most {limit}"
+        )
+    return value
+
+
+def make_item(
+    where: str,
+    question: str,
+    answer: str,
+    variants: list[str] | tuple[str, ...] = (),
+    topic: str | None = None,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+    source: str | None = None,
+    extra: tuple[tuple[str, str], ...] = (),
+    hidden: bool = False,
+    *,
+    answer_where: str | None = None,
+) -> Item:
+    """An ``Item`` whose every field passed the file's checks (``where`` names the row or line
+    in the errors; ``answer_where`` the answer's, in YAML)."""
+    said = answer_where or where
+    question = _text(where, "question", nfc(question.strip()), MAX_QUESTION)
+    if not question:
+        raise KnowledgeFileError(f"{where}: the question is empty")
+    if len(search_key(question)) > MAX_QUESTION:
+        raise KnowledgeFileError(f"{where}: the question is too long; at most {MAX_QUESTION}")
+    answer = _text(said, "answer", nfc(answer.strip()), MAX_ANSWER, lines=True)
+    if hidden and answer:
+        raise KnowledgeFileError(
+            f"{said}: a hidden row hides the province's entry with this question; "
+            "leave its answer empty (or remove the hidden mark to answer it yourselves)"
+        )
+    if not hidden and not answer:
+        raise KnowledgeFileError(f"{said}: the answer is empty")
+    kept = tuple(
+        _text(where, "paraphrase", nfc(v.strip()), MAX_VARIANT) for v in variants if v.strip()
+    )
+    if len(kept) > MAX_VARIANTS:
+        raise KnowledgeFileError(
+            f"{where}: {len(kept)} paraphrases; at most {MAX_VARIANTS} per question"
+        )
+    for v in kept:
+        if "|" in v:
+            raise KnowledgeFileError(f"{where}: the paraphrase {v!r} holds '|' (the separator)")
+    topic = _text(where, "topic", nfc(topic.strip()), MAX_TOPIC) if topic else None
+    source = _text(said, "source", nfc(source.strip()), MAX_SOURCE) if source else None
+    extra = tuple(
+        (name, _text(where, f"column {name!r}", nfc(value.strip()), MAX_EXTRA, lines=True))
+        for name, value in extra
+    )
+    return Item(
+        question,
+        answer,
+        kept,
+        topic or None,
+        valid_from,
+        valid_until,
+        source or None,
+        extra,
+        hidden,
+    )
+
+
+# -- CSV --------------------------------------------------------------------------------------
+#: what a spreadsheet reads as the start of a formula (OWASP "CSV injection")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard(cell: str) -> str:
+    """A cell a spreadsheet shows as text: one ``'`` before a cell that starts (after any
+    quotes) with ``= + - @``, tab or CR. ``unguard`` undoes exactly that."""
+    return "'" + cell if cell.lstrip("'").startswith(_FORMULA) else cell
+
+
+def unguard(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].lstrip("'").startswith(_FORMULA) else cell
+
+
+_DELIMITERS = (",", ";", "\t")
+
+
+def delimiter_of(header: str) -> str:
+    """The separator the header line uses: Excel writes ``;`` where the list separator is
+    ``;`` (a Vietnamese or European locale), tab for "Unicode text"."""
+    for d in _DELIMITERS:
+        names = {c.strip().lower() for c in next(csv.reader([header], delimiter=d), [])}
+        if all(r in names for r in REQUIRED):
+            return d
+    return max(_DELIMITERS, key=header.count)
+
+
+def _records(text: str, delimiter: str):
+    """(row number, first line, cells) of each record; a quote never closed (the rest of the
+    file would be one cell) or closed in the middle of a cell refused, naming its row."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    row = 0
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            why = (
+                'a quote (") opened in this row is never closed: the rest of the file would '
+                "be one cell"
+                if "end of data" in str(exc)
+                else 'a quote (") ends in the middle of a cell: quote the whole cell and '
+                'double the quotes inside it ("")'
+            )
+            raise KnowledgeFileError(f"row {row + 1} (line {line}): {why}") from None
+        row += 1
+        yield row, line, cells
+
+
 def read_csv(text: str) -> list[Item]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    text = text.lstrip("\ufeff")
+    records = _records(text, delimiter_of(text.split("\n", 1)[0]))
+    first = next(records, None)
+    names = [nfc(c.strip()) for c in (first[2] if first else [])]
+    header = [n.lower() if n.lower() in KNOWN else n for n in names]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise KnowledgeFileError(
             f"row 1 (header): missing column(s) {', '.join(missing)}; "
             f"the header must start with {','.join(REQUIRED)}"
         )
-    reader.fieldnames = header
+    seen: set[str] = set()
+    for name in header:
+        if name and name.lower() in seen:
+            raise KnowledgeFileError(f"row 1 (header): the column {name!r} is there twice")
+        seen.add(name.lower())
+    extras = [n for n in header if n and n not in KNOWN]
+    if len(extras) > MAX_EXTRA_COLUMNS:
+        raise KnowledgeFileError(
+            f"row 1 (header): {len(extras)} columns of your own; at most {MAX_EXTRA_COLUMNS}"
+        )
     items: list[tuple[str, Item]] = []
-    for n, row in enumerate(reader, start=2):
+    for n, _line, row in records:
         where = f"row {n}"
-        if None in row:
+        if len(row) > len(header):
             raise KnowledgeFileError(f"{where}: more cells than columns (a comma not quoted?)")
-        cells = {k: nfc((v or "").strip()) for k, v in row.items() if k}
-        if not any(cells.values()):
+        row = row + [""] * (len(header) - len(row))
+        if not any(c.strip() for c in row):
             continue  # an empty line Excel left
+        cells: dict[str, str] = {}
+        for col, (name, value) in enumerate(zip(header, row, strict=True), 1):
+            value = unguard(value.strip())
+            if not name:
+                if value:
+                    raise KnowledgeFileError(
+                        f"{where}: column {col} has a value but no name in the header (row 1)"
+                    )
+                continue
+            cells[name] = value
         if not cells.get("question"):
             raise KnowledgeFileError(f"{where}: the question is empty")
-        if not cells.get("answer"):
-            raise KnowledgeFileError(f"{where}: the answer is empty")
+        mark = cells.get(HIDDEN, "").strip().lower()
+        if mark not in HIDDEN_YES | HIDDEN_NO:
+            raise KnowledgeFileError(
+                f"{where}: hidden is {cells[HIDDEN]!r}; write x (or ẩn) to hide, or leave it empty"
+            )
         try:
             dates = {
                 k: parse_date(cells[k]) if cells.get(k) else None
@@ -126,115 +306,265 @@ def read_csv(text: str) -> list[Item]:
             }
         except ValueError as exc:
             raise KnowledgeFileError(f"{where}: {exc}") from None
-        variants = tuple(v.strip() for v in cells.get("variants", "").split("|") if v.strip())
         items.append(
             (
                 where,
-                Item(
+                make_item(
+                    where,
                     cells["question"],
-                    cells["answer"],
-                    variants,
-                    cells.get("topic") or None,
+                    cells.get("answer", ""),
+                    cells.get("variants", "").split("|"),
+                    cells.get("topic"),
                     dates["valid_from"],
                     dates["valid_until"],
-                    cells.get("source") or None,
+                    cells.get("source"),
+                    tuple((name, cells[name]) for name in extras),
+                    mark in HIDDEN_YES,
                 ),
             )
         )
     return _checked(items)
 
 
+def extra_columns(items: list[Item]) -> list[str]:
+    """The staff's own columns of these entries, in the order they first appear."""
+    names: dict[str, None] = {}
+    for i in items:
+        names.update((name, None) for name, _ in i.extra)
+    return list(names)
+
+
 def write_csv(items: list[Item]) -> str:
-    """CSV with a BOM, so Excel opens it as UTF-8."""
+    """CSV with a BOM, so Excel opens it as UTF-8; cells that would run as a formula guarded."""
     out = io.StringIO()
     out.write("\ufeff")
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(COLUMNS)
+    hidden = [HIDDEN] if any(i.hidden for i in items) else []
+    extras = extra_columns(items)
+    w.writerow([*COLUMNS, *hidden, *extras])
     for i in items:
+        own = dict(i.extra)
         w.writerow(
             [
-                i.question,
-                i.answer,
-                "|".join(i.variants),
-                i.topic or "",
-                i.valid_from.isoformat() if i.valid_from else "",
-                i.valid_until.isoformat() if i.valid_until else "",
-                i.source or "",
+                guard(cell)
+                for cell in (
+                    i.question,
+                    i.answer,
+                    "|".join(i.variants),
+                    i.topic or "",
+                    i.valid_from.isoformat() if i.valid_from else "",
+                    i.valid_until.isoformat() if i.valid_until else "",
+                    i.source or "",
+                    *(["ẩn" if i.hidden else ""] if hidden else []),
+                    *(own.get(name, "") for name in extras),
+                )
             ]
         )
     return out.getvalue()
 
 
+# -- Rasa YAML --------------------------------------------------------------------------------
 _EXAMPLE = re.compile(r"^\s*-\s+(.*\S)\s*$")
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without anchors or aliases (a few lines of ``&a`` / ``*a`` can expand to
+    gigabytes) and without a key twice in one mapping (YAML keeps the last, silently)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise KnowledgeFileError(
+                f"line {event.start_mark.line + 1}: YAML anchors and aliases (& and *) are "
+                "not accepted in a knowledge file; write each entry out in full"
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        lines: dict[Any, int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in lines:
+                    raise KnowledgeFileError(
+                        f"line {line}: {key.value!r} is there twice (line {lines[key.value]} "
+                        f"and line {line})"
+                    )
+                lines[key.value] = line
+        return super().construct_mapping(node, deep)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"a number ({value}); put it in quotes"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _value(node: Any, key: str) -> Any:
+    """The value node of ``key`` in a mapping node (None if absent or not a mapping)."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _line(node: Any) -> int:
+    return node.start_mark.line + 1 if node is not None else 1
 
 
 def read_yaml(text: str) -> list[Item]:
     """Rasa 3 retrieval intents: the first example of ``faq/<name>`` is the question, the rest
-    its variants; ``utter_faq/<name>``'s first text the answer. Our own fields (topic, dates,
-    source) may ride in the response's ``metadata``."""
+    its variants; ``utter_faq/<name>``'s text the answer. Our own fields (topic, dates, source,
+    hidden, the staff's extra columns) may ride in the response's ``metadata``."""
+    loader = _Loader(text)
     try:
-        doc = yaml.safe_load(text) or {}
+        root = loader.get_single_node()
+        doc = loader.construct_document(root) if root is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark is not None else "the file"
         raise KnowledgeFileError(f"{line}: not valid YAML ({exc})") from None
+    finally:
+        loader.dispose()
     if not isinstance(doc, dict):
         raise KnowledgeFileError("line 1: expected a mapping with nlu: and responses:")
-    lines = text.splitlines()
+    nlu = doc.get("nlu") or []
+    if not isinstance(nlu, list):
+        raise KnowledgeFileError(f"line {_line(_value(root, 'nlu'))}: nlu: must be a list")
+    nlu_nodes = _value(root, "nlu").value if nlu else []
 
-    def line_of(needle: str) -> str:
-        n = next((i for i, ln in enumerate(lines, 1) if needle in ln), None)
-        return f"line {n}" if n else needle
-
-    examples: dict[str, list[str]] = {}
-    for block in doc.get("nlu") or []:
-        name = str((block or {}).get("intent") or "")
-        if not name.startswith("faq/"):
+    examples: dict[str, tuple[int, list[str]]] = {}
+    for block, node in zip(nlu, nlu_nodes, strict=True):
+        at = _line(node)
+        if not isinstance(block, dict):
+            raise KnowledgeFileError(f"line {at}: an nlu item must be a mapping (- intent: …)")
+        name = block.get("intent")
+        if not isinstance(name, str) or not name.startswith("faq/"):
             continue
+        at = _line(_value(node, "intent"))
+        if name[4:] in examples:
+            raise KnowledgeFileError(
+                f"line {at}: the intent {name} is already at line {examples[name[4:]][0]}; "
+                "one intent per question (its paraphrases under one examples:)"
+            )
+        raw = block.get("examples")
+        if not isinstance(raw, str):
+            raise KnowledgeFileError(
+                f"line {at}: the examples of {name} are {_kind(raw)}; write them as a block "
+                "of '- text' lines under examples: |"
+            )
         said = []
-        for ln in str(block.get("examples") or "").splitlines():
+        block_node = _value(node, "examples")
+        first = _line(block_node) + (1 if block_node.style in ("|", ">") else 0)
+        for n, ln in enumerate(raw.splitlines()):
             if ln.strip():
                 m = _EXAMPLE.match(ln)
                 if not m:
-                    raise KnowledgeFileError(f"{line_of(ln)}: an example must be '- text'")
-                said.append(nfc(m.group(1)))
+                    raise KnowledgeFileError(f"line {first + n}: an example must be '- text'")
+                said.append(m.group(1))
         if not said:
-            raise KnowledgeFileError(f"{line_of(name)}: {name} has no examples")
-        examples[name[4:]] = said
+            raise KnowledgeFileError(f"line {at}: {name} has no examples")
+        examples[name[4:]] = (at, said)
+
     responses = doc.get("responses") or {}
+    responses_node = _value(root, "responses")
+    if not isinstance(responses, dict):
+        raise KnowledgeFileError(f"line {_line(responses_node)}: responses: must be a mapping")
+    response_lines = {
+        k.value: _line(k)
+        for k, _ in (responses_node.value if isinstance(responses_node, yaml.MappingNode) else [])
+        if isinstance(k, yaml.ScalarNode)
+    }
+    unanswered = [n for n in examples if f"utter_faq/{n}" not in responses]
+    for name in responses:
+        if str(name).startswith("utter_faq/") and str(name)[10:] not in examples:
+            hint = (
+                f" (and faq/{unanswered[0]} at line {examples[unanswered[0]][0]} has no "
+                "response: a name mistyped?)"
+                if unanswered
+                else ""
+            )
+            raise KnowledgeFileError(
+                f"line {response_lines.get(name, 1)}: the response {name} has no intent "
+                f"faq/{str(name)[10:]} with its examples{hint}"
+            )
     items: list[tuple[str, Item]] = []
-    for name, said in examples.items():
-        where = line_of(f"faq/{name}")
-        texts = responses.get(f"utter_faq/{name}") or []
-        first = texts[0] if texts and isinstance(texts[0], dict) else {}
-        answer = nfc(str(first.get("text") or "").strip())
-        if not answer:
+    for name, (at, said) in examples.items():
+        where = f"line {at}"
+        if f"utter_faq/{name}" not in responses:
             raise KnowledgeFileError(f"{where}: faq/{name} has no response utter_faq/{name}")
-        meta = first.get("metadata") or {}
+        answer_where = f"line {response_lines[f'utter_faq/{name}']}"
+        texts = responses[f"utter_faq/{name}"]
+        if not isinstance(texts, list) or not texts or not isinstance(texts[0], dict):
+            raise KnowledgeFileError(
+                f"{answer_where}: utter_faq/{name} must be a list with one '- text: …'"
+            )
+        if len(texts) > 1:
+            raise KnowledgeFileError(
+                f"{answer_where}: utter_faq/{name} has {len(texts)} texts; an entry has one "
+                "answer (the others would be lost)"
+            )
+        response: dict[str, Any] = texts[0]
+        meta = response.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise KnowledgeFileError(f"{answer_where}: the metadata must be a mapping")
+        hidden = meta.get("hidden", False)
+        if not isinstance(hidden, bool):
+            raise KnowledgeFileError(f"{answer_where}: hidden must be true or false")
+        answer = response.get("text")
+        if hidden and answer is None:
+            answer = ""
+        if not isinstance(answer, str):
+            raise KnowledgeFileError(
+                f"{answer_where}: the answer (text) of utter_faq/{name} is {_kind(answer)}"
+            )
+        fields: dict[str, str | None] = {}
+        for k in ("topic", "source"):
+            v = meta.get(k)
+            if v is not None and not isinstance(v, str):
+                raise KnowledgeFileError(f"{answer_where}: the {k} is {_kind(v)}")
+            fields[k] = v
+        extra = meta.get("extra") or {}
+        if not isinstance(extra, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
+        ):
+            raise KnowledgeFileError(
+                f"{answer_where}: extra must map column names to text (put numbers in quotes)"
+            )
         try:
             dates = {
                 k: parse_date(str(meta[k])) if meta.get(k) else None
                 for k in ("valid_from", "valid_until")
             }
         except ValueError as exc:
-            raise KnowledgeFileError(f"{where}: {exc}") from None
+            raise KnowledgeFileError(f"{answer_where}: {exc}") from None
         items.append(
             (
                 where,
-                Item(
+                make_item(
+                    where,
                     said[0],
                     answer,
-                    tuple(said[1:]),
-                    meta.get("topic") or None,
+                    said[1:],
+                    fields["topic"],
                     dates["valid_from"],
                     dates["valid_until"],
-                    meta.get("source") or None,
+                    fields["source"],
+                    tuple(extra.items()),
+                    hidden,
+                    answer_where=answer_where,
                 ),
             )
         )
-    for name in responses:
-        if str(name).startswith("utter_faq/") and str(name)[10:] not in examples:
-            raise KnowledgeFileError(f"{line_of(str(name))}: {name} has no faq/ examples")
     return _checked(items)
 
 
@@ -268,7 +598,7 @@ def write_yaml(items: list[Item]) -> str:
         lines = "".join(f"- {s}\n" for s in (item.question, *item.variants))
         nlu.append({"intent": f"faq/{name}", "examples": _Block(lines)})
         response: dict[str, Any] = {"text": item.answer}
-        meta = {
+        meta: dict[str, Any] = {
             k: v
             for k, v in (
                 ("topic", item.topic),
@@ -278,6 +608,10 @@ def write_yaml(items: list[Item]) -> str:
             )
             if v
         }
+        if item.hidden:
+            meta["hidden"] = True
+        if item.extra:
+            meta["extra"] = dict(item.extra)
         if meta:
             response["metadata"] = meta
         responses[f"utter_faq/{name}"] = [response]

@@ -1,15 +1,19 @@
 """Knowledge entries in the store: a commune's own (``commune_id``) or its province's
 (``commune_id`` null, ``province_code``). ``save`` merges a file's items (upsert by the
 question's key) or replaces the owner's entries, in the caller's transaction; ``visible`` is
-what a commune answers from: its own entries and the province's it does not override."""
+what a commune answers from: its own entries and the province's it does not override or hide.
+One entry per owner and question key (unique indexes, migration 0016). ``changes`` moves when a
+transaction that saved entries has committed, never before (a reader would rebuild its index
+from the old rows and keep it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, event, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.knowledge.io import Item
 from bot.store.models import KnowledgeEntry
@@ -51,6 +55,8 @@ def item_of(e: KnowledgeEntry) -> Item:
         e.valid_from,
         e.valid_until,
         e.source,
+        tuple((str(name), str(value)) for name, value in e.extra or ()),
+        bool(e.hidden),
     )
 
 
@@ -60,16 +66,30 @@ async def entries(s: AsyncSession, owner: Owner) -> list[KnowledgeEntry]:
     return list(rows.scalars())
 
 
-#: saves made by this process (``retrieval`` re-reads the store's fingerprint when it moves)
+#: saves committed by this process (``retrieval`` re-reads the store's fingerprint when it moves)
 changes = 0
+_SAVED = "knowledge_saved"  # in ``Session.info``: this transaction wrote entries
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    global changes
+    if session.info.pop(_SAVED, False):
+        changes += 1  # this process's indexes look at the store again on their next lookup
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_SAVED, None)
 
 
 async def save(s: AsyncSession, owner: Owner, items: list[Item], replace: bool = False) -> Saved:
     """The items written for ``owner`` in the caller's transaction: merged (an entry with the
     same question key updated, others added) or, with ``replace``, instead of every entry the
-    owner had."""
-    global changes
-    changes += 1  # this process's indexes look at the store again on their next lookup
+    owner had. A province has nothing to hide: hidden items are for a commune."""
+    if owner.commune_id is None and any(i.hidden for i in items):
+        raise ValueError("hidden entries hide a province's entry from a commune, not a province")
+    s.info[_SAVED] = True
     now = utcnow()
     deleted = 0
     existing: dict[str, KnowledgeEntry] = {}
@@ -96,6 +116,8 @@ async def save(s: AsyncSession, owner: Owner, items: list[Item], replace: bool =
         row.question, row.answer, row.variants = item.question, item.answer, list(item.variants)
         row.topic, row.source = item.topic, item.source
         row.valid_from, row.valid_until = item.valid_from, item.valid_until
+        row.extra = [[name, value] for name, value in item.extra] or None
+        row.hidden = item.hidden
         row.updated_at = now
     await s.flush()
     return Saved(added, updated, deleted)
@@ -116,7 +138,7 @@ async def visible(
     s: AsyncSession, commune_id: int, province_code: str | None
 ) -> list[KnowledgeEntry]:
     """What the commune answers from: its own entries, and its province's whose question key
-    it has no entry for."""
+    it has no entry for (an own hidden entry hides the province's and answers nothing)."""
     rows = list(
         (
             await s.execute(
@@ -127,7 +149,23 @@ async def visible(
         ).scalars()
     )
     own = {e.key for e in rows if e.commune_id == commune_id}
-    return [e for e in rows if e.commune_id == commune_id or e.key not in own]
+    return [
+        e
+        for e in rows
+        if (e.commune_id == commune_id and not e.hidden)
+        or (e.commune_id != commune_id and e.key not in own)
+    ]
+
+
+async def remove(s: AsyncSession, owner: Owner, key: str, *, hidden_only: bool = False) -> int:
+    """The owner's entry for the question ``key`` deleted (``hidden_only``: only if it is a
+    hidden one — `bot knowledge unhide`); how many rows went (0 or 1)."""
+    where = and_(owner.where(), KnowledgeEntry.key == key)
+    if hidden_only:
+        where = and_(where, KnowledgeEntry.hidden.is_(True))
+    s.info[_SAVED] = True
+    result = await s.execute(delete(KnowledgeEntry).where(where))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def version(

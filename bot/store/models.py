@@ -21,6 +21,7 @@ from sqlalchemy import (
     Unicode,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -615,6 +616,23 @@ class KnowledgeEntry(Base):
     __table_args__ = (
         Index("ix_knowledge_entries_commune_key", "commune_id", "key"),
         Index("ix_knowledge_entries_province_key", "province_code", "key"),
+        # one entry per question and owner (migration 0016): a commune's, a province's
+        Index(
+            "uq_knowledge_entries_commune_key",
+            "commune_id",
+            "key",
+            unique=True,
+            sqlite_where=text("commune_id IS NOT NULL"),
+            postgresql_where=text("commune_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_knowledge_entries_province_key",
+            "province_code",
+            "key",
+            unique=True,
+            sqlite_where=text("commune_id IS NULL"),
+            postgresql_where=text("commune_id IS NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
@@ -627,5 +645,26 @@ class KnowledgeEntry(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str | None] = mapped_column(Text)
+    #: the staff's own columns, [[name, value], …] in their file's order (exported back)
+    extra: Mapped[list[list[str]] | None] = mapped_column(Json)
+    #: a commune's entry that hides its province's entry with the same key (no answer)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TrainingExample(Base):
+    """A resident's wording staff taught the intents (``bot knowledge promote --intent``,
+    bot/knowledge/misses.py): merged into the embedded engine's training at start-up and by
+    `bot nlu train` (bot/nlu/embedded.py: ``with_staff_examples``). The intents are one model
+    for every commune; ``commune_id`` says whose residents said it and whose staff added it."""
+
+    __tablename__ = "training_examples"
+    __table_args__ = (UniqueConstraint("commune_id", "key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(Unicode(500))  # bot.text.search_key of the text
+    text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

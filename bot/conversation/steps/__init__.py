@@ -11,6 +11,7 @@ report form         report_form_step                             steps/report.py
 no words            no_words                                     steps/intent.py
 village number      village_number                               steps/village.py
 triage              triage_message                               steps/emergency.py
+follow-up           follow_up (rewrites a follow-up, never answers) steps/follow.py
 — the message read once (NLU, rules: steps/reading.py), then by intent —
 misunderstood       misunderstood                                steps/intent.py
 report begun        report_start                                 steps/report.py
@@ -23,6 +24,7 @@ intent answer       intent_answer (answers every message left)   steps/intent.py
 from __future__ import annotations
 
 from bot.conversation.steps.emergency import triage_message
+from bot.conversation.steps.follow import follow_up
 from bot.conversation.steps.intent import (
     intent_answer,
     misunderstood,
@@ -58,6 +60,7 @@ STEPS: tuple[Step, ...] = (
     no_words,
     village_number,
     triage_message,
+    follow_up,
     misunderstood,
     report_start,
     ticket_status,

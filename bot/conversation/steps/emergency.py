@@ -68,7 +68,7 @@ def emergency(
         commune,
         text,
         understood.parse.entities,
-        form.get("village") or t.given.resident_village,
+        form.get("village") or t.village or t.given.resident_village,
         t.now_s,
         category=found.category,
         emergency=True,

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bot import i18n
 from bot.config import Commune
-from bot.conversation import answers, erasure, rules
+from bot.conversation import answers, erasure, follow, rules
 from bot.conversation import village as village_chat
 from bot.conversation.steps.reading import answered, offered, reading
 from bot.conversation.turn import NoticeSummary, Turn, TurnResult, entity, text_of
@@ -134,7 +134,7 @@ def intent_answer(t: Turn) -> TurnResult:
     """Every other intent: its answer from the commune's own facts (``answer``); erasure is
     asked first (only a yes erases); a bereaved resident reads a condolence first."""
     r = reading(t)
-    replies = _answer_of(t, [])
+    replies = follow.answer_for(t.follow, t.commune, r.intent) or _answer_of(t, [])
     if r.intent == "delete_my_data":  # asked first: only a yes erases
         replies = [erasure.question()]
         erasure.ask(t.state, t.now_s)

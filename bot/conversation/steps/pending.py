@@ -7,12 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from bot.conversation import erasure
+from bot.conversation import village as village_chat
 from bot.conversation.steps.emergency import emergency
 from bot.conversation.turn import Turn, TurnResult
 from bot.conversation.types import Erase, effect_of
-from bot.envelope import Parse
+from bot.envelope import Parse, Text
 from bot.feedback import chat as report_form
 from bot.feedback import triage
+from bot.i18n import _
+from bot.nlu.text import normalise
+from bot.nlu.villages import best_village
 
 NOTE_TTL_S = 24 * 3600  # after a reopening, the next message within a day is for the ticket
 PHOTO_AFTER_FILING_S = 30 * 60  # a photo alone this soon after filing belongs to that ticket
@@ -34,15 +38,47 @@ def triage_answer(t: Turn) -> TurnResult | None:
     back for the steps after this one, to be read as a report or a question."""
     if (asked := t.state.pop("triage", None)) is None:
         return None
-    said = triage.answer_of(t.text) if t.now_s - asked["at"] <= triage.QUESTION_TTL_S else None
+    in_time = t.now_s - asked["at"] <= triage.QUESTION_TTL_S
+    said = triage.answer_of(t.text) if in_time else None
+    t.village = asked.get("village")
+    if said is None and in_time and (place := _only_a_village(t)) is not None:
+        # "ở Nậm Mòn": where it happens — the report goes on with it, the question again
+        t.state["triage"] = {**asked, "village": place}
+        question = triage.question()
+        t.state["choices"] = [c.payload for c in question.options]
+        return TurnResult(
+            Parse("emergency_check", asked["p"]),
+            [Text(_("Dạ, ở {village}.").format(village=place)), question],
+            t.state,
+        )
     if said is not None:
         t.state.pop("choices", None)
-    if said:
+    if said:  # "có, ở Nậm Mòn": the village said with the yes, or the one said before
+        t.village = _only_a_village(t, with_words=True) or t.village
         found = triage.Assessment("emergency", asked["p"], asked["kind"])
         return emergency(t, asked["text"], found, None)
     if said is False:  # not urgent: the first words carry on as a report or a question
         t.text, t.attachments, t.understood, t.reread = asked["text"], None, None, True
     return None
+
+
+#: words around a village named alone ("ở thôn Nậm Mòn ạ")
+_AROUND_A_VILLAGE = {"o", "tai", "thon", "xom", "ban", "ap", "lang", "to", "khu", "cho", "a", "nhe"}
+
+
+def _only_a_village(t: Turn, with_words: bool = False) -> str | None:
+    """The village a message names when that is all it says ("Nậm Mòn", "ở thôn Bản Phố"),
+    or (``with_words``) whatever else it says."""
+    text = t.text or ""
+    if not text.strip() or text.strip().startswith("/") or not t.commune.villages:
+        return None
+    place = best_village(text, t.commune.villages)
+    rest = village_chat.without_villages(t.commune, text)
+    if place is None or rest is None:
+        return None
+    if not with_words and set(normalise(rest).split()) - _AROUND_A_VILLAGE:
+        return None
+    return place
 
 
 def rating(t: Turn) -> TurnResult | None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from bot import i18n
 from bot.config import Commune
-from bot.conversation import rules
+from bot.conversation import follow, rules
 from bot.conversation import village as village_chat
 from bot.conversation.turn import (
     CONFIDENCE_THRESHOLD,
@@ -98,6 +98,11 @@ def answered(
         if isinstance(reply, Choices):
             state["choices"] = [c.payload for c in reply.options]
     state["last_intent"] = r.intent
+    follow.remember(
+        state,
+        r.intent,
+        follow.of_intent(t.commune, r.intent, t.text or "", r.parse.entities, t.now_s, t.follow),
+    )
     return TurnResult(
         Parse(r.intent, r.parse.confidence, r.parse.entities),
         replies,

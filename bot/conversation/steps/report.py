@@ -92,7 +92,7 @@ def report_start(t: Turn) -> TurnResult | None:
         t.commune,
         t.text or "",
         r.parse.entities,
-        t.given.resident_village,
+        t.village or t.given.resident_village,  # a village said to the triage's question
         t.now_s,
         category="utilities" if r.rule == "outage_now" else None,
     )
