@@ -96,6 +96,31 @@ async def test_expired_entries_do_not_hide_a_valid_one(tmp_path, sim, capsys):
         await running.runner.cleanup()
 
 
+async def test_entries_with_no_words_do_not_silence_the_commune(tmp_path, sim, capsys):
+    """Staff import entries whose questions have no words (punctuation, emoji: the file accepts
+    them); a resident's question still gets an answer (the intents') instead of none."""
+    running = await start_service(make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim), sim)
+    config = tmp_path / "config.yml"
+    config.write_text(
+        yaml.safe_dump(running.settings.model_dump(mode="json"), allow_unicode=True),
+        encoding="utf-8",
+    )
+    kb = tmp_path / "kb.csv"
+    kb.write_text(HEADER + "???,Xin chào,,,,,\n😀😀,Vui,,,,,\n", encoding="utf-8")
+    tab = Visitor(running.url)
+    try:
+        args = ["--config", str(config), "knowledge", "import", "--commune", "90001", str(kb)]
+        assert await asyncio.to_thread(cli.main, args) == 0
+        assert "2 added" in capsys.readouterr().out
+        await tab.open()
+        said = text(await tab.says("uy ban xa lam viec may gio", settle=0.3))
+        assert said and "Xin chào" not in said and "Vui" not in said
+    finally:
+        await tab.close()
+        await running.runner.cleanup()
+    assert Index([Entry(1, "???", "a")]).lookup("cho hop") == []
+
+
 async def _store(tmp_path: Path, sim, name: str):
     url = f"sqlite+aiosqlite:///{tmp_path}/{name}.db"
     engine = create_engine(url)

@@ -129,8 +129,8 @@ class Index:
     def scores(self, text: str) -> np.ndarray:
         """Every entry's score for ``text`` (cosine of its best saying, 0–1), in entry order."""
         best = np.zeros(len(self.entries), dtype=np.float32)
-        if not self._sayings or not text.strip():
-            return best
+        if self._matrix is None or not text.strip():
+            return best  # no entries, or none with a word (a question of only "???" or emoji)
         hashes, tf = _terms(normalise(text))
         at = np.searchsorted(self._terms, hashes)
         at[at == len(self._terms)] = 0
