@@ -225,6 +225,36 @@ async def test_rebuilt_in_a_thread_once_while_the_old_index_answers(tmp_path, si
         await engine.dispose()
 
 
+async def test_a_failed_rebuild_keeps_the_old_index(tmp_path, sim, monkeypatch, caplog):
+    """A rebuild that raises is logged; the old index keeps answering (none yet: no entries,
+    the intents answer) and the rebuild is tried again at the next reading of the fingerprint."""
+    engine, sm, commune = await _store(tmp_path, sim, "d")
+
+    class Broken(Index):
+        def __init__(self, entries: list[Entry]) -> None:
+            raise MemoryError("no room")
+
+    try:
+        async with sm() as s, s.begin():
+            await store.save(s, store.Owner(commune_id=commune), [_item("Chợ họp?", "CN")])
+        assert await answer(sm, commune, "15", "cho hop") == "CN"
+        async with sm() as s, s.begin():
+            await store.save(s, store.Owner(commune_id=commune), [_item("Xe buýt?", "5:30")])
+        monkeypatch.setattr(retrieval, "Index", Broken)
+        assert await answer(sm, commune, "15", "cho hop") == "CN"
+        assert "no room" in caplog.text
+        monkeypatch.setattr(retrieval, "Index", Index)
+        monkeypatch.setattr(retrieval, "RECHECK_S", 0.0)
+        assert await answer(sm, commune, "15", "xe buyt") == "5:30"
+        async with sm() as s, s.begin():
+            await store.save(s, store.Owner(province_code="15"), [_item("Điện?", "EVN")])
+        retrieval._cache.clear()
+        monkeypatch.setattr(retrieval, "Index", Broken)
+        assert await answer(sm, commune, "15", "dien") is None
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("limit", [1, 3, 50])
 def test_lookup_is_best_first(limit):
     items = io.read(DEMO)

@@ -15,6 +15,7 @@ vector over the commune's terms (one C loop over the non-zeros). Scores are the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import store
 from bot.nlu.text import normalise
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,14 @@ async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) 
                 )
                 for e in await store.visible(s, commune_id, province_code)
             ]
-            index = await asyncio.to_thread(Index, entries)
+            try:
+                index = await asyncio.to_thread(Index, entries)
+            except Exception:
+                # the resident is answered from the old index (none: the intents answer); the
+                # old fingerprint is kept, so the rebuild is tried again in RECHECK_S
+                log.exception("knowledge index of commune %s: rebuild failed", commune_id)
+                old = cached.index if cached is not None else _EMPTY
+                _cache[key] = _Cached(cached.seen if cached else (), old, moment, changes)
+                return old
         _cache[key] = _Cached(seen, index, moment, changes)
         return index
