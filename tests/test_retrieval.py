@@ -285,3 +285,22 @@ def test_the_held_out_set_is_answered():
         # the same questions typed without diacritics score the same
         folded = sum(index.lookup(fold(q), limit=1)[0][0].question == e for q, e in asked)
         assert folded == right
+
+
+def test_event_loops_that_waited_for_a_rebuild_are_not_kept(tmp_path, sim):
+    """The rebuild locks are per event loop; a lock that made a message wait holds its loop, so
+    the locks of a loop that has ended are dropped, not kept for the life of the process."""
+
+    async def two_messages_at_once(run: int) -> None:
+        engine, sm, commune = await _store(tmp_path, sim, f"loop{run}")
+        try:
+            async with sm() as s, s.begin():
+                await store.save(s, store.Owner(commune_id=commune), [_item("Chợ?", "CN")])
+            said = await asyncio.gather(*(answer(sm, commune, "15", "cho") for _ in range(2)))
+            assert said == ["CN", "CN"]
+        finally:
+            await engine.dispose()
+
+    for run in range(4):
+        asyncio.run(two_messages_at_once(run))
+    assert len(retrieval._building) <= 1

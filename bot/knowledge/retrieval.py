@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -184,9 +183,20 @@ class _Cached:
 #: (tests, a benchmark, a second deployment in one process) may have the same commune ids
 _cache: dict[tuple[str, int, str | None], _Cached] = {}
 #: one rebuild at a time per key, per event loop (others keep the old index meanwhile)
-_building: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
+_building: dict[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = {}
+
+
+def _locks() -> dict[Any, asyncio.Lock]:
+    """The running loop's rebuild locks. Those of closed loops are dropped here: a lock that made
+    a coroutine wait holds its loop, so weak keys would never let a loop go (tests, ``bot ask``
+    run several loops in one process)."""
+    loop = asyncio.get_running_loop()
+    locks = _building.get(loop)
+    if locks is None:
+        for ended in [other for other in _building if other.is_closed()]:
+            del _building[ended]
+        locks = _building[loop] = {}
+    return locks
 
 
 def _database(s: AsyncSession) -> str:
@@ -209,8 +219,8 @@ async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) 
         and time.monotonic() - cached.checked < RECHECK_S
     ):
         return cached.index
-    locks = _building.setdefault(asyncio.get_running_loop(), {})
-    lock = locks.setdefault(key, asyncio.Lock())
+    locks = _locks()
+    lock = locks.get(key) or locks.setdefault(key, asyncio.Lock())
     if lock.locked() and cached is not None:
         return cached.index  # being rebuilt: the old index meanwhile
     async with lock:
