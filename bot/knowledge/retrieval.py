@@ -193,8 +193,8 @@ def _locks() -> dict[Any, asyncio.Lock]:
     loop = asyncio.get_running_loop()
     locks = _building.get(loop)
     if locks is None:
-        for ended in [other for other in _building if other.is_closed()]:
-            del _building[ended]
+        for ended in [other for other in list(_building) if other.is_closed()]:
+            _building.pop(ended, None)  # list(): a loop in another thread may add its own
         locks = _building[loop] = {}
     return locks
 
