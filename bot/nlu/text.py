@@ -26,6 +26,8 @@ A word is expanded only where the context allows (docs/nlu.md "Teencode"; measur
   or after "thủ tục/cách/giấy/mẫu/đơn", else được; "bt" is bình thường after "vẫn/như/lại/là",
   else biết; "kp" before a number is khu phố; "cn" before "của/em/tôi …" is con; "ms" before
   "thuế/số/hồ sơ" is mã số; "t2" … "t7" are thứ 2 … thứ 7; "bh yt" is bảo hiểm;
+* "h" is giờ ("mấy h", "bây h"), but not before "mông" nor as a capital inside a sentence
+  ("dân tộc H Mông": H'Mông typed with a space);
 * letters held down at a word's end ("oiii", "nhaaa", "đcccc") are read once, unless that
   leaves one letter ("kkk");
 * joined shorthand is read word by word: "đ/c" địa chỉ, "c.ơn" cảm ơn.
@@ -58,7 +60,7 @@ _NUMBER_UNIT = re.compile(r"^(\d+)(h|p|ph|tr)(\d*)$")
 _UNITS = {"h": "gio", "p": "phut", "ph": "phut", "tr": "trieu"}
 _WEEKDAY = re.compile(r"^t([2-7])$")
 _SENTENCE_END = frozenset(".!?;:\n-–(\"'…")
-_HELD = re.compile(r"([^\W\d_])\1{2,}$")  # "oiii", "nhaaa" (not "cccd")
+_LETTER = re.compile(r"[^\W\d_]")
 
 #: words read exactly as typed ("mún" is muốn, "mun" may be mụn; "lun" is luôn, "lún" is not)
 _TYPED = {
@@ -172,6 +174,17 @@ def _marked(typed: str) -> bool:
     return fold(plain) != plain
 
 
+def _held(word: str) -> str | None:
+    """``word`` with a letter held down at its end read once ("oiii" → "oi", "nhaaa" → "nha";
+    not "cccd"); None when no letter is held. Looks at the end only: a regex search for the run
+    would retry it from every letter of a long one (quadratic on "ooo…ox")."""
+    last = word[-1:]
+    if not _LETTER.match(last):
+        return None
+    kept = word.rstrip(last)
+    return kept + last if len(word) - len(kept) >= 3 else None
+
+
 def _is_number(word: str) -> bool:
     return word.isdigit() or bool(_NUMBER_UNIT.match(word))
 
@@ -186,6 +199,8 @@ def _single(w: _Words, i: int, key: str) -> bool:
         or (prev in _PLACES and key not in _PERSONS)
     ):
         return False
+    if key == "h" and (nxt == "mong" or (w.upper[i] and not w.starts[i])):
+        return False  # "H Mông", "người h mông": H'Mông typed with a space
     if key in _LETTER_LIKE:
         if (nxt.isdigit() and key in "vt") or (w.upper[i] and not w.starts[i]):
             return False
@@ -255,8 +270,7 @@ def expand(text: str) -> list[tuple[str, str]]:
             elif day := _WEEKDAY.match(word):
                 reading = f"thu {day[1]}" if w.at(i - 1) != "thang" else word
             else:
-                if key not in table and _HELD.search(key):
-                    held = _HELD.sub(r"\1", key)
+                if key not in table and (held := _held(key)):
                     key = held if len(held) > 1 else key
                 if _marked(typed) and key != "d":
                     reading = key  # typed with its marks: a word ("hẻm", "thúi", "lún")
