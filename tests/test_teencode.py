@@ -62,6 +62,12 @@ def test_the_held_out_set_precision_and_coverage():
         # H'Mông typed with a space is a people's name, not giờ
         ("dân tộc H Mông, tiếng h mông", "dan toc h mong tieng h mong"),
         ("nguoi h mong o ban, may h r", "nguoi h mong o ban may gio roi"),
+        # a message typed in capitals: its single letters are still persons
+        ("NHA E BI CHAY R", "nha em bi chay roi"),
+        ("A OI CHO E HOI, C OI", "anh oi cho em hoi chi oi"),
+        # "tiếng" is also an hour; an English message keeps its r
+        ("mat dien 2 tieng r", "mat dien 2 tieng roi"),
+        ("how r u, r u there", "how r u r u there"),
     ],
 )
 def test_context_decides(text, read):

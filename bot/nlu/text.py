@@ -14,13 +14,13 @@ A word is expanded only where the context allows (docs/nlu.md "Teencode"; measur
   "có đ lại";
 * after a number, "k", "kg", "v", "t", "c", "e", "a" are units or labels ("50 k", "220 v",
   "5 kg"); after a label word ("loại", "nhóm", "vitamin", "tiếng" …) a single letter is a
-  letter, and after a place ("khu", "thôn", "tòa" …) or before a number ("v 2", "t 7") "v" and
-  "t" are too; a capital single letter inside a sentence is a letter ("nhà văn hóa khu C",
-  "ông A Sang");
+  letter ("2 tiếng r" is rồi: tiếng is also an hour), and after a place ("khu", "thôn",
+  "tòa" …) or before a number ("v 2", "t 7") "v" and "t" are too; a capital single letter inside a sentence is a letter ("nhà văn hóa khu C",
+  "ông A Sang") — unless the message is typed in capitals ("NHA E BI CHAY R");
 * "a" is "anh" only when typed plain, inside a sentence ("a ơi", "a cho e hỏi"): at its end it
   is "ạ" typed without the mark; "a", "c", "e" are persons only in a message that is not
-  English ("tell me a joke") and not next to an English word (English messages train the same
-  model);
+  English ("tell me a joke"; nor is "r" rồi there: "how r u") and not next to an English
+  word (English messages train the same model);
 * "ui" at the start is an exclamation ("ui trời"), elsewhere rồi; "bn" is bạn before "ơi" or
   after "chào/các/cảm ơn", else bao nhiêu; "dk/đk" is đăng ký before a procedure ("dk kết hôn")
   or after "thủ tục/cách/giấy/mẫu/đơn", else được; "bt" is bình thường after "vẫn/như/lại/là",
@@ -154,6 +154,10 @@ class _Words:
                 self.free.append(free)
             last = whole[-1]
         self.plain = [fold(w) for w in self.typed]
+        # a message typed in capitals ("NHA E BI CHAY R") says nothing by its capitals
+        long = [u for w, u in zip(self.typed, self.upper, strict=True) if len(w) > 1]
+        if long and 2 * sum(long) > len(long):
+            self.upper = [False] * len(self.upper)
         self._vietnamese: bool | None = None
 
     @property
@@ -195,7 +199,7 @@ def _single(w: _Words, i: int, key: str) -> bool:
     if (
         (_is_number(prev) and key not in ("r", "h"))
         or prev in _LABELS
-        or prev == "tieng"
+        or (prev == "tieng" and key != "r")  # "tiếng Ê Đê"; "2 tiếng r" is rồi
         or (prev in _PLACES and key not in _PERSONS)
     ):
         return False
@@ -208,6 +212,8 @@ def _single(w: _Words, i: int, key: str) -> bool:
             return False
     if key in _PERSONS and not w.vietnamese:
         return False  # "tell me a joke"
+    if key == "r" and not w.vietnamese:
+        return False  # "how r u"
     if key == "a":
         # "a" typed plain, with a word after it in the same sentence
         return w.typed[i] == "a" and i + 1 < len(w.plain) and not w.clause[i + 1]
