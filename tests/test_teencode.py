@@ -68,6 +68,10 @@ def test_the_held_out_set_precision_and_coverage():
         # "tiếng" is also an hour; an English message keeps its r
         ("mat dien 2 tieng r", "mat dien 2 tieng roi"),
         ("how r u, r u there", "how r u r u there"),
+        # a name written with its capital inside a sentence is a name, not shorthand
+        ("cô Hem bán hàng, toi la Ng Van Nam", "co hem ban hang toi la ng van nam"),
+        ("họ tên: Nguyễn Văn K, buôn Ko Sir", "ho ten nguyen van k buon ko sir"),
+        ("Ko co dien, Ko co nuoc, cam on Ad", "khong co dien khong co nuoc cam on admin"),
     ],
 )
 def test_context_decides(text, read):

@@ -16,7 +16,8 @@ A word is expanded only where the context allows (docs/nlu.md "Teencode"; measur
   "5 kg"); after a label word ("loại", "nhóm", "vitamin", "tiếng" …) a single letter is a
   letter ("2 tiếng r" is rồi: tiếng is also an hour), and after a place ("khu", "thôn",
   "tòa" …) or before a number ("v 2", "t 7") "v" and "t" are too; a capital single letter inside a sentence is a letter ("nhà văn hóa khu C",
-  "ông A Sang") — unless the message is typed in capitals ("NHA E BI CHAY R");
+  "ông A Sang", "Nguyễn Văn K"), and so is a word written with a capital initial ("cô Hem",
+  "Ng Văn Nam", "buôn Ko Sir") — unless the message is typed in capitals ("NHA E BI CHAY R");
 * "a" is "anh" only when typed plain, inside a sentence ("a ơi", "a cho e hỏi"): at its end it
   is "ạ" typed without the mark; "a", "c", "e" are persons only in a message that is not
   English ("tell me a joke"; nor is "r" rồi there: "how r u") and not next to an English
@@ -128,12 +129,23 @@ def _evidence(typed: str, plain: str) -> int:
 class _Words:
     """One message's words: as typed (lower case, NFC), folded, and where they sit."""
 
-    __slots__ = ("typed", "plain", "upper", "starts", "clause", "free", "forced", "_vietnamese")
+    __slots__ = (
+        "typed",
+        "plain",
+        "upper",
+        "title",
+        "starts",
+        "clause",
+        "free",
+        "forced",
+        "_vietnamese",
+    )
 
     def __init__(self, text: str) -> None:
         text = nfc(text)
         self.typed: list[str] = []
         self.upper: list[bool] = []
+        self.title: list[bool] = []  # "Hem", "Ng": a capital, then small letters
         self.starts: list[bool] = []  # the first word of a sentence
         self.free: list[int] = []  # 2: anything; 1: numbers and units only; 0: nothing
         self.forced: dict[int, str] = {}  # word → its reading (joined shorthand)
@@ -151,13 +163,14 @@ class _Words:
                 self.clause.append(not before or before in _SENTENCE_END or before == ",")
                 self.typed.append(word.lower())
                 self.upper.append(word.isupper())
+                self.title.append(word[:1].isupper() and not word.isupper())
                 self.free.append(free)
             last = whole[-1]
         self.plain = [fold(w) for w in self.typed]
         # a message typed in capitals ("NHA E BI CHAY R") says nothing by its capitals
         long = [u for w, u in zip(self.typed, self.upper, strict=True) if len(w) > 1]
         if long and 2 * sum(long) > len(long):
-            self.upper = [False] * len(self.upper)
+            self.upper = self.title = [False] * len(self.upper)
         self._vietnamese: bool | None = None
 
     @property
@@ -203,10 +216,12 @@ def _single(w: _Words, i: int, key: str) -> bool:
         or (prev in _PLACES and key not in _PERSONS)
     ):
         return False
-    if key == "h" and (nxt == "mong" or (w.upper[i] and not w.starts[i])):
-        return False  # "H Mông", "người h mông": H'Mông typed with a space
+    if key == "h" and nxt == "mong":
+        return False  # "người h mông": H'Mông typed with a space
+    if key != "r" and w.upper[i] and not w.starts[i]:
+        return False  # "khu C", "ông A Sang", "dân tộc H Mông", "Nguyễn Văn K"
     if key in _LETTER_LIKE:
-        if (nxt.isdigit() and key in "vt") or (w.upper[i] and not w.starts[i]):
+        if nxt.isdigit() and key in "vt":
             return False
         if prev in _english() or nxt in _english():
             return False
@@ -271,7 +286,9 @@ def expand(text: str) -> list[tuple[str, str]]:
         elif w.free[i] == 2:
             typed = w.typed[i]
             key = word
-            if typed in _TYPED and (typed != "lun" or w.at(i - 1) != "sut"):
+            if w.title[i] and not w.clause[i] and word != "ad":
+                pass  # a name inside a sentence: "cô Hem", "Ng Văn Nam" ("cảm ơn Ad" is admin)
+            elif typed in _TYPED and (typed != "lun" or w.at(i - 1) != "sut"):
                 reading = _TYPED[typed]
             elif day := _WEEKDAY.match(word):
                 reading = f"thu {day[1]}" if w.at(i - 1) != "thang" else word
