@@ -137,11 +137,18 @@ _DAYS = (
 )
 _TODAY = r"\b(?:hom nay|bay gio|gio nay)\b"
 _TOMORROW = r"\b(?:ngay mai|mai)\b"
+#: what a weekday said alone may have around it ("còn thứ 7 thì sao", "t7 tuần này ạ"): any
+#: other word makes it a question of its own ("thứ 7 này có họp không", "hỏng từ thứ 2")
+_AROUND_A_DAY = frozenset(
+    "con the vay thi sao nao ra nay tuan sau toi a ah nhe nha co khong ko k vao hom ngay "
+    "luc hoi cho em toi minh oi".split()
+)
 #: offices a follow-up may name: the commune office and the health station, whose facts the
 #: bot has, and others whose facts it may not (only knowledge answers for them)
 OFFICE, STATION = "office", "health_station"
 _OFFICES = (
-    (r"\b(?:tram y te|tram xa|y te xa|tram)\b", STATION),
+    # not "trạm" alone: a transformer station ("trạm biến áp") and "trăm" (a hundred) fold so
+    (r"\b(?:tram y te|tram xa|y te xa)\b", STATION),
     (r"\b(?:uy ban|ubnd|mot cua|bo phan mot cua|van phong xa)\b", OFFICE),
     (r"\b(?:cong an(?: xa)?)\b", "công an xã"),
     (r"\b(?:buu dien)\b", "bưu điện"),
@@ -278,7 +285,18 @@ def candidate(text: str, commune: Commune, kept: Kept, now_s: float) -> Cues | N
         subject=cues.subject if cues.ellipsis and cues.subject != intent else None,
         ellipsis=cues.ellipsis,
     )
+    if fitting.day is not None and not (fitting.aspect or fitting.office or fitting.village):
+        if _beside_the_day(text):  # only a day fits, and the message says more than that
+            return None
     return fitting if fitting.any else None
+
+
+def _beside_the_day(text: str) -> bool:
+    """Whether a message says anything besides a weekday and the words around one."""
+    said = normalise(text)
+    for rx in (*(rx for rx, _d in _DAYS), _TODAY, _TOMORROW, _ELLIPSIS):
+        said = re.sub(rx, " ", said)
+    return bool(set(said.split()) - _AROUND_A_DAY)
 
 
 def _aspect_fits(intent: str | None, aspect: str | None) -> bool:
@@ -304,7 +322,7 @@ def resolve(
     "còn …" / "… thì sao" may name a new office or procedure for the same question — or None:
     the message is read as it is."""
     confident = own_rule is not None or own_confidence >= OWN_TOPIC
-    if confident and own_intent in _WORKFLOW:
+    if own_intent in _WORKFLOW:  # read so at all (a report, a person): never a follow-up
         return None
     own_topic = confident and own_intent not in _NEUTRAL and own_intent != kept.get("intent")
     if own_topic and not (cues.ellipsis and (cues.office or cues.subject)):
