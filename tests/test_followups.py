@@ -330,3 +330,17 @@ async def test_what_is_no_follow_up_is_read_as_it_is(running):
         assert (await ask(tab, "còn trạm y tế?")).startswith("Thứ Bảy, Trạm Y tế xã")
     finally:
         await tab.close()
+
+
+async def test_a_village_said_to_a_dropped_triage_question_is_not_another_reports(running):
+    """The village said for a matter being triaged belongs to that matter: when the resident
+    then writes something else (the question dropped), a new report is asked where it is."""
+    tab = Visitor(running.url)
+    try:
+        await tab.open()
+        assert "Việc này đang xảy ra" in await ask(tab, "có cháy")
+        assert "Nậm Mòn" in await ask(tab, "Nậm Mòn")
+        said = await ask(tab, "đèn đường hỏng rồi")
+        assert "thôn/bản nào" in said, said
+    finally:
+        await tab.close()
