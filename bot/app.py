@@ -24,6 +24,7 @@ from bot import faults
 from bot.api.auth import KEY_USED
 from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
+from bot.api.knowledge import KnowledgeApi
 from bot.api.notices import NoticesApi
 from bot.api.staff import StaffApi
 from bot.broadcasts.article import BroadcastWorker
@@ -40,9 +41,10 @@ from bot.feedback.clock import SlaClock
 from bot.feedback.open311 import Open311
 from bot.feedback.triage import default_triage
 from bot.inbound import InboundChannel, InboundProcessor
+from bot.knowledge.misses import staff_examples
 from bot.loops import NOTICES_TOPIC
 from bot.nlu.backends import Backend, create_backend
-from bot.nlu.embedded import default_engine
+from bot.nlu.embedded import with_staff_examples
 from bot.notices.schedule import NoticeScheduler
 from bot.outbound import Sender
 from bot.private_files import private_dir
@@ -85,6 +87,7 @@ class Services:
     open311: Open311
     commune_api: CommuneApi
     staff_api: StaffApi
+    knowledge_api: KnowledgeApi
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -115,16 +118,19 @@ class Services:
 async def build_services(
     settings: Settings, *, migrate: bool = True, background: bool = True
 ) -> Services:
-    # train the embedded NLU engine off the event loop before the first message needs it
-    # (with the Rasa backend too: it answers whenever Rasa does not)
-    await asyncio.to_thread(default_engine)
-    await asyncio.to_thread(default_triage)  # the emergency triage reads every message too
+    await asyncio.to_thread(default_triage)  # the emergency triage reads every message
     engine = create_engine(settings.database_url)
     sm = sessionmaker(engine)
     async with startup_lock(engine):  # several processes may start at once
         if migrate:
             await upgrade(engine)
         tenants = await sync(settings, sm)
+    # train the embedded NLU engine off the event loop before the first message needs it
+    # (with the Rasa backend too: it answers whenever Rasa does not), with the examples staff
+    # taught from misses (bot/knowledge/misses.py)
+    async with sm() as s:
+        taught = await staff_examples(s)
+    await asyncio.to_thread(with_staff_examples, taught)
     coord = create_coordinator(settings.redis_url)
     await coord.start()
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, limit_per_host=64))
@@ -196,6 +202,7 @@ async def build_services(
         Open311(sm, tenants, coord, settings.feedback, settings.public_url),
         CommuneApi(sm),
         StaffApi(sm),
+        KnowledgeApi(sm),
     )
     if background and not faults.exit_after_ack():
         services.tasks = [
@@ -350,6 +357,7 @@ def create_app(
         ("open311", Open311.ROUTES),
         ("commune_api", CommuneApi.ROUTES),
         ("staff_api", StaffApi.ROUTES),
+        ("knowledge_api", KnowledgeApi.ROUTES),
     ):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))

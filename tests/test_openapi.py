@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from bot.api.auth import ROLES
 from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
+from bot.api.knowledge import EntryIn, EntryPatch, KnowledgeApi, PromoteIn
 from bot.api.notices import NoticeIn, NoticesApi, Translation
 from bot.api.staff import StaffApi
 from bot.feedback import workflow as ticket_workflow
@@ -35,6 +36,7 @@ SOURCES: tuple[tuple[type, dict[str, Any]], ...] = (
     (Feeds, {}),
     (CommuneApi, {}),
     (StaffApi, StaffApi.ACTIONS),
+    (KnowledgeApi, {}),
 )
 ACTION_ROLES = {
     "/notices/{id}/": {a: set(rule.roles) for a, rule in workflow.ACTIONS.items()},
@@ -241,6 +243,9 @@ def test_every_operation_says_who_may_call_it_and_what_comes_back(doc):
         ("Translation", Translation),
         ("TicketIn", TicketIn),
         ("ActionIn", ActionIn),
+        ("KnowledgeEntryIn", EntryIn),
+        ("KnowledgeEntryPatch", EntryPatch),
+        ("PromoteIn", PromoteIn),
     ],
 )
 def test_request_schemas_are_the_pydantic_models(doc, name: str, model: type[BaseModel]):

@@ -58,6 +58,7 @@ def error(status: int, message: str, **extra: object) -> web.HTTPException:
         404: web.HTTPNotFound,
         409: web.HTTPConflict,
         413: _TooLarge,
+        415: web.HTTPUnsupportedMediaType,
     }[status]
     return cls(
         text=json.dumps({"error": message, **extra}, ensure_ascii=False),

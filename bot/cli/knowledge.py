@@ -166,6 +166,59 @@ def cmd_knowledge_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _commune(args: argparse.Namespace, work):
+    """``work(session, commune_row)`` in one transaction on the commune of ``--commune``."""
+    from sqlalchemy import select
+
+    from bot.store.models import Commune
+
+    async def run():
+        async with open_store(settings_of(args), sync=True) as store, store.sm() as s, s.begin():
+            row = (
+                await s.execute(select(Commune).where(Commune.code == args.commune))
+            ).scalar_one_or_none()
+            if row is None:
+                raise LookupError(f"commune {args.commune} is not configured")
+            return await work(s, row)
+
+    return asyncio.run(run())
+
+
+def cmd_knowledge_misses(args: argparse.Namespace) -> int:
+    """The groups, biggest first: id, count, last seen, the typical text and examples."""
+    import json
+
+    from bot.knowledge import misses
+
+    async def work(s, commune):
+        return await misses.groups(s, commune.id, commune.province_code, args.days)
+
+    try:
+        found = _commune(args, work)
+    except LookupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps(
+                {"days": args.days, "groups": [misses.as_json(g) for g in found]},
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for g in found:
+        seen = misses.as_json(g)["last_seen"] or "-"
+        hint = f"  (NLU: {g.intent})" if g.intent else ""
+        print(f"{g.id}  {g.count:>4}×  last {str(seen)[:16]}  {g.question}{hint}")
+        for t in g.texts[1 : misses.EXAMPLES]:
+            print(f"{'':>16}{t.count:>4}×  {t.text}")
+    print(
+        f"{len(found)} group(s) in the last {args.days} days; "
+        "`bot knowledge promote --commune C --group ID --answer …` or `--intent …`."
+    )
+    return 0
+
+
 def _hiding(args: argparse.Namespace, hide: bool) -> int:
     """Hide the province's entry for a question from one commune (a hidden entry of the
     commune's own), or show it again (that hidden entry removed)."""
@@ -233,6 +286,38 @@ def _hiding(args: argparse.Namespace, hide: bool) -> int:
     return 0
 
 
+def cmd_knowledge_promote(args: argparse.Namespace) -> int:
+    """One group → an entry (``--answer``) or an intent's training examples (``--intent``)."""
+    from bot.knowledge import misses
+
+    async def work(s, commune):
+        group = await misses.find(s, commune.id, commune.province_code, args.group, args.days)
+        if group is None:
+            raise LookupError(
+                f"no group {args.group} among the misses of the last {args.days} days "
+                "(the list changed? run `bot knowledge misses` again)"
+            )
+        if args.intent:
+            n = await misses.to_intent(s, commune.id, group, args.intent)
+            return (
+                f"{n} text(s) taught as {args.intent}; the service learns them at its next "
+                "start (Rasa: `bot nlu train --backend rasa`)."
+            )
+        item, created = await misses.to_entry(s, commune.id, group, args.answer, args.question)
+        return (
+            f"{'added' if created else 'updated'} the entry {item.question!r} "
+            f"with {len(item.variants)} variant(s); answered from at once."
+        )
+
+    try:
+        print(_commune(args, work))
+    except (LookupError, misses.PromoteError) as exc:
+        print(str(exc), file=sys.stderr)
+        print("nothing changed.", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_knowledge_hide(args: argparse.Namespace) -> int:
     return _hiding(args, True)
 
@@ -269,6 +354,20 @@ def add_parser(sub) -> None:
     kl = k.add_parser("list", help="the entries, one a line")
     whose(kl, False)
     kl.set_defaults(func=cmd_knowledge_list)
+    km = k.add_parser("misses", help="what residents asked that the bot missed, grouped")
+    km.add_argument("--commune", required=True, help="commune code, e.g. 02839")
+    km.add_argument("--days", type=int, default=30, help="how far back (default 30)")
+    km.add_argument("--json", action="store_true", help="the groups as JSON")
+    km.set_defaults(func=cmd_knowledge_misses)
+    kp = k.add_parser("promote", help="a group of misses → an entry or an intent's examples")
+    kp.add_argument("--commune", required=True, help="commune code, e.g. 02839")
+    kp.add_argument("--group", required=True, help="the group's id from `bot knowledge misses`")
+    kp.add_argument("--days", type=int, default=30, help="the window the group was listed in")
+    what = kp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--answer", help="the commune's answer: the group becomes an entry")
+    what.add_argument("--intent", help="an intent: the group's texts become its examples")
+    kp.add_argument("--question", help="the entry's question (default: the group's typical text)")
+    kp.set_defaults(func=cmd_knowledge_promote)
     for name, does, func in (
         ("hide", "hide the province's entry for QUESTION from one commune", cmd_knowledge_hide),
         ("unhide", "show the province's entry for QUESTION again", cmd_knowledge_unhide),

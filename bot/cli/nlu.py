@@ -164,9 +164,9 @@ def cmd_triage_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_nlu_misses(args: argparse.Namespace) -> int:
-    from sqlalchemy import or_, select
+    from sqlalchemy import select
 
-    from bot.conversation.engine import CONFIDENCE_THRESHOLD
+    from bot.knowledge.misses import MISSED  # the one condition (grouped: bot knowledge misses)
     from bot.store.models import Commune as CommuneRow
     from bot.store.models import Message
 
@@ -182,15 +182,7 @@ def cmd_nlu_misses(args: argparse.Namespace) -> int:
                 return []
             rows = await s.execute(
                 select(Message.text, Message.intent, Message.confidence)
-                .where(
-                    Message.commune_id == commune_id,
-                    Message.direction == "in",
-                    Message.text.is_not(None),
-                    or_(
-                        Message.intent == "nlu_fallback",
-                        Message.confidence < CONFIDENCE_THRESHOLD + 0.2,
-                    ),
-                )
+                .where(Message.commune_id == commune_id, MISSED)
                 .order_by(Message.id.desc())
                 .limit(args.limit)
             )
@@ -207,10 +199,30 @@ def cmd_nlu_misses(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_nlu_train(args: argparse.Namespace) -> int:
-    from bot.nlu import data as nlu_data
+def _staff_examples(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The examples staff taught from misses (``training_examples``), from the store."""
+    from bot.knowledge.misses import staff_examples
 
-    training = nlu_data.load()
+    async def run() -> list[tuple[str, str]]:
+        async with open_store(settings_of(args), migrate=False) as store, store.sm() as s:
+            return await staff_examples(s)
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - no store yet: data/nlu/ alone, and say so
+        print(
+            f"staff examples not read from the store ({type(exc).__name__}); "
+            "training on data/nlu/ only",
+            file=sys.stderr,
+        )
+        return []
+
+
+def cmd_nlu_train(args: argparse.Namespace) -> int:
+    from bot.nlu.embedded import training as with_staff
+
+    taught = _staff_examples(args)
+    training = with_staff(taught)
     if args.backend == "rasa":
         from bot.nlu import rasa_env, rasa_project
 
@@ -231,6 +243,7 @@ def cmd_nlu_train(args: argparse.Namespace) -> int:
                     "cached": trained.cached,
                     "train_s": round(trained.train_s, 1),
                     "examples": len(training.examples),
+                    "staff_examples": len(taught),
                     "project": str(trained.project.path),
                 }
             )
@@ -244,6 +257,7 @@ def cmd_nlu_train(args: argparse.Namespace) -> int:
             {
                 "backend": "embedded",
                 "examples": len(engine.training.examples),
+                "staff_examples": len(taught),
                 "intents": len(engine.classes),
                 "train_s": round(engine.train_seconds, 3),
                 "data_fingerprint": engine.fingerprint,
@@ -291,13 +305,15 @@ def cmd_nlu_rasa_serve(args: argparse.Namespace) -> int:
         with supervise.stop_on_signals():
             if stand_in is not None:
                 return supervise.run_supervised(stand_in, None, dict(os.environ))
-            from bot.nlu import data as nlu_data
             from bot.nlu import rasa_env, rasa_project
+            from bot.nlu.embedded import training
 
             try:
                 rasa_env.require()
                 trained = rasa_project.train(
-                    nlu_data.load(), args.profile, say=lambda m: print(m, file=sys.stderr)
+                    training(_staff_examples(args)),
+                    args.profile,
+                    say=lambda m: print(m, file=sys.stderr),
                 )
             except (rasa_env.RasaSetupError, RuntimeError) as exc:
                 print(str(exc), file=sys.stderr)

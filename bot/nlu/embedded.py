@@ -11,9 +11,10 @@ regexes (ticket codes) and the commune's own villages (``bot/nlu/villages.py``).
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -104,6 +105,45 @@ class EmbeddedNLU:
 
 
 @lru_cache(maxsize=1)
+def _base() -> nlu_data.NluData:
+    return nlu_data.load()
+
+
+#: the engine every backend falls back to, and the staff examples it was trained with
+_default: tuple[EmbeddedNLU, tuple[tuple[str, str], ...]] | None = None
+_lock = threading.Lock()
+
+
+def training(staff: Sequence[tuple[str, str]] = ()) -> nlu_data.NluData:
+    """`data/nlu/` (held-out split excluded) and the examples staff taught from misses
+    (``training_examples``, bot/knowledge/misses.py) — one data set for every backend."""
+    base = _base()
+    return replace(base, examples=[*base.examples, *staff]) if staff else base
+
+
 def default_engine() -> EmbeddedNLU:
-    """Trained once per process from `data/nlu/` (held-out split excluded)."""
-    return EmbeddedNLU(nlu_data.load())
+    """Trained once per process from `data/nlu/` and the staff examples it was last given
+    (``with_staff_examples``: the service at start-up and after a promotion)."""
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _train(())
+    assert _default is not None
+    return _default[0]
+
+
+def with_staff_examples(staff: Sequence[tuple[str, str]]) -> EmbeddedNLU:
+    """The default engine trained again with ``staff`` (text, intent) examples — unless it
+    already was: the same examples are not trained twice. Blocking (about a second): call it
+    from a thread."""
+    wanted = tuple(sorted(staff))
+    with _lock:
+        if _default is None or _default[1] != wanted:
+            _train(wanted)
+    assert _default is not None
+    return _default[0]
+
+
+def _train(staff: tuple[tuple[str, str], ...]) -> None:
+    global _default
+    _default = (EmbeddedNLU(training(staff)), staff)

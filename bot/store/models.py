@@ -651,3 +651,20 @@ class KnowledgeEntry(Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TrainingExample(Base):
+    """A resident's wording staff taught the intents (``bot knowledge promote --intent``,
+    bot/knowledge/misses.py): merged into the embedded engine's training at start-up and by
+    `bot nlu train` (bot/nlu/embedded.py: ``with_staff_examples``). The intents are one model
+    for every commune; ``commune_id`` says whose residents said it and whose staff added it."""
+
+    __tablename__ = "training_examples"
+    __table_args__ = (UniqueConstraint("commune_id", "key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(Unicode(500))  # bot.text.search_key of the text
+    text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
