@@ -324,6 +324,9 @@ async def test_what_is_no_follow_up_is_read_as_it_is(running):
         assert "Trạm Y tế" not in (said := await ask(tab, "trạm biến áp ở đâu")), said
         await ask(tab, "đăng ký khai sinh")
         assert "Trạm Y tế" not in (said := await ask(tab, "phí hai trăm nghìn à")), said
+        # an office named in a complaint: not that office's hours
+        said = await ask(tab, "cán bộ ủy ban thái độ không tốt")
+        assert "làm việc:" not in said, said
         # what still is one: as before
         await ask(tab, "giờ làm việc")
         assert await ask(tab, "còn thứ 7 thì sao") == "Thứ Bảy, Xã Thử Nghiệm 1 không làm việc."

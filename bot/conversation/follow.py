@@ -137,11 +137,12 @@ _DAYS = (
 )
 _TODAY = r"\b(?:hom nay|bay gio|gio nay)\b"
 _TOMORROW = r"\b(?:ngay mai|mai)\b"
-#: what a weekday said alone may have around it ("còn thứ 7 thì sao", "t7 tuần này ạ"): any
-#: other word makes it a question of its own ("thứ 7 này có họp không", "hỏng từ thứ 2")
+#: what a weekday or an office said alone may have around it ("còn thứ 7 thì sao", "t7 tuần
+#: này ạ", "còn trạm y tế xã?"): any other word makes it a message of its own ("thứ 7 này có
+#: họp không", "hỏng từ thứ 2", "cán bộ ủy ban thái độ không tốt")
 _AROUND_A_DAY = frozenset(
     "con the vay thi sao nao ra nay tuan sau toi a ah nhe nha co khong ko k vao hom ngay "
-    "luc hoi cho em toi minh oi".split()
+    "luc hoi cho em toi minh oi xa".split()
 )
 #: offices a follow-up may name: the commune office and the health station, whose facts the
 #: bot has, and others whose facts it may not (only knowledge answers for them)
@@ -285,16 +286,23 @@ def candidate(text: str, commune: Commune, kept: Kept, now_s: float) -> Cues | N
         subject=cues.subject if cues.ellipsis and cues.subject != intent else None,
         ellipsis=cues.ellipsis,
     )
-    if fitting.day is not None and not (fitting.aspect or fitting.office or fitting.village):
-        if _beside_the_day(text):  # only a day fits, and the message says more than that
-            return None
+    if (
+        (fitting.day is not None or fitting.office)
+        and not (fitting.aspect or fitting.village or fitting.subject)
+        and _says_more(text)
+    ):  # only a day or an office fits, and the message says more than that
+        return None
     return fitting if fitting.any else None
 
 
-def _beside_the_day(text: str) -> bool:
-    """Whether a message says anything besides a weekday and the words around one."""
+def _says_more(text: str) -> bool:
+    """Whether a message says anything besides a weekday, an office and the words around
+    them ("còn trạm y tế?", "chủ nhật thì sao" say nothing more; "thứ 7 này có họp không",
+    "cán bộ ủy ban thái độ không tốt" do)."""
     said = normalise(text)
-    for rx in (*(rx for rx, _d in _DAYS), _TODAY, _TOMORROW, _ELLIPSIS):
+    days = (rx for rx, _d in _DAYS)
+    offices = (rx for rx, _o in _OFFICES)
+    for rx in (*days, *offices, _TODAY, _TOMORROW, _ELLIPSIS):
         said = re.sub(rx, " ", said)
     return bool(set(said.split()) - _AROUND_A_DAY)
 
