@@ -348,3 +348,130 @@ def test_groups_are_one_question_on_the_held_out_wordings():
     pure = sum(Counter(truth[t.key] for t in g.texts).most_common(1)[0][1] for g in groups)
     assert pure / len(truth) >= 0.9
     assert len(groups) < 0.8 * len(truth)  # and they do group
+
+
+# -- second reading (kapi-review): the misses' work stays off the event loop and bounded ------
+async def test_grouping_misses_leaves_the_service_answering(desk: Commune, monkeypatch):
+    """Grouping up to 3,000 texts takes seconds of CPU: it runs in a thread (the webhook and
+    web chat keep being answered meanwhile), one grouping at a time per process, and a list
+    asked again with no new miss is not grouped again."""
+    import threading
+
+    from bot.knowledge import misses
+
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    await ask(url, "phat gao cuu doi khi nao")
+    real = misses.group
+    started, answered = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    inside, most = [0], [0]
+
+    def watched(said):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        started.set()
+        try:
+            waited.append(answered.wait(10))  # True: the service answered while we grouped
+            return real(said)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(misses, "group", watched)
+    listings = [asyncio.create_task(desk.call(officer, "GET", "/misses")) for _ in range(2)]
+    assert await asyncio.to_thread(started.wait, 10)
+    async with desk.http.get(f"{url}/healthz") as r:
+        assert r.status == 200
+    answered.set()
+    (s1, b1), (s2, b2) = await asyncio.gather(*listings)
+    assert s1 == s2 == 200 and b1 == b2 and len(b1["groups"]) == 1, (b1, b2)
+    assert waited == [True] and most[0] == 1  # grouped once, off the loop
+    assert (await desk.call(officer, "GET", "/misses"))[1] == b1
+    assert waited == [True]  # nothing new: not grouped again
+    await ask(url, "bai do xe o dau")  # a new miss: grouped again
+    status, body = await desk.call(officer, "GET", "/misses")
+    assert status == 200 and len(body["groups"]) == 2 and len(waited) == 2, body
+
+
+async def test_promotions_at_once_retrain_with_the_newest_examples(desk: Commune, monkeypatch):
+    """Two promotions to intents close together: the engine ends trained with both groups'
+    texts (a retraining that read the examples earlier must not finish last and win)."""
+    import threading
+
+    from bot.nlu import embedded
+
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    for words in ("phat gao cuu doi khi nao", "bai do xe o dau"):
+        await ask(url, words)
+    status, body = await desk.call(officer, "GET", "/misses")
+    ids = {g["question"]: g["id"] for g in body["groups"]}
+    assert status == 200 and len(ids) == 2, body
+    real = embedded.with_staff_examples
+    entered, second_done = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow(staff):
+        calls.append(len(staff))
+        if len(calls) == 1:  # the first retraining is slow: the second request comes meanwhile
+            entered.set()
+            second_done.wait(5)
+            return real(staff)
+        try:
+            return real(staff)
+        finally:
+            second_done.set()
+
+    monkeypatch.setattr(embedded, "with_staff_examples", slow)
+    path = "/misses/{}/promote"
+    first = asyncio.create_task(
+        desk.call(
+            officer,
+            "POST",
+            path.format(ids["phat gao cuu doi khi nao"]),
+            {"intent": "social_allowance"},
+        )
+    )
+    assert await asyncio.to_thread(entered.wait, 10)
+    status, body = await desk.call(
+        officer, "POST", path.format(ids["bai do xe o dau"]), {"intent": "social_allowance"}
+    )
+    assert status == 200, body
+    assert (await first)[0] == 200
+    trained = {t for t, _ in embedded.default_engine().training.examples}
+    assert {"phat gao cuu doi khi nao", "bai do xe o dau"} <= trained
+
+
+async def test_the_same_group_promoted_twice_at_once(desk: Commune, monkeypatch):
+    """A double click: one is taught; the other is the same promotion again, the 404 of a group
+    no longer listed, or a 409 when both wrote at once (list again) — never a 500, never a row
+    twice."""
+    from bot.knowledge import misses
+
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    await ask(url, "phat gao cuu doi khi nao")
+    status, body = await desk.call(officer, "GET", "/misses")
+    [group] = body["groups"]
+    real, arrived, both = misses.to_intent, [0], asyncio.Event()
+
+    async def together(*args, **kwargs):
+        arrived[0] += 1
+        if arrived[0] >= 2:
+            both.set()
+        try:  # both past their reads before either writes (SQLite's one connection: in turn)
+            await asyncio.wait_for(both.wait(), 5)
+        except TimeoutError:
+            pass
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(misses, "to_intent", together)
+    path = f"/misses/{group['id']}/promote"
+    answers = await asyncio.gather(
+        *(desk.call(officer, "POST", path, {"intent": "social_allowance"}) for _ in range(2))
+    )
+    first, second = sorted(s for s, _ in answers)
+    assert first == 200 and second in (200, 404, 409), answers
+    async with desk.running.services.sm() as s:
+        rows = (await s.execute(select(TrainingExample.text))).scalars().all()
+    assert rows == ["phat gao cuu doi khi nao"]
