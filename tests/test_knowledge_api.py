@@ -475,3 +475,22 @@ async def test_the_same_group_promoted_twice_at_once(desk: Commune, monkeypatch)
     async with desk.running.services.sm() as s:
         rows = (await s.execute(select(TrainingExample.text))).scalars().all()
     assert rows == ["phat gao cuu doi khi nao"]
+
+
+async def test_misses_bad_input_answered_as_the_rest_of_the_api(desk: Commune):
+    """Who first, as every other route: no key is a 401 and another commune's key a 404 even
+    with a bad body; a ``days`` that is not 1–365 in ASCII digits is a 400, never a 500."""
+    officer = await desk.hire("officer")
+    elsewhere = await desk.hire("officer", code="90002")
+    path = "/misses/0123456789ab/promote"
+    assert (await desk.call(None, "POST", path, {"colour": 1}))[0] == 401
+    assert (await desk.call(elsewhere, "POST", path, {"colour": 1}))[0] == 404
+    status, body = await desk.call(officer, "POST", path, {"colour": 1})
+    assert status == 400 and body["details"][0]["field"] == "colour", body
+    for days in ("²", "9" * 5000, "٣", "-1", "366"):
+        async with desk.http.get(
+            f"{desk.running.url}/api/v1/communes/90001/misses",
+            params={"days": days},
+            headers={"Authorization": f"Bearer {officer}"},
+        ) as r:
+            assert r.status == 400, (days, r.status)

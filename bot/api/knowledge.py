@@ -365,7 +365,7 @@ class KnowledgeApi:
     # -- misses ----------------------------------------------------------------------------
     async def list_misses(self, request: web.Request) -> web.Response:
         days = request.query.get("days", str(misses.DAYS))
-        if not days.isdigit() or not 1 <= int(days) <= 365:
+        if not (days.isascii() and days.isdigit() and len(days) <= 3 and 1 <= int(days) <= 365):
             raise error(400, "days: 1–365 / days must be 1 to 365")
         async with self.sm() as s:
             _, commune = await self._caller(request, s, MISSES_ROLES)
@@ -390,18 +390,18 @@ class KnowledgeApi:
 
     async def promote(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        try:
-            data = PromoteIn.model_validate(body)
-        except ValidationError as exc:
-            raise bad_input(exc) from None
-        if (data.answer is None) == (data.intent is None) or (data.intent and data.question):
-            raise error(
-                400,
-                "cho câu trả lời (answer, có thể kèm question) hoặc ý định (intent) / give "
-                "answer [and question] or intent",
-            )
-        async with self.sm() as s:  # read, then group with no transaction open
+        async with self.sm() as s:  # who first; read, then group with no transaction open
             who, commune = await self._caller(request, s, MISSES_ROLES)
+            try:
+                data = PromoteIn.model_validate(body)
+            except ValidationError as exc:
+                raise bad_input(exc) from None
+            if (data.answer is None) == (data.intent is None) or (data.intent and data.question):
+                raise error(
+                    400,
+                    "cho câu trả lời (answer, có thể kèm question) hoặc ý định (intent) / give "
+                    "answer [and question] or intent",
+                )
             said = await misses.misses(s, commune.id, commune.province_code, data.days)
         wanted = request.match_info["group"]
         group = next((g for g in await self._groups(commune.id, said) if g.id == wanted), None)
