@@ -494,3 +494,28 @@ async def test_misses_bad_input_answered_as_the_rest_of_the_api(desk: Commune):
             headers={"Authorization": f"Bearer {officer}"},
         ) as r:
             assert r.status == 400, (days, r.status)
+
+
+async def test_an_erased_residents_misses_are_no_longer_listed(desk: Commune):
+    """docs/privacy.md: erasure empties the resident's messages, so their misses leave the
+    list at once (a list kept from before the erasure is not served again); a phone number in
+    a miss is masked."""
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    await ask(url, "bai do xe o dau")  # someone else's miss stays
+    tab = Visitor(url, code="90001")
+    try:
+        await tab.open()
+        await tab.says("phat gao cuu doi khi nao goi 0912345678", settle=0.3)
+        status, body = await desk.call(officer, "GET", "/misses")
+        said = {t["text"] for g in body["groups"] for t in g["texts"]}
+        assert status == 200 and len(said) == 2, body
+        assert not any("0912345678" in t for t in said), said
+        await tab.says("Xóa thông tin của tôi", settle=0.3)
+        assert "đã xóa thông tin" in text(await tab.says("Đồng ý xóa", payload="/erase yes"))
+    finally:
+        await tab.close()
+    status, body = await desk.call(officer, "GET", "/misses")
+    assert status == 200 and [t["text"] for g in body["groups"] for t in g["texts"]] == [
+        "bai do xe o dau"
+    ], body
