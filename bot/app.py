@@ -34,6 +34,7 @@ from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
 from bot.channels.zalo.oauth import TokenManager, TokenRefresher
 from bot.config import Settings
+from bot.console.web import setup as setup_console
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.feedback.api import FeedbackApi
@@ -292,7 +293,8 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(
         text=f"<!doctype html><meta charset=utf-8><meta name=viewport "
         f"content='width=device-width'><title>Trợ lý xã</title>"
-        f"<h1>Trợ lý thông tin cơ sở</h1><ul>{links}</ul>",
+        f"<h1>Trợ lý thông tin cơ sở</h1><ul>{links}</ul>"
+        f'<p><a href="/console/">Trang cán bộ (đăng nhập)</a></p>',
         content_type="text/html",
     )
 
@@ -349,6 +351,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/zalo", zalo_webhook)
     app.router.add_get("/zalo/oauth/callback", oauth_callback)
+    setup_console(app, SERVICES)  # /console/…: the staff console (bot/console/)
     for service, routes in (
         ("webchat", WebChatChannel.ROUTES),
         ("notices_api", NoticesApi.ROUTES),

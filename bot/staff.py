@@ -3,9 +3,9 @@
 
 Only a key's SHA-256 is stored, and its first ``KEY_PREFIX`` characters to tell keys apart; a
 new key is returned once, to be shown once. A deactivated staff member has no key left (each is
-revoked), gets no alerts (every query for whom to alert asks for ``active``), their Zalo
-commands ("đã chuyển", "PA-…: …") are not taken, and the alerts queued for them and not yet
-sent are cancelled. Reactivating issues a new key: an old one never works again.
+revoked) and no console session (each is ended), gets no alerts (every query for whom to alert
+asks for ``active``), their Zalo commands ("đã chuyển", "PA-…: …") are not taken, and the
+alerts queued for them and not yet sent are cancelled. Reactivating issues a new key: an old one never works again.
 """
 
 from __future__ import annotations
@@ -14,11 +14,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.auth import ROLES, hash_key, iso, new_key
-from bot.store.models import Commune, OutboundMessage, Staff, StaffKey, Village
+from bot.store.models import (
+    Commune,
+    ConsoleSession,
+    OutboundMessage,
+    Staff,
+    StaffInvitation,
+    StaffKey,
+    Village,
+)
 from bot.store.ops import rowcount, village_by_name
 from bot.timeutil import utcnow
 
@@ -251,9 +259,16 @@ async def rotate_key(s: AsyncSession, staff: Staff) -> str:
 
 
 async def deactivate(s: AsyncSession, staff: Staff) -> int:
-    """Keys revoked, no more alerts or Zalo commands; returns the queued alerts cancelled."""
+    """Keys revoked, console sessions ended and unused invitations void, no more alerts or
+    Zalo commands; returns the queued alerts cancelled."""
     staff.active = False
     await revoke_keys(s, staff)
+    await s.execute(delete(ConsoleSession).where(ConsoleSession.staff_id == staff.id))
+    await s.execute(
+        delete(StaffInvitation).where(
+            StaffInvitation.staff_id == staff.id, StaffInvitation.used_at.is_(None)
+        )
+    )
     result = await s.execute(
         update(OutboundMessage)
         .where(

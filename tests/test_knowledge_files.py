@@ -411,3 +411,201 @@ async def test_migration_0016_keeps_the_newest_of_doubled_entries(backend, sim, 
         await engine.dispose()
         if backend == "postgresql":
             await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- the second reader (kio-review) ----------------------------------------------------------
+async def test_yaml_own_columns_export_to_a_csv_that_imports_again(tmp_path, sim, capsys):
+    """The staff's own columns from a YAML file come back as CSV header cells: a name like one
+    of ours, or the same name spelled twice, would make the exported CSV unreadable; a name
+    that starts a formula is guarded in the header as in any cell."""
+    config = config_of(tmp_path, make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim))
+    run = asyncio.to_thread
+    yml = tmp_path / "kb.yml"
+    yml.write_text(
+        RESPONSE + '  - text: a\n    metadata: {extra: {"=HYPERLINK(1)": x, ghi chú: y}}\n',
+        encoding="utf-8",
+    )
+    assert await run(bot, config, "import", "--commune", "90001", str(yml)) == 0
+    out = tmp_path / "out.csv"
+    assert await run(bot, config, "export", "--commune", "90001", "--out", str(out)) == 0
+    assert cells(out)[0][7:] == ["'=HYPERLINK(1)", "ghi chú"]  # no formula in the header
+    assert io.read(out) == io.read(yml)
+    assert await run(bot, config, "import", "--commune", "90002", str(out)) == 0
+    again = tmp_path / "again.csv"
+    assert await run(bot, config, "export", "--commune", "90002", "--out", str(again)) == 0
+    assert again.read_bytes() == out.read_bytes()
+    capsys.readouterr()
+    two = (
+        "nlu:\n- intent: faq/x\n  examples: |\n    - Hỏi gì?\n- intent: faq/y\n  examples: |\n"
+        "    - Hỏi nữa?\nresponses:\n  utter_faq/x:\n  - text: a\n"
+    )
+    for body, named in (
+        (RESPONSE + "  - text: a\n    metadata: {extra: {Question: x}}\n", "line 6: the column"),
+        (RESPONSE + "  - text: a\n    metadata: {extra: {hidden: x}}\n", "line 6: the column"),
+        (RESPONSE + "  - text: a\n    metadata: {extra: {'': x}}\n", "line 6: a column of"),
+        (
+            RESPONSE
+            + "  - text: a\n    metadata: {extra: {"
+            + ", ".join(f"c{n}: x" for n in range(21))
+            + "}}\n",
+            "21 columns of your own; at most 20",
+        ),
+        (
+            two + "    metadata: {extra: {Ghi chú: a}}\n  utter_faq/y:\n  - text: b\n"
+            "    metadata: {extra: {ghi chú: b}}\n",
+            "line 12: the column 'ghi chú' is written 'Ghi chú' at line 9",
+        ),
+    ):
+        yml.write_text(body, encoding="utf-8")
+        assert await run(bot, config, "import", "--commune", "90001", str(yml)) == 2, body
+        err = capsys.readouterr().err
+        assert named in err and "nothing imported" in err, (body, err)
+
+
+async def test_csv_mistakes_named_for_what_they_are(tmp_path, sim, capsys):
+    """An unclosed quote in a long file, a hidden mark typed with combining accents, YAML
+    nested past Python's recursion limit: each refused (or read) for what it is."""
+    config = config_of(tmp_path, make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim))
+    run = asyncio.to_thread
+    long = tmp_path / "long.csv"
+    rows = "".join(f"Câu {n}?,Trả lời {n} {'x' * 100},,,,,\n" for n in range(2000))
+    long.write_text(f'{HEADER}\nA?,B,,,,,\nC?,"D mở ngoặc,,,,,\n{rows}', encoding="utf-8")
+    assert await run(bot, config, "import", "--commune", "90001", str(long)) == 2
+    err = capsys.readouterr().err
+    assert 'row 3 (line 3): a quote (") opened in this row is never closed' in err, err
+    # "ẩn" as macOS or Unikey's "Unicode tổ hợp" writes it: a, combining circumflex and hook
+    nfd = tmp_path / "nfd.csv"
+    nfd.write_text(f"{HEADER},hidden\nChợ họp?,,,,,,,a\u0302\u0309n\n", encoding="utf-8")
+    assert [i.hidden for i in io.read(nfd)] == [True]
+    # a line separator pasted into a question: one line in CSV, two in an exported YAML block
+    sep = tmp_path / "sep.csv"
+    sep.write_text(f"{HEADER}\nA?,B,,,,,\nChợ\u2028họp?,C,,,,,\n", encoding="utf-8")
+    assert await run(bot, config, "import", "--commune", "90001", str(sep)) == 2
+    err = capsys.readouterr().err
+    assert "row 3: the question holds a control character (U+2028)" in err, err
+    deep = tmp_path / "deep.yml"
+    deep.write_text("nlu: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert await run(bot, config, "import", "--commune", "90001", str(deep)) == 2
+    err = capsys.readouterr().err
+    assert "line 1" in err and "nest" in err and "nothing imported" in err, err
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_migration_0016_downgrade_leaves_no_hidden_entry_to_answer(backend, sim, tmp_path):
+    """Below 0016 nothing knows `hidden`: a hidden entry left there would be a commune entry
+    with an empty answer, overriding its province's and sent to residents as an empty text."""
+    from alembic import command
+
+    from bot.store.migrate import alembic_config
+
+    name = f"bot_test_kbd_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    base = os.environ.get("BOT_TEST_DATABASE_URL", PG_DEFAULT)
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/down.db"
+    else:
+        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        try:
+            await admin(base, f'CREATE DATABASE "{name}"')
+        except Exception as exc:  # noqa: BLE001
+            unavailable("PostgreSQL", exc)
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        tenants = await sync(
+            make_settings(url, sim, commune_extra={"province_code": "15"}), sessionmaker(engine)
+        )
+        one = tenants.by_code("90001")
+        assert one is not None
+        async with sessionmaker(engine)() as s, s.begin():
+            await store.save(
+                s,
+                store.Owner(province_code="15"),
+                [io.Item("Chợ họp?", "Chủ nhật"), io.Item("Phí?", "Miễn phí")],
+            )
+            await store.save(
+                s,
+                store.Owner(commune_id=one.id),
+                [io.Item("Chợ họp?", "", hidden=True), io.Item("Giờ?", "7h")],
+            )
+
+        def down(connection) -> None:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0015")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(down)
+            kept = await conn.execute(
+                sql_text("SELECT question, answer FROM knowledge_entries ORDER BY id")
+            )
+            assert [tuple(r) for r in kept] == [
+                ("Chợ họp?", "Chủ nhật"),
+                ("Phí?", "Miễn phí"),
+                ("Giờ?", "7h"),
+            ]
+        await upgrade(engine)  # and up again
+    finally:
+        await engine.dispose()
+        if backend == "postgresql":
+            await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_changes_move_at_the_outer_commit_not_a_savepoint(store_url, sim):
+    """A save inside a savepoint is not committed when the savepoint is released: `changes`
+    moves at the outer commit (a reader in between would keep the old rows as current). A
+    session closed without commit or rollback leaves nothing behind for its next commit."""
+    settings = make_settings(store_url, sim, commune_extra={"province_code": "15"})
+    engine = create_engine(store_url)
+    try:
+        await upgrade(engine)
+        sm = sessionmaker(engine)
+        tenants = await sync(settings, sm)
+        one = tenants.by_code("90001")
+        assert one is not None
+        owner = store.Owner(commune_id=one.id)
+        before = store.changes
+        async with sm() as s, s.begin():
+            async with s.begin_nested():
+                await store.save(s, owner, [io.Item("Phí?", "Miễn phí")])
+            assert store.changes == before  # released, but the outer transaction is open
+        assert store.changes == before + 1
+        s = sm()
+        await s.begin()
+        await store.save(s, owner, [io.Item("Giờ?", "7h")])
+        await s.close()  # neither committed nor rolled back: nothing saved
+        assert store.changes == before + 1
+        async with s.begin():  # the same session, used again for something else
+            await s.execute(select(KnowledgeEntry.id))
+        assert store.changes == before + 1
+        assert len((await fresh_index(sm, one.id)).entries) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_excel_unicode_text_and_a_legacy_encoding(tmp_path, sim, capsys):
+    """Excel's "Unicode Text (*.txt)" is tab-separated UTF-16 with a BOM, saved as .txt: read
+    as it is. A file in the old Vietnamese code page ("CSV (Comma delimited)" on Windows) is
+    refused with what to do in Excel, not only a byte offset."""
+    config = config_of(tmp_path, make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim))
+    run = asyncio.to_thread
+    txt = tmp_path / "kb.txt"
+    txt.write_bytes(
+        "question\tanswer\tvariants\r\nChợ họp ngày nào?\tChủ nhật\tphiên chợ\r\n".encode("utf-16")
+    )
+    assert await run(bot, config, "import", "--commune", "90001", str(txt)) == 0
+    assert "1 added" in capsys.readouterr().out
+    assert io.read(txt) == [io.Item("Chợ họp ngày nào?", "Chủ nhật", ("phiên chợ",))]
+    # Excel for Mac's "CSV (Macintosh)": a CR alone ends each line
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes('question;answer;variants\rPhí?;Miễn phí;\rGiờ?;"7h\r\n17h";\r'.encode())
+    assert await run(bot, config, "import", "--commune", "90002", str(mac)) == 0
+    assert "2 added" in capsys.readouterr().out
+    assert [i.answer for i in io.read(mac)] == ["Miễn phí", "7h\n17h"]
+    mac.write_bytes("question;answer;variants\nA?;Giờ 7h; 17h;\n".encode())
+    assert await run(bot, config, "import", "--commune", "90002", str(mac)) == 2
+    assert "row 2: more cells than columns (a semicolon (;) not quoted?)" in capsys.readouterr().err
+    legacy = tmp_path / "kb.csv"
+    legacy.write_bytes(f"{HEADER}\nCh\xf5 h\xf4p?,B,,,,,\n".encode("latin-1"))
+    assert await run(bot, config, "import", "--commune", "90001", str(legacy)) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8" in err and "CSV UTF-8" in err and "nothing imported" in err, err

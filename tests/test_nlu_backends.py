@@ -80,13 +80,15 @@ def test_export_is_valid_rasa_data_for_every_intent():
     assert {f"faq/{i}" for i in FAQ_INTENTS} <= intents
     assert {i.split("/")[-1] for i in intents} == set(data.intents)
     # the same normalisation as the embedded engine: folded, lower case, teencode expanded
+    # (compared with the source: normalise reads marks, capitals and punctuation that its
+    # output no longer has, so it is not applied twice)
     texts = [
         t
         for item in exported["nlu"]
         if "intent" in item
         for t in re.findall(r"^- (.*)$", item["examples"], flags=re.M)
     ]
-    assert all(t == normalise(t) for t in texts)
+    assert texts and set(texts) <= {normalise(t) for t, _ in data.examples}
     domain = domain_yaml(data, {})
     assert "faq" in domain["intents"] and "utter_faq/office_hours" in domain["responses"]
     # the ticket-code regex still finds codes in normalised text

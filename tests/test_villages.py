@@ -4,7 +4,10 @@ submit_info — is in tests/test_resident_village.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from bot.config import Village, load_settings
 from bot.conversation import engine
@@ -229,3 +232,27 @@ def test_the_question_names_the_communes_kind_of_village():
     )
     text = engine.text_of(village_chat.question(many, "welcome"))
     assert 'ví dụ: "tôi ở Thôn 1"' in text and "29." not in text  # no list of 29
+
+
+# -- the labelled list (tests/data/villages_labelled.yml) ------------------------------------
+LABELLED = yaml.safe_load(
+    (Path(__file__).parent / "data" / "villages_labelled.yml").read_text(encoding="utf-8")
+)
+SETS = {
+    key: [Village(name=name, kind=kind) for name, kind in villages]
+    for key, villages in LABELLED["sets"].items()
+}
+
+
+@pytest.mark.parametrize("villages, text, expected", LABELLED["cases"])
+def test_the_labelled_list(villages, text, expected):
+    assert named(text, SETS[villages]) == expected
+
+
+def test_everyday_phrases_that_are_village_names():
+    sites = SETS["ordinary"]
+    assert named("bà con đoàn kết chống lũ", sites) == []  # an everyday phrase
+    assert named("tôi ở Đoàn Kết", sites) == ["Đoàn Kết"]  # written as a name
+    assert named("toi o tan lap", sites) == ["Tân Lập"]  # after "ở"
+    assert named("thon doan ket", sites) == ["Đoàn Kết"]  # after a kind word
+    assert named("tan lap mat dien", sites) == []

@@ -22,7 +22,13 @@ from bot.cli.nlu import (
 )
 from bot.cli.residents import cmd_resident_erase
 from bot.cli.serve import cmd_serve, cmd_worker
-from bot.cli.staff import cmd_staff_add, cmd_staff_change, cmd_staff_check, cmd_staff_list
+from bot.cli.staff import (
+    cmd_staff_add,
+    cmd_staff_change,
+    cmd_staff_check,
+    cmd_staff_list,
+    cmd_staff_password,
+)
 from bot.cli.tenants import cmd_tenants_add, cmd_tenants_list
 from bot.cli.tickets import cmd_tickets
 from bot.cli.zalo import cmd_zalo_connect, cmd_zalo_set_tokens
@@ -44,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--web-only",
         action="store_true",
         help="only answer HTTP; `bot worker` processes (PostgreSQL + Redis) do the rest",
+    )
+    s.add_argument(
+        "--demo-login",
+        action="store_true",
+        help="demo only (SQLite store): a console login per commune, with a new random "
+        "password printed at each start (scripts/run.sh)",
     )
     s.set_defaults(func=cmd_serve)
 
@@ -176,7 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only the key: OFFICER_KEY=$(bot staff add … --quiet)",
     )
+    sa.add_argument(
+        "--login",
+        help="their console login (/console/); prints a one-time link to set the password",
+    )
+    sa.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="with --login: read the password from standard input instead of a link",
+    )
     sa.set_defaults(func=cmd_staff_add)
+    for name, text in (
+        ("password", "set a console password, read from standard input (no echo)"),
+        ("invite", "a new one-time link to set a console password (older links void)"),
+    ):
+        sw = st.add_parser(name, help=text)
+        sw.add_argument("login", help="the console login (bot staff add … --login)")
+        sw.set_defaults(func=cmd_staff_password)
     sc = st.add_parser(
         "check", help="warn when no leader or a village's propagandist can be reached on Zalo"
     )

@@ -36,6 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         update={"service": settings.service.model_copy(update={"host": host, "port": port})}
     )
     print(f"Trợ lý xã đang chạy: http://{host}:{port}/  (Ctrl+C để dừng)", flush=True)
+    if getattr(args, "demo_login", False):
+        demo_logins(settings, f"http://{host}:{port}/console/")
     web.run_app(
         create_app(settings, background=not args.web_only),
         host=host,
@@ -46,6 +48,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop=new_event_loop(),
     )
     return 0
+
+
+DEMO_NAME = "Cán bộ thử nghiệm"
+
+
+def demo_logins(settings: Settings, console_url: str) -> None:
+    """The demo's console logins: a leader ``demo-<code>`` per configured commune, given a new
+    random password at every start (printed once here). Never a fixed password, and only on the
+    embedded SQLite store — a demo, not a way to make accounts in production."""
+    if not settings.database_url.startswith("sqlite"):
+        print("--demo-login: only with the embedded SQLite store; skipped", file=sys.stderr)
+        return
+    import secrets
+
+    from sqlalchemy import select
+
+    from bot.cli.common import open_store
+    from bot.console import passwords
+    from bot.console.auth import set_login, set_password
+    from bot.staff import add_staff, reactivate
+    from bot.store.models import Staff
+
+    password = secrets.token_urlsafe(12)
+    while passwords.problem(password, "demo"):
+        password = secrets.token_urlsafe(12)
+
+    async def run() -> list[str]:
+        logins = []
+        async with open_store(settings, sync=True) as store, store.sm() as s, s.begin():
+            for commune in settings.communes:
+                login = f"demo-{commune.code}"
+                staff = (
+                    await s.execute(select(Staff).where(Staff.login == login))
+                ).scalar_one_or_none()
+                if staff is None:
+                    staff, _key = await add_staff(s, commune.code, DEMO_NAME, "leader")
+                    await set_login(s, staff, login)
+                elif not staff.active:
+                    await reactivate(s, staff)
+                await set_password(s, staff, password)  # ends the previous run's sessions
+                logins.append(login)
+        return logins
+
+    logins = asyncio.run(run())
+    print(
+        f"Trang cán bộ: {console_url}\n"
+        f"  đăng nhập thử: {', '.join(logins)}\n"
+        f"  mật khẩu (mới mỗi lần chạy): {password}",
+        flush=True,
+    )
 
 
 def _split_ok(settings: Settings) -> bool:

@@ -1,4 +1,5 @@
-"""`bot staff add | list | check | revoke-key | rotate-key | deactivate | reactivate`."""
+"""`bot staff add | list | check | revoke-key | rotate-key | deactivate | reactivate |
+password | invite`."""
 
 from __future__ import annotations
 
@@ -6,17 +7,28 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TextIO
 
 from bot.cli.common import in_store, open_store, settings_of
+from bot.config import Settings
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
+    from bot.console.auth import AccountError, invite, set_login, set_password
     from bot.coverage import warnings
     from bot.staff import StaffError, add_staff
+    from bot.timeutil import utcnow
 
-    commune = settings_of(args).commune(args.commune)
+    settings = settings_of(args)
+    commune = settings.commune(args.commune)
+    if args.password_stdin and not args.login:
+        print("--password-stdin needs --login", file=sys.stderr)
+        return 2
+    password = read_password(confirm=True) if args.password_stdin else None
+    if args.password_stdin and password is None:
+        return 2
 
-    async def run(s, commune_id: int) -> tuple[int, str | None, str, list]:
+    async def run(s, commune_id: int) -> tuple[int, str | None, str, str | None, list]:
         staff, key = await add_staff(
             s,
             args.commune,
@@ -27,11 +39,18 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
             args.office,
             [o.code for o in commune.offices] if commune else None,
         )
-        return staff.id, staff.office, key, await warnings(s, commune_id)
+        link = None
+        if args.login:  # a bad login or password: the whole addition is rolled back
+            await set_login(s, staff, args.login)
+            if password is not None:
+                await set_password(s, staff, password)
+            else:
+                link = invitation_link(settings, await invite(s, staff, utcnow()))
+        return staff.id, staff.office, key, link, await warnings(s, commune_id)
 
     try:
-        staff_id, office, key, gaps = in_store(args, run)
-    except StaffError as exc:
+        staff_id, office, key, link, gaps = in_store(args, run)
+    except (StaffError, AccountError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     if not args.quiet:
@@ -39,7 +58,99 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
         print(f"staff #{staff_id} {args.name} ({args.role}{desk}) added to {args.commune}.")
         print("API key (shown once; keep it secret, send as 'Authorization: Bearer <key>'):")
     print(key)  # --quiet: the key alone, so KEY=$(bot staff add … --quiet) keeps it
+    if link:
+        print_invitation(link, to=sys.stderr if args.quiet else sys.stdout)
+    elif args.login and not args.quiet:
+        print(f"console login {args.login.strip().lower()}: password set.")
     print_gaps(gaps)
+    return 0
+
+
+def invitation_link(settings: Settings, token: str) -> str:
+    return f"{settings.public_url}/console/invite/{token}"
+
+
+def print_invitation(link: str, to: TextIO = sys.stdout) -> None:
+    from bot.console.auth import INVITE_TTL
+    from bot.i18n import _
+
+    hours = int(INVITE_TTL.total_seconds() // 3600)
+    said = _(
+        "Liên kết đặt mật khẩu trang cán bộ (dùng một lần, hết hạn sau {hours} giờ; chỉ gửi "
+        "cho đúng người):"
+    ).format(hours=hours)
+    print(f"{said}\n{link}", file=to)
+
+
+def read_password(confirm: bool) -> str | None:
+    """A password from standard input: asked without echo (twice) at a terminal, else the
+    first line; ``None`` (said on stderr) when nothing usable came."""
+    import getpass
+
+    from bot.i18n import _
+
+    if sys.stdin.isatty():
+        first = getpass.getpass(_("Mật khẩu mới: "))
+        if confirm and getpass.getpass(_("Nhập lại mật khẩu: ")) != first:
+            print(_("Hai lần nhập mật khẩu không giống nhau."), file=sys.stderr)
+            return None
+        return first
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print(_("Không đọc được mật khẩu từ đầu vào chuẩn (stdin)."), file=sys.stderr)
+        return None
+    return password
+
+
+def cmd_staff_password(args: argparse.Namespace) -> int:
+    """`bot staff password LOGIN`: a new console password from standard input; the account's
+    sessions end. `bot staff invite LOGIN`: a new one-time link instead (older links void)."""
+    from sqlalchemy import select
+
+    from bot.console.auth import AccountError, invite, normal_login, set_password
+    from bot.i18n import _
+    from bot.store.models import Staff
+    from bot.timeutil import utcnow
+
+    settings = settings_of(args)
+    password = read_password(confirm=True) if args.st_command == "password" else None
+    if args.st_command == "password" and password is None:
+        return 2
+    login = normal_login(args.login)
+
+    async def run() -> str | None:
+        async with open_store(settings) as store, store.sm() as s, s.begin():
+            staff = (
+                await s.execute(select(Staff).where(Staff.login == login).with_for_update())
+            ).scalar_one_or_none()
+            if staff is None:
+                raise AccountError(
+                    _("Không có tài khoản nào có tên đăng nhập {login}.").format(login=login)
+                )
+            if not staff.active:
+                raise AccountError(
+                    _("Tài khoản {login} đã ngừng hoạt động (bot staff reactivate trước).").format(
+                        login=login
+                    )
+                )
+            if password is not None:
+                await set_password(s, staff, password)
+                return None
+            return invitation_link(settings, await invite(s, staff, utcnow()))
+
+    try:
+        link = asyncio.run(run())
+    except AccountError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if link:
+        print_invitation(link)
+    else:
+        print(
+            _("Đã đặt mật khẩu mới cho {login}; các phiên đăng nhập cũ đã kết thúc.").format(
+                login=login
+            )
+        )
     return 0
 
 

@@ -17,7 +17,7 @@ from bot.handlers.base import Handler
 from bot.handlers.context import Context, Outcome
 from bot.i18n import _, use_language
 from bot.knowledge.decide import decide
-from bot.knowledge.retrieval import Entry, Index, index_of
+from bot.knowledge.retrieval import Entry, index_of
 from bot.timeutil import to_vn
 
 PAYLOAD = "/kb:"  # a tapped entry: /kb:<entry id>
@@ -42,11 +42,11 @@ class Knowledge(Handler):
             return None
         today = to_vn(datetime.fromtimestamp(t.now_s, UTC)).date()
         if picked is not None:
-            entry = _by_id(index, picked)
+            entry = index.entry(picked)
             if entry is None or not entry.valid_on(today):
                 return None  # gone or expired since it was offered: the intents answer
             return _answer(t, ctx, entry, 1.0)
-        scored = [(e, s) for e, s in index.lookup(text) if e.valid_on(today)]
+        scored = index.lookup(text, day=today)  # entries outside their dates left out first
         r = reading(t)
         if r.rule == "a_death":  # a bereaved resident: the condolence and the procedure
             return None
@@ -73,10 +73,6 @@ def _picked(text: str, menu: list[str]) -> int | None:
     if text.startswith(PAYLOAD) and text[len(PAYLOAD) :].isdigit():
         return int(text[len(PAYLOAD) :])
     return None
-
-
-def _by_id(index: Index, entry_id: int) -> Entry | None:
-    return next((e for e in index.entries if e.id == entry_id), None)
 
 
 def _answer(t: Turn, ctx: Context, entry: Entry, score: float) -> Outcome:

@@ -82,23 +82,26 @@ MAX_FILE_BYTES = 5_000_000
 
 
 def read(path: Path) -> list[Item]:
-    """The entries of a .csv, .yml or .yaml file (by its extension)."""
+    """The entries of a .csv (or Excel's tab-separated "Unicode Text" .txt), .yml or .yaml
+    file (by its extension)."""
     suffix = path.suffix.lower()
     if path.stat().st_size > MAX_FILE_BYTES:
         raise KnowledgeFileError(f"{path.name}: larger than {MAX_FILE_BYTES // 1_000_000} MB")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        # Excel's "Unicode Text" is UTF-16 with its BOM; anything else must be UTF-8
+        text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")
     except UnicodeDecodeError as exc:
         raise KnowledgeFileError(
-            f"{path.name}: not UTF-8 ({exc.reason} at byte {exc.start})"
+            f"{path.name}: not UTF-8 ({exc.reason} at byte {exc.start}); in Excel save it as "
+            '"CSV UTF-8 (Comma delimited)"'
         ) from None
-    if suffix == ".csv":
+    if suffix in (".csv", ".txt"):
         items = read_csv(text)
     elif suffix in (".yml", ".yaml"):
         items = read_yaml(text)
     else:
-        raise KnowledgeFileError(f"{path.name}: unknown format (use .csv, .yml or .yaml)")
+        raise KnowledgeFileError(f"{path.name}: unknown format (use .csv, .txt, .yml or .yaml)")
     if not items:  # an empty file must not empty the commune's knowledge (--replace)
         raise KnowledgeFileError(f"{path.name}: no entries")
     return items
@@ -118,8 +121,9 @@ def _checked(items: list[tuple[str, Item]]) -> list[Item]:
     return [item for _, item in items]
 
 
-#: Unicode's control characters (category Cc): C0, DEL, C1
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: Unicode's control characters (category Cc): C0, DEL, C1; in a one-line field also the line
+#: and paragraph separators (U+2028, U+2029), which YAML and ``splitlines`` take as line breaks
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # newline, tab allowed
 
 
@@ -243,7 +247,8 @@ def _records(text: str, delimiter: str):
             why = (
                 'a quote (") opened in this row is never closed: the rest of the file would '
                 "be one cell"
-                if "end of data" in str(exc)
+                # in a long file the csv module stops at its cell size limit (128 KB) first
+                if "end of data" in str(exc) or "field limit" in str(exc)
                 else 'a quote (") ends in the middle of a cell: quote the whole cell and '
                 'double the quotes inside it ("")'
             )
@@ -254,9 +259,13 @@ def _records(text: str, delimiter: str):
 
 def read_csv(text: str) -> list[Item]:
     text = text.lstrip("\ufeff")
-    records = _records(text, delimiter_of(text.split("\n", 1)[0]))
+    end = re.search("\r\n|\r|\n", text)
+    if end and end.group() == "\r":  # Excel for Mac's "CSV (Macintosh)": a CR ends each line
+        text = re.sub("\r(?!\n)", "\n", text)
+    delimiter = delimiter_of(text.split("\n", 1)[0])
+    records = _records(text, delimiter)
     first = next(records, None)
-    names = [nfc(c.strip()) for c in (first[2] if first else [])]
+    names = [nfc(unguard(c.strip())) for c in (first[2] if first else [])]
     header = [n.lower() if n.lower() in KNOWN else n for n in names]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -278,7 +287,8 @@ def read_csv(text: str) -> list[Item]:
     for n, _line, row in records:
         where = f"row {n}"
         if len(row) > len(header):
-            raise KnowledgeFileError(f"{where}: more cells than columns (a comma not quoted?)")
+            sign = {",": "comma", ";": "semicolon (;)", "\t": "tab"}[delimiter]
+            raise KnowledgeFileError(f"{where}: more cells than columns (a {sign} not quoted?)")
         row = row + [""] * (len(header) - len(row))
         if not any(c.strip() for c in row):
             continue  # an empty line Excel left
@@ -294,7 +304,7 @@ def read_csv(text: str) -> list[Item]:
             cells[name] = value
         if not cells.get("question"):
             raise KnowledgeFileError(f"{where}: the question is empty")
-        mark = cells.get(HIDDEN, "").strip().lower()
+        mark = nfc(cells.get(HIDDEN, "").strip().lower())
         if mark not in HIDDEN_YES | HIDDEN_NO:
             raise KnowledgeFileError(
                 f"{where}: hidden is {cells[HIDDEN]!r}; write x (or ẩn) to hide, or leave it empty"
@@ -341,7 +351,7 @@ def write_csv(items: list[Item]) -> str:
     w = csv.writer(out, lineterminator="\r\n")
     hidden = [HIDDEN] if any(i.hidden for i in items) else []
     extras = extra_columns(items)
-    w.writerow([*COLUMNS, *hidden, *extras])
+    w.writerow([guard(name) for name in (*COLUMNS, *hidden, *extras)])
     for i in items:
         own = dict(i.extra)
         w.writerow(
@@ -367,18 +377,13 @@ def write_csv(items: list[Item]) -> str:
 _EXAMPLE = re.compile(r"^\s*-\s+(.*\S)\s*$")
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without anchors or aliases (a few lines of ``&a`` / ``*a`` can expand to
-    gigabytes) and without a key twice in one mapping (YAML keeps the last, silently)."""
+#: libyaml's parser when PyYAML has it: a 5 MB file is read in ~5 s instead of ~40 s
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise KnowledgeFileError(
-                f"line {event.start_mark.line + 1}: YAML anchors and aliases (& and *) are "
-                "not accepted in a knowledge file; write each entry out in full"
-            )
-        return super().compose_node(parent, index)
+
+class _Loader(_SafeLoader):
+    """Safe YAML without a key twice in one mapping (YAML keeps the last, silently); anchors
+    and aliases are refused before composing (``_no_aliases``)."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         lines: dict[Any, int] = {}
@@ -392,6 +397,17 @@ class _Loader(yaml.SafeLoader):
                     )
                 lines[key.value] = line
         return super().construct_mapping(node, deep)
+
+
+def _no_aliases(text: str) -> None:
+    """Anchors and aliases refused (a few lines of ``&a`` / ``*a`` can expand to gigabytes),
+    from the parser's events, before anything is composed."""
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise KnowledgeFileError(
+                f"line {_line(event)}: YAML anchors and aliases (& and *) are "
+                "not accepted in a knowledge file; write each entry out in full"
+            )
 
 
 def _kind(value: Any) -> str:
@@ -427,8 +443,13 @@ def read_yaml(text: str) -> list[Item]:
     hidden, the staff's extra columns) may ride in the response's ``metadata``."""
     loader = _Loader(text)
     try:
+        _no_aliases(text)
         root = loader.get_single_node()
         doc = loader.construct_document(root) if root is not None else {}
+    except RecursionError:  # thousands of [ or { inside one another: no knowledge file
+        raise KnowledgeFileError(
+            "the file: nested too deeply (lists or mappings inside one another)"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark is not None else "the file"
@@ -498,6 +519,7 @@ def read_yaml(text: str) -> list[Item]:
                 f"faq/{str(name)[10:]} with its examples{hint}"
             )
     items: list[tuple[str, Item]] = []
+    columns: dict[str, tuple[str, str]] = {}  # lower case → (as written, where first)
     for name, (at, said) in examples.items():
         where = f"line {at}"
         if f"utter_faq/{name}" not in responses:
@@ -540,6 +562,7 @@ def read_yaml(text: str) -> list[Item]:
             raise KnowledgeFileError(
                 f"{answer_where}: extra must map column names to text (put numbers in quotes)"
             )
+        extra = {_column(answer_where, k, columns): v for k, v in extra.items()}
         try:
             dates = {
                 k: parse_date(str(meta[k])) if meta.get(k) else None
@@ -568,6 +591,31 @@ def read_yaml(text: str) -> list[Item]:
     return _checked(items)
 
 
+def _column(where: str, name: str, columns: dict[str, tuple[str, str]]) -> str:
+    """A YAML ``extra`` name checked as a CSV header cell would be (it becomes one on export:
+    not one of ours, not empty, spelled one way in the whole file, at most
+    ``MAX_EXTRA_COLUMNS``)."""
+    name = nfc(name.strip())
+    if not name:
+        raise KnowledgeFileError(f"{where}: a column of extra has no name")
+    if name.lower() in KNOWN:
+        raise KnowledgeFileError(
+            f"{where}: the column {name!r} of extra is one of ours ({', '.join(KNOWN)}); "
+            "give your own column another name"
+        )
+    first = columns.setdefault(name.lower(), (name, where))
+    if first[0] != name:
+        raise KnowledgeFileError(
+            f"{where}: the column {name!r} is written {first[0]!r} at {first[1]}; "
+            "write it the same way"
+        )
+    if len(columns) > MAX_EXTRA_COLUMNS:
+        raise KnowledgeFileError(
+            f"{where}: {len(columns)} columns of your own; at most {MAX_EXTRA_COLUMNS}"
+        )
+    return name
+
+
 def _name(item: Item, taken: set[str]) -> str:
     base = "_".join(words_key(item.question).split()[:6]) or "entry"
     name, n = base, 2
@@ -581,12 +629,16 @@ class _Block(str):
     pass
 
 
-class _Dumper(yaml.SafeDumper):
+#: libyaml's emitter when PyYAML has it (the same text, ~5 times faster on a large export)
+_SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_SafeDumper):
     """Examples as a literal block (``examples: |``), as Rasa's files write them."""
 
 
-_Dumper.add_representer(
-    _Block, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|")
+_Dumper.add_representer(  # libyaml's emitter takes a plain str only
+    _Block, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style="|")
 )
 
 

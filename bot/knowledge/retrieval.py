@@ -2,18 +2,28 @@
 n-grams (2–4, within words) and words, of the text as the NLU normalises it (folded, lower case,
 teencode expanded: ``bot.nlu.text.normalise``), cosine similarity against each entry's question
 and variants — an entry scores its best. An ``Index`` is built once per commune and kept until
-the commune's entries change (``indexes``: the store's fingerprint checked per lookup — one
-indexed query — so a change in any process is answered from at once)."""
+what the commune answers from changes (``index_of``: the store's fingerprint, which covers the
+province's entries too, read at most every ``RECHECK_S``; built in a worker thread).
+
+The weights are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` (smooth idf, L2 rows),
+computed here without its Python vocabulary: a term is its ``hash`` (this process only — an
+index is never stored), a commune keeps the sorted hashes of its terms, and a query's terms are
+found with one ``searchsorted``; the matrix is CSR float32, multiplied by the query's dense
+vector over the commune's terms (one C loop over the non-zeros). Scores are the same as scikit-learn's (tests/test_retrieval.py), the memory a fraction.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import store
@@ -48,32 +58,108 @@ def _analyzer(text: str) -> list[str]:
     return grams
 
 
+def _terms(normalised: str) -> tuple[np.ndarray, np.ndarray]:
+    """The text's distinct terms (as hashes, sorted) and their sublinear tf (1 + ln count)."""
+    grams = _analyzer(normalised)
+    hashes, counts = np.unique(
+        np.fromiter(map(hash, grams), dtype=np.int64, count=len(grams)), return_counts=True
+    )
+    return hashes, 1.0 + np.log(counts)
+
+
+_NEVER = date.max.toordinal()
+
+
 class Index:
     """The entries of one commune, searchable."""
 
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = entries
-        docs, owners = [], []
-        for i, e in enumerate(entries):
+        self._by_id = {e.id: e for e in entries}
+        self._from = np.array(
+            [e.valid_from.toordinal() if e.valid_from else 0 for e in entries], dtype=np.int64
+        )
+        self._until = np.array(
+            [e.valid_until.toordinal() if e.valid_until else _NEVER for e in entries],
+            dtype=np.int64,
+        )
+        self._dated = bool(np.any(self._from > 0) or np.any(self._until < _NEVER))
+        grams: list[str] = []
+        lengths: list[int] = []
+        starts = []  # an entry's sayings are consecutive rows, from starts[i]
+        for e in entries:
+            starts.append(len(lengths))
             for said in (e.question, *e.variants):
-                docs.append(normalise(said))
-                owners.append(i)
-        self._owners = np.array(owners, dtype=int)
-        self._vectorizer: TfidfVectorizer | None = None
+                mine = _analyzer(normalise(said))
+                grams.extend(mine)
+                lengths.append(len(mine))
+        self._starts = np.array(starts, dtype=np.intp)
+        self._terms = np.zeros(0, dtype=np.int64)
+        self._idf = np.zeros(0, dtype=np.float64)
         self._matrix: Any = None
-        if docs:
-            self._vectorizer = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True)
-            self._matrix = self._vectorizer.fit_transform(docs)
+        self._sayings = len(lengths)
+        if not grams:
+            return
+        hashes = np.fromiter(map(hash, grams), dtype=np.int64, count=len(grams))
+        self._terms, cols = np.unique(hashes, return_inverse=True)
+        terms = len(self._terms)
+        # (column, row) pairs, each with its count: sorted by column, as CSC keeps them
+        pairs, counts = np.unique(
+            cols.astype(np.int64) * self._sayings + np.repeat(np.arange(self._sayings), lengths),
+            return_counts=True,
+        )
+        col, row = np.divmod(pairs, self._sayings)
+        df = np.bincount(col, minlength=terms)
+        self._idf = np.log((1 + self._sayings) / (1 + df)) + 1.0  # scikit-learn's smooth idf
+        weights = (1.0 + np.log(counts)) * self._idf[col]
+        norms = np.sqrt(np.bincount(row, weights=weights**2, minlength=self._sayings))
+        self._matrix = sparse.csc_matrix(
+            ((weights / norms[row]).astype(np.float32), row, np.concatenate(([0], np.cumsum(df)))),
+            shape=(self._sayings, terms),
+        ).tocsr()
 
-    def lookup(self, text: str, limit: int = 3) -> list[tuple[Entry, float]]:
-        """The entries closest to ``text``, best first, each with its score (cosine, 0–1)."""
-        if self._vectorizer is None or not text.strip():
-            return []
-        query = self._vectorizer.transform([normalise(text)])
-        sims = (self._matrix @ query.T).toarray().ravel()  # rows are L2-normalised
-        best = np.zeros(len(self.entries))
-        np.maximum.at(best, self._owners, sims)
-        order = np.argsort(-best)[:limit]
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(sayings, terms) of the TF-IDF matrix."""
+        return self._sayings, len(self._terms)
+
+    def entry(self, entry_id: int) -> Entry | None:
+        return self._by_id.get(entry_id)
+
+    def scores(self, text: str) -> np.ndarray:
+        """Every entry's score for ``text`` (cosine of its best saying, 0–1), in entry order."""
+        best = np.zeros(len(self.entries), dtype=np.float32)
+        if not self._sayings or not text.strip():
+            return best
+        hashes, tf = _terms(normalise(text))
+        at = np.searchsorted(self._terms, hashes)
+        at[at == len(self._terms)] = 0
+        known = self._terms[at] == hashes  # terms no saying has are dropped, as sklearn does
+        if not known.any():
+            return best
+        cols = at[known]
+        weights = tf[known] * self._idf[cols]
+        weights /= np.sqrt(weights @ weights)
+        query = np.zeros(len(self._terms), dtype=np.float32)
+        query[cols] = weights
+        sims = self._matrix @ query  # rows are L2-normalised: cosine similarities
+        return np.maximum.reduceat(sims, self._starts).astype(np.float32)
+
+    def lookup(
+        self, text: str, limit: int = 3, day: date | None = None
+    ) -> list[tuple[Entry, float]]:
+        """The entries closest to ``text``, best first, each with its score (cosine, 0–1); with
+        ``day``, only the entries valid that day (left out before ranking, so expired entries
+        never hide a valid one)."""
+        best = self.scores(text)
+        if day is not None and self._dated:
+            d = day.toordinal()
+            best[(self._from > d) | (self._until < d)] = 0.0
+        if len(best) > limit:
+            top = np.argpartition(-best, limit)[:limit]
+            order = top[np.argsort(-best[top], kind="stable")]
+        else:
+            order = np.argsort(-best, kind="stable")
         return [(self.entries[i], float(best[i])) for i in order if best[i] > 0]
 
 
@@ -81,32 +167,61 @@ _EMPTY = Index([])
 #: how long an index is trusted before the store's fingerprint is read again (a change made by
 #: another process is answered within this; one made by this process at once)
 RECHECK_S = 2.0
-_cache: dict[int, tuple[tuple[Any, ...], Index, float, int]] = {}
+
+
+@dataclass
+class _Cached:
+    seen: tuple[Any, ...]  # the store's fingerprint the index was built from
+    index: Index
+    checked: float  # time.monotonic() of the last fingerprint read
+    changes: int  # store.changes then
+
+
+#: (database, commune, province) → its index. The database is part of the key: two stores
+#: (tests, a benchmark, a second deployment in one process) may have the same commune ids
+_cache: dict[tuple[str, int, str | None], _Cached] = {}
+#: one rebuild at a time per key, per event loop (others keep the old index meanwhile)
+_building: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _database(s: AsyncSession) -> str:
+    bind = s.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return engine.url.render_as_string(hide_password=True)
 
 
 async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) -> Index:
     """The commune's index, rebuilt when its entries (or its province's) changed. The store's
-    fingerprint is read at most every ``RECHECK_S`` per commune (not a statement per message),
-    and at once after this process saved entries."""
-    cached = _cache.get(commune_id)
-    moment = time.monotonic()
+    fingerprint (count, newest change, newest id of the commune's and its province's entries) is
+    read at most every ``RECHECK_S`` per commune (not a statement per message), and at once
+    after this process saved entries. The rebuild runs in a worker thread, one at a time per
+    commune; while it runs, other messages of that commune are answered from the old index."""
+    key = (_database(s), commune_id, province_code)
+    cached = _cache.get(key)
     if (
         cached is not None
-        and cached[3] == store.changes
-        and moment - cached[2] < RECHECK_S
-        and cached[0][0] == province_code
+        and cached.changes == store.changes
+        and time.monotonic() - cached.checked < RECHECK_S
     ):
-        return cached[1]
-    seen = (province_code, *await store.version(s, commune_id, province_code))
-    if cached is not None and cached[0] == seen:
-        _cache[commune_id] = (seen, cached[1], moment, store.changes)
-        return cached[1]
-    if seen[1] == 0:
+        return cached.index
+    locks = _building.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.setdefault(key, asyncio.Lock())
+    if lock.locked() and cached is not None:
+        return cached.index  # being rebuilt: the old index meanwhile
+    async with lock:
+        changes, moment = store.changes, time.monotonic()
+        cached = _cache.get(key)
+        if cached is not None and cached.changes == changes and moment - cached.checked < RECHECK_S:
+            return cached.index  # rebuilt while this one waited
+        seen = tuple(await store.version(s, commune_id, province_code))
+        if cached is not None and cached.seen == seen:
+            _cache[key] = _Cached(seen, cached.index, moment, changes)
+            return cached.index
         index = _EMPTY
-    else:
-        rows = await store.visible(s, commune_id, province_code)
-        index = Index(
-            [
+        if seen[0]:
+            entries = [
                 Entry(
                     e.id,
                     e.question,
@@ -116,8 +231,8 @@ async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) 
                     e.valid_until,
                     e.commune_id,
                 )
-                for e in rows
+                for e in await store.visible(s, commune_id, province_code)
             ]
-        )
-    _cache[commune_id] = (seen, index, moment, store.changes)
-    return index
+            index = await asyncio.to_thread(Index, entries)
+        _cache[key] = _Cached(seen, index, moment, changes)
+        return index

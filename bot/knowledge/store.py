@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, event, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from bot.knowledge.io import Item
 from bot.store.models import KnowledgeEntry
@@ -74,13 +74,16 @@ _SAVED = "knowledge_saved"  # in ``Session.info``: this transaction wrote entrie
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     global changes
+    if session.in_nested_transaction():
+        return  # a savepoint released: nothing is committed until the outer transaction is
     if session.info.pop(_SAVED, False):
         changes += 1  # this process's indexes look at the store again on their next lookup
 
 
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_SAVED, None)
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back, or closed without either: nothing saved
+        session.info.pop(_SAVED, None)
 
 
 async def save(s: AsyncSession, owner: Owner, items: list[Item], replace: bool = False) -> Saved:

@@ -12,7 +12,12 @@ tổ, tổ dân phố, khu phố, xóm, làng, …), with small typos. The rules
   "Ấp Phước Định" → "Phước Định"). A core that is short or generic — one syllable, or a number —
   is accepted only after one of the village's own kind words ("Bản Phố" needs "bản"/"thôn"
   before "phố", so "thành phố" is not it; "Thôn 1" needs "thôn", so a bare "1" is not it).
-  A distinctive core (two syllables or more, five letters or more) may stand alone.
+  A distinctive core (two syllables or more, five letters or more) may stand alone — unless it
+  is an everyday phrase (``ORDINARY``: "Đoàn Kết", "Thống Nhất", "Hòa Bình", "Tân Lập" …):
+  then alone it must be written in capitals or follow "ở"/"tại" ("tôi ở Đoàn Kết", "toi o tan
+  lap"), so "bà con đoàn kết chống lũ" names no village.
+* **Spaces.** Words run together or split are the same name: "nammon", "nahoitay", "lung ph
+  inh" (a span of one word up to the core's words plus one).
 * **Typos.** Up to ``budget(len)`` edits (insert, delete, substitute, swap two neighbours) on the
   core's letters: none under 4 letters, one under 8, two from 8 up — one fewer without a kind
   word in front, so "nam moi" (năm mới) is not "Nậm Mòn" but "thon nam mong" is. Numbers are
@@ -53,6 +58,20 @@ KIND_WORDS: dict[str, str] = {
     "plei": "làng",
     "bon": "buôn",
 }
+#: everyday phrases that are also villages' names (folded): such a name is read without its
+#: kind word only when written in capitals ("tôi ở Đoàn Kết", not "bà con đoàn kết")
+ORDINARY = frozenset(
+    p.strip()
+    for p in """
+doan ket, thong nhat, doc lap, tu do, hanh phuc, hoa binh, quyet thang, quyet tien, tien bo,
+thang loi, tan tien, tien phong, dong tam, trung tam, binh minh, hop nhat, hop tac, dong tien,
+dong thuan, hoa thuan, chien thang, toan thang, thanh cong, phat trien, xay dung, cong hoa,
+dan chu, huu nghi, quang minh, an binh, binh an, hoa hop, thai binh, tan lap, an lac,
+an khang, hung thinh, vinh quang, thinh vuong, phu cuong, thuan loi, cho moi, ben xe
+""".split(",")
+)
+#: words after which an everyday phrase is a place ("ở tân lập", "tại đoàn kết")
+_AT = frozenset({"o", "tai"})
 #: words before a name that make it an administrative unit's, not a village's
 _ADMIN = ("xã", "phường", "huyện", "tỉnh", "thị trấn", "thành phố", "tp", "quận")
 _TOKEN = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
@@ -86,6 +105,7 @@ class _Token:
     plain: str  # accent-folded
     start: int
     end: int
+    capital: bool  # written with a capital first letter
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +115,7 @@ class _Village:
     core_plain: str  # folded, no spaces
     kinds: frozenset[str]  # its own kinds (empty: unknown, any kind word will do)
     distinctive: bool
+    ordinary: bool  # its core is an everyday phrase ("Đoàn Kết"): alone only in capitals
     numeric: bool
     core_written: str  # lower case, accents kept, no spaces
     alphabet: frozenset[str]  # the letters of core_plain
@@ -107,7 +128,8 @@ class _Village:
 def _tokens(text: str) -> list[_Token]:
     """Words and numbers with their offsets ("thon1" → "thon", "1"; "01" → "1"); "số" before a
     number is dropped ("thôn số 3" = "thôn 3")."""
-    lowered = nfc(text).lower()
+    written = nfc(text)
+    lowered = written.lower()
     found = [m for m in _TOKEN.finditer(lowered)]
     out: list[_Token] = []
     for n, m in enumerate(found):
@@ -116,7 +138,7 @@ def _tokens(text: str) -> list[_Token]:
             word = str(int(word))
         elif fold(word) == _NUMBER_WORD and n + 1 < len(found) and found[n + 1].group(0).isdigit():
             continue
-        out.append(_Token(word, fold(word), m.start(), m.end()))
+        out.append(_Token(word, fold(word), m.start(), m.end(), written[m.start()].isupper()))
     return out
 
 
@@ -197,6 +219,7 @@ def _compile(name: str, kind: str | None) -> _Village:
     core_plain = "".join(fold(w) for w in words)
     numeric = len(words) == 1 and words[0].isdigit()
     distinctive = len(words) >= 2 and len(core_plain) >= 5 and not any(w.isdigit() for w in words)
+    ordinary = " ".join(fold(w) for w in words) in ORDINARY
     letters = len(core_plain)
     return _Village(
         nfc(name),
@@ -204,12 +227,13 @@ def _compile(name: str, kind: str | None) -> _Village:
         core_plain,
         frozenset(kinds),
         distinctive,
+        ordinary,
         numeric,
         "".join(words),
         frozenset(core_plain),
         frozenset(core_plain[k : k + 3] for k in range(len(core_plain) - 2)),
         letters,
-        budget(letters) - 1 if distinctive else -1,
+        -1 if not distinctive else 0 if ordinary else budget(letters) - 1,
         0 if numeric else budget(letters),
     )
 
@@ -246,11 +270,11 @@ class VillageMatcher:
         after_kind: dict[int, list[_Village]] = {}
         bare: dict[int, list[_Village]] = {}
         for v in alive:
-            for size in (len(v.core) - 1, len(v.core), len(v.core) + 1):
-                if size > 0:
-                    after_kind.setdefault(size, []).append(v)
-                    if v.distinctive:
-                        bare.setdefault(size, []).append(v)
+            # a core ± one word, or its words run together ("nahoitay")
+            for size in range(1, len(v.core) + 2):
+                after_kind.setdefault(size, []).append(v)
+                if v.distinctive:
+                    bare.setdefault(size, []).append(v)
         candidates: list[tuple[_Village, int, int, int, bool]] = []  # v, first, last, edits, kind
         for i in range(len(tokens)):
             kind = _kind_at(tokens, i)
@@ -266,6 +290,13 @@ class VillageMatcher:
                     limit = self._limit(v, said_kind)
                     if limit < 0 or abs(len(plain) - v.letters) > limit:
                         continue
+                    if (
+                        v.ordinary
+                        and said_kind is None
+                        and not all(t.capital for t in span)
+                        and (j == 0 or tokens[j - 1].plain not in _AT)
+                    ):
+                        continue  # "bà con đoàn kết" is not the village Đoàn Kết
                     if v.numeric:
                         edits = 0 if size == 1 and plain == v.core_plain else None
                     elif plain == v.core_plain:

@@ -87,6 +87,13 @@ class Staff(Base):
     office: Mapped[str | None] = mapped_column(String(32))  # the feedback desk they work at
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the console's login (lower case, unique across communes: the login page asks no commune)
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: argon2id (argon2-cffi's PasswordHasher), null until set from an invitation or the CLI
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: wrong passwords since the last success or lock-out; locked until then (bot/console/auth.py)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Resident(Base):
@@ -283,6 +290,35 @@ class StaffKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: when it last authenticated an API call (bot.staff.KeyUses: every few minutes at most)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleSession(Base):
+    """A staff member logged in to the console: only the cookie's SHA-256 is kept. Ends at
+    logout, after ``bot.console.auth.IDLE`` without a request or ``ABSOLUTE`` after login,
+    and all at once when the staff member is deactivated or sets a new password."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the session's CSRF token, echoed by every form of the signed-in console
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffInvitation(Base):
+    """A one-time link to set a console password (only the token's SHA-256 is kept)."""
+
+    __tablename__ = "staff_invitations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -63,6 +63,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # below 0016 nothing knows ``hidden``: a hidden entry would be a commune's entry with an
+    # empty answer, overriding its province's and sent to residents as an empty message
+    entries = sa.table("knowledge_entries", sa.column("hidden", sa.Boolean()))
+    op.execute(entries.delete().where(entries.c.hidden.is_(sa.true())))
     for owner in _OWNERS:
         op.drop_index(f"uq_knowledge_entries_{owner}_key", table_name="knowledge_entries")
     with op.batch_alter_table("knowledge_entries", schema=None) as batch_op:

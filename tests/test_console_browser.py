@@ -1,0 +1,115 @@
+"""The console in a real browser at a phone's width: Debian's Chromium driven by Playwright
+(as tests/test_webchat_browser.py does). A staff member signs in at 375 px, the page never
+scrolls sideways, the password's show/hide button (the console's script) works under the
+page's Content-Security-Policy — a blocked script or style is a console error and fails the
+test — and screenshots are kept under test-artefacts/console/ (git-ignored) for a person to
+look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.console import auth
+from bot.staff import add_staff
+from tests.helpers import commune_code, unavailable
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts" / "console"
+PASSWORD = "Ruong-bac-thang-Ban-Pho"
+WIDTH = 375
+
+
+@pytest.fixture
+async def browser():  # type: ignore[no-untyped-def]
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as exc:
+        unavailable("Playwright (pip install -e '.[test]')", exc)
+    if not Path(CHROMIUM).exists():
+        unavailable("Chromium", FileNotFoundError(f"{CHROMIUM} (scripts/setup.sh installs it)"))
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def no_sideways_scroll(page) -> None:  # type: ignore[no-untyped-def]
+    width = await page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= WIDTH, f"the page is {width} px wide at a {WIDTH}-px viewport"
+
+
+async def test_signing_in_on_a_phone(service, browser):
+    async with service.services.sm() as s, s.begin():
+        staff, _ = await add_staff(
+            s, commune_code(1), "Nguyễn Thị Phương Thảo — Văn phòng HĐND và UBND", "leader"
+        )
+        await auth.set_login(s, staff, "thao.nguyen-vanphong")
+        await auth.set_password(s, staff, PASSWORD)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    context = await browser.new_context(
+        viewport={"width": WIDTH, "height": 740}, locale="vi-VN", device_scale_factor=2
+    )
+    page = await context.new_page()
+    problems: list[str] = []
+    # a wrong password is answered 401, which Chromium logs as a failed load: not a problem
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        await page.goto(f"{service.url}/")
+        await page.click("a[href='/console/']")
+        await page.wait_for_selector("form[action='/console/login']")
+        await no_sideways_scroll(page)
+        # the style sheet is loaded (a file of ours, allowed by the CSP)
+        colour = await page.evaluate(
+            "getComputedStyle(document.querySelector('header.top')).backgroundColor"
+        )
+        assert colour == "rgb(11, 92, 173)"
+
+        # a wrong password first: the message, still no sideways scroll
+        await page.fill("#login", "thao.nguyen-vanphong")
+        await page.fill("#password", "not-my-password")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector(".error")
+        assert "không đúng" in await page.inner_text(".error")
+        await no_sideways_scroll(page)
+        await page.screenshot(path=str(ARTEFACTS / "login-error.png"), full_page=True)
+
+        # the show/hide button comes from the console's script
+        await page.fill("#password", PASSWORD)
+        assert await page.get_attribute("#password", "type") == "password"
+        await page.click(".reveal-wrap button")
+        assert await page.get_attribute("#password", "type") == "text"
+        await page.click(".reveal-wrap button")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("dl.facts")
+        assert page.url.endswith("/console/")
+        body = await page.inner_text("main")
+        assert "Nguyễn Thị Phương Thảo" in body and "Lãnh đạo xã" in body
+        assert "Xã Thử Nghiệm 1" in body
+        await no_sideways_scroll(page)
+        shot = ARTEFACTS / "home-375.png"
+        await page.screenshot(path=str(shot), full_page=True)
+
+        await page.click("text=Đăng xuất")
+        await page.wait_for_selector("form[action='/console/login']")
+        assert page.url.endswith("/console/login")
+        print(f"screenshots: {ARTEFACTS}")
+        assert problems == []  # no CSP violation, no script error
+    finally:
+        await context.close()
