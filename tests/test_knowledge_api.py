@@ -519,3 +519,31 @@ async def test_an_erased_residents_misses_are_no_longer_listed(desk: Commune):
     assert status == 200 and [t["text"] for g in body["groups"] for t in g["texts"]] == [
         "bai do xe o dau"
     ], body
+
+
+async def test_the_same_file_imported_twice_at_once(desk: Commune, monkeypatch):
+    """Two imports of one file at the same moment (as `bot knowledge import`, docs/knowledge.md):
+    the later one is refused with a 409 (import again) or merged after the first — never a
+    500, never an entry twice."""
+    from bot.knowledge import store
+
+    officer = await desk.hire("officer")
+    real, arrived, both = store.save, [0], asyncio.Event()
+
+    async def together(*args, **kwargs):
+        arrived[0] += 1
+        if arrived[0] >= 2:
+            both.set()
+        try:  # both read before either writes (SQLite's one connection: in turn)
+            await asyncio.wait_for(both.wait(), 5)
+        except TimeoutError:
+            pass
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save", together)
+    answers = await asyncio.gather(
+        *(send(desk, officer, "/import", DEMO.read_bytes(), "text/csv") for _ in range(2))
+    )
+    first, second = sorted(s for s, _ in answers)
+    assert first == 200 and second in (200, 409), answers
+    assert await entries(desk) == 22

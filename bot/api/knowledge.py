@@ -329,8 +329,11 @@ class KnowledgeApi:
             items = await asyncio.to_thread(_read, body, suffix)
         except io.KnowledgeFileError as exc:
             raise _not_imported(exc) from None
-        async with self.sm() as s, s.begin():
-            saved = await store.save(s, owner, items, replace=replace in ("true", "1"))
+        try:
+            async with self.sm() as s, s.begin():
+                saved = await store.save(s, owner, items, replace=replace in ("true", "1"))
+        except IntegrityError:  # another import added the same questions meanwhile (as the CLI)
+            raise _at_once() from None
         return json_response(
             {
                 "entries": len(items),
