@@ -547,3 +547,29 @@ async def test_the_same_file_imported_twice_at_once(desk: Commune, monkeypatch):
     first, second = sorted(s for s, _ in answers)
     assert first == 200 and second in (200, 409), answers
     assert await entries(desk) == 22
+
+
+async def test_the_same_entry_added_twice_at_once(desk: Commune, monkeypatch):
+    """A double click on "add": one 201, the other the 409 of a question already there."""
+    from bot.knowledge import store
+
+    officer = await desk.hire("officer")
+    real, arrived, both = store.save, [0], asyncio.Event()
+
+    async def together(*args, **kwargs):
+        arrived[0] += 1
+        if arrived[0] >= 2:
+            both.set()
+        try:  # both checked before either writes (SQLite's one connection: in turn)
+            await asyncio.wait_for(both.wait(), 5)
+        except TimeoutError:
+            pass
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save", together)
+    entry = {"question": "Chợ phiên họp ngày nào?", "answer": "Sáng Chủ nhật."}
+    answers = await asyncio.gather(
+        *(desk.call(officer, "POST", "/knowledge", entry) for _ in range(2))
+    )
+    assert sorted(s for s, _ in answers) == [201, 409], answers
+    assert await entries(desk) == 1

@@ -255,7 +255,14 @@ class KnowledgeApi:
                     "đã có câu hỏi này: hãy sửa mục đó / this question is already an entry",
                     question=item.question,
                 )
-            await store.save(s, owner, [item])
+            try:
+                await store.save(s, owner, [item])
+            except IntegrityError:  # added by another request since the check above
+                raise error(
+                    409,
+                    "đã có câu hỏi này: hãy sửa mục đó / this question is already an entry",
+                    question=item.question,
+                ) from None
             entry = next(e for e in await store.entries(s, owner) if e.key == item.key)
             out = entry_json(entry)
         return json_response(out, status=201)
