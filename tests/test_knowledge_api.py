@@ -319,14 +319,14 @@ async def test_promoting_to_an_intent_teaches_the_running_service(desk: Commune)
     url = desk.running.url
     officer = await desk.hire("officer")
     said = await ask(url, "phat gao cuu doi khi nao")
-    assert "Trợ cấp xã hội" not in said
+    assert "trợ cấp xã hội" not in said.lower()  # the intent's answer, or its procedure's
     status, body = await desk.call(officer, "GET", "/misses?days=7")
     [group] = body["groups"]
     status, body = await desk.call(
         officer, "POST", f"/misses/{group['id']}/promote", {"intent": "social_allowance", "days": 7}
     )
     assert status == 200 and body["examples"] == 1, body
-    assert "Trợ cấp xã hội" in await ask(url, "phat gao cuu doi khi nao")
+    assert "trợ cấp xã hội" in (await ask(url, "phat gao cuu doi khi nao")).lower()
     assert (await desk.call(officer, "GET", "/misses?days=0"))[0] == 400
 
 
