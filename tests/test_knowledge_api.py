@@ -297,6 +297,9 @@ async def test_misses_grouped_and_promoted(desk: Commune, tmp_path, capsys):
     promote = ("knowledge", "promote", "--commune", "90001", "--group", rice["id"])
     assert await run(bot, config, *promote, "--intent", "no_such_intent") == 2
     assert "unknown intent 'no_such_intent'" in capsys.readouterr().err
+    # nor one that acts on the resident (the one model is every commune's)
+    assert await run(bot, config, *promote, "--intent", "delete_my_data") == 2
+    assert "not taught from a commune's misses" in capsys.readouterr().err
     assert await run(bot, config, *promote, "--intent", "social_allowance") == 0
     assert "2 text(s) taught as social_allowance" in capsys.readouterr().out
     async with desk.running.services.sm() as s:

@@ -259,12 +259,18 @@ def _distinct(texts: list[str], question_key: str) -> list[str]:
     return out[: io.MAX_VARIANTS]
 
 
+#: intents no commune teaches: they act on the resident (erasure, subscriptions, language) and
+#: the one intent model is shared by every commune, so a taught example there would act on
+#: residents of every commune; their data is changed in data/nlu/ with review
+UNTEACHABLE = frozenset({"delete_my_data", "subscribe", "unsubscribe", "change_language"})
+
+
 @lru_cache(maxsize=1)
 def intents() -> tuple[str, ...]:
-    """The intents the engine is trained on (`data/nlu/`)."""
+    """The intents staff may teach: the engine's (`data/nlu/`) less ``UNTEACHABLE``."""
     from bot.nlu.embedded import training
 
-    return tuple(training().intents)
+    return tuple(i for i in training().intents if i not in UNTEACHABLE)
 
 
 async def to_intent(
@@ -272,6 +278,11 @@ async def to_intent(
 ) -> int:
     """The group's texts as training examples of ``intent`` (a text already taught is taught
     again as this intent). Returns how many texts."""
+    if intent in UNTEACHABLE:
+        raise PromoteError(
+            f"intent {intent!r} is not taught from a commune's misses (it acts on the "
+            "resident, in every commune); teachable: " + ", ".join(intents())
+        )
     if intent not in intents():
         raise PromoteError(f"unknown intent {intent!r}; known: {', '.join(intents())}")
     existing = {
