@@ -359,3 +359,10 @@ async def test_a_chat_waiting_for_staff_is_answered_from_the_inbox(commune):
     sent = await sim.wait_for_messages(before + 1, oa_id=OA, user_id=user)
     assert "cán bộ văn phòng xã" in sent[-1].body["message"]["text"]
     assert "cán bộ văn phòng xã" in (await officer.get(where))[1]
+    # ended from the console: the resident is told, the chat leaves the inbox
+    status, _, _ = await officer.post(f"/console/chats/{chat}/close", {"csrf": token})
+    assert status == 303
+    sent = await sim.wait_for_messages(before + 2, oa_id=OA, user_id=user)
+    assert "đã kết thúc trao đổi" in sent[-1].body["message"]["text"]
+    assert f'href="/console/chats/{chat}"' not in (await officer.get("/console/inbox"))[1]
+    assert (await officer.post(f"/console/chats/{chat}/close", {"csrf": token}))[0] == 409

@@ -146,6 +146,7 @@ class Inbox:
         ("POST", "/console/tickets/" + CODE + r"/{action:[a-z]{1,20}}", "act"),
         ("GET", r"/console/chats/{id:\d{1,18}}", "chat"),
         ("POST", r"/console/chats/{id:\d{1,18}}/reply", "chat_reply"),
+        ("POST", r"/console/chats/{id:\d{1,18}}/close", "chat_close"),
     )
 
     def __init__(self, console: Console, services: Any) -> None:
@@ -443,7 +444,8 @@ class Inbox:
                     else _("Người dân")
                     if e.actor == "resident"
                     else _("Hệ thống"),
-                    "resident": e.actor == "resident",
+                    "resident": e.actor == "resident" and e.action != "create",
+                    "said": e.action != "create",
                     "note": e.note or "",
                     "from": _(STATES[e.from_status]) if e.from_status in STATES else "",
                     "to": _(STATES[e.to_status]) if e.to_status in STATES else "",
@@ -680,6 +682,24 @@ class Inbox:
                     await self.api._send(s, h, resident, f"handoff:{h.id}:{h.replies}", text)
             if problem is not None:
                 return await self._chat_page(request, user, problem, 400 if not text else 409)
+        await self.coord.publish(OUTBOUND_TOPIC)
+        raise web.HTTPSeeOther(f"/console/chats/{h.id}")
+
+    async def chat_close(self, request: web.Request) -> web.StreamResponse:
+        """End the chat: the bot takes it back and the resident is told (the API's close)."""
+        user = await self._user(request)
+        if await self.console.form(request, user.csrf) is None:
+            return self.console.refused_form(request)
+        with use_language(self.console.language(request)):
+            async with self.sm() as s, s.begin():
+                h = await self._handoff(s, user, lock=True, hid=request.match_info["id"])
+                if h.closed_at is None:
+                    await self.api.close_handoff(s, h, user.staff_id)
+                    closed = True
+                else:
+                    closed = False
+            if not closed:
+                return await self._chat_page(request, user, _("Cuộc trò chuyện đã kết thúc."), 409)
         await self.coord.publish(OUTBOUND_TOPIC)
         raise web.HTTPSeeOther(f"/console/chats/{h.id}")
 
