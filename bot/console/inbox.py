@@ -458,7 +458,7 @@ class Inbox:
         for n, item in enumerate(ticket.media or []):
             if item.get("upload"):
                 media.append({"src": f"/console/tickets/{ticket.code}/media/{n}", "stored": True})
-            elif item.get("url"):
+            elif str(item.get("url") or "").startswith(("https://", "http://")):
                 media.append({"src": str(item["url"]), "stored": False})
         actions = [
             a
