@@ -347,3 +347,20 @@ async def test_a_village_said_to_a_dropped_triage_question_is_not_another_report
         assert "thôn/bản nào" in said, said
     finally:
         await tab.close()
+
+
+def test_bot_ask_session_says_when_it_alerted_staff(ask_config, capsys):
+    """A request for staff held through `bot ask --session` is real (the officer's Zalo alert
+    is queued for the service to send): the command says so, and --json counts it."""
+    config, _url = ask_config
+    code = cli.main(
+        ["--config", str(config), "staff", "add", "--commune", CODE, "--name", "Cán bộ A",
+         "--role", "officer", "--zalo-user-id", "7001", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    code, quiet, err = bot_ask(capsys, config, "--session", "t-1", "giờ làm việc")
+    assert code == 0 and "staff alert" not in err
+    code, said, err = bot_ask(capsys, config, "--session", "t-1", "--json", "cho tôi gặp cán bộ")
+    assert code == 0 and isinstance(said, dict)
+    assert said["staff_alerts"] >= 1 and "staff alert(s) queued" in err, (said, err)

@@ -190,6 +190,18 @@ async def misses(
     return list(by_key.values())
 
 
+#: for annotations in classes with a ``list`` method (the API's)
+Saids = list[Said]
+Groups = list[Group]
+
+
+def signature(said: list[Said]) -> tuple[object, ...]:
+    """Everything ``group`` reads of the misses: equal signatures, equal groups."""
+    return tuple(
+        (t.key, t.text, t.count, t.last_seen, tuple(sorted(t.intents.items()))) for t in said
+    )
+
+
 async def groups(
     s: AsyncSession, commune_id: int, province_code: str | None, days: int = DAYS
 ) -> list[Group]:
