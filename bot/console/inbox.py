@@ -138,6 +138,8 @@ def map_link(lat: float | None, long: float | None) -> str | None:
 
 
 class Inbox:
+    #: tickets on one page of the list (a commune with thousands pages through them)
+    PAGE = 100
     ROUTES = (
         ("GET", "/console/inbox", "inbox"),
         ("GET", "/console/inbox/count", "count"),
@@ -208,6 +210,8 @@ class Inbox:
             "overdue": "1" if q.get("overdue") in ("1", "on", "true") else "",
         }
         where: list[Any] = []
+        if not 1 <= (_int(q.get("page", "1")) or 0) <= 1_000_000:
+            return chosen, where, _("Trang không hợp lệ.")
         state = chosen["state"]
         if state == "open":
             where.append(Ticket.status.in_(workflow.OPEN))
@@ -248,19 +252,27 @@ class Inbox:
             async with self.sm() as s:
                 chosen, where, problem = await self._filters(s, user, request.query)
                 readable = await self._readable(s, user)
-                tickets = (
-                    []
-                    if problem
-                    else (
+                page = _int(request.query.get("page", "1")) or 1
+                tickets: list[Any] = []
+                total = 0
+                if not problem:
+                    total = (
                         await s.execute(
-                            select(Ticket, Village.name)
-                            .outerjoin(Village, Village.id == Ticket.village_id)
-                            .where(readable, *where)
-                            .order_by(Ticket.emergency.desc(), Ticket.due_at, Ticket.id)
-                            .limit(200)
+                            select(func.count()).select_from(Ticket).where(readable, *where)
                         )
-                    ).all()
-                )
+                    ).scalar_one()
+                    tickets = list(
+                        (
+                            await s.execute(
+                                select(Ticket, Village.name)
+                                .outerjoin(Village, Village.id == Ticket.village_id)
+                                .where(readable, *where)
+                                .order_by(Ticket.emergency.desc(), Ticket.due_at, Ticket.id)
+                                .offset((page - 1) * self.PAGE)
+                                .limit(self.PAGE)
+                            )
+                        ).all()
+                    )
                 villages = (
                     await s.execute(
                         select(Village.id, Village.name)
@@ -286,12 +298,22 @@ class Inbox:
                 }
                 for t, village in tickets
             ]
+            kept = {k: v for k, v in chosen.items() if v}
+            pages = max(1, -(-total // self.PAGE))
             return self._page(
                 request,
                 user,
                 "inbox.html",
                 {
                     "tickets": rows,
+                    "total": total,
+                    "page": page,
+                    "pages": pages,
+                    "prev_url": _list_url(kept, min(page - 1, pages)) if page > 1 else "",
+                    "next_url": _list_url(kept, page + 1) if page < pages else "",
+                    "done": _(ACTIONS[done])
+                    if (done := request.query.get("done", "")) in FORMS
+                    else "",
                     "chats": chats,
                     "chosen": chosen,
                     "problem": problem,
@@ -586,6 +608,9 @@ class Inbox:
                         duplicate_of=duplicate_of,
                     )
                     code = ticket.code
+                    # a sensitive ticket sent to another office (or officer) may leave this
+                    # officer's sight: the ticket page would be a 404, so back to the list
+                    still = access.may_read(me, ticket, self._commune(user))
             except workflow.TicketError as exc:
                 if exc.status in (403, 404):
                     raise (web.HTTPForbidden if exc.status == 403 else web.HTTPNotFound)() from None
@@ -594,7 +619,8 @@ class Inbox:
                 )
         await self.coord.publish(OUTBOUND_TOPIC)
         await self.coord.publish(TICKETS_TOPIC)
-        raise web.HTTPSeeOther(f"/console/tickets/{code}?{urlencode({'done': action})}")
+        page = f"/console/tickets/{code}" if still else "/console/inbox"
+        raise web.HTTPSeeOther(f"{page}?{urlencode({'done': action})}")
 
     # -- a chat waiting for staff -----------------------------------------------------------
     async def _handoff(
@@ -702,6 +728,11 @@ class Inbox:
                 return await self._chat_page(request, user, _("Cuộc trò chuyện đã kết thúc."), 409)
         await self.coord.publish(OUTBOUND_TOPIC)
         raise web.HTTPSeeOther(f"/console/chats/{h.id}")
+
+
+def _list_url(chosen: dict[str, str], page: int) -> str:
+    """The list's address with the same filters, on ``page``."""
+    return "/console/inbox?" + urlencode({**chosen, "page": str(page)})
 
 
 def _int(value: str) -> int | None:
