@@ -10,8 +10,9 @@ import re
 from sqlalchemy import select
 
 from bot.console import inbox
+from bot.privacy import erase_resident
 from bot.store.models import Commune as CommuneRow
-from bot.store.models import Handoff, Village
+from bot.store.models import Handoff, Resident, Ticket, Village
 from tests.helpers import CODE, CODE2, JPEG, Visitor, text, ticket_code
 from tests.test_console_inbox import commune, items, person  # noqa: F401  (the fixture)
 
@@ -141,3 +142,29 @@ async def test_a_stored_photo_is_served_as_an_image_only(commune):  # noqa: F811
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert "sandbox" in r.headers["Content-Security-Policy"]
         assert "no-store" in r.headers["Cache-Control"]
+
+
+async def test_why_a_resident_cannot_be_reached_is_said_in_the_pages_language(commune):  # noqa: F811
+    """The API's reasons are bilingual and technical ("… / no chat"); the
+    console says them in its own words, in Vietnamese or English, not both at once."""
+    running = commune.running
+    await person(running, "chu.tich", "leader")
+    code = await commune.report("8601", "phản ánh rác thải đổ bừa bãi ở Nậm Mòn bốc mùi")
+    await commune.says("8601", "cho tôi gặp cán bộ")
+    async with running.services.sm() as s, s.begin():
+        ticket = (await s.execute(select(Ticket).where(Ticket.code == code))).scalar_one()
+        resident = await s.get(Resident, ticket.resident_id)
+        handoff = (
+            await s.execute(select(Handoff).where(Handoff.resident_id == resident.id))
+        ).scalar_one()
+        await erase_resident(s, resident)
+    leader = commune.browser()
+    await leader.login("chu.tich")
+    status, page = await leader.get(f"/console/tickets/{code}")
+    # erased: the ticket no longer names its resident, so there is no chat to reach
+    assert status == 200 and "qua trò chuyện: không có kênh trò chuyện</p>" in page
+    assert "/ no chat" not in page
+    status, page = await leader.get(f"/console/tickets/{code}?lang=en")
+    assert status == 200 and "không có kênh" not in page
+    status, page = await leader.get(f"/console/chats/{handoff.id}?lang=vi")
+    assert status == 200 and "resident erased" not in page

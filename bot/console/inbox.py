@@ -438,7 +438,7 @@ class Inbox:
                 .all()
             )
             resident = await s.get(Resident, ticket.resident_id) if ticket.resident_id else None
-            reach = window(resident)
+            reach = _reach(resident)
         names = {p.id: p.name for p in staff}
         missing = {e.staff_id for e in events if e.staff_id and e.staff_id not in names}
         if missing:
@@ -457,6 +457,8 @@ class Inbox:
             delivery = _delivery(sends.get(e.outbound_key)) if e.outbound_key else None
             if delivery is not None:
                 seen = "seen" if delivery.get("seen_at") else delivery["status"]
+                if seen == "window_closed":  # the label says it; the API's text is bilingual
+                    delivery.pop("problem", None)
                 delivery["status"] = _(DELIVERY[seen]) if seen in DELIVERY else seen
             history.append(
                 {
@@ -677,7 +679,7 @@ class Inbox:
                 "status": handoff_status(h),
                 "name": (resident.display_name if resident else None) or _("Người dân"),
                 "messages": items,
-                "reach": window(resident),
+                "reach": _reach(resident),
                 "error": error,
                 "opened": vn_date(h.opened_at),
                 "canned": [_(c) for c in CANNED],
@@ -728,6 +730,22 @@ class Inbox:
                 return await self._chat_page(request, user, _("Cuộc trò chuyện đã kết thúc."), 409)
         await self.coord.publish(OUTBOUND_TOPIC)
         raise web.HTTPSeeOther(f"/console/chats/{h.id}")
+
+
+def _reach(resident: Resident | None) -> dict[str, Any]:
+    """The API's ``window`` with its reason in the console's words (the API's is bilingual)."""
+    reach = window(resident)
+    if not reach["open"]:
+        if resident is None:
+            reach["why"] = _("không có kênh trò chuyện")
+        elif resident.erased_at is not None:
+            reach["why"] = _("Người dân đã xóa dữ liệu, không nhắn được nữa.")
+        else:
+            reach["why"] = _(
+                "đã quá 7 ngày kể từ tin nhắn cuối của người dân (quy định của Zalo); hãy gọi "
+                "điện nếu có số"
+            )
+    return reach
 
 
 def _list_url(chosen: dict[str, str], page: int) -> str:
