@@ -123,7 +123,7 @@ class Questions:
         request: web.Request,
         *,
         user: auth.ConsoleUser | None = None,
-        error: tuple[str, str] | None = None,
+        error: tuple[str, str, str] | None = None,
         status: int = 200,
     ) -> web.StreamResponse:
         user = user or await self._user(request, MISSES_ROLES)
@@ -206,7 +206,7 @@ class Questions:
                     await misses.to_entry(s, user.commune_id, g, answer, question)
             except misses.PromoteError as exc:
                 return await self.questions(
-                    request, user=user, error=(group_id, self._problem(exc)), status=400
+                    request, user=user, error=(group_id, self._problem(exc), answer), status=400
                 )
         raise web.HTTPSeeOther("/console/questions?done=entry")
 
@@ -228,7 +228,7 @@ class Questions:
                     await misses.to_intent(s, user.commune_id, g, intent, user.staff_id)
             except misses.PromoteError as exc:
                 return await self.questions(
-                    request, user=user, error=(group_id, str(exc)), status=400
+                    request, user=user, error=(group_id, str(exc), ""), status=400
                 )
         # this process answers with them now (others at their start), as the API does
         from bot.nlu.embedded import with_staff_examples
