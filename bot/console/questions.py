@@ -127,8 +127,7 @@ class Questions:
         status: int = 200,
     ) -> web.StreamResponse:
         user = user or await self._user(request, MISSES_ROLES)
-        async with self.sm() as s:
-            found = await misses.groups(s, user.commune_id, user.province_code)
+        found = await self._groups(user)
         with use_language(self.c.language(request)):
             intents = sorted(
                 ((name, _(TITLES[name]) if name in TITLES else name) for name in misses.intents()),
@@ -168,11 +167,15 @@ class Questions:
 
         return vn_date(value)
 
-    async def _group(self, request: web.Request, user: auth.ConsoleUser) -> misses.Group | None:
+    async def _groups(self, user: auth.ConsoleUser) -> list[misses.Group]:
+        """The commune's groups: misses read, then grouped off the event loop (as the API)."""
         async with self.sm() as s:
-            return await misses.find(
-                s, user.commune_id, user.province_code, request.match_info["group"]
-            )
+            said = await misses.misses(s, user.commune_id, user.province_code)
+        return await asyncio.to_thread(misses.group, said)
+
+    async def _group(self, request: web.Request, user: auth.ConsoleUser) -> misses.Group | None:
+        wanted = request.match_info["group"]
+        return next((g for g in await self._groups(user) if g.id == wanted), None)
 
     def _gone(self, request: web.Request, user: auth.ConsoleUser) -> web.Response:
         with use_language(self.c.language(request)):
@@ -197,16 +200,20 @@ class Questions:
         answer, question = self._text(data, "answer").strip(), self._text(data, "question")
         with use_language(self.c.language(request)):
             try:
+                g = await self._group(request, user)
+                if g is None:
+                    return self._gone(request, user)
                 async with self.sm() as s, s.begin():
-                    g = await misses.find(s, user.commune_id, user.province_code, group_id)
-                    if g is None:
-                        return self._gone(request, user)
                     if not answer:
                         raise misses.PromoteError(_("Vui lòng nhập câu trả lời."))
                     await misses.to_entry(s, user.commune_id, g, answer, question)
             except misses.PromoteError as exc:
                 return await self.questions(
                     request, user=user, error=(group_id, self._problem(exc), answer), status=400
+                )
+            except IntegrityError:  # the same question saved by another request meanwhile
+                return await self.questions(
+                    request, user=user, error=(group_id, self._at_once(), answer), status=409
                 )
         raise web.HTTPSeeOther("/console/questions?done=entry")
 
@@ -217,10 +224,10 @@ class Questions:
         intent = self._text(data, "intent")
         with use_language(self.c.language(request)):
             try:
+                g = await self._group(request, user)
+                if g is None:
+                    return self._gone(request, user)
                 async with self.sm() as s, s.begin():
-                    g = await misses.find(s, user.commune_id, user.province_code, group_id)
-                    if g is None:
-                        return self._gone(request, user)
                     if intent not in misses.intents():
                         raise misses.PromoteError(
                             _("Vui lòng chọn một nhóm câu hỏi trong danh sách.")
@@ -230,6 +237,10 @@ class Questions:
                 return await self.questions(
                     request, user=user, error=(group_id, str(exc), ""), status=400
                 )
+            except IntegrityError:
+                return await self.questions(
+                    request, user=user, error=(group_id, self._at_once(), ""), status=409
+                )
         # this process answers with them now (others at their start), as the API does
         from bot.nlu.embedded import with_staff_examples
 
@@ -237,6 +248,10 @@ class Questions:
             examples = await misses.staff_examples(s)
         await asyncio.to_thread(with_staff_examples, examples)
         raise web.HTTPSeeOther("/console/questions?done=intent")
+
+    @staticmethod
+    def _at_once() -> str:
+        return _("Có thay đổi khác cùng lúc; không có gì thay đổi. Vui lòng tải lại rồi làm lại.")
 
     @staticmethod
     def _problem(exc: Exception) -> str:
@@ -400,6 +415,10 @@ class Questions:
             except io.KnowledgeFileError as exc:
                 return await self.entry(
                     request, user=user, error=self._problem(exc), form=form, status=400
+                )
+            except IntegrityError:
+                return await self.entry(
+                    request, user=user, error=self._at_once(), form=form, status=409
                 )
         raise web.HTTPSeeOther("/console/knowledge?done=saved")
 

@@ -42,12 +42,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import yaml
+from bot.nlu.shorthand import abbreviations
+from bot.text import fold, nfc
 
-from bot.config import ROOT
-from bot.text import fold, nfc, search_key
-
-ABBREVIATIONS = ROOT / "data" / "nlu" / "abbreviations.yml"
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _CHUNK = re.compile(r"\S+")
 #: a chunk that is a URL or an e-mail address: none of its words is read
@@ -99,12 +96,6 @@ _USUAL_BEFORE = frozenset("van nhu lai la rat hoi".split())
 _CHILD_NEXT = frozenset("cua em e toi t minh mk chau nho lon trai gai be".split())
 _CODE_NEXT = frozenset("thue so ho hs".split())
 _POWER_BEFORE = frozenset("mat co cup cat het ngat".split())
-
-
-@lru_cache(maxsize=1)
-def abbreviations() -> dict[str, str]:
-    raw = yaml.safe_load(ABBREVIATIONS.read_text(encoding="utf-8")) or {}
-    return {search_key(str(k)): search_key(str(v)) for k, v in raw.items()}
 
 
 @lru_cache(maxsize=1)

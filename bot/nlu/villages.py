@@ -83,7 +83,7 @@ _NUMBER_WORD = "so"  # "thôn số 3", "thon so 3"
 @lru_cache(maxsize=1)
 def _shorthand() -> frozenset[str]:
     """Teencode of two letters or more, as typed without marks ("ko", "dc"; not "a", "e")."""
-    from bot.nlu.text import abbreviations
+    from bot.nlu.shorthand import abbreviations
 
     return frozenset(k for k in abbreviations() if len(k) > 1)
 
