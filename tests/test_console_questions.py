@@ -62,7 +62,7 @@ async def test_questions_become_answers(running):  # noqa: F811
     url = running.url
     for words in ("bãi đỗ xe ở đâu", "bãi đỗ xe ở đâu", "bai do xe o dau a", NASTY):
         assert PARKING not in await ask(url, words)
-    await ask(url, "phat gao cuu doi khi nao")
+    assert "trợ cấp xã hội" not in (await ask(url, "phat gao cuu doi khi nao")).lower()
     officer = await signed_in(running, "lan.vp")
     propagandist = await signed_in(running, "pao.ttv", role="propagandist", village="Nậm Mòn")
     neighbour = await signed_in(running, "hoa.xa2", code=CODE2)  # same province, other commune
@@ -121,7 +121,7 @@ async def test_questions_become_answers(running):  # noqa: F811
         async with running.services.sm() as s:
             taught = (await s.execute(select(TrainingExample.text, TrainingExample.intent))).all()
         assert taught == [("phat gao cuu doi khi nao", "social_allowance")]
-        assert "Trợ cấp xã hội" in await ask(url, "phat gao cuu doi khi nao")
+        assert "trợ cấp xã hội" in (await ask(url, "phat gao cuu doi khi nao")).lower()
         # one step: the group is an entry, answered at once in another wording; it disappears
         status, _, r = await officer.post(
             path, {"csrf": token, "question": "Bãi đỗ xe ở đâu?", "answer": PARKING}
