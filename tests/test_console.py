@@ -653,3 +653,78 @@ async def test_the_run_command_prints_a_demo_login(tmp_path, sim, capsys):
         await engine.dispose()
     assert passwords.verify(row.password_hash, again.group(2))
     assert not passwords.verify(row.password_hash, password)
+
+
+# -- second reading (security): what an outsider would try ----------------------------------
+async def test_a_burst_of_guesses_at_once_is_held_to_the_lock_out(running):
+    """Guesses sent all at once (many tabs, many machines) each passed the lock check before
+    any of them was counted: a burst of twenty had twenty passwords checked, and a right one
+    among them signed in. At most ``MAX_FAILURES`` guesses may be checked per lock."""
+    await account(running, "thu.quy")
+    browsers = [Browser(running) for _ in range(20)]
+    try:
+        tokens = [await b.csrf("/console/login") for b in browsers]
+
+        async def guess(b: Browser, token: str, password: str) -> tuple[int, str]:
+            status, html, _ = await b.post(
+                "/console/login", {"csrf": token, "login": "thu.quy", "password": password}
+            )
+            return status, html
+
+        answers = await asyncio.gather(
+            *(
+                guess(b, t, PASSWORD if n == len(browsers) - 1 else f"doan-sai-{n:02}")
+                for n, (b, t) in enumerate(zip(browsers, tokens))
+            )
+        )
+        assert all(b.session_token() is None for b in browsers), answers
+        # every guess told "wrong" was a password checked; the lock stops the rest unchecked
+        assert sum(WRONG in html for _, html in answers) < auth.MAX_FAILURES
+        assert sum(LOCKED in html for _, html in answers) >= len(browsers) - auth.MAX_FAILURES
+    finally:
+        for b in browsers:
+            await b.close()
+    b = Browser(running)
+    try:
+        status, html = await b.login("thu.quy")
+        assert status == 401 and LOCKED in html  # still locked: the burst counted
+    finally:
+        await b.close()
+
+
+async def test_a_locked_login_costs_what_an_unknown_one_does(running, browser, monkeypatch):
+    """A locked account was answered without checking any password, so its answer came tens
+    of milliseconds sooner than a (locked) unknown login's: timing told which logins exist.
+    Both now spend one argon2 check per try."""
+    await account(running, "ton.giao")
+    checks: list[str | None] = []
+    real = passwords.verify
+
+    def counted(stored: str | None, password: str) -> bool:
+        checks.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(passwords, "verify", counted)
+    for login in ("ton.giao", "khong-co-ai"):
+        for n in range(auth.MAX_FAILURES):
+            await browser.login(login, f"sai-mat-khau-{n}")
+        checks.clear()
+        status, html = await browser.login(login, PASSWORD)
+        assert status == 401 and LOCKED in html
+        assert len(checks) == 1, (login, checks)
+
+
+async def test_console_errors_are_never_framed_nor_run_scripts(running, browser):
+    """aiohttp's own 404 and 405 under /console (and the 404 of ``owned``) carry the service's
+    strictest policy; the console's pages, its 403 and 429 carry the console's (tested above)."""
+    for method, path, expected in (
+        ("GET", "/console/khong-co", 404),
+        ("GET", "/console/static/khong-co.js", 404),
+        ("PUT", "/console/login", 405),
+        ("GET", "/console/invite/short", 404),
+    ):
+        async with browser.http.request(method, running.url + path, allow_redirects=False) as r:
+            assert r.status == expected, (method, path)
+            policy = r.headers["Content-Security-Policy"]
+            assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+            assert "script-src" not in policy and r.headers["X-Content-Type-Options"] == "nosniff"
