@@ -728,3 +728,35 @@ async def test_console_errors_are_never_framed_nor_run_scripts(running, browser)
             policy = r.headers["Content-Security-Policy"]
             assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
             assert "script-src" not in policy and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_an_invitation_posted_from_two_tabs_at_once_sets_one_password(running):
+    """Two tabs (or the staff member and someone who saw the link) post the same link at the
+    same moment: one sets the password, the other gets the dead link, and the password that
+    won is the one that signs in."""
+    staff_id, _ = await account(running, "hai.tab", password=None)
+    async with running.services.sm() as s, s.begin():
+        staff = await s.get(Staff, staff_id)
+        assert staff is not None
+        token = await auth.invite(s, staff, running.clock())
+    tabs = [Browser(running), Browser(running)]
+    try:
+        path = f"/console/invite/{token}"
+        forms = [await tab.csrf(path) for tab in tabs]
+        chosen = ["tab-mot-Ha-Giang-1", "tab-hai-Ha-Giang-2"]
+        answers = await asyncio.gather(
+            *(
+                tab.post(path, {"csrf": form, "password": p, "password2": p})
+                for tab, form, p in zip(tabs, forms, chosen)
+            )
+        )
+        statuses = sorted(status for status, _, _ in answers)
+        assert statuses == [303, 404], statuses
+        won = chosen[[status for status, _, _ in answers].index(303)]
+        lost = chosen[1 - chosen.index(won)]
+        status, html = await tabs[0].login("hai.tab", lost)
+        assert status == 401 and WRONG in html
+        assert await tabs[1].login("hai.tab", won) == (303, "/console/")
+    finally:
+        for tab in tabs:
+            await tab.close()
