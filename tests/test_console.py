@@ -760,3 +760,30 @@ async def test_an_invitation_posted_from_two_tabs_at_once_sets_one_password(runn
     finally:
         for tab in tabs:
             await tab.close()
+
+
+async def test_the_demo_login_is_for_a_demo_on_this_machine_only(tmp_path, sim, capsys):
+    """`--demo-login` gave a leader account with a printed password to every configured
+    commune whenever the store was SQLite — also a real deployment on the embedded store that
+    listens on the network or has a public address. There it now makes nothing."""
+    base = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=1)
+    for service in (
+        {"host": "0.0.0.0"},
+        {"public_url": "https://bot.xa-bac-ha.gov.vn"},
+        {"host": "192.0.2.10"},
+    ):
+        settings = base.model_copy(update={"service": base.service.model_copy(update=service)})
+        capsys.readouterr()
+        await asyncio.to_thread(demo_logins, settings, "http://x/console/")
+        out, err = capsys.readouterr()
+        assert "mật khẩu" not in out and "--demo-login" in err, (service, out)
+    from bot.store.db import create_engine, sessionmaker
+
+    engine = create_engine(base.database_url)
+    try:
+        async with sessionmaker(engine)() as s:
+            assert (await s.execute(select(Staff).where(Staff.login.like("demo-%")))).all() == []
+    except Exception as exc:  # no tables at all: nothing was made either
+        assert "no such table" in str(exc)
+    finally:
+        await engine.dispose()
