@@ -787,3 +787,31 @@ async def test_the_demo_login_is_for_a_demo_on_this_machine_only(tmp_path, sim, 
         assert "no such table" in str(exc)
     finally:
         await engine.dispose()
+
+
+async def test_a_vietnamese_password_signs_in_whichever_keyboard_typed_it(running):
+    """Vietnamese keyboards send a letter like "ồ" as one character (NFC, phones) or as "o"
+    plus two combining marks (NFD, some Windows input settings). A password set on one was
+    refused on the other — a staff member locked out of their own account."""
+    import unicodedata
+
+    chosen = "Núi Hàm Rồng năm 1987"
+    staff_id, _ = await account(running, "ban.phim", password=None)
+    async with running.services.sm() as s, s.begin():
+        staff = await s.get(Staff, staff_id)
+        assert staff is not None
+        token = await auth.invite(s, staff, running.clock())
+    b = Browser(running)
+    try:
+        path = f"/console/invite/{token}"
+        nfc_typed = unicodedata.normalize("NFC", chosen)
+        form = await b.csrf(path)
+        status, html, _ = await b.post(
+            path, {"csrf": form, "password": nfc_typed, "password2": nfc_typed}
+        )
+        assert status == 303, html
+        nfd_typed = unicodedata.normalize("NFD", chosen)
+        assert nfd_typed != nfc_typed
+        assert await b.login("ban.phim", nfd_typed) == (303, "/console/")
+    finally:
+        await b.close()
