@@ -815,3 +815,15 @@ async def test_a_vietnamese_password_signs_in_whichever_keyboard_typed_it(runnin
         assert await b.login("ban.phim", nfd_typed) == (303, "/console/")
     finally:
         await b.close()
+
+
+async def test_the_demo_commune_gets_its_sample_questions_once(tmp_path, sim, capsys):
+    """The demo (scripts/run.sh) answers from data/knowledge/<code>.csv from the first start;
+    a later start leaves the entries (and staff's edits) as they are."""
+    base = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=1)
+    demo = base.communes[0].model_copy(update={"code": "02839"})
+    settings = base.model_copy(update={"communes": [demo]})
+    await asyncio.to_thread(demo_logins, settings, "http://127.0.0.1:1/console/")
+    assert "Xã 02839: 22 câu hỏi mẫu (data/knowledge/02839.csv)" in capsys.readouterr().out
+    await asyncio.to_thread(demo_logins, settings, "http://127.0.0.1:1/console/")
+    assert "câu hỏi mẫu" not in capsys.readouterr().out

@@ -626,3 +626,37 @@ def test_webchat_settings_are_checked_at_start():
     ):
         with pytest.raises(ConfigError, match=f"webchat.{key}"):
             settings_from_dict({**base, "webchat": bad}, env={})
+
+
+# -- honest limits ----------------------------------------------------------------------------
+#: what the commune does not handle (lines of tests/data/nlu_out_of_scope.yml, never trained on)
+NOT_THE_COMMUNES = [
+    "giá vàng nhẫn hôm nay bao nhiêu một chỉ",
+    "bong da hom nay co tran nao hay",
+    "cách làm bánh chưng ngon",
+    "cho e xin con lô đẹp hôm nay",
+    "giải giúp em bài toán lớp 7 này",
+    "co phieu HPG co nen mua khong",
+    "mất điện thoại rồi làm sao tìm lại",  # not a power cut: no report form
+]
+
+
+async def test_what_the_commune_does_not_handle_gets_an_honest_answer_and_the_menu(service):
+    tab = Visitor(service.url)
+    try:
+        await tab.open()
+        for question in NOT_THE_COMMUNES:
+            [reply] = await tab.says(question)
+            assert reply["kind"] == "choices", (question, reply)
+            assert "chỉ hỗ trợ thông tin và thủ tục của Xã Thử Nghiệm 1" in reply["text"], question
+            assert [o["payload"] for o in reply["options"]] == [
+                "/office_hours",
+                "/office_contact",
+                "/talk_to_staff",
+            ], question
+        # no guess counted as a miss: the next question is answered, not handed to staff
+        [hours] = await tab.says("uy ban xa lam viec may gio")
+        assert "Xã Thử Nghiệm 1 làm việc" in hours["text"]
+    finally:
+        await tab.close()
+    assert service.sim.messages() == []

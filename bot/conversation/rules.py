@@ -99,7 +99,7 @@ _REPORT_WORDS = {
 
 _OUTAGE = (
     r"\b(?:mat dien|cup dien|cat dien|ngat dien|mat d|md|het dien|dien chap chon|"
-    r"(?:khong|chua|hong) co dien|dien (?:mat|cup|bi cat|bi cup))\b"
+    r"(?:khong|chua|hong) co dien|dien (?:mat|cup|bi cat|bi cup))\b(?! thoai)"  # a lost phone
 )
 #: happening now, here
 _NOW = (
