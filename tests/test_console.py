@@ -173,11 +173,11 @@ async def test_sign_in_see_who_you_are_and_sign_out(running, browser):
     assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d", html)  # dd/mm/yyyy, Vietnamese time
     vn = (running.clock.now + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M")
     assert vn in html
-    # the nav holds only what exists: home and sign-out
+    # the nav holds only what exists: home, the inbox (an officer's) and sign-out
     nav = re.search(r'<nav class="nav".*?</nav>', html, re.S).group(0)
-    assert re.findall(r'href="([^"]+)"', nav) == ["/console/"]
+    assert re.findall(r'href="([^"]+)"', nav) == ["/console/", "/console/inbox"]
     assert 'action="/console/logout"' in nav
-    for later in ("Inbox", "Hộp thư", "Thông báo", "Dashboard", "Audit"):
+    for later in ("Thông báo", "Dashboard", "Audit"):
         assert later not in nav
     # the index page links to the console
     async with browser.http.get(running.url + "/") as r:
