@@ -51,8 +51,10 @@ _DESKS = ("one_stop", "police")
 #: how residents ask about one aspect (on ``bot.nlu.text.normalise``d text); the earliest in
 #: the text wins ("tạm trú online có mất phí không" → online)
 _ASPECT_WORDS = {
+    # "làm tại nhà được không", never "sinh con ở nhà" / "mất tại nhà" (a home birth or death
+    # asks for the papers, not the online way)
     "online": r"online|onl|truc tuyen|qua mang|tren mang|dich vu cong|vneid|qua dien thoai"
-    r"|o nha|tai nha|qua zalo",
+    r"|(?:lam|nop|dang ky) (?:o|tai|tu) nha|(?:o|tai|tu) nha (?:duoc|dc) (?:khong|ko)|qua zalo",
     "fee": r"le phi|phi|bao nhieu tien|mat tien|ton tien|het bao nhieu|het tien|nop tien"
     r"|mien phi|chi phi|tien le phi|may tien|bao tien",
     "time_limit": r"may ngay|bao lau|bao nhieu ngay|thoi han|thoi gian|bao gio (?:co|xong|lay)"
@@ -186,6 +188,32 @@ def detect(text: str) -> str | None:
             if f" {phrase} " in key and (best is None or len(phrase) > best[0]):
                 best = (len(phrase), p.key)
     return best[1] if best else None
+
+
+#: a message that asks about a procedure it names, beyond the aspects ("thủ tục", "làm thế
+#: nào", "xin giấy …"): "con tôi mới lấy vợ", "chúc mừng hai bạn kết hôn" only mention one
+_ASKING = re.compile(
+    r"\b(?:thu tuc|the nao|lam sao|ra sao|nhu nao|lam gi|phai lam|huong dan|dang ky|xin|cap"
+    r"|lam giay|muon lam|can lam|hoi|gi|nao|dau|sao|khong|ko|chua)\b"
+)
+
+
+def asks(text: str) -> bool:
+    """Whether ``text``, which names a procedure (``detect``), asks about it: a question mark,
+    an aspect, a word of asking, or hardly more than the procedure's name ("giấy độc thân")."""
+    key = _normalise(text)
+    if "?" in text or _ASKING.search(key) or detect_aspect(text):
+        return True
+    named = detect(text)
+    longest = (
+        max(
+            (len(w.split()) for w in procedures()[named].words if f" {w} " in f" {key} "),
+            default=0,
+        )
+        if named
+        else 0
+    )
+    return len(key.split()) - longest <= 2
 
 
 def detect_aspect(text: str) -> str | None:
