@@ -48,22 +48,33 @@ LABELS = {
 _TEXTS = ("title", *ASPECTS)
 _DESKS = ("one_stop", "police")
 
-#: how residents ask about one aspect (on ``bot.nlu.text.normalise``d text); the earliest in
-#: the text wins ("tạm trú online có mất phí không" → online)
-_ASPECT_WORDS = {
-    "online": r"online|onl|truc tuyen|qua mang|tren mang|dich vu cong|vneid|qua dien thoai"
-    r"|o nha|tai nha|qua zalo",
+#: how residents ask about one aspect (on ``bot.nlu.text.normalise``d text): the one vocabulary
+#: of these aspects — bot/conversation/follow.py reads its follow-up cues for them from here
+#: (``PATTERNS``); in ``detect_aspect`` the earliest in the text wins ("tạm trú online có mất
+#: phí không" → online)
+ASPECT_WORDS = {
+    # "làm tại nhà được không", never "sinh con ở nhà" / "mất tại nhà" (a home birth or death
+    # asks for the papers, not the online way)
+    "online": r"online|onl|truc tuyen|qua mang|tren mang|dich vu cong|vneid|qua app"
+    r"|qua dien thoai|(?:lam|nop|dang ky) (?:o|tai|tu) nha|(?:o|tai|tu) nha (?:duoc|dc) (?:khong|ko)"
+    r"|qua zalo",
     "fee": r"le phi|phi|bao nhieu tien|mat tien|ton tien|het bao nhieu|het tien|nop tien"
     r"|mien phi|chi phi|tien le phi|may tien|bao tien",
-    "time_limit": r"may ngay|bao lau|bao nhieu ngay|thoi han|thoi gian|bao gio (?:co|xong|lay)"
-    r"|khi nao (?:co|xong|lay)|lau (?:khong|ko)|trong bao lau|may hom|bao nhieu hom|qua han"
-    r"|tre han|han chot",
+    # "thời gian giải quyết", never "thời gian làm việc" (the office's hours)
+    "time_limit": r"may ngay|bao lau|bao nhieu ngay|thoi han|mat may"
+    r"|thoi gian (?:giai quyet|xu ly|tra ket qua|cho|bao lau)"
+    r"|(?:bao gio|khi nao|may hom) (?:co|xong|lay|duoc)|lau (?:khong|ko)|trong bao lau|may hom"
+    r"|bao nhieu hom|qua han|tre han|han chot",
     "bring": r"can gi|mang gi|giay to gi|can giay to|can nhung gi|chuan bi gi|mang theo"
-    r"|ho so gom|ho so can|ho so gi|ho so nhu the nao|giay to can|can mang|can co gi|nop gi",
+    r"|ho so gom|ho so can|ho so gi|ho so nhu the nao|giay to can|can mang|can co gi|nop gi"
+    r"|mang (?:theo )?(?:gi|nhung gi|cai gi)|can (?:nhung |cai )?(?:gi|giay to gi)|giay to"
+    r"|ho so|chuan bi (?:gi|nhung gi)",
     "where": r"o dau|cho nao|noi nao|tai dau|di dau|den dau|lam o|nop o|dia chi",
     "legal_basis": r"can cu|luat nao|quy dinh nao|nghi dinh|van ban nao|theo luat|co so phap ly",
 }
-_ASPECT_RE = {k: re.compile(rf"\b(?:{v})\b") for k, v in _ASPECT_WORDS.items()}
+#: each aspect's words as one regular expression (whole words)
+PATTERNS = {k: rf"\b(?:{v})\b" for k, v in ASPECT_WORDS.items()}
+_ASPECT_RE = {k: re.compile(v) for k, v in PATTERNS.items()}
 
 
 class ProcedureError(ValueError):
@@ -186,6 +197,32 @@ def detect(text: str) -> str | None:
             if f" {phrase} " in key and (best is None or len(phrase) > best[0]):
                 best = (len(phrase), p.key)
     return best[1] if best else None
+
+
+#: a message that asks about a procedure it names, beyond the aspects ("thủ tục", "làm thế
+#: nào", "xin giấy …"): "con tôi mới lấy vợ", "chúc mừng hai bạn kết hôn" only mention one
+_ASKING = re.compile(
+    r"\b(?:thu tuc|the nao|lam sao|ra sao|nhu nao|lam gi|phai lam|huong dan|dang ky|xin|cap"
+    r"|lam giay|muon lam|can lam|hoi|gi|nao|dau|sao|khong|ko|chua)\b"
+)
+
+
+def asks(text: str) -> bool:
+    """Whether ``text``, which names a procedure (``detect``), asks about it: a question mark,
+    an aspect, a word of asking, or hardly more than the procedure's name ("giấy độc thân")."""
+    key = _normalise(text)
+    if "?" in text or _ASKING.search(key) or detect_aspect(text):
+        return True
+    named = detect(text)
+    longest = (
+        max(
+            (len(w.split()) for w in procedures()[named].words if f" {w} " in f" {key} "),
+            default=0,
+        )
+        if named
+        else 0
+    )
+    return len(key.split()) - longest <= 2
 
 
 def detect_aspect(text: str) -> str | None:

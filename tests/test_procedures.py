@@ -224,6 +224,35 @@ async def test_a_bereaved_resident_reads_the_condolence_then_the_communes_proced
         await tab.close()
 
 
+async def test_review_the_law_in_force_home_births_and_mere_mentions(running):
+    """facts-review: the residence and household-business texts cite the decrees in force (NĐ
+    154/2024 replaced NĐ 62/2021; NĐ 168/2025 replaced NĐ 01/2021) and give no time limit the
+    bot is not sure of; a birth or death at home asks for the papers, not the online way; a
+    message that only mentions a wedding is not answered with the marriage procedure."""
+    tab = Visitor(running.url)
+    try:
+        await tab.open()
+        said = await ask(tab, "căn cứ pháp lý đăng ký thường trú")
+        assert "Nghị định 154/2024/NĐ-CP" in said, said
+        said = await ask(tab, "đăng ký hộ kinh doanh theo luật nào")
+        assert "Nghị định 168/2025/NĐ-CP" in said, said
+        said = await ask(tab, "đăng ký hộ kinh doanh mất mấy ngày")
+        assert "— thời hạn:" in said and "hỏi cán bộ một cửa" in said, said
+        assert "03 ngày" not in said
+        said = await ask(tab, "sinh con ở nhà thì làm khai sinh thế nào")
+        assert "• Cần mang:" in said and "người làm chứng" in said, said
+        said = await ask(tab, "bố tôi mất tại nhà, làm khai tử thế nào")
+        assert "• Cần mang:" in said and "— làm trực tuyến" not in said, said
+        # the procedure's name alone still asks for it
+        said = await ask(tab, "giấy độc thân")
+        assert "thủ tục xác nhận tình trạng hôn nhân:" in said, said
+        for words in ("con tôi mới lấy vợ", "chúc mừng đám cưới chị nhé, kết hôn vui vẻ"):
+            said = await ask(tab, words)
+            assert "thủ tục đăng ký kết hôn" not in said, (words, said)
+    finally:
+        await tab.close()
+
+
 # -- the callable API and the checks ---------------------------------------------------------
 @pytest.mark.parametrize(
     "words, aspect",
@@ -236,6 +265,8 @@ async def test_a_bereaved_resident_reads_the_condolence_then_the_communes_proced
         ("đăng ký kết hôn theo luật nào", "legal_basis"),
         ("thủ tục đăng ký khai sinh", None),
         ("đăng ký tạm trú online có mất phí không", "online"),  # the first asked
+        ("sinh con ở nhà thì làm khai sinh thế nào", None),  # a home birth, not online
+        ("làm khai sinh tại nhà được không", "online"),
     ],
 )
 def test_detect_aspect(words, aspect):

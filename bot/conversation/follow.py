@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+from bot import procedures
 from bot.config import Commune, OfficeHours
 from bot.envelope import Reply, Text
 from bot.i18n import N_, _
@@ -98,18 +99,17 @@ _OF_A_PLACE = frozenset({"place", "phone", "hours"})
 _OFFICE_INTENTS = frozenset({"office_hours", "office_contact", "health_station"})
 
 # -- cues (on the normalised text: accents folded, teencode expanded) -----------------------
+#: the aspects shared with the procedures, this module's name → bot/procedures.py's: the words
+#: are that module's (``ASPECT_WORDS``, the one vocabulary); phone and hours are this module's
+SHARED_ASPECTS = {
+    "fee": "fee",
+    "online": "online",
+    "duration": "time_limit",
+    "documents": "bring",
+    "place": "where",
+}
 ASPECTS: dict[str, str] = {
-    "fee": r"\b(?:phi|le phi|bao nhieu tien|het bao nhieu|mat tien|ton tien)\b",
-    "online": r"\b(?:online|onl|truc tuyen|qua mang|tren mang|dich vu cong|vneid|qua app)\b",
-    "duration": (
-        r"\b(?:may ngay|bao lau|bao nhieu ngay|mat may|lau (?:khong|ko)|"
-        r"(?:bao gio|khi nao|may hom) (?:co|xong|lay|duoc))\b"
-    ),
-    "documents": (
-        r"\b(?:mang (?:theo )?(?:gi|nhung gi|cai gi)|can (?:nhung |cai )?(?:gi|giay to gi)|"
-        r"giay to|ho so|chuan bi (?:gi|nhung gi))\b"
-    ),
-    "place": r"\b(?:o dau|cho nao|dia chi|den dau|noi nao|tai dau|nop o dau|lam o dau)\b",
+    **{name: procedures.PATTERNS[theirs] for name, theirs in SHARED_ASPECTS.items()},
     "phone": r"\b(?:so dien thoai|sdt|dien thoai|so may|goi so nao)\b",
     "hours": (
         r"\b(?:may gio|gio nao|gio lam|gio mo cua|mo cua|dong cua|lam viec|"

@@ -91,6 +91,8 @@ def facts(t: Turn) -> TurnResult | None:
 
 def _procedures_asked(text: str, intent: str) -> list[str]:
     named = procedures.detect(text) if text else None
+    if named and intent not in procedures.intents() and not procedures.asks(text):
+        named = None  # "con tôi mới lấy vợ": named, not asked about
     if named and intent in PROCEDURE_OVER:
         return [named]
     asked = procedures.of_intent(intent)
