@@ -6,7 +6,9 @@
 Precision: of the words the normaliser changed, those changed right. Coverage: of the words the
 labels change (the teencode), those read right (``bot/nlu/teencode_eval.py``). Time: per message,
 ``normalise`` over every message of both sets and the NLU's held-out split, each message's best
-of five calls (mean, p50, p99 over messages). Prints a final JSON line.
+of five calls (mean, p50, p99 over messages); and the worst cases a message may be — 2,000 and
+8,000 characters of chat, of one letter held ("ooo…ox"), of links, of single letters — whose
+time should grow with the length, not its square. Prints a final JSON line.
 """
 
 from __future__ import annotations
@@ -48,6 +50,30 @@ def timing(messages: list[str]) -> dict[str, float]:
     }
 
 
+#: long or adversarial messages, built to a given length
+WORST: dict[str, str] = {
+    "chat": "nha e bi chay r a oi, ko ai o nha, cuu voi ad. ",
+    "held": "o",  # one word: "ooo…ox"
+    "links": "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc.html?ma=1.001 ",
+    "letters": "k a e r v h ",
+}
+
+
+def worst(lengths: tuple[int, ...] = (2000, 8000)) -> dict[str, dict[str, float]]:
+    """Best of ``ROUNDS`` calls on each worst case at each length, in ms."""
+    out: dict[str, dict[str, float]] = {}
+    for name, unit in WORST.items():
+        for n in lengths:
+            text = (unit * n)[:n] + ("x" if name == "held" else "")
+            best = float("inf")
+            for _ in range(ROUNDS):
+                start = time.perf_counter()
+                normalise(text)
+                best = min(best, time.perf_counter() - start)
+            out.setdefault(name, {})[str(n)] = round(best * 1e3, 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--errors", action="store_true", help="list wrong changes and misses")
@@ -83,6 +109,11 @@ def main() -> None:
     print(
         f"normalise: {t['messages']} messages, mean {t['mean_us']} µs, "  # type: ignore[index]
         f"p50 {t['p50_us']} µs, p99 {t['p99_us']} µs per message"  # type: ignore[index]
+    )
+    out["worst_ms"] = w = worst()
+    print(
+        "worst cases (ms at 2,000 / 8,000 characters): "
+        + ", ".join(f"{name} {t['2000']} / {t['8000']}" for name, t in w.items())
     )
     print(json.dumps(out))
 

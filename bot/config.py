@@ -18,6 +18,7 @@ from pydantic.networks import IPvAnyNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.yml"
+PROCEDURES = ROOT / "data" / "procedures"  # one YAML per procedure (bot/procedures.py)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -104,6 +105,16 @@ class ZaloConnection(_Model):
         return str(value) if isinstance(value, int) else value
 
 
+class PublicContact(_Model):
+    """A person residents may call, as the commune publishes them (a village head, a
+    propagandist): the name and phone the person agreed to have given out."""
+
+    name: str = Field(min_length=1)
+    phone: str | None = None
+    #: what else they are, said after the name (e.g. "Bí thư chi bộ")
+    title: str | None = None
+
+
 class Village(_Model):
     name: str = Field(min_length=1)
     kind: Literal["thôn", "bản", "buôn", "ấp", "tổ dân phố", "khu phố", "làng", "xóm", "tổ"] = (
@@ -112,13 +123,57 @@ class Village(_Model):
     #: the language its Zalo group reads (e.g. hnj): the propagandist's package uses the
     #: notice's translation into it when there is one
     language: str | None = None
+    #: the village head (trưởng thôn / tổ trưởng), for "trưởng thôn X là ai"
+    head: PublicContact | None = None
+    #: the village's propagandists (tuyên truyền viên cơ sở) with their public contacts
+    propagandists: list[PublicContact] = []
+
+
+#: what an office is to residents (bot/conversation/facts.py names each and finds it in words)
+OfficeKind = Literal[
+    "one_stop", "office", "police", "health", "land", "culture", "justice", "military", "other"
+]
 
 
 class Office(_Model):
-    """A desk of the commune that answers residents' feedback (văn phòng, địa chính, …)."""
+    """A desk or office of the commune: one that answers residents' feedback (routing), and a
+    place residents ask about ("số điện thoại công an xã"). ``kind`` says which (without it,
+    read from the code and name: ``congan`` / "Công an xã" is the police); ``address``,
+    ``phone`` and ``hours`` are answered as given — what is missing, the bot says it does not
+    know."""
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     name: str = Field(min_length=1)
+    kind: OfficeKind | None = None
+    address: str | None = None
+    phone: str | None = None
+    hours: list[OfficeHours] = []
+
+    @property
+    def what(self) -> str:
+        """The office's kind: as configured, else read from its code and name."""
+        if self.kind:
+            return self.kind
+        from bot.text import search_key
+
+        name = search_key(self.name)
+        for kind, pattern in _KIND_IN_NAME:
+            if re.search(pattern, self.code) or re.search(pattern, name):
+                return kind
+        return "other"
+
+
+#: an office's kind read from its code and name when config does not give it (folded text)
+_KIND_IN_NAME = (
+    ("one_stop", r"mot cua|hanh chinh cong|tiep nhan"),
+    ("police", r"cong an|^congan|^ca\b"),
+    ("health", r"y te|^tramyte|^yte"),
+    ("land", r"dia chinh|dat dai|^diachinh"),
+    ("culture", r"van hoa|^vanhoa"),
+    ("justice", r"tu phap|ho tich|^tuphap"),
+    ("military", r"quan su|^quansu"),
+    ("office", r"van phong|^vanphong"),
+)
 
 
 class HealthStation(_Model):
@@ -130,6 +185,15 @@ class HealthStation(_Model):
     address: str | None = None
     phone: str | None = None
     hours: list[OfficeHours] = []
+
+
+class LocalProcedure(_Model):
+    """What the commune sets itself for one procedure of data/procedures/ (docs/procedures.md):
+    its own fee or time limit replaces the national text; ``note`` is added to every answer."""
+
+    fee: str | None = Field(default=None, min_length=1)
+    time_limit: str | None = Field(default=None, min_length=1)
+    note: str | None = Field(default=None, min_length=1)
 
 
 class RoutingRule(_Model):
@@ -156,7 +220,7 @@ class Commune(_Model):
     languages: list[str] = ["vi"]
     villages: list[Village] = []
     offices: list[Office] = Field(
-        default_factory=lambda: [Office(**o) for o in DEFAULT_OFFICES], min_length=1
+        default_factory=lambda: [Office.model_validate(o) for o in DEFAULT_OFFICES], min_length=1
     )
     routing: list[RoutingRule] = []
     #: who reads sensitive tickets (bot/feedback/access.py): the officers of the ticket's office
@@ -164,6 +228,42 @@ class Commune(_Model):
     sensitive_tickets: Literal["office", "all_officers"] = "office"
     zalo: ZaloConnection | None = None
     health_station: HealthStation | None = None
+    #: the province's public-service portal (e.g. https://dichvucong.laocai.gov.vn), given
+    #: beside https://dichvucong.gov.vn when a procedure can be done online
+    public_service_portal: str | None = Field(default=None, pattern=_HTTP_URL)
+    #: the commune's own fees and time limits, by procedure (data/procedures/<key>.yml)
+    procedures: dict[str, LocalProcedure] = {}
+
+    @model_validator(mode="after")
+    def _facts_known(self) -> Commune:
+        known = {p.stem for p in PROCEDURES.glob("*.yml")}  # read by bot/procedures.py
+        unknown = sorted(set(self.procedures) - known)
+        if unknown:
+            raise ValueError(
+                f"procedures: {', '.join(unknown)}: not a procedure of data/procedures "
+                f"({', '.join(sorted(known))})"
+            )
+        if self.health_station and any(o.kind == "health" for o in self.offices):
+            raise ValueError(
+                "health_station: the health station is also an office of kind health; give it once"
+            )
+        return self
+
+    def office_of(self, kind: str) -> Office | None:
+        """The commune's office of ``kind`` (its own ``kind``, else read from its code and
+        name); the health station also from ``health_station``."""
+        found = next((o for o in self.offices if o.what == kind), None)
+        if found is None and kind == "health" and self.health_station is not None:
+            station = self.health_station
+            found = Office(
+                code="tramyte",
+                name=station.name,
+                kind="health",
+                address=station.address,
+                phone=station.phone,
+                hours=station.hours,
+            )
+        return found
 
     @model_validator(mode="after")
     def _routes_known(self) -> Commune:

@@ -653,3 +653,15 @@ async def test_the_run_command_prints_a_demo_login(tmp_path, sim, capsys):
         await engine.dispose()
     assert passwords.verify(row.password_hash, again.group(2))
     assert not passwords.verify(row.password_hash, password)
+
+
+async def test_the_demo_commune_gets_its_sample_questions_once(tmp_path, sim, capsys):
+    """The demo (scripts/run.sh) answers from data/knowledge/<code>.csv from the first start;
+    a later start leaves the entries (and staff's edits) as they are."""
+    base = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=1)
+    demo = base.communes[0].model_copy(update={"code": "02839"})
+    settings = base.model_copy(update={"communes": [demo]})
+    await asyncio.to_thread(demo_logins, settings, "http://127.0.0.1:1/console/")
+    assert "Xã 02839: 22 câu hỏi mẫu (data/knowledge/02839.csv)" in capsys.readouterr().out
+    await asyncio.to_thread(demo_logins, settings, "http://127.0.0.1:1/console/")
+    assert "câu hỏi mẫu" not in capsys.readouterr().out

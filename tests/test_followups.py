@@ -293,3 +293,74 @@ async def test_follow_ups_on_zalo_too(running):
         await commune.says("5101", "giờ làm việc")
         said = await commune.says("5101", "t7 có làm ko")
         assert said == "Thứ Bảy, Xã Thử Nghiệm 1 không làm việc.", said
+
+
+async def test_what_is_no_follow_up_is_read_as_it_is(running):
+    """Review of the follow-ups: a report that mentions a day, an answer to the triage
+    question, a question on another matter that names a day, a "trạm" that is no health
+    station, a "trăm" (a hundred) — none is rewritten into the topic kept."""
+    tab = Visitor(running.url)
+    try:
+        await tab.open()
+        await ask(tab, "giờ làm việc")
+        # a report (read so, if not surely) is never taken for Monday's hours
+        said = await ask(tab, "đèn đường thôn tôi hỏng từ thứ 2")
+        assert "Thứ Hai, Xã" not in said and "thôn/bản nào" in said, said
+        await ask(tab, "Nậm Mòn")
+        await ask(tab, "hủy")
+        await ask(tab, "giờ làm việc")
+        # the triage question answered "today": safety first, never today's hours
+        assert "Việc này đang xảy ra" in await ask(tab, "có cháy")
+        said = await ask(tab, "hôm nay")
+        assert "làm việc:" not in said and "Xã Thử Nghiệm 1 không làm việc" not in said, said
+        await ask(tab, "giờ làm việc")
+        # a day named in another question: not that day's hours
+        said = await ask(tab, "thứ 7 này có họp không")
+        assert not said.startswith("Thứ Bảy, Xã"), said
+        said = await ask(tab, "ngày mai mất điện thôn Nậm Mòn")
+        assert "Xã Thử Nghiệm 1 làm việc:" not in said and "không làm việc" not in said, said
+        # "trạm biến áp" is no health station, "hai trăm" no station at all
+        await ask(tab, "lịch cắt điện")
+        assert "Trạm Y tế" not in (said := await ask(tab, "trạm biến áp ở đâu")), said
+        await ask(tab, "đăng ký khai sinh")
+        assert "Trạm Y tế" not in (said := await ask(tab, "phí hai trăm nghìn à")), said
+        # an office named in a complaint: not that office's hours
+        said = await ask(tab, "cán bộ ủy ban thái độ không tốt")
+        assert "làm việc:" not in said, said
+        # what still is one: as before
+        await ask(tab, "giờ làm việc")
+        assert await ask(tab, "còn thứ 7 thì sao") == "Thứ Bảy, Xã Thử Nghiệm 1 không làm việc."
+        assert (await ask(tab, "còn trạm y tế?")).startswith("Thứ Bảy, Trạm Y tế xã")
+    finally:
+        await tab.close()
+
+
+async def test_a_village_said_to_a_dropped_triage_question_is_not_another_reports(running):
+    """The village said for a matter being triaged belongs to that matter: when the resident
+    then writes something else (the question dropped), a new report is asked where it is."""
+    tab = Visitor(running.url)
+    try:
+        await tab.open()
+        assert "Việc này đang xảy ra" in await ask(tab, "có cháy")
+        assert "Nậm Mòn" in await ask(tab, "Nậm Mòn")
+        said = await ask(tab, "đèn đường hỏng rồi")
+        assert "thôn/bản nào" in said, said
+    finally:
+        await tab.close()
+
+
+def test_bot_ask_session_says_when_it_alerted_staff(ask_config, capsys):
+    """A request for staff held through `bot ask --session` is real (the officer's Zalo alert
+    is queued for the service to send): the command says so, and --json counts it."""
+    config, _url = ask_config
+    code = cli.main(
+        ["--config", str(config), "staff", "add", "--commune", CODE, "--name", "Cán bộ A",
+         "--role", "officer", "--zalo-user-id", "7001", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    code, quiet, err = bot_ask(capsys, config, "--session", "t-1", "giờ làm việc")
+    assert code == 0 and "staff alert" not in err
+    code, said, err = bot_ask(capsys, config, "--session", "t-1", "--json", "cho tôi gặp cán bộ")
+    assert code == 0 and isinstance(said, dict)
+    assert said["staff_alerts"] >= 1 and "staff alert(s) queued" in err, (said, err)

@@ -49,6 +49,7 @@ CONVERSATION = [
     "triage",
     "follow_up",  # a follow-up rewritten into its full question (never answers)
     "knowledge",  # the commune's own knowledge (bot/handlers/knowledge.py): no engine step
+    "facts",  # offices, village people, procedures (docs/procedures.md)
     "misunderstood",
     "report_start",
     "ticket_status",

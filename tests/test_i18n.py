@@ -34,7 +34,10 @@ def test_extraction_finds_code_data_and_marked_names():
     assert "Đường sá, cầu cống" in found  # N_() in a table (categories)
     assert "đang xử lý" in found  # a ticket state's name
     assert "Việc này đang xảy ra, cần xử lý ngay không ạ?" in found  # triage
-    assert any(m.startswith("Đăng ký khai sinh cho con") for m in found)  # data/answers
+    assert any(m.startswith("Anh/chị có quyền yêu cầu xóa") for m in found)  # data/answers
+    # data/procedures: the texts residents read, not the words matched nor the sources
+    assert "Đăng ký khai sinh" in found and "Không mất phí." in found
+    assert "giấy chứng sinh" not in found and "Luật Cư trú số 68/2020/QH14" not in found
 
 
 def _vietnamese_examples() -> list[str]:

@@ -96,6 +96,31 @@ async def test_expired_entries_do_not_hide_a_valid_one(tmp_path, sim, capsys):
         await running.runner.cleanup()
 
 
+async def test_entries_with_no_words_do_not_silence_the_commune(tmp_path, sim, capsys):
+    """Staff import entries whose questions have no words (punctuation, emoji: the file accepts
+    them); a resident's question still gets an answer (the intents') instead of none."""
+    running = await start_service(make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim), sim)
+    config = tmp_path / "config.yml"
+    config.write_text(
+        yaml.safe_dump(running.settings.model_dump(mode="json"), allow_unicode=True),
+        encoding="utf-8",
+    )
+    kb = tmp_path / "kb.csv"
+    kb.write_text(HEADER + "???,Xin chào,,,,,\n😀😀,Vui,,,,,\n", encoding="utf-8")
+    tab = Visitor(running.url)
+    try:
+        args = ["--config", str(config), "knowledge", "import", "--commune", "90001", str(kb)]
+        assert await asyncio.to_thread(cli.main, args) == 0
+        assert "2 added" in capsys.readouterr().out
+        await tab.open()
+        said = text(await tab.says("uy ban xa lam viec may gio", settle=0.3))
+        assert said and "Xin chào" not in said and "Vui" not in said
+    finally:
+        await tab.close()
+        await running.runner.cleanup()
+    assert Index([Entry(1, "???", "a")]).lookup("cho hop") == []
+
+
 async def _store(tmp_path: Path, sim, name: str):
     url = f"sqlite+aiosqlite:///{tmp_path}/{name}.db"
     engine = create_engine(url)
@@ -200,6 +225,36 @@ async def test_rebuilt_in_a_thread_once_while_the_old_index_answers(tmp_path, si
         await engine.dispose()
 
 
+async def test_a_failed_rebuild_keeps_the_old_index(tmp_path, sim, monkeypatch, caplog):
+    """A rebuild that raises is logged; the old index keeps answering (none yet: no entries,
+    the intents answer) and the rebuild is tried again at the next reading of the fingerprint."""
+    engine, sm, commune = await _store(tmp_path, sim, "d")
+
+    class Broken(Index):
+        def __init__(self, entries: list[Entry]) -> None:
+            raise MemoryError("no room")
+
+    try:
+        async with sm() as s, s.begin():
+            await store.save(s, store.Owner(commune_id=commune), [_item("Chợ họp?", "CN")])
+        assert await answer(sm, commune, "15", "cho hop") == "CN"
+        async with sm() as s, s.begin():
+            await store.save(s, store.Owner(commune_id=commune), [_item("Xe buýt?", "5:30")])
+        monkeypatch.setattr(retrieval, "Index", Broken)
+        assert await answer(sm, commune, "15", "cho hop") == "CN"
+        assert "no room" in caplog.text
+        monkeypatch.setattr(retrieval, "Index", Index)
+        monkeypatch.setattr(retrieval, "RECHECK_S", 0.0)
+        assert await answer(sm, commune, "15", "xe buyt") == "5:30"
+        async with sm() as s, s.begin():
+            await store.save(s, store.Owner(province_code="15"), [_item("Điện?", "EVN")])
+        retrieval._cache.clear()
+        monkeypatch.setattr(retrieval, "Index", Broken)
+        assert await answer(sm, commune, "15", "dien") is None
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("limit", [1, 3, 50])
 def test_lookup_is_best_first(limit):
     items = io.read(DEMO)
@@ -230,3 +285,22 @@ def test_the_held_out_set_is_answered():
         # the same questions typed without diacritics score the same
         folded = sum(index.lookup(fold(q), limit=1)[0][0].question == e for q, e in asked)
         assert folded == right
+
+
+def test_event_loops_that_waited_for_a_rebuild_are_not_kept(tmp_path, sim):
+    """The rebuild locks are per event loop; a lock that made a message wait holds its loop, so
+    the locks of a loop that has ended are dropped, not kept for the life of the process."""
+
+    async def two_messages_at_once(run: int) -> None:
+        engine, sm, commune = await _store(tmp_path, sim, f"loop{run}")
+        try:
+            async with sm() as s, s.begin():
+                await store.save(s, store.Owner(commune_id=commune), [_item("Chợ?", "CN")])
+            said = await asyncio.gather(*(answer(sm, commune, "15", "cho") for _ in range(2)))
+            assert said == ["CN", "CN"]
+        finally:
+            await engine.dispose()
+
+    for run in range(4):
+        asyncio.run(two_messages_at_once(run))
+    assert len(retrieval._building) <= 1

@@ -59,10 +59,31 @@ def test_the_held_out_set_precision_and_coverage():
         ("mất đ từ sáng, thẻ bh yt", "mat dien tu sang the bao hiem yt"),
         ("tell me a joke", "tell me a joke"),
         ("con e 18 tháng", "con em 18 thang"),
+        # H'Mông typed with a space is a people's name, not giờ
+        ("dân tộc H Mông, tiếng h mông", "dan toc h mong tieng h mong"),
+        ("nguoi h mong o ban, may h r", "nguoi h mong o ban may gio roi"),
+        # a message typed in capitals: its single letters are still persons
+        ("NHA E BI CHAY R", "nha em bi chay roi"),
+        ("A OI CHO E HOI, C OI", "anh oi cho em hoi chi oi"),
+        # "tiếng" is also an hour; an English message keeps its r
+        ("mat dien 2 tieng r", "mat dien 2 tieng roi"),
+        ("how r u, r u there", "how r u r u there"),
+        # a name written with its capital inside a sentence is a name, not shorthand
+        ("cô Hem bán hàng, toi la Ng Van Nam", "co hem ban hang toi la ng van nam"),
+        ("họ tên: Nguyễn Văn K, buôn Ko Sir", "ho ten nguyen van k buon ko sir"),
+        ("Ko co dien, Ko co nuoc, cam on Ad", "khong co dien khong co nuoc cam on admin"),
     ],
 )
 def test_context_decides(text, read):
     assert normalise(text) == read
+
+
+def test_a_long_run_of_one_letter_inside_a_word_is_read_as_typed():
+    # held letters are looked for at a word's end only; a long run followed by another letter
+    # (pasted or adversarial) is left alone (bench/teencode.py times it: linear)
+    word = "o" * 5000 + "x"
+    assert normalise(f"{word} r nha") == f"{word} roi nha"
+    assert normalise("dcccc r, oiiii") == "duoc roi oi"
 
 
 def test_a_malformed_labelled_file_is_refused_with_its_line(tmp_path: Path):

@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--session",
         help="hold a conversation across calls: the same ID continues it (a resident on the "
-        "`ask` channel, stored; follow-ups understood); --json then shows the topic kept",
+        "`ask` channel, stored; follow-ups understood); --json then shows the topic kept. "
+        "Reports and requests for staff it makes are real (tickets, staff alerts): use a test "
+        "commune",
     )
     a.add_argument(
         "--language",

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import re
+import sys
 import uuid
 from typing import Any
 
@@ -80,6 +81,13 @@ def ask_in_session(args: argparse.Namespace, settings: Settings, commune: Commun
         print(json.dumps(said, ensure_ascii=False))
     else:
         print(said["reply"])
+    if said["staff_alerts"]:
+        print(
+            f"note: {said['staff_alerts']} staff alert(s) queued (a report or a request for "
+            "staff) — real: a running service sends them. Hold test conversations in a test "
+            "commune.",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -92,7 +100,7 @@ async def _ask(
     backend: str | None,
 ) -> dict[str, Any]:
     import aiohttp
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from bot.cli.common import open_store
     from bot.conversation.turn import text_of
@@ -166,6 +174,16 @@ async def _ask(
                 await s.execute(select(Conversation).where(Conversation.resident_id == resident.id))
             ).scalar_one()
             state = dict(conversation.state or {})
+            # staff alerts (keys ``…:staff:<id>``) queued since: a report's or a request for staff
+            others = (
+                await s.execute(
+                    select(func.count(OutboundMessage.id)).where(
+                        OutboundMessage.commune_id == tenant.id,
+                        OutboundMessage.created_at >= now,
+                        OutboundMessage.idempotency_key.like("%:staff:%"),
+                    )
+                )
+            ).scalar_one()
     replies = [from_payload(r.kind, r.payload) for r in rows]
     return {
         "session": session,
@@ -176,4 +194,6 @@ async def _ask(
         "mode": conversation.mode,
         # the topic a follow-up continues (bot/conversation/follow.py), while it holds
         "topic": state.get("kept"),
+        # staff alerts queued meanwhile: real, a running service sends them
+        "staff_alerts": others,
     }

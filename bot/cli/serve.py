@@ -89,6 +89,7 @@ def demo_logins(settings: Settings, console_url: str) -> None:
                     await reactivate(s, staff)
                 await set_password(s, staff, password)  # ends the previous run's sessions
                 logins.append(login)
+                await _demo_knowledge(s, staff.commune_id, commune.code)
         return logins
 
     logins = asyncio.run(run())
@@ -98,6 +99,19 @@ def demo_logins(settings: Settings, console_url: str) -> None:
         f"  mật khẩu (mới mỗi lần chạy): {password}",
         flush=True,
     )
+
+
+async def _demo_knowledge(s, commune_id: int, code: str) -> None:
+    """The demo commune's illustrative questions and answers (``data/knowledge/<code>.csv``),
+    loaded once: only while the commune has no entries, so staff's own edits are kept."""
+    from bot.config import ROOT
+    from bot.knowledge import io, store
+
+    path = ROOT / "data" / "knowledge" / f"{code}.csv"
+    owner = store.Owner(commune_id=commune_id)
+    if path.exists() and not await store.entries(s, owner):
+        saved = await store.save(s, owner, io.read(path))
+        print(f"Xã {code}: {saved.added} câu hỏi mẫu ({path.relative_to(ROOT)})", flush=True)
 
 
 def _split_ok(settings: Settings) -> bool:

@@ -85,30 +85,6 @@ def office_contact(commune: Commune) -> str:
     return "\n".join(lines)
 
 
-def health_station(commune: Commune) -> str:
-    """Where and when the commune health station is — from the commune's facts when they are
-    configured; what is not, the bot says it does not have (never the office's hours)."""
-    station = commune.health_station
-    if station is None or not (station.address or station.phone or station.hours):
-        return render("health_station", commune)[0]
-    lines = [station.name + ":"]
-    if station.address:
-        lines.append(_("• Địa chỉ: {address}").format(address=station.address))
-    if station.phone:
-        lines.append(_("• Điện thoại: {phone}").format(phone=station.phone))
-    if station.hours:
-        lines.append(_("• Giờ làm việc:"))
-        lines += [f"  {line}" for line in office_hours_lines(commune, station.hours)]
-    if not (station.address and station.phone and station.hours):
-        lines.append(
-            _(
-                "Các thông tin khác của trạm, anh/chị vui lòng gọi {phone} để được hướng dẫn."
-            ).format(phone=commune.phone)
-        )
-    lines.append(_("Cấp cứu gọi 115."))
-    return "\n".join(lines)
-
-
 ANSWERS = ROOT / "data" / "answers" / "answers.yml"
 
 

@@ -137,11 +137,19 @@ _DAYS = (
 )
 _TODAY = r"\b(?:hom nay|bay gio|gio nay)\b"
 _TOMORROW = r"\b(?:ngay mai|mai)\b"
+#: what a weekday or an office said alone may have around it ("còn thứ 7 thì sao", "t7 tuần
+#: này ạ", "còn trạm y tế xã?"): any other word makes it a message of its own ("thứ 7 này có
+#: họp không", "hỏng từ thứ 2", "cán bộ ủy ban thái độ không tốt")
+_AROUND_A_DAY = frozenset(
+    "con the vay thi sao nao ra nay tuan sau toi a ah nhe nha co khong ko k vao hom ngay "
+    "luc hoi cho em toi minh oi xa".split()
+)
 #: offices a follow-up may name: the commune office and the health station, whose facts the
 #: bot has, and others whose facts it may not (only knowledge answers for them)
 OFFICE, STATION = "office", "health_station"
 _OFFICES = (
-    (r"\b(?:tram y te|tram xa|y te xa|tram)\b", STATION),
+    # not "trạm" alone: a transformer station ("trạm biến áp") and "trăm" (a hundred) fold so
+    (r"\b(?:tram y te|tram xa|y te xa)\b", STATION),
     (r"\b(?:uy ban|ubnd|mot cua|bo phan mot cua|van phong xa)\b", OFFICE),
     (r"\b(?:cong an(?: xa)?)\b", "công an xã"),
     (r"\b(?:buu dien)\b", "bưu điện"),
@@ -278,7 +286,25 @@ def candidate(text: str, commune: Commune, kept: Kept, now_s: float) -> Cues | N
         subject=cues.subject if cues.ellipsis and cues.subject != intent else None,
         ellipsis=cues.ellipsis,
     )
+    if (
+        (fitting.day is not None or fitting.office)
+        and not (fitting.aspect or fitting.village or fitting.subject)
+        and _says_more(text)
+    ):  # only a day or an office fits, and the message says more than that
+        return None
     return fitting if fitting.any else None
+
+
+def _says_more(text: str) -> bool:
+    """Whether a message says anything besides a weekday, an office and the words around
+    them ("còn trạm y tế?", "chủ nhật thì sao" say nothing more; "thứ 7 này có họp không",
+    "cán bộ ủy ban thái độ không tốt" do)."""
+    said = normalise(text)
+    days = (rx for rx, _d in _DAYS)
+    offices = (rx for rx, _o in _OFFICES)
+    for rx in (*days, *offices, _TODAY, _TOMORROW, _ELLIPSIS):
+        said = re.sub(rx, " ", said)
+    return bool(set(said.split()) - _AROUND_A_DAY)
 
 
 def _aspect_fits(intent: str | None, aspect: str | None) -> bool:
@@ -304,7 +330,7 @@ def resolve(
     "còn …" / "… thì sao" may name a new office or procedure for the same question — or None:
     the message is read as it is."""
     confident = own_rule is not None or own_confidence >= OWN_TOPIC
-    if confident and own_intent in _WORKFLOW:
+    if own_intent in _WORKFLOW:  # read so at all (a report, a person): never a follow-up
         return None
     own_topic = confident and own_intent not in _NEUTRAL and own_intent != kept.get("intent")
     if own_topic and not (cues.ellipsis and (cues.office or cues.subject)):

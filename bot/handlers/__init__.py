@@ -10,6 +10,7 @@ from bot.handlers.base import Handler, run
 from bot.handlers.context import Context, Outcome
 from bot.handlers.conversation import (
     AfterFiling,
+    Facts,
     FollowUp,
     IntentAnswer,
     Misunderstood,
@@ -63,6 +64,9 @@ def chain(handoff_after: int = 2) -> list[Handler]:
         # the commune's own knowledge (bot/knowledge/decide.py keeps the sure intents that
         # need the commune's data or start a workflow)
         Knowledge(handoff_after),
+        # the commune's facts and procedures (config, data/procedures/): after its own
+        # knowledge entries, before the intents' answers
+        Facts(handoff_after),
         Misunderstood(handoff_after),
         ReportStart(handoff_after),
         TicketStatus(handoff_after),

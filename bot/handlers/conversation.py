@@ -110,6 +110,14 @@ class FollowUp(ConversationSteps):
     steps = (step.follow_up,)
 
 
+class Facts(ConversationSteps):
+    """The commune's facts and procedures (steps/facts.py): a procedure or one aspect of it, an
+    office by kind, a village's head and propagandists."""
+
+    name = "facts"
+    steps = (step.facts,)
+
+
 class Misunderstood(ConversationSteps):
     """Not understood: "did you mean", or staff after misses in a row."""
 

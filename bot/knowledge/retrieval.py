@@ -15,8 +15,8 @@ vector over the commune's terms (one C loop over the non-zeros). Scores are the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import store
 from bot.nlu.text import normalise
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,8 +131,8 @@ class Index:
     def scores(self, text: str) -> np.ndarray:
         """Every entry's score for ``text`` (cosine of its best saying, 0–1), in entry order."""
         best = np.zeros(len(self.entries), dtype=np.float32)
-        if not self._sayings or not text.strip():
-            return best
+        if self._matrix is None or not text.strip():
+            return best  # no entries, or none with a word (a question of only "???" or emoji)
         hashes, tf = _terms(normalise(text))
         at = np.searchsorted(self._terms, hashes)
         at[at == len(self._terms)] = 0
@@ -181,9 +183,20 @@ class _Cached:
 #: (tests, a benchmark, a second deployment in one process) may have the same commune ids
 _cache: dict[tuple[str, int, str | None], _Cached] = {}
 #: one rebuild at a time per key, per event loop (others keep the old index meanwhile)
-_building: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
+_building: dict[asyncio.AbstractEventLoop, dict[Any, asyncio.Lock]] = {}
+
+
+def _locks() -> dict[Any, asyncio.Lock]:
+    """The running loop's rebuild locks. Those of closed loops are dropped here: a lock that made
+    a coroutine wait holds its loop, so weak keys would never let a loop go (tests, ``bot ask``
+    run several loops in one process)."""
+    loop = asyncio.get_running_loop()
+    locks = _building.get(loop)
+    if locks is None:
+        for ended in [other for other in list(_building) if other.is_closed()]:
+            _building.pop(ended, None)  # list(): a loop in another thread may add its own
+        locks = _building[loop] = {}
+    return locks
 
 
 def _database(s: AsyncSession) -> str:
@@ -206,8 +219,8 @@ async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) 
         and time.monotonic() - cached.checked < RECHECK_S
     ):
         return cached.index
-    locks = _building.setdefault(asyncio.get_running_loop(), {})
-    lock = locks.setdefault(key, asyncio.Lock())
+    locks = _locks()
+    lock = locks.get(key) or locks.setdefault(key, asyncio.Lock())
     if lock.locked() and cached is not None:
         return cached.index  # being rebuilt: the old index meanwhile
     async with lock:
@@ -233,6 +246,14 @@ async def index_of(s: AsyncSession, commune_id: int, province_code: str | None) 
                 )
                 for e in await store.visible(s, commune_id, province_code)
             ]
-            index = await asyncio.to_thread(Index, entries)
+            try:
+                index = await asyncio.to_thread(Index, entries)
+            except Exception:
+                # the resident is answered from the old index (none: the intents answer); the
+                # old fingerprint is kept, so the rebuild is tried again in RECHECK_S
+                log.exception("knowledge index of commune %s: rebuild failed", commune_id)
+                old = cached.index if cached is not None else _EMPTY
+                _cache[key] = _Cached(cached.seen if cached else (), old, moment, changes)
+                return old
         _cache[key] = _Cached(seen, index, moment, changes)
         return index

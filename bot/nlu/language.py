@@ -113,7 +113,7 @@ _SENTENCE_END = re.compile(r"\s*[.!?\n]")  # after a word: the next one begins a
 @lru_cache(maxsize=1)
 def _shorthand() -> frozenset[str]:
     """Teencode and abbreviations the NLU expands (``data/nlu/abbreviations.yml``)."""
-    from bot.nlu.text import abbreviations
+    from bot.nlu.shorthand import abbreviations
 
     return frozenset(k for k in abbreviations() if " " not in k) - ENGLISH - _BOTH
 

@@ -14,18 +14,21 @@ A word is expanded only where the context allows (docs/nlu.md "Teencode"; measur
   "có đ lại";
 * after a number, "k", "kg", "v", "t", "c", "e", "a" are units or labels ("50 k", "220 v",
   "5 kg"); after a label word ("loại", "nhóm", "vitamin", "tiếng" …) a single letter is a
-  letter, and after a place ("khu", "thôn", "tòa" …) or before a number ("v 2", "t 7") "v" and
-  "t" are too; a capital single letter inside a sentence is a letter ("nhà văn hóa khu C",
-  "ông A Sang");
+  letter ("2 tiếng r" is rồi: tiếng is also an hour), and after a place ("khu", "thôn",
+  "tòa" …) or before a number ("v 2", "t 7") "v" and "t" are too; a capital single letter inside a sentence is a letter ("nhà văn hóa khu C",
+  "ông A Sang", "Nguyễn Văn K"), and so is a word written with a capital initial ("cô Hem",
+  "Ng Văn Nam", "buôn Ko Sir") — unless the message is typed in capitals ("NHA E BI CHAY R");
 * "a" is "anh" only when typed plain, inside a sentence ("a ơi", "a cho e hỏi"): at its end it
   is "ạ" typed without the mark; "a", "c", "e" are persons only in a message that is not
-  English ("tell me a joke") and not next to an English word (English messages train the same
-  model);
+  English ("tell me a joke"; nor is "r" rồi there: "how r u") and not next to an English
+  word (English messages train the same model);
 * "ui" at the start is an exclamation ("ui trời"), elsewhere rồi; "bn" is bạn before "ơi" or
   after "chào/các/cảm ơn", else bao nhiêu; "dk/đk" is đăng ký before a procedure ("dk kết hôn")
   or after "thủ tục/cách/giấy/mẫu/đơn", else được; "bt" is bình thường after "vẫn/như/lại/là",
   else biết; "kp" before a number is khu phố; "cn" before "của/em/tôi …" is con; "ms" before
   "thuế/số/hồ sơ" is mã số; "t2" … "t7" are thứ 2 … thứ 7; "bh yt" is bảo hiểm;
+* "h" is giờ ("mấy h", "bây h"), but not before "mông" nor as a capital inside a sentence
+  ("dân tộc H Mông": H'Mông typed with a space);
 * letters held down at a word's end ("oiii", "nhaaa", "đcccc") are read once, unless that
   leaves one letter ("kkk");
 * joined shorthand is read word by word: "đ/c" địa chỉ, "c.ơn" cảm ơn.
@@ -39,12 +42,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import yaml
+from bot.nlu.shorthand import abbreviations
+from bot.text import fold, nfc
 
-from bot.config import ROOT
-from bot.text import fold, nfc, search_key
-
-ABBREVIATIONS = ROOT / "data" / "nlu" / "abbreviations.yml"
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _CHUNK = re.compile(r"\S+")
 #: a chunk that is a URL or an e-mail address: none of its words is read
@@ -58,7 +58,7 @@ _NUMBER_UNIT = re.compile(r"^(\d+)(h|p|ph|tr)(\d*)$")
 _UNITS = {"h": "gio", "p": "phut", "ph": "phut", "tr": "trieu"}
 _WEEKDAY = re.compile(r"^t([2-7])$")
 _SENTENCE_END = frozenset(".!?;:\n-–(\"'…")
-_HELD = re.compile(r"([^\W\d_])\1{2,}$")  # "oiii", "nhaaa" (not "cccd")
+_LETTER = re.compile(r"[^\W\d_]")
 
 #: words read exactly as typed ("mún" is muốn, "mun" may be mụn; "lun" is luôn, "lún" is not)
 _TYPED = {
@@ -99,12 +99,6 @@ _POWER_BEFORE = frozenset("mat co cup cat het ngat".split())
 
 
 @lru_cache(maxsize=1)
-def abbreviations() -> dict[str, str]:
-    raw = yaml.safe_load(ABBREVIATIONS.read_text(encoding="utf-8")) or {}
-    return {search_key(str(k)): search_key(str(v)) for k, v in raw.items()}
-
-
-@lru_cache(maxsize=1)
 def _english() -> frozenset[str]:
     from bot.nlu.language import ENGLISH
 
@@ -126,12 +120,23 @@ def _evidence(typed: str, plain: str) -> int:
 class _Words:
     """One message's words: as typed (lower case, NFC), folded, and where they sit."""
 
-    __slots__ = ("typed", "plain", "upper", "starts", "clause", "free", "forced", "_vietnamese")
+    __slots__ = (
+        "typed",
+        "plain",
+        "upper",
+        "title",
+        "starts",
+        "clause",
+        "free",
+        "forced",
+        "_vietnamese",
+    )
 
     def __init__(self, text: str) -> None:
         text = nfc(text)
         self.typed: list[str] = []
         self.upper: list[bool] = []
+        self.title: list[bool] = []  # "Hem", "Ng": a capital, then small letters
         self.starts: list[bool] = []  # the first word of a sentence
         self.free: list[int] = []  # 2: anything; 1: numbers and units only; 0: nothing
         self.forced: dict[int, str] = {}  # word → its reading (joined shorthand)
@@ -149,9 +154,14 @@ class _Words:
                 self.clause.append(not before or before in _SENTENCE_END or before == ",")
                 self.typed.append(word.lower())
                 self.upper.append(word.isupper())
+                self.title.append(word[:1].isupper() and not word.isupper())
                 self.free.append(free)
             last = whole[-1]
         self.plain = [fold(w) for w in self.typed]
+        # a message typed in capitals ("NHA E BI CHAY R") says nothing by its capitals
+        long = [u for w, u in zip(self.typed, self.upper, strict=True) if len(w) > 1]
+        if long and 2 * sum(long) > len(long):
+            self.upper = self.title = [False] * len(self.upper)
         self._vietnamese: bool | None = None
 
     @property
@@ -172,6 +182,17 @@ def _marked(typed: str) -> bool:
     return fold(plain) != plain
 
 
+def _held(word: str) -> str | None:
+    """``word`` with a letter held down at its end read once ("oiii" → "oi", "nhaaa" → "nha";
+    not "cccd"); None when no letter is held. Looks at the end only: a regex search for the run
+    would retry it from every letter of a long one (quadratic on "ooo…ox")."""
+    last = word[-1:]
+    if not _LETTER.match(last):
+        return None
+    kept = word.rstrip(last)
+    return kept + last if len(word) - len(kept) >= 3 else None
+
+
 def _is_number(word: str) -> bool:
     return word.isdigit() or bool(_NUMBER_UNIT.match(word))
 
@@ -182,17 +203,23 @@ def _single(w: _Words, i: int, key: str) -> bool:
     if (
         (_is_number(prev) and key not in ("r", "h"))
         or prev in _LABELS
-        or prev == "tieng"
+        or (prev == "tieng" and key != "r")  # "tiếng Ê Đê"; "2 tiếng r" is rồi
         or (prev in _PLACES and key not in _PERSONS)
     ):
         return False
+    if key == "h" and nxt == "mong":
+        return False  # "người h mông": H'Mông typed with a space
+    if key != "r" and w.upper[i] and not w.starts[i]:
+        return False  # "khu C", "ông A Sang", "dân tộc H Mông", "Nguyễn Văn K"
     if key in _LETTER_LIKE:
-        if (nxt.isdigit() and key in "vt") or (w.upper[i] and not w.starts[i]):
+        if nxt.isdigit() and key in "vt":
             return False
         if prev in _english() or nxt in _english():
             return False
     if key in _PERSONS and not w.vietnamese:
         return False  # "tell me a joke"
+    if key == "r" and not w.vietnamese:
+        return False  # "how r u"
     if key == "a":
         # "a" typed plain, with a word after it in the same sentence
         return w.typed[i] == "a" and i + 1 < len(w.plain) and not w.clause[i + 1]
@@ -250,13 +277,14 @@ def expand(text: str) -> list[tuple[str, str]]:
         elif w.free[i] == 2:
             typed = w.typed[i]
             key = word
-            if typed in _TYPED and (typed != "lun" or w.at(i - 1) != "sut"):
+            if w.title[i] and not w.clause[i] and word != "ad":
+                pass  # a name inside a sentence: "cô Hem", "Ng Văn Nam" ("cảm ơn Ad" is admin)
+            elif typed in _TYPED and (typed != "lun" or w.at(i - 1) != "sut"):
                 reading = _TYPED[typed]
             elif day := _WEEKDAY.match(word):
                 reading = f"thu {day[1]}" if w.at(i - 1) != "thang" else word
             else:
-                if key not in table and _HELD.search(key):
-                    held = _HELD.sub(r"\1", key)
+                if key not in table and (held := _held(key)):
                     key = held if len(held) > 1 else key
                 if _marked(typed) and key != "d":
                     reading = key  # typed with its marks: a word ("hẻm", "thúi", "lún")

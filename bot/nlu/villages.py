@@ -15,7 +15,9 @@ tổ, tổ dân phố, khu phố, xóm, làng, …), with small typos. The rules
   A distinctive core (two syllables or more, five letters or more) may stand alone — unless it
   is an everyday phrase (``ORDINARY``: "Đoàn Kết", "Thống Nhất", "Hòa Bình", "Tân Lập" …):
   then alone it must be written in capitals or follow "ở"/"tại" ("tôi ở Đoàn Kết", "toi o tan
-  lap"), so "bà con đoàn kết chống lũ" names no village.
+  lap"), so "bà con đoàn kết chống lũ" names no village. So must a name with a word typed as
+  teencode (``data/nlu/abbreviations.yml``, two letters or more): "e ko tam dc" (không tắm
+  được) is not "Buôn Kô Tam", "ở ko tam", "kô tam mất điện" are.
 * **Spaces.** Words run together or split are the same name: "nammon", "nahoitay", "lung ph
   inh" (a span of one word up to the core's words plus one).
 * **Typos.** Up to ``budget(len)`` edits (insert, delete, substitute, swap two neighbours) on the
@@ -76,6 +78,14 @@ _AT = frozenset({"o", "tai"})
 _ADMIN = ("xã", "phường", "huyện", "tỉnh", "thị trấn", "thành phố", "tp", "quận")
 _TOKEN = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
 _NUMBER_WORD = "so"  # "thôn số 3", "thon so 3"
+
+
+@lru_cache(maxsize=1)
+def _shorthand() -> frozenset[str]:
+    """Teencode of two letters or more, as typed without marks ("ko", "dc"; not "a", "e")."""
+    from bot.nlu.shorthand import abbreviations
+
+    return frozenset(k for k in abbreviations() if len(k) > 1)
 
 
 class VillageLike(Protocol):
@@ -291,12 +301,12 @@ class VillageMatcher:
                     if limit < 0 or abs(len(plain) - v.letters) > limit:
                         continue
                     if (
-                        v.ordinary
+                        (v.ordinary or any(t.text in _shorthand() for t in span))
                         and said_kind is None
                         and not all(t.capital for t in span)
                         and (j == 0 or tokens[j - 1].plain not in _AT)
                     ):
-                        continue  # "bà con đoàn kết" is not the village Đoàn Kết
+                        continue  # "bà con đoàn kết", "e ko tam dc" name no village
                     if v.numeric:
                         edits = 0 if size == 1 and plain == v.core_plain else None
                     elif plain == v.core_plain:

@@ -13,6 +13,7 @@ village number      village_number                               steps/village.p
 triage              triage_message                               steps/emergency.py
 follow-up           follow_up (rewrites a follow-up, never answers) steps/follow.py
 — the message read once (NLU, rules: steps/reading.py), then by intent —
+facts, procedures   facts (offices, village people, procedures)  steps/facts.py
 misunderstood       misunderstood                                steps/intent.py
 report begun        report_start                                 steps/report.py
 ticket status       ticket_status, talk_to_staff                 steps/intent.py
@@ -24,6 +25,7 @@ intent answer       intent_answer (answers every message left)   steps/intent.py
 from __future__ import annotations
 
 from bot.conversation.steps.emergency import triage_message
+from bot.conversation.steps.facts import facts
 from bot.conversation.steps.follow import follow_up
 from bot.conversation.steps.intent import (
     intent_answer,
@@ -61,6 +63,7 @@ STEPS: tuple[Step, ...] = (
     village_number,
     triage_message,
     follow_up,
+    facts,
     misunderstood,
     report_start,
     ticket_status,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.conversation import follow, rules
 from bot.conversation.turn import CONFIDENCE_THRESHOLD, Turn, TurnResult, entity, words_to_read
+from bot.feedback import triage
 from bot.nlu.backends import understand_embedded
 
 
@@ -15,6 +16,9 @@ def follow_up(t: Turn) -> TurnResult | None:
     kept = follow.current(t.state, t.now_s)
     if kept is None or t.reread or t.chosen() or not words_to_read(t.text):
         return None
+    asked = (t.given.state or {}).get("triage")
+    if asked and t.now_s - asked["at"] <= triage.QUESTION_TTL_S:
+        return None  # said to "Việc này đang xảy ra…?" ("hôm nay"): safety first, no follow-up
     text = t.text or ""
     cues = follow.candidate(text, t.commune, kept, t.now_s)
     if cues is None:  # short, with a cue that fits the topic — or read as it is

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot import i18n
+from bot import i18n, procedures
 from bot.config import Commune
-from bot.conversation import answers, erasure, follow, rules
+from bot.conversation import answers, erasure, facts, follow, rules
 from bot.conversation import village as village_chat
 from bot.conversation.steps.reading import answered, offered, reading
 from bot.conversation.turn import NoticeSummary, Turn, TurnResult, entity, text_of
@@ -170,8 +170,11 @@ def answer(
         return [Text(answers.office_contact(commune))]
     if intent == "set_village":  # named without a village (a menu tap): which one?
         return village_chat.said(commune, "")[0]
-    if intent == "health_station":
-        return [Text(answers.health_station(commune))]
+    if intent == "health_station":  # configured facts only, never the office's hours
+        return [Text(facts.office_answer(commune, "health"))]
+    keys = procedures.of_intent(intent)
+    if keys and procedures.translated(keys[0]):  # data/procedures/, in the commune's voice
+        return [Text(procedures.answer_many(commune, keys))]
     if intent in ("subscribe", "unsubscribe") and topics:
         return [
             Text(

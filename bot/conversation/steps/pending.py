@@ -40,7 +40,8 @@ def triage_answer(t: Turn) -> TurnResult | None:
         return None
     in_time = t.now_s - asked["at"] <= triage.QUESTION_TTL_S
     said = triage.answer_of(t.text) if in_time else None
-    t.village = asked.get("village")
+    if said is not None:  # the matter's village goes with its answer, not a new message
+        t.village = asked.get("village")
     if said is None and in_time and (place := _only_a_village(t)) is not None:
         # "ở Nậm Mòn": where it happens — the report goes on with it, the question again
         t.state["triage"] = {**asked, "village": place}
