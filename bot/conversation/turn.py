@@ -22,7 +22,7 @@ from bot.nlu.backends import Understanding
 from bot.nlu.embedded import Ranked
 from bot.timeutil import utcnow
 
-CONFIDENCE_THRESHOLD = 0.6  # below: a clarifying question (chosen by bot/nlu/calibrate.py)
+CONFIDENCE_THRESHOLD = 0.45  # below: a clarifying question (chosen by bot/nlu/calibrate.py)
 INTENTS = set(answers.TITLES) | {"greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope"}
 
 

@@ -13,9 +13,7 @@ the commune's live data (``GUARDED``: hours, contact, current notices, the healt
 by an entry scoring at least ``T_OVER_INTENT``, or ``T_EXACT`` when the NLU is ``CONFIDENT``; and no sure intent (nor a sure "not ours") is
 overridden by an offer of two entries — only rule 1 can beat a sure reading.
 Thresholds measured on tests/data/knowledge_labelled.csv against data/knowledge/02839.csv
-(tests/test_knowledge.py prints precision and recall; docs/knowledge.md has the figures); the
-ones that read the NLU's confidence were re-chosen when the engine changed, and are re-chosen
-whenever it does."""
+(tests/test_knowledge.py prints precision and recall; docs/knowledge.md has the figures)."""
 
 from __future__ import annotations
 
@@ -28,13 +26,10 @@ from bot.knowledge.retrieval import Entry
 T_HIGH = 0.47
 MARGIN = 0.1
 T_LOW = 0.35
-#: T_OVER_INTENT and CONFIDENT read the NLU's confidence: chosen for the default engine
-#: (``bot.nlu.embedded.DEFAULT_KIND``) by a grid on tests/data/knowledge_labelled.csv, checked on
-#: tests/data/knowledge_heldout_*.csv (docs/knowledge.md, "Re-chosen for the blended engine")
-T_OVER_INTENT = 0.7
+T_OVER_INTENT = 0.75
 T_EXACT = 0.95
 #: an intent read this surely keeps the commune's live data unless the entry is nearly exact
-CONFIDENT = 0.99
+CONFIDENT = 0.9
 
 #: intents that begin a workflow: a resident who reports, asks for a person, asks about a
 #: ticket or changes a setting is never answered from knowledge instead
