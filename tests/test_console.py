@@ -173,11 +173,11 @@ async def test_sign_in_see_who_you_are_and_sign_out(running, browser):
     assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d", html)  # dd/mm/yyyy, Vietnamese time
     vn = (running.clock.now + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M")
     assert vn in html
-    # the nav holds only what exists: home and sign-out
+    # the nav holds only what exists: home, the inbox (an officer's) and sign-out
     nav = re.search(r'<nav class="nav".*?</nav>', html, re.S).group(0)
-    assert re.findall(r'href="([^"]+)"', nav) == ["/console/"]
+    assert re.findall(r'href="([^"]+)"', nav) == ["/console/", "/console/inbox"]
     assert 'action="/console/logout"' in nav
-    for later in ("Inbox", "Hộp thư", "Thông báo", "Dashboard", "Audit"):
+    for later in ("Thông báo", "Dashboard", "Audit"):
         assert later not in nav
     # the index page links to the console
     async with browser.http.get(running.url + "/") as r:
@@ -653,6 +653,168 @@ async def test_the_run_command_prints_a_demo_login(tmp_path, sim, capsys):
         await engine.dispose()
     assert passwords.verify(row.password_hash, again.group(2))
     assert not passwords.verify(row.password_hash, password)
+
+
+# -- second reading (security): what an outsider would try ----------------------------------
+async def test_a_burst_of_guesses_at_once_is_held_to_the_lock_out(running):
+    """Guesses sent all at once (many tabs, many machines) each passed the lock check before
+    any of them was counted: a burst of twenty had twenty passwords checked, and a right one
+    among them signed in. At most ``MAX_FAILURES`` guesses may be checked per lock."""
+    await account(running, "thu.quy")
+    browsers = [Browser(running) for _ in range(20)]
+    try:
+        tokens = [await b.csrf("/console/login") for b in browsers]
+
+        async def guess(b: Browser, token: str, password: str) -> tuple[int, str]:
+            status, html, _ = await b.post(
+                "/console/login", {"csrf": token, "login": "thu.quy", "password": password}
+            )
+            return status, html
+
+        answers = await asyncio.gather(
+            *(
+                guess(b, t, PASSWORD if n == len(browsers) - 1 else f"doan-sai-{n:02}")
+                for n, (b, t) in enumerate(zip(browsers, tokens))
+            )
+        )
+        assert all(b.session_token() is None for b in browsers), answers
+        # every guess told "wrong" was a password checked; the lock stops the rest unchecked
+        assert sum(WRONG in html for _, html in answers) < auth.MAX_FAILURES
+        assert sum(LOCKED in html for _, html in answers) >= len(browsers) - auth.MAX_FAILURES
+    finally:
+        for b in browsers:
+            await b.close()
+    b = Browser(running)
+    try:
+        status, html = await b.login("thu.quy")
+        assert status == 401 and LOCKED in html  # still locked: the burst counted
+    finally:
+        await b.close()
+
+
+async def test_a_locked_login_costs_what_an_unknown_one_does(running, browser, monkeypatch):
+    """A locked account was answered without checking any password, so its answer came tens
+    of milliseconds sooner than a (locked) unknown login's: timing told which logins exist.
+    Both now spend one argon2 check per try."""
+    await account(running, "ton.giao")
+    checks: list[str | None] = []
+    real = passwords.verify
+
+    def counted(stored: str | None, password: str) -> bool:
+        checks.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(passwords, "verify", counted)
+    for login in ("ton.giao", "khong-co-ai"):
+        for n in range(auth.MAX_FAILURES):
+            await browser.login(login, f"sai-mat-khau-{n}")
+        checks.clear()
+        status, html = await browser.login(login, PASSWORD)
+        assert status == 401 and LOCKED in html
+        assert len(checks) == 1, (login, checks)
+
+
+async def test_console_errors_are_never_framed_nor_run_scripts(running, browser):
+    """aiohttp's own 404 and 405 under /console (and the 404 of ``owned``) carry the service's
+    strictest policy; the console's pages, its 403 and 429 carry the console's (tested above)."""
+    for method, path, expected in (
+        ("GET", "/console/khong-co", 404),
+        ("GET", "/console/static/khong-co.js", 404),
+        ("PUT", "/console/login", 405),
+        ("GET", "/console/invite/short", 404),
+    ):
+        async with browser.http.request(method, running.url + path, allow_redirects=False) as r:
+            assert r.status == expected, (method, path)
+            policy = r.headers["Content-Security-Policy"]
+            assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+            assert "script-src" not in policy and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_an_invitation_posted_from_two_tabs_at_once_sets_one_password(running):
+    """Two tabs (or the staff member and someone who saw the link) post the same link at the
+    same moment: one sets the password, the other gets the dead link, and the password that
+    won is the one that signs in."""
+    staff_id, _ = await account(running, "hai.tab", password=None)
+    async with running.services.sm() as s, s.begin():
+        staff = await s.get(Staff, staff_id)
+        assert staff is not None
+        token = await auth.invite(s, staff, running.clock())
+    tabs = [Browser(running), Browser(running)]
+    try:
+        path = f"/console/invite/{token}"
+        forms = [await tab.csrf(path) for tab in tabs]
+        chosen = ["tab-mot-Ha-Giang-1", "tab-hai-Ha-Giang-2"]
+        answers = await asyncio.gather(
+            *(
+                tab.post(path, {"csrf": form, "password": p, "password2": p})
+                for tab, form, p in zip(tabs, forms, chosen)
+            )
+        )
+        statuses = sorted(status for status, _, _ in answers)
+        assert statuses == [303, 404], statuses
+        won = chosen[[status for status, _, _ in answers].index(303)]
+        lost = chosen[1 - chosen.index(won)]
+        status, html = await tabs[0].login("hai.tab", lost)
+        assert status == 401 and WRONG in html
+        assert await tabs[1].login("hai.tab", won) == (303, "/console/")
+    finally:
+        for tab in tabs:
+            await tab.close()
+
+
+async def test_the_demo_login_is_for_a_demo_on_this_machine_only(tmp_path, sim, capsys):
+    """`--demo-login` gave a leader account with a printed password to every configured
+    commune whenever the store was SQLite — also a real deployment on the embedded store that
+    listens on the network or has a public address. There it now makes nothing."""
+    base = make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=1)
+    for service in (
+        {"host": "0.0.0.0"},
+        {"public_url": "https://bot.xa-bac-ha.gov.vn"},
+        {"host": "192.0.2.10"},
+    ):
+        settings = base.model_copy(update={"service": base.service.model_copy(update=service)})
+        capsys.readouterr()
+        await asyncio.to_thread(demo_logins, settings, "http://x/console/")
+        out, err = capsys.readouterr()
+        assert "mật khẩu" not in out and "--demo-login" in err, (service, out)
+    from bot.store.db import create_engine, sessionmaker
+
+    engine = create_engine(base.database_url)
+    try:
+        async with sessionmaker(engine)() as s:
+            assert (await s.execute(select(Staff).where(Staff.login.like("demo-%")))).all() == []
+    except Exception as exc:  # no tables at all: nothing was made either
+        assert "no such table" in str(exc)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_vietnamese_password_signs_in_whichever_keyboard_typed_it(running):
+    """Vietnamese keyboards send a letter like "ồ" as one character (NFC, phones) or as "o"
+    plus two combining marks (NFD, some Windows input settings). A password set on one was
+    refused on the other — a staff member locked out of their own account."""
+    import unicodedata
+
+    chosen = "Núi Hàm Rồng năm 1987"
+    staff_id, _ = await account(running, "ban.phim", password=None)
+    async with running.services.sm() as s, s.begin():
+        staff = await s.get(Staff, staff_id)
+        assert staff is not None
+        token = await auth.invite(s, staff, running.clock())
+    b = Browser(running)
+    try:
+        path = f"/console/invite/{token}"
+        nfc_typed = unicodedata.normalize("NFC", chosen)
+        form = await b.csrf(path)
+        status, html, _ = await b.post(
+            path, {"csrf": form, "password": nfc_typed, "password2": nfc_typed}
+        )
+        assert status == 303, html
+        nfd_typed = unicodedata.normalize("NFD", chosen)
+        assert nfd_typed != nfc_typed
+        assert await b.login("ban.phim", nfd_typed) == (303, "/console/")
+    finally:
+        await b.close()
 
 
 async def test_the_demo_commune_gets_its_sample_questions_once(tmp_path, sim, capsys):

@@ -297,6 +297,9 @@ async def test_misses_grouped_and_promoted(desk: Commune, tmp_path, capsys):
     promote = ("knowledge", "promote", "--commune", "90001", "--group", rice["id"])
     assert await run(bot, config, *promote, "--intent", "no_such_intent") == 2
     assert "unknown intent 'no_such_intent'" in capsys.readouterr().err
+    # nor one that acts on the resident (the one model is every commune's)
+    assert await run(bot, config, *promote, "--intent", "delete_my_data") == 2
+    assert "not taught from a commune's misses" in capsys.readouterr().err
     assert await run(bot, config, *promote, "--intent", "social_allowance") == 0
     assert "2 text(s) taught as social_allowance" in capsys.readouterr().out
     async with desk.running.services.sm() as s:
@@ -319,14 +322,14 @@ async def test_promoting_to_an_intent_teaches_the_running_service(desk: Commune)
     url = desk.running.url
     officer = await desk.hire("officer")
     said = await ask(url, "phat gao cuu doi khi nao")
-    assert "Trợ cấp xã hội" not in said
+    assert "trợ cấp xã hội" not in said.lower()  # the intent's answer, or its procedure's
     status, body = await desk.call(officer, "GET", "/misses?days=7")
     [group] = body["groups"]
     status, body = await desk.call(
         officer, "POST", f"/misses/{group['id']}/promote", {"intent": "social_allowance", "days": 7}
     )
     assert status == 200 and body["examples"] == 1, body
-    assert "Trợ cấp xã hội" in await ask(url, "phat gao cuu doi khi nao")
+    assert "trợ cấp xã hội" in (await ask(url, "phat gao cuu doi khi nao")).lower()
     assert (await desk.call(officer, "GET", "/misses?days=0"))[0] == 400
 
 
@@ -348,3 +351,228 @@ def test_groups_are_one_question_on_the_held_out_wordings():
     pure = sum(Counter(truth[t.key] for t in g.texts).most_common(1)[0][1] for g in groups)
     assert pure / len(truth) >= 0.9
     assert len(groups) < 0.8 * len(truth)  # and they do group
+
+
+# -- second reading (kapi-review): the misses' work stays off the event loop and bounded ------
+async def test_grouping_misses_leaves_the_service_answering(desk: Commune, monkeypatch):
+    """Grouping up to 3,000 texts takes seconds of CPU: it runs in a thread (the webhook and
+    web chat keep being answered meanwhile), one grouping at a time per process, and a list
+    asked again with no new miss is not grouped again."""
+    import threading
+
+    from bot.knowledge import misses
+
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    await ask(url, "phat gao cuu doi khi nao")
+    real = misses.group
+    started, answered = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    inside, most = [0], [0]
+
+    def watched(said):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        started.set()
+        try:
+            waited.append(answered.wait(10))  # True: the service answered while we grouped
+            return real(said)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(misses, "group", watched)
+    listings = [asyncio.create_task(desk.call(officer, "GET", "/misses")) for _ in range(2)]
+    assert await asyncio.to_thread(started.wait, 10)
+    async with desk.http.get(f"{url}/healthz") as r:
+        assert r.status == 200
+    answered.set()
+    (s1, b1), (s2, b2) = await asyncio.gather(*listings)
+    assert s1 == s2 == 200 and b1 == b2 and len(b1["groups"]) == 1, (b1, b2)
+    assert waited == [True] and most[0] == 1  # grouped once, off the loop
+    assert (await desk.call(officer, "GET", "/misses"))[1] == b1
+    assert waited == [True]  # nothing new: not grouped again
+    await ask(url, "bai do xe o dau")  # a new miss: grouped again
+    status, body = await desk.call(officer, "GET", "/misses")
+    assert status == 200 and len(body["groups"]) == 2 and len(waited) == 2, body
+
+
+async def test_promotions_at_once_retrain_with_the_newest_examples(desk: Commune, monkeypatch):
+    """Two promotions to intents close together: the engine ends trained with both groups'
+    texts (a retraining that read the examples earlier must not finish last and win)."""
+    import threading
+
+    from bot.nlu import embedded
+
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    for words in ("phat gao cuu doi khi nao", "bai do xe o dau"):
+        await ask(url, words)
+    status, body = await desk.call(officer, "GET", "/misses")
+    ids = {g["question"]: g["id"] for g in body["groups"]}
+    assert status == 200 and len(ids) == 2, body
+    real = embedded.with_staff_examples
+    entered, second_done = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow(staff):
+        calls.append(len(staff))
+        if len(calls) == 1:  # the first retraining is slow: the second request comes meanwhile
+            entered.set()
+            second_done.wait(5)
+            return real(staff)
+        try:
+            return real(staff)
+        finally:
+            second_done.set()
+
+    monkeypatch.setattr(embedded, "with_staff_examples", slow)
+    path = "/misses/{}/promote"
+    first = asyncio.create_task(
+        desk.call(
+            officer,
+            "POST",
+            path.format(ids["phat gao cuu doi khi nao"]),
+            {"intent": "social_allowance"},
+        )
+    )
+    assert await asyncio.to_thread(entered.wait, 10)
+    status, body = await desk.call(
+        officer, "POST", path.format(ids["bai do xe o dau"]), {"intent": "social_allowance"}
+    )
+    assert status == 200, body
+    assert (await first)[0] == 200
+    trained = {t for t, _ in embedded.default_engine().training.examples}
+    assert {"phat gao cuu doi khi nao", "bai do xe o dau"} <= trained
+
+
+async def test_the_same_group_promoted_twice_at_once(desk: Commune, monkeypatch):
+    """A double click: one is taught; the other is the same promotion again, the 404 of a group
+    no longer listed, or a 409 when both wrote at once (list again) — never a 500, never a row
+    twice."""
+    from bot.knowledge import misses
+
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    await ask(url, "phat gao cuu doi khi nao")
+    status, body = await desk.call(officer, "GET", "/misses")
+    [group] = body["groups"]
+    real, arrived, both = misses.to_intent, [0], asyncio.Event()
+
+    async def together(*args, **kwargs):
+        arrived[0] += 1
+        if arrived[0] >= 2:
+            both.set()
+        try:  # both past their reads before either writes (SQLite's one connection: in turn)
+            await asyncio.wait_for(both.wait(), 5)
+        except TimeoutError:
+            pass
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(misses, "to_intent", together)
+    path = f"/misses/{group['id']}/promote"
+    answers = await asyncio.gather(
+        *(desk.call(officer, "POST", path, {"intent": "social_allowance"}) for _ in range(2))
+    )
+    first, second = sorted(s for s, _ in answers)
+    assert first == 200 and second in (200, 404, 409), answers
+    async with desk.running.services.sm() as s:
+        rows = (await s.execute(select(TrainingExample.text))).scalars().all()
+    assert rows == ["phat gao cuu doi khi nao"]
+
+
+async def test_misses_bad_input_answered_as_the_rest_of_the_api(desk: Commune):
+    """Who first, as every other route: no key is a 401 and another commune's key a 404 even
+    with a bad body; a ``days`` that is not 1–365 in ASCII digits is a 400, never a 500."""
+    officer = await desk.hire("officer")
+    elsewhere = await desk.hire("officer", code="90002")
+    path = "/misses/0123456789ab/promote"
+    assert (await desk.call(None, "POST", path, {"colour": 1}))[0] == 401
+    assert (await desk.call(elsewhere, "POST", path, {"colour": 1}))[0] == 404
+    status, body = await desk.call(officer, "POST", path, {"colour": 1})
+    assert status == 400 and body["details"][0]["field"] == "colour", body
+    for days in ("²", "9" * 5000, "٣", "-1", "366"):
+        async with desk.http.get(
+            f"{desk.running.url}/api/v1/communes/90001/misses",
+            params={"days": days},
+            headers={"Authorization": f"Bearer {officer}"},
+        ) as r:
+            assert r.status == 400, (days, r.status)
+
+
+async def test_an_erased_residents_misses_are_no_longer_listed(desk: Commune):
+    """docs/privacy.md: erasure empties the resident's messages, so their misses leave the
+    list at once (a list kept from before the erasure is not served again); a phone number in
+    a miss is masked."""
+    url = desk.running.url
+    officer = await desk.hire("officer")
+    await ask(url, "bai do xe o dau")  # someone else's miss stays
+    tab = Visitor(url, code="90001")
+    try:
+        await tab.open()
+        await tab.says("phat gao cuu doi khi nao goi 0912345678", settle=0.3)
+        status, body = await desk.call(officer, "GET", "/misses")
+        said = {t["text"] for g in body["groups"] for t in g["texts"]}
+        assert status == 200 and len(said) == 2, body
+        assert not any("0912345678" in t for t in said), said
+        await tab.says("Xóa thông tin của tôi", settle=0.3)
+        assert "đã xóa thông tin" in text(await tab.says("Đồng ý xóa", payload="/erase yes"))
+    finally:
+        await tab.close()
+    status, body = await desk.call(officer, "GET", "/misses")
+    assert status == 200 and [t["text"] for g in body["groups"] for t in g["texts"]] == [
+        "bai do xe o dau"
+    ], body
+
+
+async def test_the_same_file_imported_twice_at_once(desk: Commune, monkeypatch):
+    """Two imports of one file at the same moment (as `bot knowledge import`, docs/knowledge.md):
+    the later one is refused with a 409 (import again) or merged after the first — never a
+    500, never an entry twice."""
+    from bot.knowledge import store
+
+    officer = await desk.hire("officer")
+    real, arrived, both = store.save, [0], asyncio.Event()
+
+    async def together(*args, **kwargs):
+        arrived[0] += 1
+        if arrived[0] >= 2:
+            both.set()
+        try:  # both read before either writes (SQLite's one connection: in turn)
+            await asyncio.wait_for(both.wait(), 5)
+        except TimeoutError:
+            pass
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save", together)
+    answers = await asyncio.gather(
+        *(send(desk, officer, "/import", DEMO.read_bytes(), "text/csv") for _ in range(2))
+    )
+    first, second = sorted(s for s, _ in answers)
+    assert first == 200 and second in (200, 409), answers
+    assert await entries(desk) == 22
+
+
+async def test_the_same_entry_added_twice_at_once(desk: Commune, monkeypatch):
+    """A double click on "add": one 201, the other the 409 of a question already there."""
+    from bot.knowledge import store
+
+    officer = await desk.hire("officer")
+    real, arrived, both = store.save, [0], asyncio.Event()
+
+    async def together(*args, **kwargs):
+        arrived[0] += 1
+        if arrived[0] >= 2:
+            both.set()
+        try:  # both checked before either writes (SQLite's one connection: in turn)
+            await asyncio.wait_for(both.wait(), 5)
+        except TimeoutError:
+            pass
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save", together)
+    entry = {"question": "Chợ phiên họp ngày nào?", "answer": "Sáng Chủ nhật."}
+    answers = await asyncio.gather(
+        *(desk.call(officer, "POST", "/knowledge", entry) for _ in range(2))
+    )
+    assert sorted(s for s, _ in answers) == [201, 409], answers
+    assert await entries(desk) == 1

@@ -56,9 +56,17 @@ DEMO_NAME = "Cán bộ thử nghiệm"
 def demo_logins(settings: Settings, console_url: str) -> None:
     """The demo's console logins: a leader ``demo-<code>`` per configured commune, given a new
     random password at every start (printed once here). Never a fixed password, and only on the
-    embedded SQLite store — a demo, not a way to make accounts in production."""
+    embedded SQLite store of a service that listens on this machine alone and has no public
+    address — a demo, not a way to make accounts in production."""
     if not settings.database_url.startswith("sqlite"):
         print("--demo-login: only with the embedded SQLite store; skipped", file=sys.stderr)
+        return
+    if not _this_machine_only(settings):  # a real deployment on the embedded store
+        print(
+            "--demo-login: only for a demo on this machine (host 127.0.0.1, no public "
+            "address); skipped",
+            file=sys.stderr,
+        )
         return
     import secrets
 
@@ -98,6 +106,25 @@ def demo_logins(settings: Settings, console_url: str) -> None:
         f"  đăng nhập thử: {', '.join(logins)}\n"
         f"  mật khẩu (mới mỗi lần chạy): {password}",
         flush=True,
+    )
+
+
+def _this_machine_only(settings: Settings) -> bool:
+    """The service listens on the loopback only and names no public address of its own."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    def loopback(host: str | None) -> bool:
+        if not host or host == "localhost":
+            return host == "localhost"
+        try:
+            return ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    public = settings.service.public_url
+    return loopback(settings.service.host) and (
+        public is None or loopback(urlsplit(public).hostname)
     )
 
 

@@ -200,28 +200,46 @@ def too_many_here() -> str:
 
 
 async def check_login(sm: Any, coord: Coordinator, login: str, password: str, now: datetime):
-    """Check a login and password; count a failure and lock after ``MAX_FAILURES``."""
+    """Check a login and password; count a failure and lock after ``MAX_FAILURES``.
+
+    A try is counted *before* its password is checked (and given back when it was right), so
+    guesses sent all at once cannot each pass the lock check before any is counted: at most
+    ``MAX_FAILURES`` are checked per lock, and one arriving once the lock is set is refused
+    even when right. Every answer spends one argon2 check — locked, unknown or not — so its
+    time does not tell whether the login exists."""
     login = normal_login(login)[:64]
-    async with sm() as s:
-        staff = (await s.execute(select(Staff).where(Staff.login == login))).scalar_one_or_none()
-    if staff is None:
+    async with sm() as s, s.begin():
+        staff = (
+            await s.execute(select(Staff).where(Staff.login == login).with_for_update())
+        ).scalar_one_or_none()
+        refused = staff is not None and _locked(staff, now)
+        if staff is not None and not refused:
+            staff.failed_logins = (staff.failed_logins or 0) + 1  # in flight until checked
+            if staff.failed_logins > MAX_FAILURES:  # more at once than the lock allows
+                staff.failed_logins, staff.locked_until = 0, now + LOCK
+                refused = True
+        staff_id, stored = (staff.id, staff.password_hash) if staff else (None, None)
+    if staff_id is None:
         await asyncio.to_thread(passwords.verify, None, password)  # the same time as a real one
         failures = await coord.window_count(f"console:login:{login}", LOCK.total_seconds())
         return Attempt(None, locked() if failures >= MAX_FAILURES else wrong())
-    if staff.locked_until is not None and as_utc(staff.locked_until) > now:
+    if refused:
+        await asyncio.to_thread(passwords.verify, None, password)  # the same time again
         return Attempt(None, locked())
-    good = await asyncio.to_thread(passwords.verify, staff.password_hash, password)
+    good = await asyncio.to_thread(passwords.verify, stored, password)
     async with sm() as s, s.begin():
         row = (
-            await s.execute(select(Staff).where(Staff.id == staff.id).with_for_update())
+            await s.execute(select(Staff).where(Staff.id == staff_id).with_for_update())
         ).scalar_one()
+        if _locked(row, now):  # locked by the tries sent alongside this one
+            return Attempt(None, locked())
         if not good:
-            row.failed_logins = (row.failed_logins or 0) + 1
-            if row.failed_logins >= MAX_FAILURES:
+            if (row.failed_logins or 0) >= MAX_FAILURES:
                 row.failed_logins, row.locked_until = 0, now + LOCK
                 return Attempt(None, locked())
             return Attempt(None, wrong())
         if not row.active:  # the right password: saying so reveals nothing new
+            row.failed_logins = max((row.failed_logins or 1) - 1, 0)
             return Attempt(
                 None, _("Tài khoản này đã ngừng hoạt động. Vui lòng liên hệ lãnh đạo xã.")
             )
@@ -229,6 +247,10 @@ async def check_login(sm: Any, coord: Coordinator, login: str, password: str, no
         if row.password_hash and passwords.needs_rehash(row.password_hash):
             row.password_hash = await asyncio.to_thread(passwords.hash_password, password)
         return Attempt(row, None)
+
+
+def _locked(staff: Staff, now: datetime) -> bool:
+    return staff.locked_until is not None and as_utc(staff.locked_until) > now
 
 
 async def start_session(s: AsyncSession, staff: Staff, now: datetime) -> str:

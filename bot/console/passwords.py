@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from bot.i18n import _
-from bot.text import fold
+from bot.text import fold, nfc
 
 MIN_LENGTH = 10
 MAX_LENGTH = 200  # argon2 takes any length; a bound keeps a huge form field cheap to refuse
@@ -40,14 +40,16 @@ COMMON = frozenset(
 
 
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    """Hashed as NFC: a Vietnamese letter typed composed (phones) or decomposed (some Windows
+    input settings) is the same password."""
+    return HASHER.hash(nfc(password))
 
 
 def verify(stored: str | None, password: str) -> bool:
     """Whether ``password`` matches the stored hash; ``None`` (no password yet) spends the same
     time and says no."""
     try:
-        return HASHER.verify(stored or DUMMY_HASH, password) and stored is not None
+        return HASHER.verify(stored or DUMMY_HASH, nfc(password)) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -58,6 +60,7 @@ def needs_rehash(stored: str) -> bool:
 
 def problem(password: str, login: str | None = None) -> str | None:
     """Why ``password`` may not be used (in the current language), or ``None``."""
+    password = nfc(password)  # lengths count letters as typed, however the keyboard sent them
     if len(password) < MIN_LENGTH:
         return _("Mật khẩu cần ít nhất {n} ký tự.").format(n=MIN_LENGTH)
     if len(password) > MAX_LENGTH:

@@ -725,27 +725,35 @@ class FeedbackApi:
             ],
         )
 
+    async def close_handoff(self, s: AsyncSession, h: Handoff, staff_id: int) -> None:
+        """Staff end the conversation (``h`` locked, open): the bot takes it back and the
+        resident is told (the API's and the console's close)."""
+        h.closed_at, h.closed_by = utcnow(), staff_id
+        conv = await s.get(Conversation, h.conversation_id)
+        if conv is not None:
+            conv.mode, conv.state = "bot", {}
+        resident = await s.get(Resident, h.resident_id)
+        if resident is None:
+            return
+        _ = gettext_for(resident.language)
+        await self._send(
+            s,
+            h,
+            resident,
+            f"handoff:{h.id}:closed",
+            _(
+                "Cán bộ xã đã kết thúc trao đổi. Cảm ơn anh/chị. Anh/chị có thể tiếp tục hỏi "
+                "trợ lý tự động của xã bất cứ lúc nào."
+            ),
+        )
+
     async def handoff_close(self, request: web.Request) -> web.Response:
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             h = await self._handoff(s, who, int(request.match_info["id"]), lock=True)
             if h.closed_at is not None:
                 raise error(409, "cuộc trò chuyện đã đóng / the handoff is closed")
-            h.closed_at, h.closed_by = utcnow(), who.staff_id
-            conv = await s.get(Conversation, h.conversation_id)
-            conv.mode, conv.state = "bot", {}
-            resident = await s.get(Resident, h.resident_id)
-            _ = gettext_for(resident.language)
-            await self._send(
-                s,
-                h,
-                resident,
-                f"handoff:{h.id}:closed",
-                _(
-                    "Cán bộ xã đã kết thúc trao đổi. Cảm ơn anh/chị. Anh/chị có thể tiếp tục hỏi "
-                    "trợ lý tự động của xã bất cứ lúc nào."
-                ),
-            )
+            await self.close_handoff(s, h, who.staff_id)
             out = await self._handoff_json(s, h)
         await self.coord.publish(OUTBOUND_TOPIC)
         return json_response(out)

@@ -190,6 +190,18 @@ async def misses(
     return list(by_key.values())
 
 
+#: for annotations in classes with a ``list`` method (the API's)
+Saids = list[Said]
+Groups = list[Group]
+
+
+def signature(said: list[Said]) -> tuple[object, ...]:
+    """Everything ``group`` reads of the misses: equal signatures, equal groups."""
+    return tuple(
+        (t.key, t.text, t.count, t.last_seen, tuple(sorted(t.intents.items()))) for t in said
+    )
+
+
 async def groups(
     s: AsyncSession, commune_id: int, province_code: str | None, days: int = DAYS
 ) -> list[Group]:
@@ -247,12 +259,18 @@ def _distinct(texts: list[str], question_key: str) -> list[str]:
     return out[: io.MAX_VARIANTS]
 
 
+#: intents no commune teaches: they act on the resident (erasure, subscriptions, language) and
+#: the one intent model is shared by every commune, so a taught example there would act on
+#: residents of every commune; their data is changed in data/nlu/ with review
+UNTEACHABLE = frozenset({"delete_my_data", "subscribe", "unsubscribe", "change_language"})
+
+
 @lru_cache(maxsize=1)
 def intents() -> tuple[str, ...]:
-    """The intents the engine is trained on (`data/nlu/`)."""
+    """The intents staff may teach: the engine's (`data/nlu/`) less ``UNTEACHABLE``."""
     from bot.nlu.embedded import training
 
-    return tuple(training().intents)
+    return tuple(i for i in training().intents if i not in UNTEACHABLE)
 
 
 async def to_intent(
@@ -260,6 +278,11 @@ async def to_intent(
 ) -> int:
     """The group's texts as training examples of ``intent`` (a text already taught is taught
     again as this intent). Returns how many texts."""
+    if intent in UNTEACHABLE:
+        raise PromoteError(
+            f"intent {intent!r} is not taught from a commune's misses (it acts on the "
+            "resident, in every commune); teachable: " + ", ".join(intents())
+        )
     if intent not in intents():
         raise PromoteError(f"unknown intent {intent!r}; known: {', '.join(intents())}")
     existing = {

@@ -28,3 +28,33 @@ document.addEventListener("DOMContentLoaded", function () {
     wrap.appendChild(button);
   });
 });
+// - a select marked data-fill puts its chosen option's data-text in the named text box
+//   (canned answers: the officer edits the text before sending);
+// - a block marked data-poll asks every 15 s whether something new came in (a mark, no
+//   content) and, if so, shows its [data-fresh] line with a link to reload.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("select[data-fill]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var box = document.getElementById(select.dataset.fill);
+      var option = select.options[select.selectedIndex];
+      if (box && option && option.dataset.text) {
+        box.value = option.dataset.text;
+        box.focus();
+      }
+    });
+  });
+  document.querySelectorAll("[data-poll]").forEach(function (block) {
+    var fresh = block.querySelector("[data-fresh]");
+    var timer = setInterval(function () {
+      fetch(block.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (data && data.newest !== block.dataset.newest && fresh) {
+            fresh.classList.remove("hidden");
+            clearInterval(timer);
+          }
+        })
+        .catch(function () { /* offline for a moment: try again next time */ });
+    }, Number(block.dataset.every || 15000));
+  });
+});
