@@ -1,6 +1,6 @@
 """The knowledge rule's thresholds that read the NLU's confidence (``CONFIDENT``,
 ``T_OVER_INTENT`` in bot/knowledge/decide.py), chosen on one set and reported on another
-(docs/knowledge.md, "Re-chosen for the blended engine"):
+(docs/knowledge.md, "Thresholds that read the NLU's confidence"):
 
     PYTHONPATH=$PWD .venv/bin/python bench/decide_thresholds.py
 
