@@ -1,0 +1,133 @@
+"""The knowledge rule's thresholds that read the NLU's confidence (``CONFIDENT``,
+``T_OVER_INTENT`` in bot/knowledge/decide.py), chosen on one set and reported on another
+(docs/knowledge.md, "Thresholds that read the NLU's confidence"):
+
+    PYTHONPATH=$PWD .venv/bin/python bench/decide_thresholds.py
+
+dev = tests/data/knowledge_labelled.csv against data/knowledge/02839.csv (what
+tests/test_knowledge.py measures); test = tests/data/knowledge_heldout_queries.csv against
+tests/data/knowledge_heldout_entries.csv, never used to choose. Each pair on the grid is scored
+on dev by right − 2 × wrong (bot/nlu/calibrate.py's utility; a pass scores 0); ties go to the
+highest T_OVER_INTENT, then the lowest CONFIDENT. The NLU is the default engine at the code's
+CONFIDENCE_THRESHOLD, read as the bot reads it (``reading``). Prints the table, the choice and
+the figures at the code's current values, then a JSON line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.config import ROOT, load_settings  # noqa: E402
+from bot.conversation.engine import TurnInput, prepare  # noqa: E402
+from bot.conversation.steps.reading import reading  # noqa: E402
+from bot.knowledge import decide as rule  # noqa: E402
+from bot.knowledge import io  # noqa: E402
+from bot.knowledge.retrieval import Entry, Index  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+CONFIDENT_GRID = (0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99, 1.01)  # 1.01: never
+OVER_GRID = (0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90)
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    expected: str
+    scored: list[tuple[Entry, float]]
+    intent: str
+    code: str | None
+    confidence: float
+
+
+def cases(entries: Path, queries: Path, column: str) -> list[Case]:
+    items = io.read(entries)
+    index = Index([Entry(n, i.question, i.answer, i.variants) for n, i in enumerate(items)])
+    commune = load_settings(ROOT / "config.yml").commune("02839")
+    assert commune is not None
+    out = []
+    with queries.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            r = reading(prepare(TurnInput(commune, row[column])))
+            out.append(
+                Case(
+                    row[column],
+                    row["expected"],
+                    index.lookup(row[column]),
+                    r.intent,
+                    r.code,
+                    r.parse.confidence,
+                )
+            )
+    return out
+
+
+def score(data: list[Case]) -> dict[str, float]:
+    right = wrong = positives = 0
+    for c in data:
+        d = rule.decide(c.scored, c.intent, c.intent != "nlu_fallback", c.code, c.confidence)
+        positives += bool(c.expected)
+        if d.kind == "pass":
+            continue
+        if c.expected in [e.question for e in d.entries]:
+            right += 1
+        else:
+            wrong += 1
+    return {
+        "precision": round(right / max(right + wrong, 1), 3),
+        "recall": round(right / max(positives, 1), 3),
+        "right": right,
+        "wrong": wrong,
+        "positives": positives,
+        "utility": right - 2 * wrong,
+    }
+
+
+def main() -> None:
+    dev = cases(ROOT / "data" / "knowledge" / "02839.csv", DATA / "knowledge_labelled.csv", "text")
+    test = cases(
+        DATA / "knowledge_heldout_entries.csv", DATA / "knowledge_heldout_queries.csv", "query"
+    )
+    in_code = (rule.CONFIDENT, rule.T_OVER_INTENT)
+    rows = []
+    try:
+        for confident in CONFIDENT_GRID:
+            for over in OVER_GRID:
+                rule.CONFIDENT, rule.T_OVER_INTENT = confident, over
+                rows.append((confident, over, score(dev), score(test)))
+        rule.CONFIDENT, rule.T_OVER_INTENT = in_code
+        current = (score(dev), score(test))
+    finally:
+        rule.CONFIDENT, rule.T_OVER_INTENT = in_code
+    print("CONFIDENT T_OVER_INTENT | dev P R utility | test P R utility")
+    for confident, over, d, t in rows:
+        print(
+            f"{confident:.2f} {over:.2f} | {d['precision']:.3f} {d['recall']:.3f} "
+            f"{d['utility']:g} | {t['precision']:.3f} {t['recall']:.3f} {t['utility']:g}"
+        )
+    best = max(r[2]["utility"] for r in rows)
+    chosen = max((r for r in rows if r[2]["utility"] == best), key=lambda r: (r[1], -r[0]))
+    print(f"chosen on dev: CONFIDENT {chosen[0]}, T_OVER_INTENT {chosen[1]}")
+    print(f"in code: CONFIDENT {in_code[0]}, T_OVER_INTENT {in_code[1]}")
+    print(
+        json.dumps(
+            {
+                "bench": "decide_thresholds",
+                "chosen": {"CONFIDENT": chosen[0], "T_OVER_INTENT": chosen[1]},
+                "chosen_dev": chosen[2],
+                "chosen_test": chosen[3],
+                "in_code": {"CONFIDENT": in_code[0], "T_OVER_INTENT": in_code[1]},
+                "in_code_dev": current[0],
+                "in_code_test": current[1],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
