@@ -38,8 +38,13 @@ def test_scores_are_scikit_learns_tfidf():
     items = io.read(DEMO)
     entries = [Entry(n, i.question, i.answer, i.variants) for n, i in enumerate(items)]
     sayings = [(n, normalise(s)) for n, e in enumerate(entries) for s in (e.question, *e.variants)]
+    # the idf counts the background's sentences too (retrieval._background): fitted on both,
+    # the sayings' rows scored
+    from bot.nlu import data as nlu_data
+
+    background = [t for t in (normalise(x) for x, _ in nlu_data.load().examples) if t]
     vectorizer = TfidfVectorizer(analyzer=retrieval._analyzer, sublinear_tf=True)
-    matrix = vectorizer.fit_transform([s for _, s in sayings])
+    matrix = vectorizer.fit_transform([s for _, s in sayings] + background)[: len(sayings)]
     owners = np.array([n for n, _ in sayings])
     index = Index(entries)
     for words in ("tram y te mo cua may gio", "sđt công an", "ng gia dc tro cap bn", "xyz qq"):
@@ -119,6 +124,37 @@ async def test_entries_with_no_words_do_not_silence_the_commune(tmp_path, sim, c
         await tab.close()
         await running.runner.cleanup()
     assert Index([Entry(1, "???", "a")]).lookup("cho hop") == []
+
+
+async def test_one_entry_does_not_answer_every_question(tmp_path, sim, capsys):
+    """A commune with a single entry: its idf alone is flat, so "khi nào", "ở đâu" would weigh
+    as much as "xe máy"; counted with the background's sentences they weigh little, and an
+    unrelated question is not answered with the one entry."""
+    running = await start_service(make_settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim), sim)
+    config = tmp_path / "config.yml"
+    config.write_text(
+        yaml.safe_dump(running.settings.model_dump(mode="json"), allow_unicode=True),
+        encoding="utf-8",
+    )
+    kb = tmp_path / "kb.csv"
+    kb.write_text(
+        HEADER + "Bãi đỗ xe máy ở đâu vậy?,Xe máy gửi ở sân sau UBND xã.,gửi xe ở đâu,,,,\n",
+        encoding="utf-8",
+    )
+    tab = Visitor(running.url)
+    try:
+        args = ["--config", str(config), "knowledge", "import", "--commune", "90001", str(kb)]
+        assert await asyncio.to_thread(cli.main, args) == 0
+        capsys.readouterr()
+        await tab.open()
+        for unrelated in ("phat gao cuu doi khi nao", "lịch họp thôn ở đâu vậy"):
+            said = text(await tab.says(unrelated, settle=0.3))
+            assert "sân sau" not in said, (unrelated, said)
+        said = text(await tab.says("gui xe may o cho nao a", settle=0.3))
+        assert "sân sau UBND xã" in said, said
+    finally:
+        await tab.close()
+        await running.runner.cleanup()
 
 
 async def _store(tmp_path: Path, sim, name: str):

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,30 @@ def _terms(normalised: str) -> tuple[np.ndarray, np.ndarray]:
 _NEVER = date.max.toordinal()
 
 
+@lru_cache(maxsize=1)
+def _background() -> tuple[np.ndarray, np.ndarray, int]:
+    """How common each term is in what residents ask in general — the intents' training
+    sentences (``data/nlu/``, held-out tests left out): (sorted term hashes, document
+    frequencies, documents). Counted into every commune's idf, so "khi nào", "ở đâu", "bao
+    nhiêu" weigh little however few entries a commune has: with one entry, the commune's own
+    idf is flat and any question sharing those words with it would match."""
+    from bot.nlu import data as nlu_data
+
+    said = [normalise(text) for text, _ in nlu_data.load().examples]
+    hashes = [np.unique(np.fromiter(map(hash, _analyzer(t)), dtype=np.int64)) for t in said if t]
+    terms, df = np.unique(np.concatenate(hashes), return_counts=True)
+    return terms, df, len(hashes)
+
+
+def _background_df(terms: np.ndarray) -> tuple[np.ndarray, int]:
+    """The background document frequency of each of ``terms`` (sorted hashes), and how many
+    background documents there are."""
+    known, df, documents = _background()
+    at = np.searchsorted(known, terms)
+    at[at == len(known)] = 0
+    return np.where(known[at] == terms, df[at], 0), documents
+
+
 class Index:
     """The entries of one commune, searchable."""
 
@@ -112,7 +137,9 @@ class Index:
         )
         col, row = np.divmod(pairs, self._sayings)
         df = np.bincount(col, minlength=terms)
-        self._idf = np.log((1 + self._sayings) / (1 + df)) + 1.0  # scikit-learn's smooth idf
+        common, documents = _background_df(self._terms)
+        # scikit-learn's smooth idf over the commune's sayings and the background's sentences
+        self._idf = np.log((1 + self._sayings + documents) / (1 + df + common)) + 1.0
         weights = (1.0 + np.log(counts)) * self._idf[col]
         norms = np.sqrt(np.bincount(row, weights=weights**2, minlength=self._sayings))
         self._matrix = sparse.csc_matrix(
