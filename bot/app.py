@@ -34,7 +34,7 @@ from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
 from bot.channels.zalo.oauth import TokenManager, TokenRefresher
 from bot.config import Settings
-from bot.console.web import setup as setup_console
+from bot.console.routes import setup as setup_console
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.feedback.api import FeedbackApi

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.api.knowledge import MISSES_ROLES, READ, WRITE_COMMUNE
 from bot.console import auth
+from bot.console.web import vn_date
 from bot.i18n import _, use_language
 from bot.knowledge import entries, io, misses, store
 from bot.knowledge.store import Owner
@@ -163,7 +164,6 @@ class Questions:
         )
 
     def c_date(self, value: Any) -> str:
-        from bot.console.web import vn_date
 
         return vn_date(value)
 

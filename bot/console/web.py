@@ -375,7 +375,3 @@ def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:
 
     for method, path, name in Console.ROUTES:
         app.router.add_route(method, path, delegate(name))
-    from bot.console import inbox, questions  # the screens, each in its own module
-
-    inbox.setup(app, services_key)
-    questions.setup(app, CONSOLE)

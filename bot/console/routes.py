@@ -1,0 +1,17 @@
+"""The console on the service's app: its base (sign-in, sessions, templates: ``web.setup``) and
+then each screen, from its own module — here, above them all, so the screens may use the base
+(``web``) without the base importing them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web as aiohttp_web
+
+from bot.console import inbox, questions, web
+
+
+def setup(app: aiohttp_web.Application, services_key: Any) -> None:
+    web.setup(app, services_key)
+    inbox.setup(app, services_key)
+    questions.setup(app, web.CONSOLE)
