@@ -27,18 +27,22 @@ from bot.config import Commune as CommuneConfig
 from bot.console import auth
 from bot.console.web import CONSOLE, Console, vn_date
 from bot.feedback import access, photos, routing, service, workflow
-from bot.feedback.api import _delivery, _history_item, handoff_status, window
+from bot.feedback.api import (
+    _delivery,
+    _history_item,
+    events_with_sends,
+    handoff_status,
+    window,
+)
 from bot.feedback.categories import CATEGORIES
 from bot.i18n import N_, _, use_language
 from bot.loops import OUTBOUND_TOPIC, TICKETS_TOPIC
 from bot.store.models import (
     Handoff,
     Message,
-    OutboundMessage,
     Resident,
     Staff,
     Ticket,
-    TicketEvent,
     Village,
 )
 from bot.timeutil import as_utc
@@ -398,30 +402,7 @@ class Inbox:
             ticket, me = await self._ticket(s, user, code)
             village = await s.get(Village, ticket.village_id) if ticket.village_id else None
             assignee = await s.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
-            events = (
-                (
-                    await s.execute(
-                        select(TicketEvent)
-                        .where(TicketEvent.ticket_id == ticket.id)
-                        .order_by(TicketEvent.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            keys = [e.outbound_key for e in events if e.outbound_key]
-            sends = (
-                {
-                    o.idempotency_key: o
-                    for o in (
-                        await s.execute(
-                            select(OutboundMessage).where(OutboundMessage.idempotency_key.in_(keys))
-                        )
-                    ).scalars()
-                }
-                if keys
-                else {}
-            )
+            events, sends = await events_with_sends(s, ticket)
             staff = (
                 (
                     await s.execute(

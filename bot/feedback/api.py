@@ -126,6 +126,27 @@ def _sees_reporter(who: Identity, staff: Staff | None, ticket: Ticket) -> bool:
     )
 
 
+async def events_with_sends(
+    s: AsyncSession, ticket: Ticket
+) -> tuple[list[TicketEvent], dict[str, OutboundMessage]]:
+    """A ticket's history in order, and the message to the resident each event sent (by its
+    idempotency key): what the API's ticket and the console's ticket page both show."""
+    events = list(
+        (
+            await s.execute(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket.id)
+                .order_by(TicketEvent.id)
+            )
+        ).scalars()
+    )
+    keys = [e.outbound_key for e in events if e.outbound_key]
+    if not keys:
+        return events, {}
+    sent = await s.execute(select(OutboundMessage).where(OutboundMessage.idempotency_key.in_(keys)))
+    return events, {o.idempotency_key: o for o in sent.scalars()}
+
+
 async def ticket_json(
     s: AsyncSession,
     ticket: Ticket,
@@ -185,30 +206,7 @@ async def ticket_json(
         return out
     resident = await s.get(Resident, ticket.resident_id) if ticket.resident_id else None
     out["chat"] = window(resident)
-    events = (
-        (
-            await s.execute(
-                select(TicketEvent)
-                .where(TicketEvent.ticket_id == ticket.id)
-                .order_by(TicketEvent.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    keys = [e.outbound_key for e in events if e.outbound_key]
-    sends = (
-        {
-            o.idempotency_key: o
-            for o in (
-                await s.execute(
-                    select(OutboundMessage).where(OutboundMessage.idempotency_key.in_(keys))
-                )
-            ).scalars()
-        }
-        if keys
-        else {}
-    )
+    events, sends = await events_with_sends(s, ticket)
     names: dict[int | None, str] = dict(
         (
             await s.execute(
