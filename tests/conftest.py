@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from bot.store.db import create_engine
 from bot.store.migrate import upgrade
+from tests.browser import browser  # noqa: F401  (the fixture, for every test module)
 from tests.helpers import (
     APP_ID,
     APP_SECRET,

@@ -7,44 +7,12 @@ look at."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from bot.console import auth
 from bot.staff import add_staff
-from tests.helpers import commune_code, unavailable
+from tests.browser import ARTEFACTS, WIDTH, no_sideways_scroll
+from tests.helpers import commune_code
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts" / "console"
 PASSWORD = "Ruong-bac-thang-Ban-Pho"
-WIDTH = 375
-
-
-@pytest.fixture
-async def browser():  # type: ignore[no-untyped-def]
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError as exc:
-        unavailable("Playwright (pip install -e '.[test]')", exc)
-    if not Path(CHROMIUM).exists():
-        unavailable("Chromium", FileNotFoundError(f"{CHROMIUM} (scripts/setup.sh installs it)"))
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        await chromium.close()
-
-
-async def no_sideways_scroll(page) -> None:  # type: ignore[no-untyped-def]
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= WIDTH, f"the page is {width} px wide at a {WIDTH}-px viewport"
 
 
 async def test_signing_in_on_a_phone(service, browser):

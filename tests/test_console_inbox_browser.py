@@ -8,12 +8,11 @@ the resident's web chat. Screenshots under test-artefacts/console/ (git-ignored)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.console import auth
 from bot.staff import add_staff
+from tests.browser import ARTEFACTS, WIDTH, no_sideways_scroll
 from tests.helpers import (
     CODE,
     OFFICES,
@@ -24,36 +23,8 @@ from tests.helpers import (
     ticket_code,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts" / "console"
 PASSWORD = "Ruong-bac-thang-Nam-Mon"
-WIDTH = 375
 EVIL = "Rác thải đổ ở đầu bản Nậm Mòn <script>alert(1)</script><img src=x onerror=alert(2)>"
-
-
-@pytest.fixture
-async def browser():  # type: ignore[no-untyped-def]
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError as exc:
-        from tests.helpers import unavailable
-
-        unavailable("Playwright (pip install -e '.[test]')", exc)
-    if not Path(CHROMIUM).exists():
-        from tests.helpers import unavailable
-
-        unavailable("Chromium", FileNotFoundError(f"{CHROMIUM} (scripts/setup.sh installs it)"))
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture
@@ -61,11 +32,6 @@ async def running(store_url, sim):  # type: ignore[no-untyped-def]
     running = await start_service(make_settings(store_url, sim, commune_extra=OFFICES), sim)
     yield running
     await running.runner.cleanup()
-
-
-async def no_sideways_scroll(page) -> None:  # type: ignore[no-untyped-def]
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= WIDTH, f"the page is {width} px wide at a {WIDTH}-px viewport"
 
 
 async def report(tab: Visitor, words: str) -> str:

@@ -10,8 +10,8 @@ import pytest
 
 from bot.console import auth
 from bot.staff import add_staff
+from tests.browser import ARTEFACTS, WIDTH, no_sideways_scroll
 from tests.helpers import commune_code
-from tests.test_console_browser import ARTEFACTS, WIDTH, browser, no_sideways_scroll  # noqa: F401
 
 PASSWORD = "Cau-hoi-nguoi-dan-2026"
 ANSWER = "Xe máy gửi ở sân sau UBND xã, miễn phí. Ô tô đỗ ở bãi chợ."

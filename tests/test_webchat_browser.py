@@ -13,34 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
+from tests.helpers import commune_code
 
-from tests.helpers import commune_code, unavailable
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PHOTO = Path(__file__).resolve().parent / "data" / "photo.jpg"
 SIGNED = re.compile(r"^[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{22}$")
-
-
-@pytest.fixture
-async def browser():  # type: ignore[no-untyped-def]
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError as exc:
-        unavailable("Playwright (pip install -e '.[test]')", exc)
-    if not Path(CHROMIUM).exists():
-        unavailable("Chromium", FileNotFoundError(f"{CHROMIUM} (scripts/setup.sh installs it)"))
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def test_the_chat_page_on_a_phone(service, browser, tmp_path):

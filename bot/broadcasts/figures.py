@@ -16,6 +16,10 @@ from bot.timeutil import vn_iso
 
 async def stats(s: AsyncSession, notice: Notice) -> dict[str, Any]:
     """Recipients planned / sent / failed by reason / skipped by reason / seen."""
+    # The broadcast first: its worker writes its state and its residents' reason in one
+    # transaction, and on PostgreSQL each statement here sees the latest commits — read in the
+    # other order, a "no_quota" broadcast could show beside the reasons from before it.
+    broadcast = await _broadcast_figures(s, notice.id)
     routes = dict(
         (
             await s.execute(
@@ -69,7 +73,7 @@ async def stats(s: AsyncSession, notice: Notice) -> dict[str, Any]:
         "failed": dict(failed),
         "seen": seen,
         "relays": await relay_figures(s, notice.id),
-        "broadcast": await _broadcast_figures(s, notice.id),
+        "broadcast": broadcast,
     }
 
 
