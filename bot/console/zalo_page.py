@@ -178,7 +178,13 @@ class ZaloPage:
                 await s.execute(
                     select(InboundEvent.received_at, InboundEvent.event_name)
                     .where(InboundEvent.commune_id == commune.id, InboundEvent.channel == "zalo")
-                    .order_by(InboundEvent.id.desc())
+                    # the whole index's order: only ix_inbound_events_commune_channel_id gives
+                    # it, so a plan cannot walk the primary key back past other communes' rows
+                    .order_by(
+                        InboundEvent.commune_id.desc(),
+                        InboundEvent.channel.desc(),
+                        InboundEvent.id.desc(),
+                    )
                     .limit(1)
                 )
             ).first()
