@@ -15,7 +15,7 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from bot.console.notices import crontab
+from bot.console.notices import crontab, repeat_text
 from bot.console.web import CONSOLE
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import Notice, NoticeFile, Staff
@@ -336,6 +336,8 @@ async def test_schedule_and_repeat_are_the_workflows(running):
         )
         monthly = int(r.headers["Location"].split("/")[-1].split("?")[0])
         assert (await notice_row(running, monthly)).recurrence == "30 8 25 * *"
+        status, html, _ = await officer.get(f"/console/notices/{monthly}")
+        assert "Ngày 25 hằng tháng lúc 08:30" in html
         await officer.post(f"/console/notices/{monthly}/submit", {"csrf": token})
         ltoken = await leader.csrf("/console/notices")
         await leader.post(f"/console/notices/{monthly}/approve", {"csrf": ltoken})
@@ -353,3 +355,6 @@ def test_repeats_as_crontab():
     assert crontab("weekly", at) == "5 7 * * 0"
     assert crontab("monthly", at) == "5 7 27 * *"
     assert crontab("", at) is None
+    assert repeat_text("5 7 * * 0") == "Hằng tuần, Chủ nhật lúc 07:05"
+    assert repeat_text("5 7 * * *") == "Hằng ngày lúc 07:05"
+    assert repeat_text("*/5 7 * * 1-5") == "*/5 7 * * 1-5"  # one made through the API

@@ -124,6 +124,36 @@ def crontab(repeat: str, at: datetime) -> str | None:
     return None
 
 
+WEEKDAYS = (
+    N_("Chủ nhật"),
+    N_("Thứ Hai"),
+    N_("Thứ Ba"),
+    N_("Thứ Tư"),
+    N_("Thứ Năm"),
+    N_("Thứ Sáu"),
+    N_("Thứ Bảy"),
+)
+
+
+def repeat_text(recurrence: str | None) -> str:
+    """The repetition in words when it is one the form makes (else the crontab itself, as one
+    made through the API may be anything)."""
+    if not recurrence:
+        return ""
+    parts = recurrence.split()
+    if len(parts) != 5 or not (parts[0].isdigit() and parts[1].isdigit()) or parts[3] != "*":
+        return recurrence
+    at = f"{int(parts[1]):02d}:{int(parts[0]):02d}"
+    day, weekday = parts[2], parts[4]
+    if day == "*" and weekday == "*":
+        return _("Hằng ngày lúc {at}").format(at=at)
+    if day == "*" and weekday.isdigit() and int(weekday) < 7:
+        return _("Hằng tuần, {day} lúc {at}").format(day=_(WEEKDAYS[int(weekday)]), at=at)
+    if day.isdigit() and weekday == "*":
+        return _("Ngày {day} hằng tháng lúc {at}").format(day=int(day), at=at)
+    return recurrence
+
+
 class FormError(ValueError):
     """A problem with the compose form, said to the person (current language)."""
 
@@ -604,7 +634,8 @@ class Notices:
                     "to": _(STATE_NAMES.get(a.to_status, a.to_status)),
                     "who": name or _("Hệ thống"),
                     "role": _(ROLE_NAMES[role]) if role in ROLE_NAMES else "",
-                    "note": a.note or "",
+                    # the workers' notes are counts for developers; staff wrote the others
+                    "note": (a.note or "") if a.staff_id is not None else "",
                     "at": vn_date(a.at),
                 }
                 for a, name, role in trail
@@ -648,7 +679,7 @@ class Notices:
                         "priority_name": _(PRIORITY_NAMES.get(notice.priority, notice.priority)),
                         "villages": [names.get(i, str(i)) for i in notice.village_ids],
                         "send_at": vn_date(notice.send_at),
-                        "recurrence": notice.recurrence or "",
+                        "recurrence": repeat_text(notice.recurrence),
                         "image_url": notice.image_url or "",
                         "file": document,
                         "created_at": vn_date(notice.created_at),

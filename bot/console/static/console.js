@@ -109,7 +109,7 @@ document.addEventListener("DOMContentLoaded", function () {
           block.innerHTML = html;  // our own server-rendered, autoescaped fragment
           var state = block.querySelector("[data-state]");
           if (state && ["sent", "cancelled", "expired"].indexOf(state.dataset.state) >= 0 &&
-              block.querySelector("[data-sent]") && !block.querySelector(".relays tr:not(.done)")) {
+              block.querySelector("[data-sent]") && !block.querySelector(".relays tbody tr:not(.done)")) {
             clearInterval(timer);
           }
         })
