@@ -211,6 +211,21 @@ async def test_compose_approve_send_roles_tenancy_and_escaping(running):
         async with running.services.sm() as s:
             [stored] = (await s.execute(select(NoticeFile))).scalars().all()
             assert stored.content == PDF + b"2" and "/" not in stored.filename
+        # a PDF larger than the service's other bodies (256 KB) but within Zalo's 5 MB: taken;
+        # over 5 MB: said, the stored one kept
+        for size, expected in ((3 * 1024 * 1024, 303), (6 * 1024 * 1024, 413)):
+            form = aiohttp.FormData()
+            form.add_field("csrf", token)
+            form.add_field("file", PDF + b"0" * size, filename="lon.pdf")
+            async with officer.http.post(
+                running.url + f"/console/notices/{nid}/file", data=form, allow_redirects=False
+            ) as r:
+                assert r.status == expected, await r.text()
+                if expected == 413:
+                    assert "Tệp quá 5 MB" in await r.text()
+        async with running.services.sm() as s:
+            [stored] = (await s.execute(select(NoticeFile))).scalars().all()
+            assert stored.filename == "lon.pdf" and stored.size > 3 * 1024 * 1024
 
         # the officer submits (no token first: refused, nothing changed)
         path = f"/console/notices/{nid}/submit"

@@ -185,11 +185,33 @@ class Notices:
             raise _raised(response, web.HTTPForbidden)
         return user
 
-    async def _form(self, request: web.Request, user: auth.ConsoleUser) -> dict[str, Any]:
-        """The POSTed form (files included) when its CSRF token is the session's."""
+    async def _form(
+        self, request: web.Request, user: auth.ConsoleUser, upload: bool = False
+    ) -> dict[str, Any]:
+        """The POSTed form (files included) when its CSRF token is the session's. ``upload``:
+        a form that may carry the PDF, read up to the file limit plus the form's text (the
+        service's other bodies stay at ``service.max_body_bytes``)."""
         if not self.c.same_origin(request):
             raise _raised(self.c.refused_form(request), web.HTTPForbidden)
-        data = await request.post()
+        if upload:
+            limit = MAX_FILE_BYTES + self.c.settings.service.max_body_bytes
+            request = request.clone(client_max_size=limit)
+        try:
+            data = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            with use_language(self.c.language(request)):
+                response = self.c.message(
+                    request,
+                    413,
+                    _("Tệp quá {n} MB.").format(n=MAX_FILE_BYTES // (1024 * 1024)),
+                    _("Vui lòng chọn tệp nhỏ hơn rồi thử lại."),
+                )
+            too_big = web.HTTPRequestEntityTooLarge(
+                MAX_FILE_BYTES, text=response.text, content_type="text/html"
+            )
+            for name in ("Content-Security-Policy", "Cache-Control", "X-Frame-Options"):
+                too_big.headers[name] = response.headers[name]
+            raise too_big from None
         sent = data.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(sent, user.csrf):
             raise _raised(self.c.refused_form(request), web.HTTPForbidden)
@@ -461,7 +483,7 @@ class Notices:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         user = await self._user(request, COMPOSE)
-        data = await self._form(request, user)
+        data = await self._form(request, user, upload=True)
         with use_language(self.c.language(request)):
             values = self._values(data, self._languages(user.commune_code))
             if "preview" in data:  # the no-script "Xem trước": the same form, with its preview
@@ -527,7 +549,7 @@ class Notices:
     async def attach(self, request: web.Request) -> web.StreamResponse:
         """Attach (or replace) the PDF of a draft."""
         user = await self._user(request, READ)
-        data = await self._form(request, user)
+        data = await self._form(request, user, upload=True)
         with use_language(self.c.language(request)):
             async with self.sm() as s, s.begin():
                 notice = await self._notice(s, user, request.match_info["id"], lock=True)
