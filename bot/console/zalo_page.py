@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from bot.console import auth
 from bot.console.web import CONSOLE, Console, vn_date
@@ -177,14 +177,15 @@ class ZaloPage:
             last = (
                 await s.execute(
                     select(InboundEvent.received_at, InboundEvent.event_name)
-                    .where(InboundEvent.commune_id == commune.id, InboundEvent.channel == "zalo")
-                    # the whole index's order: only ix_inbound_events_commune_channel_id gives
-                    # it, so a plan cannot walk the primary key back past other communes' rows
-                    .order_by(
-                        InboundEvent.commune_id.desc(),
-                        InboundEvent.channel.desc(),
-                        InboundEvent.id.desc(),
+                    # the commune's id written into the statement: PostgreSQL plans it for
+                    # this commune (a cached generic plan walks the primary key back through
+                    # every other commune's events when this one has none or only old ones)
+                    .where(
+                        InboundEvent.commune_id
+                        == bindparam("commune", commune.id, literal_execute=True),
+                        InboundEvent.channel == "zalo",
                     )
+                    .order_by(InboundEvent.id.desc())
                     .limit(1)
                 )
             ).first()
