@@ -36,6 +36,7 @@ from bot.channels.zalo.oauth import TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.console.routes import setup as setup_console
 from bot.coord import Coordinator, create_coordinator
+from bot.facts_store import Listener as FactsListener
 from bot.crypto import SecretBox, load_or_create_secret
 from bot.feedback.api import FeedbackApi
 from bot.feedback.clock import SlaClock
@@ -89,6 +90,7 @@ class Services:
     commune_api: CommuneApi
     staff_api: StaffApi
     knowledge_api: KnowledgeApi
+    facts: FactsListener | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -102,6 +104,7 @@ class Services:
             self.broadcasts,
             self.scheduler,
             self.sla,
+            *([self.facts] if self.facts else []),
         ):
             await worker.stop()
         if self.tasks:
@@ -217,6 +220,9 @@ async def build_services(
             asyncio.create_task(services.scheduler.run_forever(), name="notice-scheduler"),
             asyncio.create_task(services.sla.run_forever(), name="ticket-clock"),
         ]
+    if background:  # a process that answers residents hears other processes' facts saves
+        services.facts = FactsListener(coord)
+        services.tasks.append(asyncio.create_task(services.facts.run_forever(), name="facts-cache"))
     log.info(
         "service ready: %d communes, store %s, coordination %s, NLU %s",
         len(tenants),
