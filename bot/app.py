@@ -36,8 +36,8 @@ from bot.channels.zalo.oauth import TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.console.routes import setup as setup_console
 from bot.coord import Coordinator, create_coordinator
-from bot.facts_store import Listener as FactsListener
 from bot.crypto import SecretBox, load_or_create_secret
+from bot.facts_store import Listener as FactsListener
 from bot.feedback.api import FeedbackApi
 from bot.feedback.clock import SlaClock
 from bot.feedback.open311 import Open311
@@ -96,7 +96,7 @@ class Services:
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
-        for worker in (
+        workers: list[Any] = [
             self.processor,
             self.sender,
             self.refresher,
@@ -105,7 +105,8 @@ class Services:
             self.scheduler,
             self.sla,
             *([self.facts] if self.facts else []),
-        ):
+        ]
+        for worker in workers:
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)

@@ -93,7 +93,9 @@ def apply(config: Commune, data: dict[str, Any]) -> Commune:
                         PublicContact.model_validate(p) for p in value or []
                     ]
         except (ValueError, TypeError, AttributeError):
-            log.warning("commune %s: edited fact %s does not fit; config's value kept", config.code, key)
+            log.warning(
+                "commune %s: edited fact %s does not fit; config's value kept", config.code, key
+            )
     if office_changes:
         top["offices"] = [
             o.model_copy(update=office_changes[o.code]) if o.code in office_changes else o
@@ -320,7 +322,9 @@ def week_to_periods(days: list[list[tuple[dtime, dtime]]]) -> list[dict[str, str
             j += 1
         label = DAYS[i] if i == j else f"{DAYS[i]}-{DAYS[j]}"
         for start, end in days[i]:
-            out.append({"days": label, "open": start.strftime("%H:%M"), "close": end.strftime("%H:%M")})
+            out.append(
+                {"days": label, "open": start.strftime("%H:%M"), "close": end.strftime("%H:%M")}
+            )
         i = j + 1
     return out
 

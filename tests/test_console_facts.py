@@ -217,12 +217,16 @@ async def test_bad_values_change_nothing(running):  # noqa: F811
         status, html, _ = await officer.post(
             path, {"csrf": token, "section": "village-0", "p_phone_0": "0912345678"}
         )
-        assert status == 400 and "Vui lòng nhập họ tên" in field_error(html, "village-0", "p_name_0")
+        assert status == 400 and "Vui lòng nhập họ tên" in field_error(
+            html, "village-0", "p_name_0"
+        )
         # CSRF: none, wrong, another site's origin
         good = {"csrf": token, "section": "health", "phone": "0912345678", **WEEK}
         assert (await officer.post(path, {**good, "csrf": ""}))[0] == 403
         assert (await officer.post(path, {**good, "csrf": "x" * 43}))[0] == 403
-        assert (await officer.post(path, good, headers={"Origin": "https://evil.example"}))[0] == 403
+        assert (await officer.post(path, good, headers={"Origin": "https://evil.example"}))[
+            0
+        ] == 403
         assert await changes(running) == 0
         assert "0912 345 678" not in await ask(running.url, HEALTH_Q)
 
@@ -295,18 +299,24 @@ async def test_another_process_forgets_when_told(running, redis_url):  # noqa: F
     try:
         await asyncio.sleep(0.3)  # subscribed
         async with sm() as s:
-            assert (await facts_store.effective(s, config.id, config.config)).phone == "0214 000 001"
+            assert (
+                await facts_store.effective(s, config.id, config.config)
+            ).phone == "0214 000 001"
         async with sm() as s, s.begin():  # "the other process" saves …
             await facts_store.save(s, config.id, {"commune.phone": "0912 000 333"}, None, "A")
         async with sm() as s:  # … unheard, the cache still answers the old value
-            assert (await facts_store.effective(s, config.id, config.config)).phone == "0214 000 001"
+            assert (
+                await facts_store.effective(s, config.id, config.config)
+            ).phone == "0214 000 001"
         await here.publish(facts_store.TOPIC, str(config.id))
         for _ in range(50):
             if not any(k[1] == config.id for k in facts_store._cache):
                 break
             await asyncio.sleep(0.05)
         async with sm() as s:
-            assert (await facts_store.effective(s, config.id, config.config)).phone == "0912 000 333"
+            assert (
+                await facts_store.effective(s, config.id, config.config)
+            ).phone == "0912 000 333"
     finally:
         await listener.stop()
         await task

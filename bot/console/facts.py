@@ -141,9 +141,7 @@ def _hours_of(periods: list[OfficeHours]) -> list[dict[str, str]]:
     return facts_store.week_to_periods([facts_store.parse_day(day) for day in week])
 
 
-def changes_for(
-    config: CommuneConfig, section: str, data: dict[str, str]
-) -> dict[str, Any]:
+def changes_for(config: CommuneConfig, section: str, data: dict[str, str]) -> dict[str, Any]:
     """The facts a section's form sets (key → value, ``None``: config's); raises ``Invalid``."""
     errors: dict[str, str] = {}
     reset = data.get("reset") == "1"
@@ -176,7 +174,9 @@ def changes_for(
         station = config.health_station
         name = _clean(data.get("name", ""), MAX_NAME, "name", errors)
         address = _clean(data.get("address", ""), MAX_ADDRESS, "address", errors)
-        phone = _phone(data.get("phone", ""), "phone", errors, config=station and station.phone)
+        phone = _phone(
+            data.get("phone", ""), "phone", errors, config=station.phone if station else None
+        )
         hours = _week(data, "hours_", errors, required=False)
         out = {
             "health.name": _or_config(name, station.name if station else "") or None,
@@ -268,7 +268,9 @@ class FactsScreen:
         if user.role == "operator" and user.province_code:
             async with self.sm() as s:
                 province = (
-                    await s.execute(select(CommuneRow.province_code).where(CommuneRow.id == tenant.id))
+                    await s.execute(
+                        select(CommuneRow.province_code).where(CommuneRow.id == tenant.id)
+                    )
                 ).scalar_one_or_none()
             if province == user.province_code:
                 return tenant
@@ -388,7 +390,9 @@ def _key_label(config: CommuneConfig, key: str) -> str:
     return f"{where}: {label}"
 
 
-def _hours_fields(periods: list[OfficeHours], config: list[OfficeHours], edited: bool) -> list[Field]:
+def _hours_fields(
+    periods: list[OfficeHours], config: list[OfficeHours], edited: bool
+) -> list[Field]:
     week, before = facts_store.periods_to_week(periods), facts_store.periods_to_week(config)
     return [
         Field(f"hours_{i}", _(DAY_NAMES[i]), week[i], edited, before[i] if edited else "")
@@ -424,47 +428,71 @@ def _sections(
         commune.office_hours, config.office_hours, "commune.office_hours" in edited
     )
     out.append(s)
-    for office, original in zip(commune.offices, config.offices, strict=True):
+    for office, first in zip(commune.offices, config.offices, strict=True):
         key = f"office.{office.code}."
         s = Section(f"office-{office.code}", office.name, last=_last(changes, key))
         s.fields = [
-            text_field("address", _("Địa chỉ"), office.address, key + "address", original.address),
-            text_field("phone", _("Điện thoại"), office.phone, key + "phone", original.phone, "tel"),
+            text_field("address", _("Địa chỉ"), office.address, key + "address", first.address),
+            text_field("phone", _("Điện thoại"), office.phone, key + "phone", first.phone, "tel"),
         ]
-        s.hours = _hours_fields(office.hours, original.hours, key + "hours" in edited)
+        s.hours = _hours_fields(office.hours, first.hours, key + "hours" in edited)
         out.append(s)
     if facts_store.health_office(config) is None:
         station, original = commune.health_station, config.health_station
         s = Section("health", _("Trạm y tế xã"), last=_last(changes, "health."))
         s.fields = [
             text_field(
-                "name", _("Tên"), station.name if station else "", "health.name",
+                "name",
+                _("Tên"),
+                station.name if station else "",
+                "health.name",
                 original.name if original else "",
             ),
             text_field(
-                "address", _("Địa chỉ"), station.address if station else "", "health.address",
+                "address",
+                _("Địa chỉ"),
+                station.address if station else "",
+                "health.address",
                 original.address if original else "",
             ),
             text_field(
-                "phone", _("Điện thoại"), station.phone if station else "", "health.phone",
-                original.phone if original else "", "tel",
+                "phone",
+                _("Điện thoại"),
+                station.phone if station else "",
+                "health.phone",
+                original.phone if original else "",
+                "tel",
             ),
         ]
         s.hours = _hours_fields(
-            station.hours if station else [], original.hours if original else [],
+            station.hours if station else [],
+            original.hours if original else [],
             "health.hours" in edited,
         )
         out.append(s)
-    for i, (village, original) in enumerate(zip(commune.villages, config.villages, strict=True)):
+    for i, (village, as_configured) in enumerate(
+        zip(commune.villages, config.villages, strict=True)
+    ):
         key = f"village.{village.name}."
         s = Section(f"village-{i}", f"{village.kind} {village.name}", last=_last(changes, key))
-        head, was = village.head, original.head
+        head, was = village.head, as_configured.head
         on = key + "head" in edited
         s.fields = [
-            Field("head_name", _("Trưởng thôn: họ tên"), head.name if head else "", on,
-                  (was.name if was else _("(trống)")) if on else ""),
-            Field("head_phone", _("Trưởng thôn: điện thoại"), (head.phone or "") if head else "",
-                  on, ((was.phone or "") if was else "") if on else "", "tel"),
+            Field(
+                "head_name",
+                _("Trưởng thôn: họ tên"),
+                head.name if head else "",
+                on,
+                (was.name if was else _("(trống)")) if on else "",
+            ),
+            Field(
+                "head_phone",
+                _("Trưởng thôn: điện thoại"),
+                (head.phone or "") if head else "",
+                on,
+                ((was.phone or "") if was else "") if on else "",
+                "tel",
+            ),
         ]
         rows = [*village.propagandists][:MAX_PROPAGANDISTS]
         people_on = key + "propagandists" in edited
@@ -472,15 +500,18 @@ def _sections(
             s.people.append(
                 (
                     Field(f"p_name_{n}", _("Họ tên"), person.name if person else "", people_on),
-                    Field(f"p_phone_{n}", _("Điện thoại"), (person.phone or "") if person else "",
-                          people_on, kind="tel"),
+                    Field(
+                        f"p_phone_{n}",
+                        _("Điện thoại"),
+                        (person.phone or "") if person else "",
+                        people_on,
+                        kind="tel",
+                    ),
                 )
             )
         out.append(s)
     for s in out:
-        s.edited = any(f.edited for f in s.fields + s.hours) or any(
-            a.edited for a, _b in s.people
-        )
+        s.edited = any(f.edited for f in s.fields + s.hours) or any(a.edited for a, _b in s.people)
     return out
 
 
