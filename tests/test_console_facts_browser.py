@@ -47,6 +47,9 @@ async def test_an_officer_edits_the_health_station_phone_on_a_phone(service, bro
         await page.wait_for_selector("#health")
         await no_sideways_scroll(page)
         await screenshot(page, "facts-375.png")
+        await page.screenshot(path=str(page_path("facts-top-375.png")))
+        await page.locator("#village-0").scroll_into_view_if_needed()
+        await page.screenshot(path=str(page_path("facts-village-375.png")))
 
         health = page.locator("#health")
         await health.locator("input[name=phone]").fill("0912 34")

@@ -25,6 +25,7 @@ from bot.config import Commune as CommuneConfig
 from bot.config import OfficeHours
 from bot.console import auth
 from bot.console.web import CONSOLE, vn_date
+from bot.conversation.facts import village_label
 from bot.feedback import phone as phones
 from bot.i18n import N_, _, use_language
 from bot.store.models import Commune as CommuneRow
@@ -474,7 +475,8 @@ def _sections(
         zip(commune.villages, config.villages, strict=True)
     ):
         key = f"village.{village.name}."
-        s = Section(f"village-{i}", f"{village.kind} {village.name}", last=_last(changes, key))
+        label = village_label(village)
+        s = Section(f"village-{i}", label[:1].upper() + label[1:], last=_last(changes, key))
         head, was = village.head, as_configured.head
         on = key + "head" in edited
         s.fields = [
