@@ -8,11 +8,12 @@ from typing import Any
 
 from aiohttp import web as aiohttp_web
 
-from bot.console import facts, inbox, questions, web
+from bot.console import facts, inbox, notices, questions, web
 
 
 def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     web.setup(app, services_key)
     inbox.setup(app, services_key)
     questions.setup(app, web.CONSOLE)
+    notices.setup(app, web.CONSOLE)
     facts.setup(app, services_key)
