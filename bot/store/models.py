@@ -729,3 +729,36 @@ class TrainingExample(Base):
     intent: Mapped[str] = mapped_column(String(64))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommuneFacts(Base):
+    """What staff changed of a commune's facts in the console (bot/facts_store.py): one row per
+    commune, ``data`` keyed by the fact ("commune.phone", "office.<code>.hours",
+    "village.<name>.head" …) — a key present wins over config.yml, a key absent is config's.
+    ``version`` moves with every save (other processes' caches compare it)."""
+
+    __tablename__ = "commune_facts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), unique=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommuneFactChange(Base):
+    """One fact changed in the console: who, when, before and after (``None``: config's value,
+    i.e. not edited). The staff member's name is copied so the history outlives the account."""
+
+    __tablename__ = "commune_fact_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(Unicode(300))
+    before: Mapped[Any] = mapped_column(Json, nullable=True)
+    after: Mapped[Any] = mapped_column(Json, nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    staff_name: Mapped[str] = mapped_column(Unicode(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
