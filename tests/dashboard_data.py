@@ -241,7 +241,7 @@ async def seed(s: AsyncSession, a: int, b: int, c: int) -> None:
     n2 = await d.notice(a, vn(10, 8))  # before the window
     await d.delivery(n2, "consultation", "sent")
     await d.notice(a, None, status="draft")
-    n4 = await d.notice(b, vn(20, 9), status="sending")
+    n4 = await d.notice(b, vn(20, 9))
     await d.delivery(n4, "broadcast")
     s.add(NoticeBroadcast(commune_id=b, notice_id=n4.id, status="pending"))
     n5 = await d.notice(c, vn(19, 8))

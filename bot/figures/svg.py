@@ -24,8 +24,8 @@ from html import escape
 
 WIDTH = 360
 HEIGHT = 200
-LEFT, RIGHT, TOP, BOTTOM = 34, 8, 10, 34
-FONT = 11
+LEFT, RIGHT, TOP, BOTTOM = 34, 8, 10, 40
+FONT = 13
 #: colours that keep 3:1 against white and against each other's neighbours
 PALETTE = ("#0b5cad", "#d97706", "#2e7d32", "#8e24aa", "#c62828", "#00838f", "#6d4c41")
 GRID = "#d5dbe1"
@@ -46,11 +46,11 @@ def _e(text: object) -> str:
 
 
 def _nice_max(top: float) -> float:
-    """A round axis top at or above ``top`` (1, 2, 2.5, 5 × 10ⁿ)."""
-    if top <= 0:
-        return 1.0
+    """A round axis top at or above ``top`` (1, 2, 4, 6, 8 × 10ⁿ, at least 2) whose half is
+    a whole number too: counts are never shown as 2.5."""
+    top = max(top, 2)
     step = 10 ** (len(str(int(top))) - 1)
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 2, 4, 6, 8, 10):
         if m * step >= top:
             return float(m * step)
     return float(10 * step)
@@ -190,11 +190,16 @@ def line(
 
 
 def hbars(
-    title: str, desc: str, labels: Sequence[str], values: Sequence[float], colour: str = PALETTE[0]
+    title: str,
+    desc: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    colour: str | Sequence[str] = PALETTE[0],
 ) -> str:
-    """Horizontal bars, one per label (states, communes): the label above its bar, so long
-    Vietnamese names have the whole width."""
-    row = 30
+    """Horizontal bars, one per label (states, questions): the label above its bar, so long
+    Vietnamese words have the whole width. ``colour``: one for all, or one per bar."""
+    colours = [colour] * len(labels) if isinstance(colour, str) else list(colour)
+    row = FONT + 22
     height = max(1, len(labels)) * row + 8
     _, parts = _open(title, desc, height)
     top = max(values, default=0) or 1
@@ -203,10 +208,10 @@ def hbars(
         y = 4 + i * row
         w = span * float(value) / top
         parts.append(
-            f'<text x="0" y="{y + 10}" fill="{INK}">{_e(label)}</text>'
-            f'<rect x="0" y="{y + 14}" width="{max(w, 1 if value else 0):.1f}" height="10" '
-            f'fill="{_e(colour)}"/>'
-            f'<text x="{w + 4:.1f}" y="{y + 23}" fill="{MUTED}">{_e(_fmt(value))}</text>'
+            f'<text x="0" y="{y + FONT}" fill="{INK}">{_e(label)}</text>'
+            f'<rect x="0" y="{y + FONT + 4}" width="{max(w, 1 if value else 0):.1f}" '
+            f'height="12" fill="{_e(colours[i])}"/>'
+            f'<text x="{w + 4:.1f}" y="{y + FONT + 15}" fill="{MUTED}">{_e(_fmt(value))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
