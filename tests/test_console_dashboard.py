@@ -131,7 +131,7 @@ async def test_the_province_operator(running):  # noqa: F811
             ("Phản ánh", "8"),
             ("Đúng hạn", "43%"),
             ("Thông báo", "2"),
-            ("Người nhận", "2"),  # b's broadcast has not gone yet
+            ("Người nhận", "2"),  # b's broadcast was out of quota
         ]
         # one row per commune of the province (not the other province's)
         rows = {row[0]: row[1:] for row in cells(html, "communes")[1:]}

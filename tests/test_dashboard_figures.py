@@ -96,7 +96,7 @@ async def test_the_figures_by_hand(store):
     assert one.notices == Reach(
         notices=1, planned=4, reached=2, seen=1, relays=2, relays_confirmed=1
     )
-    assert two.notices == Reach(notices=1, planned=1)  # its broadcast still pending
+    assert two.notices == Reach(notices=1, planned=1)  # its broadcast out of quota
     assert found.total.notices == Reach(2, 5, 2, 1, 2, 1)
 
 
