@@ -1,7 +1,7 @@
 """Residents' messages of a commune by time: the dashboard's figures (issue 13)
 
-Revision ID: 0020_messages_by_day
-Revises: 0019_console_login
+Revision ID: 0024_messages_by_day
+Revises: 0023_staff_zalo_login
 Create Date: 2026-12-03
 
 ``messages (commune_id, created_at)``: the dashboard and the yearly report count a commune's
@@ -13,8 +13,8 @@ docs/console-dashboard.md).
 
 from alembic import op
 
-revision = "0020_messages_by_day"
-down_revision = "0019_console_login"
+revision = "0024_messages_by_day"
+down_revision = "0023_staff_zalo_login"
 branch_labels = None
 depends_on = None
 
