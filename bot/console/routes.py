@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web as aiohttp_web
 
-from bot.console import facts, inbox, notices, questions, web, zalo_login, zalo_page
+from bot.console import dashboard, facts, inbox, notices, questions, web, zalo_login, zalo_page
 
 
 def setup(app: aiohttp_web.Application, services_key: Any) -> None:
@@ -19,3 +19,4 @@ def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     zalo_page.setup(app, services_key)
     zalo_login.setup(app, services_key)
     facts.setup(app, services_key)
+    dashboard.setup(app)

@@ -184,7 +184,11 @@ class Message(Base):
     """The conversation log: what the resident said and what the bot answered."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # a commune's messages in a window of days (bot/figures/: the dashboard, the report)
+        Index("ix_messages_commune_id_created_at", "commune_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(
         ForeignKey("communes.id", ondelete="CASCADE"), index=True
