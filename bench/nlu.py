@@ -6,8 +6,9 @@ server, measured in one run on the same machine.
     .venv/bin/python bench/nlu.py --backend embedded
     .venv/bin/python bench/nlu.py --backend none      # only the accuracy comparison below
 
-In the same run (skipped with ``--no-compare``): the embedded engine against a linear SVM
-(scikit-learn ``LinearSVC``) over the very same features (``bot.nlu.embedded.features`` on
+In the same run (skipped with ``--no-compare``): the engine's two classifiers (``logreg``, the
+logistic regression, and ``blend``; ``"engine"`` names the one in service, ``embedded.KIND``)
+against a linear SVM (scikit-learn ``LinearSVC``) over the very same features (``bot.nlu.embedded.features`` on
 ``bot.nlu.text.normalise``d text) on (a) the held-out split and its unaccented copy, (b) a
 public Vietnamese intent set fetched from PyPI (``bench/public_intents.py``), (c) repeated
 stratified 5-fold cross-validation over the project's training data; the confidence threshold
