@@ -32,7 +32,7 @@ from bot.broadcasts.dispatch import NoticeDispatcher
 from bot.channels.webchat import WebChatChannel
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
-from bot.channels.zalo.oauth import TokenManager, TokenRefresher
+from bot.channels.zalo.oauth import CallbackRefused, TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.console.routes import setup as setup_console
 from bot.coord import Coordinator, create_coordinator
@@ -265,18 +265,34 @@ async def zalo_token_states(services: Services) -> dict[str, Any]:
     return out
 
 
-async def oauth_callback(request: web.Request) -> web.Response:
+async def oauth_callback(request: web.Request) -> web.StreamResponse:
+    """Zalo sends the OA admin here after consent. A link made on the console's "Kết nối Zalo"
+    page sends them back there with the outcome (``?zalo=connected`` or a failure's kind,
+    ``bot/console/zalo_page.py`` words it); one made by ``bot zalo connect`` answers in text."""
     services = request.app[SERVICES]
     code, state = request.query.get("code"), request.query.get("state")
+    back = await services.tokens.return_to(state) if state else None
+
+    def outcome(kind: str) -> web.HTTPSeeOther:
+        return web.HTTPSeeOther(f"{back}?zalo={kind}")
+
     if not code or not state:
+        if back:
+            raise outcome("denied")
         raise web.HTTPBadRequest(text="thiếu code hoặc state / missing code or state")
     try:
         oa_id = await services.tokens.exchange_code(code, state, request.query.get("oa_id"))
-    except ValueError as exc:
+    except CallbackRefused as exc:
+        if back:
+            raise outcome(exc.kind) from None
         raise web.HTTPBadRequest(text=f"Không kết nối được: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - Zalo refused the code
         log.warning("oauth code exchange failed: %s", exc)
+        if back:
+            raise outcome("refused") from None
         raise web.HTTPBadGateway(text=f"Zalo từ chối mã ủy quyền: {exc}") from None
+    if back:
+        raise outcome("connected")
     return web.Response(
         text=f"Đã kết nối Official Account {oa_id}. Có thể đóng trang này.",
         content_type="text/plain",

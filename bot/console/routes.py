@@ -8,10 +8,13 @@ from typing import Any
 
 from aiohttp import web as aiohttp_web
 
-from bot.console import inbox, questions, web
+from bot.console import inbox, notices, questions, web, zalo_login, zalo_page
 
 
 def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     web.setup(app, services_key)
     inbox.setup(app, services_key)
     questions.setup(app, web.CONSOLE)
+    notices.setup(app, web.CONSOLE)
+    zalo_page.setup(app, services_key)
+    zalo_login.setup(app, services_key)
