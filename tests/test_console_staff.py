@@ -219,14 +219,18 @@ async def test_other_communes_staff_are_not_found(running):  # noqa: F811
         assert status == 200 and "Người xã hai" in html
         assert (await operator.get(f"/console/staff?commune={CODE3}"))[0] == 404
         otoken = CSRF.search(html).group(1)  # type: ignore[union-attr]
-        status, _, r = await operator.post(f"/console/staff/{other_id}/deactivate", {"csrf": otoken})
+        status, _, r = await operator.post(
+            f"/console/staff/{other_id}/deactivate", {"csrf": otoken}
+        )
         assert status == 303 and f"commune={CODE2}" in r.headers["Location"]
         assert (await operator.post(f"/console/staff/{far_id}/deactivate", {"csrf": otoken}))[
             0
         ] == 404
         # a leader cannot touch the province operator (403), who is listed in their commune
         operator_id = await staff_id(running, "qt.tinh")
-        status, _, _ = await leader.post(f"/console/staff/{operator_id}/deactivate", {"csrf": token})
+        status, _, _ = await leader.post(
+            f"/console/staff/{operator_id}/deactivate", {"csrf": token}
+        )
         assert status == 403
         async with running.services.sm() as s:
             assert (await s.get(Staff, operator_id)).active  # type: ignore[union-attr]

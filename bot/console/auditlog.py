@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import String, cast, false, literal, or_, select, union_all
+from sqlalchemy import String, and_, cast, false, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import auth
@@ -57,6 +57,8 @@ KINDS = {
     "notice": N_("Thông báo"),
     "ticket": N_("Phản ánh"),
 }
+#: kinds whose object is a staff member: the person filter shows what was done to them too
+PERSON_KINDS = ("account", "staff")
 #: ``audit.action``'s actions as the log says them; an unknown one is shown as written
 ACTION_LABELS = {
     "signed_in": N_("Đăng nhập"),
@@ -228,7 +230,15 @@ async def read_log(
     if f.staff:
         who = int(f.staff)
         a, n, t = (
-            a.where(AuditEvent.staff_id == who),
+            a.where(
+                or_(
+                    AuditEvent.staff_id == who,
+                    and_(
+                        AuditEvent.object_kind.in_(PERSON_KINDS),
+                        AuditEvent.object_id == str(who),
+                    ),
+                )
+            ),
             n.where(NoticeAudit.staff_id == who),
             t.where(TicketEvent.staff_id == who),
         )
