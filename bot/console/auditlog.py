@@ -276,7 +276,14 @@ async def read_log(
                 TicketEvent.staff_id.in_(people) if people else false(),
             )
         )
-    both = union_all(a, n, t).subquery()
+    # each part brings at most the rows this page could need, newest first by its own index
+    # (commune, at): the union then sorts a few hundred rows, not a commune's whole history
+    wanted = f.page * PAGE + 1
+    parts = []
+    for part, model in ((a, AuditEvent), (n, NoticeAudit), (t, TicketEvent)):
+        inner = part.order_by(model.at.desc(), model.id.desc()).limit(wanted).subquery()
+        parts.append(select(inner))
+    both = union_all(*parts).subquery()
     rows = (
         await s.execute(
             select(both)
