@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web as aiohttp_web
 
-from bot.console import auditlog, inbox, questions, staff, web
+from bot.console import auditlog, inbox, notices, questions, staff, web
 
 
 def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     web.setup(app, services_key)
     inbox.setup(app, services_key)
     questions.setup(app, web.CONSOLE)
+    notices.setup(app, web.CONSOLE)
     staff.setup(app, web.CONSOLE)
     auditlog.setup(app, web.CONSOLE)

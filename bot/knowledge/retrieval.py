@@ -163,12 +163,18 @@ class Index:
         hashes, tf = _terms(normalise(text))
         at = np.searchsorted(self._terms, hashes)
         at[at == len(self._terms)] = 0
-        known = self._terms[at] == hashes  # terms no saying has are dropped, as sklearn does
+        known = self._terms[at] == hashes
         if not known.any():
             return best
         cols = at[known]
         weights = tf[known] * self._idf[cols]
-        weights /= np.sqrt(weights @ weights)
+        # Words no saying has still count in the question's length (scikit-learn drops them):
+        # "nộp thuế ở đâu" is not "ở đâu" to a commune whose one entry is "gửi xe ở đâu".
+        # Their idf is what the commune's would be for a term it never saw (the background's
+        # frequency counted, as for every term).
+        common, documents = _background_df(hashes[~known])
+        unknown = tf[~known] * (np.log((1 + self._sayings + documents) / (1 + common)) + 1.0)
+        weights /= np.sqrt(weights @ weights + unknown @ unknown)
         query = np.zeros(len(self._terms), dtype=np.float32)
         query[cols] = weights
         sims = self._matrix @ query  # rows are L2-normalised: cosine similarities

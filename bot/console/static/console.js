@@ -58,6 +58,64 @@ document.addEventListener("DOMContentLoaded", function () {
     }, Number(block.dataset.every || 15000));
   });
 });
+// ---- Notices (bot/console/notices.py) ----------------------------------------------------
+// - a compose form marked data-preview asks the server how the notice will look in Zalo
+//   (the sender's own renderer) 0.4 s after the officer stops typing, and shows it as text;
+// - a block marked data-live fetches its fresh fragment (state, figures, villages' relays,
+//   history) every few seconds and swaps it in, until the notice is finished.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("form[data-preview]").forEach(function (form) {
+    var box = form.querySelector("[data-previews]");
+    var timer = null;
+    var asked = 0;
+    function show(previews) {
+      box.textContent = "";
+      previews.forEach(function (p) {
+        var wrap = document.createElement("div");
+        wrap.className = "preview";
+        wrap.dataset.lang = p.lang;
+        var name = document.createElement("p");
+        name.className = "muted small";
+        name.textContent = p.name;
+        var bubble = document.createElement("div");
+        bubble.className = "zalo-bubble";
+        bubble.textContent = p.text;
+        wrap.appendChild(name);
+        wrap.appendChild(bubble);
+        box.appendChild(wrap);
+      });
+    }
+    function ask() {
+      var data = new FormData(form);
+      data.delete("file");  // the preview is the text; the PDF goes with the draft
+      var mine = ++asked;
+      fetch(form.dataset.preview, { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (out) { if (out && mine === asked) { show(out.previews); } })
+        .catch(function () { /* the "Xem trước" button still works */ });
+    }
+    form.addEventListener("input", function (e) {
+      if (e.target && e.target.type === "file") { return; }
+      clearTimeout(timer);
+      timer = setTimeout(ask, 400);
+    });
+  });
+  document.querySelectorAll("[data-live]").forEach(function (block) {
+    var timer = setInterval(function () {
+      fetch(block.dataset.live, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null) { return; }
+          block.innerHTML = html;  // our own server-rendered, autoescaped fragment
+          var state = block.querySelector("[data-state]");
+          if (state && ["sent", "cancelled", "expired"].indexOf(state.dataset.state) >= 0 &&
+              block.querySelector("[data-sent]") && !block.querySelector(".relays tbody tr:not(.done)")) {
+            clearInterval(timer);
+          }
+        })
+        .catch(function () { /* offline for a moment: try again next time */ });
+    }, Number(block.dataset.every || 5000));
+  });
 // ---- staff and log screens (bot/console/staff.py, auditlog.py) ----
 // - a form marked data-confirm asks first (deactivating an account, revoking keys);
 // - a button marked data-copy copies the named field (the invitation link), shown only when

@@ -1,0 +1,798 @@
+"""The console's "Thông báo" screens (issue 13, docs/console-notices.md): notices listed by
+state, composed with a live preview of what residents get in Zalo, followed through approval
+and delivery village by village.
+
+Nothing here re-implements a rule. The fields' rules are the JSON API's ``NoticeIn`` (lengths,
+category, priority, the repetition as a crontab, the image's address); who may take which step
+from which state is ``bot.notices.workflow`` (``check`` to show a button, ``apply`` to take it);
+cancelling stops and corrects deliveries through ``bot.broadcasts.plan.cancel_deliveries``; the
+PDF follows the API's file rules (``MAX_FILE_BYTES``, a ``%PDF-`` file named ``.pdf``, the name
+through ``safe_filename``); the preview is ``bot.broadcasts.message.render``, the very text the
+sender puts in Zalo; the figures are ``bot.broadcasts.figures.stats``.
+
+Who sees what: officers and leaders compose and act (the workflow decides which buttons);
+propagandists read the notices for their own village and the whole commune's (a notice they
+wrote themselves they may act on, as through the API); a province operator reads their
+province's. Any other notice by URL is the 404 of one that does not exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+from bot.api.notices import MAX_FILE_BYTES, NOTICE_STATES, NoticeIn
+from bot.broadcasts.figures import stats
+from bot.broadcasts.message import render
+from bot.broadcasts.plan import cancel_deliveries
+from bot.console import auth
+from bot.console.questions import _raised
+from bot.console.web import ROLE_NAMES, vn_date
+from bot.conversation.answers import LANGUAGE_NAMES
+from bot.filenames import safe_filename
+from bot.i18n import N_, _, use_language
+from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
+from bot.notices import workflow
+from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, Staff, Village
+from bot.timeutil import from_vn_local, to_vn
+
+ID = r"{id:[0-9]{1,30}}"
+ROUTES = (
+    ("GET", "/console/notices", "index"),
+    ("GET", "/console/notices/new", "compose"),
+    ("POST", "/console/notices/new", "create"),
+    ("POST", "/console/notices/preview", "preview"),
+    ("GET", "/console/notices/" + ID, "page"),
+    ("GET", "/console/notices/" + ID + "/live", "live"),
+    ("POST", "/console/notices/" + ID + "/file", "attach"),
+    ("POST", "/console/notices/" + ID + "/{action:[a-z]{1,16}}", "act"),
+)
+READ = ("officer", "leader", "propagandist", "operator")
+COMPOSE = ("officer", "leader")
+#: the console's buttons, in the order shown (the workflow says which apply)
+BUTTONS = ("submit", "approve", "publish", "return", "cancel")
+STATE_NAMES = {
+    "draft": N_("Bản nháp"),
+    "submitted": N_("Chờ duyệt"),
+    "returned": N_("Bị trả lại"),
+    "scheduled": N_("Đã duyệt, chờ gửi"),
+    "recurring": N_("Gửi lặp lại"),
+    "sending": N_("Đang gửi"),
+    "sent": N_("Đã gửi"),
+    "cancelled": N_("Đã hủy"),
+    "expired": N_("Hết hiệu lực"),
+}
+ACTION_NAMES = {
+    "create": N_("Soạn"),
+    "import": N_("Nhập từ bản tin CAP"),
+    "submit": N_("Gửi duyệt"),
+    "approve": N_("Duyệt"),
+    "return": N_("Từ chối"),
+    "publish": N_("Phát ngay"),
+    "cancel": N_("Hủy"),
+    "dispatch": N_("Bắt đầu gửi"),
+    "finish": N_("Gửi xong"),
+    "recur": N_("Gửi lần lặp"),
+    "expire": N_("Hết hiệu lực"),
+}
+PRIORITY_NAMES = {
+    "normal": N_("Thông thường"),
+    "priority": N_("Ưu tiên"),
+    "emergency": N_("Khẩn cấp"),
+}
+REPEATS = {
+    "": N_("Không lặp lại"),
+    "daily": N_("Hằng ngày"),
+    "weekly": N_("Hằng tuần"),
+    "monthly": N_("Hằng tháng"),
+}
+ROUTE_NAMES = {
+    "consultation": N_("Tin nhắn trực tiếp"),
+    "broadcast": N_("Bài viết gửi người quan tâm"),
+    "relay": N_("Qua tuyên truyền viên"),
+    "skipped": N_("Không gửi"),
+}
+DONE = {
+    "created": N_("Đã lưu bản nháp. Khi sẵn sàng, bấm “Gửi duyệt”."),
+    "submit": N_("Đã gửi lãnh đạo duyệt."),
+    "approve": N_("Đã duyệt. Thông báo sẽ được gửi đúng giờ đã chọn."),
+    "publish": N_("Đã phát ngay thông báo khẩn."),
+    "return": N_("Đã trả lại cho người soạn."),
+    "cancel": N_("Đã hủy thông báo."),
+    "file": N_("Đã đính kèm tệp PDF."),
+}
+
+
+def crontab(repeat: str, at: datetime) -> str | None:
+    """The workflow's repetition (a crontab in Vietnamese time) from the form's choice and its
+    first sending time."""
+    if repeat == "daily":
+        return f"{at.minute} {at.hour} * * *"
+    if repeat == "weekly":  # crontab's days: 0 = Sunday; Python's: 0 = Monday
+        return f"{at.minute} {at.hour} * * {(at.weekday() + 1) % 7}"
+    if repeat == "monthly":
+        return f"{at.minute} {at.hour} {at.day} * *"
+    return None
+
+
+WEEKDAYS = (
+    N_("Chủ nhật"),
+    N_("Thứ Hai"),
+    N_("Thứ Ba"),
+    N_("Thứ Tư"),
+    N_("Thứ Năm"),
+    N_("Thứ Sáu"),
+    N_("Thứ Bảy"),
+)
+
+
+def repeat_text(recurrence: str | None) -> str:
+    """The repetition in words when it is one the form makes (else the crontab itself, as one
+    made through the API may be anything)."""
+    if not recurrence:
+        return ""
+    parts = recurrence.split()
+    if len(parts) != 5 or not (parts[0].isdigit() and parts[1].isdigit()) or parts[3] != "*":
+        return recurrence
+    at = f"{int(parts[1]):02d}:{int(parts[0]):02d}"
+    day, weekday = parts[2], parts[4]
+    if day == "*" and weekday == "*":
+        return _("Hằng ngày lúc {at}").format(at=at)
+    if day == "*" and weekday.isdigit() and int(weekday) < 7:
+        return _("Hằng tuần, {day} lúc {at}").format(day=_(WEEKDAYS[int(weekday)]), at=at)
+    if day.isdigit() and weekday == "*":
+        return _("Ngày {day} hằng tháng lúc {at}").format(day=int(day), at=at)
+    return recurrence
+
+
+class FormError(ValueError):
+    """A problem with the compose form, said to the person (current language)."""
+
+
+class Notices:
+    """The screens' handlers, over the console's plumbing (``bot.console.web.Console``)."""
+
+    def __init__(self, console: Any) -> None:
+        self.c = console
+        self.sm = console.sm
+
+    # -- plumbing ---------------------------------------------------------------------------
+    async def _user(self, request: web.Request, roles: tuple[str, ...]) -> auth.ConsoleUser:
+        user = await self.c.user(request)
+        if user is None:
+            raise web.HTTPSeeOther("/console/login")
+        if user.role not in roles:
+            with use_language(self.c.language(request)):
+                response = self.c.render(
+                    request,
+                    "message.html",
+                    {
+                        "title": _("Không có quyền"),
+                        "text": _("Việc này dành cho cán bộ, công chức và lãnh đạo xã."),
+                    },
+                    status=403,
+                    user=user,
+                )
+            raise _raised(response, web.HTTPForbidden)
+        return user
+
+    async def _form(
+        self, request: web.Request, user: auth.ConsoleUser, upload: bool = False
+    ) -> dict[str, Any]:
+        """The POSTed form (files included) when its CSRF token is the session's. ``upload``:
+        a form that may carry the PDF, read up to the file limit plus the form's text (the
+        service's other bodies stay at ``service.max_body_bytes``)."""
+        if not self.c.same_origin(request):
+            raise _raised(self.c.refused_form(request), web.HTTPForbidden)
+        if upload:
+            limit = MAX_FILE_BYTES + self.c.settings.service.max_body_bytes
+            request = request.clone(client_max_size=limit)
+        try:
+            data = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            with use_language(self.c.language(request)):
+                response = self.c.message(
+                    request,
+                    413,
+                    _("Tệp quá {n} MB.").format(n=MAX_FILE_BYTES // (1024 * 1024)),
+                    _("Vui lòng chọn tệp nhỏ hơn rồi thử lại."),
+                )
+            too_big = web.HTTPRequestEntityTooLarge(
+                MAX_FILE_BYTES, text=response.text, content_type="text/html"
+            )
+            for name in ("Content-Security-Policy", "Cache-Control", "X-Frame-Options"):
+                too_big.headers[name] = response.headers[name]
+            raise too_big from None
+        sent = data.get("csrf")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, user.csrf):
+            raise _raised(self.c.refused_form(request), web.HTTPForbidden)
+        return {
+            k: (data.getall(k) if k == "villages" else v) for k, v in data.items()
+        }  # the villages' checkboxes: every value
+
+    async def _notice(
+        self, s: AsyncSession, user: auth.ConsoleUser, raw: str, lock: bool = False
+    ) -> Notice:
+        """The notice when the user may see it; any other is the 404 of one that does not
+        exist (a propagandist: their village's and the whole commune's)."""
+        notice = await auth.owned(s, user, Notice, raw)
+        if user.role == "propagandist" and not self._for_village(notice, user):
+            raise web.HTTPNotFound()
+        if lock:
+            await s.refresh(notice, with_for_update=True)
+        return notice
+
+    @staticmethod
+    def _for_village(notice: Notice, user: auth.ConsoleUser) -> bool:
+        ids = list(notice.village_ids or ())
+        return not ids or user.village_id in ids or notice.created_by == user.staff_id
+
+    async def _villages(self, s: AsyncSession, commune_id: int) -> list[tuple[int, str]]:
+        rows = await s.execute(
+            select(Village.id, Village.name)
+            .where(Village.commune_id == commune_id)
+            .order_by(Village.name)
+        )
+        return [(i, n) for i, n in rows.all()]
+
+    def _languages(self, commune_code: str) -> list[tuple[str, str]]:
+        """The commune's languages other than Vietnamese: a translation field each."""
+        for commune in self.c.settings.communes:
+            if commune.code == commune_code:
+                return [
+                    (code, _(LANGUAGE_NAMES[code]) if code in LANGUAGE_NAMES else code)
+                    for code in commune.languages
+                    if code != "vi"
+                ]
+        return []
+
+    # -- the list ---------------------------------------------------------------------------
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        user = await self._user(request, READ)
+        status = request.query.get("status", "")
+        if status not in NOTICE_STATES:
+            status = ""
+        async with self.sm() as s:
+            query = select(Notice).where(auth.in_scope(user, Notice.commune_id))
+            if status:
+                query = query.where(Notice.status == status)
+            found = (await s.execute(query.order_by(Notice.id.desc()).limit(200))).scalars()
+            notices = [
+                n for n in found if user.role != "propagandist" or self._for_village(n, user)
+            ]
+            names = dict(
+                (
+                    await s.execute(
+                        select(Village.id, Village.name).where(
+                            auth.in_scope(user, Village.commune_id)
+                        )
+                    )
+                ).all()
+            )
+        with use_language(self.c.language(request)):
+            rows = [
+                {
+                    "id": n.id,
+                    "headline": n.headline,
+                    "status": n.status,
+                    "state": _(STATE_NAMES[n.status]),
+                    "priority": n.priority,
+                    "priority_name": _(PRIORITY_NAMES[n.priority]),
+                    "villages": ", ".join(names.get(i, str(i)) for i in n.village_ids)
+                    or _("Toàn xã"),
+                    "when": vn_date(n.send_at or n.created_at),
+                }
+                for n in notices
+            ]
+            states = [(k, _(v)) for k, v in STATE_NAMES.items()]
+        return self.c.render(
+            request,
+            "notices.html",
+            {
+                "notices": rows,
+                "states": states,
+                "status": status,
+                "composer": user.role in COMPOSE,
+                "active": "notices",
+            },
+            user=user,
+        )
+
+    # -- composing --------------------------------------------------------------------------
+    def _blank(self) -> dict[str, Any]:
+        return {
+            "category": "",
+            "priority": "normal",
+            "headline": "",
+            "body": "",
+            "villages": [],
+            "send_at": "",
+            "repeat": "",
+            "image_url": "",
+            "translations": {},
+        }
+
+    @staticmethod
+    def _text(data: dict[str, Any], name: str) -> str:
+        value = data.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    def _values(self, data: dict[str, Any], languages: list[tuple[str, str]]) -> dict[str, Any]:
+        """What the form said, to show again (an error, the no-script preview)."""
+        chosen = data.get("villages") or []
+        return {
+            "category": self._text(data, "category"),
+            "priority": self._text(data, "priority") or "normal",
+            "headline": self._text(data, "headline"),
+            "body": self._text(data, "body"),
+            "villages": [v for v in chosen if isinstance(v, str)],
+            "send_at": self._text(data, "send_at"),
+            "repeat": self._text(data, "repeat"),
+            "image_url": self._text(data, "image_url"),
+            "translations": {
+                code: {
+                    "headline": self._text(data, f"t_{code}_headline"),
+                    "body": self._text(data, f"t_{code}_body"),
+                }
+                for code, _name in languages
+            },
+        }
+
+    def _draft(
+        self, values: dict[str, Any], villages: list[tuple[int, str]]
+    ) -> tuple[NoticeIn, list[int], datetime | None]:
+        """The form checked by the API's own model: (the fields, village ids, first sending
+        time as Vietnamese wall-clock time)."""
+        known = {str(i): i for i, _name in villages}
+        ids = []
+        for raw in values["villages"]:
+            if raw not in known:
+                raise FormError(_("Vui lòng chọn thôn trong danh sách."))
+            ids.append(known[raw])
+        at = None
+        if values["send_at"]:
+            try:
+                at = datetime.fromisoformat(values["send_at"])
+            except ValueError:
+                raise FormError(_("Ngày giờ gửi không đúng.")) from None
+            if at.tzinfo is not None:
+                raise FormError(_("Ngày giờ gửi không đúng."))
+        if values["repeat"] not in REPEATS:
+            raise FormError(_("Vui lòng chọn cách lặp lại trong danh sách."))
+        if values["repeat"] and at is None:
+            raise FormError(_("Vui lòng chọn ngày giờ gửi lần đầu để lặp lại."))
+        fields = {
+            "category": values["category"],
+            "priority": values["priority"],
+            "headline": values["headline"],
+            "body": values["body"],
+            "translations": {
+                code: t for code, t in values["translations"].items() if t["headline"] or t["body"]
+            },
+            "recurrence": crontab(values["repeat"], at) if at else None,
+            "image_url": values["image_url"] or None,
+        }
+        try:
+            data = NoticeIn.model_validate(fields)
+        except ValidationError as exc:
+            raise FormError(self._problem(exc)) from None
+        return data, sorted(set(ids)), at
+
+    @staticmethod
+    def _problem(exc: ValidationError) -> str:
+        labels = {
+            "category": _("Lĩnh vực"),
+            "priority": _("Mức độ"),
+            "headline": _("Tiêu đề"),
+            "body": _("Nội dung"),
+            "recurrence": _("Lặp lại"),
+            "image_url": _("Địa chỉ ảnh"),
+            "translations": _("Bản dịch"),
+        }
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        if field == "translations":
+            return _("Bản dịch cần có cả tiêu đề và nội dung (tiêu đề tối đa 150 ký tự).")
+        if field == "image_url":
+            return _("Địa chỉ ảnh phải bắt đầu bằng http:// hoặc https://.")
+        if field in ("category", "priority"):
+            return _("Vui lòng chọn {field} trong danh sách.").format(field=labels[field].lower())
+        if field in ("headline", "body"):
+            return _("{field}: bắt buộc, tối đa {n} ký tự.").format(
+                field=labels[field], n=150 if field == "headline" else 2000
+            )
+        return _("{field} chưa đúng.").format(field=labels.get(field, field))
+
+    def _previews(self, values: dict[str, Any], user: auth.ConsoleUser) -> list[dict[str, str]]:
+        """What residents will read in Zalo, per language: the sender's own renderer."""
+        languages = self._languages(user.commune_code)
+        shown = Notice(
+            priority=values["priority"] if values["priority"] in workflow.PRIORITIES else "normal",
+            msg_type="alert",
+            headline=values["headline"] or "…",
+            body=values["body"] or "…",
+            translations={
+                code: t for code, t in values["translations"].items() if t["headline"] or t["body"]
+            },
+        )
+        out = [
+            {"lang": "vi", "name": _("Tiếng Việt"), "text": render(shown, user.commune_name, "vi")}
+        ]
+        for code, name in languages:
+            if code in shown.translations:
+                out.append(
+                    {"lang": code, "name": name, "text": render(shown, user.commune_name, code)}
+                )
+        return out
+
+    async def compose(
+        self,
+        request: web.Request,
+        *,
+        user: auth.ConsoleUser | None = None,
+        values: dict[str, Any] | None = None,
+        error: str | None = None,
+        previews: list[dict[str, str]] | None = None,
+        status: int = 200,
+    ) -> web.StreamResponse:
+        user = user or await self._user(request, COMPOSE)
+        async with self.sm() as s:
+            villages = await self._villages(s, user.commune_id)
+        with use_language(self.c.language(request)):
+            values = values or self._blank()
+            return self.c.render(
+                request,
+                "notice_compose.html",
+                {
+                    "values": values,
+                    "villages": villages,
+                    "languages": self._languages(user.commune_code),
+                    "categories": [(k, _(v)) for k, v in workflow.CATEGORIES.items()],
+                    "priorities": [(k, _(v)) for k, v in PRIORITY_NAMES.items()],
+                    "repeats": [(k, _(v)) for k, v in REPEATS.items()],
+                    "previews": previews or self._previews(values, user),
+                    "max_mb": MAX_FILE_BYTES // (1024 * 1024),
+                    "error": error,
+                    "active": "notices",
+                },
+                status=status,
+                user=user,
+            )
+
+    async def preview(self, request: web.Request) -> web.StreamResponse:
+        """The live preview for the page's script: JSON, the texts only (shown as text)."""
+        user = await self._user(request, COMPOSE)
+        data = await self._form(request, user)
+        with use_language(self.c.language(request)):
+            values = self._values(data, self._languages(user.commune_code))
+            previews = self._previews(values, user)
+        return web.json_response(
+            {"previews": previews},
+            headers={"Cache-Control": "no-store"},
+            dumps=lambda o: json.dumps(o, ensure_ascii=False),
+        )
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        user = await self._user(request, COMPOSE)
+        data = await self._form(request, user, upload=True)
+        with use_language(self.c.language(request)):
+            values = self._values(data, self._languages(user.commune_code))
+            if "preview" in data:  # the no-script "Xem trước": the same form, with its preview
+                return await self.compose(request, user=user, values=values)
+            upload = data.get("file")
+            try:
+                document = self._pdf(upload) if getattr(upload, "filename", "") else None
+                async with self.sm() as s, s.begin():
+                    villages = await self._villages(s, user.commune_id)
+                    fields, village_ids, at = self._draft(values, villages)
+                    notice = Notice(
+                        commune_id=user.commune_id,
+                        category=fields.category,
+                        priority=fields.priority,
+                        msg_type="alert",
+                        headline=fields.headline.strip(),
+                        body=fields.body.strip(),
+                        translations={k: v.model_dump() for k, v in fields.translations.items()},
+                        village_ids=village_ids,
+                        languages=[],
+                        created_by=user.staff_id,
+                        subscribers_only=False,
+                        recurrence=fields.recurrence,
+                        image_url=fields.image_url,
+                        # a repeated notice goes at its crontab's times; one-off at send_at
+                        send_at=from_vn_local(at) if at and not fields.recurrence else None,
+                        status="draft",
+                    )
+                    s.add(notice)
+                    await s.flush()
+                    audit.notice(s, notice, "create", "draft", user.staff_id, created=True)
+                    if document is not None:
+                        self._store_file(s, notice, *document)
+            except FormError as exc:
+                return await self.compose(
+                    request, user=user, values=values, error=str(exc), status=400
+                )
+        raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=created")
+
+    def _pdf(self, upload: Any) -> tuple[str, bytes]:
+        """The API's file rules: at most ``MAX_FILE_BYTES``, a PDF named ``.pdf``."""
+        content = upload.file.read(MAX_FILE_BYTES + 1)
+        if len(content) > MAX_FILE_BYTES:
+            raise FormError(_("Tệp quá {n} MB.").format(n=MAX_FILE_BYTES // (1024 * 1024)))
+        name = safe_filename(upload.filename or "") or ""
+        if not name or not content.startswith(b"%PDF-") or not name.lower().endswith(".pdf"):
+            raise FormError(_("Chỉ nhận tệp PDF (tên kết thúc bằng .pdf)."))
+        return name, content
+
+    @staticmethod
+    def _store_file(s: AsyncSession, notice: Notice, name: str, content: bytes) -> None:
+        s.add(
+            NoticeFile(
+                commune_id=notice.commune_id,
+                notice_id=notice.id,
+                filename=name,
+                content=content,
+                size=len(content),
+                zalo_tokens={},
+            )
+        )
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        """Attach (or replace) the PDF of a draft."""
+        user = await self._user(request, READ)
+        data = await self._form(request, user, upload=True)
+        with use_language(self.c.language(request)):
+            async with self.sm() as s, s.begin():
+                notice = await self._notice(s, user, request.match_info["id"], lock=True)
+                if not self._may_edit(notice, user):
+                    raise _raised(self._cannot(request, user), web.HTTPForbidden)
+                upload = data.get("file")
+                problem: str | None = None
+                try:
+                    if not getattr(upload, "filename", ""):
+                        raise FormError(_("Vui lòng chọn tệp PDF."))
+                    name, content = self._pdf(upload)
+                except FormError as exc:
+                    problem = str(exc)
+                else:
+                    existing = (
+                        await s.execute(select(NoticeFile).where(NoticeFile.notice_id == notice.id))
+                    ).scalar_one_or_none()
+                    if existing is not None:
+                        await s.delete(existing)
+                        await s.flush()
+                    self._store_file(s, notice, name, content)
+            if problem:  # the page read after the transaction (SQLite has one connection)
+                return await self.page(request, user=user, error=problem, status=400)
+        raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=file")
+
+    @staticmethod
+    def _may_edit(notice: Notice, user: auth.ConsoleUser) -> bool:
+        """As the API's file upload: a draft or returned notice, by a drafting role (a
+        propagandist only their own)."""
+        if (
+            notice.status not in workflow.EDITABLE
+            or user.role not in workflow.ACTIONS["submit"].roles
+        ):
+            return False
+        return user.role != "propagandist" or notice.created_by == user.staff_id
+
+    def _cannot(self, request: web.Request, user: auth.ConsoleUser) -> web.Response:
+        return self.c.render(
+            request,
+            "message.html",
+            {
+                "title": _("Không làm được việc này"),
+                "text": _(
+                    "Thông báo này không còn sửa được, hoặc việc này không dành cho anh/chị."
+                ),
+            },
+            status=403,
+            user=user,
+        )
+
+    # -- one notice -------------------------------------------------------------------------
+    def _buttons(self, notice: Notice, user: auth.ConsoleUser) -> list[str]:
+        """The steps the workflow allows this user now (a propagandist: their own notice)."""
+        if user.role == "propagandist" and notice.created_by != user.staff_id:
+            return []
+        allowed = []
+        for action in BUTTONS:
+            try:
+                workflow.check(notice, action, user.role, user.staff_id)
+            except workflow.WorkflowError:
+                continue
+            allowed.append(action)
+        return allowed
+
+    async def _details(self, s: AsyncSession, notice: Notice) -> dict[str, Any]:
+        """The page's facts, the figures and the audit trail (everything the poll refreshes)."""
+        figures = await stats(s, notice)
+        trail = (
+            await s.execute(
+                select(NoticeAudit, Staff.name, Staff.role)
+                .outerjoin(Staff, Staff.id == NoticeAudit.staff_id)
+                .where(NoticeAudit.notice_id == notice.id)
+                .order_by(NoticeAudit.id)
+            )
+        ).all()
+        sends = figures["sends"]
+        relays = figures["relays"]
+        return {
+            "state": _(STATE_NAMES.get(notice.status, notice.status)),
+            "status": notice.status,
+            "planned": figures["planned"],
+            "routes": [
+                (_(ROUTE_NAMES.get(route, route)), n) for route, n in figures["routes"].items()
+            ],
+            "sent": sends.get("sent", 0),
+            "waiting": sends.get("pending", 0) + sends.get("sending", 0),
+            "failed": sum(figures["failed"].values()),
+            "seen": figures["seen"],
+            "broadcast": figures["broadcast"],
+            "relays": [
+                {
+                    "village": r["village"],
+                    "propagandist": r["propagandist"],
+                    "confirmed": _short(r["confirmed_at"]),
+                    "problem": r["problem"],
+                    "package": r["package"],
+                }
+                for r in relays
+            ],
+            "confirmed": sum(1 for r in relays if r["confirmed_at"]),
+            "trail": [
+                {
+                    "action": _(ACTION_NAMES.get(a.action, a.action)),
+                    "to": _(STATE_NAMES.get(a.to_status, a.to_status)),
+                    "who": name or _("Hệ thống"),
+                    "role": _(ROLE_NAMES[role]) if role in ROLE_NAMES else "",
+                    # the workers' notes are counts for developers; staff wrote the others
+                    "note": (a.note or "") if a.staff_id is not None else "",
+                    "at": vn_date(a.at),
+                }
+                for a, name, role in trail
+            ],
+        }
+
+    async def page(
+        self,
+        request: web.Request,
+        *,
+        user: auth.ConsoleUser | None = None,
+        error: str | None = None,
+        status: int = 200,
+    ) -> web.StreamResponse:
+        user = user or await self._user(request, READ)
+        with use_language(self.c.language(request)):
+            async with self.sm() as s:
+                notice = await self._notice(s, user, request.match_info["id"])
+                names = dict(await self._villages(s, notice.commune_id))
+                commune_name = (
+                    await s.execute(select(Commune.name).where(Commune.id == notice.commune_id))
+                ).scalar_one()
+                document = (
+                    await s.execute(
+                        select(NoticeFile.filename, NoticeFile.size).where(
+                            NoticeFile.notice_id == notice.id
+                        )
+                    )
+                ).first()
+                details = await self._details(s, notice)
+            done = DONE.get(request.query.get("done", ""))
+            return self.c.render(
+                request,
+                "notice.html",
+                {
+                    "n": {
+                        "id": notice.id,
+                        "headline": notice.headline,
+                        "category": _(workflow.CATEGORIES.get(notice.category, notice.category)),
+                        "priority": notice.priority,
+                        "priority_name": _(PRIORITY_NAMES.get(notice.priority, notice.priority)),
+                        "villages": [names.get(i, str(i)) for i in notice.village_ids],
+                        "send_at": vn_date(notice.send_at),
+                        "recurrence": repeat_text(notice.recurrence),
+                        "image_url": notice.image_url or "",
+                        "file": document,
+                        "created_at": vn_date(notice.created_at),
+                        "translations": sorted(notice.translations),
+                    },
+                    "previews": [
+                        {
+                            "lang": code,
+                            "name": _(LANGUAGE_NAMES.get(code, code)),
+                            "text": render(notice, commune_name, code),
+                        }
+                        for code in ["vi", *sorted(notice.translations)]
+                    ],
+                    "d": details,
+                    "buttons": [(a, _(ACTION_NAMES[a])) for a in self._buttons(notice, user)],
+                    "editable": self._may_edit(notice, user),
+                    "live": notice.status not in workflow.FINAL or notice.status == "sent",
+                    "done": _(done) if done else None,
+                    "error": error,
+                    "active": "notices",
+                },
+                status=status,
+                user=user,
+            )
+
+    async def live(self, request: web.Request) -> web.StreamResponse:
+        """The page's changing part (state, figures, villages, trail) as an HTML fragment the
+        script swaps in every few seconds — rendered from the same template block."""
+        user = await self._user(request, READ)
+        with use_language(self.c.language(request)):
+            async with self.sm() as s:
+                notice = await self._notice(s, user, request.match_info["id"])
+                details = await self._details(s, notice)
+            return self.c.render(request, "notice_live.html", {"d": details}, user=user)
+
+    async def act(self, request: web.Request) -> web.StreamResponse:
+        """A workflow step (submit, approve, return, publish, cancel), as the API takes it."""
+        user = await self._user(request, READ)
+        data = await self._form(request, user)
+        action = request.match_info["action"]
+        note = self._text(data, "note")[:500] or None
+        corrections = 0
+        with use_language(self.c.language(request)):
+            async with self.sm() as s, s.begin():
+                notice = await self._notice(s, user, request.match_info["id"], lock=True)
+                if action not in BUTTONS:
+                    raise web.HTTPNotFound()
+                if user.role == "propagandist" and notice.created_by != user.staff_id:
+                    raise _raised(self._cannot(request, user), web.HTTPForbidden)
+                refused = False
+                try:
+                    workflow.apply(s, notice, action, user.role, user.staff_id, note)
+                except workflow.WorkflowError as exc:
+                    if exc.status == 403:
+                        raise _raised(self._cannot(request, user), web.HTTPForbidden) from None
+                    refused = True  # changed meanwhile: nothing written
+                if action == "cancel" and not refused:
+                    name = (
+                        await s.execute(select(Commune.name).where(Commune.id == notice.commune_id))
+                    ).scalar_one()
+                    corrections = await cancel_deliveries(s, notice, name)
+                notice_id = notice.id
+            if refused:
+                return await self.page(
+                    request,
+                    user=user,
+                    error=_("Thông báo đang ở trạng thái khác; vui lòng xem lại rồi làm lại."),
+                    status=409,
+                )
+        if action in ("approve", "publish", "cancel"):  # dispatcher and scheduler look again
+            await self.c.coord.publish(NOTICES_TOPIC)
+        if corrections:
+            await self.c.coord.publish(OUTBOUND_TOPIC)
+        raise web.HTTPSeeOther(f"/console/notices/{notice_id}?done={action}")
+
+
+def _short(iso: str | None) -> str:
+    """A figure's ISO time (Vietnamese, with offset) as dd/mm/yyyy HH:MM."""
+    if not iso:
+        return ""
+    return to_vn(datetime.fromisoformat(iso)).strftime("%d/%m/%Y %H:%M")
+
+
+def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:
+    """The screens' routes on the service's app, over the console registered at ``console_key``."""
+
+    def delegate(name: str) -> Callable[[web.Request], Any]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await getattr(Notices(request.app[console_key]), name)(request)
+
+        return handler
+
+    for method, path, name in ROUTES:
+        app.router.add_route(method, path, delegate(name))
