@@ -116,6 +116,7 @@ document.addEventListener("DOMContentLoaded", function () {
         .catch(function () { /* offline for a moment: try again next time */ });
     }, Number(block.dataset.every || 5000));
   });
+});
 // ---- staff and log screens (bot/console/staff.py, auditlog.py) ----
 // - a form marked data-confirm asks first (deactivating an account, revoking keys);
 // - a button marked data-copy copies the named field (the invitation link), shown only when
