@@ -32,11 +32,12 @@ from bot.broadcasts.dispatch import NoticeDispatcher
 from bot.channels.webchat import WebChatChannel
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
-from bot.channels.zalo.oauth import TokenManager, TokenRefresher
+from bot.channels.zalo.oauth import CallbackRefused, TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.console.routes import setup as setup_console
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
+from bot.facts_store import Listener as FactsListener
 from bot.feedback.api import FeedbackApi
 from bot.feedback.clock import SlaClock
 from bot.feedback.open311 import Open311
@@ -89,12 +90,13 @@ class Services:
     commune_api: CommuneApi
     staff_api: StaffApi
     knowledge_api: KnowledgeApi
+    facts: FactsListener | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
-        for worker in (
+        workers: list[Any] = [
             self.processor,
             self.sender,
             self.refresher,
@@ -102,7 +104,9 @@ class Services:
             self.broadcasts,
             self.scheduler,
             self.sla,
-        ):
+            *([self.facts] if self.facts else []),
+        ]
+        for worker in workers:
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
@@ -217,6 +221,9 @@ async def build_services(
             asyncio.create_task(services.scheduler.run_forever(), name="notice-scheduler"),
             asyncio.create_task(services.sla.run_forever(), name="ticket-clock"),
         ]
+    if background:  # a process that answers residents hears other processes' facts saves
+        services.facts = FactsListener(coord)
+        services.tasks.append(asyncio.create_task(services.facts.run_forever(), name="facts-cache"))
     log.info(
         "service ready: %d communes, store %s, coordination %s, NLU %s",
         len(tenants),
@@ -265,18 +272,34 @@ async def zalo_token_states(services: Services) -> dict[str, Any]:
     return out
 
 
-async def oauth_callback(request: web.Request) -> web.Response:
+async def oauth_callback(request: web.Request) -> web.StreamResponse:
+    """Zalo sends the OA admin here after consent. A link made on the console's "Kết nối Zalo"
+    page sends them back there with the outcome (``?zalo=connected`` or a failure's kind,
+    ``bot/console/zalo_page.py`` words it); one made by ``bot zalo connect`` answers in text."""
     services = request.app[SERVICES]
     code, state = request.query.get("code"), request.query.get("state")
+    back = await services.tokens.return_to(state) if state else None
+
+    def outcome(kind: str) -> web.HTTPSeeOther:
+        return web.HTTPSeeOther(f"{back}?zalo={kind}")
+
     if not code or not state:
+        if back:
+            raise outcome("denied")
         raise web.HTTPBadRequest(text="thiếu code hoặc state / missing code or state")
     try:
         oa_id = await services.tokens.exchange_code(code, state, request.query.get("oa_id"))
-    except ValueError as exc:
+    except CallbackRefused as exc:
+        if back:
+            raise outcome(exc.kind) from None
         raise web.HTTPBadRequest(text=f"Không kết nối được: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - Zalo refused the code
         log.warning("oauth code exchange failed: %s", exc)
+        if back:
+            raise outcome("refused") from None
         raise web.HTTPBadGateway(text=f"Zalo từ chối mã ủy quyền: {exc}") from None
+    if back:
+        raise outcome("connected")
     return web.Response(
         text=f"Đã kết nối Official Account {oa_id}. Có thể đóng trang này.",
         content_type="text/plain",

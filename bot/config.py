@@ -313,6 +313,22 @@ class ZaloApp(_Model):
         return str(value) if isinstance(value, int) else value
 
 
+class ZaloLoginApp(_Model):
+    """The Zalo app staff sign in to the console with ("Đăng nhập bằng Zalo", social login:
+    ``/v4/permission``, docs/console-zalo.md). It may be one of ``zalo.apps`` or an app of its
+    own; its "Callback URL" in Zalo's app console must be ``redirect_uri``."""
+
+    app_id: str = Field(min_length=1)
+    app_secret: str = Field(min_length=1)
+    #: default: <service.public_url>/console/login/zalo/callback
+    redirect_uri: str | None = Field(default=None, pattern=_HTTP_URL)
+
+    @field_validator("app_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
 class BroadcastRules(_Model):
     """Zalo's rules for article broadcasts (zalo-oa-api.md §7, §7.1; DESIGN.md principle 4:
     the newer figures are the defaults, the older ones are configuration)."""
@@ -338,7 +354,11 @@ class BroadcastRules(_Model):
 class ZaloSettings(_Model):
     api_base: str = "https://openapi.zalo.me"
     oauth_base: str = "https://oauth.zaloapp.com"
+    #: the social API's host (a signed-in Zalo user's ``/v2.0/me``)
+    graph_base: str = "https://graph.zalo.me"
     apps: list[ZaloApp] = []
+    #: "Đăng nhập bằng Zalo" on the console's sign-in page; null: not offered
+    login: ZaloLoginApp | None = None
     request_timeout_s: float = Field(default=10.0, gt=0)
     #: Zalo's v3 CS endpoint does not reliably show button templates (zalo-oa-api.md §4.1,
     #: DISPUTED), so quick choices go as a numbered text menu unless this is switched on.
@@ -558,6 +578,7 @@ _ENV_OVERRIDES = {
     "BOT_SECRET_KEY": ("service", "secret_key"),
     "BOT_ZALO_API_BASE": ("zalo", "api_base"),
     "BOT_ZALO_OAUTH_BASE": ("zalo", "oauth_base"),
+    "BOT_ZALO_GRAPH_BASE": ("zalo", "graph_base"),
     "BOT_NLU_BACKEND": ("nlu", "backend"),
     "BOT_RASA_URL": ("nlu", "rasa_url"),
 }

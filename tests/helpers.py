@@ -118,6 +118,7 @@ def make_settings(
         "zalo": {
             "api_base": sim.base_url,
             "oauth_base": sim.base_url,
+            "graph_base": sim.base_url,
             "apps": [{"app_id": APP_ID, "app_secret": APP_SECRET}],
             "article_cover_url": "https://xa.example.gov.vn/anh-bia.jpg",
             "broadcasts": ANY_HOUR_BROADCASTS,

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from .emitter import DEFAULT_LADDER, FORGED_SIGNATURE, EmitResult, WebhookEmitter
 from .server import make_app
-from .state import OA, App, Fault, SentMessage, SimState, User
+from .state import OA, App, Fault, SentMessage, SimState, SocialUser, User
 
 _UNSET: Any = object()
 
@@ -102,6 +102,11 @@ class ZaloSimulator:
     def mint_tokens(self, oa_id: str) -> tuple[str, str]:
         """A fresh ``(access_token, refresh_token)`` pair for ``oa_id``."""
         return self.state.mint_tokens(oa_id)
+
+    def add_social_user(self, account: str, name: str) -> SocialUser:
+        """A Zalo account offered on the social-login consent page (``.id_for(app_id)``: the
+        id that app sees)."""
+        return self.state.add_social_user(account, name)
 
     def add_user(
         self,

@@ -9,7 +9,8 @@ Spec (every key optional)::
                  "mint_tokens"?: bool}],
      "users":  [{"oa_id", "user_id", "display_name"?, "follower"?: true,
                  "interacted_ago_s"?: 0 | null, "user_id_by_app"?}],
-     "tokens": [{"oa_id", "access_token"?, "refresh_token"?}]}
+     "tokens": [{"oa_id", "access_token"?, "refresh_token"?}],
+     "social_users": [{"account", "name", "picture"?}]}   (social login's consent page)
 
 Returns ``{"tokens": [{"oa_id", "access_token", "refresh_token", "expires_in"}], "users": [...]}``.
 """
@@ -54,6 +55,10 @@ def apply_setup(state: SimState, spec: dict[str, Any]) -> dict[str, Any]:
                 "user_id": user.user_id,
                 "user_id_by_app": user.user_id_by_app,
             }
+        )
+    for person in spec.get("social_users") or []:
+        state.add_social_user(
+            str(person["account"]), str(person["name"]), picture=str(person.get("picture", ""))
         )
     tokens = []
     for t in to_mint + list(spec.get("tokens") or []):

@@ -1,7 +1,8 @@
 """The simulator's aiohttp application (zalo-oa-api.md §1, §2, §4, §5, §7, §11).
 
-Hosts are collapsed onto one server: OAuth (``/v4/...``), OA API (``/v2.0/...``, ``/v3.0/...``)
-and the ``/_sim/...`` control plane. For every OA API call the middleware, in order:
+Hosts are collapsed onto one server: OAuth (``/v4/...``), OA API (``/v2.0/...``, ``/v3.0/...``),
+the social API's ``/v2.0/me`` (social.py: not an OA call, it takes a signed-in user's token) and
+the ``/_sim/...`` control plane. For every OA API call the middleware, in order:
 
 1. applies injected faults for the path: delay, then HTTP status (returned as-is);
 2. authenticates header ``access_token`` (unknown → -216, expired → -220, §2);
@@ -20,7 +21,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import content, control, messaging, oauth, users
+from . import content, control, messaging, oauth, social, users
 from .emitter import WebhookEmitter
 from .errors import oauth_name
 from .replies import EMITTER, STATE, fail_state
@@ -44,7 +45,7 @@ async def zalo_middleware(request: web.Request, handler: Handler) -> web.StreamR
         state.counters.http_statuses[status] += 1
         return web.Response(status=status, text=f"simulated HTTP {status}")
     injected = int(faults["error"].value) if "error" in faults else None
-    if request.path.startswith(OA_API_PREFIXES):
+    if request.path.startswith(OA_API_PREFIXES) and request.path != social.ME_PATH:
         return await _guarded(request, handler, state, injected)
     if injected is not None and request.path.startswith(OAUTH_PREFIX):
         state.counters.errors[injected] += 1
@@ -114,6 +115,7 @@ def make_app(
     r.add_post("/v3.0/oa/message/promotion", messaging.send_promotion)
     r.add_post("/v3.0/oa/message/template", messaging.send_template)
     r.add_post("/v2.0/oa/message", messaging.send_v2)
+    social.add_routes(app)  # "Đăng nhập bằng Zalo": /v4/permission, /v4/access_token, /v2.0/me
     r.add_get("/v3.0/oa/user/detail", users.detail)
     r.add_get("/v3.0/oa/user/getlist", users.getlist)
     r.add_get("/v2.0/oa/conversation", users.conversation)

@@ -29,6 +29,7 @@ except Exception:  # pragma: no cover - no tzdata on the host
 ACCESS_TOKEN_TTL_S = 90_000  # 25 h (§2)
 REFRESH_TOKEN_TTL_S = 90 * 86_400  # ~3 months (§2)
 AUTH_CODE_TTL_S = 600  # 10 min (§2)
+SOCIAL_TOKEN_TTL_S = 3600  # a signed-in user's access token: 1 h [INF: older OAuth pages]
 INTERACTION_WINDOW_S = 7 * 86_400  # §4.2
 UPLOAD_TTL_S = 7 * 86_400  # §4.5
 DEFAULT_RATE_LIMIT = 4_000  # calls/minute/app (§1)
@@ -93,6 +94,37 @@ class AuthCode:
     code_challenge: str | None
     expires_at_ms: int
     used: bool = False
+
+
+@dataclass
+class SocialUser:
+    """A Zalo account that can sign in to an app ("Đăng nhập bằng Zalo", social login). Its id
+    is app-scoped: the same person has another id in each app, and neither is an OA's
+    follower id (``User.user_id``)."""
+
+    account: str  # the simulator's own key for the person
+    name: str
+    picture: str = ""
+
+    def id_for(self, app_id: str) -> str:
+        return ids.stable_numeric_id("social", app_id, self.account)
+
+
+@dataclass
+class SocialCode:
+    account: str
+    app_id: str
+    redirect_uri: str
+    code_challenge: str | None
+    expires_at_ms: int
+    used: bool = False
+
+
+@dataclass
+class SocialToken:
+    account: str
+    app_id: str
+    expires_at_ms: int
 
 
 @dataclass
@@ -249,6 +281,11 @@ class SimState:
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.auth_codes: dict[str, AuthCode] = {}
+        #: social login (zalosim/social.py): accounts offered on the consent page, by key
+        self.social_users: dict[str, SocialUser] = {}
+        self.social_codes: dict[str, SocialCode] = {}
+        self.social_tokens: dict[str, SocialToken] = {}
+        self.social_refresh: dict[str, SocialToken] = {}
         self._clear_runtime()
 
     def _clear_runtime(self) -> None:
@@ -276,6 +313,10 @@ class SimState:
             self.access_tokens.clear()
             self.refresh_tokens.clear()
             self.auth_codes.clear()
+            self.social_users.clear()
+            self.social_codes.clear()
+            self.social_tokens.clear()
+            self.social_refresh.clear()
             self.uid_disabled_templates.clear()
 
     # ----- clock -----------------------------------------------------------------------------
@@ -435,6 +476,31 @@ class SimState:
             oa_id, app_id, code_challenge or None, self.now_ms() + AUTH_CODE_TTL_S * 1000
         )
         return code
+
+    def add_social_user(self, account: str, name: str, *, picture: str = "") -> SocialUser:
+        """A Zalo account the social-login consent page offers (``id_for(app)``: its id)."""
+        user = self.social_users[account] = SocialUser(account, name, picture)
+        return user
+
+    def issue_social_code(
+        self, account: str, app_id: str, redirect_uri: str, code_challenge: str | None
+    ) -> str:
+        code = ids.token(32)
+        self.social_codes[code] = SocialCode(
+            account,
+            app_id,
+            redirect_uri,
+            code_challenge or None,
+            self.now_ms() + AUTH_CODE_TTL_S * 1000,
+        )
+        return code
+
+    def mint_social_token(self, account: str, app_id: str) -> str:
+        token = ids.token()
+        self.social_tokens[token] = SocialToken(
+            account, app_id, self.now_ms() + SOCIAL_TOKEN_TTL_S * 1000
+        )
+        return token
 
     # ----- traffic ---------------------------------------------------------------------------
 

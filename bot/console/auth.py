@@ -250,9 +250,7 @@ async def check_login(sm: Any, coord: Coordinator, login: str, password: str, no
             return Attempt(None, wrong())
         if not row.active:  # the right password: saying so reveals nothing new
             row.failed_logins = max((row.failed_logins or 1) - 1, 0)
-            return Attempt(
-                None, _("Tài khoản này đã ngừng hoạt động. Vui lòng liên hệ lãnh đạo xã.")
-            )
+            return Attempt(None, deactivated())
         row.failed_logins, row.locked_until = 0, None
         _logged(s, row, "signed_in", now)
         if row.password_hash and passwords.needs_rehash(row.password_hash):
@@ -279,6 +277,21 @@ def _logged(s: AsyncSession, staff: Staff, action: str, now: datetime) -> None:
 
 def _locked(staff: Staff, now: datetime) -> bool:
     return staff.locked_until is not None and as_utc(staff.locked_until) > now
+
+
+def deactivated() -> str:
+    return _("Tài khoản này đã ngừng hoạt động. Vui lòng liên hệ lãnh đạo xã.")
+
+
+def refusal(staff: Staff, now: datetime) -> str | None:
+    """Why ``staff`` may not start a session now — locked out by wrong passwords, or
+    deactivated — else ``None``: the rule a sign-in without a password (Zalo,
+    ``bot.console.zalo_login``) shares with the password's."""
+    if _locked(staff, now):
+        return locked()
+    if not staff.active:
+        return deactivated()
+    return None
 
 
 async def start_session(s: AsyncSession, staff: Staff, now: datetime) -> str:

@@ -46,8 +46,15 @@ LANG_COOKIE = "bot_console_lang"
 LANGUAGES = ("vi", "en")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "connect-src 'self'; base-uri 'none'; form-action 'self'{oauth}; frame-ancestors 'none'"
 )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 ROLE_NAMES = {
     "officer": N_("Cán bộ, công chức"),
     "leader": N_("Lãnh đạo xã"),
@@ -95,6 +102,10 @@ class Console:
         #: signs in far fewer times
         self.address_attempts = 60
         self._static = {name: (HERE / "static" / name).read_bytes() for name in STATIC}
+        # "Kết nối Zalo" and "Đăng nhập bằng Zalo" are forms whose answer redirects to Zalo's
+        # OAuth host: browsers hold a form's redirects to its page's form-action too
+        oauth = _origin(self.settings.zalo.oauth_base)
+        self.csp = CSP.format(oauth=f" {oauth}" if oauth else "")
         self.version = hashlib.sha256(b"".join(self._static.values())).hexdigest()[:12]
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -148,11 +159,12 @@ class Console:
                     "csrf": user.csrf if user else form_token,
                     "version": self.version,
                     "active": "",
+                    "zalo_login": self.settings.zalo.login is not None,
                     **context,
                 },
                 status=status,
             )
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Content-Security-Policy"] = self.csp
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
         # the browser then names our origin on a form's POST (with no-referrer it says "null")

@@ -94,6 +94,10 @@ class Staff(Base):
     #: wrong passwords since the last success or lock-out; locked until then (bot/console/auth.py)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the app-scoped Zalo id of the account they sign in to the console with ("Đăng nhập bằng
+    #: Zalo", bot/console/zalo_login.py) — not ``zalo_user_id``, the OA's follower id, which
+    #: Zalo gives differently to each OA; unique across communes (the login page asks none)
+    zalo_login_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class Resident(Base):
@@ -137,6 +141,8 @@ class InboundEvent(Base):
     __table_args__ = (
         UniqueConstraint("commune_id", "channel", "dedupe_key"),
         Index("ix_inbound_events_status_id", "status", "id"),
+        #: the console's "last webhook received" reads one row from its end
+        Index("ix_inbound_events_commune_channel_id", "commune_id", "channel", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
@@ -178,7 +184,11 @@ class Message(Base):
     """The conversation log: what the resident said and what the bot answered."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # a commune's messages in a window of days (bot/figures/: the dashboard, the report)
+        Index("ix_messages_commune_id_created_at", "commune_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(
         ForeignKey("communes.id", ondelete="CASCADE"), index=True
@@ -271,6 +281,25 @@ class OAuthState(Base):
     state: Mapped[str] = mapped_column(String(64), primary_key=True)
     oa_id: Mapped[str | None] = mapped_column(String(32))
     app_id: Mapped[str] = mapped_column(String(32))
+    code_verifier_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the console page the admin started from (``/console/zalo/<code>``): the callback sends
+    #: them back there with the outcome; null for ``bot zalo connect`` (a plain-text answer)
+    return_to: Mapped[str | None] = mapped_column(String(200))
+
+
+class ZaloLoginState(Base):
+    """One "Đăng nhập bằng Zalo" / "Liên kết Zalo" round trip: the PKCE verifier kept between
+    the start and Zalo's callback, bound to the browser that started it (the SHA-256 of a
+    random cookie), usable once within ``bot.console.zalo_login.STATE_TTL``. Only the state's
+    SHA-256 is kept. ``staff_id`` is set for a link (the signed-in staff member)."""
+
+    __tablename__ = "zalo_login_states"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(8))  # login | link
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     code_verifier_enc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -730,3 +759,36 @@ class TrainingExample(Base):
     intent: Mapped[str] = mapped_column(String(64))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommuneFacts(Base):
+    """What staff changed of a commune's facts in the console (bot/facts_store.py): one row per
+    commune, ``data`` keyed by the fact ("commune.phone", "office.<code>.hours",
+    "village.<name>.head" …) — a key present wins over config.yml, a key absent is config's.
+    ``version`` moves with every save (other processes' caches compare it)."""
+
+    __tablename__ = "commune_facts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), unique=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommuneFactChange(Base):
+    """One fact changed in the console: who, when, before and after (``None``: config's value,
+    i.e. not edited). The staff member's name is copied so the history outlives the account."""
+
+    __tablename__ = "commune_fact_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(Unicode(300))
+    before: Mapped[Any] = mapped_column(Json, nullable=True)
+    after: Mapped[Any] = mapped_column(Json, nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    staff_name: Mapped[str] = mapped_column(Unicode(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -58,6 +58,15 @@ REVOKED = (
 )
 
 
+class CallbackRefused(ValueError):
+    """The OAuth callback cannot be used: ``kind`` is ``expired`` (unknown, used or older than
+    ``STATE_TTL``), ``wrong_oa`` (consent given for another OA) or ``no_oa``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 def pkce_pair() -> tuple[str, str]:
     """verifier = base64url(32 random bytes), challenge = base64url(sha256(verifier)), no padding."""
     verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
@@ -381,7 +390,9 @@ class TokenManager:
     def redirect_uri(self) -> str:
         return f"{self.settings.public_url}/zalo/oauth/callback"
 
-    async def authorization_url(self, oa_id: str) -> str:
+    async def authorization_url(self, oa_id: str, return_to: str | None = None) -> str:
+        """The link an OA admin opens; ``return_to`` (a console path) is where the callback
+        sends them back with the outcome."""
         app_id = self.app_for_oa(oa_id)
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(24)
@@ -392,6 +403,7 @@ class TokenManager:
                     oa_id=oa_id,
                     app_id=app_id,
                     code_verifier_enc=self.box.seal(verifier),
+                    return_to=return_to,
                 )
             )
         url = BaseClient(app_id=app_id).request_authoriation_code_url(
@@ -402,19 +414,28 @@ class TokenManager:
             "https://oauth.zaloapp.com", self.settings.zalo.oauth_base.rstrip("/"), 1
         )
 
+    async def return_to(self, state: str) -> str | None:
+        """The console page the link of ``state`` was made from (not spent by reading)."""
+        async with self.sm() as s:
+            row = await s.get(OAuthState, state[:64])
+            path = row.return_to if row is not None else None
+        return path if path and path.startswith("/console/") else None
+
     async def exchange_code(self, code: str, state: str, oa_id: str | None) -> str:
         async with self.sm() as s, s.begin():
             row = await s.get(OAuthState, state, with_for_update=True)
             if row is None or row.used_at is not None or row.created_at + STATE_TTL < utcnow():
-                raise ValueError("unknown, used or expired OAuth state")
+                raise CallbackRefused("expired", "unknown, used or expired OAuth state")
             if oa_id and row.oa_id and oa_id != row.oa_id:
-                raise ValueError(f"callback for OA {oa_id}, but the link was made for {row.oa_id}")
+                raise CallbackRefused(
+                    "wrong_oa", f"callback for OA {oa_id}, but the link was made for {row.oa_id}"
+                )
             row.used_at = utcnow()
             target_oa = oa_id or row.oa_id
             app_id = row.app_id
             verifier = self.box.open(row.code_verifier_enc)
         if not target_oa:
-            raise ValueError("the callback did not say which OA was authorised")
+            raise CallbackRefused("no_oa", "the callback did not say which OA was authorised")
         answer = await self._token_request(
             app_id,
             {
