@@ -1,7 +1,7 @@
 """The console's audit log of everything that is not a notice's or a ticket's (issue 13)
 
 Revision ID: 0020_audit_events
-Revises: 0019_console_login
+Revises: 0024_messages_by_day (after the merge; first written on 0019_console_login)
 Create Date: 2026-12-03
 
 ``audit_events``: one row per sign-in, sign-out, failed sign-in, lock-out, staff change,
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import bot.store.types
 
 revision = "0020_audit_events"
-down_revision = "0019_console_login"
+down_revision = "0024_messages_by_day"
 branch_labels = None
 depends_on = None
 
