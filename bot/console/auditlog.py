@@ -56,6 +56,7 @@ KINDS = {
     "knowledge": N_("Kiến thức"),
     "notice": N_("Thông báo"),
     "ticket": N_("Phản ánh"),
+    "facts": N_("Thông tin xã"),
 }
 #: kinds whose object is a staff member: the person filter shows what was done to them too
 PERSON_KINDS = ("account", "staff")
@@ -80,6 +81,7 @@ ACTION_LABELS = {
     "knowledge_shown": N_("Dùng lại câu trả lời của tỉnh"),
     "knowledge_imported": N_("Nhập tệp kiến thức"),
     "intent_taught": N_("Dạy trợ lý câu hỏi mới"),
+    "facts_changed": N_("Sửa thông tin xã"),
 }
 
 
