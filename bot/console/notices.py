@@ -508,8 +508,8 @@ class Notices:
                         subscribers_only=False,
                         recurrence=fields.recurrence,
                         image_url=fields.image_url,
-                        # a repeated notice goes at its crontab's times; one-off at send_at
-                        send_at=from_vn_local(at) if at and not fields.recurrence else None,
+                        # one-off: sent then; repeated: its crontab's times from then on
+                        send_at=from_vn_local(at) if at else None,
                         status="draft",
                     )
                     s.add(notice)

@@ -103,7 +103,11 @@ document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-live]").forEach(function (block) {
     var timer = setInterval(function () {
       fetch(block.dataset.live, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (r) {
+          // signed out meanwhile: the fetch followed the redirect to the sign-in page
+          if (r.redirected) { clearInterval(timer); return null; }
+          return r.ok ? r.text() : null;
+        })
         .then(function (html) {
           if (html === null) { return; }
           block.innerHTML = html;  // our own server-rendered, autoescaped fragment
