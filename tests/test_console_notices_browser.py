@@ -118,7 +118,7 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         await screenshot(leader, "notices-list-375.png")
         await leader.click(f"text={HEADLINE}")
         await leader.wait_for_selector("button[data-action=approve]")
-        assert await leader.locator("button[data-action=return]").inner_text() == "Từ chối"
+        assert await leader.locator("button[data-action=return]").inner_text() == "Trả lại"
         await leader.click("button[data-action=approve]")
         await leader.wait_for_selector("text=Đã duyệt.")
 
@@ -129,8 +129,12 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         assert package[1].body["message"]["text"].startswith("THÔNG BÁO QUAN TRỌNG")
         # the leader's page fills in by itself: sent, then the village confirmed
         await leader.wait_for_selector("[data-state=sent]", timeout=15000)
-        await leader.wait_for_selector("table.relays tr:not(.done)")
-        assert "Nậm Mòn" in await leader.inner_text("table.relays")
+        # the village's row (not the header's) waits for the propagandist's word
+        waiting = leader.locator("table.relays tbody tr:not(.done)")
+        await waiting.first.wait_for()
+        assert await waiting.count() == 1
+        assert "Nậm Mòn" in await waiting.inner_text() and "Chưa" in await waiting.inner_text()
+        assert await leader.locator("[data-settled]").count() == 0  # still watched
         await sim.user_sends_text(OA, "9601", "đã chuyển")
         await leader.wait_for_selector("table.relays tr.done", timeout=15000)
         assert "Giàng A Pao" in await leader.inner_text("table.relays tr.done")

@@ -34,7 +34,7 @@ from bot.api.auth import (
 from bot.broadcasts.figures import stats
 from bot.broadcasts.plan import cancel_deliveries
 from bot.coord import Coordinator
-from bot.coverage import warnings
+from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import cap, workflow
@@ -107,14 +107,8 @@ async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
 
 
 async def _gaps(s: AsyncSession, notice: Notice) -> list[dict[str, Any]]:
-    """The notice's villages (all for a whole-commune one) whose propagandist cannot relay it:
-    said on the draft, so staff can fix it before it goes."""
-    return [
-        g.to_json()
-        for g in await warnings(
-            s, notice.commune_id, leaders=False, village_ids=list(notice.village_ids) or None
-        )
-    ]
+    """``bot.coverage.notice_gaps`` as the API's JSON."""
+    return [g.to_json() for g in await notice_gaps(s, notice)]
 
 
 def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
