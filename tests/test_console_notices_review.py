@@ -348,8 +348,7 @@ async def test_approved_without_a_time_says_now(running):
         await leader.close()
 
 
-# -- 12. the list ----------------------------------------------------------------------------
-@SQLITE
+# -- 12. the list (both stores: the JSON column's text differs by dialect) -----------------
 async def test_the_list_pages_filters_in_sql_and_names_the_commune(running):
     officer = await signed_in(running, "lan.vp")
     propagandist = await signed_in(running, "pao.ttv", role="propagandist", village="Nậm Mòn")

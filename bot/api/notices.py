@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
 from bot.api.auth import (
     Identity,
     bad_input,
@@ -37,8 +36,8 @@ from bot.coord import Coordinator
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
-from bot.notices import cap, workflow
-from bot.store.models import Notice, NoticeAudit, NoticeFile, Village
+from bot.notices import cap, service, workflow
+from bot.store.models import Notice, NoticeAudit, Village
 from bot.tenants import Tenants
 from bot.text import search_key
 from bot.timeutil import from_vn_local
@@ -205,8 +204,10 @@ class NoticesApi:
                         field="updates",
                     )
                 village_ids = village_ids or list(original.village_ids)
-            notice = Notice(
+            notice = await service.draft(
+                s,
                 commune_id=who.commune_id,
+                created_by=who.staff_id,
                 category=data.category,
                 priority=data.priority,
                 msg_type="update" if original else "alert",
@@ -216,16 +217,13 @@ class NoticesApi:
                 translations={k: v.model_dump() for k, v in data.translations.items()},
                 village_ids=village_ids,
                 languages=data.languages,
-                created_by=who.staff_id,
                 subscribers_only=data.subscribers_only,
                 recurrence=data.recurrence,
                 image_url=data.image_url,
-                status="draft",
-                **times,
+                effective_at=times["effective_at"],
+                expires_at=times["expires_at"],
+                send_at=times["send_at"],
             )
-            s.add(notice)
-            await s.flush()
-            audit.notice(s, notice, "create", "draft", who.staff_id, created=True)
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
         return json_response(out, status=201)
 
@@ -287,8 +285,12 @@ class NoticesApi:
                 found = await s.get(Notice, ref_id)
                 if found is not None and found.commune_id == who.commune_id:
                     references_id = found.id
-            notice = Notice(
+            notice = await service.draft(
+                s,
                 commune_id=who.commune_id,
+                created_by=who.staff_id,
+                action="import",
+                note=f"CAP {alert.identifier}"[:500],
                 msg_type=alert.msg_type,
                 references_id=references_id,
                 category=alert.category,
@@ -297,23 +299,9 @@ class NoticesApi:
                 body=alert.body,
                 translations=alert.translations,
                 village_ids=matched,
-                languages=[],
                 effective_at=alert.effective_at,
                 expires_at=alert.expires_at,
                 image_url=alert.image_url,
-                created_by=who.staff_id,
-                status="draft",
-            )
-            s.add(notice)
-            await s.flush()
-            audit.notice(
-                s,
-                notice,
-                "import",
-                "draft",
-                who.staff_id,
-                f"CAP {alert.identifier}"[:500],
-                created=True,
             )
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
         return json_response(
@@ -329,7 +317,7 @@ class NoticesApi:
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
-            if who.role == "propagandist" and notice.created_by != who.staff_id:
+            if not service.may_act(notice, who.role, who.staff_id):
                 raise error(404, "không tìm thấy / not found")
             if who.role not in ("officer", "leader", "propagandist"):
                 raise error(403, "vai trò này không sửa thông báo / role may not edit")
@@ -345,22 +333,7 @@ class NoticesApi:
                 raise error(400, "tên tệp không hợp lệ / invalid file name")
             if not content.startswith(b"%PDF-") or not name.lower().endswith(".pdf"):
                 raise error(400, "chỉ nhận tệp PDF (tên .pdf) / only a PDF named .pdf")
-            existing = (
-                await s.execute(select(NoticeFile).where(NoticeFile.notice_id == notice.id))
-            ).scalar_one_or_none()
-            if existing is not None:
-                await s.delete(existing)
-                await s.flush()
-            s.add(
-                NoticeFile(
-                    commune_id=who.commune_id,
-                    notice_id=notice.id,
-                    filename=name,
-                    content=content,
-                    size=len(content),
-                    zalo_tokens={},
-                )
-            )
+            await service.attach_file(s, notice, name, content)
         return json_response({"notice": notice.id, "file": name, "size": len(content)})
 
     async def export_cap(self, request: web.Request) -> web.Response:
@@ -436,7 +409,7 @@ class NoticesApi:
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
-            if who.role == "propagandist" and notice.created_by != who.staff_id:
+            if not service.may_act(notice, who.role, who.staff_id):
                 raise error(404, "không tìm thấy / not found")
             try:
                 workflow.apply(s, notice, action, who.role, who.staff_id, note)

@@ -31,7 +31,6 @@ from pydantic import ValidationError
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
 from bot.api.notices import MAX_FILE_BYTES, NOTICE_STATES, NoticeIn
 from bot.broadcasts.figures import stats
 from bot.broadcasts.message import render
@@ -44,7 +43,7 @@ from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.i18n import N_, _, use_language
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
-from bot.notices import workflow
+from bot.notices import service, workflow
 from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, Staff, Village
 from bot.text import nfc
 from bot.timeutil import from_vn_local, to_vn
@@ -626,29 +625,24 @@ class Notices:
                 async with self.sm() as s, s.begin():
                     villages = await self._villages(s, user.commune_id)
                     fields, village_ids, at = self._draft(values, villages, self.c.clock())
-                    notice = Notice(
+                    notice = await service.draft(
+                        s,
                         commune_id=user.commune_id,
+                        created_by=user.staff_id,
                         category=fields.category,
                         priority=fields.priority,
-                        msg_type="alert",
                         headline=fields.headline.strip(),
                         body=fields.body.strip(),
                         translations={k: v.model_dump() for k, v in fields.translations.items()},
                         village_ids=village_ids,
-                        languages=[],
-                        created_by=user.staff_id,
                         subscribers_only=False,
                         recurrence=fields.recurrence,
                         image_url=fields.image_url,
                         # one-off: sent then; repeated: its crontab's times from then on
                         send_at=from_vn_local(at) if at else None,
-                        status="draft",
                     )
-                    s.add(notice)
-                    await s.flush()
-                    audit.notice(s, notice, "create", "draft", user.staff_id, created=True)
                     if document is not None:
-                        self._store_file(s, notice, *document)
+                        await service.attach_file(s, notice, *document)
                     first = await self._first(user, values["once"], notice.id)
                     if first is not None:  # the same form again: undo this one, show the first
                         raise _Again(first)
@@ -683,19 +677,6 @@ class Notices:
             raise FormError(_("Chỉ nhận tệp PDF (tên kết thúc bằng .pdf)."))
         return name, content
 
-    @staticmethod
-    def _store_file(s: AsyncSession, notice: Notice, name: str, content: bytes) -> None:
-        s.add(
-            NoticeFile(
-                commune_id=notice.commune_id,
-                notice_id=notice.id,
-                filename=name,
-                content=content,
-                size=len(content),
-                zalo_tokens={},
-            )
-        )
-
     async def attach(self, request: web.Request) -> web.StreamResponse:
         """Attach (or replace) the PDF of a draft. Who may is decided before the 5-MB body is
         read (an operator's or another's upload is refused without reading it), and again under
@@ -721,13 +702,7 @@ class Notices:
                 except FormError as exc:
                     problem = str(exc)
                 else:
-                    existing = (
-                        await s.execute(select(NoticeFile).where(NoticeFile.notice_id == notice.id))
-                    ).scalar_one_or_none()
-                    if existing is not None:
-                        await s.delete(existing)
-                        await s.flush()
-                    self._store_file(s, notice, name, content)
+                    await service.attach_file(s, notice, name, content)
             if problem:  # the page read after the transaction (SQLite has one connection)
                 return await self.page(request, user=user, error=problem, status=400)
         raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=file")
@@ -741,7 +716,7 @@ class Notices:
             or user.role not in workflow.ACTIONS["submit"].roles
         ):
             return False
-        return user.role != "propagandist" or notice.created_by == user.staff_id
+        return service.may_act(notice, user.role, user.staff_id)
 
     def _cannot(self, request: web.Request, user: auth.ConsoleUser) -> web.Response:
         return self.c.render(
@@ -760,7 +735,7 @@ class Notices:
     # -- one notice -------------------------------------------------------------------------
     def _buttons(self, notice: Notice, user: auth.ConsoleUser) -> list[str]:
         """The steps the workflow allows this user now (a propagandist: their own notice)."""
-        if user.role == "propagandist" and notice.created_by != user.staff_id:
+        if not service.may_act(notice, user.role, user.staff_id):
             return []
         allowed = []
         for action in BUTTONS:
@@ -988,7 +963,7 @@ class Notices:
                 notice = await self._notice(s, user, request.match_info["id"], lock=True)
                 if action not in BUTTONS:
                     raise web.HTTPNotFound()
-                if user.role == "propagandist" and notice.created_by != user.staff_id:
+                if not service.may_act(notice, user.role, user.staff_id):
                     raise _raised(self._cannot(request, user), web.HTTPForbidden)
                 refused = again = False
                 try:
