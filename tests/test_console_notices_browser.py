@@ -101,6 +101,11 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         await officer.fill("#t_hnj_body", "Hnub Rau 8 teev txog 11 teev.")
         await officer.wait_for_selector("[data-previews] .preview[data-lang=hnj]")
         await officer.check("label:has-text('Nậm Mòn') input")
+        # the chosen time said back dd/mm/yyyy (the field itself may show mm/dd), then cleared
+        await officer.fill("#send_at", "2031-02-03T08:05")
+        assert await officer.inner_text("#send_at_words") == "03/02/2031 08:05 (giờ Việt Nam)"
+        await officer.fill("#send_at", "")
+        assert await officer.inner_text("#send_at_words") == ""
         await no_sideways_scroll(officer)
         await screenshot(officer, "notices-compose-375.png")
         await officer.click("text=Lưu bản nháp")

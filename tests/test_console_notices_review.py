@@ -10,6 +10,7 @@ unread; the list's SQL filter, pages and commune column; the weekly/first-time s
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from datetime import datetime
@@ -40,6 +41,13 @@ SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 def nid_of(r) -> int:
     return int(re.search(r"/console/notices/(\d+)", r.headers["Location"]).group(1))
+
+
+async def new_draft(b, token: str, **over: str) -> int:
+    """A draft through the compose form: its id."""
+    status, html, r = await b.post("/console/notices/new", draft_form(token, **over))
+    assert status == 303, html
+    return nid_of(r)
 
 
 async def count_notices(running) -> int:
@@ -122,8 +130,7 @@ async def test_the_draft_page_says_which_villages_nobody_relays_to(running):
     officer = await signed_in(running, "lan.vp")
     try:
         token = await officer.csrf("/console/notices/new")
-        status, _h, r = await officer.post("/console/notices/new", draft_form(token))
-        nid = nid_of(r)
+        nid = await new_draft(officer, token)
         status, html, _ = await officer.get(f"/console/notices/{nid}")
         assert 'class="warning gaps"' in html
         assert "Nậm Mòn: chưa có tuyên truyền viên" in html
@@ -143,8 +150,7 @@ async def test_the_poll_does_not_keep_an_idle_session_and_says_when_to_stop(runn
     officer = await signed_in(running, "lan.vp")
     try:
         token = await officer.csrf("/console/notices/new")
-        status, _h, r = await officer.post("/console/notices/new", draft_form(token))
-        nid = nid_of(r)
+        nid = await new_draft(officer, token)
         status, html, _ = await officer.get(f"/console/notices/{nid}")
         assert "data-live=" in html and "data-settled" not in html
         poll = {"X-Console-Poll": "1"}
@@ -296,8 +302,7 @@ async def test_an_upload_by_who_may_not_edit_is_refused_unread(running):
     operator = await signed_in(running, "tinh.qt", role="operator")
     try:
         token = await officer.csrf("/console/notices/new")
-        status, _h, r = await officer.post("/console/notices/new", draft_form(token))
-        nid = nid_of(r)
+        nid = await new_draft(officer, token)
         otoken = await operator.csrf("/console/notices")
         form = aiohttp.FormData()
         form.add_field("csrf", otoken)
@@ -328,8 +333,7 @@ async def test_approved_without_a_time_says_now(running):
     leader = await signed_in(running, "hung.ct", role="leader")
     try:
         token = await officer.csrf("/console/notices/new")
-        status, _h, r = await officer.post("/console/notices/new", draft_form(token))
-        nid = nid_of(r)
+        nid = await new_draft(officer, token)
         await officer.post(f"/console/notices/{nid}/submit", {"csrf": token})
         ltoken = await leader.csrf("/console/notices")
         status, _h, r = await leader.post(f"/console/notices/{nid}/approve", {"csrf": ltoken})
@@ -402,3 +406,27 @@ async def test_the_list_pages_filters_in_sql_and_names_the_commune(running):
     finally:
         for b in (officer, propagandist, operator):
             await b.close()
+
+
+# -- the coordinator's one-time keys (the compose form's) ---------------------------------------
+async def test_a_key_is_claimed_once_across_processes_and_lapses(redis_url):
+    from bot.coord import Coordinator, create_coordinator
+
+    a, b = create_coordinator(redis_url), create_coordinator(redis_url)
+    await a.start()
+    await b.start()
+    key = f"test:{utcnow().timestamp()}"
+    try:
+        assert await a.claim(key, "41", 1) is None  # the first
+        assert await b.claim(key, "42", 1) == "41"  # another process finds the first's
+        await asyncio.sleep(1.2)
+        assert await b.claim(key, "43", 1) is None  # lapsed
+    finally:
+        await a.close()
+        await b.close()
+    now = [1000.0]
+    local = Coordinator(clock=lambda: now[0])
+    assert await local.claim("k", "1", 10) is None
+    assert await local.claim("k", "2", 10) == "1"
+    now[0] += 11
+    assert await local.claim("k", "3", 10) is None
