@@ -122,6 +122,18 @@ async def test_publish_clears_the_send_time_console_and_api(running):
         assert made["send_at"] is not None
         status, out = await desk.call(boss, "POST", f"/{made['id']}/publish")
         assert status == 200 and out["send_at"] is None
+        # a time before the first UTC instant: a 400, not a 500
+        status, out = await desk.call(boss, "POST", "", dict(NOTICE, send_at="0001-01-01T00:00"))
+        assert status == 400
+    # the sign-in form in a charset nobody knows: refused, not a 500
+    async with aiohttp.ClientSession() as anon:
+        async with anon.post(
+            running.url + "/console/login",
+            data=b"csrf=x&login=a&password=b",
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=nope"},
+            allow_redirects=False,
+        ) as r:
+            assert r.status in (400, 403)
 
 
 # -- 2. coverage warnings on the page ---------------------------------------------------------

@@ -165,14 +165,17 @@ class NoticesApi:
                 raise bad_input(exc) from None
             villages = await _village_names(s, who.commune_id)
             village_ids = self._village_ids(data.villages, villages, who)
-            times = {
-                k: from_vn_local(v) if v else None
-                for k, v in (
-                    ("effective_at", data.effective_at),
-                    ("expires_at", data.expires_at),
-                    ("send_at", data.send_at),
-                )
-            }
+            try:
+                times = {
+                    k: from_vn_local(v) if v else None
+                    for k, v in (
+                        ("effective_at", data.effective_at),
+                        ("expires_at", data.expires_at),
+                        ("send_at", data.send_at),
+                    )
+                }
+            except OverflowError:  # year 1 in Vietnamese time is before the first UTC instant
+                raise error(400, "thời gian không hợp lệ / time out of range") from None
             if (
                 times["expires_at"]
                 and times["effective_at"]

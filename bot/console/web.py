@@ -208,7 +208,10 @@ class Console:
         """The POSTed form when its CSRF token is ``expected`` (and the origin ours)."""
         if not expected or not self.same_origin(request):
             return None
-        data = await request.post()
+        try:
+            data = await request.post()
+        except (LookupError, UnicodeDecodeError):  # a charset nobody knows: refused, not a 500
+            return None
         sent = data.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
             return None
