@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.console.routes import setup as setup_console
 from bot.coord import Coordinator, create_coordinator
 from bot.crypto import SecretBox, load_or_create_secret
+from bot.facts_store import Listener as FactsListener
 from bot.feedback.api import FeedbackApi
 from bot.feedback.clock import SlaClock
 from bot.feedback.open311 import Open311
@@ -89,12 +90,13 @@ class Services:
     commune_api: CommuneApi
     staff_api: StaffApi
     knowledge_api: KnowledgeApi
+    facts: FactsListener | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Let the loops finish their current batch, then cancel what is left. Whatever was
         not finished is still in the store and is picked up at the next start."""
-        for worker in (
+        workers: list[Any] = [
             self.processor,
             self.sender,
             self.refresher,
@@ -102,7 +104,9 @@ class Services:
             self.broadcasts,
             self.scheduler,
             self.sla,
-        ):
+            *([self.facts] if self.facts else []),
+        ]
+        for worker in workers:
             await worker.stop()
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
@@ -217,6 +221,9 @@ async def build_services(
             asyncio.create_task(services.scheduler.run_forever(), name="notice-scheduler"),
             asyncio.create_task(services.sla.run_forever(), name="ticket-clock"),
         ]
+    if background:  # a process that answers residents hears other processes' facts saves
+        services.facts = FactsListener(coord)
+        services.tasks.append(asyncio.create_task(services.facts.run_forever(), name="facts-cache"))
     log.info(
         "service ready: %d communes, store %s, coordination %s, NLU %s",
         len(tenants),

@@ -18,7 +18,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import echoes, handlers, privacy
+from bot import echoes, facts_store, handlers, privacy
 from bot.config import FeedbackSettings
 from bot.conversation import engine, erasure
 from bot.conversation.engine import NoticeSummary
@@ -634,7 +634,8 @@ class InboundProcessor(Worker):
         ctx = Context(
             s,
             tenant.id,
-            tenant.config,
+            # config.yml's facts with the console's edits (the one resolver, cached)
+            await facts_store.effective(s, tenant.id, tenant.config),
             self.feedback,
             event,
             inbound,

@@ -174,17 +174,19 @@ async def test_sign_in_see_who_you_are_and_sign_out(running, browser):
     vn = (running.clock.now + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M")
     assert vn in html
     # the nav holds only what exists: home, the inbox, residents' questions (an officer's),
-    # notices, knowledge and sign-out
+    # notices, knowledge, the commune's facts (an officer's) and sign-out
     nav = re.search(r'<nav class="nav".*?</nav>', html, re.S).group(0)
     assert re.findall(r'href="([^"]+)"', nav) == [
         "/console/",
+        "/console/dashboard",
         "/console/inbox",
         "/console/questions",
         "/console/notices",
         "/console/knowledge",
+        "/console/facts",
     ]
     assert 'action="/console/logout"' in nav
-    for later in ("Dashboard", "Audit"):
+    for later in ("Audit",):
         assert later not in nav
     # the index page links to the console
     async with browser.http.get(running.url + "/") as r:

@@ -8,7 +8,18 @@ from typing import Any
 
 from aiohttp import web as aiohttp_web
 
-from bot.console import inbox, notices, questions, web, zalo_login, zalo_page
+from bot.console import (
+    auditlog,
+    dashboard,
+    facts,
+    inbox,
+    notices,
+    questions,
+    staff,
+    web,
+    zalo_login,
+    zalo_page,
+)
 
 
 def setup(app: aiohttp_web.Application, services_key: Any) -> None:
@@ -18,3 +29,7 @@ def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     notices.setup(app, web.CONSOLE)
     zalo_page.setup(app, services_key)
     zalo_login.setup(app, services_key)
+    facts.setup(app, services_key)
+    dashboard.setup(app)
+    staff.setup(app, web.CONSOLE)
+    auditlog.setup(app, web.CONSOLE)

@@ -30,6 +30,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import select
 
+from bot import audit
 from bot.channels.webguard import _ip, _within, client_address
 from bot.console import auth
 from bot.i18n import N_, _, translations, use_language
@@ -300,6 +301,16 @@ class Console:
             return self.refused_form(request)
         async with self.sm() as s, s.begin():
             await auth.end_session(s, request.cookies[SESSION_COOKIE])
+            audit.action(
+                s,
+                user.commune_id,
+                user.staff_id,
+                "signed_out",
+                "account",
+                user.staff_id,
+                f"{user.name} ({user.login})",
+                at=self.clock(),
+            )
         response = web.HTTPSeeOther("/console/login")
         response.del_cookie(SESSION_COOKIE, path="/console")
         raise response

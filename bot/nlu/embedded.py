@@ -4,7 +4,8 @@ in-process, no network.
 Text is normalised first (NFC, lower case, Vietnamese accent folding, teencode expansion —
 ``bot/nlu/text.normalise``), then represented by TF-IDF over character n-grams (robust to
 typos and missing diacritics) and word uni/bi-grams, and classified by multinomial logistic
-regression (scikit-learn), whose probabilities are the confidence. Entities come from the data's
+regression (scikit-learn), whose probabilities are the confidence (``KIND``; ``Blend`` is the
+measured candidate, docs/nlu.md). Entities come from the data's
 regexes (ticket codes) and the commune's own villages (``bot/nlu/villages.py``).
 """
 
@@ -42,6 +43,10 @@ SVM_C = 1.0
 TEMPERATURES = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0)
 #: the SVM's share of the blended logits
 SVM_WEIGHT = 0.5
+#: the service's classifier: ``logreg`` (the logistic regression) or ``blend`` (as accurate as
+#: the linear SVM, but the knowledge rule decides worse with it: docs/nlu.md, "Switching to the
+#: blend"). Every threshold that reads the confidence is chosen for this one.
+KIND = "logreg"
 
 
 def features() -> FeatureUnion:
@@ -123,10 +128,11 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
 
 
-def classifier(kind: str = "logreg") -> LogisticRegression | Blend:
-    """The service's classifier (``logreg``) or the blend (``blend``: as accurate as the SVM,
-    but sharper probabilities than the thresholds downstream were measured on — docs/nlu.md)."""
-    return Blend() if kind == "blend" else LogisticRegression(C=C, max_iter=3000)
+def classifier(kind: str | None = None) -> LogisticRegression | Blend:
+    """The service's classifier (``KIND``): the blend, or the logistic regression alone. The
+    thresholds that read its probabilities (``CONFIDENCE_THRESHOLD``, the knowledge rule's
+    ``CONFIDENT`` / ``T_OVER_INTENT``, follow-ups' ``OWN_TOPIC``) are chosen for ``KIND``."""
+    return Blend() if (kind or KIND) == "blend" else LogisticRegression(C=C, max_iter=3000)
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ class Ranked:
 class EmbeddedNLU:
     name = "embedded"
 
-    def __init__(self, training: nlu_data.NluData, kind: str = "logreg") -> None:
+    def __init__(self, training: nlu_data.NluData, kind: str | None = None) -> None:
         self.training = training
         self.entities = EntityExtractor(training.regexes, training.lookups, training.synonyms)
         started = time.perf_counter()

@@ -184,7 +184,11 @@ class Message(Base):
     """The conversation log: what the resident said and what the bot answered."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # a commune's messages in a window of days (bot/figures/: the dashboard, the report)
+        Index("ix_messages_commune_id_created_at", "commune_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     commune_id: Mapped[int] = mapped_column(
         ForeignKey("communes.id", ondelete="CASCADE"), index=True
@@ -400,6 +404,32 @@ class NoticeAudit(Base):
     from_status: Mapped[str | None] = mapped_column(String(12))
     to_status: Mapped[str] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what in the console, the staff API or the CLI — everything that is neither a
+    notice's transition (``notice_audit``) nor a ticket's (``ticket_events``): signing in and
+    out, lock-outs, staff accounts, invitations, keys, knowledge entries. Written only by
+    ``bot.audit.action``; ``summary`` names the object (a staff name, a question), never a
+    resident's data; ``search_key`` is ``summary`` accent-folded, so "nguyen" finds "Nguyễn"
+    with a plain LIKE on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_commune_id_at", "commune_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    #: who acted (the account concerned for a failed sign-in); null for the CLI or the system
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(16))  # staff | cli | system
+    action: Mapped[str] = mapped_column(String(32))
+    object_kind: Mapped[str] = mapped_column(String(24))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    search_key: Mapped[str] = mapped_column(String(400))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -729,3 +759,36 @@ class TrainingExample(Base):
     intent: Mapped[str] = mapped_column(String(64))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommuneFacts(Base):
+    """What staff changed of a commune's facts in the console (bot/facts_store.py): one row per
+    commune, ``data`` keyed by the fact ("commune.phone", "office.<code>.hours",
+    "village.<name>.head" …) — a key present wins over config.yml, a key absent is config's.
+    ``version`` moves with every save (other processes' caches compare it)."""
+
+    __tablename__ = "commune_facts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), unique=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommuneFactChange(Base):
+    """One fact changed in the console: who, when, before and after (``None``: config's value,
+    i.e. not edited). The staff member's name is copied so the history outlives the account."""
+
+    __tablename__ = "commune_fact_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(Unicode(300))
+    before: Mapped[Any] = mapped_column(Json, nullable=True)
+    after: Mapped[Any] = mapped_column(Json, nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    staff_name: Mapped[str] = mapped_column(Unicode(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

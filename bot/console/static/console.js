@@ -145,3 +145,27 @@ document.addEventListener("DOMContentLoaded", function () {
     input.addEventListener("change", say);
   });
 });
+// ---- staff and log screens (bot/console/staff.py, auditlog.py) ----
+// - a form marked data-confirm asks first (deactivating an account, revoking keys);
+// - a button marked data-copy copies the named field (the invitation link), shown only when
+//   the browser can copy; a field marked data-select is selected when tapped.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); event.stopImmediatePropagation(); }
+    }, true);
+  });
+  document.querySelectorAll("input[data-select]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+  });
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard) { return; }
+    button.classList.remove("hidden");
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value).then(function () {
+        button.textContent = button.dataset.copied;
+      }).catch(function () { field.select(); });
+    });
+  });
+});
