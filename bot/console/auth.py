@@ -315,9 +315,13 @@ async def end_session(s: AsyncSession, token: str) -> None:
     await s.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == token_hash(token)))
 
 
-async def current(s: AsyncSession, token: str, now: datetime) -> ConsoleUser | None:
+async def current(
+    s: AsyncSession, token: str, now: datetime, *, touch: bool = True
+) -> ConsoleUser | None:
     """The user of a session cookie, or ``None`` (unknown, expired, deactivated); an expired
-    session's row is removed, a live one's ``seen_at`` moved on (at most once a minute)."""
+    session's row is removed, a live one's ``seen_at`` moved on (at most once a minute).
+    ``touch`` false: a page's own background poll, which is nobody at the desk — it must not
+    keep an idle session alive past ``IDLE``."""
     row = (
         await s.execute(
             select(ConsoleSession, Staff, Commune)
@@ -333,7 +337,7 @@ async def current(s: AsyncSession, token: str, now: datetime) -> ConsoleUser | N
     if not staff.active or now - seen > IDLE or now - created > ABSOLUTE:
         await s.execute(delete(ConsoleSession).where(ConsoleSession.id == session.id))
         return None
-    if now - seen > SEEN_EVERY:
+    if touch and now - seen > SEEN_EVERY:
         await s.execute(
             update(ConsoleSession).where(ConsoleSession.id == session.id).values(seen_at=now)
         )

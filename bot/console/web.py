@@ -43,6 +43,7 @@ STATIC = {"console.js": "application/javascript", "console.css": "text/css"}
 SESSION_COOKIE = "bot_console"
 FORM_COOKIE = "bot_console_form"  # the signed-out forms' CSRF token (double submit)
 LANG_COOKIE = "bot_console_lang"
+POLL_HEADER = "X-Console-Poll"  # a page script's background fetch: not the person's activity
 LANGUAGES = ("vi", "en")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -199,14 +200,19 @@ class Console:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
             return None
+        # a script's poll (console.js marks it) reads the session without counting as activity
+        touch = request.headers.get(POLL_HEADER) != "1"
         async with self.sm() as s, s.begin():
-            return await auth.current(s, token, self.clock())
+            return await auth.current(s, token, self.clock(), touch=touch)
 
     async def form(self, request: web.Request, expected: str | None) -> dict[str, str] | None:
         """The POSTed form when its CSRF token is ``expected`` (and the origin ours)."""
         if not expected or not self.same_origin(request):
             return None
-        data = await request.post()
+        try:
+            data = await request.post()
+        except (LookupError, UnicodeDecodeError):  # a charset nobody knows: refused, not a 500
+            return None
         sent = data.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
             return None
