@@ -252,11 +252,25 @@ async def test_knowledge_entries_files_and_tenancy(running):  # noqa: F811
         assert status == 400 and await entry_count(running) == before
         status, _ = await upload(header + "Giờ mở cửa bưu điện?,Từ 7 giờ sáng.,buu dien mo cua\n")
         assert status == 303 and await entry_count(running) == before + 1
+        # a commune's whole file is bigger than the service's other bodies (256 KB): 1,000
+        # entries with long answers go in; beyond the file limit is said in words
+        rows = "".join(
+            f"Câu hỏi số {n} về thủ tục của xã?,{'Trả lời đầy đủ cho người dân. ' * 12}{n},\n"
+            for n in range(1000)
+        )
+        assert len((header + rows).encode()) > running.settings.service.max_body_bytes
+        status, html = await upload(header + rows)
+        assert status == 303, html
+        assert await entry_count(running) == before + 1001
+        status, html = await upload(header + "x" * 6_000_000)
+        assert status == 413 and "Tệp quá 5 MB" in html
+        assert await entry_count(running) == before + 1001
         async with officer.http.get(officer.base + "/console/knowledge/export") as r:
             assert r.status == 200 and r.content_type == "text/csv"
             assert r.headers["Content-Disposition"] == f'attachment; filename="{CODE}.csv"'
             csv = await r.text()
         assert "Giờ mở cửa bưu điện?" in csv and "Chợ phiên họp ngày nào?" in csv
+        assert "Câu hỏi số 999 về thủ tục của xã?" in csv
 
         # delete the own entry
         status, _, _ = await officer.post(f"/console/knowledge/{own}/delete", {"csrf": token})

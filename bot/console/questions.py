@@ -101,11 +101,36 @@ class Questions:
             )
         return _raised(response, web.HTTPForbidden)
 
-    async def _form(self, request: web.Request, user: auth.ConsoleUser) -> dict[str, Any]:
-        """The POSTed form (files included) when its CSRF token is the session's."""
+    async def _form(
+        self, request: web.Request, user: auth.ConsoleUser, upload: bool = False
+    ) -> dict[str, Any]:
+        """The POSTed form (files included) when its CSRF token is the session's. ``upload``:
+        the knowledge file's form, read up to the file limit (``io.MAX_FILE_BYTES``: a
+        commune's 1,000 entries are more than the service's other bodies may be); a bigger
+        one is said in words (413)."""
         if not self.c.same_origin(request):
             raise self._refused(request)
-        data = await request.post()
+        if upload:
+            limit = io.MAX_FILE_BYTES + self.c.settings.service.max_body_bytes
+            request = request.clone(client_max_size=limit)
+        try:
+            data = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            with use_language(self.c.language(request)):
+                response = self.c.message(
+                    request,
+                    413,
+                    _("Tệp quá {n} MB.").format(n=io.MAX_FILE_BYTES // 1_000_000),
+                    _("Vui lòng chọn tệp nhỏ hơn rồi thử lại."),
+                )
+            too_big = web.HTTPRequestEntityTooLarge(
+                io.MAX_FILE_BYTES, text=response.text, content_type="text/html"
+            )
+            for name in ("Content-Security-Policy", "Cache-Control", "X-Frame-Options"):
+                too_big.headers[name] = response.headers[name]
+            raise too_big from None
+        except (LookupError, UnicodeDecodeError):
+            raise self._refused(request) from None
         sent = data.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(sent, user.csrf):
             raise self._refused(request)
@@ -476,7 +501,7 @@ class Questions:
 
     async def import_file(self, request: web.Request) -> web.StreamResponse:
         user = await self._user(request, WRITE_COMMUNE)
-        data = await self._form(request, user)
+        data = await self._form(request, user, upload=True)
         upload = data.get("file")
         with use_language(self.c.language(request)):
             if not isinstance(upload, web.FileField):
