@@ -189,8 +189,10 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
 
 
 def cmd_staff_change(args: argparse.Namespace) -> int:
-    """revoke-key | rotate-key | deactivate | reactivate one staff member (bot/staff.py)."""
+    """revoke-key | rotate-key | deactivate | reactivate | unlink-zalo one staff member
+    (bot/staff.py; unlink-zalo: a leader removes a Zalo sign-in they do not trust)."""
     from bot import staff as staffing
+    from bot.store.ops import forget_zalo_login
 
     async def work(s, commune_id):
         member = await staffing.staff_member(s, commune_id, args.staff_id)
@@ -200,6 +202,8 @@ def cmd_staff_change(args: argparse.Namespace) -> int:
             return member.name, await staffing.rotate_key(s, member)
         if args.st_command == "deactivate":
             return member.name, await staffing.deactivate(s, member)
+        if args.st_command == "unlink-zalo":
+            return member.name, await forget_zalo_login(s, member)
         return member.name, await staffing.reactivate(s, member)
 
     try:
@@ -210,6 +214,12 @@ def cmd_staff_change(args: argparse.Namespace) -> int:
     who = f"staff #{args.staff_id} {name}"
     if args.st_command == "revoke-key":
         print(f"{who}: {result} key(s) revoked; they are refused from now on.")
+    elif args.st_command == "unlink-zalo":
+        print(
+            f"{who}: Zalo sign-in unlinked; they sign in with their password."
+            if result
+            else f"{who}: no Zalo account was linked."
+        )
     elif args.st_command == "deactivate":
         print(
             f"{who} deactivated: keys revoked, no more alerts or Zalo commands "

@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, func, select
 
 from bot.console import auth
 from bot.console.web import CONSOLE, Console, vn_date
+from bot.console.zalo_go import to_zalo
 from bot.i18n import N_, _, use_language
 from bot.sending import NO_TOKEN_CODE
 from bot.store.models import Commune, InboundEvent, OutboundMessage, ZaloToken
@@ -56,6 +57,7 @@ OUTCOMES = {
         "Zalo không cho biết OA nào đã cấp quyền. Mở lại liên kết và đăng nhập bằng tài khoản "
         "quản trị OA."
     ),
+    "unavailable": N_("Zalo chưa trả lời. Vui lòng thử lại sau ít phút."),
 }
 STATES = {
     "no_oa": N_("Chưa khai báo OA"),
@@ -167,7 +169,7 @@ class ZaloPage:
         url = await self.services.tokens.authorization_url(
             commune.oa_id, return_to=f"/console/zalo/{commune.code}"
         )
-        raise web.HTTPSeeOther(url)
+        return to_zalo(self.console, request, url)
 
     async def connection(self, commune: Commune) -> Connection:
         """The commune's OA as the page tells it (call under the page's language)."""
