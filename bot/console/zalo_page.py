@@ -17,6 +17,8 @@ Each broken state is said in plain Vietnamese with what to do about it.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +89,12 @@ class Connection:
         return _(STATES[self.state])
 
 
+def breakable(address: str) -> list[str]:
+    """``address`` in pieces a narrow screen may break between (the page puts ``<wbr>`` after
+    each): after a slash, before a dot — never inside a word of the domain."""
+    return [p for p in re.split(r"(?<=/)(?!/)|(?=\.)", address) if p]
+
+
 class ZaloPage:
     ROUTES = (
         ("GET", "/console/zalo", "index"),
@@ -154,6 +162,7 @@ class ZaloPage:
                 "told": told,
                 "told_ok": kind == "connected",
                 "webhook_url": f"{self.console.settings.public_url}/webhooks/zalo",
+                "webhook_parts": breakable(f"{self.console.settings.public_url}/webhooks/zalo"),
                 "active": "zalo",
             },
             user=user,
