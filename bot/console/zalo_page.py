@@ -18,7 +18,6 @@ Each broken state is said in plain Vietnamese with what to do about it.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
