@@ -43,6 +43,7 @@ class Case:
     intent: str
     code: str | None
     confidence: float
+    live: bool
 
 
 def cases(entries: Path, queries: Path, column: str) -> list[Case]:
@@ -62,6 +63,7 @@ def cases(entries: Path, queries: Path, column: str) -> list[Case]:
                     r.intent,
                     r.code,
                     r.parse.confidence,
+                    rule.live_data(r.intent, commune),
                 )
             )
     return out
@@ -70,7 +72,9 @@ def cases(entries: Path, queries: Path, column: str) -> list[Case]:
 def score(data: list[Case]) -> dict[str, float]:
     right = wrong = positives = 0
     for c in data:
-        d = rule.decide(c.scored, c.intent, c.intent != "nlu_fallback", c.code, c.confidence)
+        d = rule.decide(
+            c.scored, c.intent, c.intent != "nlu_fallback", c.code, c.confidence, c.live
+        )
         positives += bool(c.expected)
         if d.kind == "pass":
             continue

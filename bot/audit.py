@@ -1,5 +1,6 @@
 """Every audit row, written here and nowhere else: a notice's transitions (``notice_audit``),
-a ticket's history (``ticket_events``) and the record of an erasure (``erasures``).
+a ticket's history (``ticket_events``), the record of an erasure (``erasures``) and everything
+else staff do (``audit_events``: ``action`` — sign-ins, staff accounts, keys, knowledge, …).
 
 Each function adds the row to the caller's session — the same transaction as the change it
 records, so the row and the change commit together or not at all — and returns it; a caller
@@ -14,7 +15,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Erasure, Notice, NoticeAudit, Ticket, TicketEvent
+from bot.store.models import AuditEvent, Erasure, Notice, NoticeAudit, Ticket, TicketEvent
+from bot.text import search_key
+
+#: ``action(actor=CLI)``: done with `bot …` on the server (no staff member signed in)
+CLI = "cli"
+SYSTEM = "system"
 
 
 def notice(
@@ -94,6 +100,52 @@ def erasure(
         staff_id=staff_id,
         tickets=tickets,
         at=at,
+    )
+    s.add(row)
+    return row
+
+
+def action(
+    s: AsyncSession,
+    commune_id: int,
+    staff_id: int | None,
+    action: str,
+    object_kind: str,
+    object_id: int | str | None,
+    summary: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """One line of the console's log ("Nhật ký") for anything that is not a notice's or a
+    ticket's transition, added to the caller's session: it commits with the change or not at
+    all, so write it in the change's transaction, after the change succeeded.
+
+    - ``commune_id``: whose log shows it (the object's commune);
+    - ``staff_id``: who did it (``None`` with ``actor=CLI`` for `bot …` on the server);
+    - ``action``: a short snake_case verb, past tense: ``"notice_saved"``, ``"fact_changed"``;
+      the log shows ``ACTION_LABELS[action]`` when known, else the word itself;
+    - ``object_kind`` / ``object_id``: what it was done to (``"staff"``, 12) — the log's kind
+      filter is ``object_kind``;
+    - ``summary``: the object's name as staff know it (a staff name, a question, a headline),
+      at most 300 characters, folded into ``search_key`` for the text search. Never a
+      resident's words, name or phone (a ticket is named by its code);
+    - ``detail``: small JSON for the record (a role, a login) — never a secret, never a
+      password or a token.
+    """
+    summary = summary.strip()[:300]
+    row = AuditEvent(
+        commune_id=commune_id,
+        staff_id=staff_id,
+        actor=actor or ("staff" if staff_id is not None else SYSTEM),
+        action=action[:32],
+        object_kind=object_kind[:24],
+        object_id=None if object_id is None else str(object_id)[:64],
+        summary=summary,
+        detail=detail,
+        search_key=search_key(summary)[:400],
+        **({"at": at} if at is not None else {}),
     )
     s.add(row)
     return row

@@ -62,6 +62,8 @@ class Coordinator:
         #: key → (bucket, count, when the bucket ends); oldest-touched first (see _evict)
         self._windows: dict[str, tuple[int, int, float]] = {}
         self._next_sweep = 0.0
+        #: key → (value, when it lapses): ``claim``'s one-time keys
+        self._claims: dict[str, tuple[str, float]] = {}
 
     async def start(self) -> None:
         return None
@@ -141,6 +143,19 @@ class Coordinator:
         if excess > 0:  # drop a tenth more than needed, so this is not paid on every count
             for key in list(itertools.islice(self._windows, excess + self.max_windows // 10)):
                 del self._windows[key]
+
+    async def claim(self, key: str, value: str, ttl: float) -> str | None:
+        """Claim the one-time ``key`` for ``value`` (``ttl`` seconds, a Redis SET NX): None
+        when this call claimed it, else the value of whoever claimed it first (a form sent
+        twice finds the notice the first sending made)."""
+        now = self.clock()
+        for stale in [k for k, (_v, until) in self._claims.items() if until <= now]:
+            del self._claims[stale]
+        held = self._claims.get(key)
+        if held is not None:
+            return held[0]
+        self._claims[key] = (value, now + ttl)
+        return None
 
     async def hold(self, name: str, owner: str, ttl: float) -> bool:
         """Take or keep the leadership ``name`` for ``ttl`` seconds: True while ``owner`` holds
@@ -332,6 +347,19 @@ class RedisCoordinator(Coordinator):
                 await pipe.execute()
         except _OUTAGE as exc:  # the budget is a little tighter for this minute
             self._went_down(exc)
+
+    async def claim(self, key: str, value: str, ttl: float) -> str | None:
+        if not self._up:
+            return await super().claim(key, value, ttl)
+        rkey = PREFIX + "claim:" + key
+        try:
+            if await self._redis.set(rkey, value, nx=True, ex=max(1, int(ttl))):
+                return None
+            held = await self._redis.get(rkey)
+            return str(held) if held is not None else await self.claim(key, value, ttl)
+        except _OUTAGE as exc:
+            self._went_down(exc)
+            return await super().claim(key, value, ttl)
 
     async def hold(self, name: str, owner: str, ttl: float) -> bool:
         if not self._up:

@@ -18,7 +18,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts.routes import route_for
-from bot.store.models import Resident, Staff, Village
+from bot.store.models import Notice, Resident, Staff, Village
 from bot.timeutil import utcnow
 
 
@@ -119,3 +119,11 @@ async def warnings(
         if text:
             out.append(Gap("village_without_propagandist", reach, f"{name}: {text}", name))
     return out
+
+
+async def notice_gaps(s: AsyncSession, notice: Notice) -> list[Gap]:
+    """The notice's villages (all for a whole-commune one) whose propagandist cannot relay it:
+    said by the API and on the console's page while the notice can still be fixed."""
+    return await warnings(
+        s, notice.commune_id, leaders=False, village_ids=list(notice.village_ids) or None
+    )

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot import facts_store
 from bot.coord import create_coordinator
-from bot.store.models import CommuneFactChange, CommuneFacts
+from bot.store.models import AuditEvent, CommuneFactChange, CommuneFacts
 from tests.helpers import Visitor, text
 from tests.test_console import CODE, CODE2, CODE3, CSRF, Browser, account, running  # noqa: F401
 
@@ -122,6 +122,15 @@ async def test_edits_are_answered_at_once(running):  # noqa: F811
             "open": "07:30",
             "close": "11:00",
         }
+        # the console's log says who changed which facts (the values stay in their history)
+        async with running.services.sm() as s:
+            logged = (
+                (await s.execute(select(AuditEvent).where(AuditEvent.action == "facts_changed")))
+                .scalars()
+                .all()
+            )
+        assert logged and all(e.staff_id is not None for e in logged)
+        assert any("health.phone" in e.summary for e in logged)
         # the same form again: nothing changes, no history
         n = await changes(running)
         status, _, r = await officer.post(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -18,7 +19,8 @@ from sqlalchemy import select, update
 from bot.console.notices import crontab, repeat_text
 from bot.console.web import CONSOLE
 from bot.store.models import Commune as CommuneRow
-from bot.store.models import Notice, NoticeFile, Staff
+from bot.store.models import Notice, NoticeAudit, NoticeFile, Staff
+from bot.timeutil import to_vn, utcnow
 from tests.helpers import (
     commune_code,
     make_settings,
@@ -79,6 +81,35 @@ def draft_form(token: str, **over: str) -> dict[str, str]:
     }
 
 
+async def audit_actions(running, notice_id: int, action: str) -> int:
+    async with running.services.sm() as s:
+        return len(
+            (
+                await s.execute(
+                    select(NoticeAudit).where(
+                        NoticeAudit.notice_id == notice_id, NoticeAudit.action == action
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+
+def the_25th() -> date:
+    """The 25th of a month one to two months ahead: a time the form accepts (not past, within
+    a year) on any day the tests run."""
+    today = to_vn(utcnow()).date()
+    month = today.month % 12 + 1
+    year = today.year + (1 if month == 1 else 0)
+    return date(year, month, 25)
+
+
+def ahead(**kw: float) -> str:
+    """The datetime-local value of a Vietnamese time ``kw`` from now."""
+    return f"{to_vn(utcnow()) + timedelta(**kw):%Y-%m-%dT%H:%M}"
+
+
 async def wait_page(b: Browser, path: str, marker: str) -> str:
     for _ in range(200):
         status, html, _r = await b.get(path)
@@ -109,7 +140,7 @@ async def test_compose_approve_send_roles_tenancy_and_escaping(running):
             for vid, name in re.findall(r'name="villages" value="(\d+)"[^>]*> ([^<]+)<', html)
         )
         assert set(villages) == {"Nậm Mòn", "Bản Phố"}
-        assert 'name="t_hnj_headline"' in html and "tiếng H&#39;Mông" in html
+        assert 'name="t_hnj_headline"' in html and "Tiếng H&#39;Mông" in html
         assert 'type="datetime-local"' in html and "THÔNG BÁO: …" in html
         token = CSRF.search(html).group(1)  # type: ignore[union-attr]
 
@@ -253,18 +284,23 @@ async def test_compose_approve_send_roles_tenancy_and_escaping(running):
         status, _, _ = await propagandist.post(f"/console/notices/{nid}/cancel", {"csrf": ptoken})
         assert status == 403 and (await notice_row(running, nid)).status == "submitted"
 
-        # the leader sees Duyệt / Từ chối, approves; the notice goes out
+        # the leader sees Duyệt / Trả lại, approves; the notice goes out
         ltoken = await leader.csrf("/console/notices?status=submitted")
         status, html, _ = await leader.get("/console/notices?status=submitted")
         assert f'href="/console/notices/{nid}"' in html
         status, html, _ = await leader.get("/console/notices?status=sent")
         assert f'href="/console/notices/{nid}"' not in html
         status, html, _ = await leader.get(f"/console/notices/{nid}")
-        assert ">Duyệt</button>" in html and ">Từ chối</button>" in html
+        assert ">Duyệt</button>" in html and ">Trả lại</button>" in html
         status, _, _ = await leader.post(f"/console/notices/{nid}/approve", {"csrf": ltoken})
         assert status == 303
-        status, html, _ = await leader.post(f"/console/notices/{nid}/approve", {"csrf": ltoken})
-        assert status == 409 and "trạng thái khác" in html  # twice: said, nothing changed
+        status, html, r = await leader.post(f"/console/notices/{nid}/approve", {"csrf": ltoken})
+        # twice (a double click): the step is done, said as done, nothing written again
+        assert status == 303 and r.headers["Location"].endswith("?done=approve")
+        assert await audit_actions(running, nid, "approve") == 1
+        # another's step that no longer fits is still a refusal
+        status, html, _ = await officer.post(f"/console/notices/{nid}/submit", {"csrf": token})
+        assert status == 409 and "trạng thái khác" in html
 
         # the propagandist's relay package and the resident's message reach Zalo? The resident
         # has no village yet: a village notice asks them once; the figures say so
@@ -293,8 +329,17 @@ async def test_compose_approve_send_roles_tenancy_and_escaping(running):
         assert 'data-action="cancel"' not in html
         status, html, _ = await leader.get(f"/console/notices/{whole}")
         assert 'data-action="cancel"' in html
-        status, _, _ = await leader.post(
+        # cancelling what residents received asks again on a page of its own (no script)
+        status, html, _ = await leader.post(
             f"/console/notices/{whole}/cancel", {"csrf": ltoken, "note": "Đổi lịch"}
+        )
+        assert status == 200 and "Hủy thông báo đã gửi?" in html
+        assert 'name="confirmed" value="1"' in html and 'value="Đổi lịch"' in html
+        assert CSRF.search(html).group(1) == ltoken  # type: ignore[union-attr]
+        assert (await notice_row(running, whole)).status in ("sending", "sent")  # not yet
+        status, _, _ = await leader.post(
+            f"/console/notices/{whole}/cancel",
+            {"csrf": ltoken, "note": "Đổi lịch", "confirmed": "1"},
         )
         assert status == 303 and (await notice_row(running, whole)).status == "cancelled"
         for _ in range(200):
@@ -336,18 +381,19 @@ async def test_schedule_and_repeat_are_the_workflows(running):
     leader = await signed_in(running, "hung.ct", role="leader")
     try:
         token = await officer.csrf("/console/notices/new")
+        day = the_25th()
         status, _, r = await officer.post(
-            "/console/notices/new", draft_form(token, send_at="2030-01-25T08:30")
+            "/console/notices/new", draft_form(token, send_at=f"{day:%Y-%m-%d}T08:30")
         )
         once = int(r.headers["Location"].split("/")[-1].split("?")[0])
         row = await notice_row(running, once)
         assert row.recurrence is None and row.send_at is not None
         assert (row.send_at.hour, row.send_at.minute) == (1, 30)  # 08:30 in Hà Nội is 01:30 UTC
         status, html, _ = await officer.get(f"/console/notices/{once}")
-        assert "25/01/2030 08:30" in html
+        assert f"{day:%d/%m/%Y} 08:30" in html
         status, _, r = await officer.post(
             "/console/notices/new",
-            draft_form(token, send_at="2030-01-25T08:30", repeat="monthly"),
+            draft_form(token, send_at=f"{day:%Y-%m-%d}T08:30", repeat="monthly"),
         )
         monthly = int(r.headers["Location"].split("/")[-1].split("?")[0])
         assert (await notice_row(running, monthly)).recurrence == "30 8 25 * *"

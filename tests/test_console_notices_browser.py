@@ -101,6 +101,11 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         await officer.fill("#t_hnj_body", "Hnub Rau 8 teev txog 11 teev.")
         await officer.wait_for_selector("[data-previews] .preview[data-lang=hnj]")
         await officer.check("label:has-text('Nậm Mòn') input")
+        # the chosen time said back dd/mm/yyyy (the field itself may show mm/dd), then cleared
+        await officer.fill("#send_at", "2031-02-03T08:05")
+        assert await officer.inner_text("#send_at_words") == "03/02/2031 08:05 (giờ Việt Nam)"
+        await officer.fill("#send_at", "")
+        assert await officer.inner_text("#send_at_words") == ""
         await no_sideways_scroll(officer)
         await screenshot(officer, "notices-compose-375.png")
         await officer.click("text=Lưu bản nháp")
@@ -118,7 +123,7 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         await screenshot(leader, "notices-list-375.png")
         await leader.click(f"text={HEADLINE}")
         await leader.wait_for_selector("button[data-action=approve]")
-        assert await leader.locator("button[data-action=return]").inner_text() == "Từ chối"
+        assert await leader.locator("button[data-action=return]").inner_text() == "Trả lại"
         await leader.click("button[data-action=approve]")
         await leader.wait_for_selector("text=Đã duyệt.")
 
@@ -129,8 +134,12 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         assert package[1].body["message"]["text"].startswith("THÔNG BÁO QUAN TRỌNG")
         # the leader's page fills in by itself: sent, then the village confirmed
         await leader.wait_for_selector("[data-state=sent]", timeout=15000)
-        await leader.wait_for_selector("table.relays tr:not(.done)")
-        assert "Nậm Mòn" in await leader.inner_text("table.relays")
+        # the village's row (not the header's) waits for the propagandist's word
+        waiting = leader.locator("table.relays tbody tr:not(.done)")
+        await waiting.first.wait_for()
+        assert await waiting.count() == 1
+        assert "Nậm Mòn" in await waiting.inner_text() and "Chưa" in await waiting.inner_text()
+        assert await leader.locator("[data-settled]").count() == 0  # still watched
         await sim.user_sends_text(OA, "9601", "đã chuyển")
         await leader.wait_for_selector("table.relays tr.done", timeout=15000)
         assert "Giàng A Pao" in await leader.inner_text("table.relays tr.done")

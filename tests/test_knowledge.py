@@ -86,6 +86,7 @@ def measured() -> tuple[float, float, list[str]]:
                 r.intent != "nlu_fallback",
                 r.code,
                 r.parse.confidence,
+                rule.live_data(r.intent, commune),
             )
             positives += bool(row["expected"])
             if d.kind == "pass":

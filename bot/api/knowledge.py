@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.api.auth import (
     Identity,
     bad_input,
@@ -264,6 +265,7 @@ class KnowledgeApi:
                     question=item.question,
                 ) from None
             entry = next(e for e in await store.entries(s, owner) if e.key == item.key)
+            _logged(s, who, entry, "knowledge_created")
             out = entry_json(entry)
         return json_response(out, status=201)
 
@@ -304,6 +306,7 @@ class KnowledgeApi:
                     question=item.question,
                 )
             await entries.update(s, entry, item)
+            _logged(s, who, entry, "knowledge_changed")
             out = entry_json(entry)
         return json_response(out)
 
@@ -311,6 +314,7 @@ class KnowledgeApi:
         async with self.sm() as s, s.begin():
             who, commune, entry = await self._entry(request, s, WRITE_COMMUNE + WRITE_PROVINCE)
             self._may_write(who, commune, entry)
+            _logged(s, who, entry, "knowledge_deleted")
             await entries.remove(s, entry)
         return json_response({"deleted": int(request.match_info["id"])})
 
@@ -339,6 +343,16 @@ class KnowledgeApi:
         try:
             async with self.sm() as s, s.begin():
                 saved = await store.save(s, owner, items, replace=replace in ("true", "1"))
+                audit.action(
+                    s,
+                    owner.commune_id or who.commune_id,
+                    who.staff_id,
+                    "knowledge_imported",
+                    "knowledge",
+                    None,
+                    f"+{saved.added} ~{saved.updated} -{saved.deleted}",
+                    {"added": saved.added, "updated": saved.updated, "deleted": saved.deleted},
+                )
         except IntegrityError:  # another import added the same questions meanwhile (as the CLI)
             raise _at_once() from None
         return json_response(
@@ -424,6 +438,15 @@ class KnowledgeApi:
                         taught = await misses.to_intent(
                             s, commune.id, group, data.intent, who.staff_id
                         )
+                        audit.action(
+                            s,
+                            commune.id,
+                            who.staff_id,
+                            "intent_taught",
+                            "knowledge",
+                            data.intent,
+                            group.question,
+                        )
                     else:
                         assert data.answer is not None
                         item, created = await misses.to_entry(
@@ -437,6 +460,7 @@ class KnowledgeApi:
                         for e in await store.entries(s, Owner(commune_id=commune.id))
                         if e.key == item.key
                     )
+                    _logged(s, who, entry, "knowledge_created" if created else "knowledge_changed")
                     out = {"group": group.id, "entry": entry_json(entry), "created": created}
                 else:
                     out = {"group": group.id, "intent": data.intent, "examples": taught}
@@ -459,3 +483,17 @@ def _read(body: bytes, suffix: str) -> list[io.Item]:
         path = Path(folder) / f"body{suffix}"
         path.write_bytes(body)
         return io.read(path)
+
+
+def _logged(s: AsyncSession, who: Identity, entry: KnowledgeEntry, action: str) -> None:
+    """The change's line in the console's log: under the entry's commune, or the operator's own
+    for a province's entry."""
+    audit.action(
+        s,
+        entry.commune_id or who.commune_id,
+        who.staff_id,
+        action,
+        "knowledge",
+        entry.id,
+        entry.question,
+    )

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
 from bot.api.auth import (
     Identity,
     bad_input,
@@ -34,11 +33,11 @@ from bot.api.auth import (
 from bot.broadcasts.figures import stats
 from bot.broadcasts.plan import cancel_deliveries
 from bot.coord import Coordinator
-from bot.coverage import warnings
+from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
-from bot.notices import cap, workflow
-from bot.store.models import Notice, NoticeAudit, NoticeFile, Village
+from bot.notices import cap, service, workflow
+from bot.store.models import Notice, NoticeAudit, Village
 from bot.tenants import Tenants
 from bot.text import search_key
 from bot.timeutil import from_vn_local
@@ -107,14 +106,8 @@ async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
 
 
 async def _gaps(s: AsyncSession, notice: Notice) -> list[dict[str, Any]]:
-    """The notice's villages (all for a whole-commune one) whose propagandist cannot relay it:
-    said on the draft, so staff can fix it before it goes."""
-    return [
-        g.to_json()
-        for g in await warnings(
-            s, notice.commune_id, leaders=False, village_ids=list(notice.village_ids) or None
-        )
-    ]
+    """``bot.coverage.notice_gaps`` as the API's JSON."""
+    return [g.to_json() for g in await notice_gaps(s, notice)]
 
 
 def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
@@ -172,14 +165,17 @@ class NoticesApi:
                 raise bad_input(exc) from None
             villages = await _village_names(s, who.commune_id)
             village_ids = self._village_ids(data.villages, villages, who)
-            times = {
-                k: from_vn_local(v) if v else None
-                for k, v in (
-                    ("effective_at", data.effective_at),
-                    ("expires_at", data.expires_at),
-                    ("send_at", data.send_at),
-                )
-            }
+            try:
+                times = {
+                    k: from_vn_local(v) if v else None
+                    for k, v in (
+                        ("effective_at", data.effective_at),
+                        ("expires_at", data.expires_at),
+                        ("send_at", data.send_at),
+                    )
+                }
+            except OverflowError:  # year 1 in Vietnamese time is before the first UTC instant
+                raise error(400, "thời gian không hợp lệ / time out of range") from None
             if (
                 times["expires_at"]
                 and times["effective_at"]
@@ -211,8 +207,10 @@ class NoticesApi:
                         field="updates",
                     )
                 village_ids = village_ids or list(original.village_ids)
-            notice = Notice(
+            notice = await service.draft(
+                s,
                 commune_id=who.commune_id,
+                created_by=who.staff_id,
                 category=data.category,
                 priority=data.priority,
                 msg_type="update" if original else "alert",
@@ -222,16 +220,13 @@ class NoticesApi:
                 translations={k: v.model_dump() for k, v in data.translations.items()},
                 village_ids=village_ids,
                 languages=data.languages,
-                created_by=who.staff_id,
                 subscribers_only=data.subscribers_only,
                 recurrence=data.recurrence,
                 image_url=data.image_url,
-                status="draft",
-                **times,
+                effective_at=times["effective_at"],
+                expires_at=times["expires_at"],
+                send_at=times["send_at"],
             )
-            s.add(notice)
-            await s.flush()
-            audit.notice(s, notice, "create", "draft", who.staff_id, created=True)
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
         return json_response(out, status=201)
 
@@ -293,8 +288,12 @@ class NoticesApi:
                 found = await s.get(Notice, ref_id)
                 if found is not None and found.commune_id == who.commune_id:
                     references_id = found.id
-            notice = Notice(
+            notice = await service.draft(
+                s,
                 commune_id=who.commune_id,
+                created_by=who.staff_id,
+                action="import",
+                note=f"CAP {alert.identifier}"[:500],
                 msg_type=alert.msg_type,
                 references_id=references_id,
                 category=alert.category,
@@ -303,23 +302,9 @@ class NoticesApi:
                 body=alert.body,
                 translations=alert.translations,
                 village_ids=matched,
-                languages=[],
                 effective_at=alert.effective_at,
                 expires_at=alert.expires_at,
                 image_url=alert.image_url,
-                created_by=who.staff_id,
-                status="draft",
-            )
-            s.add(notice)
-            await s.flush()
-            audit.notice(
-                s,
-                notice,
-                "import",
-                "draft",
-                who.staff_id,
-                f"CAP {alert.identifier}"[:500],
-                created=True,
             )
             out = {**to_json(notice, villages), "warnings": await _gaps(s, notice)}
         return json_response(
@@ -335,7 +320,7 @@ class NoticesApi:
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
-            if who.role == "propagandist" and notice.created_by != who.staff_id:
+            if not service.may_act(notice, who.role, who.staff_id):
                 raise error(404, "không tìm thấy / not found")
             if who.role not in ("officer", "leader", "propagandist"):
                 raise error(403, "vai trò này không sửa thông báo / role may not edit")
@@ -351,22 +336,7 @@ class NoticesApi:
                 raise error(400, "tên tệp không hợp lệ / invalid file name")
             if not content.startswith(b"%PDF-") or not name.lower().endswith(".pdf"):
                 raise error(400, "chỉ nhận tệp PDF (tên .pdf) / only a PDF named .pdf")
-            existing = (
-                await s.execute(select(NoticeFile).where(NoticeFile.notice_id == notice.id))
-            ).scalar_one_or_none()
-            if existing is not None:
-                await s.delete(existing)
-                await s.flush()
-            s.add(
-                NoticeFile(
-                    commune_id=who.commune_id,
-                    notice_id=notice.id,
-                    filename=name,
-                    content=content,
-                    size=len(content),
-                    zalo_tokens={},
-                )
-            )
+            await service.attach_file(s, notice, name, content)
         return json_response({"notice": notice.id, "file": name, "size": len(content)})
 
     async def export_cap(self, request: web.Request) -> web.Response:
@@ -442,7 +412,7 @@ class NoticesApi:
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
-            if who.role == "propagandist" and notice.created_by != who.staff_id:
+            if not service.may_act(notice, who.role, who.staff_id):
                 raise error(404, "không tìm thấy / not found")
             try:
                 workflow.apply(s, notice, action, who.role, who.staff_id, note)

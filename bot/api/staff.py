@@ -21,6 +21,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.api.auth import Identity, error, identify, json_response
 from bot.staff import (
     NoSuchStaff,
@@ -35,13 +36,21 @@ from bot.staff import (
 )
 from bot.store.models import Commune, Staff
 
+#: an action → its line in the console's log (bot/audit.py: action)
+LOGGED = {
+    "rotate-key": "key_rotated",
+    "revoke-key": "keys_revoked",
+    "deactivate": "staff_deactivated",
+    "reactivate": "staff_reactivated",
+}
 BASE = r"/api/v1/communes/{code:\d{5}}/staff"
 MEMBER = BASE + r"/{id:\d{1,9}}"
 
 
 def permit(who: Identity, target: Staff | None, action: str) -> None:
     """403 unless ``who`` may do ``action`` (list | rotate-key | revoke-key | deactivate |
-    reactivate) to ``target`` (None for the list); 409 for doing it to themselves."""
+    reactivate | invite) to ``target`` (None for the list and for adding someone); 409 for
+    doing it to themselves. The console's staff screen asks here too."""
     own = target is not None and target.id == who.staff_id
     if own and action in ("revoke-key", "deactivate"):
         raise error(
@@ -108,6 +117,9 @@ class StaffApi:
                     out["key"] = await reactivate(s, staff)
             except StaffError as exc:
                 raise error(409, str(exc)) from None
+            audit.action(
+                s, staff.commune_id, who.staff_id, LOGGED[action], "staff", staff.id, staff.name
+            )
             out["staff"] = await describe(s, staff)
         response = json_response(out)
         response.headers["Cache-Control"] = "no-store"  # a key may be in it

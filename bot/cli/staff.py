@@ -12,6 +12,15 @@ from typing import TextIO
 from bot.cli.common import in_store, open_store, settings_of
 from bot.config import Settings
 
+#: `bot staff <command>` → its line in the console's log
+CHANGE_ACTIONS = {
+    "revoke-key": "keys_revoked",
+    "rotate-key": "key_rotated",
+    "deactivate": "staff_deactivated",
+    "reactivate": "staff_reactivated",
+    "unlink-zalo": "zalo_unlinked",
+}
+
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
     from bot.console.auth import AccountError, invite, set_login, set_password
@@ -42,10 +51,14 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
         link = None
         if args.login:  # a bad login or password: the whole addition is rolled back
             await set_login(s, staff, args.login)
+        logged(s, staff, "staff_added", {"role": staff.role, "login": staff.login})
+        if args.login:
             if password is not None:
                 await set_password(s, staff, password)
+                logged(s, staff, "password_set")
             else:
                 link = invitation_link(settings, await invite(s, staff, utcnow()))
+                logged(s, staff, "invitation_issued")
         return staff.id, staff.office, key, link, await warnings(s, commune_id)
 
     try:
@@ -66,8 +79,19 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def logged(s, staff, action: str, detail: dict | None = None) -> None:
+    """The console's log ("Nhật ký") says the CLI did it, in the change's transaction."""
+    from bot import audit
+
+    audit.action(
+        s, staff.commune_id, None, action, "staff", staff.id, staff.name, detail, actor=audit.CLI
+    )
+
+
 def invitation_link(settings: Settings, token: str) -> str:
-    return f"{settings.public_url}/console/invite/{token}"
+    from bot.console.auth import invitation_link as link
+
+    return link(settings.public_url, token)
 
 
 def print_invitation(link: str, to: TextIO = sys.stdout) -> None:
@@ -135,8 +159,11 @@ def cmd_staff_password(args: argparse.Namespace) -> int:
                 )
             if password is not None:
                 await set_password(s, staff, password)
+                logged(s, staff, "password_set")
                 return None
-            return invitation_link(settings, await invite(s, staff, utcnow()))
+            link = invitation_link(settings, await invite(s, staff, utcnow()))
+            logged(s, staff, "invitation_issued")
+            return link
 
     try:
         link = asyncio.run(run())
@@ -196,15 +223,19 @@ def cmd_staff_change(args: argparse.Namespace) -> int:
 
     async def work(s, commune_id):
         member = await staffing.staff_member(s, commune_id, args.staff_id)
+        result: int | str
         if args.st_command == "revoke-key":
-            return member.name, await staffing.revoke_keys(s, member)
-        if args.st_command == "rotate-key":
-            return member.name, await staffing.rotate_key(s, member)
-        if args.st_command == "deactivate":
-            return member.name, await staffing.deactivate(s, member)
-        if args.st_command == "unlink-zalo":
-            return member.name, await forget_zalo_login(s, member)
-        return member.name, await staffing.reactivate(s, member)
+            result = await staffing.revoke_keys(s, member)
+        elif args.st_command == "rotate-key":
+            result = await staffing.rotate_key(s, member)
+        elif args.st_command == "deactivate":
+            result = await staffing.deactivate(s, member)
+        elif args.st_command == "unlink-zalo":
+            result = int(await forget_zalo_login(s, member))
+        else:
+            result = await staffing.reactivate(s, member)
+        logged(s, member, CHANGE_ACTIONS[args.st_command])
+        return member.name, result
 
     try:
         name, result = in_store(args, work)

@@ -30,6 +30,7 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.console import passwords
 from bot.coord import Coordinator
 from bot.i18n import _
@@ -145,6 +146,11 @@ async def invite(s: AsyncSession, staff: Staff, now: datetime) -> str:
     return token
 
 
+def invitation_link(public_url: str, token: str) -> str:
+    """The address a new staff member opens (the console and `bot staff invite` alike)."""
+    return f"{public_url}/console/invite/{token}"
+
+
 async def invitation(
     s: AsyncSession, token: str, now: datetime, *, lock: bool = False
 ) -> tuple[StaffInvitation, Staff] | None:
@@ -173,6 +179,7 @@ async def accept(s: AsyncSession, token: str, password: str, now: datetime) -> S
     invite_row, staff = found
     await set_password(s, staff, password)  # AccountError: nothing changed, the link still live
     invite_row.used_at = now
+    _logged(s, staff, "password_set", now)
     await s.flush()
     return staff
 
@@ -220,6 +227,7 @@ async def check_login(sm: Any, coord: Coordinator, login: str, password: str, no
             if staff.failed_logins > MAX_FAILURES:  # more at once than the lock allows
                 staff.failed_logins, staff.locked_until = 0, now + LOCK
                 refused = True
+                _logged(s, staff, "locked_out", now)
         staff_id, stored = (staff.id, staff.password_hash) if staff else (None, None)
     if staff_id is None:
         await asyncio.to_thread(passwords.verify, None, password)  # the same time as a real one
@@ -236,17 +244,37 @@ async def check_login(sm: Any, coord: Coordinator, login: str, password: str, no
         if _locked(row, now):  # locked by the tries sent alongside this one
             return Attempt(None, locked())
         if not good:
+            _logged(s, row, "sign_in_failed", now)
             if (row.failed_logins or 0) >= MAX_FAILURES:
                 row.failed_logins, row.locked_until = 0, now + LOCK
+                _logged(s, row, "locked_out", now)
                 return Attempt(None, locked())
             return Attempt(None, wrong())
         if not row.active:  # the right password: saying so reveals nothing new
             row.failed_logins = max((row.failed_logins or 1) - 1, 0)
             return Attempt(None, deactivated())
         row.failed_logins, row.locked_until = 0, None
+        _logged(s, row, "signed_in", now)
         if row.password_hash and passwords.needs_rehash(row.password_hash):
             row.password_hash = await asyncio.to_thread(passwords.hash_password, password)
         return Attempt(row, None)
+
+
+def _logged(s: AsyncSession, staff: Staff, action: str, now: datetime) -> None:
+    """A sign-in's line in the log, under the account it was for — its login, never what was
+    typed as the password. A login that does not exist belongs to no commune: not logged
+    (the coordinator counts it)."""
+    audit.action(
+        s,
+        staff.commune_id,
+        staff.id,
+        action,
+        "account",
+        staff.id,
+        f"{staff.name} ({staff.login})",
+        {"login": staff.login},
+        at=now,
+    )
 
 
 def _locked(staff: Staff, now: datetime) -> bool:
@@ -289,9 +317,13 @@ async def end_session(s: AsyncSession, token: str) -> None:
     await s.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == token_hash(token)))
 
 
-async def current(s: AsyncSession, token: str, now: datetime) -> ConsoleUser | None:
+async def current(
+    s: AsyncSession, token: str, now: datetime, *, touch: bool = True
+) -> ConsoleUser | None:
     """The user of a session cookie, or ``None`` (unknown, expired, deactivated); an expired
-    session's row is removed, a live one's ``seen_at`` moved on (at most once a minute)."""
+    session's row is removed, a live one's ``seen_at`` moved on (at most once a minute).
+    ``touch`` false: a page's own background poll, which is nobody at the desk — it must not
+    keep an idle session alive past ``IDLE``."""
     row = (
         await s.execute(
             select(ConsoleSession, Staff, Commune)
@@ -307,7 +339,7 @@ async def current(s: AsyncSession, token: str, now: datetime) -> ConsoleUser | N
     if not staff.active or now - seen > IDLE or now - created > ABSOLUTE:
         await s.execute(delete(ConsoleSession).where(ConsoleSession.id == session.id))
         return None
-    if now - seen > SEEN_EVERY:
+    if touch and now - seen > SEEN_EVERY:
         await s.execute(
             update(ConsoleSession).where(ConsoleSession.id == session.id).values(seen_at=now)
         )

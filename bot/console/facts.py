@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import facts_store
+from bot import audit, facts_store
 from bot.config import Commune as CommuneConfig
 from bot.config import OfficeHours
 from bot.console import auth
@@ -302,6 +302,17 @@ class FactsScreen:
                 )
         async with self.sm() as s, s.begin():
             changed = await facts_store.save(s, tenant.id, changes, user.staff_id, user.name)
+            if changed:  # the values themselves are in the facts' own history
+                audit.action(
+                    s,
+                    tenant.id,
+                    user.staff_id,
+                    "facts_changed",
+                    "facts",
+                    section[:64] or None,
+                    ", ".join(changed),
+                    {"keys": changed},
+                )
         if changed:
             await facts_store.announce(self.coord, tenant.id)
         done = "saved" if changed else "same"

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
 from bot.api.notices import MAX_FILE_BYTES, NOTICE_STATES, NoticeIn
 from bot.broadcasts.figures import stats
 from bot.broadcasts.message import render
@@ -38,11 +39,13 @@ from bot.console import auth
 from bot.console.questions import _raised
 from bot.console.web import ROLE_NAMES, vn_date
 from bot.conversation.answers import LANGUAGE_NAMES
+from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.i18n import N_, _, use_language
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
-from bot.notices import workflow
+from bot.notices import service, workflow
 from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, Staff, Village
+from bot.text import nfc
 from bot.timeutil import from_vn_local, to_vn
 
 ID = r"{id:[0-9]{1,30}}"
@@ -76,7 +79,7 @@ ACTION_NAMES = {
     "import": N_("Nhập từ bản tin CAP"),
     "submit": N_("Gửi duyệt"),
     "approve": N_("Duyệt"),
-    "return": N_("Từ chối"),
+    "return": N_("Trả lại"),
     "publish": N_("Phát ngay"),
     "cancel": N_("Hủy"),
     "dispatch": N_("Bắt đầu gửi"),
@@ -105,11 +108,43 @@ DONE = {
     "created": N_("Đã lưu bản nháp. Khi sẵn sàng, bấm “Gửi duyệt”."),
     "submit": N_("Đã gửi lãnh đạo duyệt."),
     "approve": N_("Đã duyệt. Thông báo sẽ được gửi đúng giờ đã chọn."),
+    "approve_now": N_("Đã duyệt. Thông báo sẽ được gửi ngay."),
     "publish": N_("Đã phát ngay thông báo khẩn."),
     "return": N_("Đã trả lại cho người soạn."),
     "cancel": N_("Đã hủy thông báo."),
     "file": N_("Đã đính kèm tệp PDF."),
 }
+
+
+#: the article broadcast's states (bot/broadcasts/article.py), as the page says them
+BROADCAST_NAMES = {
+    "pending": N_("Đang chờ lượt gửi"),
+    "working": N_("Đang gửi"),
+    "sent": N_("Đã đăng"),
+    "no_quota": N_("Hết lượt gửi bài viết hôm nay"),
+    "failed": N_("Không đăng được"),
+    "cancelled": N_("Đã hủy"),
+}
+#: a village whose propagandist cannot relay (bot/coverage.py's ``reason``)
+GAP_NAMES = {
+    "none": N_("{village}: chưa có tuyên truyền viên, tin chỉ đến người dân Zalo cho nhắn."),
+    "no_zalo": N_("{village}: tuyên truyền viên chưa có Zalo, không chuyển tin vào nhóm thôn."),
+    "window": N_(
+        "{village}: tuyên truyền viên chưa nhắn cho trang Zalo của xã trong 7 ngày qua, "
+        "nên chưa nhận được tin nhờ chuyển."
+    ),
+}
+#: the text fields' longest values (``NoticeIn``): what an error page echoes back at most
+MAX_LENGTHS = {"headline": 150, "body": 2000, "image_url": 500, "send_at": 32, "category": 40}
+#: how far a sending time may be: a little in the past (the form took a while), a year ahead
+PAST_GRACE = timedelta(minutes=5)
+AHEAD = timedelta(days=366)
+#: how long a compose form's one-time key is remembered (a form left open for a day)
+ONCE_TTL = 24 * 3600
+#: steps asked again on a page of their own before they are taken
+CONFIRM = ("publish", "cancel")
+#: notices on one page of the list
+PAGE = 50
 
 
 def crontab(repeat: str, at: datetime) -> str | None:
@@ -158,6 +193,26 @@ class FormError(ValueError):
     """A problem with the compose form, said to the person (current language)."""
 
 
+class _Again(Exception):
+    """The compose form was sent before: roll this sending back, go to ``notice_id``."""
+
+    def __init__(self, notice_id: int) -> None:
+        super().__init__(notice_id)
+        self.notice_id = notice_id
+
+
+def _when_words(raw: str) -> str:
+    """The datetime-local field's value in words, dd/mm/yyyy HH:MM (giờ Việt Nam): some
+    browsers show that field as mm/dd, so the page says the chosen time back."""
+    try:
+        at = datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        return ""
+    if at is None or at.tzinfo is not None:
+        return ""
+    return _("{when} (giờ Việt Nam)").format(when=at.strftime("%d/%m/%Y %H:%M"))
+
+
 class Notices:
     """The screens' handlers, over the console's plumbing (``bot.console.web.Console``)."""
 
@@ -186,11 +241,12 @@ class Notices:
         return user
 
     async def _form(
-        self, request: web.Request, user: auth.ConsoleUser, upload: bool = False
+        self, request: web.Request, user: auth.ConsoleUser, upload: str = ""
     ) -> dict[str, Any]:
         """The POSTed form (files included) when its CSRF token is the session's. ``upload``:
-        a form that may carry the PDF, read up to the file limit plus the form's text (the
-        service's other bodies stay at ``service.max_body_bytes``)."""
+        a form that may carry the PDF ("compose" or "file"), read up to the file limit plus the
+        form's text (the service's other bodies stay at ``service.max_body_bytes``). A body
+        too big or in a charset nobody knows is said in words (413 / 400), never a 500."""
         if not self.c.same_origin(request):
             raise _raised(self.c.refused_form(request), web.HTTPForbidden)
         if upload:
@@ -198,14 +254,30 @@ class Notices:
             request = request.clone(client_max_size=limit)
         try:
             data = await request.post()
-        except web.HTTPRequestEntityTooLarge:
+        except (LookupError, UnicodeDecodeError):
             with use_language(self.c.language(request)):
                 response = self.c.message(
                     request,
-                    413,
-                    _("Tệp quá {n} MB.").format(n=MAX_FILE_BYTES // (1024 * 1024)),
-                    _("Vui lòng chọn tệp nhỏ hơn rồi thử lại."),
+                    400,
+                    _("Không đọc được biểu mẫu."),
+                    _("Trình duyệt gửi chữ theo bảng mã lạ. Vui lòng tải lại trang rồi thử lại."),
                 )
+            raise _raised(response, web.HTTPBadRequest) from None
+        except web.HTTPRequestEntityTooLarge:
+            mb = MAX_FILE_BYTES // (1024 * 1024)
+            with use_language(self.c.language(request)):
+                if upload == "file":
+                    title = _("Tệp quá {n} MB.").format(n=mb)
+                    text = _("Vui lòng chọn tệp nhỏ hơn rồi thử lại.")
+                elif upload == "compose":
+                    title = _("Thông báo gửi lên quá lớn.")
+                    text = _("Tệp PDF đính kèm tối đa {n} MB; vui lòng chọn tệp nhỏ hơn.").format(
+                        n=mb
+                    )
+                else:
+                    title = _("Nội dung gửi lên quá dài.")
+                    text = _("Vui lòng viết ngắn hơn rồi thử lại.")
+                response = self.c.message(request, 413, title, text)
             too_big = web.HTTPRequestEntityTooLarge(
                 MAX_FILE_BYTES, text=response.text, content_type="text/html"
             )
@@ -248,11 +320,7 @@ class Notices:
         """The commune's languages other than Vietnamese: a translation field each."""
         for commune in self.c.settings.communes:
             if commune.code == commune_code:
-                return [
-                    (code, _(LANGUAGE_NAMES[code]) if code in LANGUAGE_NAMES else code)
-                    for code in commune.languages
-                    if code != "vi"
-                ]
+                return [(code, _language_name(code)) for code in commune.languages if code != "vi"]
         return []
 
     # -- the list ---------------------------------------------------------------------------
@@ -261,14 +329,27 @@ class Notices:
         status = request.query.get("status", "")
         if status not in NOTICE_STATES:
             status = ""
+        raw_page = request.query.get("page", "1")
+        page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 8 else 1
+        page = max(page, 1)
         async with self.sm() as s:
-            query = select(Notice).where(auth.in_scope(user, Notice.commune_id))
+            query = select(Notice, Commune.name).join(Commune, Commune.id == Notice.commune_id)
+            query = query.where(auth.in_scope(user, Notice.commune_id))
             if status:
                 query = query.where(Notice.status == status)
-            found = (await s.execute(query.order_by(Notice.id.desc()).limit(200))).scalars()
-            notices = [
-                n for n in found if user.role != "propagandist" or self._for_village(n, user)
-            ]
+            if user.role == "propagandist":  # in SQL, before the page's limit
+                query = query.where(_for_village_sql(user))
+            total = (
+                await s.execute(select(func.count()).select_from(query.subquery()))
+            ).scalar_one()
+            pages = max(1, -(-total // PAGE))
+            page = min(page, pages)
+            found = (
+                await s.execute(
+                    query.order_by(Notice.id.desc()).offset((page - 1) * PAGE).limit(PAGE)
+                )
+            ).all()
+            notices = [(n, commune) for n, commune in found]
             names = dict(
                 (
                     await s.execute(
@@ -289,9 +370,10 @@ class Notices:
                     "priority_name": _(PRIORITY_NAMES[n.priority]),
                     "villages": ", ".join(names.get(i, str(i)) for i in n.village_ids)
                     or _("Toàn xã"),
-                    "when": vn_date(n.send_at or n.created_at),
+                    "when": vn_date(n.sent_at or n.send_at or n.created_at),
+                    "commune": commune,
                 }
-                for n in notices
+                for n, commune in notices
             ]
             states = [(k, _(v)) for k, v in STATE_NAMES.items()]
         return self.c.render(
@@ -302,6 +384,11 @@ class Notices:
                 "states": states,
                 "status": status,
                 "composer": user.role in COMPOSE,
+                "operator": user.role == "operator",
+                "page": page,
+                "pages": pages,
+                "prev_url": _list_url(status, page - 1) if page > 1 else "",
+                "next_url": _list_url(status, page + 1) if page < pages else "",
                 "active": "notices",
             },
             user=user,
@@ -319,12 +406,33 @@ class Notices:
             "repeat": "",
             "image_url": "",
             "translations": {},
+            "once": "",
         }
 
     @staticmethod
     def _text(data: dict[str, Any], name: str) -> str:
+        """A field as stored: a textarea's CRLF counted as one character (as the browser's
+        ``maxlength`` counts it) and NFC (decomposed Vietnamese from some keyboards and PDFs
+        would otherwise count double and not match in search)."""
         value = data.get(name)
-        return value.strip() if isinstance(value, str) else ""
+        if not isinstance(value, str):
+            return ""
+        return nfc(value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+    @staticmethod
+    def _echo(values: dict[str, Any]) -> dict[str, Any]:
+        """The form's values as an error page shows them again: cut to their longest allowed
+        length (a 4-MB headline is not sent back)."""
+        out = {
+            k: (v[: MAX_LENGTHS[k]] if k in MAX_LENGTHS and isinstance(v, str) else v)
+            for k, v in values.items()
+        }
+        out["translations"] = {
+            code: {"headline": t["headline"][:150], "body": t["body"][:2000]}
+            for code, t in values.get("translations", {}).items()
+        }
+        out["villages"] = list(values.get("villages", []))[:200]
+        return out
 
     def _values(self, data: dict[str, Any], languages: list[tuple[str, str]]) -> dict[str, Any]:
         """What the form said, to show again (an error, the no-script preview)."""
@@ -338,6 +446,7 @@ class Notices:
             "send_at": self._text(data, "send_at"),
             "repeat": self._text(data, "repeat"),
             "image_url": self._text(data, "image_url"),
+            "once": self._text(data, "once")[:64],
             "translations": {
                 code: {
                     "headline": self._text(data, f"t_{code}_headline"),
@@ -348,7 +457,7 @@ class Notices:
         }
 
     def _draft(
-        self, values: dict[str, Any], villages: list[tuple[int, str]]
+        self, values: dict[str, Any], villages: list[tuple[int, str]], now: datetime
     ) -> tuple[NoticeIn, list[int], datetime | None]:
         """The form checked by the API's own model: (the fields, village ids, first sending
         time as Vietnamese wall-clock time)."""
@@ -366,10 +475,25 @@ class Notices:
                 raise FormError(_("Ngày giờ gửi không đúng.")) from None
             if at.tzinfo is not None:
                 raise FormError(_("Ngày giờ gửi không đúng."))
+            try:
+                when = from_vn_local(at)
+            except OverflowError:  # year 1: Vietnamese time is before the first UTC instant
+                raise FormError(_("Ngày giờ gửi không đúng.")) from None
+            if when < now - PAST_GRACE:
+                raise FormError(_("Ngày giờ gửi đã qua; vui lòng chọn một thời điểm sắp tới."))
+            if when > now + AHEAD:
+                raise FormError(_("Chỉ hẹn gửi trong vòng một năm tới."))
         if values["repeat"] not in REPEATS:
             raise FormError(_("Vui lòng chọn cách lặp lại trong danh sách."))
         if values["repeat"] and at is None:
             raise FormError(_("Vui lòng chọn ngày giờ gửi lần đầu để lặp lại."))
+        if values["repeat"] == "monthly" and at is not None and at.day > 28:
+            raise FormError(
+                _(
+                    "Gửi hằng tháng chỉ chọn được ngày 1 đến 28: tháng nào không có ngày "
+                    "{day} sẽ bị bỏ qua. Vui lòng chọn ngày khác."
+                ).format(day=at.day)
+            )
         fields = {
             "category": values["category"],
             "priority": values["priority"],
@@ -425,7 +549,11 @@ class Notices:
             },
         )
         out = [
-            {"lang": "vi", "name": _("Tiếng Việt"), "text": render(shown, user.commune_name, "vi")}
+            {
+                "lang": "vi",
+                "name": _language_name("vi"),
+                "text": render(shown, user.commune_name, "vi"),
+            }
         ]
         for code, name in languages:
             if code in shown.translations:
@@ -448,12 +576,15 @@ class Notices:
         async with self.sm() as s:
             villages = await self._villages(s, user.commune_id)
         with use_language(self.c.language(request)):
-            values = values or self._blank()
+            values = self._echo(values or self._blank())
+            # the form's one-time key: the same form sent twice makes one notice (``create``)
+            values["once"] = values.get("once") or secrets.token_urlsafe(16)
             return self.c.render(
                 request,
                 "notice_compose.html",
                 {
                     "values": values,
+                    "send_at_words": _when_words(values["send_at"]),
                     "villages": villages,
                     "languages": self._languages(user.commune_code),
                     "categories": [(k, _(v)) for k, v in workflow.CATEGORIES.items()],
@@ -483,7 +614,7 @@ class Notices:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         user = await self._user(request, COMPOSE)
-        data = await self._form(request, user, upload=True)
+        data = await self._form(request, user, upload="compose")
         with use_language(self.c.language(request)):
             values = self._values(data, self._languages(user.commune_code))
             if "preview" in data:  # the no-script "Xem trước": the same form, with its preview
@@ -493,35 +624,48 @@ class Notices:
                 document = self._pdf(upload) if getattr(upload, "filename", "") else None
                 async with self.sm() as s, s.begin():
                     villages = await self._villages(s, user.commune_id)
-                    fields, village_ids, at = self._draft(values, villages)
-                    notice = Notice(
+                    fields, village_ids, at = self._draft(values, villages, self.c.clock())
+                    notice = await service.draft(
+                        s,
                         commune_id=user.commune_id,
+                        created_by=user.staff_id,
                         category=fields.category,
                         priority=fields.priority,
-                        msg_type="alert",
                         headline=fields.headline.strip(),
                         body=fields.body.strip(),
                         translations={k: v.model_dump() for k, v in fields.translations.items()},
                         village_ids=village_ids,
-                        languages=[],
-                        created_by=user.staff_id,
                         subscribers_only=False,
                         recurrence=fields.recurrence,
                         image_url=fields.image_url,
-                        # a repeated notice goes at its crontab's times; one-off at send_at
-                        send_at=from_vn_local(at) if at and not fields.recurrence else None,
-                        status="draft",
+                        # one-off: sent then; repeated: its crontab's times from then on
+                        send_at=from_vn_local(at) if at else None,
                     )
-                    s.add(notice)
-                    await s.flush()
-                    audit.notice(s, notice, "create", "draft", user.staff_id, created=True)
                     if document is not None:
-                        self._store_file(s, notice, *document)
+                        await service.attach_file(s, notice, *document)
+                    first = await self._first(user, values["once"], notice.id)
+                    if first is not None:  # the same form again: undo this one, show the first
+                        raise _Again(first)
             except FormError as exc:
                 return await self.compose(
                     request, user=user, values=values, error=str(exc), status=400
                 )
+            except _Again as again:
+                raise web.HTTPSeeOther(f"/console/notices/{again.notice_id}?done=created") from None
         raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=created")
+
+    async def _first(self, user: auth.ConsoleUser, once: str, notice_id: int) -> int | None:
+        """The notice an earlier sending of this very form made, or None when this is the first
+        (the key claimed for ``notice_id``, inside its transaction: a double click's second
+        POST waits on nothing and rolls back). A Redis SET NX rather than a unique column: the
+        key only matters for the minutes a double click or a browser's resend takes, and
+        needs no migration; a form without a key (an old tab) is simply not deduplicated."""
+        if not once:
+            return None
+        held = await self.c.coord.claim(
+            f"notice-form:{user.staff_id}:{once}", str(notice_id), ONCE_TTL
+        )
+        return int(held) if held and held.isdigit() else None
 
     def _pdf(self, upload: Any) -> tuple[str, bytes]:
         """The API's file rules: at most ``MAX_FILE_BYTES``, a PDF named ``.pdf``."""
@@ -533,23 +677,17 @@ class Notices:
             raise FormError(_("Chỉ nhận tệp PDF (tên kết thúc bằng .pdf)."))
         return name, content
 
-    @staticmethod
-    def _store_file(s: AsyncSession, notice: Notice, name: str, content: bytes) -> None:
-        s.add(
-            NoticeFile(
-                commune_id=notice.commune_id,
-                notice_id=notice.id,
-                filename=name,
-                content=content,
-                size=len(content),
-                zalo_tokens={},
-            )
-        )
-
     async def attach(self, request: web.Request) -> web.StreamResponse:
-        """Attach (or replace) the PDF of a draft."""
+        """Attach (or replace) the PDF of a draft. Who may is decided before the 5-MB body is
+        read (an operator's or another's upload is refused without reading it), and again under
+        the row lock once it is."""
         user = await self._user(request, READ)
-        data = await self._form(request, user, upload=True)
+        with use_language(self.c.language(request)):
+            async with self.sm() as s:
+                notice = await self._notice(s, user, request.match_info["id"])
+                if not self._may_edit(notice, user):
+                    raise _raised(self._cannot(request, user), web.HTTPForbidden)
+        data = await self._form(request, user, upload="file")
         with use_language(self.c.language(request)):
             async with self.sm() as s, s.begin():
                 notice = await self._notice(s, user, request.match_info["id"], lock=True)
@@ -564,13 +702,7 @@ class Notices:
                 except FormError as exc:
                     problem = str(exc)
                 else:
-                    existing = (
-                        await s.execute(select(NoticeFile).where(NoticeFile.notice_id == notice.id))
-                    ).scalar_one_or_none()
-                    if existing is not None:
-                        await s.delete(existing)
-                        await s.flush()
-                    self._store_file(s, notice, name, content)
+                    await service.attach_file(s, notice, name, content)
             if problem:  # the page read after the transaction (SQLite has one connection)
                 return await self.page(request, user=user, error=problem, status=400)
         raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=file")
@@ -584,7 +716,7 @@ class Notices:
             or user.role not in workflow.ACTIONS["submit"].roles
         ):
             return False
-        return user.role != "propagandist" or notice.created_by == user.staff_id
+        return service.may_act(notice, user.role, user.staff_id)
 
     def _cannot(self, request: web.Request, user: auth.ConsoleUser) -> web.Response:
         return self.c.render(
@@ -603,7 +735,7 @@ class Notices:
     # -- one notice -------------------------------------------------------------------------
     def _buttons(self, notice: Notice, user: auth.ConsoleUser) -> list[str]:
         """The steps the workflow allows this user now (a propagandist: their own notice)."""
-        if user.role == "propagandist" and notice.created_by != user.staff_id:
+        if not service.may_act(notice, user.role, user.staff_id):
             return []
         allowed = []
         for action in BUTTONS:
@@ -638,7 +770,9 @@ class Notices:
             "waiting": sends.get("pending", 0) + sends.get("sending", 0),
             "failed": sum(figures["failed"].values()),
             "seen": figures["seen"],
-            "broadcast": figures["broadcast"],
+            "broadcast": _(BROADCAST_NAMES.get(figures["broadcast"]["status"], "…"))
+            if figures["broadcast"]
+            else "",
             "relays": [
                 {
                     "village": r["village"],
@@ -650,6 +784,13 @@ class Notices:
                 for r in relays
             ],
             "confirmed": sum(1 for r in relays if r["confirmed_at"]),
+            # nothing more will change: the page's script stops asking
+            "settled": notice.status in ("cancelled", "expired")
+            or (
+                notice.status == "sent"
+                and not sends.get("pending", 0) + sends.get("sending", 0)
+                and all(r["confirmed_at"] or r["problem"] for r in relays)
+            ),
             "trail": [
                 {
                     "action": _(ACTION_NAMES.get(a.action, a.action)),
@@ -688,7 +829,19 @@ class Notices:
                     )
                 ).first()
                 details = await self._details(s, notice)
-            done = DONE.get(request.query.get("done", ""))
+                gaps = (
+                    [
+                        _(GAP_NAMES[g.reason]).format(village=g.village)
+                        for g in await notice_gaps(s, notice)
+                        if g.reason in GAP_NAMES and g.village
+                    ]
+                    if notice.status in workflow.EDITABLE | {"submitted"}
+                    else []
+                )
+            done_key = request.query.get("done", "")
+            if done_key == "approve" and notice.send_at is None and not notice.recurrence:
+                done_key = "approve_now"
+            done = DONE.get(done_key)
             return self.c.render(
                 request,
                 "notice.html",
@@ -701,6 +854,7 @@ class Notices:
                         "priority_name": _(PRIORITY_NAMES.get(notice.priority, notice.priority)),
                         "villages": [names.get(i, str(i)) for i in notice.village_ids],
                         "send_at": vn_date(notice.send_at),
+                        "sent_at": vn_date(notice.sent_at) if notice.sent_at else "",
                         "recurrence": repeat_text(notice.recurrence),
                         "image_url": notice.image_url or "",
                         "file": document,
@@ -710,7 +864,7 @@ class Notices:
                     "previews": [
                         {
                             "lang": code,
-                            "name": _(LANGUAGE_NAMES.get(code, code)),
+                            "name": _language_name(code),
                             "text": render(notice, commune_name, code),
                         }
                         for code in ["vi", *sorted(notice.translations)]
@@ -718,7 +872,8 @@ class Notices:
                     "d": details,
                     "buttons": [(a, _(ACTION_NAMES[a])) for a in self._buttons(notice, user)],
                     "editable": self._may_edit(notice, user),
-                    "live": notice.status not in workflow.FINAL or notice.status == "sent",
+                    "live": not details["settled"],
+                    "gaps": gaps,
                     "done": _(done) if done else None,
                     "error": error,
                     "active": "notices",
@@ -737,6 +892,65 @@ class Notices:
                 details = await self._details(s, notice)
             return self.c.render(request, "notice_live.html", {"d": details}, user=user)
 
+    @staticmethod
+    def _ask_first(notice: Notice, action: str) -> bool:
+        """Steps that cannot be taken back ask again on a page of their own (no script's
+        confirm()): "Phát ngay", and cancelling what residents already received."""
+        return action == "publish" or (action == "cancel" and notice.status in workflow.OUT)
+
+    @staticmethod
+    async def _already(
+        s: AsyncSession, notice: Notice, action: str, user: auth.ConsoleUser
+    ) -> bool:
+        """Whether the last step a person took on the notice is this very one, by this user
+        (so a refusal is only the second of two sendings); the workers' own steps after it
+        (dispatch, finish) do not count."""
+        last = (
+            await s.execute(
+                select(NoticeAudit.action, NoticeAudit.staff_id)
+                .where(NoticeAudit.notice_id == notice.id, NoticeAudit.staff_id.is_not(None))
+                .order_by(NoticeAudit.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return last is not None and tuple(last) == (action, user.staff_id)
+
+    def _confirm(
+        self,
+        request: web.Request,
+        user: auth.ConsoleUser,
+        notice: Notice,
+        action: str,
+        note: str | None,
+    ) -> web.Response:
+        if action == "publish":
+            title = _("Phát ngay thông báo khẩn?")
+            text = _(
+                "Thông báo sẽ được gửi ngay tới người dân, không chờ giờ hẹn. "
+                "Việc này không rút lại được."
+            )
+        else:
+            title = _("Hủy thông báo đã gửi?")
+            text = _(
+                "Người dân đã nhận thông báo này sẽ nhận thêm tin báo hủy. "
+                "Việc này không rút lại được."
+            )
+        return self.c.render(
+            request,
+            "notice_confirm.html",
+            {
+                "title": title,
+                "text": text,
+                "id": notice.id,
+                "headline": notice.headline,
+                "action": action,
+                "button": _(ACTION_NAMES[action]),
+                "note": note or "",
+                "active": "notices",
+            },
+            user=user,
+        )
+
     async def act(self, request: web.Request) -> web.StreamResponse:
         """A workflow step (submit, approve, return, publish, cancel), as the API takes it."""
         user = await self._user(request, READ)
@@ -749,21 +963,28 @@ class Notices:
                 notice = await self._notice(s, user, request.match_info["id"], lock=True)
                 if action not in BUTTONS:
                     raise web.HTTPNotFound()
-                if user.role == "propagandist" and notice.created_by != user.staff_id:
+                if not service.may_act(notice, user.role, user.staff_id):
                     raise _raised(self._cannot(request, user), web.HTTPForbidden)
-                refused = False
+                refused = again = False
                 try:
+                    workflow.check(notice, action, user.role, user.staff_id)
+                    if self._ask_first(notice, action) and data.get("confirmed") != "1":
+                        confirm = self._confirm(request, user, notice, action, note)
+                        raise _raised(confirm, web.HTTPOk)
                     workflow.apply(s, notice, action, user.role, user.staff_id, note)
                 except workflow.WorkflowError as exc:
                     if exc.status == 403:
                         raise _raised(self._cannot(request, user), web.HTTPForbidden) from None
                     refused = True  # changed meanwhile: nothing written
+                    again = await self._already(s, notice, action, user)
                 if action == "cancel" and not refused:
                     name = (
                         await s.execute(select(Commune.name).where(Commune.id == notice.commune_id))
                     ).scalar_one()
                     corrections = await cancel_deliveries(s, notice, name)
                 notice_id = notice.id
+            if again:  # the same step sent twice (a double click, a resend): it is done
+                raise web.HTTPSeeOther(f"/console/notices/{notice_id}?done={action}")
             if refused:
                 return await self.page(
                     request,
@@ -776,6 +997,33 @@ class Notices:
         if corrections:
             await self.c.coord.publish(OUTBOUND_TOPIC)
         raise web.HTTPSeeOther(f"/console/notices/{notice_id}?done={action}")
+
+
+def _for_village_sql(user: auth.ConsoleUser) -> Any:
+    """SQL for ``Notices._for_village``: the whole commune's notices, their village's, their
+    own. ``village_ids`` is a JSON list of integers, written "[1, 5]" by SQLite's JSON and
+    PostgreSQL's JSONB alike: the id is matched whole, between "[", ", " and "]"."""
+    text = cast(Notice.village_ids, String)
+    v = str(int(user.village_id or 0))
+    return or_(
+        Notice.created_by == user.staff_id,
+        text.in_(("[]", "null")),
+        text == f"[{v}]",
+        text.like(f"[{v},%"),
+        text.like(f"% {v},%"),
+        text.like(f"% {v}]"),
+    )
+
+
+def _list_url(status: str, page: int) -> str:
+    query = {**({"status": status} if status else {}), **({"page": str(page)} if page > 1 else {})}
+    return "/console/notices" + (f"?{urlencode(query)}" if query else "")
+
+
+def _language_name(code: str) -> str:
+    """A language as a label ("Tiếng Việt", "Tiếng H'Mông"): the same words on every screen."""
+    name = _(LANGUAGE_NAMES[code]) if code in LANGUAGE_NAMES else code
+    return name[:1].upper() + name[1:]
 
 
 def _short(iso: str | None) -> str:

@@ -27,6 +27,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
+from bot import audit
 from bot.api.knowledge import MISSES_ROLES, READ, WRITE_COMMUNE
 from bot.console import auth
 from bot.console.web import vn_date
@@ -206,7 +207,13 @@ class Questions:
                 async with self.sm() as s, s.begin():
                     if not answer:
                         raise misses.PromoteError(_("Vui lòng nhập câu trả lời."))
-                    await misses.to_entry(s, user.commune_id, g, answer, question)
+                    item, created = await misses.to_entry(s, user.commune_id, g, answer, question)
+                    entry = next(
+                        e
+                        for e in await store.entries(s, Owner(commune_id=user.commune_id))
+                        if e.key == item.key
+                    )
+                    _logged(s, user, "knowledge_created" if created else "knowledge_changed", entry)
             except misses.PromoteError as exc:
                 return await self.questions(
                     request, user=user, error=(group_id, self._problem(exc), answer), status=400
@@ -233,6 +240,15 @@ class Questions:
                             _("Vui lòng chọn một nhóm câu hỏi trong danh sách.")
                         )
                     await misses.to_intent(s, user.commune_id, g, intent, user.staff_id)
+                    audit.action(
+                        s,
+                        user.commune_id,
+                        user.staff_id,
+                        "intent_taught",
+                        "knowledge",
+                        intent,
+                        g.question,
+                    )
             except misses.PromoteError as exc:
                 return await self.questions(
                     request, user=user, error=(group_id, str(exc), ""), status=400
@@ -412,6 +428,7 @@ class Questions:
                             _("Xã đã có một câu hỏi như thế này; vui lòng sửa câu hỏi đó.")
                         )
                     await entries.update(s, entry, item)
+                    _logged(s, user, "knowledge_changed", entry)
             except io.KnowledgeFileError as exc:
                 return await self.entry(
                     request, user=user, error=self._problem(exc), form=form, status=400
@@ -430,6 +447,7 @@ class Questions:
             if entry.commune_id is None:
                 raise web.HTTPNotFound()  # a province's entry is hidden, not deleted
             was_hidden = bool(entry.hidden)
+            _logged(s, user, "knowledge_shown" if was_hidden else "knowledge_deleted", entry)
             await entries.remove(s, entry)
         raise web.HTTPSeeOther("/console/knowledge?done=" + ("shown" if was_hidden else "deleted"))
 
@@ -445,6 +463,7 @@ class Questions:
             if entry.commune_id is not None:
                 raise web.HTTPNotFound()
             owner = Owner(commune_id=user.commune_id)
+            _logged(s, user, "knowledge_shown" if show else "knowledge_hidden", entry)
             if show:
                 await store.remove(s, owner, entry.key, hidden_only=True)
             else:
@@ -476,11 +495,21 @@ class Questions:
                     )
                 items = await asyncio.to_thread(_read, body, name)
                 async with self.sm() as s, s.begin():
-                    await store.save(
+                    saved = await store.save(
                         s,
                         Owner(commune_id=user.commune_id),
                         items,
                         replace=self._text(data, "replace") == "1",
+                    )
+                    audit.action(
+                        s,
+                        user.commune_id,
+                        user.staff_id,
+                        "knowledge_imported",
+                        "knowledge",
+                        None,
+                        f"{name}: +{saved.added} ~{saved.updated} -{saved.deleted}",
+                        {"added": saved.added, "updated": saved.updated, "deleted": saved.deleted},
                     )
             except io.KnowledgeFileError as exc:
                 return await self.knowledge(
@@ -515,6 +544,12 @@ class Questions:
                 "Cache-Control": "no-store",
             },
         )
+
+
+def _logged(s: Any, user: auth.ConsoleUser, action: str, entry: KnowledgeEntry) -> None:
+    """The change's line in the console's log, under the user's commune (a province's entry
+    hidden or shown again is the commune's own doing)."""
+    audit.action(s, user.commune_id, user.staff_id, action, "knowledge", entry.id, entry.question)
 
 
 def _raised(response: web.Response, kind: type[web.HTTPException]) -> web.HTTPException:

@@ -8,7 +8,18 @@ from typing import Any
 
 from aiohttp import web as aiohttp_web
 
-from bot.console import dashboard, facts, inbox, notices, questions, web, zalo_login, zalo_page
+from bot.console import (
+    auditlog,
+    dashboard,
+    facts,
+    inbox,
+    notices,
+    questions,
+    staff,
+    web,
+    zalo_login,
+    zalo_page,
+)
 
 
 def setup(app: aiohttp_web.Application, services_key: Any) -> None:
@@ -20,3 +31,5 @@ def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     zalo_login.setup(app, services_key)
     facts.setup(app, services_key)
     dashboard.setup(app)
+    staff.setup(app, web.CONSOLE)
+    auditlog.setup(app, web.CONSOLE)

@@ -30,6 +30,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy import select
 
+from bot import audit
 from bot.channels.webguard import _ip, _within, client_address
 from bot.console import auth
 from bot.i18n import N_, _, translations, use_language
@@ -42,6 +43,7 @@ STATIC = {"console.js": "application/javascript", "console.css": "text/css"}
 SESSION_COOKIE = "bot_console"
 FORM_COOKIE = "bot_console_form"  # the signed-out forms' CSRF token (double submit)
 LANG_COOKIE = "bot_console_lang"
+POLL_HEADER = "X-Console-Poll"  # a page script's background fetch: not the person's activity
 LANGUAGES = ("vi", "en")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -192,14 +194,19 @@ class Console:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
             return None
+        # a script's poll (console.js marks it) reads the session without counting as activity
+        touch = request.headers.get(POLL_HEADER) != "1"
         async with self.sm() as s, s.begin():
-            return await auth.current(s, token, self.clock())
+            return await auth.current(s, token, self.clock(), touch=touch)
 
     async def form(self, request: web.Request, expected: str | None) -> dict[str, str] | None:
         """The POSTed form when its CSRF token is ``expected`` (and the origin ours)."""
         if not expected or not self.same_origin(request):
             return None
-        data = await request.post()
+        try:
+            data = await request.post()
+        except (LookupError, UnicodeDecodeError):  # a charset nobody knows: refused, not a 500
+            return None
         sent = data.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
             return None
@@ -288,6 +295,16 @@ class Console:
             return self.refused_form(request)
         async with self.sm() as s, s.begin():
             await auth.end_session(s, request.cookies[SESSION_COOKIE])
+            audit.action(
+                s,
+                user.commune_id,
+                user.staff_id,
+                "signed_out",
+                "account",
+                user.staff_id,
+                f"{user.name} ({user.login})",
+                at=self.clock(),
+            )
         response = web.HTTPSeeOther("/console/login")
         response.del_cookie(SESSION_COOKIE, path="/console")
         raise response

@@ -16,7 +16,7 @@ from bot.envelope import Choice, Choices, Reply, Text
 from bot.handlers.base import Handler
 from bot.handlers.context import Context, Outcome
 from bot.i18n import _, use_language
-from bot.knowledge.decide import decide
+from bot.knowledge.decide import decide, live_data
 from bot.knowledge.retrieval import Entry, index_of
 from bot.timeutil import to_vn
 
@@ -50,7 +50,10 @@ class Knowledge(Handler):
         r = reading(t)
         if r.rule == "a_death":  # a bereaved resident: the condolence and the procedure
             return None
-        decision = decide(scored, r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence)
+        live = live_data(r.intent, ctx.commune)
+        decision = decide(
+            scored, r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence, live
+        )
         if decision.kind == "answer":
             entry = decision.entries[0]
             if t.follow is not None and not follow.fits(

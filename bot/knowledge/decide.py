@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.config import Commune
 from bot.knowledge.retrieval import Entry
 
 T_HIGH = 0.47
@@ -51,6 +52,13 @@ GUARDED = frozenset({"office_hours", "office_contact", "latest_notices", "health
 SMALL_TALK = frozenset({"greet", "goodbye", "thanks", "affirm", "deny"})
 
 
+def live_data(intent: str, commune: Commune) -> bool:
+    """Whether the commune has the live data ``intent`` answers from (``decide``'s ``live``):
+    the health station's only when one is configured (or edited in the console); the office's
+    hours, contact and notices always."""
+    return intent != "health_station" or commune.office_of("health") is not None
+
+
 @dataclass(frozen=True)
 class Decision:
     kind: Literal["answer", "offer", "pass"]
@@ -66,10 +74,13 @@ def decide(
     sure: bool,
     code: str | None = None,
     confidence: float = 1.0,
+    live: bool = True,
 ) -> Decision:
     """What the bot does with a resident's words, given the commune's entries valid today as
     ``scored`` (best first) and the intents' reading (``intent``; ``sure``: its confidence
-    passed the NLU's threshold; ``code``: a ticket code in the words)."""
+    passed the NLU's threshold; ``code``: a ticket code in the words; ``live``: the commune
+    has the live data the intent answers from — a commune with no health station configured
+    has nothing to guard, and its entry about the station answers)."""
     if not scored or code:
         return PASS
     if sure and intent in SMALL_TALK:
@@ -79,7 +90,9 @@ def decide(
     best, top = scored[0]
     second = scored[1][1] if len(scored) > 1 else 0.0
     needed = T_HIGH
-    if sure and intent in GUARDED:  # "số điện thoại xã" is the office, "sdt công an xã" not
+    if (
+        sure and intent in GUARDED and live
+    ):  # "số điện thoại xã" is the office, "sdt công an xã" not
         needed = T_EXACT if confidence >= CONFIDENT else T_OVER_INTENT
     if top >= needed and top - second >= MARGIN:
         return Decision("answer", (best,))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ from bot import audit
 from bot.coord import Coordinator
 from bot.loops import worker_id
 from bot.store.models import Notice
-from bot.timeutil import VN_TZ, utcnow
+from bot.timeutil import VN_TZ, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 SYNC_S = 30.0
@@ -46,15 +47,33 @@ class RecurrenceError(ValueError):
     pass
 
 
-def trigger(expression: str) -> CronTrigger:
-    """A five-field crontab in Vietnamese time; ``RecurrenceError`` names what is wrong."""
-    if len(expression.split()) != 5:
+#: crontab's weekday numbers (0 and 7 = Sunday) as names: APScheduler 3 reads a number as
+#: 0 = Monday (its ``from_crontab`` warns of it), names mean the same to both
+CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NUMBER = re.compile(r"(?<![/\d])([0-7])(?!\d)")
+
+
+def trigger(expression: str, start: datetime | None = None) -> CronTrigger:
+    """A five-field crontab in Vietnamese time (weekdays as crontab numbers them), firing
+    from ``start`` on when given; ``RecurrenceError`` names what is wrong."""
+    fields = expression.split()
+    if len(fields) != 5:
         raise RecurrenceError(
             "recurrence is a crontab of 5 fields: minute hour day month "
             'weekday, e.g. "0 8 25 * *" (08:00 on the 25th of every month)'
         )
+    minute, hour, day, month, weekday = fields
+    weekday = _DAY_NUMBER.sub(lambda m: CRON_DAYS[int(m.group(1))], weekday)
     try:
-        return CronTrigger.from_crontab(expression, timezone=VN_TZ)
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=weekday,
+            start_date=start,
+            timezone=VN_TZ,
+        )
     except ValueError as exc:
         raise RecurrenceError(f"recurrence: {exc}") from None
 
@@ -144,19 +163,26 @@ class NoticeScheduler:
 
     async def sync(self) -> None:
         async with self.sm() as s:
-            wanted = dict(
-                (
+            wanted = {
+                notice_id: (expression, start)
+                for notice_id, expression, start in (
                     await s.execute(
-                        select(Notice.id, Notice.recurrence).where(Notice.status == "recurring")
+                        select(Notice.id, Notice.recurrence, Notice.send_at).where(
+                            Notice.status == "recurring"
+                        )
                     )
                 ).all()
-            )
+            }
         have = {job.id: job for job in self.scheduler.get_jobs()}
-        for notice_id, expression in wanted.items():
+        for notice_id, (expression, start) in wanted.items():
             job_id = f"notice-{notice_id}"
-            if job_id not in have:
+            if job_id not in have:  # the first firing not before the chosen first time
                 self.scheduler.add_job(
-                    fire, trigger(expression), args=[notice_id], id=job_id, replace_existing=True
+                    fire,
+                    trigger(expression, as_utc(start) if start else None),
+                    args=[notice_id],
+                    id=job_id,
+                    replace_existing=True,
                 )
                 log.info("recurring notice %s scheduled: %s", notice_id, expression)
         for job_id in have:

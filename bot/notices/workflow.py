@@ -161,6 +161,8 @@ def apply(
     to_state = rule.to_state
     if action in ("approve", "publish"):
         notice.approved_by = staff_id
+        if action == "publish":  # "Phát ngay" means now, whatever time the draft had chosen
+            notice.send_at = None
         if notice.recurrence:  # each firing sends a copy (bot/notices/schedule.py)
             to_state = "recurring"
     record(s, notice, action, to_state, staff_id, note)

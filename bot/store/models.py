@@ -411,6 +411,32 @@ class NoticeAudit(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AuditEvent(Base):
+    """Who did what in the console, the staff API or the CLI — everything that is neither a
+    notice's transition (``notice_audit``) nor a ticket's (``ticket_events``): signing in and
+    out, lock-outs, staff accounts, invitations, keys, knowledge entries. Written only by
+    ``bot.audit.action``; ``summary`` names the object (a staff name, a question), never a
+    resident's data; ``search_key`` is ``summary`` accent-folded, so "nguyen" finds "Nguyễn"
+    with a plain LIKE on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_commune_id_at", "commune_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    #: who acted (the account concerned for a failed sign-in); null for the CLI or the system
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(16))  # staff | cli | system
+    action: Mapped[str] = mapped_column(String(32))
+    object_kind: Mapped[str] = mapped_column(String(24))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    search_key: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class NoticeDelivery(Base):
     """The delivery ledger: one row per notice × resident, with the route Zalo allows and why.
     A consultation-route row points at its outbound message (whose status is the send's

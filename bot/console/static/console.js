@@ -101,19 +101,71 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
   document.querySelectorAll("[data-live]").forEach(function (block) {
-    var timer = setInterval(function () {
-      fetch(block.dataset.live, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) {
-          if (html === null) { return; }
-          block.innerHTML = html;  // our own server-rendered, autoescaped fragment
-          var state = block.querySelector("[data-state]");
-          if (state && ["sent", "cancelled", "expired"].indexOf(state.dataset.state) >= 0 &&
-              block.querySelector("[data-sent]") && !block.querySelector(".relays tbody tr:not(.done)")) {
-            clearInterval(timer);
-          }
+    // marked as a poll: the server does not count it as the person's activity, so a tab
+    // left open still signs out after the idle time; slower after 2 min, stops after 30 min
+    var every = Number(block.dataset.every || 5000);
+    var started = Date.now();
+    function poll() {
+      fetch(block.dataset.live, { credentials: "same-origin", headers: { "X-Console-Poll": "1" } })
+        .then(function (r) {
+          // signed out meanwhile: the fetch followed the redirect to the sign-in page
+          if (r.redirected) { return "stop"; }
+          return r.ok ? r.text() : null;
         })
-        .catch(function () { /* offline for a moment: try again next time */ });
-    }, Number(block.dataset.every || 5000));
+        .then(function (html) {
+          if (html === "stop") { return; }
+          if (html !== null) {
+            block.innerHTML = html;  // our own server-rendered, autoescaped fragment
+            // the server says when nothing more will change (sent and every village settled,
+            // cancelled, expired)
+            if (block.querySelector("[data-settled]")) { return; }
+          }
+          next();
+        })
+        .catch(next);  // offline for a moment: try again next time
+    }
+    function next() {
+      if (Date.now() - started > 30 * 60 * 1000) { return; }
+      // the first 2 minutes at the page's pace (a sending is watched), then slower to 1 min
+      if (Date.now() - started > 2 * 60 * 1000) { every = Math.min(every * 1.25, 60000); }
+      setTimeout(poll, every);
+    }
+    setTimeout(poll, every);
+  });
+  // the datetime-local field said back in words, dd/mm/yyyy HH:MM (some browsers show mm/dd)
+  document.querySelectorAll("input[type=datetime-local][aria-describedby]").forEach(function (input) {
+    var out = document.getElementById(input.getAttribute("aria-describedby"));
+    if (!out || !out.hasAttribute("data-when")) { return; }
+    function say() {
+      var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(input.value);
+      out.textContent = m ? m[3] + "/" + m[2] + "/" + m[1] + " " + m[4] + ":" + m[5] +
+        " (" + (out.dataset.zone || "giờ Việt Nam") + ")" : "";
+    }
+    input.addEventListener("input", say);
+    input.addEventListener("change", say);
+  });
+});
+// ---- staff and log screens (bot/console/staff.py, auditlog.py) ----
+// - a form marked data-confirm asks first (deactivating an account, revoking keys);
+// - a button marked data-copy copies the named field (the invitation link), shown only when
+//   the browser can copy; a field marked data-select is selected when tapped.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); event.stopImmediatePropagation(); }
+    }, true);
+  });
+  document.querySelectorAll("input[data-select]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+  });
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard) { return; }
+    button.classList.remove("hidden");
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value).then(function () {
+        button.textContent = button.dataset.copied;
+      }).catch(function () { field.select(); });
+    });
   });
 });

@@ -1,7 +1,7 @@
 """The linked Zalo account's name and link date, shown to the staff member (review of issue 13)
 
 Revision ID: 0025_staff_zalo_link
-Revises: 0024_messages_by_day
+Revises: 0020_audit_events
 Create Date: 2026-12-03
 
 A Zalo sign-in link is a second credential: the profile page names the linked account and when
@@ -14,7 +14,7 @@ from alembic import op
 import bot.store.types
 
 revision = "0025_staff_zalo_link"
-down_revision = "0024_messages_by_day"
+down_revision = "0020_audit_events"
 branch_labels = None
 depends_on = None
 
