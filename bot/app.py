@@ -32,6 +32,7 @@ from bot.broadcasts.dispatch import NoticeDispatcher
 from bot.channels.webchat import WebChatChannel
 from bot.channels.zalo.channel import ZaloChannel
 from bot.channels.zalo.client import ZaloApi
+from bot.channels.zalo.errors import TransportError
 from bot.channels.zalo.oauth import CallbackRefused, TokenManager, TokenRefresher
 from bot.config import Settings
 from bot.console.routes import setup as setup_console
@@ -293,6 +294,11 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
         if back:
             raise outcome(exc.kind) from None
         raise web.HTTPBadRequest(text=f"Không kết nối được: {exc}") from None
+    except TransportError as exc:  # Zalo down, slow or answering garbage: not a refusal
+        log.warning("oauth code exchange: Zalo unavailable: %s", exc)
+        if back:
+            raise outcome("unavailable") from None
+        raise web.HTTPBadGateway(text=f"Zalo chưa trả lời, vui lòng thử lại: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - Zalo refused the code
         log.warning("oauth code exchange failed: %s", exc)
         if back:

@@ -27,7 +27,7 @@ from bot.store.models import (
     StaffKey,
     Village,
 )
-from bot.store.ops import rowcount, village_by_name
+from bot.store.ops import forget_zalo_login, rowcount, village_by_name
 from bot.timeutil import utcnow
 
 KEY_PREFIX = 8  # "cb_" and 5 of the key's 43 random characters
@@ -259,10 +259,11 @@ async def rotate_key(s: AsyncSession, staff: Staff) -> str:
 
 
 async def deactivate(s: AsyncSession, staff: Staff) -> int:
-    """Keys revoked, console sessions ended and unused invitations void, no more alerts or
-    Zalo commands; returns the queued alerts cancelled."""
+    """Keys revoked, console sessions ended, unused invitations void, the Zalo sign-in link cut,
+    no more alerts or Zalo commands; returns the queued alerts cancelled."""
     staff.active = False
     await revoke_keys(s, staff)
+    await forget_zalo_login(s, staff)
     await s.execute(delete(ConsoleSession).where(ConsoleSession.staff_id == staff.id))
     await s.execute(
         delete(StaffInvitation).where(

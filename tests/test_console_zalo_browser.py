@@ -1,8 +1,11 @@
 """ "Đăng nhập bằng Zalo" and "Kết nối Zalo" in a real browser at a phone's width (375 px),
 through the Zalo simulator's consent pages: a leader links their Zalo account from the profile
 page, signs out, signs in with the Zalo button, and connects the commune's OA from the
-"Kết nối Zalo" page — every redirect followed by the browser itself (the forms' redirects to
-Zalo's host are allowed by the page's form-action). No sideways scroll, no script error or CSP
+"Kết nối Zalo" page — every redirect followed by the browser itself. The forms answer "Đang
+chuyển đến Zalo…" (a new navigation, bot/console/zalo_go.py), so the console's CSP keeps
+``form-action 'self'`` and Zalo's second hop — a signed-out person sent from the consent page
+to a sign-in page on another origin (the simulator's ``social_signin_host``, as
+oauth.zaloapp.com → id.zalo.me) — is not blocked. No sideways scroll, no script error or CSP
 violation; screenshots in test-artefacts/console/ for a person to look at."""
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ async def test_zalo_sign_in_and_connect_on_a_phone(store_url, sim, browser):
     )
     base = settings.public_url
     sim.add_app(LOGIN_APP, LOGIN_SECRET)
+    sim.configure(social_signin_host="localhost")  # 127.0.0.1 → localhost: another origin
     sim.add_social_user("thao", "Nguyễn Thị Phương Thảo")
     sim.add_oa(OA, APP_ID, "oa-secret-1", webhook_url=f"{base}/webhooks/zalo")  # not connected
     runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=1)
@@ -54,12 +58,24 @@ async def test_zalo_sign_in_and_connect_on_a_phone(store_url, sim, browser):
         await page.wait_for_selector("button.zalo")
         await no_sideways_scroll(page)
         await screenshot(page, "zalo-profile.png")
-        await page.click("button.zalo")
-        # Zalo's consent page (the simulator's): choose the account
+        async with page.expect_response(
+            lambda r: r.url.endswith("/console/profile/zalo") and r.request.method == "POST"
+        ) as answer:
+            await page.click("button.zalo")
+        went = await answer.value
+        assert went.status == 200  # "Đang chuyển đến Zalo…", not a redirect held by form-action
+        csp = went.headers["content-security-policy"]
+        assert "form-action 'self';" in csp and "http" not in csp  # strict, Zalo not listed
+        # Zalo's sign-in page on another origin, then its consent page: choose the account
+        await page.wait_for_selector("#zalo-signin")
+        assert page.url.startswith("http://localhost:")
+        await screenshot(page, "zalo-signin-hop.png")
+        await page.click("#zalo-signin")
         await page.wait_for_selector("text=Đăng nhập là Nguyễn Thị Phương Thảo")
         await screenshot(page, "zalo-consent.png")
         await page.click("text=Đăng nhập là Nguyễn Thị Phương Thảo")
         await page.wait_for_selector("text=Đã liên kết tài khoản Zalo")
+        assert "Nguyễn Thị Phương Thảo" in await page.inner_text("#zalo-linked-name")
         await no_sideways_scroll(page)
         await screenshot(page, "zalo-linked.png")
 
@@ -68,6 +84,7 @@ async def test_zalo_sign_in_and_connect_on_a_phone(store_url, sim, browser):
         await no_sideways_scroll(page)
         await screenshot(page, "zalo-login.png")
         await page.click("button.zalo")
+        await page.click("#zalo-signin")
         await page.click("text=Đăng nhập là Nguyễn Thị Phương Thảo")
         await page.wait_for_selector("text=Đăng xuất")
         assert page.url == f"{base}/console/"

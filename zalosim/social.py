@@ -7,6 +7,10 @@ The same OAuth v4 shape as the OA's, without ``/oa/``:
   ``/_sim/setup``); choosing one POSTs back to ``/v4/permission``, which answers 302 to
   ``redirect_uri?code=<code>&state=<state>``. "Từ chối" goes back with ``error=access_denied``
   and no code [INF].
+* A signed-out person (setting ``social_signin_host``, e.g. ``localhost``) is first sent 302 to
+  ``GET /account/login?continue=<consent URL>`` on that host — another origin, as
+  oauth.zaloapp.com sends people to id.zalo.me — whose "Đăng nhập" button goes back to the
+  consent page, now signed in (``signed_in=1``). A browser test covers the second hop.
 * ``POST /v4/access_token`` (form: ``code``, ``app_id``, ``grant_type=authorization_code``,
   ``code_verifier``; the app secret in header ``secret_key`` — or, as older integrations send
   it, form field ``app_secret``): PKCE checked when a challenge was given; the code is
@@ -61,6 +65,13 @@ async def permission_page(request: web.Request) -> web.StreamResponse:
     refused = _redirect_ok(request, q.get("app_id", ""), q.get("redirect_uri", ""))
     if refused is not None:
         return refused
+    host = state_of(request).social_signin_host
+    if host and q.get("signed_in") != "1":
+        here = request.url
+        signin = (
+            here.with_host(host).with_path("/account/login").with_query({"continue": str(here)})
+        )
+        raise web.HTTPFound(str(signin))
     hidden = "".join(
         f'<input type="hidden" name="{k}" value="{escape(q[k])}">' for k in FLOW if k in q
     )
@@ -81,6 +92,21 @@ async def permission_page(request: web.Request) -> web.StreamResponse:
         "của bạn.</p>"
         f'<form method="post" action="/v4/permission">{hidden}{accounts}'
         '<button type="submit" name="deny" value="1">Từ chối</button></form>'
+    )
+    return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+
+async def signin_page(request: web.Request) -> web.StreamResponse:
+    """Zalo's sign-in page (another origin): "Đăng nhập" returns to the consent page."""
+    back = URL(request.query.get("continue", ""))
+    if back.path != "/v4/permission" or back.port != request.url.port:
+        return oauth_fail(request, OAUTH_INVALID_PARAM, "continue is invalid")
+    back = back.update_query(signed_in="1")
+    page = (
+        "<!doctype html><html lang=vi><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        "<title>Zalo — Đăng nhập</title><h1>Đăng nhập Zalo (mô phỏng)</h1>"
+        f'<p><a id="zalo-signin" href="{escape(str(back))}">Đăng nhập</a></p>'
     )
     return web.Response(text=page, content_type="text/html", charset="utf-8")
 
@@ -168,6 +194,7 @@ async def me(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v4/permission", permission_page)
+    app.router.add_get("/account/login", signin_page)
     app.router.add_post("/v4/permission", permission_consent)
     app.router.add_post("/v4/access_token", access_token)
     app.router.add_get(ME_PATH, me)

@@ -272,6 +272,10 @@ class SimState:
         self.broadcast_deliver_by_hour: int = BROADCAST_DELIVER_BY_HOUR
         self.broadcast_night_refused = True
         self.require_cover = True
+        #: "Đăng nhập bằng Zalo" for a signed-out person: the consent page first redirects to a
+        #: sign-in page on this host (another origin, as oauth.zaloapp.com → id.zalo.me);
+        #: "" = consent at once (zalosim/social.py)
+        self.social_signin_host = ""
         #: Template ids that cannot be sent by UID (-249, §4.3).
         self.uid_disabled_templates: set[str] = set()
         self.offset_ms = 0
@@ -571,6 +575,7 @@ class SimState:
         "broadcast_deliver_by_hour",
         "broadcast_night_refused",
         "require_cover",
+        "social_signin_host",
     )
 
     def settings(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import safejson
+from bot.bodies import read_capped
 from bot.store.models import Commune, Staff, StaffKey
 from bot.timeutil import vn_iso as iso  # noqa: F401 - the API's times, one place
 
@@ -139,10 +140,4 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 async def read_limited(request: web.Request, limit: int) -> bytes | None:
     """The body, or ``None`` as soon as it passes ``limit`` bytes."""
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_capped(request.content, limit)

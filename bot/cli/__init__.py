@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("rotate-key", "a new key for a staff member, printed once; the old ones stop working"),
         ("deactivate", "keys revoked, no alerts, no Zalo commands"),
         ("reactivate", "active again, with a new key printed once"),
+        ("unlink-zalo", "cut the Zalo account linked for signing in to the console"),
     ):
         sp = st.add_parser(name, help=text)
         sp.add_argument("--commune", required=True)

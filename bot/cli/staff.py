@@ -18,6 +18,7 @@ CHANGE_ACTIONS = {
     "rotate-key": "key_rotated",
     "deactivate": "staff_deactivated",
     "reactivate": "staff_reactivated",
+    "unlink-zalo": "zalo_unlinked",
 }
 
 
@@ -215,8 +216,10 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
 
 
 def cmd_staff_change(args: argparse.Namespace) -> int:
-    """revoke-key | rotate-key | deactivate | reactivate one staff member (bot/staff.py)."""
+    """revoke-key | rotate-key | deactivate | reactivate | unlink-zalo one staff member
+    (bot/staff.py; unlink-zalo: a leader removes a Zalo sign-in they do not trust)."""
     from bot import staff as staffing
+    from bot.store.ops import forget_zalo_login
 
     async def work(s, commune_id):
         member = await staffing.staff_member(s, commune_id, args.staff_id)
@@ -227,6 +230,8 @@ def cmd_staff_change(args: argparse.Namespace) -> int:
             result = await staffing.rotate_key(s, member)
         elif args.st_command == "deactivate":
             result = await staffing.deactivate(s, member)
+        elif args.st_command == "unlink-zalo":
+            result = int(await forget_zalo_login(s, member))
         else:
             result = await staffing.reactivate(s, member)
         logged(s, member, CHANGE_ACTIONS[args.st_command])
@@ -240,6 +245,12 @@ def cmd_staff_change(args: argparse.Namespace) -> int:
     who = f"staff #{args.staff_id} {name}"
     if args.st_command == "revoke-key":
         print(f"{who}: {result} key(s) revoked; they are refused from now on.")
+    elif args.st_command == "unlink-zalo":
+        print(
+            f"{who}: Zalo sign-in unlinked; they sign in with their password."
+            if result
+            else f"{who}: no Zalo account was linked."
+        )
     elif args.st_command == "deactivate":
         print(
             f"{who} deactivated: keys revoked, no more alerts or Zalo commands "

@@ -35,6 +35,7 @@ from bot.console import passwords
 from bot.coord import Coordinator
 from bot.i18n import _
 from bot.store.models import Commune, ConsoleSession, Staff, StaffInvitation
+from bot.store.ops import forget_zalo_login
 from bot.text import nfc
 from bot.timeutil import as_utc
 
@@ -102,7 +103,8 @@ async def set_login(s: AsyncSession, staff: Staff, login: str) -> str:
 
 async def set_password(s: AsyncSession, staff: Staff, password: str) -> None:
     """A new password (checked by ``passwords.problem``): the lock-out is lifted, the account's
-    open sessions end and its unused invitations are void."""
+    open sessions end, its unused invitations are void and its Zalo sign-in link is cut (a
+    reset is how a taken-over account is recovered; the link is a second credential)."""
     why = passwords.problem(password, staff.login)
     if why:
         raise AccountError(why)
@@ -114,7 +116,7 @@ async def set_password(s: AsyncSession, staff: Staff, password: str) -> None:
             StaffInvitation.staff_id == staff.id, StaffInvitation.used_at.is_(None)
         )
     )
-    await s.flush()
+    await forget_zalo_login(s, staff)
 
 
 async def end_sessions(s: AsyncSession, staff_id: int) -> None:

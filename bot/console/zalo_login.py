@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,17 +28,25 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.channels.webguard import client_address
 from bot.channels.zalo.oauth import pkce_pair
 from bot.console import auth
-from bot.console.web import CONSOLE, FORM_COOKIE, SESSION_COOKIE, Console
-from bot.console.zalo_social import SocialError, ZaloSocial
+from bot.console.web import CONSOLE, FORM_COOKIE, SESSION_COOKIE, Console, vn_date
+from bot.console.zalo_go import to_zalo
+from bot.console.zalo_social import Profile, SocialError, ZaloSocial
 from bot.i18n import N_, _, use_language
 from bot.store.models import Staff, ZaloLoginState
+from bot.store.ops import forget_zalo_login
 from bot.timeutil import as_utc
 
+log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=10)
+#: linking adds a credential: only within this long of signing in with the password (or
+#: Zalo), else the link page asks the password again — a session left open on a shared office
+#: computer is not enough to add one's own Zalo to someone else's account
+RECENT = timedelta(minutes=15)
 BROWSER_COOKIE = "bot_console_zalo"
 PROFILE = "/console/profile/zalo"
 #: what the profile page says after a link round trip (``?zalo=<kind>``)
@@ -52,6 +61,7 @@ LINK_OUTCOMES = {
     "expired": N_("Phiên liên kết đã hết hạn hoặc đã được dùng. Vui lòng bấm “Liên kết Zalo” lại."),
     "refused": N_("Zalo không xác nhận được tài khoản. Vui lòng bấm “Liên kết Zalo” lại."),
     "unavailable": N_("Chưa kết nối được với Zalo. Vui lòng thử lại sau ít phút."),
+    "password": N_("Mật khẩu chưa đúng. Vui lòng nhập lại mật khẩu để liên kết Zalo."),
 }
 OK_OUTCOMES = ("linked", "unlinked")
 
@@ -84,7 +94,7 @@ class ZaloLogin:
     # -- starting -------------------------------------------------------------------------
     async def _begin(
         self, request: web.Request, purpose: str, staff_id: int | None
-    ) -> web.HTTPSeeOther:
+    ) -> web.Response:
         social = self._configured()
         now = self.console.clock()
         nonce, state = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -104,7 +114,7 @@ class ZaloLogin:
                     created_at=now,
                 )
             )
-        response = web.HTTPSeeOther(social.authorize_url(state, challenge))
+        response = to_zalo(self.console, request, social.authorize_url(state, challenge))
         self.console._cookie(
             request, response, BROWSER_COOKIE, nonce, max_age=int(STATE_TTL.total_seconds())
         )
@@ -116,16 +126,33 @@ class ZaloLogin:
             raise web.HTTPSeeOther("/console/")
         if await self.console.form(request, request.cookies.get(FORM_COOKIE)) is None:
             return self.console.refused_form(request)
-        raise await self._begin(request, "login", None)
+        return await self._begin(request, "login", None)
 
     async def start_link(self, request: web.Request) -> web.StreamResponse:
         self._configured()
         user = await self.console.user(request)
         if user is None:
             raise web.HTTPSeeOther("/console/login")
-        if await self.console.form(request, user.csrf) is None:
+        form = await self.console.form(request, user.csrf)
+        if form is None:
             return self.console.refused_form(request)
-        raise await self._begin(request, "link", user.staff_id)
+        if not self._recent(user):
+            attempt = await auth.check_login(
+                self.console.sm,
+                self.console.coord,
+                user.login,
+                form.get("password", "")[:1024],
+                self.console.clock(),
+            )
+            if attempt.staff is None or attempt.staff.id != user.staff_id:
+                log.warning(
+                    "zalo link refused for staff #%s: password not confirmed", user.staff_id
+                )
+                raise web.HTTPSeeOther(PROFILE + "?zalo=password")
+        return await self._begin(request, "link", user.staff_id)
+
+    def _recent(self, user: auth.ConsoleUser) -> bool:
+        return self.console.clock() - user.signed_in_at <= RECENT
 
     # -- the profile: link, unlink ----------------------------------------------------------
     async def profile(self, request: web.Request) -> web.StreamResponse:
@@ -134,14 +161,22 @@ class ZaloLogin:
         if user is None:
             raise web.HTTPSeeOther("/console/login")
         async with self.console.sm() as s:
-            linked = await s.scalar(select(Staff.zalo_login_id).where(Staff.id == user.staff_id))
+            staff = await s.get(Staff, user.staff_id)
         kind = request.query.get("zalo", "")
         with use_language(self.console.language(request)):
             told = _(LINK_OUTCOMES[kind]) if kind in LINK_OUTCOMES else ""
+        linked = staff if staff is not None and staff.zalo_login_id is not None else None
         return self.console.render(
             request,
             "zalo_profile.html",
-            {"linked": bool(linked), "told": told, "told_ok": kind in OK_OUTCOMES},
+            {
+                "linked": linked is not None,
+                "linked_name": linked.zalo_login_name or "" if linked else "",
+                "linked_on": vn_date(linked.zalo_linked_at) if linked else "",
+                "ask_password": not self._recent(user),
+                "told": told,
+                "told_ok": kind in OK_OUTCOMES,
+            },
             user=user,
         )
 
@@ -155,7 +190,7 @@ class ZaloLogin:
         async with self.console.sm() as s, s.begin():
             staff = await s.get(Staff, user.staff_id, with_for_update=True)
             if staff is not None:
-                staff.zalo_login_id = None
+                await forget_zalo_login(s, staff)
         raise web.HTTPSeeOther(PROFILE + "?zalo=unlinked")
 
     # -- Zalo's redirect back ---------------------------------------------------------------
@@ -211,6 +246,8 @@ class ZaloLogin:
                     token = await social.exchange(code, self.box.open(row.code_verifier_enc))
                     person = await social.profile(token)
                 except SocialError as exc:
+                    # the reason is Zalo's error name or our transport's: never a code or token
+                    log.warning("zalo %s failed (%s): %s", row.purpose, exc.kind, exc)
                     if exc.kind == "unavailable":
                         raise _Stop(
                             "unavailable",
@@ -223,16 +260,24 @@ class ZaloLogin:
                         400,
                     ) from None
                 if row.purpose == "link":
-                    await self._link(request, row, person.id)
+                    await self._link(request, row, person)
                 await self._sign_in(request, person.id)
         except _Stop as stop:
-            response = self._stopped(request, purpose, stop)
+            if stop.kind not in ("unavailable", "refused"):  # those were logged with Zalo's why
+                log.warning("zalo %s stopped: %s", purpose, stop.kind)
+            response = await self._stopped(request, purpose, stop)
         response.del_cookie(BROWSER_COOKIE, path="/console")
         return response
 
-    def _stopped(self, request: web.Request, purpose: str, stop: _Stop) -> web.StreamResponse:
-        if purpose == "link":
+    async def _stopped(self, request: web.Request, purpose: str, stop: _Stop) -> web.StreamResponse:
+        if purpose == "link" and await self.console.user(request) is not None:
             return web.Response(status=303, headers={"Location": f"{PROFILE}?zalo={stop.kind}"})
+        if purpose == "link":  # the session ended meanwhile: say why on the login page
+            with use_language(self.console.language(request)):
+                text = _(LINK_OUTCOMES["expired"]) + " " + _("Vui lòng đăng nhập lại.")
+            return self.console.render(
+                request, "login.html", {"error": text, "login": "", "done": False}, status=400
+            )
         return self.console.render(
             request,
             "login.html",
@@ -273,21 +318,31 @@ class ZaloLogin:
         response.del_cookie(BROWSER_COOKIE, path="/console")
         raise response
 
-    async def _link(self, request: web.Request, row: ZaloLoginState, zalo_id: str) -> NoReturn:
-        """Raises the redirect to the profile page, or ``_Stop``."""
+    async def _link(self, request: web.Request, row: ZaloLoginState, person: Profile) -> NoReturn:
+        """Raises the redirect to the profile page, or ``_Stop``. Two staff linking one Zalo
+        account at the same moment both pass the look-up; the unique constraint stops the
+        second, told "taken" like the first check would have."""
         user = await self.console.user(request)
         if user is None or user.staff_id != row.staff_id:  # signed out or in as someone else
             raise _Stop("expired", "", 400)
-        async with self.console.sm() as s, s.begin():
-            other = await s.scalar(
-                select(Staff.id).where(Staff.zalo_login_id == zalo_id, Staff.id != user.staff_id)
-            )
-            if other is not None:
-                raise _Stop("taken", "", 409)
-            staff = await s.get(Staff, user.staff_id, with_for_update=True)
-            if staff is None or not staff.active:
-                raise _Stop("expired", "", 400)
-            staff.zalo_login_id = zalo_id
+        try:
+            async with self.console.sm() as s, s.begin():
+                other = await s.scalar(
+                    select(Staff.id).where(
+                        Staff.zalo_login_id == person.id, Staff.id != user.staff_id
+                    )
+                )
+                if other is not None:
+                    raise _Stop("taken", "", 409)
+                staff = await s.get(Staff, user.staff_id, with_for_update=True)
+                if staff is None or not staff.active:
+                    raise _Stop("expired", "", 400)
+                staff.zalo_login_id = person.id
+                staff.zalo_login_name = person.name or None
+                staff.zalo_linked_at = self.console.clock()
+        except IntegrityError:
+            raise _Stop("taken", "", 409) from None
+        log.info("staff #%s linked a Zalo account for signing in", user.staff_id)
         response = web.HTTPSeeOther(PROFILE + "?zalo=linked")
         response.del_cookie(BROWSER_COOKIE, path="/console")
         raise response

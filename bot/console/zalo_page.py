@@ -17,6 +17,7 @@ Each broken state is said in plain Vietnamese with what to do about it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import bindparam, func, select
 
 from bot.console import auth
 from bot.console.web import CONSOLE, Console, vn_date
+from bot.console.zalo_go import to_zalo
 from bot.i18n import N_, _, use_language
 from bot.sending import NO_TOKEN_CODE
 from bot.store.models import Commune, InboundEvent, OutboundMessage, ZaloToken
@@ -56,6 +58,7 @@ OUTCOMES = {
         "Zalo không cho biết OA nào đã cấp quyền. Mở lại liên kết và đăng nhập bằng tài khoản "
         "quản trị OA."
     ),
+    "unavailable": N_("Zalo chưa trả lời. Vui lòng thử lại sau ít phút."),
 }
 STATES = {
     "no_oa": N_("Chưa khai báo OA"),
@@ -83,6 +86,12 @@ class Connection:
     @property
     def state_name(self) -> str:
         return _(STATES[self.state])
+
+
+def breakable(address: str) -> list[str]:
+    """``address`` in pieces a narrow screen may break between (the page puts ``<wbr>`` after
+    each): after a slash, before a dot — never inside a word of the domain."""
+    return [p for p in re.split(r"(?<=/)(?!/)|(?=\.)", address) if p]
 
 
 class ZaloPage:
@@ -152,6 +161,7 @@ class ZaloPage:
                 "told": told,
                 "told_ok": kind == "connected",
                 "webhook_url": f"{self.console.settings.public_url}/webhooks/zalo",
+                "webhook_parts": breakable(f"{self.console.settings.public_url}/webhooks/zalo"),
                 "active": "zalo",
             },
             user=user,
@@ -167,7 +177,7 @@ class ZaloPage:
         url = await self.services.tokens.authorization_url(
             commune.oa_id, return_to=f"/console/zalo/{commune.code}"
         )
-        raise web.HTTPSeeOther(url)
+        return to_zalo(self.console, request, url)
 
     async def connection(self, commune: Commune) -> Connection:
         """The commune's OA as the page tells it (call under the page's language)."""

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.bodies import read_capped
 from bot.config import Settings
 from bot.safejson import JsonError, loads
 
@@ -102,12 +103,14 @@ class ZaloSocial:
     async def _call(self, method: str, url: str, **kw: Any) -> dict[str, Any]:
         try:
             async with self.http.request(method, url, timeout=self.timeout, **kw) as resp:
-                raw = await resp.content.read(MAX_ANSWER + 1)
                 status = resp.status
+                raw = await read_capped(resp.content, MAX_ANSWER)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SocialError("unavailable", f"{type(exc).__name__}: {exc}") from None
         if status >= 500 or status == 429:
             raise SocialError("unavailable", f"HTTP {status}")
+        if raw is None:
+            raise SocialError("unavailable", f"the answer is longer than {MAX_ANSWER} bytes")
         try:
             body = loads(raw, max_bytes=MAX_ANSWER)
         except JsonError as exc:

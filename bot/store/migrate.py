@@ -24,8 +24,11 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 
-    async with engine.begin() as conn:
+    # a connection outside a transaction: alembic then owns it (env.py begin_transaction), which
+    # a migration's autocommit_block needs (CREATE INDEX CONCURRENTLY, 0023)
+    async with engine.connect() as conn:
         await conn.run_sync(_run)
+        await conn.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -98,6 +98,10 @@ class Staff(Base):
     #: Zalo", bot/console/zalo_login.py) — not ``zalo_user_id``, the OA's follower id, which
     #: Zalo gives differently to each OA; unique across communes (the login page asks none)
     zalo_login_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: the linked Zalo account's display name (as Zalo said at link time) and when it was linked:
+    #: shown on the profile page so a link someone else made is noticed (a second credential)
+    zalo_login_name: Mapped[str | None] = mapped_column(String(200))
+    zalo_linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Resident(Base):

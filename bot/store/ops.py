@@ -6,12 +6,12 @@ import asyncio
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, Table, select
+from sqlalchemy import CursorResult, Result, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.envelope import Reply, to_payload
-from bot.store.models import Village
+from bot.store.models import Staff, Village, ZaloLoginState
 from bot.text import search_key
 from bot.timeutil import utcnow
 
@@ -124,3 +124,15 @@ async def village_by_name(s: AsyncSession, commune_id: int, name: str) -> Any:
             )
         )
     ).scalar_one_or_none()
+
+
+async def forget_zalo_login(s: AsyncSession, staff: Staff) -> bool:
+    """Cut ``staff``'s "Đăng nhập bằng Zalo": the linked account and any round trip still
+    pending. A Zalo link is a second credential, so whatever ends the password's trust (a new
+    password, deactivation, a leader's ``bot staff unlink-zalo``) ends it too — an intruder who
+    linked their own Zalo with a stolen session must not keep a way in. True if one was linked."""
+    was = staff.zalo_login_id is not None
+    staff.zalo_login_id = staff.zalo_login_name = staff.zalo_linked_at = None
+    await s.execute(delete(ZaloLoginState).where(ZaloLoginState.staff_id == staff.id))
+    await s.flush()
+    return was

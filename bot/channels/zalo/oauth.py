@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from zalo_sdk import BaseClient
 
+from bot.bodies import read_capped
 from bot.channels.zalo.errors import (
     TokenUnavailable,
     TransportError,
@@ -43,6 +44,7 @@ from bot.config import Settings
 from bot.coord import Coordinator, LockTimeout
 from bot.crypto import SecretBox
 from bot.loops import OUTBOUND_TOPIC, TOKENS_TOPIC, Worker
+from bot.safejson import JsonError, loads
 from bot.sending import NO_TOKEN_CODE, Outcome
 from bot.store.db import advisory_lock
 from bot.store.models import Commune, NoticeBroadcast, OAuthState, OutboundMessage, ZaloToken
@@ -51,6 +53,7 @@ from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=15)
+MAX_ANSWER = 64 * 1024  # getoa's answer is a few hundred bytes
 REFRESH_BACKOFF_S = (5.0, 600.0)  # first wait after a failed refresh, longest wait
 REVOKED = (
     "the OA revoked the app's permission (permission_revoked); reconnect it with "
@@ -422,20 +425,28 @@ class TokenManager:
         return path if path and path.startswith("/console/") else None
 
     async def exchange_code(self, code: str, state: str, oa_id: str | None) -> str:
+        """Store the tokens of the callback's ``code`` for the OA its link was made for.
+
+        The state is spent (committed) before anything is checked, so a refused callback
+        cannot be tried again with its query edited. The ``oa_id`` of the query is only a
+        hint: which OA consented is asked of Zalo with the new token (``GET /v2.0/oa/getoa``,
+        as Chatwoot does) and must be the link's."""
         async with self.sm() as s, s.begin():
-            row = await s.get(OAuthState, state, with_for_update=True)
-            if row is None or row.used_at is not None or row.created_at + STATE_TTL < utcnow():
-                raise CallbackRefused("expired", "unknown, used or expired OAuth state")
-            if oa_id and row.oa_id and oa_id != row.oa_id:
-                raise CallbackRefused(
-                    "wrong_oa", f"callback for OA {oa_id}, but the link was made for {row.oa_id}"
-                )
-            row.used_at = utcnow()
-            target_oa = oa_id or row.oa_id
-            app_id = row.app_id
+            row = await s.get(OAuthState, state[:64], with_for_update=True)
+            if row is None or row.used_at is not None:
+                raise CallbackRefused("expired", "unknown or used OAuth state")
+            row.used_at = utcnow()  # single use, whatever comes next
+            fresh = row.created_at + STATE_TTL >= utcnow()
+            expected, app_id = row.oa_id, row.app_id
             verifier = self.box.open(row.code_verifier_enc)
-        if not target_oa:
-            raise CallbackRefused("no_oa", "the callback did not say which OA was authorised")
+        if not fresh:
+            raise CallbackRefused("expired", "expired OAuth state")
+        if not expected:
+            raise CallbackRefused("no_oa", "the link was made for no OA")
+        if oa_id and oa_id != expected:
+            raise CallbackRefused(
+                "wrong_oa", f"callback for OA {oa_id}, but the link was made for {expected}"
+            )
         answer = await self._token_request(
             app_id,
             {
@@ -445,14 +456,47 @@ class TokenManager:
                 "code_verifier": verifier,
             },
         )
+        consented = await self._oa_of(answer["access_token"])
+        if consented != expected:
+            raise CallbackRefused(
+                "wrong_oa", f"Zalo says the token is OA {consented}'s, the link was {expected}'s"
+            )
         await self.store(
-            target_oa,
+            expected,
             answer["access_token"],
             answer["refresh_token"],
             answer.get("expires_in") or 90000,
             app_id=app_id,
         )
-        return target_oa
+        return expected
+
+    async def _oa_of(self, access_token: str) -> str:
+        """The OA an access token belongs to, as Zalo says (``GET /v2.0/oa/getoa``)."""
+        url = f"{self.settings.zalo.api_base.rstrip('/')}/v2.0/oa/getoa"
+        try:
+            async with self.http.get(
+                url,
+                headers={"access_token": access_token},
+                timeout=aiohttp.ClientTimeout(total=self.settings.zalo.request_timeout_s),
+            ) as resp:
+                status = resp.status
+                raw = await read_capped(resp.content, MAX_ANSWER)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+        if status >= 500 or status == 429 or raw is None:
+            raise TransportError(f"getoa: HTTP {status}" if raw is not None else "getoa: too long")
+        try:
+            body = loads(raw, max_bytes=MAX_ANSWER)
+        except JsonError:
+            raise TransportError("getoa answer was not JSON") from None
+        data = body.get("data") if isinstance(body, dict) else None
+        found = data.get("oa_id") if isinstance(data, dict) else None
+        if isinstance(found, int) and not isinstance(found, bool):
+            found = str(found)
+        if not isinstance(found, str) or not found:
+            code = body.get("error") if isinstance(body, dict) else None
+            raise ZaloError(code if isinstance(code, int) else -1, "getoa: no oa_id", outcome=None)
+        return found
 
     async def _token_request(self, app_id: str, form: dict[str, str]) -> dict[str, Any]:
         app = self.settings.app(app_id)

@@ -44,12 +44,26 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("state_hash", name=op.f("pk_zalo_login_states")),
     )
-    op.create_index(
-        "ix_inbound_events_commune_channel_id",
-        "inbound_events",
-        ["commune_id", "channel", "id"],
-        unique=False,
-    )
+    if op.get_context().dialect.name == "postgresql":
+        # inbound_events is the busiest table: a plain CREATE INDEX would hold its writes (every
+        # webhook) for the whole build. CONCURRENTLY cannot run in a transaction, hence the
+        # autocommit block (alembic commits what came before it first).
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_inbound_events_commune_channel_id",
+                "inbound_events",
+                ["commune_id", "channel", "id"],
+                unique=False,
+                postgresql_concurrently=True,
+                if_not_exists=True,
+            )
+    else:
+        op.create_index(
+            "ix_inbound_events_commune_channel_id",
+            "inbound_events",
+            ["commune_id", "channel", "id"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
