@@ -92,7 +92,7 @@ async def test_a_missed_question_becomes_an_answer(service, browser):  # noqa: F
         await no_sideways_scroll(officer)
         await officer.screenshot(path=str(ARTEFACTS / "knowledge-entry-375.png"), full_page=True)
 
-        again = await resident_asks(resident, "gửi xe máy ở chỗ nào ạ")
+        again = await resident_asks(resident, "đỗ xe máy ở chỗ nào ạ")
         assert ANSWER in again, again
         await resident.screenshot(path=str(ARTEFACTS / "chat-answered.png"), full_page=True)
         print(f"screenshots: {ARTEFACTS}")
