@@ -35,8 +35,10 @@ from bot.broadcasts.plan import cancel_deliveries
 from bot.coord import Coordinator
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
+from bot.i18n import use_language
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import cap, service, workflow
+from bot.notices.images import MAX_IMAGE_BYTES, ImageError, check_image
 from bot.store.models import Notice, NoticeAudit, Village
 from bot.tenants import Tenants
 from bot.text import search_key
@@ -150,6 +152,7 @@ class NoticesApi:
         ("GET", BASE + r"/{id:\d{1,18}}", "get"),
         ("GET", BASE + r"/{id:\d{1,18}}/cap", "export_cap"),
         ("PUT", BASE + r"/{id:\d{1,18}}/file", "attach_file"),
+        ("PUT", BASE + r"/{id:\d{1,18}}/image", "attach_image"),
         ("POST", BASE + r"/{id:\d{1,18}}/{action:[a-z]+}", "act"),
     )
 
@@ -338,6 +341,42 @@ class NoticesApi:
                 raise error(400, "chỉ nhận tệp PDF (tên .pdf) / only a PDF named .pdf")
             await service.attach_file(s, notice, name, content)
         return json_response({"notice": notice.id, "file": name, "size": len(content)})
+
+    async def attach_image(self, request: web.Request) -> web.Response:
+        """PUT a JPEG or PNG (≤ 1 MB, Zalo's image limit; checked by its content, whatever it
+        is called) onto a draft: residents get it after the text, in place of ``image_url``.
+        A new one replaces the last; a refused one changes nothing."""
+        content = await read_limited(request, MAX_IMAGE_BYTES)
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
+            if not service.may_act(notice, who.role, who.staff_id):
+                raise error(404, "không tìm thấy / not found")
+            if who.role not in ("officer", "leader", "propagandist"):
+                raise error(403, "vai trò này không sửa thông báo / role may not edit")
+            if notice.status not in workflow.EDITABLE:
+                raise error(
+                    409,
+                    f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / "
+                    "attach only to a draft",
+                )
+            if content is None:
+                raise error(413, "ảnh quá 1 MB / image over 1 MB")
+            try:
+                with use_language("vi"):
+                    image = check_image(content)
+            except ImageError as exc:
+                raise error(400, f"{exc} / only a JPEG or PNG image") from None
+            await service.attach_image(s, notice, image)
+        return json_response(
+            {
+                "notice": notice.id,
+                "content_type": image.content_type,
+                "width": image.width,
+                "height": image.height,
+                "size": len(content),
+            }
+        )
 
     async def export_cap(self, request: web.Request) -> web.Response:
         async with self.sm() as s:

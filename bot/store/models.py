@@ -547,6 +547,27 @@ class NoticeFile(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class NoticeImage(Base):
+    """An image uploaded for a notice (JPEG or PNG, checked by its content, ≤ 1 MB: Zalo's
+    image limit), kept here and uploaded to Zalo once per OA (the ``attachment_id`` per OA in
+    ``zalo_tokens``, as ``{"token", "at"}``); residents receive it as an image message after the
+    text. One per notice; it takes the place of ``Notice.image_url`` (migration 0026)."""
+
+    __tablename__ = "notice_images"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), unique=True
+    )
+    content_type: Mapped[str] = mapped_column(String(20))  # image/jpeg | image/png
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    zalo_tokens: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class TicketCounter(Base):
     """The last ticket number of a commune in a year: PA-2026-000123 is the 123rd of 2026."""
 
