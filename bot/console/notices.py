@@ -20,6 +20,7 @@ province's. Any other notice by URL is the 404 of one that does not exist.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import secrets
@@ -637,7 +638,7 @@ class Notices:
             upload, picture = data.get("file"), data.get("image")
             try:
                 document = self._pdf(upload) if getattr(upload, "filename", "") else None
-                image = self._image(picture) if getattr(picture, "filename", "") else None
+                image = await self._image(picture) if getattr(picture, "filename", "") else None
                 async with self.sm() as s, s.begin():
                     villages = await self._villages(s, user.commune_id)
                     fields, village_ids, at = self._draft(values, villages, self.c.clock())
@@ -696,10 +697,11 @@ class Notices:
         return name, content
 
     @staticmethod
-    def _image(upload: Any) -> CheckedImage:
-        """The API's image rules (``check_image``): JPEG or PNG by content, ≤ 1 MB."""
+    async def _image(upload: Any) -> CheckedImage:
+        """The API's image rules (``check_image``, off the loop): JPEG or PNG by content,
+        ≤ 1 MB."""
         try:
-            return check_image(upload.file.read(MAX_IMAGE_BYTES + 1))
+            return await asyncio.to_thread(check_image, upload.file.read(MAX_IMAGE_BYTES + 1))
         except ImageError as exc:
             raise FormError(str(exc)) from None
 
@@ -724,7 +726,7 @@ class Notices:
                 try:
                     if not getattr(upload, "filename", ""):
                         raise FormError(_("Vui lòng chọn ảnh JPEG hoặc PNG."))
-                    image = self._image(upload)
+                    image = await self._image(upload)
                 except FormError as exc:
                     problem = str(exc)
                 else:

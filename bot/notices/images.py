@@ -7,8 +7,8 @@ native library of several MB with a long CVE history, for what is a walk over a 
 
 - PNG: the 8-byte signature, then every chunk to ``IEND`` with its CRC, ``IHDR`` first with a
   known bit depth × colour type and sane dimensions, ``PLTE`` for palette images, at least one
-  ``IDAT``; the ``IDAT`` stream inflated (zlib, at most the size the header allows plus one
-  byte, so a decompression bomb stops early) must give exactly the rows the header promises.
+  ``IDAT``; the ``IDAT`` stream inflated (zlib, in pieces counted and thrown away, stopping
+  one byte past what the header allows) must give exactly the rows the header promises.
 - JPEG: ``FFD8`` then well-formed marker segments to the scan: a baseline/progressive frame
   header (``SOF0``–``SOF2``) with its dimensions and 1, 3 or 4 components, quantisation tables,
   a start of scan; the file ends at ``FFD9``. (The entropy-coded data itself is not decoded.)
@@ -29,6 +29,7 @@ MAX_IMAGE_BYTES = 1024 * 1024  # Zalo's upload/image limit
 MAX_SIDE = 10_000
 MAX_PIXELS = 40_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+INFLATE_PIECE = 256 * 1024
 #: PNG colour type → (allowed bit depths, samples per pixel)
 PNG_COLOURS = {
     0: ((1, 2, 4, 8, 16), 1),
@@ -121,14 +122,26 @@ def _png(content: bytes) -> tuple[int, int]:
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise ImageError(_("Ảnh quá lớn về kích thước (tối đa 10.000 điểm ảnh mỗi chiều)."))
     expected = _png_raw_size(width, height, depth, PNG_COLOURS[colour][1], interlace)
-    try:
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(bytes(data), expected + 1)
-    except zlib.error:
-        raise _broken() from None
-    if len(raw) != expected or not inflater.eof:
+    if _inflated_size(bytes(data), expected + 1) != expected:
         raise _broken()
     return width, height
+
+
+def _inflated_size(data: bytes, limit: int) -> int:
+    """How many bytes the zlib stream ``data`` inflates to — counted in 256-KB pieces that are
+    thrown away, stopping past ``limit`` — or -1 if it is broken or does not end. Memory stays
+    small whatever the picture claims."""
+    inflater = zlib.decompressobj()
+    total, pending = 0, data
+    try:
+        while pending and total <= limit:
+            total += len(inflater.decompress(pending, INFLATE_PIECE))
+            pending = inflater.unconsumed_tail
+        if total <= limit and not inflater.eof:
+            total += len(inflater.flush())
+    except zlib.error:
+        return -1
+    return total if inflater.eof else -1
 
 
 def _png_raw_size(width: int, height: int, depth: int, samples: int, interlace: int) -> int:
