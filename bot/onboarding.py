@@ -718,10 +718,13 @@ async def plan_staff(s: AsyncSession, plan: Plan) -> None:
             )
         ).scalars()
     }
+    by_commune: dict[int, list[Staff]] = {}
+    for person in people:
+        by_commune.setdefault(person.commune_id, []).append(person)
     taken: set[int] = set()
     for w in wanted:
         commune_id = communes.get(w.commune)
-        mine = [p for p in people if p.commune_id == commune_id]
+        mine = by_commune.get(commune_id, []) if commune_id is not None else []
         match = logins.get(w.login) if w.login else None
         if match is not None and match.commune_id != commune_id:
             problems.append(f"{w.where}: đăng nhập {w.login} belongs to someone of another commune")

@@ -140,7 +140,9 @@ def test_csv_dry_run_apply_and_second_run(province, capsys, tmp_path):
     assert people["Lò Văn Cường"][4] == coc[0]
 
     after_text = province.read_bytes()
-    code, out, err = bot(capsys, province, str(EXAMPLE))
+    capsys.readouterr()  # the brief's form: `bot tenants import FILE --config PATH`
+    code = cli.main(["tenants", "import", str(EXAMPLE), "--config", str(province)])
+    out, err = capsys.readouterr()
     assert code == 0, err
     assert "nothing to change" in out and "API key" not in out and "invite" not in out
     assert province.read_bytes() == after_text and store_state(province) == state
