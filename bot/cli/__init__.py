@@ -29,7 +29,7 @@ from bot.cli.staff import (
     cmd_staff_list,
     cmd_staff_password,
 )
-from bot.cli.tenants import cmd_tenants_add, cmd_tenants_list
+from bot.cli.tenants import cmd_tenants_add, cmd_tenants_import, cmd_tenants_list
 from bot.cli.tickets import cmd_tickets
 from bot.cli.zalo import cmd_zalo_connect, cmd_zalo_set_tokens
 from bot.config import ConfigError
@@ -168,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("--oa-secret-key", help="inline or ${ENV_VAR}")
     ta.add_argument("--no-db", action="store_true", help="only edit the configuration file")
     ta.set_defaults(func=cmd_tenants_add)
+    ti = t.add_parser(
+        "import",
+        help="onboard a province's communes, villages and staff from one XLSX or CSV "
+        "(docs/onboarding.md)",
+    )
+    ti.add_argument("file", help=".xlsx (sheets Xã, Thôn, Cán bộ) or .csv (a loai column)")
+    ti.add_argument("--dry-run", action="store_true", help="only say what would change")
+    ti.add_argument("--config", default=argparse.SUPPRESS, help="the configuration file")
+    ti.set_defaults(func=cmd_tenants_import)
 
     st = sub.add_parser("staff", help="commune staff and API keys").add_subparsers(
         dest="st_command", required=True
