@@ -127,6 +127,9 @@ class Village(_Model):
     head: PublicContact | None = None
     #: the village's propagandists (tuyên truyền viên cơ sở) with their public contacts
     propagandists: list[PublicContact] = []
+    #: how many households (hộ gia đình) live there, when known: the yearly report's
+    #: "residents reached ÷ households" (bot/report/, docs/report.md)
+    households: int | None = Field(default=None, ge=0)
 
 
 #: what an office is to residents (bot/conversation/facts.py names each and finds it in words)
