@@ -128,7 +128,7 @@ class Village(_Model):
     #: the village's propagandists (tuyên truyền viên cơ sở) with their public contacts
     propagandists: list[PublicContact] = []
     #: households (hộ gia đình) in the village, where known: the yearly report's "residents
-    #: reached ÷ households" (`bot tenants import` sets it from the province's file)
+    #: reached ÷ households" (bot/report/; `bot tenants import` sets it from the province's file)
     households: int | None = Field(default=None, ge=0)
 
 

@@ -1,5 +1,5 @@
 """The ``bot`` command: serve, worker, db, ask, nlu, triage, tenants, staff, tickets, resident,
-zalo, knowledge, simulator — the argument parser here, each command group in its own module beside it
+zalo, knowledge, report, simulator — the argument parser here, each command group in its own module beside it
 (serve, db, nlu, tenants, staff, tickets, residents, zalo, knowledge); every command that needs the store
 opens it through ``common.open_store`` (engine, migrations, communes mirrored)."""
 
@@ -20,6 +20,7 @@ from bot.cli.nlu import (
     cmd_nlu_train,
     cmd_triage_eval,
 )
+from bot.cli.report import add_parser as add_report_parser
 from bot.cli.residents import cmd_resident_erase
 from bot.cli.serve import cmd_serve, cmd_worker
 from bot.cli.staff import (
@@ -307,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     zs.set_defaults(func=cmd_zalo_set_tokens)
 
     add_knowledge_parser(sub)
+    add_report_parser(sub)
 
     # `bot simulator …` is dispatched in main() to the simulator's own parser
     sub.add_parser("simulator", help="run the Zalo simulator: bot simulator --help")

@@ -26,6 +26,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import bindparam, func, select
 
+from bot.channels.zalo.oauth import token_state
 from bot.console import auth
 from bot.console.web import CONSOLE, Console, vn_date
 from bot.console.zalo_go import to_zalo
@@ -225,19 +226,21 @@ class ZaloPage:
 
 
 def _state(oa_id: str, token: ZaloToken | None, said: str, expires: str) -> tuple[str, str]:
-    """The state's key and its explanation with what to do."""
-    if not oa_id:
+    """The state's key (``oauth.token_state``, the one rule) and its explanation with what
+    to do."""
+    state = token_state(oa_id, token, said)
+    if state == "no_oa":
         return "no_oa", _(
             "Cấu hình của xã chưa có OA Zalo. Vui lòng nhờ quản trị viên cấp tỉnh khai báo OA "
             "(mã OA, ứng dụng, khóa bí mật) rồi quay lại trang này."
         )
-    if token is None:
+    if state == "not_connected" or token is None:
         return "not_connected", _(
             "Trợ lý chưa được phép gửi tin thay OA của xã. Bấm “Kết nối Zalo”, đăng nhập bằng "
             "tài khoản quản trị OA và bấm “Cho phép”."
         )
-    if token.broken_reason:
-        if "permission_revoked" in token.broken_reason:
+    if state == "reconsent":
+        if "permission_revoked" in (token.broken_reason or ""):
             return "reconsent", _(
                 "OA của xã đã gỡ quyền của trợ lý trên Zalo, nên trợ lý không gửi được tin nào. "
                 "Mở lại liên kết và đăng nhập bằng tài khoản quản trị OA để cấp lại quyền."
@@ -247,7 +250,7 @@ def _state(oa_id: str, token: ZaloToken | None, said: str, expires: str) -> tupl
             "hoặc đã bị thay đổi), nên trợ lý không gửi được tin nào. Mở lại liên kết và đăng "
             "nhập bằng tài khoản quản trị OA."
         )
-    if said.startswith("refresh failing"):
+    if state == "failing":
         return "failing", _(
             "Zalo chưa gia hạn được quyền gửi tin; trợ lý đang tự thử lại. Tin nhắn vẫn gửi "
             "được đến {time}. Nếu sau thời điểm đó vẫn thấy dòng này, mở lại liên kết và đăng "

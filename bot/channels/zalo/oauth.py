@@ -61,6 +61,26 @@ REVOKED = (
 )
 
 
+#: an OA's connection as the console and the yearly report tell it (``token_state``)
+TOKEN_STATES = ("no_oa", "not_connected", "connected", "failing", "reconsent")
+
+
+def token_state(oa_id: str | None, token: ZaloToken | None, said: str = "") -> str:
+    """The one rule for an OA's connection, a key of ``TOKEN_STATES``: no OA configured; no
+    token stored; re-consent needed (a refused refresh or a revoked permission, stored on the
+    row); refresh failing (``said``: ``TokenManager.states()`` in this process, only a running
+    service knows); else connected."""
+    if not oa_id:
+        return "no_oa"
+    if token is None:
+        return "not_connected"
+    if token.broken_reason:
+        return "reconsent"
+    if said.startswith("refresh failing"):
+        return "failing"
+    return "connected"
+
+
 class CallbackRefused(ValueError):
     """The OAuth callback cannot be used: ``kind`` is ``expired`` (unknown, used or older than
     ``STATE_TTL``), ``wrong_oa`` (consent given for another OA) or ``no_oa``."""
