@@ -18,6 +18,8 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import auth
 from bot.console.web import CONSOLE, Console
@@ -132,10 +134,8 @@ class HealthScreen:
         )
 
 
-async def scope_ids_in(s: Any, user: auth.ConsoleUser, ids: list[int]) -> list[int]:
+async def scope_ids_in(s: AsyncSession, user: auth.ConsoleUser, ids: list[int]) -> list[int]:
     """Those of ``ids`` the user may see (``auth.in_scope``)."""
-    from sqlalchemy import select
-
     if not ids:
         return []
     return list(
