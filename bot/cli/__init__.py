@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from bot.cli.db import cmd_db_upgrade
+from bot.cli.health import add_parsers as add_health_parsers
 from bot.cli.knowledge import add_parser as add_knowledge_parser
 from bot.cli.nlu import (
     cmd_ask,
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="print only the key: KEY=$(bot staff rotate-key … --quiet)",
             )
         sp.set_defaults(func=cmd_staff_change)
+    add_health_parsers(t, st)  # `bot tenants health`, `bot staff propagandists`
 
     tk = sub.add_parser(
         "tickets", help="residents' feedback tickets (as a staff member)"

@@ -315,10 +315,8 @@ async def _oa(s: AsyncSession, by: dict[int, CommuneReport], now: datetime) -> N
     )
     for cid, token in rows:
         one = by[cid]
-        one.oa_state = token_state(one.oa_id, token)
-        one.oa_healthy = (
-            one.oa_state == "connected" and token is not None and token.expires_at > now
-        )
+        one.oa_state = token_state(one.oa_id, token, now=now)
+        one.oa_healthy = one.oa_state == "connected"
 
 
 async def build(

@@ -14,7 +14,7 @@ from babel.numbers import format_decimal, format_percent
 from bot.categories import CATEGORIES as TICKET_CATEGORIES
 from bot.channels.zalo.oauth import TOKEN_STATES
 from bot.console.notices import PRIORITY_NAMES, ROUTE_NAMES
-from bot.console.zalo_page import STATES as OA_STATE_NAMES
+from bot.health import STATES as OA_STATE_NAMES
 from bot.i18n import N_, _
 from bot.notices.workflow import CATEGORIES as NOTICE_CATEGORIES
 from bot.report.figures import CommuneReport, Feedback, Report
