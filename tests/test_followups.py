@@ -157,6 +157,10 @@ async def test_knowledge_follow_ups_answer_the_aspect_asked(running):
         assert await ask(tab, "cần mang gì") == PAPERS
         said = await ask(tab, "mất mấy ngày")
         assert said not in (FEE, ONLINE, PAPERS), said
+        # a thing the entry's procedure never speaks of: read as it is, no entry, no office
+        assert await ask(tab, "thế phí bao nhiêu") == FEE
+        said = await ask(tab, "nộp thuế ở đâu")
+        assert said not in (FEE, ONLINE, PAPERS) and "chưa hiểu" in said, said
     finally:
         await tab.close()
 

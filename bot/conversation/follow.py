@@ -307,14 +307,19 @@ def _names_another_thing(text: str, cues: Cues, kept: Kept) -> bool:
     """Whether a message that only asks an aspect or a day of the topic also names a thing
     the topic's intent is never said with ("nộp thuế ở đâu" after the birth registration):
     it is a question of its own (bot/conversation/topic_words.py). A village, an office or a
-    procedure named are cues of their own; a knowledge entry's topic has no examples."""
-    intent = kept.get("intent")
+    procedure named are cues of their own. A knowledge entry's topic is checked with the
+    examples of the procedure its question names ("Lệ phí đăng ký khai sinh là bao nhiêu?":
+    the birth registration's), and not at all when it names none."""
+    question = kept.get("question") or ""
+    intent = kept.get("intent") or next(
+        (i for rx, i in _SUBJECTS if re.search(rx, normalise(question))), None
+    )
     if intent is None or cues.subject or cues.office or cues.village:
         return False
     said = normalise(text)
     for rx in (*ASPECTS.values(), *(rx for rx, _d in _DAYS), _TODAY, _TOMORROW, _ELLIPSIS):
         said = re.sub(rx, " ", said)
-    return bool(foreign(said.split(), intent, kept.get("question") or "", _ASKING))
+    return bool(foreign(said.split(), intent, question, _ASKING))
 
 
 def _says_more(text: str) -> bool:
