@@ -65,21 +65,22 @@ class Translation(BaseModel):
     body: str = Field(min_length=1, max_length=2000)
 
 
-class NoticeIn(BaseModel):
+class NoticeFields(BaseModel):
+    """What every notice says, wherever it is drafted: a commune's (``NoticeIn``) or a
+    province's to many communes (``bot.api.provinces.ProvinceNoticeIn``)."""
+
     model_config = ConfigDict(extra="forbid")
     category: str
     priority: str = "normal"
     headline: str = Field(min_length=1, max_length=150)
     body: str = Field(min_length=1, max_length=2000)
     translations: dict[str, Translation] = {}
-    villages: list[str] = []  # names, accent-insensitive; [] = the whole commune
     languages: list[str] = []
     subscribers_only: bool = False  # only residents who subscribed to this category in chat
     effective_at: datetime | None = None
     expires_at: datetime | None = None
     send_at: datetime | None = None
     recurrence: str | None = None  # crontab, Vietnamese time: "0 8 25 * *"
-    updates: int | None = None  # a sent notice this one corrects: it reaches the same people
     image_url: str | None = Field(
         default=None, max_length=500, pattern=r"^https?://[^\s]+$"
     )  # sent after the text
@@ -101,6 +102,38 @@ class NoticeIn(BaseModel):
         if value not in allowed:
             raise ValueError(f"one of {', '.join(allowed)}")
         return value
+
+
+class NoticeIn(NoticeFields):
+    """A commune's notice."""
+
+    villages: list[str] = []  # names, accent-insensitive; [] = the whole commune
+    updates: int | None = None  # a sent notice this one corrects: it reaches the same people
+
+
+def checked_times(data: NoticeFields) -> dict[str, datetime | None]:
+    """The notice's times in UTC (given without a zone: Vietnamese time), in order (400)."""
+    try:
+        times = {
+            k: from_vn_local(v) if v else None
+            for k, v in (
+                ("effective_at", data.effective_at),
+                ("expires_at", data.expires_at),
+                ("send_at", data.send_at),
+            )
+        }
+    except OverflowError:  # year 1 in Vietnamese time is before the first UTC instant
+        raise error(400, "thời gian không hợp lệ / time out of range") from None
+    if (
+        times["expires_at"]
+        and times["effective_at"]
+        and times["expires_at"] <= times["effective_at"]
+    ):
+        raise error(
+            400,
+            "hết hiệu lực phải sau khi có hiệu lực / expires_at must be after effective_at",
+        )
+    return times
 
 
 async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
@@ -133,6 +166,7 @@ def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
         "send_at": iso(notice.send_at),
         "recurrence": notice.recurrence,
         "references": notice.references_id,
+        "province_notice": notice.province_notice_id,
         "image_url": notice.image_url,
         "created_by": notice.created_by,
         "approved_by": notice.approved_by,
@@ -169,26 +203,7 @@ class NoticesApi:
                 raise bad_input(exc) from None
             villages = await _village_names(s, who.commune_id)
             village_ids = self._village_ids(data.villages, villages, who)
-            try:
-                times = {
-                    k: from_vn_local(v) if v else None
-                    for k, v in (
-                        ("effective_at", data.effective_at),
-                        ("expires_at", data.expires_at),
-                        ("send_at", data.send_at),
-                    )
-                }
-            except OverflowError:  # year 1 in Vietnamese time is before the first UTC instant
-                raise error(400, "thời gian không hợp lệ / time out of range") from None
-            if (
-                times["expires_at"]
-                and times["effective_at"]
-                and times["expires_at"] <= times["effective_at"]
-            ):
-                raise error(
-                    400,
-                    "hết hiệu lực phải sau khi có hiệu lực / expires_at must be after effective_at",
-                )
+            times = checked_times(data)
             original = None
             if data.updates is not None:
                 original = (
