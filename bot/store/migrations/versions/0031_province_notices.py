@@ -14,7 +14,7 @@ from alembic import op
 import bot.store.types
 
 revision = "0031_province_notices"
-down_revision = "0025_staff_zalo_link"
+down_revision = "0026_notice_image"
 branch_labels = None
 depends_on = None
 
