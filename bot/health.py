@@ -291,8 +291,10 @@ def propagandist_villages(commune_ids: Any) -> Any:
 async def scope_ids(
     s: AsyncSession, *, province: str | None = None, codes: Sequence[str] | None = None
 ) -> list[int]:
-    """The communes' ids: of a province, or by codes (None: every commune)."""
-    query = select(Commune.id)
+    """The served communes' ids: of a province, or by codes (None: every commune). A commune
+    taken out of config.yml stays in the store inactive (``tenants.mirror``): not served, so
+    not watched — as the yearly report leaves it out."""
+    query = select(Commune.id).where(Commune.active.is_(True))
     if province is not None:
         query = query.where(Commune.province_code == province)
     if codes is not None:

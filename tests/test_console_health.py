@@ -242,3 +242,32 @@ async def test_the_console(running):
         assert status == 303 and r.headers["Location"] == "/console/login"
     finally:
         await anonymous.close()
+
+
+async def test_a_commune_taken_out_of_the_configuration_is_not_watched(running, tmp_path):
+    """A commune removed from config.yml (a merge) is kept in the store as inactive: it is no
+    longer served, so the health views do not list it — `bot tenants health` run from cron
+    would otherwise exit 1 for ever on its 'no OA', and the operator's page list it. The
+    yearly report already leaves inactive communes out."""
+    kept = running.settings.model_copy(
+        update={"communes": [c for c in running.settings.communes if c.code != C2]}
+    )
+    (tmp_path / "config.yml").write_text(
+        yaml.safe_dump(kept.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+    )
+    rc, out, err = await bot(running, tmp_path, "tenants", "health", "--province", "15", "--json")
+    assert rc == 1, err
+    assert [r["code"] for r in json.loads(out)["communes"]] == [C1]  # C2 made inactive
+    rc, out, err = await bot(running, tmp_path, "staff", "propagandists", "--province", "15")
+    assert rc == 0 and C2 not in out and "Toàn tỉnh 15: 1/2 thôn" in out, out
+    rc, _, err = await bot(running, tmp_path, "staff", "propagandists", "--commune", C2)
+    assert rc == 2 and "not configured" in err
+    operator = await signed_in(running, "tinh.qt", role="operator", name="Quản trị tỉnh")
+    try:
+        status, html, _ = await operator.get("/console/health")
+        assert status == 200 and cards(html) == [(C1, PROBLEMS[C1])], html
+        assert 'id="province-coverage">1/2 (50%)<' in html
+        status, _, _ = await operator.get(f"/console/health/{C2}")
+        assert status == 404
+    finally:
+        await operator.close()
