@@ -193,6 +193,11 @@ async def test_the_console(running):
         assert 'href="/console/health" aria-current="page"' in html
         assert cards(html) == [(C2, PROBLEMS[C2]), (C1, PROBLEMS[C1])]
         assert 'id="province-coverage">3/4 (75%)<' in html
+        # a token Zalo refuses (C2: revoked) is not shown as "connected" beside its state
+        c2 = html.split(f'data-code="{C2}"')[1].split("</li>")[0]
+        assert "<dt>OA Zalo</dt><dd>Mất kết nối</dd>" in c2 and "Đã kết nối" not in c2, c2
+        c1 = html.split(f'data-code="{C1}"')[1].split("</li>")[0]
+        assert "<dt>OA Zalo</dt><dd>Đã kết nối</dd>" in c1
         assert "OA của xã đã gỡ quyền của trợ lý" in html
         assert "Bản Phố" in html and "<script" not in html.split("</header>")[1]
         assert vn(running.ago["c1_event"]) in html
