@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.zalo import oauth
@@ -278,21 +278,25 @@ def _problems(row: Health, now: datetime) -> list[Problem]:
     return out
 
 
+#: SQL: a ``staff`` row that covers its village — an active propagandist with a village. The
+#: one rule for the health page, the registry and the yearly report's coverage.
+ACTIVE_PROPAGANDIST = and_(
+    Staff.role == "propagandist", Staff.active.is_(True), Staff.village_id.is_not(None)
+)
+
+
 def propagandist_villages(commune_ids: Any) -> Any:
     """SQL: the ids of villages with at least one active propagandist (of those communes)."""
-    return select(Staff.village_id).where(
-        Staff.commune_id.in_(commune_ids),
-        Staff.role == "propagandist",
-        Staff.active.is_(True),
-        Staff.village_id.is_not(None),
-    )
+    return select(Staff.village_id).where(Staff.commune_id.in_(commune_ids), ACTIVE_PROPAGANDIST)
 
 
 async def scope_ids(
     s: AsyncSession, *, province: str | None = None, codes: Sequence[str] | None = None
 ) -> list[int]:
-    """The communes' ids: of a province, or by codes (None: every commune)."""
-    query = select(Commune.id)
+    """The served communes' ids: of a province, or by codes (None: every commune). A commune
+    taken out of config.yml stays in the store inactive (``tenants.mirror``): not served, so
+    not watched — as the yearly report leaves it out."""
+    query = select(Commune.id).where(Commune.active.is_(True))
     if province is not None:
         query = query.where(Commune.province_code == province)
     if codes is not None:
@@ -392,6 +396,7 @@ async def health(
 
 
 __all__ = [
+    "ACTIVE_PROPAGANDIST",
     "CRITICAL",
     "WARNING",
     "Health",

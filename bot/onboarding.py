@@ -501,10 +501,24 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
             )
         elif changes:
             plan.communes_changed.append(f"{unit.code} {unit.name}: {'; '.join(changes)}")
-    if province is not None:
-        plan.province = (
-            f"{province.name} ({province.code}): {len(file_communes)} commune(s) in the file"
+
+    def outside(row: Row, unit: admin_units.AdminUnit | None) -> bool:
+        """A village or staff row of a commune outside the file's province (said as a
+        problem): one file per province, whatever kind its rows are."""
+        nonlocal province, province_from
+        if unit is None:
+            return False
+        if province is None:
+            province = admin_units.get_province(unit.province_code)
+            province_from = row.where
+            return False
+        if unit.province_code == province.code:
+            return False
+        problems.append(
+            f"{row.where}: commune {unit.code} {unit.name} is in {unit.province_name}; the "
+            f"file is for {province.name} ({province_from}): one file per province"
         )
+        return True
 
     # villages
     seen_villages: dict[tuple[str, str], str] = {}
@@ -516,6 +530,8 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
             problems.append(
                 f"{row.where}: commune {code!r} is neither in the file's communes nor configured"
             )
+            continue
+        if outside(row, unit):
             continue
         name = row.get("village")
         if not name:
@@ -539,7 +555,10 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
                 continue
         households = None
         if row.get("households"):
-            text = row.get("households").replace(".", "").replace(",", "").replace(" ", "")
+            text = row.get("households").replace(" ", "")
+            # 1.234 / 1,234 are thousands; 12.5 (a decimal) is no number of households
+            if re.fullmatch(r"\d{1,3}([.,]\d{3})+", text):
+                text = re.sub(r"[.,]", "", text)
             if not text.isdigit():
                 problems.append(
                     f"{row.where}: số hộ {row.get('households')!r} is not a whole number ≥ 0"
@@ -592,6 +611,8 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
     # staff: what needs no store
     seen_staff: dict[tuple[str, ...], str] = {}
     for row in (r for r in rows if r.kind == "staff"):
+        if outside(row, admin_units.get_unit(row.get("code")) if row.get("code") else None):
+            continue
         staff = _staff_row(row, by_code, problems)
         if staff is None:
             continue
@@ -608,6 +629,10 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
         else:
             plan.staff_added.append(staff)  # sorted into added / changed against the store
 
+    if province is not None:
+        plan.province = (
+            f"{province.name} ({province.code}): {len(file_communes)} commune(s) in the file"
+        )
     candidate = dict(raw)
     candidate["communes"] = communes_raw
     plan.config = candidate

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import facts_store
 from bot.config import Commune as CommuneConfig
-from bot.health import vn_date
+from bot.health import ACTIVE_PROPAGANDIST, vn_date
 from bot.store.models import AuditEvent, Commune, CommuneFacts, NoticeRelay, Staff, Village
 from bot.text import search_key
 from bot.timeutil import as_utc
@@ -213,12 +213,7 @@ async def registry(
                 last_confirmed,
                 reactivated,
             )
-            .where(
-                Staff.commune_id.in_(ids),
-                Staff.role == "propagandist",
-                Staff.active.is_(True),
-                Staff.village_id.is_not(None),
-            )
+            .where(Staff.commune_id.in_(ids), ACTIVE_PROPAGANDIST)
             .order_by(Staff.name, Staff.id)
         )
     ).all()

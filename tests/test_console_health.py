@@ -193,6 +193,11 @@ async def test_the_console(running):
         assert 'href="/console/health" aria-current="page"' in html
         assert cards(html) == [(C2, PROBLEMS[C2]), (C1, PROBLEMS[C1])]
         assert 'id="province-coverage">3/4 (75%)<' in html
+        # a token Zalo refuses (C2: revoked) is not shown as "connected" beside its state
+        c2 = html.split(f'data-code="{C2}"')[1].split("</li>")[0]
+        assert "<dt>OA Zalo</dt><dd>Mất kết nối</dd>" in c2 and "Đã kết nối" not in c2, c2
+        c1 = html.split(f'data-code="{C1}"')[1].split("</li>")[0]
+        assert "<dt>OA Zalo</dt><dd>Đã kết nối</dd>" in c1
         assert "OA của xã đã gỡ quyền của trợ lý" in html
         assert "Bản Phố" in html and "<script" not in html.split("</header>")[1]
         assert vn(running.ago["c1_event"]) in html
@@ -242,3 +247,32 @@ async def test_the_console(running):
         assert status == 303 and r.headers["Location"] == "/console/login"
     finally:
         await anonymous.close()
+
+
+async def test_a_commune_taken_out_of_the_configuration_is_not_watched(running, tmp_path):
+    """A commune removed from config.yml (a merge) is kept in the store as inactive: it is no
+    longer served, so the health views do not list it — `bot tenants health` run from cron
+    would otherwise exit 1 for ever on its 'no OA', and the operator's page list it. The
+    yearly report already leaves inactive communes out."""
+    kept = running.settings.model_copy(
+        update={"communes": [c for c in running.settings.communes if c.code != C2]}
+    )
+    (tmp_path / "config.yml").write_text(
+        yaml.safe_dump(kept.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+    )
+    rc, out, err = await bot(running, tmp_path, "tenants", "health", "--province", "15", "--json")
+    assert rc == 1, err
+    assert [r["code"] for r in json.loads(out)["communes"]] == [C1]  # C2 made inactive
+    rc, out, err = await bot(running, tmp_path, "staff", "propagandists", "--province", "15")
+    assert rc == 0 and C2 not in out and "Toàn tỉnh 15: 1/2 thôn" in out, out
+    rc, _, err = await bot(running, tmp_path, "staff", "propagandists", "--commune", C2)
+    assert rc == 2 and "not configured" in err
+    operator = await signed_in(running, "tinh.qt", role="operator", name="Quản trị tỉnh")
+    try:
+        status, html, _ = await operator.get("/console/health")
+        assert status == 200 and cards(html) == [(C1, PROBLEMS[C1])], html
+        assert 'id="province-coverage">1/2 (50%)<' in html
+        status, _, _ = await operator.get(f"/console/health/{C2}")
+        assert status == 404
+    finally:
+        await operator.close()

@@ -246,6 +246,10 @@ BAD_ROWS = {
         "row 3: thôn 'Thôn Không Có' is not a village of 02680 Xã Hợp Thành",
     ),
     "unknown role": ("can bo,02680,,,,,,Lò Văn A,giám đốc", "row 3: vai trò 'giám đốc'"),
+    "households not whole": (  # 12.5 was read as 125 households
+        "thon,02680,,,,Thôn Giang,12.5,,",
+        "row 3: số hộ '12.5' is not a whole number",
+    ),
     "duplicate commune": (
         "xa,02680,,,0214 3851 200,,,,",
         "row 3: commune 02680 is already on row 2",
@@ -341,3 +345,38 @@ def test_a_fact_edited_in_the_console_is_said(province, capsys, tmp_path):
     assert code == 0, err
     assert "~ 02839 Xã Bắc Hà: phone 0214 3880 123 → 0214 388 0777" in out
     assert "02839: commune.phone was edited in the console" in err
+
+
+def test_rows_of_a_configured_commune_of_another_province_are_refused(province, capsys, tmp_path):
+    """One file per province for every kind of row: a Đắk Lắk file cannot add a village or a
+    leader (with a console login) to Lào Cai's configured Xã Bắc Hà — the commune rows alone
+    were checked before. Thousands in households (1.234) are still read."""
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "kind,ma xa,ten xa,tinh,dien thoai,thon,so ho,ho ten,vai tro,dang nhap\n"
+        "xa,24235,Xã Buôn Đôn,Đắk Lắk,0262 3789 123,,,,,\n"
+        "thon,24235,,,,Buôn Mới,1.234,,,\n"
+        "thon,02839,,,,Thôn Lạ,10,,,\n"
+        "can bo,02839,,,,,,Kẻ Lạ,lãnh đạo,kela\n",
+        encoding="utf-8",
+    )
+    before_text, before_store = province.read_bytes(), store_state(province)
+    code, out, err = bot(capsys, province, str(path))
+    assert code == 2, (out, err)
+    for row in ("row 4", "row 5"):
+        assert (
+            f"{row}: commune 02839 Xã Bắc Hà is in Tỉnh Lào Cai; the file is for Tỉnh Đắk Lắk"
+            in err
+        ), err
+    assert "row 3" not in err
+    assert province.read_bytes() == before_text and store_state(province) == before_store
+
+    path.write_text(
+        "kind,ma xa,ten xa,tinh,dien thoai,thon,so ho\n"
+        "xa,24235,Xã Buôn Đôn,Đắk Lắk,0262 3789 123,,\n"
+        "thon,24235,,,,Buôn Mới,1.234\n",
+        encoding="utf-8",
+    )
+    code, out, err = bot(capsys, province, str(path), "--dry-run")
+    assert code == 0, err
+    assert "+ 24235 Xã Buôn Đôn / Buôn Mới (1234 households)" in out

@@ -29,6 +29,7 @@ from bot.channels.zalo.oauth import token_state
 from bot.figures import queries
 from bot.figures.queries import REACHED, Traffic
 from bot.figures.window import Window
+from bot.health import ACTIVE_PROPAGANDIST
 from bot.store.models import (
     Commune,
     Notice,
@@ -287,12 +288,7 @@ async def _villages(
     ids = list(by)
     active = (
         select(Staff.village_id, func.count().label("n"))
-        .where(
-            Staff.commune_id.in_(ids),
-            Staff.role == "propagandist",
-            Staff.active,
-            Staff.village_id.is_not(None),
-        )
+        .where(Staff.commune_id.in_(ids), ACTIVE_PROPAGANDIST)
         .group_by(Staff.village_id)
         .subquery()
     )
