@@ -85,6 +85,12 @@ async def open_menu(page: Any) -> None:
         await summary.click()
 
 
+async def go_to(page: Any, link: str) -> None:
+    """Click one of the console's page links, opening the "Menu" first where it is closed."""
+    await open_menu(page)
+    await page.click(f"nav >> text={link}")
+
+
 async def screenshot(page: Any, name: str) -> Path:
     path = ARTEFACTS / name
     await page.screenshot(path=str(path), full_page=True)

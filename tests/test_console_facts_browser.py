@@ -11,7 +11,7 @@ import pytest
 from bot import facts_store
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.helpers import Visitor, commune_code, text
 
 PASSWORD = "Thong-tin-xa-2026"
@@ -43,7 +43,7 @@ async def test_an_officer_edits_the_health_station_phone_on_a_phone(service, bro
         page = await desk.new_page()
         watch(page, problems)
         await sign_in(page, service.url, "mai.ht", PASSWORD)
-        await page.click("nav >> text=Thông tin xã")
+        await go_to(page, "Thông tin xã")
         await page.wait_for_selector("#health")
         await no_sideways_scroll(page)
         await screenshot(page, "facts-375.png")

@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.app import SERVICES, create_app
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import no_sideways_scroll, open_menu, phone, screenshot, sign_in, watch
+from tests.browser import go_to, no_sideways_scroll, open_menu, phone, screenshot, sign_in, watch
 from tests.helpers import APP_ID, CODE, OA, free_port, make_settings
 
 PASSWORD = "Ruong-bac-thang-Ban-Pho"
@@ -92,7 +92,7 @@ async def test_zalo_sign_in_and_connect_on_a_phone(store_url, sim, browser):
         assert "Nguyễn Thị Phương Thảo" in await page.inner_text("main")
 
         # the commune's OA: not connected → Zalo (the simulator consents at once) → back
-        await page.click("nav >> text=Kết nối Zalo")
+        await go_to(page, "Kết nối Zalo")
         await page.wait_for_selector("[data-state=not_connected]")
         await no_sideways_scroll(page)
         await screenshot(page, "zalo-not-connected.png")
