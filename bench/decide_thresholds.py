@@ -73,7 +73,7 @@ def score(data: list[Case]) -> dict[str, float]:
     right = wrong = positives = 0
     for c in data:
         d = rule.decide(
-            c.scored, c.intent, c.intent != "nlu_fallback", c.code, c.confidence, c.live
+            c.scored, c.intent, c.intent != "nlu_fallback", c.code, c.confidence, c.live, c.text
         )
         positives += bool(c.expected)
         if d.kind == "pass":

@@ -127,6 +127,9 @@ class Village(_Model):
     head: PublicContact | None = None
     #: the village's propagandists (tuyên truyền viên cơ sở) with their public contacts
     propagandists: list[PublicContact] = []
+    #: households (hộ gia đình) in the village, where known: the yearly report's "residents
+    #: reached ÷ households" (bot/report/; `bot tenants import` sets it from the province's file)
+    households: int | None = Field(default=None, ge=0)
 
 
 #: what an office is to residents (bot/conversation/facts.py names each and finds it in words)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import facts_store
 from bot.config import Commune, Settings
@@ -59,49 +59,54 @@ class Tenants:
 
 async def sync(settings: Settings, sm: async_sessionmaker) -> Tenants:
     """Mirror configured communes and villages into the store; return the registry."""
-    tenants = Tenants()
     async with sm() as s, s.begin():
-        existing = {c.code: c for c in (await s.execute(select(models.Commune))).scalars()}
-        # an OA id may move between communes (merges): release every id that changes hands
-        # and flush before assigning, or the unique oa_id collides inside one flush
-        wanted = {c.code: (c.zalo.oa_id if c.zalo else None) for c in settings.communes}
-        for code, row in existing.items():
-            if row.oa_id is not None and wanted.get(code) != row.oa_id:
-                row.oa_id = None
-        await s.flush()
-        for cfg in settings.communes:
-            row = existing.get(cfg.code)
-            if row is None:
-                row = models.Commune(code=cfg.code)
-                s.add(row)
-            row.name = cfg.name
-            row.province_code = cfg.province_code
-            row.oa_id = cfg.zalo.oa_id if cfg.zalo else None
-            row.active = True
-        for code, row in existing.items():
-            if code not in wanted:
-                row.active = False
-        await s.flush()
-        rows = {c.code: c for c in (await s.execute(select(models.Commune))).scalars()}
-        villages = (await s.execute(select(models.Village))).scalars().all()
-        have = {(v.commune_id, v.name) for v in villages}
-        edits = {
-            f.commune_id: f.data or {}
-            for f in (await s.execute(select(models.CommuneFacts))).scalars()
-        }
-        for cfg in settings.communes:
-            row = rows[cfg.code]
-            # the villages as staff left them (added, renamed: bot/facts_store.py), so a
-            # renamed village's row is not made again under config's old name
-            for village in facts_store.village_list(cfg, edits.get(row.id, {})):
-                if (row.id, village.name) not in have:
-                    s.add(
-                        models.Village(
-                            commune_id=row.id,
-                            name=village.name,
-                            kind=village.kind,
-                            search_key=search_key(village.name),
-                        )
+        return await mirror(s, settings)
+
+
+async def mirror(s: AsyncSession, settings: Settings) -> Tenants:
+    """``sync`` in the caller's transaction (`bot tenants import` mirrors the new communes in
+    the transaction that adds their staff)."""
+    tenants = Tenants()
+    existing = {c.code: c for c in (await s.execute(select(models.Commune))).scalars()}
+    # an OA id may move between communes (merges): release every id that changes hands
+    # and flush before assigning, or the unique oa_id collides inside one flush
+    wanted = {c.code: (c.zalo.oa_id if c.zalo else None) for c in settings.communes}
+    for code, held in existing.items():
+        if held.oa_id is not None and wanted.get(code) != held.oa_id:
+            held.oa_id = None
+    await s.flush()
+    for cfg in settings.communes:
+        row = existing.get(cfg.code)
+        if row is None:
+            row = models.Commune(code=cfg.code)
+            s.add(row)
+        row.name = cfg.name
+        row.province_code = cfg.province_code
+        row.oa_id = cfg.zalo.oa_id if cfg.zalo else None
+        row.active = True
+    for code, row in existing.items():
+        if code not in wanted:
+            row.active = False
+    await s.flush()
+    rows = {c.code: c for c in (await s.execute(select(models.Commune))).scalars()}
+    villages = (await s.execute(select(models.Village))).scalars().all()
+    have = {(v.commune_id, v.name) for v in villages}
+    edits = {
+        f.commune_id: f.data or {} for f in (await s.execute(select(models.CommuneFacts))).scalars()
+    }
+    for cfg in settings.communes:
+        row = rows[cfg.code]
+        # the villages as staff left them (added, renamed: bot/facts_store.py), so a renamed
+        # village's row is not made again under config's old name
+        for village in facts_store.village_list(cfg, edits.get(row.id, {})):
+            if (row.id, village.name) not in have:
+                s.add(
+                    models.Village(
+                        commune_id=row.id,
+                        name=village.name,
+                        kind=village.kind,
+                        search_key=search_key(village.name),
                     )
-            tenants.add(Tenant(row.id, cfg))
+                )
+        tenants.add(Tenant(row.id, cfg))
     return tenants

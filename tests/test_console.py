@@ -179,6 +179,7 @@ async def test_sign_in_see_who_you_are_and_sign_out(running, browser):
     assert re.findall(r'href="([^"]+)"', nav) == [
         "/console/",
         "/console/dashboard",
+        "/console/health",
         "/console/inbox",
         "/console/questions",
         "/console/notices",

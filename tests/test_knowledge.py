@@ -87,6 +87,7 @@ def measured() -> tuple[float, float, list[str]]:
                 r.code,
                 r.parse.confidence,
                 rule.live_data(r.intent, commune),
+                row["text"],
             )
             positives += bool(row["expected"])
             if d.kind == "pass":

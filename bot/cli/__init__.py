@@ -1,5 +1,5 @@
 """The ``bot`` command: serve, worker, db, ask, nlu, triage, tenants, staff, tickets, resident,
-zalo, knowledge, simulator — the argument parser here, each command group in its own module beside it
+zalo, knowledge, report, simulator — the argument parser here, each command group in its own module beside it
 (serve, db, nlu, tenants, staff, tickets, residents, zalo, knowledge); every command that needs the store
 opens it through ``common.open_store`` (engine, migrations, communes mirrored)."""
 
@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from bot.cli.db import cmd_db_upgrade
+from bot.cli.health import add_parsers as add_health_parsers
 from bot.cli.knowledge import add_parser as add_knowledge_parser
 from bot.cli.nlu import (
     cmd_ask,
@@ -20,6 +21,7 @@ from bot.cli.nlu import (
     cmd_nlu_train,
     cmd_triage_eval,
 )
+from bot.cli.report import add_parser as add_report_parser
 from bot.cli.residents import cmd_resident_erase
 from bot.cli.serve import cmd_serve, cmd_worker
 from bot.cli.staff import (
@@ -29,7 +31,7 @@ from bot.cli.staff import (
     cmd_staff_list,
     cmd_staff_password,
 )
-from bot.cli.tenants import cmd_tenants_add, cmd_tenants_list
+from bot.cli.tenants import cmd_tenants_add, cmd_tenants_import, cmd_tenants_list
 from bot.cli.tickets import cmd_tickets
 from bot.cli.zalo import cmd_zalo_connect, cmd_zalo_set_tokens
 from bot.config import ConfigError
@@ -168,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("--oa-secret-key", help="inline or ${ENV_VAR}")
     ta.add_argument("--no-db", action="store_true", help="only edit the configuration file")
     ta.set_defaults(func=cmd_tenants_add)
+    ti = t.add_parser(
+        "import",
+        help="onboard a province's communes, villages and staff from one XLSX or CSV "
+        "(docs/onboarding.md)",
+    )
+    ti.add_argument("file", help=".xlsx (sheets Xã, Thôn, Cán bộ) or .csv (a loai column)")
+    ti.add_argument("--dry-run", action="store_true", help="only say what would change")
+    ti.add_argument("--config", default=argparse.SUPPRESS, help="the configuration file")
+    ti.set_defaults(func=cmd_tenants_import)
 
     st = sub.add_parser("staff", help="commune staff and API keys").add_subparsers(
         dest="st_command", required=True
@@ -233,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="print only the key: KEY=$(bot staff rotate-key … --quiet)",
             )
         sp.set_defaults(func=cmd_staff_change)
+    add_health_parsers(t, st)  # `bot tenants health`, `bot staff propagandists`
 
     tk = sub.add_parser(
         "tickets", help="residents' feedback tickets (as a staff member)"
@@ -298,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     zs.set_defaults(func=cmd_zalo_set_tokens)
 
     add_knowledge_parser(sub)
+    add_report_parser(sub)
 
     # `bot simulator …` is dispatched in main() to the simulator's own parser
     sub.add_parser("simulator", help="run the Zalo simulator: bot simulator --help")

@@ -1,4 +1,4 @@
-"""`bot tenants list | add`: the communes in the configuration (and the store)."""
+"""`bot tenants list | add | import`: the communes in the configuration (and the store)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import select
 
 from bot.cli.common import open_store, settings_of
 from bot.config import ConfigError, config_path, load_settings, settings_from_dict
+from bot.store.models import Commune as CommuneRow
 
 
 def cmd_tenants_list(args: argparse.Namespace) -> int:
@@ -94,3 +96,105 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
         asyncio.run(run())
         print("store updated; restart `bot serve` to route its OA")
     return 0
+
+
+def cmd_tenants_import(args: argparse.Namespace) -> int:
+    """`bot tenants import FILE [--dry-run]`: a province's communes, villages and staff from
+    one XLSX or CSV (bot/onboarding.py, docs/onboarding.md): checked whole, what would change
+    printed, then applied all or nothing."""
+    from bot import onboarding
+    from bot.cli.staff import invitation_link, print_gaps, print_invitation
+    from bot.timeutil import utcnow
+
+    path = Path(args.config) if args.config else config_path()
+    settings = load_settings(path)
+    old_text = path.read_text(encoding="utf-8")
+    file = Path(args.file)
+    if not file.is_file():
+        print(f"{file}: no such file", file=sys.stderr)
+        return 2
+    try:
+        plan = onboarding.plan_config(
+            onboarding.read(file), yaml.safe_load(old_text) or {}, where=str(path)
+        )
+    except onboarding.ImportFileError as exc:
+        return _refused(file, exc.problems)
+    new_settings = (
+        settings_from_dict(plan.config, where=str(path)) if plan.config_changed else settings
+    )
+    new_text = onboarding.config_text(path, old_text, plan) if plan.config_changed else old_text
+
+    async def run() -> tuple[list[onboarding.NewStaff], list]:
+        from bot.coverage import warnings
+
+        async with open_store(settings) as store:  # migrated; mirrored in the transaction below
+            async with store.sm() as s:
+                try:
+                    await onboarding.plan_staff(s, plan)
+                    if args.dry_run or plan.empty:
+                        await s.rollback()
+                        return [], []
+                    added = await onboarding.apply_store(s, plan, new_settings, utcnow())
+                    if plan.config_changed:
+                        onboarding.write_config(path, new_text)
+                    try:
+                        await s.commit()
+                    except BaseException:
+                        if plan.config_changed:  # the compensation: the old file back
+                            onboarding.write_config(path, old_text, check=False)
+                        raise
+                except BaseException:
+                    await s.rollback()
+                    raise
+            async with store.sm() as s:
+                codes = sorted(
+                    {r.split()[0] for r in plan.communes_added + plan.communes_changed}
+                    | {w.commune for w in plan.staff_added + plan.staff_changed}
+                )
+                ids = [
+                    c.id
+                    for c in (
+                        await s.execute(select(CommuneRow).where(CommuneRow.code.in_(codes)))
+                    ).scalars()
+                ]
+                gaps = [g for i in ids for g in await warnings(s, i)]
+            return added, gaps
+
+    try:
+        added, gaps = asyncio.run(run())
+    except onboarding.ImportFileError as exc:
+        return _refused(file, exc.problems)
+    except Exception as exc:  # noqa: BLE001  (a constraint, a file that cannot be written)
+        print(
+            f"{file}: the import failed and nothing was changed "
+            f"(neither {path.name} nor the store): {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    for line in plan.lines():
+        print(line)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if plan.empty:
+        return 0
+    if args.dry_run:
+        print("dry run: nothing was written (run again without --dry-run to apply)")
+        return 0
+    for new in added:
+        desk = f", office {new.office}" if new.office else ""
+        print(f"staff #{new.staff_id} {new.name} ({new.role}{desk}) added to {new.commune}.")
+        print("API key (shown once; keep it secret, send as 'Authorization: Bearer <key>'):")
+        print(new.key)
+        if new.invitation:
+            print_invitation(invitation_link(new_settings, new.invitation), to=sys.stdout)
+    print_gaps(gaps)
+    done = f"{path} written and the store updated" if plan.config_changed else "store updated"
+    print(f"applied: {done}; restart `bot serve` to route new OAs")
+    return 0
+
+
+def _refused(file: Path, problems: list[str]) -> int:
+    print(f"{file}: {len(problems)} error(s); nothing was changed:", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2

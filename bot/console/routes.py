@@ -12,6 +12,7 @@ from bot.console import (
     auditlog,
     dashboard,
     facts,
+    health,
     inbox,
     notices,
     questions,
@@ -31,5 +32,6 @@ def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     zalo_login.setup(app, services_key)
     facts.setup(app, services_key)
     dashboard.setup(app)
+    health.setup(app, services_key)
     staff.setup(app, web.CONSOLE)
     auditlog.setup(app, web.CONSOLE)

@@ -7,8 +7,9 @@ commune's page or button is the 404 of a code that does not exist, and other rol
 404 (the navigation does not show it to them). What the page reads, never a token:
 
 - the token's state from ``zalo_tokens`` and the token manager (``TokenManager.states``): not
-  connected, connected until when, refresh failing (this process's retries), needs re-consent
-  (a refused refresh, or the OA revoked the app's permission);
+  connected, connected until when, refresh failing (this process's retries), expired and not
+  renewed, needs re-consent (a refused refresh, or the OA revoked the app's permission) —
+  decided in ``bot.health.token_state``, which the province's health page shares;
 - the last webhook event stored for the commune (``inbound_events``, one index read);
 - the messages held for want of a token (outbound ``NO_TOKEN``), sent once connected again.
 
@@ -29,6 +30,7 @@ from sqlalchemy import bindparam, func, select
 from bot.console import auth
 from bot.console.web import CONSOLE, Console, vn_date
 from bot.console.zalo_go import to_zalo
+from bot.health import STATES, token_state
 from bot.i18n import N_, _, use_language
 from bot.sending import NO_TOKEN_CODE
 from bot.store.models import Commune, InboundEvent, OutboundMessage, ZaloToken
@@ -59,13 +61,6 @@ OUTCOMES = {
         "quản trị OA."
     ),
     "unavailable": N_("Zalo chưa trả lời. Vui lòng thử lại sau ít phút."),
-}
-STATES = {
-    "no_oa": N_("Chưa khai báo OA"),
-    "not_connected": N_("Chưa kết nối"),
-    "connected": N_("Đã kết nối"),
-    "failing": N_("Đang gặp lỗi gia hạn"),
-    "reconsent": N_("Cần kết nối lại"),
 }
 
 
@@ -210,7 +205,9 @@ class ZaloPage:
             )
         states = await self.services.tokens.states() if token is not None else {}
         expires = vn_date(token.expires_at) if token is not None else ""
-        state, explain = _state(oa_id, token, states.get(oa_id, ""), expires)
+        state, explain = token_state(
+            oa_id, token, states.get(oa_id, ""), expires, self.console.clock()
+        )
         return Connection(
             commune.code,
             commune.name,
@@ -222,41 +219,6 @@ class ZaloPage:
             last[1] if last else "",
             held or 0,
         )
-
-
-def _state(oa_id: str, token: ZaloToken | None, said: str, expires: str) -> tuple[str, str]:
-    """The state's key and its explanation with what to do."""
-    if not oa_id:
-        return "no_oa", _(
-            "Cấu hình của xã chưa có OA Zalo. Vui lòng nhờ quản trị viên cấp tỉnh khai báo OA "
-            "(mã OA, ứng dụng, khóa bí mật) rồi quay lại trang này."
-        )
-    if token is None:
-        return "not_connected", _(
-            "Trợ lý chưa được phép gửi tin thay OA của xã. Bấm “Kết nối Zalo”, đăng nhập bằng "
-            "tài khoản quản trị OA và bấm “Cho phép”."
-        )
-    if token.broken_reason:
-        if "permission_revoked" in token.broken_reason:
-            return "reconsent", _(
-                "OA của xã đã gỡ quyền của trợ lý trên Zalo, nên trợ lý không gửi được tin nào. "
-                "Mở lại liên kết và đăng nhập bằng tài khoản quản trị OA để cấp lại quyền."
-            )
-        return "reconsent", _(
-            "Zalo không còn chấp nhận quyền đã cấp (quyền hết hạn sau 3 tháng không gia hạn, "
-            "hoặc đã bị thay đổi), nên trợ lý không gửi được tin nào. Mở lại liên kết và đăng "
-            "nhập bằng tài khoản quản trị OA."
-        )
-    if said.startswith("refresh failing"):
-        return "failing", _(
-            "Zalo chưa gia hạn được quyền gửi tin; trợ lý đang tự thử lại. Tin nhắn vẫn gửi "
-            "được đến {time}. Nếu sau thời điểm đó vẫn thấy dòng này, mở lại liên kết và đăng "
-            "nhập bằng tài khoản quản trị OA."
-        ).format(time=expires)
-    return "connected", _(
-        "Trợ lý đang gửi tin thay OA của xã. Quyền gửi tin hiện tại dùng đến {time} và được "
-        "tự động gia hạn trước khi hết; anh/chị không cần làm gì."
-    ).format(time=expires)
 
 
 def may_manage_zalo(role: str) -> bool:

@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 from bot import procedures
 from bot.config import Commune, OfficeHours
 from bot.conversation import rules
+from bot.conversation.topic_words import foreign
 from bot.envelope import Reply, Text
 from bot.i18n import N_, _
 from bot.nlu.intents import TITLES
@@ -183,6 +184,8 @@ _NOT_SUBJECT = frozenset(
     "mình chỗ nơi tại nộp qua mạng làm việc mở cửa số điện thoại khi khi nào thời gian chuẩn bị "
     "cái hết tốn".split()
 )
+#: the words that ask or surround a question, normalised: never a thing of their own
+_ASKING = frozenset(normalise(" ".join(_NOT_SUBJECT)).split()) | _AROUND_A_DAY
 _DAY_NAMES = (
     N_("Thứ Hai"),
     N_("Thứ Ba"),
@@ -295,7 +298,28 @@ def candidate(text: str, commune: Commune, kept: Kept, now_s: float) -> Cues | N
         and _says_more(text)
     ):  # only a day or an office fits, and the message says more than that
         return None
+    if fitting.any and _names_another_thing(text, fitting, kept):
+        return None
     return fitting if fitting.any else None
+
+
+def _names_another_thing(text: str, cues: Cues, kept: Kept) -> bool:
+    """Whether a message that only asks an aspect or a day of the topic also names a thing
+    the topic's intent is never said with ("nộp thuế ở đâu" after the birth registration):
+    it is a question of its own (bot/conversation/topic_words.py). A village, an office or a
+    procedure named are cues of their own. A knowledge entry's topic is checked with the
+    examples of the procedure its question names ("Lệ phí đăng ký khai sinh là bao nhiêu?":
+    the birth registration's), and not at all when it names none."""
+    question = kept.get("question") or ""
+    intent = kept.get("intent") or next(
+        (i for rx, i in _SUBJECTS if re.search(rx, normalise(question))), None
+    )
+    if intent is None or cues.subject or cues.office or cues.village:
+        return False
+    said = normalise(text)
+    for rx in (*ASPECTS.values(), *(rx for rx, _d in _DAYS), _TODAY, _TOMORROW, _ELLIPSIS):
+        said = re.sub(rx, " ", said)
+    return bool(foreign(said.split(), intent, question, _ASKING))
 
 
 def _says_more(text: str) -> bool:

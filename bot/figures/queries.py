@@ -39,6 +39,7 @@ from datetime import date, datetime
 
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.feedback.masking import anonymise
 from bot.feedback.service import overdue_clause
@@ -56,6 +57,13 @@ from bot.store.models import (
     TicketEvent,
 )
 from bot.text import search_key
+
+#: a ledger row that reached its resident directly (with ``notice_deliveries`` joined to its
+#: ``outbound_messages`` and the notice's ``notice_broadcasts``, both outer)
+REACHED = or_(
+    and_(NoticeDelivery.route == "consultation", OutboundMessage.status == "sent"),
+    and_(NoticeDelivery.route == "broadcast", NoticeBroadcast.status == "sent"),
+)
 
 #: distinct texts counted in SQL before folding (a commune's month has far fewer questions
 #: said more than once; the rest are said once and never reach the top)
@@ -261,6 +269,26 @@ async def deadlines(
     s: AsyncSession, commune_ids: Sequence[int], window: Window, now: datetime
 ) -> dict[int, OnTime]:
     """Tickets due in the window: on time, late, still overdue (see the module's words)."""
+    which = verdict(now)  # one expression: grouped by as selected (its parameters shared)
+    rows = await s.execute(
+        select(Ticket.commune_id, which, func.count())
+        .where(Ticket.commune_id.in_(commune_ids), judged(window, now))
+        .group_by(Ticket.commune_id, which)
+    )
+    found: dict[int, OnTime] = {}
+    for commune_id, said, n in rows:
+        one = found.setdefault(commune_id, OnTime())
+        setattr(one, str(said), getattr(one, str(said)) + int(n))
+    return found
+
+
+def judged(window: Window, now: datetime) -> ColumnElement[bool]:
+    """SQL: a ticket judged for its deadline in the window (see the module's words)."""
+    return and_(window.holds(Ticket.due_at), or_(Ticket.status.not_in(OPEN), Ticket.due_at <= now))
+
+
+def verdict(now: datetime) -> ColumnElement[str]:
+    """SQL: a judged ticket's verdict, ``on_time`` | ``late`` | ``overdue``."""
     left_open = (
         select(func.max(TicketEvent.at))
         .where(
@@ -271,25 +299,11 @@ async def deadlines(
         .scalar_subquery()
     )
     dealt_at = func.coalesce(left_open, Ticket.answered_at, Ticket.closed_at, Ticket.updated_at)
-    verdict = case(
+    return case(
         (overdue_clause(now), literal("overdue")),
         (dealt_at <= Ticket.due_at, literal("on_time")),
         else_=literal("late"),
     )
-    rows = await s.execute(
-        select(Ticket.commune_id, verdict, func.count())
-        .where(
-            Ticket.commune_id.in_(commune_ids),
-            window.holds(Ticket.due_at),
-            or_(Ticket.status.not_in(OPEN), Ticket.due_at <= now),
-        )
-        .group_by(Ticket.commune_id, verdict)
-    )
-    found: dict[int, OnTime] = {}
-    for commune_id, which, n in rows:
-        one = found.setdefault(commune_id, OnTime())
-        setattr(one, str(which), getattr(one, str(which)) + int(n))
-    return found
 
 
 async def notices(s: AsyncSession, commune_ids: Sequence[int], window: Window) -> dict[int, Reach]:
@@ -304,10 +318,7 @@ async def notices(s: AsyncSession, commune_ids: Sequence[int], window: Window) -
         select(Notice.commune_id, func.count()).where(sent).group_by(Notice.commune_id)
     ):
         of(commune_id).notices = int(n)
-    reached = or_(
-        and_(NoticeDelivery.route == "consultation", OutboundMessage.status == "sent"),
-        and_(NoticeDelivery.route == "broadcast", NoticeBroadcast.status == "sent"),
-    )
+    reached = REACHED
     rows = await s.execute(
         select(
             NoticeDelivery.commune_id,

@@ -52,7 +52,7 @@ class Knowledge(Handler):
             return None
         live = live_data(r.intent, ctx.commune)
         decision = decide(
-            scored, r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence, live
+            scored, r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence, live, text
         )
         if decision.kind == "answer":
             entry = decision.entries[0]

@@ -12,17 +12,23 @@ ticket code never; one that answers from
 the commune's live data (``GUARDED``: hours, contact, current notices, the health station) only
 by an entry scoring at least ``T_OVER_INTENT``, or ``T_EXACT`` when the NLU is ``CONFIDENT``; and no sure intent (nor a sure "not ours") is
 overridden by an offer of two entries — only rule 1 can beat a sure reading.
+Before all, an entry about another aspect of the procedure the resident names is left out
+(``other_aspect``: "làm giấy khai sinh cần gì" is not answered with the birth registration's
+fee) unless its answer speaks of the aspect asked too.
 Thresholds measured on tests/data/knowledge_labelled.csv against data/knowledge/02839.csv
 (tests/test_knowledge.py prints precision and recall; docs/knowledge.md has the figures)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot import procedures
 from bot.config import Commune
 from bot.knowledge.retrieval import Entry
+from bot.nlu.text import normalise
 
 T_HIGH = 0.47
 MARGIN = 0.1
@@ -59,6 +65,23 @@ def live_data(intent: str, commune: Commune) -> bool:
     return intent != "health_station" or commune.office_of("health") is not None
 
 
+def other_aspect(asked: str, entry: Entry) -> bool:
+    """Whether ``entry`` answers another aspect (``bot.procedures.ASPECTS``: what to bring,
+    the fee, …) of the procedure the resident's words ``asked`` name: its question and
+    paraphrases ask one aspect, the resident another, and its answer does not speak of the
+    one asked. Only for a named procedure, whose own data answers every aspect (the
+    intents then answer). Measured (bench/decide_thresholds.py, 2026-12-04): dev 38 right /
+    1 wrong → 38 / 0 (the wrong one found walking the demo), held-out 103 / 5 → 102 / 5
+    ("sao y giấy tờ hết bao nhiêu một trang" reads "giấy tờ" as the papers asked)."""
+    wanted = procedures.detect_aspect(asked)
+    if wanted is None or procedures.detect(asked) is None:
+        return False
+    theirs = {procedures.detect_aspect(s) for s in (entry.question, *entry.variants)} - {None}
+    if not theirs or wanted in theirs:
+        return False
+    return re.search(procedures.PATTERNS[wanted], normalise(entry.answer)) is None
+
+
 @dataclass(frozen=True)
 class Decision:
     kind: Literal["answer", "offer", "pass"]
@@ -75,12 +98,16 @@ def decide(
     code: str | None = None,
     confidence: float = 1.0,
     live: bool = True,
+    asked: str = "",
 ) -> Decision:
     """What the bot does with a resident's words, given the commune's entries valid today as
     ``scored`` (best first) and the intents' reading (``intent``; ``sure``: its confidence
     passed the NLU's threshold; ``code``: a ticket code in the words; ``live``: the commune
     has the live data the intent answers from — a commune with no health station configured
-    has nothing to guard, and its entry about the station answers)."""
+    has nothing to guard, and its entry about the station answers; ``asked``: the resident's
+    words, for ``other_aspect``)."""
+    if asked:
+        scored = [(e, score) for e, score in scored if not other_aspect(asked, e)]
     if not scored or code:
         return PASS
     if sure and intent in SMALL_TALK:

@@ -49,7 +49,7 @@ from bot.sending import NO_TOKEN_CODE, Outcome
 from bot.store.db import advisory_lock
 from bot.store.models import Commune, NoticeBroadcast, OAuthState, OutboundMessage, ZaloToken
 from bot.store.ops import rowcount
-from bot.timeutil import utcnow
+from bot.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 STATE_TTL = timedelta(minutes=15)
@@ -59,6 +59,32 @@ REVOKED = (
     "the OA revoked the app's permission (permission_revoked); reconnect it with "
     "`bot zalo connect --oa {oa}`"
 )
+
+
+#: an OA's connection as the console, the province's health page and the yearly report tell it
+#: (``token_state``; the words and what to do: ``bot.health``)
+TOKEN_STATES = ("no_oa", "not_connected", "connected", "failing", "expired", "reconsent")
+
+
+def token_state(
+    oa_id: str | None, token: ZaloToken | None, said: str = "", now: datetime | None = None
+) -> str:
+    """The one rule for an OA's connection, a key of ``TOKEN_STATES``: no OA configured; no
+    token stored; re-consent needed (a refused refresh or a revoked permission, stored on the
+    row); refresh failing (``said``: ``TokenManager.states()`` in this process, only a running
+    service knows); past its expiry and not renewed (only when ``now`` is given: a stopped
+    service, or one that has not yet tried); else connected."""
+    if not oa_id:
+        return "no_oa"
+    if token is None:
+        return "not_connected"
+    if token.broken_reason:
+        return "reconsent"
+    if said.startswith("refresh failing"):
+        return "failing"
+    if now is not None and as_utc(token.expires_at) <= now:
+        return "expired"
+    return "connected"
 
 
 class CallbackRefused(ValueError):
