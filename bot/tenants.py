@@ -2,8 +2,8 @@
 
 Communes are configured in ``config.yml``; at start-up they are mirrored into the ``communes`` and
 ``villages`` tables so every row can reference its commune (the villages as the console left
-them: config's, renamed, and the ones staff added — ``facts_store.village_list``). Lookups by OA id and by code are
-in-memory dictionaries built once.
+them: config's, renamed, and the ones staff added — ``facts_store.village_list``). Lookups by
+OA id and by code are in-memory dictionaries built once.
 """
 
 from __future__ import annotations
