@@ -5,9 +5,19 @@ from (``effective``); the console reads and saves through it too.
 Edits are stored per commune in ``commune_facts.data`` by key — ``commune.phone``,
 ``commune.address``, ``commune.office_hours``, ``office.<code>.address|phone|hours``,
 ``health.name|address|phone|hours`` (the health station when it is not one of the offices),
-``village.<name>.head``, ``village.<name>.propagandists``. A key present wins over config; a
-key absent is config's value (the console says which). A key that no longer matches config (an
-office removed) is ignored, never an error at answer time.
+``village.<name>.head``, ``village.<name>.propagandists`` (by the village's current name),
+``villages.added`` (villages staff added: ``[{"name", "kind"}]``, after config's),
+``villages.renamed`` (``{config's name: the name now}``), ``procedure.<key>.fee|time_limit|note``
+(the commune's own, over ``procedures:``; ``""``: none) and ``commune.public_service_portal``
+(``""``: none). A key present wins over config; a key absent is config's value (the console
+says which). A key that no longer matches config (an office removed) is ignored, never an error
+at answer time.
+
+A village is also a row of ``villages`` (tickets, residents, staff and notices refer to it by
+id): ``place_village`` adds the row of an added village and renames the row of a renamed one
+(same id, so its history follows), in the transaction that saves the keys; ``bot.tenants.sync``
+mirrors the effective villages, so a restart neither loses an added village nor brings back a
+renamed one's old name.
 
 Why a cache with pub/sub: the facts are read for every resident message, so they are kept in
 memory per (database, commune) — but a save must be answered from at once, here and in every
@@ -25,14 +35,24 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import time as dtime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Commune, HealthStation, OfficeHours, PublicContact, expand_days
+from bot.config import (
+    Commune,
+    HealthStation,
+    LocalProcedure,
+    OfficeHours,
+    PublicContact,
+    Village,
+    expand_days,
+)
 from bot.coord import Coordinator
+from bot.store import models
 from bot.store.models import CommuneFactChange, CommuneFacts
+from bot.text import search_key
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,6 +62,12 @@ TOPIC = "facts"
 #: process or a message from another is answered at once; this covers a lost message)
 RECHECK_S = 5.0
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ADDED = "villages.added"
+RENAMED = "villages.renamed"
+PORTAL = "commune.public_service_portal"
+PROCEDURE_FIELDS = ("fee", "time_limit", "note")
+#: the kinds a village may be (config's ``Village.kind``)
+VILLAGE_KINDS: tuple[str, ...] = get_args(Village.model_fields["kind"].annotation)
 
 
 # -- applying edits to config ------------------------------------------------------------------
@@ -61,19 +87,52 @@ def _contact(value: dict[str, Any] | None) -> PublicContact | None:
     return PublicContact.model_validate(value) if value else None
 
 
+def village_list(config: Commune, data: dict[str, Any]) -> list[Village]:
+    """The commune's villages as staff left them: config's (renamed where they were), in
+    config's order, then the added ones (a name taken twice is skipped)."""
+    renamed = data.get(RENAMED)
+    renamed = renamed if isinstance(renamed, dict) else {}
+    out = [
+        v.model_copy(update={"name": renamed[v.name]})
+        if isinstance(renamed.get(v.name), str) and renamed[v.name]
+        else v
+        for v in config.villages
+    ]
+    keys = {search_key(v.name) for v in out}
+    for item in data.get(ADDED) or []:
+        try:
+            village = Village.model_validate(item)
+        except (ValueError, TypeError):
+            log.warning("commune %s: added village %r does not fit; skipped", config.code, item)
+            continue
+        if search_key(village.name) not in keys:
+            keys.add(search_key(village.name))
+            out.append(village)
+    return out
+
+
 def apply(config: Commune, data: dict[str, Any]) -> Commune:
     """``config`` with the edits in ``data``; each key that does not fit is skipped (logged)."""
     top: dict[str, Any] = {}
     offices = {o.code: o for o in config.offices}
     office_changes: dict[str, dict[str, Any]] = {}
-    villages = {v.name: v for v in config.villages}
+    listed = village_list(config, data)
+    villages = {v.name: v for v in listed}
     village_changes: dict[str, dict[str, Any]] = {}
     health: dict[str, Any] = {}
+    procedures = dict(config.procedures)
     for key, value in data.items():
         try:
             kind, _, rest = key.partition(".")
             if kind == "commune" and rest in ("address", "phone"):
                 top[rest] = value
+            elif key == PORTAL:
+                top["public_service_portal"] = value or None
+            elif kind == "procedure":
+                code, _, field = rest.rpartition(".")
+                if field in PROCEDURE_FIELDS and isinstance(value, str):
+                    local = procedures.get(code) or LocalProcedure()
+                    procedures[code] = local.model_copy(update={field: value or None})
             elif kind == "commune" and rest == "office_hours" and value:
                 top["office_hours"] = _hours(value)
             elif kind == "office":
@@ -101,11 +160,23 @@ def apply(config: Commune, data: dict[str, Any]) -> Commune:
             o.model_copy(update=office_changes[o.code]) if o.code in office_changes else o
             for o in config.offices
         ]
-    if village_changes:
+    if village_changes or listed != config.villages:
         top["villages"] = [
             v.model_copy(update=village_changes[v.name]) if v.name in village_changes else v
-            for v in config.villages
+            for v in listed
         ]
+    renames = {
+        search_key(a.name): b.name
+        for a, b in zip(config.villages, listed, strict=False)
+        if a.name != b.name
+    }
+    if renames and config.routing:  # a routing rule names villages: it follows the rename
+        top["routing"] = [
+            r.model_copy(update={"villages": [renames.get(search_key(n), n) for n in r.villages]})
+            for r in config.routing
+        ]
+    if procedures != config.procedures:
+        top["procedures"] = procedures
     if health and health_office(config) is None:
         station = config.health_station or HealthStation()
         if "name" in health and not health["name"]:
@@ -234,6 +305,57 @@ async def save(
         row.updated_at = now
     await s.flush()
     return changed
+
+
+async def locked_edits(s: AsyncSession, commune_id: int) -> dict[str, Any]:
+    """The commune's edits as stored, the row locked until the caller's transaction ends (a
+    change that depends on them — a village added or renamed — is decided on what is there)."""
+    row = (
+        await s.execute(
+            select(CommuneFacts).where(CommuneFacts.commune_id == commune_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    return dict(row.data or {}) if row is not None else {}
+
+
+class VillageTaken(ValueError):
+    """Another village of the commune has that name (accents and case aside)."""
+
+
+async def place_village(
+    s: AsyncSession, commune_id: int, name: str, kind: str, was: str | None = None
+) -> models.Village:
+    """The ``villages`` row of a village added (``was`` None) or renamed from ``was``: the
+    renamed row keeps its id (tickets, residents, staff and notices stay attached); an added
+    village reuses a row of that name left from before (a village config once had), else gets
+    a new one. Raises ``VillageTaken`` when another village's row has the name."""
+    rows = list(
+        (
+            await s.execute(
+                select(models.Village)
+                .where(models.Village.commune_id == commune_id)
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    key = search_key(name)
+    row = None
+    if was is not None:
+        row = next((r for r in rows if r.name == was), None) or next(
+            (r for r in rows if r.search_key == search_key(was)), None
+        )
+    clash = next((r for r in rows if r.search_key == key and r is not row), None)
+    if clash is not None:
+        if row is not None:
+            raise VillageTaken(name)
+        row = clash  # added again under a name the store already knows
+    if row is None:
+        row = models.Village(commune_id=commune_id, name=name, kind=kind, search_key=key)
+        s.add(row)
+    else:
+        row.name, row.kind, row.search_key = name, kind, key
+    await s.flush()
+    return row
 
 
 async def announce(coord: Coordinator, commune_id: int) -> None:

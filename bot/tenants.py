@@ -1,8 +1,9 @@
 """Tenancy in one place: which commune a request, an OA or a row belongs to.
 
 Communes are configured in ``config.yml``; at start-up they are mirrored into the ``communes`` and
-``villages`` tables so every row can reference its commune. Lookups by OA id and by code are
-in-memory dictionaries built once.
+``villages`` tables so every row can reference its commune (the villages as the console left
+them: config's, renamed, and the ones staff added — ``facts_store.village_list``). Lookups by
+OA id and by code are in-memory dictionaries built once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import facts_store
 from bot.config import Commune, Settings
 from bot.store import models
 from bot.text import search_key
@@ -89,9 +91,14 @@ async def mirror(s: AsyncSession, settings: Settings) -> Tenants:
     rows = {c.code: c for c in (await s.execute(select(models.Commune))).scalars()}
     villages = (await s.execute(select(models.Village))).scalars().all()
     have = {(v.commune_id, v.name) for v in villages}
+    edits = {
+        f.commune_id: f.data or {} for f in (await s.execute(select(models.CommuneFacts))).scalars()
+    }
     for cfg in settings.communes:
         row = rows[cfg.code]
-        for village in cfg.villages:
+        # the villages as staff left them (added, renamed: bot/facts_store.py), so a renamed
+        # village's row is not made again under config's old name
+        for village in facts_store.village_list(cfg, edits.get(row.id, {})):
             if (row.id, village.name) not in have:
                 s.add(
                     models.Village(

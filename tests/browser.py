@@ -75,7 +75,20 @@ async def sign_in(page: Any, base_url: str, login: str, password: str) -> None:
     await page.fill("#login", login)
     await page.fill("#password", password)
     await page.click("button[type=submit]")
-    await page.wait_for_selector("text=Đăng xuất")
+    await page.wait_for_selector("form[action='/console/logout']", state="attached")
+
+
+async def open_menu(page: Any) -> None:
+    """Open the console's page links (behind the "Menu" button on a phone; shown on a desk)."""
+    summary = page.locator("details.menu > summary")
+    if await summary.is_visible() and await page.get_attribute("details.menu", "open") is None:
+        await summary.click()
+
+
+async def go_to(page: Any, link: str) -> None:
+    """Click one of the console's page links, opening the "Menu" first where it is closed."""
+    await open_menu(page)
+    await page.click(f"nav >> text={link}")
 
 
 async def screenshot(page: Any, name: str) -> Path:

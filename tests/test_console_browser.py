@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import ARTEFACTS, WIDTH, no_sideways_scroll
+from tests.browser import ARTEFACTS, WIDTH, no_sideways_scroll, open_menu
 from tests.helpers import commune_code
 
 PASSWORD = "Ruong-bac-thang-Ban-Pho"
@@ -74,6 +74,26 @@ async def test_signing_in_on_a_phone(service, browser):
         shot = ARTEFACTS / "home-375.png"
         await page.screenshot(path=str(shot), full_page=True)
 
+        # the page links: one line behind "Menu" at 375 px, a column once opened (no script)
+        header = await page.evaluate("document.querySelector('header.top').offsetHeight")
+        assert header < 60, f"the header is {header} px tall at 375 px"
+        assert not await page.is_visible("a[href='/console/staff']")
+        await open_menu(page)
+        assert await page.is_visible("a[href='/console/staff']")
+        await no_sideways_scroll(page)
+        await page.screenshot(path=str(ARTEFACTS / "menu-375.png"), full_page=False)
+        # a desk: the links in a row, no "Menu" button
+        await page.set_viewport_size({"width": 1280, "height": 740})
+        await page.reload()
+        assert not await page.is_visible("details.menu > summary")
+        assert await page.is_visible("a[href='/console/staff']")
+        await page.screenshot(path=str(ARTEFACTS / "menu-1280.png"))
+        header = await page.evaluate("document.querySelector('header.top').offsetHeight")
+        assert header < 60, f"the header is {header} px tall at 1280 px"
+        await page.set_viewport_size({"width": WIDTH, "height": 740})
+        await page.reload()
+        assert problems == []
+        await open_menu(page)
         await page.click("text=Đăng xuất")
         await page.wait_for_selector("form[action='/console/login']")
         assert page.url.endswith("/console/login")

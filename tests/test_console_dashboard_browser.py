@@ -6,7 +6,7 @@ test-artefacts/console/dashboard-*.png."""
 
 from __future__ import annotations
 
-from tests.browser import WIDTH, no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import WIDTH, go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.test_console import CODE2, PASSWORD, account, running  # noqa: F401
 from tests.test_console_dashboard import seeded
 
@@ -21,7 +21,7 @@ async def test_the_dashboard_on_a_phone(running, browser):  # noqa: F811
         page = await context.new_page()
         watch(page, problems, failed_loads=True)
         await sign_in(page, running.url, "hung.ld", PASSWORD)
-        await page.click("nav >> text=Tổng quan")
+        await go_to(page, "Tổng quan")
         await page.wait_for_selector("#messages svg")
         await page.click("text=7 ngày")
         await page.wait_for_selector('a[aria-current="page"] >> text=7 ngày')

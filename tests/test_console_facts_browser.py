@@ -11,7 +11,7 @@ import pytest
 from bot import facts_store
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.helpers import Visitor, commune_code, text
 
 PASSWORD = "Thong-tin-xa-2026"
@@ -43,7 +43,7 @@ async def test_an_officer_edits_the_health_station_phone_on_a_phone(service, bro
         page = await desk.new_page()
         watch(page, problems)
         await sign_in(page, service.url, "mai.ht", PASSWORD)
-        await page.click("nav >> text=Thông tin xã")
+        await go_to(page, "Thông tin xã")
         await page.wait_for_selector("#health")
         await no_sideways_scroll(page)
         await screenshot(page, "facts-375.png")
@@ -72,6 +72,24 @@ async def test_an_officer_edits_the_health_station_phone_on_a_phone(service, bro
         await no_sideways_scroll(page)
         await page.screenshot(path=str(page_path("facts-saved-375.png")))
         assert "0912 345 678" in await ask(service.url, "số điện thoại trạm y tế", code)
+
+        # a village added on the phone's form, then the procedures' section
+        added = page.locator("#village-new")
+        await added.locator("input[name=village_name]").fill("Khe Lếch")
+        await added.locator("select[name=village_kind]").select_option("bản")
+        await added.locator("input[name=head_name]").fill("Lò Văn Sáng")
+        await added.locator("button[type=submit]").click()
+        await page.wait_for_selector("p.ok")
+        assert "Bản Khe Lếch" in await page.inner_text("main")
+        await page.locator("#village-new").scroll_into_view_if_needed()
+        await no_sideways_scroll(page)
+        await page.screenshot(path=str(page_path("facts-village-new-375.png")))
+        procedures = page.locator("#procedures")
+        await procedures.locator("summary").first.click()
+        await procedures.scroll_into_view_if_needed()
+        await no_sideways_scroll(page)
+        await page.screenshot(path=str(page_path("facts-procedures-375.png")))
+        assert "Lò Văn Sáng" in await ask(service.url, "trưởng bản Khe Lếch là ai", code)
         assert problems == []
     finally:
         await desk.close()

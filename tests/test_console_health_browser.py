@@ -5,7 +5,7 @@ nothing. Screenshots: test-artefacts/console/health-*.png."""
 
 from __future__ import annotations
 
-from tests.browser import no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.health_data import C1, C2
 from tests.test_console import PASSWORD, account
 from tests.test_console_health import running  # noqa: F401
@@ -19,7 +19,7 @@ async def test_the_health_pages_on_a_phone(running, browser):  # noqa: F811
         page = await context.new_page()
         watch(page, problems, failed_loads=True)
         await sign_in(page, running.url, "tinh.qt", PASSWORD)
-        await page.click("nav >> text=Tình trạng")
+        await go_to(page, "Tình trạng")
         await page.wait_for_selector("#communes .health-row")
         codes = await page.eval_on_selector_all(
             "#communes .health-row", "rows => rows.map(r => r.dataset.code)"

@@ -12,7 +12,7 @@ import pytest
 
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import ARTEFACTS, WIDTH, no_sideways_scroll
+from tests.browser import ARTEFACTS, WIDTH, go_to, no_sideways_scroll
 from tests.helpers import (
     CODE,
     OFFICES,
@@ -73,7 +73,7 @@ async def test_answering_a_web_chat_report_on_a_phone(running, browser):
         await page.fill("#password", PASSWORD)
         await page.click("button[type=submit]")
         await page.wait_for_selector("dl.facts")
-        await page.click("nav >> text=Hộp thư")
+        await go_to(page, "Hộp thư")
         await page.wait_for_selector("#tickets")
         assert await page.inner_text(f"a[href='/console/tickets/{code}'] .code") == code
         await no_sideways_scroll(page)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from bot.console import auth
 from bot.staff import add_staff
 from bot.store.models import Commune, Resident, Village
-from tests.browser import no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.helpers import (
     DATA,
     commune_code,
@@ -81,7 +81,7 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         officer = await desk.new_page()
         watch(officer, problems)
         await sign_in(officer, running.url, "lan.vp", PASSWORD)
-        await officer.click("nav >> text=Thông báo")
+        await go_to(officer, "Thông báo")
         await officer.wait_for_selector("h1:has-text('Thông báo')")
         await officer.click("text=Soạn thông báo mới")
         await officer.wait_for_selector("form.compose")

@@ -10,7 +10,7 @@ import pytest
 
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import ARTEFACTS, WIDTH, no_sideways_scroll
+from tests.browser import ARTEFACTS, WIDTH, go_to, no_sideways_scroll
 from tests.helpers import commune_code
 
 PASSWORD = "Cau-hoi-nguoi-dan-2026"
@@ -67,7 +67,7 @@ async def test_a_missed_question_becomes_an_answer(service, browser):  # noqa: F
         await officer.fill("#password", PASSWORD)
         await officer.click("button[type=submit]")
         await officer.wait_for_selector("dl.facts")
-        await officer.click("nav >> text=Câu hỏi")
+        await go_to(officer, "Câu hỏi")
         await officer.wait_for_selector("section.group")
         assert "Bãi đỗ xe máy ở đâu vậy?" in await officer.inner_text("section.group h2")
         await no_sideways_scroll(officer)
@@ -82,7 +82,7 @@ async def test_a_missed_question_becomes_an_answer(service, browser):  # noqa: F
         await no_sideways_scroll(officer)
         await officer.screenshot(path=str(ARTEFACTS / "questions-done-375.png"), full_page=True)
 
-        await officer.click("nav >> text=Kiến thức")
+        await go_to(officer, "Kiến thức")
         await officer.wait_for_selector("li.entry")
         assert ANSWER in await officer.inner_text("li.entry")
         await no_sideways_scroll(officer)

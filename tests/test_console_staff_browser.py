@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.helpers import commune_code
 
 LEADER_PASSWORD = "Chu-tich-xa-2026"
@@ -27,7 +27,7 @@ async def test_a_leader_adds_an_officer_who_signs_in(service, browser):
         page = await desk.new_page()
         watch(page, problems)
         await sign_in(page, service.url, "hung.ct", LEADER_PASSWORD)
-        await page.click("nav >> text=Cán bộ")
+        await go_to(page, "Cán bộ")
         await page.wait_for_selector("text=Thêm cán bộ")
         await page.fill("#name", "Nguyễn Thị Thu Trang")
         await page.select_option("#role", "officer")
@@ -59,7 +59,7 @@ async def test_a_leader_adds_an_officer_who_signs_in(service, browser):
         await page.goto(f"{service.url}/console/staff")
         row = page.locator(".staff-row", has_text="Nguyễn Thị Thu Trang")
         assert "đã đặt mật khẩu" in await row.inner_text()
-        await page.click("nav >> text=Nhật ký")
+        await go_to(page, "Nhật ký")
         await page.wait_for_selector(".log-line")
         first = await page.locator(".log-line").first.inner_text()
         assert "Nguyễn Thị Thu Trang" in first and "Đăng nhập" in first

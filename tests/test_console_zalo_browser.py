@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.app import SERVICES, create_app
 from bot.console import auth
 from bot.staff import add_staff
-from tests.browser import no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import go_to, no_sideways_scroll, open_menu, phone, screenshot, sign_in, watch
 from tests.helpers import APP_ID, CODE, OA, free_port, make_settings
 
 PASSWORD = "Ruong-bac-thang-Ban-Pho"
@@ -79,6 +79,7 @@ async def test_zalo_sign_in_and_connect_on_a_phone(store_url, sim, browser):
         await no_sideways_scroll(page)
         await screenshot(page, "zalo-linked.png")
 
+        await open_menu(page)
         await page.click("text=Đăng xuất")
         await page.wait_for_selector("button.zalo")
         await no_sideways_scroll(page)
@@ -86,12 +87,12 @@ async def test_zalo_sign_in_and_connect_on_a_phone(store_url, sim, browser):
         await page.click("button.zalo")
         await page.click("#zalo-signin")
         await page.click("text=Đăng nhập là Nguyễn Thị Phương Thảo")
-        await page.wait_for_selector("text=Đăng xuất")
+        await page.wait_for_selector("form[action='/console/logout']", state="attached")
         assert page.url == f"{base}/console/"
         assert "Nguyễn Thị Phương Thảo" in await page.inner_text("main")
 
         # the commune's OA: not connected → Zalo (the simulator consents at once) → back
-        await page.click("nav >> text=Kết nối Zalo")
+        await go_to(page, "Kết nối Zalo")
         await page.wait_for_selector("[data-state=not_connected]")
         await no_sideways_scroll(page)
         await screenshot(page, "zalo-not-connected.png")

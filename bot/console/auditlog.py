@@ -74,6 +74,7 @@ ACTION_LABELS = {
     "invitation_issued": N_("Gửi liên kết đặt mật khẩu"),
     "keys_revoked": N_("Thu hồi khóa API"),
     "key_rotated": N_("Cấp khóa API mới"),
+    "zalo_linked": N_("Liên kết đăng nhập Zalo"),
     "zalo_unlinked": N_("Bỏ liên kết Zalo"),
     "knowledge_created": N_("Thêm câu trả lời"),
     "knowledge_changed": N_("Sửa câu trả lời"),

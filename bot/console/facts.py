@@ -28,13 +28,16 @@ from bot.console.web import CONSOLE, vn_date
 from bot.conversation.facts import village_label
 from bot.feedback import phone as phones
 from bot.i18n import N_, _, use_language
+from bot.procedures import procedures as procedure_list
 from bot.store.models import Commune as CommuneRow
 from bot.tenants import Tenant
+from bot.text import search_key
 
 EDITORS = ("officer", "leader", "operator")
 MAX_ADDRESS = 300
 MAX_NAME = 120
 MAX_PROPAGANDISTS = 10
+MAX_PROCEDURE_TEXT = 500
 DAY_NAMES = (
     N_("Thứ Hai"),
     N_("Thứ Ba"),
@@ -67,8 +70,9 @@ class Field:
     value: str
     edited: bool = False
     config: str = ""  # config's value, shown beside an edited one
-    kind: str = "text"  # text, tel
+    kind: str = "text"  # text, tel, url, select, textarea
     error: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)  # a select's (value, label)
 
 
 @dataclass
@@ -80,6 +84,8 @@ class Section:
     fields: list[Field] = field(default_factory=list)
     hours: list[Field] = field(default_factory=list)  # one per weekday, when it has hours
     people: list[tuple[Field, Field]] = field(default_factory=list)  # propagandists
+    groups: list[tuple[str, list[Field]]] = field(default_factory=list)  # procedures
+    resettable: bool = True
     last: str = ""  # "Sửa lần cuối: X, dd/mm/yyyy"
     edited: bool = False
 
@@ -142,11 +148,28 @@ def _hours_of(periods: list[OfficeHours]) -> list[dict[str, str]]:
     return facts_store.week_to_periods([facts_store.parse_day(day) for day in week])
 
 
-def changes_for(config: CommuneConfig, section: str, data: dict[str, str]) -> dict[str, Any]:
-    """The facts a section's form sets (key → value, ``None``: config's); raises ``Invalid``."""
+@dataclass
+class Place:
+    """A village's row to add (``was`` None) or rename (``facts_store.place_village``)."""
+
+    name: str
+    kind: str
+    was: str | None = None
+
+
+def changes_for(
+    config: CommuneConfig,
+    section: str,
+    data: dict[str, str],
+    edited: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], Place | None]:
+    """The facts a section's form sets (key → value, ``None``: config's) over the stored
+    ``edited`` ones, and the village row to add or rename; raises ``Invalid``."""
+    edited = edited or {}
     errors: dict[str, str] = {}
     reset = data.get("reset") == "1"
     out: dict[str, Any] = {}
+    place: Place | None = None
     if section == "commune":
         address = _clean(data.get("address", ""), MAX_ADDRESS, "address", errors)
         if not address:
@@ -185,14 +208,53 @@ def changes_for(config: CommuneConfig, section: str, data: dict[str, str]) -> di
             "health.phone": _or_config(phone, (station.phone if station else None) or ""),
             "health.hours": _or_config(hours, _hours_of(station.hours if station else [])),
         }
+    elif section == "procedures":
+        portal = _clean(data.get("portal", ""), MAX_ADDRESS, "portal", errors)
+        if portal and not re.match(r"^https?://[^\s/]+\.[^\s]+$", portal):
+            errors["portal"] = _(
+                "Địa chỉ trang web không đúng. Ví dụ: https://dichvucong.laocai.gov.vn"
+            )
+        out[facts_store.PORTAL] = _or_config(portal, config.public_service_portal or "")
+        for key in sorted(procedure_list()):
+            local = config.procedures.get(key)
+            for what in facts_store.PROCEDURE_FIELDS:
+                name = f"{what}_{key}"
+                value = _clean(data.get(name, ""), MAX_PROCEDURE_TEXT, name, errors)
+                was = getattr(local, what) if local else None
+                out[f"procedure.{key}.{what}"] = _or_config(value, was or "")
+    elif section == "village-new":
+        if reset:
+            raise web.HTTPNotFound()
+        villages = facts_store.village_list(config, edited)
+        name = _village_name(data.get("village_name", ""), errors, villages)
+        kind = data.get("village_kind", "")
+        if kind not in facts_store.VILLAGE_KINDS:
+            errors["village_kind"] = _("Vui lòng chọn loại: thôn, bản, tổ dân phố…")
+        head = _contact(data, "head_name", "head_phone", errors)
+        if errors:
+            raise Invalid(errors)
+        added = [*(edited.get(facts_store.ADDED) or []), {"name": name, "kind": kind}]
+        out = {facts_store.ADDED: added}
+        if head:
+            out[f"village.{name}.head"] = head
+        return out, Place(name, kind)
     elif section.startswith("village-"):
         index = section.removeprefix("village-")
-        if not index.isdigit() or int(index) >= len(config.villages):
+        villages = facts_store.village_list(config, edited)
+        if not index.isdigit() or int(index) >= len(villages):
             raise web.HTTPNotFound()
-        village = config.villages[int(index)]
-        key = f"village.{village.name}."
+        current = villages[int(index)]
+        # config's own village (renamed or not), or one staff added (nothing in config)
+        village = config.villages[int(index)] if int(index) < len(config.villages) else None
+        key = f"village.{current.name}."
+        new_name = current.name
+        if "village_name" in data and not reset:
+            new_name = _village_name(data["village_name"], errors, villages, current.name)
         known = frozenset(
-            p.phone for p in [village.head, *village.propagandists] if p is not None and p.phone
+            p.phone
+            for p in [current.head, *current.propagandists]
+            + ([village.head, *village.propagandists] if village else [])
+            if p is not None and p.phone
         )
         head = _contact(data, "head_name", "head_phone", errors, known)
         people = []
@@ -200,21 +262,79 @@ def changes_for(config: CommuneConfig, section: str, data: dict[str, str]) -> di
             person = _contact(data, f"p_name_{i}", f"p_phone_{i}", errors, known)
             if person:
                 people.append(person)
-        config_head = _as_contact(village.head)
-        config_people = [_as_contact(p) for p in village.propagandists]
+        config_head = _as_contact(village.head) if village else None
+        config_people = [_as_contact(p) for p in village.propagandists] if village else []
         out = {
             key + "head": _or_config(head, config_head) if head or config_head else None,
             key + "propagandists": _or_config(people, config_people),
         }
         if head is None and config_head is not None:
             out[key + "head"] = {}  # removed: an empty contact says "none" over config's
+        if reset:
+            return dict.fromkeys(out), None
+        if errors:
+            raise Invalid(errors)
+        if new_name != current.name:
+            out = _renamed(config, edited, out, village, current.name, new_name)
+            place = Place(new_name, current.kind, current.name)
+        return out, place
     else:
         raise web.HTTPNotFound()
     if reset:
-        return dict.fromkeys(out)
+        return dict.fromkeys(out), None
     if errors:
         raise Invalid(errors)
-    return out
+    return out, place
+
+
+def _renamed(
+    config: CommuneConfig,
+    edited: dict[str, Any],
+    out: dict[str, Any],
+    village: Any,
+    old: str,
+    new: str,
+) -> dict[str, Any]:
+    """A village's rename as facts: config's village in ``villages.renamed`` (dropped when it
+    gets config's name back), an added one's entry in ``villages.added``; its own keys
+    (``village.<name>.…``) move to the new name."""
+    moved: dict[str, Any] = {}
+    for key, value in out.items():
+        moved[key] = None
+        moved[f"village.{new}." + key.rpartition(".")[2]] = value
+    if village is not None:
+        renamed = dict(edited.get(facts_store.RENAMED) or {})
+        if new == village.name:
+            renamed.pop(village.name, None)
+        else:
+            renamed[village.name] = new
+        moved[facts_store.RENAMED] = renamed or None
+    else:
+        moved[facts_store.ADDED] = [
+            {**v, "name": new} if v.get("name") == old else v
+            for v in edited.get(facts_store.ADDED) or []
+        ]
+    # a key kept under the old name and not on this form would be left behind: move it too
+    for key, value in edited.items():
+        if key.startswith(f"village.{old}.") and key not in out:
+            moved[key] = None
+            moved[f"village.{new}." + key.rpartition(".")[2]] = value
+    return moved
+
+
+def _village_name(
+    text: str, errors: dict[str, str], villages: list[Any], current: str | None = None
+) -> str:
+    """A village's new name: typed, not too long, and no other village of the commune's
+    (accents and case aside)."""
+    name = _clean(text, MAX_NAME, "village_name", errors)
+    if not name:
+        errors["village_name"] = _("Vui lòng nhập tên thôn.")
+        return current or ""
+    key = search_key(name)
+    if any(search_key(v.name) == key and v.name != current for v in villages):
+        errors["village_name"] = _("Xã đã có thôn “{name}”.").format(name=name)
+    return name
 
 
 def _as_contact(contact: Any) -> dict[str, str] | None:
@@ -295,24 +415,47 @@ class FactsScreen:
         section = data.get("section", "")
         with use_language(self.c.language(request)):
             try:
-                changes = changes_for(tenant.config, section, data)
+                async with self.sm() as s, s.begin():
+                    edited = await facts_store.locked_edits(s, tenant.id)
+                    changes, place = changes_for(tenant.config, section, data, edited)
+                    changed = await facts_store.save(
+                        s, tenant.id, changes, user.staff_id, user.name
+                    )
+                    detail: dict[str, Any] = {"keys": changed}
+                    if place is not None:
+                        try:
+                            row = await facts_store.place_village(
+                                s, tenant.id, place.name, place.kind, place.was
+                            )
+                        except facts_store.VillageTaken:
+                            raise Invalid(
+                                {
+                                    "village_name": _(
+                                        "Tên này đã có trong dữ liệu của xã (một thôn cũ); "
+                                        "vui lòng chọn tên khác."
+                                    )
+                                }
+                            ) from None
+                        detail |= {"village_id": row.id, "village": place.name}
+                        if place.was:
+                            detail["renamed_from"] = place.was
+                    if changed:  # the values themselves are in the facts' own history
+                        audit.action(
+                            s,
+                            tenant.id,
+                            user.staff_id,
+                            "facts_changed",
+                            "facts",
+                            section[:64] or None,
+                            ", ".join(changed),
+                            detail,
+                        )
             except Invalid as exc:
                 return await self._render(
                     request, user, tenant, (section, data, exc.errors), status=400
                 )
-        async with self.sm() as s, s.begin():
-            changed = await facts_store.save(s, tenant.id, changes, user.staff_id, user.name)
-            if changed:  # the values themselves are in the facts' own history
-                audit.action(
-                    s,
-                    tenant.id,
-                    user.staff_id,
-                    "facts_changed",
-                    "facts",
-                    section[:64] or None,
-                    ", ".join(changed),
-                    {"keys": changed},
-                )
+        if section == "village-new" and changed:
+            section = f"village-{len(facts_store.village_list(tenant.config, edited))}"
         if changed:
             await facts_store.announce(self.coord, tenant.id)
         done = "saved" if changed else "same"
@@ -370,6 +513,8 @@ def _said(value: Any) -> str:
     """A stored value as a line of text for the history (``None``: config's value)."""
     if value is None:
         return _("(theo cấu hình)")
+    if isinstance(value, dict) and value and "name" not in value:  # villages.renamed
+        return "; ".join(f"{a} → {b}" for a, b in value.items())
     if isinstance(value, dict):
         return ", ".join(v for v in (value.get("name"), value.get("phone")) if v) or _("(trống)")
     if isinstance(value, list):
@@ -391,6 +536,17 @@ def _key_label(config: CommuneConfig, key: str) -> str:
         "head": _("trưởng thôn"),
         "propagandists": _("tuyên truyền viên"),
     }
+    if key == facts_store.ADDED:
+        return _("Thôn, bản được thêm")
+    if key == facts_store.RENAMED:
+        return _("Thôn, bản được đổi tên")
+    if key == facts_store.PORTAL:
+        return _("Cổng dịch vụ công của tỉnh")
+    if kind == "procedure":
+        code, _dot, field_name = rest.rpartition(".")
+        found = procedure_list().get(code)
+        aspect = {"fee": _("lệ phí"), "time_limit": _("thời hạn"), "note": _("ghi chú")}
+        return f"{_(found.title) if found else code}: {aspect.get(field_name, field_name)}"
     label = labels.get(what, what)
     if kind == "commune":
         return f"{config.name}: {label}"
@@ -412,7 +568,7 @@ def _hours_fields(
     ]
 
 
-def _last(changes: list[Any], prefix: str) -> str:
+def _last(changes: list[Any], prefix: str | tuple[str, ...]) -> str:
     latest = next((c for c in changes if c.key.startswith(prefix)), None)
     if latest is None:
         return ""
@@ -482,15 +638,22 @@ def _sections(
             "health.hours" in edited,
         )
         out.append(s)
-    for i, (village, as_configured) in enumerate(
-        zip(commune.villages, config.villages, strict=True)
-    ):
+    for i, village in enumerate(commune.villages):
+        as_configured = config.villages[i] if i < len(config.villages) else None
         key = f"village.{village.name}."
         label = village_label(village)
         s = Section(f"village-{i}", label[:1].upper() + label[1:], last=_last(changes, key))
-        head, was = village.head, as_configured.head
+        head, was = village.head, as_configured.head if as_configured else None
         on = key + "head" in edited
+        renamed = as_configured is not None and as_configured.name != village.name
         s.fields = [
+            Field(
+                "village_name",
+                _("Tên thôn"),
+                village.name,
+                renamed,
+                as_configured.name if renamed and as_configured else "",
+            ),
             Field(
                 "head_name",
                 _("Trưởng thôn: họ tên"),
@@ -523,9 +686,76 @@ def _sections(
                 )
             )
         out.append(s)
+    out.append(_new_village())
+    out.append(_procedures(config, commune, edited, changes))
     for s in out:
         s.edited = any(f.edited for f in s.fields + s.hours) or any(a.edited for a, _b in s.people)
+        s.edited = s.edited or any(f.edited for _t, group in s.groups for f in group)
     return out
+
+
+def _new_village() -> Section:
+    """The form that adds a village (with its head, if known)."""
+    s = Section("village-new", _("Thêm thôn, bản, tổ dân phố"), resettable=False)
+    s.fields = [
+        Field("village_name", _("Tên (không kèm chữ “thôn”)"), ""),
+        Field(
+            "village_kind",
+            _("Loại"),
+            "thôn",
+            kind="select",
+            options=[(k, k) for k in facts_store.VILLAGE_KINDS],
+        ),
+        Field("head_name", _("Trưởng thôn: họ tên"), ""),
+        Field("head_phone", _("Trưởng thôn: điện thoại"), "", kind="tel"),
+    ]
+    return s
+
+
+def _procedures(
+    config: CommuneConfig, commune: CommuneConfig, edited: dict[str, Any], changes: list[Any]
+) -> Section:
+    """The commune's own fees, time limits and notes by procedure, and its province's
+    public-service portal (config's ``procedures:`` and ``public_service_portal``)."""
+    s = Section(
+        "procedures",
+        _("Thủ tục hành chính: lệ phí, thời hạn, ghi chú của xã"),
+        last=_last(changes, ("procedure.", facts_store.PORTAL)),
+    )
+    on = facts_store.PORTAL in edited
+    s.fields = [
+        Field(
+            "portal",
+            _("Cổng dịch vụ công của tỉnh"),
+            commune.public_service_portal or "",
+            on,
+            (config.public_service_portal or _("(trống)")) if on else "",
+            "url",
+        )
+    ]
+    labels = {
+        "fee": _("Lệ phí của xã (để trống: theo quy định chung)"),
+        "time_limit": _("Thời hạn giải quyết của xã (để trống: theo quy định chung)"),
+        "note": _("Ghi chú thêm vào mọi câu trả lời"),
+    }
+    for key, procedure in sorted(procedure_list().items()):
+        local, first = commune.procedures.get(key), config.procedures.get(key)
+        group = []
+        for what in facts_store.PROCEDURE_FIELDS:
+            on = f"procedure.{key}.{what}" in edited
+            was = getattr(first, what) if first else None
+            group.append(
+                Field(
+                    f"{what}_{key}",
+                    labels[what],
+                    (getattr(local, what) if local else None) or "",
+                    on,
+                    (was or _("(trống)")) if on else "",
+                    "textarea",
+                )
+            )
+        s.groups.append((_(procedure.title), group))
+    return s
 
 
 def _overlay(
@@ -535,7 +765,12 @@ def _overlay(
     for s in sections:
         if s.id != section:
             continue
-        for f in s.fields + s.hours + [f for pair in s.people for f in pair]:
+        for f in (
+            s.fields
+            + s.hours
+            + [f for pair in s.people for f in pair]
+            + [f for _t, group in s.groups for f in group]
+        ):
             f.value = data.get(f.name, "")[:400]
             f.error = errors.get(f.name, "")
 

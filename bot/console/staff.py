@@ -35,6 +35,7 @@ from bot.console import auth
 from bot.console.web import ROLE_NAMES, vn_date
 from bot.i18n import _, use_language
 from bot.store.models import AuditEvent, Commune, Staff, StaffKey, Village
+from bot.store.ops import forget_zalo_login
 
 ROUTES = (
     ("GET", "/console/staff", "page"),
@@ -43,6 +44,7 @@ ROUTES = (
     ("POST", r"/console/staff/{id}/deactivate", "deactivate"),
     ("POST", r"/console/staff/{id}/reactivate", "reactivate"),
     ("POST", r"/console/staff/{id}/revoke-keys", "revoke_keys"),
+    ("POST", r"/console/staff/{id}/unlink-zalo", "unlink_zalo"),
 )
 MANAGERS = ("leader", "operator")
 #: roles the console adds (a province operator is made with `bot staff add`)
@@ -193,6 +195,9 @@ class StaffScreen:
                 ),
                 "reactivated": _("Đã mở lại tài khoản. Hãy gửi liên kết đặt mật khẩu mới nếu cần."),
                 "revoked": _("Đã thu hồi các khóa API."),
+                "zalo_unlinked": _(
+                    "Đã gỡ liên kết Zalo: người này đăng nhập bằng mật khẩu từ bây giờ."
+                ),
             }.get(request.query.get("done", ""))
             roles = [(r, _(ROLE_NAMES[r])) for r in ADDABLE]
             office_names = dict(offices)
@@ -271,6 +276,8 @@ class StaffScreen:
                 "active": p.active,
                 "signed_in": vn_date(signed_in.get(p.id)),
                 "keys": keys.get(p.id, []),
+                "zalo": p.zalo_login_name or ("Zalo" if p.zalo_login_id else ""),
+                "zalo_linked": vn_date(p.zalo_linked_at) if p.zalo_login_id else "",
             }
             for p, village in people
         ]
@@ -483,6 +490,28 @@ class StaffScreen:
                     {"keys": revoked},
                 )
         raise self._back(code, "revoked")
+
+    async def unlink_zalo(self, request: web.Request) -> web.StreamResponse:
+        """What `bot staff unlink-zalo` does (``ops.forget_zalo_login``): a leader removes a
+        Zalo sign-in they do not trust; the person signs in with their password again."""
+        user, _data = await self._member(request)
+        async with self.sm() as s, s.begin():
+            member = await auth.owned(s, user, Staff, request.match_info["id"])
+            self._permit(request, user, member, "unlink-zalo")
+            code = (await s.get_one(Commune, member.commune_id)).code
+            name = member.zalo_login_name
+            if await forget_zalo_login(s, member):
+                audit.action(
+                    s,
+                    member.commune_id,
+                    user.staff_id,
+                    "zalo_unlinked",
+                    "staff",
+                    member.id,
+                    member.name,
+                    {"zalo_name": name} if name else None,
+                )
+        raise self._back(code, "zalo_unlinked")
 
 
 def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:

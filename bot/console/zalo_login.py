@@ -30,6 +30,7 @@ from aiohttp import web
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from bot import audit
 from bot.channels.webguard import client_address
 from bot.channels.zalo.oauth import pkce_pair
 from bot.console import auth
@@ -189,8 +190,10 @@ class ZaloLogin:
             return self.console.refused_form(request)
         async with self.console.sm() as s, s.begin():
             staff = await s.get(Staff, user.staff_id, with_for_update=True)
-            if staff is not None:
-                await forget_zalo_login(s, staff)
+            if staff is not None and await forget_zalo_login(s, staff):
+                audit.action(
+                    s, staff.commune_id, staff.id, "zalo_unlinked", "account", staff.id, staff.name
+                )
         raise web.HTTPSeeOther(PROFILE + "?zalo=unlinked")
 
     # -- Zalo's redirect back ---------------------------------------------------------------
@@ -340,6 +343,9 @@ class ZaloLogin:
                 staff.zalo_login_id = person.id
                 staff.zalo_login_name = person.name or None
                 staff.zalo_linked_at = self.console.clock()
+                audit.action(
+                    s, staff.commune_id, staff.id, "zalo_linked", "account", staff.id, staff.name
+                )
         except IntegrityError:
             raise _Stop("taken", "", 409) from None
         log.info("staff #%s linked a Zalo account for signing in", user.staff_id)
