@@ -26,6 +26,7 @@ from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.knowledge import KnowledgeApi
 from bot.api.notices import NoticesApi
+from bot.api.provinces import ProvincesApi
 from bot.api.staff import StaffApi
 from bot.broadcasts.article import BroadcastWorker
 from bot.broadcasts.dispatch import NoticeDispatcher
@@ -91,6 +92,7 @@ class Services:
     commune_api: CommuneApi
     staff_api: StaffApi
     knowledge_api: KnowledgeApi
+    provinces_api: ProvincesApi
     facts: FactsListener | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -209,6 +211,7 @@ async def build_services(
         CommuneApi(sm),
         StaffApi(sm),
         KnowledgeApi(sm),
+        ProvincesApi(sm, coord, settings.provinces),
     )
     if background and not faults.exit_after_ack():
         services.tasks = [
@@ -390,6 +393,7 @@ def create_app(
         ("commune_api", CommuneApi.ROUTES),
         ("staff_api", StaffApi.ROUTES),
         ("knowledge_api", KnowledgeApi.ROUTES),
+        ("provinces_api", ProvincesApi.ROUTES),
     ):
         for method, path, name in routes:
             app.router.add_route(method, path, _delegate(service, name))

@@ -425,6 +425,18 @@ class NoticeSettings(_Model):
         return OfficeHours._quoted_time(value)
 
 
+class ProvinceSettings(_Model):
+    """What a province decides for its communes (``provinces: {"10": {...}}``, by the
+    province's 2-digit code). ``emergency_direct``: an emergency notice a province operator
+    sends to many communes (bot/notices/province.py) goes out at once, without each commune
+    leader's approval. Off by default: the commune's OA speaks for its UBND, whose leader
+    approves what it sends (domain-vn.md §8.5, soạn → duyệt → phát); Thông tư 39/2020's
+    "khẩn cấp: phát ngay" is for bulletins the province's own editorial board has appraised
+    (§1.6, §3.3), a step the bot does not have — a province that has it turns this on."""
+
+    emergency_direct: bool = False
+
+
 class WebReportCaps(_Model):
     """New reports (tickets) the public web chat may file in any hour: per anonymous session
     and per network address (all its sessions together). Emergencies have their own, slightly
@@ -531,6 +543,8 @@ class Settings(_Model):
     notices: NoticeSettings = NoticeSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     webchat: WebChatSettings = WebChatSettings()
+    #: per province (2-digit code): see ProvinceSettings
+    provinces: dict[str, ProvinceSettings] = {}
     communes: list[Commune] = Field(min_length=1)
     source: str = "<memory>"
 
@@ -541,6 +555,9 @@ class Settings(_Model):
                 "service.secret_key: required with PostgreSQL (or BOT_SECRET_KEY): "
                 "every process must decrypt the same stored tokens"
             )
+        for code in self.provinces:
+            if not re.fullmatch(r"\d{2}", code):
+                raise ValueError(f'provinces.{code}: a province\'s 2-digit code, quoted ("10")')
         seen_codes: set[str] = set()
         seen_oas: set[str] = set()
         apps = {a.app_id for a in self.zalo.apps}
@@ -561,6 +578,9 @@ class Settings(_Model):
 
     def commune(self, code: str) -> Commune | None:
         return next((c for c in self.communes if c.code == code), None)
+
+    def province(self, code: str) -> ProvinceSettings:
+        return self.provinces.get(code) or ProvinceSettings()
 
     def app(self, app_id: str) -> ZaloApp | None:
         return next((a for a in self.zalo.apps if a.app_id == app_id), None)

@@ -38,6 +38,8 @@ class Image:
     url: str | None = None
     attachment_id: str | None = None
     caption: str | None = None
+    #: a stored image (a notice's upload, ``notice_images.id``): the channel uploads it
+    image_id: int | None = None
     kind = "image"
 
 

@@ -4,7 +4,8 @@ village while the preview of its Zalo message follows her typing (the page's scr
 server's renderer), saves and submits it; a leader on another phone approves it; the resident
 of that village gets it in the Zalo simulator, the village's propagandist gets the package and
 answers "đã chuyển" — and the leader's page fills in (sent, the village confirmed) without a
-reload. No page scrolls sideways; no script error or CSP violation. Screenshots under
+reload. The officer attaches an image: shown under the preview as chosen, on the saved page
+through the console's image route, and in the resident's Zalo. No page scrolls sideways; no script error or CSP violation. Screenshots under
 test-artefacts/console/notices-*.png. SQLite only: the store's part is
 tests/test_console_notices.py's."""
 
@@ -18,6 +19,7 @@ from bot.staff import add_staff
 from bot.store.models import Commune, Resident, Village
 from tests.browser import no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.helpers import (
+    DATA,
     commune_code,
     make_settings,
     oa_id,
@@ -100,6 +102,11 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         await officer.fill("#t_hnj_headline", "Txiav hluav taws xob")
         await officer.fill("#t_hnj_body", "Hnub Rau 8 teev txog 11 teev.")
         await officer.wait_for_selector("[data-previews] .preview[data-lang=hnj]")
+        # an uploaded image: shown under the preview at once (a data: URL the CSP allows)
+        await officer.set_input_files("#image", str(DATA / "photo.png"))
+        shown = officer.locator("img[data-image-preview]:not([hidden])")
+        await shown.wait_for()
+        assert (await shown.get_attribute("src") or "").startswith("data:image/png;base64,")
         await officer.check("label:has-text('Nậm Mòn') input")
         # the chosen time said back dd/mm/yyyy (the field itself may show mm/dd), then cleared
         await officer.fill("#send_at", "2031-02-03T08:05")
@@ -110,6 +117,10 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         await screenshot(officer, "notices-compose-375.png")
         await officer.click("text=Lưu bản nháp")
         await officer.wait_for_selector("p.ok")
+        # the saved image, through the console's image route, under the text residents get
+        saved = officer.locator("img.preview-image").first
+        await saved.wait_for()
+        assert await saved.evaluate("i => i.decode().then(() => i.naturalWidth)") == 64
         await officer.click("button[data-action=submit]")
         await officer.wait_for_selector("text=Đã gửi lãnh đạo duyệt.")
         notice_url = officer.url.split("?")[0]
@@ -128,8 +139,11 @@ async def test_compose_approve_and_watch_it_reach_zalo(running, browser):  # typ
         await leader.wait_for_selector("text=Đã duyệt.")
 
         # Zalo: the resident gets the notice, the propagandist the package to forward
-        got = await sim.wait_for_messages(2, oa_id=OA, user_id="9101")
+        got = await sim.wait_for_messages(3, oa_id=OA, user_id="9101")
         assert got[1].body["message"]["text"].startswith(f"THÔNG BÁO QUAN TRỌNG: {HEADLINE}")
+        element = got[2].body["message"]["attachment"]["payload"]["elements"][0]
+        [upload] = [u for u in sim.state.uploads.values() if u.kind == "image"]
+        assert element["attachment_id"] == upload.ref and upload.content_type == "image/png"
         package = await sim.wait_for_messages(3, oa_id=OA, user_id="9601")
         assert package[1].body["message"]["text"].startswith("THÔNG BÁO QUAN TRỌNG")
         # the leader's page fills in by itself: sent, then the village confirmed

@@ -323,11 +323,11 @@ async def test_an_upload_by_who_may_not_edit_is_refused_unread(running):
             operator.base + f"/console/notices/{nid}/file", data=form, allow_redirects=False
         ) as resp:
             assert resp.status == 403
-        # the compose form too big: said as the compose form's limit
+        # the compose form too big (past its 5-MB PDF + 1-MB image): said as the form's limit
         form = aiohttp.FormData()
         for k, v in draft_form(token).items():
             form.add_field(k, v)
-        form.add_field("file", b"%PDF-" + b"0" * (6 * 1024 * 1024), filename="a.pdf")
+        form.add_field("file", b"%PDF-" + b"0" * (7 * 1024 * 1024), filename="a.pdf")
         async with officer.http.post(
             officer.base + "/console/notices/new", data=form, allow_redirects=False
         ) as resp:

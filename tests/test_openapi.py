@@ -19,6 +19,7 @@ from bot.api.commune import CommuneApi
 from bot.api.feeds import Feeds
 from bot.api.knowledge import EntryIn, EntryPatch, KnowledgeApi, PromoteIn
 from bot.api.notices import NoticeIn, NoticesApi, Translation
+from bot.api.provinces import ProvinceNoticeIn, ProvincesApi
 from bot.api.staff import StaffApi
 from bot.feedback import workflow as ticket_workflow
 from bot.feedback.api import ActionIn, FeedbackApi, TicketIn
@@ -37,6 +38,7 @@ SOURCES: tuple[tuple[type, dict[str, Any]], ...] = (
     (CommuneApi, {}),
     (StaffApi, StaffApi.ACTIONS),
     (KnowledgeApi, {}),
+    (ProvincesApi, {}),
 )
 ACTION_ROLES = {
     "/notices/{id}/": {a: set(rule.roles) for a, rule in workflow.ACTIONS.items()},
@@ -240,6 +242,7 @@ def test_every_operation_says_who_may_call_it_and_what_comes_back(doc):
     "name, model",
     [
         ("NoticeIn", NoticeIn),
+        ("ProvinceNoticeIn", ProvinceNoticeIn),
         ("Translation", Translation),
         ("TicketIn", TicketIn),
         ("ActionIn", ActionIn),

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -67,6 +68,7 @@ async def _upload(request: web.Request, kind: UploadKind) -> web.Response:
         field.content_type,
         len(data),
         state.now_ms(),
+        hashlib.sha256(data).hexdigest(),
     )
     return ok(request, {"token": ref} if kind == "file" else {"attachment_id": ref})
 

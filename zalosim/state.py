@@ -151,6 +151,8 @@ class Upload:
     content_type: str
     size: int
     created_ms: int
+    #: the uploaded bytes' SHA-256 (hex): tests check the very image or file staff attached
+    sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -60,6 +60,7 @@ def error(status: int, message: str, **extra: object) -> web.HTTPException:
         409: web.HTTPConflict,
         413: _TooLarge,
         415: web.HTTPUnsupportedMediaType,
+        422: web.HTTPUnprocessableEntity,
     }[status]
     return cls(
         text=json.dumps({"error": message, **extra}, ensure_ascii=False),
@@ -73,6 +74,37 @@ async def identify(
     """The caller, checked against the commune in the path (404 for another commune's).
     ``province_wide``: a province operator may also act on the other communes of their
     province (the Identity stays theirs: its ``commune_id`` is their own commune's)."""
+    staff, code, province = await _caller(request, s)
+    wanted = request.match_info.get("code")
+    if wanted != code and not (
+        province_wide
+        and staff.role == "operator"
+        and province is not None
+        and (
+            await s.execute(select(Commune.province_code).where(Commune.code == wanted))
+        ).scalar_one_or_none()
+        == province
+    ):
+        raise error(404, "không tìm thấy / not found")
+    return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
+
+
+async def identify_province(
+    request: web.Request, s: AsyncSession, roles: frozenset[str]
+) -> Identity:
+    """The caller of a ``/api/v1/provinces/{code}/…`` route: staff of a commune of that
+    province (404 for anyone else, as for a province that is not served), in one of ``roles``
+    (403)."""
+    staff, code, province = await _caller(request, s)
+    if province is None or request.match_info.get("code") != province:
+        raise error(404, "không tìm thấy / not found")
+    if staff.role not in roles:
+        raise error(403, f"vai trò {staff.role} không được làm việc này / role may not do this")
+    return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
+
+
+async def _caller(request: web.Request, s: AsyncSession) -> tuple[Staff, str, str | None]:
+    """The key's staff member, their commune's code and its province's (401 without one)."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -93,18 +125,7 @@ async def identify(
         raise error(401, "khóa API không hợp lệ / invalid API key")
     staff, code, province, key_id = row
     request[KEY_USED] = key_id  # recorded once the request is answered (bot/app.py)
-    wanted = request.match_info.get("code")
-    if wanted != code and not (
-        province_wide
-        and staff.role == "operator"
-        and province is not None
-        and (
-            await s.execute(select(Commune.province_code).where(Commune.code == wanted))
-        ).scalar_one_or_none()
-        == province
-    ):
-        raise error(404, "không tìm thấy / not found")
-    return Identity(staff.id, staff.commune_id, code, staff.role, staff.village_id)
+    return staff, code, province
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -12,6 +12,7 @@ Vietnamese wall-clock time.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +36,10 @@ from bot.broadcasts.plan import cancel_deliveries
 from bot.coord import Coordinator
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
+from bot.i18n import use_language
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import cap, service, workflow
+from bot.notices.images import MAX_IMAGE_BYTES, ImageError, check_image
 from bot.store.models import Notice, NoticeAudit, Village
 from bot.tenants import Tenants
 from bot.text import search_key
@@ -62,21 +65,22 @@ class Translation(BaseModel):
     body: str = Field(min_length=1, max_length=2000)
 
 
-class NoticeIn(BaseModel):
+class NoticeFields(BaseModel):
+    """What every notice says, wherever it is drafted: a commune's (``NoticeIn``) or a
+    province's to many communes (``bot.api.provinces.ProvinceNoticeIn``)."""
+
     model_config = ConfigDict(extra="forbid")
     category: str
     priority: str = "normal"
     headline: str = Field(min_length=1, max_length=150)
     body: str = Field(min_length=1, max_length=2000)
     translations: dict[str, Translation] = {}
-    villages: list[str] = []  # names, accent-insensitive; [] = the whole commune
     languages: list[str] = []
     subscribers_only: bool = False  # only residents who subscribed to this category in chat
     effective_at: datetime | None = None
     expires_at: datetime | None = None
     send_at: datetime | None = None
     recurrence: str | None = None  # crontab, Vietnamese time: "0 8 25 * *"
-    updates: int | None = None  # a sent notice this one corrects: it reaches the same people
     image_url: str | None = Field(
         default=None, max_length=500, pattern=r"^https?://[^\s]+$"
     )  # sent after the text
@@ -98,6 +102,38 @@ class NoticeIn(BaseModel):
         if value not in allowed:
             raise ValueError(f"one of {', '.join(allowed)}")
         return value
+
+
+class NoticeIn(NoticeFields):
+    """A commune's notice."""
+
+    villages: list[str] = []  # names, accent-insensitive; [] = the whole commune
+    updates: int | None = None  # a sent notice this one corrects: it reaches the same people
+
+
+def checked_times(data: NoticeFields) -> dict[str, datetime | None]:
+    """The notice's times in UTC (given without a zone: Vietnamese time), in order (400)."""
+    try:
+        times = {
+            k: from_vn_local(v) if v else None
+            for k, v in (
+                ("effective_at", data.effective_at),
+                ("expires_at", data.expires_at),
+                ("send_at", data.send_at),
+            )
+        }
+    except OverflowError:  # year 1 in Vietnamese time is before the first UTC instant
+        raise error(400, "thời gian không hợp lệ / time out of range") from None
+    if (
+        times["expires_at"]
+        and times["effective_at"]
+        and times["expires_at"] <= times["effective_at"]
+    ):
+        raise error(
+            400,
+            "hết hiệu lực phải sau khi có hiệu lực / expires_at must be after effective_at",
+        )
+    return times
 
 
 async def _village_names(s: AsyncSession, commune_id: int) -> dict[int, str]:
@@ -130,6 +166,7 @@ def to_json(notice: Notice, villages: dict[int, str]) -> dict[str, Any]:
         "send_at": iso(notice.send_at),
         "recurrence": notice.recurrence,
         "references": notice.references_id,
+        "province_notice": notice.province_notice_id,
         "image_url": notice.image_url,
         "created_by": notice.created_by,
         "approved_by": notice.approved_by,
@@ -150,6 +187,7 @@ class NoticesApi:
         ("GET", BASE + r"/{id:\d{1,18}}", "get"),
         ("GET", BASE + r"/{id:\d{1,18}}/cap", "export_cap"),
         ("PUT", BASE + r"/{id:\d{1,18}}/file", "attach_file"),
+        ("PUT", BASE + r"/{id:\d{1,18}}/image", "attach_image"),
         ("POST", BASE + r"/{id:\d{1,18}}/{action:[a-z]+}", "act"),
     )
 
@@ -165,26 +203,7 @@ class NoticesApi:
                 raise bad_input(exc) from None
             villages = await _village_names(s, who.commune_id)
             village_ids = self._village_ids(data.villages, villages, who)
-            try:
-                times = {
-                    k: from_vn_local(v) if v else None
-                    for k, v in (
-                        ("effective_at", data.effective_at),
-                        ("expires_at", data.expires_at),
-                        ("send_at", data.send_at),
-                    )
-                }
-            except OverflowError:  # year 1 in Vietnamese time is before the first UTC instant
-                raise error(400, "thời gian không hợp lệ / time out of range") from None
-            if (
-                times["expires_at"]
-                and times["effective_at"]
-                and times["expires_at"] <= times["effective_at"]
-            ):
-                raise error(
-                    400,
-                    "hết hiệu lực phải sau khi có hiệu lực / expires_at must be after effective_at",
-                )
+            times = checked_times(data)
             original = None
             if data.updates is not None:
                 original = (
@@ -338,6 +357,42 @@ class NoticesApi:
                 raise error(400, "chỉ nhận tệp PDF (tên .pdf) / only a PDF named .pdf")
             await service.attach_file(s, notice, name, content)
         return json_response({"notice": notice.id, "file": name, "size": len(content)})
+
+    async def attach_image(self, request: web.Request) -> web.Response:
+        """PUT a JPEG or PNG (≤ 1 MB, Zalo's image limit; checked by its content, whatever it
+        is called) onto a draft: residents get it after the text, in place of ``image_url``.
+        A new one replaces the last; a refused one changes nothing."""
+        content = await read_limited(request, MAX_IMAGE_BYTES)
+        async with self.sm() as s, s.begin():
+            who = await identify(request, s)
+            notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
+            if not service.may_act(notice, who.role, who.staff_id):
+                raise error(404, "không tìm thấy / not found")
+            if who.role not in ("officer", "leader", "propagandist"):
+                raise error(403, "vai trò này không sửa thông báo / role may not edit")
+            if notice.status not in workflow.EDITABLE:
+                raise error(
+                    409,
+                    f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / "
+                    "attach only to a draft",
+                )
+            if content is None:
+                raise error(413, "ảnh quá 1 MB / image over 1 MB")
+            try:  # off the loop: a PNG's pixels are inflated (zlib lets go of the GIL)
+                with use_language("vi"):
+                    image = await asyncio.to_thread(check_image, content)
+            except ImageError as exc:
+                raise error(400, f"{exc} / only a JPEG or PNG image") from None
+            await service.attach_image(s, notice, image)
+        return json_response(
+            {
+                "notice": notice.id,
+                "content_type": image.content_type,
+                "width": image.width,
+                "height": image.height,
+                "size": len(content),
+            }
+        )
 
     async def export_cap(self, request: web.Request) -> web.Response:
         async with self.sm() as s:

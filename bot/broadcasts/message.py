@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.envelope import File, Image, Reply, Text
 from bot.i18n import gettext_for
-from bot.store.models import Notice
+from bot.store.models import Notice, NoticeFile, NoticeImage
 from bot.store.ops import outbound_row
 
 
@@ -29,6 +32,34 @@ def render(notice: Notice, commune_name: str, language: str) -> str:
     return f"{label}: {headline}\n\n{body}\n\n— {commune_name}"
 
 
+async def attachments(s: AsyncSession, notice: Notice) -> tuple[Image | None, File | None]:
+    """The notice's image and PDF as replies: the uploaded image (``notice_images``, the
+    channel uploads it) else the image's address, and the stored PDF. An occurrence of a
+    recurring notice (``bot/notices/schedule.py``: an alert referencing the recurring one) sends
+    its parent's — the same rows, so Zalo's upload is reused while it lasts."""
+    owner = notice.id
+    if notice.references_id is not None and notice.msg_type == "alert":
+        recurring = (
+            await s.execute(select(Notice.recurrence).where(Notice.id == notice.references_id))
+        ).scalar_one_or_none()
+        if recurring:
+            owner = notice.references_id
+    image: Image | None = None
+    stored = (
+        await s.execute(select(NoticeImage.id).where(NoticeImage.notice_id == owner))
+    ).scalar_one_or_none()
+    if stored is not None:
+        image = Image(image_id=stored)
+    elif notice.image_url:
+        image = Image(url=notice.image_url)
+    document = (
+        await s.execute(
+            select(NoticeFile.id, NoticeFile.filename).where(NoticeFile.notice_id == owner)
+        )
+    ).first()
+    return image, File(document[0], document[1]) if document else None
+
+
 def notice_sends(
     notice: Notice,
     recipient: str,
@@ -38,12 +69,13 @@ def notice_sends(
     lane: int,
     at: datetime,
     document: File | None = None,
+    image: Image | None = None,
 ) -> list[dict[str, Any]]:
     """The outbound rows of one notice for one person: the text, then the image (``<key>:img``)
-    and the PDF (``<key>:file``) if any; a person's rows go out in id order."""
+    and the PDF (``<key>:file``) if any (``attachments``); a person's rows go out in id order."""
     replies: list[tuple[str, Reply]] = [(base_key, Text(text))]
-    if notice.image_url:
-        replies.append((base_key + ":img", Image(url=notice.image_url)))
+    if image is not None:
+        replies.append((base_key + ":img", image))
     if document is not None:
         replies.append((base_key + ":file", document))
     return [

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.broadcasts.message import key, notice_sends, render
+from bot.broadcasts.message import attachments, key, notice_sends, render
 from bot.broadcasts.quota import queue_broadcast, quiet_until
 from bot.broadcasts.relay import ALERT, plan_relays
 from bot.broadcasts.routes import WINDOW, route_for
 from bot.config import BroadcastRules, Commune, NoticeSettings
 from bot.conversation import village as village_chat
-from bot.envelope import File, Reply, Text
+from bot.envelope import Reply, Text
 from bot.i18n import gettext_for, use_language
 from bot.notices.workflow import SEND_PRIORITY
 from bot.store.models import (
@@ -37,7 +37,6 @@ from bot.store.models import (
     Notice,
     NoticeBroadcast,
     NoticeDelivery,
-    NoticeFile,
     NoticeRelay,
     OutboundMessage,
     Resident,
@@ -106,12 +105,7 @@ async def plan_deliveries(
             choices.setdefault(resident_id, {})[topic] = subscribed
     start_at = now if emergency else (quiet_until(now, settings) or now)
     targeted = bool(notice.village_ids or notice.languages or notice.subscribers_only)
-    stored = (
-        await s.execute(
-            select(NoticeFile.id, NoticeFile.filename).where(NoticeFile.notice_id == notice.id)
-        )
-    ).first()
-    document = File(stored[0], stored[1]) if stored else None
+    image, document = await attachments(s, notice)
     lane = SEND_PRIORITY[notice.priority]
     ledger: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
@@ -196,6 +190,7 @@ async def plan_deliveries(
                 lane,
                 start_at,
                 document,
+                image,
             )
     await _offer_choices(s, asked)
     relays, relay_sends = await plan_relays(
@@ -206,6 +201,7 @@ async def plan_deliveries(
         lane,
         start_at,
         document,
+        image,
     )
     queued += relay_sends
     counts["propagandists"] = len(relays)

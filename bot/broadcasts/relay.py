@@ -24,15 +24,14 @@ from typing import Any, cast
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.broadcasts.message import notice_sends
+from bot.broadcasts.message import attachments, notice_sends
 from bot.broadcasts.routes import route_for
 from bot.config import NoticeSettings
-from bot.envelope import File, Text
+from bot.envelope import Text
 from bot.i18n import gettext_for
 from bot.notices.workflow import SEND_PRIORITY
 from bot.store.models import (
     Notice,
-    NoticeFile,
     NoticeRelay,
     OutboundMessage,
     Resident,
@@ -77,6 +76,7 @@ def _package(
     lane: int,
     at: datetime,
     document: Any = None,
+    image: Any = None,
 ) -> list[dict[str, Any]]:
     """The outbound rows of one propagandist's package: the notice (text, image, PDF) in the
     village's language when translated, then the ask to forward it and reply "đã chuyển"."""
@@ -96,6 +96,7 @@ def _package(
         lane,
         at,
         document,
+        image,
     ) + [
         outbound_row(
             notice.commune_id,
@@ -138,6 +139,7 @@ async def plan_relays(
     lane: int,
     start_at: datetime,
     document: Any = None,
+    image: Any = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(relay rows, outbound rows) for every active propagandist of the notice's villages who
     is reachable on Zalo. ``package(language)`` is the notice as text; ``languages`` (village
@@ -172,7 +174,7 @@ async def plan_relays(
             closed.append((staff, village))
             continue
         outbound += _package(
-            notice, staff, resident.id, village, package, languages, lane, start_at, document
+            notice, staff, resident.id, village, package, languages, lane, start_at, document, image
         )
     outbound += await _alerts(
         s, notice, [(staff, village, WINDOW_CLOSED) for staff, village in closed], start_at
@@ -295,11 +297,7 @@ async def follow_up(
         resident = await _reachable(s, notice.commune_id, cast(str, staff.zalo_user_id), now)
         if resident is None:
             continue
-        stored = (
-            await s.execute(
-                select(NoticeFile.id, NoticeFile.filename).where(NoticeFile.notice_id == notice.id)
-            )
-        ).first()
+        image, document = await attachments(s, notice)
         package, languages = package_for(notice)
         rows = _package(
             notice,
@@ -310,7 +308,8 @@ async def follow_up(
             languages,
             SEND_PRIORITY[notice.priority],
             now,
-            File(stored[0], stored[1]) if stored else None,
+            document,
+            image,
         )
         result = await s.execute(
             insert_for(s, OutboundMessage)

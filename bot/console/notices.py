@@ -7,7 +7,9 @@ category, priority, the repetition as a crontab, the image's address); who may t
 from which state is ``bot.notices.workflow`` (``check`` to show a button, ``apply`` to take it);
 cancelling stops and corrects deliveries through ``bot.broadcasts.plan.cancel_deliveries``; the
 PDF follows the API's file rules (``MAX_FILE_BYTES``, a ``%PDF-`` file named ``.pdf``, the name
-through ``safe_filename``); the preview is ``bot.broadcasts.message.render``, the very text the
+through ``safe_filename``); the uploaded image is checked by ``bot.notices.images.check_image``
+(JPEG/PNG by content, ≤ 1 MB) and served back only through ``picture``, after the same
+tenancy check as the page; the preview is ``bot.broadcasts.message.render``, the very text the
 sender puts in Zalo; the figures are ``bot.broadcasts.figures.stats``.
 
 Who sees what: officers and leaders compose and act (the workflow decides which buttons);
@@ -18,6 +20,7 @@ province's. Any other notice by URL is the 404 of one that does not exist.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import secrets
@@ -44,7 +47,8 @@ from bot.filenames import safe_filename
 from bot.i18n import N_, _, use_language
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import service, workflow
-from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, Staff, Village
+from bot.notices.images import MAX_IMAGE_BYTES, CheckedImage, ImageError, check_image
+from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, NoticeImage, Staff, Village
 from bot.text import nfc
 from bot.timeutil import from_vn_local, to_vn
 
@@ -57,6 +61,8 @@ ROUTES = (
     ("GET", "/console/notices/" + ID, "page"),
     ("GET", "/console/notices/" + ID + "/live", "live"),
     ("POST", "/console/notices/" + ID + "/file", "attach"),
+    ("POST", "/console/notices/" + ID + "/image", "attach_image"),
+    ("GET", "/console/notices/" + ID + "/image", "picture"),
     ("POST", "/console/notices/" + ID + "/{action:[a-z]{1,16}}", "act"),
 )
 READ = ("officer", "leader", "propagandist", "operator")
@@ -113,6 +119,7 @@ DONE = {
     "return": N_("Đã trả lại cho người soạn."),
     "cancel": N_("Đã hủy thông báo."),
     "file": N_("Đã đính kèm tệp PDF."),
+    "image": N_("Đã đính kèm ảnh. Người dân nhận ảnh này sau nội dung thông báo."),
 }
 
 
@@ -244,13 +251,17 @@ class Notices:
         self, request: web.Request, user: auth.ConsoleUser, upload: str = ""
     ) -> dict[str, Any]:
         """The POSTed form (files included) when its CSRF token is the session's. ``upload``:
-        a form that may carry the PDF ("compose" or "file"), read up to the file limit plus the
-        form's text (the service's other bodies stay at ``service.max_body_bytes``). A body
+        a form that may carry the PDF and image ("compose"), the PDF ("file") or the image
+        ("image"), read up to their limits plus the form's text (the service's other bodies stay at ``service.max_body_bytes``). A body
         too big or in a charset nobody knows is said in words (413 / 400), never a 500."""
         if not self.c.same_origin(request):
             raise _raised(self.c.refused_form(request), web.HTTPForbidden)
         if upload:
-            limit = MAX_FILE_BYTES + self.c.settings.service.max_body_bytes
+            limit = self.c.settings.service.max_body_bytes + {
+                "compose": MAX_FILE_BYTES + MAX_IMAGE_BYTES,
+                "file": MAX_FILE_BYTES,
+                "image": MAX_IMAGE_BYTES,
+            }.get(upload, MAX_FILE_BYTES)
             request = request.clone(client_max_size=limit)
         try:
             data = await request.post()
@@ -269,11 +280,15 @@ class Notices:
                 if upload == "file":
                     title = _("Tệp quá {n} MB.").format(n=mb)
                     text = _("Vui lòng chọn tệp nhỏ hơn rồi thử lại.")
+                elif upload == "image":
+                    title = _("Ảnh quá 1 MB (giới hạn của Zalo). Vui lòng chọn ảnh nhỏ hơn.")
+                    text = _("Vui lòng chọn tệp nhỏ hơn rồi thử lại.")
                 elif upload == "compose":
                     title = _("Thông báo gửi lên quá lớn.")
-                    text = _("Tệp PDF đính kèm tối đa {n} MB; vui lòng chọn tệp nhỏ hơn.").format(
-                        n=mb
-                    )
+                    text = _(
+                        "Tệp PDF đính kèm tối đa {n} MB, ảnh tối đa 1 MB; vui lòng chọn tệp "
+                        "nhỏ hơn."
+                    ).format(n=mb)
                 else:
                     title = _("Nội dung gửi lên quá dài.")
                     text = _("Vui lòng viết ngắn hơn rồi thử lại.")
@@ -592,6 +607,7 @@ class Notices:
                     "repeats": [(k, _(v)) for k, v in REPEATS.items()],
                     "previews": previews or self._previews(values, user),
                     "max_mb": MAX_FILE_BYTES // (1024 * 1024),
+                    "image_mb": MAX_IMAGE_BYTES // (1024 * 1024),
                     "error": error,
                     "active": "notices",
                 },
@@ -619,9 +635,10 @@ class Notices:
             values = self._values(data, self._languages(user.commune_code))
             if "preview" in data:  # the no-script "Xem trước": the same form, with its preview
                 return await self.compose(request, user=user, values=values)
-            upload = data.get("file")
+            upload, picture = data.get("file"), data.get("image")
             try:
                 document = self._pdf(upload) if getattr(upload, "filename", "") else None
+                image = await self._image(picture) if getattr(picture, "filename", "") else None
                 async with self.sm() as s, s.begin():
                     villages = await self._villages(s, user.commune_id)
                     fields, village_ids, at = self._draft(values, villages, self.c.clock())
@@ -643,6 +660,8 @@ class Notices:
                     )
                     if document is not None:
                         await service.attach_file(s, notice, *document)
+                    if image is not None:  # in place of an address given too
+                        await service.attach_image(s, notice, image)
                     first = await self._first(user, values["once"], notice.id)
                     if first is not None:  # the same form again: undo this one, show the first
                         raise _Again(first)
@@ -676,6 +695,71 @@ class Notices:
         if not name or not content.startswith(b"%PDF-") or not name.lower().endswith(".pdf"):
             raise FormError(_("Chỉ nhận tệp PDF (tên kết thúc bằng .pdf)."))
         return name, content
+
+    @staticmethod
+    async def _image(upload: Any) -> CheckedImage:
+        """The API's image rules (``check_image``, off the loop): JPEG or PNG by content,
+        ≤ 1 MB."""
+        try:
+            return await asyncio.to_thread(check_image, upload.file.read(MAX_IMAGE_BYTES + 1))
+        except ImageError as exc:
+            raise FormError(str(exc)) from None
+
+    async def attach_image(self, request: web.Request) -> web.StreamResponse:
+        """Attach (or replace) the uploaded image of a draft, as ``attach`` the PDF: who may is
+        decided before the body is read and again under the row lock; a refused image changes
+        nothing (the page says why, 400)."""
+        user = await self._user(request, READ)
+        with use_language(self.c.language(request)):
+            async with self.sm() as s:
+                notice = await self._notice(s, user, request.match_info["id"])
+                if not self._may_edit(notice, user):
+                    raise _raised(self._cannot(request, user), web.HTTPForbidden)
+        data = await self._form(request, user, upload="image")
+        with use_language(self.c.language(request)):
+            problem: str | None = None
+            async with self.sm() as s, s.begin():
+                notice = await self._notice(s, user, request.match_info["id"], lock=True)
+                if not self._may_edit(notice, user):
+                    raise _raised(self._cannot(request, user), web.HTTPForbidden)
+                upload = data.get("image")
+                try:
+                    if not getattr(upload, "filename", ""):
+                        raise FormError(_("Vui lòng chọn ảnh JPEG hoặc PNG."))
+                    image = await self._image(upload)
+                except FormError as exc:
+                    problem = str(exc)
+                else:
+                    await service.attach_image(s, notice, image)
+            if problem:
+                return await self.page(request, user=user, error=problem, status=400)
+        raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=image")
+
+    async def picture(self, request: web.Request) -> web.StreamResponse:
+        """The notice's uploaded image, for whoever may read the notice (else 404): its checked
+        type, never sniffed, sandboxed if opened on its own."""
+        user = await self._user(request, READ)
+        async with self.sm() as s:
+            notice = await self._notice(s, user, request.match_info["id"])
+            stored = (
+                await s.execute(
+                    select(NoticeImage.content, NoticeImage.content_type).where(
+                        NoticeImage.notice_id == notice.id,
+                        NoticeImage.commune_id == notice.commune_id,
+                    )
+                )
+            ).first()
+        if stored is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=stored[0],
+            content_type=stored[1],
+            headers={
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     async def attach(self, request: web.Request) -> web.StreamResponse:
         """Attach (or replace) the PDF of a draft. Who may is decided before the 5-MB body is
@@ -828,6 +912,16 @@ class Notices:
                         )
                     )
                 ).first()
+                picture = (
+                    await s.execute(
+                        select(
+                            NoticeImage.content_type,
+                            NoticeImage.size,
+                            NoticeImage.width,
+                            NoticeImage.height,
+                        ).where(NoticeImage.notice_id == notice.id)
+                    )
+                ).first()
                 details = await self._details(s, notice)
                 gaps = (
                     [
@@ -858,6 +952,17 @@ class Notices:
                         "recurrence": repeat_text(notice.recurrence),
                         "image_url": notice.image_url or "",
                         "file": document,
+                        "image": (
+                            {
+                                "src": f"/console/notices/{notice.id}/image",
+                                "kind": "PNG" if picture[0] == "image/png" else "JPEG",
+                                "kb": max(1, round(picture[1] / 1024)),
+                                "width": picture[2],
+                                "height": picture[3],
+                            }
+                            if picture
+                            else None
+                        ),
                         "created_at": vn_date(notice.created_at),
                         "translations": sorted(notice.translations),
                     },

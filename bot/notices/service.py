@@ -1,7 +1,7 @@
 """A notice's drafting steps, in one place for the JSON API (bot/api/notices.py) and the
 console (bot/console/notices.py): each checks its own input its own way, then both write the
 same rows through here — the draft with its audit row, the PDF that replaces the last one,
-and the rule that a propagandist acts only on a notice they wrote themselves."""
+the uploaded image that replaces the last one (and the image's address), and the rule that a propagandist acts only on a notice they wrote themselves."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-from bot.store.models import Notice, NoticeFile
+from bot.notices.images import CheckedImage
+from bot.store.models import Notice, NoticeFile, NoticeImage
 
 
 async def draft(
@@ -51,6 +52,30 @@ async def attach_file(s: AsyncSession, notice: Notice, name: str, content: bytes
             filename=name,
             content=content,
             size=len(content),
+            zalo_tokens={},
+        )
+    )
+
+
+async def attach_image(s: AsyncSession, notice: Notice, image: CheckedImage) -> None:
+    """The notice's uploaded image (one per notice: a new upload replaces the last). It takes
+    the place of an image address given before: residents get one image, the uploaded one."""
+    existing = (
+        await s.execute(select(NoticeImage).where(NoticeImage.notice_id == notice.id))
+    ).scalar_one_or_none()
+    if existing is not None:
+        await s.delete(existing)
+        await s.flush()
+    notice.image_url = None
+    s.add(
+        NoticeImage(
+            commune_id=notice.commune_id,
+            notice_id=notice.id,
+            content_type=image.content_type,
+            content=image.content,
+            size=len(image.content),
+            width=image.width,
+            height=image.height,
             zalo_tokens={},
         )
     )

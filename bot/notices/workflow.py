@@ -166,3 +166,29 @@ def apply(
         if notice.recurrence:  # each firing sends a copy (bot/notices/schedule.py)
             to_state = "recurring"
     record(s, notice, action, to_state, staff_id, note)
+
+
+#: who may send a notice to many communes of their province at once (bot/notices/province.py):
+#: the province operator — there is no department publisher role (``bot.api.auth.ROLES``)
+PROVINCE_ROLES = frozenset({"operator"})
+
+
+def from_province(
+    s: AsyncSession, notice: Notice, staff_id: int, *, direct: bool, note: str | None = None
+) -> None:
+    """A commune's copy of a province's notice, just drafted, enters the commune's workflow:
+    ``submit`` — it waits for the commune leader's ``approve`` like any submitted notice — or,
+    ``direct`` (an emergency where the province's configuration skips the communes' approval),
+    also ``publish`` by the province publisher: scheduled now. Both audit rows name the
+    province's staff member."""
+    if notice.status != "draft":
+        raise WorkflowError(f"cannot send a notice that is {notice.status} from the province")
+    if direct and notice.priority != "emergency":
+        raise WorkflowError("only an emergency skips the commune's approval")
+    record(s, notice, "submit", "submitted", staff_id, note)
+    if direct:
+        notice.approved_by = staff_id
+        notice.send_at = None
+        record(
+            s, notice, "publish", "recurring" if notice.recurrence else "scheduled", staff_id, note
+        )

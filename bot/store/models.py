@@ -394,6 +394,36 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the province's notice this one is the commune's copy of (bot/notices/province.py)
+    province_notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("province_notices.id", ondelete="SET NULL"), index=True
+    )
+
+
+class ProvinceNotice(Base):
+    """One notice a province operator sent to many communes at once (bot/notices/province.py):
+    each commune gets its own ``notices`` row (``province_notice_id``) in its own workflow.
+    ``commune_id`` is the publisher's own commune (every row carries one); the province is
+    ``province_code``. ``idempotency_key`` (the request's ``Idempotency-Key``) is unique per
+    publisher, with the SHA-256 of the request it came with: the same key again answers this
+    row, the same key with another request is refused."""
+
+    __tablename__ = "province_notices"
+    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(
+        ForeignKey("communes.id", ondelete="CASCADE"), index=True
+    )
+    province_code: Mapped[str] = mapped_column(String(2), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    category: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(12))
+    headline: Mapped[str] = mapped_column(String(200))
+    #: the communes' approval was skipped (an emergency, ``provinces.<code>.emergency_direct``)
+    direct: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class NoticeAudit(Base):
@@ -543,6 +573,27 @@ class NoticeFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     #: oa_id → {"token", "at"}: the upload's token and when it was made (Zalo forgets uploads
     #: after ~7 days, so an old one is uploaded again)
+    zalo_tokens: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NoticeImage(Base):
+    """An image uploaded for a notice (JPEG or PNG, checked by its content, ≤ 1 MB: Zalo's
+    image limit), kept here and uploaded to Zalo once per OA (the ``attachment_id`` per OA in
+    ``zalo_tokens``, as ``{"token", "at"}``); residents receive it as an image message after the
+    text. One per notice; it takes the place of ``Notice.image_url`` (migration 0026)."""
+
+    __tablename__ = "notice_images"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("communes.id", ondelete="CASCADE"))
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), unique=True
+    )
+    content_type: Mapped[str] = mapped_column(String(20))  # image/jpeg | image/png
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
     zalo_tokens: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -41,7 +41,7 @@ from bot.envelope import (
 )
 from bot.loops import EVENTS_TOPIC
 from bot.sending import ALL_KINDS, Article, Outcome, ProgressCallback, QuotaExhausted, fit
-from bot.store.models import InboundEvent, NoticeFile, OutboundMessage
+from bot.store.models import InboundEvent, NoticeFile, NoticeImage, OutboundMessage
 from bot.store.ops import GroupInserter
 from bot.tenants import Tenant, Tenants
 from bot.timeutil import as_utc, epoch_ms, utcnow
@@ -248,6 +248,8 @@ class ZaloChannel:
         if isinstance(reply, File):
             raise ValueError("a file is sent by deliver(), which uploads it first")
         if isinstance(reply, Image):
+            if reply.image_id:
+                raise ValueError("a stored image is sent by deliver(), which uploads it first")
             return [
                 messages.image_body(
                     user, url=reply.url, attachment_id=reply.attachment_id, caption=reply.caption
@@ -259,55 +261,61 @@ class ZaloChannel:
             ]
         raise ValueError(f"zalo cannot send {row.kind}")
 
-    async def _deliver_file(self, row: OutboundMessage, tenant: Tenant) -> Delivered:
-        """Upload the stored file once per OA and keep its token while it is young enough
-        (Zalo forgets uploads after ~7 days: older than ``zalo.upload_max_age_s`` it is uploaded
-        again, and a ``-100`` "expired" answer uploads it again once), then send it."""
+    async def _deliver_stored(
+        self, row: OutboundMessage, tenant: Tenant, reply: File | Image
+    ) -> Delivered:
+        """A stored file (a notice's PDF) or image (its uploaded picture): uploaded once per OA
+        and its token / attachment_id kept while young enough (Zalo forgets uploads after ~7
+        days: older than ``zalo.upload_max_age_s`` it is uploaded again, and a ``-100``
+        "expired" answer uploads it again once), then sent as a file or image message."""
         assert self.api is not None and tenant.config.zalo is not None  # deliver() checked
         oa = tenant.config.zalo.oa_id
-        file_id = int(row.payload["file_id"])
-        token = await self._file_token(file_id, oa)
+
+        def body(token: str) -> dict[str, Any]:
+            if isinstance(reply, File):
+                return messages.file_body(row.recipient, token)
+            return messages.image_body(row.recipient, attachment_id=token, caption=reply.caption)
+
+        token = await self._upload_token(reply, oa)
         try:
-            data = await self.api.call(
-                oa,
-                "POST",
-                CS_PATH,
-                body=messages.file_body(row.recipient, token),
-                lane=row.priority,
-            )
+            data = await self.api.call(oa, "POST", CS_PATH, body=body(token), lane=row.priority)
         except ZaloError as exc:
             if exc.code != ATTACHMENT_EXPIRED:
                 raise
-            log.info(
-                "zalo: upload of file %s for OA %s expired early; uploading again", file_id, oa
-            )
-            token = await self._file_token(file_id, oa, expired=token)
-            data = await self.api.call(
-                oa,
-                "POST",
-                CS_PATH,
-                body=messages.file_body(row.recipient, token),
-                lane=row.priority,
-            )
+            log.info("zalo: upload of %s for OA %s expired early; uploading again", reply, oa)
+            token = await self._upload_token(reply, oa, expired=token)
+            data = await self.api.call(oa, "POST", CS_PATH, body=body(token), lane=row.priority)
         return Delivered(provider_ids=[str(data["message_id"])] if data.get("message_id") else [])
 
-    async def _file_token(self, file_id: int, oa: str, expired: str | None = None) -> str:
-        """The file's upload token for ``oa``: the kept one while young enough (and not the
-        ``expired`` one), else a new upload — one per file and OA at a time, however many
-        residents are sent it at once."""
-        async with self.coord.lock(f"zalo:file:{file_id}:{oa}", ttl=60, timeout=60):
+    async def _upload_token(self, reply: File | Image, oa: str, expired: str | None = None) -> str:
+        """The stored file's or image's upload token for ``oa``: the kept one while young
+        enough (and not the ``expired`` one), else a new upload — one per stored object and OA
+        at a time, however many residents are sent it at once."""
+        assert self.api is not None
+        model: type[NoticeFile] | type[NoticeImage]
+        if isinstance(reply, File):
+            model, stored_id, what = NoticeFile, reply.file_id, "file"
+        else:
+            model, stored_id, what = NoticeImage, int(reply.image_id or 0), "image"
+        async with self.coord.lock(f"zalo:{what}:{stored_id}:{oa}", ttl=60, timeout=60):
             async with self.sm() as s:  # type: ignore[misc]
-                stored = await s.get(NoticeFile, file_id)
+                stored = await s.get(model, stored_id)
             if stored is None:
-                raise ZaloError(0, f"file {file_id} is gone", Outcome.PERMANENT)
+                raise ZaloError(0, f"{what} {stored_id} is gone", Outcome.PERMANENT)
             kept = upload_token(
                 (stored.zalo_tokens or {}).get(oa), self.settings.zalo.upload_max_age_s
             )
             if kept and kept != expired:
                 return kept
-            token = await self.api.upload_file(oa, stored.filename, stored.content)  # type: ignore[union-attr]
+            if isinstance(stored, NoticeFile):
+                token = await self.api.upload_file(oa, stored.filename, stored.content)
+            else:
+                name = f"thong-bao-{stored.notice_id}." + (
+                    "png" if stored.content_type == "image/png" else "jpg"
+                )
+                token = await self.api.upload_image(oa, name, stored.content, stored.content_type)
             async with self.sm() as s, s.begin():  # type: ignore[misc]
-                fresh = await s.get(NoticeFile, file_id, with_for_update=True)
+                fresh = await s.get(model, stored_id, with_for_update=True)
                 if fresh is not None:
                     fresh.zalo_tokens = {
                         **(fresh.zalo_tokens or {}),
@@ -321,6 +329,8 @@ class ZaloChannel:
         ``None`` when it does not (or the parts are not text), so the row is sent."""
         if self.api is None or tenant.config.zalo is None:
             return None
+        if row.kind == "file" or (row.kind == "image" and row.payload.get("image_id")):
+            return None  # an upload's message is not text: it cannot be found, so it is sent
         bodies = self.bodies(row)[row.parts_sent :]
         texts = [(b.get("message") or {}).get("text") for b in bodies]
         if not texts or not all(texts):
@@ -351,8 +361,8 @@ class ZaloChannel:
     ) -> Delivered:
         if self.api is None or tenant.config.zalo is None:
             raise RuntimeError(f"commune {tenant.code} has no Zalo OA configured")
-        if isinstance(reply, File):
-            return await self._deliver_file(row, tenant)
+        if isinstance(reply, File) or (isinstance(reply, Image) and reply.image_id):
+            return await self._deliver_stored(row, tenant, reply)
         bodies = self.bodies(row, reply)
         ids = list(row.provider_message_ids or [])
         for n in range(row.parts_sent, len(bodies)):

@@ -99,20 +99,39 @@ class ZaloApi:
     ) -> str:
         """``POST /v2.0/oa/upload/file`` (multipart, ≤ 5 MB) → the token a file message
         names (zalo-oa-api.md §4.5). Counted against the same budgets as any call."""
+        return await self._upload(
+            oa_id, "/v2.0/oa/upload/file", "token", filename, content, content_type
+        )
 
+    async def upload_image(
+        self, oa_id: str, filename: str, content: bytes, content_type: str
+    ) -> str:
+        """``POST /v2.0/oa/upload/image`` (multipart, JPEG/PNG ≤ 1 MB) → the
+        ``attachment_id`` an image message names (zalo-oa-api.md §4.5)."""
+        return await self._upload(
+            oa_id, "/v2.0/oa/upload/image", "attachment_id", filename, content, content_type
+        )
+
+    async def _upload(
+        self,
+        oa_id: str,
+        path: str,
+        answer: str,
+        filename: str,
+        content: bytes,
+        content_type: str,
+    ) -> str:
         async def attempt(token: str) -> dict[str, Any]:
             # the name as browsers send it (UTF-8, RFC 7578), not percent-encoded: residents
             # see "Lịch tiêm.pdf", not "L%E1%BB%8Bch…" (bot/filenames.py made it header-safe)
             form = aiohttp.FormData(quote_fields=False)
             form.add_field("file", content, filename=filename, content_type=content_type)
-            return await self._once(
-                oa_id, token, "POST", "/v2.0/oa/upload/file", None, None, form=form
-            )
+            return await self._once(oa_id, token, "POST", path, None, None, form=form)
 
-        data = await self._with_token(oa_id, "/v2.0/oa/upload/file", attempt)
-        if not data.get("token"):
-            raise ZaloError(-201, "upload answered without a token", Outcome.PERMANENT)
-        return str(data["token"])
+        data = await self._with_token(oa_id, path, attempt)
+        if not data.get(answer):
+            raise ZaloError(-201, f"upload answered without {answer}", Outcome.PERMANENT)
+        return str(data[answer])
 
     async def _once(
         self,

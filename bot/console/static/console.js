@@ -87,12 +87,30 @@ document.addEventListener("DOMContentLoaded", function () {
     }
     function ask() {
       var data = new FormData(form);
-      data.delete("file");  // the preview is the text; the PDF goes with the draft
+      data.delete("file");  // the preview is the text; the PDF and image go with the draft
+      data.delete("image");
       var mine = ++asked;
       fetch(form.dataset.preview, { method: "POST", body: data, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (out) { if (out && mine === asked) { show(out.previews); } })
         .catch(function () { /* the "Xem trước" button still works */ });
+    }
+    // the chosen image shown under the texts, read here as a data: URL (the CSP's img-src
+    // allows 'self' and data:); nothing is sent before "Lưu bản nháp"
+    var picked = form.querySelector("[data-image-input]");
+    var shown = form.querySelector("[data-image-preview]");
+    if (picked && shown && window.FileReader) {
+      picked.addEventListener("change", function () {
+        var file = picked.files && picked.files[0];
+        if (!file || !/^image\/(jpeg|png)$/.test(file.type)) {
+          shown.hidden = true;
+          shown.removeAttribute("src");
+          return;
+        }
+        var reader = new FileReader();
+        reader.onload = function () { shown.src = reader.result; shown.hidden = false; };
+        reader.readAsDataURL(file);
+      });
     }
     form.addEventListener("input", function (e) {
       if (e.target && e.target.type === "file") { return; }
