@@ -16,6 +16,7 @@ from bot.console import (
     inbox,
     notices,
     questions,
+    report,
     staff,
     web,
     zalo_login,
@@ -32,6 +33,7 @@ def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     zalo_login.setup(app, services_key)
     facts.setup(app, services_key)
     dashboard.setup(app)
+    report.setup(app)
     health.setup(app, services_key)
     staff.setup(app, web.CONSOLE)
     auditlog.setup(app, web.CONSOLE)

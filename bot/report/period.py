@@ -53,3 +53,23 @@ def between(first: str, last: str) -> Window:
     if w.last < w.first:
         raise PeriodError("ngày kết thúc trước ngày bắt đầu / --to is before --from")
     return w
+
+
+def report_year(today: date) -> int:
+    """The report year ``today`` (a Vietnamese day) falls in: from 15/12 on it is the next
+    year's (the window ``year(Y)`` starts on 15/12 of ``Y-1``)."""
+    return today.year + 1 if (today.month, today.day) >= (12, 15) else today.year
+
+
+#: presets a form offers: ``year-Y`` and ``half-Y-1`` / ``half-Y-2`` (``year`` and ``half``)
+PRESET = re.compile(r"(year|half)-(\d{4}(?:-[12])?)")
+
+
+def preset(spec: str) -> Window:
+    """``year-2026`` → ``year(2026)``; ``half-2026-1`` → ``half("2026-1")``."""
+    found = PRESET.fullmatch(spec.strip())
+    if not found or (found.group(1) == "year") != (len(found.group(2)) == 4):
+        raise PeriodError(f"kỳ không hợp lệ / not a period: {spec!r}")
+    if found.group(1) == "year":
+        return year(int(found.group(2)))
+    return half(found.group(2))
