@@ -6,7 +6,7 @@ date comes back on the form. Screenshots: test-artefacts/console/report-console-
 
 from __future__ import annotations
 
-from tests.browser import ARTEFACTS, no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import ARTEFACTS, go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.report_data import A
 from tests.test_console import PASSWORD, account
 from tests.test_console_report import reporting  # noqa: F401
@@ -20,7 +20,7 @@ async def test_the_report_from_the_console_on_a_phone(reporting, browser):  # no
         page = await context.new_page()
         watch(page, problems, failed_loads=True)
         await sign_in(page, reporting.url, "hung.ld", PASSWORD)
-        await page.click("nav >> text=Báo cáo")
+        await go_to(page, "Báo cáo")
         await page.wait_for_selector("form.report-form")
         await no_sideways_scroll(page)
         await screenshot(page, "report-console-form-375.png")
