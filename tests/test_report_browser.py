@@ -35,7 +35,7 @@ async def test_the_report_page_in_the_browser(browser, tmp_path):
     await page.wait_for_selector("h1")
     assert (
         await page.title()
-        == "Báo cáo công tác thông tin cơ sở — Tỉnh, thành phố mã 15 (2 xã, phường)"
+        == "Báo cáo công tác thông tin cơ sở — Tỉnh Lào Cai (mã 15, 2 xã, phường)"
     )
     await no_sideways_scroll(page)
     charts = await page.locator("figure svg").count()

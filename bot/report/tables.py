@@ -11,6 +11,7 @@ from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
+from bot import admin_units
 from bot.categories import CATEGORIES as TICKET_CATEGORIES
 from bot.channels.zalo.oauth import TOKEN_STATES
 from bot.console.notices import PRIORITY_NAMES, ROUTE_NAMES
@@ -315,8 +316,11 @@ def heading(report: Report) -> dict[str, str]:
     """The report's title lines."""
     w = report.window
     if report.scope == "province":
-        scope = _("Tỉnh, thành phố mã {code} ({n} xã, phường)").format(
-            code=report.code, n=len(report.communes)
+        province = admin_units.get_province(report.code)
+        scope = _("{name} (mã {code}, {n} xã, phường)").format(
+            name=province.name if province else report.code,
+            code=report.code,
+            n=len(report.communes),
         )
     else:
         name = report.communes[0].name if report.communes else report.code
