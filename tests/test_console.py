@@ -173,12 +173,14 @@ async def test_sign_in_see_who_you_are_and_sign_out(running, browser):
     assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d", html)  # dd/mm/yyyy, Vietnamese time
     vn = (running.clock.now + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M")
     assert vn in html
-    # the nav holds only what exists: home, the inbox, residents' questions (an officer's),
-    # notices, knowledge, the commune's facts (an officer's) and sign-out
+    # the nav holds only what exists: home, the dashboard, the report, the commune's health,
+    # the inbox, residents' questions (an officer's), notices, knowledge, the commune's facts
+    # (an officer's) and sign-out
     nav = re.search(r'<nav class="nav".*?</nav>', html, re.S).group(0)
     assert re.findall(r'href="([^"]+)"', nav) == [
         "/console/",
         "/console/dashboard",
+        "/console/report",
         "/console/health",
         "/console/inbox",
         "/console/questions",
