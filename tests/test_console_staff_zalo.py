@@ -90,6 +90,9 @@ async def test_link_unlink_and_a_leader_removes_a_zalo_sign_in(office):  # noqa:
     assert await _linked(running, officer_id) is None
     status, html, _ = await leader.get(where)
     assert "Đã gỡ liên kết Zalo" in html and f'action="{path}"' not in html
+    # her open sessions ended with the sign-in the leader did not trust
+    status, _, where = await officer.get("/console/")
+    assert status == 303 and where.endswith("/console/login"), (status, where)
     by_leader = (await _events(running, "zalo_unlinked"))[-1]
     assert (by_leader.staff_id, by_leader.object_kind, by_leader.object_id) == (
         leader_id,

@@ -124,7 +124,8 @@ async def test_console_compose_with_an_image_reaches_the_resident(running):
             "priority": "normal",
             "headline": "Lịch cắt điện thôn Nậm Mòn",
             "body": "Thứ Bảy 8h–11h cắt điện để sửa đường dây.",
-            # an address too: the uploaded image takes its place
+            # an address too: residents messaged one by one get the upload; the address stays
+            # for the article's cover and CAP
             "image_url": "https://xa.example.gov.vn/anh.png",
         }
         # a PDF named .jpg in the compose form: said, no notice made
@@ -148,7 +149,8 @@ async def test_console_compose_with_an_image_reaches_the_resident(running):
         assert stored.content == JPEG and stored.content_type == "image/jpeg"
         assert (stored.width, stored.height) == (64, 48)
         async with running.services.sm() as s:
-            assert (await s.get(Notice, nid)).image_url is None  # type: ignore[union-attr]
+            kept = (await s.get(Notice, nid)).image_url  # type: ignore[union-attr]
+            assert kept == "https://xa.example.gov.vn/anh.png"
 
         # the notice page: the image under the text residents get, and its facts
         status, html, _r = await officer.get(f"/console/notices/{nid}")
@@ -278,7 +280,7 @@ async def test_api_upload_tenancy_and_an_expired_attachment_uploaded_again(desk)
         "size": len(JPEG),
     }
     _, got = await desk.call(officer, "GET", f"/{nid}")
-    assert got["image_url"] is None  # the upload took the address's place
+    assert got["image_url"] == "https://xa.example.gov.vn/a.png"  # kept: the article's cover
 
     # Zalo has forgotten the id we keep (its 7 days passed on its clock, not on ours): the
     # first send is refused with -100, the image is uploaded again once, both residents get it
@@ -340,3 +342,11 @@ def test_the_checks_read_the_content():
             check_image(bad)
     with pytest.raises(ImageError, match="kích thước"):  # a tiny file claiming 50,000 px
         check_image(png(50_000, 1, rows=b""))
+    # within the sides but over 24 Mpx (6,000 × 5,000): said as such, the limits named
+    with pytest.raises(ImageError, match="8.192 điểm ảnh mỗi chiều và 24 triệu"):
+        check_image(png(6000, 5000, rows=b""))
+    # a phone's motion photo: its own data after the JPEG's end marker
+    assert check_image(JPEG + b"MotionPhoto_Data" + b"\x00" * 64).content_type == "image/jpeg"
+    # no end marker after the scan at all: broken
+    with pytest.raises(ImageError):
+        check_image(JPEG[: JPEG.rindex(b"\xff\xd9")])

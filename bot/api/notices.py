@@ -358,31 +358,38 @@ class NoticesApi:
             await service.attach_file(s, notice, name, content)
         return json_response({"notice": notice.id, "file": name, "size": len(content)})
 
+    @staticmethod
+    def _may_attach(who: Any, notice: Notice) -> None:
+        """Who may attach to ``notice``, and only to a draft (the image's rules)."""
+        if not service.may_act(notice, who.role, who.staff_id):
+            raise error(404, "không tìm thấy / not found")
+        if who.role not in ("officer", "leader", "propagandist"):
+            raise error(403, "vai trò này không sửa thông báo / role may not edit")
+        if notice.status not in workflow.EDITABLE:
+            raise error(
+                409,
+                f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / attach only to a draft",
+            )
+
     async def attach_image(self, request: web.Request) -> web.Response:
         """PUT a JPEG or PNG (≤ 1 MB, Zalo's image limit; checked by its content, whatever it
         is called) onto a draft: residents get it after the text, in place of ``image_url``.
         A new one replaces the last; a refused one changes nothing."""
         content = await read_limited(request, MAX_IMAGE_BYTES)
-        async with self.sm() as s, s.begin():
+        async with self.sm() as s:  # only a caller who may edit it costs a check
+            who = await identify(request, s)
+            self._may_attach(who, await self._notice(s, who, int(request.match_info["id"])))
+        if content is None:
+            raise error(413, "ảnh quá 1 MB / image over 1 MB")
+        try:  # off the loop and outside any transaction: a PNG's pixels are inflated
+            with use_language("vi"):
+                image = await asyncio.to_thread(check_image, content)
+        except ImageError as exc:
+            raise error(400, str(exc)) from None
+        async with self.sm() as s, s.begin():  # again, locked: it may have changed meanwhile
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
-            if not service.may_act(notice, who.role, who.staff_id):
-                raise error(404, "không tìm thấy / not found")
-            if who.role not in ("officer", "leader", "propagandist"):
-                raise error(403, "vai trò này không sửa thông báo / role may not edit")
-            if notice.status not in workflow.EDITABLE:
-                raise error(
-                    409,
-                    f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / "
-                    "attach only to a draft",
-                )
-            if content is None:
-                raise error(413, "ảnh quá 1 MB / image over 1 MB")
-            try:  # off the loop: a PNG's pixels are inflated (zlib lets go of the GIL)
-                with use_language("vi"):
-                    image = await asyncio.to_thread(check_image, content)
-            except ImageError as exc:
-                raise error(400, f"{exc} / only a JPEG or PNG image") from None
+            self._may_attach(who, notice)
             await service.attach_image(s, notice, image)
         return json_response(
             {

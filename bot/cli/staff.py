@@ -231,7 +231,7 @@ def cmd_staff_change(args: argparse.Namespace) -> int:
         elif args.st_command == "deactivate":
             result = await staffing.deactivate(s, member)
         elif args.st_command == "unlink-zalo":
-            result = int(await forget_zalo_login(s, member))
+            result = int(await forget_zalo_login(s, member, sign_out=True))
         else:
             result = await staffing.reactivate(s, member)
         logged(s, member, CHANGE_ACTIONS[args.st_command])

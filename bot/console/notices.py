@@ -717,22 +717,18 @@ class Notices:
                     raise _raised(self._cannot(request, user), web.HTTPForbidden)
         data = await self._form(request, user, upload="image")
         with use_language(self.c.language(request)):
-            problem: str | None = None
+            upload = data.get("image")
+            try:  # checked outside any transaction: no row lock held while pixels inflate
+                if not getattr(upload, "filename", ""):
+                    raise FormError(_("Vui lòng chọn ảnh JPEG hoặc PNG."))
+                image = await self._image(upload)
+            except FormError as exc:
+                return await self.page(request, user=user, error=str(exc), status=400)
             async with self.sm() as s, s.begin():
                 notice = await self._notice(s, user, request.match_info["id"], lock=True)
                 if not self._may_edit(notice, user):
                     raise _raised(self._cannot(request, user), web.HTTPForbidden)
-                upload = data.get("image")
-                try:
-                    if not getattr(upload, "filename", ""):
-                        raise FormError(_("Vui lòng chọn ảnh JPEG hoặc PNG."))
-                    image = await self._image(upload)
-                except FormError as exc:
-                    problem = str(exc)
-                else:
-                    await service.attach_image(s, notice, image)
-            if problem:
-                return await self.page(request, user=user, error=problem, status=400)
+                await service.attach_image(s, notice, image)
         raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=image")
 
     async def picture(self, request: web.Request) -> web.StreamResponse:

@@ -196,7 +196,7 @@ class StaffScreen:
                 "reactivated": _("Đã mở lại tài khoản. Hãy gửi liên kết đặt mật khẩu mới nếu cần."),
                 "revoked": _("Đã thu hồi các khóa API."),
                 "zalo_unlinked": _(
-                    "Đã gỡ liên kết Zalo: người này đăng nhập bằng mật khẩu từ bây giờ."
+                    "Đã gỡ liên kết Zalo và đăng xuất người này khỏi bảng điều khiển."
                 ),
             }.get(request.query.get("done", ""))
             roles = [(r, _(ROLE_NAMES[r])) for r in ADDABLE]
@@ -500,7 +500,7 @@ class StaffScreen:
             self._permit(request, user, member, "unlink-zalo")
             code = (await s.get_one(Commune, member.commune_id)).code
             name = member.zalo_login_name
-            if await forget_zalo_login(s, member):
+            if await forget_zalo_login(s, member, sign_out=True):
                 audit.action(
                     s,
                     member.commune_id,

@@ -58,15 +58,16 @@ async def attach_file(s: AsyncSession, notice: Notice, name: str, content: bytes
 
 
 async def attach_image(s: AsyncSession, notice: Notice, image: CheckedImage) -> None:
-    """The notice's uploaded image (one per notice: a new upload replaces the last). It takes
-    the place of an image address given before: residents get one image, the uploaded one."""
+    """The notice's uploaded image (one per notice: a new upload replaces the last). Residents
+    messaged one by one get it rather than an image address given too; the address stays, for
+    what needs a public link (the article's cover for followers out of Zalo's reply window, a
+    CAP export's resource)."""
     existing = (
         await s.execute(select(NoticeImage).where(NoticeImage.notice_id == notice.id))
     ).scalar_one_or_none()
     if existing is not None:
         await s.delete(existing)
         await s.flush()
-    notice.image_url = None
     s.add(
         NoticeImage(
             commune_id=notice.commune_id,

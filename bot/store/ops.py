@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.envelope import Reply, to_payload
-from bot.store.models import Staff, Village, ZaloLoginState
+from bot.store.models import ConsoleSession, Staff, Village, ZaloLoginState
 from bot.text import search_key
 from bot.timeutil import utcnow
 
@@ -126,13 +126,17 @@ async def village_by_name(s: AsyncSession, commune_id: int, name: str) -> Any:
     ).scalar_one_or_none()
 
 
-async def forget_zalo_login(s: AsyncSession, staff: Staff) -> bool:
+async def forget_zalo_login(s: AsyncSession, staff: Staff, *, sign_out: bool = False) -> bool:
     """Cut ``staff``'s "Đăng nhập bằng Zalo": the linked account and any round trip still
     pending. A Zalo link is a second credential, so whatever ends the password's trust (a new
     password, deactivation, a leader's ``bot staff unlink-zalo``) ends it too — an intruder who
-    linked their own Zalo with a stolen session must not keep a way in. True if one was linked."""
+    linked their own Zalo with a stolen session must not keep a way in. ``sign_out``: their
+    console sessions end too (a leader removing a sign-in they do not trust: the sessions it
+    opened must not outlive it). True if one was linked."""
     was = staff.zalo_login_id is not None
     staff.zalo_login_id = staff.zalo_login_name = staff.zalo_linked_at = None
     await s.execute(delete(ZaloLoginState).where(ZaloLoginState.staff_id == staff.id))
+    if sign_out and was:
+        await s.execute(delete(ConsoleSession).where(ConsoleSession.staff_id == staff.id))
     await s.flush()
     return was

@@ -1,7 +1,7 @@
 """A notice to many communes at once from the province (issue 14)
 
 Revision ID: 0031_province_notices
-Revises: 0025_staff_zalo_link (the lead re-chains it onto 0030_console_facts)
+Revises: 0026_notice_image
 Create Date: 2026-12-04
 
 ``province_notices``: one row per province operator's request; each commune's own notice
