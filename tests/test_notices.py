@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot import facts_store
 from bot.config import Settings
 from bot.staff import add_staff
 from bot.store.models import (
@@ -551,6 +552,47 @@ async def test_image_follows_the_text_and_the_village_group_gets_its_language(st
             assert "Hnub txhaj tshuaj" in package.body["message"]["text"]  # the group's language
             assert picture.body["message"]["attachment"]["payload"]["elements"][0]["url"]
             assert "ĐÃ CHUYỂN" in ask.body["message"]["text"]
+    finally:
+        await running.runner.cleanup()
+
+
+async def test_a_village_renamed_in_the_console_keeps_its_groups_language(store_url, sim):
+    """A rename made in the console (``facts_store``: the row keeps its id, config.yml keeps the
+    old name) reaches the fan-out: the propagandist of the renamed Hmông village still gets
+    the package in Hmông, and the ask names the village by its new name."""
+    settings = make_settings(store_url, sim, notices=quiet_around_now(False))
+    raw = settings.model_dump()
+    raw["communes"][0]["villages"] = [{"name": "Nậm Mòn", "language": "hnj"}, {"name": "Bản Phố"}]
+    running = await start_service(Settings.model_validate(raw), sim)
+    try:
+        async with aiohttp.ClientSession() as http:
+            desk = Desk(running, http)
+            cid = running.services.tenants.by_code(CODE).id
+            async with running.services.sm() as s, s.begin():
+                await add_staff(
+                    s, CODE, "Trưởng thôn", "propagandist", "Nậm Mòn", zalo_user_id="9941"
+                )
+                await facts_store.save(
+                    s, cid, {"villages.renamed": {"Nậm Mòn": "Nậm Mòn Thượng"}}, None, "test"
+                )
+                await facts_store.place_village(s, cid, "Nậm Mòn Thượng", "thôn", was="Nậm Mòn")
+            facts_store.forget(cid)
+            await resident(running, "9941")
+            leader = await desk.hire("leader")
+            _, d = await desk.call(
+                leader,
+                "POST",
+                "",
+                dict(
+                    NOTICE,
+                    translations={"hnj": {"headline": "Hnub txhaj tshuaj", "body": "Hnub 25."}},
+                ),
+            )
+            await desk.submit_and_approve(leader, d["id"])
+            await wait_status(desk, leader, d["id"], "sent")
+            package, ask = sim.messages(OA, "9941")[-2:]
+            assert "Hnub txhaj tshuaj" in package.body["message"]["text"]  # still Hmông
+            assert "Nậm Mòn Thượng" in ask.body["message"]["text"]
     finally:
         await running.runner.cleanup()
 

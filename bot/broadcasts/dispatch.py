@@ -13,8 +13,9 @@ import time as _time
 from collections.abc import Callable
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import facts_store
 from bot.broadcasts.message import render
 from bot.broadcasts.plan import plan_deliveries
 from bot.broadcasts.quota import quiet_until
@@ -78,9 +79,13 @@ class NoticeDispatcher(Worker):
                 done += await follow_up(s, now, self._package_for)
             return done
 
-    def _package_for(self, notice: Notice) -> tuple[Callable[[str], str], dict[str, str]]:
-        """A propagandist's package of ``notice``: its text per language, villages' languages."""
-        commune = self.tenants.by_id(notice.commune_id).config
+    async def _package_for(
+        self, s: AsyncSession, notice: Notice
+    ) -> tuple[Callable[[str], str], dict[str, str]]:
+        """A propagandist's package of ``notice``: its text per language, villages' languages
+        (by their names as the console may have changed them: ``facts_store.effective``)."""
+        tenant = self.tenants.by_id(notice.commune_id)
+        commune = await facts_store.effective(s, tenant.id, tenant.config)
         return (
             lambda language: render(notice, commune.name, language),
             {v.name: v.language for v in commune.villages if v.language},

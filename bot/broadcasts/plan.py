@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import facts_store
 from bot.broadcasts.message import attachments, key, notice_sends, render
 from bot.broadcasts.quota import queue_broadcast, quiet_until
 from bot.broadcasts.relay import ALERT, plan_relays
@@ -55,6 +56,9 @@ async def plan_deliveries(
     now: datetime,
     broadcasts: BroadcastRules | None = None,
 ) -> Counter[str]:
+    # the villages as the console may have added or renamed them (their languages, the
+    # question asked of a resident whose village is unknown)
+    commune = await facts_store.effective(s, notice.commune_id, commune)
     commune_name = commune.name
     conditions = [
         Resident.commune_id == notice.commune_id,

@@ -17,7 +17,7 @@ goes to them then.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -241,7 +241,9 @@ async def _alerts(
 async def follow_up(
     s: AsyncSession,
     now: datetime,
-    package_for: Callable[[Notice], tuple[Callable[[str], str], dict[str, str]]],
+    package_for: Callable[
+        [AsyncSession, Notice], Awaitable[tuple[Callable[[str], str], dict[str, str]]]
+    ],
 ) -> int:
     """Packages that could not go: one Zalo refused (window closed, failed) is recorded and
     staff are told; one held for a closed window goes as soon as the propagandist has messaged
@@ -298,7 +300,7 @@ async def follow_up(
         if resident is None:
             continue
         image, document = await attachments(s, notice)
-        package, languages = package_for(notice)
+        package, languages = await package_for(s, notice)
         rows = _package(
             notice,
             staff,

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import facts_store
 from bot.api.auth import Identity, bad_input, error, identify, iso, json_response, read_json
 from bot.broadcasts.routes import WINDOW, route_for
 from bot.config import FeedbackSettings
@@ -488,7 +489,7 @@ class FeedbackApi:
                     raise error(
                         400, "không có thôn này trong xã / unknown village", field="village"
                     )
-            commune = self._commune(who)
+            commune = await facts_store.effective(s, who.commune_id, self._commune(who))
             ticket = await service.file_ticket(
                 s,
                 who.commune_id,

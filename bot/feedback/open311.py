@@ -41,7 +41,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import safejson
+from bot import facts_store, safejson
 from bot.api.auth import hash_key
 from bot.config import Commune, FeedbackSettings
 from bot.coord import Coordinator
@@ -576,7 +576,8 @@ class Open311:
             staff = await self._client(s, tenant, _header_key(request) or form.get("api_key"))
             report = await self._report(s, tenant, form)
             report.filed_by = staff.id  # the create event names the key's holder: which client
-            ticket = await service.file_ticket(s, tenant.id, tenant.config, self.settings, report)
+            commune = await facts_store.effective(s, tenant.id, tenant.config)  # its routing
+            ticket = await service.file_ticket(s, tenant.id, commune, self.settings, report)
             told = [_("Xã đã nhận phản ánh {code}.").format(code=ticket.code), notice(ticket)]
             out = [
                 {
