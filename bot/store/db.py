@@ -58,13 +58,17 @@ async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
         return
     async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": STARTUP_LOCK_KEY})
-        await conn.commit()
+        # tried, not waited for, each try its own short statement outside any transaction: a
+        # process blocked in pg_advisory_lock holds a snapshot, and the holder's CREATE INDEX
+        # CONCURRENTLY (migration 0023) waits for every older snapshot — both would wait for ever
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        try_lock = text("SELECT pg_try_advisory_lock(:k)")
+        while not (await conn.execute(try_lock, {"k": STARTUP_LOCK_KEY})).scalar():
+            await asyncio.sleep(0.2)
         try:
             yield
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": STARTUP_LOCK_KEY})
-            await conn.commit()
 
 
 @contextlib.asynccontextmanager
