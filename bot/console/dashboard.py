@@ -28,7 +28,7 @@ from bot.console.web import CONSOLE, Console
 from bot.figures import svg
 from bot.figures.queries import STATE_ORDER, CommuneFigures, Figures, figures
 from bot.figures.window import CHOICES, Window
-from bot.i18n import _, use_language
+from bot.i18n import N_, _, use_language
 from bot.store.models import Commune
 
 ROUTES = (("GET", "/console/dashboard", "dashboard"),)
@@ -58,24 +58,15 @@ class Dashboard:
         self.c = console
 
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
-        user = await self.c.user(request)
-        if user is None:
-            raise web.HTTPSeeOther("/console/login")
-        if not may_see_dashboard(user.role):
-            with use_language(self.c.language(request)):
-                return self.c.render(
-                    request,
-                    "questions_message.html",
-                    {
-                        "title": _("Không có quyền"),
-                        "text": _(
-                            "Trang tổng quan dành cho cán bộ, công chức, lãnh đạo xã và quản trị "
-                            "viên cấp tỉnh."
-                        ),
-                    },
-                    status=403,
-                    user=user,
-                )
+        user = await self.c.allowed(
+            request,
+            may_see_dashboard,
+            N_(
+                "Trang tổng quan dành cho cán bộ, công chức, lãnh đạo xã và quản trị viên cấp tỉnh."
+            ),
+        )
+        if isinstance(user, web.Response):
+            return user
         now = self.c.clock()
         window = Window.chosen(request.query.get("days"), now)
         async with self.c.sm() as s:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.console import auth
 from bot.console.web import CONSOLE, Console
 from bot.health import health, scope_ids, vn_date
-from bot.i18n import _, use_language
+from bot.i18n import N_, use_language
 from bot.registry import registry
 from bot.store.models import Commune
 
@@ -46,25 +46,14 @@ class HealthScreen:
         self.services = services
 
     async def _user(self, request: web.Request) -> auth.ConsoleUser | web.StreamResponse:
-        user = await self.c.user(request)
-        if user is None:
-            raise web.HTTPSeeOther("/console/login")
-        if not may_see_health(user.role):
-            with use_language(self.c.language(request)):
-                return self.c.render(
-                    request,
-                    "questions_message.html",
-                    {
-                        "title": _("Không có quyền"),
-                        "text": _(
-                            "Trang tình trạng dành cho cán bộ, công chức, lãnh đạo xã và quản "
-                            "trị viên cấp tỉnh."
-                        ),
-                    },
-                    status=403,
-                    user=user,
-                )
-        return user
+        return await self.c.allowed(
+            request,
+            may_see_health,
+            N_(
+                "Trang tình trạng dành cho cán bộ, công chức, lãnh đạo xã và quản trị viên cấp "
+                "tỉnh."
+            ),
+        )
 
     async def _token_said(self) -> dict[str, str]:
         tokens = getattr(self.services, "tokens", None)

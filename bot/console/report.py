@@ -34,7 +34,7 @@ from bot.console.dashboard import may_see_dashboard
 from bot.console.web import CONSOLE, Console
 from bot.figures.window import Window
 from bot.filenames import safe_filename
-from bot.i18n import _, use_language
+from bot.i18n import N_, _, use_language
 from bot.report import FORMATS, period
 from bot.store.models import Commune
 from bot.timeutil import to_vn
@@ -118,24 +118,13 @@ class ReportPage:
         self.c = console
 
     async def report(self, request: web.Request) -> web.StreamResponse:
-        user = await self.c.user(request)
-        if user is None:
-            raise web.HTTPSeeOther("/console/login")
-        if not may_see_dashboard(user.role):
-            with use_language(self.c.language(request)):
-                return self.c.render(
-                    request,
-                    "questions_message.html",
-                    {
-                        "title": _("Không có quyền"),
-                        "text": _(
-                            "Trang báo cáo dành cho cán bộ, công chức, lãnh đạo xã và quản trị "
-                            "viên cấp tỉnh."
-                        ),
-                    },
-                    status=403,
-                    user=user,
-                )
+        user = await self.c.allowed(
+            request,
+            may_see_dashboard,
+            N_("Trang báo cáo dành cho cán bộ, công chức, lãnh đạo xã và quản trị viên cấp tỉnh."),
+        )
+        if isinstance(user, web.Response):
+            return user
         now = self.c.clock()
         q = request.query
         form = {k: q.get(k, "") for k in ("commune", "period", "from", "to", "format")}

@@ -190,6 +190,25 @@ class Console:
             return True
         return urlsplit(origin).netloc.lower() == (request.host or "").lower()
 
+    async def allowed(
+        self, request: web.Request, may: Callable[[str], bool], refusal: str
+    ) -> auth.ConsoleUser | web.Response:
+        """The signed-in user when their role may open the page (``may``); signed out → the
+        sign-in page; any other role → the 403 page saying ``refusal`` (an ``N_`` text)."""
+        user = await self.user(request)
+        if user is None:
+            raise web.HTTPSeeOther("/console/login")
+        if may(user.role):
+            return user
+        with use_language(self.language(request)):
+            return self.render(
+                request,
+                "questions_message.html",
+                {"title": _("Không có quyền"), "text": _(refusal)},
+                status=403,
+                user=user,
+            )
+
     async def user(self, request: web.Request) -> auth.ConsoleUser | None:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
