@@ -339,16 +339,7 @@ class NoticesApi:
         async with self.sm() as s, s.begin():
             who = await identify(request, s)
             notice = await self._notice(s, who, int(request.match_info["id"]), lock=True)
-            if not service.may_act(notice, who.role, who.staff_id):
-                raise error(404, "không tìm thấy / not found")
-            if who.role not in ("officer", "leader", "propagandist"):
-                raise error(403, "vai trò này không sửa thông báo / role may not edit")
-            if notice.status not in workflow.EDITABLE:
-                raise error(
-                    409,
-                    f"chỉ đính kèm khi còn là bản nháp (đang {notice.status}) / "
-                    "attach only to a draft",
-                )
+            self._may_attach(who, notice)
             if content is None:
                 raise error(413, "tệp quá 5 MB / file over 5 MB")
             if not name:
@@ -360,7 +351,7 @@ class NoticesApi:
 
     @staticmethod
     def _may_attach(who: Any, notice: Notice) -> None:
-        """Who may attach to ``notice``, and only to a draft (the image's rules)."""
+        """Who may attach to ``notice`` (a PDF, an image), and only to a draft."""
         if not service.may_act(notice, who.role, who.staff_id):
             raise error(404, "không tìm thấy / not found")
         if who.role not in ("officer", "leader", "propagandist"):
