@@ -33,6 +33,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time as dtime
 from typing import Any, get_args
@@ -255,6 +256,28 @@ async def effective(s: AsyncSession, commune_id: int, config: Commune) -> Commun
     if cached is not None and cached.version == version:
         cached.config, cached.commune = config, commune
     return commune
+
+
+async def households(s: AsyncSession, configs: Sequence[Commune]) -> dict[str, dict[str, int]]:
+    """commune code → village search key → households, of the villages as staff left them:
+    config's ``households`` follow a village renamed in the console (a village staff added has
+    none: unknown, never guessed). One query for any number of communes (the yearly report's)."""
+    by_code = {c.code: c for c in configs}
+    stored: dict[str, Any] = dict(
+        (
+            await s.execute(
+                select(models.Commune.code, CommuneFacts.data)
+                .join(CommuneFacts, CommuneFacts.commune_id == models.Commune.id)
+                .where(models.Commune.code.in_(list(by_code)))
+            )
+        ).all()
+    )
+    out: dict[str, dict[str, int]] = {}
+    for code, config in by_code.items():
+        for v in village_list(config, dict(stored.get(code) or {})):
+            if v.households is not None:
+                out.setdefault(code, {})[search_key(v.name)] = v.households
+    return out
 
 
 # -- saving ------------------------------------------------------------------------------------

@@ -13,11 +13,14 @@ from datetime import date
 
 import pytest
 import yaml
+from sqlalchemy import select
 
+from bot import facts_store
 from bot.cli.common import open_store
 from bot.report import figures, period, tables
 from bot.report.figures import Feedback
 from bot.report.targets import targets
+from bot.store.models import Commune
 from tests.report_data import NOW, A, B, config, seed, settings
 
 YEAR = period.year(2026)
@@ -35,9 +38,7 @@ async def seeded(store_url):
 async def _report(seeded, scope: str = "province", code: str = "15") -> figures.Report:
     store, s = seeded
     async with store.sm() as session:
-        return await figures.build(
-            session, scope, code, YEAR, NOW, figures.households_of(s.communes)
-        )
+        return await figures.build(session, scope, code, YEAR, NOW, s.communes)
 
 
 def test_the_periods():
@@ -126,6 +127,29 @@ async def test_the_figures_by_hand(seeded):
     # OA: A's token stored and valid; B's refused at refresh → re-consent, not healthy
     assert (a.oa_state, a.oa_healthy) == ("connected", True)
     assert (b.oa_state, b.oa_healthy) == ("reconsent", False)
+
+
+async def test_households_follow_a_village_renamed_in_the_console(seeded):
+    """Households come from config.yml by village name; a village staff renamed in the console
+    keeps its households under its new name (its commune's reach was "không có dữ liệu"
+    before), and one they added has none: the commune's total is then unknown, never guessed."""
+    store, s = seeded
+
+    async def edit(changes: dict, name: str, was: str | None = None) -> figures.CommuneReport:
+        async with store.sm() as session, session.begin():
+            cid = (await session.execute(select(Commune.id).where(Commune.code == A))).scalar_one()
+            await facts_store.save(session, cid, changes, None, "test")
+            await facts_store.place_village(session, cid, name, "thôn", was=was)
+        facts_store.forget(cid)
+        return (await _report(seeded)).communes[0]
+
+    a = await edit({"villages.renamed": {"Thôn 1": "Thôn Một"}}, "Thôn Một", was="Thôn 1")
+    assert [(v.name, v.households) for v in a.villages] == [("Thôn Một", 120), ("Thôn 2", 80)]
+    assert (a.households, a.reach_of_households) == (200, 0.01)
+
+    a = await edit({"villages.added": [{"name": "Thôn Mới", "kind": "thôn"}]}, "Thôn Mới")
+    assert [(v.name, v.households) for v in a.villages][2] == ("Thôn Mới", None)
+    assert a.households is None and a.reach_of_households is None
 
 
 async def test_the_targets_by_hand(seeded):

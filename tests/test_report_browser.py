@@ -20,7 +20,7 @@ async def test_the_report_page_in_the_browser(browser, tmp_path):
         async with store.sm() as session:
             report = await figures.build(
                 session, "province", "15", period.year(2026), NOW,
-                figures.households_of(s.communes),
+                s.communes,
             )  # fmt: skip
     with use_language("vi"):
         html = writers.write_html(report)

@@ -83,9 +83,7 @@ async def _make(args: argparse.Namespace, scope: str, code: str, window: Window)
 
     settings = settings_of(args)
     async with open_store(settings, sync=True) as store, store.sm() as s:
-        report = await figures.build(
-            s, scope, code, window, utcnow(), figures.households_of(settings.communes)
-        )
+        report = await figures.build(s, scope, code, window, utcnow(), settings.communes)
     if not report.communes:
         raise LookupError(
             f"không có xã nào mã {code} / no configured commune is {code}"

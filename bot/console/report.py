@@ -186,9 +186,7 @@ class ReportPage:
         from bot.report import figures
 
         async with self.c.sm() as s:
-            report = await figures.build(
-                s, scope, code, window, now, figures.households_of(self.c.settings.communes)
-            )
+            report = await figures.build(s, scope, code, window, now, self.c.settings.communes)
         if not report.communes:  # an inactive commune (the list above holds every one)
             raise web.HTTPNotFound()
         body = await asyncio.to_thread(_render, report, fmt)

@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import config, facts_store
 from bot.channels.zalo.oauth import token_state
 from bot.figures import queries
 from bot.figures.queries import REACHED, Traffic
@@ -321,15 +322,17 @@ async def build(
     code: str,
     window: Window,
     now: datetime,
-    households: Mapping[str, Mapping[str, int]] | None = None,
+    configs: Sequence[config.Commune] = (),
 ) -> Report:
     """The report of commune ``code`` (``scope="commune"``) or of every active commune of
-    province ``code``; ``households``: commune code → village search key → households (from
-    the configuration's ``villages[].households``)."""
+    province ``code``; ``configs``: the configured communes, whose villages' ``households``
+    (as staff left the villages, ``facts_store.households``) the reach is divided by."""
     communes = await _communes(s, scope, code)
     by = {c.id: CommuneReport(c.id, c.code, c.name, c.oa_id or "") for c in communes}
     if by:
-        await _villages(s, by, households or {})
+        wanted = {c.code for c in communes}
+        households = await facts_store.households(s, [c for c in configs if c.code in wanted])
+        await _villages(s, by, households)
         await _notices(s, by, window)
         await _followers(s, by)
         await _feedback(s, by, window, now)
@@ -338,13 +341,3 @@ async def build(
             for t in days.values():
                 by[cid].traffic += t
     return Report(window, now, scope, code, list(by.values()))
-
-
-def households_of(communes: Sequence[object]) -> dict[str, dict[str, int]]:
-    """commune code → village search key → households, from the configuration's communes."""
-    out: dict[str, dict[str, int]] = {}
-    for c in communes:
-        for v in getattr(c, "villages", []):
-            if v.households is not None:
-                out.setdefault(c.code, {})[search_key(v.name)] = v.households  # type: ignore[attr-defined]
-    return out
