@@ -280,6 +280,22 @@ async def households(s: AsyncSession, configs: Sequence[Commune]) -> dict[str, d
     return out
 
 
+async def console_renames(s: AsyncSession) -> dict[str, dict[str, str]]:
+    """commune code → {config's village name: the name staff gave it in the console}, for
+    every commune that has one (``bot tenants import`` matches a file's villages by both)."""
+    rows = await s.execute(
+        select(models.Commune.code, CommuneFacts.data).join(
+            CommuneFacts, CommuneFacts.commune_id == models.Commune.id
+        )
+    )
+    out: dict[str, dict[str, str]] = {}
+    for code, data in rows.all():
+        renamed = (data or {}).get(RENAMED)
+        if isinstance(renamed, dict):
+            out[code] = {k: v for k, v in renamed.items() if isinstance(v, str) and v}
+    return out
+
+
 # -- saving ------------------------------------------------------------------------------------
 async def save(
     s: AsyncSession,

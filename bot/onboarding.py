@@ -44,7 +44,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -382,9 +382,31 @@ def _village_entry(raw: Any) -> dict[str, Any]:
     return {"name": raw} if isinstance(raw, str) else dict(raw)
 
 
-def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -> Plan:
+def _village_index(
+    villages: list[dict[str, Any]], now_names: list[str], name: str
+) -> tuple[int, str] | None:
+    """Which configured village ``name`` is, and how it was spelled where it matched: config's
+    name first (a file kept from before a console rename changes nothing), else its name now
+    (renamed in the console) — accents and case aside."""
+    key = search_key(name)
+    for names in ([v["name"] for v in villages], now_names):
+        keys = [search_key(n) for n in names]
+        if key in keys:
+            return keys.index(key), names[keys.index(key)]
+    return None
+
+
+def plan_config(
+    rows: list[Row],
+    raw: dict[str, Any],
+    where: str = "<memory>",
+    renamed: Mapping[str, Mapping[str, str]] | None = None,
+) -> Plan:
     """Communes and villages: checked, and compared with the configuration ``raw`` (as
-    yaml-loaded, ``${ENV}`` kept); staff rows are checked for what needs no store."""
+    yaml-loaded, ``${ENV}`` kept); staff rows are checked for what needs no store.
+    ``renamed``: commune code → {config's village name: the name staff gave it in the console}
+    (``facts_store.console_renames``) — a file naming a village by its name now (or as
+    ``tên cũ``) means that village, not a new one."""
     problems: list[str] = []
     plan = Plan()
     communes_raw: list[dict[str, Any]] = [dict(c) for c in raw.get("communes") or []]
@@ -566,19 +588,20 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
                 continue
             households = int(text)
         villages = [_village_entry(v) for v in entry.get("villages") or []]
-        keys = [search_key(v["name"]) for v in villages]
+        console = (renamed or {}).get(str(entry["code"]), {})
+        now_names = [console.get(v["name"]) or v["name"] for v in villages]  # as residents see
+        found = _village_index(villages, now_names, name)
         label = f"{entry['code']} {entry['name']} / "
-        index = keys.index(search_key(name)) if search_key(name) in keys else None
         old = row.get("old_name")
-        if index is None and old:
-            if search_key(old) not in keys:
+        if found is None and old:
+            found = _village_index(villages, now_names, old)
+            if found is None:
                 problems.append(
                     f"{row.where}: tên cũ {old!r} is not a village of {entry['code']} "
                     f"{entry['name']}"
                 )
                 continue
-            index = keys.index(search_key(old))
-        if index is None:
+        if found is None:
             village: dict[str, Any] = {"name": name}
             if kind:
                 village["kind"] = kind
@@ -588,13 +611,14 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
             more = f" ({households} households)" if households is not None else ""
             plan.villages_added.append(f"{label}{name}{more}")
         else:
-            village = villages[index]
+            index, spelled = found
+            village, current = villages[index], now_names[index]  # the store's row: current
             changes = []
-            if village["name"] != name:
-                plan.villages_renamed.append(f"{label}{village['name']} → {name}")
-                plan.renames.append((str(entry["code"]), village["name"], name))
+            if spelled != name:
+                plan.villages_renamed.append(f"{label}{current} → {name}")
+                plan.renames.append((str(entry["code"]), current, name))
                 plan.facts.setdefault(str(entry["code"]), set()).update(
-                    f"village.{village['name']}.{k}" for k in ("head", "propagandists")
+                    f"village.{current}.{k}" for k in ("head", "propagandists")
                 )
                 village["name"] = name
             if kind and village.get("kind", "thôn") != kind:
@@ -613,7 +637,7 @@ def plan_config(rows: list[Row], raw: dict[str, Any], where: str = "<memory>") -
     for row in (r for r in rows if r.kind == "staff"):
         if outside(row, admin_units.get_unit(row.get("code")) if row.get("code") else None):
             continue
-        staff = _staff_row(row, by_code, problems)
+        staff = _staff_row(row, by_code, problems, renamed or {})
         if staff is None:
             continue
         idents: tuple[tuple[str, ...], ...] = (
@@ -656,7 +680,10 @@ def _put(entry: dict[str, Any], key: str, value: Any, changes: list[str] | None)
 
 
 def _staff_row(
-    row: Row, by_code: dict[str, dict[str, Any]], problems: list[str]
+    row: Row,
+    by_code: dict[str, dict[str, Any]],
+    problems: list[str],
+    renamed: Mapping[str, Mapping[str, str]],
 ) -> StaffChange | None:
     code = row.get("code")
     unit = admin_units.get_unit(code) if code else None
@@ -678,10 +705,11 @@ def _staff_row(
         )
     village = None
     if row.get("village"):
-        names = {
-            search_key(_village_entry(v)["name"]): _village_entry(v)["name"]
-            for v in entry.get("villages") or []
-        }
+        console = renamed.get(str(entry["code"]), {})
+        names: dict[str, str] = {}  # config's name or its name now → its name now (the store's)
+        for v in entry.get("villages") or []:
+            name_now = console.get(_village_entry(v)["name"]) or _village_entry(v)["name"]
+            names[search_key(_village_entry(v)["name"])] = names[search_key(name_now)] = name_now
         village = names.get(search_key(row.get("village")))
         if village is None:
             problems.append(
@@ -828,6 +856,7 @@ class NewStaff:
 
 async def apply_store(s: AsyncSession, plan: Plan, settings: Settings, now: Any) -> list[NewStaff]:
     """The store's part, in the caller's transaction (flushed, not committed)."""
+    from bot import facts_store
     from bot import staff as staffing
     from bot.console.auth import invite, set_login
     from bot.tenants import mirror
@@ -847,7 +876,12 @@ async def apply_store(s: AsyncSession, plan: Plan, settings: Settings, now: Any)
             row.name, row.search_key = new, search_key(new)
     await s.flush()
     await mirror(s, settings)
-    kinds = {(c.code, v.name): v.kind for c in settings.communes for v in c.villages}
+    console = await facts_store.console_renames(s)  # a village's row has its name now
+    kinds = {
+        (c.code, console.get(c.code, {}).get(v.name) or v.name): v.kind
+        for c in settings.communes
+        for v in c.villages
+    }
     pairs = (await s.execute(select(VillageRow, CommuneRow.code).join(CommuneRow))).all()
     for village, code in pairs:
         kind = kinds.get((code, village.name))

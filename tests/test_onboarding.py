@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot import cli
+from bot import cli, facts_store
 from bot.store.db import create_engine, sessionmaker
 from bot.store.models import Commune, Staff, StaffInvitation, StaffKey, Village
 from tests.helpers import APP_ID, APP_SECRET, run_in_thread, truncate_all
@@ -183,6 +183,68 @@ def test_changes_are_listed_and_applied_in_place(province, capsys, tmp_path):
     assert mai[4] == old[0]
     assert next(p for p in after["staff"] if p[1] == "Hà Văn Sơn")[3] == "diachinh"
     assert bot(capsys, province, str(second))[1].strip().endswith("nothing to change")
+
+
+def console_rename(config: Path, code: str, old: str, new: str) -> None:
+    """What the console's "Thông tin xã" page saves when staff rename a village."""
+    url = yaml.safe_load(config.read_text(encoding="utf-8"))["database"]["url"]
+
+    async def rename() -> None:
+        engine = create_engine(url)
+        try:
+            async with sessionmaker(engine)() as s, s.begin():
+                cid = (await s.execute(select(Commune.id).where(Commune.code == code))).scalar_one()
+                await facts_store.save(s, cid, {"villages.renamed": {old: new}}, None, "test")
+                await facts_store.place_village(s, cid, new, "thôn", was=old)
+        finally:
+            await engine.dispose()
+
+    run_in_thread(rename())
+
+
+def test_a_village_renamed_in_the_console_is_the_same_village(province, capsys, tmp_path):
+    """Staff renamed "Bản Phố" to "Bản Phố Mới" in the console (config.yml keeps "Bản Phố"):
+    a file naming it by its name now changes that village — not a second one beside it — its
+    staff rows find it, a file kept from before changes nothing, and a rename from its name
+    now renames its row."""
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\nthon,02839,Bản Phố,40,,,\n",
+        encoding="utf-8",
+    )
+    assert bot(capsys, province, str(first))[0] == 0
+    console_rename(province, "02839", "Bản Phố", "Bản Phố Mới")
+    before = store_state(province)
+    row = next(v for v in before["villages"] if v[2] == "Bản Phố Mới")
+
+    now = tmp_path / "now.csv"
+    now.write_text(
+        "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\n"
+        "thon,02839,Bản Phố Mới,45,,,\n"
+        "can bo,02839,Bản Phố Mới,,Lù Thị Mai,tuyên truyền viên,7001\n",
+        encoding="utf-8",
+    )
+    code, out, err = bot(capsys, province, str(now))
+    assert code == 0, err
+    assert "villages added" not in out and "villages renamed" not in out, out
+    assert "~ 02839 Xã Bắc Hà / Bản Phố Mới: households 40 → 45" in out
+    after = store_state(province)
+    assert after["Village"] == before["Village"]
+    mai = next(p for p in after["staff"] if p[1] == "Lù Thị Mai")
+    assert mai[4] == row[0]  # the village staff renamed
+    assert bot(capsys, province, str(now))[1].strip().endswith("nothing to change")
+    assert bot(capsys, province, str(first))[1].count("households 45 → 40") == 1  # not renamed
+
+    again = tmp_path / "again.csv"
+    again.write_text(
+        "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố Đông,Bản Phố Mới\n", encoding="utf-8"
+    )
+    code, out, err = bot(capsys, province, str(again))
+    assert code == 0, err
+    assert "~ 02839 Xã Bắc Hà / Bản Phố Mới → Bản Phố Đông" in out
+    villages = store_state(province)["villages"]
+    assert (row[0], row[1], "Bản Phố Đông", row[3]) in villages
+    assert len(villages) == len(before["villages"])
 
 
 def test_xlsx_one_sheet_per_kind(province, capsys, tmp_path):

@@ -113,9 +113,19 @@ def cmd_tenants_import(args: argparse.Namespace) -> int:
     if not file.is_file():
         print(f"{file}: no such file", file=sys.stderr)
         return 2
+
+    async def console_renames() -> dict[str, dict[str, str]]:
+        from bot import facts_store
+
+        async with open_store(settings) as store, store.sm() as s:
+            return await facts_store.console_renames(s)
+
     try:
         plan = onboarding.plan_config(
-            onboarding.read(file), yaml.safe_load(old_text) or {}, where=str(path)
+            onboarding.read(file),
+            yaml.safe_load(old_text) or {},
+            where=str(path),
+            renamed=asyncio.run(console_renames()),
         )
     except onboarding.ImportFileError as exc:
         return _refused(file, exc.problems)
