@@ -183,12 +183,13 @@ def measure(
 
 
 @cache
-def intents(text: str) -> tuple[str, bool, str | None, float]:
-    """The intents' reading of ``text``, as the knowledge handler gets it (demo commune 02839)."""
+def intents(text: str) -> tuple[tuple[str, bool, str | None, float], bool]:
+    """The intents' reading of ``text``, as the knowledge handler gets it (demo commune 02839),
+    and whether a decision rule made it (``decide``'s ``ruled``)."""
     commune = load_settings(ROOT / "config.yml").commune("02839")
     assert commune is not None
     r = reading(prepare(TurnInput(commune, text)))
-    return r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence
+    return (r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence), r.rule is not None
 
 
 def none_at_rule(
@@ -200,8 +201,10 @@ def none_at_rule(
     said_none = truly_none = both = right = acted = 0
     for s, expected, text in scored:
         order = np.argsort(-s)[:3]
-        reading_ = intents(text) if with_intents else ("nlu_fallback", False, None, 1.0)
-        d = decide([(entries[i], float(s[i])) for i in order if s[i] > 0], *reading_)
+        reading_, ruled = (
+            intents(text) if with_intents else (("nlu_fallback", False, None, 1.0), False)
+        )
+        d = decide([(entries[i], float(s[i])) for i in order if s[i] > 0], *reading_, ruled=ruled)
         said_none += d.kind == "pass"
         truly_none += not expected
         both += d.kind == "pass" and not expected

@@ -88,6 +88,7 @@ def measured() -> tuple[float, float, list[str]]:
                 r.parse.confidence,
                 rule.live_data(r.intent, commune),
                 row["text"],
+                ruled=r.rule is not None,
             )
             positives += bool(row["expected"])
             if d.kind == "pass":
@@ -126,6 +127,17 @@ def test_sure_intents_that_need_the_communes_data_are_kept():
     assert rule.decide([(a, 0.5), (b, 0.45)], "nlu_fallback", False).kind == "offer"
     assert rule.decide([(a, 0.5), (b, 0.45)], "out_of_scope", True).kind == "pass"
     assert rule.decide([(a, 0.3), (b, 0.2)], "nlu_fallback", False).kind == "pass"
+
+
+def test_a_reading_under_the_rules_own_sure_keeps_nothing_from_the_entries():
+    a, b = Entry(1, "Thu gom rác vào ngày nào?", "x"), Entry(2, "Khác", "y")
+    under = rule.T_SURE - 0.01
+    # "lịch thu gom rác": unsure, but taken for a report by its words — the schedule answers
+    assert rule.decide([(a, 0.6), (b, 0.1)], "report_issue", True, None, under).kind == "answer"
+    # a decision rule's reading ("nhà tôi mất điện từ sáng") is sure whatever the confidence
+    kept = rule.decide([(a, 0.6), (b, 0.1)], "report_issue", True, None, under, ruled=True)
+    assert kept.kind == "pass"
+    assert rule.decide([(a, 0.6), (b, 0.1)], "report_issue", True, None, rule.T_SURE).kind == "pass"
 
 
 # -- the real path ---------------------------------------------------------------------------

@@ -52,7 +52,14 @@ class Knowledge(Handler):
             return None
         live = live_data(r.intent, ctx.commune)
         decision = decide(
-            scored, r.intent, r.intent != "nlu_fallback", r.code, r.parse.confidence, live, text
+            scored,
+            r.intent,
+            r.intent != "nlu_fallback",
+            r.code,
+            r.parse.confidence,
+            live,
+            text,
+            ruled=r.rule is not None,
         )
         if decision.kind == "answer":
             entry = decision.entries[0]

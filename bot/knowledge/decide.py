@@ -37,6 +37,11 @@ T_OVER_INTENT = 0.75
 T_EXACT = 0.95
 #: an intent read this surely keeps the commune's live data unless the entry is nearly exact
 CONFIDENT = 0.9
+#: the knowledge rule's own "sure": a reading the NLU gives less surely than this (over its
+#: threshold, or made a report by a guess from the words) keeps nothing from the entries; a
+#: decision rule's reading (``ruled``) is sure by its words. Chosen on dev by
+#: bench/decide_thresholds.py (docs/knowledge.md, "Thresholds that read the NLU's confidence")
+T_SURE = 0.45
 
 #: intents that begin a workflow: a resident who reports, asks for a person, asks about a
 #: ticket or changes a setting is never answered from knowledge instead
@@ -99,15 +104,18 @@ def decide(
     confidence: float = 1.0,
     live: bool = True,
     asked: str = "",
+    ruled: bool = False,
 ) -> Decision:
     """What the bot does with a resident's words, given the commune's entries valid today as
     ``scored`` (best first) and the intents' reading (``intent``; ``sure``: its confidence
     passed the NLU's threshold; ``code``: a ticket code in the words; ``live``: the commune
     has the live data the intent answers from — a commune with no health station configured
     has nothing to guard, and its entry about the station answers; ``asked``: the resident's
-    words, for ``other_aspect``)."""
+    words, for ``other_aspect``; ``ruled``: a decision rule of bot/conversation/rules.py made
+    the reading, sure whatever the confidence — otherwise it is sure from ``T_SURE``)."""
     if asked:
         scored = [(e, score) for e, score in scored if not other_aspect(asked, e)]
+    sure = sure and (ruled or confidence >= T_SURE)
     if not scored or code:
         return PASS
     if sure and intent in SMALL_TALK:
