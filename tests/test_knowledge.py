@@ -173,6 +173,11 @@ async def test_imported_knowledge_answers_residents(tmp_path, sim, capsys):
         assert "0214 3880 113" in said
         # the commune's hours are still the commune's (a sure intent that needs its data)
         assert "Xã Thử Nghiệm 1 làm việc" in await ask(tab, "uy ban xa lam viec may gio")
+        # a report only guessed from the words, the NLU unsure (under decide.T_SURE): the
+        # entry answers; a report the NLU is sure of stays a report (each a resident's first)
+        assert "Xe thu gom rác đi qua" in await first_says(running.url, "lịch thu gom rác")
+        said = await first_says(running.url, "xe rác không đến lấy rác 3 ngày rồi")
+        assert "Xe thu gom rác đi qua" not in said, said
         # two close entries: both offered; the number typed picks one
         [offer] = await tab.says("phi")
         assert offer["kind"] == "choices", offer
@@ -242,7 +247,12 @@ async def ask(tab: Visitor, words: str) -> str:
 
 
 async def other_says(url: str, words: str) -> str:
-    tab = Visitor(url, code="90002")
+    return await first_says(url, words, "90002")
+
+
+async def first_says(url: str, words: str, code: str = "90001") -> str:
+    """What a new resident of ``code`` is answered first."""
+    tab = Visitor(url, code=code)
     try:
         await tab.open()
         return await ask(tab, words)
