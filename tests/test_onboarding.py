@@ -185,66 +185,188 @@ def test_changes_are_listed_and_applied_in_place(province, capsys, tmp_path):
     assert bot(capsys, province, str(second))[1].strip().endswith("nothing to change")
 
 
-def console_rename(config: Path, code: str, old: str, new: str) -> None:
-    """What the console's "Thông tin xã" page saves when staff rename a village."""
+def in_store(config: Path, work):  # type: ignore[no-untyped-def]
+    """``work(session, commune id of 02839)`` in one transaction on the configuration's store."""
     url = yaml.safe_load(config.read_text(encoding="utf-8"))["database"]["url"]
 
-    async def rename() -> None:
+    async def run():  # type: ignore[no-untyped-def]
         engine = create_engine(url)
         try:
             async with sessionmaker(engine)() as s, s.begin():
-                cid = (await s.execute(select(Commune.id).where(Commune.code == code))).scalar_one()
-                await facts_store.save(s, cid, {"villages.renamed": {old: new}}, None, "test")
-                await facts_store.place_village(s, cid, new, "thôn", was=old)
+                cid = (
+                    await s.execute(select(Commune.id).where(Commune.code == "02839"))
+                ).scalar_one()
+                return await work(s, cid)
         finally:
             await engine.dispose()
 
-    run_in_thread(rename())
+    return run_in_thread(run())
+
+
+def console_rename(config: Path, old: str, new: str) -> None:
+    """What the console's "Thông tin xã" page saves when staff rename a village of 02839."""
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        renamed = dict((await facts_store.locked_edits(s, cid)).get("villages.renamed") or {})
+        renamed[old] = new
+        await facts_store.save(s, cid, {"villages.renamed": renamed}, None, "test")
+        await facts_store.place_village(s, cid, new, "thôn", was=old)
+
+    in_store(config, work)
+
+
+def console_add(config: Path, name: str) -> None:
+    """… and when they add one."""
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        added = list((await facts_store.locked_edits(s, cid)).get("villages.added") or [])
+        await facts_store.save(
+            s, cid, {"villages.added": [*added, {"name": name, "kind": "thôn"}]}, None, "test"
+        )
+        await facts_store.place_village(s, cid, name, "thôn")
+
+    in_store(config, work)
+
+
+def as_residents_see(config: Path) -> tuple[list[str], dict, list[tuple[int, str]]]:
+    """02839's villages as answers read them (config.yml + the console's edits), the console's
+    edits of villages, and the store's village rows."""
+    from bot.config import load_settings
+
+    commune = load_settings(config).commune("02839")
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        data = await facts_store.locked_edits(s, cid)
+        rows = (await s.execute(select(Village).where(Village.commune_id == cid))).scalars()
+        return (
+            [v.name for v in facts_store.village_list(commune, data)],
+            {k: v for k, v in data.items() if k.startswith("villages.") and v},
+            sorted((v.id, v.name) for v in rows),
+        )
+
+    return in_store(config, work)
+
+
+def csv_file(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def test_a_village_renamed_in_the_console_is_the_same_village(province, capsys, tmp_path):
     """Staff renamed "Bản Phố" to "Bản Phố Mới" in the console (config.yml keeps "Bản Phố"):
     a file naming it by its name now changes that village — not a second one beside it — its
-    staff rows find it, a file kept from before changes nothing, and a rename from its name
-    now renames its row."""
-    first = tmp_path / "first.csv"
-    first.write_text(
-        "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\nthon,02839,Bản Phố,40,,,\n",
-        encoding="utf-8",
-    )
-    assert bot(capsys, province, str(first))[0] == 0
-    console_rename(province, "02839", "Bản Phố", "Bản Phố Mới")
-    before = store_state(province)
-    row = next(v for v in before["villages"] if v[2] == "Bản Phố Mới")
+    staff rows find it, a file kept from before renames nothing; a rename from either name
+    (tên cũ) renames its row and config.yml carries it, the console's rename folded in — so
+    renaming it back later leaves one row, under the name the file gave."""
+    first = csv_file(tmp_path, "first.csv", "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,40\n")
+    assert bot(capsys, province, first)[0] == 0
+    console_rename(province, "Bản Phố", "Bản Phố Mới")
+    names, edits, rows = as_residents_see(province)
+    row = next(i for i, n in rows if n == "Bản Phố Mới")
 
-    now = tmp_path / "now.csv"
-    now.write_text(
+    now = csv_file(
+        tmp_path,
+        "now.csv",
         "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\n"
         "thon,02839,Bản Phố Mới,45,,,\n"
         "can bo,02839,Bản Phố Mới,,Lù Thị Mai,tuyên truyền viên,7001\n",
-        encoding="utf-8",
     )
-    code, out, err = bot(capsys, province, str(now))
+    code, out, err = bot(capsys, province, now)
     assert code == 0, err
     assert "villages added" not in out and "villages renamed" not in out, out
     assert "~ 02839 Xã Bắc Hà / Bản Phố Mới: households 40 → 45" in out
-    after = store_state(province)
-    assert after["Village"] == before["Village"]
-    mai = next(p for p in after["staff"] if p[1] == "Lù Thị Mai")
-    assert mai[4] == row[0]  # the village staff renamed
-    assert bot(capsys, province, str(now))[1].strip().endswith("nothing to change")
-    assert bot(capsys, province, str(first))[1].count("households 45 → 40") == 1  # not renamed
+    assert as_residents_see(province) == (names, edits, rows)  # the same villages
+    mai = next(p for p in store_state(province)["staff"] if p[1] == "Lù Thị Mai")
+    assert mai[4] == row  # on the village staff renamed
+    assert bot(capsys, province, now)[1].strip().endswith("nothing to change")
+    _, out, _ = bot(capsys, province, first)  # a file from before the rename
+    assert "households 45 → 40" in out
+    assert "villages renamed" not in out and "villages added" not in out
+    assert as_residents_see(province) == (names, edits, rows)
 
-    again = tmp_path / "again.csv"
-    again.write_text(
-        "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố Đông,Bản Phố Mới\n", encoding="utf-8"
+    again = "loai,ma xa,thon,ten cu\nthon,02839,{},{}\n"
+    code, out, err = bot(
+        capsys, province, csv_file(tmp_path, "a.csv", again.format("Bản Phố Đông", "Bản Phố Mới"))
     )
-    code, out, err = bot(capsys, province, str(again))
     assert code == 0, err
     assert "~ 02839 Xã Bắc Hà / Bản Phố Mới → Bản Phố Đông" in out
-    villages = store_state(province)["villages"]
-    assert (row[0], row[1], "Bản Phố Đông", row[3]) in villages
-    assert len(villages) == len(before["villages"])
+    names, edits, rows = as_residents_see(province)
+    assert "Bản Phố Đông" in names and "Bản Phố Mới" not in names and edits == {}
+    assert (row, "Bản Phố Đông") in rows and len(rows) == 3
+    assert "Bản Phố Đông" in province.read_text(encoding="utf-8")
+
+    # and back to config's first name: one row still, no console rename left to bring the
+    # other name back
+    back = csv_file(tmp_path, "b.csv", again.format("Bản Phố", "Bản Phố Đông"))
+    assert bot(capsys, province, back)[0] == 0
+    names, edits, rows = as_residents_see(province)
+    assert "Bản Phố" in names and edits == {} and (row, "Bản Phố") in rows and len(rows) == 3
+    assert bot(capsys, province, back)[1].strip().endswith("nothing to change")
+
+
+def test_renamed_back_to_configs_name_with_ten_cu(province, capsys, tmp_path):
+    """The console renamed "Bản Phố" to "Bản Phố Mới"; a file saying thôn "Bản Phố", tên cũ
+    "Bản Phố Mới" renames it back (config's name matched alone would change nothing)."""
+    assert (
+        bot(
+            capsys,
+            province,
+            csv_file(tmp_path, "0.csv", "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,40\n"),
+        )[0]
+        == 0
+    )
+    console_rename(province, "Bản Phố", "Bản Phố Mới")
+    _, _, rows = as_residents_see(province)
+    row = next(i for i, n in rows if n == "Bản Phố Mới")
+    back = csv_file(tmp_path, "1.csv", "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố,Bản Phố Mới\n")
+    code, out, err = bot(capsys, province, back)
+    assert code == 0, err
+    assert "~ 02839 Xã Bắc Hà / Bản Phố Mới → Bản Phố" in out
+    names, edits, rows = as_residents_see(province)
+    assert "Bản Phố" in names and "Bản Phố Mới" not in names and edits == {}
+    assert (row, "Bản Phố") in rows
+    assert bot(capsys, province, back)[1].strip().endswith("nothing to change")
+
+
+def test_a_name_given_again_in_the_console_means_the_village_called_so_now(
+    province, capsys, tmp_path
+):
+    """The console renamed "Nậm Mòn" to "Nậm Mòn A" and then added a new "Nậm Mòn": a file's
+    "Nậm Mòn" — its households and its propagandist — is the new village, not config.yml's
+    old entry; config.yml takes the new village over and the renamed one under its name now."""
+    assert (
+        bot(
+            capsys,
+            province,
+            csv_file(tmp_path, "0.csv", "loai,ma xa,thon,so ho\nthon,02839,Nậm Mòn,50\n"),
+        )[0]
+        == 0
+    )
+    console_rename(province, "Nậm Mòn", "Nậm Mòn A")
+    console_add(province, "Nậm Mòn")
+    _, _, rows = as_residents_see(province)
+    renamed = next(i for i, n in rows if n == "Nậm Mòn A")
+    added = next(i for i, n in rows if n == "Nậm Mòn")
+    file = csv_file(
+        tmp_path,
+        "1.csv",
+        "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\n"
+        "thon,02839,Nậm Mòn,77,,,\n"
+        "can bo,02839,Nậm Mòn,,Lò Văn Pao,tuyên truyền viên,7009\n",
+    )
+    code, out, err = bot(capsys, province, file)
+    assert code == 0, err
+    assert "+ 02839 Xã Bắc Hà / Nậm Mòn (added in the console)" in out
+    pao = next(p for p in store_state(province)["staff"] if p[1] == "Lò Văn Pao")
+    assert pao[4] == added
+    names, edits, rows = as_residents_see(province)
+    assert names.count("Nậm Mòn") == 1 and "Nậm Mòn A" in names and edits == {}
+    assert (renamed, "Nậm Mòn A") in rows and (added, "Nậm Mòn") in rows
+    raw = yaml.safe_load(province.read_text(encoding="utf-8"))["communes"][0]["villages"]
+    assert {"name": "Nậm Mòn A", "households": 50} in raw
+    assert {"name": "Nậm Mòn", "households": 77} in raw
+    assert bot(capsys, province, file)[1].strip().endswith("nothing to change")
 
 
 def test_xlsx_one_sheet_per_kind(province, capsys, tmp_path):
