@@ -7,7 +7,7 @@ category, priority, the repetition as a crontab, the image's address); who may t
 from which state is ``bot.notices.workflow`` (``check`` to show a button, ``apply`` to take it);
 cancelling stops and corrects deliveries through ``bot.broadcasts.plan.cancel_deliveries``; the
 PDF follows the API's file rules (``MAX_FILE_BYTES``, a ``%PDF-`` file named ``.pdf``, the name
-through ``safe_filename``); the uploaded image is checked by ``bot.notices.images.check_image``
+through ``safe_filename``); the uploaded image is checked by ``bot.notices.images.check_notice_image``
 (JPEG/PNG by content, ≤ 1 MB) and served back only through ``picture``, after the same
 tenancy check as the page; the preview is ``bot.broadcasts.message.render``, the very text the
 sender puts in Zalo; the figures are ``bot.broadcasts.figures.stats``.
@@ -45,9 +45,10 @@ from bot.conversation.answers import LANGUAGE_NAMES
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.i18n import N_, _, use_language
+from bot.images import CheckedImage, ImageError
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import service, workflow
-from bot.notices.images import MAX_IMAGE_BYTES, CheckedImage, ImageError, check_image
+from bot.notices.images import MAX_IMAGE_BYTES, check_notice_image
 from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, NoticeImage, Staff, Village
 from bot.text import nfc
 from bot.timeutil import from_vn_local, to_vn
@@ -698,10 +699,12 @@ class Notices:
 
     @staticmethod
     async def _image(upload: Any) -> CheckedImage:
-        """The API's image rules (``check_image``, off the loop): JPEG or PNG by content,
+        """The API's image rules (``check_notice_image``, off the loop): JPEG or PNG by content,
         ≤ 1 MB."""
         try:
-            return await asyncio.to_thread(check_image, upload.file.read(MAX_IMAGE_BYTES + 1))
+            return await asyncio.to_thread(
+                check_notice_image, upload.file.read(MAX_IMAGE_BYTES + 1)
+            )
         except ImageError as exc:
             raise FormError(str(exc)) from None
 
