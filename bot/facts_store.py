@@ -273,15 +273,18 @@ async def households(s: AsyncSession, configs: Sequence[Commune]) -> dict[str, d
 
 
 async def console_edits(
-    s: AsyncSession, codes: Sequence[str] | None = None
+    s: AsyncSession, codes: Sequence[str] | None = None, lock: bool = False
 ) -> dict[str, dict[str, Any]]:
     """commune code → its edits as stored (every commune that has any, or those of
-    ``codes``), read from the database in one query, not the cache."""
+    ``codes``), read from the database in one query, not the cache; ``lock``: the rows
+    locked until the caller's transaction ends (a change planned on them)."""
     query = select(models.Commune.code, CommuneFacts.data).join(
         CommuneFacts, CommuneFacts.commune_id == models.Commune.id
     )
     if codes is not None:
         query = query.where(models.Commune.code.in_(list(codes)))
+    if lock:
+        query = query.with_for_update(of=CommuneFacts)
     return {code: dict(data or {}) for code, data in (await s.execute(query)).all()}
 
 

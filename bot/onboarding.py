@@ -39,6 +39,7 @@ staff member missing from the file stays (deactivate staff with `bot staff deact
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import os
@@ -305,6 +306,8 @@ class Plan:
     config_changed: bool = False
     #: (commune code, old name, new name) of villages renamed, for the store
     renames: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (commune code, name) of villages the file adds
+    added_villages: list[tuple[str, str]] = field(default_factory=list)
     #: (commune code, ``facts_store.RENAMED`` or ``ADDED``, config's / the village's name) of
     #: console edits config.yml now carries: taken out of the console's edits with the file's
     #: change, so none is left to apply to a village that has moved on
@@ -401,6 +404,7 @@ class _Place:
     now: str
     config: int | None
     config_name: str | None
+    kind: str = "thôn"  # of a village added in the console (config's entry has its own)
 
 
 def _places(entry: dict[str, Any], console: Mapping[str, Any]) -> list[_Place]:
@@ -417,7 +421,8 @@ def _places(entry: dict[str, Any], console: Mapping[str, Any]) -> list[_Place]:
         name = item.get("name") if isinstance(item, dict) else None
         if isinstance(name, str) and name and search_key(name) not in keys:
             keys.add(search_key(name))
-            out.append(_Place(name, None, None))
+            kind = item.get("kind")
+            out.append(_Place(name, None, None, kind if isinstance(kind, str) and kind else "thôn"))
     return out
 
 
@@ -435,6 +440,16 @@ def _find(places: list[_Place], name: str) -> tuple[_Place, bool] | None:
     return None
 
 
+def _rename_in_config(entry: dict[str, Any], village: dict[str, Any], name: str) -> None:
+    """Config's ``village`` of the commune ``entry`` called ``name`` from now on, its routing
+    rules (``routing[].villages``) following it."""
+    was = search_key(village["name"])
+    for rule in entry.get("routing") or []:
+        if isinstance(rule, dict) and rule.get("villages"):
+            rule["villages"] = [name if search_key(v) == was else v for v in rule["villages"]]
+    village["name"] = name
+
+
 def plan_config(
     rows: list[Row],
     raw: dict[str, Any],
@@ -448,7 +463,8 @@ def plan_config(
     its name now into config.yml (the console's rename or addition is then folded in)."""
     problems: list[str] = []
     plan = Plan()
-    communes_raw: list[dict[str, Any]] = [dict(c) for c in raw.get("communes") or []]
+    # a deep copy: the file's changes (a village renamed in a routing rule) never touch ``raw``
+    communes_raw: list[dict[str, Any]] = copy.deepcopy(list(raw.get("communes") or []))
     by_code = {str(c.get("code")): c for c in communes_raw}
     apps = [str(a.get("app_id")) for a in (raw.get("zalo") or {}).get("apps") or []]
     places_of: dict[str, list[_Place]] = {}
@@ -591,6 +607,7 @@ def plan_config(
 
     # villages
     seen_villages: dict[tuple[str, str], str] = {}
+    seen_places: dict[int, str] = {}  # each village once a file: id(_Place) → its row
     for row in (r for r in rows if r.kind == "village"):
         code = row.get("code")
         unit = admin_units.get_unit(code) if code else None
@@ -638,26 +655,32 @@ def plan_config(
         mine = places(entry)
         label = f"{entry['code']} {entry['name']} / "
         hit, old = _find(mine, name), row.get("old_name")
-        if old and (hit is None or not hit[1]):  # no village is called so now: tên cũ says which
-            was = _find(mine, old)
-            if was is None:
+        was = _find(mine, old) if old else None
+        if old and was is None and hit is None:
+            problems.append(
+                f"{row.where}: tên cũ {old!r} is not a village of {entry['code']} {entry['name']}"
+            )
+            continue
+        if was is not None and hit is not None and hit[0] is not was[0]:
+            problems.append(
+                f"{row.where}: {name} is the name of another village of {entry['code']} "
+                f"({hit[0].now}), not of {old}"
+            )
+            continue
+        place = (was or hit or (None, False))[0]
+        if place is None:
+            renaming = False
+        elif was is not None:  # renamed from tên cũ, unless it is called so already
+            renaming = place.now != name
+        else:  # spelled otherwise than its name now — and than config's (a file from before)
+            renaming = bool(hit and hit[1]) and name not in (place.now, place.config_name)
+        if place is not None:
+            if id(place) in seen_places:
                 problems.append(
-                    f"{row.where}: tên cũ {old!r} is not a village of {entry['code']} "
-                    f"{entry['name']}"
+                    f"{row.where}: the same village of {entry['code']} as {seen_places[id(place)]}"
                 )
                 continue
-            if hit is not None and hit[0] is not was[0]:
-                problems.append(
-                    f"{row.where}: {name} is config.yml's name of the village now called "
-                    f"{hit[0].now}; choose another name"
-                )
-                continue
-            place: _Place | None = was[0]
-        else:
-            place = hit[0] if hit is not None else None
-        # renamed: named by tên cũ, or spelled otherwise than its name now (a file kept from
-        # before a console rename, naming it as config.yml does, renames nothing)
-        renaming = place is not None and place.now != name and (old or (hit and hit[1]))
+            seen_places[id(place)] = row.where
         if place is None:
             village: dict[str, Any] = {"name": name}
             if kind:
@@ -666,6 +689,8 @@ def plan_config(
                 village["households"] = households
             villages.append(village)
             mine.append(_Place(name, len(villages) - 1, name))
+            seen_places[id(mine[-1])] = row.where
+            plan.added_villages.append((str(entry["code"]), name))
             more = f" ({households} households)" if households is not None else ""
             plan.villages_added.append(f"{label}{name}{more}")
         else:
@@ -681,8 +706,12 @@ def plan_config(
                         and search_key(other.config_name) == search_key(current)
                     ):
                         plan.console_folded.append((code, facts_store.RENAMED, other.config_name))
-                        villages[other.config]["name"] = other.config_name = other.now
-                villages.append({"name": current})  # config.yml takes it over …
+                        _rename_in_config(entry, villages[other.config], other.now)
+                        other.config_name = other.now
+                taken = {"name": current}  # config.yml takes it over, with its kind …
+                if place.kind != "thôn":
+                    taken["kind"] = place.kind
+                villages.append(taken)
                 place.config, place.config_name = len(villages) - 1, current
                 plan.console_folded.append((code, facts_store.ADDED, current))  # … from there
                 plan.villages_added.append(f"{label}{current} (added in the console)")
@@ -691,12 +720,10 @@ def plan_config(
             if renaming:
                 plan.villages_renamed.append(f"{label}{current} → {name}")
                 plan.renames.append((code, current, name))
-                plan.facts.setdefault(code, set()).update(
-                    f"village.{current}.{k}" for k in ("head", "propagandists")
-                )
                 if village["name"] != current:  # its console rename is replaced by the file's
                     plan.console_folded.append((code, facts_store.RENAMED, village["name"]))
-                village["name"] = place.now = place.config_name = name
+                _rename_in_config(entry, village, name)
+                place.now = place.config_name = name
             if kind and village.get("kind", "thôn") != kind:
                 changes.append(f"kind {village.get('kind', 'thôn')} → {kind}")
                 village["kind"] = kind
@@ -890,15 +917,42 @@ async def plan_staff(s: AsyncSession, plan: Plan) -> None:
             )
         if w.changes:
             plan.staff_changed.append(w)
+    problems.extend(await _village_rows_free(s, plan, communes))
     if problems:
         raise ImportFileError(problems)
     await _edited_facts(s, plan, communes)
 
 
+async def _village_rows_free(s: AsyncSession, plan: Plan, communes: dict[str, int]) -> list[str]:
+    """The names the file gives villages (added, renamed) that another row of the store
+    already has — one left from a village config.yml no longer lists — accents and case aside:
+    a second row of the same name would split the village's residents and staff."""
+    wanted = [(c, None, n) for c, n in plan.added_villages] + list(plan.renames)
+    ids = {communes[c] for c, _, _ in wanted if c in communes}
+    if not ids:
+        return []
+    rows: dict[tuple[int, str], str] = {
+        (v.commune_id, v.search_key): v.name
+        for v in (
+            await s.execute(select(VillageRow).where(VillageRow.commune_id.in_(list(ids))))
+        ).scalars()
+    }
+    problems = []
+    for code, old, new in wanted:
+        there = rows.get((communes.get(code, -1), search_key(new)))
+        # an added village may take a row of its very name; a rename only its own row's
+        if there is not None and there != (old if old is not None else new):
+            problems.append(
+                f"{code}: village {new}: the store already has a village {there} (one config.yml "
+                "no longer lists); add it under that exact name, or choose another name"
+            )
+    return problems
+
+
 async def _edited_facts(s: AsyncSession, plan: Plan, communes: dict[str, int]) -> None:
     """Warn where the console's edits (bot/facts_store.py) hide what the file changes: an
-    edited phone still wins over config.yml's, and a renamed village's edited head and
-    propagandists stay under its old name (the console shows them to edit again)."""
+    edited phone or address still wins over config.yml's. (A village the file renames takes
+    its console-edited head and propagandists along: ``_fold_console_edits``.)"""
     from bot.store.models import CommuneFacts
 
     ids = {communes[c]: c for c in plan.facts if c in communes}
@@ -916,29 +970,34 @@ async def _edited_facts(s: AsyncSession, plan: Plan, communes: dict[str, int]) -
 
 # -- applying ----------------------------------------------------------------------------------
 async def _fold_console_edits(s: AsyncSession, plan: Plan, communes: dict[str, int]) -> None:
-    """Take out of the console's edits the renames and additions config.yml now carries
-    (``Plan.console_folded``), each with its line in the facts' history."""
-    by_code: dict[str, list[tuple[str, str]]] = {}
+    """The console's edits after the file's villages: the renames and additions config.yml
+    now carries taken out (``Plan.console_folded``), and a renamed village's own facts
+    (``village.<name>.head|propagandists``) moved to its new name — each with its line in the
+    facts' history."""
+    work: dict[str, list[tuple[str, str, str]]] = {}
     for code, key, name in plan.console_folded:
-        by_code.setdefault(code, []).append((key, name))
-    for code, folded in by_code.items():
+        work.setdefault(code, []).append((key, name, ""))
+    for code, old, new in plan.renames:
+        work.setdefault(code, []).append(("rename", old, new))
+    for code, items in work.items():
         if code not in communes:
             continue
         data = await facts_store.locked_edits(s, communes[code])
         renamed = dict(data.get(facts_store.RENAMED) or {})
         added = list(data.get(facts_store.ADDED) or [])
-        for key, name in folded:
+        changes: dict[str, Any] = {}
+        for key, name, new in items:
             if key == facts_store.RENAMED:
                 renamed.pop(name, None)
-            else:
+            elif key == facts_store.ADDED:
                 added = [a for a in added if not (isinstance(a, dict) and a.get("name") == name)]
-        await facts_store.save(
-            s,
-            communes[code],
-            {facts_store.RENAMED: renamed or None, facts_store.ADDED: added or None},
-            None,
-            "bot tenants import",
-        )
+            else:
+                for fact in [k for k in data if k.startswith(f"village.{name}.")]:
+                    changes[fact] = None
+                    changes[f"village.{new}.{fact.rpartition('.')[2]}"] = data.pop(fact)
+        changes[facts_store.RENAMED] = renamed or None
+        changes[facts_store.ADDED] = added or None
+        await facts_store.save(s, communes[code], changes, None, "bot tenants import")
         facts_store.forget(communes[code])
 
 

@@ -215,15 +215,24 @@ def console_rename(config: Path, old: str, new: str) -> None:
     in_store(config, work)
 
 
-def console_add(config: Path, name: str) -> None:
+def console_add(config: Path, name: str, kind: str = "thôn") -> None:
     """… and when they add one."""
 
     async def work(s, cid):  # type: ignore[no-untyped-def]
         added = list((await facts_store.locked_edits(s, cid)).get("villages.added") or [])
         await facts_store.save(
-            s, cid, {"villages.added": [*added, {"name": name, "kind": "thôn"}]}, None, "test"
+            s, cid, {"villages.added": [*added, {"name": name, "kind": kind}]}, None, "test"
         )
-        await facts_store.place_village(s, cid, name, "thôn")
+        await facts_store.place_village(s, cid, name, kind)
+
+    in_store(config, work)
+
+
+def console_edit(config: Path, changes: dict) -> None:
+    """… and any other fact they save."""
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        await facts_store.save(s, cid, changes, None, "test")
 
     in_store(config, work)
 
@@ -367,6 +376,119 @@ def test_a_name_given_again_in_the_console_means_the_village_called_so_now(
     assert {"name": "Nậm Mòn A", "households": 50} in raw
     assert {"name": "Nậm Mòn", "households": 77} in raw
     assert bot(capsys, province, file)[1].strip().endswith("nothing to change")
+
+
+def test_a_renamed_village_takes_its_console_facts_and_an_added_one_its_kind(
+    province, capsys, tmp_path
+):
+    """The head staff gave "Bản Phố Mới" in the console follows it when the file renames it;
+    "Bản Sín", a bản added in the console, stays a bản when the file gives it households."""
+    assert (
+        bot(
+            capsys,
+            province,
+            csv_file(tmp_path, "0.csv", "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,40\n"),
+        )[0]
+        == 0
+    )
+    console_rename(province, "Bản Phố", "Bản Phố Mới")
+    head = {"name": "Ông Sùng A Páo", "phone": "0912 345 678"}
+    console_edit(province, {"village.Bản Phố Mới.head": head})
+    console_add(province, "Bản Sín", kind="bản")
+    file = csv_file(
+        tmp_path,
+        "1.csv",
+        "loai,ma xa,thon,ten cu,so ho\nthon,02839,Bản Phố Đông,Bản Phố Mới,\nthon,02839,Bản Sín,,30\n",
+    )
+    code, out, err = bot(capsys, province, file)
+    assert code == 0, err
+    assert "was edited in the console" not in err  # nothing left behind to warn of
+    names, edits, rows = as_residents_see(province)
+    assert edits == {}
+
+    async def facts(s, cid):  # type: ignore[no-untyped-def]
+        return await facts_store.locked_edits(s, cid)
+
+    data = in_store(province, facts)
+    assert data.get("village.Bản Phố Đông.head") == head
+    assert not any(k.startswith("village.Bản Phố Mới.") for k in data)
+    raw = yaml.safe_load(province.read_text(encoding="utf-8"))["communes"][0]["villages"]
+    assert {"name": "Bản Sín", "kind": "bản", "households": 30} in raw
+    kinds = {v[2]: v[3] for v in store_state(province)["villages"]}
+    assert kinds["Bản Sín"] == "bản"
+    assert bot(capsys, province, file)[1].strip().endswith("nothing to change")
+
+
+def plan_of(tmp_path: Path, text: str, console: dict | None = None, routing=None):  # type: ignore[no-untyped-def]
+    """What the file would change against CONFIG (plus ``routing``) and the console's edits."""
+    from bot import onboarding
+
+    raw = yaml.safe_load(CONFIG.format(url="sqlite+aiosqlite://", app_id=APP_ID, app_secret="x"))
+    if routing:
+        raw["communes"][0]["routing"] = routing
+    rows = onboarding.read(Path(csv_file(tmp_path, "plan.csv", text)))
+    return onboarding.plan_config(rows, raw, console={"02839": console or {}})
+
+
+def problems_of(tmp_path: Path, text: str, console: dict | None = None) -> list[str]:
+    from bot import onboarding
+
+    with pytest.raises(onboarding.ImportFileError) as refused:
+        plan_of(tmp_path, text, console)
+    return refused.value.problems
+
+
+RENAMED = {"villages.renamed": {"Bản Phố": "Bản Phố Mới"}}
+
+
+def test_village_rows_that_contradict_each_other_are_refused(tmp_path):
+    """Two rows of one file for one village (under its two names, or a rename chained on a
+    rename), and a tên cũ that names another village than the one thôn names, are refused."""
+    head = "loai,ma xa,thon,ten cu,so ho\n"
+    two = problems_of(
+        tmp_path, head + "thon,02839,Bản Phố Mới,,10\nthon,02839,Bản Phố,,20\n", RENAMED
+    )
+    assert len(two) == 1 and "the same village of 02839 as" in two[0]
+    chain = problems_of(tmp_path, head + "thon,02839,B1,Bản Phố,\nthon,02839,B2,B1,\n")
+    assert len(chain) == 1 and "the same village" in chain[0]
+    other = problems_of(tmp_path, head + "thon,02839,bản phố mới,Nậm Mòn,\n", RENAMED)
+    assert len(other) == 1 and "is the name of another village" in other[0]
+
+
+def test_a_file_from_before_two_renames_still_finds_its_village(tmp_path):
+    """The file renamed "Bản Phố" to "Bản Phố Đông" (config.yml says so since), then staff
+    renamed it "Bản Phố Tây": the same file again renames nothing and is not refused; a
+    case-only console rename is not undone by a file spelled as config.yml."""
+    raw_renamed = {"villages.renamed": {"Bản Phố": "Bản Phố Tây"}}
+    # config.yml after the first import is CONFIG with Bản Phố Đông: stand in with the console
+    plan = plan_of(
+        tmp_path,
+        "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố,Bản Phố Cũ\n",
+        raw_renamed,
+    )
+    assert plan.empty and not plan.renames
+    plan = plan_of(
+        tmp_path,
+        "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,9\n",
+        {"villages.renamed": {"Bản Phố": "BẢN PHỐ"}},
+    )
+    assert not plan.renames and plan.villages_changed  # the households only
+
+
+def test_routing_follows_a_village_config_yml_renames(tmp_path):
+    """A routing rule names config's village: it follows the file's rename, and the fold of a
+    console rename, instead of being refused or moved onto another village."""
+    rule = [{"villages": ["Bản Phố"], "office": "diachinh"}]
+    plan = plan_of(
+        tmp_path, "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố Đông,Bản Phố\n", routing=rule
+    )
+    assert plan.config["communes"][0]["routing"][0]["villages"] == ["Bản Phố Đông"]
+    added = {**RENAMED, "villages.added": [{"name": "Bản Phố", "kind": "thôn"}]}
+    plan = plan_of(tmp_path, "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,7\n", added, routing=rule)
+    commune = plan.config["communes"][0]
+    assert commune["routing"][0]["villages"] == ["Bản Phố Mới"]  # still the renamed village
+    assert {"name": "Bản Phố", "households": 7} in commune["villages"]
+    assert "Bản Phố Mới" in commune["villages"]
 
 
 def test_xlsx_one_sheet_per_kind(province, capsys, tmp_path):

@@ -132,7 +132,7 @@ def cmd_tenants_import(args: argparse.Namespace) -> int:
                         rows,
                         yaml.safe_load(old_text) or {},
                         where=str(path),
-                        console=await facts_store.console_edits(s),
+                        console=await facts_store.console_edits(s, lock=True),
                     )
                     new_settings = planned["settings"] = (
                         settings_from_dict(plan.config, where=str(path))
