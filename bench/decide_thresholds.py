@@ -12,8 +12,14 @@ highest T_OVER_INTENT, then the lowest CONFIDENT, then the lowest T_SURE (the ne
 NLU's own threshold). The NLU is the default engine at the code's CONFIDENCE_THRESHOLD, read as
 the bot reads it (``reading``); ``--kind`` / ``--threshold`` measure another classifier
 (``bot.nlu.embedded.KIND``) at its own NLU threshold without editing the code (T_SURE's grid: 0,
-then from that threshold up). Prints the table, the choice and the figures at the code's current
-values, then a JSON line.
+then from that threshold up).
+
+Then, at the code's CONFIDENT, T_OVER_INTENT and T_SURE, the rule for an entry that shares only the
+asking with the resident's words (``decide.uncovered``): ``UNCOVERED_SHARE`` (the share of the
+words naming the thing asked about an entry covers at most) × ``T_UNCOVERED`` (the score such
+an entry needs; 0: the rule off), scored on dev the same way; ties go to the lowest share, then
+the lowest T_UNCOVERED (the rule that changes least). Prints both tables, the choices and the
+figures at the code's current values, then a JSON line.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,6 +46,8 @@ CONFIDENT_GRID = (0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99, 1.01)  # 1.01:
 OVER_GRID = (0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90)
 #: 0: no "sure" of the rule's own (every reading not ``nlu_fallback`` is sure, a rule's too)
 SURE_GRID = (0.0, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80)
+SHARE_GRID = (0.0, 0.34, 0.5, 0.67)
+UNCOVERED_GRID = (0.0, 0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 1.01)  # 0: off; 1.01: never kept
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,26 @@ def use_classifier(kind: str, threshold: float) -> None:
             module.CONFIDENCE_THRESHOLD = threshold  # type: ignore[attr-defined]
 
 
+def uncovered_grid(
+    dev: list[Case], test: list[Case]
+) -> tuple[list[tuple[float, float, dict[str, float], dict[str, float]]], tuple[Any, ...]]:
+    """``decide.uncovered``'s grid (the first row: the rule off) and the pair chosen on dev."""
+    in_code = (rule.UNCOVERED_SHARE, rule.T_UNCOVERED)
+    rows = []
+    try:
+        for share in SHARE_GRID:
+            for needed in UNCOVERED_GRID:
+                if needed == 0.0 and share != SHARE_GRID[0]:
+                    continue  # off is off whatever the share
+                rule.UNCOVERED_SHARE, rule.T_UNCOVERED = share, needed
+                rows.append((share, needed, score(dev), score(test)))
+    finally:
+        rule.UNCOVERED_SHARE, rule.T_UNCOVERED = in_code
+    best = max(r[2]["utility"] for r in rows)
+    chosen = min((r for r in rows if r[2]["utility"] == best), key=lambda r: (r[0], r[1]))
+    return rows, chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", choices=("logreg", "blend"))
@@ -187,6 +216,15 @@ def main() -> None:
         if a != b:
             side = "dev" if n < len(dev) else "test"
             print(f"  {side} {b} → {a}: {c.text!r} {c.intent} {c.confidence:.3f}")
+    uncovered, picked = uncovered_grid(dev, test)
+    print("UNCOVERED_SHARE T_UNCOVERED | dev right wrong utility | test right wrong utility")
+    for share, needed, d, t in uncovered:
+        print(
+            f"{share:.2f} {needed:.2f} | {d['right']} {d['wrong']} {d['utility']:g} | "
+            f"{t['right']} {t['wrong']} {t['utility']:g}"
+        )
+    print(f"chosen on dev: UNCOVERED_SHARE {picked[0]}, T_UNCOVERED {picked[1]}")
+    print(f"in code: UNCOVERED_SHARE {rule.UNCOVERED_SHARE}, T_UNCOVERED {rule.T_UNCOVERED}")
     print(
         json.dumps(
             {
@@ -200,6 +238,11 @@ def main() -> None:
                 "in_code": dict(zip(names, in_code)),
                 "in_code_dev": current[0],
                 "in_code_test": current[1],
+                "uncovered_chosen": {"UNCOVERED_SHARE": picked[0], "T_UNCOVERED": picked[1]},
+                "uncovered_chosen_dev": picked[2],
+                "uncovered_chosen_test": picked[3],
+                "uncovered_off_dev": uncovered[0][2],
+                "uncovered_off_test": uncovered[0][3],
             }
         )
     )

@@ -98,12 +98,12 @@ async def main() -> None:
             for _ in range(args.runs):
                 async with sm() as s:
                     t0 = time.perf_counter()
-                    report = await figures.build(s, scope, code, window, now)
+                    report = await figures.build(s, scope, code, window, now, ())
                     times.append(time.perf_counter() - t0)
             results[f"{scope}_figures"] = ms(times)
             print(f"{scope} figures: {results[f'{scope}_figures']}", flush=True)
         async with sm() as s:
-            report = await figures.build(s, "province", "15", window, now)
+            report = await figures.build(s, "province", "15", window, now, ())
         assert len(report.communes) == args.communes
         for fmt in ("csv", "xlsx", "html"):
             times, size = [], 0
@@ -118,7 +118,7 @@ async def main() -> None:
         tracemalloc.start()
         t0 = time.perf_counter()
         async with sm() as s:
-            report = await figures.build(s, "province", "15", window, now)
+            report = await figures.build(s, "province", "15", window, now, ())
         with use_language("vi"):
             for fmt in ("csv", "xlsx", "html"):
                 writers.write(report, fmt)

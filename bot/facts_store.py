@@ -263,37 +263,29 @@ async def households(s: AsyncSession, configs: Sequence[Commune]) -> dict[str, d
     config's ``households`` follow a village renamed in the console (a village staff added has
     none: unknown, never guessed). One query for any number of communes (the yearly report's)."""
     by_code = {c.code: c for c in configs}
-    stored: dict[str, Any] = dict(
-        (
-            await s.execute(
-                select(models.Commune.code, CommuneFacts.data)
-                .join(CommuneFacts, CommuneFacts.commune_id == models.Commune.id)
-                .where(models.Commune.code.in_(list(by_code)))
-            )
-        ).all()
-    )
+    stored = await console_edits(s, list(by_code))
     out: dict[str, dict[str, int]] = {}
     for code, config in by_code.items():
-        for v in village_list(config, dict(stored.get(code) or {})):
+        for v in village_list(config, stored.get(code, {})):
             if v.households is not None:
                 out.setdefault(code, {})[search_key(v.name)] = v.households
     return out
 
 
-async def console_renames(s: AsyncSession) -> dict[str, dict[str, str]]:
-    """commune code → {config's village name: the name staff gave it in the console}, for
-    every commune that has one (``bot tenants import`` matches a file's villages by both)."""
-    rows = await s.execute(
-        select(models.Commune.code, CommuneFacts.data).join(
-            CommuneFacts, CommuneFacts.commune_id == models.Commune.id
-        )
+async def console_edits(
+    s: AsyncSession, codes: Sequence[str] | None = None, lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """commune code → its edits as stored (every commune that has any, or those of
+    ``codes``), read from the database in one query, not the cache; ``lock``: the rows
+    locked until the caller's transaction ends (a change planned on them)."""
+    query = select(models.Commune.code, CommuneFacts.data).join(
+        CommuneFacts, CommuneFacts.commune_id == models.Commune.id
     )
-    out: dict[str, dict[str, str]] = {}
-    for code, data in rows.all():
-        renamed = (data or {}).get(RENAMED)
-        if isinstance(renamed, dict):
-            out[code] = {k: v for k, v in renamed.items() if isinstance(v, str) and v}
-    return out
+    if codes is not None:
+        query = query.where(models.Commune.code.in_(list(codes)))
+    if lock:
+        query = query.with_for_update(of=CommuneFacts)
+    return {code: dict(data or {}) for code, data in (await s.execute(query)).all()}
 
 
 # -- saving ------------------------------------------------------------------------------------

@@ -39,12 +39,13 @@ staff member missing from the file stays (deactivate staff with `bot staff deact
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -53,7 +54,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import admin_units, audit
+from bot import admin_units, audit, facts_store
 from bot.config import (
     DEFAULT_OFFICES,
     ConfigError,
@@ -305,12 +306,24 @@ class Plan:
     config_changed: bool = False
     #: (commune code, old name, new name) of villages renamed, for the store
     renames: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (commune code, name) of villages the file adds
+    added_villages: list[tuple[str, str]] = field(default_factory=list)
+    #: (commune code, ``facts_store.RENAMED`` or ``ADDED``, config's / the village's name) of
+    #: console edits config.yml now carries: taken out of the console's edits with the file's
+    #: change, so none is left to apply to a village that has moved on
+    console_folded: list[tuple[str, str, str]] = field(default_factory=list)
     #: commune code → the facts the file changes that the console may also edit
     facts: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not (self.config_changed or self.staff_added or self.staff_changed)
+        return not (
+            self.config_changed
+            or self.staff_added
+            or self.staff_changed
+            or self.renames
+            or self.console_folded
+        )
 
     def lines(self) -> list[str]:
         out = [f"{self.province}"] if self.province else []
@@ -382,36 +395,86 @@ def _village_entry(raw: Any) -> dict[str, Any]:
     return {"name": raw} if isinstance(raw, str) else dict(raw)
 
 
-def _village_index(
-    villages: list[dict[str, Any]], now_names: list[str], name: str
-) -> tuple[int, str] | None:
-    """Which configured village ``name`` is, and how it was spelled where it matched: config's
-    name first (a file kept from before a console rename changes nothing), else its name now
-    (renamed in the console) — accents and case aside."""
+@dataclass
+class _Place:
+    """One village of a commune as the import sees it: its name now (its store row's —
+    config.yml's, or the name staff gave it in the console), its entry in config.yml's list
+    (``None``: a village staff added in the console) and config's name for it."""
+
+    now: str
+    config: int | None
+    config_name: str | None
+    kind: str = "thôn"  # of a village added in the console (config's entry has its own)
+
+
+def _places(entry: dict[str, Any], console: Mapping[str, Any]) -> list[_Place]:
+    """The commune's villages as residents see them (``facts_store.village_list``'s order)."""
+    renamed = console.get(facts_store.RENAMED)
+    renamed = renamed if isinstance(renamed, dict) else {}
+    out = []
+    for index, raw in enumerate(entry.get("villages") or []):
+        name = _village_entry(raw)["name"]
+        now = renamed.get(name)
+        out.append(_Place(now if isinstance(now, str) and now else name, index, name))
+    keys = {search_key(p.now) for p in out}
+    for item in console.get(facts_store.ADDED) or []:
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name and search_key(name) not in keys:
+            keys.add(search_key(name))
+            kind = item.get("kind")
+            out.append(_Place(name, None, None, kind if isinstance(kind, str) and kind else "thôn"))
+    return out
+
+
+def _find(places: list[_Place], name: str) -> tuple[_Place, bool] | None:
+    """The village ``name`` means, and whether by its name now: a village called so now
+    first; else the one config.yml calls so (a file kept from before a console rename) —
+    accents and case aside."""
     key = search_key(name)
-    for names in ([v["name"] for v in villages], now_names):
-        keys = [search_key(n) for n in names]
-        if key in keys:
-            return keys.index(key), names[keys.index(key)]
+    for place in places:
+        if search_key(place.now) == key:
+            return place, True
+    for place in places:
+        if place.config_name is not None and search_key(place.config_name) == key:
+            return place, False
     return None
+
+
+def _rename_in_config(entry: dict[str, Any], village: dict[str, Any], name: str) -> None:
+    """Config's ``village`` of the commune ``entry`` called ``name`` from now on, its routing
+    rules (``routing[].villages``) following it."""
+    was = search_key(village["name"])
+    for rule in entry.get("routing") or []:
+        if isinstance(rule, dict) and rule.get("villages"):
+            rule["villages"] = [name if search_key(v) == was else v for v in rule["villages"]]
+    village["name"] = name
 
 
 def plan_config(
     rows: list[Row],
     raw: dict[str, Any],
     where: str = "<memory>",
-    renamed: Mapping[str, Mapping[str, str]] | None = None,
+    console: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """Communes and villages: checked, and compared with the configuration ``raw`` (as
     yaml-loaded, ``${ENV}`` kept); staff rows are checked for what needs no store.
-    ``renamed``: commune code → {config's village name: the name staff gave it in the console}
-    (``facts_store.console_renames``) — a file naming a village by its name now (or as
-    ``tên cũ``) means that village, not a new one."""
+    ``console``: commune code → its console edits (``facts_store.console_edits``): a village
+    renamed or added there is matched by its name now, and a village the file changes takes
+    its name now into config.yml (the console's rename or addition is then folded in)."""
     problems: list[str] = []
     plan = Plan()
-    communes_raw: list[dict[str, Any]] = [dict(c) for c in raw.get("communes") or []]
+    # a deep copy: the file's changes (a village renamed in a routing rule) never touch ``raw``
+    communes_raw: list[dict[str, Any]] = copy.deepcopy(list(raw.get("communes") or []))
     by_code = {str(c.get("code")): c for c in communes_raw}
     apps = [str(a.get("app_id")) for a in (raw.get("zalo") or {}).get("apps") or []]
+    places_of: dict[str, list[_Place]] = {}
+
+    def places(entry: dict[str, Any]) -> list[_Place]:
+        code = str(entry["code"])
+        if code not in places_of:
+            places_of[code] = _places(entry, (console or {}).get(code, {}))
+        return places_of[code]
+
     province: admin_units.Province | None = None
     province_from = ""
     seen_codes: dict[str, str] = {}
@@ -544,6 +607,7 @@ def plan_config(
 
     # villages
     seen_villages: dict[tuple[str, str], str] = {}
+    seen_places: dict[int, str] = {}  # each village once a file: id(_Place) → its row
     for row in (r for r in rows if r.kind == "village"):
         code = row.get("code")
         unit = admin_units.get_unit(code) if code else None
@@ -588,39 +652,78 @@ def plan_config(
                 continue
             households = int(text)
         villages = [_village_entry(v) for v in entry.get("villages") or []]
-        console = (renamed or {}).get(str(entry["code"]), {})
-        now_names = [console.get(v["name"]) or v["name"] for v in villages]  # as residents see
-        found = _village_index(villages, now_names, name)
+        mine = places(entry)
         label = f"{entry['code']} {entry['name']} / "
-        old = row.get("old_name")
-        if found is None and old:
-            found = _village_index(villages, now_names, old)
-            if found is None:
+        hit, old = _find(mine, name), row.get("old_name")
+        was = _find(mine, old) if old else None
+        if old and was is None and hit is None:
+            problems.append(
+                f"{row.where}: tên cũ {old!r} is not a village of {entry['code']} {entry['name']}"
+            )
+            continue
+        if was is not None and hit is not None and hit[0] is not was[0]:
+            problems.append(
+                f"{row.where}: {name} is the name of another village of {entry['code']} "
+                f"({hit[0].now}), not of {old}"
+            )
+            continue
+        place = (was or hit or (None, False))[0]
+        if place is None:
+            renaming = False
+        elif was is not None:  # renamed from tên cũ, unless it is called so already
+            renaming = place.now != name
+        else:  # spelled otherwise than its name now — and than config's (a file from before)
+            renaming = bool(hit and hit[1]) and name not in (place.now, place.config_name)
+        if place is not None:
+            if id(place) in seen_places:
                 problems.append(
-                    f"{row.where}: tên cũ {old!r} is not a village of {entry['code']} "
-                    f"{entry['name']}"
+                    f"{row.where}: the same village of {entry['code']} as {seen_places[id(place)]}"
                 )
                 continue
-        if found is None:
+            seen_places[id(place)] = row.where
+        if place is None:
             village: dict[str, Any] = {"name": name}
             if kind:
                 village["kind"] = kind
             if households is not None:
                 village["households"] = households
             villages.append(village)
+            mine.append(_Place(name, len(villages) - 1, name))
+            seen_places[id(mine[-1])] = row.where
+            plan.added_villages.append((str(entry["code"]), name))
             more = f" ({households} households)" if households is not None else ""
             plan.villages_added.append(f"{label}{name}{more}")
         else:
-            index, spelled = found
-            village, current = villages[index], now_names[index]  # the store's row: current
+            code, current = str(entry["code"]), place.now
+            if place.config is None:  # added in the console
+                if not (renaming or kind or households is not None):
+                    continue  # nothing for config.yml to keep
+                for other in mine:  # config's old name of a village renamed since: folded
+                    if (
+                        other.config is not None
+                        and other.config_name is not None
+                        and other.now != other.config_name
+                        and search_key(other.config_name) == search_key(current)
+                    ):
+                        plan.console_folded.append((code, facts_store.RENAMED, other.config_name))
+                        _rename_in_config(entry, villages[other.config], other.now)
+                        other.config_name = other.now
+                taken = {"name": current}  # config.yml takes it over, with its kind …
+                if place.kind != "thôn":
+                    taken["kind"] = place.kind
+                villages.append(taken)
+                place.config, place.config_name = len(villages) - 1, current
+                plan.console_folded.append((code, facts_store.ADDED, current))  # … from there
+                plan.villages_added.append(f"{label}{current} (added in the console)")
+            village = villages[place.config]
             changes = []
-            if spelled != name:
+            if renaming:
                 plan.villages_renamed.append(f"{label}{current} → {name}")
-                plan.renames.append((str(entry["code"]), current, name))
-                plan.facts.setdefault(str(entry["code"]), set()).update(
-                    f"village.{current}.{k}" for k in ("head", "propagandists")
-                )
-                village["name"] = name
+                plan.renames.append((code, current, name))
+                if village["name"] != current:  # its console rename is replaced by the file's
+                    plan.console_folded.append((code, facts_store.RENAMED, village["name"]))
+                _rename_in_config(entry, village, name)
+                place.now = place.config_name = name
             if kind and village.get("kind", "thôn") != kind:
                 changes.append(f"kind {village.get('kind', 'thôn')} → {kind}")
                 village["kind"] = kind
@@ -637,7 +740,7 @@ def plan_config(
     for row in (r for r in rows if r.kind == "staff"):
         if outside(row, admin_units.get_unit(row.get("code")) if row.get("code") else None):
             continue
-        staff = _staff_row(row, by_code, problems, renamed or {})
+        staff = _staff_row(row, by_code, problems, places)
         if staff is None:
             continue
         idents: tuple[tuple[str, ...], ...] = (
@@ -683,7 +786,7 @@ def _staff_row(
     row: Row,
     by_code: dict[str, dict[str, Any]],
     problems: list[str],
-    renamed: Mapping[str, Mapping[str, str]],
+    places: Callable[[dict[str, Any]], list[_Place]],
 ) -> StaffChange | None:
     code = row.get("code")
     unit = admin_units.get_unit(code) if code else None
@@ -705,12 +808,8 @@ def _staff_row(
         )
     village = None
     if row.get("village"):
-        console = renamed.get(str(entry["code"]), {})
-        names: dict[str, str] = {}  # config's name or its name now → its name now (the store's)
-        for v in entry.get("villages") or []:
-            name_now = console.get(_village_entry(v)["name"]) or _village_entry(v)["name"]
-            names[search_key(_village_entry(v)["name"])] = names[search_key(name_now)] = name_now
-        village = names.get(search_key(row.get("village")))
+        found = _find(places(entry), row.get("village"))
+        village = found[0].now if found is not None else None  # its store row's name
         if village is None:
             problems.append(
                 f"{row.where}: thôn {row.get('village')!r} is not a village of "
@@ -818,15 +917,42 @@ async def plan_staff(s: AsyncSession, plan: Plan) -> None:
             )
         if w.changes:
             plan.staff_changed.append(w)
+    problems.extend(await _village_rows_free(s, plan, communes))
     if problems:
         raise ImportFileError(problems)
     await _edited_facts(s, plan, communes)
 
 
+async def _village_rows_free(s: AsyncSession, plan: Plan, communes: dict[str, int]) -> list[str]:
+    """The names the file gives villages (added, renamed) that another row of the store
+    already has — one left from a village config.yml no longer lists — accents and case aside:
+    a second row of the same name would split the village's residents and staff."""
+    wanted = [(c, None, n) for c, n in plan.added_villages] + list(plan.renames)
+    ids = {communes[c] for c, _, _ in wanted if c in communes}
+    if not ids:
+        return []
+    rows: dict[tuple[int, str], str] = {
+        (v.commune_id, v.search_key): v.name
+        for v in (
+            await s.execute(select(VillageRow).where(VillageRow.commune_id.in_(list(ids))))
+        ).scalars()
+    }
+    problems = []
+    for code, old, new in wanted:
+        there = rows.get((communes.get(code, -1), search_key(new)))
+        # an added village may take a row of its very name; a rename only its own row's
+        if there is not None and there != (old if old is not None else new):
+            problems.append(
+                f"{code}: village {new}: the store already has a village {there} (one config.yml "
+                "no longer lists); add it under that exact name, or choose another name"
+            )
+    return problems
+
+
 async def _edited_facts(s: AsyncSession, plan: Plan, communes: dict[str, int]) -> None:
     """Warn where the console's edits (bot/facts_store.py) hide what the file changes: an
-    edited phone still wins over config.yml's, and a renamed village's edited head and
-    propagandists stay under its old name (the console shows them to edit again)."""
+    edited phone or address still wins over config.yml's. (A village the file renames takes
+    its console-edited head and propagandists along: ``_fold_console_edits``.)"""
     from bot.store.models import CommuneFacts
 
     ids = {communes[c]: c for c in plan.facts if c in communes}
@@ -843,6 +969,38 @@ async def _edited_facts(s: AsyncSession, plan: Plan, communes: dict[str, int]) -
 
 
 # -- applying ----------------------------------------------------------------------------------
+async def _fold_console_edits(s: AsyncSession, plan: Plan, communes: dict[str, int]) -> None:
+    """The console's edits after the file's villages: the renames and additions config.yml
+    now carries taken out (``Plan.console_folded``), and a renamed village's own facts
+    (``village.<name>.head|propagandists``) moved to its new name — each with its line in the
+    facts' history."""
+    work: dict[str, list[tuple[str, str, str]]] = {}
+    for code, key, name in plan.console_folded:
+        work.setdefault(code, []).append((key, name, ""))
+    for code, old, new in plan.renames:
+        work.setdefault(code, []).append(("rename", old, new))
+    for code, items in work.items():
+        if code not in communes:
+            continue
+        data = await facts_store.locked_edits(s, communes[code])
+        renamed = dict(data.get(facts_store.RENAMED) or {})
+        added = list(data.get(facts_store.ADDED) or [])
+        changes: dict[str, Any] = {}
+        for key, name, new in items:
+            if key == facts_store.RENAMED:
+                renamed.pop(name, None)
+            elif key == facts_store.ADDED:
+                added = [a for a in added if not (isinstance(a, dict) and a.get("name") == name)]
+            else:
+                for fact in [k for k in data if k.startswith(f"village.{name}.")]:
+                    changes[fact] = None
+                    changes[f"village.{new}.{fact.rpartition('.')[2]}"] = data.pop(fact)
+        changes[facts_store.RENAMED] = renamed or None
+        changes[facts_store.ADDED] = added or None
+        await facts_store.save(s, communes[code], changes, None, "bot tenants import")
+        facts_store.forget(communes[code])
+
+
 @dataclass
 class NewStaff:
     staff_id: int
@@ -856,7 +1014,6 @@ class NewStaff:
 
 async def apply_store(s: AsyncSession, plan: Plan, settings: Settings, now: Any) -> list[NewStaff]:
     """The store's part, in the caller's transaction (flushed, not committed)."""
-    from bot import facts_store
     from bot import staff as staffing
     from bot.console.auth import invite, set_login
     from bot.tenants import mirror
@@ -875,12 +1032,13 @@ async def apply_store(s: AsyncSession, plan: Plan, settings: Settings, now: Any)
         if row is not None:
             row.name, row.search_key = new, search_key(new)
     await s.flush()
+    await _fold_console_edits(s, plan, communes)
     await mirror(s, settings)
-    console = await facts_store.console_renames(s)  # a village's row has its name now
+    console = await facts_store.console_edits(s)  # a village's row has its name now
     kinds = {
-        (c.code, console.get(c.code, {}).get(v.name) or v.name): v.kind
+        (c.code, v.name): v.kind
         for c in settings.communes
-        for v in c.villages
+        for v in facts_store.village_list(c, dict(console.get(c.code, {})))
     }
     pairs = (await s.execute(select(VillageRow, CommuneRow.code).join(CommuneRow))).all()
     for village, code in pairs:

@@ -26,6 +26,7 @@ FOUNDATION = (
     "bot.crypto",
     "bot.text",
     "bot.categories",
+    "bot.images",
 )
 UPPER = (
     "bot.channels",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import zlib
 from datetime import timedelta
 
 import aiohttp
@@ -20,7 +21,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.console.web import CONSOLE
-from bot.notices.images import MAX_IMAGE_BYTES, ImageError, check_image
+from bot.images import INFLATE_PIECE, ImageError, TooManyPixels, check_image
+from bot.notices.images import MAX_IMAGE_BYTES
 from bot.store.models import Notice, NoticeImage
 from bot.timeutil import utcnow
 from tests.helpers import (
@@ -36,7 +38,7 @@ from tests.helpers import (
     start_service,
     wait_status,
 )
-from tests.images import chunk, png
+from tests.images import bomb, chunk, png
 from tests.test_console import CSRF, Browser, Clock, account
 from zalosim.state import Upload
 
@@ -337,10 +339,11 @@ def test_the_checks_read_the_content():
         png(2, 2, rows=b"\x00" * 100),  # more
         PNG[:30] + bytes([PNG[30] ^ 1]) + PNG[31:],  # a CRC that does not match
         b"\x89PNG\r\n\x1a\n" + chunk(b"IEND", b""),  # no header
+        bomb(),  # 3 Mpx claimed, 256 MB of pixels
     ):
         with pytest.raises(ImageError):
             check_image(bad)
-    with pytest.raises(ImageError, match="kích thước"):  # a tiny file claiming 50,000 px
+    with pytest.raises(TooManyPixels, match="kích thước"):  # a tiny file claiming 50,000 px
         check_image(png(50_000, 1, rows=b""))
     # within the sides but over 24 Mpx (6,000 × 5,000): said as such, the limits named
     with pytest.raises(ImageError, match="8.192 điểm ảnh mỗi chiều và 24 triệu"):
@@ -350,3 +353,36 @@ def test_the_checks_read_the_content():
     # no end marker after the scan at all: broken
     with pytest.raises(ImageError):
         check_image(JPEG[: JPEG.rindex(b"\xff\xd9")])
+
+
+def test_a_bomb_is_inflated_a_piece_past_its_header_never_whole(monkeypatch):
+    """A 3-Mpx grey PNG whose pixels inflate to 256 MB: what the checker inflates (counted
+    here, as zlib hands it over) stops one 256-KB piece past the 3 MB its header allows."""
+    inflated: list[int] = []
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self) -> None:
+            self.inner = real()
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            out = self.inner.decompress(data, max_length)
+            inflated.append(len(out))
+            return out
+
+        def flush(self) -> bytes:
+            out = self.inner.flush()
+            inflated.append(len(out))
+            return out
+
+        def __getattr__(self, name: str) -> object:  # unconsumed_tail, eof
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(zlib, "decompressobj", Counting)
+    with pytest.raises(ImageError, match="hỏng"):
+        check_image(bomb(2000, 1500, inflated=256 << 20))
+    allowed = 1500 * (1 + 2000)
+    assert allowed < sum(inflated) <= allowed + 1 + INFLATE_PIECE
+    inflated.clear()
+    assert check_image(png(300, 200)).width == 300  # an honest one: inflated exactly
+    assert sum(inflated) == 200 * (1 + 300 * 3)

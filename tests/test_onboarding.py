@@ -185,66 +185,310 @@ def test_changes_are_listed_and_applied_in_place(province, capsys, tmp_path):
     assert bot(capsys, province, str(second))[1].strip().endswith("nothing to change")
 
 
-def console_rename(config: Path, code: str, old: str, new: str) -> None:
-    """What the console's "Thông tin xã" page saves when staff rename a village."""
+def in_store(config: Path, work):  # type: ignore[no-untyped-def]
+    """``work(session, commune id of 02839)`` in one transaction on the configuration's store."""
     url = yaml.safe_load(config.read_text(encoding="utf-8"))["database"]["url"]
 
-    async def rename() -> None:
+    async def run():  # type: ignore[no-untyped-def]
         engine = create_engine(url)
         try:
             async with sessionmaker(engine)() as s, s.begin():
-                cid = (await s.execute(select(Commune.id).where(Commune.code == code))).scalar_one()
-                await facts_store.save(s, cid, {"villages.renamed": {old: new}}, None, "test")
-                await facts_store.place_village(s, cid, new, "thôn", was=old)
+                cid = (
+                    await s.execute(select(Commune.id).where(Commune.code == "02839"))
+                ).scalar_one()
+                return await work(s, cid)
         finally:
             await engine.dispose()
 
-    run_in_thread(rename())
+    return run_in_thread(run())
+
+
+def console_rename(config: Path, old: str, new: str) -> None:
+    """What the console's "Thông tin xã" page saves when staff rename a village of 02839."""
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        renamed = dict((await facts_store.locked_edits(s, cid)).get("villages.renamed") or {})
+        renamed[old] = new
+        await facts_store.save(s, cid, {"villages.renamed": renamed}, None, "test")
+        await facts_store.place_village(s, cid, new, "thôn", was=old)
+
+    in_store(config, work)
+
+
+def console_add(config: Path, name: str, kind: str = "thôn") -> None:
+    """… and when they add one."""
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        added = list((await facts_store.locked_edits(s, cid)).get("villages.added") or [])
+        await facts_store.save(
+            s, cid, {"villages.added": [*added, {"name": name, "kind": kind}]}, None, "test"
+        )
+        await facts_store.place_village(s, cid, name, kind)
+
+    in_store(config, work)
+
+
+def console_edit(config: Path, changes: dict) -> None:
+    """… and any other fact they save."""
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        await facts_store.save(s, cid, changes, None, "test")
+
+    in_store(config, work)
+
+
+def as_residents_see(config: Path) -> tuple[list[str], dict, list[tuple[int, str]]]:
+    """02839's villages as answers read them (config.yml + the console's edits), the console's
+    edits of villages, and the store's village rows."""
+    from bot.config import load_settings
+
+    commune = load_settings(config).commune("02839")
+
+    async def work(s, cid):  # type: ignore[no-untyped-def]
+        data = await facts_store.locked_edits(s, cid)
+        rows = (await s.execute(select(Village).where(Village.commune_id == cid))).scalars()
+        return (
+            [v.name for v in facts_store.village_list(commune, data)],
+            {k: v for k, v in data.items() if k.startswith("villages.") and v},
+            sorted((v.id, v.name) for v in rows),
+        )
+
+    return in_store(config, work)
+
+
+def csv_file(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def test_a_village_renamed_in_the_console_is_the_same_village(province, capsys, tmp_path):
     """Staff renamed "Bản Phố" to "Bản Phố Mới" in the console (config.yml keeps "Bản Phố"):
     a file naming it by its name now changes that village — not a second one beside it — its
-    staff rows find it, a file kept from before changes nothing, and a rename from its name
-    now renames its row."""
-    first = tmp_path / "first.csv"
-    first.write_text(
-        "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\nthon,02839,Bản Phố,40,,,\n",
-        encoding="utf-8",
-    )
-    assert bot(capsys, province, str(first))[0] == 0
-    console_rename(province, "02839", "Bản Phố", "Bản Phố Mới")
-    before = store_state(province)
-    row = next(v for v in before["villages"] if v[2] == "Bản Phố Mới")
+    staff rows find it, a file kept from before renames nothing; a rename from either name
+    (tên cũ) renames its row and config.yml carries it, the console's rename folded in — so
+    renaming it back later leaves one row, under the name the file gave."""
+    first = csv_file(tmp_path, "first.csv", "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,40\n")
+    assert bot(capsys, province, first)[0] == 0
+    console_rename(province, "Bản Phố", "Bản Phố Mới")
+    names, edits, rows = as_residents_see(province)
+    row = next(i for i, n in rows if n == "Bản Phố Mới")
 
-    now = tmp_path / "now.csv"
-    now.write_text(
+    now = csv_file(
+        tmp_path,
+        "now.csv",
         "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\n"
         "thon,02839,Bản Phố Mới,45,,,\n"
         "can bo,02839,Bản Phố Mới,,Lù Thị Mai,tuyên truyền viên,7001\n",
-        encoding="utf-8",
     )
-    code, out, err = bot(capsys, province, str(now))
+    code, out, err = bot(capsys, province, now)
     assert code == 0, err
     assert "villages added" not in out and "villages renamed" not in out, out
     assert "~ 02839 Xã Bắc Hà / Bản Phố Mới: households 40 → 45" in out
-    after = store_state(province)
-    assert after["Village"] == before["Village"]
-    mai = next(p for p in after["staff"] if p[1] == "Lù Thị Mai")
-    assert mai[4] == row[0]  # the village staff renamed
-    assert bot(capsys, province, str(now))[1].strip().endswith("nothing to change")
-    assert bot(capsys, province, str(first))[1].count("households 45 → 40") == 1  # not renamed
+    assert as_residents_see(province) == (names, edits, rows)  # the same villages
+    mai = next(p for p in store_state(province)["staff"] if p[1] == "Lù Thị Mai")
+    assert mai[4] == row  # on the village staff renamed
+    assert bot(capsys, province, now)[1].strip().endswith("nothing to change")
+    _, out, _ = bot(capsys, province, first)  # a file from before the rename
+    assert "households 45 → 40" in out
+    assert "villages renamed" not in out and "villages added" not in out
+    assert as_residents_see(province) == (names, edits, rows)
 
-    again = tmp_path / "again.csv"
-    again.write_text(
-        "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố Đông,Bản Phố Mới\n", encoding="utf-8"
+    again = "loai,ma xa,thon,ten cu\nthon,02839,{},{}\n"
+    code, out, err = bot(
+        capsys, province, csv_file(tmp_path, "a.csv", again.format("Bản Phố Đông", "Bản Phố Mới"))
     )
-    code, out, err = bot(capsys, province, str(again))
     assert code == 0, err
     assert "~ 02839 Xã Bắc Hà / Bản Phố Mới → Bản Phố Đông" in out
-    villages = store_state(province)["villages"]
-    assert (row[0], row[1], "Bản Phố Đông", row[3]) in villages
-    assert len(villages) == len(before["villages"])
+    names, edits, rows = as_residents_see(province)
+    assert "Bản Phố Đông" in names and "Bản Phố Mới" not in names and edits == {}
+    assert (row, "Bản Phố Đông") in rows and len(rows) == 3
+    assert "Bản Phố Đông" in province.read_text(encoding="utf-8")
+
+    # and back to config's first name: one row still, no console rename left to bring the
+    # other name back
+    back = csv_file(tmp_path, "b.csv", again.format("Bản Phố", "Bản Phố Đông"))
+    assert bot(capsys, province, back)[0] == 0
+    names, edits, rows = as_residents_see(province)
+    assert "Bản Phố" in names and edits == {} and (row, "Bản Phố") in rows and len(rows) == 3
+    assert bot(capsys, province, back)[1].strip().endswith("nothing to change")
+
+
+def test_renamed_back_to_configs_name_with_ten_cu(province, capsys, tmp_path):
+    """The console renamed "Bản Phố" to "Bản Phố Mới"; a file saying thôn "Bản Phố", tên cũ
+    "Bản Phố Mới" renames it back (config's name matched alone would change nothing)."""
+    assert (
+        bot(
+            capsys,
+            province,
+            csv_file(tmp_path, "0.csv", "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,40\n"),
+        )[0]
+        == 0
+    )
+    console_rename(province, "Bản Phố", "Bản Phố Mới")
+    _, _, rows = as_residents_see(province)
+    row = next(i for i, n in rows if n == "Bản Phố Mới")
+    back = csv_file(tmp_path, "1.csv", "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố,Bản Phố Mới\n")
+    code, out, err = bot(capsys, province, back)
+    assert code == 0, err
+    assert "~ 02839 Xã Bắc Hà / Bản Phố Mới → Bản Phố" in out
+    names, edits, rows = as_residents_see(province)
+    assert "Bản Phố" in names and "Bản Phố Mới" not in names and edits == {}
+    assert (row, "Bản Phố") in rows
+    assert bot(capsys, province, back)[1].strip().endswith("nothing to change")
+
+
+def test_a_name_given_again_in_the_console_means_the_village_called_so_now(
+    province, capsys, tmp_path
+):
+    """The console renamed "Nậm Mòn" to "Nậm Mòn A" and then added a new "Nậm Mòn": a file's
+    "Nậm Mòn" — its households and its propagandist — is the new village, not config.yml's
+    old entry; config.yml takes the new village over and the renamed one under its name now."""
+    assert (
+        bot(
+            capsys,
+            province,
+            csv_file(tmp_path, "0.csv", "loai,ma xa,thon,so ho\nthon,02839,Nậm Mòn,50\n"),
+        )[0]
+        == 0
+    )
+    console_rename(province, "Nậm Mòn", "Nậm Mòn A")
+    console_add(province, "Nậm Mòn")
+    _, _, rows = as_residents_see(province)
+    renamed = next(i for i, n in rows if n == "Nậm Mòn A")
+    added = next(i for i, n in rows if n == "Nậm Mòn")
+    file = csv_file(
+        tmp_path,
+        "1.csv",
+        "loai,ma xa,thon,so ho,ho ten,vai tro,zalo id\n"
+        "thon,02839,Nậm Mòn,77,,,\n"
+        "can bo,02839,Nậm Mòn,,Lò Văn Pao,tuyên truyền viên,7009\n",
+    )
+    code, out, err = bot(capsys, province, file)
+    assert code == 0, err
+    assert "+ 02839 Xã Bắc Hà / Nậm Mòn (added in the console)" in out
+    pao = next(p for p in store_state(province)["staff"] if p[1] == "Lò Văn Pao")
+    assert pao[4] == added
+    names, edits, rows = as_residents_see(province)
+    assert names.count("Nậm Mòn") == 1 and "Nậm Mòn A" in names and edits == {}
+    assert (renamed, "Nậm Mòn A") in rows and (added, "Nậm Mòn") in rows
+    raw = yaml.safe_load(province.read_text(encoding="utf-8"))["communes"][0]["villages"]
+    assert {"name": "Nậm Mòn A", "households": 50} in raw
+    assert {"name": "Nậm Mòn", "households": 77} in raw
+    assert bot(capsys, province, file)[1].strip().endswith("nothing to change")
+
+
+def test_a_renamed_village_takes_its_console_facts_and_an_added_one_its_kind(
+    province, capsys, tmp_path
+):
+    """The head staff gave "Bản Phố Mới" in the console follows it when the file renames it;
+    "Bản Sín", a bản added in the console, stays a bản when the file gives it households."""
+    assert (
+        bot(
+            capsys,
+            province,
+            csv_file(tmp_path, "0.csv", "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,40\n"),
+        )[0]
+        == 0
+    )
+    console_rename(province, "Bản Phố", "Bản Phố Mới")
+    head = {"name": "Ông Sùng A Páo", "phone": "0912 345 678"}
+    console_edit(province, {"village.Bản Phố Mới.head": head})
+    console_add(province, "Bản Sín", kind="bản")
+    file = csv_file(
+        tmp_path,
+        "1.csv",
+        "loai,ma xa,thon,ten cu,so ho\nthon,02839,Bản Phố Đông,Bản Phố Mới,\nthon,02839,Bản Sín,,30\n",
+    )
+    code, out, err = bot(capsys, province, file)
+    assert code == 0, err
+    assert "was edited in the console" not in err  # nothing left behind to warn of
+    names, edits, rows = as_residents_see(province)
+    assert edits == {}
+
+    async def facts(s, cid):  # type: ignore[no-untyped-def]
+        return await facts_store.locked_edits(s, cid)
+
+    data = in_store(province, facts)
+    assert data.get("village.Bản Phố Đông.head") == head
+    assert not any(k.startswith("village.Bản Phố Mới.") for k in data)
+    raw = yaml.safe_load(province.read_text(encoding="utf-8"))["communes"][0]["villages"]
+    assert {"name": "Bản Sín", "kind": "bản", "households": 30} in raw
+    kinds = {v[2]: v[3] for v in store_state(province)["villages"]}
+    assert kinds["Bản Sín"] == "bản"
+    assert bot(capsys, province, file)[1].strip().endswith("nothing to change")
+
+
+def plan_of(tmp_path: Path, text: str, console: dict | None = None, routing=None):  # type: ignore[no-untyped-def]
+    """What the file would change against CONFIG (plus ``routing``) and the console's edits."""
+    from bot import onboarding
+
+    raw = yaml.safe_load(CONFIG.format(url="sqlite+aiosqlite://", app_id=APP_ID, app_secret="x"))
+    if routing:
+        raw["communes"][0]["routing"] = routing
+    rows = onboarding.read(Path(csv_file(tmp_path, "plan.csv", text)))
+    return onboarding.plan_config(rows, raw, console={"02839": console or {}})
+
+
+def problems_of(tmp_path: Path, text: str, console: dict | None = None) -> list[str]:
+    from bot import onboarding
+
+    with pytest.raises(onboarding.ImportFileError) as refused:
+        plan_of(tmp_path, text, console)
+    return refused.value.problems
+
+
+RENAMED = {"villages.renamed": {"Bản Phố": "Bản Phố Mới"}}
+
+
+def test_village_rows_that_contradict_each_other_are_refused(tmp_path):
+    """Two rows of one file for one village (under its two names, or a rename chained on a
+    rename), and a tên cũ that names another village than the one thôn names, are refused."""
+    head = "loai,ma xa,thon,ten cu,so ho\n"
+    two = problems_of(
+        tmp_path, head + "thon,02839,Bản Phố Mới,,10\nthon,02839,Bản Phố,,20\n", RENAMED
+    )
+    assert len(two) == 1 and "the same village of 02839 as" in two[0]
+    chain = problems_of(tmp_path, head + "thon,02839,B1,Bản Phố,\nthon,02839,B2,B1,\n")
+    assert len(chain) == 1 and "the same village" in chain[0]
+    other = problems_of(tmp_path, head + "thon,02839,bản phố mới,Nậm Mòn,\n", RENAMED)
+    assert len(other) == 1 and "is the name of another village" in other[0]
+
+
+def test_a_file_from_before_two_renames_still_finds_its_village(tmp_path):
+    """The file renamed "Bản Phố" to "Bản Phố Đông" (config.yml says so since), then staff
+    renamed it "Bản Phố Tây": the same file again renames nothing and is not refused; a
+    case-only console rename is not undone by a file spelled as config.yml."""
+    raw_renamed = {"villages.renamed": {"Bản Phố": "Bản Phố Tây"}}
+    # config.yml after the first import is CONFIG with Bản Phố Đông: stand in with the console
+    plan = plan_of(
+        tmp_path,
+        "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố,Bản Phố Cũ\n",
+        raw_renamed,
+    )
+    assert plan.empty and not plan.renames
+    plan = plan_of(
+        tmp_path,
+        "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,9\n",
+        {"villages.renamed": {"Bản Phố": "BẢN PHỐ"}},
+    )
+    assert not plan.renames and plan.villages_changed  # the households only
+
+
+def test_routing_follows_a_village_config_yml_renames(tmp_path):
+    """A routing rule names config's village: it follows the file's rename, and the fold of a
+    console rename, instead of being refused or moved onto another village."""
+    rule = [{"villages": ["Bản Phố"], "office": "diachinh"}]
+    plan = plan_of(
+        tmp_path, "loai,ma xa,thon,ten cu\nthon,02839,Bản Phố Đông,Bản Phố\n", routing=rule
+    )
+    assert plan.config["communes"][0]["routing"][0]["villages"] == ["Bản Phố Đông"]
+    added = {**RENAMED, "villages.added": [{"name": "Bản Phố", "kind": "thôn"}]}
+    plan = plan_of(tmp_path, "loai,ma xa,thon,so ho\nthon,02839,Bản Phố,7\n", added, routing=rule)
+    commune = plan.config["communes"][0]
+    assert commune["routing"][0]["villages"] == ["Bản Phố Mới"]  # still the renamed village
+    assert {"name": "Bản Phố", "households": 7} in commune["villages"]
+    assert "Bản Phố Mới" in commune["villages"]
 
 
 def test_xlsx_one_sheet_per_kind(province, capsys, tmp_path):

@@ -29,6 +29,7 @@ from tests.helpers import (
     start_service,
     text,
 )
+from tests.images import bomb, png
 
 CODE, CODE2 = commune_code(1), commune_code(2)
 
@@ -589,6 +590,40 @@ async def test_uploads_accept_photos_only(store_url, sim):
         assert sorted(u.content_type for u in stored) == ["image/jpeg", "image/png"]
         assert {u.content for u in stored} == {JPEG, PNG}
         assert all(u.session == tab.session.split(".")[0] for u in stored)
+    finally:
+        await tab.close()
+        await running.runner.cleanup()
+
+
+async def test_uploads_refuse_pictures_too_large_and_decompression_bombs(store_url, sim):
+    """The public photo upload checks what a notice's image is checked for (bot/images.py):
+    a PNG header claiming 60,000 × 60,000, or 3 Mpx whose pixels inflate to 256 MB, is
+    refused in polite words and nothing is stored; an ordinary photo and a phone's JPEG with
+    its own data after the end marker are taken."""
+    running = await start_service(with_webchat(make_settings(store_url, sim)), sim)
+    tab = Visitor(running.url)
+    try:
+        await tab.new_session()
+        huge = png(60_000, 60_000, rows=b"")  # 69 bytes claiming 3.6 billion pixels
+        status, body = await tab.photo(huge, "image/png")
+        assert status == 413 and "Ảnh quá lớn về kích thước" in body["error"], body
+        assert "8.192 điểm ảnh" in body["error"] and "Anh/chị" in body["error"]
+        over = png(6000, 5000, rows=b"")  # within the sides, over 24 Mpx
+        assert (await tab.photo(over, "image/png"))[0] == 413
+        bombed = bomb(2000, 1500, inflated=256 << 20)
+        assert len(bombed) < 512 * 1024  # under a megabyte sent, 256 MB if inflated
+        status, body = await tab.photo(bombed, "image/png")
+        assert status == 415 and "JPEG hoặc PNG" in body["error"], body
+        assert await count(running, Upload) == 0
+        motion = JPEG + b"MotionPhoto_Data" + bytes(64)
+        ordinary = png(1200, 900)
+        for data in (JPEG, motion, ordinary):
+            status, body = await tab.photo(data)
+            assert status == 201 and body["upload"], body
+        async with running.services.sm() as s:
+            stored = (await s.execute(select(Upload).order_by(Upload.id))).scalars().all()
+        assert [u.content for u in stored] == [JPEG, motion, ordinary]
+        assert [u.content_type for u in stored] == ["image/jpeg", "image/jpeg", "image/png"]
     finally:
         await tab.close()
         await running.runner.cleanup()

@@ -37,9 +37,10 @@ from bot.coord import Coordinator
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.i18n import use_language
+from bot.images import ImageError
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import cap, service, workflow
-from bot.notices.images import MAX_IMAGE_BYTES, ImageError, check_image
+from bot.notices.images import MAX_IMAGE_BYTES, check_notice_image
 from bot.store.models import Notice, NoticeAudit, Village
 from bot.tenants import Tenants
 from bot.text import search_key
@@ -374,7 +375,7 @@ class NoticesApi:
             raise error(413, "ảnh quá 1 MB / image over 1 MB")
         try:  # off the loop and outside any transaction: a PNG's pixels are inflated
             with use_language("vi"):
-                image = await asyncio.to_thread(check_image, content)
+                image = await asyncio.to_thread(check_notice_image, content)
         except ImageError as exc:
             raise error(400, str(exc)) from None
         async with self.sm() as s, s.begin():  # again, locked: it may have changed meanwhile

@@ -61,6 +61,23 @@ class ProvinceNoticeIn(NoticeFields):
         return data
 
 
+def columns(data: ProvinceNoticeIn) -> dict[str, Any]:
+    """The communes' ``Notice`` columns from a checked body, for ``province.send`` — the API's
+    and the console's (bot/console/province.py); its times through ``checked_times`` (400)."""
+    return {
+        "category": data.category,
+        "priority": data.priority,
+        "headline": data.headline.strip(),
+        "body": data.body.strip(),
+        "translations": {k: v.model_dump() for k, v in data.translations.items()},
+        "languages": data.languages,
+        "subscribers_only": data.subscribers_only,
+        "recurrence": data.recurrence,
+        "image_url": data.image_url,
+        **checked_times(data),
+    }
+
+
 def _fingerprint(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -97,7 +114,7 @@ class ProvincesApi:
                     data = ProvinceNoticeIn.checked(body)
                 except ValidationError as exc:
                     raise bad_input(exc) from None
-                times = checked_times(data)
+                fields = columns(data)
                 resolved = await province.resolve(s, code, data.communes)
                 if resolved.unknown:
                     raise error(
@@ -122,16 +139,7 @@ class ProvincesApi:
                     direct=direct,
                     idempotency_key=key,
                     request_hash=fingerprint,
-                    category=data.category,
-                    priority=data.priority,
-                    headline=data.headline.strip(),
-                    body=data.body.strip(),
-                    translations={k: v.model_dump() for k, v in data.translations.items()},
-                    languages=data.languages,
-                    subscribers_only=data.subscribers_only,
-                    recurrence=data.recurrence,
-                    image_url=data.image_url,
-                    **times,
+                    **fields,
                 )
                 out = await self._json(s, parent)
         except IntegrityError:

@@ -9,7 +9,8 @@ The page is public, so the channel assumes a hostile client (docs/webchat.md):
 
     POST /chat/{code}/session   a new session, signed by the service (bot/channels/webguard.py)
     GET  /chat/{code}/ws        websocket; the first frame is {"type": "hello", "session": …}
-    POST /chat/{code}/photo     a JPEG/PNG (≤ webchat.max_upload_bytes), header X-Chat-Session
+    POST /chat/{code}/photo     a JPEG/PNG (≤ webchat.max_upload_bytes; bot/images.py), header
+                                X-Chat-Session
     GET  /chat/static/chat.js   the page's script and style (no inline script: CSP)
 
 A session made up by the client, or signed for another commune, is refused before anything is
@@ -36,7 +37,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot import i18n, safejson
+from bot import i18n, images, safejson
 from bot.api.auth import read_limited
 from bot.channels.webguard import Sessions, client_address, origin_allowed, origin_key
 from bot.config import WebChatSettings
@@ -242,8 +243,10 @@ class WebChatChannel:
         )
 
     async def photo(self, request: web.Request) -> web.Response:
-        """A photo for a report: JPEG or PNG by its bytes, within the size limit; stored with
-        the commune and the session, named by an unguessable token the message then carries."""
+        """A photo for a report: within ``max_upload_bytes``, then the rules of every uploaded
+        image (``bot.images``: JPEG or PNG by its bytes, dimensions, a PNG's pixels); stored
+        with the commune and the session, named by an unguessable token the message then
+        carries. A refused photo stores nothing."""
         tenant = self._tenant(request)
         addr = self._guard(request)  # the address's origin key
         session = self.sessions.verify(tenant.code, request.headers.get("X-Chat-Session"))
@@ -273,15 +276,24 @@ class WebChatChannel:
         data = await read_limited(request, limit)
         if data is None:
             raise too_big
-        kind = photos.image_type(data)
-        if kind is None:
+        try:  # off the loop and outside any transaction: a PNG's pixels are inflated
+            image = await asyncio.to_thread(images.check_image, data)
+        except images.TooManyPixels:
+            raise _refuse(
+                _TooLarge,
+                _(
+                    "Ảnh quá lớn về kích thước: xã nhận ảnh đến {side} điểm ảnh mỗi chiều. "
+                    "Anh/chị chọn ảnh nhỏ hơn hoặc chụp lại giúp ạ."
+                ).format(side=f"{images.MAX_SIDE:,}".replace(",", ".")),
+            ) from None
+        except images.ImageError:
             raise _refuse(
                 web.HTTPUnsupportedMediaType, _("Xã chỉ nhận ảnh chụp dạng JPEG hoặc PNG.")
-            )
+            ) from None
         async with self.sm() as s, s.begin():
-            upload = await photos.store(s, tenant.id, session, data, kind)
+            upload = await photos.store(s, tenant.id, session, image)
         return web.json_response(
-            {"upload": upload.token, "type": kind, "size": len(data)}, status=201
+            {"upload": upload.token, "type": image.content_type, "size": len(data)}, status=201
         )
 
     # -- websocket ---------------------------------------------------------------------------

@@ -114,32 +114,36 @@ def cmd_tenants_import(args: argparse.Namespace) -> int:
         print(f"{file}: no such file", file=sys.stderr)
         return 2
 
-    async def console_renames() -> dict[str, dict[str, str]]:
-        from bot import facts_store
-
-        async with open_store(settings) as store, store.sm() as s:
-            return await facts_store.console_renames(s)
-
     try:
-        plan = onboarding.plan_config(
-            onboarding.read(file),
-            yaml.safe_load(old_text) or {},
-            where=str(path),
-            renamed=asyncio.run(console_renames()),
-        )
+        rows = onboarding.read(file)
     except onboarding.ImportFileError as exc:
         return _refused(file, exc.problems)
-    new_settings = (
-        settings_from_dict(plan.config, where=str(path)) if plan.config_changed else settings
-    )
-    new_text = onboarding.config_text(path, old_text, plan) if plan.config_changed else old_text
+    planned: dict[str, Any] = {}  # what run() planned, for the lines printed after it
 
     async def run() -> tuple[list[onboarding.NewStaff], list]:
+        from bot import facts_store
         from bot.coverage import warnings
 
         async with open_store(settings) as store:  # migrated; mirrored in the transaction below
             async with store.sm() as s:
                 try:
+                    # planned against the console's edits read in the applying transaction
+                    plan = planned["plan"] = onboarding.plan_config(
+                        rows,
+                        yaml.safe_load(old_text) or {},
+                        where=str(path),
+                        console=await facts_store.console_edits(s, lock=True),
+                    )
+                    new_settings = planned["settings"] = (
+                        settings_from_dict(plan.config, where=str(path))
+                        if plan.config_changed
+                        else settings
+                    )
+                    new_text = (
+                        onboarding.config_text(path, old_text, plan)
+                        if plan.config_changed
+                        else old_text
+                    )
                     await onboarding.plan_staff(s, plan)
                     if args.dry_run or plan.empty:
                         await s.rollback()
@@ -181,6 +185,7 @@ def cmd_tenants_import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    plan, new_settings = planned["plan"], planned["settings"]
     for line in plan.lines():
         print(line)
     for warning in plan.warnings:

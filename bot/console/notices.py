@@ -7,7 +7,7 @@ category, priority, the repetition as a crontab, the image's address); who may t
 from which state is ``bot.notices.workflow`` (``check`` to show a button, ``apply`` to take it);
 cancelling stops and corrects deliveries through ``bot.broadcasts.plan.cancel_deliveries``; the
 PDF follows the API's file rules (``MAX_FILE_BYTES``, a ``%PDF-`` file named ``.pdf``, the name
-through ``safe_filename``); the uploaded image is checked by ``bot.notices.images.check_image``
+through ``safe_filename``); the uploaded image is checked by ``bot.notices.images.check_notice_image``
 (JPEG/PNG by content, ≤ 1 MB) and served back only through ``picture``, after the same
 tenancy check as the page; the preview is ``bot.broadcasts.message.render``, the very text the
 sender puts in Zalo; the figures are ``bot.broadcasts.figures.stats``.
@@ -45,9 +45,10 @@ from bot.conversation.answers import LANGUAGE_NAMES
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
 from bot.i18n import N_, _, use_language
+from bot.images import CheckedImage, ImageError
 from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import service, workflow
-from bot.notices.images import MAX_IMAGE_BYTES, CheckedImage, ImageError, check_image
+from bot.notices.images import MAX_IMAGE_BYTES, check_notice_image
 from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, NoticeImage, Staff, Village
 from bot.text import nfc
 from bot.timeutil import from_vn_local, to_vn
@@ -194,6 +195,56 @@ def repeat_text(recurrence: str | None) -> str:
     if day.isdigit() and weekday == "*":
         return _("Ngày {day} hằng tháng lúc {at}").format(day=int(day), at=at)
     return recurrence
+
+
+def form_text(data: dict[str, Any], name: str) -> str:
+    """A form's field as stored: a textarea's CRLF counted as one character (as the browser's
+    ``maxlength`` counts it) and NFC (decomposed Vietnamese from some keyboards and PDFs
+    would otherwise count double and not match in search)."""
+    value = data.get(name)
+    if not isinstance(value, str):
+        return ""
+    return nfc(value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def field_problem(exc: ValidationError) -> str:
+    """The first problem of a notice's fields (``NoticeFields``) in words, for a form (the
+    compose form here, the province's in bot/console/province.py)."""
+    labels = {
+        "category": _("Lĩnh vực"),
+        "priority": _("Mức độ"),
+        "headline": _("Tiêu đề"),
+        "body": _("Nội dung"),
+        "recurrence": _("Lặp lại"),
+        "image_url": _("Địa chỉ ảnh"),
+        "translations": _("Bản dịch"),
+    }
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if field == "translations":
+        return _("Bản dịch cần có cả tiêu đề và nội dung (tiêu đề tối đa 150 ký tự).")
+    if field == "image_url":
+        return _("Địa chỉ ảnh phải bắt đầu bằng http:// hoặc https://.")
+    if field in ("category", "priority"):
+        return _("Vui lòng chọn {field} trong danh sách.").format(field=labels[field].lower())
+    if field in ("headline", "body"):
+        return _("{field}: bắt buộc, tối đa {n} ký tự.").format(
+            field=labels[field], n=150 if field == "headline" else 2000
+        )
+    return _("{field} chưa đúng.").format(field=labels.get(field, field))
+
+
+async def first_sending(coord: Any, form: str, staff_id: int, once: str, made: int) -> int | None:
+    """What an earlier sending of this very form made (the id), or None when this is the first
+    (the form's one-time key claimed for ``made``, inside its transaction: a double click's
+    second POST waits on nothing and rolls back). A Redis SET NX rather than a unique column:
+    the key only matters for the minutes a double click or a browser's resend takes, and
+    needs no migration; a form without a key (an old tab) is simply not deduplicated.
+    ``form`` names the form ("notice-form", "province-form")."""
+    if not once:
+        return None
+    held = await coord.claim(f"{form}:{staff_id}:{once}", str(made), ONCE_TTL)
+    return int(held) if held and held.isdigit() else None
 
 
 class FormError(ValueError):
@@ -424,15 +475,7 @@ class Notices:
             "once": "",
         }
 
-    @staticmethod
-    def _text(data: dict[str, Any], name: str) -> str:
-        """A field as stored: a textarea's CRLF counted as one character (as the browser's
-        ``maxlength`` counts it) and NFC (decomposed Vietnamese from some keyboards and PDFs
-        would otherwise count double and not match in search)."""
-        value = data.get(name)
-        if not isinstance(value, str):
-            return ""
-        return nfc(value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    _text = staticmethod(form_text)
 
     @staticmethod
     def _echo(values: dict[str, Any]) -> dict[str, Any]:
@@ -526,30 +569,7 @@ class Notices:
             raise FormError(self._problem(exc)) from None
         return data, sorted(set(ids)), at
 
-    @staticmethod
-    def _problem(exc: ValidationError) -> str:
-        labels = {
-            "category": _("Lĩnh vực"),
-            "priority": _("Mức độ"),
-            "headline": _("Tiêu đề"),
-            "body": _("Nội dung"),
-            "recurrence": _("Lặp lại"),
-            "image_url": _("Địa chỉ ảnh"),
-            "translations": _("Bản dịch"),
-        }
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
-        if field == "translations":
-            return _("Bản dịch cần có cả tiêu đề và nội dung (tiêu đề tối đa 150 ký tự).")
-        if field == "image_url":
-            return _("Địa chỉ ảnh phải bắt đầu bằng http:// hoặc https://.")
-        if field in ("category", "priority"):
-            return _("Vui lòng chọn {field} trong danh sách.").format(field=labels[field].lower())
-        if field in ("headline", "body"):
-            return _("{field}: bắt buộc, tối đa {n} ký tự.").format(
-                field=labels[field], n=150 if field == "headline" else 2000
-            )
-        return _("{field} chưa đúng.").format(field=labels.get(field, field))
+    _problem = staticmethod(field_problem)
 
     def _previews(self, values: dict[str, Any], user: auth.ConsoleUser) -> list[dict[str, str]]:
         """What residents will read in Zalo, per language: the sender's own renderer."""
@@ -674,17 +694,8 @@ class Notices:
         raise web.HTTPSeeOther(f"/console/notices/{notice.id}?done=created")
 
     async def _first(self, user: auth.ConsoleUser, once: str, notice_id: int) -> int | None:
-        """The notice an earlier sending of this very form made, or None when this is the first
-        (the key claimed for ``notice_id``, inside its transaction: a double click's second
-        POST waits on nothing and rolls back). A Redis SET NX rather than a unique column: the
-        key only matters for the minutes a double click or a browser's resend takes, and
-        needs no migration; a form without a key (an old tab) is simply not deduplicated."""
-        if not once:
-            return None
-        held = await self.c.coord.claim(
-            f"notice-form:{user.staff_id}:{once}", str(notice_id), ONCE_TTL
-        )
-        return int(held) if held and held.isdigit() else None
+        """The notice an earlier sending of this very form made (``first_sending``)."""
+        return await first_sending(self.c.coord, "notice-form", user.staff_id, once, notice_id)
 
     def _pdf(self, upload: Any) -> tuple[str, bytes]:
         """The API's file rules: at most ``MAX_FILE_BYTES``, a PDF named ``.pdf``."""
@@ -698,10 +709,12 @@ class Notices:
 
     @staticmethod
     async def _image(upload: Any) -> CheckedImage:
-        """The API's image rules (``check_image``, off the loop): JPEG or PNG by content,
+        """The API's image rules (``check_notice_image``, off the loop): JPEG or PNG by content,
         ≤ 1 MB."""
         try:
-            return await asyncio.to_thread(check_image, upload.file.read(MAX_IMAGE_BYTES + 1))
+            return await asyncio.to_thread(
+                check_notice_image, upload.file.read(MAX_IMAGE_BYTES + 1)
+            )
         except ImageError as exc:
             raise FormError(str(exc)) from None
 

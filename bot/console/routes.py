@@ -15,6 +15,7 @@ from bot.console import (
     health,
     inbox,
     notices,
+    province,
     questions,
     report,
     staff,
@@ -29,6 +30,7 @@ def setup(app: aiohttp_web.Application, services_key: Any) -> None:
     inbox.setup(app, services_key)
     questions.setup(app, web.CONSOLE)
     notices.setup(app, web.CONSOLE)
+    province.setup(app)
     zalo_page.setup(app, services_key)
     zalo_login.setup(app, services_key)
     facts.setup(app, services_key)

@@ -185,7 +185,7 @@ _NOT_SUBJECT = frozenset(
     "cái hết tốn".split()
 )
 #: the words that ask or surround a question, normalised: never a thing of their own
-_ASKING = frozenset(normalise(" ".join(_NOT_SUBJECT)).split()) | _AROUND_A_DAY
+ASKING = frozenset(normalise(" ".join(_NOT_SUBJECT)).split()) | _AROUND_A_DAY
 _DAY_NAMES = (
     N_("Thứ Hai"),
     N_("Thứ Ba"),
@@ -319,7 +319,7 @@ def _names_another_thing(text: str, cues: Cues, kept: Kept) -> bool:
     said = normalise(text)
     for rx in (*ASPECTS.values(), *(rx for rx, _d in _DAYS), _TODAY, _TOMORROW, _ELLIPSIS):
         said = re.sub(rx, " ", said)
-    return bool(foreign(said.split(), intent, question, _ASKING))
+    return bool(foreign(said.split(), intent, question, ASKING))
 
 
 def _says_more(text: str) -> bool:

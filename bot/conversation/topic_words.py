@@ -43,17 +43,20 @@ def _vocabulary() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return {i: frozenset(v) for i, v in words.items()}, generic
 
 
-def foreign(words: Iterable[str], intent: str, question: str, never: frozenset[str]) -> list[str]:
-    """The normalised ``words`` that neither ``intent``'s examples nor the ``question``
-    answered use, nor every topic, nor ``never`` (the caller's words that ask)."""
-    by_intent, generic = _vocabulary()
-    own = by_intent.get(intent, frozenset()) | set(normalise(question).split())
+def naming(words: Iterable[str], never: frozenset[str]) -> list[str]:
+    """The normalised ``words`` that name a thing: none said with every topic, of ``never``
+    (the caller's words that ask) or a number."""
+    _, generic = _vocabulary()
     return [
         w
         for w in words
-        if w not in own
-        and w not in generic
-        and w not in never
-        and w not in NUMBER_WORDS
-        and not w.isdigit()
+        if w not in generic and w not in never and w not in NUMBER_WORDS and not w.isdigit()
     ]
+
+
+def foreign(words: Iterable[str], intent: str, question: str, never: frozenset[str]) -> list[str]:
+    """The normalised ``words`` that neither ``intent``'s examples nor the ``question``
+    answered use, nor every topic, nor ``never`` (the caller's words that ask)."""
+    by_intent, _ = _vocabulary()
+    own = by_intent.get(intent, frozenset()) | set(normalise(question).split())
+    return [w for w in naming(words, never) if w not in own]

@@ -1,78 +1,38 @@
-"""Photos residents attach to a report from the web chat: recognised by their bytes, kept in
-the database with their commune, shown only to the commune's staff through the API.
+"""Photos residents attach to a report from the public web chat: kept in the database with
+their commune, shown only to the commune's staff through the API and the console.
 
-A photo is accepted only if its content is a JPEG or a PNG — the file's name and the type the
-browser claims are ignored — so a script or a page renamed ``.jpg`` is refused and nothing is
-stored. Staff receive it with its own type, ``nosniff`` and a sandboxing policy, never from a
-public address.
+Only a checked image is stored (``store`` takes a :class:`bot.images.CheckedImage`): the web
+chat reads at most ``webchat.max_upload_bytes`` and checks the bytes with
+``bot.images.check_image`` in a thread, outside any transaction — the same rules as a notice's
+image: JPEG or PNG by content (the file's name and the type the browser claims are ignored, so
+a script or a page renamed ``.jpg`` is refused), at most 8,192 px a side and 24 Mpx, a PNG's
+pixels inflated to exactly what its header promises (a decompression bomb is refused). Staff
+receive it with its own type, ``nosniff`` and a sandboxing policy, never from a public address.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import struct
-import zlib
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.images import CheckedImage
 from bot.store.models import Upload
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{22}$"
 
 
-def image_type(data: bytes) -> str | None:
-    """``image/jpeg`` or ``image/png`` when the bytes are one, else None."""
-    if data[:3] == b"\xff\xd8\xff" and _jpeg_frame(data):
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and _png_ok(data):
-        return "image/png"
-    return None
-
-
-def _jpeg_frame(data: bytes) -> bool:
-    """The segments up to the first frame header are well formed (a renamed text file that
-    happens to start with FF D8 FF is not)."""
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return False
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
-        if length < 2:
-            return False
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            return length >= 8 and i + 2 + length <= len(data)
-        i += 2 + length
-    return False
-
-
-def _png_ok(data: bytes) -> bool:
-    """IHDR first with a valid checksum, and an IEND chunk at the end."""
-    if len(data) < 8 + 25 + 12 or data[12:16] != b"IHDR":
-        return False
-    length = struct.unpack(">I", data[8:12])[0]
-    if length != 13:
-        return False
-    crc = struct.unpack(">I", data[29:33])[0]
-    return zlib.crc32(data[12:29]) == crc and data[-12:-4] == b"\x00\x00\x00\x00IEND"
-
-
-async def store(
-    s: AsyncSession, commune_id: int, session: str, data: bytes, content_type: str
-) -> Upload:
+async def store(s: AsyncSession, commune_id: int, session: str, image: CheckedImage) -> Upload:
     upload = Upload(
         commune_id=commune_id,
         token=secrets.token_urlsafe(16),
         session=session,
-        content_type=content_type,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        content=data,
+        content_type=image.content_type,
+        size=len(image.content),
+        sha256=hashlib.sha256(image.content).hexdigest(),
+        content=image.content,
     )
     s.add(upload)
     await s.flush()

@@ -14,7 +14,9 @@ by an entry scoring at least ``T_OVER_INTENT``, or ``T_EXACT`` when the NLU is `
 overridden by an offer of two entries — only rule 1 can beat a sure reading.
 Before all, an entry about another aspect of the procedure the resident names is left out
 (``other_aspect``: "làm giấy khai sinh cần gì" is not answered with the birth registration's
-fee) unless its answer speaks of the aspect asked too.
+fee) unless its answer speaks of the aspect asked too, and so is one that has none of the words
+naming what the resident asks about below ``T_UNCOVERED`` (``uncovered``: "nộp thuế ở đâu" is
+not answered with "Tiền điện nộp ở đâu?" for sharing "nộp … ở đâu").
 Thresholds measured on tests/data/knowledge_labelled.csv against data/knowledge/02839.csv
 (tests/test_knowledge.py prints precision and recall; docs/knowledge.md has the figures)."""
 
@@ -27,6 +29,8 @@ from typing import Literal
 
 from bot import procedures
 from bot.config import Commune
+from bot.conversation.follow import ASKING
+from bot.conversation.topic_words import naming
 from bot.knowledge.retrieval import Entry
 from bot.nlu.text import normalise
 
@@ -42,6 +46,11 @@ CONFIDENT = 0.9
 #: decision rule's reading (``ruled``) is sure by its words. Chosen on dev by
 #: bench/decide_thresholds.py (docs/knowledge.md, "Thresholds that read the NLU's confidence")
 T_SURE = 0.45
+#: an entry that covers at most ``UNCOVERED_SHARE`` of the words naming what the resident asks
+#: about is kept only from this score (``uncovered``; both chosen on dev by
+#: bench/decide_thresholds.py)
+T_UNCOVERED = 0.6
+UNCOVERED_SHARE = 0.0
 
 #: intents that begin a workflow: a resident who reports, asks for a person, asks about a
 #: ticket or changes a setting is never answered from knowledge instead
@@ -87,6 +96,27 @@ def other_aspect(asked: str, entry: Entry) -> bool:
     return re.search(procedures.PATTERNS[wanted], normalise(entry.answer)) is None
 
 
+def covered(asked: str, entry: Entry) -> float:
+    """The share of the words naming what the resident's words ``asked`` are about — not the
+    words that ask ("ở đâu", "bao nhiêu", "cần gì", ``follow.ASKING``), nor those said with
+    every topic, nor numbers (``topic_words.naming``), accent-folded, teencode expanded — that
+    ``entry``'s question, paraphrases or answer use; 1.0 when the words name nothing."""
+    said = naming(dict.fromkeys(normalise(asked).split()), ASKING)
+    if not said:
+        return 1.0
+    has = set(normalise(" ".join((entry.question, *entry.variants, entry.answer))).split())
+    return sum(w in has for w in said) / len(said)
+
+
+def uncovered(asked: str, entry: Entry, score: float) -> bool:
+    """Whether ``entry`` shares only the asking with the resident's words ``asked`` — none of
+    the words naming the thing asked about ("thuế" in "nộp thuế ở đâu" against "Tiền điện nộp
+    ở đâu?", 0.58) — and scores below ``T_UNCOVERED``: then it is about something else.
+    Measured (bench/decide_thresholds.py, 2026-12-04, the demo case added to dev): dev 38
+    right / 1 wrong → 38 / 0, held-out 102 / 5 → 100 / 3."""
+    return score < T_UNCOVERED and covered(asked, entry) <= UNCOVERED_SHARE
+
+
 @dataclass(frozen=True)
 class Decision:
     kind: Literal["answer", "offer", "pass"]
@@ -111,10 +141,15 @@ def decide(
     passed the NLU's threshold; ``code``: a ticket code in the words; ``live``: the commune
     has the live data the intent answers from — a commune with no health station configured
     has nothing to guard, and its entry about the station answers; ``asked``: the resident's
-    words, for ``other_aspect``; ``ruled``: a decision rule of bot/conversation/rules.py made
-    the reading, sure whatever the confidence — otherwise it is sure from ``T_SURE``)."""
+    words, for ``other_aspect`` and ``uncovered``; ``ruled``: a decision rule of
+    bot/conversation/rules.py made the reading, sure whatever the confidence — otherwise it is
+    sure from ``T_SURE``)."""
     if asked:
-        scored = [(e, score) for e, score in scored if not other_aspect(asked, e)]
+        scored = [
+            (e, score)
+            for e, score in scored
+            if not other_aspect(asked, e) and not uncovered(asked, e, score)
+        ]
     sure = sure and (ruled or confidence >= T_SURE)
     if not scored or code:
         return PASS

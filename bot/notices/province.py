@@ -28,10 +28,12 @@ from bot.notices import service, workflow
 from bot.store.models import (
     Commune,
     Notice,
+    NoticeAudit,
     NoticeBroadcast,
     NoticeDelivery,
     OutboundMessage,
     ProvinceNotice,
+    Staff,
 )
 
 ALL = "all"
@@ -171,3 +173,45 @@ async def children(s: AsyncSession, parent_id: int) -> list[dict[str, Any]]:
         }
         for n, code, name in rows
     ]
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A commune leader's "return" of their commune's copy: why, who, when (notice_audit)."""
+
+    note: str
+    by: str
+    at: Any
+
+
+async def returns(s: AsyncSession, notice_ids: Sequence[int]) -> dict[int, Returned]:
+    """The last return of each of these copies that was returned (the note the leader gave
+    through the workflow's ``return``, kept on the copy's audit row), in one query."""
+    if not notice_ids:
+        return {}
+    rows = (
+        await s.execute(
+            select(NoticeAudit.notice_id, NoticeAudit.note, NoticeAudit.at, Staff.name)
+            .outerjoin(Staff, Staff.id == NoticeAudit.staff_id)
+            .where(NoticeAudit.notice_id.in_(list(notice_ids)), NoticeAudit.action == "return")
+            .order_by(NoticeAudit.id)
+        )
+    ).all()
+    return {nid: Returned(note or "", name or "", at) for nid, note, at, name in rows}
+
+
+async def states(s: AsyncSession, parent_ids: Sequence[int]) -> dict[int, Counter[str]]:
+    """How many copies of each parent are in each state, in one grouped query."""
+    out: dict[int, Counter[str]] = {i: Counter() for i in parent_ids}
+    if not parent_ids:
+        return out
+    for parent_id, status, n in (
+        await s.execute(
+            select(Notice.province_notice_id, Notice.status, func.count())
+            .where(Notice.province_notice_id.in_(list(parent_ids)))
+            .group_by(Notice.province_notice_id, Notice.status)
+        )
+    ).all():
+        if parent_id is not None:
+            out[parent_id][status] += n
+    return out

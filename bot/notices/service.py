@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-from bot.notices.images import CheckedImage
+from bot.images import CheckedImage
 from bot.store.models import Notice, NoticeFile, NoticeImage
 
 

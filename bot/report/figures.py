@@ -322,7 +322,7 @@ async def build(
     code: str,
     window: Window,
     now: datetime,
-    configs: Sequence[config.Commune] = (),
+    configs: Sequence[config.Commune],
 ) -> Report:
     """The report of commune ``code`` (``scope="commune"``) or of every active commune of
     province ``code``; ``configs``: the configured communes, whose villages' ``households``

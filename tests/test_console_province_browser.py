@@ -1,0 +1,100 @@
+"""A province notice from the operator's phone, in a real browser (Chromium through Playwright,
+tests/browser.py): the province operator opens "Thông báo toàn tỉnh" from the menu at 375 px,
+composes a notice for two communes, lands on its detail page (one row per commune, waiting
+for each leader); a commune leader on another phone returns their copy with a long note, and
+the operator's page shows it. No page scrolls sideways; no script error or CSP violation.
+Screenshots under test-artefacts/console/province-*.png. SQLite only: the store's part is
+tests/test_console_province.py's."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from bot.console import auth
+from bot.staff import add_staff
+from bot.store.models import Commune
+from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.helpers import commune_code, make_settings, quiet_around_now, start_service
+
+CODE, CODE2 = commune_code(1), commune_code(2)
+PASSWORD = "Thong-bao-toan-tinh-2026"
+HEADLINE = "Phòng chống rét đậm, rét hại cho gia súc trên địa bàn tỉnh"
+NOTE = (
+    "Xã đã thông báo nội dung này qua hệ thống loa truyền thanh của các thôn trong tuần "
+    "trước, đề nghị tỉnh không gửi lại để tránh trùng lặp"
+)
+
+
+@pytest.fixture
+async def running(sim, tmp_path):  # type: ignore[no-untyped-def]
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=2, notices=quiet_around_now(False)
+    )
+    running = await start_service(settings, sim)
+    async with running.services.sm() as s, s.begin():
+        await s.execute(update(Commune).values(province_code="15"))
+    yield running
+    await running.runner.cleanup()
+
+
+async def staff_login(running, code: str, name: str, role: str, login: str) -> None:  # type: ignore[no-untyped-def]
+    async with running.services.sm() as s, s.begin():
+        staff, _ = await add_staff(s, code, name, role)
+        await auth.set_login(s, staff, login)
+        await auth.set_password(s, staff, PASSWORD)
+
+
+async def test_compose_for_two_communes_and_follow_the_copies(running, browser):  # type: ignore[no-untyped-def]
+    await staff_login(running, CODE, "Sở Thông tin và Truyền thông", "operator", "tinh.qt")
+    await staff_login(running, CODE2, "Hà Thị Hoa", "leader", "hoa.ct2")
+    problems: list[str] = []
+    desk, commune = await phone(browser), await phone(browser)
+    try:
+        operator = await desk.new_page()
+        watch(operator, problems)
+        await sign_in(operator, running.url, "tinh.qt", PASSWORD)
+        await go_to(operator, "Thông báo toàn tỉnh")
+        await operator.wait_for_selector("h1:has-text('Thông báo toàn tỉnh')")
+        await no_sideways_scroll(operator)
+        await operator.click("text=Soạn thông báo toàn tỉnh")
+        await operator.wait_for_selector("form.compose")
+        await operator.select_option("#category", "safety")
+        await operator.select_option("#priority", "priority")
+        await operator.fill("#headline", HEADLINE)
+        await operator.fill(
+            "#body", "Sở Nông nghiệp khuyến cáo che chắn chuồng trại, dự trữ thức ăn cho trâu bò."
+        )
+        await operator.check("label:has-text('Xã Thử Nghiệm 1') input")
+        await operator.check("label:has-text('Xã Thử Nghiệm 2') input")
+        await no_sideways_scroll(operator)
+        await screenshot(operator, "province-compose-375.png")
+        await operator.click("text=Gửi tới các xã")
+        await operator.wait_for_selector("p.ok")
+        assert await operator.locator("li.copy[data-status=submitted]").count() == 2
+        detail = operator.url.split("?")[0]
+        await no_sideways_scroll(operator)
+
+        # commune 2's leader returns their copy, with a reason, from their own phone
+        leader = await commune.new_page()
+        watch(leader, problems)
+        await sign_in(leader, running.url, "hoa.ct2", PASSWORD)
+        await leader.goto(f"{running.url}/console/notices?status=submitted")
+        await leader.click(f"text={HEADLINE}")
+        await leader.fill("#note-return", NOTE)
+        await leader.click("button[data-action=return]")
+        await leader.wait_for_selector("text=Đã trả lại cho người soạn.")
+
+        await operator.goto(detail)
+        await operator.wait_for_selector("li.copy[data-status=returned]")
+        assert NOTE in await operator.inner_text("li.copy[data-status=returned]")
+        await no_sideways_scroll(operator)
+        await screenshot(operator, "province-detail-375.png")
+        await operator.goto(f"{running.url}/console/province-notices")
+        await operator.wait_for_selector(f"text={HEADLINE}")
+        await no_sideways_scroll(operator)
+        await screenshot(operator, "province-list-375.png")
+    finally:
+        await desk.close()
+        await commune.close()
+    assert problems == []
