@@ -39,8 +39,8 @@ browser, would choke on (:class:`TooManyPixels`). A file that starts as a JPEG o
 not hold together is :class:`BrokenImage`.
 
 A PNG at the limits inflates to 192 MB (counted, never kept; ``zlib`` releases the GIL while it
-inflates): callers check off the event loop (``asyncio.to_thread``), outside any database
-transaction, and the public web chat at most ``webchat.PHOTO_CHECKS`` at a time.
+inflates): callers check off the event loop (``asyncio.to_thread``) and outside any database
+transaction; the public web chat at most ``PHOTO_CHECKS`` at a time (``bot.channels.webchat``).
 """
 
 from __future__ import annotations

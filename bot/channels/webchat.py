@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -307,8 +308,13 @@ class WebChatChannel:
                 ) from None
         else:
             await self._checks.acquire()  # free: taken at once
+        # the slot is freed when the thread ends, even if this request is cancelled first
+        check = asyncio.get_running_loop().run_in_executor(
+            None, contextvars.copy_context().run, images.check_image, data
+        )
+        check.add_done_callback(self._check_done)
         try:
-            return await asyncio.to_thread(images.check_image, data)
+            return await asyncio.shield(check)
         except images.TooManyPixels:
             raise _refuse(
                 _TooLarge,
@@ -329,8 +335,11 @@ class WebChatChannel:
             raise _refuse(
                 web.HTTPUnsupportedMediaType, _("Xã chỉ nhận ảnh chụp dạng JPEG hoặc PNG.")
             ) from None
-        finally:
-            self._checks.release()
+
+    def _check_done(self, check: asyncio.Future[images.CheckedImage]) -> None:
+        self._checks.release()
+        if not check.cancelled():
+            check.exception()  # seen: the request may have gone
 
     # -- websocket ---------------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
