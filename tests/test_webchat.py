@@ -4,7 +4,9 @@ network address, Origin checked, reports capped per hour, photos checked by thei
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -13,7 +15,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.channels.webchat import PHOTO_CHECKS
+from bot import images
+from bot.channels.webchat import PHOTO_CHECKS, WebChatChannel
 from bot.config import Settings, WebChatSettings
 from bot.staff import add_staff
 from bot.store.models import InboundEvent, Resident, Ticket, Upload
@@ -670,6 +673,34 @@ async def test_photo_checks_run_a_few_at_a_time(store_url, sim):
     finally:
         await tab.close()
         await running.runner.cleanup()
+
+
+async def test_a_photo_checks_slot_is_held_until_its_thread_ends(monkeypatch):
+    """A request cancelled while its photo is checked does not free the slot: the thread
+    still works, so the slot is freed when the thread ends — never more than
+    ``PHOTO_CHECKS`` checks at once."""
+    started, finish = threading.Event(), threading.Event()
+    real, results = images.check_image, []
+
+    def slow(data: bytes) -> images.CheckedImage:
+        started.set()
+        finish.wait(30)
+        results.append(real(data))
+        return results[-1]
+
+    channel = WebChatChannel(None, None, None, None, secret="s")  # type: ignore[arg-type]
+    for _slot in range(PHOTO_CHECKS - 1):
+        await channel._checks.acquire()
+    monkeypatch.setattr(images, "check_image", slow)
+    checking = asyncio.create_task(channel._checked(JPEG))
+    await asyncio.to_thread(started.wait, 30)
+    checking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await checking
+    assert channel._checks.locked()  # the thread still runs: its slot is still taken
+    finish.set()
+    await asyncio.wait_for(channel._checks.acquire(), 30)  # freed once the thread ended
+    assert [r.content_type for r in results] == ["image/jpeg"]
 
 
 def test_webchat_settings_are_checked_at_start():
