@@ -508,7 +508,8 @@ class WebChatSettings(_Model):
     sessions_per_hour: int = Field(default=30, ge=1)  # new sessions one address may get
     uploads_per_hour: int = Field(default=10, ge=1)  # photos one session may send
     address_uploads_per_hour: int = Field(default=30, ge=1)
-    max_upload_bytes: int = Field(default=5 * 1024 * 1024, gt=0)  # a JPEG or PNG photo
+    #: a JPEG or PNG photo; at most 10 MB (each is read whole and checked, bot/images.py)
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, gt=0, le=10 * 1024 * 1024)
 
     @field_validator("portal_origins")
     @classmethod

@@ -1,12 +1,19 @@
-"""PNGs built for the tests of uploaded images (bot/images.py: a notice's image, a resident's
-web chat photo): real ones (every chunk's CRC, the pixels deflated) of any size, with too few
-or too many pixels, or a decompression bomb (``bomb``: small deflated, huge inflated). The real
-photos are tests/data/photo.jpg and photo.png (``tests.helpers.JPEG``, ``PNG``)."""
+"""Images built for the tests of uploaded images (bot/images.py: a notice's image, a resident's
+web chat photo): real PNGs (every chunk's CRC, the pixels deflated) of any size, with too few
+or too many pixels, or a decompression bomb (``bomb``: small deflated, huge inflated); Pillow's
+progressive JPEG with a scan repeated (``many_scans``: minutes to decode if taken) and
+animated PNG (``apng``). The real photos are tests/data/photo.jpg and photo.png
+(``tests.helpers.JPEG``, ``PNG``)."""
 
 from __future__ import annotations
 
+import functools
+import io
+import re
 import struct
 import zlib
+
+from PIL import Image
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
@@ -45,8 +52,53 @@ def deflated_zeros(size: int) -> bytes:
     return b"".join([*parts, deflater.compress(bytes(size & ((1 << 20) - 1))), deflater.flush()])
 
 
-def bomb(width: int = 2000, height: int = 1500, inflated: int = 256 << 20) -> bytes:
+@functools.cache
+def bomb(width: int = 2000, height: int = 1500, inflated: int = 64 << 20) -> bytes:
     """A decompression bomb: a grey PNG whose header claims ``width`` × ``height`` (a picture
-    within every limit by default) but whose pixels inflate to ``inflated`` bytes — 256 MB
-    from about 250 KB."""
+    within every limit by default, 3 MB of pixels) but whose pixels inflate to ``inflated``
+    bytes — 64 MB from about 64 KB. Made once per run."""
     return png(width, height, colour=0, idat=deflated_zeros(inflated))
+
+
+def with_chunks(image: bytes, *chunks: bytes, before: bytes = b"IDAT") -> bytes:
+    """A PNG with ``chunks`` put before its first chunk of kind ``before`` (IDAT, IEND)."""
+    at = image.index(before) - 4
+    return image[:at] + b"".join(chunks) + image[at:]
+
+
+def pillow(image: Image.Image, kind: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, kind, **options)
+    return out.getvalue()
+
+
+def picture(width: int = 64, height: int = 48) -> Image.Image:
+    return Image.effect_noise((width, height), 40).convert("RGB")
+
+
+def scans(jpeg: bytes) -> list[bytes]:
+    """A JPEG's scans: each start-of-scan segment with its entropy-coded data."""
+    out, pos = [], 0
+    while (start := jpeg.find(b"\xff\xda", pos)) >= 0:
+        (length,) = struct.unpack(">H", jpeg[start + 2 : start + 4])
+        end = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]").search(jpeg, start + 2 + length)
+        assert end is not None
+        out.append(jpeg[start : end.start()])
+        pos = end.start()
+    return out
+
+
+def many_scans(total: int, width: int = 64, height: int = 48) -> bytes:
+    """Pillow's progressive JPEG with its smallest scan repeated before the end marker until
+    it has ``total`` scans: each is one more pass of the decoder over the whole picture (the
+    review's 4,000 × 3,000 with 10,000 scans took 75 s to decode)."""
+    jpeg = pillow(picture(width, height), "JPEG", progressive=True)
+    found = scans(jpeg)
+    end = jpeg.rindex(b"\xff\xd9")
+    return jpeg[:end] + min(found, key=len) * (total - len(found)) + jpeg[end:]
+
+
+def apng(frames: int = 3, side: int = 32) -> bytes:
+    """An animated PNG from Pillow: acTL, then fcTL and fdAT for each frame after the first."""
+    pictures = [picture(side, side) for _ in range(frames)]
+    return pillow(pictures[0], "PNG", save_all=True, append_images=pictures[1:])

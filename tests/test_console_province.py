@@ -9,6 +9,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import html as html_lib
 import re
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from bot.config import ProvinceSettings
 from bot.console.web import CONSOLE
+from bot.loops import NOTICES_TOPIC
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import Notice, ProvinceNotice, Resident
 from tests.helpers import commune_code, make_settings, oa_id, quiet_around_now, start_service
@@ -184,7 +186,8 @@ async def test_compose_return_with_a_note_approve_and_send(running):
                 status, html, _ = await other.get(path)
                 assert status == 403 and "quản trị viên cấp tỉnh" in html, path
             otoken = await other.csrf("/console/")
-            assert (await post(other, NEW, form(otoken, "x" * 20)))[0] == 403
+            status, html, _ = await post(other, NEW, form(otoken, "x" * 20))
+            assert status == 403 and "quản trị viên cấp tỉnh" in html
         assert await count(running, ProvinceNotice) == 1
 
         # commune 1's leader returns their copy with a note, through the notice pages
@@ -211,6 +214,24 @@ async def test_compose_return_with_a_note_approve_and_send(running):
         html = await wait_page(operator, f"/console/province-notices/{pid}", 'data-status="sent"')
         assert "Duyệt: Hà Thị Hoa" in html and "đã gửi 1" in html
         assert re.search(r"Gửi lúc \d\d/\d\d/\d{4} \d\d:\d\d", html)
+
+        # commune 1's officer resubmits the returned copy, its leader approves: the page shows
+        # the copy's state and approver, no longer the old return note
+        otoken = await officer.csrf(f"/console/notices/{found[CODE].id}")
+        status, _, _ = await officer.post(
+            f"/console/notices/{found[CODE].id}/submit", {"csrf": otoken}
+        )
+        assert status == 303
+        status, html, _ = await operator.get(f"/console/province-notices/{pid}")
+        assert "Chờ duyệt: 1" in html and "Trả lại bởi" not in html
+        ltoken = await leader1.csrf(f"/console/notices/{found[CODE].id}")
+        status, _, _ = await leader1.post(
+            f"/console/notices/{found[CODE].id}/approve", {"csrf": ltoken}
+        )
+        assert status == 303
+        status, html, _ = await operator.get(f"/console/province-notices/{pid}")
+        assert "Duyệt: Lò Văn Hùng" in html and 'data-status="returned"' not in html
+        assert "Trả lại bởi" not in html and "qua loa truyền thanh" not in html
     finally:
         for b in (operator, leader1, leader2, far, officer, propagandist):
             await b.close()
@@ -227,20 +248,53 @@ async def test_all_communes_and_an_emergency_sent_directly(store_url, sim):
         await s.execute(update(CommuneRow).values(province_code="15"))
     user1 = await chatting_resident(running, 1)
     operator = await signed_in(running, "tinh.qt", role="operator")
+    published: list[str] = []
+    coord = running.runner.app[CONSOLE].coord
+    publish = coord.publish
+
+    async def spy(topic: str, message: str = "") -> None:
+        published.append(topic)
+        await publish(topic, message)
+
+    coord.publish = spy
     try:
         status, html, _ = await operator.get(NEW)
         assert "không chờ lãnh đạo xã duyệt" in html
         token = CSRF.search(html).group(1)  # type: ignore[union-attr]
-        status, _, r = await post(
-            operator,
-            NEW,
-            form(token, "k" * 22, priority="emergency", to="all", communes=[], headline="Lũ quét"),
+
+        # a normal notice still waits for each leader, though emergencies go out directly
+        status, _, r = await post(operator, NEW, form(token, "n" * 22))
+        assert status == 303 and r.headers["Location"].endswith("?done=created")
+        normal = int(r.headers["Location"].split("/")[-1].split("?")[0])
+        assert {n.status for n in (await copies(running, normal)).values()} == {"submitted"}
+        assert NOTICES_TOPIC not in published
+
+        # an emergency to the whole province: a page of its own asks first, nothing written
+        emergency = form(
+            token, "k" * 22, priority="emergency", to="all", communes=[], headline="Lũ <quét>"
         )
+        status, html, _ = await post(operator, NEW, emergency)
+        assert status == 200 and "Phát ngay thông báo khẩn tới các xã?" in html
+        assert "người dân của 2 xã" in html and "Lũ &lt;quét&gt;" in html
+        assert 'name="confirmed" value="1"' in html and 'name="to" value="all"' in html
+        assert await count(running, ProvinceNotice) == 1 and NOTICES_TOPIC not in published
+        # confirmed (the page's own hidden fields): sent to both communes, the dispatcher woken
+        fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html)
+        confirmed = {k: html_lib.unescape(v) for k, v in fields}
+        assert confirmed["headline"] == "Lũ <quét>" and confirmed["once"] == "k" * 22
+        status, _, r = await post(operator, NEW, confirmed)
         assert status == 303 and r.headers["Location"].endswith("?done=direct")
+        assert published.count(NOTICES_TOPIC) == 1
         pid = int(r.headers["Location"].split("/")[-1].split("?")[0])
         assert set(await copies(running, pid)) == {CODE, CODE2}
+        # the confirmation sent twice (a double click): the same notice, the same message
+        status, _, r2 = await post(operator, NEW, confirmed)
+        assert status == 303 and r2.headers["Location"] == r.headers["Location"]
+        assert await count(running, ProvinceNotice) == 2
+        status, html, _ = await operator.get(r.headers["Location"])
+        assert "Đã phát thông báo khẩn tới các xã" in html
         await running.sim.wait_for_messages(2, oa_id=oa_id(1), user_id=user1)
-        assert "Lũ quét" in running.sim.messages(oa_id(1), user1)[1].body["message"]["text"]
+        assert "Lũ <quét>" in running.sim.messages(oa_id(1), user1)[1].body["message"]["text"]
 
         # the list pages as the notices' list does: 50 a page, newest first
         async with running.services.sm() as s, s.begin():
@@ -258,9 +312,86 @@ async def test_all_communes_and_an_emergency_sent_directly(store_url, sim):
                     )
                 )
         status, html, _ = await operator.get("/console/province-notices")
-        assert "Trang 1/2" in html and "Thông báo số 49" in html and "Lũ quét" not in html
+        assert "Trang 1/2" in html and "Thông báo số 49" in html and "Lũ &lt;quét" not in html
         status, html, _ = await operator.get("/console/province-notices?page=2")
-        assert "Trang 2/2" in html and "Lũ quét" in html and "2 xã" in html
+        assert "Trang 2/2" in html and "Lũ &lt;quét&gt;" in html and "2 xã" in html
     finally:
+        coord.publish = publish
         await operator.close()
         await running.runner.cleanup()
+
+
+async def test_waits_for_leaders_escapes_and_refuses(running):
+    """Province 15 does not send emergencies directly: an emergency waits for each leader like
+    any notice. Markup in the headline and in a leader's note is shown as text. Another
+    province's operator cannot send to this province's communes. ``?page=²`` is page 1. An
+    operator whose commune has no province sees no link to the screen."""
+    operator = await signed_in(running, "tinh.qt", role="operator")
+    leader1 = await signed_in(running, "hung.ct", role="leader", name="Lò <i>Văn</i> Hùng")
+    far = await signed_in(running, "tinh.66", role="operator", code=CODE4)
+    published: list[str] = []
+    coord = running.runner.app[CONSOLE].coord
+    publish = coord.publish
+
+    async def spy(topic: str, message: str = "") -> None:
+        published.append(topic)
+        await publish(topic, message)
+
+    coord.publish = spy
+    try:
+        token = await operator.csrf(NEW)
+        status, _, r = await post(
+            operator,
+            NEW,
+            form(token, "e" * 22, priority="emergency", headline="<script>alert(1)</script> Lũ"),
+        )
+        assert status == 303 and r.headers["Location"].endswith("?done=created")
+        pid = int(r.headers["Location"].split("/")[-1].split("?")[0])
+        found = await copies(running, pid)
+        assert {n.status for n in found.values()} == {"submitted"}
+        assert NOTICES_TOPIC not in published  # nothing went out: the dispatcher is not woken
+        status, html, _ = await operator.get(f"/console/province-notices/{pid}")
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; Lũ" in html
+        assert "<dd>Lãnh đạo từng xã duyệt</dd>" in html
+
+        ltoken = await leader1.csrf(f"/console/notices/{found[CODE].id}")
+        status, _, _ = await leader1.post(
+            f"/console/notices/{found[CODE].id}/return",
+            {"csrf": ltoken, "note": "<b>Trùng</b> nội dung"},
+        )
+        assert status == 303
+        status, html, _ = await operator.get(f"/console/province-notices/{pid}")
+        assert "&lt;b&gt;Trùng&lt;/b&gt; nội dung" in html and "<b>Trùng</b>" not in html
+        assert "Lò &lt;i&gt;Văn&lt;/i&gt; Hùng" in html
+
+        # both lists: a superscript two is no page number (page 1, not an error)
+        for path in ("/console/province-notices", "/console/notices"):
+            status, html, _ = await operator.get(path + "?page=%C2%B2")
+            assert status == 200, (path, html)
+        status, html, _ = await operator.get("/console/province-notices?page=%C2%B2")
+        assert "alert(1)" in html  # the first page, with the notice
+
+        # another province's operator naming this province's communes: refused, nothing written
+        ftoken = await far.csrf(NEW)
+        before = await count(running, Notice)
+        status, html, _ = await post(far, NEW, form(ftoken, "f" * 22, communes=[CODE, CODE2]))
+        assert status == 400 and "Vui lòng chọn xã trong danh sách." in html
+        assert await count(running, Notice) == before
+
+        # an operator of a commune without a province: no link, the pages are not there
+        async with running.services.sm() as s, s.begin():
+            await s.execute(
+                update(CommuneRow).where(CommuneRow.code == CODE3).values(province_code=None)
+            )
+        lone = await signed_in(running, "mot.xa", role="operator", code=CODE3)
+        try:
+            status, html, _ = await lone.get("/console/")
+            assert status == 200 and 'href="/console/province-notices"' not in html
+            assert (await lone.get("/console/province-notices"))[0] == 404
+        finally:
+            await lone.close()
+    finally:
+        coord.publish = publish
+        for b in (operator, leader1, far):
+            await b.close()

@@ -4,16 +4,18 @@ composes a notice for two communes, lands on its detail page (one row per commun
 for each leader); a commune leader on another phone returns their copy with a long note, and
 the operator's page shows it. No page scrolls sideways; no script error or CSP violation.
 Screenshots under test-artefacts/console/province-*.png. SQLite only: the store's part is
-tests/test_console_province.py's."""
+tests/test_console_province.py's. A province that sends emergencies directly: the
+confirmation page on the phone first."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
+from bot.config import ProvinceSettings
 from bot.console import auth
 from bot.staff import add_staff
-from bot.store.models import Commune
+from bot.store.models import Commune, ProvinceNotice
 from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
 from tests.helpers import commune_code, make_settings, quiet_around_now, start_service
 
@@ -27,10 +29,19 @@ NOTE = (
 
 
 @pytest.fixture
-async def running(sim, tmp_path):  # type: ignore[no-untyped-def]
+def emergency_direct() -> bool:
+    return False
+
+
+@pytest.fixture
+async def running(sim, tmp_path, emergency_direct):  # type: ignore[no-untyped-def]
     settings = make_settings(
         f"sqlite+aiosqlite:///{tmp_path}/bot.db", sim, communes=2, notices=quiet_around_now(False)
     )
+    if emergency_direct:
+        settings = settings.model_copy(
+            update={"provinces": {"15": ProvinceSettings(emergency_direct=True)}}
+        )
     running = await start_service(settings, sim)
     async with running.services.sm() as s, s.begin():
         await s.execute(update(Commune).values(province_code="15"))
@@ -97,4 +108,37 @@ async def test_compose_for_two_communes_and_follow_the_copies(running, browser):
     finally:
         await desk.close()
         await commune.close()
+    assert problems == []
+
+
+@pytest.mark.parametrize("emergency_direct", [True])
+async def test_a_direct_emergency_is_asked_first(running, browser):  # type: ignore[no-untyped-def]
+    """The province sends emergencies without the leaders' approval: the operator's phone shows
+    a confirmation page of its own first (nothing sent yet), then "Phát ngay" sends."""
+    await staff_login(running, CODE, "Sở Thông tin và Truyền thông", "operator", "tinh.qt")
+    problems: list[str] = []
+    desk = await phone(browser)
+    try:
+        operator = await desk.new_page()
+        watch(operator, problems)
+        await sign_in(operator, running.url, "tinh.qt", PASSWORD)
+        await operator.goto(f"{running.url}/console/province-notices/new")
+        await operator.wait_for_selector("form.compose")
+        await operator.select_option("#category", "safety")
+        await operator.select_option("#priority", "emergency")
+        await operator.fill("#headline", "Lũ quét tại các xã vùng cao, người dân không qua suối")
+        await operator.fill("#body", "Mưa lớn kéo dài, nguy cơ lũ quét và sạt lở đất.")
+        await operator.check("input[name=to][value=all]")
+        await operator.click("text=Gửi tới các xã")
+        await operator.wait_for_selector("h1:has-text('Phát ngay thông báo khẩn tới các xã?')")
+        assert "người dân của 2 xã" in await operator.inner_text("main")
+        await no_sideways_scroll(operator)
+        await screenshot(operator, "province-confirm-375.png")
+        async with running.services.sm() as s:
+            assert await s.scalar(select(func.count()).select_from(ProvinceNotice)) == 0
+        await operator.click("button:has-text('Phát ngay')")
+        await operator.wait_for_selector("p.ok:has-text('Đã phát thông báo khẩn tới các xã')")
+        assert await operator.locator("li.copy").count() == 2
+    finally:
+        await desk.close()
     assert problems == []

@@ -153,6 +153,25 @@ def test_an_entry_sharing_only_the_asking_is_left_out():
     assert not rule.uncovered("nộp thuế ở đâu", power, rule.T_UNCOVERED)
     assert rule.decide([(power, 0.58)], "nlu_fallback", False, asked="nop thue o dau") == rule.PASS
     assert rule.decide([(power, 0.58)], "nlu_fallback", False).kind == "answer"  # no words given
+    # a dropped entry still stands as the rival: the weaker one behind it does not answer
+    # in its place ("đăng ký xe máy ở đâu" is not the bus timetable), nor does dropping a
+    # close second turn an offer into an answer
+    marriage = Entry(2, "Đăng ký kết hôn ở đâu?", "Tại bộ phận một cửa của xã.")
+    bus = Entry(3, "Xe khách đi Lào Cai chạy lúc mấy giờ?", "Xe chạy lúc 5 giờ sáng.")
+    asked = "dang ky xe may o dau"
+    assert rule.uncovered(asked, marriage, 0.573) and not rule.uncovered(asked, bus, 0.549)
+    assert rule.decide([(marriage, 0.573), (bus, 0.549)], "nlu_fallback", False, asked=asked) in (
+        rule.PASS,
+        rule.Decision("offer", (bus,)),
+    )
+    assert (
+        rule.decide([(marriage, 0.573), (bus, 0.549)], "nlu_fallback", False, asked=asked).kind
+        != "answer"
+    )
+    assert (
+        rule.decide([(bus, 0.58), (power, 0.55)], "x", False, asked="xe khach di lao cai").kind
+        != "answer"
+    )
 
 
 # -- the real path ---------------------------------------------------------------------------

@@ -13,15 +13,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import struct
 import zlib
 from datetime import timedelta
 
 import aiohttp
 import pytest
+from PIL import PngImagePlugin
 from sqlalchemy import func, select, update
 
+from bot import images
 from bot.console.web import CONSOLE
-from bot.images import INFLATE_PIECE, ImageError, TooManyPixels, check_image
+from bot.images import (
+    INFLATE_PIECE,
+    MAX_JPEG_SEGMENTS,
+    MAX_PNG_CHUNKS,
+    MAX_SCANS,
+    BrokenImage,
+    ImageError,
+    TooManyPixels,
+    check_image,
+)
 from bot.notices.images import MAX_IMAGE_BYTES
 from bot.store.models import Notice, NoticeImage
 from bot.timeutil import utcnow
@@ -38,7 +50,18 @@ from tests.helpers import (
     start_service,
     wait_status,
 )
-from tests.images import bomb, chunk, png
+from tests.images import (
+    apng,
+    bomb,
+    chunk,
+    deflated_zeros,
+    many_scans,
+    picture,
+    pillow,
+    png,
+    scans,
+    with_chunks,
+)
 from tests.test_console import CSRF, Browser, Clock, account
 from zalosim.state import Upload
 
@@ -339,7 +362,7 @@ def test_the_checks_read_the_content():
         png(2, 2, rows=b"\x00" * 100),  # more
         PNG[:30] + bytes([PNG[30] ^ 1]) + PNG[31:],  # a CRC that does not match
         b"\x89PNG\r\n\x1a\n" + chunk(b"IEND", b""),  # no header
-        bomb(),  # 3 Mpx claimed, 256 MB of pixels
+        bomb(),  # 3 Mpx claimed, 64 MB of pixels
     ):
         with pytest.raises(ImageError):
             check_image(bad)
@@ -356,7 +379,7 @@ def test_the_checks_read_the_content():
 
 
 def test_a_bomb_is_inflated_a_piece_past_its_header_never_whole(monkeypatch):
-    """A 3-Mpx grey PNG whose pixels inflate to 256 MB: what the checker inflates (counted
+    """A 3-Mpx grey PNG whose pixels inflate to 64 MB: what the checker inflates (counted
     here, as zlib hands it over) stops one 256-KB piece past the 3 MB its header allows."""
     inflated: list[int] = []
     real = zlib.decompressobj
@@ -380,9 +403,140 @@ def test_a_bomb_is_inflated_a_piece_past_its_header_never_whole(monkeypatch):
 
     monkeypatch.setattr(zlib, "decompressobj", Counting)
     with pytest.raises(ImageError, match="hỏng"):
-        check_image(bomb(2000, 1500, inflated=256 << 20))
+        check_image(bomb())
     allowed = 1500 * (1 + 2000)
     assert allowed < sum(inflated) <= allowed + 1 + INFLATE_PIECE
     inflated.clear()
     assert check_image(png(300, 200)).width == 300  # an honest one: inflated exactly
     assert sum(inflated) == 200 * (1 + 300 * 3)
+
+
+def test_a_jpeg_is_walked_scan_by_scan_to_its_end_marker():
+    """Every segment and scan to the end marker: a progressive JPEG of thousands of scans (each
+    a decoder's pass over the picture: minutes for one file) is refused past ``MAX_SCANS``;
+    the end must be the marker that ends the walk, not an FFD9 anywhere."""
+    photo = picture()
+    progressive = pillow(photo, "JPEG", progressive=True)
+    assert 5 <= len(scans(progressive)) <= 12  # what a real progressive file has
+    for real in (
+        progressive,
+        pillow(photo, "JPEG", progressive=True, optimize=True, icc_profile=b"x" * 100_000),
+        pillow(photo, "JPEG", restart_marker_blocks=1),  # FFD0–FFD7 inside the scan
+        pillow(photo.convert("L"), "JPEG", progressive=True),
+        pillow(photo.convert("CMYK"), "JPEG"),
+        many_scans(MAX_SCANS),
+        JPEG[:-2] + b"\xff" * 100_000 + JPEG[-2:],  # fill bytes before the end marker
+    ):
+        assert (check_image(real).width, check_image(real).height) == (64, 48)
+    with pytest.raises(BrokenImage):
+        check_image(many_scans(MAX_SCANS + 1))
+    with pytest.raises(BrokenImage):  # the review's: 10,000 scans of a 4,000 × 3,000 picture
+        check_image(many_scans(10_000))
+    frame = JPEG.index(b"\xff\xc0")
+    sof = JPEG[frame : frame + 19]
+    end = JPEG.rindex(b"\xff\xd9")
+    for broken in (
+        JPEG[:end] + sof + JPEG[end:],  # a second frame after the scan
+        JPEG[:end] + b"\xff\xfe\x00\x04\xff\xd9",  # no end marker: an FFD9 in a comment
+        JPEG[:end] + b"\xff\xd8" + JPEG[end:],  # a stray start marker
+        JPEG[:end] + b"\xff\xfe\x00\x02\xff\xd3" + JPEG[end:],  # a restart outside a scan
+        b"\xff\xd8\xff\xd9",  # nothing drawn
+    ):
+        with pytest.raises(BrokenImage):
+            check_image(broken)
+    # 12-bit samples: a JPEG phones do not show
+    twelve = JPEG[: frame + 4] + b"\x0c" + JPEG[frame + 5 :]
+    with pytest.raises(ImageError, match="không phải ảnh JPEG hay PNG"):
+        check_image(twelve)
+    # bytes after the end are a phone's (motion photo), even ones that look like markers
+    assert check_image(JPEG + b"\xff\xd8\xff\xe1junk\xff\xd9").content_type == "image/jpeg"
+
+
+def test_a_png_is_one_still_picture_with_bounded_metadata():
+    """Only what is a still picture: an animated PNG (frames a browser would decode, never
+    checked) is refused in words; compressed metadata inflates to 1 MB at most; nothing after
+    IEND; no unknown critical chunk; the pixels one run after the palette."""
+    with pytest.raises(ImageError, match="Ảnh động") as refused:
+        check_image(apng())
+    assert not isinstance(refused.value, BrokenImage)
+    one = png(1, 1)
+    huge_frame = chunk(b"fdAT", struct.pack(">I", 1) + deflated_zeros(64 << 20))
+    with pytest.raises(ImageError, match="Ảnh động"):
+        check_image(with_chunks(one, huge_frame, before=b"IEND"))
+    profile = pillow(picture(), "PNG", icc_profile=b"p" * 200_000)
+    assert check_image(profile).width == 64
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "ả" * 3000, zip=True)
+    info.add_itxt("Description", "đ" * 3000, "vi", "Mô tả", zip=True)
+    info.add_itxt("Title", "Ảnh", "vi", "Tiêu đề")
+    assert check_image(pillow(picture(), "PNG", pnginfo=info)).width == 64
+    for taken in (
+        with_chunks(one, chunk(b"iDOT", bytes(28))),  # Apple's screenshots
+        with_chunks(one, chunk(b"caBX", b"c2pa manifest")),  # Content Credentials
+        pillow(picture().convert("P"), "PNG", transparency=0, interlace=1),
+    ):
+        assert check_image(taken).width in (1, 64)
+    icc_bomb = chunk(b"iCCP", b"icc\0\0" + deflated_zeros(64 << 20))
+    text_bomb = chunk(b"zTXt", b"Comment\0\0" + deflated_zeros(4 << 20))
+    half = chunk(b"zTXt", b"Comment\0\0" + zlib.compress(bytes(600_000)))
+    itxt_bomb = chunk(b"iTXt", b"Title\0\1\0vi\0\0" + deflated_zeros(4 << 20))
+    pixels_at = one.index(b"IDAT") - 4
+    idat = one[pixels_at:-12]
+    for broken in (
+        with_chunks(one, icc_bomb),
+        with_chunks(one, text_bomb),
+        with_chunks(one, itxt_bomb),
+        with_chunks(one, half, half),  # 1.2 MB of metadata in all
+        one + b"<html><script>alert(1)</script>",  # a page after the end
+        with_chunks(one, chunk(b"CgBI", bytes(4))),  # an unknown critical chunk
+        with_chunks(one, chunk(b"t3XT", b"")),  # not a chunk's name
+        # the pixels split by another chunk; a palette after them; a palette too long
+        one[:pixels_at] + idat + chunk(b"tEXt", b"a\0b") + idat + one[-12:],
+        with_chunks(one, chunk(b"PLTE", bytes(3 * 257))),
+        with_chunks(one, chunk(b"PLTE", bytes(3)), before=b"IEND"),
+        png(1, 1, idat=zlib.compress(b"\0" + bytes(3)) + b"extra"),  # after the zlib stream
+    ):
+        with pytest.raises(BrokenImage):
+            check_image(broken)
+    assert check_image(with_chunks(one, half)).width == 1
+
+
+def test_floods_of_segments_or_chunks_stop_at_the_caps(monkeypatch):
+    """The checks hold the GIL (a thread does not free the event loop), so no walk is a Python
+    loop per byte or unbounded per segment: 5 MB of fill bytes is skipped by ``re``; a file of
+    a million empty comments or chunks is refused after ``MAX_JPEG_SEGMENTS`` or
+    ``MAX_PNG_CHUNKS`` steps (counted here)."""
+    with pytest.raises(BrokenImage):
+        check_image(b"\xff\xd8\xff" + b"\xff" * (5 << 20))
+    steps = 0
+    real_fill = images._FILL
+
+    class Counting:
+        def match(self, content: bytes, pos: int) -> object:
+            nonlocal steps
+            steps += 1
+            return real_fill.match(content, pos)
+
+    monkeypatch.setattr(images, "_FILL", Counting())
+    with pytest.raises(BrokenImage):
+        check_image(b"\xff\xd8" + b"\xff\xfe\x00\x02" * 1_300_000)
+    assert steps == MAX_JPEG_SEGMENTS
+    steps = 0
+    assert check_image(JPEG).width == 64 and steps == 11  # a real one: its 11 markers
+
+    checksums = 0
+    real_crc = zlib.crc32
+
+    def counting_crc(data: object, value: int = 0) -> int:
+        nonlocal checksums
+        checksums += 1
+        return real_crc(data, value)  # type: ignore[arg-type]
+
+    one, empty = png(1, 1), chunk(b"tEXt", b"")
+    flood = with_chunks(one, empty * 437_000, before=b"IEND")
+    full = with_chunks(one, empty * (MAX_PNG_CHUNKS - 3), before=b"IEND")  # IHDR, IDAT, IEND
+    monkeypatch.setattr(zlib, "crc32", counting_crc)
+    with pytest.raises(BrokenImage):
+        check_image(flood)
+    assert checksums == 2 * MAX_PNG_CHUNKS  # each chunk's kind, then its body
+    assert check_image(full).width == 1

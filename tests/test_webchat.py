@@ -4,7 +4,9 @@ network address, Origin checked, reports capped per hour, photos checked by thei
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -13,6 +15,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot import images
+from bot.channels.webchat import PHOTO_CHECKS, WebChatChannel
 from bot.config import Settings, WebChatSettings
 from bot.staff import add_staff
 from bot.store.models import InboundEvent, Resident, Ticket, Upload
@@ -29,7 +33,7 @@ from tests.helpers import (
     start_service,
     text,
 )
-from tests.images import bomb, png
+from tests.images import apng, bomb, many_scans, png
 
 CODE, CODE2 = commune_code(1), commune_code(2)
 
@@ -569,15 +573,22 @@ async def test_uploads_accept_photos_only(store_url, sim):
             "php": (b"<?php system($_GET['c']); ?>", "image/jpeg"),
             "html": (b"<!doctype html><script>alert(1)</script>", "image/png"),
             "gif named png": (b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "image/png"),
-            "html behind a jpeg mark": (
-                b"\xff\xd8\xff<html><script>alert(1)</script>",
-                "image/jpeg",
-            ),
-            "png without its end": (PNG[:-12], "image/png"),
+            "animated png": (apng(), "image/png"),
         }
         for name, (data, claimed) in refused.items():
             status, body = await tab.photo(data, claimed)
             assert status == 415 and "JPEG hoặc PNG" in body["error"], name
+        # starts as a photo but does not hold together: said as such
+        broken = {
+            "html behind a jpeg mark": b"\xff\xd8\xff<html><script>alert(1)</script>",
+            "png without its end": PNG[:-12],
+            "a page after the png": PNG + b"<html><script>alert(1)</script>",
+        }
+        for name, data in broken.items():
+            status, body = await tab.photo(data, "image/png")
+            assert status == 422 and body["error"] == (
+                "Ảnh bị hỏng hoặc không đọc được. Anh/chị chụp lại hoặc chọn ảnh khác giúp ạ."
+            ), name
         big = JPEG[:-2] + b"\x00" * (64 * 1024) + JPEG[-2:]
         status, body = await tab.photo(big)
         assert status == 413 and "MB" in body["error"]
@@ -597,9 +608,10 @@ async def test_uploads_accept_photos_only(store_url, sim):
 
 async def test_uploads_refuse_pictures_too_large_and_decompression_bombs(store_url, sim):
     """The public photo upload checks what a notice's image is checked for (bot/images.py):
-    a PNG header claiming 60,000 × 60,000, or 3 Mpx whose pixels inflate to 256 MB, is
-    refused in polite words and nothing is stored; an ordinary photo and a phone's JPEG with
-    its own data after the end marker are taken."""
+    a PNG header claiming 60,000 × 60,000 or 6,000 × 5,000 (within the sides, over 24 Mpx), 3
+    Mpx whose pixels inflate to 64 MB, a progressive JPEG of thousands of scans is refused in
+    polite words naming the limits, and nothing is stored; an ordinary photo and a phone's
+    JPEG with its own data after the end marker are taken."""
     running = await start_service(with_webchat(make_settings(store_url, sim)), sim)
     tab = Visitor(running.url)
     try:
@@ -608,12 +620,19 @@ async def test_uploads_refuse_pictures_too_large_and_decompression_bombs(store_u
         status, body = await tab.photo(huge, "image/png")
         assert status == 413 and "Ảnh quá lớn về kích thước" in body["error"], body
         assert "8.192 điểm ảnh" in body["error"] and "Anh/chị" in body["error"]
-        over = png(6000, 5000, rows=b"")  # within the sides, over 24 Mpx
-        assert (await tab.photo(over, "image/png"))[0] == 413
-        bombed = bomb(2000, 1500, inflated=256 << 20)
-        assert len(bombed) < 512 * 1024  # under a megabyte sent, 256 MB if inflated
-        status, body = await tab.photo(bombed, "image/png")
-        assert status == 415 and "JPEG hoặc PNG" in body["error"], body
+        both = (
+            "xã nhận ảnh đến 8.192 điểm ảnh mỗi chiều và tổng cộng 24 triệu điểm ảnh. "
+            "Anh/chị chọn ảnh nhỏ hơn hoặc chụp lại giúp ạ."
+        )
+        assert body["error"].endswith(both), body
+        over = png(6000, 5000, rows=b"")  # within the sides, over 24 Mpx: both limits said
+        status, body = await tab.photo(over, "image/png")
+        assert status == 413 and body["error"].endswith(both), body
+        bombed = bomb()
+        assert len(bombed) < 512 * 1024  # under a megabyte sent, 64 MB if inflated
+        for data in (bombed, many_scans(10_000)):
+            status, body = await tab.photo(data, "image/png")
+            assert status == 422 and "Ảnh bị hỏng" in body["error"], body
         assert await count(running, Upload) == 0
         motion = JPEG + b"MotionPhoto_Data" + bytes(64)
         ordinary = png(1200, 900)
@@ -627,6 +646,61 @@ async def test_uploads_refuse_pictures_too_large_and_decompression_bombs(store_u
     finally:
         await tab.close()
         await running.runner.cleanup()
+
+
+async def test_photo_checks_run_a_few_at_a_time(store_url, sim):
+    """The check is CPU-bound and holds the GIL between zlib's pieces: at most
+    ``PHOTO_CHECKS`` run at once. With every slot taken (held here) past the wait, an upload
+    is told in words to try again (503) and nothing is stored; a slot free again, it is
+    taken."""
+    running = await start_service(with_webchat(make_settings(store_url, sim)), sim)
+    channel = running.services.webchat
+    channel.check_wait_s = 0  # do not wait for the slots held below
+    tab = Visitor(running.url)
+    try:
+        await tab.new_session()
+        for _slot in range(PHOTO_CHECKS):
+            await channel._checks.acquire()
+        status, body = await tab.photo(JPEG)
+        assert status == 503 and body["error"] == (
+            "Xã đang nhận nhiều ảnh cùng lúc. Anh/chị vui lòng gửi lại ảnh sau ít phút ạ."
+        ), body
+        assert await count(running, Upload) == 0
+        channel._checks.release()
+        status, body = await tab.photo(JPEG)
+        assert status == 201 and body["upload"], body
+        assert await count(running, Upload) == 1
+    finally:
+        await tab.close()
+        await running.runner.cleanup()
+
+
+async def test_a_photo_checks_slot_is_held_until_its_thread_ends(monkeypatch):
+    """A request cancelled while its photo is checked does not free the slot: the thread
+    still works, so the slot is freed when the thread ends — never more than
+    ``PHOTO_CHECKS`` checks at once."""
+    started, finish = threading.Event(), threading.Event()
+    real, results = images.check_image, []
+
+    def slow(data: bytes) -> images.CheckedImage:
+        started.set()
+        finish.wait(30)
+        results.append(real(data))
+        return results[-1]
+
+    channel = WebChatChannel(None, None, None, None, secret="s")  # type: ignore[arg-type]
+    for _slot in range(PHOTO_CHECKS - 1):
+        await channel._checks.acquire()
+    monkeypatch.setattr(images, "check_image", slow)
+    checking = asyncio.create_task(channel._checked(JPEG))
+    await asyncio.to_thread(started.wait, 30)
+    checking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await checking
+    assert channel._checks.locked()  # the thread still runs: its slot is still taken
+    finish.set()
+    await asyncio.wait_for(channel._checks.acquire(), 30)  # freed once the thread ended
+    assert [r.content_type for r in results] == ["image/jpeg"]
 
 
 def test_webchat_settings_are_checked_at_start():
@@ -658,6 +732,7 @@ def test_webchat_settings_are_checked_at_start():
         ({"portal_origins": ["https://xa.example.gov.vn/chat"]}, "portal_origins"),
         ({"trusted_proxies": ["proxy.local"]}, "trusted_proxies"),
         ({"max_upload_bytes": 0}, "max_upload_bytes"),
+        ({"max_upload_bytes": 11 * 1024 * 1024}, "max_upload_bytes"),  # at most 10 MB
     ):
         with pytest.raises(ConfigError, match=f"webchat.{key}"):
             settings_from_dict({**base, "webchat": bad}, env={})

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -63,6 +64,10 @@ MAX_TEXT = 2000
 HISTORY = 30  # messages shown again when the page reloads
 HELLO_TIMEOUT_S = 10.0
 _PHOTO_TOKEN = re.compile(photos.TOKEN_PATTERN)
+#: photos checked at once (bot/images.py: CPU-bound, 2 cores), and how long an upload waits
+#: for a free slot before a polite 503
+PHOTO_CHECKS = 2
+PHOTO_CHECK_WAIT_S = 5.0
 _ = gettext_for("vi")  # errors are Vietnamese; the page follows ?lang=, replies the resident
 
 #: the page's own words (chat.html's ``{{t.NAME}}``), in the page's language (``?lang=``)
@@ -159,6 +164,8 @@ class WebChatChannel:
             *self.settings.portal_origins,
             *([f"{own.scheme}://{own.netloc}".lower()] if own.netloc else []),
         ]
+        self._checks = asyncio.Semaphore(PHOTO_CHECKS)
+        self.check_wait_s = PHOTO_CHECK_WAIT_S
         self._static = {name: (WEB / name).read_bytes() for name in STATIC}
         version = hashlib.sha256(b"".join(self._static.values())).hexdigest()[:12]
         self._page = PAGE.read_text(encoding="utf-8").replace("{{version}}", version)
@@ -244,7 +251,7 @@ class WebChatChannel:
 
     async def photo(self, request: web.Request) -> web.Response:
         """A photo for a report: within ``max_upload_bytes``, then the rules of every uploaded
-        image (``bot.images``: JPEG or PNG by its bytes, dimensions, a PNG's pixels); stored
+        image (``bot.images``: JPEG or PNG by its structure, dimensions, a PNG's pixels); stored
         with the commune and the session, named by an unguessable token the message then
         carries. A refused photo stores nothing."""
         tenant = self._tenant(request)
@@ -276,25 +283,63 @@ class WebChatChannel:
         data = await read_limited(request, limit)
         if data is None:
             raise too_big
-        try:  # off the loop and outside any transaction: a PNG's pixels are inflated
-            image = await asyncio.to_thread(images.check_image, data)
-        except images.TooManyPixels:
-            raise _refuse(
-                _TooLarge,
-                _(
-                    "Ảnh quá lớn về kích thước: xã nhận ảnh đến {side} điểm ảnh mỗi chiều. "
-                    "Anh/chị chọn ảnh nhỏ hơn hoặc chụp lại giúp ạ."
-                ).format(side=f"{images.MAX_SIDE:,}".replace(",", ".")),
-            ) from None
-        except images.ImageError:
-            raise _refuse(
-                web.HTTPUnsupportedMediaType, _("Xã chỉ nhận ảnh chụp dạng JPEG hoặc PNG.")
-            ) from None
+        image = await self._checked(data)
         async with self.sm() as s, s.begin():
             upload = await photos.store(s, tenant.id, session, image)
         return web.json_response(
             {"upload": upload.token, "type": image.content_type, "size": len(data)}, status=201
         )
+
+    async def _checked(self, data: bytes) -> images.CheckedImage:
+        """``bot.images.check_image`` off the loop and outside any transaction (a PNG's pixels
+        are inflated), at most ``PHOTO_CHECKS`` at once: the walk holds the GIL between zlib's
+        pieces, and the default executor is shared with password hashing and answers. With
+        every slot taken for ``check_wait_s``: 503 in words, nothing stored."""
+        if self._checks.locked():
+            try:
+                await asyncio.wait_for(self._checks.acquire(), self.check_wait_s)
+            except TimeoutError:
+                raise _refuse(
+                    web.HTTPServiceUnavailable,
+                    _(
+                        "Xã đang nhận nhiều ảnh cùng lúc. Anh/chị vui lòng gửi lại ảnh sau ít "
+                        "phút ạ."
+                    ),
+                ) from None
+        else:
+            await self._checks.acquire()  # free: taken at once
+        # the slot is freed when the thread ends, even if this request is cancelled first
+        check = asyncio.get_running_loop().run_in_executor(
+            None, contextvars.copy_context().run, images.check_image, data
+        )
+        check.add_done_callback(self._check_done)
+        try:
+            return await asyncio.shield(check)
+        except images.TooManyPixels:
+            raise _refuse(
+                _TooLarge,
+                _(
+                    "Ảnh quá lớn về kích thước: xã nhận ảnh đến {side} điểm ảnh mỗi chiều và "
+                    "tổng cộng {mp} triệu điểm ảnh. Anh/chị chọn ảnh nhỏ hơn hoặc chụp lại giúp ạ."
+                ).format(
+                    side=f"{images.MAX_SIDE:,}".replace(",", "."),
+                    mp=images.MAX_PIXELS // 1_000_000,
+                ),
+            ) from None
+        except images.BrokenImage:
+            raise _refuse(
+                web.HTTPUnprocessableEntity,
+                _("Ảnh bị hỏng hoặc không đọc được. Anh/chị chụp lại hoặc chọn ảnh khác giúp ạ."),
+            ) from None
+        except images.ImageError:
+            raise _refuse(
+                web.HTTPUnsupportedMediaType, _("Xã chỉ nhận ảnh chụp dạng JPEG hoặc PNG.")
+            ) from None
+
+    def _check_done(self, check: asyncio.Future[images.CheckedImage]) -> None:
+        self._checks.release()
+        if not check.cancelled():
+            check.exception()  # seen: the request may have gone
 
     # -- websocket ---------------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:

@@ -40,7 +40,7 @@ from bot.broadcasts.message import render
 from bot.broadcasts.plan import cancel_deliveries
 from bot.console import auth
 from bot.console.questions import _raised
-from bot.console.web import ROLE_NAMES, vn_date
+from bot.console.web import ROLE_NAMES, page_number, vn_date
 from bot.conversation.answers import LANGUAGE_NAMES
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
@@ -395,9 +395,7 @@ class Notices:
         status = request.query.get("status", "")
         if status not in NOTICE_STATES:
             status = ""
-        raw_page = request.query.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 8 else 1
-        page = max(page, 1)
+        page = page_number(request.query.get("page", "1"))
         async with self.sm() as s:
             query = select(Notice, Commune.name).join(Commune, Commune.id == Notice.commune_id)
             query = query.where(auth.in_scope(user, Notice.commune_id))

@@ -8,8 +8,10 @@ said in words by the compose form's ``field_problem``; the communes are ``provin
 ``province.skips_approval`` over ``provinces.<code>.emergency_direct``; the rows are written by
 ``province.send`` in one transaction, as the API writes them; a form sent twice makes one
 notice through the compose form's one-time key (``first_sending``). The detail page's rows are
-``province.children``; a copy a commune leader returned shows the leader's note
-(``province.returns``, from the copy's audit trail).
+``province.children``; a copy in the state a commune leader returned it to shows the leader's
+note (``province.returns``, from the copy's audit trail), and no longer once resubmitted. An
+emergency that would skip the leaders' approval is asked first on a page of its own
+(``province_confirm.html``, as the notice pages ask before "Phát ngay").
 
 Who: the province's operators (``workflow.PROVINCE_ROLES``); other roles get the 403 page, and
 a province notice of another province is the 404 of one that does not exist.
@@ -39,7 +41,7 @@ from bot.console.notices import (
     first_sending,
     form_text,
 )
-from bot.console.web import CONSOLE, Console, vn_date
+from bot.console.web import CONSOLE, Console, page_number, vn_date
 from bot.i18n import N_, _, use_language
 from bot.loops import NOTICES_TOPIC
 from bot.notices import province, workflow
@@ -62,6 +64,12 @@ def may_send_province(role: str) -> bool:
     return role in workflow.PROVINCE_ROLES
 
 
+def may_open_province(user: auth.ConsoleUser) -> bool:
+    """Whether the screen has anything for this user (the navigation's link): a province
+    operator whose commune belongs to a province."""
+    return may_send_province(user.role) and bool(user.province_code)
+
+
 class ProvinceScreen:
     def __init__(self, console: Console) -> None:
         self.c = console
@@ -82,9 +90,7 @@ class ProvinceScreen:
         user = await self._user(request)
         if not isinstance(user, auth.ConsoleUser):
             return user
-        raw_page = request.query.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 8 else 1
-        page = max(page, 1)
+        page = page_number(request.query.get("page", "1"))
         mine = ProvinceNotice.province_code == user.province_code
         async with self.sm() as s:
             total = (
@@ -205,6 +211,8 @@ class ProvinceScreen:
                     direct = province.skips_approval(
                         checked.priority, self.c.settings.province(code).emergency_direct
                     )
+                    if direct and data.get("confirmed") != "1":  # asked first; nothing written
+                        raise _Confirm(len(resolved.communes))
                     parent, _copies = await province.send(
                         s,
                         province_code=code,
@@ -223,11 +231,26 @@ class ProvinceScreen:
                 return await self.compose(
                     request, user=user, values=_echo(values), error=str(exc), status=400
                 )
-            except _Again as again:
-                raise web.HTTPSeeOther(f"{BASE}/{again.notice_id}?done=created") from None
+            except _Confirm as ask:
+                return self.c.render(
+                    request,
+                    "province_confirm.html",
+                    {"values": values, "communes": ask.communes, "active": "province"},
+                    user=user,
+                )
+            except _Again as again:  # the first one's message: it went out directly or not
+                async with self.sm() as s:
+                    first_direct = (
+                        await s.execute(
+                            select(ProvinceNotice.direct).where(
+                                ProvinceNotice.id == again.notice_id
+                            )
+                        )
+                    ).scalar_one()
+                raise web.HTTPSeeOther(_done_url(again.notice_id, first_direct)) from None
         if direct:  # the dispatcher looks again
             await self.c.coord.publish(NOTICES_TOPIC)
-        raise web.HTTPSeeOther(f"{BASE}/{parent.id}?done={'direct' if direct else 'created'}")
+        raise web.HTTPSeeOther(_done_url(parent.id, direct))
 
     # -- one province notice ----------------------------------------------------------------
     async def page(self, request: web.Request) -> web.StreamResponse:
@@ -277,7 +300,9 @@ class ProvinceScreen:
         with use_language(self.c.language(request)):
             rows = []
             for c in copies:
-                back = returned.get(c["notice"])
+                # a leader's note only while their return stands: a copy resubmitted since
+                # (approved, sent…) shows its state, not an old reason
+                back = returned.get(c["notice"]) if c["status"] == "returned" else None
                 rows.append(
                     {
                         "commune": c["commune_name"],
@@ -322,6 +347,18 @@ class ProvinceScreen:
                 },
                 user=user,
             )
+
+
+class _Confirm(Exception):
+    """The copies would go out without their leaders' approval: ask on a page of their own
+    first (as the notice pages ask before "Phát ngay")."""
+
+    def __init__(self, communes: int) -> None:
+        self.communes = communes
+
+
+def _done_url(parent_id: int, direct: bool) -> str:
+    return f"{BASE}/{parent_id}?done={'direct' if direct else 'created'}"
 
 
 def _checked(values: dict[str, Any]) -> ProvinceNoticeIn:
@@ -386,4 +423,4 @@ def setup(app: web.Application) -> None:
     for method, path, name in ROUTES:
         app.router.add_route(method, path, delegate(name))
     # the navigation shows "Thông báo toàn tỉnh" only to those who may use it
-    aiohttp_jinja2.get_env(app).globals["may_send_province"] = may_send_province
+    aiohttp_jinja2.get_env(app).globals["may_open_province"] = may_open_province

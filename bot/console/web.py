@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -65,6 +66,12 @@ def vn_date(value: datetime | None, with_time: bool = True) -> str:
     if value is None:
         return ""
     return to_vn(value).strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+
+
+def page_number(raw: str) -> int:
+    """A list's ``?page=`` as a number: ASCII digits only ("²".isdigit() is true, int() of it
+    raises), at most 7 of them; anything else is page 1."""
+    return int(raw) if re.fullmatch(r"[0-9]{1,7}", raw) and int(raw) > 0 else 1
 
 
 def _ngettext(singular: str, plural: str, n: int) -> str:

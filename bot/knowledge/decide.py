@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from bot import procedures
@@ -96,24 +97,37 @@ def other_aspect(asked: str, entry: Entry) -> bool:
     return re.search(procedures.PATTERNS[wanted], normalise(entry.answer)) is None
 
 
-def covered(asked: str, entry: Entry) -> float:
-    """The share of the words naming what the resident's words ``asked`` are about — not the
-    words that ask ("ở đâu", "bao nhiêu", "cần gì", ``follow.ASKING``), nor those said with
-    every topic, nor numbers (``topic_words.naming``), accent-folded, teencode expanded — that
-    ``entry``'s question, paraphrases or answer use; 1.0 when the words name nothing."""
-    said = naming(dict.fromkeys(normalise(asked).split()), ASKING)
+def naming_words(asked: str) -> list[str]:
+    """The words naming what the resident's words ``asked`` are about — not the words that
+    ask ("ở đâu", "bao nhiêu", "cần gì", ``follow.ASKING``), nor those said with every topic,
+    nor numbers (``topic_words.naming``) — accent-folded, teencode expanded."""
+    return naming(dict.fromkeys(normalise(asked).split()), ASKING)
+
+
+@lru_cache(maxsize=4096)
+def _entry_words(entry: Entry) -> frozenset[str]:
+    """Every word of ``entry``'s question, paraphrases and answer, normalised once per entry
+    (an entry is immutable; an edited one is a new ``Entry``)."""
+    return frozenset(normalise(" ".join((entry.question, *entry.variants, entry.answer))).split())
+
+
+def covered(asked: str | list[str], entry: Entry) -> float:
+    """The share of the naming words of ``asked`` (the resident's words, or their
+    ``naming_words``) that ``entry``'s question, paraphrases or answer use; 1.0 when the
+    words name nothing."""
+    said = naming_words(asked) if isinstance(asked, str) else asked
     if not said:
         return 1.0
-    has = set(normalise(" ".join((entry.question, *entry.variants, entry.answer))).split())
+    has = _entry_words(entry)
     return sum(w in has for w in said) / len(said)
 
 
-def uncovered(asked: str, entry: Entry, score: float) -> bool:
+def uncovered(asked: str | list[str], entry: Entry, score: float) -> bool:
     """Whether ``entry`` shares only the asking with the resident's words ``asked`` — none of
     the words naming the thing asked about ("thuế" in "nộp thuế ở đâu" against "Tiền điện nộp
-    ở đâu?", 0.58) — and scores below ``T_UNCOVERED``: then it is about something else.
-    Measured (bench/decide_thresholds.py, 2026-12-04, the demo case added to dev): dev 38
-    right / 1 wrong → 38 / 0, held-out 102 / 5 → 100 / 3."""
+    ở đâu?", 0.58) — and scores below ``T_UNCOVERED``: then it is about something else. A
+    dropped entry still stands as the rival in ``decide``'s margin, so dropping one never
+    lets a weaker entry answer in its place. Measured: docs/knowledge.md."""
     return score < T_UNCOVERED and covered(asked, entry) <= UNCOVERED_SHARE
 
 
@@ -144,12 +158,11 @@ def decide(
     words, for ``other_aspect`` and ``uncovered``; ``ruled``: a decision rule of
     bot/conversation/rules.py made the reading, sure whatever the confidence — otherwise it is
     sure from ``T_SURE``)."""
-    if asked:
-        scored = [
-            (e, score)
-            for e, score in scored
-            if not other_aspect(asked, e) and not uncovered(asked, e, score)
-        ]
+    rivals = list(scored)  # what the best must beat by MARGIN: every entry left after
+    if asked:  # other_aspect, the uncovered too (dropped, they still say the words are unsure)
+        rivals = [(e, score) for e, score in scored if not other_aspect(asked, e)]
+        said = naming_words(asked)
+        scored = [(e, score) for e, score in rivals if not uncovered(said, e, score)]
     sure = sure and (ruled or confidence >= T_SURE)
     if not scored or code:
         return PASS
@@ -158,7 +171,7 @@ def decide(
     if sure and intent in NEVER:  # only the entry's own words, nearly to the letter
         return Decision("answer", (scored[0][0],)) if scored[0][1] >= T_EXACT else PASS
     best, top = scored[0]
-    second = scored[1][1] if len(scored) > 1 else 0.0
+    second = max((score for e, score in rivals if e is not best), default=0.0)
     needed = T_HIGH
     if (
         sure and intent in GUARDED and live

@@ -185,8 +185,10 @@ class Returned:
 
 
 async def returns(s: AsyncSession, notice_ids: Sequence[int]) -> dict[int, Returned]:
-    """The last return of each of these copies that was returned (the note the leader gave
-    through the workflow's ``return``, kept on the copy's audit row), in one query."""
+    """The last return of each of these copies that was ever returned (the note the leader
+    gave through the workflow's ``return``, kept on the copy's audit row), in one query. It
+    stays after a resubmission: the caller shows it only while the copy's state is
+    ``returned`` (the console's detail page)."""
     if not notice_ids:
         return {}
     rows = (
