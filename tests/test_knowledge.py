@@ -129,7 +129,9 @@ def test_sure_intents_that_need_the_communes_data_are_kept():
     assert rule.decide([(a, 0.3), (b, 0.2)], "nlu_fallback", False).kind == "pass"
 
 
-def test_a_reading_under_the_rules_own_sure_keeps_nothing_from_the_entries():
+def test_a_reading_under_the_rules_own_sure_keeps_nothing_from_the_entries(monkeypatch):
+    """The mechanism of ``T_SURE`` (off in service: docs/knowledge.md), at the 0.45 measured."""
+    monkeypatch.setattr(rule, "T_SURE", 0.45)
     a, b = Entry(1, "Thu gom rác vào ngày nào?", "x"), Entry(2, "Khác", "y")
     under = rule.T_SURE - 0.01
     # "lịch thu gom rác": unsure, but taken for a report by its words — the schedule answers
@@ -234,11 +236,12 @@ async def test_imported_knowledge_answers_residents(tmp_path, sim, capsys):
         assert "0214 3880 113" in said
         # the commune's hours are still the commune's (a sure intent that needs its data)
         assert "Xã Thử Nghiệm 1 làm việc" in await ask(tab, "uy ban xa lam viec may gio")
-        # a report only guessed from the words, the NLU unsure (under decide.T_SURE): the
-        # entry answers; a report the NLU is sure of stays a report (each a resident's first)
-        assert "Xe thu gom rác đi qua" in await first_says(running.url, "lịch thu gom rác")
-        said = await first_says(running.url, "xe rác không đến lấy rác 3 ngày rồi")
-        assert "Xe thu gom rác đi qua" not in said, said
+        # a report stays a report, whether the NLU is sure of it or it is only guessed from
+        # the words (0.40: decide.T_SURE is off) — not the schedule entry that shares its
+        # words (each a resident's first message)
+        for report in ("xe rác không đến lấy rác 3 ngày rồi", "rác không thu"):
+            said = await first_says(running.url, report)
+            assert "Xe thu gom rác đi qua" not in said, (report, said)
         # two close entries: both offered; the number typed picks one
         [offer] = await tab.says("phi")
         assert offer["kind"] == "choices", offer

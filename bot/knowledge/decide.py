@@ -44,9 +44,12 @@ T_EXACT = 0.95
 CONFIDENT = 0.9
 #: the knowledge rule's own "sure": a reading the NLU gives less surely than this (over its
 #: threshold, or made a report by a guess from the words) keeps nothing from the entries; a
-#: decision rule's reading (``ruled``) is sure by its words. Chosen on dev by
-#: bench/decide_thresholds.py (docs/knowledge.md, "Thresholds that read the NLU's confidence")
-T_SURE = 0.45
+#: decision rule's reading (``ruled``) is sure by its words. OFF (0): at 0.45 it let the
+#: entries answer residents whose report was only guessed from the words ("rác không thu",
+#: 0.40, got the rubbish schedule; "điểm tập kết rác không thu" a menu of two entries) — no
+#: confidence separates those reports from the schedule questions it was for (0.21–0.42
+#: against 0.33–0.37). Measured by bench/decide_thresholds.py (docs/knowledge.md)
+T_SURE = 0.0
 #: an entry that covers at most ``UNCOVERED_SHARE`` of the words naming what the resident asks
 #: about is kept only from this score (``uncovered``; both chosen on dev by
 #: bench/decide_thresholds.py)
