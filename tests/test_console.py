@@ -136,6 +136,14 @@ async def browser(running):
     await b.close()
 
 
+async def signed_in(running, login: str, **kw) -> Browser:
+    """A browser signed in as a new staff member ``login`` (``account``'s keywords)."""
+    await account(running, login, **kw)
+    b = Browser(running)
+    assert (await b.login(login))[0] == 303
+    return b
+
+
 async def test_sign_in_see_who_you_are_and_sign_out(running, browser):
     await account(running, "lan.vp", name="Nguyễn Thị Lan")
     assert await browser.home() == (303, "/console/login")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.store.models import Commune as CommuneRow
 from tests.dashboard_data import NOW, seed
-from tests.test_console import CODE, CODE2, CODE3, Browser, account, running  # noqa: F401
+from tests.test_console import CODE, CODE2, CODE3, Browser, account, running, signed_in  # noqa: F401
 
 
 async def seeded(running) -> None:  # noqa: F811
@@ -28,13 +28,6 @@ async def seeded(running) -> None:  # noqa: F811
         await seed(s, ids[CODE], ids[CODE2], ids[CODE3])
     running.names = names
     running.clock.now = NOW  # Friday 20/11/2026 10:00 in Vietnam
-
-
-async def signed_in(running, login: str, **kw) -> Browser:  # noqa: F811
-    await account(running, login, **kw)
-    b = Browser(running)
-    assert (await b.login(login))[0] == 303
-    return b
 
 
 def cells(html: str, section: str) -> list[list[str]]:

@@ -16,7 +16,7 @@ from bot import facts_store
 from bot.coord import create_coordinator
 from bot.store.models import AuditEvent, CommuneFactChange, CommuneFacts
 from tests.helpers import Visitor, text
-from tests.test_console import CODE, CODE2, CODE3, CSRF, Browser, account, running  # noqa: F401
+from tests.test_console import CODE, CODE2, CODE3, CSRF, Browser, account, running, signed_in  # noqa: F401
 
 HEALTH_Q = "số điện thoại trạm y tế xã"
 HOURS_Q = "ủy ban xã làm việc mấy giờ"
@@ -39,13 +39,6 @@ async def ask(url: str, words: str, code: str = CODE) -> str:
         return text(await tab.says(words, settle=0.3))
     finally:
         await tab.close()
-
-
-async def signed_in(running, login: str, **kw) -> Browser:  # noqa: F811
-    await account(running, login, **kw)
-    b = Browser(running)
-    assert (await b.login(login))[0] == 303
-    return b
 
 
 async def changes(running) -> int:  # noqa: F811

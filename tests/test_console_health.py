@@ -22,7 +22,7 @@ from bot.registry import registry
 from bot.timeutil import utcnow
 from tests.health_data import C1, C2, C3, C4, MAI_PHONE, ORDER, PROBLEMS, PROVINCES, seed
 from tests.helpers import make_settings, start_service
-from tests.test_console import Browser, Clock, account
+from tests.test_console import Browser, Clock, signed_in
 
 
 @pytest.fixture
@@ -171,13 +171,6 @@ def cards(html: str) -> list[tuple[str, list[str]]]:
     ):
         out.append((code, re.findall(r'data-problem="([a-z_]+)"', body)))
     return out
-
-
-async def signed_in(running, login: str, **kw) -> Browser:
-    await account(running, login, **kw)
-    b = Browser(running)
-    assert (await b.login(login))[0] == 303
-    return b
 
 
 async def test_the_console(running):

@@ -29,7 +29,7 @@ from tests.helpers import (
     resident,
     start_service,
 )
-from tests.test_console import CSRF, Browser, Clock, account
+from tests.test_console import CSRF, Browser, Clock, account, signed_in
 
 CODE, CODE2, CODE3 = commune_code(1), commune_code(2), commune_code(3)
 OA = oa_id(1)
@@ -56,13 +56,6 @@ async def running(store_url, sim):
     running.runner.app[CONSOLE].clock = running.clock
     yield running
     await running.runner.cleanup()
-
-
-async def signed_in(running, login: str, **kw) -> Browser:
-    await account(running, login, **kw)
-    b = Browser(running)
-    assert (await b.login(login))[0] == 303
-    return b
 
 
 async def notice_row(running, notice_id: int) -> Notice:

@@ -21,7 +21,7 @@ from bot.loops import NOTICES_TOPIC
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import Notice, ProvinceNotice, Resident
 from tests.helpers import commune_code, make_settings, oa_id, quiet_around_now, start_service
-from tests.test_console import CSRF, Browser, Clock, account
+from tests.test_console import CSRF, Browser, Clock, signed_in
 
 CODE, CODE2, CODE3, CODE4 = (commune_code(n) for n in (1, 2, 3, 4))  # 1–3 province 15, 4: 66
 NEW = "/console/province-notices/new"
@@ -57,13 +57,6 @@ async def running(store_url, sim):
     running.runner.app[CONSOLE].clock = running.clock
     yield running
     await running.runner.cleanup()
-
-
-async def signed_in(running, login: str, **kw) -> Browser:
-    await account(running, login, **kw)
-    b = Browser(running)
-    assert (await b.login(login))[0] == 303
-    return b
 
 
 async def post(b: Browser, path: str, data: dict[str, object]):

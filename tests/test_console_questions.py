@@ -17,7 +17,7 @@ from bot.knowledge import io, store
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import KnowledgeEntry, TrainingExample
 from tests.helpers import Visitor, text
-from tests.test_console import CODE, CODE2, CODE3, CSRF, Browser, account, running  # noqa: F401
+from tests.test_console import CODE, CODE2, CODE3, CSRF, Browser, account, running, signed_in  # noqa: F401
 
 PARKING = "Xe máy gửi ở sân sau UBND xã, miễn phí."
 GROUP = re.compile(r'action="/console/questions/([0-9a-f]{12})/entry"')
@@ -49,13 +49,6 @@ async def entry_count(running) -> int:  # noqa: F811
 async def commune_id(running, code: str = CODE) -> int:  # noqa: F811
     async with running.services.sm() as s:
         return (await s.execute(select(CommuneRow.id).where(CommuneRow.code == code))).scalar_one()
-
-
-async def signed_in(running, login: str, **kw) -> Browser:  # noqa: F811
-    await account(running, login, **kw)
-    b = Browser(running)
-    assert (await b.login(login))[0] == 303
-    return b
 
 
 async def test_questions_become_answers(running):  # noqa: F811

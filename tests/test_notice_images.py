@@ -62,7 +62,7 @@ from tests.images import (
     scans,
     with_chunks,
 )
-from tests.test_console import CSRF, Browser, Clock, account
+from tests.test_console import CSRF, Browser, Clock, signed_in
 from zalosim.state import Upload
 
 CODE, CODE2 = commune_code(1), commune_code(2)
@@ -80,13 +80,6 @@ async def running(store_url, sim):
     running.runner.app[CONSOLE].clock = running.clock
     yield running
     await running.runner.cleanup()
-
-
-async def signed_in(running, login: str, **kw) -> Browser:
-    await account(running, login, **kw)
-    b = Browser(running)
-    assert (await b.login(login))[0] == 303
-    return b
 
 
 def multipart(fields: dict[str, str], **files: tuple[bytes, str, str]) -> aiohttp.FormData:
