@@ -152,7 +152,7 @@ def uncovered_grid(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--kind", choices=("logreg", "blend"))
+    parser.add_argument("--kind", choices=("logreg", "blend", "paired"))
     parser.add_argument("--threshold", type=float, help="the NLU's threshold for --kind")
     args = parser.parse_args()
     from bot.conversation.turn import CONFIDENCE_THRESHOLD

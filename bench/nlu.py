@@ -134,7 +134,7 @@ def bench_rasa(rounds: int) -> dict[str, object]:
 OOS_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_out_of_scope.yml"
 #: the logistic regression and the blend (bot/nlu/embedded.py; the service runs
 #: ``embedded.KIND``, printed as "engine"), the SVM
-MODELS = ("logreg", "blend", "svm")
+MODELS = ("logreg", "blend", "paired", "svm")
 SVM_GRID = tuple(round(-1.0 + 0.1 * i, 1) for i in range(21))
 
 
@@ -152,7 +152,7 @@ class Model:
         from bot.nlu.text import normalise
 
         self.kind, self.normalise = kind, normalise
-        if kind in ("logreg", "blend"):
+        if kind in ("logreg", "blend", "paired"):
             self.engine = EmbeddedNLU(NluData(examples=list(examples)), kind)
         else:
             self.svm = Pipeline([("features", features()), ("clf", LinearSVC(C=1.0))])
@@ -247,13 +247,16 @@ def compare(say) -> dict[str, object]:  # type: ignore[no-untyped-def]
     logreg_oof = calibrate.out_of_fold(train, lambda ex: Model("logreg", ex).read)
     svm_oof = calibrate.out_of_fold(train, lambda ex: Model("svm", ex).read)
     blend_oof = calibrate.out_of_fold(train, lambda ex: Model("blend", ex).read)
+    paired_oof = calibrate.out_of_fold(train, lambda ex: Model("paired", ex).read)
     logreg_choice = calibrate.choose(logreg_oof)
     blend_choice = calibrate.choose(blend_oof)
+    paired_choice = calibrate.choose(paired_oof)
     svm_choice = calibrate.choose(svm_oof, SVM_GRID)
     out["thresholds"] = {
         "criterion": f"max right - {calibrate.WRONG_COST:g} x wrong over out-of-fold readings",
         "logreg": vars(logreg_choice),
         "blend": vars(blend_choice),
+        "paired": vars(paired_choice),
         "svm_margin": vars(svm_choice),
     }
     # each model at its own chosen threshold (the service's is the one in the code once
@@ -261,6 +264,7 @@ def compare(say) -> dict[str, object]:  # type: ignore[no-untyped-def]
     thresholds = {
         "logreg": logreg_choice.threshold,
         "blend": blend_choice.threshold,
+        "paired": paired_choice.threshold,
         "svm": svm_choice.threshold,
     }
 

@@ -66,6 +66,43 @@ def test_fast_path_equals_the_fitted_pipeline():
     reference = engine.pipeline.predict_proba(texts)
     fast = np.array([engine.proba(t) for t in texts])
     assert np.abs(reference - fast).max() < 1e-9
+    chosen = engine.pipeline.predict(texts)
+    assert [engine.classes[engine.choose(t)[0]] for t in texts] == list(chosen)
+
+
+def test_the_pair_chooses_with_the_blend_and_is_as_sure_as_the_regression():
+    """The engine in service (``KIND = "paired"``): its intent is the blend's best, its
+    confidence the logistic regression's probability of that intent — so where the two
+    disagree, the reading is unsure rather than sure of the blend's choice."""
+    from bot.nlu.embedded import KIND, Blend, EmbeddedNLU, Paired
+
+    assert KIND == "paired" and isinstance(default_engine().pipeline.named_steps["clf"], Paired)
+    train = nlu_data.load()
+    pair = default_engine()
+    blend = EmbeddedNLU(train, "blend")
+    regression = EmbeddedNLU(train, "logreg")
+    assert isinstance(blend.pipeline.named_steps["clf"], Blend)
+    test = nlu_data.load(nlu_data.NLU_DIR / "test", skip=())
+    texts = [t for t, _ in test.examples] + [
+        "chu tich xa tiep dan hom nao", "điểm tập kết rác không thu", "bỏ qua", "zzzz"
+    ]
+    disagree = 0
+    for text in texts:
+        ranked = pair.rank(text)
+        assert ranked[0].intent == blend.rank(text, 1)[0].intent
+        probs = regression.proba(normalise(text))
+        assert ranked[0].confidence == pytest.approx(
+            probs[regression.classes.index(ranked[0].intent)], abs=1e-9
+        )
+        own_best = regression.rank(text, 1)[0]
+        if own_best.intent != ranked[0].intent:
+            disagree += 1
+            assert ranked[0].confidence < own_best.confidence
+            assert own_best.intent in [r.intent for r in ranked]  # still offered to choose
+        assert [r.confidence for r in ranked[1:]] == sorted(
+            (r.confidence for r in ranked[1:]), reverse=True
+        )
+    assert disagree >= 1  # "chu tich xa tiep dan hom nao": the two read it differently
 
 
 def test_held_out_accuracy_accented_and_unaccented():

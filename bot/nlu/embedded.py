@@ -3,9 +3,9 @@ in-process, no network.
 
 Text is normalised first (NFC, lower case, Vietnamese accent folding, teencode expansion —
 ``bot/nlu/text.normalise``), then represented by TF-IDF over character n-grams (robust to
-typos and missing diacritics) and word uni/bi-grams, and classified by multinomial logistic
-regression (scikit-learn), whose probabilities are the confidence (``KIND``; ``Blend`` is the
-measured candidate, docs/nlu.md). Entities come from the data's
+typos and missing diacritics) and word uni/bi-grams, and classified by ``Paired``: the intent
+is the best of a blend of logistic regression and linear SVM (scikit-learn), the confidence the
+regression's probability of it (``KIND``; docs/nlu.md, "Paired"). Entities come from the data's
 regexes (ticket codes) and the commune's own villages (``bot/nlu/villages.py``).
 """
 
@@ -43,10 +43,11 @@ SVM_C = 1.0
 TEMPERATURES = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0)
 #: the SVM's share of the blended logits
 SVM_WEIGHT = 0.5
-#: the service's classifier: ``logreg`` (the logistic regression) or ``blend`` (as accurate as
-#: the linear SVM, but the knowledge rule decides worse with it: docs/nlu.md, "Switching to the
-#: blend"). Every threshold that reads the confidence is chosen for this one.
-KIND = "logreg"
+#: the service's classifier: ``paired`` (the blend chooses, the regression tells how sure:
+#: as accurate as the linear SVM on the public set, and the knowledge rule decides as with the
+#: regression — docs/nlu.md, "Paired"), ``blend`` or ``logreg`` (the logistic regression alone,
+#: in service until 2026-12-04). Every threshold that reads the confidence is chosen for this one.
+KIND = "paired"
 
 
 def features() -> FeatureUnion:
@@ -92,6 +93,7 @@ class Blend(ClassifierMixin, BaseEstimator):
         w = self.svm_weight
         self.coef_ = (1 - w) * lr.coef_ + w * self.temperature_ * svm.coef_
         self.intercept_ = (1 - w) * lr.intercept_ + w * self.temperature_ * svm.intercept_
+        self.lr_coef_, self.lr_intercept_ = lr.coef_, lr.intercept_  # ``Paired`` reads these
         return self
 
     def _temperature(self, x: Any, labels: np.ndarray) -> float:
@@ -123,16 +125,51 @@ class Blend(ClassifierMixin, BaseEstimator):
         return np.asarray(self.classes_[self.decision_function(x).argmax(axis=1)])
 
 
+class Paired(Blend):
+    """The blend chooses, the regression tells how sure: the intent is the blend's best (as
+    accurate as the linear SVM), its confidence the logistic regression's probability of that
+    intent. Where the two agree — almost always — this is the regression as it was, so every
+    threshold that reads the confidence keeps its meaning; where they disagree, the confidence
+    is the regression's for the blend's choice, lower than its own best, so a disagreement
+    reads as doubt (a clarifying question) rather than as a sure answer (docs/nlu.md,
+    "Paired"). One ``coef_`` / ``intercept_`` pair of 2 × K columns — the blend's, then the
+    regression's — so the fast path computes both in one product."""
+
+    def fit(self, x: Any, y: Sequence[str]) -> Paired:
+        super().fit(x, y)
+        self.coef_ = np.vstack([self.coef_, self.lr_coef_])
+        self.intercept_ = np.concatenate([self.intercept_, self.lr_intercept_])
+        return self
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return chosen(self.decision_function(x))[1]
+
+    def predict(self, x: Any) -> np.ndarray:
+        return np.asarray(self.classes_[chosen(self.decision_function(x))[0]])
+
+
+def chosen(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Paired``'s logits (rows of 2 × K: the blend's, then the regression's) read: the blend's
+    best intent per row, and the regression's probabilities."""
+    k = z.shape[-1] // 2
+    probs = np.exp(_log_softmax(np.atleast_2d(z[..., k:])))
+    return z[..., :k].argmax(axis=-1), probs.reshape(z[..., k:].shape)
+
+
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
 
 
-def classifier(kind: str | None = None) -> LogisticRegression | Blend:
-    """The service's classifier (``KIND``): the blend, or the logistic regression alone. The
-    thresholds that read its probabilities (``CONFIDENCE_THRESHOLD``, the knowledge rule's
-    ``CONFIDENT`` / ``T_OVER_INTENT``, follow-ups' ``OWN_TOPIC``) are chosen for ``KIND``."""
-    return Blend() if (kind or KIND) == "blend" else LogisticRegression(C=C, max_iter=3000)
+def classifier(kind: str | None = None) -> LogisticRegression | Blend | Paired:
+    """The service's classifier (``KIND``): the pair, the blend, or the logistic regression
+    alone. The thresholds that read its probabilities (``CONFIDENCE_THRESHOLD``, the knowledge
+    rule's ``CONFIDENT`` / ``T_OVER_INTENT``, follow-ups' ``OWN_TOPIC``) are chosen for
+    ``KIND``."""
+    kind = kind or KIND
+    if kind == "paired":
+        return Paired()
+    return Blend() if kind == "blend" else LogisticRegression(C=C, max_iter=3000)
 
 
 @dataclass(frozen=True)
@@ -155,6 +192,7 @@ class EmbeddedNLU:
             self.pipeline.fit(texts, labels)
         self.train_seconds = time.perf_counter() - started
         self.classes = [str(c) for c in self.pipeline.classes_]
+        self.paired = isinstance(self.pipeline.named_steps["clf"], Paired)
         self._compile()
         self.fingerprint = hashlib.sha256(
             "\n".join(f"{i}\t{t}" for t, i in training.examples).encode()
@@ -164,11 +202,21 @@ class EmbeddedNLU:
         self._fast = FastPath(self.pipeline)  # one string at a time, without the overhead
 
     def proba(self, normalised: str) -> np.ndarray:
-        return self._fast.proba(normalised)
+        """The confidence of each intent (``classes``); for ``Paired``, the regression's."""
+        return self.choose(normalised)[1]
+
+    def choose(self, normalised: str) -> tuple[int, np.ndarray]:
+        """The best intent's index and the confidence of each intent. Only ``Paired`` may
+        choose an intent that is not the most probable."""
+        if not self.paired:
+            probs = self._fast.proba(normalised)
+            return int(probs.argmax()), probs
+        pick, probs = chosen(self._fast.logits(normalised))
+        return int(pick), probs
 
     def rank(self, text: str, top: int = 3) -> list[Ranked]:
-        probs = self.proba(normalise(text))
-        order = probs.argsort()[::-1][:top]
+        pick, probs = self.choose(normalise(text))
+        order = [pick, *(i for i in probs.argsort()[::-1] if i != pick)][:top]
         return [Ranked(str(self.classes[i]), float(probs[i])) for i in order]
 
     def parse(

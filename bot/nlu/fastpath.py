@@ -32,6 +32,16 @@ class FastPath:
         self.binary = clf.coef_.shape[0] == 1  # one decision column: a sigmoid, not a softmax
 
     def proba(self, text: str) -> np.ndarray:
+        z = self.logits(text)
+        if self.binary:
+            p = 1.0 / (1.0 + np.exp(-z[0]))
+            return np.array([1.0 - p, p])
+        z -= z.max()
+        e = np.exp(z)
+        return e / e.sum()
+
+    def logits(self, text: str) -> np.ndarray:
+        """The classifier's decision values (``decision_function``) for ``text``."""
         columns, weights = [], []
         for analyzer, vocab, idf, offset in self.parts:
             counts = Counter(j for tok in analyzer(text) if (j := vocab.get(tok)) is not None)
@@ -46,9 +56,4 @@ class FastPath:
         z = self.intercept.copy()
         if columns:
             z += np.concatenate(weights) @ self.coef_t[np.concatenate(columns)]
-        if self.binary:
-            p = 1.0 / (1.0 + np.exp(-z[0]))
-            return np.array([1.0 - p, p])
-        z -= z.max()
-        e = np.exp(z)
-        return e / e.sum()
+        return z

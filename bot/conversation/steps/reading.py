@@ -53,10 +53,12 @@ def _read(t: Turn) -> Reading:
     if (
         intent == "nlu_fallback"
         and ranked
-        and ranked[0].intent == "report_issue"
+        and max(ranked, key=lambda r: r.confidence).intent == "report_issue"
         and guess_category(text)
     ):
-        intent = "report_issue"  # unsure, but the words name a matter to report: take it
+        # unsure, but a report is the likeliest reading (the engine's own choice may differ:
+        # bot/nlu/embedded.py, Paired) and the words name a matter to report: take it
+        intent = "report_issue"
     rule = None
     if not chosen:  # what the words make certain (bot/conversation/rules.py)
         intent, rule = rules.decide(intent, text)
