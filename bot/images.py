@@ -33,9 +33,11 @@ loop free.
   hierarchical and 12-bit JPEGs are refused (phones do not show them); the entropy-coded data
   itself is not decoded.
 
-Dimensions are limited to ``MAX_SIDE`` (8,192 px) a side and ``MAX_PIXELS`` (24 megapixels),
+Dimensions are limited to ``MAX_SIDE`` (8,192 px) a side and, in all, ``MAX_PIXELS`` (24
+megapixels) for a PNG — whose pixels this checker inflates — and ``MAX_JPEG_PIXELS`` (50
+megapixels: a phone's 50 Mpx mode, 8,160 × 6,120) for a JPEG, whose pixels it never decodes;
 checked from the header: a small file may declare a huge picture that a phone, or staff's
-browser, would choke on (:class:`TooManyPixels`). A file that starts as a JPEG or PNG but does
+browser, would choke on (:class:`TooManyPixels`, which names the limit that applied). A file that starts as a JPEG or PNG but does
 not hold together is :class:`BrokenImage`.
 
 A PNG at the limits inflates to 192 MB (counted, never kept; ``zlib`` releases the GIL while it
@@ -56,6 +58,7 @@ from bot.i18n import _
 #: a PNG of 16-bit RGBA at the limit inflates to 192 MB, checked in pieces, off the loop
 MAX_SIDE = 8192
 MAX_PIXELS = 24_000_000
+MAX_JPEG_PIXELS = 50_000_000
 #: a JPEG's marker segments in all (a phone's photo has about 20, a progressive one 40) and its
 #: scans (libjpeg's progressive files have 10; each is a decoder's pass over the picture)
 MAX_JPEG_SEGMENTS = 512
@@ -94,7 +97,12 @@ class ImageError(ValueError):
 
 
 class TooManyPixels(ImageError):
-    """A JPEG or PNG whose header claims more than ``MAX_SIDE`` a side or ``MAX_PIXELS``."""
+    """A JPEG or PNG whose header claims more than ``MAX_SIDE`` a side or more pixels than its
+    type's limit, ``max_pixels`` (``MAX_PIXELS`` for a PNG, ``MAX_JPEG_PIXELS`` for a JPEG)."""
+
+    def __init__(self, message: str, max_pixels: int) -> None:
+        super().__init__(message)
+        self.max_pixels = max_pixels
 
 
 class BrokenImage(ImageError):
@@ -128,14 +136,16 @@ def check_image(content: bytes) -> CheckedImage:
     return CheckedImage(kind, width, height, content)
 
 
-def _fits(width: int, height: int) -> None:
-    """Refuse a picture with no pixels or more than the limits (the one rule, for both types)."""
-    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE) or width * height > MAX_PIXELS:
+def _fits(width: int, height: int, most: int) -> None:
+    """Refuse a picture with no pixels or more than the limits: ``MAX_SIDE`` a side and
+    ``most`` pixels in all (the one rule, for both types)."""
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE) or width * height > most:
         raise TooManyPixels(
             _(
                 "Ảnh quá lớn về kích thước (tối đa {side} điểm ảnh mỗi chiều và {mp} triệu điểm ảnh). "
                 "Vui lòng chọn ảnh nhỏ hơn."
-            ).format(side=f"{MAX_SIDE:,}".replace(",", "."), mp=MAX_PIXELS // 1_000_000)
+            ).format(side=f"{MAX_SIDE:,}".replace(",", "."), mp=most // 1_000_000),
+            most,
         )
 
 
@@ -213,7 +223,7 @@ def _png(content: bytes) -> tuple[int, int]:
             depths, samples = PNG_COLOURS.get(colour, ((), 0))
             if depth not in depths or compression or filtering or interlace > 1:
                 raise _broken()
-            _fits(width, height)  # from the header, before a byte is inflated
+            _fits(width, height, MAX_PIXELS)  # from the header, before a byte is inflated
             pixels = _Inflating(_png_raw_size(width, height, depth, samples, interlace))
             continue
         if kind == b"IDAT":
@@ -341,7 +351,7 @@ def _jpeg(content: bytes) -> tuple[int, int]:
             if not width or not height:  # a height given later (DNL): nothing shows it
                 raise _broken()
             frame = (width, height, components)
-            _fits(width, height)
+            _fits(width, height, MAX_JPEG_PIXELS)
         elif marker in JPEG_OTHER_FRAMES:
             raise ImageError(_not_image())  # lossless/arithmetic JPEG: phones do not show it
         elif marker == 0xDA:  # a scan: the frame and its tables known by now

@@ -98,6 +98,15 @@ def many_scans(total: int, width: int = 64, height: int = 48) -> bytes:
     return jpeg[:end] + min(found, key=len) * (total - len(found)) + jpeg[end:]
 
 
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A small real baseline JPEG whose frame header (SOF0) says ``width`` × ``height``: what
+    a phone's 50 Mpx photo declares, without its megabytes (the checker reads headers and
+    never decodes the scan)."""
+    jpeg = pillow(picture(), "JPEG")
+    at = jpeg.index(b"\xff\xc0") + 5  # marker, length (2), precision (1), then height, width
+    return jpeg[:at] + struct.pack(">HH", height, width) + jpeg[at + 4 :]
+
+
 def apng(frames: int = 3, side: int = 32) -> bytes:
     """An animated PNG from Pillow: acTL, then fcTL and fdAT for each frame after the first."""
     pictures = [picture(side, side) for _ in range(frames)]

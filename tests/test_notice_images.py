@@ -55,6 +55,7 @@ from tests.images import (
     bomb,
     chunk,
     deflated_zeros,
+    jpeg_claiming,
     many_scans,
     picture,
     pillow,
@@ -364,6 +365,14 @@ def test_the_checks_read_the_content():
     # within the sides but over 24 Mpx (6,000 × 5,000): said as such, the limits named
     with pytest.raises(ImageError, match="8.192 điểm ảnh mỗi chiều và 24 triệu"):
         check_image(png(6000, 5000, rows=b""))
+    # a JPEG, whose pixels are never decoded here, may be a phone's 50 Mpx photo; no more
+    fifty = check_image(jpeg_claiming(8160, 6120))
+    assert (fifty.content_type, fifty.width, fifty.height) == ("image/jpeg", 8160, 6120)
+    with pytest.raises(TooManyPixels, match="8.192 điểm ảnh mỗi chiều và 50 triệu") as over:
+        check_image(jpeg_claiming(8192, 6200))
+    assert over.value.max_pixels == 50_000_000
+    with pytest.raises(TooManyPixels, match="8.192 điểm ảnh mỗi chiều"):
+        check_image(jpeg_claiming(8200, 1000))  # the side, whatever the total
     # a phone's motion photo: its own data after the JPEG's end marker
     assert check_image(JPEG + b"MotionPhoto_Data" + b"\x00" * 64).content_type == "image/jpeg"
     # no end marker after the scan at all: broken

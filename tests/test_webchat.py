@@ -33,7 +33,7 @@ from tests.helpers import (
     start_service,
     text,
 )
-from tests.images import apng, bomb, many_scans, png
+from tests.images import apng, bomb, jpeg_claiming, many_scans, png
 
 CODE, CODE2 = commune_code(1), commune_code(2)
 
@@ -609,9 +609,10 @@ async def test_uploads_accept_photos_only(store_url, sim):
 async def test_uploads_refuse_pictures_too_large_and_decompression_bombs(store_url, sim):
     """The public photo upload checks what a notice's image is checked for (bot/images.py):
     a PNG header claiming 60,000 × 60,000 or 6,000 × 5,000 (within the sides, over 24 Mpx), 3
-    Mpx whose pixels inflate to 64 MB, a progressive JPEG of thousands of scans is refused in
-    polite words naming the limits, and nothing is stored; an ordinary photo and a phone's
-    JPEG with its own data after the end marker are taken."""
+    Mpx whose pixels inflate to 64 MB, a progressive JPEG of thousands of scans, a JPEG over
+    50 Mpx is refused in polite words naming the limits, and nothing is stored; an ordinary
+    photo, a phone's JPEG with its own data after the end marker and a phone's 50 Mpx JPEG are
+    taken."""
     running = await start_service(with_webchat(make_settings(store_url, sim)), sim)
     tab = Visitor(running.url)
     try:
@@ -634,15 +635,28 @@ async def test_uploads_refuse_pictures_too_large_and_decompression_bombs(store_u
             status, body = await tab.photo(data, "image/png")
             assert status == 422 and "Ảnh bị hỏng" in body["error"], body
         assert await count(running, Upload) == 0
+        # a JPEG over its own limit (50 Mpx: its pixels are never decoded here) is told so
+        status, body = await tab.photo(jpeg_claiming(8192, 6200))
+        assert status == 413 and body["error"].endswith(
+            "xã nhận ảnh đến 8.192 điểm ảnh mỗi chiều và tổng cộng 50 triệu điểm ảnh. "
+            "Anh/chị chọn ảnh nhỏ hơn hoặc chụp lại giúp ạ."
+        ), body
+        assert await count(running, Upload) == 0
         motion = JPEG + b"MotionPhoto_Data" + bytes(64)
         ordinary = png(1200, 900)
-        for data in (JPEG, motion, ordinary):
+        fifty = jpeg_claiming(8160, 6120)  # a phone's 50 Mpx photo, as its header says
+        for data in (JPEG, motion, ordinary, fifty):
             status, body = await tab.photo(data)
             assert status == 201 and body["upload"], body
         async with running.services.sm() as s:
             stored = (await s.execute(select(Upload).order_by(Upload.id))).scalars().all()
-        assert [u.content for u in stored] == [JPEG, motion, ordinary]
-        assert [u.content_type for u in stored] == ["image/jpeg", "image/jpeg", "image/png"]
+        assert [u.content for u in stored] == [JPEG, motion, ordinary, fifty]
+        assert [u.content_type for u in stored] == [
+            "image/jpeg",
+            "image/jpeg",
+            "image/png",
+            "image/jpeg",
+        ]
     finally:
         await tab.close()
         await running.runner.cleanup()

@@ -315,7 +315,7 @@ class WebChatChannel:
         check.add_done_callback(self._check_done)
         try:
             return await asyncio.shield(check)
-        except images.TooManyPixels:
+        except images.TooManyPixels as large:
             raise _refuse(
                 _TooLarge,
                 _(
@@ -323,7 +323,7 @@ class WebChatChannel:
                     "tổng cộng {mp} triệu điểm ảnh. Anh/chị chọn ảnh nhỏ hơn hoặc chụp lại giúp ạ."
                 ).format(
                     side=f"{images.MAX_SIDE:,}".replace(",", "."),
-                    mp=images.MAX_PIXELS // 1_000_000,
+                    mp=large.max_pixels // 1_000_000,
                 ),
             ) from None
         except images.BrokenImage:
