@@ -84,7 +84,10 @@ def test_the_pair_chooses_with_the_blend_and_is_as_sure_as_the_regression():
     assert isinstance(blend.pipeline.named_steps["clf"], Blend)
     test = nlu_data.load(nlu_data.NLU_DIR / "test", skip=())
     texts = [t for t, _ in test.examples] + [
-        "chu tich xa tiep dan hom nao", "điểm tập kết rác không thu", "bỏ qua", "zzzz"
+        "chu tich xa tiep dan hom nao",
+        "điểm tập kết rác không thu",
+        "bỏ qua",
+        "zzzz",
     ]
     disagree = 0
     for text in texts:
