@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -138,33 +142,28 @@ def ms(values: list[float]) -> dict[str, float]:
     }
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--database-url", required=True)
-    ap.add_argument("--communes", type=int, default=100)
-    ap.add_argument("--days", type=int, default=90)
-    ap.add_argument("--residents", type=int, default=100, help="per commune")
-    ap.add_argument("--messages", type=int, default=100, help="residents' per commune and day")
-    ap.add_argument("--tickets", type=int, default=180, help="per commune over the days")
-    ap.add_argument("--notices", type=int, default=30, help="per commune over the days")
-    ap.add_argument("--runs", type=int, default=11)
-    args = ap.parse_args()
-
+@contextlib.asynccontextmanager
+async def seeded(
+    args: argparse.Namespace, prefix: str
+) -> AsyncIterator[tuple[AsyncEngine, dict[str, Any]]]:
+    """A PostgreSQL database of its own next to ``args.database_url``, migrated and filled by
+    ``GENERATE`` from ``args`` (communes, residents, days, messages, tickets, notices); yields
+    its engine and what was made (row counts, seconds), and is dropped at the end — for this
+    bench and bench/report.py."""
     base = args.database_url
-    name = f"bench_dashboard_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     await admin(base, f'CREATE DATABASE "{name}"')
     engine = create_engine(url)
     try:
         await upgrade(engine)
-        per_conversation = max(1, round(args.messages * 2 * args.days / args.residents))
         params = {
             "communes": args.communes,
             "residents": args.residents,
             "days": args.days,
             "questions": QUESTIONS,
             "nquestions": len(QUESTIONS),
-            "per_conversation": per_conversation,
+            "per_conversation": max(1, round(args.messages * 2 * args.days / args.residents)),
             "tickets": args.tickets,
             "notices": args.notices,
         }
@@ -187,7 +186,25 @@ async def main() -> None:
             }
         generated = time.perf_counter() - started
         print(f"generated in {generated:.1f} s: {counts}", flush=True)
+        yield engine, {"rows": counts, "generated_s": round(generated, 1)}
+    finally:
+        await engine.dispose()
+        await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--database-url", required=True)
+    ap.add_argument("--communes", type=int, default=100)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--residents", type=int, default=100, help="per commune")
+    ap.add_argument("--messages", type=int, default=100, help="residents' per commune and day")
+    ap.add_argument("--tickets", type=int, default=180, help="per commune over the days")
+    ap.add_argument("--notices", type=int, default=30, help="per commune over the days")
+    ap.add_argument("--runs", type=int, default=11)
+    args = ap.parse_args()
+
+    async with seeded(args, "bench_dashboard") as (engine, made):
         sm = sessionmaker(engine)
         now = utcnow()
         async with sm() as s:
@@ -244,15 +261,12 @@ async def main() -> None:
                 {
                     "communes": args.communes,
                     "days": args.days,
-                    "rows": counts,
-                    "generate_s": round(generated, 1),
+                    "rows": made["rows"],
+                    "generate_s": made["generated_s"],
                     **results,
                 }
             )
         )
-    finally:
-        await engine.dispose()
-        await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -22,23 +22,17 @@ import resource
 import sys
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
-
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dashboard import GENERATE, QUESTIONS, ms  # noqa: E402
+from bench.dashboard import ms, seeded  # noqa: E402
 from bot.figures.window import Window  # noqa: E402
 from bot.i18n import use_language  # noqa: E402
 from bot.report import figures, writers  # noqa: E402
-from bot.store.db import create_engine, sessionmaker  # noqa: E402
-from bot.store.migrate import upgrade  # noqa: E402
+from bot.store.db import sessionmaker  # noqa: E402
 from bot.timeutil import utcnow  # noqa: E402
-from tests.helpers import admin  # noqa: E402
 
 
 async def main() -> None:
@@ -53,46 +47,11 @@ async def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
 
-    base = args.database_url
-    name = f"bench_report_{uuid.uuid4().hex[:8]}"
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    await admin(base, f'CREATE DATABASE "{name}"')
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-        params = {
-            "communes": args.communes,
-            "residents": args.residents,
-            "days": args.days,
-            "questions": QUESTIONS,
-            "nquestions": len(QUESTIONS),
-            "per_conversation": max(1, round(args.messages * 2 * args.days / args.residents)),
-            "tickets": args.tickets,
-            "notices": args.notices,
-        }
-        started = time.perf_counter()
-        async with engine.begin() as conn:
-            await conn.execute(text("SET LOCAL session_replication_role = replica"))
-            for sql in GENERATE:
-                if sql != "ANALYZE":
-                    await conn.execute(
-                        text(sql), {k: v for k, v in params.items() if f":{k}" in sql}
-                    )
-        async with engine.connect() as conn:
-            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
-                text("ANALYZE")
-            )
-            counts = {
-                table: (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-                for table in ("messages", "tickets", "notices", "notice_deliveries")
-            }
-        generated = time.perf_counter() - started
-        print(f"generated in {generated:.1f} s: {counts}", flush=True)
-
+    async with seeded(args, "bench_report") as (engine, made):
         sm = sessionmaker(engine)
         now = utcnow()
         window = Window.last_days(args.days, now)
-        results: dict[str, object] = {"rows": counts, "generated_s": round(generated, 1)}
+        results: dict[str, object] = dict(made)
         for scope, code in (("province", "15"), ("commune", "80001")):
             times = []
             for _ in range(args.runs):
@@ -131,9 +90,6 @@ async def main() -> None:
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
         )
         print(json.dumps(results), flush=True)
-    finally:
-        await engine.dispose()
-        await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
