@@ -6,8 +6,9 @@ server, measured in one run on the same machine.
     .venv/bin/python bench/nlu.py --backend embedded
     .venv/bin/python bench/nlu.py --backend none      # only the accuracy comparison below
 
-In the same run (skipped with ``--no-compare``): the engine's two classifiers (``logreg``, the
-logistic regression, and ``blend``; ``"engine"`` names the one in service, ``embedded.KIND``)
+In the same run (skipped with ``--no-compare``): the engine's classifiers (``logreg``, the
+logistic regression, ``blend`` and ``paired``; ``"engine"`` names the one in service,
+``embedded.KIND``)
 against a linear SVM (scikit-learn ``LinearSVC``) over the very same features (``bot.nlu.embedded.features`` on
 ``bot.nlu.text.normalise``d text) on (a) the held-out split and its unaccented copy, (b) a
 public Vietnamese intent set fetched from PyPI (``bench/public_intents.py``), (c) repeated
@@ -132,7 +133,7 @@ def bench_rasa(rounds: int) -> dict[str, object]:
 
 # -- the engine against a linear SVM --------------------------------------------------------
 OOS_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_out_of_scope.yml"
-#: the logistic regression and the blend (bot/nlu/embedded.py; the service runs
+#: the logistic regression, the blend and the pair (bot/nlu/embedded.py; the service runs
 #: ``embedded.KIND``, printed as "engine"), the SVM
 MODELS = ("logreg", "blend", "paired", "svm")
 SVM_GRID = tuple(round(-1.0 + 0.1 * i, 1) for i in range(21))
@@ -155,7 +156,9 @@ class Model:
         if kind in ("logreg", "blend", "paired"):
             self.engine = EmbeddedNLU(NluData(examples=list(examples)), kind)
         else:
-            self.svm = Pipeline([("features", features()), ("clf", LinearSVC(C=1.0))])
+            self.svm = Pipeline(
+                [("features", features()), ("clf", LinearSVC(C=1.0, random_state=0))]
+            )
             with threadpool_limits(1):
                 self.svm.fit([normalise(t) for t, _ in examples], [i for _, i in examples])
 

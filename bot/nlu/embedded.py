@@ -1,4 +1,4 @@
-"""The embedded NLU engine (the default backend): trains from `data/nlu/` in about a second,
+"""The embedded NLU engine (the default backend): trains from `data/nlu/` in about two seconds,
 in-process, no network.
 
 Text is normalised first (NFC, lower case, Vietnamese accent folding, teencode expansion —
@@ -87,27 +87,35 @@ class Blend(ClassifierMixin, BaseEstimator):
     def fit(self, x: Any, y: Sequence[str]) -> Blend:
         labels = np.asarray(y)
         lr = LogisticRegression(C=self.c, max_iter=3000).fit(x, labels)
-        svm = LinearSVC(C=self.svm_c).fit(x, labels)
+        svm = LinearSVC(C=self.svm_c, random_state=0).fit(x, labels)
         self.classes_ = lr.classes_
         self.temperature_ = self._temperature(x, labels)
+        (lr_coef, lr_intercept), (svm_coef, svm_intercept) = (
+            _per_class(lr.coef_, lr.intercept_),
+            _per_class(svm.coef_, svm.intercept_),
+        )
         w = self.svm_weight
-        self.coef_ = (1 - w) * lr.coef_ + w * self.temperature_ * svm.coef_
-        self.intercept_ = (1 - w) * lr.intercept_ + w * self.temperature_ * svm.intercept_
-        self.lr_coef_, self.lr_intercept_ = lr.coef_, lr.intercept_  # ``Paired`` reads these
+        self.coef_ = (1 - w) * lr_coef + w * self.temperature_ * svm_coef
+        self.intercept_ = (1 - w) * lr_intercept + w * self.temperature_ * svm_intercept
+        self.lr_coef_, self.lr_intercept_ = lr_coef, lr_intercept  # ``Paired`` reads these
         return self
 
     def _temperature(self, x: Any, labels: np.ndarray) -> float:
         column = {c: i for i, c in enumerate(self.classes_)}
         margins = np.zeros((x.shape[0], len(self.classes_)))
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+        most = int(np.unique(labels, return_counts=True)[1].max())
+        if most < 2:  # no held-out readings to choose from: the margins as they are
+            return 1.0
+        folds = StratifiedKFold(n_splits=min(5, most), shuffle=True, random_state=0)
         with warnings.catch_warnings():  # a class with fewer than 5 examples: fewer folds see it
             warnings.simplefilter("ignore", UserWarning)
             splits = list(folds.split(np.zeros(len(labels)), labels))
         for train, test in splits:
-            part = LinearSVC(C=self.svm_c).fit(x[train], labels[train])
-            margins[np.ix_(test, [column[c] for c in part.classes_])] = part.decision_function(
-                x[test]
-            )
+            part = LinearSVC(C=self.svm_c, random_state=0).fit(x[train], labels[train])
+            found = part.decision_function(x[test])
+            if found.ndim == 1:  # two intents: one margin, for the second
+                found = np.column_stack([-found / 2, found / 2])
+            margins[np.ix_(test, [column[c] for c in part.classes_])] = found
         truth = np.array([column[c] for c in labels])
 
         def log_loss(t: float) -> float:
@@ -130,9 +138,8 @@ class Paired(Blend):
     accurate as the linear SVM), its confidence the logistic regression's probability of that
     intent. Where the two agree — almost always — this is the regression as it was, so every
     threshold that reads the confidence keeps its meaning; where they disagree, the confidence
-    is the regression's for the blend's choice, lower than its own best, so a disagreement
-    reads as doubt (a clarifying question) rather than as a sure answer (docs/nlu.md,
-    "Paired"). One ``coef_`` / ``intercept_`` pair of 2 × K columns — the blend's, then the
+    is the regression's for the blend's choice, lower than its own best and so under 0.5: a
+    disagreement reads as doubt (docs/nlu.md, "Paired"). One ``coef_`` / ``intercept_`` pair of 2 × K columns — the blend's, then the
     regression's — so the fast path computes both in one product."""
 
     def fit(self, x: Any, y: Sequence[str]) -> Paired:
@@ -154,6 +161,15 @@ def chosen(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = z.shape[-1] // 2
     probs = np.exp(_log_softmax(np.atleast_2d(z[..., k:])))
     return z[..., :k].argmax(axis=-1), probs.reshape(z[..., k:].shape)
+
+
+def _per_class(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A linear model's weights with one row per class. With two classes scikit-learn keeps
+    one row, the second class's logit against the first; split in halves, its softmax is the
+    same sigmoid — so the blend and ``Paired``'s split into two halves hold for two intents."""
+    if coef.shape[0] > 1:
+        return coef, intercept
+    return np.vstack([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -257,7 +273,7 @@ def default_engine() -> EmbeddedNLU:
 
 def with_staff_examples(staff: Sequence[tuple[str, str]]) -> EmbeddedNLU:
     """The default engine trained again with ``staff`` (text, intent) examples — unless it
-    already was: the same examples are not trained twice. Blocking (about a second): call it
+    already was: the same examples are not trained twice. Blocking (about two seconds): call it
     from a thread."""
     wanted = tuple(sorted(staff))
     with _lock:

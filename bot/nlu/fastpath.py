@@ -1,4 +1,4 @@
-"""A fitted TF-IDF + logistic regression pipeline as plain arrays, for a one-string fast path.
+"""A fitted TF-IDF + linear classifier pipeline as plain arrays, for a one-string fast path.
 
 scikit-learn's transform/predict_proba spend ~1.7 ms per call on validation and sparse matrix
 assembly for a single short string; the same arithmetic on the few active features takes a
@@ -17,7 +17,9 @@ from sklearn.pipeline import Pipeline
 
 class FastPath:
     """``pipeline``: ``("features", FeatureUnion of TfidfVectorizer(sublinear_tf=True))`` then
-    ``("clf", LogisticRegression)`` — binary or multinomial."""
+    ``("clf", …)`` with ``coef_`` / ``intercept_``: a LogisticRegression, binary or multinomial,
+    or the NLU engine's ``Blend`` / ``Paired`` (bot/nlu/embedded.py). ``proba`` is the softmax
+    (or sigmoid) of ``logits``; a ``Paired`` reads ``logits`` itself."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         union = pipeline.named_steps["features"]

@@ -50,15 +50,18 @@ def _read(t: Turn) -> Reading:
         if other is not None:  # "tôi ở thôn X, đường bị hỏng": the road is the matter
             intent, ranked = other.parse.intent, other.ranked
             parse = Parse(intent, other.parse.confidence, parse.entities)
+    likeliest = max(ranked, key=lambda r: r.confidence) if ranked else None
     if (
         intent == "nlu_fallback"
-        and ranked
-        and max(ranked, key=lambda r: r.confidence).intent == "report_issue"
+        and likeliest is not None
+        and likeliest.intent == "report_issue"
         and guess_category(text)
     ):
         # unsure, but a report is the likeliest reading (the engine's own choice may differ:
-        # bot/nlu/embedded.py, Paired) and the words name a matter to report: take it
+        # bot/nlu/embedded.py, Paired) and the words name a matter to report: take it, with
+        # the report's own confidence on record
         intent = "report_issue"
+        parse = Parse(intent, round(likeliest.confidence, 3), parse.entities)
     rule = None
     if not chosen:  # what the words make certain (bot/conversation/rules.py)
         intent, rule = rules.decide(intent, text)
