@@ -53,7 +53,7 @@ from bot.config import (
 from bot.coord import Coordinator
 from bot.store import models
 from bot.store.models import CommuneFactChange, CommuneFacts
-from bot.text import search_key
+from bot.text import number, search_key
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -421,8 +421,8 @@ class Listener:
         try:
             while not self._stop.is_set():
                 message = await sub.get(timeout=1.0)
-                if message and message.isdigit():
-                    forget(int(message))
+                if (commune_id := number(message)) is not None:
+                    forget(commune_id)
         finally:
             await sub.close()
 

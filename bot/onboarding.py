@@ -68,6 +68,7 @@ from bot.store.models import Commune as CommuneRow
 from bot.store.models import Staff
 from bot.store.models import Village as VillageRow
 from bot.text import nfc, search_key, words_key
+from bot.text import number as whole_number
 
 MAX_FILE_BYTES = 10_000_000
 
@@ -371,7 +372,11 @@ def _phone(row: Row, problems: list[str], what: str = "phone") -> str | None:
     text = row.get("phone")
     if not text:
         return None
-    if text.isdigit() and not text.startswith(("0", "84")) and len(text) in (9, 10):
+    if (
+        whole_number(text, 10) is not None
+        and not text.startswith(("0", "84"))
+        and len(text) in (9, 10)
+    ):
         text = "0" + text  # a number cell: Excel dropped the leading 0
     number = phones.normalise(text)
     if number is None:
@@ -382,7 +387,7 @@ def _phone(row: Row, problems: list[str], what: str = "phone") -> str | None:
 
 
 def _province(text: str) -> admin_units.Province | None:
-    if text.isdigit():
+    if whole_number(text) is not None:
         return admin_units.get_province(text)
     key = words_key(text)
     return next(
@@ -645,12 +650,13 @@ def plan_config(
             # 1.234 / 1,234 are thousands; 12.5 (a decimal) is no number of households
             if re.fullmatch(r"\d{1,3}([.,]\d{3})+", text):
                 text = re.sub(r"[.,]", "", text)
-            if not text.isdigit():
+            counted = whole_number(text, 9)
+            if counted is None:
                 problems.append(
                     f"{row.where}: số hộ {row.get('households')!r} is not a whole number ≥ 0"
                 )
                 continue
-            households = int(text)
+            households = counted
         villages = [_village_entry(v) for v in entry.get("villages") or []]
         mine = places(entry)
         label = f"{entry['code']} {entry['name']} / "
@@ -824,7 +830,7 @@ def _staff_row(
     if office is not None and office not in offices:
         problems.append(f"{row.where}: bộ phận {office!r}: one of {', '.join(offices)}")
     zalo_id = row.get("zalo_id") or None
-    if zalo_id is not None and not zalo_id.isdigit():
+    if zalo_id is not None and whole_number(zalo_id, 30) is None:
         problems.append(f"{row.where}: Zalo id {zalo_id!r} is not a number")
     login = nfc(row.get("login")).strip().lower() or None
     if login is not None and not _LOGIN.fullmatch(login):

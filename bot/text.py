@@ -46,6 +46,13 @@ _SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"[\w']+")
 
 
+def number(raw: str | None, digits: int = 18) -> int | None:
+    """A whole number someone typed or sent (a menu pick, a query, a form field, a file's
+    cell): 1 to ``digits`` ASCII digits, else None. Never ``str.isdigit()`` for this: it is
+    true of "²" and "①", whose ``int()`` raises — one such message was a crash."""
+    return int(raw) if raw and re.fullmatch(rf"[0-9]{{1,{digits}}}", raw) else None
+
+
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 

@@ -28,7 +28,7 @@ from sqlalchemy import String, and_, cast, false, literal, or_, select, union_al
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import auth
-from bot.console.web import vn_date
+from bot.console.web import page_number, vn_date
 from bot.i18n import N_, _, use_language
 from bot.store.models import (
     AuditEvent,
@@ -39,7 +39,7 @@ from bot.store.models import (
     Ticket,
     TicketEvent,
 )
-from bot.text import search_key
+from bot.text import number, search_key
 from bot.timeutil import VN_TZ
 
 ROUTES = (("GET", "/console/audit", "page"),)
@@ -125,9 +125,8 @@ class Filters:
         self.commune = query.get("commune", "")
         self.since_text = query.get("from", "").strip()[:10]
         self.until_text = query.get("to", "").strip()[:10]
-        page = query.get("page", "1")
-        self.page = int(page) if page.isdigit() and 0 < len(page) < 6 and int(page) > 0 else 1
-        if self.staff and not (self.staff.isdigit() and len(self.staff) < 10):
+        self.page = page_number(query.get("page", "1"))
+        if self.staff and number(self.staff, 9) is None:
             self.staff = ""
         if self.kind and not re.fullmatch(r"[a-z_]{1,24}", self.kind):
             self.kind = ""

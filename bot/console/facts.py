@@ -31,7 +31,7 @@ from bot.i18n import N_, _, use_language
 from bot.procedures import procedures as procedure_list
 from bot.store.models import Commune as CommuneRow
 from bot.tenants import Tenant
-from bot.text import search_key
+from bot.text import number, search_key
 
 EDITORS = ("officer", "leader", "operator")
 MAX_ADDRESS = 300
@@ -241,11 +241,12 @@ def changes_for(
     elif section.startswith("village-"):
         index = section.removeprefix("village-")
         villages = facts_store.village_list(config, edited)
-        if not index.isdigit() or int(index) >= len(villages):
+        at = number(index, 6)
+        if at is None or at >= len(villages):
             raise web.HTTPNotFound()
-        current = villages[int(index)]
+        current = villages[at]
         # config's own village (renamed or not), or one staff added (nothing in config)
-        village = config.villages[int(index)] if int(index) < len(config.villages) else None
+        village = config.villages[at] if at < len(config.villages) else None
         key = f"village.{current.name}."
         new_name = current.name
         if "village_name" in data and not reset:

@@ -45,6 +45,7 @@ from bot.store.models import (
     Ticket,
     Village,
 )
+from bot.text import number
 from bot.timeutil import as_utc
 
 #: who may open the inbox: whoever the ticket API lets list tickets (each sees what
@@ -549,8 +550,8 @@ class Inbox:
             return self.console.refused_form(request)
         with use_language(self.console.language(request)):
             note = data.get("note", "").strip()
-            if not note and data.get("canned", "").isdigit():
-                pick = int(data["canned"])
+            pick = number(data.get("canned", ""), 3)
+            if not note and pick is not None:
                 note = _(CANNED[pick]) if pick < len(CANNED) else ""
             if len(note) > NOTE_MAX:
                 return await self._ticket_page(
@@ -735,7 +736,7 @@ def _list_url(chosen: dict[str, str], page: int) -> str:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) <= 18 else None
+    return number(value, 18)
 
 
 def _why(action: str, exc: workflow.TicketError) -> str:

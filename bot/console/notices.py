@@ -50,7 +50,7 @@ from bot.loops import NOTICES_TOPIC, OUTBOUND_TOPIC
 from bot.notices import service, workflow
 from bot.notices.images import MAX_IMAGE_BYTES, check_notice_image
 from bot.store.models import Commune, Notice, NoticeAudit, NoticeFile, NoticeImage, Staff, Village
-from bot.text import nfc
+from bot.text import nfc, number
 from bot.timeutil import from_vn_local, to_vn
 
 ID = r"{id:[0-9]{1,30}}"
@@ -184,16 +184,17 @@ def repeat_text(recurrence: str | None) -> str:
     if not recurrence:
         return ""
     parts = recurrence.split()
-    if len(parts) != 5 or not (parts[0].isdigit() and parts[1].isdigit()) or parts[3] != "*":
+    minute, hour = (number(p, 2) for p in parts[:2]) if len(parts) == 5 else (None, None)
+    if minute is None or hour is None or parts[3] != "*":
         return recurrence
-    at = f"{int(parts[1]):02d}:{int(parts[0]):02d}"
-    day, weekday = parts[2], parts[4]
-    if day == "*" and weekday == "*":
+    at = f"{hour:02d}:{minute:02d}"
+    day, weekday = number(parts[2], 2), number(parts[4], 1)
+    if parts[2] == "*" and parts[4] == "*":
         return _("Hằng ngày lúc {at}").format(at=at)
-    if day == "*" and weekday.isdigit() and int(weekday) < 7:
-        return _("Hằng tuần, {day} lúc {at}").format(day=_(WEEKDAYS[int(weekday)]), at=at)
-    if day.isdigit() and weekday == "*":
-        return _("Ngày {day} hằng tháng lúc {at}").format(day=int(day), at=at)
+    if parts[2] == "*" and weekday is not None and weekday < 7:
+        return _("Hằng tuần, {day} lúc {at}").format(day=_(WEEKDAYS[weekday]), at=at)
+    if day is not None and parts[4] == "*":
+        return _("Ngày {day} hằng tháng lúc {at}").format(day=day, at=at)
     return recurrence
 
 
@@ -244,7 +245,7 @@ async def first_sending(coord: Any, form: str, staff_id: int, once: str, made: i
     if not once:
         return None
     held = await coord.claim(f"{form}:{staff_id}:{once}", str(made), ONCE_TTL)
-    return int(held) if held and held.isdigit() else None
+    return number(held)
 
 
 class FormError(ValueError):

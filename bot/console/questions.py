@@ -36,6 +36,7 @@ from bot.knowledge import entries, io, misses, store
 from bot.knowledge.store import Owner
 from bot.nlu.intents import TITLES
 from bot.store.models import KnowledgeEntry
+from bot.text import number
 
 ROUTES = (
     ("GET", "/console/questions", "questions"),
@@ -324,9 +325,9 @@ class Questions:
                 "hidden": _("Đã ẩn câu trả lời của tỉnh cho xã mình."),
                 "shown": _("Câu trả lời của tỉnh được dùng lại."),
             }.get(request.query.get("done", ""))
-            imported = request.query.get("imported", "")
-            if imported.isdigit():
-                done = _("Đã nhập {n} câu hỏi từ tệp.").format(n=int(imported))
+            imported = number(request.query.get("imported", ""), 7)
+            if imported is not None:
+                done = _("Đã nhập {n} câu hỏi từ tệp.").format(n=imported)
         return self.c.render(
             request,
             "knowledge.html",

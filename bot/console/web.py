@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -36,6 +35,7 @@ from bot.channels.webguard import _ip, _within, client_address
 from bot.console import auth
 from bot.i18n import N_, _, translations, use_language
 from bot.store.models import Commune
+from bot.text import number
 from bot.timeutil import to_vn, utcnow
 
 HERE = Path(__file__).resolve().parent
@@ -69,9 +69,9 @@ def vn_date(value: datetime | None, with_time: bool = True) -> str:
 
 
 def page_number(raw: str) -> int:
-    """A list's ``?page=`` as a number: ASCII digits only ("²".isdigit() is true, int() of it
-    raises), at most 7 of them; anything else is page 1."""
-    return int(raw) if re.fullmatch(r"[0-9]{1,7}", raw) and int(raw) > 0 else 1
+    """A list's ``?page=`` as a number: at most 7 ASCII digits (``number``), at least 1;
+    anything else is page 1."""
+    return page if (page := number(raw, 7)) else 1
 
 
 def _ngettext(singular: str, plural: str, n: int) -> str:

@@ -20,6 +20,7 @@ from bot.feedback import triage
 from bot.i18n import use_language
 from bot.nlu.backends import Understanding
 from bot.nlu.embedded import Ranked
+from bot.text import number
 from bot.timeutil import utcnow
 
 CONFIDENCE_THRESHOLD = 0.45  # below: a clarifying question (chosen by bot/nlu/calibrate.py)
@@ -98,8 +99,9 @@ def from_choice(text: str, state: dict[str, Any]) -> str | None:
     if stripped.startswith("/") and stripped[1:] in INTENTS:
         return stripped[1:]
     pending = state.get("choices") or []
-    if stripped.isdigit() and 1 <= int(stripped) <= len(pending):
-        picked = pending[int(stripped) - 1].lstrip("/")
+    picked_at = number(stripped, 3)
+    if picked_at is not None and 1 <= picked_at <= len(pending):
+        picked = pending[picked_at - 1].lstrip("/")
         return picked if picked in INTENTS else None  # a stale menu's other kind of choice
     return None
 

@@ -20,7 +20,7 @@ from bot.config import Commune, Village
 from bot.envelope import Choice, Choices, Reply, Text
 from bot.i18n import _
 from bot.nlu.villages import KIND_WORDS, best_village, find_villages, place_named
-from bot.text import fold, nfc, search_key
+from bot.text import fold, nfc, number, search_key
 
 PAYLOAD = "/village "
 OTHER = "-"  # "Nơi khác": none of the commune's villages
@@ -137,10 +137,11 @@ def picked(text: str | None, state: Mapping[str, Any], typed_number: bool = True
     """What a tapped ``/village …`` choice (or, with ``typed_number``, its number typed after
     a village question) names: a village name, :data:`OTHER` or :data:`ASK`."""
     said = (text or "").strip()
-    if typed_number and said.isdigit():
+    at = number(said, 3) if typed_number else None
+    if at is not None:
         pending = state.get("choices") or []
-        if 1 <= int(said) <= len(pending):
-            said = pending[int(said) - 1]
+        if 1 <= at <= len(pending):
+            said = pending[at - 1]
     return said[len(PAYLOAD) :].strip() if said.startswith(PAYLOAD) else None
 
 

@@ -20,7 +20,7 @@ from bot.envelope import Choice, Choices, Reply, Text
 from bot.feedback import phone
 from bot.feedback.categories import CATEGORIES, CHAT_ORDER, guess
 from bot.i18n import _
-from bot.text import search_key, words_key
+from bot.text import number, search_key, words_key
 
 # typed answers, accent-free; the English ones for residents answered in English (issue 10)
 CANCEL = {
@@ -140,8 +140,9 @@ def step(
     """One answer to the current question → (the form or None when it ended, replies,
     the finished report when complete)."""
     said = (text or "").strip()
-    if said.isdigit() and 1 <= int(said) <= len(choices):
-        said = choices[int(said) - 1]
+    at = number(said, 3)
+    if at is not None and 1 <= at <= len(choices):
+        said = choices[at - 1]
     form["at"] = now_s
     words = _words(said) if not said.startswith("/") else said
     if words in CANCEL:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from bot.text import number
 from bot.timeutil import VN_TZ, as_utc, to_vn, utcnow
 
 #: the windows staff choose from (days); the first is not the default
@@ -78,7 +79,7 @@ class Window:
     @classmethod
     def chosen(cls, wanted: str | None, now: datetime | None = None) -> Window:
         """A window from a request's ``?days=`` (anything not offered is the default)."""
-        days = int(wanted) if wanted and wanted.isdigit() and int(wanted) in CHOICES else DEFAULT
+        days = asked if (asked := number(wanted, 4)) in CHOICES else DEFAULT
         return cls.last_days(days, now)
 
     @property

@@ -18,6 +18,7 @@ from bot.handlers.context import Context, Outcome
 from bot.i18n import _, use_language
 from bot.knowledge.decide import decide, live_data
 from bot.knowledge.retrieval import Entry, index_of
+from bot.text import number
 from bot.timeutil import to_vn
 
 PAYLOAD = "/kb:"  # a tapped entry: /kb:<entry id>
@@ -78,11 +79,10 @@ class Knowledge(Handler):
 
 def _picked(text: str, menu: list[str]) -> int | None:
     """The entry tapped (``/kb:<id>``) or picked by its number from the entries offered last."""
-    if text.isdigit() and 1 <= int(text) <= len(menu):
-        text = menu[int(text) - 1]
-    if text.startswith(PAYLOAD) and text[len(PAYLOAD) :].isdigit():
-        return int(text[len(PAYLOAD) :])
-    return None
+    at = number(text, 3)
+    if at is not None and 1 <= at <= len(menu):
+        text = menu[at - 1]
+    return number(text[len(PAYLOAD) :]) if text.startswith(PAYLOAD) else None
 
 
 def _answer(t: Turn, ctx: Context, entry: Entry, score: float) -> Outcome:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from bot.text import fold, nfc
+from bot.text import fold, nfc, number
 
 #: kind words (as written, lower case) → the kind they stand for
 KIND_WORDS: dict[str, str] = {
@@ -144,8 +144,8 @@ def _tokens(text: str) -> list[_Token]:
     out: list[_Token] = []
     for n, m in enumerate(found):
         word = m.group(0)
-        if word.isdigit():
-            word = str(int(word))
+        if (value := number(word, 30)) is not None:  # "03" is 3; "²" is no number
+            word = str(value)
         elif fold(word) == _NUMBER_WORD and n + 1 < len(found) and found[n + 1].group(0).isdigit():
             continue
         out.append(_Token(word, fold(word), m.start(), m.end(), written[m.start()].isupper()))

@@ -17,6 +17,7 @@ from defusedxml.ElementTree import fromstring
 
 from bot.notices.workflow import CATEGORIES, PRIORITIES
 from bot.store.models import Notice
+from bot.text import number
 from bot.timeutil import as_utc, vn_iso
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -51,7 +52,7 @@ def notice_id_of(identifier_: str, commune_code: str) -> int | None:
     """Our notice id, if ``identifier_`` is one of this commune's (see :func:`identifier`)."""
     prefix = identifier(commune_code, 0)[:-1]
     rest = identifier_.removeprefix(prefix)
-    return int(rest) if rest != identifier_ and rest.isdigit() else None
+    return number(rest) if rest != identifier_ else None
 
 
 def referenced_ids(alert: ImportedAlert, commune_code: str) -> list[int]:
