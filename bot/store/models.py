@@ -79,7 +79,7 @@ class Staff(Base):
         ForeignKey("communes.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))  # officer | leader | propagandist | operator
+    role: Mapped[str] = mapped_column(String(20))  # officer | leader | propagandist | operator | publisher
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
     zalo_user_id: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(20))
