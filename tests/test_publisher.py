@@ -17,18 +17,17 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.config import ProvinceSettings
-from bot.console.web import CONSOLE
 from bot.store.models import Commune as CommuneRow
 from bot.store.models import Notice, ProvinceNotice, Staff
 from tests.helpers import make_settings, oa_id, quiet_around_now, start_service, wait_idle
-from tests.test_console import CSRF, Browser, signed_in
+from tests.test_console import CSRF, signed_in
 from tests.test_console_province import (  # noqa: F401 - the fixture
     CODE,
     CODE2,
     CODE3,
     CODE4,
-    NEW,
     HEADLINE,
+    NEW,
     chatting_resident,
     copies,
     count,
@@ -54,17 +53,17 @@ def nav_links(html: str) -> list[str]:
 
 
 # -- the API ----------------------------------------------------------------------------------
-async def api(desk, key: str, method: str, path: str, json=None) -> int:  # type: ignore[no-untyped-def]
-    async with desk.http.request(
+async def api(d, key: str, method: str, path: str, json=None) -> int:  # type: ignore[no-untyped-def]
+    async with d.http.request(
         method,
-        desk.running.url + path,
+        d.running.url + path,
         json=json,
         headers={"Authorization": f"Bearer {key}"},
     ) as r:
         return r.status
 
 
-async def test_a_publisher_sends_over_the_api_and_may_do_nothing_else(desk):
+async def test_a_publisher_sends_over_the_api_and_may_do_nothing_else(desk):  # noqa: F811
     users = {n: await desk.resident(n) for n in (1, 2)}
     publisher = await desk.hire("publisher", code=C1)
     leader2 = await desk.hire("leader", code=C2)
@@ -86,9 +85,10 @@ async def test_a_publisher_sends_over_the_api_and_may_do_nothing_else(desk):
     assert status == 200 and approved["status"] == "scheduled"
     await desk.running.sim.wait_for_messages(2, oa_id=oa_id(2), user_id=users[2])
     await wait_idle(desk.running)
-    assert NOTICE["headline"] in desk.running.sim.messages(oa_id(2), users[2])[1].body[
-        "message"
-    ]["text"]
+    assert (
+        NOTICE["headline"]
+        in desk.running.sim.messages(oa_id(2), users[2])[1].body["message"]["text"]
+    )
     assert desk.received(1, users[1]) == 1  # commune 1's leader has not approved
 
     # the notice: theirs to read (the API has no list; the console has)
@@ -134,26 +134,26 @@ async def test_a_publisher_sends_over_the_api_and_may_do_nothing_else(desk):
     assert await desk.count(ProvinceNotice) == 2
 
 
-async def _staff(desk, role: str) -> list[int]:  # type: ignore[no-untyped-def]
-    async with desk.running.services.sm() as s:
+async def _staff(d, role: str) -> list[int]:  # type: ignore[no-untyped-def]
+    async with d.running.services.sm() as s:
         return list((await s.execute(select(Staff.id).where(Staff.role == role))).scalars())
 
 
-async def test_a_publisher_sends_an_emergency_directly_where_the_province_says_so(direct_desk):
-    desk = direct_desk
-    users = {n: await desk.resident(n) for n in (1, 2)}
-    publisher = await desk.hire("publisher", code=C3)
+async def test_a_publisher_sends_an_emergency_directly_where_the_province_says_so(direct_desk):  # noqa: F811
+    d = direct_desk
+    users = {n: await d.resident(n) for n in (1, 2)}
+    publisher = await d.hire("publisher", code=C3)
     emergency = {**NOTICE, "priority": "emergency", "headline": "Lũ quét: sơ tán ngay"}
-    status, sent, _ = await desk.send(publisher, {**emergency, "communes": [C1, C2]})
+    status, sent, _ = await d.send(publisher, {**emergency, "communes": [C1, C2]})
     assert status == 201 and sent["direct"] is True, sent
     for n in (1, 2):
-        await desk.running.sim.wait_for_messages(2, oa_id=oa_id(n), user_id=users[n])
-        text = desk.running.sim.messages(oa_id(n), users[n])[1].body["message"]["text"]
+        await d.running.sim.wait_for_messages(2, oa_id=oa_id(n), user_id=users[n])
+        text = d.running.sim.messages(oa_id(n), users[n])[1].body["message"]["text"]
         assert "Lũ quét: sơ tán ngay" in text
-    await desk.settled(publisher, sent["id"], {"sent": 2})
+    await d.settled(publisher, sent["id"], {"sent": 2})
 
 
-async def test_only_a_province_operator_manages_a_publisher_over_the_api(desk):
+async def test_only_a_province_operator_manages_a_publisher_over_the_api(desk):  # noqa: F811
     publisher_key = await desk.hire("publisher", code=C1)
     leader = await desk.hire("leader", code=C1)
     operator = await desk.hire("operator", code=C2)
@@ -190,7 +190,7 @@ CONSOLE_PAGES = (
 )
 
 
-async def test_a_publisher_in_the_console(running):
+async def test_a_publisher_in_the_console(running):  # noqa: F811
     user2 = await chatting_resident(running, 2)
     publisher = await signed_in(running, "so.vh", role="publisher", name="Sở Văn hoá tỉnh")
     leader2 = await signed_in(running, "hoa.ct2", role="leader", code=CODE2, name="Hà Thị Hoa")
@@ -244,7 +244,9 @@ async def test_a_publisher_in_the_console(running):
             assert status in (403, 404), (path, status)
             assert HEADLINE not in html.split("<main")[-1], path
         status, html, _ = await publisher.get("/console/dashboard")
-        assert status == 403 and nav_links(html) == ["/console/province-notices"]  # the nav on a refusal too
+        assert status == 403 and nav_links(html) == [
+            "/console/province-notices"
+        ]  # the nav on a refusal too
         for path, data in (
             (f"/console/notices/{found[CODE].id}/approve", {}),
             ("/console/notices/new", {"headline": "x"}),
@@ -278,7 +280,7 @@ async def test_a_publisher_in_the_console(running):
             await b.close()
 
 
-async def test_only_an_operator_adds_a_publisher_in_the_console(running):
+async def test_only_an_operator_adds_a_publisher_in_the_console(running):  # noqa: F811
     leader = await signed_in(running, "ct.xa", role="leader")
     operator = await signed_in(running, "tinh.qt", role="operator", code=CODE2)
     try:
@@ -292,9 +294,7 @@ async def test_only_an_operator_adds_a_publisher_in_the_console(running):
         )
         assert status == 400 and "Vui lòng chọn vai trò." in html
         async with running.services.sm() as s:
-            assert (
-                await s.execute(select(Staff).where(Staff.role == "publisher"))
-            ).first() is None
+            assert (await s.execute(select(Staff).where(Staff.role == "publisher"))).first() is None
 
         # the province operator adds one in commune 1: the invitation link, then the role shown
         status, html, _ = await operator.get(f"/console/staff?commune={CODE}")
@@ -313,9 +313,7 @@ async def test_only_an_operator_adds_a_publisher_in_the_console(running):
         )
         assert status == 200 and "/console/invite/" in html, html
         async with running.services.sm() as s:
-            added = (
-                await s.execute(select(Staff).where(Staff.login == "ha.pt"))
-            ).scalar_one()
+            added = (await s.execute(select(Staff).where(Staff.login == "ha.pt"))).scalar_one()
         assert added.role == "publisher" and added.office is None
 
         # commune 1's leader sees them on the list but may not touch them; the operator may
@@ -371,7 +369,11 @@ async def test_an_emergency_directly_and_back_to_the_form_as_typed(store_url, si
         status, html, _ = await post(
             publisher,
             NEW,
-            {"back": "1", **{k: v for k, v in fields if k != "communes"}, "communes": [CODE, CODE3]},
+            {
+                "back": "1",
+                **{k: v for k, v in fields if k != "communes"},
+                "communes": [CODE, CODE3],
+            },
         )
         assert status == 200 and "Soạn thông báo toàn tỉnh" in html, html
         assert await count(running, ProvinceNotice) == 0
@@ -404,7 +406,7 @@ async def test_an_emergency_directly_and_back_to_the_form_as_typed(store_url, si
         await running.runner.cleanup()
 
 
-async def test_back_keeps_every_commune_when_all_was_chosen(running):
+async def test_back_keeps_every_commune_when_all_was_chosen(running):  # noqa: F811
     """The operator's "Quay lại" after choosing the whole province: "all" is chosen again (the
     province in the test says nothing of emergencies, so this is the back post as such)."""
     operator = await signed_in(running, "tinh.qt", role="operator")

@@ -73,6 +73,8 @@ COMPOSE = ("officer", "leader")
 
 def may_read_notices(role: str) -> bool:
     return role in READ
+
+
 #: the console's buttons, in the order shown (the workflow says which apply)
 BUTTONS = ("submit", "approve", "publish", "return", "cancel")
 STATE_NAMES = {

@@ -32,8 +32,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import audit
-from bot.channels.webguard import _ip, _within, client_address
 from bot.api.auth import COMMUNE_ROLES
+from bot.channels.webguard import _ip, _within, client_address
 from bot.console import auth
 from bot.i18n import N_, _, translations, use_language
 from bot.store.models import Commune
