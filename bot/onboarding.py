@@ -116,6 +116,10 @@ ROLE_WORDS: dict[str, str] = {
     "ttv": "propagandist",
     "operator": "operator",
     "van hanh": "operator",
+    "publisher": "publisher",
+    "phat hanh": "publisher",
+    "so nganh": "publisher",
+    "can bo so nganh": "publisher",
 }
 
 #: config's village kinds by their folded words ("to dan pho" → "tổ dân phố")
@@ -810,7 +814,7 @@ def _staff_row(
     if role is None:
         problems.append(
             f"{row.where}: vai trò {row.get('role')!r}: one of officer (cán bộ), leader (lãnh "
-            "đạo), propagandist (tuyên truyền viên), operator (vận hành)"
+            "đạo), propagandist (tuyên truyền viên), operator (vận hành), publisher (sở, ngành)"
         )
     village = None
     if row.get("village"):

@@ -272,8 +272,10 @@ async def test_all_communes_and_an_emergency_sent_directly(store_url, sim):
         assert 'name="confirmed" value="1"' in html and 'name="to" value="all"' in html
         assert await count(running, ProvinceNotice) == 1 and NOTICES_TOPIC not in published
         # confirmed (the page's own hidden fields): sent to both communes, the dispatcher woken
-        fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html)
-        confirmed = {k: html_lib.unescape(v) for k, v in fields}
+        # "Phát ngay"'s form (the page's other form is "Quay lại")
+        send_form = html.split('name="confirmed" value="1">')[1].split("</form>")[0]
+        fields = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', send_form)
+        confirmed = {"confirmed": "1", **{k: html_lib.unescape(v) for k, v in fields}}
         assert confirmed["headline"] == "Lũ <quét>" and confirmed["once"] == "k" * 22
         status, _, r = await post(operator, NEW, confirmed)
         assert status == 303 and r.headers["Location"].endswith("?done=direct")

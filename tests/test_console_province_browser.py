@@ -16,7 +16,15 @@ from bot.config import ProvinceSettings
 from bot.console import auth
 from bot.staff import add_staff
 from bot.store.models import Commune, ProvinceNotice
-from tests.browser import go_to, no_sideways_scroll, phone, screenshot, sign_in, watch
+from tests.browser import (
+    go_to,
+    no_sideways_scroll,
+    open_menu,
+    phone,
+    screenshot,
+    sign_in,
+    watch,
+)
 from tests.helpers import commune_code, make_settings, quiet_around_now, start_service
 
 CODE, CODE2 = commune_code(1), commune_code(2)
@@ -139,6 +147,61 @@ async def test_a_direct_emergency_is_asked_first(running, browser):  # type: ign
         await operator.click("button:has-text('Phát ngay')")
         await operator.wait_for_selector("p.ok:has-text('Đã phát thông báo khẩn tới các xã')")
         assert await operator.locator("li.copy").count() == 2
+    finally:
+        await desk.close()
+    assert problems == []
+
+
+@pytest.mark.parametrize("emergency_direct", [True])
+async def test_a_department_publisher_and_back_from_the_confirmation(running, browser):  # type: ignore[no-untyped-def]
+    """A province department's publisher signs in on their phone and lands on "Thông báo toàn
+    tỉnh", the menu's one page; an emergency's confirmation "Quay lại, không làm" gives the form
+    back as typed; sent after all."""
+    await staff_login(running, CODE, "Sở Văn hoá, Thể thao và Du lịch", "publisher", "so.vh")
+    problems: list[str] = []
+    desk = await phone(browser)
+    headline = "Lũ quét tại các xã vùng cao, người dân không qua suối"
+    try:
+        publisher = await desk.new_page()
+        watch(publisher, problems)
+        await sign_in(publisher, running.url, "so.vh", PASSWORD)
+        assert publisher.url.endswith("/console/province-notices")
+        await publisher.wait_for_selector("h1:has-text('Thông báo toàn tỉnh')")
+        await go_to(publisher, "Thông báo toàn tỉnh")  # the menu has it …
+        links = await publisher.locator("nav a").all_text_contents()
+        assert [t.strip() for t in links] == ["Thông báo toàn tỉnh"]  # … and nothing else
+        await open_menu(publisher)
+        await no_sideways_scroll(publisher)
+        await screenshot(publisher, "province-publisher-375.png")
+
+        await publisher.click("text=Soạn thông báo toàn tỉnh")
+        await publisher.wait_for_selector("form.compose")
+        await publisher.select_option("#category", "safety")
+        await publisher.select_option("#priority", "emergency")
+        await publisher.fill("#headline", headline)
+        await publisher.fill("#body", "Mưa lớn kéo dài, nguy cơ lũ quét và sạt lở đất.")
+        await publisher.check("label:has-text('Xã Thử Nghiệm 2') input")
+        await publisher.click("text=Gửi tới các xã")
+        await publisher.wait_for_selector("h1:has-text('Phát ngay thông báo khẩn tới các xã?')")
+        assert "người dân của 1 xã" in await publisher.inner_text("main")
+        await publisher.click("button:has-text('Quay lại, không làm')")
+        await publisher.wait_for_selector("form.compose")
+        assert await publisher.input_value("#headline") == headline
+        assert await publisher.input_value("#priority") == "emergency"
+        assert await publisher.input_value("#category") == "safety"
+        assert "sạt lở đất" in await publisher.input_value("#body")
+        assert await publisher.is_checked("label:has-text('Xã Thử Nghiệm 2') input")
+        assert not await publisher.is_checked("label:has-text('Xã Thử Nghiệm 1') input")
+        await no_sideways_scroll(publisher)
+        await screenshot(publisher, "province-back-375.png")
+        async with running.services.sm() as s:
+            assert await s.scalar(select(func.count()).select_from(ProvinceNotice)) == 0
+
+        await publisher.click("text=Gửi tới các xã")
+        await publisher.wait_for_selector("h1:has-text('Phát ngay thông báo khẩn tới các xã?')")
+        await publisher.click("button:has-text('Phát ngay')")
+        await publisher.wait_for_selector("p.ok:has-text('Đã phát thông báo khẩn tới các xã')")
+        assert await publisher.locator("li.copy").count() == 1
     finally:
         await desk.close()
     assert problems == []

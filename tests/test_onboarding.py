@@ -686,3 +686,24 @@ def test_rows_of_a_configured_commune_of_another_province_are_refused(province, 
     code, out, err = bot(capsys, province, str(path), "--dry-run")
     assert code == 0, err
     assert "+ 24235 Xã Buôn Đôn / Buôn Mới (1234 households)" in out
+
+
+def test_a_province_department_publisher_by_the_file_words(province, capsys, tmp_path):
+    """A department's publisher (who may only send province notices) by any of the words a
+    file may use for the role: with or without diacritics, "Sở, ngành", the English word."""
+    text = (
+        "loai,ma xa,ho ten,vai tro,dang nhap\n"
+        'can bo,02839,Phạm Thu Hà,"Cán bộ sở, ngành",ha.pt\n'
+        "can bo,02839,Vũ Văn Tâm,Phát hành,\n"
+        "can bo,02839,Đỗ Minh Khoa,so nganh,\n"
+        "can bo,02839,Hoàng Lan,PUBLISHER,\n"
+    )
+    code, out, err = bot(capsys, province, csv_file(tmp_path, "pub.csv", text))
+    assert code == 0, err
+    assert "Phạm Thu Hà (publisher" in out
+    roles = {p[1]: (p[2], p[3], p[4]) for p in store_state(province)["staff"]}
+    assert set(roles) == {"Phạm Thu Hà", "Vũ Văn Tâm", "Đỗ Minh Khoa", "Hoàng Lan"}
+    assert set(roles.values()) == {("publisher", None, None)}  # no office, no village
+    bad = csv_file(tmp_path, "bad.csv", "loai,ma xa,ho ten,vai tro\ncan bo,02839,Lê Ba,sở\n")
+    code, out, err = bot(capsys, province, bad)
+    assert code != 0 and "publisher (sở, ngành)" in out + err

@@ -24,7 +24,12 @@ from bot.bodies import read_capped
 from bot.store.models import Commune, Staff, StaffKey
 from bot.timeutil import vn_iso as iso  # noqa: F401 - the API's times, one place
 
-ROLES = ("officer", "leader", "propagandist", "operator")
+ROLES = ("officer", "leader", "propagandist", "operator", "publisher")
+#: roles that act for the province only (``/api/v1/provinces/…``), never inside a commune: a
+#: province department's publisher (``workflow.PROVINCE_ROLES``) — every commune route is 403
+PROVINCE_ONLY = frozenset({"publisher"})
+#: roles that work inside a commune (its notices, tickets, knowledge, staff…): every other one
+COMMUNE_ROLES = ("officer", "leader", "propagandist", "operator")
 #: the request's key (``staff_keys.id``), set by identify
 KEY_USED: web.RequestKey[int] = web.RequestKey("staff_key_id", int)
 
@@ -75,6 +80,8 @@ async def identify(
     ``province_wide``: a province operator may also act on the other communes of their
     province (the Identity stays theirs: its ``commune_id`` is their own commune's)."""
     staff, code, province = await _caller(request, s)
+    if staff.role in PROVINCE_ONLY:  # a department's publisher: province notices only
+        raise error(403, f"vai trò {staff.role} không được làm việc này / role may not do this")
     wanted = request.match_info.get("code")
     if wanted != code and not (
         province_wide

@@ -1,12 +1,14 @@
-"""A province's notice to many communes (issue 14), for the province operator:
+"""A province's notice to many communes (issue 14), for the province operator or a province
+department's publisher:
 
     POST /api/v1/provinces/{code}/notices        one notice → each named commune's own notice
     GET  /api/v1/provinces/{code}/notices/{id}   the notice and each commune's copy: its state
                                                  and deliveries
 
 Tenancy: staff of a commune of another province (or of a province not served) get 404; staff of
-the province other than its operators 403 — there is no department publisher role, so the
-province operator publishes (``workflow.PROVINCE_ROLES``). The work is bot/notices/province.py.
+the province other than its operators and department publishers (``publisher``, who may use
+nothing but these routes: ``auth.PROVINCE_ONLY``) 403 (``workflow.PROVINCE_ROLES``). The work is
+bot/notices/province.py.
 
 ``Idempotency-Key`` (optional, ≤ 255 printable ASCII characters, scoped to the caller): the same
 key with the same body answers the first request's notice again (201, ``Idempotent-Replayed:

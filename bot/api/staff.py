@@ -6,9 +6,10 @@
     POST   /api/v1/communes/{code}/staff/{id}/deactivate    keys revoked, no alerts, no commands
     POST   /api/v1/communes/{code}/staff/{id}/reactivate    active again, with a new key
 
-Who may (``permit``, the one place): the commune's leaders (its administrators) for its staff
-other than operators; a province operator for every commune of their province; anyone may
-rotate their own key. Nobody revokes or deactivates themselves (they would lock themselves
+Who may (``permit``, the one place): the commune's leaders (its administrators) for its commune
+staff (``LEADER_MANAGES``: not operators, not a province department's publishers); a province
+operator for every commune of their province; anyone working in a commune may rotate their own
+key (a publisher reaches no commune route at all: ``auth.identify`` refuses them). Nobody revokes or deactivates themselves (they would lock themselves
 out). Another commune's staff — or another province's for an operator — are 404, like the
 rest of the API. The work itself is in ``bot/staff.py``, shared with `bot staff …`.
 """
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-from bot.api.auth import Identity, error, identify, json_response
+from bot.api.auth import COMMUNE_ROLES, Identity, error, identify, json_response
 from bot.staff import (
     NoSuchStaff,
     StaffError,
@@ -43,6 +44,9 @@ LOGGED = {
     "deactivate": "staff_deactivated",
     "reactivate": "staff_reactivated",
 }
+#: whom a commune leader manages (and adds in the console); province staff — operators and
+#: department publishers — only a province operator (or `bot staff …`)
+LEADER_MANAGES = ("officer", "leader", "propagandist")
 BASE = r"/api/v1/communes/{code:\d{5}}/staff"
 MEMBER = BASE + r"/{id:\d{1,9}}"
 
@@ -51,6 +55,8 @@ def permit(who: Identity, target: Staff | None, action: str) -> None:
     """403 unless ``who`` may do ``action`` (list | rotate-key | revoke-key | deactivate |
     reactivate | invite) to ``target`` (None for the list and for adding someone); 409 for
     doing it to themselves. The console's staff screen asks here too."""
+    if who.role not in COMMUNE_ROLES:  # a department's publisher manages nobody, not even self
+        raise error(403, "vai trò này không quản lý cán bộ / role may not manage staff")
     own = target is not None and target.id == who.staff_id
     if own and action in ("revoke-key", "deactivate"):
         raise error(
@@ -60,7 +66,7 @@ def permit(who: Identity, target: Staff | None, action: str) -> None:
         )
     if who.role == "operator" or (own and action == "rotate-key"):
         return
-    if who.role == "leader" and (target is None or target.role != "operator"):
+    if who.role == "leader" and (target is None or target.role in LEADER_MANAGES):
         return
     raise error(403, "vai trò này không quản lý cán bộ / role may not manage staff")
 

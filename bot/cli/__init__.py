@@ -187,7 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--commune", required=True)
     sa.add_argument("--name", required=True)
     sa.add_argument(
-        "--role", required=True, choices=["officer", "leader", "propagandist", "operator"]
+        "--role",
+        required=True,
+        choices=["officer", "leader", "propagandist", "operator", "publisher"],
+        help="publisher: a province department's staff (Sở, ngành), who may only send "
+        "province notices",
     )
     sa.add_argument("--village", help="the propagandist's village")
     sa.add_argument("--zalo-user-id", help="their Zalo user id as a follower of the OA")

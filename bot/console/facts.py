@@ -385,7 +385,7 @@ class FactsScreen:
         tenant = self.tenants.by_code(code)
         if tenant is None:
             raise web.HTTPNotFound()
-        if tenant.id == user.commune_id and user.role != "operator":
+        if tenant.id == user.commune_id and user.role in ("officer", "leader"):
             return tenant
         if user.role == "operator" and user.province_code:
             async with self.sm() as s:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp_jinja2
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import String, cast, func, or_, select
@@ -68,6 +69,12 @@ ROUTES = (
 )
 READ = ("officer", "leader", "propagandist", "operator")
 COMPOSE = ("officer", "leader")
+
+
+def may_read_notices(role: str) -> bool:
+    return role in READ
+
+
 #: the console's buttons, in the order shown (the workflow says which apply)
 BUTTONS = ("submit", "approve", "publish", "return", "cancel")
 STATE_NAMES = {
@@ -1157,3 +1164,5 @@ def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:
 
     for method, path, name in ROUTES:
         app.router.add_route(method, path, delegate(name))
+    # the navigation shows "Thông báo" only to those who may read a commune's notices
+    aiohttp_jinja2.get_env(app).globals["may_read_notices"] = may_read_notices

@@ -1,5 +1,5 @@
 """The console's "Thông báo toàn tỉnh" screen (issue 14, docs/console.md): the province operator
-sends one notice to many communes of their province and follows each commune's copy.
+or a province department's publisher sends one notice to many communes of their province and follows each commune's copy.
 
 Nothing here re-implements a rule. The fields are checked by the province API's own model
 (``bot.api.provinces.ProvinceNoticeIn``: the notice's ``NoticeFields`` and the communes) and
@@ -11,10 +11,13 @@ notice through the compose form's one-time key (``first_sending``). The detail p
 ``province.children``; a copy in the state a commune leader returned it to shows the leader's
 note (``province.returns``, from the copy's audit trail), and no longer once resubmitted. An
 emergency that would skip the leaders' approval is asked first on a page of its own
-(``province_confirm.html``, as the notice pages ask before "Phát ngay").
+(``province_confirm.html``, as the notice pages ask before "Phát ngay"); its "Quay lại" posts the
+same fields back (``back``) and gets the compose form filled with them, nothing written.
 
-Who: the province's operators (``workflow.PROVINCE_ROLES``); other roles get the 403 page, and
-a province notice of another province is the 404 of one that does not exist.
+Who: the province's operators and department publishers (``workflow.PROVINCE_ROLES``, the same
+rights here); other roles get the 403 page, and a province notice of another province is the 404
+of one that does not exist. A publisher opens no commune's pages (``notices.READ``): their
+detail page links no copy.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from bot.console.notices import (
     field_problem,
     first_sending,
     form_text,
+    may_read_notices,
 )
 from bot.console.web import CONSOLE, Console, page_number, vn_date
 from bot.i18n import N_, _, use_language
@@ -79,7 +83,10 @@ class ProvinceScreen:
         user = await self.c.allowed(
             request,
             may_send_province,
-            N_("Trang thông báo toàn tỉnh dành cho quản trị viên cấp tỉnh."),
+            N_(
+                "Trang thông báo toàn tỉnh dành cho quản trị viên cấp tỉnh và cán bộ sở, ngành "
+                "được giao."
+            ),
         )
         if isinstance(user, auth.ConsoleUser) and not user.province_code:
             raise web.HTTPNotFound()  # an operator whose commune has no province: nothing here
@@ -199,6 +206,8 @@ class ProvinceScreen:
             "once": form_text(data, "once")[:64],
         }
         code = user.province_code or ""
+        if data.get("back") == "1":  # "Quay lại" on the confirmation: the form as it was typed
+            return await self.compose(request, user=user, values=_echo(values))
         with use_language(self.c.language(request)):
             try:
                 checked = _checked(values)
@@ -291,7 +300,7 @@ class ProvinceScreen:
                         )
                     ).scalars()
                 )
-                if ids
+                if ids and may_read_notices(user.role)
                 else set()
             )
             author = (

@@ -56,6 +56,10 @@ def may_see_misses(role: str) -> bool:
     return role in MISSES_ROLES
 
 
+def may_read_knowledge(role: str) -> bool:
+    return role in READ
+
+
 def may_write(role: str) -> bool:
     """The commune's own entries (the province's are the province operator's, via the API)."""
     return role in WRITE_COMMUNE
@@ -609,3 +613,4 @@ def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:
         app.router.add_route(method, path, delegate(name))
     # the navigation shows "Câu hỏi" only to those who may see residents' questions
     aiohttp_jinja2.get_env(app).globals["may_see_misses"] = may_see_misses
+    aiohttp_jinja2.get_env(app).globals["may_read_knowledge"] = may_read_knowledge

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit
 from bot import staff as staffing
 from bot.api.auth import Identity
-from bot.api.staff import permit
+from bot.api.staff import LEADER_MANAGES, permit
 from bot.console import auth
 from bot.console.web import ROLE_NAMES, vn_date
 from bot.i18n import _, use_language
@@ -47,12 +47,19 @@ ROUTES = (
     ("POST", r"/console/staff/{id}/unlink-zalo", "unlink_zalo"),
 )
 MANAGERS = ("leader", "operator")
-#: roles the console adds (a province operator is made with `bot staff add`)
-ADDABLE = ("officer", "leader", "propagandist")
+#: roles the console adds (a province operator is made with `bot staff add`); a province
+#: operator also adds a province department's publisher (``publisher``), a leader never
+ADDABLE = LEADER_MANAGES
+OPERATOR_ADDS = (*LEADER_MANAGES, "publisher")
 
 
 def may_manage(role: str) -> bool:
     return role in MANAGERS
+
+
+def addable(role: str) -> tuple[str, ...]:
+    """The roles this user's staff screen may add."""
+    return OPERATOR_ADDS if role == "operator" else ADDABLE
 
 
 def identity(user: auth.ConsoleUser) -> Identity:
@@ -199,7 +206,7 @@ class StaffScreen:
                     "Đã gỡ liên kết Zalo và đăng xuất người này khỏi bảng điều khiển."
                 ),
             }.get(request.query.get("done", ""))
-            roles = [(r, _(ROLE_NAMES[r])) for r in ADDABLE]
+            roles = [(r, _(ROLE_NAMES[r])) for r in addable(user.role)]
             office_names = dict(offices)
             rows = [
                 {
@@ -207,7 +214,7 @@ class StaffScreen:
                     "role_name": _(ROLE_NAMES.get(p["role"], p["role"])),
                     "office_name": office_names.get(p["office"] or "", p["office"] or ""),
                     "self": p["id"] == user.staff_id,
-                    "manageable": p["role"] != "operator" or user.role == "operator",
+                    "manageable": user.role == "operator" or p["role"] in LEADER_MANAGES,
                 }
                 for p in people
             ]
@@ -297,7 +304,7 @@ class StaffScreen:
                 async with self.sm() as s, s.begin():
                     commune = await self._commune(s, user, code)
                     offices = [o for o, _name in self._offices(commune)]
-                    problem = self._problem(form, offices)
+                    problem = self._problem(form, offices, addable(user.role))
                     if problem:
                         raise auth.AccountError(problem)
                     try:
@@ -346,10 +353,10 @@ class StaffScreen:
         return self._invited(request, user, shown, token, code)
 
     @staticmethod
-    def _problem(form: dict[str, str], offices: list[str]) -> str | None:
+    def _problem(form: dict[str, str], offices: list[str], roles: tuple[str, ...]) -> str | None:
         if not form["name"] or len(form["name"]) > 200:
             return _("Vui lòng nhập họ và tên (tối đa 200 ký tự).")
-        if form["role"] not in ADDABLE:
+        if form["role"] not in roles:
             return _("Vui lòng chọn vai trò.")
         if form["role"] == "propagandist" and not form["village"]:
             return _("Tuyên truyền viên cần có thôn, bản.")

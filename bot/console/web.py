@@ -31,6 +31,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import audit
+from bot.api.auth import COMMUNE_ROLES
 from bot.channels.webguard import _ip, _within, client_address
 from bot.console import auth
 from bot.i18n import N_, _, translations, use_language
@@ -57,6 +58,7 @@ ROLE_NAMES = {
     "leader": N_("Lãnh đạo xã"),
     "propagandist": N_("Tuyên truyền viên"),
     "operator": N_("Quản trị viên cấp tỉnh"),
+    "publisher": N_("Cán bộ sở, ngành (đăng thông báo toàn tỉnh)"),
 }
 CONSOLE: web.AppKey[Console] = web.AppKey("console")
 
@@ -246,6 +248,9 @@ class Console:
         user = await self.user(request)
         if user is None:
             raise web.HTTPSeeOther("/console/login")
+        if user.role not in COMMUNE_ROLES and user.province_code:
+            # a department's publisher has one screen: they land there (after signing in too)
+            raise web.HTTPSeeOther("/console/province-notices")
         communes: list[tuple[str, str]] = []
         if user.role == "operator" and user.province_code:
             async with self.sm() as s:

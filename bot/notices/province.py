@@ -1,9 +1,9 @@
 """A notice to many communes at once, from the province (issue 14).
 
-A province operator names the communes (codes, or every commune of the province); in ONE
-transaction the parent row (``province_notices``) and, per commune, the commune's own notice
-are written — each drafted through ``bot.notices.service.draft`` like any notice, then entered
-into the commune's workflow by ``bot.notices.workflow.from_province``: ``submitted``, waiting
+A province operator (or a province department's publisher) names the communes (codes, or every
+commune of the province); in ONE transaction the parent row (``province_notices``) and, per
+commune, the commune's own notice are written — each drafted through ``bot.notices.service.draft``
+like any notice, then entered into the commune's workflow by ``bot.notices.workflow.from_province``: ``submitted``, waiting
 for that commune's leader, or — an emergency where the province's configuration says so
 (``provinces.<code>.emergency_direct``, bot/config.py) — ``scheduled`` at once. From there each
 copy is an ordinary notice of its commune: its leader approves, returns or cancels it through

@@ -169,8 +169,9 @@ def apply(
 
 
 #: who may send a notice to many communes of their province at once (bot/notices/province.py):
-#: the province operator — there is no department publisher role (``bot.api.auth.ROLES``)
-PROVINCE_ROLES = frozenset({"operator"})
+#: the province operator and a province department's publisher (``publisher``: staff of a
+#: department such as Sở Văn hoá, who may do nothing else — ``bot.api.auth.PROVINCE_ONLY``)
+PROVINCE_ROLES = frozenset({"operator", "publisher"})
 
 
 def from_province(

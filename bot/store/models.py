@@ -79,7 +79,9 @@ class Staff(Base):
         ForeignKey("communes.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))  # officer | leader | propagandist | operator
+    # officer | leader | propagandist | operator | publisher (a province department's: province
+    # notices only, bot.api.auth.PROVINCE_ONLY)
+    role: Mapped[str] = mapped_column(String(20))
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id", ondelete="SET NULL"))
     zalo_user_id: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(20))
