@@ -88,6 +88,11 @@ async def add_staff(
             raise StaffError(f"{village}: no such village in {commune.name}")
     if role == "propagandist" and village_id is None:
         raise StaffError("a propagandist belongs to a village: give --village")
+    if role == "publisher" and commune.province_code is None:
+        raise StaffError(
+            f"a publisher sends to a province's communes, and {commune.name} has no province: "
+            "set its province first (bot tenants import, or config.yml)"
+        )
     if office is not None and offices is not None and office not in offices:
         raise StaffError(f"{office}: not an office of the commune ({', '.join(offices)})")
     if role == "officer" and office is None and offices:

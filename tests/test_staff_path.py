@@ -116,6 +116,7 @@ async def test_bad_staff_input_changes_nothing(commune):
         ((CODE, "X", "officer", None, None, "diachinh"), "not an office"),
         ((CODE, "X", "leader", None, "7401"), "already belongs"),
         ((CODE, "X", "propagandist"), "give --village"),
+        ((CODE, "X", "publisher"), "has no province"),  # this commune has none set
     ):
         with pytest.raises(StaffError, match=problem):
             async with commune.running.services.sm() as s, s.begin():

@@ -1,9 +1,11 @@
 """Staff authentication and tenancy for the JSON API, in one place.
 
 A staff member calls with ``Authorization: Bearer <key>``; only the key's SHA-256 is stored
-(``staff_keys``). Every route is under ``/api/v1/communes/{code}/…``: a key of commune A asking
-for anything of commune B gets 404, the same answer as for something that does not exist, so
-the API does not confirm what other communes have.
+(``staff_keys``). A commune's routes are under ``/api/v1/communes/{code}/…`` (``identify``): a
+key of commune A asking for anything of commune B gets 404, the same answer as for something
+that does not exist, so the API does not confirm what other communes have; a department
+publisher gets 403 on every one of them. A province's routes are under
+``/api/v1/provinces/{code}/…`` (``identify_province``).
 """
 
 from __future__ import annotations

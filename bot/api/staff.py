@@ -9,9 +9,9 @@
 Who may (``permit``, the one place): the commune's leaders (its administrators) for its commune
 staff (``LEADER_MANAGES``: not operators, not a province department's publishers); a province
 operator for every commune of their province; anyone working in a commune may rotate their own
-key (a publisher reaches no commune route at all: ``auth.identify`` refuses them). Nobody revokes or deactivates themselves (they would lock themselves
-out). Another commune's staff — or another province's for an operator — are 404, like the
-rest of the API. The work itself is in ``bot/staff.py``, shared with `bot staff …`.
+key (a publisher reaches no commune route at all: ``auth.identify`` refuses them). Nobody
+revokes or deactivates themselves (they would lock themselves out). Another commune's staff
+— or another province's for an operator — are 404, like the rest of the API. The work itself is in ``bot/staff.py``, shared with `bot staff …`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from sqlalchemy import String, and_, cast, false, literal, or_, select, union_al
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import auth
-from bot.console.web import page_number, vn_date
+from bot.console.web import add_screen, page_number, vn_date
 from bot.i18n import N_, _, use_language
 from bot.store.models import (
     AuditEvent,
@@ -405,9 +405,5 @@ def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:
     """The screen's route over the console registered at ``console_key``."""
     import aiohttp_jinja2
 
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await AuditLog(request.app[console_key]).page(request)
-
-    for method, path, _name in ROUTES:
-        app.router.add_route(method, path, handler)
+    add_screen(app, ROUTES, lambda app: AuditLog(app[console_key]))
     aiohttp_jinja2.get_env(app).globals["may_read_log"] = may_read

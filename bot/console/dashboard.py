@@ -15,7 +15,6 @@ followed by its numbers in a table inside ``<details>``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -24,7 +23,7 @@ from sqlalchemy import select
 
 from bot.console import auth
 from bot.console.inbox import STATES
-from bot.console.web import CONSOLE, Console
+from bot.console.web import CONSOLE, Console, add_screen
 from bot.figures import svg
 from bot.figures.queries import STATE_ORDER, CommuneFigures, Figures, figures
 from bot.figures.window import CHOICES, Window
@@ -216,14 +215,6 @@ def _row(one: CommuneFigures) -> dict[str, Any]:
 
 def setup(app: web.Application) -> None:
     """The dashboard's route over the console registered at ``CONSOLE``."""
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(Dashboard(request.app[CONSOLE]), name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: Dashboard(app[CONSOLE]))
     # the navigation shows "Tổng quan" only to those who may see it
     aiohttp_jinja2.get_env(app).globals["may_see_dashboard"] = may_see_dashboard

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +23,7 @@ from bot import audit, facts_store
 from bot.config import Commune as CommuneConfig
 from bot.config import OfficeHours
 from bot.console import auth
-from bot.console.web import CONSOLE, vn_date
+from bot.console.web import CONSOLE, add_screen, vn_date
 from bot.conversation.facts import village_label
 from bot.feedback import phone as phones
 from bot.i18n import N_, _, use_language
@@ -778,18 +777,4 @@ def _overlay(
 
 def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:
     """The screen's routes; its handlers' object is built at start-up, over the console's."""
-    key: web.AppKey[FactsScreen] = web.AppKey("console_facts")
-
-    async def start(app: web.Application) -> None:
-        app[key] = FactsScreen(app[CONSOLE], app[services_key])
-
-    app.on_startup.append(start)
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(request.app[key], name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: FactsScreen(app[CONSOLE], app[services_key]), once=True)

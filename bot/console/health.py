@@ -13,7 +13,6 @@ dashboard. Figures and words: ``bot.health`` and ``bot.registry`` (shared with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -22,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console import auth
-from bot.console.web import CONSOLE, Console
+from bot.console.web import CONSOLE, Console, add_screen
 from bot.health import health, scope_ids, vn_date
 from bot.i18n import N_, use_language
 from bot.registry import registry
@@ -138,20 +137,6 @@ async def scope_ids_in(s: AsyncSession, user: auth.ConsoleUser, ids: list[int]) 
 
 def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:
     """The screen's routes; its object is built at start-up over the console's."""
-    key: web.AppKey[HealthScreen] = web.AppKey("console_health")
-
-    async def start(app: web.Application) -> None:
-        app[key] = HealthScreen(app[CONSOLE], app[services_key])
-
-    app.on_startup.append(start)
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(request.app[key], name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: HealthScreen(app[CONSOLE], app[services_key]), once=True)
     # the navigation shows "Tình trạng" only to those who may see it
     aiohttp_jinja2.get_env(app).globals["may_see_health"] = may_see_health

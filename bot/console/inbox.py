@@ -14,7 +14,6 @@ Handed-off chats: officers and leaders, as the API; a reply is queued through th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Commune as CommuneConfig
 from bot.console import auth
-from bot.console.web import CONSOLE, Console, vn_date
+from bot.console.web import CONSOLE, Console, add_screen, vn_date
 from bot.feedback import access, photos, routing, service, workflow
 from bot.feedback.api import (
     _delivery,
@@ -754,18 +753,4 @@ def _why(action: str, exc: workflow.TicketError) -> str:
 
 def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:
     """The inbox's routes; its handlers' object is built at start-up, over the console's."""
-    key: web.AppKey[Inbox] = web.AppKey("console_inbox")
-
-    async def start(app: web.Application) -> None:
-        app[key] = Inbox(app[CONSOLE], app[services_key])
-
-    app.on_startup.append(start)
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(request.app[key], name)(request)
-
-        return handler
-
-    for method, path, name in Inbox.ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, Inbox.ROUTES, lambda app: Inbox(app[CONSOLE], app[services_key]), once=True)

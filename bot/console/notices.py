@@ -24,7 +24,6 @@ import asyncio
 import hmac
 import json
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -41,7 +40,7 @@ from bot.broadcasts.message import render
 from bot.broadcasts.plan import cancel_deliveries
 from bot.console import auth
 from bot.console.questions import _raised
-from bot.console.web import ROLE_NAMES, page_number, vn_date
+from bot.console.web import ROLE_NAMES, add_screen, page_number, vn_date
 from bot.conversation.answers import LANGUAGE_NAMES
 from bot.coverage import notice_gaps
 from bot.filenames import safe_filename
@@ -1155,14 +1154,6 @@ def _short(iso: str | None) -> str:
 
 def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:
     """The screens' routes on the service's app, over the console registered at ``console_key``."""
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(Notices(request.app[console_key]), name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: Notices(app[console_key]))
     # the navigation shows "Thông báo" only to those who may read a commune's notices
     aiohttp_jinja2.get_env(app).globals["may_read_notices"] = may_read_notices

@@ -1,5 +1,6 @@
 """The console's "Thông báo toàn tỉnh" screen (issue 14, docs/console.md): the province operator
-or a province department's publisher sends one notice to many communes of their province and follows each commune's copy.
+or a province department's publisher sends one notice to many communes of their province and
+follows each commune's copy.
 
 Nothing here re-implements a rule. The fields are checked by the province API's own model
 (``bot.api.provinces.ProvinceNoticeIn``: the notice's ``NoticeFields`` and the communes) and
@@ -23,7 +24,6 @@ detail page links no copy.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,7 +45,7 @@ from bot.console.notices import (
     form_text,
     may_read_notices,
 )
-from bot.console.web import CONSOLE, Console, page_number, vn_date
+from bot.console.web import CONSOLE, Console, add_screen, page_number, vn_date
 from bot.i18n import N_, _, use_language
 from bot.loops import NOTICES_TOPIC
 from bot.notices import province, workflow
@@ -70,7 +70,7 @@ def may_send_province(role: str) -> bool:
 
 def may_open_province(user: auth.ConsoleUser) -> bool:
     """Whether the screen has anything for this user (the navigation's link): a province
-    operator whose commune belongs to a province."""
+    operator or a department publisher whose commune belongs to a province."""
     return may_send_province(user.role) and bool(user.province_code)
 
 
@@ -89,7 +89,7 @@ class ProvinceScreen:
             ),
         )
         if isinstance(user, auth.ConsoleUser) and not user.province_code:
-            raise web.HTTPNotFound()  # an operator whose commune has no province: nothing here
+            raise web.HTTPNotFound()  # their commune has no province: nothing here
         return user
 
     # -- the list ---------------------------------------------------------------------------
@@ -206,8 +206,10 @@ class ProvinceScreen:
             "once": form_text(data, "once")[:64],
         }
         code = user.province_code or ""
-        if data.get("back") == "1":  # "Quay lại" on the confirmation: the form as it was typed
-            return await self.compose(request, user=user, values=_echo(values))
+        if data.get("back") == "1":  # "Quay lại" on the confirmation: the form as it was typed,
+            # with a one-time key of its own — what is sent after going back is a new sending,
+            # even if the first was sent from a tab the browser's Back brought again
+            return await self.compose(request, user=user, values={**_echo(values), "once": ""})
         with use_language(self.c.language(request)):
             try:
                 checked = _checked(values)
@@ -422,14 +424,6 @@ def _list_url(page: int) -> str:
 
 def setup(app: web.Application) -> None:
     """The screen's routes, over the console's object; the nav's gate as a template global."""
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(ProvinceScreen(request.app[CONSOLE]), name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: ProvinceScreen(app[CONSOLE]))
     # the navigation shows "Thông báo toàn tỉnh" only to those who may use it
     aiohttp_jinja2.get_env(app).globals["may_open_province"] = may_open_province

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import tempfile
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import audit
 from bot.api.knowledge import MISSES_ROLES, READ, WRITE_COMMUNE
 from bot.console import auth
-from bot.console.web import vn_date
+from bot.console.web import add_screen, vn_date
 from bot.i18n import _, use_language
 from bot.knowledge import entries, io, misses, store
 from bot.knowledge.store import Owner
@@ -602,15 +601,7 @@ def _read(body: bytes, name: str) -> list[io.Item]:
 
 def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:
     """The screens' routes on the service's app, over the console registered at ``console_key``."""
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(Questions(request.app[console_key]), name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: Questions(app[console_key]))
     # the navigation shows "Câu hỏi" only to those who may see residents' questions
     aiohttp_jinja2.get_env(app).globals["may_see_misses"] = may_see_misses
     aiohttp_jinja2.get_env(app).globals["may_read_knowledge"] = may_read_knowledge

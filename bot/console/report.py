@@ -22,7 +22,6 @@ import asyncio
 import base64
 import hashlib
 import re
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -31,7 +30,7 @@ from sqlalchemy import select
 
 from bot.console import auth
 from bot.console.dashboard import may_see_dashboard
-from bot.console.web import CONSOLE, Console
+from bot.console.web import CONSOLE, Console, add_screen
 from bot.figures.window import Window
 from bot.filenames import safe_filename
 from bot.i18n import N_, _, use_language
@@ -209,12 +208,4 @@ class ReportPage:
 
 def setup(app: web.Application) -> None:
     """The report page's route over the console registered at ``CONSOLE``."""
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(ReportPage(request.app[CONSOLE]), name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: ReportPage(app[CONSOLE]))

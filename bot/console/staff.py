@@ -19,7 +19,6 @@ see, so it is revoked in the same transaction; keys are issued with `bot staff r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -32,7 +31,7 @@ from bot import staff as staffing
 from bot.api.auth import Identity
 from bot.api.staff import LEADER_MANAGES, permit
 from bot.console import auth
-from bot.console.web import ROLE_NAMES, vn_date
+from bot.console.web import ROLE_NAMES, add_screen, vn_date
 from bot.i18n import _, use_language
 from bot.store.models import AuditEvent, Commune, Staff, StaffKey, Village
 from bot.store.ops import forget_zalo_login
@@ -523,13 +522,5 @@ class StaffScreen:
 
 def setup(app: web.Application, console_key: web.AppKey[Any]) -> None:
     """The screen's routes over the console registered at ``console_key``."""
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(StaffScreen(request.app[console_key]), name)(request)
-
-        return handler
-
-    for method, path, name in ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(app, ROUTES, lambda app: StaffScreen(app[console_key]))
     aiohttp_jinja2.get_env(app).globals["may_manage_staff"] = may_manage

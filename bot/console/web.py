@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -401,6 +401,35 @@ class Console:
             charset="utf-8",
             headers={"Cache-Control": "public, max-age=3600"},
         )
+
+
+def add_screen(
+    app: web.Application,
+    routes: Iterable[tuple[str, str, str]],
+    build: Callable[[web.Application], Any],
+    *,
+    once: bool = False,
+) -> None:
+    """A console screen's ``routes`` — (method, path, the name of the screen's method that
+    answers) — on ``app``. ``build(app)`` makes the screen's object: for each request, or with
+    ``once`` a single one at start-up (a screen that keeps something between requests)."""
+    if once:
+        key: web.AppKey[Any] = web.AppKey("console_screen")  # a key of its own (by identity)
+
+        async def start(app: web.Application) -> None:
+            app[key] = build(app)
+
+        app.on_startup.append(start)
+
+    def delegate(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            screen = request.app[key] if once else build(request.app)
+            return await getattr(screen, name)(request)
+
+        return handler
+
+    for method, path, name in routes:
+        app.router.add_route(method, path, delegate(name))
 
 
 def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:

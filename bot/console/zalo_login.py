@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -34,7 +33,7 @@ from bot import audit
 from bot.channels.webguard import client_address
 from bot.channels.zalo.oauth import pkce_pair
 from bot.console import auth
-from bot.console.web import CONSOLE, FORM_COOKIE, SESSION_COOKIE, Console, vn_date
+from bot.console.web import CONSOLE, FORM_COOKIE, SESSION_COOKIE, Console, add_screen, vn_date
 from bot.console.zalo_go import to_zalo
 from bot.console.zalo_social import Profile, SocialError, ZaloSocial
 from bot.i18n import N_, _, use_language
@@ -364,18 +363,6 @@ class _Stop(Exception):
 
 def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:
     """The routes; the handlers' object is built at start-up, over the console's."""
-    key: web.AppKey[ZaloLogin] = web.AppKey("console_zalo_login")
-
-    async def start(app: web.Application) -> None:
-        app[key] = ZaloLogin(app[CONSOLE], app[services_key])
-
-    app.on_startup.append(start)
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(request.app[key], name)(request)
-
-        return handler
-
-    for method, path, name in ZaloLogin.ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(
+        app, ZaloLogin.ROUTES, lambda app: ZaloLogin(app[CONSOLE], app[services_key]), once=True
+    )

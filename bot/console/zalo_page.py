@@ -19,7 +19,6 @@ Each broken state is said in plain Vietnamese with what to do about it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,7 @@ from aiohttp import web
 from sqlalchemy import bindparam, func, select
 
 from bot.console import auth
-from bot.console.web import CONSOLE, Console, vn_date
+from bot.console.web import CONSOLE, Console, add_screen, vn_date
 from bot.console.zalo_go import to_zalo
 from bot.health import STATES, token_state
 from bot.i18n import N_, _, use_language
@@ -227,20 +226,8 @@ def may_manage_zalo(role: str) -> bool:
 
 def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:
     """The routes; the handlers' object is built at start-up, over the console's."""
-    key: web.AppKey[ZaloPage] = web.AppKey("console_zalo_page")
-
-    async def start(app: web.Application) -> None:
-        app[key] = ZaloPage(app[CONSOLE], app[services_key])
-
-    app.on_startup.append(start)
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(request.app[key], name)(request)
-
-        return handler
-
-    for method, path, name in ZaloPage.ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    add_screen(
+        app, ZaloPage.ROUTES, lambda app: ZaloPage(app[CONSOLE], app[services_key]), once=True
+    )
     # the navigation shows "Kết nối Zalo" only to those who may use it
     aiohttp_jinja2.get_env(app).globals["may_manage_zalo"] = may_manage_zalo

@@ -2,10 +2,11 @@
 
 A province operator (or a province department's publisher) names the communes (codes, or every
 commune of the province); in ONE transaction the parent row (``province_notices``) and, per
-commune, the commune's own notice are written — each drafted through ``bot.notices.service.draft``
-like any notice, then entered into the commune's workflow by ``bot.notices.workflow.from_province``: ``submitted``, waiting
-for that commune's leader, or — an emergency where the province's configuration says so
-(``provinces.<code>.emergency_direct``, bot/config.py) — ``scheduled`` at once. From there each
+commune, the commune's own notice are written — each drafted through
+``bot.notices.service.draft`` like any notice, then entered into the commune's workflow by
+``bot.notices.workflow.from_province``: ``submitted``, waiting for that commune's leader,
+or — an emergency where the province's configuration says so (``provinces.<code>.
+emergency_direct``, bot/config.py) — ``scheduled`` at once. From there each
 copy is an ordinary notice of its commune: its leader approves, returns or cancels it through
 the commune's API or console, and the dispatcher sends it to that commune's residents only.
 
