@@ -11,7 +11,8 @@ staff (``LEADER_MANAGES``: not operators, not a province department's publishers
 operator for every commune of their province; anyone working in a commune may rotate their own
 key (a publisher reaches no commune route at all: ``auth.identify`` refuses them). Nobody
 revokes or deactivates themselves (they would lock themselves out). Another commune's staff
-— or another province's for an operator — are 404, like the rest of the API. The work itself is in ``bot/staff.py``, shared with `bot staff …`.
+— or another province's for an operator — are 404, like the rest of the API. The work itself
+is in ``bot/staff.py``, shared with `bot staff …`.
 """
 
 from __future__ import annotations

@@ -409,22 +409,31 @@ def add_screen(
     build: Callable[[web.Application], Any],
     *,
     once: bool = False,
+    key: web.AppKey[Any] | None = None,
 ) -> None:
     """A console screen's ``routes`` — (method, path, the name of the screen's method that
     answers) — on ``app``. ``build(app)`` makes the screen's object: for each request, or with
-    ``once`` a single one at start-up (a screen that keeps something between requests)."""
+    ``once`` a single one at start-up (a screen that keeps something between requests), kept
+    under ``key`` (a key of its own when none is given)."""
     if once:
-        key: web.AppKey[Any] = web.AppKey("console_screen")  # a key of its own (by identity)
+        kept: web.AppKey[Any] = key or web.AppKey("console_screen")  # keys compare by identity
 
         async def start(app: web.Application) -> None:
-            app[key] = build(app)
+            app[kept] = build(app)
 
         app.on_startup.append(start)
 
+        def screen(request: web.Request) -> Any:
+            return request.app[kept]
+
+    else:
+
+        def screen(request: web.Request) -> Any:
+            return build(request.app)
+
     def delegate(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handler(request: web.Request) -> web.StreamResponse:
-            screen = request.app[key] if once else build(request.app)
-            return await getattr(screen, name)(request)
+            return await getattr(screen(request), name)(request)
 
         return handler
 
@@ -445,16 +454,5 @@ def setup(app: web.Application, services_key: web.AppKey[Any]) -> None:
     env.install_gettext_callables(gettext=_, ngettext=_ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["vn_date"] = vn_date
 
-    async def start(app: web.Application) -> None:
-        app[CONSOLE] = Console(app[services_key])
-
-    app.on_startup.append(start)  # after the services (cleanup_ctx runs first)
-
-    def delegate(name: str) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return await getattr(request.app[CONSOLE], name)(request)
-
-        return handler
-
-    for method, path, name in Console.ROUTES:
-        app.router.add_route(method, path, delegate(name))
+    # built at start-up, after the services (cleanup_ctx runs first), before the screens
+    add_screen(app, Console.ROUTES, lambda app: Console(app[services_key]), once=True, key=CONSOLE)

@@ -139,8 +139,9 @@ class Paired(Blend):
     intent. Where the two agree — almost always — this is the regression as it was, so every
     threshold that reads the confidence keeps its meaning; where they disagree, the confidence
     is the regression's for the blend's choice, lower than its own best and so under 0.5: a
-    disagreement reads as doubt (docs/nlu.md, "Paired"). One ``coef_`` / ``intercept_`` pair of 2 × K columns — the blend's, then the
-    regression's — so the fast path computes both in one product."""
+    disagreement reads as doubt (docs/nlu.md, "Paired"). One ``coef_`` / ``intercept_`` pair
+    of 2 × K columns — the blend's, then the regression's — so the fast path computes both in
+    one product."""
 
     def fit(self, x: Any, y: Sequence[str]) -> Paired:
         super().fit(x, y)
@@ -159,8 +160,7 @@ def chosen(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``Paired``'s logits (rows of 2 × K: the blend's, then the regression's) read: the blend's
     best intent per row, and the regression's probabilities."""
     k = z.shape[-1] // 2
-    probs = np.exp(_log_softmax(np.atleast_2d(z[..., k:])))
-    return z[..., :k].argmax(axis=-1), probs.reshape(z[..., k:].shape)
+    return z[..., :k].argmax(axis=-1), np.exp(_log_softmax(z[..., k:]))
 
 
 def _per_class(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,8 +173,9 @@ def _per_class(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
+    """Over the last axis: one row of logits, or each row of many."""
+    z = z - z.max(axis=-1, keepdims=True)
+    return np.asarray(z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))
 
 
 def classifier(kind: str | None = None) -> LogisticRegression | Blend | Paired:
